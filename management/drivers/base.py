@@ -1,0 +1,466 @@
+"""The hypervisor driver contract.
+
+A driver is the only code that talks to a hypervisor. Services call these few coarse methods; everything
+hypervisor-specific (libvirt XML, XenAPI refs, simulator dicts) stays behind them.
+
+Rules every driver obeys (the contract suite in ``tests/contract/drivers`` checks them):
+
+1. **Atomic spawn.** ``spawn`` either returns a defined (and, if ``spec.start``, running) domain, or raises
+   and leaves nothing behind: no domain definition, no volume it created for the spec.
+2. **Idempotent removal.** ``destroy``, ``delete_volume`` and ``delete_volume_snapshot`` succeed when the
+   object (or its pool) is already gone. ``start`` of a Running domain and ``stop`` of a Stopped one are
+   no-ops that succeed.
+3. **Our ids only.** Hypervisor ids (libvirt domain ids/names, Xen OpaqueRefs, file paths chosen by the
+   driver are fine to *report* in ``path``) never replace our UUIDs: domains are addressed by ``vm_uuid``
+   (the CloudStack VM uuid, also the libvirt domain UUID), volumes by ``(pool, volume_uuid)``.
+4. **Normalised states.** Drivers return :class:`PowerState` members only, via a ``POWER_STATE_MAP``-style
+   table; never raw ``virDomainState`` ints or Xen strings.
+5. **No database.** Drivers never import ``management.db``, ``management.models``, ``management.services`` or
+   ``management.api``. What they need to tell the rest of the system goes through return values, exceptions
+   (:mod:`management.drivers.errors`) and lifecycle events.
+6. **Declared capabilities.** An operation whose capability flag is False raises
+   :class:`~management.drivers.errors.CapabilityNotSupported`; a driver never raises ``NotImplementedError``
+   for a capability it claims.
+7. **Errors.** Every failure is a :class:`~management.drivers.errors.DriverError` subclass; an unknown
+   ``vm_uuid`` raises ``DomainNotFound`` (except ``get_domain``, which returns None, and ``destroy``).
+
+Units: memory of domains in MiB, host memory and volume sizes in bytes, CPU speed in MHz.
+Thread-safety: a driver instance may be called from several worker threads at once.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar
+
+from management.drivers.errors import CapabilityNotSupported
+
+log = logging.getLogger(__name__)
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class PowerState(StrEnum):
+    """Normalised power state; spellings match CloudStack's VM power states."""
+
+    RUNNING = "Running"
+    STOPPED = "Stopped"  # defined but not running (libvirt shutoff, Xen Halted)
+    PAUSED = "Paused"
+    CRASHED = "Crashed"
+    UNKNOWN = "Unknown"
+
+
+class Capability(StrEnum):
+    VOLUME_SNAPSHOT = "volume_snapshot"  # snapshot_volume / revert_volume_snapshot / delete_volume_snapshot
+    VOLUME_RESIZE = "volume_resize"  # resize_volume
+    VOLUME_HOTPLUG = "volume_hotplug"  # attach/detach while the domain is Running
+    NIC_HOTPLUG = "nic_hotplug"  # plug_nic / unplug_nic (on a Running domain; Stopped is always allowed)
+    CONSOLE = "console"  # console_address
+    LIVE_MIGRATION = "live_migration"  # reserved: no migrate() in the contract yet
+    EVENTS = "events"  # lifecycle events are delivered to registered listeners
+    CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
+
+
+def make_capabilities(**flags: bool) -> Mapping[str, bool]:
+    """A read-only mapping holding every known capability (unlisted ones False).
+
+    Unknown names raise, so a typo cannot silently declare nothing.
+    """
+    caps = {c.value: False for c in Capability}
+    for key, value in flags.items():
+        if key not in caps:
+            raise ValueError(f"unknown capability {key!r}")
+        caps[key] = bool(value)
+    return MappingProxyType(caps)
+
+
+# ---------------------------------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True, slots=True)
+class DiskSpec:
+    """One disk of a domain.
+
+    ``create=True``: the driver creates volume ``volume_uuid`` in ``pool`` (a clone of the prepared
+    ``template`` if given, else blank of ``size_bytes``) and owns it: ``destroy`` deletes it.
+    ``create=False``: the volume already exists (create_volume) and is only attached; ``destroy`` detaches
+    it and leaves it in the pool.
+    """
+
+    volume_uuid: str
+    pool: str
+    size_bytes: int = 0
+    create: bool = True
+    template: str | None = None  # template uuid already prepared on ``pool`` (prepare_template)
+    device_id: int = 0  # CloudStack deviceid: 0 = root
+    bus: str = "virtio"
+    format: str = "qcow2"
+
+
+@dataclass(frozen=True, slots=True)
+class NicSpec:
+    mac: str
+    bridge: str | None = None  # host bridge to plug into (libvirt <interface type='bridge'>)
+    network: str | None = None  # or a hypervisor-side named network (libvirt <interface type='network'>)
+    vlan: int | None = None
+    ip: str | None = None  # informational (DHCP/config drive); drivers do not configure the guest
+    device_id: int = 0
+    model: str = "virtio"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSpec:
+    uuid: str  # our VM uuid; becomes the hypervisor's domain UUID where it has one
+    name: str  # CloudStack instance name, e.g. "i-2-3-VM"
+    vcpus: int
+    memory_mib: int
+    cpu_mhz: int = 0  # per vcpu; 0 = unspecified (used for capacity/shares only)
+    disks: tuple[DiskSpec, ...] = ()
+    nics: tuple[NicSpec, ...] = ()
+    start: bool = True  # False: define only
+    user_data: str | None = None  # served through a config drive when the driver has CONFIG_DRIVE
+    metadata: Mapping[str, str] = field(default_factory=dict)  # config-drive metadata (hostname, ...)
+    os_type: str = "Other"
+    extra: Mapping[str, str] = field(default_factory=dict)  # driver-specific hints, prefixed by driver name
+
+
+@dataclass(frozen=True, slots=True)
+class DomainInfo:
+    uuid: str
+    name: str
+    state: PowerState
+    vcpus: int
+    memory_mib: int
+    volumes: tuple[str, ...] = ()  # uuids of attached volumes (root first), in device order
+    macs: tuple[str, ...] = ()  # MACs of plugged NICs
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """A primary storage pool as the management server knows it (CloudStack ModifyStoragePoolCommand)."""
+
+    name: str  # our identifier (pool uuid or name); what every volume call passes as ``pool``
+    path: str  # local directory or mount point
+    kind: str = "dir"  # dir | nfs | ...; drivers may refuse kinds they do not handle
+    capacity_bytes: int | None = None  # simulator only: pretend size
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo:
+    name: str
+    path: str
+    capacity_bytes: int
+    available_bytes: int
+    allocated_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeInfo:
+    uuid: str
+    pool: str
+    path: str  # where the hypervisor sees it (informational)
+    size_bytes: int  # virtual size
+    format: str = "qcow2"
+    allocated_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    uuid: str
+    volume_uuid: str
+    pool: str
+    size_bytes: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    hostname: str
+    cpu_sockets: int
+    cpu_cores: int  # total cores (all sockets)
+    cpu_mhz: int
+    memory_bytes: int
+    hypervisor_type: str  # CloudStack spelling: "KVM", "Simulator", "XenServer", ...
+    hypervisor_version: str
+    virt_type: str  # kvm | qemu | xen | simulator
+    arch: str = "x86_64"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HostStats:
+    memory_total_bytes: int
+    memory_used_bytes: int
+    memory_free_bytes: int
+    cpu_utilization: float  # percent, 0..100
+    vcpus_allocated: int  # sum of vcpus of Running domains
+    domains_running: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAddress:
+    protocol: str  # vnc | spice | serial
+    host: str
+    port: int
+    password: str | None = None
+
+
+class LifecycleEventType(StrEnum):
+    DEFINED = "Defined"
+    STARTED = "Started"
+    STOPPED = "Stopped"
+    REBOOTED = "Rebooted"
+    PAUSED = "Paused"
+    RESUMED = "Resumed"
+    CRASHED = "Crashed"
+    UNDEFINED = "Undefined"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    vm_uuid: str
+    type: LifecycleEventType
+    state: PowerState
+    timestamp: float = field(default_factory=time.time)
+    detail: str = ""
+
+
+EventListener = Callable[[LifecycleEvent], None]
+
+
+# ---------------------------------------------------------------------------------------------- the contract
+
+
+class HypervisorDriver(abc.ABC):
+    """One instance talks to one hypervisor host, identified by ``url``.
+
+    Constructed with ``cls(url, **options)`` (see :mod:`management.drivers.registry`); construction does no
+    I/O. ``connect()`` opens the connection (idempotent); ``close()`` releases it (idempotent). Drivers may
+    connect lazily on first use. Usable as a context manager.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Mapping[str, bool]] = make_capabilities()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._listeners: list[EventListener] = []
+        self._listeners_lock = threading.Lock()
+
+    # -- capabilities ---------------------------------------------------------------------------------------
+
+    def supports(self, capability: str) -> bool:
+        return bool(self.capabilities.get(str(capability), False))
+
+    def require(self, capability: str) -> None:
+        """Raise CapabilityNotSupported unless the capability is declared; call at the top of gated ops."""
+        if not self.supports(capability):
+            raise CapabilityNotSupported(self.name, str(capability))
+
+    # -- connection -----------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def connect(self) -> None:
+        """Open the connection; raises HostUnreachable if the host cannot be reached."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection and stop event delivery. Safe to call twice."""
+
+    def __enter__(self) -> HypervisorDriver:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- host -----------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def host_info(self) -> HostInfo:
+        """Static facts about the host (what CloudStack's StartupRoutingCommand reports)."""
+
+    @abc.abstractmethod
+    def host_stats(self) -> HostStats:
+        """Current usage (GetHostStatsCommand)."""
+
+    # -- domains --------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_domains(self) -> list[DomainInfo]:
+        """Every domain defined on the host that has a UUID, running or not."""
+
+    @abc.abstractmethod
+    def get_domain(self, vm_uuid: str) -> DomainInfo | None:
+        """The domain, or None if it is not defined here."""
+
+    @abc.abstractmethod
+    def spawn(self, spec: DomainSpec) -> DomainInfo:
+        """Create the disks with ``create=True``, define the domain, start it if ``spec.start``.
+
+        Atomic: on any failure, everything created so far is removed before the error propagates.
+        Raises DomainExists if ``spec.uuid`` is already defined, PoolNotFound/VolumeNotFound/TemplateNotFound
+        for missing storage, InsufficientResources when the host cannot fit it.
+        """
+
+    @abc.abstractmethod
+    def start(self, vm_uuid: str) -> DomainInfo:
+        """Start a defined domain (no-op if Running). Resumes a Paused one."""
+
+    @abc.abstractmethod
+    def stop(self, vm_uuid: str, force: bool = False) -> DomainInfo:
+        """Graceful shutdown (``force``: power off). Returns once the domain is Stopped; a graceful stop
+        that does not finish in the driver's timeout raises DriverTimeout. No-op if already Stopped."""
+
+    @abc.abstractmethod
+    def reboot(self, vm_uuid: str) -> DomainInfo:
+        """Reboot a Running domain; it is Running afterwards. InvalidDomainState if not Running."""
+
+    @abc.abstractmethod
+    def destroy(self, vm_uuid: str) -> None:
+        """Power off, undefine, delete the volumes ``spawn`` created for it, detach the others.
+
+        Succeeds (no-op) when the domain does not exist.
+        """
+
+    # -- volumes on a domain --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def attach_volume(
+        self, vm_uuid: str, pool: str, volume_uuid: str, device_id: int | None = None
+    ) -> DomainInfo:
+        """Attach an existing volume (no-op if already attached to this domain).
+
+        VolumeInUse if attached to another domain; needs VOLUME_HOTPLUG when the domain is Running.
+        """
+
+    @abc.abstractmethod
+    def detach_volume(self, vm_uuid: str, volume_uuid: str) -> DomainInfo:
+        """Detach (no-op if not attached). Needs VOLUME_HOTPLUG when the domain is Running."""
+
+    # -- storage --------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def ensure_pool(self, spec: PoolSpec) -> PoolInfo:
+        """Make the pool known to the hypervisor (create/start if needed). Idempotent; returns its usage."""
+
+    @abc.abstractmethod
+    def get_volume(self, pool: str, volume_uuid: str) -> VolumeInfo | None:
+        """The volume, or None if it is not in the pool. PoolNotFound if the pool is unknown."""
+
+    @abc.abstractmethod
+    def create_volume(
+        self,
+        pool: str,
+        volume_uuid: str,
+        size_bytes: int,
+        *,
+        template: str | None = None,
+        format: str = "qcow2",
+    ) -> VolumeInfo:
+        """Create a blank volume, or a clone of a prepared template (size at least the template's)."""
+
+    @abc.abstractmethod
+    def delete_volume(self, pool: str, volume_uuid: str) -> None:
+        """Delete the volume and its snapshots. No-op when volume or pool is gone; VolumeInUse if attached."""
+
+    @abc.abstractmethod
+    def resize_volume(self, pool: str, volume_uuid: str, new_size_bytes: int) -> VolumeInfo:
+        """Grow a volume (VOLUME_RESIZE). Shrinking raises DriverError."""
+
+    @abc.abstractmethod
+    def snapshot_volume(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        """Point-in-time snapshot of a volume (VOLUME_SNAPSHOT)."""
+
+    @abc.abstractmethod
+    def revert_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> VolumeInfo:
+        """Restore the volume to the snapshot (VOLUME_SNAPSHOT). The volume must not be in use by a Running
+        domain (InvalidDomainState); SnapshotNotFound if unknown. The snapshot is kept."""
+
+    @abc.abstractmethod
+    def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
+        """Delete a snapshot (VOLUME_SNAPSHOT). No-op if it, its volume or pool is gone."""
+
+    @abc.abstractmethod
+    def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
+        """Copy a template (local path or URL, as the driver supports) to the pool once, as a volume named
+        ``template_uuid`` that DiskSpec.template / create_volume(template=) clone from. Idempotent:
+        returns the existing copy. TemplateNotFound if the source cannot be read."""
+
+    # -- network and console --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def plug_nic(self, vm_uuid: str, nic: NicSpec) -> DomainInfo:
+        """Add a NIC (no-op if that MAC is plugged). Needs NIC_HOTPLUG when the domain is Running."""
+
+    @abc.abstractmethod
+    def unplug_nic(self, vm_uuid: str, mac: str) -> DomainInfo:
+        """Remove a NIC by MAC (no-op if absent). Needs NIC_HOTPLUG when the domain is Running."""
+
+    @abc.abstractmethod
+    def console_address(self, vm_uuid: str) -> ConsoleAddress:
+        """Where a console proxy connects to reach the domain's console (CONSOLE). Domain must be Running."""
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def register_event_listener(self, callback: EventListener) -> Callable[[], None]:
+        """Call ``callback(LifecycleEvent)`` on lifecycle changes of this host; returns an unregister hook.
+
+        Only drivers declaring EVENTS deliver anything. Callbacks may run on a driver thread: keep them
+        short and thread-safe; exceptions they raise are logged and swallowed.
+        """
+        with self._listeners_lock:
+            self._listeners.append(callback)
+
+        def unregister() -> None:
+            with self._listeners_lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unregister
+
+    def _emit(self, event: LifecycleEvent) -> None:
+        """For subclasses: deliver an event to every listener."""
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            try:
+                callback(event)
+            except Exception:  # a broken listener must not break the driver
+                log.exception("lifecycle event listener failed for %s", event)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+
+__all__ = [
+    "Capability",
+    "ConsoleAddress",
+    "DiskSpec",
+    "DomainInfo",
+    "DomainSpec",
+    "EventListener",
+    "GiB",
+    "HostInfo",
+    "HostStats",
+    "HypervisorDriver",
+    "LifecycleEvent",
+    "LifecycleEventType",
+    "MiB",
+    "NicSpec",
+    "PoolInfo",
+    "PoolSpec",
+    "PowerState",
+    "SnapshotInfo",
+    "VolumeInfo",
+    "make_capabilities",
+]
