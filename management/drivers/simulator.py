@@ -1,0 +1,829 @@
+"""An honest in-process hypervisor simulator (CloudStack's simulator, Nova's fake driver).
+
+State lives in a process-wide registry keyed by the host URL without its query (``http://sim/c0/h0``), so
+every driver instance for the same simulated host — the API worker's, the job worker's, a test's — sees the
+same domains, volumes, snapshots and capacity. It obeys the same contract as the real drivers: spawn rolls
+back, removal is idempotent, memory is claimed by Running domains and refused when the host is full, pool
+space is claimed by volumes.
+
+Fault injection ("mock configurations"), per operation name (the driver method name, or ``*``):
+
+* ``fail``  — the operation raises DriverError (spawn fails *after* creating its disks, to exercise rollback);
+* ``slow``  — the operation sleeps N seconds, then succeeds;
+* ``hang``  — the operation sleeps N seconds, then raises DriverTimeout;
+* ``unreachable`` — every operation (connect included) raises HostUnreachable.
+
+Set through the host URL query — ``http://sim/c0/h0?fail=spawn,stop&slow=start:2&hang=stop:5&unreachable=1``
+(these apply to driver instances built from that URL) — or at run time for everyone using the host through
+``SimulatorFaults.for_host(url)`` / ``driver.faults``. Host size: ``?cpu=8&mhz=2000&mem=16G&sockets=1``
+(``mem`` plain number = MiB; suffixes M/G/T).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from management.drivers.base import (
+    Capability,
+    ConsoleAddress,
+    DomainInfo,
+    DomainSpec,
+    GiB,
+    HostInfo,
+    HostStats,
+    HypervisorDriver,
+    LifecycleEvent,
+    LifecycleEventType,
+    MiB,
+    NicSpec,
+    PoolInfo,
+    PoolSpec,
+    PowerState,
+    SnapshotInfo,
+    VolumeInfo,
+    make_capabilities,
+)
+from management.drivers.errors import (
+    DomainExists,
+    DomainNotFound,
+    DriverError,
+    DriverTimeout,
+    HostUnreachable,
+    InsufficientResources,
+    InvalidDomainState,
+    PoolNotFound,
+    SnapshotNotFound,
+    TemplateNotFound,
+    VolumeInUse,
+    VolumeNotFound,
+)
+
+DEFAULT_CPU_CORES = 8
+DEFAULT_CPU_MHZ = 2000
+DEFAULT_MEMORY_BYTES = 16 * GiB
+DEFAULT_POOL_CAPACITY = 1024 * GiB
+DEFAULT_TEMPLATE_SIZE = 2 * GiB
+SIMULATOR_VERSION = "4.19.0-devcloud"
+
+_STATE_EVENTS = {
+    PowerState.RUNNING: LifecycleEventType.STARTED,
+    PowerState.STOPPED: LifecycleEventType.STOPPED,
+    PowerState.PAUSED: LifecycleEventType.PAUSED,
+    PowerState.CRASHED: LifecycleEventType.CRASHED,
+}
+
+
+def host_key(url: str) -> str:
+    """The identity of a simulated host: its URL without query/fragment, host lower-cased."""
+    p = urlsplit(url)
+    return urlunsplit((p.scheme.lower(), p.netloc.lower(), p.path.rstrip("/"), "", ""))
+
+
+def _parse_size_mib(value: str) -> int:
+    """'16G' / '16384M' / '16384' (MiB) / '1T' -> bytes."""
+    v = value.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
+    if v and v[-1] in mult:
+        return int(float(v[:-1]) * mult[v[-1]])
+    return int(float(v) * MiB)
+
+
+# ---------------------------------------------------------------------------------------------------- faults
+
+
+class SimulatorFaults:
+    """Thread-safe fault configuration: one per simulated host (shared), one per URL-configured driver."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fail: dict[str, list] = {}  # op -> [remaining times or None, exception or None]
+        self._slow: dict[str, float] = {}
+        self._hang: dict[str, float] = {}
+        self._unreachable = False
+
+    @classmethod
+    def for_host(cls, url: str) -> SimulatorFaults:
+        """The shared faults of the simulated host at ``url`` (creating the host if needed)."""
+        return _host_state(url).faults
+
+    @classmethod
+    def from_query(cls, query: str) -> SimulatorFaults:
+        faults = cls()
+        q = parse_qs(query)
+        for item in _csv(q.get("fail")):
+            faults.fail(item)
+        for item in _csv(q.get("slow")):
+            op, _, secs = item.partition(":")
+            faults.slow(op, float(secs or 1))
+        for item in _csv(q.get("hang")):
+            op, _, secs = item.partition(":")
+            faults.hang(op, float(secs or 30))
+        if q.get("unreachable", ["0"])[-1].lower() in ("1", "true", "yes"):
+            faults.set_unreachable(True)
+        return faults
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    def fail(self, op: str, *, times: int | None = None, error: DriverError | None = None) -> None:
+        """Make ``op`` raise ``error`` (default DriverError) for the next ``times`` calls (None: always)."""
+        with self._lock:
+            self._fail[op] = [times, error]
+
+    def slow(self, op: str, seconds: float) -> None:
+        with self._lock:
+            self._slow[op] = seconds
+
+    def hang(self, op: str, seconds: float) -> None:
+        with self._lock:
+            self._hang[op] = seconds
+
+    def set_unreachable(self, unreachable: bool = True) -> None:
+        with self._lock:
+            self._unreachable = unreachable
+
+    def clear(self, op: str | None = None) -> None:
+        """Remove every fault (or only those on ``op``)."""
+        with self._lock:
+            if op is None:
+                self._fail.clear()
+                self._slow.clear()
+                self._hang.clear()
+                self._unreachable = False
+            else:
+                self._fail.pop(op, None)
+                self._slow.pop(op, None)
+                self._hang.pop(op, None)
+
+    @property
+    def unreachable(self) -> bool:
+        return self._unreachable
+
+    def __bool__(self) -> bool:
+        return bool(self._fail or self._slow or self._hang or self._unreachable)
+
+    # -- evaluation (driver side) ---------------------------------------------------------------------------
+
+    def delay(self, op: str) -> tuple[float, float]:
+        """(slow seconds, hang seconds) for op."""
+        with self._lock:
+            slow = self._slow.get(op, self._slow.get("*", 0.0))
+            hang = self._hang.get(op, self._hang.get("*", 0.0))
+        return slow, hang
+
+    def take_failure(self, op: str) -> DriverError | None:
+        """The exception to raise for this call of ``op``, consuming one of its ``times``."""
+        with self._lock:
+            key = op if op in self._fail else "*" if "*" in self._fail else None
+            if key is None:
+                return None
+            entry = self._fail[key]
+            times, error = entry
+            if times is not None:
+                if times <= 0:
+                    del self._fail[key]
+                    return None
+                entry[0] = times - 1
+                if entry[0] == 0:
+                    del self._fail[key]
+        return error if error is not None else DriverError(f"simulated failure of {op}")
+
+
+def _csv(values: list[str] | None) -> list[str]:
+    return [item for v in values or [] for item in v.split(",") if item]
+
+
+# ---------------------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class _Snapshot:
+    uuid: str
+    size_bytes: int
+    created_at: float
+
+
+@dataclass
+class _Volume:
+    uuid: str
+    pool: str
+    size_bytes: int
+    format: str
+    attached_to: str | None = None
+    is_template: bool = False
+    snapshots: dict[str, _Snapshot] = field(default_factory=dict)
+
+
+@dataclass
+class _Pool:
+    spec: PoolSpec
+    capacity_bytes: int
+    volumes: dict[str, _Volume] = field(default_factory=dict)
+
+    @property
+    def allocated(self) -> int:
+        return sum(v.size_bytes for v in self.volumes.values())
+
+
+@dataclass
+class _Domain:
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mib: int
+    cpu_mhz: int
+    state: PowerState = PowerState.STOPPED
+    disks: dict[str, tuple[str, int]] = field(default_factory=dict)  # volume uuid -> (pool, device id)
+    owned: dict[str, str] = field(default_factory=dict)  # volumes spawn created -> pool; destroy deletes them
+    nics: dict[str, NicSpec] = field(default_factory=dict)
+    user_data: str | None = None
+    console_port: int = 0
+
+
+@dataclass
+class _Host:
+    key: str
+    cpu_sockets: int = 1
+    cpu_cores: int = DEFAULT_CPU_CORES
+    cpu_mhz: int = DEFAULT_CPU_MHZ
+    memory_bytes: int = DEFAULT_MEMORY_BYTES
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    faults: SimulatorFaults = field(default_factory=SimulatorFaults)
+    domains: dict[str, _Domain] = field(default_factory=dict)
+    pools: dict[str, _Pool] = field(default_factory=dict)
+    drivers: weakref.WeakSet = field(default_factory=weakref.WeakSet)
+    next_console_port: int = 5900
+
+
+_HOSTS: dict[str, _Host] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def _host_state(url: str) -> _Host:
+    key = host_key(url)
+    with _HOSTS_LOCK:
+        host = _HOSTS.get(key)
+        if host is None:
+            host = _HOSTS[key] = _Host(key=key)
+        return host
+
+
+def reset_simulator(url: str | None = None) -> None:
+    """Forget one simulated host (or all of them): domains, volumes, faults. For tests."""
+    with _HOSTS_LOCK:
+        if url is None:
+            _HOSTS.clear()
+        else:
+            _HOSTS.pop(host_key(url), None)
+
+
+# ---------------------------------------------------------------------------------------------------- driver
+
+
+class SimulatorDriver(HypervisorDriver):
+    name: ClassVar[str] = "simulator"
+    capabilities = make_capabilities(
+        volume_snapshot=True,
+        volume_resize=True,
+        volume_hotplug=True,
+        nic_hotplug=True,
+        console=True,
+        events=True,
+        config_drive=True,
+        live_migration=False,  # no migrate() in the contract yet; declared honestly
+    )
+
+    def __init__(self, url: str, **options: object) -> None:
+        super().__init__(url)
+        parts = urlsplit(url)
+        self._query = parse_qs(parts.query)
+        self._url_faults = SimulatorFaults.from_query(parts.query)
+        self._host = _host_state(url)
+        self._apply_size()
+        self._connected = False
+
+    def _apply_size(self) -> None:
+        # Host size from the URL; last URL that states a size wins (they describe the same host).
+        q = self._query
+        with self._host.lock:
+            if "cpu" in q:
+                self._host.cpu_cores = int(q["cpu"][-1])
+            if "sockets" in q:
+                self._host.cpu_sockets = int(q["sockets"][-1])
+            if "mhz" in q:
+                self._host.cpu_mhz = int(q["mhz"][-1])
+            if "mem" in q:
+                self._host.memory_bytes = _parse_size_mib(q["mem"][-1])
+
+    @property
+    def faults(self) -> SimulatorFaults:
+        """The shared, run-time fault configuration of this simulated host."""
+        return self._host.faults
+
+    # -- fault plumbing ----------------------------------------------------------------------------------
+
+    def _enter(self, op: str, *, fail_now: bool = True) -> None:
+        """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself."""
+        sources = (self._url_faults, self._host.faults)
+        if any(f.unreachable for f in sources):
+            raise HostUnreachable(self._host.key, "simulated")
+        slow = max(f.delay(op)[0] for f in sources)
+        hang = max(f.delay(op)[1] for f in sources)
+        if slow:
+            time.sleep(slow)
+        if hang:
+            time.sleep(hang)
+            raise DriverTimeout(op, hang)
+        if fail_now:
+            self._fail_point(op)
+
+    def _fail_point(self, op: str) -> None:
+        for f in (self._url_faults, self._host.faults):
+            err = f.take_failure(op)
+            if err is not None:
+                raise err
+
+    def _broadcast(self, events: list[LifecycleEvent]) -> None:
+        # Outside the host lock: listeners may call back into the driver.
+        for driver in list(self._host.drivers):
+            for ev in events:
+                driver._emit(ev)
+
+    # -- connection --------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self._enter("connect")
+        self._connected = True
+        self._host.drivers.add(self)
+
+    def close(self) -> None:
+        self._connected = False
+        self._host.drivers.discard(self)
+
+    # -- host --------------------------------------------------------------------------------------------
+
+    def host_info(self) -> HostInfo:
+        self._enter("host_info")
+        h = self._host
+        with h.lock:
+            path = urlsplit(h.key).path.strip("/").replace("/", "-")
+            return HostInfo(
+                hostname=f"sim-{path}" if path else "sim",
+                cpu_sockets=h.cpu_sockets,
+                cpu_cores=h.cpu_cores,
+                cpu_mhz=h.cpu_mhz,
+                memory_bytes=h.memory_bytes,
+                hypervisor_type="Simulator",
+                hypervisor_version=SIMULATOR_VERSION,
+                virt_type="simulator",
+            )
+
+    def host_stats(self) -> HostStats:
+        self._enter("host_stats")
+        h = self._host
+        with h.lock:
+            running = [d for d in h.domains.values() if d.state is PowerState.RUNNING]
+            used = self._claimed_memory()
+            vcpus = sum(d.vcpus for d in running)
+            return HostStats(
+                memory_total_bytes=h.memory_bytes,
+                memory_used_bytes=used,
+                memory_free_bytes=max(h.memory_bytes - used, 0),
+                # deterministic pretend load: each running vcpu keeps a quarter of a core busy
+                cpu_utilization=min(100.0, 25.0 * vcpus / max(h.cpu_cores, 1)),
+                vcpus_allocated=vcpus,
+                domains_running=len(running),
+            )
+
+    def _claimed_memory(self) -> int:
+        # Running and Paused domains hold their memory, as on a real host.
+        return sum(
+            d.memory_mib * MiB
+            for d in self._host.domains.values()
+            if d.state in (PowerState.RUNNING, PowerState.PAUSED)
+        )
+
+    def _claim(self, dom: _Domain) -> None:
+        free = self._host.memory_bytes - self._claimed_memory()
+        if dom.memory_mib * MiB > free:
+            raise InsufficientResources(
+                f"domain {dom.uuid} needs {dom.memory_mib} MiB, host has {free // MiB} MiB free"
+            )
+
+    # -- domains -----------------------------------------------------------------------------------------
+
+    def _info(self, dom: _Domain) -> DomainInfo:
+        vols = sorted(dom.disks.items(), key=lambda kv: kv[1][1])
+        return DomainInfo(
+            uuid=dom.uuid,
+            name=dom.name,
+            state=dom.state,
+            vcpus=dom.vcpus,
+            memory_mib=dom.memory_mib,
+            volumes=tuple(v for v, _ in vols),
+            macs=tuple(dom.nics),
+        )
+
+    def _domain(self, vm_uuid: str) -> _Domain:
+        dom = self._host.domains.get(vm_uuid)
+        if dom is None:
+            raise DomainNotFound(vm_uuid)
+        return dom
+
+    def list_domains(self) -> list[DomainInfo]:
+        self._enter("list_domains")
+        with self._host.lock:
+            return [self._info(d) for d in self._host.domains.values()]
+
+    def get_domain(self, vm_uuid: str) -> DomainInfo | None:
+        self._enter("get_domain")
+        with self._host.lock:
+            dom = self._host.domains.get(vm_uuid)
+            return self._info(dom) if dom else None
+
+    def spawn(self, spec: DomainSpec) -> DomainInfo:
+        self._enter("spawn", fail_now=False)
+        if spec.vcpus <= 0 or spec.memory_mib <= 0:
+            raise DriverError(f"domain {spec.uuid}: vcpus and memory must be positive")
+        events: list[LifecycleEvent] = []
+        h = self._host
+        with h.lock:
+            if spec.uuid in h.domains:
+                raise DomainExists(spec.uuid)
+            dom = _Domain(
+                uuid=spec.uuid,
+                name=spec.name,
+                vcpus=spec.vcpus,
+                memory_mib=spec.memory_mib,
+                cpu_mhz=spec.cpu_mhz,
+                user_data=spec.user_data,
+            )
+            try:
+                # Disks one by one, exactly as a real driver would, so a failure half-way is rolled back.
+                for disk in spec.disks:
+                    if disk.create:
+                        self._create_volume_locked(
+                            disk.pool, disk.volume_uuid, disk.size_bytes, disk.template, disk.format
+                        )
+                        dom.owned[disk.volume_uuid] = disk.pool
+                    else:
+                        vol = self._volume(disk.pool, disk.volume_uuid)
+                        if vol.attached_to not in (None, spec.uuid):
+                            raise VolumeInUse(vol.uuid, vol.attached_to)
+                    h.pools[disk.pool].volumes[disk.volume_uuid].attached_to = spec.uuid
+                    dom.disks[disk.volume_uuid] = (disk.pool, disk.device_id)
+                for nic in spec.nics:
+                    dom.nics[nic.mac] = nic
+                h.domains[spec.uuid] = dom
+                self._fail_point("spawn")  # injected failures strike after disks exist
+                events.append(LifecycleEvent(spec.uuid, LifecycleEventType.DEFINED, PowerState.STOPPED))
+                if spec.start:
+                    self._claim(dom)
+                    dom.state = PowerState.RUNNING
+                    events.append(LifecycleEvent(spec.uuid, LifecycleEventType.STARTED, PowerState.RUNNING))
+            except BaseException:
+                self._rollback_spawn(dom)
+                raise
+            info = self._info(dom)
+        self._broadcast(events)
+        return info
+
+    def _rollback_spawn(self, dom: _Domain) -> None:
+        h = self._host
+        h.domains.pop(dom.uuid, None)
+        for vol_uuid, (pool_name, _) in dom.disks.items():
+            pool = h.pools.get(pool_name)
+            vol = pool.volumes.get(vol_uuid) if pool else None
+            if vol is not None and vol.attached_to == dom.uuid:
+                vol.attached_to = None
+        for vol_uuid, pool_name in dom.owned.items():
+            if pool_name in h.pools:
+                h.pools[pool_name].volumes.pop(vol_uuid, None)
+
+    def start(self, vm_uuid: str) -> DomainInfo:
+        self._enter("start")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            events = []
+            if dom.state is PowerState.PAUSED:
+                dom.state = PowerState.RUNNING
+                events.append(LifecycleEvent(vm_uuid, LifecycleEventType.RESUMED, PowerState.RUNNING))
+            elif dom.state is not PowerState.RUNNING:
+                self._claim(dom)
+                dom.state = PowerState.RUNNING
+                events.append(LifecycleEvent(vm_uuid, LifecycleEventType.STARTED, PowerState.RUNNING))
+            info = self._info(dom)
+        self._broadcast(events)
+        return info
+
+    def stop(self, vm_uuid: str, force: bool = False) -> DomainInfo:
+        self._enter("stop")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            events = []
+            if dom.state is not PowerState.STOPPED:
+                dom.state = PowerState.STOPPED
+                events.append(
+                    LifecycleEvent(
+                        vm_uuid,
+                        LifecycleEventType.STOPPED,
+                        PowerState.STOPPED,
+                        detail="destroyed" if force else "shutdown",
+                    )
+                )
+            info = self._info(dom)
+        self._broadcast(events)
+        return info
+
+    def reboot(self, vm_uuid: str) -> DomainInfo:
+        self._enter("reboot")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "reboot")
+            info = self._info(dom)
+        self._broadcast([LifecycleEvent(vm_uuid, LifecycleEventType.REBOOTED, PowerState.RUNNING)])
+        return info
+
+    def destroy(self, vm_uuid: str) -> None:
+        self._enter("destroy")
+        h = self._host
+        events = []
+        with h.lock:
+            dom = h.domains.get(vm_uuid)
+            if dom is None:
+                return
+            if dom.state is not PowerState.STOPPED:
+                dom.state = PowerState.STOPPED
+                events.append(
+                    LifecycleEvent(
+                        vm_uuid, LifecycleEventType.STOPPED, PowerState.STOPPED, detail="destroyed"
+                    )
+                )
+            self._rollback_spawn(dom)  # same cleanup: undefine, delete owned disks, detach the rest
+            events.append(LifecycleEvent(vm_uuid, LifecycleEventType.UNDEFINED, PowerState.STOPPED))
+        self._broadcast(events)
+
+    def ex_set_state(self, vm_uuid: str, state: PowerState) -> DomainInfo:
+        """Simulate an out-of-band change (guest shut itself down, crashed, was paused) for VM-sync tests."""
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if state is PowerState.RUNNING and dom.state is not PowerState.RUNNING:
+                self._claim(dom)
+            changed = dom.state is not state
+            dom.state = state
+            info = self._info(dom)
+        if changed and state in _STATE_EVENTS:
+            self._broadcast([LifecycleEvent(vm_uuid, _STATE_EVENTS[state], state, detail="out-of-band")])
+        return info
+
+    # -- volumes on a domain -----------------------------------------------------------------------------
+
+    def attach_volume(
+        self, vm_uuid: str, pool: str, volume_uuid: str, device_id: int | None = None
+    ) -> DomainInfo:
+        self._enter("attach_volume")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            vol = self._volume(pool, volume_uuid)
+            if vol.attached_to == vm_uuid:
+                return self._info(dom)
+            if vol.attached_to is not None:
+                raise VolumeInUse(volume_uuid, vol.attached_to)
+            if vol.is_template:
+                raise DriverError(f"volume {volume_uuid} is a template copy and cannot be attached")
+            if dom.state is PowerState.RUNNING:
+                self.require(Capability.VOLUME_HOTPLUG)
+            used = {dev for _, dev in dom.disks.values()}
+            if device_id is None:
+                device_id = next(i for i in range(1, 64) if i not in used)
+            elif device_id in used:
+                raise DriverError(f"device id {device_id} is already used on domain {vm_uuid}")
+            vol.attached_to = vm_uuid
+            dom.disks[volume_uuid] = (pool, device_id)
+            return self._info(dom)
+
+    def detach_volume(self, vm_uuid: str, volume_uuid: str) -> DomainInfo:
+        self._enter("detach_volume")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if volume_uuid not in dom.disks:
+                return self._info(dom)
+            if dom.state is PowerState.RUNNING:
+                self.require(Capability.VOLUME_HOTPLUG)
+            pool_name, _ = dom.disks.pop(volume_uuid)
+            dom.owned.pop(volume_uuid, None)  # once detached, destroy no longer deletes it
+            pool = self._host.pools.get(pool_name)
+            if pool and volume_uuid in pool.volumes:
+                pool.volumes[volume_uuid].attached_to = None
+            return self._info(dom)
+
+    # -- storage -----------------------------------------------------------------------------------------
+
+    def _pool(self, name: str) -> _Pool:
+        pool = self._host.pools.get(name)
+        if pool is None:
+            raise PoolNotFound(name)
+        return pool
+
+    def _volume(self, pool: str, volume_uuid: str) -> _Volume:
+        vol = self._pool(pool).volumes.get(volume_uuid)
+        if vol is None:
+            raise VolumeNotFound(pool, volume_uuid)
+        return vol
+
+    def _pool_info(self, pool: _Pool) -> PoolInfo:
+        alloc = pool.allocated
+        return PoolInfo(
+            name=pool.spec.name,
+            path=pool.spec.path,
+            capacity_bytes=pool.capacity_bytes,
+            available_bytes=max(pool.capacity_bytes - alloc, 0),
+            allocated_bytes=alloc,
+        )
+
+    @staticmethod
+    def _vol_info(vol: _Volume, pool: _Pool) -> VolumeInfo:
+        return VolumeInfo(
+            uuid=vol.uuid,
+            pool=vol.pool,
+            path=os.path.join(pool.spec.path, vol.uuid),
+            size_bytes=vol.size_bytes,
+            format=vol.format,
+            allocated_bytes=vol.size_bytes,
+        )
+
+    def ensure_pool(self, spec: PoolSpec) -> PoolInfo:
+        self._enter("ensure_pool")
+        with self._host.lock:
+            pool = self._host.pools.get(spec.name)
+            if pool is None:
+                pool = self._host.pools[spec.name] = _Pool(
+                    spec=spec, capacity_bytes=spec.capacity_bytes or DEFAULT_POOL_CAPACITY
+                )
+            return self._pool_info(pool)
+
+    def get_volume(self, pool: str, volume_uuid: str) -> VolumeInfo | None:
+        self._enter("get_volume")
+        with self._host.lock:
+            p = self._pool(pool)
+            vol = p.volumes.get(volume_uuid)
+            return self._vol_info(vol, p) if vol else None
+
+    def _create_volume_locked(
+        self, pool: str, volume_uuid: str, size_bytes: int, template: str | None, fmt: str
+    ) -> _Volume:
+        p = self._pool(pool)
+        if volume_uuid in p.volumes:
+            raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+        if template is not None:
+            tmpl = p.volumes.get(template)
+            if tmpl is None or not tmpl.is_template:
+                raise TemplateNotFound(template)
+            size_bytes = max(size_bytes, tmpl.size_bytes)
+        if size_bytes <= 0:
+            raise DriverError(f"volume {volume_uuid}: size must be positive")
+        free = p.capacity_bytes - p.allocated
+        if size_bytes > free:
+            raise InsufficientResources(f"pool {pool!r} has {free} bytes free, volume needs {size_bytes}")
+        vol = p.volumes[volume_uuid] = _Volume(uuid=volume_uuid, pool=pool, size_bytes=size_bytes, format=fmt)
+        return vol
+
+    def create_volume(
+        self,
+        pool: str,
+        volume_uuid: str,
+        size_bytes: int,
+        *,
+        template: str | None = None,
+        format: str = "qcow2",
+    ) -> VolumeInfo:
+        self._enter("create_volume")
+        with self._host.lock:
+            vol = self._create_volume_locked(pool, volume_uuid, size_bytes, template, format)
+            return self._vol_info(vol, self._host.pools[pool])
+
+    def delete_volume(self, pool: str, volume_uuid: str) -> None:
+        self._enter("delete_volume")
+        with self._host.lock:
+            p = self._host.pools.get(pool)
+            vol = p.volumes.get(volume_uuid) if p else None
+            if vol is None:
+                return
+            if vol.attached_to is not None:
+                raise VolumeInUse(volume_uuid, vol.attached_to)
+            del p.volumes[volume_uuid]
+
+    def resize_volume(self, pool: str, volume_uuid: str, new_size_bytes: int) -> VolumeInfo:
+        self.require(Capability.VOLUME_RESIZE)
+        self._enter("resize_volume")
+        with self._host.lock:
+            p = self._pool(pool)
+            vol = self._volume(pool, volume_uuid)
+            if new_size_bytes < vol.size_bytes:
+                raise DriverError(f"volume {volume_uuid}: shrinking from {vol.size_bytes} is not allowed")
+            grow = new_size_bytes - vol.size_bytes
+            if grow > p.capacity_bytes - p.allocated:
+                raise InsufficientResources(f"pool {pool!r} cannot grow volume {volume_uuid} by {grow} bytes")
+            vol.size_bytes = new_size_bytes
+            return self._vol_info(vol, p)
+
+    def snapshot_volume(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        self._enter("snapshot_volume")
+        with self._host.lock:
+            vol = self._volume(pool, volume_uuid)
+            if snapshot_uuid in vol.snapshots:
+                raise DriverError(f"snapshot {snapshot_uuid} of volume {volume_uuid} already exists")
+            snap = vol.snapshots[snapshot_uuid] = _Snapshot(snapshot_uuid, vol.size_bytes, time.time())
+            return SnapshotInfo(snapshot_uuid, volume_uuid, pool, snap.size_bytes, snap.created_at)
+
+    def revert_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> VolumeInfo:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        self._enter("revert_volume_snapshot")
+        with self._host.lock:
+            p = self._pool(pool)
+            vol = self._volume(pool, volume_uuid)
+            snap = vol.snapshots.get(snapshot_uuid)
+            if snap is None:
+                raise SnapshotNotFound(volume_uuid, snapshot_uuid)
+            if vol.attached_to is not None:
+                dom = self._host.domains.get(vol.attached_to)
+                if dom is not None and dom.state is not PowerState.STOPPED:
+                    raise InvalidDomainState(dom.uuid, dom.state, f"revert volume {volume_uuid} of")
+            vol.size_bytes = snap.size_bytes  # the only "content" the simulator has
+            return self._vol_info(vol, p)
+
+    def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        self._enter("delete_volume_snapshot")
+        with self._host.lock:
+            p = self._host.pools.get(pool)
+            vol = p.volumes.get(volume_uuid) if p else None
+            if vol is not None:
+                vol.snapshots.pop(snapshot_uuid, None)
+
+    def ex_list_snapshots(self, pool: str, volume_uuid: str) -> list[str]:
+        with self._host.lock:
+            return sorted(self._volume(pool, volume_uuid).snapshots)
+
+    def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
+        self._enter("prepare_template")
+        scheme = urlsplit(source).scheme.lower()
+        local = source.removeprefix("file://") if scheme in ("", "file") else None
+        if not source or (local is not None and not os.path.exists(local)):
+            raise TemplateNotFound(source or template_uuid)
+        # "Download" a URL by pretending; a local file keeps its real size.
+        size = max(os.path.getsize(local), 1) if local is not None else DEFAULT_TEMPLATE_SIZE
+        with self._host.lock:
+            p = self._pool(pool)
+            existing = p.volumes.get(template_uuid)
+            if existing is not None:
+                if not existing.is_template:
+                    raise DriverError(f"{template_uuid} exists in pool {pool!r} and is not a template")
+                return self._vol_info(existing, p)
+            if size > p.capacity_bytes - p.allocated:
+                raise InsufficientResources(f"pool {pool!r} cannot hold template {template_uuid}")
+            vol = p.volumes[template_uuid] = _Volume(
+                uuid=template_uuid, pool=pool, size_bytes=size, format="qcow2", is_template=True
+            )
+            return self._vol_info(vol, p)
+
+    # -- network and console -----------------------------------------------------------------------------
+
+    def plug_nic(self, vm_uuid: str, nic: NicSpec) -> DomainInfo:
+        self._enter("plug_nic")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if nic.mac not in dom.nics:
+                if dom.state is PowerState.RUNNING:
+                    self.require(Capability.NIC_HOTPLUG)
+                dom.nics[nic.mac] = nic
+            return self._info(dom)
+
+    def unplug_nic(self, vm_uuid: str, mac: str) -> DomainInfo:
+        self._enter("unplug_nic")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if mac in dom.nics:
+                if dom.state is PowerState.RUNNING:
+                    self.require(Capability.NIC_HOTPLUG)
+                del dom.nics[mac]
+            return self._info(dom)
+
+    def console_address(self, vm_uuid: str) -> ConsoleAddress:
+        self.require(Capability.CONSOLE)
+        self._enter("console_address")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "open a console on")
+            if not dom.console_port:
+                dom.console_port = self._host.next_console_port
+                self._host.next_console_port += 1
+            return ConsoleAddress(protocol="vnc", host="127.0.0.1", port=dom.console_port)
