@@ -280,6 +280,26 @@ class GraphicsConfig(XmlConfig):
         )
 
 
+@dataclass(slots=True)
+class ControllerConfig(XmlConfig):
+    """E.g. virtio-scsi: SCSI disks hot-unplug without guest cooperation (virtio-blk PCI unplug needs it)."""
+
+    root_tag: ClassVar[str] = "controller"
+    type: str = "scsi"
+    model: str | None = "virtio-scsi"
+    index: int = 0
+
+    def to_element(self) -> ET.Element:
+        el = ET.Element("controller", type=self.type, index=str(self.index))
+        if self.model:
+            el.set("model", self.model)
+        return el
+
+    @classmethod
+    def from_element(cls, el: ET.Element) -> Self:
+        return cls(type=el.get("type", ""), model=el.get("model"), index=int(el.get("index", "0")))
+
+
 # ----------------------------------------------------------------------------------------------- domain
 
 
@@ -426,6 +446,7 @@ class DomainConfig(XmlConfig):
     interfaces: list[InterfaceConfig] = field(default_factory=list)
     serials: list[SerialConfig] = field(default_factory=list)
     graphics: list[GraphicsConfig] = field(default_factory=list)
+    controllers: list[ControllerConfig] = field(default_factory=list)
     devcloud: DevcloudMetadata | None = None
     emulator: str | None = None
     domain_id: int | None = None  # live XML only; never leaves the driver
@@ -455,7 +476,7 @@ class DomainConfig(XmlConfig):
         devices = _sub(el, "devices")
         if self.emulator:
             _sub(devices, "emulator", self.emulator)
-        for item in (*self.disks, *self.interfaces, *self.serials, *self.graphics):
+        for item in (*self.controllers, *self.disks, *self.interfaces, *self.serials, *self.graphics):
             devices.append(item.to_element())
         return el
 
@@ -488,6 +509,7 @@ class DomainConfig(XmlConfig):
             serials=[SerialConfig.from_element(d) for d in dev_list if d.tag == "serial"]
             or [SerialConfig.from_element(d) for d in dev_list if d.tag == "console"],
             graphics=[GraphicsConfig.from_element(d) for d in dev_list if d.tag == "graphics"],
+            controllers=[ControllerConfig.from_element(d) for d in dev_list if d.tag == "controller"],
             devcloud=DevcloudMetadata.from_element(meta) if meta is not None else None,
             emulator=_text(devices, "emulator") if devices is not None else None,
             domain_id=int(dom_id) if dom_id not in (None, "-1") else None,
@@ -594,6 +616,7 @@ __all__ = [
     "DEVCLOUD_NS",
     "BackingStore",
     "ClockConfig",
+    "ControllerConfig",
     "CpuConfig",
     "DevcloudMetadata",
     "DiskConfig",

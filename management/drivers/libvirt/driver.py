@@ -1,0 +1,945 @@
+"""HypervisorDriver over libvirt (QEMU/KVM, QEMU-TCG, Xen/libxl, and the in-process ``test:///`` driver).
+
+Design choices (why):
+- The libvirt domain UUID *is* our VM uuid, so lookups need no mapping table. Domains we define carry a
+  ``<metadata><devcloud:instance>`` element; a domain without it is reported with ``extra['owned']='false'``
+  and is never touched by ``destroy`` (it raises) - sync never kills a hand-made domain.
+- Volumes are named by their uuid inside the pool; templates by the template uuid; snapshots
+  ``snap-<volume>-<snapshot>``. The metadata records exactly which volumes/files spawn created, so destroy
+  deletes those and only those.
+- Stopped domains are edited by redefining their persistent XML (works everywhere, incl. ``test:///``);
+  running ones via ``attachDeviceFlags(LIVE|CONFIG)``. Hot-plugged data disks go on a virtio-scsi
+  controller because SCSI unplug completes without the guest's help (virtio-blk PCI unplug needs an
+  ACPI-aware guest, which a TCG guest at the boot loader is not).
+- Volume snapshots are full copies into the pool (``createXMLFrom``), for a volume in use by a running
+  domain through a libvirt push backup (``backupBegin``), which QEMU makes point-in-time consistent.
+  Revert copies the snapshot back over the volume (volume not in use by a running domain).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import libvirt
+
+from management.drivers.base import (
+    Capability,
+    ConsoleAddress,
+    DomainInfo,
+    DomainSpec,
+    HostInfo,
+    HostStats,
+    HypervisorDriver,
+    LifecycleEvent,
+    NicSpec,
+    PoolInfo,
+    PoolSpec,
+    PowerState,
+    SnapshotInfo,
+    VolumeInfo,
+    make_capabilities,
+)
+from management.drivers.errors import (
+    DomainExists,
+    DomainNotFound,
+    DriverError,
+    DriverTimeout,
+    InvalidDomainState,
+    PoolNotFound,
+    SnapshotNotFound,
+    TemplateNotFound,
+    VolumeInUse,
+    VolumeNotFound,
+)
+from management.drivers.libvirt import storage
+from management.drivers.libvirt.connection import Connection
+from management.drivers.libvirt.events import normalise_lifecycle, power_state
+from management.drivers.libvirt.xml import (
+    ControllerConfig,
+    CpuConfig,
+    DevcloudMetadata,
+    DiskConfig,
+    DomainConfig,
+    GraphicsConfig,
+    InterfaceConfig,
+    OsConfig,
+    PoolConfig,
+    SerialConfig,
+)
+
+log = logging.getLogger(__name__)
+
+_FULL = make_capabilities(
+    volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
+    events=True, config_drive=True,
+)
+# test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
+# no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
+_TEST = make_capabilities(volume_snapshot=True, events=True)
+
+_LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+_BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
+
+
+def capabilities_for_uri(uri: str) -> Mapping[str, bool]:
+    return _TEST if uri.startswith("test:") else _FULL
+
+
+def _dev_name(bus: str, index: int) -> str:
+    return _BUS_PREFIX.get(bus, "vd") + "abcdefghijklmnopqrstuvwxyz"[index]
+
+
+def _not_found(exc: libvirt.libvirtError) -> bool:
+    return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
+                                    libvirt.VIR_ERR_NO_STORAGE_POOL)
+
+
+class LibvirtDriver(HypervisorDriver):
+    """``LibvirtDriver(uri, **options)``; options:
+
+    virt_type       domain type: "qemu" (TCG, default), "kvm" or "xen"; the host-prepare probe decides.
+    console_log_dir directory for serial console logs (default /var/log/devcloud/console).
+    config_drive_dir where config-drive ISOs are built before upload (default: a temp dir).
+    shutdown_timeout seconds a graceful stop may take before falling back to destroy (default 10).
+    stop_fallback   True (default): a graceful stop that times out powers off; False: raise DriverTimeout.
+    hotplug_timeout seconds to wait for a live device removal (default 10).
+    data_disk_bus   bus for attach_volume and non-root DiskSpecs with bus "virtio" (default "scsi").
+    reboot_mode     "acpi" (virDomainReboot, default) or "reset" (hard reset; for guests ignoring ACPI).
+    machine         machine type (default "pc"); cpu_mode: "host-model"/"host-passthrough" (kvm) or None.
+    memory_mib_min  refuse specs below this (default 0).
+    events          deliver lifecycle events (default True).
+    """
+
+    name: ClassVar[str] = "libvirt"
+    capabilities: ClassVar[Mapping[str, bool]] = _FULL
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url)
+        self.uri = url
+        self.is_test = url.startswith("test:")
+        # per-URI honesty: the instance attribute shadows the class default
+        self.capabilities = capabilities_for_uri(url)  # type: ignore[misc]
+        self.virt_type: str = options.pop("virt_type", "test" if self.is_test else "qemu")
+        self.console_log_dir: str = options.pop("console_log_dir", "/var/log/devcloud/console")
+        self.config_drive_dir: str | None = options.pop("config_drive_dir", None)
+        self.shutdown_timeout: float = float(options.pop("shutdown_timeout", 10))
+        self.stop_fallback: bool = bool(options.pop("stop_fallback", True))
+        self.hotplug_timeout: float = float(options.pop("hotplug_timeout", 10))
+        self.data_disk_bus: str = options.pop("data_disk_bus", "scsi")
+        self.reboot_mode: str = options.pop("reboot_mode", "acpi")
+        self.machine: str | None = options.pop("machine", None if self.is_test else "pc")
+        self.cpu_mode: str | None = options.pop("cpu_mode", None)
+        self.events_enabled: bool = bool(options.pop("events", True))
+        if options:
+            raise DriverError(f"unknown libvirt driver options: {sorted(options)}")
+        self._conn = Connection(url, on_open=self._on_open, events=self.events_enabled)
+        self._callback_ids: list[tuple[libvirt.virConnect, int]] = []
+        self._cpu_sample: tuple[float, int, int] | None = None
+        self._lock = threading.RLock()  # serialises XML read-modify-write of one host's domains
+
+    # ------------------------------------------------------------------------------------------ connection
+
+    def connect(self) -> None:
+        self._conn.get()
+
+    def close(self) -> None:
+        for conn, cb_id in self._callback_ids:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.domainEventDeregisterAny(cb_id)
+        self._callback_ids.clear()
+        self._conn.close()
+
+    def _on_open(self, conn: libvirt.virConnect) -> None:
+        self._callback_ids = [(c, i) for c, i in self._callback_ids if c is conn]
+        if not self.events_enabled:
+            return
+        cb_life = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                              self._lifecycle_cb, None)
+        self._callback_ids.append((conn, cb_life))
+        with contextlib.suppress(libvirt.libvirtError):
+            cb_reboot = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                                    self._reboot_cb, None)
+            self._callback_ids.append((conn, cb_reboot))
+
+    def _call(self, fn: Callable[[libvirt.virConnect], Any]) -> Any:
+        try:
+            return self._conn.call(fn)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+
+    @property
+    def conn(self) -> libvirt.virConnect:
+        return self._conn.get()
+
+    # ---------------------------------------------------------------------------------------------- events
+
+    def _lifecycle_cb(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, event: int, detail: int,
+                      _opaque: object) -> None:
+        mapped = normalise_lifecycle(event, detail)
+        if mapped is None:
+            return
+        etype, state = mapped
+        self._emit(LifecycleEvent(vm_uuid=dom.UUIDString(), type=etype, state=state,
+                                  detail=f"libvirt event {event}/{detail}"))
+
+    def _reboot_cb(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, _opaque: object) -> None:
+        from management.drivers.base import LifecycleEventType
+
+        self._emit(LifecycleEvent(vm_uuid=dom.UUIDString(), type=LifecycleEventType.REBOOTED,
+                                  state=PowerState.RUNNING, detail="libvirt reboot"))
+
+    # ------------------------------------------------------------------------------------------------ host
+
+    def host_info(self) -> HostInfo:
+        def q(conn: libvirt.virConnect) -> HostInfo:
+            _model, mem_mib, cpus, mhz, _nodes, sockets, _cores, _threads = conn.getInfo()
+            arch = _model
+            with contextlib.suppress(Exception):
+                caps = ET.fromstring(conn.getCapabilities())
+                arch = caps.findtext("host/cpu/arch") or arch
+            hv_version = conn.getVersion()
+            return HostInfo(
+                hostname=conn.getHostname(), cpu_sockets=sockets, cpu_cores=cpus, cpu_mhz=mhz,
+                memory_bytes=mem_mib * 1024 * 1024,
+                hypervisor_type="Xen" if self.virt_type == "xen" else "KVM",
+                hypervisor_version=f"{hv_version // 1000000}.{hv_version // 1000 % 1000}.{hv_version % 1000}",
+                virt_type=self.virt_type, arch=arch,
+                extra={"libvirt_version": str(conn.getLibVersion()), "uri": self.uri,
+                       "driver": conn.getType()},
+            )
+        return self._call(q)
+
+    def host_stats(self) -> HostStats:
+        def q(conn: libvirt.virConnect) -> HostStats:
+            total = conn.getInfo()[1] * 1024 * 1024
+            try:
+                free = conn.getFreeMemory()
+            except libvirt.libvirtError:
+                free = total
+            util = 0.0
+            with contextlib.suppress(libvirt.libvirtError):
+                st = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+                busy = st.get("kernel", 0) + st.get("user", 0)
+                idle = st.get("idle", 0) + st.get("iowait", 0)
+                prev, self._cpu_sample = self._cpu_sample, (time.monotonic(), busy, idle)
+                if prev is not None and (busy + idle) > (prev[1] + prev[2]):
+                    util = 100.0 * (busy - prev[1]) / ((busy - prev[1]) + (idle - prev[2]))
+            running = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+            vcpus = sum(d.info()[3] for d in running)
+            return HostStats(memory_total_bytes=total, memory_used_bytes=max(total - free, 0),
+                             memory_free_bytes=min(free, total), cpu_utilization=round(util, 2),
+                             vcpus_allocated=vcpus, domains_running=len(running))
+        return self._call(q)
+
+    # --------------------------------------------------------------------------------------------- domains
+
+    def _lookup(self, vm_uuid: str) -> libvirt.virDomain | None:
+        def q(conn: libvirt.virConnect) -> libvirt.virDomain | None:
+            try:
+                return conn.lookupByUUIDString(vm_uuid)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_INVALID_ARG):
+                    return None
+                raise
+        return self._call(q)
+
+    def _require(self, vm_uuid: str) -> libvirt.virDomain:
+        dom = self._lookup(vm_uuid)
+        if dom is None:
+            raise DomainNotFound(vm_uuid)
+        return dom
+
+    @staticmethod
+    def _state(dom: libvirt.virDomain) -> PowerState:
+        try:
+            return power_state(dom.state(0)[0])
+        except libvirt.libvirtError as exc:
+            if _not_found(exc):
+                return PowerState.STOPPED
+            raise
+
+    def _info(self, dom: libvirt.virDomain) -> DomainInfo:
+        try:
+            cfg = DomainConfig.from_xml(dom.XMLDesc(0))
+            state = self._state(dom)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+        vols = [self._disk_volume_id(d) for d in cfg.disks if d.device == "disk"]
+        extra = {"owned": "true" if cfg.devcloud is not None else "false", "virt_type": cfg.virt_type}
+        vnc = next((g for g in cfg.graphics if g.type == "vnc" and g.port and g.port > 0), None)
+        if vnc is not None:
+            extra["vnc"] = f"{vnc.listen}:{vnc.port}"
+        return DomainInfo(uuid=dom.UUIDString(), name=cfg.name, state=state, vcpus=cfg.vcpus,
+                          memory_mib=cfg.memory_kib // 1024, volumes=tuple(v for v in vols if v),
+                          macs=tuple(i.mac for i in cfg.interfaces if i.mac), extra=extra)
+
+    @staticmethod
+    def _disk_volume_id(disk: DiskConfig) -> str:
+        if disk.source_type == "volume":
+            return disk.source_volume or ""
+        return os.path.basename(disk.source_path or "")
+
+    def list_domains(self) -> list[DomainInfo]:
+        result = []
+        for dom in self._call(lambda c: c.listAllDomains(0)):
+            try:
+                result.append(self._info(dom))
+            except DriverError:
+                continue  # undefined between list and lookup
+        return result
+
+    def get_domain(self, vm_uuid: str) -> DomainInfo | None:
+        dom = self._lookup(vm_uuid)
+        if dom is None:
+            return None
+        try:
+            return self._info(dom)
+        except DriverError:
+            if self._lookup(vm_uuid) is None:
+                return None
+            raise
+
+    def ex_is_owned(self, vm_uuid: str) -> bool:
+        """True if devcloud defined this domain (carries our metadata)."""
+        return DomainConfig.from_xml(self._require(vm_uuid).XMLDesc(0)).devcloud is not None
+
+    # ------------------------------------------------------------------------------------------------ spawn
+
+    def _build_domain(self, spec: DomainSpec, disks: list[DiskConfig],
+                      meta: DevcloudMetadata) -> DomainConfig:
+        ifaces = [self._iface_config(n) for n in sorted(spec.nics, key=lambda n: n.device_id)]
+        serials: list[SerialConfig] = []
+        graphics: list[GraphicsConfig] = []
+        if not self.is_test:
+            log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
+            serials = [SerialConfig(type="file", path=log_path)]
+            graphics = [GraphicsConfig(listen="127.0.0.1", autoport=True)]
+        cpu = CpuConfig(mode=self.cpu_mode) if self.cpu_mode else None
+        return DomainConfig(
+            virt_type=self.virt_type, name=spec.name, uuid=spec.uuid, memory_kib=spec.memory_mib * 1024,
+            vcpus=spec.vcpus, os=OsConfig(arch="x86_64" if not self.is_test else "i686", machine=self.machine,
+                                          boot=["hd"]),
+            cpu=cpu, disks=disks, interfaces=ifaces, serials=serials, graphics=graphics,
+            controllers=[] if self.is_test else [ControllerConfig(type="scsi", model="virtio-scsi")],
+            devcloud=meta,
+        )
+
+    @staticmethod
+    def _iface_config(nic: NicSpec) -> InterfaceConfig:
+        if nic.bridge:
+            return InterfaceConfig(type="bridge", source=nic.bridge, mac=nic.mac, model=nic.model)
+        return InterfaceConfig(type="network", source=nic.network or "default", mac=nic.mac, model=nic.model)
+
+    def spawn(self, spec: DomainSpec) -> DomainInfo:
+        if self._lookup(spec.uuid) is not None:
+            raise DomainExists(spec.uuid)
+        meta = DevcloudMetadata(vm_uuid=spec.uuid, display_name=spec.name)
+        dom: libvirt.virDomain | None = None
+        try:
+            disks = self._prepare_disks(spec, meta)
+            cdrom = self._prepare_config_drive(spec, meta)
+            if cdrom is not None:
+                disks.append(cdrom)
+            if not self.is_test:
+                os.makedirs(self.console_log_dir, exist_ok=True)
+                meta.created_files.append(os.path.join(self.console_log_dir, f"{spec.name}.log"))
+            cfg = self._build_domain(spec, disks, meta)
+            dom = self._call(lambda c: c.defineXML(cfg.to_xml()))
+            if spec.start:
+                self._call(lambda _c: dom.create())
+            return self._info(dom)
+        except BaseException as exc:
+            self._rollback_spawn(spec.uuid, dom, meta)
+            if isinstance(exc, DriverError):
+                raise
+            if isinstance(exc, libvirt.libvirtError):
+                raise DriverError(f"spawn of {spec.uuid} failed: {exc.get_error_message()}") from exc
+            raise
+
+    def _rollback_spawn(self, vm_uuid: str, dom: libvirt.virDomain | None, meta: DevcloudMetadata) -> None:
+        if dom is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isActive():
+                    dom.destroy()
+            with contextlib.suppress(libvirt.libvirtError):
+                self._undefine(dom)
+        self._delete_created(meta)
+        log.info("spawn of %s rolled back", vm_uuid)
+
+    def _delete_created(self, meta: DevcloudMetadata) -> None:
+        for pool_name, vol_name in meta.created_volumes:
+            try:
+                self._delete_volume_quiet(pool_name, vol_name)
+            except Exception:
+                log.exception("could not delete volume %s/%s", pool_name, vol_name)
+        for path in meta.created_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _prepare_disks(self, spec: DomainSpec, meta: DevcloudMetadata) -> list[DiskConfig]:
+        disks: list[DiskConfig] = []
+        used: dict[str, set[int]] = {}
+        for d in sorted(spec.disks, key=lambda d: d.device_id):
+            if d.create:
+                info = self.create_volume(d.pool, d.volume_uuid, d.size_bytes, template=d.template,
+                                          format=d.format)
+                meta.created_volumes.append((d.pool, d.volume_uuid))
+            else:
+                info = self.get_volume(d.pool, d.volume_uuid)
+                if info is None:
+                    raise VolumeNotFound(d.pool, d.volume_uuid)
+                owner = self._volume_owner(info.path)
+                if owner is not None:
+                    raise VolumeInUse(d.volume_uuid, owner)
+            bus = d.bus
+            if d.device_id > 0 and bus == "virtio" and not self.is_test:
+                bus = self.data_disk_bus
+            prefix = _BUS_PREFIX.get(bus, "vd")
+            idx = 0
+            while idx in used.setdefault(prefix, set()):
+                idx += 1
+            used[prefix].add(idx)
+            disks.append(DiskConfig(target_dev=_dev_name(bus, idx), target_bus=bus, source_path=info.path,
+                                    driver_type=info.format if info.format in ("qcow2", "raw") else "raw"))
+        return disks
+
+    def _prepare_config_drive(self, spec: DomainSpec, meta: DevcloudMetadata) -> DiskConfig | None:
+        if not (spec.user_data or spec.metadata) or not self.supports(Capability.CONFIG_DRIVE):
+            return None
+        root = next((d for d in spec.disks if d.device_id == 0), spec.disks[0] if spec.disks else None)
+        if root is None:
+            return None
+        tmpdir = tempfile.mkdtemp(prefix="devcloud-cfgdrive-", dir=self.config_drive_dir)
+        try:
+            iso = os.path.join(tmpdir, "config.iso")
+            build_config_drive(iso, spec)
+            vol_name = f"cfg-{spec.uuid}.iso"
+            conn = self.conn
+            pool = self._pool(root.pool)
+            meta.created_volumes.append((root.pool, vol_name))
+            vol = self._call(lambda c: storage.upload_file(conn, pool, vol_name, iso))
+            return DiskConfig(target_dev="hdc", target_bus="ide", device="cdrom", driver_type="raw",
+                              source_path=vol.path(), readonly=True)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    # ---------------------------------------------------------------------------------------------- power
+
+    def start(self, vm_uuid: str) -> DomainInfo:
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state == PowerState.PAUSED:
+            self._call(lambda _c: dom.resume())
+        elif state != PowerState.RUNNING:
+            self._call(lambda _c: dom.create())
+        return self._info(dom)
+
+    def _wait_state(self, dom: libvirt.virDomain, want: PowerState, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._state(dom) == want:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+    def stop(self, vm_uuid: str, force: bool = False) -> DomainInfo:
+        dom = self._require(vm_uuid)
+        if self._state(dom) in (PowerState.STOPPED,):
+            return self._info(dom)
+        if not force:
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.shutdown()
+            if self._wait_state(dom, PowerState.STOPPED, self.shutdown_timeout):
+                return self._info(dom)
+            if not self.stop_fallback:
+                raise DriverTimeout(f"graceful stop of {vm_uuid}", self.shutdown_timeout)
+            log.info("%s ignored ACPI shutdown for %.0fs; powering off", vm_uuid, self.shutdown_timeout)
+        try:
+            dom.destroy()
+        except libvirt.libvirtError as exc:
+            if self._state(dom) != PowerState.STOPPED:
+                raise DriverError(f"power off of {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def reboot(self, vm_uuid: str) -> DomainInfo:
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state != PowerState.RUNNING:
+            raise InvalidDomainState(vm_uuid, state.value, "reboot")
+        try:
+            if self.reboot_mode == "reset":
+                dom.reset(0)
+            else:
+                dom.reboot(0)
+        except libvirt.libvirtError:
+            try:
+                dom.reset(0)  # the test driver and some guests have only one of the two
+            except libvirt.libvirtError as exc:
+                raise DriverError(f"reboot of {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def _undefine(self, dom: libvirt.virDomain) -> None:
+        flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                 | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        try:
+            dom.undefineFlags(flags)
+        except libvirt.libvirtError as exc:
+            if _not_found(exc):
+                return
+            dom.undefine()  # a driver refusing some flags (test:///, older libxl): plain undefine
+
+    def destroy(self, vm_uuid: str) -> None:
+        dom = self._lookup(vm_uuid)
+        if dom is None:
+            return
+        try:
+            cfg = DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        except libvirt.libvirtError as exc:
+            if _not_found(exc):
+                return
+            raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+        if cfg.devcloud is None:
+            raise DriverError(f"domain {vm_uuid} was not defined by devcloud; refusing to destroy it")
+        try:
+            if dom.isActive():
+                dom.destroy()
+            self._undefine(dom)
+        except libvirt.libvirtError as exc:
+            if not _not_found(exc):
+                raise DriverError(f"destroy of {vm_uuid} failed: {exc.get_error_message()}") from exc
+        self._delete_created(cfg.devcloud)
+
+    # ------------------------------------------------------------------------------------ device editing
+
+    def _running(self, dom: libvirt.virDomain) -> bool:
+        return self._state(dom) in (PowerState.RUNNING, PowerState.PAUSED)
+
+    def _redefine(self, dom: libvirt.virDomain, edit: Callable[[ET.Element], None]) -> None:
+        """Read-modify-write of the persistent XML, keeping every element we do not model."""
+        with self._lock:
+            root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
+            edit(root)
+            self._call(lambda c: c.defineXML(ET.tostring(root, encoding="unicode")))
+
+    def _wait_device_gone(self, dom: libvirt.virDomain, present: Callable[[DomainConfig], bool],
+                          what: str) -> None:
+        deadline = time.monotonic() + self.hotplug_timeout
+        while present(DomainConfig.from_xml(dom.XMLDesc(0))):
+            if time.monotonic() >= deadline:
+                raise DriverTimeout(f"live removal of {what}", self.hotplug_timeout)
+            time.sleep(0.1)
+
+    def _volume_owner(self, path: str) -> str | None:
+        for dom in self._call(lambda c: c.listAllDomains(0)):
+            with contextlib.suppress(libvirt.libvirtError):
+                cfg = DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                if any(d.source_path == path for d in cfg.disks):
+                    return dom.UUIDString()
+                if dom.isActive():
+                    live = DomainConfig.from_xml(dom.XMLDesc(0))
+                    if any(d.source_path == path for d in live.disks):
+                        return dom.UUIDString()
+        return None
+
+    def attach_volume(self, vm_uuid: str, pool: str, volume_uuid: str, device_id: int | None = None
+                      ) -> DomainInfo:
+        dom = self._require(vm_uuid)
+        info = self.get_volume(pool, volume_uuid)
+        if info is None:
+            raise VolumeNotFound(pool, volume_uuid)
+        owner = self._volume_owner(info.path)
+        if owner == vm_uuid:
+            return self._info(dom)
+        if owner is not None:
+            raise VolumeInUse(volume_uuid, owner)
+        running = self._running(dom)
+        if running:
+            self.require(Capability.VOLUME_HOTPLUG)
+        bus = "virtio" if self.is_test else self.data_disk_bus
+        cfg = DomainConfig.from_xml(dom.XMLDesc(0 if running else libvirt.VIR_DOMAIN_XML_INACTIVE))
+        taken = {d.target_dev for d in cfg.disks}
+        start = max(device_id, 1) if device_id is not None and bus == "virtio" else 0
+        dev = next(_dev_name(bus, i) for i in range(start, 26) if _dev_name(bus, i) not in taken)
+        disk = DiskConfig(target_dev=dev, target_bus=bus, source_path=info.path,
+                          driver_type=info.format if info.format in ("qcow2", "raw") else "raw")
+        try:
+            if running:
+                dom.attachDeviceFlags(disk.to_xml(pretty=False), _LIVE_CONFIG)
+            else:
+                self._redefine(dom, lambda root: root.find("devices").append(disk.to_element()))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"attach of {volume_uuid} to {vm_uuid} failed: {exc.get_error_message()}"
+                              ) from exc
+        return self._info(dom)
+
+    def detach_volume(self, vm_uuid: str, volume_uuid: str) -> DomainInfo:
+        dom = self._require(vm_uuid)
+
+        def match(el: ET.Element) -> bool:
+            return el.tag == "disk" and self._disk_volume_id(DiskConfig.from_element(el)) == volume_uuid
+
+        self._remove_device(dom, match, f"volume {volume_uuid}", Capability.VOLUME_HOTPLUG)
+        return self._info(dom)
+
+    @staticmethod
+    def _live_has(dom: libvirt.virDomain, match: Callable[[ET.Element], bool]) -> bool:
+        devices = ET.fromstring(dom.XMLDesc(0)).find("devices")
+        return devices is not None and any(match(e) for e in devices)
+
+    def _remove_device(self, dom: libvirt.virDomain, match: Callable[[ET.Element], bool], what: str,
+                       capability: str) -> None:
+        running = self._running(dom)
+        try:
+            if running:
+                live = ET.fromstring(dom.XMLDesc(0)).find("devices")
+                el = next((e for e in live if match(e)), None) if live is not None else None
+                if el is not None:
+                    self.require(capability)
+                    dom.detachDeviceFlags(ET.tostring(el, encoding="unicode"), _LIVE_CONFIG)
+                    self._wait_device_gone(dom, lambda _cfg: self._live_has(dom, match), what)
+            # persistent config (also covers "live removed, config still had it" and stopped domains)
+            def drop(root: ET.Element) -> None:
+                devices = root.find("devices")
+                for e in [e for e in devices if match(e)]:
+                    devices.remove(e)
+
+            inactive = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).find("devices")
+            if inactive is not None and any(match(e) for e in inactive):
+                self._redefine(dom, drop)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"removing {what} from {dom.UUIDString()} failed: {exc.get_error_message()}"
+                              ) from exc
+
+    # ---------------------------------------------------------------------------------------------- NICs
+
+    def plug_nic(self, vm_uuid: str, nic: NicSpec) -> DomainInfo:
+        dom = self._require(vm_uuid)
+        running = self._running(dom)
+        cfg = DomainConfig.from_xml(dom.XMLDesc(0))
+        if any((i.mac or "").lower() == nic.mac.lower() for i in cfg.interfaces):
+            return self._info(dom)
+        iface = self._iface_config(nic)
+        try:
+            if running:
+                self.require(Capability.NIC_HOTPLUG)
+                dom.attachDeviceFlags(iface.to_xml(pretty=False), _LIVE_CONFIG)
+            else:
+                self._redefine(dom, lambda root: root.find("devices").append(iface.to_element()))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"plugging {nic.mac} into {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def unplug_nic(self, vm_uuid: str, mac: str) -> DomainInfo:
+        dom = self._require(vm_uuid)
+
+        def match(el: ET.Element) -> bool:
+            m = el.find("mac")
+            return el.tag == "interface" and m is not None and m.get("address", "").lower() == mac.lower()
+
+        self._remove_device(dom, match, f"NIC {mac}", Capability.NIC_HOTPLUG)
+        return self._info(dom)
+
+    # ------------------------------------------------------------------------------------------- console
+
+    def console_address(self, vm_uuid: str) -> ConsoleAddress:
+        self.require(Capability.CONSOLE)
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state != PowerState.RUNNING:
+            raise InvalidDomainState(vm_uuid, state.value, "open a console of")
+        cfg = DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
+        for g in cfg.graphics:
+            if g.port and g.port > 0:
+                host = g.listen if g.listen not in ("0.0.0.0", "::") else "127.0.0.1"
+                remote = urlsplit(self.uri).hostname
+                if remote and host in ("127.0.0.1", "localhost"):
+                    host = remote  # the proxy must tunnel; report where the listener is
+                return ConsoleAddress(protocol=g.type, host=host, port=g.port, password=g.passwd)
+        raise DriverError(f"domain {vm_uuid} has no graphics console")
+
+    # ------------------------------------------------------------------------------------------- storage
+
+    def _pool(self, name: str) -> libvirt.virStoragePool:
+        try:
+            return self._conn.call(lambda c: storage.lookup_pool(c, name))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"pool {name}: {exc.get_error_message()}") from exc
+
+    def ensure_pool(self, spec: PoolSpec) -> PoolInfo:
+        try:
+            pool = self._pool(spec.name)
+        except PoolNotFound:
+            if spec.kind not in ("dir", "nfs", "local", "filesystem"):
+                raise DriverError(f"pool kind {spec.kind!r} is not supported by the libvirt driver") from None
+            # an NFS share is mounted on the host by prepare (or by a netfs pool defined with
+            # ex_define_netfs_pool); here it is a directory like any other
+            cfg = PoolConfig(type="dir", name=spec.name, target_path=spec.path)
+            try:
+                pool = self._conn.call(lambda c: storage.define_pool(c, cfg))
+            except libvirt.libvirtError as exc:
+                raise DriverError(f"defining pool {spec.name} failed: {exc.get_error_message()}") from exc
+        return storage.pool_info(pool)
+
+    def ex_define_netfs_pool(self, name: str, host: str, export: str, mount_path: str) -> PoolInfo:
+        """An NFS primary pool that libvirt mounts itself (``<pool type='netfs'>``). Needs an NFS-capable
+        host kernel (not this sandbox's)."""
+        cfg = PoolConfig(type="netfs", name=name, target_path=mount_path, source_host=host,
+                         source_dir=export, source_format="nfs")
+        try:
+            pool = self._conn.call(lambda c: storage.define_pool(c, cfg))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"defining netfs pool {name} failed: {exc.get_error_message()}") from exc
+        return storage.pool_info(pool)
+
+    def ex_delete_pool(self, name: str) -> None:
+        """Stop and undefine a pool (its directory and files stay). No-op if unknown."""
+        try:
+            pool = self._conn.call(lambda c: c.storagePoolLookupByName(name))
+        except libvirt.libvirtError:
+            return
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.destroy()
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.undefine()
+
+    def get_volume(self, pool: str, volume_uuid: str) -> VolumeInfo | None:
+        p = self._pool(pool)
+        vol = storage.lookup_volume(p, volume_uuid)
+        return storage.volume_info(p, vol) if vol is not None else None
+
+    def create_volume(self, pool: str, volume_uuid: str, size_bytes: int, *, template: str | None = None,
+                      format: str = "qcow2") -> VolumeInfo:
+        p = self._pool(pool)
+        if storage.lookup_volume(p, volume_uuid) is not None:
+            raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+        try:
+            if template is not None:
+                tvol = storage.lookup_volume(p, template)
+                if tvol is None:
+                    raise TemplateNotFound(template)
+                vol = storage.create_linked_clone(p, volume_uuid, tvol, size_bytes)
+            else:
+                if size_bytes <= 0:
+                    raise DriverError("a blank volume needs size_bytes > 0")
+                vol = storage.create_blank(p, volume_uuid, size_bytes, format)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"creating volume {volume_uuid} in {pool!r} failed: {exc.get_error_message()}"
+                              ) from exc
+        return storage.volume_info(p, vol)
+
+    def _delete_volume_quiet(self, pool: str, name: str) -> None:
+        try:
+            p = self._pool(pool)
+        except PoolNotFound:
+            return
+        vol = storage.lookup_volume(p, name)
+        if vol is not None:
+            try:
+                vol.delete(0)
+            except libvirt.libvirtError as exc:
+                if not _not_found(exc):
+                    raise DriverError(f"deleting {name} from {pool!r} failed: {exc.get_error_message()}"
+                                      ) from exc
+
+    def delete_volume(self, pool: str, volume_uuid: str) -> None:
+        try:
+            p = self._pool(pool)
+        except PoolNotFound:
+            return
+        vol = storage.lookup_volume(p, volume_uuid)
+        if vol is None:
+            return
+        owner = self._volume_owner(vol.path())
+        if owner is not None:
+            raise VolumeInUse(volume_uuid, owner)
+        for name in self._snapshot_names(p, volume_uuid):
+            self._delete_volume_quiet(pool, name)
+        self._delete_volume_quiet(pool, volume_uuid)
+
+    def _snapshot_names(self, p: libvirt.virStoragePool, volume_uuid: str) -> list[str]:
+        prefix = storage.snapshot_volume_name(volume_uuid, "")
+        return [n for n in p.listVolumes() if n.startswith(prefix)]
+
+    def resize_volume(self, pool: str, volume_uuid: str, new_size_bytes: int) -> VolumeInfo:
+        self.require(Capability.VOLUME_RESIZE)
+        p = self._pool(pool)
+        vol = storage.require_volume(p, volume_uuid)
+        current = vol.info()[1]
+        if new_size_bytes < current:
+            raise DriverError(f"shrinking volume {volume_uuid} from {current} to {new_size_bytes} is refused")
+        if new_size_bytes == current:
+            return storage.volume_info(p, vol)
+        try:
+            owner = self._volume_owner(vol.path())
+            dom = self._lookup(owner) if owner else None
+            if dom is not None and dom.isActive():
+                # QEMU holds the image open: resize through the running domain (block_resize)
+                live = DomainConfig.from_xml(dom.XMLDesc(0))
+                dev = next(d.target_dev for d in live.disks if d.source_path == vol.path())
+                dom.blockResize(dev, new_size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+                p.refresh(0)
+                vol = storage.require_volume(p, volume_uuid)
+            else:
+                vol.resize(new_size_bytes, 0)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"resizing {volume_uuid} failed: {exc.get_error_message()}") from exc
+        return storage.volume_info(p, vol)
+
+    # ----------------------------------------------------------------------------------------- snapshots
+
+    def snapshot_volume(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        p = self._pool(pool)
+        vol = storage.require_volume(p, volume_uuid)
+        name = storage.snapshot_volume_name(volume_uuid, snapshot_uuid)
+        existing = storage.lookup_volume(p, name)
+        if existing is None:
+            owner = self._volume_owner(vol.path())
+            dom = self._lookup(owner) if owner else None
+            try:
+                if dom is not None and dom.isActive() and not self.is_test:
+                    self._live_backup(dom, p, vol, name)
+                else:
+                    storage.full_copy(p, name, vol)
+            except libvirt.libvirtError as exc:
+                self._delete_volume_quiet(pool, name)
+                raise DriverError(f"snapshot of {volume_uuid} failed: {exc.get_error_message()}") from exc
+            existing = storage.require_volume(p, name)
+        return SnapshotInfo(uuid=snapshot_uuid, volume_uuid=volume_uuid, pool=pool,
+                            size_bytes=existing.info()[1], created_at=time.time())
+
+    def _live_backup(self, dom: libvirt.virDomain, p: libvirt.virStoragePool, vol: libvirt.virStorageVol,
+                     name: str) -> None:
+        """Point-in-time copy of a disk of a running domain: libvirt push-mode backup into the pool dir."""
+        live = DomainConfig.from_xml(dom.XMLDesc(0))
+        target = os.path.join(os.path.dirname(vol.path()), name)
+        root = ET.Element("domainbackup", mode="push")
+        disks = ET.SubElement(root, "disks")
+        for d in live.disks:
+            if d.source_path == vol.path():
+                de = ET.SubElement(disks, "disk", name=d.target_dev, backup="yes", type="file")
+                ET.SubElement(de, "target", file=target)
+                ET.SubElement(de, "driver", type="qcow2")
+            elif d.target_dev:
+                ET.SubElement(disks, "disk", name=d.target_dev, backup="no")
+        dom.backupBegin(ET.tostring(root, encoding="unicode"), None, 0)
+        deadline = time.monotonic() + 600
+        while True:
+            stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+            if stats.get("type") == libvirt.VIR_DOMAIN_JOB_COMPLETED:
+                break
+            if stats.get("type") in (libvirt.VIR_DOMAIN_JOB_FAILED, libvirt.VIR_DOMAIN_JOB_CANCELLED):
+                raise DriverError(f"live backup of {vol.name()} failed: {stats.get('errmsg', '')}")
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(libvirt.libvirtError):
+                    dom.abortJob()
+                raise DriverTimeout("live volume backup", 600)
+            active = dom.jobInfo()[0]
+            if active == libvirt.VIR_DOMAIN_JOB_NONE and not stats:
+                break
+            time.sleep(0.05)
+        p.refresh(0)
+        if storage.lookup_volume(p, name) is None:
+            raise DriverError(f"live backup of {vol.name()} produced no file")
+
+    def revert_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> VolumeInfo:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        p = self._pool(pool)
+        vol = storage.require_volume(p, volume_uuid)
+        snap = storage.lookup_volume(p, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
+        if snap is None:
+            raise SnapshotNotFound(volume_uuid, snapshot_uuid)
+        path = vol.path()
+        owner = self._volume_owner(path)
+        if owner is not None:
+            dom = self._lookup(owner)
+            if dom is not None and self._running(dom):
+                raise InvalidDomainState(owner, self._state(dom).value, f"revert volume {volume_uuid} of")
+        fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+        tmp_name = f".revert-{volume_uuid}"
+        self._delete_volume_quiet(pool, tmp_name)
+        try:
+            tmp = storage.full_copy(p, tmp_name, snap, fmt)
+            if self._is_local():
+                # atomic swap: the volume never exists half-written under its own name
+                os.replace(tmp.path(), path)
+                p.refresh(0)
+            else:
+                vol.delete(0)
+                storage.full_copy(p, volume_uuid, tmp, fmt)
+                tmp.delete(0)
+        except (libvirt.libvirtError, OSError) as exc:
+            self._delete_volume_quiet(pool, tmp_name)
+            raise DriverError(f"revert of {volume_uuid} to {snapshot_uuid} failed: {exc}") from exc
+        return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+
+    def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
+        self.require(Capability.VOLUME_SNAPSHOT)
+        self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
+
+    def _is_local(self) -> bool:
+        return not self.is_test and not urlsplit(self.uri).hostname
+
+    # ------------------------------------------------------------------------------------------ templates
+
+    def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
+        p = self._pool(pool)
+        vol = storage.lookup_volume(p, template_uuid)
+        if vol is None:
+            if source.startswith("file://"):
+                source = urlsplit(source).path
+            try:
+                vol = storage.upload_file(self.conn, p, template_uuid, source, fake_data=self.is_test)
+            except libvirt.libvirtError as exc:
+                raise DriverError(f"copying template {template_uuid} failed: {exc.get_error_message()}"
+                                  ) from exc
+        return storage.volume_info(p, vol)
+
+    # ------------------------------------------------------------------------------------------ extras
+
+    def ex_domain_xml(self, vm_uuid: str, inactive: bool = False) -> str:
+        """The domain's libvirt XML (debugging / tests)."""
+        dom = self._require(vm_uuid)
+        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0)
+
+    @contextlib.contextmanager
+    def ex_paused(self, vm_uuid: str) -> Iterator[None]:
+        """Pause a running domain for the duration of the block."""
+        dom = self._require(vm_uuid)
+        dom.suspend()
+        try:
+            yield
+        finally:
+            dom.resume()
+
+
+def build_config_drive(path: str, spec: DomainSpec) -> None:
+    """ConfigDrive v2 ISO for the spec: the appliance's builder (genisoimage), imported lazily so the
+    management server does not need the appliance package unless config drives are used."""
+    meta = dict(spec.metadata)
+    keys = [k for k in meta.pop("public_keys", "").split("\n") if k.strip()]
+    hostname = meta.pop("hostname", spec.name)
+    try:
+        from appliance.image.configdrive import build_config_drive as _build
+    except ImportError as exc:  # pragma: no cover - the appliance package ships with devcloud
+        raise DriverError(f"config drive builder unavailable: {exc}") from exc
+    try:
+        _build(path, hostname=hostname, instance_uuid=spec.uuid, public_keys=keys,
+               user_data=spec.user_data.encode() if spec.user_data is not None else None,
+               extra_meta=meta or None)
+    except Exception as exc:
+        raise DriverError(f"building the config drive failed: {exc}") from exc
+
+
+__all__ = ["LibvirtDriver", "capabilities_for_uri"]
