@@ -1,0 +1,1 @@
+"""Hypervisor host preparation (packages, libvirt config, daemons, virt type probe)."""
