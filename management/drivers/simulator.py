@@ -713,7 +713,7 @@ class SimulatorDriver(HypervisorDriver):
         with self._host.lock:
             p = self._host.pools.get(pool)
             vol = p.volumes.get(volume_uuid) if p else None
-            if vol is None:
+            if p is None or vol is None:
                 return
             if vol.attached_to is not None:
                 raise VolumeInUse(volume_uuid, vol.attached_to)
