@@ -118,6 +118,8 @@ class LibvirtDriver(HypervisorDriver):
     machine         machine type (default "pc"); cpu_mode: "host-model"/"host-passthrough" (kvm) or None.
     memory_mib_min  refuse specs below this (default 0).
     events          deliver lifecycle events (default True).
+    nic_hotplug     declare NIC_HOTPLUG (default True). virtio-net PCI unplug completes only when the guest
+                    OS acknowledges it; set False for hosts whose guests may not run an ACPI-aware OS.
     """
 
     name: ClassVar[str] = "libvirt"
@@ -140,6 +142,9 @@ class LibvirtDriver(HypervisorDriver):
         self.machine: str | None = options.pop("machine", None if self.is_test else "pc")
         self.cpu_mode: str | None = options.pop("cpu_mode", None)
         self.events_enabled: bool = bool(options.pop("events", True))
+        if not options.pop("nic_hotplug", True) and self.capabilities.get(Capability.NIC_HOTPLUG):
+            self.capabilities = make_capabilities(  # type: ignore[misc]
+                **{k: v for k, v in self.capabilities.items() if k != Capability.NIC_HOTPLUG})
         if options:
             raise DriverError(f"unknown libvirt driver options: {sorted(options)}")
         self._conn = Connection(url, on_open=self._on_open, events=self.events_enabled)
