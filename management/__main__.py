@@ -1,0 +1,3 @@
+from management.cli import app
+
+app()

@@ -1,0 +1,391 @@
+"""From decoded request parameters to a CloudStack response: authenticate, find the command, check the role,
+validate and resolve parameters, run it (or queue it as a job), wrap the result.
+
+HTTP-agnostic: `api/app.py` feeds it parameters and cookies and writes back what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from management.api.cloudstack import registry
+from management.api.cloudstack.envelope import Flat, body_for, error_body, render
+from management.api.cloudstack.registry import CommandSpec
+from management.api.cloudstack.signing import check_expiry, signature_matches
+from management.db.base import utcnow
+from management.errors import (
+    BadRequest,
+    CloudError,
+    InternalError,
+    ParamError,
+    ServerApiParamError,
+    Unauthorized,
+    UnsupportedAction,
+)
+from management.jobs.queue import FAILED, SUCCEEDED, JobQueue, Outcome
+from management.models.events import Configuration
+from management.models.identity import Account, User, UserSession
+from management.models.jobs import AsyncJob
+from management.services import access, events, identity, rbac
+from management.services.context import CallContext, Caller
+from management.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Parameters that steer the transport, never the command.
+CONTROL_PARAMS = {"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "_",
+                  "ctxstarttime", "ctxaccountid", "ctxuserid", "ctxdetails"}
+_MAP_PARAM = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$", re.IGNORECASE)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+    cookies: dict[str, str] = field(default_factory=dict)
+    clear_cookies: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in pairs:
+        out.setdefault(k, v)  # CloudStack uses the first value of a repeated parameter
+    return out
+
+
+def _ci_get(params: Mapping[str, str], name: str) -> str | None:
+    for k, v in params.items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, queue: JobQueue | None = None) -> None:
+        self.runtime = runtime
+        self.queue = queue
+        self._system_caller: Caller | None = None
+
+    # ---- entry point ------------------------------------------------------------------------------------------
+    def handle(self, pairs: list[tuple[str, str]], *, integration: bool, cookies: Mapping[str, str] | None = None,
+               method: str = "GET") -> Reply:
+        params = _first_values(pairs)
+        fmt = "json" if (_ci_get(params, "response") or "").lower() == "json" else "xml"
+        command = _ci_get(params, "command")
+        spec = registry.lookup(command) if command else None
+        response_name = spec.response_name if spec else "errorresponse"
+        try:
+            if integration:
+                if not command:
+                    raise BadRequest("no command specified")
+                if spec is None:
+                    raise UnsupportedAction(f"Unknown API command: {command}")
+                caller = self.system_caller()
+                session_key = None
+            else:
+                if spec is not None and spec.name in ("login",):
+                    return self._login(params, fmt)
+                caller, session_key = self._authenticate(params, cookies or {})
+                if not command:
+                    raise (BadRequest("no command specified") if session_key else Unauthorized(UNAUTHORIZED_TEXT))
+                if spec is None:
+                    raise Unauthorized(UNAUTHORIZED_TEXT)
+                if spec.name == "logout":
+                    return self._logout(session_key, fmt)
+            return self._run(spec, params, caller, fmt, integration)
+        except CloudError as err:
+            return self.error(response_name, err, fmt)
+        except Exception as exc:  # never a bare 500: the client gets the envelope and the log gets the trace
+            log.exception("command %s failed", command)
+            return self.error(response_name, InternalError(f"Internal error executing command: {exc}"), fmt)
+
+    @staticmethod
+    def error(response_name: str, err: CloudError, fmt: str) -> Reply:
+        body, ctype = render(response_name, error_body(err), fmt)
+        # HTTP header values must be latin-1; errortext can hold anything a user typed.
+        desc = err.text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")[:512]
+        return Reply(err.code, body, ctype, headers={"X-Description": desc})
+
+    # ---- authentication ---------------------------------------------------------------------------------------
+    def system_caller(self) -> Caller:
+        if self._system_caller is None:
+            with self.runtime.db.session(write=False) as s:
+                self._system_caller = Caller.from_user(identity.system_user(s))
+        return self._system_caller
+
+    def _authenticate(self, params: dict[str, str], cookies: Mapping[str, str]) -> tuple[Caller, str | None]:
+        api_key = _ci_get(params, "apikey")
+        signature = _ci_get(params, "signature")
+        with self.runtime.db.session(write=False) as s:
+            if api_key is not None or signature is not None:
+                if not api_key or not signature:
+                    raise Unauthorized(UNAUTHORIZED_TEXT)
+                user = s.scalar(select(User).where(User.api_key == api_key, User.removed.is_(None)))
+                if user is None or not _enabled(user):
+                    raise Unauthorized(UNAUTHORIZED_TEXT)
+                if not signature_matches(params, user.secret_key or "", signature):
+                    raise Unauthorized(UNAUTHORIZED_TEXT)
+                check_expiry(params)
+                return Caller.from_user(user), None
+            key = self._session_key(s, params, cookies)
+            if key is None:
+                raise Unauthorized(UNAUTHORIZED_TEXT)
+            sess = s.get(UserSession, key)
+            now = utcnow()
+            if sess is None or sess.last_access + timedelta(seconds=sess.timeout) < now:
+                raise Unauthorized("session expired or invalid; log in again")
+            user = s.get(User, sess.user_id)
+            if user is None or user.removed is not None or not _enabled(user):
+                raise Unauthorized(UNAUTHORIZED_TEXT)
+            caller = Caller.from_user(user)
+        if (now - sess.last_access).total_seconds() > 30:  # sliding expiry without a write per request
+            with self.runtime.db.session() as s:
+                live = s.get(UserSession, key)
+                if live is not None:
+                    live.last_access = now
+        return caller, key
+
+    def _session_key(self, s: Session, params: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+        param = _ci_get(params, "sessionkey")
+        cookie = cookies.get("sessionkey")
+        where = s.scalar(select(Configuration.value).where(Configuration.name == "api.sessionkey.check.locations"))
+        where = (where or "CookieAndParameter").lower()
+        if where == "parameteronly":
+            return param
+        if where == "cookieorparameter":
+            return param or cookie
+        if param and cookie and param == cookie:
+            return param
+        return None
+
+    def _login(self, params: dict[str, str], fmt: str) -> Reply:
+        username = _ci_get(params, "username")
+        password = _ci_get(params, "password")
+        domain_path = _ci_get(params, "domain") or "/"
+        domain_id = _ci_get(params, "domainid")
+        if not username or password is None:
+            return self.error("loginresponse", ParamError("Unable to execute API command login due to missing "
+                                                          "parameter username/password"), fmt)
+        failure = Unauthorized("Failed to authenticate user " + username + " in domain " + domain_path +
+                               "; please provide valid credentials")
+        with self.runtime.db.session() as s:
+            q = select(User).join(Account, User.account_id == Account.id).where(
+                User.username == username, User.removed.is_(None), Account.removed.is_(None))
+            candidates = [u for u in s.scalars(q)
+                          if (domain_id and u.account.domain.uuid == domain_id)
+                          or (not domain_id and _same_domain(u.account.domain.path, domain_path))]
+            user = candidates[0] if len(candidates) == 1 else None
+            if user is None or not _enabled(user) or not identity.verify_password(password, user.password_hash):
+                return self.error("loginresponse", failure, fmt)
+            key = secrets.token_urlsafe(24)
+            timeout = self.runtime.settings.session_timeout
+            s.add(UserSession(key=key, user_id=user.id, timeout=timeout))
+            acct = user.account
+            body = {
+                "username": user.username, "userid": user.uuid, "domainid": acct.domain.uuid,
+                "timeout": str(timeout), "account": acct.name, "firstname": user.firstname or "",
+                "lastname": user.lastname or "", "type": str(acct.account_type),
+                "timezone": user.timezone, "registered": "false", "sessionkey": key,
+                "issuerfor2fa": None, "is2faenabled": "false", "is2faverified": "false",
+            }
+        out, ctype = render("loginresponse", body_for(Flat(body), None), fmt)
+        return Reply(200, out, ctype, cookies={"sessionkey": key, "JSESSIONID": key})
+
+    def _logout(self, key: str | None, fmt: str) -> Reply:
+        if key:
+            with self.runtime.db.session() as s:
+                sess = s.get(UserSession, key)
+                if sess is not None:
+                    s.delete(sess)
+        out, ctype = render("logoutresponse", {"description": "success"}, fmt)
+        return Reply(200, out, ctype, clear_cookies=True)
+
+    # ---- running a command ------------------------------------------------------------------------------------
+    def _run(self, spec: CommandSpec, params: dict[str, str], caller: Caller, fmt: str, integration: bool) -> Reply:
+        args = unpack(spec, params)
+        with self.runtime.db.session(write=spec.mutating) as s:
+            if not rbac.allowed(s, caller, spec.name, spec.roles):
+                raise Unauthorized(f"The given command '{spec.name}' either does not exist, is not available "
+                                   "for user.")
+            p = validate(spec, args)
+            ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
+                              integration=integration)
+            resolve_refs(ctx, spec, p)
+            if spec.is_async:
+                body = self._submit(ctx, spec, p)
+            else:
+                try:
+                    result = spec.handler(ctx, p)
+                except CloudError as err:
+                    if spec.mutating:
+                        self._record_failure(caller, spec, err)
+                    raise
+                if spec.mutating and spec.event:
+                    events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
+                                  resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
+                body = body_for(result, spec.result_key)
+        if spec.is_async and self.queue is not None:
+            self.queue.notify()
+        out, ctype = render(spec.response_name, body, fmt)
+        return Reply(200, out, ctype)
+
+    def _record_failure(self, caller: Caller, spec: CommandSpec, err: CloudError) -> None:
+        try:
+            with self.runtime.db.session() as s:
+                events.record(s, caller, spec.event or spec.name.upper(), f"Error while running {spec.name}: "
+                              f"{err.text}", level="ERROR")
+        except Exception:
+            log.exception("could not record the failure event of %s", spec.name)
+
+    def _submit(self, ctx: CallContext, spec: CommandSpec, p: registry.Params) -> dict[str, Any]:
+        created = spec.create(ctx, p) if spec.create is not None else None
+        ctx.created_uuid = created
+        instance = created or _instance_uuid(ctx, spec, p)
+        payload = p.model_dump(mode="json", exclude_none=True)
+        if created:
+            payload["_created_uuid"] = created
+        job = AsyncJob(command=spec.name, cmd_class=spec.cmd_class, params_json=json.dumps(payload),
+                       account_id=ctx.caller.account_id, user_id=ctx.caller.user_id,
+                       domain_id=ctx.caller.domain_id, instance_type=spec.entity, instance_uuid=instance,
+                       init_msid=self.runtime.msid)
+        ctx.session.add(job)
+        ctx.session.flush()
+        if spec.event:
+            events.record(ctx.session, ctx.caller, spec.event, f"Scheduled {spec.name} (job {job.uuid})",
+                          state="Scheduled", resource_type=spec.entity, resource_uuid=instance)
+        body: dict[str, Any] = {"jobid": job.uuid}
+        if created:
+            body = {"id": created, "jobid": job.uuid}
+        return body
+
+    # ---- job execution (called by the queue's workers) --------------------------------------------------------
+    def execute_job(self, job: AsyncJob) -> Outcome:
+        spec = registry.lookup(job.command)
+        if spec is None:
+            err = InternalError(f"command {job.command} is no longer registered")
+            return Outcome(FAILED, err.code, error_body(err))
+        delay = self.runtime.settings.job_delay.get(spec.name)
+        if delay:
+            time.sleep(delay)
+        payload = json.loads(job.params_json)
+        created = payload.pop("_created_uuid", None)
+        with self.runtime.db.session(write=False) as s:
+            user = s.get_one(User, job.user_id)
+            caller = Caller.from_user(user)
+        try:
+            with self.runtime.db.session() as s:
+                p = spec.params.model_validate(payload)
+                ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
+                                  job_id=job.id, job_uuid=job.uuid, created_uuid=created)
+                resolve_refs(ctx, spec, p)
+                result = spec.handler(ctx, p)
+                body = body_for(result, spec.result_key)
+                if spec.event:
+                    events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
+                                  resource_type=spec.entity, resource_uuid=job.instance_uuid)
+            return Outcome(SUCCEEDED, 0, body)
+        except CloudError as err:
+            self._record_failure(caller, spec, err)
+            return Outcome(FAILED, err.code, error_body(err))
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.uuid, spec.name)
+            err = InternalError(f"Internal error executing {spec.name}: {exc}")
+            self._record_failure(caller, spec, err)
+            return Outcome(FAILED, err.code, error_body(err))
+
+
+def _enabled(user: User) -> bool:
+    return user.state == "enabled" and user.account.state == "enabled"
+
+
+def _same_domain(path: str, requested: str) -> bool:
+    """login's `domain` is a path such as "/", "/child" or "ROOT/child"; compare it with our "/child/" form."""
+    req = requested.strip()
+    if req.upper().startswith("ROOT"):
+        req = req[4:]
+    req = "/" + req.strip("/") + "/" if req.strip("/") else "/"
+    return path.lower() == req.lower()
+
+
+def _instance_uuid(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> str | None:
+    """The entity a command acts on: the one it created, else its `id` (or the Ref of the command's entity)."""
+    if ctx.created_uuid:
+        return ctx.created_uuid
+    for name, ref in spec.refs.items():
+        if spec.entity and ref.entity == spec.entity:
+            value = getattr(p, name, None)
+            if isinstance(value, str):
+                return value
+    value = getattr(p, "id", None)
+    return value if isinstance(value, str) else None
+
+
+# ---- parameter decoding --------------------------------------------------------------------------------------
+
+def unpack(spec: CommandSpec, params: Mapping[str, str]) -> dict[str, Any]:
+    """CloudStack's ParamUnpackWorker: names lower-cased, `name[N].field` into maps, csv into lists."""
+    out: dict[str, Any] = {}
+    maps: dict[str, dict[int, dict[str, str]]] = {}
+    for raw, value in params.items():
+        name = raw.lower()
+        if name in CONTROL_PARAMS:
+            continue
+        if _CONTROL_CHARS.search(value):
+            raise ServerApiParamError(f"Received value {value!r} for parameter {name} with control characters")
+        m = _MAP_PARAM.match(name)
+        if m:
+            maps.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
+            continue
+        if value == "":
+            continue  # an empty value is an absent value (cs sends name= for unset fields)
+        if name in spec.list_params:
+            out[name] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            out.setdefault(name, value)
+    for name, groups in maps.items():
+        out[name] = [groups[i] for i in sorted(groups)]
+    return out
+
+
+def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
+    try:
+        return spec.params.model_validate(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        cmd = spec.name.lower()
+        if first["type"] == "missing":
+            raise ServerApiParamError(f"Unable to execute API command {cmd} due to missing parameter {name}") from None
+        value = args.get(name)
+        raise ServerApiParamError(
+            f"Unable to execute API command {cmd} due to invalid value {value} for parameter {name}") from None
+
+
+def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> None:
+    for name, ref in spec.refs.items():
+        value = getattr(p, name, None)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            ctx.refs[name] = [access.resolve(ctx.session, ctx.caller, ref.entity, v, ref.access) for v in value]
+        else:
+            ctx.refs[name] = access.resolve(ctx.session, ctx.caller, ref.entity, value, ref.access)
+
+
+__all__ = ["Dispatcher", "Reply"]

@@ -1,0 +1,259 @@
+"""The command registry: one decorator per API command, the single source for dispatch, validation, role
+checks, `listApis` and the API-surface fingerprint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from management.models.identity import RoleType
+
+VERSION = "4.22.0.0"
+
+ADMIN = frozenset({RoleType.ADMIN})
+RESOURCE_ADMIN = frozenset({RoleType.ADMIN, RoleType.RESOURCE_ADMIN})
+DOMAIN_ADMIN = frozenset({RoleType.ADMIN, RoleType.RESOURCE_ADMIN, RoleType.DOMAIN_ADMIN})
+ALL_ROLES = frozenset(RoleType)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Marks a parameter as the uuid of an entity; the dispatcher resolves it and checks the caller's access."""
+
+    entity: str
+    # "read" only needs visibility (e.g. a public template used for a deploy); "write" needs ownership rights.
+    access: str = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    """Extra listApis metadata that has no pydantic equivalent."""
+
+    length: int = 255
+    since: str | None = None
+    related: str | None = None
+    admin_port: bool = True  # False: refused on the integration port (acceptedOnAdminPort=false)
+
+
+class Params(BaseModel):
+    """Base of every command's parameter model: names are the lower-cased CloudStack names."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+
+
+class MapItem(dict[str, str]):
+    """One `name[N].key=value` group."""
+
+
+MapParam = list[dict[str, str]]
+
+
+class ListParams(Params):
+    keyword: str | None = Field(None, description="List by keyword")
+    page: int | None = Field(None, description="The page number (1-based); needs pagesize", ge=1)
+    pagesize: int | None = Field(None, description="The number of entries per page (-1 for all)")
+
+
+class OwnedListParams(ListParams):
+    account: str | None = Field(None, description="list resources by account. Must be used with the domainId "
+                                "parameter.")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
+        None, description="list only resources belonging to the domain specified")
+    isrecursive: bool = Field(False, description="defaults to false, but if true, lists all resources from the "
+                              "parent specified by the domainId till leaves.")
+    listall: bool = Field(False, description="If set to false, list only resources belonging to the command's "
+                          "caller; if set to true - list resources that the caller is authorized to see.")
+    projectid: str | None = Field(None, description="list objects by project; if projectid=-1 lists All VMs")
+
+
+class TaggedListParams(OwnedListParams):
+    tags: MapParam | None = Field(None, description="List resources by tags (key/value pairs)")
+
+
+@dataclass(slots=True)
+class CommandSpec:
+    name: str
+    handler: Callable[..., Any]
+    params: type[Params]
+    description: str
+    result_key: str | None
+    is_async: bool
+    roles: frozenset[RoleType]
+    entity: str | None
+    event: str | None
+    since: str
+    response: type[BaseModel] | None
+    response_name: str
+    create: Callable[..., Any] | None = None
+    related: str = ""
+    mutating: bool = False
+    cmd_class: str = ""
+    params_info: list[dict[str, Any]] = field(default_factory=list)
+    refs: dict[str, Ref] = field(default_factory=dict)
+    map_params: frozenset[str] = frozenset()
+    list_params: frozenset[str] = frozenset()
+
+
+# Commands whose response name is not `<name>response` (CloudStack's s_name differs from the command name).
+RESPONSE_NAME_OVERRIDES = {
+    "restoreVirtualMachine": "restorevmresponse",
+    "resetSSHKeyForVirtualMachine": "resetSSHKeyforvirtualmachineresponse",
+    "enableStorageMaintenance": "prepareprimarystorageformaintenanceresponse",
+    "cancelStorageMaintenance": "cancelprimarystoragemaintenanceresponse",
+    "updateNetworkACLItem": "createnetworkaclresponse",
+    "addIpToNic": "addiptovmnicresponse",
+    "archiveSnapshot": "createsnapshotresponse",
+    "updateVMAffinityGroup": "updatevirtualmachineresponse",
+    "scaleSystemVm": "changeserviceforsystemvmresponse",
+}
+
+_READ_VERBS = ("list", "get", "query", "login", "logout", "verify")
+
+REGISTRY: dict[str, CommandSpec] = {}
+_BY_LOWER: dict[str, CommandSpec] = {}
+
+
+def lookup(name: str) -> CommandSpec | None:
+    return _BY_LOWER.get(name.lower())
+
+
+def api_command(
+    name: str,
+    *,
+    params: type[Params],
+    description: str,
+    result_key: str | None = None,
+    is_async: bool = False,
+    roles: frozenset[RoleType] = ALL_ROLES,
+    entity: str | None = None,
+    event: str | None = None,
+    since: str = "3.0.0",
+    response: type[BaseModel] | None = None,
+    create: Callable[..., Any] | None = None,
+    related: str = "",
+    response_name: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in REGISTRY:
+            raise ValueError(f"command {name} registered twice")
+        mutating = not name.startswith(_READ_VERBS)
+        if mutating and event is None:
+            raise ValueError(f"mutating command {name} must declare its event type")
+        spec = CommandSpec(
+            name=name, handler=fn, params=params, description=description, result_key=result_key,
+            is_async=is_async, roles=roles, entity=entity, event=event, since=since, response=response,
+            response_name=response_name or RESPONSE_NAME_OVERRIDES.get(name, name.lower() + "response"),
+            create=create, related=related, mutating=mutating,
+            cmd_class=f"org.apache.cloudstack.api.command.{name}Cmd",
+        )
+        _describe_params(spec)
+        REGISTRY[name] = spec
+        _BY_LOWER[name.lower()] = spec
+        return fn
+
+    return register
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """Strips Optional/Annotated; returns the base type and the Annotated metadata."""
+    meta: list[Any] = []
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            args = get_args(annotation)
+            annotation, meta = args[0], meta + list(args[1:])
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else str
+        else:
+            return annotation, meta
+
+
+def _type_name(annotation: Any, meta: list[Any]) -> str:
+    if any(isinstance(m, Ref) for m in meta):
+        return "uuid"
+    origin = get_origin(annotation)
+    if origin is list:
+        (inner,) = get_args(annotation) or (str,)
+        return "map" if get_origin(inner) is dict or inner is dict else "list"
+    if origin is dict:
+        return "map"
+    return {bool: "boolean", int: "long", float: "float", dt.datetime: "date", dt.date: "date"}.get(annotation,
+                                                                                                   "string")
+
+
+def _describe_params(spec: CommandSpec) -> None:
+    refs: dict[str, Ref] = {}
+    maps: set[str] = set()
+    lists: set[str] = set()
+    infos: list[dict[str, Any]] = []
+    for pname, f in spec.params.model_fields.items():
+        base, meta = _unwrap(f.annotation)
+        meta = meta + list(f.metadata)
+        tname = _type_name(base, meta)
+        for m in meta:
+            if isinstance(m, Ref):
+                refs[pname] = m
+        if tname == "map":
+            maps.add(pname)
+        elif tname == "list":
+            lists.add(pname)
+        extra = next((m for m in meta if isinstance(m, ParamInfo)), ParamInfo())
+        info: dict[str, Any] = {
+            "name": pname,
+            "description": f.description or "",
+            "type": tname,
+            "length": extra.length,
+            "required": f.is_required(),
+            "since": extra.since or spec.since,
+        }
+        ref = refs.get(pname)
+        related = extra.related or (f"list{ref.entity}s" if ref else None)
+        if related:
+            info["related"] = related
+        infos.append(info)
+    spec.refs, spec.map_params, spec.list_params, spec.params_info = refs, frozenset(maps), frozenset(lists), infos
+
+
+def response_fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """listApis `response` entries from a pydantic response model."""
+    if model is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for fname, f in model.model_fields.items():
+        base, _meta = _unwrap(f.annotation)
+        origin = get_origin(base)
+        entry: dict[str, Any] = {"name": f.alias or fname, "description": f.description or ""}
+        if origin in (list, set):
+            (inner,) = get_args(base) or (str,)
+            entry["type"] = "set" if origin is set else "list"
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                entry["response"] = response_fields(inner)
+        elif isinstance(base, type) and issubclass(base, BaseModel):
+            entry["type"] = "object"
+            entry["response"] = response_fields(base)
+        elif origin is dict:
+            entry["type"] = "map"
+        else:
+            entry["type"] = {bool: "boolean", int: "long", float: "float", dt.datetime: "date"}.get(base, "string")
+        out.append(entry)
+    return out
+
+
+def api_description(spec: CommandSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "since": spec.since,
+        "isasync": spec.is_async,
+        "related": spec.related,
+        "params": spec.params_info,
+        "response": response_fields(spec.response),
+        "type": spec.result_key or "",
+    }

@@ -1,0 +1,65 @@
+"""`devcloud-management`: run the server and look after its state."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from management.settings import Settings
+
+app = typer.Typer(help="devcloud management server", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="database schema", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve() -> None:
+    """Run the API listeners (8080 signed, 8096 integration) and the job workers."""
+    from management.server import serve as run
+
+    run(Settings())
+
+
+@app.command("admin-keys")
+def admin_keys(as_json: bool = typer.Option(False, "--json", help="print the JSON file as is")) -> None:
+    """Print the admin credentials generated at first start."""
+    from management.services.identity import admin_keys_path
+
+    settings = Settings()
+    path = admin_keys_path(settings.state_dir)
+    if not path.is_file():
+        typer.echo(f"no admin credentials at {path}: start the server once (devcloud-management serve)", err=True)
+        raise typer.Exit(1)
+    data = json.loads(path.read_text())
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for key in ("username", "password", "domain", "apikey", "secretkey"):
+        typer.echo(f"{key}: {data[key]}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from management.db import migrate
+
+    migrate.upgrade(Settings().database_url, revision)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the models have changes no migration covers."""
+    from management.db import migrate
+
+    try:
+        migrate.check(Settings().database_url)
+    except Exception as exc:
+        typer.echo(f"schema drift: {exc}", err=True)
+        sys.exit(1)
+    typer.echo("schema matches migrations")
+
+
+if __name__ == "__main__":
+    app()

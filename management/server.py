@@ -1,0 +1,111 @@
+"""The management server process: database, bootstrap, job workers and the two HTTP listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from management.api.app import api_app, integration_app
+from management.api.cloudstack.dispatch import Dispatcher
+from management.db import migrate
+from management.db.session import Database
+from management.jobs.queue import JobQueue
+from management.services import identity
+from management.services.runtime import Runtime
+from management.settings import Settings
+
+log = logging.getLogger("devcloud.management")
+
+
+@dataclass(slots=True)
+class Server:
+    runtime: Runtime
+    dispatcher: Dispatcher
+    queue: JobQueue
+    created_admin: identity.AdminCredentials | None
+
+
+def build(settings: Settings, *, start_workers: bool = True) -> Server:
+    """Migrates the database, bootstraps it on first start, and wires the runtime (no sockets yet)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    with db.session() as s:
+        created = identity.bootstrap(s, settings.state_dir)
+    runtime = Runtime(settings=settings, db=db, msid=settings.msid)
+    queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval,
+                     heartbeat_interval=settings.heartbeat_interval)
+    dispatcher = Dispatcher(runtime, queue)
+    queue.executor = dispatcher.execute_job
+    if start_workers:
+        queue.start()
+    return Server(runtime, dispatcher, queue, created)
+
+
+class _Listener(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us: two listeners share one process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _uvicorn(app, host: str, port: int) -> _Listener:  # type: ignore[no-untyped-def]
+    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                         http="httptools", loop="uvloop", timeout_keep_alive=30)
+    return _Listener(cfg)
+
+
+def endpoints(settings: Settings) -> list[str]:
+    out = [f"CloudStack API  http://{settings.api_bind}:{settings.api_port}/client/api"]
+    if settings.integration_port:
+        out.append(f"integration API http://{settings.integration_bind}:{settings.integration_port}/client/api "
+                   "(unauthenticated, SYSTEM)")
+    return out
+
+
+async def serve_async(server: Server) -> None:
+    settings = server.runtime.settings
+    listeners = [_uvicorn(api_app(server.dispatcher), settings.api_bind, settings.api_port)]
+    if settings.integration_port:
+        listeners.append(_uvicorn(integration_app(server.dispatcher), settings.integration_bind,
+                                  settings.integration_port))
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for lst in listeners:
+            lst.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(lst.serve() for lst in listeners))
+    if not all(lst.started for lst in listeners):
+        raise SystemExit("a listener failed to start (is the port in use?)")
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = build(settings)
+    for line in endpoints(settings):
+        print(line, flush=True)
+    if server.created_admin is not None:
+        c = server.created_admin
+        print("First start: generated admin credentials (kept in "
+              f"{identity.admin_keys_path(settings.state_dir)}; `devcloud-management admin-keys` prints them)",
+              flush=True)
+        print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
+              f"  secretkey: {c.secretkey}", flush=True)
+    print(f"management server {server.runtime.msid} ready", flush=True)
+    try:
+        asyncio.run(serve_async(server))
+    finally:
+        server.queue.stop()
+        server.runtime.db.dispose()
+    sys.stdout.flush()

@@ -1,0 +1,72 @@
+"""Paging, keyword and tag filters shared by every list command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from management.errors import ServerApiParamError
+from management.models.events import Configuration, ResourceTag
+
+DEFAULT_PAGE_SIZE = 500
+
+
+def page_size_limit(session: Session) -> int:
+    value = session.scalar(select(Configuration.value).where(Configuration.name == "default.page.size"))
+    try:
+        return int(value) if value else DEFAULT_PAGE_SIZE
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+
+
+def check_paging(session: Session, page: int | None, pagesize: int | None) -> tuple[int, int | None]:
+    """Returns (offset, limit) following BaseListCmd's rules; 431 for the combinations CloudStack refuses."""
+    if pagesize is None:
+        limit = page_size_limit(session)
+        return ((page or 1) - 1) * limit, limit
+    if pagesize == -1:
+        if page is not None:
+            raise ServerApiParamError("Can't specify page parameter when pagesize is -1 (Unlimited)")
+        return 0, None
+    if page is None:
+        raise ServerApiParamError('"page" parameter is required when "pagesize" is specified')
+    limit = page_size_limit(session)
+    if pagesize < 1 or pagesize > limit:
+        raise ServerApiParamError(f"Page size can't exceed max allowed page size value: {limit}")
+    return (page - 1) * pagesize, pagesize
+
+
+def keyword_filter(stmt: Select[Any], keyword: str | None, *cols: Any) -> Select[Any]:
+    if not keyword:
+        return stmt
+    pattern = f"%{keyword}%"
+    return stmt.where(or_(*(c.ilike(pattern) for c in cols)))
+
+
+def tags_filter(stmt: Select[Any], tags: list[dict[str, str]] | None, resource_type: str, uuid_col: Any) -> Select[Any]:
+    """Every `tags[N].key/value` pair must be present on the resource (CloudStack ANDs them)."""
+    for tag in tags or []:
+        key, value = tag.get("key"), tag.get("value")
+        conds = [ResourceTag.resource_type == resource_type, ResourceTag.resource_uuid == uuid_col]
+        if key is not None:
+            conds.append(ResourceTag.key == key)
+        if value is not None:
+            conds.append(ResourceTag.value == value)
+        stmt = stmt.where(select(ResourceTag.id).where(and_(*conds)).exists())
+    return stmt
+
+
+def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: int | None,
+             order_by: Any) -> tuple[list[Any], int]:
+    """Rows for the page and the total count of matching rows (count is never the page length)."""
+    offset, limit = check_paging(session, page, pagesize)
+    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if count == 0:
+        return [], 0
+    # A unique order keeps pages stable: no row appears on two pages.
+    q = stmt.order_by(order_by).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q).unique()), count

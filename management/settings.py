@@ -1,0 +1,86 @@
+"""Server settings: defaults < settings file (YAML) < DEVCLOUD_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_STATE_DIR = Path(os.environ.get("DEVCLOUD_STATE_DIR", "/var/lib/devcloud"))
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by DEVCLOUD_SETTINGS_FILE, or <state_dir>/management.yaml when present."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("DEVCLOUD_SETTINGS_FILE")
+        candidate = Path(path) if path else DEFAULT_STATE_DIR / "management.yaml"
+        if not candidate.is_file():
+            if path:
+                raise FileNotFoundError(f"settings file {path} (DEVCLOUD_SETTINGS_FILE) does not exist")
+            return {}
+        data = yaml.safe_load(candidate.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"settings file {candidate} must hold a mapping")
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEVCLOUD_", extra="ignore")
+
+    state_dir: Path = Field(default=DEFAULT_STATE_DIR, description="where the database, keys and logs live")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite:///<state_dir>/devcloud.db")
+    api_bind: str = "127.0.0.1"
+    api_port: int = 8080
+    integration_bind: str = "127.0.0.1"
+    integration_port: int = Field(default=8096, description="unauthenticated port acting as SYSTEM; 0 disables")
+    server_id: str | None = Field(default=None, description="management server id (msid); generated once")
+    job_workers: int = 4
+    job_poll_interval: float = 0.05
+    heartbeat_interval: float = 5.0
+    session_timeout: int = 1800
+    # Fault injection for tests and demos (CloudStack's simulator mock configurations play this role there):
+    # {"createTags": 30} makes every createTags job take 30 s longer. Empty by default.
+    job_delay: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _YamlFileSource(settings_cls)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.state_dir / 'devcloud.db'}"
+
+    @property
+    def msid(self) -> str:
+        """The management server id: configured, or generated once and kept in the state directory."""
+        if self.server_id:
+            return self.server_id
+        path = self.state_dir / "server-id"
+        if path.is_file():
+            return path.read_text().strip()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        value = uuid.uuid4().hex[:12]
+        path.write_text(value + "\n")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
