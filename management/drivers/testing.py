@@ -39,6 +39,10 @@ class DriverFactory:
     """How the contract suite gets a driver."""
 
     id: str = ""
+    # Whether test guests acknowledge hot-unplug (a real QEMU guest with no OS never answers the ACPI eject
+    # request). True: unplug on a Running domain must succeed; False: the suite does not try; None (unknown):
+    # a DriverTimeout from such an unplug skips the test instead of failing it.
+    guest_acks_unplug: bool | None = None
 
     def make(self, tmp_path: Path) -> HypervisorDriver:
         """A new, not yet connected driver. The suite calls connect(), and teardown() at the end."""
@@ -83,6 +87,7 @@ def register_factory(factory: DriverFactory, marks: tuple[object, ...] = ()) -> 
 
 class SimulatorFactory(DriverFactory):
     id = "simulator"
+    guest_acks_unplug = True
 
     def make(self, tmp_path: Path) -> HypervisorDriver:
         from management.drivers.simulator import SimulatorDriver

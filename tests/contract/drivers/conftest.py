@@ -84,7 +84,7 @@ class Harness:
         self.domains.append(vm)
         fields: dict[str, Any] = {
             "uuid": vm,
-            "name": f"i-2-{900 + self._n}-VM",
+            "name": f"i-2-{uuid.UUID(vm).int % 10**7}-VM",  # unique: persistent hosts may hold leftovers
             "vcpus": 1,
             "memory_mib": 64,
             "disks": (self.disk(),) if disks is None else disks,
