@@ -75,9 +75,7 @@ def ensure_packages(runner: Runner, packages: Iterable[str] = PACKAGES) -> StepR
         return StepResult("apt-packages", False, "all installed")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     runner.run(["apt-get", "update", "-qq"], env=env, timeout=600)
-    runner.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env, timeout=1200
-    )
+    runner.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env, timeout=1200)
     return StepResult("apt-packages", True, "installed " + " ".join(missing))
 
 
@@ -98,9 +96,7 @@ def apply_settings(text: str, settings: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_qemu_conf(
-    runner: Runner, path: str = QEMU_CONF, settings: dict[str, str] | None = None
-) -> StepResult:
+def ensure_qemu_conf(runner: Runner, path: str = QEMU_CONF, settings: dict[str, str] | None = None) -> StepResult:
     settings = settings or QEMU_SETTINGS
     old = runner.read_file(path) or ""
     new = apply_settings(old, settings)
@@ -269,8 +265,7 @@ def probe_virt_type(
         virt_type, detail = _boot_probe(runner, image, deadline, uri)
     runner.write_file(
         cache_file,
-        json.dumps({"virt_type": virt_type, "kernel": kernel, "detail": detail, "probed_at": time.time()})
-        + "\n",
+        json.dumps({"virt_type": virt_type, "kernel": kernel, "detail": detail, "probed_at": time.time()}) + "\n",
     )
     return virt_type
 
@@ -325,9 +320,7 @@ def prepare_host(
     conf_mtime = runner.run(["stat", "-c", "%Y", QEMU_CONF]).stdout.strip()
     results.append(ensure_daemon(runner, "virtlogd", "/run/libvirt/virtlogd-sock"))
     results.append(
-        ensure_daemon(
-            runner, "libvirtd", "/run/libvirt/libvirt-sock", stale_after=float(conf_mtime), restart=restart
-        )
+        ensure_daemon(runner, "libvirtd", "/run/libvirt/libvirt-sock", stale_after=float(conf_mtime), restart=restart)
     )
     results.append(ensure_libvirt_ready(runner))
     results.append(ensure_dirs(runner, dirs))
@@ -340,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m appliance.host.prepare", description=__doc__.split("\n")[0])
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing packages")
     ap.add_argument("--probe", action="store_true", help="probe kvm vs qemu (boots the tiny image)")
-    ap.add_argument(
-        "--restart", action="store_true", help="restart a libvirtd started before qemu.conf changed"
-    )
+    ap.add_argument("--restart", action="store_true", help="restart a libvirtd started before qemu.conf changed")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     try:

@@ -62,9 +62,7 @@ class LocalRunner:
         env: dict[str, str] | None = None,
     ) -> CommandResult:
         full_env = {**os.environ, **env} if env else None
-        p = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL
-        )
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
         res = CommandResult(p.returncode, p.stdout, p.stderr)
         if check and not res.ok:
             raise CommandError(cmd, res)

@@ -58,9 +58,7 @@ def build_config_drive(
     """Write a config-drive ISO at `path` (replaced atomically) and return it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = meta_data(
-        hostname=hostname, instance_uuid=instance_uuid, public_keys=public_keys, extra_meta=extra_meta
-    )
+    doc = meta_data(hostname=hostname, instance_uuid=instance_uuid, public_keys=public_keys, extra_meta=extra_meta)
     with tempfile.TemporaryDirectory(prefix="configdrive-") as tmp:
         root = Path(tmp) / "root"
         for version in ("latest", "2012-08-10"):
@@ -102,9 +100,7 @@ def read_config_drive(path: str | os.PathLike[str]) -> dict[str, bytes]:
     ).stdout.split()
     files: dict[str, bytes] = {}
     for name in listing:
-        data = subprocess.run(
-            ["isoinfo", "-R", "-i", str(path), "-x", name], check=True, capture_output=True
-        ).stdout
+        data = subprocess.run(["isoinfo", "-R", "-i", str(path), "-x", name], check=True, capture_output=True).stdout
         if name.count("/") >= 3:  # openstack/<v>/<file>; directories read back empty
             files[name.lstrip("/")] = data
     return files
