@@ -1,20 +1,33 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
+from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.events import Configuration, Event, ResourceTag
-from management.models.identity import (
-    Account,
-    AccountType,
-    Domain,
-    Role,
-    RolePermission,
-    RoleType,
-    User,
-    UserSession,
+from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
+from management.models.infra import (
+    Cluster,
+    GuestVlan,
+    Host,
+    ImageStore,
+    NetworkServiceProvider,
+    PhysicalNetwork,
+    Pod,
+    PublicIpAddress,
+    StoragePool,
+    TrafficType,
+    VirtualRouterElement,
+    VlanIpRange,
+    Zone,
 )
-from management.models.infra import Zone
 from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.models.network import Network, Nic
+from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
+from management.models.storage import Snapshot, Template, TemplatePoolRef, TemplateStoreRef, Volume
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Configuration", "Domain", "Event", "JobSync", "ManagementServer",
-    "ResourceTag", "Role", "RolePermission", "RoleType", "User", "UserSession", "Zone",
+    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Event",
+    "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
+    "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",
+    "PublicIpAddress", "ResourceTag", "Role", "RolePermission", "RoleType", "SSHKeyPair", "ServiceOffering",
+    "Snapshot", "StoragePool", "Template", "TemplatePoolRef", "TemplateStoreRef", "TrafficType", "User",
+    "UserSession", "VirtualMachine", "VirtualRouterElement", "VlanIpRange", "Volume", "Zone",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:48:07.543020
+Create Date: 2026-11-25 07:49:57.678444
 """
 from alembic import op
 import sqlalchemy as sa
@@ -28,6 +28,30 @@ def upgrade() -> None:
     sa.Column('is_dynamic', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_configuration'))
     )
+    op.create_table('disk_offering',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('display_text', sa.String(length=4096), nullable=True),
+    sa.Column('disk_size', sa.BigInteger(), nullable=False),
+    sa.Column('customized', sa.Boolean(), nullable=False),
+    sa.Column('tags', sa.String(length=255), nullable=True),
+    sa.Column('storage_type', sa.String(length=16), nullable=False),
+    sa.Column('provisioning_type', sa.String(length=32), nullable=False),
+    sa.Column('min_iops', sa.BigInteger(), nullable=True),
+    sa.Column('max_iops', sa.BigInteger(), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('domain_ids', sa.Text(), nullable=True),
+    sa.Column('zone_ids', sa.Text(), nullable=True),
+    sa.Column('sort_key', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disk_offering')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_disk_offering_uuid'))
+    )
+    with op.batch_alter_table('disk_offering', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disk_offering_removed'), ['removed'], unique=False)
+
     op.create_table('domain',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('parent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -47,6 +71,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_domain_path'), ['path'], unique=False)
         batch_op.create_index(batch_op.f('ix_domain_removed'), ['removed'], unique=False)
 
+    op.create_table('guest_os_category',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guest_os_category')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_guest_os_category_uuid'))
+    )
     op.create_table('mshost',
     sa.Column('msid', sa.String(length=64), nullable=False),
     sa.Column('hostname', sa.String(length=255), nullable=False),
@@ -71,6 +102,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('role', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_role_removed'), ['removed'], unique=False)
+
+    op.create_table('service_offering',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('display_text', sa.String(length=4096), nullable=True),
+    sa.Column('cpu', sa.Integer(), nullable=True),
+    sa.Column('speed', sa.Integer(), nullable=True),
+    sa.Column('ram_size', sa.Integer(), nullable=True),
+    sa.Column('customized', sa.Boolean(), nullable=False),
+    sa.Column('storage_type', sa.String(length=16), nullable=False),
+    sa.Column('offer_ha', sa.Boolean(), nullable=False),
+    sa.Column('limit_cpu_use', sa.Boolean(), nullable=False),
+    sa.Column('host_tag', sa.String(length=255), nullable=True),
+    sa.Column('tags', sa.String(length=255), nullable=True),
+    sa.Column('root_disk_size', sa.BigInteger(), nullable=True),
+    sa.Column('is_system', sa.Boolean(), nullable=False),
+    sa.Column('system_vm_type', sa.String(length=64), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('domain_ids', sa.Text(), nullable=True),
+    sa.Column('zone_ids', sa.Text(), nullable=True),
+    sa.Column('sort_key', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_offering')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_service_offering_uuid'))
+    )
+    with op.batch_alter_table('service_offering', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_service_offering_removed'), ['removed'], unique=False)
 
     op.create_table('account',
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -109,6 +169,7 @@ def upgrade() -> None:
     sa.Column('local_storage_enabled', sa.Boolean(), nullable=False),
     sa.Column('allocation_state', sa.String(length=16), nullable=False),
     sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('details_json', sa.Text(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('uuid', sa.String(length=40), nullable=False),
     sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
@@ -119,6 +180,50 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('data_center', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_data_center_removed'), ['removed'], unique=False)
+
+    op.create_table('guest_os',
+    sa.Column('category_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('display_name', sa.String(length=255), nullable=False),
+    sa.Column('is_user_defined', sa.Boolean(), nullable=False),
+    sa.Column('for_display', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['category_id'], ['guest_os_category.id'], name=op.f('fk_guest_os_category_id_guest_os_category')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guest_os')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_guest_os_uuid'))
+    )
+    op.create_table('network_offerings',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('unique_name', sa.String(length=255), nullable=True),
+    sa.Column('display_text', sa.String(length=4096), nullable=True),
+    sa.Column('traffic_type', sa.String(length=32), nullable=False),
+    sa.Column('guest_type', sa.String(length=32), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('is_system', sa.Boolean(), nullable=False),
+    sa.Column('specify_vlan', sa.Boolean(), nullable=False),
+    sa.Column('specify_ip_ranges', sa.Boolean(), nullable=False),
+    sa.Column('conserve_mode', sa.Boolean(), nullable=False),
+    sa.Column('egress_default_policy', sa.Boolean(), nullable=False),
+    sa.Column('for_vpc', sa.Boolean(), nullable=False),
+    sa.Column('is_persistent', sa.Boolean(), nullable=False),
+    sa.Column('availability', sa.String(length=16), nullable=False),
+    sa.Column('network_rate', sa.Integer(), nullable=True),
+    sa.Column('services_json', sa.Text(), nullable=False),
+    sa.Column('service_offering_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('domain_ids', sa.Text(), nullable=True),
+    sa.Column('zone_ids', sa.Text(), nullable=True),
+    sa.Column('sort_key', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['service_offering_id'], ['service_offering.id'], name=op.f('fk_network_offerings_service_offering_id_service_offering')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_offerings')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_network_offerings_uuid'))
+    )
+    with op.batch_alter_table('network_offerings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_offerings_removed'), ['removed'], unique=False)
 
     op.create_table('role_permission',
     sa.Column('role_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -134,6 +239,90 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('role_permission', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_role_permission_role_id'), ['role_id'], unique=False)
+
+    op.create_table('host_pod_ref',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('gateway', sa.String(length=64), nullable=True),
+    sa.Column('netmask', sa.String(length=64), nullable=True),
+    sa.Column('start_ip', sa.String(length=64), nullable=True),
+    sa.Column('end_ip', sa.String(length=64), nullable=True),
+    sa.Column('allocation_state', sa.String(length=16), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_host_pod_ref_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_host_pod_ref')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_host_pod_ref_uuid'))
+    )
+    with op.batch_alter_table('host_pod_ref', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_host_pod_ref_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_host_pod_ref_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('image_store',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('url', sa.String(length=1024), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('local_path', sa.String(length=1024), nullable=False),
+    sa.Column('total_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('used_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('readonly', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_image_store_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_store')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_image_store_uuid'))
+    )
+    with op.batch_alter_table('image_store', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_image_store_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_image_store_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('instance_group',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_instance_group_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_instance_group_domain_id_domain')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_instance_group')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_instance_group_uuid'))
+    )
+    with op.batch_alter_table('instance_group', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instance_group_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_instance_group_removed'), ['removed'], unique=False)
+
+    op.create_table('physical_network',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('isolation_methods', sa.String(length=255), nullable=True),
+    sa.Column('vlan', sa.String(length=1024), nullable=True),
+    sa.Column('broadcast_domain_range', sa.String(length=16), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('tags', sa.String(length=255), nullable=True),
+    sa.Column('speed', sa.String(length=32), nullable=True),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_physical_network_domain_id_domain')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_physical_network_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_physical_network')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_physical_network_uuid'))
+    )
+    with op.batch_alter_table('physical_network', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_physical_network_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_physical_network_zone_id'), ['zone_id'], unique=False)
 
     op.create_table('resource_tag',
     sa.Column('key', sa.String(length=255), nullable=False),
@@ -154,6 +343,24 @@ def upgrade() -> None:
     with op.batch_alter_table('resource_tag', schema=None) as batch_op:
         batch_op.create_index('ix_resource_tag_kv', ['key', 'value'], unique=False)
         batch_op.create_index(batch_op.f('ix_resource_tag_resource_uuid'), ['resource_uuid'], unique=False)
+
+    op.create_table('ssh_keypairs',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('public_key', sa.Text(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=255), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_ssh_keypairs_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_ssh_keypairs_domain_id_domain')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ssh_keypairs')),
+    sa.UniqueConstraint('account_id', 'name', name=op.f('uq_ssh_keypairs_account_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_ssh_keypairs_uuid'))
+    )
+    with op.batch_alter_table('ssh_keypairs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ssh_keypairs_account_id'), ['account_id'], unique=False)
 
     op.create_table('user',
     sa.Column('username', sa.String(length=255), nullable=False),
@@ -180,6 +387,46 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_user_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_username'), ['username'], unique=False)
+
+    op.create_table('vm_template',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('display_text', sa.String(length=4096), nullable=True),
+    sa.Column('format', sa.String(length=16), nullable=False),
+    sa.Column('hypervisor_type', sa.String(length=32), nullable=True),
+    sa.Column('template_type', sa.String(length=16), nullable=False),
+    sa.Column('url', sa.String(length=2048), nullable=True),
+    sa.Column('checksum', sa.String(length=255), nullable=True),
+    sa.Column('os_type_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('is_public', sa.Boolean(), nullable=False),
+    sa.Column('is_featured', sa.Boolean(), nullable=False),
+    sa.Column('is_extractable', sa.Boolean(), nullable=False),
+    sa.Column('password_enabled', sa.Boolean(), nullable=False),
+    sa.Column('sshkey_enabled', sa.Boolean(), nullable=False),
+    sa.Column('bootable', sa.Boolean(), nullable=False),
+    sa.Column('cross_zones', sa.Boolean(), nullable=False),
+    sa.Column('requires_hvm', sa.Boolean(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('source_template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('source_snapshot_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('source_volume_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('details_json', sa.Text(), nullable=True),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_vm_template_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_vm_template_domain_id_domain')),
+    sa.ForeignKeyConstraint(['os_type_id'], ['guest_os.id'], name=op.f('fk_vm_template_os_type_id_guest_os')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vm_template')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_vm_template_uuid'))
+    )
+    with op.batch_alter_table('vm_template', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vm_template_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_template_removed'), ['removed'], unique=False)
 
     op.create_table('async_job',
     sa.Column('command', sa.String(length=128), nullable=False),
@@ -215,6 +462,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_async_job_instance_uuid'), ['instance_uuid'], unique=False)
         batch_op.create_index('ix_async_job_pending', ['status', 'executing_msid'], unique=False)
 
+    op.create_table('cluster',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('hypervisor_type', sa.String(length=32), nullable=False),
+    sa.Column('cluster_type', sa.String(length=32), nullable=False),
+    sa.Column('allocation_state', sa.String(length=16), nullable=False),
+    sa.Column('managed_state', sa.String(length=16), nullable=False),
+    sa.Column('cpu_overcommit_ratio', sa.Float(), nullable=False),
+    sa.Column('mem_overcommit_ratio', sa.Float(), nullable=False),
+    sa.Column('url', sa.String(length=1024), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['pod_id'], ['host_pod_ref.id'], name=op.f('fk_cluster_pod_id_host_pod_ref')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_cluster_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cluster')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_cluster_uuid'))
+    )
+    with op.batch_alter_table('cluster', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cluster_pod_id'), ['pod_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cluster_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cluster_zone_id'), ['zone_id'], unique=False)
+
     op.create_table('event',
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
@@ -241,6 +513,117 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_event_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_type'), ['type'], unique=False)
 
+    op.create_table('networks',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('display_text', sa.String(length=255), nullable=True),
+    sa.Column('traffic_type', sa.String(length=32), nullable=False),
+    sa.Column('guest_type', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('broadcast_domain_type', sa.String(length=32), nullable=False),
+    sa.Column('broadcast_uri', sa.String(length=255), nullable=True),
+    sa.Column('gateway', sa.String(length=64), nullable=True),
+    sa.Column('cidr', sa.String(length=64), nullable=True),
+    sa.Column('network_domain', sa.String(length=255), nullable=True),
+    sa.Column('dns1', sa.String(length=64), nullable=True),
+    sa.Column('dns2', sa.String(length=64), nullable=True),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('network_offering_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('acl_type', sa.String(length=16), nullable=False),
+    sa.Column('specify_ip_ranges', sa.Boolean(), nullable=False),
+    sa.Column('restart_required', sa.Boolean(), nullable=False),
+    sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('details_json', sa.Text(), nullable=True),
+    sa.Column('implemented', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_networks_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_networks_domain_id_domain')),
+    sa.ForeignKeyConstraint(['network_offering_id'], ['network_offerings.id'], name=op.f('fk_networks_network_offering_id_network_offerings')),
+    sa.ForeignKeyConstraint(['physical_network_id'], ['physical_network.id'], name=op.f('fk_networks_physical_network_id_physical_network')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_networks_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_networks')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_networks_uuid'))
+    )
+    with op.batch_alter_table('networks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_networks_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_networks_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_networks_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('op_dc_vnet_alloc',
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('vnet', sa.Integer(), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('taken', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_op_dc_vnet_alloc_account_id_account')),
+    sa.ForeignKeyConstraint(['physical_network_id'], ['physical_network.id'], name=op.f('fk_op_dc_vnet_alloc_physical_network_id_physical_network'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_op_dc_vnet_alloc_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('physical_network_id', 'vnet', name=op.f('pk_op_dc_vnet_alloc'))
+    )
+    op.create_table('physical_network_service_providers',
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('services', sa.Text(), nullable=False),
+    sa.Column('dest_physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['physical_network_id'], ['physical_network.id'], name=op.f('fk_physical_network_service_providers_physical_network_id_physical_network'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_physical_network_service_providers')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_physical_network_service_providers_uuid'))
+    )
+    with op.batch_alter_table('physical_network_service_providers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_physical_network_service_providers_physical_network_id'), ['physical_network_id'], unique=False)
+
+    op.create_table('physical_network_traffic_types',
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('traffic_type', sa.String(length=32), nullable=False),
+    sa.Column('kvm_label', sa.String(length=255), nullable=True),
+    sa.Column('xen_label', sa.String(length=255), nullable=True),
+    sa.Column('vmware_label', sa.String(length=255), nullable=True),
+    sa.Column('simulator_label', sa.String(length=255), nullable=True),
+    sa.Column('vlan', sa.String(length=64), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['physical_network_id'], ['physical_network.id'], name=op.f('fk_physical_network_traffic_types_physical_network_id_physical_network'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_physical_network_traffic_types')),
+    sa.UniqueConstraint('physical_network_id', 'traffic_type', name=op.f('uq_physical_network_traffic_types_physical_network_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_physical_network_traffic_types_uuid'))
+    )
+    op.create_table('template_store_ref',
+    sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('download_state', sa.String(length=32), nullable=False),
+    sa.Column('download_pct', sa.Integer(), nullable=False),
+    sa.Column('error_str', sa.Text(), nullable=True),
+    sa.Column('install_path', sa.String(length=1024), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('physical_size', sa.BigInteger(), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('last_updated', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['image_store.id'], name=op.f('fk_template_store_ref_store_id_image_store')),
+    sa.ForeignKeyConstraint(['template_id'], ['vm_template.id'], name=op.f('fk_template_store_ref_template_id_vm_template'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_template_store_ref_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_template_store_ref')),
+    sa.UniqueConstraint('template_id', 'store_id', name=op.f('uq_template_store_ref_template_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_template_store_ref_uuid'))
+    )
+    with op.batch_alter_table('template_store_ref', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_template_store_ref_template_id'), ['template_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_template_store_ref_zone_id'), ['zone_id'], unique=False)
+
     op.create_table('user_session',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -253,49 +636,481 @@ def upgrade() -> None:
     with op.batch_alter_table('user_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_session_user_id'), ['user_id'], unique=False)
 
+    op.create_table('vlan',
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('vlan_tag', sa.String(length=64), nullable=False),
+    sa.Column('gateway', sa.String(length=64), nullable=True),
+    sa.Column('netmask', sa.String(length=64), nullable=True),
+    sa.Column('start_ip', sa.String(length=64), nullable=False),
+    sa.Column('end_ip', sa.String(length=64), nullable=False),
+    sa.Column('vlan_type', sa.String(length=32), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_vlan_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_vlan_domain_id_domain')),
+    sa.ForeignKeyConstraint(['physical_network_id'], ['physical_network.id'], name=op.f('fk_vlan_physical_network_id_physical_network')),
+    sa.ForeignKeyConstraint(['pod_id'], ['host_pod_ref.id'], name=op.f('fk_vlan_pod_id_host_pod_ref')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_vlan_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vlan')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_vlan_uuid'))
+    )
+    with op.batch_alter_table('vlan', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vlan_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vlan_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vlan_zone_id'), ['zone_id'], unique=False)
+
     op.create_table('async_job_sync',
     sa.Column('instance_uuid', sa.String(length=40), nullable=False),
     sa.Column('job_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['async_job.id'], name=op.f('fk_async_job_sync_job_id_async_job'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('instance_uuid', name=op.f('pk_async_job_sync'))
     )
+    op.create_table('host',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('resource_state', sa.String(length=32), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('cluster_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('hypervisor_type', sa.String(length=32), nullable=False),
+    sa.Column('hypervisor_version', sa.String(length=64), nullable=True),
+    sa.Column('virt_type', sa.String(length=16), nullable=True),
+    sa.Column('url', sa.String(length=1024), nullable=False),
+    sa.Column('guid', sa.String(length=255), nullable=True),
+    sa.Column('private_ip', sa.String(length=64), nullable=True),
+    sa.Column('cpu_sockets', sa.Integer(), nullable=False),
+    sa.Column('cpus', sa.Integer(), nullable=False),
+    sa.Column('speed', sa.Integer(), nullable=False),
+    sa.Column('total_memory', sa.BigInteger(), nullable=False),
+    sa.Column('cpu_allocated', sa.BigInteger(), nullable=False),
+    sa.Column('mem_allocated', sa.BigInteger(), nullable=False),
+    sa.Column('host_tags', sa.String(length=1024), nullable=True),
+    sa.Column('last_pinged', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('disconnected', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('mgmt_server_id', sa.String(length=64), nullable=True),
+    sa.Column('details_json', sa.Text(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_host_cluster_id_cluster')),
+    sa.ForeignKeyConstraint(['pod_id'], ['host_pod_ref.id'], name=op.f('fk_host_pod_id_host_pod_ref')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_host_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_host')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_host_uuid'))
+    )
+    with op.batch_alter_table('host', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_host_cluster_id'), ['cluster_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_host_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_host_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_host_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('nics',
+    sa.Column('instance_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('mac_address', sa.String(length=17), nullable=False),
+    sa.Column('ip4_address', sa.String(length=64), nullable=True),
+    sa.Column('netmask', sa.String(length=64), nullable=True),
+    sa.Column('gateway', sa.String(length=64), nullable=True),
+    sa.Column('broadcast_uri', sa.String(length=255), nullable=True),
+    sa.Column('isolation_uri', sa.String(length=255), nullable=True),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('default_nic', sa.Boolean(), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
+    sa.Column('traffic_type', sa.String(length=32), nullable=False),
+    sa.Column('vm_type', sa.String(length=32), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_nics_network_id_networks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_nics')),
+    sa.UniqueConstraint('mac_address', name=op.f('uq_nics_mac_address')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_nics_uuid'))
+    )
+    with op.batch_alter_table('nics', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nics_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nics_ip4_address'), ['ip4_address'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nics_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nics_removed'), ['removed'], unique=False)
+
+    op.create_table('user_ip_address',
+    sa.Column('public_ip_address', sa.String(length=64), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('vlan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('physical_network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('source_nat', sa.Boolean(), nullable=False),
+    sa.Column('one_to_one_nat', sa.Boolean(), nullable=False),
+    sa.Column('vm_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('vm_ip', sa.String(length=64), nullable=True),
+    sa.Column('allocated', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('is_system', sa.Boolean(), nullable=False),
+    sa.Column('for_display', sa.Boolean(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_user_ip_address_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_user_ip_address_domain_id_domain')),
+    sa.ForeignKeyConstraint(['vlan_id'], ['vlan.id'], name=op.f('fk_user_ip_address_vlan_id_vlan'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_user_ip_address_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_ip_address')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_user_ip_address_uuid')),
+    sa.UniqueConstraint('zone_id', 'public_ip_address', name=op.f('uq_user_ip_address_zone_id'))
+    )
+    with op.batch_alter_table('user_ip_address', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_ip_address_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_ip_address_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_ip_address_vlan_id'), ['vlan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_ip_address_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('virtual_router_providers',
+    sa.Column('nsp_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('type', sa.String(length=32), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['nsp_id'], ['physical_network_service_providers.id'], name=op.f('fk_virtual_router_providers_nsp_id_physical_network_service_providers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_virtual_router_providers')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_virtual_router_providers_uuid'))
+    )
+    op.create_table('storage_pool',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('cluster_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('host_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('pool_type', sa.String(length=32), nullable=False),
+    sa.Column('url', sa.String(length=1024), nullable=False),
+    sa.Column('host_address', sa.String(length=255), nullable=True),
+    sa.Column('path', sa.String(length=1024), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('hypervisor', sa.String(length=32), nullable=True),
+    sa.Column('provider', sa.String(length=64), nullable=False),
+    sa.Column('capacity_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('used_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('allocated_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('tags', sa.String(length=1024), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_storage_pool_cluster_id_cluster')),
+    sa.ForeignKeyConstraint(['host_id'], ['host.id'], name=op.f('fk_storage_pool_host_id_host')),
+    sa.ForeignKeyConstraint(['pod_id'], ['host_pod_ref.id'], name=op.f('fk_storage_pool_pod_id_host_pod_ref')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_storage_pool_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_storage_pool')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_storage_pool_uuid'))
+    )
+    with op.batch_alter_table('storage_pool', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_storage_pool_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_storage_pool_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('vm_instance',
+    sa.Column('instance_name', sa.String(length=255), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('display_name', sa.String(length=255), nullable=True),
+    sa.Column('vm_type', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('power_state', sa.String(length=32), nullable=True),
+    sa.Column('power_state_updated', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('host_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('last_host_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('iso_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('service_offering_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('os_type_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('hypervisor_type', sa.String(length=32), nullable=True),
+    sa.Column('cpu', sa.Integer(), nullable=False),
+    sa.Column('speed', sa.Integer(), nullable=False),
+    sa.Column('ram_size', sa.Integer(), nullable=False),
+    sa.Column('ha_enabled', sa.Boolean(), nullable=False),
+    sa.Column('user_data', sa.Text(), nullable=True),
+    sa.Column('keypairs', sa.Text(), nullable=True),
+    sa.Column('password', sa.String(length=255), nullable=True),
+    sa.Column('vnc_password', sa.String(length=255), nullable=True),
+    sa.Column('group_name', sa.String(length=255), nullable=True),
+    sa.Column('details_json', sa.Text(), nullable=True),
+    sa.Column('display_vm', sa.Boolean(), nullable=False),
+    sa.Column('expunge_after', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_vm_instance_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_vm_instance_domain_id_domain')),
+    sa.ForeignKeyConstraint(['host_id'], ['host.id'], name=op.f('fk_vm_instance_host_id_host')),
+    sa.ForeignKeyConstraint(['service_offering_id'], ['service_offering.id'], name=op.f('fk_vm_instance_service_offering_id_service_offering')),
+    sa.ForeignKeyConstraint(['template_id'], ['vm_template.id'], name=op.f('fk_vm_instance_template_id_vm_template')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_vm_instance_user_id_user')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_vm_instance_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vm_instance')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_vm_instance_uuid'))
+    )
+    with op.batch_alter_table('vm_instance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vm_instance_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_domain_id'), ['domain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_host_id'), ['host_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_instance_name'), ['instance_name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vm_instance_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('template_spool_ref',
+    sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pool_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('install_path', sa.String(length=1024), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['pool_id'], ['storage_pool.id'], name=op.f('fk_template_spool_ref_pool_id_storage_pool'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['template_id'], ['vm_template.id'], name=op.f('fk_template_spool_ref_template_id_vm_template'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_template_spool_ref')),
+    sa.UniqueConstraint('template_id', 'pool_id', name=op.f('uq_template_spool_ref_template_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_template_spool_ref_uuid'))
+    )
+    op.create_table('volumes',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pod_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('pool_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('instance_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('device_id', sa.Integer(), nullable=True),
+    sa.Column('volume_type', sa.String(length=16), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('disk_offering_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('format', sa.String(length=16), nullable=False),
+    sa.Column('path', sa.String(length=1024), nullable=True),
+    sa.Column('provisioning_type', sa.String(length=32), nullable=False),
+    sa.Column('attached', management.db.base.UTCDateTime(), nullable=True),
+    sa.Column('display_volume', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_volumes_account_id_account')),
+    sa.ForeignKeyConstraint(['disk_offering_id'], ['disk_offering.id'], name=op.f('fk_volumes_disk_offering_id_disk_offering')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_volumes_domain_id_domain')),
+    sa.ForeignKeyConstraint(['pool_id'], ['storage_pool.id'], name=op.f('fk_volumes_pool_id_storage_pool')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_volumes_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_volumes')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_volumes_uuid'))
+    )
+    with op.batch_alter_table('volumes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_volumes_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_volumes_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_volumes_pool_id'), ['pool_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_volumes_removed'), ['removed'], unique=False)
+
+    op.create_table('snapshots',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('volume_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
+    sa.Column('snapshot_type', sa.String(length=16), nullable=False),
+    sa.Column('interval_type', sa.String(length=16), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('physical_size', sa.BigInteger(), nullable=False),
+    sa.Column('hypervisor_type', sa.String(length=32), nullable=True),
+    sa.Column('location', sa.String(length=1024), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_snapshots_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_snapshots_domain_id_domain')),
+    sa.ForeignKeyConstraint(['volume_id'], ['volumes.id'], name=op.f('fk_snapshots_volume_id_volumes')),
+    sa.ForeignKeyConstraint(['zone_id'], ['data_center.id'], name=op.f('fk_snapshots_zone_id_data_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_snapshots')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_snapshots_uuid'))
+    )
+    with op.batch_alter_table('snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_snapshots_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_snapshots_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_snapshots_volume_id'), ['volume_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('snapshots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_snapshots_volume_id'))
+        batch_op.drop_index(batch_op.f('ix_snapshots_removed'))
+        batch_op.drop_index(batch_op.f('ix_snapshots_account_id'))
+
+    op.drop_table('snapshots')
+    with op.batch_alter_table('volumes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_volumes_removed'))
+        batch_op.drop_index(batch_op.f('ix_volumes_pool_id'))
+        batch_op.drop_index(batch_op.f('ix_volumes_instance_id'))
+        batch_op.drop_index(batch_op.f('ix_volumes_account_id'))
+
+    op.drop_table('volumes')
+    op.drop_table('template_spool_ref')
+    with op.batch_alter_table('vm_instance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vm_instance_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_state'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_removed'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_instance_name'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_host_id'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_domain_id'))
+        batch_op.drop_index(batch_op.f('ix_vm_instance_account_id'))
+
+    op.drop_table('vm_instance')
+    with op.batch_alter_table('storage_pool', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_storage_pool_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_storage_pool_removed'))
+
+    op.drop_table('storage_pool')
+    op.drop_table('virtual_router_providers')
+    with op.batch_alter_table('user_ip_address', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_ip_address_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_user_ip_address_vlan_id'))
+        batch_op.drop_index(batch_op.f('ix_user_ip_address_network_id'))
+        batch_op.drop_index(batch_op.f('ix_user_ip_address_account_id'))
+
+    op.drop_table('user_ip_address')
+    with op.batch_alter_table('nics', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nics_removed'))
+        batch_op.drop_index(batch_op.f('ix_nics_network_id'))
+        batch_op.drop_index(batch_op.f('ix_nics_ip4_address'))
+        batch_op.drop_index(batch_op.f('ix_nics_instance_id'))
+
+    op.drop_table('nics')
+    with op.batch_alter_table('host', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_host_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_host_status'))
+        batch_op.drop_index(batch_op.f('ix_host_removed'))
+        batch_op.drop_index(batch_op.f('ix_host_cluster_id'))
+
+    op.drop_table('host')
     op.drop_table('async_job_sync')
+    with op.batch_alter_table('vlan', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vlan_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_vlan_removed'))
+        batch_op.drop_index(batch_op.f('ix_vlan_network_id'))
+
+    op.drop_table('vlan')
     with op.batch_alter_table('user_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_session_user_id'))
 
     op.drop_table('user_session')
+    with op.batch_alter_table('template_store_ref', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_template_store_ref_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_template_store_ref_template_id'))
+
+    op.drop_table('template_store_ref')
+    op.drop_table('physical_network_traffic_types')
+    with op.batch_alter_table('physical_network_service_providers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_physical_network_service_providers_physical_network_id'))
+
+    op.drop_table('physical_network_service_providers')
+    op.drop_table('op_dc_vnet_alloc')
+    with op.batch_alter_table('networks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_networks_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_networks_removed'))
+        batch_op.drop_index(batch_op.f('ix_networks_account_id'))
+
+    op.drop_table('networks')
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_type'))
         batch_op.drop_index(batch_op.f('ix_event_removed'))
         batch_op.drop_index(batch_op.f('ix_event_account_id'))
 
     op.drop_table('event')
+    with op.batch_alter_table('cluster', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cluster_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_cluster_removed'))
+        batch_op.drop_index(batch_op.f('ix_cluster_pod_id'))
+
+    op.drop_table('cluster')
     with op.batch_alter_table('async_job', schema=None) as batch_op:
         batch_op.drop_index('ix_async_job_pending')
         batch_op.drop_index(batch_op.f('ix_async_job_instance_uuid'))
         batch_op.drop_index(batch_op.f('ix_async_job_account_id'))
 
     op.drop_table('async_job')
+    with op.batch_alter_table('vm_template', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vm_template_removed'))
+        batch_op.drop_index(batch_op.f('ix_vm_template_account_id'))
+
+    op.drop_table('vm_template')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_username'))
         batch_op.drop_index(batch_op.f('ix_user_removed'))
         batch_op.drop_index(batch_op.f('ix_user_account_id'))
 
     op.drop_table('user')
+    with op.batch_alter_table('ssh_keypairs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ssh_keypairs_account_id'))
+
+    op.drop_table('ssh_keypairs')
     with op.batch_alter_table('resource_tag', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_resource_tag_resource_uuid'))
         batch_op.drop_index('ix_resource_tag_kv')
 
     op.drop_table('resource_tag')
+    with op.batch_alter_table('physical_network', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_physical_network_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_physical_network_removed'))
+
+    op.drop_table('physical_network')
+    with op.batch_alter_table('instance_group', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instance_group_removed'))
+        batch_op.drop_index(batch_op.f('ix_instance_group_account_id'))
+
+    op.drop_table('instance_group')
+    with op.batch_alter_table('image_store', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_image_store_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_image_store_removed'))
+
+    op.drop_table('image_store')
+    with op.batch_alter_table('host_pod_ref', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_host_pod_ref_zone_id'))
+        batch_op.drop_index(batch_op.f('ix_host_pod_ref_removed'))
+
+    op.drop_table('host_pod_ref')
     with op.batch_alter_table('role_permission', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_role_permission_role_id'))
 
     op.drop_table('role_permission')
+    with op.batch_alter_table('network_offerings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_offerings_removed'))
+
+    op.drop_table('network_offerings')
+    op.drop_table('guest_os')
     with op.batch_alter_table('data_center', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_data_center_removed'))
 
@@ -305,15 +1120,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_account_domain_id'))
 
     op.drop_table('account')
+    with op.batch_alter_table('service_offering', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_offering_removed'))
+
+    op.drop_table('service_offering')
     with op.batch_alter_table('role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_role_removed'))
 
     op.drop_table('role')
     op.drop_table('mshost')
+    op.drop_table('guest_os_category')
     with op.batch_alter_table('domain', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_domain_removed'))
         batch_op.drop_index(batch_op.f('ix_domain_path'))
 
     op.drop_table('domain')
+    with op.batch_alter_table('disk_offering', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_disk_offering_removed'))
+
+    op.drop_table('disk_offering')
     op.drop_table('configuration')
     # ### end Alembic commands ###
