@@ -1,3 +1,7 @@
-"""Importing this package registers every command module with the registry."""
+"""Importing this package registers every command module in it with the registry (one module per family)."""
 
-from management.api.cloudstack.commands import events, identity, jobs, meta, tags, zones  # noqa: F401
+import importlib
+import pkgutil
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")
