@@ -10,6 +10,7 @@ from management.drivers.libvirt.xml import (
     DEVCLOUD_NS,
     BackingStore,
     ClockConfig,
+    ControllerConfig,
     CpuConfig,
     DevcloudMetadata,
     DiskConfig,
@@ -49,6 +50,7 @@ def _full_domain() -> DomainConfig:
         ],
         serials=[SerialConfig(type="file", path="/var/log/devcloud/i-2-3-VM.log")],
         graphics=[GraphicsConfig()],
+        controllers=[ControllerConfig(type="scsi", model="virtio-scsi")],
         devcloud=DevcloudMetadata(vm_uuid="0b5e7c9e-61b5-4c3f-9d0e-0a1c2b3d4e5f", display_name="web",
                                   created_volumes=[("primary", "root.qcow2")], created_files=["/tmp/cd.iso"]),
     )
