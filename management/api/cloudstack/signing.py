@@ -22,7 +22,7 @@ _JAVA_SAFE = "-_.*"
 
 
 def java_urlencode(value: str) -> str:
-    return quote(value, safe=_JAVA_SAFE).replace("%20", "%20")
+    return quote(value, safe=_JAVA_SAFE).replace("~", "%7E")  # Python keeps ~, Java encodes it
 
 
 def _variants(value: str) -> Iterable[str]:
