@@ -98,13 +98,14 @@ class LibvirtTestFactory(_LibvirtFactory):
 class LibvirtQemuFactory(_LibvirtFactory):
     id = "libvirt-qemu"
     uri = "qemu:///system"
+    # The contract guests boot from a blank disk (no OS): nothing acknowledges a virtio-net PCI unplug.
+    # Disk hotplug uses virtio-scsi and needs no guest, so only NIC unplug is affected.
+    guest_acks_unplug = False
 
     def __init__(self) -> None:
         super().__init__()
-        # The contract guests boot from a blank disk (no OS): nothing acknowledges a virtio-net PCI
-        # unplug, so NIC hotplug is declared off here. Disk hotplug uses virtio-scsi and needs no guest.
         self.options = {"virt_type": "qemu", "shutdown_timeout": 3, "hotplug_timeout": 10,
-                        "nic_hotplug": False, "console_log_dir": "/tmp/devcloud-contract-console"}
+                        "console_log_dir": "/tmp/devcloud-contract-console"}
 
     def skip_reason(self) -> str | None:
         missing = _libvirt_missing()
