@@ -21,13 +21,21 @@ from management.models.infra import (
 from management.models.jobs import AsyncJob, JobSync, ManagementServer
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
-from management.models.storage import Snapshot, Template, TemplatePoolRef, TemplateStoreRef, Volume
+from management.models.storage import (
+    Snapshot,
+    Template,
+    TemplatePermission,
+    TemplatePoolRef,
+    TemplateStoreRef,
+    Volume,
+)
 
 __all__ = [
     "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",
     "PublicIpAddress", "ResourceTag", "Role", "RolePermission", "RoleType", "SSHKeyPair", "ServiceOffering",
-    "Snapshot", "StoragePool", "Template", "TemplatePoolRef", "TemplateStoreRef", "TrafficType", "User",
+    "Snapshot", "StoragePool", "Template", "TemplatePermission", "TemplatePoolRef", "TemplateStoreRef",
+    "TrafficType", "User",
     "UserSession", "VirtualMachine", "VirtualRouterElement", "VlanIpRange", "Volume", "Zone",
 ]

@@ -42,6 +42,17 @@ class Template(IdMixin, TimestampMixin, Base):
     update_count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class TemplatePermission(IdMixin, Base):
+    """Launch permission: an account (other than the owner) allowed to use a private template or ISO
+    (CloudStack's launch_permission, written by updateTemplatePermissions)."""
+
+    __tablename__ = "launch_permission"
+    __table_args__ = (UniqueConstraint("template_id", "account_id"),)
+
+    template_id: Mapped[int] = mapped_column(ForeignKey("vm_template.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+
+
 class TemplateStoreRef(IdMixin, Base):
     """A template's copy in a zone's image store: download progress and state, one row per zone."""
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:49:57.678444
+Create Date: 2026-11-25 07:51:28.602761
 """
 from alembic import op
 import sqlalchemy as sa
@@ -512,6 +512,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_event_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_type'), ['type'], unique=False)
+
+    op.create_table('launch_permission',
+    sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_launch_permission_account_id_account'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['template_id'], ['vm_template.id'], name=op.f('fk_launch_permission_template_id_vm_template'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_launch_permission')),
+    sa.UniqueConstraint('template_id', 'account_id', name=op.f('uq_launch_permission_template_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_launch_permission_uuid'))
+    )
+    with op.batch_alter_table('launch_permission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_launch_permission_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_launch_permission_template_id'), ['template_id'], unique=False)
 
     op.create_table('networks',
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -1044,6 +1059,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_networks_account_id'))
 
     op.drop_table('networks')
+    with op.batch_alter_table('launch_permission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_launch_permission_template_id'))
+        batch_op.drop_index(batch_op.f('ix_launch_permission_account_id'))
+
+    op.drop_table('launch_permission')
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_type'))
         batch_op.drop_index(batch_op.f('ix_event_removed'))
