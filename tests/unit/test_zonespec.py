@@ -1,0 +1,52 @@
+"""Zone specs: the shipped scenarios validate, and a broken one is refused naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from appliance import zonespec
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("path", sorted(zonespec.SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_scenarios_validate(path: Path) -> None:
+    if path.stem.startswith(("smoke", "e2e")):
+        pytest.skip("scenario run files, not zone specs")
+    spec = zonespec.load(path)
+    assert spec.zones and spec.zones[0].pods
+
+
+def test_local_spec_is_one_kvm_host_on_directory_storage() -> None:
+    spec = zonespec.load("local")
+    cluster = spec.zones[0].pods[0].clusters[0]
+    assert cluster.hypervisor == "KVM"
+    assert cluster.hosts[0].url == "qemu:///system"
+    assert cluster.primary_storage[0].url.startswith("file://")
+
+
+def test_error_names_the_field(tmp_path: Path) -> None:
+    bad = zonespec.load("local").model_dump()
+    bad["zones"][0]["pods"][0]["clusters"][0]["hypervisor"] = "VMwhat"
+    bad["zones"][0]["public_ranges"][0]["start"] = "not-an-ip"
+    with pytest.raises(zonespec.SpecError) as err:
+        zonespec.parse(bad, "broken.yaml")
+    text = str(err.value)
+    assert "zones[0].pods[0].clusters[0].hypervisor" in text and "unknown hypervisor 'VMwhat'" in text
+    assert "zones[0].public_ranges[0].start" in text
+
+
+def test_unknown_key_is_refused() -> None:
+    data = zonespec.load("local").model_dump()
+    data["zones"][0]["pods"][0]["clusterz"] = []
+    with pytest.raises(zonespec.SpecError) as err:
+        zonespec.parse(data)
+    assert "zones[0].pods[0].clusterz: Extra inputs are not permitted" in str(err.value)
+
+
+def test_missing_scenario_lists_known_ones() -> None:
+    with pytest.raises(zonespec.SpecError) as err:
+        zonespec.load("no-such-scenario")
+    assert "local" in str(err.value)
