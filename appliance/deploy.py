@@ -1,0 +1,182 @@
+"""Deploy a zone spec through the public API, in the order Marvin's deployDataCenter uses, idempotently:
+every object is looked up by name first, so a second run changes nothing and an interrupted run resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.client import CloudClient
+from appliance.zonespec import CloudSpec, ClusterSpec, PhysicalNetworkSpec, ZoneSpec
+
+
+@dataclass(slots=True)
+class DeployReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+Notify = Callable[[str], None]
+
+
+class Deployer:
+    def __init__(self, client: CloudClient, notify: Notify | None = None,
+                 template_url: Callable[[str], str] | None = None) -> None:
+        self.c = client
+        self.notify = notify or (lambda _msg: None)
+        # Resolves special template URLs (builtin:tiny) to something the server can download.
+        self.template_url = template_url or (lambda url: url)
+        self.report = DeployReport()
+
+    def _ensure(self, what: str, found: dict[str, Any] | None, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if found is not None:
+            self.report.existing.append(what)
+            return found
+        self.notify(f"creating {what}")
+        obj = create()
+        self.report.created.append(what)
+        return obj
+
+    @staticmethod
+    def _unwrap(obj: dict[str, Any], key: str) -> dict[str, Any]:
+        value = obj.get(key, obj)
+        return value[0] if isinstance(value, list) else value
+
+    # ---- the whole spec -----------------------------------------------------------------------------------
+    def deploy(self, spec: CloudSpec) -> DeployReport:
+        self._global_settings(spec.global_settings)
+        for zone in spec.zones:
+            self._zone(zone)
+        for so in spec.service_offerings:
+            self._ensure(f"service offering {so.name}",
+                         self.c.one("listServiceOfferings", "serviceoffering", name=so.name),
+                         lambda so=so: self.c.call("createServiceOffering", name=so.name, displaytext=so.name,
+                                                   cpunumber=so.cpu, cpuspeed=so.speed, memory=so.memory))
+        return self.report
+
+    def _global_settings(self, settings: dict[str, str]) -> None:
+        for name, value in settings.items():
+            current = self.c.one("listConfigurations", "configuration", name=name)
+            if current is not None and str(current.get("value")) == value:
+                self.report.existing.append(f"setting {name}")
+                continue
+            self.c.call("updateConfiguration", name=name, value=value)
+            self.report.created.append(f"setting {name}")
+
+    def _zone(self, z: ZoneSpec) -> None:
+        zone = self._ensure(f"zone {z.name}", self.c.one("listZones", "zone", name=z.name),
+                            lambda: self._unwrap(self.c.call(
+                                "createZone", name=z.name, networktype=z.network_type, dns1=z.dns1,
+                                internaldns1=z.internal_dns1, guestcidraddress=z.guest_cidr,
+                                securitygroupenabled=z.security_groups), "zone"))
+        zid = zone["id"]
+        for pn in z.physical_networks:
+            self._physical_network(zid, pn)
+        if z.network_type == "Basic":
+            self._basic_guest_network(zid, z)
+        pods = []
+        for p in z.pods:
+            pods.append(self._ensure(f"pod {p.name}", self.c.one("listPods", "pod", zoneid=zid, name=p.name),
+                                     lambda p=p: self._unwrap(self.c.call(
+                                         "createPod", zoneid=zid, name=p.name, gateway=p.gateway,
+                                         netmask=p.netmask, startip=p.start, endip=p.end), "pod")))
+        existing_ranges = {r.get("startip") for r in self.c.items("listVlanIpRanges", "vlaniprange", zoneid=zid)}
+        for r in z.public_ranges:
+            if r.start in existing_ranges:
+                self.report.existing.append(f"public range {r.start}")
+                continue
+            self.notify(f"creating public range {r.start}-{r.end}")
+            self.c.call("createVlanIpRange", zoneid=zid, vlan=r.vlan, gateway=r.gateway, netmask=r.netmask,
+                        startip=r.start, endip=r.end, forvirtualnetwork=True)
+            self.report.created.append(f"public range {r.start}")
+        for p, pod in zip(z.pods, pods, strict=True):
+            for cl in p.clusters:
+                self._cluster(zid, pod["id"], cl)
+        for ps in z.zone_primary_storage:
+            self._ensure(f"primary storage {ps.name}",
+                         self.c.one("listStoragePools", "storagepool", zoneid=zid, name=ps.name),
+                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, name=ps.name, url=ps.url,
+                                                   scope="zone", hypervisor="KVM",
+                                                   tags=",".join(ps.tags) or None))
+        for ss in z.secondary_storage:
+            self._ensure(f"secondary storage {ss.name}",
+                         self.c.one("listImageStores", "imagestore", zoneid=zid, name=ss.name),
+                         lambda ss=ss: self.c.call("addImageStore", zoneid=zid, name=ss.name, url=ss.url,
+                                                   provider=ss.provider))
+        if zone.get("allocationstate") != "Enabled":
+            self.notify(f"enabling zone {z.name}")
+            self.c.call("updateZone", id=zid, allocationstate="Enabled")
+            self.report.created.append(f"zone {z.name} enabled")
+
+    def _physical_network(self, zid: str, pn: PhysicalNetworkSpec) -> None:
+        net = self._ensure(f"physical network {pn.name}",
+                           self.c.one("listPhysicalNetworks", "physicalnetwork", zoneid=zid, name=pn.name),
+                           lambda: self._unwrap(self.c.run(
+                               "createPhysicalNetwork", zoneid=zid, name=pn.name,
+                               isolationmethods=",".join(pn.isolation_methods)), "physicalnetwork"))
+        pid = net["id"]
+        have = {t.get("traffictype") for t in self.c.items("listTrafficTypes", "traffictype", physicalnetworkid=pid)}
+        for tt in pn.traffic_types:
+            if tt in have:
+                self.report.existing.append(f"traffic type {tt}")
+                continue
+            self.c.run("addTrafficType", physicalnetworkid=pid, traffictype=tt)
+            self.report.created.append(f"traffic type {tt} on {pn.name}")
+        providers = {p["name"]: p for p in self.c.items("listNetworkServiceProviders", "networkserviceprovider",
+                                                        physicalnetworkid=pid)}
+        for name in pn.providers:
+            nsp = providers.get(name)
+            if nsp is None:
+                raise RuntimeError(f"physical network {pn.name} has no provider {name}")
+            if nsp.get("state") == "Enabled":
+                self.report.existing.append(f"provider {name}")
+                continue
+            if name == "VirtualRouter":
+                for el in self.c.items("listVirtualRouterElements", "virtualrouterelement", nspid=nsp["id"]):
+                    if not el.get("enabled"):
+                        self.c.run("configureVirtualRouterElement", id=el["id"], enabled=True)
+            self.c.run("updateNetworkServiceProvider", id=nsp["id"], state="Enabled")
+            self.report.created.append(f"provider {name} enabled")
+        if net.get("state") != "Enabled":
+            self.c.run("updatePhysicalNetwork", id=pid, state="Enabled", vlan=pn.vlan)
+            self.report.created.append(f"physical network {pn.name} enabled")
+
+    def _basic_guest_network(self, zid: str, z: ZoneSpec) -> None:
+        name = f"{z.name}-guest"
+        if self.c.one("listNetworks", "network", zoneid=zid, name=name) is not None:
+            self.report.existing.append(f"network {name}")
+            return
+        off = self.c.one("listNetworkOfferings", "networkoffering", name="DefaultSharedNetworkOfferingWithSGService")
+        if off is None:
+            raise RuntimeError("network offering DefaultSharedNetworkOfferingWithSGService is missing")
+        r = z.guest_ranges[0] if z.guest_ranges else None
+        self.notify(f"creating shared guest network {name}")
+        self.c.call("createNetwork", zoneid=zid, name=name, displaytext=name, networkofferingid=off["id"],
+                    gateway=r.gateway if r else None, netmask=r.netmask if r else None,
+                    startip=r.start if r else None, endip=r.end if r else None, vlan=r.vlan if r else None)
+        self.report.created.append(f"network {name}")
+
+    def _cluster(self, zid: str, pod_id: str, cl: ClusterSpec) -> None:
+        cluster = self._ensure(f"cluster {cl.name}",
+                               self.c.one("listClusters", "cluster", zoneid=zid, name=cl.name),
+                               lambda: self._unwrap(self.c.call(
+                                   "addCluster", zoneid=zid, podid=pod_id, clustername=cl.name,
+                                   hypervisor=cl.hypervisor, clustertype="CloudManaged"), "cluster"))
+        cid = cluster["id"]
+        hosts = self.c.items("listHosts", "host", clusterid=cid, type="Routing")
+        for h in cl.hosts[len(hosts):]:
+            self.notify(f"adding host {h.url}")
+            self.c.call("addHost", zoneid=zid, podid=pod_id, clusterid=cid, hypervisor=cl.hypervisor, url=h.url,
+                        username=h.username, password=h.password or "", hosttags=",".join(h.tags) or None)
+            self.report.created.append(f"host {h.url}")
+        for ps in cl.primary_storage:
+            self._ensure(f"primary storage {ps.name}",
+                         self.c.one("listStoragePools", "storagepool", zoneid=zid, name=ps.name),
+                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, podid=pod_id, clusterid=cid,
+                                                   name=ps.name, url=ps.url, scope="cluster",
+                                                   tags=",".join(ps.tags) or None))
