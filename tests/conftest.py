@@ -35,6 +35,8 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # test modules import helpers as `from tests.conftest import ...`
+    sys.path.insert(0, str(REPO))
 VENV_BIN = Path(sys.executable).parent
 MYSQL_ENV = "DEVCLOUD_TEST_MYSQL_URL"
 NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (start one with `source .ci/mariadb.sh`)")
