@@ -1,0 +1,420 @@
+"""The virtual router as a Linux network namespace on this host.
+
+Layout for router ``<id>``:
+- netns ``dcr-<id>``; inside it ``guest0`` (gateway address) and ``pub0`` (public IPs, default route);
+- host veth ends ``vrg-<id>`` (enslaved to the guest bridge) and ``vrp-<id>`` (enslaved to the public bridge);
+- VLANs: isolation is one guest bridge per network (this kernel has neither 802.1Q nor bridge VLAN filtering), so
+  ``GuestSide.vlan`` is informational; the services layer derives the bridge name from it (e.g. ``brdc-<vlan>``);
+- dnsmasq (DHCP static leases + DNS for the network domain), nftables table ``ip devcloud`` (NAT, firewall, egress),
+  haproxy (only with load-balancer rules) and the metadata server (``metadata_server.py``, gateway:80), all inside
+  the namespace;
+- files under ``<state_dir>/routers/<id>/``: ``spec.json`` (last applied spec), rendered configs, pid files, leases.
+
+Every operation converges: files are rewritten only when their content changes, and only the daemon whose input
+changed is touched (nft -f, dnsmasq SIGHUP or restart, haproxy reload).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from management.network import host
+from management.network.host import run
+from management.network.provider import (
+    ApplyResult,
+    ProviderError,
+    RouterSpec,
+    RouterStatus,
+    ServiceHealth,
+    spec_from_dict,
+    spec_to_dict,
+)
+from management.network.render import (
+    GUEST_IF,
+    PUBLIC_IF,
+    RouterPaths,
+    render_dhcp_hosts,
+    render_dnsmasq,
+    render_haproxy,
+    render_hosts,
+    render_metadata,
+    render_nftables,
+)
+
+METADATA_SCRIPT = Path(__file__).with_name("metadata_server.py")
+NETNS_DIR = Path("/run/netns")
+
+
+def _pid_alive(pid: int | None, marker: str | None = None) -> bool:
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return False
+    return marker is None or marker.encode() in cmdline
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill(pid: int | None, marker: str | None = None, timeout: float = 5.0) -> None:
+    if not _pid_alive(pid, marker):
+        return
+    assert pid is not None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.01)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _write_if_changed(path: Path, text: str | None) -> bool:
+    """Write ``text`` (None = remove the file); True when the content on disk changed."""
+    try:
+        old = path.read_text()
+    except OSError:
+        old = None
+    if old == text:
+        return False
+    if text is None:
+        path.unlink(missing_ok=True)
+    else:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return True
+
+
+class NamespaceRouterProvider:
+    """``NetworkProvider`` implemented with a network namespace per router (see the module docstring)."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, python: str | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.python = python or sys.executable
+        (self.state_dir / "routers").mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------------------ public API
+
+    def paths(self, router_id: str) -> RouterPaths:
+        return RouterPaths(self.state_dir / "routers" / router_id)
+
+    def implement(self, spec: RouterSpec) -> ApplyResult:
+        spec.validate()
+        t0 = time.monotonic()
+        with self._lock(spec.router_id):
+            paths = self.paths(spec.router_id)
+            paths.root.mkdir(parents=True, exist_ok=True)
+            changed: list[str] = []
+            changed += self._ensure_netns(spec)
+            changed += self._ensure_links(spec, paths)
+            changed += self._ensure_addresses(spec)
+            changed += self._converge_services(spec, paths)
+            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+        return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
+
+    def apply_rules(self, spec: RouterSpec) -> ApplyResult:
+        spec.validate()
+        t0 = time.monotonic()
+        with self._lock(spec.router_id):
+            if not (NETNS_DIR / spec.netns).exists():
+                raise ProviderError(f"router {spec.router_id} is not implemented")
+            paths = self.paths(spec.router_id)
+            changed = self._converge_services(spec, paths)
+            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+        return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
+
+    def status(self, router: RouterSpec | str) -> RouterStatus:
+        rid = router.router_id if isinstance(router, RouterSpec) else router
+        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+        ns = f"dcr-{rid}"
+        if not (NETNS_DIR / ns).exists():
+            return RouterStatus(rid, "Stopped", ())
+        paths = self.paths(rid)
+        services = [
+            self._health("dnsmasq", paths.dnsmasq_pid, str(paths.dnsmasq_conf)),
+            self._health("metadata", paths.metadata_pid, str(paths.metadata)),
+        ]
+        nft_ok = run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip", "devcloud"], check=False)
+        services.append(ServiceHealth("nftables", nft_ok.returncode == 0, None,
+                                      "" if nft_ok.returncode == 0 else "table ip devcloud missing"))
+        if spec is not None and spec.load_balancers:
+            services.append(self._health("haproxy", paths.haproxy_pid, str(paths.haproxy_cfg)))
+        return RouterStatus(rid, "Running", tuple(services))
+
+    def reboot(self, router: RouterSpec | str) -> ApplyResult:
+        rid = router.router_id if isinstance(router, RouterSpec) else router
+        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+        if spec is None:
+            raise ProviderError(f"router {rid} has never been implemented here: nothing to reboot")
+        t0 = time.monotonic()
+        with self._lock(rid):
+            self._teardown(rid, spec, keep_files=True)
+        res = self.implement(spec)
+        return ApplyResult(rid, ("reboot",) + res.changed, time.monotonic() - t0)
+
+    def destroy(self, router: RouterSpec | str) -> ApplyResult:
+        rid = router.router_id if isinstance(router, RouterSpec) else router
+        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+        t0 = time.monotonic()
+        with self._lock(rid):
+            changed = self._teardown(rid, spec, keep_files=False)
+        return ApplyResult(rid, tuple(changed), time.monotonic() - t0)
+
+    def last_spec(self, router_id: str) -> RouterSpec | None:
+        try:
+            return spec_from_dict(json.loads(self.paths(router_id).spec.read_text()))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def routers(self) -> list[str]:
+        """Router ids with state here (e.g. to re-implement them after a server restart)."""
+        return sorted(p.name for p in (self.state_dir / "routers").iterdir() if p.is_dir())
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    @contextlib.contextmanager
+    def _lock(self, router_id: str) -> Iterator[None]:
+        path = self.state_dir / "routers" / f".{router_id}.lock"
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _ns(self, spec: RouterSpec, *args: str, check: bool = True):
+        return run(["ip", "netns", "exec", spec.netns, *args], check=check)
+
+    def _ensure_netns(self, spec: RouterSpec) -> list[str]:
+        if (NETNS_DIR / spec.netns).exists():
+            return []
+        run(["ip", "netns", "add", spec.netns])
+        run(["ip", "-n", spec.netns, "link", "set", "lo", "up"])
+        self._ns(spec, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
+                 "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.default.arp_notify=1",
+                 "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+        return ["netns"]
+
+    def _ensure_veth(self, spec: RouterSpec, host_end: str, ns_end: str, bridge: str, vlan: int | None) -> list[str]:
+        changed: list[str] = []
+        inner = host.link_info(ns_end, spec.netns)
+        if not host.link_exists(host_end) or inner is None:
+            run(["ip", "link", "del", "dev", host_end], check=False)
+            run(["ip", "-n", spec.netns, "link", "del", "dev", ns_end], check=False)
+            run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end, "netns", spec.netns])
+            changed.append(f"veth:{host_end}")
+        if host.attach_port(bridge, host_end, vlan) and not changed:
+            changed.append(f"port:{host_end}")
+        return changed
+
+    def _ensure_links(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        changed: list[str] = []
+        owned = self._owned(paths)
+        if host.ensure_bridge(spec.guest.bridge):
+            owned.setdefault("bridges", []).append(spec.guest.bridge)
+            paths.owned.write_text(json.dumps(owned))
+            changed.append(f"bridge:{spec.guest.bridge}")
+        changed += self._ensure_veth(spec, f"vrg-{spec.router_id}", GUEST_IF, spec.guest.bridge, None)
+        if spec.public is not None:
+            host.ensure_bridge(spec.public.bridge)
+            changed += self._ensure_veth(spec, f"vrp-{spec.router_id}", PUBLIC_IF, spec.public.bridge, None)
+        elif host.link_exists(f"vrp-{spec.router_id}"):
+            run(["ip", "link", "del", "dev", f"vrp-{spec.router_id}"])
+            changed.append("veth:public-removed")
+        return changed
+
+    def _owned(self, paths: RouterPaths) -> dict:
+        try:
+            return json.loads(paths.owned.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _addresses(self, spec: RouterSpec, dev: str) -> set[str]:
+        out = run(["ip", "-n", spec.netns, "-j", "addr", "show", "dev", dev]).stdout
+        return {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])
+                if a.get("family") == "inet"}
+
+    def _ensure_addresses(self, spec: RouterSpec) -> list[str]:
+        changed: list[str] = []
+        want = {GUEST_IF: {str(spec.guest_iface)}}
+        if spec.public is not None:
+            want[PUBLIC_IF] = {f"{ip}/{spec.public.prefix}" for ip in spec.public.ips}
+        for dev, addrs in want.items():
+            info = host.link_info(dev, spec.netns) or {}
+            have = self._addresses(spec, dev)
+            added = sorted(addrs - have)
+            # the primary address first, so that secondaries in the same subnet stay secondaries
+            if spec.public is not None and dev == PUBLIC_IF and spec.public.source_nat_ip:
+                first = f"{spec.public.source_nat_ip}/{spec.public.prefix}"
+                added.sort(key=lambda a: a != first)
+            for a in sorted(have - addrs):
+                run(["ip", "-n", spec.netns, "addr", "del", a, "dev", dev])
+                changed.append(f"addr-:{a}")
+            for a in added:
+                run(["ip", "-n", spec.netns, "addr", "add", a, "dev", dev])
+                changed.append(f"addr+:{a}")
+            if dev == PUBLIC_IF and added and spec.public is not None:
+                host.flush_neighbours(spec.public.bridge, [a.split("/")[0] for a in added])
+            if "UP" not in (info.get("flags") or []):
+                run(["ip", "-n", spec.netns, "link", "set", dev, "up"])
+                changed.append(f"up:{dev}")
+        if spec.public is not None:
+            routes = json.loads(run(["ip", "-n", spec.netns, "-j", "route", "show", "default"]).stdout or "[]")
+            if not any(r.get("gateway") == spec.public.gateway and r.get("dev") == PUBLIC_IF for r in routes):
+                run(["ip", "-n", spec.netns, "route", "replace", "default", "via", spec.public.gateway,
+                     "dev", PUBLIC_IF])
+                changed.append("route:default")
+        return changed
+
+    def _health(self, name: str, pidfile: Path, marker: str) -> ServiceHealth:
+        pid = _read_pid(pidfile)
+        alive = _pid_alive(pid, marker)
+        return ServiceHealth(name, alive, pid if alive else None, "" if alive else "not running")
+
+    # ------------------------------------------------------------------------------------------ services
+
+    def _converge_services(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        changed: list[str] = []
+        changed += self._converge_nft(spec, paths)
+        changed += self._converge_dnsmasq(spec, paths)
+        changed += self._converge_haproxy(spec, paths)
+        changed += self._converge_metadata(spec, paths)
+        return changed
+
+    def _converge_nft(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        text = render_nftables(spec)
+        try:
+            same = paths.nft.read_text() == text
+        except OSError:
+            same = False
+        if same and self._ns(spec, "nft", "list", "table", "ip", "devcloud", check=False).returncode == 0:
+            return []
+        new = paths.nft.with_name("nftables.conf.new")
+        new.write_text(text)
+        self._ns(spec, "nft", "-f", str(new))  # atomic: the whole file is one transaction
+        os.replace(new, paths.nft)
+        return ["nftables"]
+
+    def _converge_dnsmasq(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        conf_changed = _write_if_changed(paths.dnsmasq_conf, render_dnsmasq(spec, paths))
+        hosts_changed = _write_if_changed(paths.hosts, render_hosts(spec))
+        hosts_changed |= _write_if_changed(paths.dhcp_hosts, render_dhcp_hosts(spec))
+        marker = str(paths.dnsmasq_conf)
+        pid = _read_pid(paths.dnsmasq_pid)
+        if conf_changed or not _pid_alive(pid, marker):
+            _kill(pid, marker)
+            paths.dnsmasq_pid.unlink(missing_ok=True)
+            self._ns(spec, "dnsmasq", f"--conf-file={paths.dnsmasq_conf}")
+            return ["dnsmasq:restart"]
+        if hosts_changed:
+            os.kill(pid, signal.SIGHUP)  # type: ignore[arg-type]
+            return ["dnsmasq:reload"]
+        return []
+
+    def _converge_haproxy(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        text = render_haproxy(spec, paths)
+        marker = str(paths.haproxy_cfg)
+        pid = _read_pid(paths.haproxy_pid)
+        if text is None:
+            was = _pid_alive(pid, marker)
+            _kill(pid, marker)
+            paths.haproxy_pid.unlink(missing_ok=True)
+            return ["haproxy:stop"] if _write_if_changed(paths.haproxy_cfg, None) or was else []
+        try:
+            same = paths.haproxy_cfg.read_text() == text
+        except OSError:
+            same = False
+        alive = _pid_alive(pid, marker)
+        if same and alive:
+            return []
+        new = paths.haproxy_cfg.with_name("haproxy.cfg.new")
+        new.write_text(text)
+        run(["haproxy", "-c", "-q", "-f", str(new)])
+        os.replace(new, paths.haproxy_cfg)
+        cmd = ["haproxy", "-f", str(paths.haproxy_cfg), "-D", "-p", str(paths.haproxy_pid)]
+        if alive:
+            self._ns(spec, *cmd, "-sf", str(pid))
+            return ["haproxy:reload"]
+        self._ns(spec, *cmd)
+        return ["haproxy:start"]
+
+    def _converge_metadata(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+        changed = ["metadata:data"] if _write_if_changed(paths.metadata, render_metadata(spec)) else []
+        marker = str(paths.metadata)
+        pid = _read_pid(paths.metadata_pid)
+        want_bind = spec.gateway_ip
+        if _pid_alive(pid, marker) and want_bind.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return changed
+        _kill(pid, marker)
+        paths.metadata_pid.unlink(missing_ok=True)
+        with open(paths.metadata_log, "ab") as log:
+            import subprocess
+
+            proc = subprocess.run(["ip", "netns", "exec", spec.netns, self.python, str(METADATA_SCRIPT),
+                                   str(paths.metadata), want_bind, "80", str(paths.metadata_pid)],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        if proc.returncode != 0 or not _pid_alive(_read_pid(paths.metadata_pid)):
+            raise ProviderError(f"metadata server did not start (see {paths.metadata_log})")
+        return changed + ["metadata:start"]
+
+    # ------------------------------------------------------------------------------------------ teardown
+
+    def _teardown(self, rid: str, spec: RouterSpec | None, *, keep_files: bool) -> list[str]:
+        changed: list[str] = []
+        paths = self.paths(rid)
+        ns = f"dcr-{rid}"
+        for pidfile, marker in ((paths.dnsmasq_pid, paths.dnsmasq_conf), (paths.haproxy_pid, paths.haproxy_cfg),
+                                (paths.metadata_pid, paths.metadata)):
+            pid = _read_pid(pidfile)
+            if _pid_alive(pid, str(marker)):
+                _kill(pid, str(marker))
+                changed.append(f"kill:{pidfile.stem}")
+            pidfile.unlink(missing_ok=True)
+        if (NETNS_DIR / ns).exists():
+            stray = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+            for p in stray:
+                _kill(int(p))
+        for dev in (f"vrg-{rid}", f"vrp-{rid}"):
+            if host.link_exists(dev):
+                run(["ip", "link", "del", "dev", dev], check=False)
+                changed.append(f"veth:{dev}")
+        if (NETNS_DIR / ns).exists():
+            run(["ip", "netns", "del", ns])
+            changed.append("netns")
+        if spec is not None and spec.public is not None:
+            host.flush_neighbours(spec.public.bridge, list(spec.public.ips))
+        if not keep_files:
+            for b in self._owned(paths).get("bridges", []):
+                if host.remove_bridge(b, only_if_unused=True):
+                    changed.append(f"bridge:{b}")
+            if paths.root.exists():
+                shutil.rmtree(paths.root, ignore_errors=True)
+                changed.append("files")
+            (self.state_dir / "routers" / f".{rid}.lock").unlink(missing_ok=True)
+        else:
+            # force re-rendering on the next implement (the daemons are gone)
+            for f in (paths.nft, paths.dnsmasq_conf, paths.haproxy_cfg):
+                f.unlink(missing_ok=True)
+        return changed
