@@ -44,7 +44,8 @@ USER_PACKAGES = (
     "zlib1g",
 )
 # Modules the cloud kernel builds as =m that the guest needs early: virtio disk/net,
-# IDE cdrom (config drive as a cdrom on the pc machine), iso9660/vfat, ACPI button.
+# IDE cdrom (config drive as a cdrom on the pc machine), iso9660/vfat, ACPI power
+# button as an input device (busybox acpid reads /dev/input/event*).
 MODULES = (
     "virtio_pci",
     "virtio_blk",
@@ -62,6 +63,7 @@ MODULES = (
     "nls_iso8859-1",
     "nls_utf8",
     "button",
+    "evdev",
 )
 KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=ttyS0,115200 quiet panic=-1"
 GUEST_FILES = ("initramfs-init", "rcS", "udhcpc.script", "disk-event")
@@ -321,8 +323,8 @@ def _populate_root(root: Path, tree: Path, kver: str, modules: list[Path], moddi
         "vd[a-z]+ 0:0 660 */lib/devcloud/disk-event\nsd[a-z]+ 0:0 660 */lib/devcloud/disk-event\n",
     )
     # ACPI power button -> clean poweroff, so a soft stop works
-    _write(root / "etc/acpid.conf", "PWRF poweroff\n")
-    _write(root / "etc/acpi/poweroff", "#!/bin/sh\n/sbin/poweroff\n", 0o755)
+    # (busybox acpid's built-in table maps the button to this path)
+    _write(root / "etc/acpi/PWRF/00000080", "#!/bin/sh\n/sbin/poweroff\n", 0o755)
     _write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
     # '*' = no password login, but not "locked" ('!') which dropbear would refuse
     _write(root / "etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)

@@ -9,8 +9,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,83 @@ def test_disk_hotplug_markers(guest):
     assert _wait_log(guest, r"DEVCLOUD-DISK-ADDED vdb", 60), _log(guest)[-2000:]
     guest["dom"].detachDeviceFlags(xml, flags)
     assert _wait_log(guest, r"DEVCLOUD-DISK-REMOVED vdb", 60), _log(guest)[-2000:]
+
+
+class _MetadataHandler(BaseHTTPRequestHandler):
+    routes: dict[str, bytes] = {}
+
+    def do_GET(self):  # noqa: N802
+        body = self.routes.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture(scope="module")
+def metadata_guest(conn, image, network, workdir):
+    """A guest without config drive: keys/user data come from http://<dhcp server>/latest/..."""
+    key = workdir / "id_md"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    hostname = "md-" + uuid.uuid4().hex[:6]
+    _MetadataHandler.routes = {
+        "/latest/meta-data/public-keys": key.with_suffix(".pub").read_bytes(),
+        "/latest/meta-data/local-hostname": hostname.encode(),
+        "/latest/user-data": f"#!/bin/sh\necho MD-{USERDATA_MARKER}\n".encode(),
+    }
+    try:  # bound to the test bridge's address only
+        srv = ThreadingHTTPServer((f"{SUBNET}.1", 80), _MetadataHandler)
+    except OSError as e:
+        pytest.skip(f"cannot serve metadata on {SUBNET}.1:80: {e}")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    root = workdir / "md-root.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image), str(root)], check=True)
+    serial = workdir / "md-serial.log"
+    name = f"dcimgtest-md-{uuid.uuid4().hex[:6]}"
+    xml = f"""<domain type='qemu'>
+  <name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+      <source file='{root}'/><target dev='vda' bus='virtio'/></disk>
+    <interface type='network'><source network='{NET_NAME}'/><model type='virtio'/></interface>
+    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
+  </devices>
+</domain>"""
+    dom = conn.createXML(xml, 0)
+    yield {"dom": dom, "serial": serial, "hostname": hostname, "t0": time.monotonic()}
+    srv.shutdown()
+    srv.server_close()
+    with contextlib.suppress(libvirt.libvirtError):
+        dom.destroy()
+
+
+def test_metadata_service_fallback(metadata_guest):
+    g = metadata_guest
+    m = _wait_log(g, r"DEVCLOUD-GUEST-READY hostname=(\S+) ip=\S+ source=(\S+)")
+    assert m, _log(g)[-3000:]
+    assert (m.group(1), m.group(2)) == (g["hostname"], "metadata"), _log(g)[-3000:]
+    log = _log(g)
+    assert "DEVCLOUD-SSHKEY-INSTALLED 1" in log
+    assert f"MD-{USERDATA_MARKER}" in log
+
+
+def test_acpi_shutdown_powers_off(metadata_guest):
+    g = metadata_guest
+    assert _wait_log(g, r"login:"), _log(g)[-2000:]
+    t0 = time.monotonic()
+    g["dom"].shutdown()
+    off = _wait_for(lambda: not _is_active(g["dom"]), 60, 0.5)
+    assert off, "guest ignored the ACPI power button:\n" + _log(g)[-2000:]
+    print(f"ACPI shutdown took {time.monotonic() - t0:.1f}s")
+
+
+def _is_active(dom) -> bool:
+    try:
+        return bool(dom.isActive())
+    except libvirt.libvirtError:
+        return False  # transient domain is gone once it powered off
