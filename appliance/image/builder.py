@@ -12,6 +12,7 @@ extlinux + syslinux-common, readelf (binutils), qemu-img (qemu-utils), mount -o 
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import io
@@ -112,7 +113,13 @@ def _apt_show(names: Iterable[str]) -> dict[str, dict[str, str]]:
 def resolve_packages() -> list[Package]:
     """Candidate versions from apt; the kernel comes from the cloud meta package, whose
     Depends pins the exact image package and version."""
-    info = _apt_show([KERNEL_META, *USER_PACKAGES])
+    names = [KERNEL_META, *USER_PACKAGES]
+    try:
+        info = _apt_show(names)
+    except (RuntimeError, subprocess.CalledProcessError):
+        # a fresh machine may have no package lists yet
+        _run(["apt-get", "update", "-qq"])
+        info = _apt_show(names)
     dep = info[KERNEL_META].get("Depends", "")
     m = re.search(r"(linux-image-[0-9][^\s,(]*-cloud-amd64)\s*\(=\s*([^)\s]+)\)", dep)
     if not m:
@@ -388,27 +395,32 @@ def build_tiny_image(cache_dir: str | Path | None = None, *, progress: Progress 
     target = image_path(cache, key)
     if target.exists():
         return target
-    if progress:
-        progress(f"building tiny image {key[:16]}")
-    debs = _download(packages, cache / "debs", progress)
     cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as tmp:
-        work = Path(tmp)
-        out = work / IMAGE_NAME
-        _build(out, debs, packages[0].name, work, progress)
-        (work / "manifest.json").write_text(
-            json.dumps(
-                {
-                    "key": key,
-                    "builder": BUILDER_VERSION,
-                    "cmdline": KERNEL_CMDLINE,
-                    "packages": {p.name: p.version for p in packages},
-                },
-                indent=2,
+    # one builder at a time per cache (parallel test workers share the debs dir)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():  # built by whoever held the lock before us
+            return target
+        if progress:
+            progress(f"building tiny image {key[:16]}")
+        debs = _download(packages, cache / "debs", progress)
+        with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as tmp:
+            work = Path(tmp)
+            out = work / IMAGE_NAME
+            _build(out, debs, packages[0].name, work, progress)
+            (work / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "key": key,
+                        "builder": BUILDER_VERSION,
+                        "cmdline": KERNEL_CMDLINE,
+                        "packages": {p.name: p.version for p in packages},
+                    },
+                    indent=2,
+                )
             )
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(work / "manifest.json", target.parent / "manifest.json")
-        # rename is atomic: readers never see a half-written image
-        os.replace(out, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(work / "manifest.json", target.parent / "manifest.json")
+            # rename is atomic: readers never see a half-written image
+            os.replace(out, target)
     return target
