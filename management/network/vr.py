@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -52,6 +53,13 @@ from management.network.render import (
 
 METADATA_SCRIPT = Path(__file__).with_name("metadata_server.py")
 NETNS_DIR = Path("/run/netns")
+
+
+def router_mac(router_id: str, side: str) -> str:
+    """A stable, locally administered MAC per router side: a rebuilt router keeps its MACs, so guests' and the
+    host's ARP caches stay valid across reboot/restartNetwork (as a CloudStack VR's NICs do)."""
+    h = hashlib.sha1(f"{router_id}/{side}".encode()).digest()
+    return "02:dc:" + ":".join(f"{b:02x}" for b in h[:4])
 
 
 def _pid_alive(pid: int | None, marker: str | None = None) -> bool:
@@ -223,7 +231,8 @@ class NamespaceRouterProvider:
         if not host.link_exists(host_end) or inner is None:
             run(["ip", "link", "del", "dev", host_end], check=False)
             run(["ip", "-n", spec.netns, "link", "del", "dev", ns_end], check=False)
-            run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end, "netns", spec.netns])
+            run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end,
+                 "address", router_mac(spec.router_id, ns_end), "netns", spec.netns])
             changed.append(f"veth:{host_end}")
         if host.attach_port(bridge, host_end, vlan) and not changed:
             changed.append(f"port:{host_end}")

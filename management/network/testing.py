@@ -1,0 +1,165 @@
+"""Test helpers for the network code: emulated guests (network namespaces on a bridge), polling, HTTP probes.
+
+Used by tests/integration/test_vr_*.py and usable by the e2e/API tiers later.
+
+Everything created here lives on bridges/namespaces the tests create and is removed at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route replace default via ${router%% *} dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+# A tiny HTTP service answering its own name (TCP_NODELAY, one connection per request).
+GUEST_HTTP = """
+import socket, sys, http.server
+name, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = name.encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(http.server.HTTPServer):
+    def server_bind(self):
+        import socketserver; socketserver.TCPServer.server_bind(self)
+    def get_request(self):
+        c, a = super().get_request(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1); return c, a
+S((ip, port), H).serve_forever()
+"""
+
+
+def missing_prerequisites(*tools: str) -> str | None:
+    """Why these tests cannot run here (not root, tools missing), or None."""
+    if os.geteuid() != 0:
+        return "needs root"
+    missing = [t for t in tools if shutil.which(t) is None]
+    return f"missing tools: {', '.join(missing)}" if missing else None
+
+
+def sh(*args: str, check: bool = True, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)}: rc={proc.returncode} {proc.stderr.strip()}")
+    return proc
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}: last={last!r}")
+
+
+def http_get(host: str, port: int, path: str = "/", timeout: float = 1.0) -> str:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def blocked(host: str, port: int, timeout: float = 0.7) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return False
+    except OSError:
+        return True
+
+
+class Guest:
+    """A network namespace standing in for a VM: one NIC (``eth0``, given MAC) attached to ``bridge``."""
+
+    def __init__(self, name: str, netns: str, host_dev: str, mac: str, bridge: str, workdir: Path) -> None:
+        self.name, self.netns, self.host_dev, self.mac, self.bridge = name, netns, host_dev, mac, bridge
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen] = []
+        self.ip: str | None = None
+
+    def create(self) -> Guest:
+        sh("ip", "netns", "add", self.netns)
+        sh("ip", "link", "add", self.host_dev, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
+        sh("ip", "-n", self.netns, "link", "set", "eth0", "address", self.mac)
+        sh("ip", "link", "set", self.host_dev, "master", self.bridge, "up")
+        sh("ip", "-n", self.netns, "link", "set", "eth0", "up")
+        sh("ip", "-n", self.netns, "link", "set", "lo", "up")
+        return self
+
+    def exec(self, *args: str, check: bool = True, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        return sh("ip", "netns", "exec", self.netns, *args, check=check, timeout=timeout)
+
+    def dhcp(self) -> str:
+        script = self.workdir / "udhcpc.sh"
+        if not script.exists():
+            script.write_text(UDHCPC_SCRIPT)
+            script.chmod(0o755)
+        self.exec("busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", str(script),
+                  "-x", f"hostname:{self.name}", timeout=20)
+        out = self.exec("ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout.split()
+        self.ip = out[out.index("inet") + 1].split("/")[0]
+        return self.ip
+
+    def set_static(self, cidr: str) -> None:
+        sh("ip", "-n", self.netns, "addr", "add", cidr, "dev", "eth0")
+        self.ip = cidr.split("/")[0]
+
+    def serve_http(self, port: int) -> None:
+        assert self.ip
+        script = self.workdir / "guest_http.py"
+        script.write_text(GUEST_HTTP)
+        p = subprocess.Popen(["ip", "netns", "exec", self.netns, "python3", str(script), self.name, self.ip,
+                              str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        wait_for(lambda: f":{port} " in self.exec("ss", "-ltnH").stdout, what=f"{self.name} listening on {port}")
+
+    def wget(self, url: str, timeout: int = 2) -> str | None:
+        try:
+            proc = self.exec("busybox", "wget", "-q", "-O", "-", url, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return proc.stdout if proc.returncode == 0 else None
+
+    def destroy(self) -> None:
+        for p in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=3)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        pids = sh("ip", "netns", "pids", self.netns, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        sh("ip", "link", "del", self.host_dev, check=False)
+        sh("ip", "netns", "del", self.netns, check=False)
