@@ -225,6 +225,8 @@ class SecurityGroupEnforcer:
         if not self._chain_exists(device):
             return False
         run(["nft", "-f", "-"], input=render_remove(device))
+        if not self.devices():  # the last NIC: leave no tables behind
+            self.remove_all()
         return True
 
     def devices(self) -> list[str]:
