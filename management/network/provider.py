@@ -378,15 +378,17 @@ def validate_router_spec(spec: RouterSpec) -> None:
             _cidr(c, f"{what}.cidrs")
         claim(pf.public_ip, pf.protocol, pf.public_ports, what)
     guests_natted: set[str] = set()
+    publics_natted: set[str] = set()
     for i, sn in enumerate(spec.static_nats):
         what = f"static_nats[{i}]"
         need_public(sn.public_ip, f"{what}.public_ip")
         need_guest(sn.guest_ip, f"{what}.guest_ip")
         if p is not None and sn.public_ip == p.source_nat_ip:
             raise SpecError(f"{what}: {sn.public_ip} is the source-NAT IP")
-        if sn.guest_ip in guests_natted or list(snat_ips).count(sn.public_ip) > 1:
+        if sn.guest_ip in guests_natted or sn.public_ip in publics_natted:
             raise SpecError(f"{what}: duplicate static NAT for {sn.public_ip} / {sn.guest_ip}")
         guests_natted.add(sn.guest_ip)
+        publics_natted.add(sn.public_ip)
     names: set[str] = set()
     for i, lb in enumerate(spec.load_balancers):
         what = f"load_balancers[{i}]"
