@@ -1,0 +1,222 @@
+"""Identity, roles, keys, ownership filters, tags and events through the API, on every DB backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from management.api.cloudstack import registry
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.api
+
+
+@pytest.fixture
+def tree(api: ApiClient) -> dict[str, Any]:
+    """ROOT / org / org-team, a domain admin in org, users in org and org-team."""
+    org = api("createDomain", name="org")["domain"]
+    team = api("createDomain", name="team", parentdomainid=org["id"])["domain"]
+    return {
+        "org": org, "team": team,
+        "dadmin": api.new_account(accounttype=2, domainid=org["id"], name="orgadmin"),
+        "u_org": api.new_account(domainid=org["id"], name="orguser"),
+        "u_team": api.new_account(domainid=team["id"], name="teamuser"),
+    }
+
+
+def test_domain_tree(api: ApiClient, tree: dict[str, Any]) -> None:
+    org, team = tree["org"], tree["team"]
+    assert org["path"] == "ROOT/org" and org["level"] == 1
+    assert team["path"] == "ROOT/org/team" and team["level"] == 2 and team["parentdomainid"] == org["id"]
+    assert api("listDomains", id=org["id"])["domain"][0]["haschild"] is True
+    children = api("listDomainChildren", id=org["id"])
+    assert [d["id"] for d in children["domain"]] == [team["id"]]
+    status, _ = api.error("createDomain", name="org")  # duplicate under the same parent
+    assert status == 431
+
+
+def test_account_types_and_users(api: ApiClient, tree: dict[str, Any]) -> None:
+    by_name = {a["name"]: a for a in api("listAccounts", listall=True)["account"]}
+    assert by_name["admin"]["accounttype"] == 1
+    assert by_name["orgadmin"]["accounttype"] == 2 and by_name["orgadmin"]["roletype"] == "DomainAdmin"
+    assert by_name["orguser"]["accounttype"] == 0 and by_name["orguser"]["roletype"] == "User"
+    assert "system" not in by_name
+    users = api("listUsers", listall=True)["user"]
+    assert {"orgadmin", "orguser", "teamuser"} <= {u["username"] for u in users}
+    created = api("createUser", account="orguser", domainid=tree["org"]["id"], username="second",
+                  password="pw", email="s@example.org", firstname="S", lastname="U")["user"]
+    assert created["account"] == "orguser" and created["domainid"] == tree["org"]["id"]
+
+
+def test_domain_admin_scope(api: ApiClient, tree: dict[str, Any]) -> None:
+    da = api.client_for(tree["dadmin"])
+    names = {a["name"] for a in da("listAccounts", listall=True)["account"]}
+    assert names == {"orgadmin", "orguser", "teamuser"}
+    # isrecursive: only with domainid, includes sub-domains.
+    own = {a["name"] for a in da("listAccounts", domainid=tree["org"]["id"])["account"]}
+    assert own == {"orgadmin", "orguser"}
+    rec = {a["name"] for a in da("listAccounts", domainid=tree["org"]["id"], isrecursive=True)["account"]}
+    assert rec == {"orgadmin", "orguser", "teamuser"}
+    only = da("listAccounts", domainid=tree["team"]["id"], account="teamuser")["account"]
+    assert [a["name"] for a in only] == ["teamuser"]
+    # A domain admin can not see or create outside its subtree.
+    root = api("listDomains", name="ROOT")["domain"][0]
+    status, _ = da.error("createDomain", name="x", parentdomainid=root["id"])
+    assert status == 531
+    assert da("createDomain", name="sub", parentdomainid=tree["org"]["id"])["domain"]["path"] == "ROOT/org/sub"
+
+
+def test_user_sees_only_itself(api: ApiClient, tree: dict[str, Any]) -> None:
+    u = api.client_for(tree["u_org"])
+    for listall in (False, True):
+        accts = u("listAccounts", listall=listall)["account"]
+        assert [a["name"] for a in accts] == ["orguser"]
+        assert {x["username"] for x in u("listUsers", listall=listall)["user"]} == {"orguser"}
+    status, _ = u.error("createDomain", name="nope")
+    assert status == 401  # not in the user role's command set
+
+
+def test_keys(api: ApiClient, tree: dict[str, Any]) -> None:
+    acct = tree["u_org"]
+    u = api.client_for(acct)
+    keys = u("getUserKeys", id=acct["userid"])["userkeys"]
+    assert keys == {"apikey": acct["apikey"], "secretkey": acct["secretkey"]}
+    me = api("getUser", userapikey=acct["apikey"])["user"]
+    assert me["id"] == acct["userid"] and me["account"] == "orguser"
+    new = u("registerUserKeys", id=acct["userid"])["userkeys"]
+    assert u.call("listAccounts").status_code == 401  # old keys revoked
+    assert api.as_user(new["apikey"], new["secretkey"])("listAccounts")["count"] == 1
+
+
+def test_disabled_account_is_refused(api: ApiClient, tree: dict[str, Any]) -> None:
+    acct = tree["u_team"]
+    api.run("disableAccount", id=acct["id"], lock=False)
+    assert api.client_for(acct).call("listAccounts").status_code == 401
+    api("enableAccount", id=acct["id"])
+    assert api.client_for(acct)("listAccounts")["count"] == 1
+
+
+def test_role_permission_deny(api: ApiClient, tree: dict[str, Any]) -> None:
+    role = api("createRole", name="restricted", type="User", description="no events")["role"]
+    acct = api.new_account(domainid=tree["org"]["id"], name="restricted")
+    api("updateAccount", id=acct["id"], roleid=role["id"])
+    u = api.client_for(acct)
+    assert u.call("listEvents").status_code == 200
+    api("createRolePermission", roleid=role["id"], rule="listEvents", permission="deny")
+    status, err = u.error("listEvents")
+    assert status == 401 and "listEvents" in err["errortext"]
+    assert u.call("listAccounts").status_code == 200  # other commands unaffected
+    perms = api("listRolePermissions", roleid=role["id"])["rolepermission"]
+    assert [(p["rule"], p["permission"]) for p in perms] == [("listEvents", "deny")]
+    api("deleteRolePermission", id=perms[0]["id"])
+    assert u.call("listEvents").status_code == 200
+    # listApis reflects what the caller may call.
+    api("createRolePermission", roleid=role["id"], rule="listDomain*", permission="deny")
+    names = {a["name"] for a in u("listApis")["api"]}
+    assert "listDomains" not in names and "listAccounts" in names and "queryAsyncJobResult" in names
+    assert u.error("listDomains")[0] == 401
+
+
+def test_listcapabilities_for_a_user(api: ApiClient, tree: dict[str, Any]) -> None:
+    cap = api.client_for(tree["u_org"])("listCapabilities")["capability"]
+    assert cap["cloudstackversion"] and isinstance(cap["kvmsnapshotenabled"], bool)
+
+
+# ---- tags ----------------------------------------------------------------------------------------------------------
+
+def _zone(server: Any, name: str = "tagzone") -> str:
+    """listZones is the taggable list with a `tags` filter today; zones have no create command yet."""
+    from management.models.infra import Zone
+
+    with server.server.runtime.db.session() as s:
+        z = Zone(name=name, allocation_state="Enabled", dns1="8.8.8.8", internal_dns1="10.0.0.1")
+        s.add(z)
+        s.flush()
+        return str(z.uuid)
+
+
+def test_tags_lifecycle(server: Any, api: ApiClient) -> None:
+    z1, z2 = _zone(server, "z1"), _zone(server, "z2")
+    start = api("createTags", resourceids=f"{z1},{z2}", resourcetype="Zone",
+                **{"tags[0].key": "env", "tags[0].value": "dev", "tags[1].key": "tier", "tags[1].value": "db"})
+    assert set(start) == {"jobid"}
+    job = api.wait(start["jobid"])
+    assert job["jobstatus"] == 1 and job["jobresultcode"] == 0 and job["jobresult"] == {"success": True}
+    assert job["cmd"] and job["jobinstancetype"] == "Tag"
+    tags = api("listTags", resourcetype="Zone")
+    assert tags["count"] == 4
+    assert {(t["key"], t["value"], t["resourceid"]) for t in tags["tag"]} == {
+        ("env", "dev", z1), ("tier", "db", z1), ("env", "dev", z2), ("tier", "db", z2)}
+    assert api("listZones", **{"tags[0].key": "env", "tags[0].value": "dev"})["count"] == 2
+    api.run("deleteTags", resourceids=z2, resourcetype="Zone", **{"tags[0].key": "env"})
+    only = api("listZones", **{"tags[0].key": "env"})
+    assert [z["id"] for z in only["zone"]] == [z1]
+    assert {t["key"] for t in only["zone"][0]["tags"]} == {"env", "tier"}
+    assert api("listZones", **{"tags[0].key": "env", "tags[0].value": "prod"}) == {}
+    # A failing job: the tag exists already.
+    failed = api.wait(api("createTags", resourceids=z1, resourcetype="Zone",
+                          **{"tags[0].key": "env", "tags[0].value": "x"})["jobid"])
+    assert failed["jobstatus"] == 2 and failed["jobresult"]["errorcode"] == 431
+    assert failed["jobresult"]["errortext"]
+
+
+def test_tags_on_accounts_by_their_owner(api: ApiClient) -> None:
+    acct = api.new_account(name="tagger")
+    u = api.client_for(acct)
+    u.run("createTags", resourceids=acct["id"], resourcetype="Account",
+          **{"tags[0].key": "team", "tags[0].value": "blue"})
+    mine = u("listTags")
+    assert [(t["key"], t["account"]) for t in mine["tag"]] == [("team", "tagger")]
+
+
+# ---- events --------------------------------------------------------------------------------------------------------
+
+def test_every_mutation_leaves_an_event(server: Any, api: ApiClient) -> None:
+    z = _zone(server)
+    dom = api("createDomain", name="ev")["domain"]
+    api("updateDomain", id=dom["id"], name="ev2")
+    acct = api.new_account(domainid=dom["id"], name="evuser")
+    api("updateAccount", id=acct["id"], newname="evuser2")
+    api("updateUser", id=acct["userid"], firstname="Eve")
+    api.run("disableUser", id=acct["userid"])
+    api("enableUser", id=acct["userid"])
+    api("lockUser", id=acct["userid"])
+    api("enableUser", id=acct["userid"])
+    role = api("createRole", name="evrole", type="User")["role"]
+    api("updateRole", id=role["id"], description="d")
+    rp = api("createRolePermission", roleid=role["id"], rule="listZones", permission="allow")["rolepermission"]
+    api("updateRolePermission", roleid=role["id"], ruleid=rp["id"], permission="deny")
+    api("deleteRolePermission", id=rp["id"])
+    api("deleteRole", id=role["id"])
+    api.run("createTags", resourceids=z, resourcetype="Zone", **{"tags[0].key": "a", "tags[0].value": "b"})
+    api.run("deleteTags", resourceids=z, resourcetype="Zone")
+    api.run("disableAccount", id=acct["id"], lock=True)
+    api("enableAccount", id=acct["id"])
+    api("deleteUser", id=api("createUser", account="evuser2", domainid=dom["id"], username="tmp", password="p",
+                             email="t@e.org", firstname="t", lastname="u")["user"]["id"])
+    api.run("deleteAccount", id=acct["id"])
+    api.run("deleteDomain", id=dom["id"], cleanup=True)
+    events = api("listEvents", listall=True, pagesize=-1)["event"]
+    seen = {e["type"] for e in events if e["level"] == "INFO"}
+    called = {"createDomain", "updateDomain", "createAccount", "registerUserKeys", "updateAccount", "updateUser",
+              "disableUser", "enableUser", "lockUser", "createRole", "updateRole", "createRolePermission",
+              "updateRolePermission", "deleteRolePermission", "deleteRole", "createTags", "deleteTags",
+              "disableAccount", "enableAccount", "createUser", "deleteUser", "deleteAccount", "deleteDomain"}
+    expected = {registry.REGISTRY[c].event for c in called}
+    assert expected <= seen, f"no event for {sorted(expected - seen)}"
+    for e in events:
+        assert e["created"][-5] in "+-" and e["account"] and e["domainid"]
+    # Commands nobody called here: when a teammate adds a mutating command, this list reminds them to cover it.
+    uncovered = {s.name for s in registry.REGISTRY.values() if s.mutating} - called - {"lockAccount"}
+    if uncovered:
+        pytest.skip(f"events of {sorted(uncovered)} are not exercised by this test yet")
+
+
+def test_failed_mutation_leaves_an_error_event(api: ApiClient) -> None:
+    """Known server bug on SQLite: Dispatcher._run records the ERROR event in a second write session while its
+    own write transaction is still open (dispatch.py, _record_failure called inside `with session`), so the
+    insert waits 30 s for the lock and is lost ("database is locked")."""
+    api.error("createDomain", name="a/b")
+    errors = api("listEvents", level="ERROR", listall=True)
+    assert errors["count"] >= 1 and errors["event"][0]["type"] == "DOMAIN.CREATE"
