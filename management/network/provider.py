@@ -346,8 +346,8 @@ def validate_router_spec(spec: RouterSpec) -> None:
         _proto_rule(r, f"firewall[{i}]")
         if r.public_ip is not None:
             need_public(r.public_ip, f"firewall[{i}].public_ip")
-    for i, r in enumerate(spec.egress):
-        _proto_rule(r, f"egress[{i}]")
+    for i, e in enumerate(spec.egress):
+        _proto_rule(e, f"egress[{i}]")
     if spec.egress_default not in ("allow", "deny"):
         raise SpecError(f"egress_default: {spec.egress_default!r} is not allow/deny")
     snat_ips = {s.public_ip for s in spec.static_nats}

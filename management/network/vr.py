@@ -196,6 +196,20 @@ class NamespaceRouterProvider:
         except (OSError, ValueError, KeyError):
             return None
 
+    def restore_all(self) -> dict[str, ApplyResult | Exception]:
+        """Re-implement every router whose spec is stored here (host reboot / server start). Idempotent: routers that
+        are already running are left untouched."""
+        out: dict[str, ApplyResult | Exception] = {}
+        for rid in self.routers():
+            spec = self.last_spec(rid)
+            if spec is None:
+                continue
+            try:
+                out[rid] = self.implement(spec)
+            except (ProviderError, OSError) as e:
+                out[rid] = e
+        return out
+
     def routers(self) -> list[str]:
         """Router ids with state here (e.g. to re-implement them after a server restart)."""
         return sorted(p.name for p in (self.state_dir / "routers").iterdir() if p.is_dir())

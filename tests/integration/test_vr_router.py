@@ -20,6 +20,7 @@ import pytest
 from management.network import host
 from management.network.provider import (
     DhcpHost,
+    EgressRule,
     FirewallRule,
     GuestSide,
     LbBackend,
@@ -248,6 +249,44 @@ def test_reboot_restarts_services_and_guests_keep_working(world):
     assert wait_for(lambda: guests["vm2"].wget("http://10.251.0.1/latest/meta-data/local-hostname") == "vm2",
                     what="metadata after reboot")
     assert guests["vm1"].dhcp() == IPS["vm1"]
+
+
+def test_egress_default_deny_blocks_guest_traffic_to_public_side(world):
+    provider, spec, guests = world
+    srv, peers = _host_listener(GW)
+    try:
+        port = srv.getsockname()[1]
+        apply(provider, dataclasses.replace(spec, egress_default="deny"), "apply_rules (egress deny)")
+        guests["vm1"].exec("busybox", "nc", "-w", "1", GW, str(port), check=False, timeout=5)
+        assert peers == []
+        apply(provider, dataclasses.replace(spec, egress_default="deny",
+                                            egress=(EgressRule("tcp", PortRange(port), ("198.18.0.0/15",)),)),
+              "apply_rules (egress allow rule)")
+        guests["vm1"].exec("busybox", "nc", "-w", "1", GW, str(port), check=False, timeout=5)
+        wait_for(lambda: peers == [SNAT_IP], what="egress allowed by rule")
+    finally:
+        srv.close()
+        provider.apply_rules(spec)
+
+
+def test_restore_after_host_crash(world):
+    """The namespace and every daemon vanish (host reboot); a new provider instance (server restart) restores."""
+    provider, spec, guests = world
+    ns = spec.netns
+    for pid in sh("ip", "netns", "pids", ns).stdout.split():
+        os.kill(int(pid), 9)
+    sh("ip", "netns", "del", ns)
+    assert provider.status(spec.router_id).state == "Stopped"
+    fresh = NamespaceRouterProvider(provider.state_dir)
+    t0 = time.monotonic()
+    res = fresh.restore_all()
+    TIMES["restore after crash"] = time.monotonic() - t0
+    assert "netns" in res[spec.router_id].changed
+    assert fresh.status(spec.router_id).healthy
+    assert fresh.restore_all()[spec.router_id].changed == ()
+    assert wait_for(lambda: guests["vm1"].wget("http://10.251.0.1/latest/meta-data/instance-id") == "i-2-1-VM",
+                    what="metadata after restore")
+    assert guests["vm2"].dhcp() == IPS["vm2"]
 
 
 def test_destroy_leaves_nothing_behind(world, tmp_path):
