@@ -219,27 +219,34 @@ class Dispatcher:
     # ---- running a command ------------------------------------------------------------------------------------
     def _run(self, spec: CommandSpec, params: dict[str, str], caller: Caller, fmt: str, integration: bool) -> Reply:
         args = unpack(spec, params)
-        with self.runtime.db.session(write=spec.mutating) as s:
-            if not rbac.allowed(s, caller, spec.name, spec.roles):
-                raise Unauthorized(f"The given command '{spec.name}' either does not exist, is not available "
-                                   "for user.")
-            p = validate(spec, args)
-            ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
-                              integration=integration)
-            resolve_refs(ctx, spec, p)
-            if spec.is_async:
-                body = self._submit(ctx, spec, p)
-            else:
-                try:
-                    result = spec.handler(ctx, p)
-                except CloudError as err:
-                    if spec.mutating:
-                        self._record_failure(caller, spec, err)
-                    raise
-                if spec.mutating and spec.event:
-                    events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
-                                  resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
-                body = body_for(result, spec.result_key)
+        failed: CloudError | None = None
+        try:
+            with self.runtime.db.session(write=spec.mutating) as s:
+                if not rbac.allowed(s, caller, spec.name, spec.roles):
+                    raise Unauthorized(f"The given command '{spec.name}' either does not exist, is not available "
+                                       "for user.")
+                p = validate(spec, args)
+                ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
+                                  integration=integration)
+                resolve_refs(ctx, spec, p)
+                if spec.is_async:
+                    body = self._submit(ctx, spec, p)
+                else:
+                    try:
+                        result = spec.handler(ctx, p)
+                    except CloudError as err:
+                        failed = err if spec.mutating else None
+                        raise
+                    if spec.mutating and spec.event:
+                        events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
+                                      resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
+                    body = body_for(result, spec.result_key)
+        except CloudError:
+            # Recorded after the request's transaction ended: a second writer inside it would wait for the
+            # first one's lock on SQLite (busy_timeout, 30 s) and the failure event would be lost anyway.
+            if failed is not None:
+                self._record_failure(caller, spec, failed)
+            raise
         if spec.is_async and self.queue is not None:
             self.queue.notify()
         out, ctype = render(spec.response_name, body, fmt)
