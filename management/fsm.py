@@ -496,7 +496,6 @@ NOOPS: Final[frozenset[tuple[Kind, str, str]]] = frozenset({
     (Kind.VM, VS.Starting, VE.StartRequested),
     (Kind.ROUTER, VS.Running, VE.StartRequested),
     (Kind.ROUTER, VS.Starting, VE.StartRequested),
-    (Kind.VOLUME, VoS.Ready, VoE.AttachRequested),
 })
 
 # table name -> (kind, state column)

@@ -1,0 +1,148 @@
+"""Volume snapshots: createSnapshot, listSnapshots, deleteSnapshot, revertSnapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import Field
+from sqlalchemy import select
+
+from management.api.cloudstack.envelope import ListResult, Success
+from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.schemas import TagResp
+from management.api.cloudstack.schemas_compute import SnapshotResp
+from management.models.identity import Account, Domain
+from management.models.infra import Zone
+from management.models.storage import Snapshot, Volume
+from management.services import access, tags
+from management.services import snapshots as snapshots_service
+from management.services import vm as vm_service
+from management.services.context import CallContext
+from management.services.listing import keyword_filter, paginate, tags_filter
+
+access.register_entity("Snapshot", Snapshot, "owned")
+tags.register("Snapshot", "Snapshot")
+
+
+def snapshot_responses(ctx: CallContext, snaps: Sequence[Snapshot]) -> list[SnapshotResp]:
+    s = ctx.session
+    vols = {v.id: v for v in s.scalars(select(Volume).where(Volume.id.in_({x.volume_id for x in snaps})))}
+    zones = {z.id: z for z in s.scalars(select(Zone).where(Zone.id.in_({x.zone_id for x in snaps})))}
+    accts = {a.id: a for a in s.scalars(select(Account).where(Account.id.in_({x.account_id for x in snaps})))}
+    doms = {d.id: d for d in s.scalars(select(Domain).where(Domain.id.in_({x.domain_id for x in snaps})))}
+    by_tags = tags.tags_of(s, "Snapshot", [x.uuid for x in snaps])
+    out = []
+    for x in snaps:
+        v, z, a, d = vols.get(x.volume_id), zones.get(x.zone_id), accts.get(x.account_id), doms.get(x.domain_id)
+        out.append(SnapshotResp(
+            id=x.uuid, name=x.name, volumeid=v.uuid if v else None, volumename=v.name if v else None,
+            volumetype=v.volume_type if v else None, volumestate=v.state if v else None, state=x.state,
+            snapshottype=x.snapshot_type, intervaltype=x.interval_type, created=x.created,
+            physicalsize=x.physical_size, virtualsize=x.size, zoneid=z.uuid if z else None,
+            zonename=z.name if z else None, account=a.name if a else None, domainid=d.uuid if d else None,
+            domain=d.name if d else None,
+            tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
+                  for t in by_tags.get(x.uuid, [])],
+        ))
+    return out
+
+
+def _reload(ctx: CallContext, snap_id: int) -> SnapshotResp:
+    ctx.session.expire_all()
+    return vm_service.done(ctx.session, snapshot_responses(ctx, [ctx.session.get_one(Snapshot, snap_id)])[0])
+
+
+class CreateSnapshotParams(Params):
+    volumeid: Annotated[str, Ref("Volume")] = Field(description="The ID of the disk volume")
+    name: str | None = Field(None, description="the name of the snapshot")
+    account: str | None = Field(None, description="The account of the snapshot. The account parameter must be "
+                                "used with the domainId parameter.")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
+        None, description="The domain ID of the snapshot. If used with the account parameter, specifies a domain "
+        "for the account associated with the disk volume.")
+    policyid: str | None = Field(None, description="policy id of the snapshot, if this is null, then use "
+                                 "MANUAL_POLICY.")
+    quiescevm: bool | None = Field(None, description="quiesce vm if true")
+    asyncbackup: bool | None = Field(None, description="asynchronous backup if true")
+    tags: list[dict[str, str]] | None = Field(None, description="Map of tags (key/value pairs)")
+
+
+def _create_snapshot(ctx: CallContext, p: CreateSnapshotParams) -> str:
+    return snapshots_service.allocate(ctx.session, ctx.refs["volumeid"], p.name).uuid
+
+
+@api_command("createSnapshot", params=CreateSnapshotParams, result_key="snapshot", is_async=True,
+             create=_create_snapshot, entity="Snapshot", event="SNAPSHOT.CREATE", response=SnapshotResp,
+             description="Creates an instant snapshot of a volume.")
+def create_snapshot(ctx: CallContext, p: CreateSnapshotParams) -> SnapshotResp:
+    snap = ctx.session.scalar(select(Snapshot).where(Snapshot.uuid == ctx.created_uuid))
+    assert snap is not None
+    snap_id = snap.id
+    vm_service.release(ctx.session)
+    snapshots_service.create(ctx.runtime, snap_id)
+    return _reload(ctx, snap_id)
+
+
+class SnapshotIdParams(Params):
+    id: Annotated[str, Ref("Snapshot")] = Field(description="The ID of the snapshot")
+
+
+@api_command("deleteSnapshot", params=SnapshotIdParams, is_async=True, entity="Snapshot", event="SNAPSHOT.DELETE",
+             description="Deletes a snapshot of a disk volume.")
+def delete_snapshot(ctx: CallContext, p: SnapshotIdParams) -> Success:
+    snap_id = ctx.refs["id"].id
+    vm_service.release(ctx.session)
+    snapshots_service.delete(ctx.runtime, snap_id)
+    return vm_service.done(ctx.session, Success())
+
+
+@api_command("revertSnapshot", params=SnapshotIdParams, result_key="snapshot", is_async=True, entity="Snapshot",
+             event="SNAPSHOT.REVERT", response=SnapshotResp, since="4.2.0",
+             description="This is supposed to revert a volume snapshot. This command is only supported with KVM so "
+             "far")
+def revert_snapshot(ctx: CallContext, p: SnapshotIdParams) -> SnapshotResp:
+    snap_id = ctx.refs["id"].id
+    vm_service.release(ctx.session)
+    snapshots_service.revert(ctx.runtime, snap_id)
+    return _reload(ctx, snap_id)
+
+
+class ListSnapshotsParams(TaggedListParams):
+    id: Annotated[str | None, Ref("Snapshot", "read")] = Field(None, description="lists snapshot by snapshot ID")
+    ids: list[str] | None = Field(None, description="the IDs of the snapshots, mutually exclusive with id")
+    name: str | None = Field(None, description="lists snapshot by snapshot name")
+    volumeid: Annotated[str | None, Ref("Volume", "read")] = Field(None, description="the ID of the disk volume")
+    snapshottype: str | None = Field(None, description="valid values are MANUAL or RECURRING.")
+    intervaltype: str | None = Field(None, description="valid values are HOURLY, DAILY, WEEKLY, and MONTHLY.")
+    zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="list snapshots by zone id")
+    state: str | None = Field(None, description="state of the snapshot")
+
+
+@api_command("listSnapshots", params=ListSnapshotsParams, result_key="snapshot", response=SnapshotResp,
+             description="Lists all available snapshots for the account.")
+def list_snapshots(ctx: CallContext, p: ListSnapshotsParams) -> ListResult:
+    s = ctx.session
+    stmt = select(Snapshot).where(Snapshot.removed.is_(None))
+    stmt = access.owned_filter(s, stmt, Snapshot, ctx.caller, account=p.account, domainid=p.domainid,
+                               isrecursive=p.isrecursive, listall=p.listall)
+    if p.id:
+        stmt = stmt.where(Snapshot.uuid == p.id)
+    if p.ids:
+        stmt = stmt.where(Snapshot.uuid.in_(p.ids))
+    if p.name:
+        stmt = stmt.where(Snapshot.name == p.name)
+    if p.volumeid:
+        stmt = stmt.where(Snapshot.volume_id == ctx.refs["volumeid"].id)
+    if p.snapshottype:
+        stmt = stmt.where(Snapshot.snapshot_type == p.snapshottype.upper())
+    if p.intervaltype:
+        stmt = stmt.where(Snapshot.interval_type == p.intervaltype.upper())
+    if p.zoneid:
+        stmt = stmt.where(Snapshot.zone_id == ctx.refs["zoneid"].id)
+    if p.state:
+        stmt = stmt.where(Snapshot.state == p.state)
+    stmt = keyword_filter(stmt, p.keyword, Snapshot.name)
+    stmt = tags_filter(stmt, p.tags, "Snapshot", Snapshot.uuid)
+    rows, count = paginate(s, stmt, p.page, p.pagesize, Snapshot.id)
+    return ListResult(snapshot_responses(ctx, rows), count)

@@ -1,0 +1,552 @@
+"""Virtual machines: deploy, start, stop, reboot, destroy, recover, expunge, update, change/scale, restore, list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import Field
+from sqlalchemy import select
+
+from management.api.cloudstack.envelope import ListResult, Success
+from management.api.cloudstack.registry import (
+    ADMIN,
+    MapParam,
+    Params,
+    Ref,
+    TaggedListParams,
+    api_command,
+)
+from management.api.cloudstack.schemas import TagResp
+from management.api.cloudstack.schemas_compute import NicResp, VirtualMachineResp
+from management.errors import InvalidStateTransition, ParamError, PermissionDenied
+from management.models.compute import VirtualMachine
+from management.models.identity import Account, Domain, User
+from management.models.infra import Host, Zone
+from management.models.network import Network, Nic
+from management.models.offerings import DiskOffering, OsType, ServiceOffering
+from management.models.storage import Template, Volume
+from management.services import access, tags
+from management.services import vm as vm_service
+from management.services.context import CallContext
+from management.services.listing import keyword_filter, paginate, tags_filter
+
+access.register_entity("VirtualMachine", VirtualMachine, "owned")
+tags.register("UserVm", "VirtualMachine")
+if "Network" not in access.ENTITIES:  # guest networks register it properly; reading needs only visibility
+    access.register_entity("Network", Network, "owned")
+
+_ENTITY = "VirtualMachine"
+
+
+# ------------------------------------------------------------------------------------------------ responses
+
+def _map(session: Any, model: Any, ids: set[int]) -> dict[int, Any]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids))).unique()}
+
+
+def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: set[str] | None = None,
+                 password: str | None = None) -> list[VirtualMachineResp]:
+    """Batched: one query per related table, whatever the page size."""
+    s = ctx.session
+    if not vms:
+        return []
+    zones = _map(s, Zone, {v.zone_id for v in vms})
+    hosts = _map(s, Host, {v.host_id for v in vms if v.host_id})
+    templates = _map(s, Template, {v.template_id for v in vms if v.template_id})
+    offerings = _map(s, ServiceOffering, {v.service_offering_id for v in vms})
+    accounts = _map(s, Account, {v.account_id for v in vms})
+    domains = _map(s, Domain, {v.domain_id for v in vms})
+    users = _map(s, User, {v.user_id for v in vms if v.user_id})
+    os_types = _map(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
+    ids = [v.id for v in vms]
+    nics: dict[int, list[Nic]] = {}
+    for n in s.scalars(select(Nic).where(Nic.instance_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
+        nics.setdefault(n.instance_id, []).append(n)
+    networks = _map(s, Network, {n.network_id for ns in nics.values() for n in ns})
+    data_disk: dict[int, Volume] = {}
+    for vol in s.scalars(select(Volume).where(Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK",
+                                              Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
+        data_disk.setdefault(vol.instance_id, vol)  # type: ignore[arg-type]
+    disk_offerings = _map(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
+    by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
+    admin = ctx.caller.is_root_admin
+    out = []
+    for v in vms:
+        z, h, t, so = zones.get(v.zone_id), hosts.get(v.host_id or -1), templates.get(v.template_id or -1), \
+            offerings.get(v.service_offering_id)
+        acct, dom = accounts.get(v.account_id), domains.get(v.domain_id)
+        dd = data_disk.get(v.id)
+        do = disk_offerings.get(dd.disk_offering_id) if dd and dd.disk_offering_id else None
+        nic_list = []
+        for n in nics.get(v.id, []):
+            net = networks.get(n.network_id)
+            nic_list.append(NicResp(
+                id=n.uuid, networkid=net.uuid if net else None, networkname=net.name if net else None,
+                ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
+                isdefault=n.default_nic, traffictype=n.traffic_type,
+                type=net.guest_type if net else "Isolated", broadcasturi=n.broadcast_uri,
+                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid))
+        kps = vm_service.keypairs_of(s, v)
+        d = vm_service.as_dict(v.details_json) if (details is None or "all" in details or "min" not in details) \
+            else None
+        user = users.get(v.user_id or -1)
+        os_t = os_types.get(v.os_type_id or -1)
+        out.append(VirtualMachineResp(
+            id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
+            account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
+            created=v.created, haenable=v.ha_enabled, group=v.group_name, zoneid=z.uuid if z else None,
+            zonename=z.name if z else None, hostid=h.uuid if h and admin else None,
+            hostname=h.name if h and admin else None, hostcontrolstate="Enabled" if h else None,
+            templateid=t.uuid if t else None, templatename=t.name if t else None,
+            templatedisplaytext=t.display_text if t else None,
+            passwordenabled=bool(t.password_enabled) if t else False, password=password,
+            serviceofferingid=so.uuid if so else None, serviceofferingname=so.name if so else None,
+            cpunumber=v.cpu, cpuspeed=v.speed, memory=v.ram_size,
+            guestosid=os_t.uuid if os_t else None, ostypeid=os_t.uuid if os_t else None,
+            osdisplayname=os_t.display_name if os_t else None,
+            hypervisor=v.hypervisor_type, instancename=v.instance_name if admin else None,
+            keypairs=",".join(kps) if kps else None, keypair=kps[0] if kps else None,
+            userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
+            diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
+            nic=nic_list,
+            tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type, resourceid=tg.resource_uuid,
+                          account=acct.name if acct else None, domainid=dom.uuid if dom else None,
+                          domain=dom.name if dom else None) for tg in by_tags.get(v.uuid, [])],
+            details=d or None, lastupdated=getattr(v, "updated", None),
+            userid=user.uuid if user else None, username=user.username if user else None,
+        ))
+    return out
+
+
+def vm_response(ctx: CallContext, vm: VirtualMachine, **kw: Any) -> VirtualMachineResp:
+    return vm_responses(ctx, [vm], **kw)[0]
+
+
+def _reload(ctx: CallContext, uuid: str) -> VirtualMachine:
+    ctx.session.expire_all()
+    vm = vm_service.find_vm(ctx.session, uuid)
+    assert vm is not None
+    return vm
+
+
+def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
+    """details[0].key=value (and the details[0].cpuNumber=2 shape some clients send)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "key" in item and "value" in item and len(item) == 2:
+            out[item["key"]] = item["value"]
+        else:
+            out.update(item)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ deploy
+
+class DeployVmParams(Params):
+    serviceofferingid: Annotated[str, Ref("ServiceOffering", "read")] = Field(
+        description="the ID of the service offering for the virtual machine")
+    zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="availability zone for the virtual machine")
+    templateid: Annotated[str | None, Ref("Template", "read")] = Field(
+        None, description="the ID of the template for the virtual machine")
+    name: str | None = Field(None, description="host name for the virtual machine")
+    displayname: str | None = Field(None, description="an optional user generated name for the virtual machine")
+    group: str | None = Field(None, description="an optional group for the virtual machine")
+    account: str | None = Field(None, description="an optional account for the virtual machine. Must be used "
+                                "with domainId.")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
+        None, description="an optional domainId for the virtual machine. If the account parameter is used, "
+        "domainId must also be used.")
+    projectid: str | None = Field(None, description="Deploy vm for the project")
+    networkids: list[str] | None = Field(None, description="list of network ids used by virtual machine. Can't "
+                                         "be specified with ipToNetworkList parameter")
+    iptonetworklist: MapParam | None = Field(None, description="ip to network mapping. Can't be specified with "
+                                             "networkIds parameter. Example: iptonetworklist[0].ip=10.10.10.11&"
+                                             "iptonetworklist[0].networkid=uuid")
+    ipaddress: str | None = Field(None, description="the ip address for default vm's network")
+    keypair: str | None = Field(None, description="name of the ssh key pair used to login to the virtual machine")
+    keypairs: list[str] | None = Field(None, description="names of the ssh key pairs used to login to the virtual "
+                                       "machine")
+    userdata: str | None = Field(None, description="an optional binary data that can be sent to the virtual "
+                                 "machine upon a successful deployment. This binary data must be base64 encoded "
+                                 "before adding it to the request. Using HTTP GET (via querystring), you can send "
+                                 "up to 4KB of data after base64 encoding. Using HTTP POST (via POST body), you "
+                                 "can send up to 1MB of data after base64 encoding.")
+    hostid: Annotated[str | None, Ref("Host", "read")] = Field(
+        None, description="destination Host ID to deploy the VM to - parameter available for root admin only")
+    hypervisor: str | None = Field(None, description="the hypervisor on which to deploy the virtual machine")
+    startvm: bool = Field(True, description="true if start vm after creating; defaulted to true if not specified")
+    rootdisksize: int | None = Field(None, description="Optional field to resize root disk on deploy. Value is in "
+                                     "GB.")
+    diskofferingid: Annotated[str | None, Ref("DiskOffering", "read")] = Field(
+        None, description="the ID of the disk offering for the virtual machine. If the template is of ISO format, "
+        "the diskOfferingId is for the root disk volume. Otherwise this parameter is used to indicate the offering "
+        "for the data disk volume.")
+    size: int | None = Field(None, description="the arbitrary size for the DATADISK volume. Mutually exclusive "
+                             "with diskOfferingId")
+    details: MapParam | None = Field(None, description="used to specify the custom parameters. 'extraconfig' is "
+                                     "not allowed to be passed in details")
+    securitygroupids: list[str] | None = Field(None, description="comma separated list of security groups id that "
+                                               "going to be applied to the virtual machine.")
+    securitygroupnames: list[str] | None = Field(None, description="comma separated list of security groups names "
+                                                 "that going to be applied to the virtual machine.")
+    affinitygroupids: list[str] | None = Field(None, description="comma separated list of affinity groups id that "
+                                               "are going to be applied to the virtual machine.")
+    affinitygroupnames: list[str] | None = Field(None, description="comma separated list of affinity groups names "
+                                                 "that are going to be applied to the virtual machine.")
+    displayvm: bool = Field(True, description="an optional field, whether to the display the vm to the end user or "
+                            "not.")
+
+
+def _networks(ctx: CallContext, p: DeployVmParams) -> tuple[list[Network], dict[int, str]]:
+    if p.networkids and p.iptonetworklist:
+        raise ParamError("ipToNetworkMap can't be specified along with networkIds or ipAddress")
+    nets: list[Network] = []
+    ips: dict[int, str] = {}
+    for uuid in p.networkids or []:
+        nets.append(access.resolve(ctx.session, ctx.caller, "Network", uuid, "read"))
+    for item in p.iptonetworklist or []:
+        uuid = item.get("networkid")
+        if not uuid:
+            raise ParamError("iptonetworklist entries need a networkid")
+        net = access.resolve(ctx.session, ctx.caller, "Network", uuid, "read")
+        nets.append(net)
+        if item.get("ip"):
+            ips[net.id] = item["ip"]
+    if p.ipaddress and nets:
+        ips.setdefault(nets[0].id, p.ipaddress)
+    return nets, ips
+
+
+def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
+    s = ctx.session
+    if p.hostid and not ctx.caller.is_root_admin:
+        raise PermissionDenied("Parameter hostid can only be specified by a Root Admin")
+    if p.diskofferingid and p.size is None and ctx.refs["diskofferingid"].customized:
+        raise ParamError("Disk offering is customized: size is required")
+    owner = access.owner_for(s, ctx.caller, p.account, p.domainid)
+    networks, ips = _networks(ctx, p)
+    names = list(p.keypairs or []) + ([p.keypair] if p.keypair else [])
+    host = ctx.refs.get("hostid")
+    req = vm_service.DeployRequest(
+        owner=owner, zone=ctx.refs["zoneid"], offering=ctx.refs["serviceofferingid"],
+        template=ctx.refs.get("templateid"), user_id=ctx.caller.user_id if owner.id == ctx.caller.account_id else None,
+        name=p.name, displayname=p.displayname, group=p.group, userdata=p.userdata, keypairs=names or None,
+        hostid=host.id if host else None, rootdisksize=p.rootdisksize, disk_offering=ctx.refs.get("diskofferingid"),
+        size=p.size, networks=networks, ip_for_network=ips, details=_details(p.details), hypervisor=p.hypervisor,
+    )
+    if host is not None and host.zone_id != req.zone.id:
+        raise ParamError(f"Host {host.uuid} is not in zone {req.zone.uuid}")
+    vm = vm_service.allocate(s, req)
+    vm.display_vm = p.displayvm
+    return vm.uuid
+
+
+@api_command("deployVirtualMachine", params=DeployVmParams, result_key="virtualmachine", is_async=True,
+             create=_deploy_create, entity=_ENTITY, event="VM.CREATE", response=VirtualMachineResp,
+             description="Creates and automatically starts a virtual machine based on a service offering, disk "
+             "offering, and template.")
+def deploy_vm(ctx: CallContext, p: DeployVmParams) -> VirtualMachineResp:
+    assert ctx.created_uuid
+    vm = vm_service.find_vm(ctx.session, ctx.created_uuid)
+    assert vm is not None
+    vm_id, password = vm.id, vm.password
+    vm_service.release(ctx.session)
+    if p.startvm:
+        host = ctx.refs.get("hostid")
+        vm_service.start(ctx.runtime, vm_id, host_id=host.id if host else None, deploy=True)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, ctx.created_uuid), password=password))
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+
+class VmIdParams(Params):
+    id: Annotated[str, Ref(_ENTITY)] = Field(description="The ID of the virtual machine")
+
+
+class StartVmParams(VmIdParams):
+    hostid: Annotated[str | None, Ref("Host", "read")] = Field(
+        None, description="destination Host ID to deploy the VM to - parameter available for root admin only")
+    clusterid: str | None = Field(None, description="destination Cluster ID to deploy the VM to - parameter "
+                                  "available for root admin only")
+    podid: str | None = Field(None, description="destination Pod ID to deploy the VM to - parameter available for "
+                              "root admin only")
+
+
+@api_command("startVirtualMachine", params=StartVmParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.START", response=VirtualMachineResp,
+             description="Starts a virtual machine.")
+def start_vm(ctx: CallContext, p: StartVmParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    host = ctx.refs.get("hostid")
+    if host is not None and not ctx.caller.is_root_admin:
+        raise PermissionDenied("Parameter hostid can only be specified by a Root Admin")
+    vm_id, uuid = vm.id, vm.uuid
+    vm_service.release(ctx.session)
+    vm_service.start(ctx.runtime, vm_id, host_id=host.id if host else None)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
+
+
+class StopVmParams(VmIdParams):
+    forced: bool = Field(False, description="Force stop the VM (vm is marked as Stopped even when command fails to "
+                         "be send to the backend, otherwise a force poweroff is attempted). The caller knows the VM "
+                         "is stopped.")
+
+
+@api_command("stopVirtualMachine", params=StopVmParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.STOP", response=VirtualMachineResp,
+             description="Stops a virtual machine.")
+def stop_vm(ctx: CallContext, p: StopVmParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    vm_id, uuid = vm.id, vm.uuid
+    vm_service.release(ctx.session)
+    vm_service.stop(ctx.runtime, vm_id, forced=p.forced)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
+
+
+@api_command("rebootVirtualMachine", params=VmIdParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.REBOOT", response=VirtualMachineResp,
+             description="Reboots a virtual machine.")
+def reboot_vm(ctx: CallContext, p: VmIdParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    vm_id, uuid = vm.id, vm.uuid
+    vm_service.release(ctx.session)
+    vm_service.reboot(ctx.runtime, vm_id)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
+
+
+class DestroyVmParams(VmIdParams):
+    expunge: bool = Field(False, description="If true is passed, the vm is expunged immediately. False by default.")
+    volumeids: list[str] | None = Field(None, description="Comma separated list of UUIDs for volumes that will be "
+                                        "deleted")
+
+
+@api_command("destroyVirtualMachine", params=DestroyVmParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.DESTROY", response=VirtualMachineResp,
+             description="Destroys a virtual machine.")
+def destroy_vm(ctx: CallContext, p: DestroyVmParams) -> VirtualMachineResp | Success:
+    vm = ctx.refs["id"]
+    if p.expunge and not ctx.caller.is_admin:
+        from management.services import configuration
+
+        allowed = (configuration.get(ctx.session, "allow.user.expunge.recover.vm", "false") or "false") == "true"
+        if not allowed:
+            raise PermissionDenied("Parameter expunge can be passed by Admin only. Or when the allow.user.expunge."
+                                   "recover.vm key is set.")
+    vol_ids = []
+    for uuid in p.volumeids or []:
+        vol = access.resolve(ctx.session, ctx.caller, "Volume", uuid, "write")
+        if vol.instance_id != vm.id or vol.volume_type != "DATADISK":
+            raise ParamError(f"Volume {uuid} is not a data disk of VM {vm.uuid}")
+        vol_ids.append(vol.id)
+    vm_id, uuid = vm.id, vm.uuid
+    vm_service.release(ctx.session)
+    vm_service.destroy(ctx.runtime, vm_id, expunge_now=p.expunge, volume_ids=vol_ids)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
+
+
+@api_command("expungeVirtualMachine", params=VmIdParams, is_async=True, entity=_ENTITY, event="VM.EXPUNGE",
+             roles=ADMIN, description="Expunge a virtual machine. Once expunged, it cannot be recoverd.")
+def expunge_vm(ctx: CallContext, p: VmIdParams) -> Success:
+    vm = ctx.refs["id"]
+    if vm.state not in ("Destroyed", "Expunging", "Error"):
+        raise InvalidStateTransition(f"Please specify a VM that is in Destroyed state (it is {vm.state})")
+    vm_id = vm.id
+    vm_service.release(ctx.session)
+    vm_service.expunge(ctx.runtime, vm_id)
+    return vm_service.done(ctx.session, Success())
+
+
+@api_command("recoverVirtualMachine", params=VmIdParams, result_key="virtualmachine", entity=_ENTITY,
+             event="VM.RECOVER", response=VirtualMachineResp, description="Recovers a virtual machine.")
+def recover_vm(ctx: CallContext, p: VmIdParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    vm_service.recover(ctx.session, vm)
+    return vm_response(ctx, vm)
+
+
+class UpdateVmParams(VmIdParams):
+    displayname: str | None = Field(None, description="user generated name")
+    name: str | None = Field(None, description="new host name of the vm. The VM has to be stopped/started for this "
+                             "update to take affect")
+    group: str | None = Field(None, description="group of the virtual machine")
+    haenable: bool | None = Field(None, description="true if high-availability is enabled for the virtual machine, "
+                                  "false otherwise")
+    ostypeid: Annotated[str | None, Ref("OsType", "read")] = Field(
+        None, description="the ID of the OS type that best represents this VM.")
+    userdata: str | None = Field(None, description="an optional binary data that can be sent to the virtual "
+                                 "machine upon a successful deployment. This binary data must be base64 encoded.")
+    details: MapParam | None = Field(None, description="Details in key/value pairs.")
+    displayvm: bool | None = Field(None, description="an optional field, whether to the display the vm to the end "
+                                   "user or not.")
+    isdynamicallyscalable: bool | None = Field(None, description="true if VM contains XS/VMWare tools inorder to "
+                                               "support dynamic scaling of VM cpu/memory")
+    cleanupdetails: bool | None = Field(None, description="optional boolean field, which indicates if details "
+                                        "should be cleaned up or not")
+
+
+@api_command("updateVirtualMachine", params=UpdateVmParams, result_key="virtualmachine", entity=_ENTITY,
+             event="VM.UPDATE", response=VirtualMachineResp,
+             description="Updates properties of a virtual machine. The VM has to be stopped and restarted for the "
+             "new properties to take effect. UpdateVirtualMachine does not first check whether the VM is stopped.")
+def update_vm(ctx: CallContext, p: UpdateVmParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    if p.name is not None and p.name != vm.name:
+        vm_service.validate_hostname(p.name)
+        vm.name = p.name
+    if p.displayname is not None:
+        vm.display_name = p.displayname
+    if p.group is not None:
+        vm.group_name = p.group or None
+    if p.haenable is not None:
+        vm.ha_enabled = p.haenable
+    if p.ostypeid is not None:
+        vm.os_type_id = ctx.refs["ostypeid"].id
+    if p.userdata is not None:
+        vm.user_data = vm_service.validate_userdata(p.userdata)
+    if p.displayvm is not None:
+        vm.display_vm = p.displayvm
+    if p.cleanupdetails:
+        vm.details_json = None
+    if p.details:
+        d = vm_service.as_dict(vm.details_json)
+        d.update(_details(p.details))
+        vm.details_json = json.dumps(d)
+    return vm_response(ctx, vm)
+
+
+class ChangeServiceParams(VmIdParams):
+    serviceofferingid: Annotated[str, Ref("ServiceOffering", "read")] = Field(
+        description="the service offering ID to apply to the virtual machine")
+    details: MapParam | None = Field(None, description="name value pairs of custom parameters for cpu, memory and "
+                                     "cpunumber. example details[i].name=value")
+
+
+@api_command("changeServiceForVirtualMachine", params=ChangeServiceParams, result_key="virtualmachine",
+             entity=_ENTITY, event="VM.UPGRADE", response=VirtualMachineResp,
+             description="Changes the service offering for a virtual machine. The virtual machine must be in a "
+             "\"Stopped\" state for this command to take effect.")
+def change_service(ctx: CallContext, p: ChangeServiceParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    vm_service.change_offering(ctx.session, vm, ctx.refs["serviceofferingid"], _details(p.details))
+    return vm_response(ctx, vm)
+
+
+@api_command("scaleVirtualMachine", params=ChangeServiceParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.UPGRADE", response=VirtualMachineResp,
+             description="Scales the virtual machine to a new service offering. This command also considers the "
+                         "volume size in the service offering or disk offering linked to the new service offering "
+                         "and apply all characteristics to the root volume.")
+def scale_vm(ctx: CallContext, p: ChangeServiceParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    vm_service.change_offering(ctx.session, vm, ctx.refs["serviceofferingid"], _details(p.details), live=True)
+    return vm_response(ctx, vm)
+
+
+class RestoreVmParams(Params):
+    virtualmachineid: Annotated[str, Ref(_ENTITY)] = Field(description="Virtual Machine ID")
+    templateid: Annotated[str | None, Ref("Template", "read")] = Field(
+        None, description="an optional template Id to restore vm from the new template. This can be an ISO id in "
+        "case of restore vm deployed using ISO")
+    rootdisksize: int | None = Field(None, description="Override root volume's size (in GB).")
+
+
+@api_command("restoreVirtualMachine", params=RestoreVmParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.RESTORE", response=VirtualMachineResp,
+             description="Restore a VM to original template/ISO or new template/ISO")
+def restore_vm(ctx: CallContext, p: RestoreVmParams) -> VirtualMachineResp:
+    vm = ctx.refs["virtualmachineid"]
+    tmpl = ctx.refs.get("templateid")
+    vm_id, uuid = vm.id, vm.uuid
+    vm_service.release(ctx.session)
+    vm_service.restore(ctx.runtime, vm_id, tmpl.id if tmpl else None)
+    return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
+
+
+# ------------------------------------------------------------------------------------------------ list
+
+class ListVmParams(TaggedListParams):
+    id: Annotated[str | None, Ref(_ENTITY, "read")] = Field(None, description="the ID of the virtual machine")
+    ids: list[str] | None = Field(None, description="the IDs of the virtual machines, mutually exclusive with id")
+    name: str | None = Field(None, description="name of the virtual machine (a substring match)")
+    state: str | None = Field(None, description="state of the virtual machine. Possible values are: Running, "
+                              "Stopped, Present, Destroyed, Expunged. Present is used for the state equal not "
+                              "destroyed.")
+    zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the availability zone ID")
+    hostid: Annotated[str | None, Ref("Host", "read")] = Field(None, description="the host ID")
+    podid: str | None = Field(None, description="the pod ID")
+    clusterid: str | None = Field(None, description="the cluster ID")
+    storageid: str | None = Field(None, description="the storage ID where vm's volumes belong to")
+    templateid: Annotated[str | None, Ref("Template", "read")] = Field(None, description="list vms by template")
+    serviceofferingid: Annotated[str | None, Ref("ServiceOffering", "read")] = Field(
+        None, description="list by the service offering")
+    networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list by network id")
+    groupid: str | None = Field(None, description="the group ID")
+    hypervisor: str | None = Field(None, description="the target hypervisor for the template")
+    keypair: str | None = Field(None, description="list vms by ssh keypair name")
+    details: list[str] | None = Field(None, description="comma separated list of vm details requested, value can "
+                                      "be a list of [all, group, nics, stats, secgrp, tmpl, servoff, diskoff, "
+                                      "backoff, iso, volume, min, affgrp]. If no parameter is passed in, the "
+                                      "details will be defaulted to all")
+    displayvm: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "
+                                   "to pass this parameter")
+    isrecursive: bool = Field(False, description="defaults to false, but if true, lists all resources from the "
+                              "parent specified by the domainId till leaves.")
+    forvirtualnetwork: bool | None = Field(None, description="list by network type; true if need to list vms using "
+                                           "Virtual Network, false otherwise")
+    haenable: bool | None = Field(None, description="list by the High Availability offering; true if filtering VMs "
+                                  "with HA enabled; false for VMs with HA disabled")
+
+
+@api_command("listVirtualMachines", params=ListVmParams, result_key="virtualmachine", response=VirtualMachineResp,
+             description="List the virtual machines owned by the account.")
+def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
+    s = ctx.session
+    stmt = select(VirtualMachine).where(VirtualMachine.removed.is_(None), VirtualMachine.vm_type == "User")
+    stmt = access.owned_filter(s, stmt, VirtualMachine, ctx.caller, account=p.account, domainid=p.domainid,
+                               isrecursive=p.isrecursive, listall=p.listall)
+    if p.id:
+        stmt = stmt.where(VirtualMachine.uuid == p.id)
+    if p.ids:
+        stmt = stmt.where(VirtualMachine.uuid.in_(p.ids))
+    if p.name:
+        stmt = stmt.where(VirtualMachine.name.ilike(f"%{p.name}%") | VirtualMachine.display_name.ilike(f"%{p.name}%"))
+    if p.state:
+        st = p.state
+        if st.lower() == "present":
+            stmt = stmt.where(VirtualMachine.state.not_in(("Destroyed", "Expunging")))
+        else:
+            stmt = stmt.where(VirtualMachine.state == st[:1].upper() + st[1:])
+    elif not ctx.caller.is_admin:
+        stmt = stmt.where(VirtualMachine.state.not_in(("Destroyed", "Expunging")))
+    if p.zoneid:
+        stmt = stmt.where(VirtualMachine.zone_id == ctx.refs["zoneid"].id)
+    if p.hostid:
+        stmt = stmt.where(VirtualMachine.host_id == ctx.refs["hostid"].id)
+    if p.templateid:
+        stmt = stmt.where(VirtualMachine.template_id == ctx.refs["templateid"].id)
+    if p.serviceofferingid:
+        stmt = stmt.where(VirtualMachine.service_offering_id == ctx.refs["serviceofferingid"].id)
+    if p.networkid:
+        sub = select(Nic.instance_id).where(Nic.network_id == ctx.refs["networkid"].id, Nic.removed.is_(None))
+        stmt = stmt.where(VirtualMachine.id.in_(sub))
+    if p.hypervisor:
+        stmt = stmt.where(VirtualMachine.hypervisor_type == p.hypervisor)
+    if p.keypair:
+        stmt = stmt.where(VirtualMachine.keypairs.like(f"%{p.keypair}%"))
+    if p.haenable is not None:
+        stmt = stmt.where(VirtualMachine.ha_enabled == p.haenable)
+    if p.displayvm is not None and ctx.caller.is_root_admin:
+        stmt = stmt.where(VirtualMachine.display_vm == p.displayvm)
+    if p.groupid:
+        stmt = stmt.where(VirtualMachine.group_name == p.groupid)
+    stmt = keyword_filter(stmt, p.keyword, VirtualMachine.name, VirtualMachine.display_name,
+                          VirtualMachine.instance_name, VirtualMachine.state)
+    stmt = tags_filter(stmt, p.tags, "UserVm", VirtualMachine.uuid)
+    rows, count = paginate(s, stmt, p.page, p.pagesize, VirtualMachine.id)
+    details = {d.lower() for d in p.details} if p.details else None
+    return ListResult(vm_responses(ctx, rows, details=details), count)

@@ -1,0 +1,94 @@
+"""The expunge thread: every `expunge.interval` seconds, expunge Destroyed VMs whose `expunge.delay` passed,
+and VMs left in Error by failed deploys (CloudStack's ExpungeTask)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import or_, select
+
+from management.db.base import utcnow
+from management.errors import CloudError
+from management.models.compute import VirtualMachine
+from management.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def due(runtime: Runtime) -> list[int]:
+    with runtime.db.session(write=False) as s:
+        return list(s.scalars(select(VirtualMachine.id).where(
+            VirtualMachine.removed.is_(None),
+            or_(VirtualMachine.state == "Error",
+                (VirtualMachine.state == "Destroyed") & (VirtualMachine.expunge_after <= utcnow())))))
+
+
+def run_once(runtime: Runtime) -> int:
+    from management.services import vm as vm_service
+
+    n = 0
+    for vm_id in due(runtime):
+        try:
+            vm_service.destroy(runtime, vm_id, expunge_now=True)
+            n += 1
+        except CloudError as exc:
+            log.warning("expunge of VM %s failed: %s", vm_id, exc.text)
+    return n
+
+
+class Expunger:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _interval(self) -> float:
+        from management.services import configuration
+
+        with self.runtime.db.session(write=False) as s:
+            return max(configuration.get_float(s, "expunge.interval", 86400.0), 0.05)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="expunger", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        import time
+
+        last = time.monotonic()
+        while True:
+            try:
+                interval = self._interval()
+            except Exception:
+                interval = 60.0
+            # Wake at least every 2 s so a shortened interval (updateConfiguration) takes effect soon.
+            if self._stop.wait(min(interval, 2.0)):
+                return
+            if time.monotonic() - last < interval:
+                continue
+            last = time.monotonic()
+            try:
+                run_once(self.runtime)
+            except Exception:
+                log.exception("expunge round failed")
+
+
+def start(runtime: Runtime) -> Expunger:
+    e = runtime.extras.get("expunger")
+    if e is None:
+        e = runtime.extras["expunger"] = Expunger(runtime)
+        e.start()
+    return e  # type: ignore[no-any-return]
+
+
+def stop(runtime: Runtime) -> None:
+    e = runtime.extras.pop("expunger", None)
+    if e is not None:
+        e.stop()

@@ -1,0 +1,812 @@
+"""Virtual machine lifecycle: allocate, start (place + spawn), stop, reboot, destroy, recover, expunge, scale.
+
+Transactions: the API's create phase runs in the request session. Job-side operations never hold a database
+transaction across a hypervisor call: every step is a short unit of work (`runtime.db.session()`), with the
+driver call between them. Job handlers call `release(ctx)` first so the job's own session does not keep the
+SQLite write lock while a driver works.
+
+Every state change goes through `fsm.transition` (compare-and-swap); the capacity ledger moves in the same unit
+of work as the transition that justifies it (claim while Starting, release on the way to Stopped), so the ledger
+equals the sum over Starting/Running/Stopping VMs at every commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import secrets
+import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from management import fsm, placement
+from management.db.base import utcnow
+from management.drivers import base as drv
+from management.drivers.errors import (
+    DomainNotFound,
+    DriverError,
+    DriverTimeout,
+    HostUnreachable,
+    InsufficientResources,
+)
+from management.errors import (
+    CloudError,
+    InsufficientCapacity,
+    InternalError,
+    InvalidStateTransition,
+    ParamError,
+    ResourceUnavailable,
+)
+from management.fsm import VmEvent, VolumeEvent
+from management.models.compute import SSHKeyPair, VirtualMachine
+from management.models.identity import Account
+from management.models.infra import Host, StoragePool, Zone
+from management.models.network import Network, Nic
+from management.models.offerings import DiskOffering, ServiceOffering
+from management.models.storage import Template, Volume
+from management.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+GiB = 1024**3
+MiB = 1024**2
+ACTIVE = ("Starting", "Running", "Stopping")  # states whose VMs hold host capacity
+RETRYABLE = (InsufficientResources, HostUnreachable, DriverTimeout)
+MAX_PLACEMENT_ATTEMPTS = 8
+
+
+# ------------------------------------------------------------------------------------------------ plumbing
+
+@contextmanager
+def tx(runtime: Runtime) -> Iterator[Session]:
+    with runtime.db.session() as s:
+        yield s
+
+
+def release(session: Session) -> None:
+    """End the job session's transaction (and its SQLite write lock) before long driver work."""
+    session.commit()
+
+
+def done(session: Session, value: Any) -> Any:
+    """End the read transaction a job handler used to build its response: the dispatcher's next statement is
+    then a write that starts its own transaction (SQLite cannot upgrade a stale read snapshot to a writer)."""
+    session.commit()
+    return value
+
+
+_fallback_lock = threading.Lock()
+
+
+def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
+    """The connected driver of `host` (services.hosts' cache), watched by VM sync for lifecycle events."""
+    try:
+        from management.services import hosts as hosts_service
+
+        d = hosts_service.driver_for(runtime, host)
+    except ImportError:  # pragma: no cover - before the inventory landed
+        from management.drivers.registry import driver_for_host
+
+        with _fallback_lock:
+            cache = runtime.extras.setdefault("vm_drivers", {})
+            d = cache.get((host.id, host.url))
+            if d is None:
+                d = cache[(host.id, host.url)] = driver_for_host(host.url, host.hypervisor_type)
+                d.connect()
+    from management.services import vmsync
+
+    vmsync.watch(runtime, host.id, d)
+    return d
+
+
+def pool_spec(pool: StoragePool) -> drv.PoolSpec:
+    kind = "dir" if pool.pool_type == "Filesystem" else "nfs"
+    return drv.PoolSpec(name=pool.uuid, path=pool.path, kind=kind)
+
+
+def template_source(session: Session, template: Template, zone: Zone) -> tuple[str, str]:
+    try:
+        from management.services import templates as templates_service
+    except ImportError:  # pragma: no cover
+        return template.uuid, template.url or f"simulator://{template.uuid}"
+    return templates_service.source_for_pool(session, template, zone)
+
+
+def hosts_with_pool(session: Session, pool: StoragePool) -> list[Host]:
+    stmt = select(Host).where(Host.zone_id == pool.zone_id, Host.removed.is_(None), Host.type == "Routing")
+    if pool.scope == "CLUSTER":
+        stmt = stmt.where(Host.cluster_id == pool.cluster_id)
+    elif pool.scope == "HOST":
+        stmt = stmt.where(Host.id == pool.host_id)
+    return list(session.scalars(stmt.order_by(Host.id)).unique())
+
+
+def driver_for_volume(runtime: Runtime, session: Session, vol: Volume) -> drv.HypervisorDriver | None:
+    """A driver that sees the volume: the attached VM's host first, then any host reaching its pool."""
+    if vol.pool_id is None:
+        return None
+    pool = session.get_one(StoragePool, vol.pool_id)
+    candidates: list[Host] = []
+    if vol.instance_id is not None:
+        vm = session.get(VirtualMachine, vol.instance_id)
+        for hid in (vm.host_id, vm.last_host_id) if vm else ():
+            if hid is not None:
+                candidates.append(session.get_one(Host, hid))
+    candidates += hosts_with_pool(session, pool)
+    seen: set[int] = set()
+    for h in candidates:
+        if h.id in seen or h.status != "Up":
+            continue
+        seen.add(h.id)
+        try:
+            d = driver_for(runtime, h)
+            d.ensure_pool(pool_spec(pool))
+            if d.get_volume(pool.uuid, vol.uuid) is not None:
+                return d
+        except DriverError:
+            continue
+    return None
+
+
+def driver_error(op: str, what: str, exc: Exception) -> CloudError:
+    return InternalError(f"Unable to {op} {what} due to error: {exc}")
+
+
+# ------------------------------------------------------------------------------------------------ allocate
+
+@dataclass(slots=True)
+class DeployRequest:
+    owner: Account
+    zone: Zone
+    offering: ServiceOffering
+    template: Template | None
+    user_id: int | None = None
+    name: str | None = None
+    displayname: str | None = None
+    group: str | None = None
+    userdata: str | None = None
+    keypairs: list[str] | None = None
+    hostid: int | None = None
+    rootdisksize: int | None = None  # GiB
+    disk_offering: DiskOffering | None = None
+    size: int | None = None  # GiB, custom data disk
+    networks: list[Network] | None = None
+    ip_for_network: dict[int, str] | None = None
+    details: dict[str, str] | None = None
+    hypervisor: str | None = None
+
+
+_NAME_CHARS = set(string.ascii_letters + string.digits + "-")
+
+
+def validate_hostname(name: str) -> None:
+    if not name or len(name) > 63 or not set(name) <= _NAME_CHARS or name[0] == "-" or name[-1] == "-" \
+            or name.isdigit():
+        raise ParamError(f"Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through "
+                         f"'9', and the hyphen ('-'), must be between 1 and 63 characters long, and can't start or "
+                         f"end with \"-\" and can't start with digit: {name}")
+
+
+def validate_userdata(value: str | None, limit: int = 1048576) -> str | None:
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError):
+        raise ParamError("User data must be base64 encoded") from None
+    if len(raw) > limit:
+        raise ParamError(f"User data is too long: {len(raw)} bytes (limit {limit})")
+    return value
+
+
+def sizing(offering: ServiceOffering, details: dict[str, str] | None) -> tuple[int, int, int]:
+    """(cpu, speed MHz, ram MiB): the offering's, or details cpuNumber/cpuSpeed/memory for a customized one."""
+    d = {k.lower(): v for k, v in (details or {}).items()}
+
+    def pick(fixed: int | None, key: str, label: str) -> int:
+        if fixed:
+            return int(fixed)
+        if key not in d:
+            raise ParamError(f"Need to specify custom parameter values cpu, cpu speed and memory when using custom "
+                             f"offering ({label} missing)")
+        try:
+            value = int(d[key])
+        except ValueError:
+            raise ParamError(f"Invalid {label} value {d[key]!r}") from None
+        if value <= 0:
+            raise ParamError(f"Invalid {label} value {value}")
+        return value
+
+    return (pick(offering.cpu, "cpunumber", "cpuNumber"), pick(offering.speed, "cpuspeed", "cpuSpeed"),
+            pick(offering.ram_size, "memory", "memory"))
+
+
+def resolve_keypairs(session: Session, owner: Account, names: list[str] | None) -> list[SSHKeyPair]:
+    out = []
+    for n in names or []:
+        kp = session.scalar(select(SSHKeyPair).where(SSHKeyPair.account_id == owner.id, SSHKeyPair.name == n))
+        if kp is None:
+            raise ParamError(f"A key pair with name '{n}' was not found for account {owner.name}")
+        out.append(kp)
+    return out
+
+
+def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
+    """Create the VM row (Stopped), its volumes (Allocated) and NICs; nothing touches a hypervisor yet."""
+    zone, so, tmpl = req.zone, req.offering, req.template
+    if zone.allocation_state != "Enabled" and not req.hostid:
+        # Admins may still deploy with a hostid into a disabled zone (CloudStack lets root admins do so).
+        raise ResourceUnavailable(f"Cannot deploy a VM in zone {zone.name}: the zone is disabled")
+    if tmpl is None:
+        raise ParamError("Unable to deploy a VM: templateid is required")
+    if tmpl.format == "ISO":
+        raise ParamError("Deploying from an ISO needs a disk offering for the root disk; use a template")
+    if so.state != "Active" or so.is_system:
+        raise ParamError(f"Service offering {so.uuid} cannot be used to deploy a user VM")
+    cpu, speed, ram = sizing(so, req.details)
+    if req.name:
+        validate_hostname(req.name)
+        clash = session.scalar(select(VirtualMachine.id).where(
+            VirtualMachine.name == req.name, VirtualMachine.account_id == req.owner.id,
+            VirtualMachine.zone_id == zone.id, VirtualMachine.removed.is_(None)).limit(1))
+        if clash is not None:
+            raise ParamError(f"The vm with hostName {req.name} already exists in the network domain of zone "
+                             f"{zone.name}; vm hostnames must be unique within a network domain")
+    keypairs = resolve_keypairs(session, req.owner, req.keypairs)
+    userdata = validate_userdata(req.userdata)
+    password = None
+    if tmpl.password_enabled:
+        password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+    details = dict(req.details or {})
+    vm = VirtualMachine(
+        instance_name="i-pending", name=req.name or "pending", display_name=req.displayname or req.name,
+        vm_type="User", account_id=req.owner.id, domain_id=req.owner.domain_id, user_id=req.user_id,
+        zone_id=zone.id, template_id=tmpl.id, service_offering_id=so.id, os_type_id=tmpl.os_type_id,
+        hypervisor_type=req.hypervisor or tmpl.hypervisor_type, cpu=cpu, speed=speed, ram_size=ram,
+        ha_enabled=so.offer_ha, user_data=userdata, keypairs=",".join(k.name for k in keypairs) or None,
+        password=password, group_name=req.group, details_json=json.dumps(details) if details else None,
+    )
+    session.add(vm)
+    session.flush()
+    vm.instance_name = f"i-{req.owner.id}-{vm.id}-VM"
+    if not req.name:
+        vm.name = f"VM-{vm.uuid}"
+        vm.display_name = vm.display_name or vm.name
+    # Root disk: template size, or rootdisksize GiB (never smaller than the template).
+    root_size = tmpl.size or so.root_disk_size or 0
+    if req.rootdisksize:
+        wanted = int(req.rootdisksize) * GiB
+        if tmpl.size and wanted < tmpl.size:
+            raise ParamError(f"Root disk size {req.rootdisksize} GB is smaller than the template's "
+                             f"{tmpl.size // GiB} GB")
+        root_size = wanted
+    session.add(Volume(name=f"ROOT-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id, zone_id=zone.id,
+                       instance_id=vm.id, device_id=0, volume_type="ROOT", size=root_size or 2 * GiB,
+                       template_id=tmpl.id, format=(tmpl.format or "QCOW2").upper()))
+    if req.disk_offering is not None:
+        do = req.disk_offering
+        if do.customized:
+            if not req.size:
+                raise ParamError("Disk offering is customized: size is required")
+            dsize = int(req.size) * GiB
+        else:
+            dsize = do.disk_size
+        session.add(Volume(name=f"DATA-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id,
+                           zone_id=zone.id, instance_id=vm.id, device_id=1, volume_type="DATADISK", size=dsize,
+                           disk_offering_id=do.id, provisioning_type=do.provisioning_type))
+    allocate_nics(session, vm, req)
+    session.flush()
+    return vm
+
+
+def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> list[Nic]:
+    networks = list(req.networks or [])
+    try:
+        from management.services import networks as networks_service
+    except ImportError:
+        networks_service = None  # type: ignore[assignment]
+    if not networks and networks_service is not None and req.zone.network_type == "Advanced":
+        owner = req.owner
+        networks = [networks_service.default_network(session, owner, req.zone)]
+    if networks_service is not None and networks:
+        try:
+            return list(networks_service.allocate_nics(session, vm, networks))
+        except TypeError:  # a (ctx, vm, networks, ips) signature variant
+            return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
+    # Fallback before guest networks exist: NIC records on the named networks, MAC only.
+    out = []
+    for i, net in enumerate(networks):
+        nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=random_mac(), device_id=i, default_nic=i == 0,
+                  gateway=net.gateway, broadcast_uri=net.broadcast_uri)
+        session.add(nic)
+        out.append(nic)
+    return out
+
+
+def random_mac() -> str:
+    return "02:00:" + ":".join(f"{secrets.randbelow(256):02x}" for _ in range(4))
+
+
+def release_nics(session: Session, vm: VirtualMachine) -> None:
+    try:
+        from management.services import networks as networks_service
+
+        networks_service.release_nics(session, vm)
+        return
+    except (ImportError, AttributeError):
+        pass
+    for nic in session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))):
+        nic.removed = utcnow()
+        nic.ip4_address = None
+
+
+# ------------------------------------------------------------------------------------------------ start
+
+def _need(session: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> placement.Need:
+    so = session.get_one(ServiceOffering, vm.service_offering_id)
+    return placement.Need.for_vm(vm.cpu, vm.speed, vm.ram_size, hypervisor=vm.hypervisor_type or None,
+                                 host_tag=so.host_tag, host_id=pin, avoid=frozenset(avoid))
+
+
+def _volumes(session: Session, vm: VirtualMachine) -> list[Volume]:
+    return list(session.scalars(select(Volume).where(Volume.instance_id == vm.id, Volume.removed.is_(None))
+                                .order_by(Volume.device_id, Volume.id)))
+
+
+def _nic_specs(session: Session, vm: VirtualMachine) -> tuple[drv.NicSpec, ...]:
+    nics = session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))
+                           .order_by(Nic.device_id))
+    out = []
+    for n in nics:
+        vlan = None
+        if n.broadcast_uri and n.broadcast_uri.startswith("vlan://"):
+            try:
+                vlan = int(n.broadcast_uri[7:])
+            except ValueError:
+                vlan = None
+        out.append(drv.NicSpec(mac=n.mac_address, vlan=vlan, ip=n.ip4_address, device_id=n.device_id))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    host: Host
+    need: placement.Need
+    created: list[tuple[int, int, int]]  # (volume id, pool id, bytes claimed) for volumes created this attempt
+    spec: drv.DomainSpec
+    pools: dict[int, StoragePool]
+    template: tuple[int, str, str] | None  # (pool id, template uuid, source)
+    existing_domain: bool
+    data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
+
+
+def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
+    zone = s.get_one(Zone, vm.zone_id)
+    restart_host = None
+    if pin is None and vm.last_host_id is not None:
+        # A VM that ran before lives where its disks and domain are: its last host (CloudStack tries it first).
+        restart_host = vm.last_host_id
+        last = s.get(Host, restart_host)
+        if last is None or last.removed is not None or last.status != "Up" or restart_host in avoid:
+            restart_host = None  # the last host is gone: place afresh (its domain is lost anyway)
+    need = _need(s, vm, pin=pin or restart_host, avoid=avoid)
+    try:
+        candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
+    except InsufficientCapacity:
+        raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
+    host = None
+    for h in candidates:
+        cluster = h.cluster
+        f = placement.factors_for(s, cluster, zone) if cluster else placement.Factors()
+        if placement.claim_host(s, h, need, f):
+            host = h
+            break
+    if host is None:
+        raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone)
+    vm.host_id = host.id
+    vm.pod_id = host.pod_id
+    vm.hypervisor_type = host.hypervisor_type
+    vm.power_state_updated = utcnow()
+    created: list[tuple[int, int, int]] = []
+    pools: dict[int, StoragePool] = {}
+    disks: list[drv.DiskSpec] = []
+    template: tuple[int, str, str] | None = None
+    data_to_create: list[tuple[str, str, int]] = []
+    so = s.get_one(ServiceOffering, vm.service_offering_id)
+    for vol in _volumes(s, vm):
+        if vol.state == "Allocated":
+            tags = so.tags if vol.volume_type == "ROOT" else (
+                s.get_one(DiskOffering, vol.disk_offering_id).tags if vol.disk_offering_id else None)
+            pool = placement.choose_pool(s, zone, vol.size, cluster_id=host.cluster_id, host_id=host.id, tags=tags,
+                                         what=f"volume {vol.name}")
+            vol.pool_id = pool.id
+            fsm.transition(s, vol, VolumeEvent.CreateRequested)
+            created.append((vol.id, pool.id, vol.size))
+            pools[pool.id] = pool
+            if vol.volume_type == "ROOT" and vol.template_id is not None:
+                tmpl = s.get_one(Template, vol.template_id)
+                t_uuid, source = template_source(s, tmpl, zone)
+                template = (pool.id, t_uuid, source)
+                disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=True,
+                                          template=t_uuid, device_id=vol.device_id or 0))
+            elif vol.volume_type == "ROOT":
+                disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=True,
+                                          device_id=0))
+            else:
+                data_to_create.append((pool.uuid, vol.uuid, vol.size))
+                disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=False,
+                                          device_id=vol.device_id or 1))
+        elif vol.pool_id is not None:
+            pool = s.get_one(StoragePool, vol.pool_id)
+            pools[pool.id] = pool
+            disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=False,
+                                      device_id=vol.device_id or 0))
+    kp_keys = []
+    if vm.keypairs:
+        for name in vm.keypairs.split(","):
+            kp = s.scalar(select(SSHKeyPair).where(SSHKeyPair.account_id == vm.account_id, SSHKeyPair.name == name))
+            if kp is not None:
+                kp_keys.append(kp.public_key)
+    metadata = {"hostname": vm.name, "instance-id": vm.uuid, "local-hostname": vm.name}
+    if kp_keys:
+        metadata["public-keys"] = "\n".join(kp_keys)
+    spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
+                          cpu_mhz=vm.speed, disks=tuple(disks), nics=_nic_specs(s, vm), start=True,
+                          user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
+                          else None, metadata=metadata)
+    return _Attempt(host=host, need=need, created=created, spec=spec, pools=pools, template=template,
+                    existing_domain=restart_host is not None and restart_host == host.id,
+                    data_to_create=data_to_create)
+
+
+def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:
+    """Give back what the attempt claimed: host capacity, pool space, volume states."""
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        placement.release_host(s, a.host.id, a.need.cpu_mhz, a.need.mem_bytes)
+        for vol_id, pool_id, size in a.created:
+            placement.release_pool(s, pool_id, size)
+            vol = s.get_one(Volume, vol_id)
+            if vol.state == "Creating":
+                fsm.transition(s, vol, VolumeEvent.OperationFailed)  # back to Allocated
+            vol.pool_id = None
+            vol.path = None
+        vm.host_id = None
+
+
+def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: bool = False) -> None:
+    """Stopped -> Starting -> (place, create disks, spawn or start) -> Running, retrying other hosts."""
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if fsm.transition(s, vm, VmEvent.StartRequested) == "Running":
+            return  # no-op: already running
+    avoid: set[int] = set()
+    last_error: Exception | None = None
+    for _attempt in range(MAX_PLACEMENT_ATTEMPTS):
+        try:
+            with tx(runtime) as s:
+                vm = s.get_one(VirtualMachine, vm_id)
+                a = _plan_attempt(s, vm, pin=host_id, avoid=avoid)
+        except CloudError as err:
+            _fail_start(runtime, vm_id, deploy)
+            if isinstance(err, InsufficientCapacity) and last_error is not None:
+                raise InsufficientCapacity(f"{err.text}; last hypervisor error: {last_error}") from None
+            raise
+        try:
+            _run_attempt(runtime, a)
+        except RETRYABLE as exc:
+            log.info("VM %s could not start on host %s (%s); trying another host", vm_id, a.host.name, exc)
+            _cleanup_driver(runtime, a)
+            _undo_attempt(runtime, vm_id, a)
+            avoid.add(a.host.id)
+            last_error = exc
+            if a.existing_domain or host_id is not None:
+                _fail_start(runtime, vm_id, deploy)
+                raise ResourceUnavailable(f"Unable to start VM instance {a.spec.name} on host {a.host.name}: "
+                                          f"{exc}") from None
+            continue
+        except DriverError as exc:
+            _cleanup_driver(runtime, a)
+            _undo_attempt(runtime, vm_id, a)
+            _fail_start(runtime, vm_id, deploy)
+            raise InternalError(f"Unable to start VM instance {a.spec.name} ({a.spec.uuid}) on host "
+                                f"{a.host.name}: {exc}") from None
+        except BaseException:
+            _cleanup_driver(runtime, a)
+            _undo_attempt(runtime, vm_id, a)
+            _fail_start(runtime, vm_id, deploy)
+            raise
+        with tx(runtime) as s:
+            vm = s.get_one(VirtualMachine, vm_id)
+            for vol_id, _pool, _size in a.created:
+                vol = s.get_one(Volume, vol_id)
+                vol.path = vol.uuid
+                fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
+            fsm.transition(s, vm, VmEvent.OperationSucceeded)
+            vm.last_host_id = a.host.id
+            vm.power_state = "PowerOn"
+            vm.power_state_updated = utcnow()
+        return
+    _fail_start(runtime, vm_id, deploy)
+    with tx(runtime) as s:
+        zone = s.get_one(Zone, s.get_one(VirtualMachine, vm_id).zone_id)
+        name = s.get_one(VirtualMachine, vm_id).instance_name
+    raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{name}] in Zone {zone.uuid} after "
+                               f"{MAX_PLACEMENT_ATTEMPTS} attempts: {last_error}")
+
+
+def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
+    d = driver_for(runtime, a.host)
+    for pool in a.pools.values():
+        d.ensure_pool(pool_spec(pool))
+    if a.template is not None:
+        pool_id, t_uuid, source = a.template
+        d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
+    if a.existing_domain and d.get_domain(a.spec.uuid) is not None:
+        for disk in a.spec.disks:  # volumes attached while stopped whose domain predates them
+            if not disk.create and disk.volume_uuid in {v for _, v, _ in a.data_to_create}:
+                d.create_volume(disk.pool, disk.volume_uuid, disk.size_bytes)
+                d.attach_volume(a.spec.uuid, disk.pool, disk.volume_uuid, disk.device_id)
+        d.start(a.spec.uuid)
+        return
+    made: list[tuple[str, str]] = []
+    try:
+        for pool_uuid, vol_uuid, size in a.data_to_create:
+            d.create_volume(pool_uuid, vol_uuid, size)
+            made.append((pool_uuid, vol_uuid))
+        d.spawn(a.spec)
+    except BaseException:
+        for pool_uuid, vol_uuid in made:
+            try:
+                d.delete_volume(pool_uuid, vol_uuid)
+            except DriverError:
+                log.warning("could not delete volume %s after a failed spawn", vol_uuid, exc_info=True)
+        raise
+
+
+def _cleanup_driver(runtime: Runtime, a: _Attempt) -> None:
+    """spawn is atomic; a failed start of an existing domain leaves it defined (its disks are the VM's)."""
+
+
+def _fail_start(runtime: Runtime, vm_id: int, deploy: bool) -> None:
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if vm.state == "Starting":
+            fsm.transition(s, vm, VmEvent.OperationFailed)  # -> Stopped
+        vm.host_id = None
+        if deploy and vm.state == "Stopped" and vm.last_host_id is None:
+            # A deploy that never ran anywhere: CloudStack marks the VM Error (the expunger removes it).
+            fsm.transition(s, vm, VmEvent.OperationFailed)  # Stopped -> Error
+
+
+# ------------------------------------------------------------------------------------------------ stop etc.
+
+def stop(runtime: Runtime, vm_id: int, *, forced: bool = False) -> None:
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if vm.state in ("Error", "Unknown", "Shutdown") and vm.host_id is None:
+            fsm.transition(s, vm, VmEvent.StopRequested)
+            return
+        if fsm.transition(s, vm, VmEvent.StopRequested) == "Stopped":
+            return  # no-op
+        host = s.get_one(Host, vm.host_id) if vm.host_id else None
+        uuid = vm.uuid
+    if host is not None:
+        try:
+            driver_for(runtime, host).stop(uuid, force=forced)
+        except DomainNotFound:
+            pass
+        except DriverError as exc:
+            if not forced:
+                with tx(runtime) as s:
+                    fsm.transition(s, s.get_one(VirtualMachine, vm_id), VmEvent.OperationFailed)  # -> Running
+                raise driver_error("stop", f"VM {uuid}", exc) from None
+            log.warning("forced stop of %s: hypervisor error ignored: %s", uuid, exc)
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        fsm.transition(s, vm, VmEvent.OperationSucceeded)
+        release_capacity(s, vm)
+
+
+def release_capacity(s: Session, vm: VirtualMachine) -> None:
+    """Called right after the transition that left the active states (in the same unit of work)."""
+    if vm.host_id is not None:
+        placement.release_host(s, vm.host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
+        vm.last_host_id = vm.host_id
+        vm.host_id = None
+    vm.power_state = "PowerOff"
+    vm.power_state_updated = utcnow()
+
+
+def reboot(runtime: Runtime, vm_id: int) -> None:
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        fsm.next_state(fsm.Kind.VM, vm.state, VmEvent.RebootRequested)
+        if vm.state != "Running":
+            raise InvalidStateTransition(f"Unable to reboot VM in state {vm.state}")
+        host = s.get_one(Host, vm.host_id)
+        uuid = vm.uuid
+    try:
+        driver_for(runtime, host).reboot(uuid)
+    except DriverError as exc:
+        raise driver_error("reboot", f"VM {uuid}", exc) from None
+
+
+def destroy(runtime: Runtime, vm_id: int, *, expunge_now: bool = False, volume_ids: list[int] | None = None) -> None:
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        state = vm.state
+    if state in ("Destroyed", "Expunging") and not expunge_now:
+        return  # destroying twice is a no-op
+    if state in ("Running", "Starting", "Stopping", "Unknown", "Shutdown"):
+        if state in ("Starting", "Stopping"):
+            raise InvalidStateTransition(f"Unable to destroy VM in state {state}")
+        stop(runtime, vm_id, forced=True)
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if vm.state != "Destroyed":
+            fsm.transition(s, vm, VmEvent.DestroyRequested)  # Stopped -> Destroyed, Error -> Expunging
+        if vm.state == "Destroyed":
+            for vol in _volumes(s, vm):
+                if vol.volume_type == "ROOT" and vol.state == "Ready":
+                    fsm.transition(s, vol, VolumeEvent.DestroyRequested)
+            from management.services import configuration
+
+            delay = configuration.get_float(s, "expunge.delay", 86400.0)
+            vm.expunge_after = utcnow() + timedelta(seconds=delay)
+        must_expunge = expunge_now or vm.state == "Expunging"
+    if volume_ids:
+        from management.services import volumes as volumes_service
+
+        for vid in volume_ids:
+            volumes_service.detach(runtime, vid, force_db=True)
+            volumes_service.delete(runtime, vid)
+    if must_expunge:
+        expunge(runtime, vm_id)
+
+
+def recover(session: Session, vm: VirtualMachine) -> None:
+    fsm.transition(session, vm, VmEvent.RecoveryRequested)  # Destroyed -> Stopped
+    vm.expunge_after = None
+    for vol in _volumes(session, vm):
+        if vol.state == "Destroy":
+            fsm.transition(session, vol, VolumeEvent.RecoverRequested)
+
+
+def expunge(runtime: Runtime, vm_id: int) -> None:
+    """Destroyed/Error -> Expunging -> removed: the domain and its root disk go, data disks are detached and kept,
+    NICs and IPs are released, pool space is given back."""
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if vm.removed is not None:
+            return
+        if vm.state != "Expunging":
+            fsm.transition(s, vm, VmEvent.ExpungeOperation)
+        host_id = vm.host_id or vm.last_host_id
+        host = s.get_one(Host, host_id) if host_id else None
+        uuid = vm.uuid
+        data = [(v.uuid, s.get_one(StoragePool, v.pool_id).uuid) for v in _volumes(s, vm)
+                if v.volume_type != "ROOT" and v.pool_id is not None]
+    if host is not None:
+        try:
+            d = driver_for(runtime, host)
+            for vol_uuid, _pool in data:
+                try:
+                    d.detach_volume(uuid, vol_uuid)
+                except DomainNotFound:
+                    break
+            d.destroy(uuid)
+        except DriverError as exc:
+            raise driver_error("expunge", f"VM {uuid}", exc) from None
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        now = utcnow()
+        if vm.host_id is not None:  # Error VMs that still held a claim
+            placement.release_host(s, vm.host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
+            vm.last_host_id, vm.host_id = vm.host_id, None
+        for vol in _volumes(s, vm):
+            if vol.volume_type == "ROOT":
+                if vol.state in ("Ready", "Allocated"):
+                    fsm.transition(s, vol, VolumeEvent.DestroyRequested)
+                fsm.transition(s, vol, VolumeEvent.ExpungingRequested)
+                fsm.transition(s, vol, VolumeEvent.OperationSucceeded)  # -> Expunged
+                if vol.pool_id is not None:
+                    placement.release_pool(s, vol.pool_id, vol.size)
+                vol.removed = now
+            elif vol.state == "Allocated":
+                vol.instance_id, vol.device_id = None, None
+            else:
+                vol.instance_id, vol.device_id, vol.attached = None, None, None
+        release_nics(s, vm)
+        vm.removed = now
+        vm.power_state = "PowerOff"
+
+
+# ------------------------------------------------------------------------------------------------ scale/restore
+
+def change_offering(session: Session, vm: VirtualMachine, so: ServiceOffering, details: dict[str, str] | None,
+                    *, live: bool = False) -> None:
+    """changeServiceForVirtualMachine (Stopped) / scaleVirtualMachine (Running: capacity is re-claimed)."""
+    cpu, speed, ram = sizing(so, details)
+    if vm.state == "Running" and live:
+        host = session.get_one(Host, vm.host_id)
+        delta_cpu, delta_mem = cpu * speed - vm.cpu * vm.speed, (ram - vm.ram_size) * MiB
+        if delta_cpu < 0 or delta_mem < 0:
+            raise ParamError("Only scaling up a running VM is supported (CPU and memory must not decrease)")
+        cluster = host.cluster
+        f = placement.factors_for(session, cluster) if cluster else placement.Factors()
+        if not placement.claim_host(session, host, placement.Need(delta_cpu, delta_mem), f):
+            raise InsufficientCapacity(f"Unable to scale VM {vm.uuid}: host {host.name} has not enough capacity")
+    elif vm.state != "Stopped":
+        raise InvalidStateTransition(f"Unable to change the service offering of VM in state {vm.state}; stop it "
+                                     "first")
+    vm.service_offering_id = so.id
+    vm.cpu, vm.speed, vm.ram_size = cpu, speed, ram
+
+
+def restore(runtime: Runtime, vm_id: int, template_id: int | None) -> None:
+    """restoreVirtualMachine: a fresh root disk from the (new) template; a Running VM is restarted."""
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        if vm.state not in ("Running", "Stopped"):
+            raise InvalidStateTransition(f"Unable to restore VM in state {vm.state}")
+        was_running = vm.state == "Running"
+    if was_running:
+        stop(runtime, vm_id, forced=True)
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        host_id = vm.last_host_id
+        root = next(v for v in _volumes(s, vm) if v.volume_type == "ROOT")
+        old_uuid, old_pool = root.uuid, (s.get_one(StoragePool, root.pool_id) if root.pool_id else None)
+        uuid = vm.uuid
+        host = s.get_one(Host, host_id) if host_id else None
+        if template_id is not None:
+            vm.template_id = template_id
+            tmpl = s.get_one(Template, template_id)
+            if tmpl.size and root.size < tmpl.size:
+                root.size = tmpl.size
+    if host is not None:
+        try:
+            d = driver_for(runtime, host)
+            d.destroy(uuid)  # the domain and its spawned root disk; data disks are detached, not deleted
+            if old_pool is not None:
+                d.delete_volume(old_pool.uuid, old_uuid)
+        except DriverError as exc:
+            raise driver_error("restore", f"VM {uuid}", exc) from None
+    with tx(runtime) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        root = next(v for v in _volumes(s, vm) if v.volume_type == "ROOT")
+        if root.pool_id is not None:
+            placement.release_pool(s, root.pool_id, root.size)
+        # The old root disk is gone: a fresh Allocated root volume replaces it (same ids, new volume uuid).
+        fsm.transition(s, root, VolumeEvent.DestroyRequested)
+        fsm.transition(s, root, VolumeEvent.ExpungingRequested)
+        fsm.transition(s, root, VolumeEvent.OperationSucceeded)
+        root.removed = utcnow()
+        s.add(Volume(name=root.name, account_id=root.account_id, domain_id=root.domain_id, zone_id=root.zone_id,
+                     instance_id=vm.id, device_id=0, volume_type="ROOT", size=root.size, template_id=vm.template_id,
+                     format=root.format))
+        # last_host_id stays: the data disks live in that host's pools; start spawns a new domain there.
+    if was_running:
+        start(runtime, vm_id)
+
+
+def keypairs_of(session: Session, vm: VirtualMachine) -> list[str]:
+    return [k for k in (vm.keypairs or "").split(",") if k]
+
+
+def find_vm(session: Session, uuid: str) -> VirtualMachine | None:
+    return session.scalar(select(VirtualMachine).where(VirtualMachine.uuid == uuid))
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return json.loads(value) if value else {}

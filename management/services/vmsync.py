@@ -1,0 +1,194 @@
+"""VM sync: reconcile what the hypervisors report with the database (CloudStack's VM power-state sync).
+
+A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host for
+`list_domains()` and compares:
+
+- a domain Stopped/Crashed out of band while the VM is Running -> Stopped (FollowAgentPowerOffReport), host
+  capacity released in the same unit of work;
+- a Running VM whose domain is missing from its host -> Stopped the same way;
+- a domain Running while the VM is Stopped -> Running (FollowAgentPowerOnReport), capacity claimed;
+- a domain the database does not know whose name looks like ours (`i-<account>-<vm>-VM`) -> reported as an
+  orphan (logged, `orphans` list); never destroyed: it may not be ours.
+
+VMs in transitional states (Starting, Stopping, Migrating, Expunging) belong to the job moving them and are
+skipped. Lifecycle events from drivers that declare EVENTS trigger the same reconcile for that one VM at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import weakref
+from typing import Any
+
+from sqlalchemy import select
+
+from management import fsm, placement
+from management.db.base import utcnow
+from management.drivers.base import HypervisorDriver, LifecycleEvent, PowerState
+from management.drivers.errors import DriverError
+from management.errors import CloudError
+from management.fsm import VmEvent
+from management.models.compute import VirtualMachine
+from management.models.infra import Host
+from management.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+OUR_NAME = re.compile(r"^i-\d+-\d+-VM$")
+MiB = 1024 * 1024
+_watch_lock = threading.Lock()
+
+
+def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
+    """Subscribe to a driver's lifecycle events once (idempotent per driver instance)."""
+    if not driver.supports("events"):
+        return
+    with _watch_lock:
+        watched: weakref.WeakSet[Any] = runtime.extras.setdefault("vmsync_watched", weakref.WeakSet())
+        if driver in watched:
+            return
+        watched.add(driver)
+
+    def on_event(ev: LifecycleEvent) -> None:
+        if runtime.extras.get("vmsync_disabled"):
+            return
+        try:
+            _on_event(runtime, host_id, driver, ev)
+        except Exception:  # listeners must not raise into the driver
+            log.debug("vm sync event handling failed for %s", ev, exc_info=True)
+
+    driver.register_event_listener(on_event)
+
+
+def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: LifecycleEvent) -> None:
+    with runtime.db.session(write=False) as s:
+        vm = s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == ev.vm_uuid,
+                                                   VirtualMachine.removed.is_(None)))
+        if vm is None or vm.state in fsm.TRANSITIONAL:
+            return
+        vm_id = vm.id
+    info = driver.get_domain(ev.vm_uuid)
+    power = info.state if info is not None else None
+    reconcile_vm(runtime, vm_id, host_id, power)
+
+
+def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState | None) -> str | None:
+    """Apply one host's view of one VM (power None = domain missing). Returns the new state if it changed."""
+    try:
+        with runtime.db.session() as s:
+            vm = s.get_one(VirtualMachine, vm_id)
+            if vm.removed is not None or vm.state in fsm.TRANSITIONAL:
+                return None
+            off = power in (None, PowerState.STOPPED, PowerState.CRASHED)
+            if vm.state == "Running" and vm.host_id == host_id and off:
+                fsm.transition(s, vm, VmEvent.FollowAgentPowerOffReport)
+                placement.release_host(s, host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
+                vm.last_host_id, vm.host_id = host_id, None
+                vm.power_state = "PowerOff" if power is not None else "PowerReportMissing"
+                vm.power_state_updated = utcnow()
+                log.info("VM %s (%s) stopped out of band on host %s", vm.instance_name, vm.uuid, host_id)
+                return vm.state
+            if vm.state == "Stopped" and power is PowerState.RUNNING and vm.last_host_id == host_id:
+                fsm.transition(s, vm, VmEvent.FollowAgentPowerOnReport)
+                placement.claim_host_unconditional(s, host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
+                vm.host_id = host_id
+                vm.power_state = "PowerOn"
+                vm.power_state_updated = utcnow()
+                log.info("VM %s (%s) started out of band on host %s", vm.instance_name, vm.uuid, host_id)
+                return vm.state
+    except CloudError as exc:  # ConcurrentOperation: a job moved it first; the next round looks again
+        log.debug("vm sync skipped VM %s: %s", vm_id, exc)
+    return None
+
+
+class VmSync:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+        self.orphans: dict[int, list[str]] = {}
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="vm-sync", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _interval(self) -> float:
+        from management.services import configuration
+
+        with self.runtime.db.session(write=False) as s:
+            return max(configuration.get_float(s, "vm.sync.interval", 60.0), 0.05)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                interval = self._interval()
+            except Exception:
+                interval = 60.0
+            if self._stop.wait(interval):
+                return
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("vm sync round failed")
+
+    def run_once(self) -> dict[str, int]:
+        from management.services import vm as vm_service
+
+        changed = 0
+        with self.runtime.db.session(write=False) as s:
+            hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
+                                                      Host.type == "Routing")).unique())
+        for host in hosts:
+            try:
+                d = vm_service.driver_for(self.runtime, host)
+                domains = {dom.uuid: dom for dom in d.list_domains()}
+            except (DriverError, CloudError) as exc:
+                log.info("vm sync: host %s unreachable: %s", host.name, exc)
+                continue
+            with self.runtime.db.session(write=False) as s:
+                vms = list(s.execute(select(VirtualMachine.id, VirtualMachine.uuid).where(
+                    VirtualMachine.removed.is_(None),
+                    (VirtualMachine.host_id == host.id) | (VirtualMachine.last_host_id == host.id))))
+                known = set(s.scalars(select(VirtualMachine.uuid).where(
+                    VirtualMachine.uuid.in_(list(domains))))) if domains else set()
+            for vm_id, uuid in vms:
+                dom = domains.get(uuid)
+                if reconcile_vm(self.runtime, vm_id, host.id, dom.state if dom else None):
+                    changed += 1
+            orphans = [dom.name for u, dom in domains.items() if u not in known and OUR_NAME.match(dom.name)]
+            if orphans:
+                log.warning("vm sync: host %s has domains that look like ours but have no VM: %s", host.name,
+                            ", ".join(orphans))
+            self.orphans[host.id] = orphans
+        self.rounds += 1
+        return {"changed": changed, "hosts": len(hosts)}
+
+
+def start(runtime: Runtime) -> VmSync:
+    """Started by server.build: VM sync plus the expunger."""
+    sync = runtime.extras.get("vmsync")
+    if sync is None:
+        sync = runtime.extras["vmsync"] = VmSync(runtime)
+        sync.start()
+        from management.services import expunge
+
+        expunge.start(runtime)
+    return sync  # type: ignore[no-any-return]
+
+
+def stop(runtime: Runtime) -> None:
+    sync = runtime.extras.pop("vmsync", None)
+    if sync is not None:
+        sync.stop()
+    from management.services import expunge
+
+    expunge.stop(runtime)
