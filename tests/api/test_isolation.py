@@ -13,7 +13,8 @@ teammates add later are covered without editing this file:
    - read commands (list/get/query): HTTP 200, 431 or 531 — and a 200 body contains nothing of A's;
    - mutations: 431 or 531 (async ones may answer 200 with a job that FAILS with 431/531); never 200/530.
 4. Every list command B may call, with listall=true and without, returns nothing of A's.
-5. A is unchanged afterwards (keys, tags, state, names).
+5. A is unchanged afterwards (keys, tags, state, names). A mutation that answers 200 (its id-like parameter was
+   not a reference it acts on, e.g. an ignored `projectid`) passes only if everything A lists is unchanged.
 """
 
 from __future__ import annotations
@@ -129,6 +130,19 @@ def world(api: ApiClient) -> dict[str, Any]:
     return {"domain": dom, "a": a, "b": b, "ua": ua, "ub": ub, "owned": owned, "tags_before": tags_before}
 
 
+def _a_view(world: dict[str, Any]) -> str:
+    """Everything A sees of its own, as one comparable string."""
+    ua, a = world["ua"], world["a"]
+    out = {}
+    for entry in ua("listApis")["api"]:
+        name = entry["name"]
+        if name.startswith("list") and not any(p["required"] for p in entry["params"]) and name != "listEvents" \
+                and name != "listAsyncJobs":
+            out[name] = sorted(json.dumps(x, sort_keys=True) for x in _items(ua(name, listall=True))
+                               if _owned_by(x, a) or name in ("listTags", "listSSHKeyPairs"))
+    return json.dumps(out, sort_keys=True)
+
+
 def _leaks(text: str, a: dict[str, Any], owned: dict[str, str]) -> list[str]:
     found = [v for v in (a["apikey"], a["secretkey"], a["name"]) if v in text]
     return found + [i for i in owned if i in text]
@@ -138,6 +152,7 @@ def test_b_can_not_reach_a(world: dict[str, Any]) -> None:
     a, ub, owned = world["a"], world["ub"], world["owned"]
     b_apis = {e["name"]: e for e in ub("listApis")["api"]}
     problems: list[str] = []
+    before = _a_view(world)
     walked: set[str] = set()
     calls = 0
     for name, entry in sorted(b_apis.items()):
@@ -182,7 +197,10 @@ def test_b_can_not_reach_a(world: dict[str, Any]) -> None:
                 if job["jobstatus"] != 2 or code not in (431, 531):
                     problems.append(f"async mutation of A's object did not fail with 431/531: {where} job={job}")
                 continue
-            problems.append(f"mutation of A's object was not refused: {where}")
+            # 200: only acceptable when the id-like parameter was not an entity reference the command acts on
+            # (e.g. an ignored projectid) — then B acted on its own objects and A must be exactly as before.
+            if _a_view(world) != before or _leaks(r.text, a, {k: v for k, v in owned.items() if k != oid}):
+                problems.append(f"mutation with A's id changed or leaked A's objects: {where}")
     assert calls > 0 and {"getUserKeys", "registerUserKeys", "updateUser", "queryAsyncJobResult",
                            "createTags"} <= walked, walked
     assert not problems, "\n".join(problems)
