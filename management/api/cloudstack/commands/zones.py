@@ -1,4 +1,4 @@
-"""Zones: listZones here; creation and the rest of the inventory live with the inventory commands."""
+"""Zones: listZones, createZone, updateZone, deleteZone."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
-from management.api.cloudstack.envelope import ListResult
-from management.api.cloudstack.registry import ListParams, MapParam, Ref, api_command
+from management.api.cloudstack.envelope import ListResult, Success
+from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
 from management.api.cloudstack.schemas import TagResp, ZoneResp
 from management.models.infra import Zone
-from management.services import access, tags
+from management.services import access, infra, tags
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
 
@@ -72,3 +72,75 @@ def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Zone.id)
     by_zone = tags.tags_of(ctx.session, "Zone", [z.uuid for z in rows])
     return ListResult([zone_resp(z, by_zone.get(z.uuid)) for z in rows], count)
+
+
+# ---- createZone / updateZone / deleteZone ------------------------------------------------------------------------
+
+class CreateZoneParams(Params):
+    name: str = Field(description="the name of the Zone")
+    networktype: str = Field(description="network type of the zone, can be Basic or Advanced")
+    dns1: str = Field(description="the first DNS for the Zone")
+    internaldns1: str = Field(description="the first internal DNS for the Zone")
+    dns2: str | None = Field(None, description="the second DNS for the Zone")
+    internaldns2: str | None = Field(None, description="the second internal DNS for the Zone")
+    guestcidraddress: str | None = Field(None, description="the guest CIDR address for the Zone")
+    domain: str | None = Field(None, description="Network domain name for the networks in the zone")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
+        None, description="the ID of the containing domain, null for public zones")
+    securitygroupenabled: bool | None = Field(None, description="true if network is security group enabled, "
+                                              "false otherwise")
+    localstorageenabled: bool | None = Field(None, description="true if local storage offering enabled, false "
+                                             "otherwise")
+    allocationstate: str | None = Field(None, description="Allocation state of this Zone for allocation of new "
+                                        "resources")
+    description: str | None = Field(None, description="the description of the Zone")
+    isedge: bool = Field(False, description="true if the zone is an edge zone, false otherwise")
+
+
+@api_command("createZone", params=CreateZoneParams, result_key="zone", response=ZoneResp, roles=ADMIN,
+             event="ZONE.CREATE", entity="Zone", description="Creates a Zone.")
+def create_zone(ctx: CallContext, p: CreateZoneParams) -> ZoneResp:
+    z = infra.create_zone(ctx.session, name=p.name, networktype=p.networktype, dns1=p.dns1, dns2=p.dns2,
+                          internaldns1=p.internaldns1, internaldns2=p.internaldns2,
+                          guestcidraddress=p.guestcidraddress, domain=p.domain,
+                          securitygroupenabled=p.securitygroupenabled, localstorageenabled=p.localstorageenabled,
+                          allocationstate=p.allocationstate, owner_domain=ctx.refs.get("domainid"),
+                          description=p.description)
+    return zone_resp(z)
+
+
+class UpdateZoneParams(Params):
+    id: Annotated[str, Ref("Zone")] = Field(description="the ID of the Zone")
+    name: str | None = Field(None, description="the name of the Zone")
+    allocationstate: str | None = Field(None, description="Allocation state of this cluster for allocation of new "
+                                        "resources")
+    dns1: str | None = Field(None, description="the first DNS for the Zone")
+    dns2: str | None = Field(None, description="the second DNS for the Zone")
+    internaldns1: str | None = Field(None, description="the first internal DNS for the Zone")
+    internaldns2: str | None = Field(None, description="the second internal DNS for the Zone")
+    guestcidraddress: str | None = Field(None, description="the guest CIDR address for the Zone")
+    domain: str | None = Field(None, description="Network domain name for the networks in the zone; empty string "
+                               "will update domain with NULL value")
+    localstorageenabled: bool | None = Field(None, description="true if local storage offering enabled, false "
+                                             "otherwise")
+    details: MapParam | None = Field(None, description="the details for the Zone")
+    description: str | None = Field(None, description="the description of the Zone")
+    ispublic: bool | None = Field(None, description="updates a private zone to public if set, but not vice-versa")
+
+
+@api_command("updateZone", params=UpdateZoneParams, result_key="zone", response=ZoneResp, roles=ADMIN,
+             event="ZONE.EDIT", entity="Zone", description="Updates a Zone.")
+def update_zone(ctx: CallContext, p: UpdateZoneParams) -> ZoneResp:
+    z = infra.update_zone(ctx.session, ctx.refs["id"], **p.model_dump(exclude={"id"}))
+    return zone_resp(z, tags.tags_of(ctx.session, "Zone", [z.uuid]).get(z.uuid))
+
+
+class DeleteZoneParams(Params):
+    id: Annotated[str, Ref("Zone")] = Field(description="the ID of the Zone")
+
+
+@api_command("deleteZone", params=DeleteZoneParams, roles=ADMIN, event="ZONE.DELETE", entity="Zone",
+             description="Deletes a Zone.")
+def delete_zone(ctx: CallContext, p: DeleteZoneParams) -> Success:
+    infra.delete_zone(ctx.session, ctx.refs["id"])
+    return Success()

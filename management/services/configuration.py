@@ -1,0 +1,193 @@
+"""Global settings (CloudStack's `configuration` table) and their zone/cluster-scoped overrides.
+
+Scoped values: a zone-scoped value lives in the zone's details (`details_json["config"]`); for the two cluster-scoped
+factors CloudStack keeps on the cluster itself (cpu/mem overprovisioning) the cluster's overcommit ratio is the
+value. Other scopes are refused with a clear 431.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from management.errors import ParamError
+from management.models.events import Configuration
+from management.models.infra import Cluster, Zone
+
+# name -> (default value, category, scope, description). Names and defaults are CloudStack's; the list covers
+# what Marvin's deployDataCenter/advanced.cfg sets and what placement/host monitoring read.
+SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
+    "expunge.delay": ("86400", "Advanced", None, "Determines how long (in seconds) to wait before actually "
+                      "expunging destroyed vm. The default value = the default value of expunge.interval"),
+    "expunge.interval": ("86400", "Advanced", None, "The interval (in seconds) to wait before running the "
+                         "expunge thread."),
+    "expunge.workers": ("1", "Advanced", None, "Number of workers performing expunge"),
+    "cpu.overprovisioning.factor": ("1.0", "Advanced", "cluster", "Used for CPU overprovisioning calculation; "
+                                    "available CPU will be (actualCpuCapacity * cpu.overprovisioning.factor)"),
+    "mem.overprovisioning.factor": ("1.0", "Advanced", "cluster", "Used for memory overprovisioning calculation"),
+    "storage.overprovisioning.factor": ("2", "Storage", "zone", "Used for storage overprovisioning calculation; "
+                                        "available storage will be (actualStorageSize * "
+                                        "storage.overprovisioning.factor)"),
+    "cluster.cpu.allocated.capacity.disablethreshold": ("0.85", "Alert", "cluster", "Percentage (as a value "
+                                                        "between 0 and 1) of cpu utilization above which "
+                                                        "allocators will disable using the cluster for low cpu "
+                                                        "available."),
+    "cluster.memory.allocated.capacity.disablethreshold": ("0.85", "Alert", "cluster", "Percentage (as a value "
+                                                           "between 0 and 1) of memory utilization above which "
+                                                           "allocators will disable using the cluster for low "
+                                                           "memory available."),
+    "pool.storage.allocated.capacity.disablethreshold": ("0.85", "Alert", "zone", "Percentage (as a value "
+                                                         "between 0 and 1) of allocated storage utilization "
+                                                         "above which allocators will disable using the pool"),
+    "pool.storage.capacity.disablethreshold": ("0.85", "Alert", "zone", "Percentage (as a value between 0 and "
+                                               "1) of storage utilization above which allocators will disable "
+                                               "using the pool"),
+    "cluster.threshold.enabled": ("true", "Advanced", None, "Disable clusters whose allocated capacity crosses "
+                                  "the disable thresholds"),
+    "vm.allocation.algorithm": ("random", "Advanced", None, "'random', 'firstfit', 'userdispersing', "
+                                "'userconcentratedpod_random', 'userconcentratedpod_firstfit', "
+                                "'firstfitleastconsumed' : Order in which hosts within a cluster will be "
+                                "considered for VM/volume allocation."),
+    "vm.deployment.planner": ("FirstFitPlanner", "Advanced", None, "Planner used for VM deployment"),
+    "host.capacityType.to.order.clusters": ("CPU", "Advanced", None, "The host capacity type (CPU, RAM or "
+                                            "COMBINED) used by deployment planner to order clusters"),
+    "instance.name": ("VM", "Hidden", None, "Name of the deployment instance."),
+    "ping.interval": ("60", "Advanced", None, "Interval to send application level pings to make sure the "
+                      "connection is still working"),
+    "ping.timeout": ("2.5", "Advanced", None, "Multiplier to ping.interval before announcing an agent has "
+                     "timed out"),
+    "network.gc.interval": ("600", "Advanced", None, "Seconds to wait before checking for networks to "
+                            "shutdown"),
+    "network.gc.wait": ("600", "Advanced", None, "Time (in seconds) to wait before shutting down a network "
+                        "that's not in used"),
+    "storage.cleanup.interval": ("86400", "Advanced", None, "The interval (in seconds) to wait before running "
+                                 "the storage cleanup thread."),
+    "account.cleanup.interval": ("86400", "Advanced", None, "The interval (in seconds) between cleanup for "
+                                 "removed accounts"),
+    "guest.domain.suffix": ("cloud.internal", "Network", None, "Default domain name for vms inside virtualized "
+                            "networks fronted by router"),
+    "check.pod.cidrs": ("true", "Advanced", None, "If true, different pods must belong to different CIDR "
+                        "subnets."),
+    "secstorage.allowed.internal.sites": (None, "Advanced", None,  # type: ignore[dict-item]
+                                          "Comma separated list of cidrs internal to the datacenter that can "
+                                          "host template download servers"),
+    "direct.agent.load.size": ("16", "Advanced", None, "The number of direct agents to load each time"),
+    "enable.dynamic.scale.vm": ("false", "Advanced", "zone", "Enables/Disables dynamically scaling a vm"),
+    "workers": ("5", "Advanced", None, "Number of worker threads."),
+    "vm.op.wait.interval": ("120", "Advanced", None, "Time (in seconds) to wait before checking if a previous "
+                            "operation has succeeded"),
+    "hypervisor.list": ("KVM,Simulator,XenServer,LXC", "Advanced", None, "The list of hypervisors that this "
+                        "deployment will use."),
+    "use.local.storage": ("false", "Advanced", None, "Should we use the local storage if it's available?"),
+    "system.vm.use.local.storage": ("false", "Advanced", "zone", "Indicates whether to use local storage "
+                                    "pools or shared storage pools for system VMs."),
+    "management.network.cidr": (None, "Advanced", None,  # type: ignore[dict-item]
+                                "The cidr of management server network"),
+    "host": ("127.0.0.1", "Advanced", None, "The ip address of management server"),
+    "max.account.user.vms": ("20", "Account Defaults", None, "The default maximum number of user VMs that can "
+                             "be deployed for an account"),
+    "storage.max.volume.size": ("2000", "Storage", None, "The maximum size for a volume (in GB)."),
+    "custom.diskoffering.size.max": ("1024", "Advanced", None, "Maximum size in GB for custom disk offering."),
+    "custom.diskoffering.size.min": ("1", "Advanced", None, "Minimum size in GB for custom disk offering."),
+}
+
+# Settings whose cluster-scoped value is the cluster's own column.
+_CLUSTER_COLUMNS = {"cpu.overprovisioning.factor": "cpu_overcommit_ratio",
+                    "mem.overprovisioning.factor": "mem_overcommit_ratio"}
+
+
+def seed(session: Session) -> None:
+    """Adds the known settings that are missing (idempotent; never overwrites a value)."""
+    existing = set(session.scalars(select(Configuration.name)))
+    for name, (value, category, scope, description) in SETTINGS.items():
+        if name not in existing:
+            session.add(Configuration(name=name, value=value, default_value=value, category=category,
+                                      description=description, scope=scope))
+    session.flush()
+
+
+def get(session: Session, name: str, default: str | None = None, *, zone: Zone | None = None,
+        cluster: Cluster | None = None) -> str | None:
+    """The effective value: cluster column, then zone override, then global."""
+    if cluster is not None and name in _CLUSTER_COLUMNS:
+        return str(getattr(cluster, _CLUSTER_COLUMNS[name]))
+    if zone is not None:
+        scoped = zone_overrides(zone).get(name)
+        if scoped is not None:
+            return scoped
+    value = session.scalar(select(Configuration.value).where(Configuration.name == name))
+    if value is None:
+        return default if default is not None else SETTINGS.get(name, (None,))[0]
+    return value
+
+
+def get_float(session: Session, name: str, default: float, **scope: Any) -> float:
+    value = get(session, name, None, **scope)
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def zone_overrides(zone: Zone) -> dict[str, str]:
+    data = json.loads(zone.details_json or "{}")
+    cfg = data.get("config") if isinstance(data, dict) else None
+    return dict(cfg) if isinstance(cfg, dict) else {}
+
+
+def set_value(session: Session, name: str, value: str | None, *, zone: Zone | None = None,
+              cluster: Cluster | None = None) -> Configuration:
+    """updateConfiguration: global, or scoped to a zone/cluster. Returns the configuration row (with the scoped
+    value set on it, unsaved, for the response)."""
+    row = session.get(Configuration, name)
+    if row is None:
+        raise ParamError(f"Config parameter with name {name} doesn't exist")
+    if cluster is not None:
+        col = _CLUSTER_COLUMNS.get(name)
+        if col is None:
+            raise ParamError(f"Config parameter {name} can't be set at cluster scope")
+        try:
+            setattr(cluster, col, float(value or "1"))
+        except ValueError:
+            raise ParamError(f"Invalid value {value} for {name}: a number is expected") from None
+        session.flush()
+        return _scoped_copy(row, str(getattr(cluster, col)), "cluster")
+    if zone is not None:
+        data = json.loads(zone.details_json or "{}")
+        cfg = data.setdefault("config", {})
+        if value is None:
+            cfg.pop(name, None)
+        else:
+            cfg[name] = value
+        zone.details_json = json.dumps(data)
+        session.flush()
+        return _scoped_copy(row, value, "zone")
+    _validate(name, value)
+    row.value = value
+    session.flush()
+    return row
+
+
+def _scoped_copy(row: Configuration, value: str | None, scope: str) -> Configuration:
+    return Configuration(name=row.name, value=value, default_value=row.default_value, category=row.category,
+                         component=row.component, description=row.description, scope=scope,
+                         is_dynamic=row.is_dynamic)
+
+
+def _validate(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    default = SETTINGS.get(name, (None,))[0]
+    if default is None:
+        return
+    try:
+        float(default)
+    except ValueError:
+        return
+    try:
+        float(value)
+    except ValueError:
+        raise ParamError(f"Invalid value {value} for configuration {name}: a number is expected") from None

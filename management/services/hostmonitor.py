@@ -1,0 +1,148 @@
+"""Host monitor: a background thread that pings every host's driver each `ping.interval` seconds.
+
+- no answer from an Up host -> Disconnected (the `disconnected` time is recorded);
+- still no answer `ping.interval * ping.timeout` seconds after the last good ping -> Down (CloudStack's
+  `ping.timeout` is a multiplier of the interval, default 2.5);
+- an answer from a Disconnected/Down/Alert/Connecting host -> Up (its pools are set up again).
+
+Hosts in Maintenance are not pinged. Settings are re-read every round, so `updateConfiguration
+name=ping.interval` takes effect without a restart; fractions of a second are accepted (tests use them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from management.db.base import utcnow
+from management.drivers.errors import DriverError
+from management.errors import CloudError
+from management.models.infra import Host
+from management.services import configuration, hosts
+from management.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_TICK = 0.2  # how often the thread re-reads ping.interval while waiting
+
+
+class HostMonitor:
+    def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
+        self.runtime = runtime
+        self._stop = stop_event or threading.Event()
+        self._own_stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="host-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._own_stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._own_stop.is_set()
+
+    def _settings(self) -> tuple[float, float]:
+        with self.runtime.db.session(write=False) as s:
+            interval = configuration.get_float(s, "ping.interval", 60.0)
+            timeout = configuration.get_float(s, "ping.timeout", 2.5)
+        return max(interval, 0.05), max(timeout, 1.0)
+
+    def _loop(self) -> None:
+        last = 0.0
+        interval = _TICK
+        while not self._stopping():
+            try:
+                interval, multiplier = self._settings()
+                if time.monotonic() - last >= interval:
+                    last = time.monotonic()
+                    self.ping_all(interval * multiplier)
+                    self.rounds += 1
+            except Exception:  # the monitor must survive anything (e.g. a database hiccup)
+                log.exception("host monitor round failed")
+            if self._stopping():
+                break
+            time.sleep(min(_TICK, interval))
+
+    # -- one round -------------------------------------------------------------------------------------------
+    def ping_all(self, down_after: float) -> None:
+        with self.runtime.db.session(write=False) as s:
+            ids = list(s.scalars(select(Host.id).where(Host.removed.is_(None), Host.type == "Routing",
+                                                       Host.resource_state != "Maintenance")))
+        for host_id in ids:
+            if self._stopping():
+                return
+            self.ping_one(host_id, down_after)
+
+    def ping_one(self, host_id: int, down_after: float) -> str | None:
+        with self.runtime.db.session(write=False) as s:
+            host = s.get(Host, host_id)
+            if host is None or host.removed is not None:
+                return None
+            url, hv, status = host.url, host.hypervisor_type, host.status
+        ok = True
+        try:
+            drv = hosts.drivers(self.runtime).get(_Probe(host_id, url, hv))
+            drv.host_stats()
+        except (DriverError, CloudError) as exc:
+            ok = False
+            hosts.drivers(self.runtime).drop(host_id)
+            log.debug("ping of host %s (%s) failed: %s", host_id, url, exc)
+        with self.runtime.db.session() as s:
+            host = s.get(Host, host_id)
+            if host is None or host.removed is not None:
+                return None
+            return self._record(s, host, ok, down_after, status)
+
+    def _record(self, s: Session, host: Host, ok: bool, down_after: float, seen_status: str) -> str:
+        now = utcnow()
+        if ok:
+            if host.status != "Up":
+                try:
+                    for pool in hosts.pools_for_host(s, host):
+                        hosts.ensure_pool_on_host(self.runtime, s, host, pool)
+                except DriverError as exc:
+                    log.warning("host %s answers but cannot reach its pools: %s", host.name, exc)
+                    return host.status
+                log.info("host %s is Up again (was %s)", host.name, host.status)
+                hosts.set_state(s, host, status="Up", last_pinged=now, disconnected=None)
+            else:
+                host.last_pinged = now
+            return "Up"
+        if host.status == "Up" or host.status == "Connecting":
+            log.warning("host %s does not answer: Disconnected", host.name)
+            hosts.set_state(s, host, status="Disconnected", disconnected=now)
+        elif host.status == "Disconnected":
+            since = host.last_pinged or host.disconnected or now
+            if now - since >= timedelta(seconds=down_after):
+                log.warning("host %s silent for %.1fs: Down", host.name, (now - since).total_seconds())
+                hosts.set_state(s, host, status="Down")
+        return host.status
+
+
+class _Probe:
+    """The few Host attributes HostDrivers.get reads, without holding a session open during I/O."""
+
+    def __init__(self, host_id: int, url: str, hypervisor: str) -> None:
+        self.id, self.url, self.hypervisor_type = host_id, url, hypervisor
+
+
+def start(runtime: Runtime, stop_event: threading.Event | None = None) -> HostMonitor:
+    """Starts the monitor thread for this runtime (once); it stops with `stop_event` (the job queue's)."""
+    mon = runtime.extras.get("host_monitor")
+    if mon is None:
+        mon = HostMonitor(runtime, stop_event)
+        runtime.extras["host_monitor"] = mon
+        mon.start()
+    return mon  # type: ignore[no-any-return]
