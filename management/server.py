@@ -17,7 +17,7 @@ from management.api.cloudstack.dispatch import Dispatcher
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
-from management.services import identity
+from management.services import hostmonitor, identity
 from management.services.runtime import Runtime
 from management.settings import Settings
 
@@ -46,6 +46,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     queue.executor = dispatcher.execute_job
     if start_workers:
         queue.start()
+        hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
     return Server(runtime, dispatcher, queue, created)
 
 
