@@ -113,7 +113,7 @@ def get(session: Session, name: str, default: str | None = None, *, zone: Zone |
         cluster: Cluster | None = None) -> str | None:
     """The effective value: cluster column, then zone override, then global."""
     if cluster is not None and name in _CLUSTER_COLUMNS:
-        return str(getattr(cluster, _CLUSTER_COLUMNS[name]))
+        return _ratio_text(session, name, float(getattr(cluster, _CLUSTER_COLUMNS[name])))
     if zone is not None:
         scoped = zone_overrides(zone).get(name)
         if scoped is not None:
@@ -122,6 +122,17 @@ def get(session: Session, name: str, default: str | None = None, *, zone: Zone |
     if value is None:
         return default if default is not None else SETTINGS.get(name, (None,))[0]
     return value
+
+
+def _ratio_text(session: Session, name: str, value: float) -> str:
+    """A cluster ratio as text: the global value's spelling when equal, else the shortest form ("2", "1.5")."""
+    glob = session.scalar(select(Configuration.value).where(Configuration.name == name))
+    try:
+        if glob is not None and float(glob) == value:
+            return glob
+    except ValueError:
+        pass
+    return f"{value:g}"
 
 
 def get_float(session: Session, name: str, default: float, **scope: Any) -> float:
@@ -154,7 +165,7 @@ def set_value(session: Session, name: str, value: str | None, *, zone: Zone | No
         except ValueError:
             raise ParamError(f"Invalid value {value} for {name}: a number is expected") from None
         session.flush()
-        return _scoped_copy(row, str(getattr(cluster, col)), "cluster")
+        return _scoped_copy(row, _ratio_text(session, name, float(getattr(cluster, col))), "cluster")
     if zone is not None:
         data = json.loads(zone.details_json or "{}")
         cfg = data.setdefault("config", {})
