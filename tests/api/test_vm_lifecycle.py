@@ -75,12 +75,17 @@ def build_sim_zone(srv: InProcess, tmp_path: Path, *, hosts: int = 2, cpus: int 
                 "template": tmpl.uuid, "small": so.uuid, "medium": big.uuid, "disk": do.uuid, "tag": tag}
 
 
-@pytest.fixture
-def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    z = build_sim_zone(server, tmp_path)
+def sim_zone(server: InProcess, tmp_path: Path, **kw: Any) -> Iterator[dict[str, Any]]:
+    """Fixture body other modules reuse: `yield from sim_zone(server, tmp_path)`."""
+    z = build_sim_zone(server, tmp_path, **kw)
     yield z
     for url in z["urls"]:
         reset_simulator(url)
+
+
+@pytest.fixture
+def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    yield from sim_zone(server, tmp_path)
 
 
 def deploy(api: ApiClient, z: dict[str, Any], **kw: Any) -> dict[str, Any]:
