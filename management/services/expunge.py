@@ -38,9 +38,10 @@ def run_once(runtime: Runtime) -> int:
 
 
 class Expunger:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
         self._stop = threading.Event()
+        self._external = stop_event or threading.Event()
         self._thread: threading.Thread | None = None
 
     def _interval(self) -> float:
@@ -63,15 +64,13 @@ class Expunger:
         import time
 
         last = time.monotonic()
-        while True:
+        while not (self._stop.is_set() or self._external.is_set()):
+            self._stop.wait(0.2)
             try:
                 interval = self._interval()
             except Exception:
                 interval = 60.0
-            # Wake at least every 2 s so a shortened interval (updateConfiguration) takes effect soon.
-            if self._stop.wait(min(interval, 2.0)):
-                return
-            if time.monotonic() - last < interval:
+            if self._stop.is_set() or self._external.is_set() or time.monotonic() - last < interval:
                 continue
             last = time.monotonic()
             try:
@@ -80,10 +79,10 @@ class Expunger:
                 log.exception("expunge round failed")
 
 
-def start(runtime: Runtime) -> Expunger:
+def start(runtime: Runtime, stop_event: threading.Event | None = None) -> Expunger:
     e = runtime.extras.get("expunger")
     if e is None:
-        e = runtime.extras["expunger"] = Expunger(runtime)
+        e = runtime.extras["expunger"] = Expunger(runtime, stop_event)
         e.start()
     return e  # type: ignore[no-any-return]
 

@@ -103,10 +103,14 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
     return None
 
 
+_TICK = 0.2
+
+
 class VmSync:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
         self._stop = threading.Event()
+        self._external = stop_event or threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
         self.orphans: dict[int, list[str]] = {}
@@ -127,14 +131,22 @@ class VmSync:
         with self.runtime.db.session(write=False) as s:
             return max(configuration.get_float(s, "vm.sync.interval", 60.0), 0.05)
 
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._external.is_set()
+
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        import time
+
+        last = time.monotonic()
+        while not self._stopping():
+            self._stop.wait(_TICK)
             try:
                 interval = self._interval()
             except Exception:
                 interval = 60.0
-            if self._stop.wait(interval):
-                return
+            if self._stopping() or time.monotonic() - last < interval:
+                continue
+            last = time.monotonic()
             try:
                 self.run_once()
             except Exception:
@@ -173,15 +185,15 @@ class VmSync:
         return {"changed": changed, "hosts": len(hosts)}
 
 
-def start(runtime: Runtime) -> VmSync:
-    """Started by server.build: VM sync plus the expunger."""
+def start(runtime: Runtime, stop_event: threading.Event | None = None) -> VmSync:
+    """Started by server.build: VM sync plus the expunger; both end when `stop_event` is set."""
     sync = runtime.extras.get("vmsync")
     if sync is None:
-        sync = runtime.extras["vmsync"] = VmSync(runtime)
+        sync = runtime.extras["vmsync"] = VmSync(runtime, stop_event)
         sync.start()
         from management.services import expunge
 
-        expunge.start(runtime)
+        expunge.start(runtime, stop_event)
     return sync  # type: ignore[no-any-return]
 
 
