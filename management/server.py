@@ -17,7 +17,7 @@ from management.api.cloudstack.dispatch import Dispatcher
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
-from management.services import hostmonitor, identity
+from management.services import hostmonitor, identity, vmsync
 from management.services.runtime import Runtime
 from management.settings import Settings
 
@@ -47,6 +47,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     if start_workers:
         queue.start()
         hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
+        vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
     return Server(runtime, dispatcher, queue, created)
 
 
