@@ -70,6 +70,8 @@ def endpoints(settings: Settings) -> list[str]:
     if settings.integration_port:
         out.append(f"integration API http://{settings.integration_bind}:{settings.integration_port}/client/api "
                    "(unauthenticated, SYSTEM)")
+    if settings.s3_port:
+        out.append(f"S3 endpoint     http://{settings.s3_bind}:{settings.s3_port}")
     return out
 
 
@@ -79,15 +81,28 @@ async def serve_async(server: Server) -> None:
     if settings.integration_port:
         listeners.append(_uvicorn(integration_app(server.dispatcher), settings.integration_bind,
                                   settings.integration_port))
+    optional: list[_Listener] = []
+    if settings.s3_port:
+        from management.api.s3 import s3_app
+
+        optional.append(_uvicorn(s3_app(server.runtime), settings.s3_bind, settings.s3_port))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        for lst in listeners:
+        for lst in listeners + optional:
             lst.should_exit = True
+
+    async def serve_optional(lst: _Listener) -> None:
+        # The S3 port is an extra: if it cannot bind, the CloudStack API keeps serving (and says so).
+        try:
+            await lst.serve()
+        except SystemExit:
+            log.error("S3 listener on %s:%s failed to start (is the port in use?); serving without S3",
+                      lst.config.host, lst.config.port)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(*(lst.serve() for lst in listeners))
+    await asyncio.gather(*(lst.serve() for lst in listeners), *(serve_optional(lst) for lst in optional))
     if not all(lst.started for lst in listeners):
         raise SystemExit("a listener failed to start (is the port in use?)")
 
