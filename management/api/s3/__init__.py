@@ -1,0 +1,59 @@
+"""The S3 endpoint (port ``s3_port``) over the cloud's secondary storage; see :mod:`management.api.s3.app`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from management.api.s3.app import S3App
+from management.api.s3.auth import Credentials
+from management.storage.objects import ObjectStore
+
+log = logging.getLogger("devcloud.s3")
+
+
+def credentials_lookup(runtime: Any) -> Any:
+    """access key -> Credentials for an enabled user of an enabled, live account (CloudStack API keys)."""
+    from management.models import Account, User
+
+    def lookup(access_key: str) -> Credentials | None:
+        with runtime.db.session() as s:
+            row = s.execute(select(User.secret_key, Account.uuid, Account.name)
+                            .join(Account, Account.id == User.account_id)
+                            .where(User.api_key == access_key, User.state == "enabled", User.removed.is_(None),
+                                   Account.state == "enabled", Account.removed.is_(None))).first()
+        if row is None or not row[0]:
+            return None
+        return Credentials(access_key, row[0], row[1], row[2])
+
+    return lookup
+
+
+def store_root(runtime: Any) -> Path:
+    """The secondary image store of the first zone that has one; ``<state_dir>/objects`` when there is none."""
+    from management.models import ImageStore, Zone
+
+    with runtime.db.session() as s:
+        row = s.execute(select(ImageStore.local_path)
+                        .join(Zone, Zone.id == ImageStore.zone_id)
+                        .where(ImageStore.removed.is_(None), Zone.removed.is_(None), ImageStore.role == "Image",
+                               ImageStore.readonly.is_(False))
+                        .order_by(Zone.id, ImageStore.id)).first()
+    if row is not None and row[0]:
+        return Path(row[0])
+    return Path(runtime.settings.state_dir) / "objects"
+
+
+def s3_app(runtime: Any, *, region: str = "us-east-1") -> S3App:
+    def factory() -> ObjectStore:
+        root = store_root(runtime)
+        log.info("S3 objects live in %s/buckets", root)
+        return ObjectStore(root)
+
+    return S3App(credentials_lookup(runtime), factory, region=region)
+
+
+__all__ = ["S3App", "s3_app", "credentials_lookup", "store_root"]

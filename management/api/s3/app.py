@@ -1,0 +1,1044 @@
+"""The S3 endpoint: a plain ASGI app (Starlette's threadpool) over :mod:`management.storage.objects`.
+
+Path-style (``/bucket/key``) and virtual-host-style (``<bucket>.localhost``, ``<bucket>.s3.<anything>``) requests.
+Credentials are CloudStack user keys (api key = access key id, secret key = secret access key); buckets belong to
+the user's account. Bodies are streamed to disk in ~1 MiB batches (hashing on the way), never held whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import secrets
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape
+
+from starlette.concurrency import run_in_threadpool
+
+from management.api.s3 import auth as s3auth
+from management.api.s3.auth import AuthResult, Credentials, RequestView
+from management.api.s3.errors import S3Error
+from management.storage import objects as st
+from management.storage.objects import ObjectInfo, ObjectStore
+
+log = logging.getLogger("devcloud.s3")
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+BATCH = 1 << 20  # bytes handed to a worker thread at a time
+SMALL = 1 << 20  # bodies up to this size are read whole, then written in one worker call
+READ_CHUNK = 4 << 20
+MAX_XML = 4 << 20
+MAX_OBJECT = 5 * 1024 ** 3
+STORED_HEADERS = ("content-encoding", "content-disposition", "cache-control", "content-language", "expires")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+CHECKSUM_HEADERS = {f"x-amz-checksum-{a.lower()}": a for a in st.CHECKSUM_ALGOS}
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def _http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
+
+
+def _x(s: str) -> str:
+    return escape(s)
+
+
+def valid_bucket_name(name: str) -> bool:
+    return bool(_BUCKET_RE.match(name)) and ".." not in name and not _IP_RE.match(name) \
+        and ".-" not in name and "-." not in name
+
+
+@dataclass
+class Req:
+    scope: dict[str, Any]
+    receive: Callable[..., Any]
+    method: str
+    bucket: str
+    key: str
+    query: dict[str, str]
+    headers: dict[str, list[str]]
+    view: RequestView
+    request_id: str
+    auth: AuthResult | None = None
+    body_consumed: bool = False
+    extra_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def h(self, name: str, default: str = "") -> str:
+        v = self.headers.get(name)
+        return v[0] if v else default
+
+    @property
+    def creds(self) -> Credentials:
+        assert self.auth is not None
+        return self.auth.creds
+
+
+class S3App:
+    """The ASGI callable. ``lookup(access_key)`` returns Credentials or None; ``store_factory()`` the store."""
+
+    def __init__(self, lookup: Callable[[str], Credentials | None], store_factory: Callable[[], ObjectStore],
+                 *, region: str = "us-east-1") -> None:
+        self._lookup = lookup
+        self._store_factory = store_factory
+        self._store: ObjectStore | None = None
+        self._store_lock = threading.Lock()
+        self.region = region
+        self._cache: dict[str, tuple[float, Credentials | None]] = {}
+
+    # ---- plumbing -----------------------------------------------------------------------------------------------
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    s = self._store_factory()
+                    s.sweep()
+                    self._store = s
+        return self._store
+
+    def lookup(self, access_key: str) -> Credentials | None:
+        now = time.monotonic()
+        hit = self._cache.get(access_key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        creds = self._lookup(access_key)
+        if len(self._cache) > 10000:
+            self._cache.clear()
+        self._cache[access_key] = (now + 5.0, creds)
+        return creds
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        rid = secrets.token_hex(8).upper()
+        req: Req | None = None
+        try:
+            req = self._parse(scope, receive, rid)
+            req.auth = await run_in_threadpool(s3auth.authenticate, req.view, self.lookup)
+            status, headers, body = await self._route(req)
+            if isinstance(body, (bytes, bytearray)):
+                await self._send(send, req, status, headers, body)
+            else:
+                await self._send_stream(send, req, status, headers, body)
+        except S3Error as exc:
+            await self._send_error(send, scope, req, rid, exc)
+        except st.ObjectStoreError as exc:
+            await self._send_error(send, scope, req, rid, self._map_store_error(exc, req))
+        except Exception:  # noqa: BLE001 - never a bare 500 without the AWS error shape
+            log.exception("S3 %s %s failed", scope.get("method"), scope.get("path"))
+            await self._send_error(send, scope, req, rid, S3Error("InternalError"))
+
+    def _map_store_error(self, exc: st.ObjectStoreError, req: Req | None) -> S3Error:
+        extra: dict[str, str] = {}
+        if req is not None:
+            if isinstance(exc, st.NoSuchBucket):
+                extra["BucketName"] = req.bucket
+            elif isinstance(exc, st.NoSuchKey):
+                extra["Key"] = req.key
+            elif isinstance(exc, st.NoSuchUpload):
+                extra["UploadId"] = req.query.get("uploadId", "")
+        extra.update({k: str(v) for k, v in exc.extra.items()})
+        code = exc.code if exc.code != "InternalError" else "MalformedXML"
+        return S3Error(code, None if code != "MalformedXML" else str(exc), **extra)
+
+    def _parse(self, scope: dict[str, Any], receive: Callable[..., Any], rid: str) -> Req:
+        headers: dict[str, list[str]] = {}
+        for k, v in scope["headers"]:
+            headers.setdefault(k.decode("latin-1").lower(), []).append(v.decode("latin-1"))
+        raw_path = scope.get("raw_path")
+        raw_path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe="/~")
+        raw_path = raw_path.split("?", 1)[0]
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        host = (headers.get("host") or [""])[0].rsplit(":", 1)[0].lower() if headers.get("host") else ""
+        if host.startswith("["):
+            host = ""
+        host_bucket = None
+        if host.endswith(".localhost") and host not in ("s3.localhost",):
+            host_bucket = host[: -len(".localhost")]
+            if host_bucket.endswith(".s3"):
+                host_bucket = host_bucket[:-3]
+        elif ".s3." in host and not host.startswith("s3."):
+            host_bucket = host.split(".s3.", 1)[0]
+        elif ".s3-" in host:
+            host_bucket = host.split(".s3-", 1)[0]
+        path = unquote(raw_path)
+        if host_bucket:
+            bucket, key = host_bucket, path[1:]
+        else:
+            trimmed = path[1:]
+            bucket, _, key = trimmed.partition("/")
+        query = dict(s3auth.query_pairs(raw_query))
+        view = RequestView(scope["method"], raw_path, raw_query, headers, host_bucket)
+        return Req(scope, receive, scope["method"], bucket, key, query, headers, view, rid)
+
+    def _base_headers(self, rid: str) -> list[tuple[bytes, bytes]]:
+        return [(b"x-amz-request-id", rid.encode()), (b"x-amz-id-2", base64.b64encode(rid.encode() * 2)),
+                (b"server", b"devcloud")]
+
+    async def _send(self, send: Callable[..., Any], req: Req, status: int, headers: list[tuple[str, str]],
+                    body: bytes) -> None:
+        await self._drain(req)
+        hs = self._base_headers(req.request_id)
+        hs += [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
+        names = {k.lower() for k, _ in headers}
+        if "content-length" not in names:
+            hs.append((b"content-length", str(len(body)).encode()))
+        if body and "content-type" not in names:
+            hs.append((b"content-type", b"application/xml"))
+        await send({"type": "http.response.start", "status": status, "headers": hs})
+        await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else bytes(body)})
+
+    async def _send_stream(self, send: Callable[..., Any], req: Req, status: int, headers: list[tuple[str, str]],
+                           body: AsyncIterator[bytes]) -> None:
+        await self._drain(req)
+        hs = self._base_headers(req.request_id)
+        hs += [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
+        await send({"type": "http.response.start", "status": status, "headers": hs})
+        async for piece in body:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _drain(self, req: Req) -> None:
+        """Reads what is left of a request body nobody consumed, so keep-alive framing stays right."""
+        if req.body_consumed:
+            return
+        req.body_consumed = True
+        cl = req.h("content-length")
+        if (cl and cl != "0") or req.h("transfer-encoding"):
+            total = 0
+            while True:
+                msg = await req.receive()
+                total += len(msg.get("body", b""))
+                if not msg.get("more_body") or total > (64 << 20):
+                    break
+
+    async def _send_error(self, send: Callable[..., Any], scope: dict[str, Any], req: Req | None, rid: str,
+                          exc: S3Error) -> None:
+        if req is None:
+            req = Req(scope, lambda: None, scope.get("method", "GET"), "", "", {}, {},
+                      RequestView("", "", "", {}, None), rid, body_consumed=True)
+        if exc.code == "InternalError":
+            req.body_consumed = True  # unknown state: do not try to read more
+        resource = req.view.raw_path or None
+        body = b"" if req.method == "HEAD" or exc.status == 304 else exc.xml(rid, "devcloud", resource)
+        headers = [("content-type", "application/xml")] if body else []
+        hs: list[tuple[str, str]] = headers + [("content-length", str(len(body)))]
+        if exc.status in (400, 500, 411) and not req.body_consumed:
+            hs.append(("connection", "close"))
+            req.body_consumed = True
+        try:
+            await self._send(send, req, exc.status, hs, body)
+        except Exception:  # noqa: BLE001 - the client went away
+            log.debug("could not send error", exc_info=True)
+
+    # ---- body ---------------------------------------------------------------------------------------------------
+    async def _raw_body(self, req: Req) -> AsyncIterator[bytes]:
+        req.body_consumed = True
+        while True:
+            msg = await req.receive()
+            if msg["type"] == "http.disconnect":
+                raise S3Error("IncompleteBody", "the client disconnected")
+            chunk = msg.get("body", b"")
+            if chunk:
+                yield chunk
+            if not msg.get("more_body"):
+                return
+
+    def _payload_mode(self, req: Req) -> str:
+        assert req.auth is not None
+        payload = req.auth.payload
+        if payload.startswith("STREAMING-") or "aws-chunked" in req.h("content-encoding"):
+            return payload if payload.startswith("STREAMING-") else s3auth.STREAMING_UNSIGNED_TRAILER
+        return payload
+
+    async def _body(self, req: Req, sink: Callable[[bytes], Any] | None = None) -> tuple[bytes | None, dict[str, str]]:
+        """Reads the request body: decoded, verified (sha256, Content-MD5 of the raw payload is the caller's).
+
+        With ``sink`` (a callable run in a worker thread) data is delivered in ~1 MiB batches and None is
+        returned; without it the whole (small) body is returned. Returns (body, trailers).
+        """
+        mode = self._payload_mode(req)
+        decoder: s3auth.ChunkDecoder | None = None
+        verify_sha = None
+        if mode.startswith("STREAMING-"):
+            decoder = s3auth.ChunkDecoder(req.auth, signed=mode in (s3auth.STREAMING_SIGNED,
+                                                                      s3auth.STREAMING_SIGNED_TRAILER))
+        elif mode not in (s3auth.UNSIGNED, "") and len(mode) == 64:
+            verify_sha = hashlib.sha256()
+        elif mode not in (s3auth.UNSIGNED, ""):
+            raise S3Error("InvalidArgument", f"invalid x-amz-content-sha256 {mode[:80]!r}")
+        limit = MAX_XML if sink is None else MAX_OBJECT + (1 << 20)
+        parts: list[bytes] = []
+        pending = 0
+        total = 0
+        async for raw in self._raw_body(req):
+            pieces = decoder.feed(raw) if decoder is not None else [raw]
+            for p in pieces:
+                if verify_sha is not None:
+                    verify_sha.update(p)
+                parts.append(p)
+                pending += len(p)
+                total += len(p)
+            if total > limit:
+                raise S3Error("EntityTooLarge" if sink is not None else "MalformedXML",
+                              "Your proposed upload exceeds the maximum allowed size")
+            if sink is not None and pending >= BATCH:
+                data = b"".join(parts)
+                parts.clear()
+                pending = 0
+                await run_in_threadpool(sink, data)
+        if decoder is not None:
+            decoder.close()
+        if verify_sha is not None and verify_sha.hexdigest() != mode:
+            raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match "
+                          "what was computed.", ClientComputedContentSHA256=mode,
+                          S3ComputedContentSHA256=verify_sha.hexdigest())
+        dlen = req.h("x-amz-decoded-content-length")
+        if decoder is not None and dlen and dlen.isdigit() and int(dlen) != total:
+            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
+                          "x-amz-decoded-content-length header")
+        trailers = decoder.trailers if decoder is not None else {}
+        data = b"".join(parts)
+        if sink is not None:
+            if data:
+                await run_in_threadpool(sink, data)
+            return None, trailers
+        return data, trailers
+
+    async def _small_body(self, req: Req) -> bytes:
+        body, _ = await self._body(req)
+        assert body is not None
+        md5 = req.h("content-md5")
+        if md5:
+            self._check_md5(md5, hashlib.md5(body).digest())
+        for hname, algo in CHECKSUM_HEADERS.items():
+            v = req.h(hname)
+            if v and st.checksum_of(algo, body) != v:
+                raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+        return body
+
+    @staticmethod
+    def _check_md5(header: str, digest: bytes) -> None:
+        try:
+            want = base64.b64decode(header, validate=True)
+        except (binascii.Error, ValueError):
+            raise S3Error("InvalidDigest", "The Content-MD5 you specified is not valid.") from None
+        if len(want) != 16:
+            raise S3Error("InvalidDigest", "The Content-MD5 you specified is not valid.")
+        if want != digest:
+            raise S3Error("BadDigest")
+
+    def _xml(self, body: bytes) -> ET.Element:
+        if not body.strip():
+            raise S3Error("MalformedXML")
+        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+            raise S3Error("MalformedXML", "DTDs are not allowed")
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            raise S3Error("MalformedXML") from None
+        for el in root.iter():
+            if isinstance(el.tag, str) and "}" in el.tag:
+                el.tag = el.tag.split("}", 1)[1]
+        return root
+
+    # ---- routing ------------------------------------------------------------------------------------------------
+    async def _route(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        m = req.method
+        q = req.query
+        if not req.bucket:
+            if m in ("GET", "HEAD"):
+                return await self.list_buckets(req)
+            raise S3Error("MethodNotAllowed")
+        if not req.key:
+            if m == "PUT":
+                if q.keys() & {"acl", "versioning", "policy", "tagging", "cors", "lifecycle", "website", "logging",
+                               "notification", "encryption", "ownershipControls", "publicAccessBlock"}:
+                    raise S3Error("NotImplemented")
+                return await self.create_bucket(req)
+            await self._owned_bucket(req)
+            if m == "HEAD":
+                return 200, [("x-amz-bucket-region", await self._bucket_region(req))], b""
+            if m == "DELETE":
+                if q.keys() & {"policy", "tagging", "cors", "lifecycle", "website", "encryption"}:
+                    return 204, [], b""
+                await run_in_threadpool(self.store.delete_bucket, req.bucket)
+                return 204, [], b""
+            if m == "POST" and "delete" in q:
+                return await self.delete_objects(req)
+            if m == "GET":
+                if "location" in q:
+                    region = await self._bucket_region(req)
+                    loc = "" if region == "us-east-1" else _x(region)
+                    return 200, [], f'{XML_HEAD}<LocationConstraint xmlns="{NS}">{loc}</LocationConstraint>'.encode()
+                if "uploads" in q:
+                    return await self.list_uploads(req)
+                if "versioning" in q:
+                    return 200, [], f'{XML_HEAD}<VersioningConfiguration xmlns="{NS}"/>'.encode()
+                if "acl" in q:
+                    return 200, [], self._acl_xml(req).encode()
+                if q.keys() & {"policy", "cors", "lifecycle", "website", "tagging", "encryption", "logging",
+                               "notification", "replication", "object-lock", "ownershipControls",
+                               "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics",
+                               "inventory", "intelligent-tiering", "versions"}:
+                    if "versions" in q:
+                        raise S3Error("NotImplemented")
+                    code = {"policy": "NoSuchBucketPolicy", "cors": "NoSuchCORSConfiguration",
+                            "lifecycle": "NoSuchLifecycleConfiguration", "website": "NoSuchWebsiteConfiguration",
+                            "tagging": "NoSuchTagSet",
+                            "encryption": "ServerSideEncryptionConfigurationNotFoundError"}
+                    for k, c in code.items():
+                        if k in q:
+                            err = S3Error(c, "The specified configuration does not exist")
+                            err.status = 404
+                            raise err
+                    if "logging" in q:
+                        return 200, [], f'{XML_HEAD}<BucketLoggingStatus xmlns="{NS}"/>'.encode()
+                    if "requestPayment" in q:
+                        return 200, [], (f'{XML_HEAD}<RequestPaymentConfiguration xmlns="{NS}"><Payer>BucketOwner'
+                                         "</Payer></RequestPaymentConfiguration>").encode()
+                    raise S3Error("NotImplemented")
+                if q.get("list-type") == "2":
+                    return await self.list_objects(req, v2=True)
+                return await self.list_objects(req, v2=False)
+            raise S3Error("MethodNotAllowed")
+        # object level
+        await self._owned_bucket(req)
+        if len(req.key.encode("utf-8")) > 1024:
+            raise S3Error("KeyTooLongError", "Your key is too long")
+        if m == "PUT":
+            if q.keys() & {"acl", "tagging", "retention", "legal-hold"}:
+                if "acl" in q:
+                    await self._drain(req)
+                    return 200, [], b""
+                raise S3Error("NotImplemented")
+            if "uploadId" in q or "partNumber" in q:
+                if req.h("x-amz-copy-source"):
+                    return await self.upload_part_copy(req)
+                return await self.upload_part(req)
+            if req.h("x-amz-copy-source"):
+                return await self.copy_object(req)
+            return await self.put_object(req)
+        if m in ("GET", "HEAD"):
+            if "uploadId" in q and m == "GET":
+                return await self.list_parts(req)
+            if "acl" in q and m == "GET":
+                await run_in_threadpool(self.store.get, req.bucket, req.key)
+                return 200, [], self._acl_xml(req).encode()
+            if q.keys() & {"tagging", "retention", "legal-hold", "torrent", "attributes"}:
+                raise S3Error("NotImplemented")
+            return await self.get_object(req)
+        if m == "DELETE":
+            if "uploadId" in q:
+                await run_in_threadpool(self.store.abort, req.bucket, q["uploadId"])
+                return 204, [], b""
+            if "tagging" in q:
+                raise S3Error("NotImplemented")
+            await run_in_threadpool(self.store.delete, req.bucket, req.key)
+            return 204, [], b""
+        if m == "POST":
+            if "uploads" in q:
+                return await self.create_upload(req)
+            if "uploadId" in q:
+                return await self.complete_upload(req)
+            raise S3Error("NotImplemented")
+        raise S3Error("MethodNotAllowed")
+
+    def _acl_xml(self, req: Req) -> str:
+        c = req.creds
+        return (f'{XML_HEAD}<AccessControlPolicy xmlns="{NS}"><Owner><ID>{_x(c.account)}</ID><DisplayName>'
+                f'{_x(c.account_name)}</DisplayName></Owner><AccessControlList><Grant><Grantee '
+                f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>{_x(c.account)}'
+                f"</ID><DisplayName>{_x(c.account_name)}</DisplayName></Grantee><Permission>FULL_CONTROL"
+                "</Permission></Grant></AccessControlList></AccessControlPolicy>")
+
+    async def _owned_bucket(self, req: Req) -> st.Bucket:
+        b = await run_in_threadpool(self.store.bucket, req.bucket)
+        if b is None:
+            raise S3Error("NoSuchBucket", BucketName=req.bucket)
+        if b.owner != req.creds.account:
+            raise S3Error("AccessDenied")
+        return b
+
+    async def _bucket_region(self, req: Req) -> str:
+        b = await run_in_threadpool(self.store.bucket, req.bucket)
+        return b.region if b else self.region
+
+    # ---- buckets ------------------------------------------------------------------------------------------------
+    async def list_buckets(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        c = req.creds
+        buckets = await run_in_threadpool(self.store.buckets, c.account)
+        items = "".join(f"<Bucket><Name>{_x(b.name)}</Name><CreationDate>{_iso(b.created)}</CreationDate>"
+                        f"<BucketRegion>{_x(b.region)}</BucketRegion></Bucket>" for b in buckets)
+        body = (f'{XML_HEAD}<ListAllMyBucketsResult xmlns="{NS}"><Owner><ID>{_x(c.account)}</ID><DisplayName>'
+                f"{_x(c.account_name)}</DisplayName></Owner><Buckets>{items}</Buckets></ListAllMyBucketsResult>")
+        return 200, [], body.encode()
+
+    async def create_bucket(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        if not valid_bucket_name(req.bucket):
+            raise S3Error("InvalidBucketName", "The specified bucket is not valid.", BucketName=req.bucket)
+        body = await self._small_body(req)
+        region = self.region
+        if body.strip():
+            root = self._xml(body)
+            loc = root.find("LocationConstraint")
+            if loc is not None and (loc.text or "").strip():
+                region = (loc.text or "").strip()
+                if not re.match(r"^[a-z0-9-]{2,32}$", region):
+                    raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid")
+        c = req.creds
+        try:
+            await run_in_threadpool(self.store.create_bucket, req.bucket, c.account, c.account_name, region)
+        except st.BucketExists as exc:
+            if exc.owner == c.account:
+                raise S3Error("BucketAlreadyOwnedByYou", BucketName=req.bucket) from None
+            raise S3Error("BucketAlreadyExists", BucketName=req.bucket) from None
+        return 200, [("location", "/" + req.bucket)], b""
+
+    # ---- objects ------------------------------------------------------------------------------------------------
+    def _object_headers(self, req: Req) -> tuple[str | None, dict[str, str], dict[str, str]]:
+        ctype = req.h("content-type") or None
+        headers = {}
+        for name in STORED_HEADERS:
+            v = req.h(name)
+            if name == "content-encoding" and v:
+                v = ",".join(p.strip() for p in v.split(",") if p.strip() and p.strip() != "aws-chunked")
+            if v:
+                headers[name] = v
+        meta = {k[len("x-amz-meta-"):]: ",".join(v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+        if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
+            raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
+        return ctype, headers, meta
+
+    def _wanted_checksums(self, req: Req) -> tuple[dict[str, str], set[str]]:
+        """(algo -> value sent in a header, algos to compute: headers, trailer, sdk algorithm)."""
+        sent = {algo: req.h(h) for h, algo in CHECKSUM_HEADERS.items() if req.h(h)}
+        algos = set(sent)
+        for name in req.h("x-amz-trailer").split(","):
+            name = name.strip().lower()
+            if name in CHECKSUM_HEADERS:
+                algos.add(CHECKSUM_HEADERS[name])
+            elif name.startswith("x-amz-checksum-"):
+                raise S3Error("InvalidRequest", f"unsupported checksum trailer {name}")
+        sdk = req.h("x-amz-sdk-checksum-algorithm").upper()
+        if sdk and sdk not in st.CHECKSUM_ALGOS:
+            if sdk != "CRC64NVME":
+                raise S3Error("InvalidRequest", f"unsupported checksum algorithm {sdk}")
+        elif sdk:
+            algos.add(sdk)
+        return sent, algos
+
+    async def _receive_into(self, req: Req, w: st.ObjectWriter) -> dict[str, str]:
+        """Streams the body into ``w``; verifies Content-MD5, length and checksums; returns the checksums."""
+        sent, algos = self._wanted_checksums(req)
+        for a in algos:
+            w.add_checksum(a)
+        cl = req.h("content-length")
+        if not cl and not req.h("transfer-encoding") and not req.h("x-amz-decoded-content-length"):
+            raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.")
+        expected = req.h("x-amz-decoded-content-length") or (cl if self._payload_mode(req) in (
+            s3auth.UNSIGNED, "") or len(self._payload_mode(req)) == 64 else "")
+        if expected and expected.isdigit() and int(expected) > MAX_OBJECT:
+            raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+        if expected and expected.isdigit() and int(expected) <= SMALL:
+            body, trailers = await self._body(req)
+            assert body is not None
+            await run_in_threadpool(w.write, body)
+        else:
+            _, trailers = await self._body(req, sink=w.write)
+        if expected and expected.isdigit() and int(expected) != w.size:
+            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
+                          "Content-Length HTTP header")
+        md5 = req.h("content-md5")
+        if md5:
+            self._check_md5(md5, w.md5.digest())
+        for name, value in trailers.items():
+            if name in CHECKSUM_HEADERS:
+                sent[CHECKSUM_HEADERS[name]] = value
+        out = {}
+        for algo, c in w.sums.items():
+            value = c.b64()
+            if algo in sent and sent[algo] != value:
+                raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+            if algo in sent or algo in algos:
+                out[algo] = value
+        return out
+
+    async def put_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        ctype, headers, meta = self._object_headers(req)
+        w = await run_in_threadpool(self.store.writer, req.bucket)
+        try:
+            sums = await self._receive_into(req, w)
+            info = await run_in_threadpool(self.store.commit, req.bucket, req.key, w, content_type=ctype,
+                                           headers=headers, meta=meta, checksums=sums)
+        except BaseException:
+            await run_in_threadpool(w.discard)
+            raise
+        out = [("etag", f'"{info.etag}"')]
+        out += [(f"x-amz-checksum-{a.lower()}", v) for a, v in sums.items()]
+        return 200, out, b""
+
+    def _evaluate_conditions(self, req: Req, info: ObjectInfo, prefix: str = "") -> None:
+        etag = f'"{info.etag}"'
+        mtime = int(info.mtime)
+
+        def matches(header: str) -> bool:
+            for tag in header.split(","):
+                tag = tag.strip()
+                if tag == "*" or tag.strip('"') == info.etag or tag == etag:
+                    return True
+            return False
+
+        def date(h: str) -> float | None:
+            try:
+                return parsedate_to_datetime(h).timestamp()
+            except (TypeError, ValueError, IndexError):
+                return None
+
+        im, inm = req.h(prefix + "if-match"), req.h(prefix + "if-none-match")
+        ims, ius = req.h(prefix + "if-modified-since"), req.h(prefix + "if-unmodified-since")
+        if im and not matches(im):
+            raise S3Error("PreconditionFailed", Condition="If-Match")
+        if ius and not im:
+            d = date(ius)
+            if d is not None and mtime > d:
+                raise S3Error("PreconditionFailed", Condition="If-Unmodified-Since")
+        if inm and matches(inm):
+            if prefix or req.method not in ("GET", "HEAD"):
+                raise S3Error("PreconditionFailed", Condition="If-None-Match")
+            raise self._not_modified(info)
+        if ims and not inm:
+            d = date(ims)
+            if d is not None and mtime <= d:
+                if prefix:
+                    raise S3Error("PreconditionFailed", Condition="If-Modified-Since")
+                raise self._not_modified(info)
+
+    @staticmethod
+    def _not_modified(info: ObjectInfo) -> S3Error:
+        e = S3Error("NotModified", "Not Modified")
+        e.status = 304
+        return e
+
+    @staticmethod
+    def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+        """(start, end inclusive) or None (serve everything); raises InvalidRange when unsatisfiable."""
+        if not header.startswith("bytes=") or "," in header:
+            return None
+        spec = header[6:].strip()
+        a, sep, b = spec.partition("-")
+        if not sep:
+            return None
+        try:
+            if a == "":
+                n = int(b)
+                if n <= 0:
+                    raise S3Error("InvalidRange", ActualObjectSize=str(size), RangeRequested=header)
+                return (max(size - n, 0), size - 1) if size else None
+            start = int(a)
+            end = int(b) if b else size - 1
+        except ValueError:
+            return None
+        if start < 0 or (b and end < start):
+            return None
+        if start >= size:
+            raise S3Error("InvalidRange", ActualObjectSize=str(size), RangeRequested=header)
+        return start, min(end, size - 1)
+
+    def _info_headers(self, req: Req, info: ObjectInfo) -> list[tuple[str, str]]:
+        out = [("etag", f'"{info.etag}"'), ("last-modified", _http_date(info.mtime)), ("accept-ranges", "bytes"),
+               ("content-type", info.content_type or "binary/octet-stream")]
+        out += list(info.headers.items())
+        out += [(f"x-amz-meta-{k}", v) for k, v in info.meta.items()]
+        if info.parts:
+            out.append(("x-amz-mp-parts-count", str(len(info.parts))))
+        for name, override in (("content-type", "response-content-type"),
+                               ("content-language", "response-content-language"),
+                               ("expires", "response-expires"), ("cache-control", "response-cache-control"),
+                               ("content-disposition", "response-content-disposition"),
+                               ("content-encoding", "response-content-encoding")):
+            if override in req.query:
+                out = [(k, v) for k, v in out if k != name] + [(name, req.query[override])]
+        return out
+
+    async def get_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        head = req.method == "HEAD"
+        info, fh = await run_in_threadpool(self.store.open, req.bucket, req.key)
+        try:
+            self._evaluate_conditions(req, info)
+            headers = self._info_headers(req, info)
+            rng: tuple[int, int] | None = None
+            part = req.query.get("partNumber")
+            if part:
+                try:
+                    n = int(part)
+                except ValueError:
+                    raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000") from None
+                sizes = info.parts or [info.size]
+                if not 1 <= n <= 10000:
+                    raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000")
+                if n > len(sizes):
+                    raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable")
+                start = sum(sizes[: n - 1])
+                rng = (start, start + sizes[n - 1] - 1) if sizes[n - 1] else None
+                if not info.parts:
+                    headers = [h for h in headers if h[0] != "x-amz-mp-parts-count"]
+                headers.append(("x-amz-mp-parts-count", str(len(sizes))))
+            elif req.h("range"):
+                rng = self._parse_range(req.h("range"), info.size)
+            if (req.h("x-amz-checksum-mode").upper() == "ENABLED" and rng is None and info.checksums):
+                for algo, v in info.checksums.items():
+                    headers.append((f"x-amz-checksum-{algo.lower()}", v))
+                headers.append(("x-amz-checksum-type", "COMPOSITE" if info.parts else "FULL_OBJECT"))
+            status = 200
+            start, length = 0, info.size
+            if rng is not None:
+                start, end = rng
+                length = end - start + 1
+                status = 206
+                headers.append(("content-range", f"bytes {start}-{end}/{info.size}"))
+            headers.append(("content-length", str(length)))
+            if head or length == 0:
+                fh.close()
+                return status, headers, b""
+            if length <= SMALL:
+                def read_small() -> bytes:
+                    try:
+                        fh.seek(start)
+                        return fh.read(length)  # type: ignore[no-any-return]
+                    finally:
+                        fh.close()
+
+                return status, headers, await run_in_threadpool(read_small)
+            return status, headers, self._file_stream(fh, start, length)
+        except BaseException:
+            fh.close()
+            raise
+
+    async def _file_stream(self, fh: Any, start: int, length: int) -> AsyncIterator[bytes]:
+        def read(n: int) -> bytes:
+            return fh.read(n)  # type: ignore[no-any-return]
+
+        try:
+            await run_in_threadpool(fh.seek, start)
+            left = length
+            while left > 0:
+                data = await run_in_threadpool(read, min(READ_CHUNK, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+        finally:
+            fh.close()
+
+    async def _copy_source(self, req: Req) -> ObjectInfo:
+        src = unquote(req.h("x-amz-copy-source"))
+        src = src.split("?versionId=", 1)[0]
+        src = src[1:] if src.startswith("/") else src
+        sbucket, _, skey = src.partition("/")
+        if not sbucket or not skey:
+            raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
+                          "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source")
+        b = await run_in_threadpool(self.store.bucket, sbucket)
+        if b is None:
+            raise S3Error("NoSuchBucket", BucketName=sbucket)
+        if b.owner != req.creds.account:
+            raise S3Error("AccessDenied")
+        try:
+            info = await run_in_threadpool(self.store.get, sbucket, skey)
+        except st.NoSuchKey:
+            raise S3Error("NoSuchKey", Key=skey) from None
+        self._evaluate_conditions(req, info, prefix="x-amz-copy-source-")
+        return info
+
+    async def copy_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        src = await self._copy_source(req)
+        directive = req.h("x-amz-metadata-directive", "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
+        if directive == "COPY":
+            if src.bucket == req.bucket and src.key == req.key and not req.h("x-amz-storage-class"):
+                raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "
+                              "to itself without changing the object's metadata, storage class, website redirect "
+                              "location or encryption attributes.")
+            ctype, headers, meta = src.content_type, dict(src.headers), dict(src.meta)
+        else:
+            ctype, headers, meta = self._object_headers(req)
+        info = await run_in_threadpool(lambda: self.store.copy(src, req.bucket, req.key, content_type=ctype,
+                                                               headers=headers, meta=meta))
+        sums = "".join(f"<Checksum{a}>{_x(v)}</Checksum{a}>" for a, v in info.checksums.items() if "-" not in v)
+        body = (f'{XML_HEAD}<CopyObjectResult xmlns="{NS}"><LastModified>{_iso(info.mtime)}</LastModified>'
+                f'<ETag>"{info.etag}"</ETag>{sums}</CopyObjectResult>')
+        return 200, [], body.encode()
+
+    # ---- multi-delete -------------------------------------------------------------------------------------------
+    async def delete_objects(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        body = await self._small_body(req)
+        root = self._xml(body)
+        if root.tag != "Delete":
+            raise S3Error("MalformedXML")
+        quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
+        keys = [(o.findtext("Key") or "") for o in root.findall("Object")]
+        if not keys or len(keys) > 1000:
+            raise S3Error("MalformedXML")
+
+        def run() -> str:
+            out = []
+            for k in keys:
+                try:
+                    if not k:
+                        raise S3Error("InvalidArgument", "empty key")
+                    self.store.delete(req.bucket, k)
+                    if not quiet:
+                        out.append(f"<Deleted><Key>{_x(k)}</Key></Deleted>")
+                except (S3Error, st.ObjectStoreError) as exc:
+                    code = getattr(exc, "code", "InternalError")
+                    out.append(f"<Error><Key>{_x(k)}</Key><Code>{code}</Code><Message>{_x(str(exc))}</Message>"
+                               "</Error>")
+            return "".join(out)
+
+        items = await run_in_threadpool(run)
+        return 200, [], f'{XML_HEAD}<DeleteResult xmlns="{NS}">{items}</DeleteResult>'.encode()
+
+    # ---- listing ------------------------------------------------------------------------------------------------
+    async def list_objects(self, req: Req, *, v2: bool) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        q = req.query
+        prefix = q.get("prefix", "")
+        delimiter = q.get("delimiter", "")
+        enc = q.get("encoding-type", "")
+        if enc and enc != "url":
+            raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
+                          ArgumentName="encoding-type")
+        try:
+            max_keys = int(q.get("max-keys", "1000"))
+        except ValueError:
+            raise S3Error("InvalidArgument", "Provided max-keys not an integer or within integer range",
+                          ArgumentName="max-keys") from None
+        if max_keys < 0:
+            raise S3Error("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647",
+                          ArgumentName="max-keys")
+        max_keys = min(max_keys, 1000)
+        after: str | None = None
+        token = q.get("continuation-token")
+        if v2:
+            if token is not None:
+                try:
+                    after = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                                  ArgumentName="continuation-token") from None
+            elif q.get("start-after"):
+                after = q["start-after"]
+        elif q.get("marker"):
+            after = q["marker"]
+        listing = await run_in_threadpool(lambda: self.store.list(req.bucket, prefix=prefix, delimiter=delimiter,
+                                                                  after=after, max_keys=max_keys))
+
+        def e(s: str) -> str:
+            return quote(s, safe="/") if enc == "url" else _x(s)
+
+        owner = (f"<Owner><ID>{_x(req.creds.account)}</ID><DisplayName>{_x(req.creds.account_name)}</DisplayName>"
+                 "</Owner>")
+        with_owner = not v2 or q.get("fetch-owner", "").lower() == "true"
+        parts = [f'{XML_HEAD}<ListBucketResult xmlns="{NS}"><Name>{_x(req.bucket)}</Name><Prefix>{e(prefix)}</Prefix>']
+        if v2:
+            parts.append(f"<KeyCount>{len(listing.contents) + len(listing.prefixes)}</KeyCount>")
+            if token is not None:
+                parts.append(f"<ContinuationToken>{_x(token)}</ContinuationToken>")
+            if listing.truncated and listing.last is not None:
+                nt = base64.urlsafe_b64encode(listing.last.encode("utf-8")).decode().rstrip("=")
+                parts.append(f"<NextContinuationToken>{nt}</NextContinuationToken>")
+            if "start-after" in q:
+                parts.append(f"<StartAfter>{e(q['start-after'])}</StartAfter>")
+        else:
+            parts.append(f"<Marker>{e(q.get('marker', ''))}</Marker>")
+            if listing.truncated and delimiter and listing.last is not None:
+                parts.append(f"<NextMarker>{e(listing.last)}</NextMarker>")
+        parts.append(f"<MaxKeys>{max_keys}</MaxKeys>")
+        if delimiter:
+            parts.append(f"<Delimiter>{e(delimiter)}</Delimiter>")
+        if enc:
+            parts.append("<EncodingType>url</EncodingType>")
+        parts.append(f"<IsTruncated>{'true' if listing.truncated else 'false'}</IsTruncated>")
+        for o in listing.contents:
+            sums = "".join(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in o.checksums)
+            parts.append(f"<Contents><Key>{e(o.key)}</Key><LastModified>{_iso(o.mtime)}</LastModified>"
+                         f'<ETag>"{o.etag}"</ETag>{sums}<Size>{o.size}</Size>{owner if with_owner else ""}'
+                         "<StorageClass>STANDARD</StorageClass></Contents>")
+        for p in listing.prefixes:
+            parts.append(f"<CommonPrefixes><Prefix>{e(p)}</Prefix></CommonPrefixes>")
+        parts.append("</ListBucketResult>")
+        return 200, [], "".join(parts).encode("utf-8")
+
+    # ---- multipart ----------------------------------------------------------------------------------------------
+    async def create_upload(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        ctype, headers, meta = self._object_headers(req)
+        algo = req.h("x-amz-checksum-algorithm").upper() or None
+        if algo and algo not in st.CHECKSUM_ALGOS:
+            raise S3Error("InvalidRequest", f"Checksum algorithm {algo} is not supported")
+        up = await run_in_threadpool(lambda: self.store.create_upload(req.bucket, req.key, req.creds.account,
+                                                                      content_type=ctype, headers=headers,
+                                                                      meta=meta, algo=algo))
+        out = [("x-amz-checksum-algorithm", algo)] if algo else []
+        if algo:
+            out.append(("x-amz-checksum-type", "COMPOSITE"))
+        body = (f'{XML_HEAD}<InitiateMultipartUploadResult xmlns="{NS}"><Bucket>{_x(req.bucket)}</Bucket>'
+                f"<Key>{_x(req.key)}</Key><UploadId>{up.id}</UploadId></InitiateMultipartUploadResult>")
+        return 200, out, body.encode()
+
+    def _part_number(self, req: Req) -> int:
+        try:
+            n = int(req.query.get("partNumber", ""))
+        except ValueError:
+            raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                          ArgumentName="partNumber") from None
+        if not 1 <= n <= 10000:
+            raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                          ArgumentName="partNumber", ArgumentValue=str(n))
+        return n
+
+    async def upload_part(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        n = self._part_number(req)
+        up = await run_in_threadpool(self.store.upload, req.bucket, req.query.get("uploadId", ""), req.key)
+        w = await run_in_threadpool(self.store.part_writer, up.id)
+        try:
+            if up.algo:
+                w.add_checksum(up.algo)
+            sums = await self._receive_into(req, w)
+            checksum = sums.get(up.algo) if up.algo else None
+            if up.algo and checksum is None:
+                checksum = w.sums[up.algo].b64()
+            part = await run_in_threadpool(self.store.commit_part, up.id, n, w, checksum)
+        except BaseException:
+            await run_in_threadpool(w.discard)
+            raise
+        out = [("etag", f'"{part.etag}"')] + [(f"x-amz-checksum-{a.lower()}", v) for a, v in sums.items()]
+        return 200, out, b""
+
+    async def upload_part_copy(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        n = self._part_number(req)
+        up = await run_in_threadpool(self.store.upload, req.bucket, req.query.get("uploadId", ""), req.key)
+        src = await self._copy_source(req)
+        start, length = 0, src.size
+        rng = req.h("x-amz-copy-source-range")
+        if rng:
+            m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
+            if not m or int(m.group(2)) < int(m.group(1)) or int(m.group(2)) >= src.size:
+                raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the form "
+                              "bytes=first-last where first and last are the zero-based offsets of the first and "
+                              "last bytes to copy", ArgumentName="x-amz-copy-source-range")
+            start, length = int(m.group(1)), int(m.group(2)) - int(m.group(1)) + 1
+        part = await run_in_threadpool(self.store.copy_part, up.id, n, src, start, length)
+        body = (f'{XML_HEAD}<CopyPartResult xmlns="{NS}"><LastModified>{_iso(part.mtime)}</LastModified>'
+                f'<ETag>"{part.etag}"</ETag></CopyPartResult>')
+        return 200, [], body.encode()
+
+    async def complete_upload(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        upload_id = req.query["uploadId"]
+        await run_in_threadpool(self.store.upload, req.bucket, upload_id, req.key)
+        root = self._xml(await self._small_body(req))
+        if root.tag != "CompleteMultipartUpload":
+            raise S3Error("MalformedXML")
+        wanted = []
+        for p in root.findall("Part"):
+            try:
+                wanted.append((int((p.findtext("PartNumber") or "").strip()), p.findtext("ETag") or ""))
+            except ValueError:
+                raise S3Error("MalformedXML") from None
+        if not wanted:
+            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                          "published schema")
+        info = await run_in_threadpool(self.store.complete, req.bucket, upload_id, req.key, wanted)
+        host = req.h("host") or "localhost"
+        loc = f"http://{host}/{quote(req.bucket)}/{quote(req.key)}"
+        sums = "".join(f"<Checksum{a}>{_x(v)}</Checksum{a}>" for a, v in info.checksums.items())
+        body = (f'{XML_HEAD}<CompleteMultipartUploadResult xmlns="{NS}"><Location>{_x(loc)}</Location>'
+                f"<Bucket>{_x(req.bucket)}</Bucket><Key>{_x(req.key)}</Key><ETag>\"{info.etag}\"</ETag>{sums}"
+                "</CompleteMultipartUploadResult>")
+        return 200, [], body.encode()
+
+    async def list_parts(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        up = await run_in_threadpool(self.store.upload, req.bucket, req.query["uploadId"], req.key)
+        parts = await run_in_threadpool(self.store.parts, up.id)
+        try:
+            marker = int(req.query.get("part-number-marker", "0") or 0)
+            max_parts = min(int(req.query.get("max-parts", "1000")), 1000)
+        except ValueError:
+            raise S3Error("InvalidArgument", "part-number-marker and max-parts must be integers") from None
+        parts = [p for p in parts if p.num > marker]
+        truncated = len(parts) > max_parts
+        parts = parts[:max_parts]
+        owner = (f"<ID>{_x(req.creds.account)}</ID><DisplayName>{_x(req.creds.account_name)}</DisplayName>")
+        items = "".join(
+            f"<Part><PartNumber>{p.num}</PartNumber><LastModified>{_iso(p.mtime)}</LastModified>"
+            f'<ETag>"{p.etag}"</ETag><Size>{p.size}</Size>'
+            + (f"<Checksum{up.algo}>{_x(p.checksum)}</Checksum{up.algo}>" if up.algo and p.checksum else "")
+            + "</Part>" for p in parts)
+        nxt = f"<NextPartNumberMarker>{parts[-1].num}</NextPartNumberMarker>" if parts else ""
+        algo = f"<ChecksumAlgorithm>{up.algo}</ChecksumAlgorithm>" if up.algo else ""
+        body = (f'{XML_HEAD}<ListPartsResult xmlns="{NS}"><Bucket>{_x(req.bucket)}</Bucket><Key>{_x(up.key)}</Key>'
+                f"<UploadId>{up.id}</UploadId><Initiator>{owner}</Initiator><Owner>{owner}</Owner>"
+                f"<StorageClass>STANDARD</StorageClass><PartNumberMarker>{marker}</PartNumberMarker>{nxt}"
+                f"<MaxParts>{max_parts}</MaxParts><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+                f"{algo}{items}</ListPartsResult>")
+        return 200, [], body.encode()
+
+    async def list_uploads(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        q = req.query
+        try:
+            max_uploads = min(int(q.get("max-uploads", "1000")), 1000)
+        except ValueError:
+            raise S3Error("InvalidArgument", "max-uploads must be an integer") from None
+        ups, truncated = await run_in_threadpool(lambda: self.store.uploads(
+            req.bucket, prefix=q.get("prefix", ""), key_marker=q.get("key-marker", ""),
+            upload_marker=q.get("upload-id-marker", ""), max_uploads=max_uploads))
+        enc = q.get("encoding-type") == "url"
+
+        def e(s: str) -> str:
+            return quote(s, safe="/") if enc else _x(s)
+
+        owner = (f"<ID>{_x(req.creds.account)}</ID><DisplayName>{_x(req.creds.account_name)}</DisplayName>")
+        items = "".join(f"<Upload><Key>{e(u.key)}</Key><UploadId>{u.id}</UploadId><Initiator>{owner}</Initiator>"
+                        f"<Owner>{owner}</Owner><StorageClass>STANDARD</StorageClass><Initiated>{_iso(u.initiated)}"
+                        "</Initiated></Upload>" for u in ups)
+        nxt = ""
+        if truncated and ups:
+            nxt = (f"<NextKeyMarker>{e(ups[-1].key)}</NextKeyMarker>"
+                   f"<NextUploadIdMarker>{ups[-1].id}</NextUploadIdMarker>")
+        body = (f'{XML_HEAD}<ListMultipartUploadsResult xmlns="{NS}"><Bucket>{_x(req.bucket)}</Bucket>'
+                f"<KeyMarker>{e(q.get('key-marker', ''))}</KeyMarker>"
+                f"<UploadIdMarker>{_x(q.get('upload-id-marker', ''))}</UploadIdMarker>{nxt}"
+                f"<Prefix>{e(q.get('prefix', ''))}</Prefix>"
+                + ("<EncodingType>url</EncodingType>" if enc else "")
+                + f"<MaxUploads>{max_uploads}</MaxUploads><IsTruncated>{'true' if truncated else 'false'}"
+                f"</IsTruncated>{items}</ListMultipartUploadsResult>")
+        return 200, [], body.encode()

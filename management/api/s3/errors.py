@@ -1,0 +1,57 @@
+"""S3 error codes, their HTTP statuses and default messages, and the XML error body."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+STATUS = {
+    "AccessDenied": 403, "AuthorizationHeaderMalformed": 400, "AuthorizationQueryParametersError": 400,
+    "BadDigest": 400, "BucketAlreadyExists": 409, "BucketAlreadyOwnedByYou": 409, "BucketNotEmpty": 409,
+    "EntityTooLarge": 400, "EntityTooSmall": 400, "IncompleteBody": 400, "InternalError": 500,
+    "InvalidAccessKeyId": 403, "InvalidArgument": 400, "InvalidBucketName": 400, "InvalidDigest": 400,
+    "InvalidPart": 400, "InvalidPartOrder": 400, "InvalidRange": 416, "InvalidRequest": 400,
+    "MalformedXML": 400, "MethodNotAllowed": 405, "MissingContentLength": 411, "NoSuchBucket": 404,
+    "NoSuchKey": 404, "NoSuchUpload": 404, "NotImplemented": 501, "NotModified": 304, "PreconditionFailed": 412,
+    "RequestTimeTooSkewed": 403, "SignatureDoesNotMatch": 403, "XAmzContentSHA256Mismatch": 400,
+    "InvalidLocationConstraint": 400, "IllegalLocationConstraintException": 400, "KeyTooLongError": 400,
+    "MetadataTooLarge": 400, "InvalidObjectState": 403, "NoSuchBucketPolicy": 404, "InvalidStorageClass": 400,
+}
+
+MESSAGES = {
+    "NoSuchBucket": "The specified bucket does not exist",
+    "NoSuchKey": "The specified key does not exist.",
+    "NoSuchUpload": "The specified upload does not exist. The upload ID may be invalid, or the upload may have "
+                    "been aborted or completed.",
+    "BucketNotEmpty": "The bucket you tried to delete is not empty",
+    "BucketAlreadyExists": "The requested bucket name is not available. The bucket namespace is shared by all "
+                           "users of the system. Please select a different name and try again.",
+    "BucketAlreadyOwnedByYou": "Your previous request to create the named bucket succeeded and you already own it.",
+    "AccessDenied": "Access Denied",
+    "InvalidPart": "One or more of the specified parts could not be found. The part might not have been uploaded, "
+                   "or the specified entity tag might not have matched the part's entity tag.",
+    "InvalidPartOrder": "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    "EntityTooSmall": "Your proposed upload is smaller than the minimum allowed object size.",
+    "InvalidRange": "The requested range is not satisfiable",
+    "PreconditionFailed": "At least one of the pre-conditions you specified did not hold",
+    "MalformedXML": "The XML you provided was not well-formed or did not validate against our published schema",
+    "BadDigest": "The Content-MD5 you specified did not match what we received.",
+    "InternalError": "We encountered an internal error. Please try again.",
+    "NotImplemented": "A header or query you provided implies functionality that is not implemented",
+    "MethodNotAllowed": "The specified method is not allowed against this resource.",
+}
+
+
+class S3Error(Exception):
+    def __init__(self, code: str, message: str | None = None, **extra: str) -> None:
+        super().__init__(message or MESSAGES.get(code, code))
+        self.code = code
+        self.message = message or MESSAGES.get(code, code)
+        self.status = STATUS.get(code, 400)
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    def xml(self, request_id: str, host_id: str, resource: str | None = None) -> bytes:
+        extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in self.extra.items())
+        res = f"<Resource>{escape(resource)}</Resource>" if resource else ""
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
+                f"<Message>{escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
+                f"<HostId>{host_id}</HostId></Error>").encode()

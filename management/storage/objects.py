@@ -1,0 +1,759 @@
+"""S3 buckets and objects on the secondary image store.
+
+Layout under the store root (an ImageStore's ``local_path``, or ``<state_dir>/objects`` while the cloud has none)::
+
+    buckets/.index.sqlite3              the object index (buckets, objects, multipart uploads, parts)
+    buckets/<bucket>/<xx>/<uuid>        object data, one immutable file per written version
+    buckets/<bucket>/<xx>/.tmp-<uuid>   a data file being written (garbage after a crash)
+    buckets/.uploads/<upload id>/<part number>.<uuid>   multipart parts until Complete/Abort
+
+Why an SQLite index rather than a metadata sidecar per object: S3 keys are up to 1024 bytes of arbitrary UTF-8 (too
+long for a file name, and ``a`` and ``a/b`` may both exist), listings are ordered range scans with prefix, marker and
+delimiter (an indexed ``key >= ? AND key < ?`` query instead of walking and sorting a directory tree), and the commit
+of an object is ONE row write, so data and metadata can never disagree.
+
+Atomicity: a PUT streams into ``.tmp-<uuid>`` in the bucket's directory while hashing, fsyncs it, renames it to its
+final unique name, fsyncs the directory, and only then commits the index row (WAL). A crash before the commit leaves
+an unreferenced file that :meth:`ObjectStore.sweep` removes at start; the previous version stays readable until the
+new row is committed. Data files are never modified after the rename, so CopyObject is a hard link.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INDEX = ".index.sqlite3"
+UPLOADS = ".uploads"
+TMP_PREFIX = ".tmp-"
+MIN_PART = 5 * 1024 * 1024
+CHECKSUM_ALGOS = ("CRC32", "CRC32C", "SHA1", "SHA256")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, owner TEXT NOT NULL, owner_name TEXT NOT NULL,
+    region TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key BLOB NOT NULL, data TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, mtime REAL NOT NULL, ctype TEXT, headers TEXT NOT NULL, meta TEXT NOT NULL,
+    checksums TEXT NOT NULL, parts TEXT, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, owner TEXT NOT NULL,
+    initiated REAL NOT NULL, ctype TEXT, headers TEXT NOT NULL, meta TEXT NOT NULL, algo TEXT);
+CREATE INDEX IF NOT EXISTS uploads_bucket ON uploads (bucket, key, initiated);
+CREATE TABLE IF NOT EXISTS parts (upload TEXT NOT NULL, num INTEGER NOT NULL, file TEXT NOT NULL,
+    etag TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, checksum TEXT, PRIMARY KEY (upload, num))
+    WITHOUT ROWID;
+"""
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+class ObjectStoreError(Exception):
+    """Base class; ``code`` is the S3 error code the API layer answers with."""
+
+    code = "InternalError"
+
+    def __init__(self, message: str = "", **extra: Any) -> None:
+        super().__init__(message or self.code)
+        self.extra = extra
+
+
+class NoSuchBucket(ObjectStoreError):
+    code = "NoSuchBucket"
+
+
+class BucketExists(ObjectStoreError):
+    code = "BucketAlreadyExists"
+
+    def __init__(self, owner: str) -> None:
+        super().__init__("bucket exists")
+        self.owner = owner
+
+
+class BucketNotEmpty(ObjectStoreError):
+    code = "BucketNotEmpty"
+
+
+class NoSuchKey(ObjectStoreError):
+    code = "NoSuchKey"
+
+
+class NoSuchUpload(ObjectStoreError):
+    code = "NoSuchUpload"
+
+
+class InvalidPart(ObjectStoreError):
+    code = "InvalidPart"
+
+
+class InvalidPartOrder(ObjectStoreError):
+    code = "InvalidPartOrder"
+
+
+class EntityTooSmall(ObjectStoreError):
+    code = "EntityTooSmall"
+
+
+# ------------------------------------------------------------------------------------------------ hashing
+
+def crc32c(data: bytes | memoryview, value: int = 0) -> int:
+    return _crc32c_impl(data, value)
+
+
+def _make_crc32c() -> Any:
+    try:
+        import crc32c as _mod  # PyPI `crc32c` (C implementation)
+
+        return lambda data, value=0: _mod.crc32c(data, value)
+    except ImportError:  # pragma: no cover - depends on the environment
+        pass
+    try:
+        import google_crc32c as _g  # pragma: no cover
+
+        return lambda data, value=0: _g.extend(value, bytes(data))  # pragma: no cover
+    except ImportError:  # pragma: no cover
+        pass
+    table = []  # pragma: no cover - pure Python fallback
+    for i in range(256):  # pragma: no cover
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+
+    def slow(data: bytes | memoryview, value: int = 0) -> int:  # pragma: no cover
+        c = value ^ 0xFFFFFFFF
+        for b in bytes(data):
+            c = table[(c ^ b) & 0xFF] ^ (c >> 8)
+        return c ^ 0xFFFFFFFF
+
+    return slow
+
+
+_crc32c_impl = _make_crc32c()
+
+
+class Checksummer:
+    """Incremental CRC32/CRC32C/SHA1/SHA256; ``b64()`` is the value S3 sends in x-amz-checksum-*."""
+
+    def __init__(self, algo: str) -> None:
+        self.algo = algo.upper()
+        if self.algo not in CHECKSUM_ALGOS:
+            raise ValueError(f"unsupported checksum algorithm {algo}")
+        self._crc = 0
+        self._h = hashlib.sha1() if self.algo == "SHA1" else hashlib.sha256() if self.algo == "SHA256" else None
+
+    def update(self, data: bytes | memoryview) -> None:
+        if self._h is not None:
+            self._h.update(data)
+        elif self.algo == "CRC32":
+            self._crc = zlib.crc32(data, self._crc)
+        else:
+            self._crc = crc32c(data, self._crc)
+
+    def digest(self) -> bytes:
+        return self._h.digest() if self._h is not None else self._crc.to_bytes(4, "big")
+
+    def b64(self) -> str:
+        return base64.b64encode(self.digest()).decode()
+
+
+def checksum_of(algo: str, data: bytes) -> str:
+    c = Checksummer(algo)
+    c.update(data)
+    return c.b64()
+
+
+# ------------------------------------------------------------------------------------------------ records
+
+@dataclass(slots=True)
+class Bucket:
+    name: str
+    owner: str
+    owner_name: str
+    region: str
+    created: float
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    path: Path
+    size: int
+    etag: str  # hex, no quotes; multipart: "<hex>-<n>"
+    mtime: float
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # content-encoding, cache-control, ...
+    meta: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* without the prefix
+    checksums: dict[str, str] = field(default_factory=dict)  # algo -> base64 (multipart: "<b64>-<n>")
+    parts: list[int] | None = None  # part sizes of a multipart object
+
+
+@dataclass(slots=True)
+class Upload:
+    id: str
+    bucket: str
+    key: str
+    owner: str
+    initiated: float
+    content_type: str | None
+    headers: dict[str, str]
+    meta: dict[str, str]
+    algo: str | None
+
+
+@dataclass(slots=True)
+class Part:
+    num: int
+    etag: str
+    size: int
+    mtime: float
+    checksum: str | None
+    file: str = ""
+
+
+@dataclass(slots=True)
+class Listing:
+    contents: list[ObjectInfo]
+    prefixes: list[str]
+    truncated: bool
+    last: str | None  # the last key or common prefix returned (the resume point)
+
+
+def prefix_successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string that starts with prefix (None: no upper bound)."""
+    p = bytearray(prefix)
+    while p and p[-1] == 0xFF:
+        p.pop()
+    if not p:
+        return None
+    p[-1] += 1
+    return bytes(p)
+
+
+# ------------------------------------------------------------------------------------------------ writer
+
+class ObjectWriter:
+    """Streams a body to a temporary file in the destination directory while computing MD5 (+ checksums)."""
+
+    def __init__(self, directory: Path, *, checksums: Iterable[str] = (), sha256: bool = False) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.name = uuid.uuid4().hex
+        self.tmp = directory / (TMP_PREFIX + self.name)
+        self._fh = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in finish/discard
+        self.md5 = hashlib.md5()
+        self.sha256 = hashlib.sha256() if sha256 else None
+        self.sums = {a.upper(): Checksummer(a) for a in checksums}
+        self.size = 0
+        self.final: Path | None = None
+
+    def add_checksum(self, algo: str) -> None:
+        """Starts another checksum; only valid before any byte was written."""
+        if algo.upper() not in self.sums:
+            if self.size:
+                raise ValueError("checksum requested after data")
+            self.sums[algo.upper()] = Checksummer(algo)
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.md5.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
+        for c in self.sums.values():
+            c.update(data)
+        view = memoryview(data)
+        while view:
+            n = self._fh.write(view)
+            view = view[n:]
+        self.size += len(data)
+
+    def finish(self, fsync: bool = True) -> Path:
+        """Flushes and renames the data to its final (unique) name; returns that path."""
+        if fsync:
+            os.fsync(self._fh.fileno())
+        self._fh.close()
+        final = self.directory / self.name
+        os.replace(self.tmp, final)
+        if fsync:
+            fsync_dir(self.directory)
+        self.final = final
+        return final
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        for p in (self.tmp, self.final):
+            if p is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+
+    @property
+    def etag(self) -> str:
+        return self.md5.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _copy_range(src: Path, dst_fh: Any, offset: int, length: int) -> None:
+    with open(src, "rb") as s:
+        done = 0
+        while done < length:
+            try:
+                n = os.copy_file_range(s.fileno(), dst_fh.fileno(), length - done, offset + done)
+            except OSError:
+                n = 0
+            if n == 0:  # not supported (or EOF): fall back to read/write
+                s.seek(offset + done)
+                while done < length:
+                    buf = s.read(min(4 << 20, length - done))
+                    if not buf:
+                        raise OSError("source shorter than expected")
+                    dst_fh.write(buf)
+                    done += len(buf)
+                return
+            done += n
+
+
+# ------------------------------------------------------------------------------------------------ the store
+
+class ObjectStore:
+    """Buckets and objects under ``<root>/buckets``; safe to use from many threads of one process."""
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.base = self.root / "buckets"
+        self.base.mkdir(parents=True, exist_ok=True)
+        (self.base / UPLOADS).mkdir(exist_ok=True)
+        self.fsync = fsync
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(_SCHEMA)
+
+    # ---- database -------------------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.base / INDEX, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._all:
+                with contextlib.suppress(Exception):
+                    c.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # ---- housekeeping -----------------------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Removes what a crash left: temp files, data files no row references, staging of vanished uploads."""
+        db = self._conn()
+        removed = 0
+        buckets = {r[0] for r in db.execute("SELECT name FROM buckets")}
+        for entry in self.base.iterdir():
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if entry.name not in buckets:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+                continue
+            referenced = {r[0] for r in db.execute("SELECT data FROM objects WHERE bucket = ?", (entry.name,))}
+            for sub in entry.iterdir():
+                if not sub.is_dir():
+                    continue
+                for f in sub.iterdir():
+                    rel = f"{sub.name}/{f.name}"
+                    if f.name.startswith(TMP_PREFIX) or rel not in referenced:
+                        with contextlib.suppress(OSError):
+                            f.unlink()
+                            removed += 1
+        uploads = {r[0]: None for r in db.execute("SELECT id FROM uploads")}
+        part_files = {(r[0], r[1]) for r in db.execute("SELECT upload, file FROM parts")}
+        for d in (self.base / UPLOADS).iterdir():
+            if d.name not in uploads:
+                shutil.rmtree(d, ignore_errors=True)
+                removed += 1
+                continue
+            for f in d.iterdir():
+                if (d.name, f.name) not in part_files:
+                    with contextlib.suppress(OSError):
+                        f.unlink()
+                        removed += 1
+        return removed
+
+    # ---- buckets ----------------------------------------------------------------------------------------------
+    def create_bucket(self, name: str, owner: str, owner_name: str, region: str) -> Bucket:
+        with self._tx() as db:
+            row = db.execute("SELECT owner FROM buckets WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                raise BucketExists(row[0])
+            created = time.time()
+            db.execute("INSERT INTO buckets VALUES (?, ?, ?, ?, ?)", (name, owner, owner_name, region, created))
+        (self.base / name).mkdir(exist_ok=True)
+        return Bucket(name, owner, owner_name, region, created)
+
+    def bucket(self, name: str) -> Bucket | None:
+        row = self._conn().execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
+        return Bucket(*row) if row else None
+
+    def buckets(self, owner: str | None = None) -> list[Bucket]:
+        if owner is None:
+            rows = self._conn().execute("SELECT * FROM buckets ORDER BY name").fetchall()
+        else:
+            rows = self._conn().execute("SELECT * FROM buckets WHERE owner = ? ORDER BY name", (owner,)).fetchall()
+        return [Bucket(*r) for r in rows]
+
+    def delete_bucket(self, name: str) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is None:
+                raise NoSuchBucket()
+            if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone() is not None:
+                raise BucketNotEmpty()
+            ups = [r[0] for r in db.execute("SELECT id FROM uploads WHERE bucket = ?", (name,))]
+            for u in ups:
+                db.execute("DELETE FROM parts WHERE upload = ?", (u,))
+            db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
+            db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+        for u in ups:
+            shutil.rmtree(self.base / UPLOADS / u, ignore_errors=True)
+        shutil.rmtree(self.base / name, ignore_errors=True)
+
+    # ---- objects ----------------------------------------------------------------------------------------------
+    def writer(self, bucket: str, *, checksums: Iterable[str] = (), sha256: bool = False) -> ObjectWriter:
+        return ObjectWriter(self.base / bucket / uuid.uuid4().hex[:2], checksums=checksums, sha256=sha256)
+
+    def _row_to_info(self, row: tuple[Any, ...]) -> ObjectInfo:
+        bucket, key, data, size, etag, mtime, ctype, headers, meta, checksums, parts = row
+        return ObjectInfo(bucket, bytes(key).decode("utf-8"), self.base / bucket / data, size, etag, mtime, ctype,
+                          json.loads(headers), json.loads(meta), json.loads(checksums),
+                          json.loads(parts) if parts else None)
+
+    def commit(self, bucket: str, key: str, w: ObjectWriter, *, content_type: str | None = None,
+               headers: dict[str, str] | None = None, meta: dict[str, str] | None = None,
+               checksums: dict[str, str] | None = None, etag: str | None = None,
+               parts: list[int] | None = None) -> ObjectInfo:
+        """Makes a finished writer's file the object's content (the single commit point)."""
+        final = w.final or w.finish(self.fsync)
+        rel = f"{final.parent.name}/{final.name}"
+        return self._commit_row(bucket, key, rel, w.size, etag or w.etag, content_type, headers or {}, meta or {},
+                                checksums if checksums is not None else {a: c.b64() for a, c in w.sums.items()},
+                                parts, cleanup=[final])
+
+    def _commit_row(self, bucket: str, key: str, rel: str, size: int, etag: str, content_type: str | None,
+                    headers: dict[str, str], meta: dict[str, str], checksums: dict[str, str],
+                    parts: list[int] | None, cleanup: list[Path], upload: str | None = None) -> ObjectInfo:
+        kb = key.encode("utf-8")
+        mtime = time.time()
+        try:
+            with self._tx() as db:
+                if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+                    raise NoSuchBucket()
+                if upload is not None:
+                    if db.execute("SELECT 1 FROM uploads WHERE id = ?", (upload,)).fetchone() is None:
+                        raise NoSuchUpload()
+                    db.execute("DELETE FROM parts WHERE upload = ?", (upload,))
+                    db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
+                old = db.execute("SELECT data FROM objects WHERE bucket = ? AND key = ?", (bucket, kb)).fetchone()
+                db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (bucket, kb, rel, size, etag, mtime, content_type, json.dumps(headers), json.dumps(meta),
+                            json.dumps(checksums), json.dumps(parts) if parts else None))
+        except BaseException:
+            for p in cleanup:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            raise
+        if old is not None and old[0] != rel:
+            with contextlib.suppress(FileNotFoundError):
+                (self.base / bucket / old[0]).unlink()
+        return ObjectInfo(bucket, key, self.base / bucket / rel, size, etag, mtime, content_type, headers, meta,
+                          checksums, parts)
+
+    def get(self, bucket: str, key: str) -> ObjectInfo:
+        row = self._conn().execute("SELECT * FROM objects WHERE bucket = ? AND key = ?",
+                                   (bucket, key.encode("utf-8"))).fetchone()
+        if row is None:
+            if self.bucket(bucket) is None:
+                raise NoSuchBucket()
+            raise NoSuchKey()
+        return self._row_to_info(row)
+
+    def open(self, bucket: str, key: str) -> tuple[ObjectInfo, Any]:
+        """The object's info and an open file: a concurrent overwrite can unlink the file, so retry once."""
+        for _ in range(3):
+            info = self.get(bucket, key)
+            try:
+                return info, open(info.path, "rb")  # noqa: SIM115 - the caller closes it
+            except FileNotFoundError:
+                continue
+        raise NoSuchKey()
+
+    def delete(self, bucket: str, key: str) -> bool:
+        kb = key.encode("utf-8")
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM objects WHERE bucket = ? AND key = ?", (bucket, kb)).fetchone()
+            if row is None:
+                if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+                    raise NoSuchBucket()
+                return False
+            db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, kb))
+        with contextlib.suppress(FileNotFoundError):
+            (self.base / bucket / row[0]).unlink()
+        return True
+
+    def copy(self, src: ObjectInfo, bucket: str, key: str, *, content_type: str | None, headers: dict[str, str],
+             meta: dict[str, str]) -> ObjectInfo:
+        """A hard link of the (immutable) source data under a new name, then the row."""
+        directory = self.base / bucket / uuid.uuid4().hex[:2]
+        directory.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        target = directory / name
+        try:
+            os.link(src.path, target)
+        except FileNotFoundError:
+            raise NoSuchKey() from None
+        except OSError:  # another file system: copy
+            with open(directory / (TMP_PREFIX + name), "wb") as fh:
+                _copy_range(src.path, fh, 0, src.size)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(directory / (TMP_PREFIX + name), target)
+        if self.fsync:
+            fsync_dir(directory)
+        return self._commit_row(bucket, key, f"{directory.name}/{name}", src.size, src.etag, content_type, headers,
+                                meta, dict(src.checksums), src.parts, cleanup=[target])
+
+    def list(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str | None = None,
+             max_keys: int = 1000) -> Listing:
+        """Keys (and common prefixes) greater than ``after`` in UTF-8 byte order; prefixes count toward max_keys."""
+        db = self._conn()
+        pb = prefix.encode("utf-8")
+        upper = prefix_successor(pb) if pb else None
+        contents: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        last: str | None = None
+        # cursor: (value, inclusive)
+        cursor: tuple[bytes, bool] = (pb, True)
+        if after is not None:
+            ab = after.encode("utf-8")
+            if delimiter and ab.startswith(pb):
+                rest = ab[len(pb):]
+                i = rest.find(delimiter.encode("utf-8"))
+                if i >= 0 and len(pb) + i + len(delimiter.encode("utf-8")) == len(ab):
+                    # resuming after a common prefix: skip everything under it
+                    succ = prefix_successor(ab)
+                    if succ is None:
+                        return Listing([], [], False, None)
+                    ab, incl = succ, True
+                else:
+                    incl = False
+            else:
+                incl = False
+            if ab > cursor[0] or (ab == cursor[0] and not incl):
+                cursor = (ab, incl)
+        if max_keys <= 0:
+            return Listing([], [], False, None)
+        db_bytes = delimiter.encode("utf-8")
+        batch = max_keys + 1
+        while True:
+            op = ">=" if cursor[1] else ">"
+            sql = f"SELECT * FROM objects WHERE bucket = ? AND key {op} ?"
+            args: list[Any] = [bucket, cursor[0]]
+            if upper is not None:
+                sql += " AND key < ?"
+                args.append(upper)
+            sql += " ORDER BY key LIMIT ?"
+            args.append(batch)
+            rows = db.execute(sql, args).fetchall()
+            if not rows:
+                return Listing(contents, prefixes, False, last)
+            jumped = False
+            for row in rows:
+                kb = bytes(row[1])
+                if len(contents) + len(prefixes) >= max_keys:
+                    return Listing(contents, prefixes, True, last)
+                if db_bytes:
+                    i = kb.find(db_bytes, len(pb))
+                    if i >= 0:
+                        cp = kb[:i + len(db_bytes)]
+                        prefixes.append(cp.decode("utf-8"))
+                        last = prefixes[-1]
+                        succ = prefix_successor(cp)
+                        if succ is None:
+                            return Listing(contents, prefixes, False, last)
+                        cursor = (succ, True)
+                        jumped = True
+                        break
+                contents.append(self._row_to_info(row))
+                last = contents[-1].key
+                cursor = (kb, False)
+            if not jumped and len(rows) < batch:
+                return Listing(contents, prefixes, False, last)
+
+    # ---- multipart --------------------------------------------------------------------------------------------
+    def create_upload(self, bucket: str, key: str, owner: str, *, content_type: str | None,
+                      headers: dict[str, str], meta: dict[str, str], algo: str | None) -> Upload:
+        up = Upload(uuid.uuid4().hex + uuid.uuid4().hex[:8], bucket, key, owner, time.time(), content_type, headers,
+                     meta, algo)
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+                raise NoSuchBucket()
+            db.execute("INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (up.id, bucket, key.encode("utf-8"), owner, up.initiated, content_type, json.dumps(headers),
+                        json.dumps(meta), algo))
+        (self.base / UPLOADS / up.id).mkdir(parents=True, exist_ok=True)
+        return up
+
+    def upload(self, bucket: str, upload_id: str, key: str | None = None) -> Upload:
+        row = self._conn().execute("SELECT * FROM uploads WHERE id = ? AND bucket = ?", (upload_id, bucket)).fetchone()
+        if row is None or (key is not None and bytes(row[2]).decode("utf-8") != key):
+            raise NoSuchUpload()
+        return Upload(row[0], row[1], bytes(row[2]).decode("utf-8"), row[3], row[4], row[5], json.loads(row[6]),
+                      json.loads(row[7]), row[8])
+
+    def uploads(self, bucket: str, *, prefix: str = "", key_marker: str = "", upload_marker: str = "",
+                max_uploads: int = 1000) -> tuple[list[Upload], bool]:
+        rows = self._conn().execute("SELECT * FROM uploads WHERE bucket = ? ORDER BY key, initiated, id",
+                                    (bucket,)).fetchall()
+        out: list[Upload] = []
+        for row in rows:
+            key = bytes(row[2]).decode("utf-8")
+            if not key.startswith(prefix):
+                continue
+            if key_marker and (key < key_marker
+                               or (key == key_marker and (not upload_marker or row[0] <= upload_marker))):
+                continue
+            out.append(Upload(row[0], row[1], key, row[3], row[4], row[5], json.loads(row[6]), json.loads(row[7]),
+                              row[8]))
+        return out[:max_uploads], len(out) > max_uploads
+
+    def part_writer(self, upload_id: str, *, checksums: Iterable[str] = (), sha256: bool = False) -> ObjectWriter:
+        return ObjectWriter(self.base / UPLOADS / upload_id, checksums=checksums, sha256=sha256)
+
+    def commit_part(self, upload_id: str, num: int, w: ObjectWriter, checksum: str | None) -> Part:
+        final = w.final or w.finish(self.fsync)
+        part = Part(num, w.etag, w.size, time.time(), checksum, final.name)
+        try:
+            with self._tx() as db:
+                if db.execute("SELECT 1 FROM uploads WHERE id = ?", (upload_id,)).fetchone() is None:
+                    raise NoSuchUpload()
+                old = db.execute("SELECT file FROM parts WHERE upload = ? AND num = ?", (upload_id, num)).fetchone()
+                db.execute("INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (upload_id, num, part.file, part.etag, part.size, part.mtime, checksum))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                final.unlink()
+            raise
+        if old is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.base / UPLOADS / upload_id / old[0]).unlink()
+        return part
+
+    def parts(self, upload_id: str) -> list[Part]:
+        rows = self._conn().execute("SELECT num, etag, size, mtime, checksum, file FROM parts WHERE upload = ? "
+                                    "ORDER BY num", (upload_id,)).fetchall()
+        return [Part(*r) for r in rows]
+
+    def abort(self, bucket: str, upload_id: str) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM uploads WHERE id = ? AND bucket = ?", (upload_id, bucket)).fetchone() is None:
+                raise NoSuchUpload()
+            db.execute("DELETE FROM parts WHERE upload = ?", (upload_id,))
+            db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        shutil.rmtree(self.base / UPLOADS / upload_id, ignore_errors=True)
+
+    def complete(self, bucket: str, upload_id: str, key: str, wanted: list[tuple[int, str]]) -> ObjectInfo:
+        """Validates the client's part list, concatenates the parts into one data file and commits it."""
+        up = self.upload(bucket, upload_id, key)
+        if not wanted:
+            raise ObjectStoreError("You must specify at least one part")  # MalformedXML in the API layer
+        have = {p.num: p for p in self.parts(upload_id)}
+        prev = 0
+        chosen: list[Part] = []
+        for num, etag in wanted:
+            if num <= prev:
+                raise InvalidPartOrder()
+            prev = num
+            p = have.get(num)
+            if p is None or etag.strip().strip('"').lower() != p.etag:
+                raise InvalidPart(part=num)
+            chosen.append(p)
+        for p in chosen[:-1]:
+            if p.size < MIN_PART:
+                raise EntityTooSmall(part=p.num, size=p.size)
+        md5 = hashlib.md5()
+        for p in chosen:
+            md5.update(bytes.fromhex(p.etag))
+        etag = f"{md5.hexdigest()}-{len(chosen)}"
+        checksums: dict[str, str] = {}
+        if up.algo and all(p.checksum for p in chosen):
+            c = Checksummer(up.algo)
+            for p in chosen:
+                c.update(base64.b64decode(p.checksum or ""))
+            checksums[up.algo] = f"{c.b64()}-{len(chosen)}"
+        w = self.writer(bucket)
+        try:
+            for p in chosen:
+                _copy_range(self.base / UPLOADS / upload_id / p.file, w._fh, 0, p.size)
+            w.size = sum(p.size for p in chosen)
+            final = w.finish(self.fsync)
+        except BaseException:
+            w.discard()
+            raise
+        info = self._commit_row(bucket, key, f"{final.parent.name}/{final.name}", w.size, etag, up.content_type,
+                                up.headers, up.meta, checksums, [p.size for p in chosen], cleanup=[final],
+                                upload=upload_id)
+        shutil.rmtree(self.base / UPLOADS / upload_id, ignore_errors=True)
+        return info
+
+    def copy_part(self, upload_id: str, num: int, src: ObjectInfo, start: int, length: int) -> Part:
+        w = self.part_writer(upload_id)
+        try:
+            with open(src.path, "rb") as s:
+                s.seek(start)
+                left = length
+                while left:
+                    buf = s.read(min(4 << 20, left))
+                    if not buf:
+                        break
+                    w.write(buf)
+                    left -= len(buf)
+            return self.commit_part(upload_id, num, w, None)
+        except BaseException:
+            w.discard()
+            raise
