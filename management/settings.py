@@ -12,7 +12,7 @@ import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_STATE_DIR = Path(os.environ.get("DEVCLOUD_STATE_DIR", "/var/lib/devcloud"))
+DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -23,7 +23,9 @@ class _YamlFileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         path = os.environ.get("DEVCLOUD_SETTINGS_FILE")
-        candidate = Path(path) if path else DEFAULT_STATE_DIR / "management.yaml"
+        # The state directory may come from the environment only, so it is read at load time, not import time.
+        state_dir = Path(os.environ.get("DEVCLOUD_STATE_DIR", str(DEFAULT_STATE_DIR)))
+        candidate = Path(path) if path else state_dir / "management.yaml"
         if not candidate.is_file():
             if path:
                 raise FileNotFoundError(f"settings file {path} (DEVCLOUD_SETTINGS_FILE) does not exist")

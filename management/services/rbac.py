@@ -19,18 +19,20 @@ class RuleCache:
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
-        self._data: dict[int, tuple[float, list[tuple[str, str]]]] = {}
+        # Keyed by (database URL, role id): several servers (tests, tools) may share one process.
+        self._data: dict[tuple[str, int], tuple[float, list[tuple[str, str]]]] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, role_id: int) -> list[tuple[str, str]]:
         now = time.monotonic()
+        key = (str(session.get_bind().url), role_id)
         with self._lock:
-            hit = self._data.get(role_id)
+            hit = self._data.get(key)
             if hit and now - hit[0] < self.ttl:
                 return hit[1]
         rules = identity.role_rules(session, role_id)
         with self._lock:
-            self._data[role_id] = (now, rules)
+            self._data[key] = (now, rules)
         return rules
 
     def invalidate(self) -> None:

@@ -56,8 +56,11 @@ def plain(value: Any) -> Any:
     return value
 
 
-def body_for(result: Any, result_key: str | None) -> dict[str, Any]:
-    """The object under the response key for a command's return value."""
+def body_for(result: Any, result_key: str | None, empty_list_key: bool = False) -> dict[str, Any]:
+    """The object under the response key for a command's return value.
+
+    An empty list is `{}` as CloudStack sends it, unless the command asks for `{"count": 0, key: []}`.
+    """
     if isinstance(result, Flat):
         return plain(result.body)
     if isinstance(result, Success):
@@ -67,7 +70,7 @@ def body_for(result: Any, result_key: str | None) -> dict[str, Any]:
         return out
     if isinstance(result, ListResult):
         if result.count == 0:
-            return {}
+            return {"count": 0, result_key or "item": []} if empty_list_key else {}
         body: dict[str, Any] = {"count": result.count}
         if result.items:
             body[result_key or "item"] = plain(result.items)

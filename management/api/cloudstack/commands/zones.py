@@ -53,7 +53,9 @@ class ListZonesParams(ListParams):
     showicon: bool = Field(False, description="flag to display the resource icon for zones")
 
 
-@api_command("listZones", params=ListZonesParams, result_key="zone", response=ZoneResp,
+# empty_list_key: Apache Libcloud's list_locations() indexes ["zone"] unconditionally, so an empty cloud answers
+# {"count": 0, "zone": []} here instead of CloudStack's bare {} (which makes libcloud raise KeyError).
+@api_command("listZones", params=ListZonesParams, result_key="zone", response=ZoneResp, empty_list_key=True,
              description="Lists zones")
 def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     stmt = select(Zone).where(Zone.removed.is_(None))
