@@ -63,3 +63,6 @@ def seed_inventory(session: Session) -> None:
     configuration.seed(session)
     seed_os_catalogue(session)
     offerings.seed(session)
+    from management.services import network_offerings  # guest networks room
+
+    network_offerings.seed(session)  # CloudStack's default network offerings (exact names, service maps)
