@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Select, and_, event, exists, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
@@ -232,9 +233,15 @@ def ensure_builtin_ready(session: Session) -> None:
     stores = list(session.scalars(zones_missing))
     if not stores:
         return
-    tmpl = ensure_builtin(session)
-    for store in stores:
-        _place_builtin(session, tmpl, store)
+    # Usually reached from a read-only request (listTemplates); on SQLite its write may lose the lock race: then
+    # the next call does it (addImageStore's hook, on_image_store_added, is the normal path).
+    try:
+        with session.begin_nested():
+            tmpl = ensure_builtin(session)
+            for store in stores:
+                _place_builtin(session, tmpl, store)
+    except OperationalError as exc:
+        log.info("simulator template not placed yet (%s); will retry", exc.orig)
 
 
 # ------------------------------------------------------------------------------------------------ registration

@@ -1,0 +1,204 @@
+"""Public IP addresses: list, associate (acquire) and disassociate (release)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from sqlalchemy import select
+
+from management.api.cloudstack.envelope import ListResult, Success
+from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.schemas import TagResp
+from management.api.cloudstack.schemas_network import PublicIpResp
+from management.errors import ParamError, invalid_id
+from management.models.compute import VirtualMachine
+from management.models.identity import Account, Domain
+from management.models.infra import PublicIpAddress, VlanIpRange, Zone
+from management.models.network import Network
+from management.services import access, tags
+from management.services import networks as svc
+from management.services.context import CallContext
+from management.services.listing import paginate, tags_filter
+
+tags.register("PublicIpAddress", "PublicIpAddress")
+
+
+def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None) -> PublicIpResp:
+    s = ctx.session
+    zone = s.get(Zone, ip.zone_id)
+    acct = s.get(Account, ip.account_id) if ip.account_id else None
+    dom = s.get(Domain, ip.domain_id) if ip.domain_id else None
+    vlan = s.get(VlanIpRange, ip.vlan_id)
+    net = s.get(Network, ip.network_id) if ip.network_id else None
+    vm = s.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
+    virtual = vlan is None or vlan.vlan_type == "VirtualNetwork"
+    return PublicIpResp(
+        id=ip.uuid, ipaddress=ip.public_ip_address, allocated=ip.allocated, zoneid=zone.uuid if zone else "",
+        zonename=zone.name if zone else None, issourcenat=ip.source_nat, account=acct.name if acct else None,
+        domainid=dom.uuid if dom else None, domain=dom.name if dom else None, forvirtualnetwork=virtual,
+        vlanid=vlan.uuid if vlan else None, vlanname=vlan.vlan_tag if vlan else None, isstaticnat=ip.one_to_one_nat,
+        issystem=ip.is_system, virtualmachineid=vm.uuid if vm else None,
+        virtualmachinename=vm.name if vm else None, vmipaddress=ip.vm_ip,
+        associatednetworkid=net.uuid if net and virtual else None,
+        associatednetworkname=net.name if net and virtual else None,
+        networkid=net.uuid if net and not virtual else None, state=ip.state, fordisplay=ip.for_display,
+        tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
+              for t in tag_rows or []],
+    )
+
+
+class ListPublicIpParams(TaggedListParams):
+    id: Annotated[str | None, Ref("PublicIpAddress", "read")] = Field(None, description="lists IP address by ID")
+    ipaddress: str | None = Field(None, description="lists the specified IP address")
+    allocatedonly: bool = Field(True, description="limits search results to allocated public IP addresses")
+    associatednetworkid: Annotated[str | None, Ref("Network", "read")] = Field(
+        None, description="lists all public IP addresses associated to the network specified")
+    issourcenat: bool | None = Field(None, description="list only source NAT IP addresses")
+    isstaticnat: bool | None = Field(None, description="list only static NAT IP addresses")
+    zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="lists all public IP addresses by "
+                                                               "zone ID")
+    vlanid: Annotated[str | None, Ref("VlanIpRange", "read")] = Field(None, description="lists all public IP "
+                                                                      "addresses by VLAN ID")
+    physicalnetworkid: Annotated[str | None, Ref("PhysicalNetwork", "read")] = Field(
+        None, description="lists all public IP addresses by physical network ID")
+    forvirtualnetwork: bool | None = Field(None, description="the virtual network for the IP address")
+    forloadbalancing: bool | None = Field(None, description="list only IPs used for load balancing")
+    state: str | None = Field(None, description="lists all public IP addresses by state")
+    networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="lists all public IP "
+                                                                     "addresses by source network ID")
+    vpcid: str | None = Field(None, description="List IPs belonging to the VPC")
+    issystem: bool | None = Field(None, description="true if range is dedicated for system VMs")
+    fordisplay: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "
+                                    "to pass this parameter")
+
+
+@api_command("listPublicIpAddresses", params=ListPublicIpParams, result_key="publicipaddress",
+             response=PublicIpResp, description="Lists all public IP addresses")
+def list_public_ip_addresses(ctx: CallContext, p: ListPublicIpParams) -> ListResult:
+    s = ctx.session
+    stmt = select(PublicIpAddress).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id).where(
+        PublicIpAddress.removed.is_(None))
+    if p.allocatedonly or not ctx.caller.is_root_admin:
+        stmt = stmt.where(PublicIpAddress.state != "Free")
+    if p.state:
+        stmt = stmt.where(PublicIpAddress.state.ilike(p.state))
+    if not (ctx.caller.is_root_admin and not p.allocatedonly and p.account is None and p.domainid is None):
+        stmt = access.owned_filter(s, stmt, PublicIpAddress, ctx.caller, account=p.account, domainid=p.domainid,
+                                   isrecursive=p.isrecursive, listall=p.listall)
+    if p.id:
+        stmt = stmt.where(PublicIpAddress.uuid == p.id)
+    if p.ipaddress:
+        stmt = stmt.where(PublicIpAddress.public_ip_address == p.ipaddress)
+    if p.associatednetworkid:
+        stmt = stmt.where(PublicIpAddress.network_id == ctx.refs["associatednetworkid"].id)
+    if p.networkid:
+        stmt = stmt.where(PublicIpAddress.network_id == ctx.refs["networkid"].id)
+    if p.issourcenat is not None:
+        stmt = stmt.where(PublicIpAddress.source_nat.is_(p.issourcenat))
+    if p.isstaticnat is not None:
+        stmt = stmt.where(PublicIpAddress.one_to_one_nat.is_(p.isstaticnat))
+    if p.zoneid:
+        stmt = stmt.where(PublicIpAddress.zone_id == ctx.refs["zoneid"].id)
+    if p.vlanid:
+        stmt = stmt.where(PublicIpAddress.vlan_id == ctx.refs["vlanid"].id)
+    if p.physicalnetworkid:
+        stmt = stmt.where(VlanIpRange.physical_network_id == ctx.refs["physicalnetworkid"].id)
+    if p.forvirtualnetwork is not None:
+        stmt = stmt.where((VlanIpRange.vlan_type == "VirtualNetwork") == p.forvirtualnetwork)
+    if p.issystem is not None:
+        stmt = stmt.where(PublicIpAddress.is_system.is_(p.issystem))
+    if p.vpcid:
+        return ListResult([], 0)
+    if p.keyword:
+        stmt = stmt.where(PublicIpAddress.public_ip_address.ilike(f"%{p.keyword}%"))
+    stmt = tags_filter(stmt, p.tags, "PublicIpAddress", PublicIpAddress.uuid)
+    rows, count = paginate(s, stmt, p.page, p.pagesize, PublicIpAddress.id)
+    by_uuid = tags.tags_of(s, "PublicIpAddress", [r.uuid for r in rows])
+    return ListResult([ip_resp(ctx, r, by_uuid.get(r.uuid)) for r in rows], count)
+
+
+class AssociateIpParams(Params):
+    networkid: Annotated[str | None, Ref("Network")] = Field(None, description="The network this IP address should "
+                                                             "be associated to.")
+    zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the ID of the availability zone "
+                                                               "you want to acquire an public IP address from")
+    ipaddress: str | None = Field(None, description="IP Address to be associated")
+    vpcid: str | None = Field(None, description="the VPC you want the IP address to be associated with")
+    isportable: bool = Field(False, description="should be set to true if public IP is required to be transferable "
+                             "across zones, if not specified defaults to false")
+    regionid: int | None = Field(None, description="region ID from where portable IP is to be associated.")
+    fordisplay: bool | None = Field(None, description="an optional field, whether to the display the IP to the end "
+                                    "user or not")
+    account: str | None = Field(None, description="the account to associate with this IP address")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="the ID of the domain to "
+                                                                   "associate with this IP address")
+    projectid: str | None = Field(None, description="Deploy VM for the project")
+
+
+def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
+    if p.vpcid:
+        raise ParamError("VPCs are not supported yet (vpcid)")
+    if p.isportable:
+        raise ParamError("Portable IPs are not supported")
+    net: Network | None = ctx.refs.get("networkid")
+    zone: Zone | None = ctx.refs.get("zoneid")
+    if net is None and zone is None:
+        raise ParamError("Either networkid or zoneid (or vpcid) has to be specified")
+    if net is not None:
+        if net.guest_type == "L2":
+            raise ParamError("Can't associate a public IP address with an L2 network")
+        zone = ctx.session.get_one(Zone, net.zone_id)
+        owner = ctx.session.get_one(Account, net.account_id)
+    else:
+        owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    assert zone is not None
+    ip = svc.take_public_ip(ctx.session, zone_id=zone.id, account=owner, network=net, ip=p.ipaddress,
+                            state="Allocating")
+    if p.fordisplay is not None:
+        ip.for_display = p.fordisplay
+    return ip.uuid
+
+
+@api_command("associateIpAddress", params=AssociateIpParams, is_async=True, result_key="ipaddress",
+             response=PublicIpResp, event="NET.IPASSIGN", entity="IpAddress", create=_associate_create,
+             description="Acquires and associates a public IP to an account.")
+def associate_ip_address(ctx: CallContext, p: AssociateIpParams) -> PublicIpResp:
+    ip = ctx.session.scalar(select(PublicIpAddress).where(PublicIpAddress.uuid == ctx.created_uuid))
+    if ip is None:
+        raise invalid_id(ctx.created_uuid or "")
+    if ip.state == "Allocating":
+        ip.state = "Allocated"
+    ctx.session.flush()
+    return ip_resp(ctx, ip)
+
+
+class DisassociateIpParams(Params):
+    id: Annotated[str | None, Ref("PublicIpAddress")] = Field(None, description="the ID of the public IP address to "
+                                                              "disassociate. Mutually exclusive with the ipaddress "
+                                                              "parameter")
+    ipaddress: str | None = Field(None, description="IP Address to be disassociated. Mutually exclusive with the id "
+                                  "parameter")
+
+
+@api_command("disassociateIpAddress", params=DisassociateIpParams, is_async=True, event="NET.IPRELEASE",
+             entity="IpAddress", description="Disassociates an IP address from the account.")
+def disassociate_ip_address(ctx: CallContext, p: DisassociateIpParams) -> Success:
+    ip: PublicIpAddress | None = ctx.refs.get("id")
+    if ip is None:
+        if not p.ipaddress:
+            raise ParamError("Either id or ipaddress has to be specified")
+        ip = ctx.session.scalar(select(PublicIpAddress).where(PublicIpAddress.public_ip_address == p.ipaddress,
+                                                              PublicIpAddress.removed.is_(None)))
+        if ip is None or not access.check_row(ctx.session, ctx.caller, access.ENTITIES["PublicIpAddress"], ip,
+                                              "write"):
+            raise ParamError(f"Unable to find IP address {p.ipaddress}")
+    if ip.state == "Free":
+        raise ParamError(f"IP address {ip.public_ip_address} is not associated")
+    if ip.source_nat:
+        raise ParamError(f"IP address {ip.public_ip_address} is a source NAT IP of its network and can't be "
+                         "released")
+    if ip.one_to_one_nat:
+        raise ParamError(f"IP address {ip.public_ip_address} has static NAT enabled; disable it first")
+    svc.release_public_ip(ctx.session, ip)
+    return Success()

@@ -1,0 +1,548 @@
+"""Guest networks (the records): creation, the account's default isolated network, implementation (guest VLAN,
+source-NAT public IP), NIC allocation with unique MACs and IPs, public IP association, deletion.
+
+Seams other rooms call:
+- ``allocate_nics(session, vm, networks, requested_ips=None) -> list[Nic]`` (default NIC first),
+- ``release_nics(session, vm)``,
+- ``default_network(session, account, zone) -> Network`` (advanced-zone deploy naming no network),
+- ``implement(session, network)`` (Allocated → Implementing → Implemented through ``fsm.transition``).
+
+The virtual router that really provides the services plugs in behind :class:`GuestNetworkImplementer` (see
+``set_implementer``); until one is set, implementing a network is records only, which is exactly what the
+simulator needs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from management import fsm
+from management.db.base import utcnow
+from management.errors import (
+    InsufficientCapacity,
+    ParamError,
+    PermissionDenied,
+    ResourceAllocationError,
+    ResourceInUse,
+)
+from management.models.compute import VirtualMachine
+from management.models.identity import Account, Domain
+from management.models.infra import GuestVlan, PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange, Zone
+from management.models.network import Network, Nic
+from management.models.offerings import NetworkOffering
+from management.services import access, ipam
+from management.services import network_offerings as offerings
+from management.services.context import Caller
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GUEST_CIDR = "10.1.1.0/24"
+LIVE_STATES = ("Allocated", "Setup", "Implementing", "Implemented", "Shutdown")
+
+
+# ------------------------------------------------------------------------------------------------ provider seam
+
+@runtime_checkable
+class GuestNetworkImplementer(Protocol):
+    """What implements a guest network on the hypervisors (the virtual router comes with the networking issue).
+
+    ``implement`` is called with the network's facts once its VLAN and source-NAT IP are allocated; it raises to
+    fail the implementation. ``shutdown`` tears it down (idempotent)."""
+
+    def implement(self, network: dict[str, Any]) -> None: ...
+
+    def shutdown(self, network: dict[str, Any]) -> None: ...
+
+
+_IMPLEMENTER: GuestNetworkImplementer | None = None
+
+
+def set_implementer(impl: GuestNetworkImplementer | None) -> None:
+    """Installs the process-wide implementer (None: records only, the simulator's behaviour)."""
+    global _IMPLEMENTER
+    _IMPLEMENTER = impl
+
+
+def _facts(session: Session, net: Network) -> dict[str, Any]:
+    snat = session.scalar(select(PublicIpAddress.public_ip_address).where(
+        PublicIpAddress.network_id == net.id, PublicIpAddress.source_nat.is_(True),
+        PublicIpAddress.removed.is_(None)))
+    return {"uuid": net.uuid, "name": net.name, "guest_type": net.guest_type, "cidr": net.cidr,
+            "gateway": net.gateway, "vlan": ipam.vlan_of(net.broadcast_uri), "dns1": net.dns1, "dns2": net.dns2,
+            "network_domain": net.network_domain, "source_nat_ip": snat}
+
+
+# ------------------------------------------------------------------------------------------------ visibility
+
+def _network_visible(session: Session, caller: Caller, row: Network, access_kind: str) -> bool:
+    if access.can_access_owner(session, caller, row.account_id, row.domain_id):
+        return True
+    if access_kind != "read" or row.acl_type != "Domain":
+        return False
+    path = session.scalar(select(Domain.path).where(Domain.id == row.domain_id))
+    return path is not None and caller.domain_path.startswith(path)
+
+
+def _ip_visible(session: Session, caller: Caller, row: PublicIpAddress, access_kind: str) -> bool:
+    if caller.is_root_admin:
+        return True
+    if row.account_id is None:
+        return False
+    return access.can_access_owner(session, caller, row.account_id, row.domain_id or 0)
+
+
+access.register_entity("Network", Network, "owned", visible=_network_visible)
+access.register_entity("NetworkOffering", NetworkOffering, "public")
+access.register_entity("PublicIpAddress", PublicIpAddress, "owned", visible=_ip_visible)
+
+
+def visible_condition(session: Session, caller: Caller) -> Any:
+    """SQL: networks a caller sees without listall (own + Domain-wide shared networks of its domain's ancestors)."""
+    parents = [p for p in _ancestor_paths(caller.domain_path)]
+    shared = Network.acl_type == "Domain"
+    dom_ids = select(Domain.id).where(Domain.path.in_(parents))
+    return (Network.account_id == caller.account_id) | (shared & Network.domain_id.in_(dom_ids))
+
+
+def _ancestor_paths(path: str) -> list[str]:
+    parts = [p for p in path.strip("/").split("/") if p]
+    out = ["/"]
+    for i in range(len(parts)):
+        out.append("/" + "/".join(parts[:i + 1]) + "/")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ physical
+
+def guest_physical_network(session: Session, zone: Zone, pn: PhysicalNetwork | None = None) -> PhysicalNetwork | None:
+    if pn is not None:
+        return pn
+    tagged = session.scalar(select(PhysicalNetwork).join(TrafficType, TrafficType.physical_network_id ==
+                                                         PhysicalNetwork.id)
+                            .where(PhysicalNetwork.zone_id == zone.id, PhysicalNetwork.removed.is_(None),
+                                   TrafficType.traffic_type == "Guest").order_by(PhysicalNetwork.id).limit(1))
+    if tagged is not None:
+        return tagged
+    return session.scalar(select(PhysicalNetwork).where(PhysicalNetwork.zone_id == zone.id,
+                                                        PhysicalNetwork.removed.is_(None))
+                          .order_by(PhysicalNetwork.id).limit(1))
+
+
+def allocate_guest_vlan(session: Session, net: Network, pn: PhysicalNetwork) -> int | None:
+    """Takes the lowest free VLAN of the physical network's range (the GuestVlan primary key makes a double
+    allocation impossible; a concurrent taker makes us retry with the next one)."""
+    ranges = ipam.parse_vlan_ranges(pn.vlan)
+    if not ranges:
+        return None
+    for _ in range(16):
+        taken = set(session.scalars(select(GuestVlan.vnet).where(GuestVlan.physical_network_id == pn.id,
+                                                                 GuestVlan.taken.is_not(None))))
+        vnet = ipam.first_free_vlan(ranges, taken)
+        if vnet is None:
+            return None
+        try:
+            with session.begin_nested():
+                row = session.get(GuestVlan, (pn.id, vnet))
+                if row is None:
+                    session.add(GuestVlan(physical_network_id=pn.id, vnet=vnet, zone_id=pn.zone_id,
+                                          account_id=net.account_id, network_id=net.id, taken=utcnow()))
+                    session.flush()
+                else:
+                    res = session.execute(update(GuestVlan).where(
+                        GuestVlan.physical_network_id == pn.id, GuestVlan.vnet == vnet, GuestVlan.taken.is_(None))
+                        .values(account_id=net.account_id, network_id=net.id, taken=utcnow())
+                        .execution_options(synchronize_session=False))
+                    if res.rowcount != 1:  # type: ignore[attr-defined]
+                        raise IntegrityError("vnet taken", None, Exception("taken"))
+            return vnet
+        except IntegrityError:
+            continue
+    return None
+
+
+def release_guest_vlan(session: Session, net: Network) -> None:
+    session.execute(delete(GuestVlan).where(GuestVlan.network_id == net.id))
+
+
+# ------------------------------------------------------------------------------------------------ public IPs
+
+def _free_public_ip(session: Session, zone_id: int, account_id: int, ip: str | None = None) -> PublicIpAddress | None:
+    """A Free address of a public (VirtualNetwork) range in the zone, dedicated to the account or undedicated."""
+    stmt = (select(PublicIpAddress).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+            .where(PublicIpAddress.zone_id == zone_id, PublicIpAddress.state == "Free",
+                   PublicIpAddress.removed.is_(None), VlanIpRange.vlan_type == "VirtualNetwork",
+                   VlanIpRange.removed.is_(None),
+                   (VlanIpRange.account_id.is_(None)) | (VlanIpRange.account_id == account_id)))
+    if ip is not None:
+        stmt = stmt.where(PublicIpAddress.public_ip_address == ip)
+    return session.scalar(stmt.order_by(VlanIpRange.account_id.is_(None), PublicIpAddress.id).limit(1)
+                          .with_for_update(skip_locked=True))
+
+
+def take_public_ip(session: Session, *, zone_id: int, account: Account, network: Network | None,
+                   source_nat: bool = False, ip: str | None = None, state: str = "Allocated") -> PublicIpAddress:
+    """Claims a Free public IP with a compare-and-swap on its state (no two networks get the same address)."""
+    for _ in range(16):
+        row = _free_public_ip(session, zone_id, account.id, ip)
+        if row is None:
+            if ip is not None:
+                raise ParamError(f"The public IP address {ip} is not free in this zone")
+            raise InsufficientCapacity("Insufficient address capacity: no free public IP address in the zone")
+        res = session.execute(update(PublicIpAddress).where(PublicIpAddress.id == row.id,
+                                                            PublicIpAddress.state == "Free")
+                              .values(state=state, account_id=account.id, domain_id=account.domain_id,
+                                      network_id=network.id if network else None, source_nat=source_nat,
+                                      allocated=utcnow()).execution_options(synchronize_session=False))
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(row)
+            return row
+    raise ResourceAllocationError("Unable to allocate a public IP address (too much contention); retry")
+
+
+def release_public_ip(session: Session, ip: PublicIpAddress) -> None:
+    ip.state, ip.account_id, ip.domain_id, ip.network_id = "Free", None, None, None
+    ip.source_nat, ip.one_to_one_nat, ip.vm_id, ip.vm_ip, ip.allocated = False, False, None, None, None
+    session.flush()
+
+
+# ------------------------------------------------------------------------------------------------ create
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 255:
+        raise ParamError("Network name must be 1 to 255 characters")
+
+
+def create_network(session: Session, caller: Caller, owner: Account, zone: Zone, offering: NetworkOffering, *,
+                   name: str, display_text: str | None = None, gateway: str | None = None,
+                   netmask: str | None = None, startip: str | None = None, endip: str | None = None,
+                   vlan: str | None = None, physical_network: PhysicalNetwork | None = None,
+                   network_domain: str | None = None, acl_type: str | None = None,
+                   is_default: bool = False) -> Network:
+    _check_name(name)
+    if offering.removed is not None or offering.state != "Enabled":
+        raise ParamError(f"Network offering {offering.name} is not enabled")
+    if offering.traffic_type != "Guest" or offering.is_system:
+        raise ParamError("Only guest network offerings can be used to create networks")
+    gtype = offering.guest_type or "Isolated"
+    if offering.for_vpc:
+        raise ParamError("Network offerings for VPC networks need a vpcid; VPCs are not supported yet")
+    if zone.network_type == "Basic" and gtype != "Shared":
+        raise ParamError("Only shared networks can be created in a Basic zone")
+    pn = guest_physical_network(session, zone, physical_network)
+    acl = (acl_type or ("Domain" if gtype == "Shared" else "Account")).capitalize()
+    if acl not in ("Account", "Domain"):
+        raise ParamError("acltype must be Account or Domain")
+    if gtype == "Shared" and not caller.is_admin:
+        raise PermissionDenied("Only admins can create shared networks")
+    if vlan is not None and not caller.is_root_admin:
+        raise PermissionDenied("Only the root admin can specify a VLAN")
+    if offering.specify_vlan and vlan is None:
+        raise ParamError(f"Network offering {offering.name} requires a vlan to be specified")
+    if vlan is not None and not offering.specify_vlan:
+        raise ParamError(f"Network offering {offering.name} does not allow to specify a vlan")
+    broadcast = None
+    if vlan is not None:
+        v = vlan.removeprefix("vlan://")
+        if v.lower() != "untagged":
+            try:
+                if not 1 <= int(v) <= 4094:
+                    raise ValueError
+            except ValueError:
+                raise ParamError(f"Invalid vlan {vlan}") from None
+            clash = session.scalar(select(Network.id).where(Network.zone_id == zone.id,
+                                                            Network.broadcast_uri == f"vlan://{v}",
+                                                            Network.removed.is_(None)))
+            if clash is not None:
+                raise ParamError(f"The VLAN tag {v} is already used by another network in zone {zone.name}")
+        broadcast = f"vlan://{v}"
+    cidr = gw = None
+    if gtype != "L2":
+        if gateway and netmask:
+            net = ipam.cidr_of(gateway, netmask)
+            gw = str(ipam.check_ip(gateway, "gateway"))
+        elif gateway or netmask:
+            raise ParamError("gateway and netmask must be specified together")
+        elif gtype == "Shared":
+            raise ParamError("gateway and netmask are required to create a shared network")
+        else:
+            net = ipam.parse_cidr(zone.guest_cidr or DEFAULT_GUEST_CIDR)
+            gw = ipam.default_gateway(net)
+        cidr = str(net)
+    elif gateway or netmask or startip:
+        raise ParamError("L2 networks have no IP addressing (no gateway, netmask or IP range)")
+    if gtype == "Shared":
+        if not startip:
+            raise ParamError("startip is required to create a shared network")
+        n = ipaddress.IPv4Network(cidr)  # type: ignore[arg-type]
+        for what, ip in (("startip", startip), ("endip", endip or startip)):
+            if ipam.check_ip(ip, what) not in n:
+                raise ParamError(f"{what} {ip} is not in the network {cidr}")
+    owner_row = owner
+    domain_id = owner.domain_id
+    row = Network(name=name, display_text=display_text or name, traffic_type="Guest", guest_type=gtype,
+                  state="Setup" if gtype == "Shared" else "Allocated",
+                  broadcast_domain_type="Vlan" if gtype != "L2" or broadcast else "Vlan", broadcast_uri=broadcast,
+                  gateway=gw, cidr=cidr, network_domain=network_domain or zone.network_domain or "cs.internal",
+                  dns1=zone.dns1, dns2=zone.dns2, zone_id=zone.id, physical_network_id=pn.id if pn else None,
+                  network_offering_id=offering.id, account_id=owner_row.id, domain_id=domain_id, acl_type=acl,
+                  specify_ip_ranges=offering.specify_ip_ranges, is_default=is_default)
+    session.add(row)
+    session.flush()
+    if gtype == "Shared":
+        session.add(VlanIpRange(zone_id=zone.id, physical_network_id=row.physical_network_id, network_id=row.id,
+                                vlan_tag=(broadcast or "vlan://untagged").removeprefix("vlan://"), gateway=gw,
+                                netmask=str(ipaddress.IPv4Network(cidr).netmask),  # type: ignore[arg-type]
+                                start_ip=startip, end_ip=endip or startip,  # type: ignore[arg-type]
+                                vlan_type="DirectAttached"))
+        session.flush()
+    return row
+
+
+def default_network(session: Session, account: Account, zone: Zone) -> Network:
+    """CloudStack's advanced-zone deploy without networkids: the account's only isolated network in the zone, or
+    a new `<account>-network` from the default isolated offering with source NAT."""
+    nets = list(session.scalars(select(Network).where(
+        Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
+        Network.guest_type == "Isolated", Network.state.in_(LIVE_STATES)).order_by(Network.id)))
+    if len(nets) == 1:
+        return nets[0]
+    if len(nets) > 1:
+        defaults = [n for n in nets if n.is_default]
+        if len(defaults) == 1:
+            return defaults[0]
+        raise ParamError(f"More than 1 default Isolated networks are found for account {account.name}; please "
+                         "specify networkIds")
+    off = offerings.by_name(session, offerings.DEFAULT_ISOLATED)
+    if off is None or off.state != "Enabled":
+        raise ParamError(f"Unable to find the required network offering {offerings.DEFAULT_ISOLATED} to create "
+                         "the account's default network")
+    caller = _system_caller(session, account)
+    return create_network(session, caller, account, zone, off, name=f"{account.name}-network",
+                          display_text=f"{account.name}-network", is_default=True)
+
+
+def _system_caller(session: Session, account: Account) -> Caller:
+    from management.models.identity import User
+
+    user = session.scalar(select(User).where(User.account_id == account.id).order_by(User.id).limit(1))
+    if user is None:
+        user = session.scalars(select(User).order_by(User.id)).first()
+    assert user is not None
+    return Caller.from_user(user)
+
+
+# ------------------------------------------------------------------------------------------------ implement
+
+def implement(session: Session, network: Network, *, strict: bool = True) -> Network:
+    """Allocated/Shutdown/Setup → Implementing → Implemented: guest VLAN from the physical network's range and,
+    for offerings with SourceNat, a source-NAT public IP; then the implementer (none: records only).
+
+    ``strict=False`` (used when a VM's NICs are allocated) records a missing VLAN range or public IP as a
+    warning instead of failing, so simulator zones without public ranges still deploy."""
+    if network.state == "Implemented":
+        return network
+    if network.state == "Destroy" or network.removed is not None:
+        raise ParamError(f"Network {network.name} is destroyed")
+    fsm.transition(session, network, "ImplementNetwork")
+    try:
+        off = session.get_one(NetworkOffering, network.network_offering_id)
+        zone = session.get_one(Zone, network.zone_id)
+        if network.broadcast_uri is None and network.guest_type in ("Isolated", "L2"):
+            pn = session.get(PhysicalNetwork, network.physical_network_id) if network.physical_network_id else \
+                guest_physical_network(session, zone)
+            vnet = allocate_guest_vlan(session, network, pn) if pn is not None else None
+            if vnet is None:
+                msg = f"Unable to allocate a guest VLAN for network {network.name} in zone {zone.name}"
+                if strict:
+                    raise InsufficientCapacity(msg)
+                log.warning("%s (no free VLAN in the physical network's range)", msg)
+            else:
+                network.broadcast_uri = f"vlan://{vnet}"
+                if pn is not None:
+                    network.physical_network_id = pn.id
+        if network.guest_type == "Isolated" and offerings.has_service(off, "SourceNat"):
+            has = session.scalar(select(PublicIpAddress.id).where(PublicIpAddress.network_id == network.id,
+                                                                  PublicIpAddress.source_nat.is_(True),
+                                                                  PublicIpAddress.removed.is_(None)))
+            if has is None:
+                owner = session.get_one(Account, network.account_id)
+                try:
+                    take_public_ip(session, zone_id=zone.id, account=owner, network=network, source_nat=True)
+                except InsufficientCapacity:
+                    if strict:
+                        raise
+                    log.warning("network %s implemented without a source NAT IP: zone %s has no free public IP",
+                                network.name, zone.name)
+        if _IMPLEMENTER is not None:
+            _IMPLEMENTER.implement(_facts(session, network))
+    except BaseException:
+        if network.state == "Implementing":
+            fsm.transition(session, network, "OperationFailed")
+        raise
+    fsm.transition(session, network, "OperationSucceeded")
+    network.implemented = utcnow()
+    network.restart_required = False
+    session.flush()
+    return network
+
+
+# ------------------------------------------------------------------------------------------------ NICs
+
+def _mac_exists(session: Session) -> Any:
+    def exists(mac: str) -> bool:
+        return session.scalar(select(Nic.id).where(Nic.mac_address == mac)) is not None
+
+    return exists
+
+
+def _ip_ranges(session: Session, net: Network) -> list[tuple[str, str]]:
+    return [(r.start_ip, r.end_ip) for r in session.scalars(
+        select(VlanIpRange).where(VlanIpRange.network_id == net.id, VlanIpRange.removed.is_(None),
+                                  VlanIpRange.vlan_type == "DirectAttached").order_by(VlanIpRange.id))]
+
+
+def used_ips(session: Session, net: Network) -> set[str]:
+    return set(session.scalars(select(Nic.ip4_address).where(Nic.network_id == net.id, Nic.removed.is_(None),
+                                                             Nic.ip4_address.is_not(None))))
+
+
+def pick_ip(session: Session, net: Network, requested: str | None = None) -> str | None:
+    """A free guest IP of the network (or the requested one, validated); None for L2 networks."""
+    if net.guest_type == "L2" or not net.cidr:
+        if requested:
+            raise ParamError("L2 networks have no IP addresses to request")
+        return None
+    # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
+    session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
+    cidr = ipaddress.IPv4Network(net.cidr)
+    used = used_ips(session, net)
+    ranges = _ip_ranges(session, net) if net.guest_type == "Shared" else []
+    if requested:
+        if ranges and not any(int(ipam.check_ip(s)) <= int(ipam.check_ip(requested)) <= int(ipam.check_ip(e))
+                              for s, e in ranges):
+            raise ParamError(f"IP address {requested} is outside the network's IP ranges")
+        return ipam.check_requested(cidr, requested, used, gateway=net.gateway)
+    reserved = [net.gateway] if net.gateway else []
+    for start, end in ranges or [(None, None)]:
+        ip = ipam.first_free(cidr, used, start=start, end=end, reserved=reserved)
+        if ip is not None:
+            return ip
+    raise InsufficientCapacity(f"Insufficient address capacity: no free IP address left in network {net.name}")
+
+
+def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
+                  requested_ips: dict[int, str] | None = None) -> list[Nic]:
+    """One NIC per network, the first one default: unique MAC, a free IP of the network (or the requested one),
+    the network's VLAN. Isolated networks not yet implemented are implemented first (their VLAN is the NIC's)."""
+    if not networks:
+        return []
+    if len({n.id for n in networks}) != len(networks):
+        raise ParamError("A network can be given only once to a virtual machine")
+    requested_ips = requested_ips or {}
+    existing = session.scalars(select(Nic.device_id).where(Nic.instance_id == vm.id, Nic.removed.is_(None)))
+    base = max(existing, default=-1) + 1
+    out: list[Nic] = []
+    mac_free = _mac_exists(session)
+    for i, net in enumerate(networks):
+        if net.removed is not None or net.state == "Destroy":
+            raise ParamError(f"Network {net.name} is not usable (destroyed)")
+        if net.zone_id != vm.zone_id:
+            raise ParamError(f"Network {net.name} is in a different zone than the virtual machine")
+        if net.state in ("Allocated", "Shutdown") and net.guest_type != "Shared":
+            implement(session, net, strict=False)
+        ip = pick_ip(session, net, requested_ips.get(net.id))
+        netmask = str(ipaddress.IPv4Network(net.cidr).netmask) if net.cidr and ip else None
+        nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=ipam.random_mac(mac_free), ip4_address=ip,
+                  netmask=netmask, gateway=net.gateway if ip else None, broadcast_uri=net.broadcast_uri,
+                  isolation_uri=net.broadcast_uri, device_id=base + i, default_nic=base == 0 and i == 0,
+                  state="Reserved", mode="Dhcp", traffic_type=net.traffic_type, vm_type=vm.vm_type or "User")
+        session.add(nic)
+        session.flush()
+        out.append(nic)
+    return out
+
+
+def release_nics(session: Session, vm: VirtualMachine) -> None:
+    """Frees the VM's NICs (their IPs become free for the next allocation)."""
+    now = utcnow()
+    for nic in session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))):
+        nic.removed, nic.state = now, "Deallocating"
+    session.flush()
+
+
+def nics_in_use(session: Session, net: Network) -> list[str]:
+    """VMs (uuids) that still hold a NIC on the network."""
+    vm_ids = set(session.scalars(select(Nic.instance_id).where(Nic.network_id == net.id, Nic.removed.is_(None))))
+    if not vm_ids:
+        return []
+    return list(session.scalars(select(VirtualMachine.uuid).where(VirtualMachine.id.in_(vm_ids),
+                                                                  VirtualMachine.removed.is_(None))))
+
+
+# ------------------------------------------------------------------------------------------------ delete/restart
+
+def delete_network(session: Session, net: Network, forced: bool = False) -> None:
+    users = nics_in_use(session, net)
+    if users:
+        raise ResourceInUse(f"Unable to delete network {net.name}: it is used by virtual machine(s) "
+                            f"{', '.join(users)}", uuids=users)
+    if _IMPLEMENTER is not None and net.state == "Implemented":
+        _IMPLEMENTER.shutdown(_facts(session, net))
+    # Walk the table: Implemented -> Shutdown -> Allocated -> Destroy (CloudStack's shutdown-then-destroy).
+    if net.state == "Implementing":
+        fsm.transition(session, net, "OperationFailed")
+    if net.state == "Implemented":
+        fsm.transition(session, net, "DestroyNetwork")
+    if net.state == "Shutdown":
+        fsm.transition(session, net, "OperationSucceeded")
+    fsm.transition(session, net, "DestroyNetwork")
+    release_guest_vlan(session, net)
+    for ip in session.scalars(select(PublicIpAddress).where(PublicIpAddress.network_id == net.id,
+                                                            PublicIpAddress.removed.is_(None))):
+        if ip.vlan_id is not None and _is_direct(session, ip):
+            continue
+        release_public_ip(session, ip)
+    session.execute(update(VlanIpRange).where(VlanIpRange.network_id == net.id, VlanIpRange.removed.is_(None))
+                    .values(removed=utcnow()).execution_options(synchronize_session=False))
+    net.removed = utcnow()
+    session.flush()
+
+
+def _is_direct(session: Session, ip: PublicIpAddress) -> bool:
+    rng = session.get(VlanIpRange, ip.vlan_id)
+    return rng is not None and rng.vlan_type == "DirectAttached"
+
+
+def restart(session: Session, net: Network, cleanup: bool = False) -> Network:
+    """restartNetwork: records only (no router yet): an implemented network is re-implemented, flags cleared."""
+    if net.state == "Destroy" or net.removed is not None:
+        raise ParamError(f"Network {net.name} is destroyed")
+    if net.state == "Implemented" and _IMPLEMENTER is not None:
+        if cleanup:
+            _IMPLEMENTER.shutdown(_facts(session, net))
+        _IMPLEMENTER.implement(_facts(session, net))
+    net.restart_required = False
+    session.flush()
+    return net
+
+
+def related_offering(session: Session, net: Network) -> NetworkOffering:
+    return session.get_one(NetworkOffering, net.network_offering_id)
+
+
+def networks_of(session: Session, ids: Iterable[int]) -> dict[int, Network]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {n.id: n for n in session.scalars(select(Network).where(Network.id.in_(ids)))}
+
+
+__all__ = ["GuestNetworkImplementer", "allocate_nics", "create_network", "default_network", "delete_network",
+           "implement", "release_nics", "restart", "set_implementer", "take_public_ip"]
