@@ -309,20 +309,23 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
 
 
 def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> list[Nic]:
+    """NICs through services.networks (IPs, VLANs); without networkids an advanced zone uses the account's default
+    isolated network (created on first use) and a basic zone its shared guest network."""
     networks = list(req.networks or [])
     try:
         from management.services import networks as networks_service
-    except ImportError:
+    except ImportError:  # pragma: no cover - before guest networks landed
         networks_service = None  # type: ignore[assignment]
-    if not networks and networks_service is not None and req.zone.network_type == "Advanced":
-        owner = req.owner
-        networks = [networks_service.default_network(session, owner, req.zone)]
-    if networks_service is not None and networks:
-        try:
-            return list(networks_service.allocate_nics(session, vm, networks))
-        except TypeError:  # a (ctx, vm, networks, ips) signature variant
-            return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
-    # Fallback before guest networks exist: NIC records on the named networks, MAC only.
+    if not networks:
+        if req.zone.network_type == "Advanced" and networks_service is not None:
+            networks = [networks_service.default_network(session, req.owner, req.zone)]
+        elif req.zone.network_type == "Basic":
+            shared = session.scalar(select(Network).where(
+                Network.zone_id == req.zone.id, Network.guest_type == "Shared", Network.traffic_type == "Guest",
+                Network.removed.is_(None)).order_by(Network.id).limit(1))
+            networks = [shared] if shared is not None else []
+    if networks_service is not None:
+        return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
     out = []
     for i, net in enumerate(networks):
         nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=random_mac(), device_id=i, default_nic=i == 0,
