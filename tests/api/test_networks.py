@@ -287,3 +287,44 @@ def test_public_ip_associate_disassociate(server: Any, tmp_path: Path) -> None:
         api.run("associateIpAddress", zoneid=z["id"])
     status, err = api.error("associateIpAddress", zoneid=z["id"])
     assert status == 533, err
+
+
+def test_advanced_zone_deploy_creates_default_network(server: Any, tmp_path: Path) -> None:
+    """deployVirtualMachine naming no network in an advanced zone puts the VM on the account's default isolated
+    network (created once), with a VLAN and a source NAT IP; deleteNetwork while it is used is a 536."""
+    from management.drivers.simulator import reset_simulator
+    from management.models.infra import PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange
+    from tests.api.test_vm_lifecycle import build_sim_zone, deploy
+
+    api = server.api
+    z = build_sim_zone(server, tmp_path, network_type="Advanced")
+    with server.server.runtime.db.session() as s:
+        pn = PhysicalNetwork(name="Sandbox-pnet", zone_id=z["zone_id"], vlan="100-200", state="Enabled")
+        s.add(pn)
+        s.flush()
+        s.add(TrafficType(physical_network_id=pn.id, traffic_type="Guest"))
+        r = VlanIpRange(zone_id=z["zone_id"], physical_network_id=pn.id, vlan_tag="50", gateway="192.168.2.1",
+                        netmask="255.255.255.0", start_ip="192.168.2.2", end_ip="192.168.2.3")
+        s.add(r)
+        s.flush()
+        for ip in ("192.168.2.2", "192.168.2.3"):
+            s.add(PublicIpAddress(public_ip_address=ip, zone_id=z["zone_id"], vlan_id=r.id))
+    try:
+        vm1 = deploy(api, z)
+        vm2 = deploy(api, z)
+        assert len(vm1["nic"]) == 1 and vm1["nic"][0]["networkid"] == vm2["nic"][0]["networkid"]
+        nid = vm1["nic"][0]["networkid"]
+        net = api("listNetworks", id=nid)["network"][0]
+        assert net["name"] == "admin-network" and net["state"] == "Implemented" and net["vlan"] == "100"
+        assert {vm1["nic"][0]["ipaddress"], vm2["nic"][0]["ipaddress"]} == {"10.1.1.2", "10.1.1.3"}
+        assert api("listPublicIpAddresses", associatednetworkid=nid, issourcenat=True)["count"] == 1
+        nics = api("listNics", virtualmachineid=vm1["id"])["nic"]
+        assert nics[0]["macaddress"] == vm1["nic"][0]["macaddress"] and nics[0]["isdefault"] is True
+        job = api.wait(api("deleteNetwork", id=nid)["jobid"])
+        assert job["jobstatus"] == 2 and job["jobresult"]["errorcode"] == 536
+        # naming the network explicitly works too, and an IP can be requested
+        vm3 = deploy(api, z, networkids=nid, ipaddress="10.1.1.77")
+        assert vm3["nic"][0]["networkid"] == nid and vm3["nic"][0]["ipaddress"] == "10.1.1.77"
+    finally:
+        for url in z["urls"]:
+            reset_simulator(url)
