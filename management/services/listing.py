@@ -9,12 +9,17 @@ from sqlalchemy.orm import Session
 
 from management.errors import ServerApiParamError
 from management.models.events import Configuration, ResourceTag
+from management.services.cache import TTLCache
 
 DEFAULT_PAGE_SIZE = 500
 
 
+_PAGE_SIZE: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,))
+
+
 def page_size_limit(session: Session) -> int:
-    value = session.scalar(select(Configuration.value).where(Configuration.name == "default.page.size"))
+    value = _PAGE_SIZE.get(str(session.get_bind().url), lambda: session.scalar(
+        select(Configuration.value).where(Configuration.name == "default.page.size")))
     try:
         return int(value) if value else DEFAULT_PAGE_SIZE
     except ValueError:

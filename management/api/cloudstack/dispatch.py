@@ -36,9 +36,10 @@ from management.errors import (
 )
 from management.jobs.queue import FAILED, SUCCEEDED, JobQueue, Outcome
 from management.models.events import Configuration
-from management.models.identity import Account, User, UserSession
+from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
 from management.services import access, events, identity, rbac
+from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
 from management.services.runtime import Runtime
 
@@ -50,6 +51,9 @@ CONTROL_PARAMS = {"command", "response", "apikey", "signature", "signatureversio
 _MAP_PARAM = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$", re.IGNORECASE)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
+# Who owns an API key is read on every signed request. Changes made by this server (disable, new keys, role)
+# clear it at commit; another server's changes apply within the TTL.
+KEY_OWNERS: TTLCache[tuple[str, Caller] | None] = TTLCache(5.0, watch=(User, Account, Domain, Role))
 
 
 @dataclass(slots=True)
@@ -132,17 +136,15 @@ class Dispatcher:
     def _authenticate(self, params: dict[str, str], cookies: Mapping[str, str]) -> tuple[Caller, str | None]:
         api_key = _ci_get(params, "apikey")
         signature = _ci_get(params, "signature")
+        if api_key is not None or signature is not None:
+            if not api_key or not signature:
+                raise Unauthorized(UNAUTHORIZED_TEXT)
+            found = self._key_owner(api_key)
+            if found is None or not signature_matches(params, found[0], signature):
+                raise Unauthorized(UNAUTHORIZED_TEXT)
+            check_expiry(params)
+            return found[1], None
         with self.runtime.db.session(write=False) as s:
-            if api_key is not None or signature is not None:
-                if not api_key or not signature:
-                    raise Unauthorized(UNAUTHORIZED_TEXT)
-                user = s.scalar(select(User).where(User.api_key == api_key, User.removed.is_(None)))
-                if user is None or not _enabled(user):
-                    raise Unauthorized(UNAUTHORIZED_TEXT)
-                if not signature_matches(params, user.secret_key or "", signature):
-                    raise Unauthorized(UNAUTHORIZED_TEXT)
-                check_expiry(params)
-                return Caller.from_user(user), None
             key = self._session_key(s, params, cookies)
             if key is None:
                 raise Unauthorized(UNAUTHORIZED_TEXT)
@@ -160,6 +162,18 @@ class Dispatcher:
                 if live is not None:
                     live.last_access = now
         return caller, key
+
+    def _key_owner(self, api_key: str) -> tuple[str, Caller] | None:
+        """(secret, caller) of the enabled user owning this API key, read through a short-lived cache."""
+
+        def load() -> tuple[str, Caller] | None:
+            with self.runtime.db.session(write=False) as s:
+                user = s.scalar(select(User).where(User.api_key == api_key, User.removed.is_(None)))
+                if user is None or not _enabled(user):
+                    return None
+                return user.secret_key or "", Caller.from_user(user)
+
+        return KEY_OWNERS.get((self.runtime.db.url, api_key), load)
 
     def _session_key(self, s: Session, params: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
         param = _ci_get(params, "sessionkey")

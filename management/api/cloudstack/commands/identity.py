@@ -29,7 +29,7 @@ from management.api.cloudstack.schemas import (
 from management.db.base import utcnow
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
-from management.services import access, identity, rbac
+from management.services import access, identity
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
 from management.services.tags import register as register_taggable
@@ -710,7 +710,6 @@ def create_role_permission(ctx: CallContext, p: CreateRolePermissionParams) -> R
                         sort_order=(last or 0) + 1)
     ctx.session.add(rp)
     ctx.session.flush()
-    rbac.RULES.invalidate()
     return permission_resp(ctx, rp)
 
 
@@ -743,7 +742,6 @@ def update_role_permission(ctx: CallContext, p: UpdateRolePermissionParams) -> S
             rules[uuid].sort_order = i
     else:
         raise ParamError("Either ruleid with permission, or ruleorder, must be given")
-    rbac.RULES.invalidate()
     return Success()
 
 
@@ -756,7 +754,6 @@ class DeleteRolePermissionParams(Params):
              description="Deletes a role permission")
 def delete_role_permission(ctx: CallContext, p: DeleteRolePermissionParams) -> Success:
     ctx.session.delete(ctx.refs["id"])
-    rbac.RULES.invalidate()
     return Success()
 
 

@@ -1,0 +1,69 @@
+"""Small read-through caches for facts read on every request (the caller behind an API key, global settings,
+role rules), with a time bound for other servers' changes and immediate invalidation for this process' own:
+any flush that touches a watched model clears the caches that depend on it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+V = TypeVar("V")
+
+_WATCHERS: list[tuple[tuple[type, ...], TTLCache[Any]]] = []
+
+
+class TTLCache(Generic[V]):
+    def __init__(self, ttl: float, *, watch: tuple[type, ...] = (), max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[Hashable, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+        if watch:
+            _WATCHERS.append((watch, self))
+
+    def get(self, key: Hashable, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = load()
+        if value is None:
+            return value  # misses are not cached: unknown keys from clients must not grow the cache
+        with self._lock:
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = (now, value)
+        return value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_touched(session: Session, _ctx: Any) -> None:
+    if not _WATCHERS:
+        return
+    touched = {type(o) for o in (*session.new, *session.dirty, *session.deleted)}
+    stale = session.info.setdefault("stale_caches", set())
+    for models, cache in _WATCHERS:
+        if any(issubclass(t, models) for t in touched):
+            stale.add(cache)
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_after_commit(session: Session) -> None:
+    # After the commit, not the flush: a reader between the two would cache the old value again.
+    for cache in session.info.pop("stale_caches", ()):
+        cache.invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_touched(session: Session) -> None:
+    session.info.pop("stale_caches", None)
