@@ -2,7 +2,6 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STATE ?= $(HOME)/.local/share/devcloud
 
 .PHONY: venv up test lint bench api-surface
 
@@ -13,17 +12,9 @@ $(BIN)/python:
 venv: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,libvirt]'
 
-# `devcloud up` once the appliance CLI has it; until then the management server alone, in the background.
+# Set-up and the local sandbox: `devcloud up` is idempotent and resumable.
 up: venv
-	@if $(BIN)/devcloud --help 2>/dev/null | grep -qw up; then \
-		$(BIN)/devcloud up; \
-	else \
-		mkdir -p $(STATE); \
-		DEVCLOUD_STATE_DIR=$(STATE) nohup $(BIN)/devcloud-management serve >$(STATE)/serve.log 2>&1 & \
-		for i in $$(seq 1 100); do grep -q ready $(STATE)/serve.log 2>/dev/null && break; sleep 0.1; done; \
-		cat $(STATE)/serve.log; \
-		DEVCLOUD_STATE_DIR=$(STATE) $(BIN)/devcloud-management admin-keys; \
-	fi
+	$(BIN)/devcloud up
 
 # The full suite, every tier; pytest exit code 5 (no tests ran) fails too. -rs prints the skip list.
 test:
