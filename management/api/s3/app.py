@@ -705,8 +705,7 @@ class S3App:
                     raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable")
                 start = sum(sizes[: n - 1])
                 rng = (start, start + sizes[n - 1] - 1) if sizes[n - 1] else None
-                if not info.parts:
-                    headers = [h for h in headers if h[0] != "x-amz-mp-parts-count"]
+                headers = [h for h in headers if h[0] != "x-amz-mp-parts-count"]
                 headers.append(("x-amz-mp-parts-count", str(len(sizes))))
             elif req.h("range"):
                 rng = self._parse_range(req.h("range"), info.size)

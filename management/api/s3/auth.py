@@ -262,15 +262,20 @@ def _check_v2(req: RequestView, ak: str, sig: str, lookup: SecretLookup, expires
         date = expires
     lines = [req.method, req.header("content-md5"), req.header("content-type"), date]
     amz_lines = [f"{k}:{','.join(' '.join(x.split()) for x in v)}" for k, v in amz]
-    resource = req.raw_path or "/"
+    path = req.raw_path or "/"
     if req.bucket_from_host:
-        resource = "/" + req.bucket_from_host + resource
+        path = "/" + req.bucket_from_host + path
+    candidates = [path]
+    if path.count("/") == 1 and path != "/":  # a bucket request: botocore signs "/bucket/"
+        candidates.append(path + "/")
     sub = sorted((k, v) for k, v in query_pairs(req.raw_query) if k in _V2_SUBRESOURCES)
-    if sub:
-        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
-    sts = "\n".join(lines + amz_lines + [resource])
-    want = base64.b64encode(hmac.new(creds.secret.encode(), sts.encode("utf-8"), hashlib.sha1).digest()).decode()
-    if not hmac.compare_digest(want, sig):
+    suffix = ("?" + "&".join(f"{k}={v}" if v else k for k, v in sub)) if sub else ""
+    for resource in candidates:
+        sts = "\n".join(lines + amz_lines + [resource + suffix])
+        want = base64.b64encode(hmac.new(creds.secret.encode(), sts.encode("utf-8"), hashlib.sha1).digest()).decode()
+        if hmac.compare_digest(want, sig):
+            break
+    else:
         raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you "
                       "provided. Check your key and signing method.", AWSAccessKeyId=ak, StringToSign=sts)
     return AuthResult(creds, 2, req.header("x-amz-content-sha256") or UNSIGNED)

@@ -1,0 +1,106 @@
+"""Shared by the S3 tests: an in-process cloud with the S3 app served by uvicorn on ephemeral loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any, *, ssl_dir: Path | None = None) -> Iterator[int]:
+    """Runs an ASGI app with uvicorn (httptools, uvloop, like the server) in a thread; yields its port."""
+    import uvicorn
+
+    port = free_port()
+    kw: dict[str, Any] = {}
+    if ssl_dir is not None:
+        key, cert = ssl_dir / "key.pem", ssl_dir / "cert.pem"
+        if not cert.exists():
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                            str(cert), "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+        kw = {"ssl_keyfile": str(key), "ssl_certfile": str(cert)}
+    cfg = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off",
+                         http="httptools", loop="uvloop", **kw)
+    server = uvicorn.Server(cfg)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def s3_client(endpoint: str, access_key: str, secret: str, **config: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    s3cfg = config.pop("s3", {"addressing_style": "path"})
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret,
+                        region_name=REGION, config=Config(s3=s3cfg, retries={"max_attempts": 1}, **config),
+                        verify=False)
+
+
+@dataclass
+class Cloud:
+    server: Any
+    integration: Any  # tests.conftest.ApiClient on the integration app
+    endpoint: str
+    tls_endpoint: str
+    admin: dict[str, str]
+
+    def client(self, access_key: str | None = None, secret: str | None = None, *, tls: bool = False,
+               **config: Any) -> Any:
+        return s3_client(self.tls_endpoint if tls else self.endpoint, access_key or self.admin["apikey"],
+                         secret or self.admin["secretkey"], **config)
+
+
+@contextlib.contextmanager
+def in_process_cloud(state: Path) -> Iterator[Cloud]:
+    """build() on a fresh SQLite state dir, the integration API via TestClient, S3 over http and https."""
+    from starlette.testclient import TestClient
+
+    from management.api.app import integration_app
+    from management.api.s3 import s3_app
+    from management.server import build
+    from management.services import rbac
+    from management.settings import Settings
+    from tests.conftest import ApiClient, admin_keys
+
+    rbac.RULES.invalidate()
+    settings = Settings(state_dir=state, db_url=f"sqlite:///{state / 'devcloud.db'}", api_port=0, integration_port=0,
+                        s3_port=0, job_workers=1, job_poll_interval=0.02, heartbeat_interval=1.0)
+    srv = build(settings, start_workers=True)
+    app = s3_app(srv.runtime)
+    try:
+        with serve_asgi(app) as port, serve_asgi(app, ssl_dir=state) as tls_port, \
+                TestClient(integration_app(srv.dispatcher), base_url="http://127.0.0.1:8096") as h:
+            peers: dict[str, Any] = {}
+            integ = ApiClient(h, integration=True, peers=peers)
+            peers["integration"] = integ
+            yield Cloud(srv, integ, f"http://127.0.0.1:{port}", f"https://localhost:{tls_port}",
+                        admin_keys(state))
+    finally:
+        srv.queue.stop()
+        srv.runtime.db.dispose()
+        rbac.RULES.invalidate()
