@@ -243,7 +243,8 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
         raise PermissionDenied("Only admins can create shared networks")
     if vlan is not None and not caller.is_root_admin:
         raise PermissionDenied("Only the root admin can specify a VLAN")
-    if offering.specify_vlan and vlan is None:
+    basic = zone.network_type == "Basic"
+    if offering.specify_vlan and vlan is None and not basic:
         raise ParamError(f"Network offering {offering.name} requires a vlan to be specified")
     if vlan is not None and not offering.specify_vlan:
         raise ParamError(f"Network offering {offering.name} does not allow to specify a vlan")
@@ -269,15 +270,17 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
             gw = str(ipam.check_ip(gateway, "gateway"))
         elif gateway or netmask:
             raise ParamError("gateway and netmask must be specified together")
+        elif gtype == "Shared" and basic:
+            net = None  # Basic zone: guest IPs come from the pods' ranges (createVlanIpRange podid=...)
         elif gtype == "Shared":
             raise ParamError("gateway and netmask are required to create a shared network")
         else:
             net = ipam.parse_cidr(zone.guest_cidr or DEFAULT_GUEST_CIDR)
             gw = ipam.default_gateway(net)
-        cidr = str(net)
+        cidr = str(net) if net is not None else None
     elif gateway or netmask or startip:
         raise ParamError("L2 networks have no IP addressing (no gateway, netmask or IP range)")
-    if gtype == "Shared":
+    if gtype == "Shared" and cidr is not None:
         if not startip:
             raise ParamError("startip is required to create a shared network")
         n = ipaddress.IPv4Network(cidr)  # type: ignore[arg-type]
@@ -295,7 +298,7 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
                   specify_ip_ranges=offering.specify_ip_ranges, is_default=is_default)
     session.add(row)
     session.flush()
-    if gtype == "Shared":
+    if gtype == "Shared" and cidr is not None:
         session.add(VlanIpRange(zone_id=zone.id, physical_network_id=row.physical_network_id, network_id=row.id,
                                 vlan_tag=(broadcast or "vlan://untagged").removeprefix("vlan://"), gateway=gw,
                                 netmask=str(ipaddress.IPv4Network(cidr).netmask),  # type: ignore[arg-type]
@@ -307,7 +310,16 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
 
 def default_network(session: Session, account: Account, zone: Zone) -> Network:
     """CloudStack's advanced-zone deploy without networkids: the account's only isolated network in the zone, or
-    a new `<account>-network` from the default isolated offering with source NAT."""
+    a new `<account>-network` from the default isolated offering with source NAT. In a Basic zone: the zone's
+    shared guest network."""
+    if zone.network_type == "Basic":
+        shared = session.scalar(select(Network).where(Network.zone_id == zone.id, Network.removed.is_(None),
+                                                      Network.guest_type == "Shared",
+                                                      Network.state.in_(LIVE_STATES)).order_by(Network.id).limit(1))
+        if shared is None:
+            raise ParamError(f"Basic zone {zone.name} has no guest network; create one with "
+                             "DefaultSharedNetworkOfferingWithSGService")
+        return shared
     nets = list(session.scalars(select(Network).where(
         Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
         Network.guest_type == "Isolated", Network.state.in_(LIVE_STATES)).order_by(Network.id)))
@@ -402,10 +414,16 @@ def _mac_exists(session: Session) -> Any:
     return exists
 
 
-def _ip_ranges(session: Session, net: Network) -> list[tuple[str, str]]:
-    return [(r.start_ip, r.end_ip) for r in session.scalars(
-        select(VlanIpRange).where(VlanIpRange.network_id == net.id, VlanIpRange.removed.is_(None),
-                                  VlanIpRange.vlan_type == "DirectAttached").order_by(VlanIpRange.id))]
+def _ip_ranges(session: Session, net: Network) -> list[VlanIpRange]:
+    """A shared network's guest IP ranges: its own, and in a Basic zone the pods' direct ranges."""
+    cond = VlanIpRange.network_id == net.id
+    zone = session.get(Zone, net.zone_id)
+    if zone is not None and zone.network_type == "Basic":
+        cond = cond | ((VlanIpRange.zone_id == net.zone_id) & VlanIpRange.pod_id.is_not(None)
+                       & VlanIpRange.network_id.is_(None))
+    return list(session.scalars(select(VlanIpRange).where(cond, VlanIpRange.removed.is_(None),
+                                                          VlanIpRange.vlan_type == "DirectAttached")
+                                .order_by(VlanIpRange.id)))
 
 
 def used_ips(session: Session, net: Network) -> set[str]:
@@ -413,27 +431,39 @@ def used_ips(session: Session, net: Network) -> set[str]:
                                                              Nic.ip4_address.is_not(None))))
 
 
-def pick_ip(session: Session, net: Network, requested: str | None = None) -> str | None:
-    """A free guest IP of the network (or the requested one, validated); None for L2 networks."""
-    if net.guest_type == "L2" or not net.cidr:
+def pick_ip(session: Session, net: Network, requested: str | None = None) -> tuple[str, str, str] | None:
+    """(ip, gateway, netmask): a free guest IP of the network, or the requested one validated; None for L2."""
+    if net.guest_type == "L2":
         if requested:
             raise ParamError("L2 networks have no IP addresses to request")
         return None
     # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
     session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
-    cidr = ipaddress.IPv4Network(net.cidr)
     used = used_ips(session, net)
-    ranges = _ip_ranges(session, net) if net.guest_type == "Shared" else []
+    if net.guest_type == "Shared":
+        spans = []
+        for r in _ip_ranges(session, net):
+            if r.gateway and r.netmask:
+                spans.append((ipam.cidr_of(r.gateway, r.netmask), r.start_ip, r.end_ip, r.gateway))
+        if not spans and net.cidr:
+            spans = [(ipaddress.IPv4Network(net.cidr), None, None, net.gateway)]
+    elif net.cidr:
+        spans = [(ipaddress.IPv4Network(net.cidr), None, None, net.gateway)]
+    else:
+        spans = []
+    if not spans:
+        raise InsufficientCapacity(f"Network {net.name} has no IP range to allocate addresses from")
     if requested:
-        if ranges and not any(int(ipam.check_ip(s)) <= int(ipam.check_ip(requested)) <= int(ipam.check_ip(e))
-                              for s, e in ranges):
-            raise ParamError(f"IP address {requested} is outside the network's IP ranges")
-        return ipam.check_requested(cidr, requested, used, gateway=net.gateway)
-    reserved = [net.gateway] if net.gateway else []
-    for start, end in ranges or [(None, None)]:
-        ip = ipam.first_free(cidr, used, start=start, end=end, reserved=reserved)
+        for cidr, start, end, gw in spans:
+            addr = ipam.check_ip(requested)
+            if addr in cidr and (start is None or int(ipam.check_ip(start)) <= int(addr) <= int(ipam.check_ip(end))):
+                ip = ipam.check_requested(cidr, requested, used, gateway=gw, start=start, end=end)
+                return ip, gw or "", str(cidr.netmask)
+        raise ParamError(f"IP address {requested} is outside the network's IP ranges")
+    for cidr, start, end, gw in spans:
+        ip = ipam.first_free(cidr, used, start=start, end=end, reserved=[gw] if gw else [])
         if ip is not None:
-            return ip
+            return ip, gw or "", str(cidr.netmask)
     raise InsufficientCapacity(f"Insufficient address capacity: no free IP address left in network {net.name}")
 
 
@@ -457,10 +487,10 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
             raise ParamError(f"Network {net.name} is in a different zone than the virtual machine")
         if net.state in ("Allocated", "Shutdown") and net.guest_type != "Shared":
             implement(session, net, strict=False)
-        ip = pick_ip(session, net, requested_ips.get(net.id))
-        netmask = str(ipaddress.IPv4Network(net.cidr).netmask) if net.cidr and ip else None
+        picked = pick_ip(session, net, requested_ips.get(net.id))
+        ip, gateway, netmask = picked if picked else (None, None, None)
         nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=ipam.random_mac(mac_free), ip4_address=ip,
-                  netmask=netmask, gateway=net.gateway if ip else None, broadcast_uri=net.broadcast_uri,
+                  netmask=netmask, gateway=gateway or None, broadcast_uri=net.broadcast_uri,
                   isolation_uri=net.broadcast_uri, device_id=base + i, default_nic=base == 0 and i == 0,
                   state="Reserved", mode="Dhcp", traffic_type=net.traffic_type, vm_type=vm.vm_type or "User")
         session.add(nic)

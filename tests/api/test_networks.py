@@ -328,3 +328,37 @@ def test_advanced_zone_deploy_creates_default_network(server: Any, tmp_path: Pat
     finally:
         for url in z["urls"]:
             reset_simulator(url)
+
+
+def test_basic_zone_shared_network_takes_ips_from_pod_ranges(server: Any) -> None:
+    """Marvin's basic zone: createNetwork with DefaultSharedNetworkOfferingWithSGService and no vlan/range, then a
+    pod guest range (createVlanIpRange podid=...); NICs get addresses from the pod range."""
+    from management.models.compute import VirtualMachine
+    from management.models.identity import Account
+    from management.models.infra import Pod, VlanIpRange, Zone
+    from management.services import networks
+
+    api = server.api
+    with server.server.runtime.db.session() as s:
+        z = Zone(name="Sandbox-simulator-basic", network_type="Basic", allocation_state="Enabled",
+                 security_groups_enabled=True)
+        s.add(z)
+        s.flush()
+        pod = Pod(name="POD0-basic", zone_id=z.id)
+        s.add(pod)
+        s.flush()
+        zid, zdb, pod_id = z.uuid, z.id, pod.id
+    off = offering_id(api, "DefaultSharedNetworkOfferingWithSGService")
+    net = api("createNetwork", name="guestNetworkForBasicZone", displaytext="guest", networkofferingid=off,
+              zoneid=zid)["network"]
+    assert net["type"] == "Shared" and "SecurityGroup" in {x["name"] for x in net["service"]}
+    with server.server.runtime.db.session() as s:
+        s.add(VlanIpRange(zone_id=zdb, pod_id=pod_id, gateway="10.147.29.1", netmask="255.255.255.0",
+                          start_ip="10.147.29.10", end_ip="10.147.29.20", vlan_type="DirectAttached"))
+    vm = make_vm(server, zdb)
+    with server.server.runtime.db.session() as s:
+        zone = s.get(Zone, zdb)
+        n = networks.default_network(s, s.query(Account).filter_by(name="admin").one(), zone)
+        assert n.uuid == net["id"]
+        nic = networks.allocate_nics(s, s.get(VirtualMachine, vm.id), [n])[0]
+        assert (nic.ip4_address, nic.gateway, nic.netmask) == ("10.147.29.10", "10.147.29.1", "255.255.255.0")
