@@ -25,7 +25,8 @@ CHUNK_SIGS = ["ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
 def _aws_example_auth() -> AuthResult:
     creds = Credentials("AKIAIOSFODNN7EXAMPLE", SECRET, "acct", "name")
     key = signing_key(SECRET, "20130524", "us-east-1", "s3")
-    return AuthResult(creds, 4, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", key, "20130524/us-east-1/s3/aws4_request", "20130524T000000Z", SEED)
+    return AuthResult(creds, 4, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", key, "20130524/us-east-1/s3/aws4_request",
+                      "20130524T000000Z", SEED)
 
 
 def _aws_example_body(sigs: list[str]) -> bytes:
