@@ -169,3 +169,8 @@ class SSHKeyPairResp(Resp):
     account: str | None = Field(None, description="the owner of the keypair")
     domainid: str | None = Field(None, description="the domain id of the keypair owner")
     domain: str | None = Field(None, description="the domain name of the keypair owner")
+
+
+class VmUserDataResp(Resp):
+    virtualmachineid: str = Field(description="the ID of the virtual machine")
+    userdata: str | None = Field(None, description="Base 64 encoded VM user data")

@@ -19,7 +19,7 @@ from management.api.cloudstack.registry import (
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp, VirtualMachineResp
+from management.api.cloudstack.schemas_compute import NicResp, VirtualMachineResp, VmUserDataResp
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -550,3 +550,14 @@ def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
     rows, count = paginate(s, stmt, p.page, p.pagesize, VirtualMachine.id)
     details = {d.lower() for d in p.details} if p.details else None
     return ListResult(vm_responses(ctx, rows, details=details), count)
+
+
+class GetUserDataParams(Params):
+    virtualmachineid: Annotated[str, Ref(_ENTITY, "read")] = Field(description="The ID of the virtual machine")
+
+
+@api_command("getVirtualMachineUserData", params=GetUserDataParams, result_key="virtualmachineuserdata",
+             response=VmUserDataResp, since="4.4.0", description="Returns user data associated with the VM")
+def get_user_data(ctx: CallContext, p: GetUserDataParams) -> VmUserDataResp:
+    vm = ctx.refs["virtualmachineid"]
+    return VmUserDataResp(virtualmachineid=vm.uuid, userdata=vm.user_data)
