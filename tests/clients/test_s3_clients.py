@@ -1,0 +1,147 @@
+"""awscli and s3cmd, unmodified, against a served `devcloud-management serve` (S3 on an ephemeral port).
+
+The tools live outside the project venv: ``$DEVCLOUD_S3_TOOLS/bin`` (default /opt/s3tools-venv, made with
+``python3 -m venv /opt/s3tools-venv && /opt/s3tools-venv/bin/pip install awscli s3cmd``), else PATH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Served, _free_port, start_served
+
+pytestmark = [pytest.mark.clients, pytest.mark.slow]
+MiB = 1 << 20
+TOOLS = Path(os.environ.get("DEVCLOUD_S3_TOOLS", "/opt/s3tools-venv")) / "bin"
+
+
+def tool(name: str) -> str:
+    p = TOOLS / name
+    if p.exists():
+        return str(p)
+    found = shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} is not installed (pip install awscli s3cmd into {TOOLS.parent})")
+    return found
+
+
+@pytest.fixture(scope="module")
+def served_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, int]]:
+    state = tmp_path_factory.mktemp("s3clients")
+    port = _free_port()
+    s = start_served(state, f"sqlite:///{state / 'devcloud.db'}", extra_env={"DEVCLOUD_S3_PORT": str(port)})
+    try:
+        yield s, port
+    finally:
+        s.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("s3files")
+    out = {}
+    for name, size in (("one", MiB), ("hundred", 100 * MiB)):
+        p = d / name
+        with open(p, "wb") as f:
+            for _ in range(size // MiB):
+                f.write(os.urandom(MiB))
+        out[name] = p
+    return out
+
+
+def sha(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        while chunk := f.read(8 * MiB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> str:
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{cmd[:4]} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+def test_awscli(served_s3: tuple[Served, int], files: dict[str, Path], tmp_path: Path) -> None:
+    served, port = served_s3
+    aws = tool("aws")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": served.apikey,
+           "AWS_SECRET_ACCESS_KEY": served.secretkey, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    base = [aws, "--endpoint-url", f"http://127.0.0.1:{port}"]
+    run(base + ["s3", "mb", "s3://cli-aws"], env)
+    assert "cli-aws" in run(base + ["s3", "ls"], env)
+    for name, p in files.items():
+        run(base + ["s3", "cp", str(p), f"s3://cli-aws/up/{name}"], env)
+        down = tmp_path / f"{name}.down"
+        run(base + ["s3", "cp", f"s3://cli-aws/up/{name}", str(down)], env)
+        assert sha(down) == sha(p), name
+        down.unlink()
+    listing = run(base + ["s3", "ls", "s3://cli-aws/up/"], env)
+    assert "hundred" in listing and "one" in listing and str(100 * MiB) in listing
+    head = run(base + ["s3api", "head-object", "--bucket", "cli-aws", "--key", "up/hundred"], env)
+    assert '-13\\"' in head or "-13" in head  # 8 MiB parts: multipart ETag
+    rng = tmp_path / "range"
+    run(base + ["s3api", "get-object", "--bucket", "cli-aws", "--key", "up/hundred", "--range", "bytes=1000-1999",
+                str(rng)], env)
+    with open(files["hundred"], "rb") as f:
+        f.seek(1000)
+        assert rng.read_bytes() == f.read(1000)
+    # copies: small (CopyObject) and large (multipart copy, UploadPartCopy)
+    run(base + ["s3", "cp", "s3://cli-aws/up/one", "s3://cli-aws/copy/one"], env)
+    run(base + ["s3", "cp", "s3://cli-aws/up/hundred", "s3://cli-aws/copy/hundred"], env)
+    for name in ("one", "hundred"):
+        down = tmp_path / f"{name}.copy"
+        run(base + ["s3", "cp", f"s3://cli-aws/copy/{name}", str(down)], env)
+        assert sha(down) == sha(files[name]), name
+        down.unlink()
+    run(base + ["s3", "rm", "s3://cli-aws/up/one"], env)
+    assert "one" not in run(base + ["s3", "ls", "s3://cli-aws/up/"], env)
+    run(base + ["s3", "rm", "--recursive", "s3://cli-aws/"], env)
+    run(base + ["s3", "rb", "s3://cli-aws"], env)
+    assert "cli-aws" not in run(base + ["s3", "ls"], env)
+
+
+def test_s3cmd(served_s3: tuple[Served, int], files: dict[str, Path], tmp_path: Path) -> None:
+    served, port = served_s3
+    s3cmd = tool("s3cmd")
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text(f"[default]\naccess_key = {served.apikey}\nsecret_key = {served.secretkey}\n"
+                   f"host_base = 127.0.0.1:{port}\nhost_bucket = 127.0.0.1:{port}\nuse_https = False\n"
+                   "signature_v2 = False\nbucket_location = us-east-1\ncheck_ssl_certificate = False\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    base = [s3cmd, "-c", str(cfg)]
+    run(base + ["mb", "s3://cli-s3cmd"], env)
+    assert "s3://cli-s3cmd" in run(base + ["ls"], env)
+    for name, p in files.items():
+        run(base + ["put", str(p), f"s3://cli-s3cmd/dir/{name}"], env)
+        down = tmp_path / f"{name}.down"
+        run(base + ["get", f"s3://cli-s3cmd/dir/{name}", str(down)], env)
+        assert sha(down) == sha(p), name
+        down.unlink()
+    listing = run(base + ["ls", "s3://cli-s3cmd/dir/"], env)
+    assert "dir/hundred" in listing and "dir/one" in listing
+    assert "DIR" in run(base + ["ls", "s3://cli-s3cmd/"], env)  # delimiter listing: a common prefix
+    # a ranged download: `get --continue` fetches the rest of a partial file with a Range request
+    partial = tmp_path / "partial"
+    with open(files["one"], "rb") as f:
+        partial.write_bytes(f.read(300_000))
+    run(base + ["get", "--continue", "s3://cli-s3cmd/dir/one", str(partial)], env)
+    assert sha(partial) == sha(files["one"])
+    run(base + ["cp", "s3://cli-s3cmd/dir/one", "s3://cli-s3cmd/copy/one"], env)
+    down = tmp_path / "copy"
+    run(base + ["get", "s3://cli-s3cmd/copy/one", str(down)], env)
+    assert sha(down) == sha(files["one"])
+    run(base + ["--signature-v2", "ls", "s3://cli-s3cmd/copy/"], env)  # SigV2 too
+    run(base + ["del", "--recursive", "--force", "s3://cli-s3cmd/"], env)
+    run(base + ["rb", "s3://cli-s3cmd"], env)
+    assert "s3://cli-s3cmd" not in run(base + ["ls"], env)
