@@ -354,3 +354,15 @@ def test_vm_sync_follows_out_of_band_power_off(server: InProcess, api: ApiClient
     assert sync.orphans[zone["host_ids"][0]] == ["i-99-99-VM"]
     assert {dom.name for dom in d.list_domains()} >= {"i-99-99-VM", "someone-elses"}  # never destroyed
     assert ledger(server, zone) == expected_ledger(server, zone)
+
+
+def test_expunger_honours_delay_and_interval(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
+    api("updateConfiguration", name="expunge.delay", value="1")
+    api("updateConfiguration", name="expunge.interval", value="1")
+    vm = deploy(api, zone)
+    api.run("destroyVirtualMachine", id=vm["id"])
+    assert api("listVirtualMachines", id=vm["id"])["virtualmachine"][0]["state"] == "Destroyed"
+    wait_for(lambda: vm["id"] not in domains(zone), timeout=20, what="the expunger")
+    wait_for(lambda: api.call("listVirtualMachines", id=vm["id"]).status_code == 431, timeout=5,
+             what="the VM row to be removed")
+    assert ledger(server, zone) == {h: (0, 0) for h in zone["host_ids"]}
