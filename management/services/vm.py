@@ -263,9 +263,7 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
                              f"{zone.name}; vm hostnames must be unique within a network domain")
     keypairs = resolve_keypairs(session, req.owner, req.keypairs)
     userdata = validate_userdata(req.userdata)
-    password = None
-    if tmpl.password_enabled:
-        password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+    password = new_password() if tmpl.password_enabled else None
     details = dict(req.details or {})
     vm = VirtualMachine(
         instance_name="i-pending", name=req.name or "pending", display_name=req.displayname or req.name,
@@ -333,6 +331,10 @@ def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> l
         session.add(nic)
         out.append(nic)
     return out
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
 
 
 def random_mac() -> str:

@@ -366,3 +366,19 @@ def test_expunger_honours_delay_and_interval(server: InProcess, api: ApiClient, 
     wait_for(lambda: api.call("listVirtualMachines", id=vm["id"]).status_code == 431, timeout=5,
              what="the VM row to be removed")
     assert ledger(server, zone) == {h: (0, 0) for h in zone["host_ids"]}
+
+
+def test_password_enabled_template_and_reset(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
+    from management.models.storage import Template
+
+    with server.server.runtime.db.session() as s:
+        s.scalar(select(Template).where(Template.uuid == zone["template"])).password_enabled = True
+    try:
+        vm = deploy(api, zone)
+        assert vm["passwordenabled"] is True and len(vm["password"]) == 12
+        assert "password" not in api("listVirtualMachines", id=vm["id"])["virtualmachine"][0]
+        again = api.run("resetPasswordForVirtualMachine", id=vm["id"])["virtualmachine"]
+        assert again["password"] != vm["password"]
+    finally:
+        with server.server.runtime.db.session() as s:
+            s.scalar(select(Template).where(Template.uuid == zone["template"])).password_enabled = False

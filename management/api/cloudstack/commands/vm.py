@@ -467,6 +467,23 @@ def restore_vm(ctx: CallContext, p: RestoreVmParams) -> VirtualMachineResp:
     return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, uuid)))
 
 
+@api_command("resetPasswordForVirtualMachine", params=VmIdParams, result_key="virtualmachine", is_async=True,
+             entity=_ENTITY, event="VM.RESETPASSWORD", response=VirtualMachineResp,
+             description="Resets the password for virtual machine. The virtual machine must be in a \"Stopped\" "
+             "state and the template must already support this feature for this command to take effect.")
+def reset_password(ctx: CallContext, p: VmIdParams) -> VirtualMachineResp:
+    vm = ctx.refs["id"]
+    tmpl = ctx.session.get(Template, vm.template_id) if vm.template_id else None
+    if tmpl is None or not tmpl.password_enabled:
+        raise ParamError(f"Fail to reset password for the virtual machine {vm.uuid}: the template is not password "
+                         "enabled")
+    if vm.state not in ("Stopped", "Running"):
+        raise InvalidStateTransition(f"vm {vm.uuid} is not in the right state: {vm.state}")
+    vm.password = vm_service.new_password()
+    ctx.session.flush()
+    return vm_response(ctx, vm, password=vm.password)
+
+
 # ------------------------------------------------------------------------------------------------ list
 
 class ListVmParams(TaggedListParams):
