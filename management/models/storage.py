@@ -69,7 +69,9 @@ class TemplateStoreRef(IdMixin, Base):
     install_path: Mapped[str | None] = mapped_column(String(1024), default=None)  # relative to the store
     size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     physical_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # fsm.TemplateState (ObjectInDataStoreStateMachine), written only through fsm.transition
     state: Mapped[str] = mapped_column(String(16), default="Allocated")  # Allocated | Creating | Ready | Destroyed
+    update_count: Mapped[int] = mapped_column(BigInteger, default=0)
     created: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

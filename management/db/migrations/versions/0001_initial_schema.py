@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:51:28.602761
+Create Date: 2026-11-25 08:13:25.387911
 """
 from alembic import op
 import sqlalchemy as sa
@@ -624,6 +624,7 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), nullable=True),
     sa.Column('physical_size', sa.BigInteger(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('update_count', sa.BigInteger(), nullable=False),
     sa.Column('created', management.db.base.UTCDateTime(), nullable=True),
     sa.Column('last_updated', management.db.base.UTCDateTime(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
