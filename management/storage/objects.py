@@ -40,6 +40,7 @@ INDEX = ".index.sqlite3"
 UPLOADS = ".uploads"
 TMP_PREFIX = ".tmp-"
 MIN_PART = 5 * 1024 * 1024
+FLUSH_BEHIND = 16 * 1024 * 1024
 CHECKSUM_ALGOS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 
 _SCHEMA = """
@@ -258,6 +259,8 @@ class ObjectWriter:
         self.sums = {a.upper(): Checksummer(a) for a in checksums}
         self.size = 0
         self.final: Path | None = None
+        self._unflushed = 0
+        self._flusher: threading.Thread | None = None
 
     def add_checksum(self, algo: str) -> None:
         """Starts another checksum; only valid before any byte was written."""
@@ -265,6 +268,12 @@ class ObjectWriter:
             if self.size:
                 raise ValueError("checksum requested after data")
             self.sums[algo.upper()] = Checksummer(algo)
+
+    def enable_sha256(self) -> None:
+        if self.sha256 is None:
+            if self.size:
+                raise ValueError("sha256 requested after data")
+            self.sha256 = hashlib.sha256()
 
     def write(self, data: bytes | memoryview) -> None:
         self.md5.update(data)
@@ -277,11 +286,20 @@ class ObjectWriter:
             n = self._fh.write(view)
             view = view[n:]
         self.size += len(data)
+        self._unflushed += len(data)
+        if self._unflushed >= FLUSH_BEHIND and (self._flusher is None or not self._flusher.is_alive()):
+            # Write-behind: let a helper thread push what is written so far to disk while more arrives, so the
+            # final fdatasync of a large object only waits for the tail.
+            self._unflushed = 0
+            self._flusher = threading.Thread(target=_quiet_fdatasync, args=(self._fh.fileno(),), daemon=True)
+            self._flusher.start()
 
     def finish(self, fsync: bool = True) -> Path:
         """Flushes and renames the data to its final (unique) name; returns that path."""
+        if self._flusher is not None:
+            self._flusher.join()
         if fsync:
-            os.fsync(self._fh.fileno())
+            os.fdatasync(self._fh.fileno())
         self._fh.close()
         final = self.directory / self.name
         os.replace(self.tmp, final)
@@ -291,6 +309,8 @@ class ObjectWriter:
         return final
 
     def discard(self) -> None:
+        if self._flusher is not None:
+            self._flusher.join()
         with contextlib.suppress(Exception):
             self._fh.close()
         for p in (self.tmp, self.final):
@@ -301,6 +321,11 @@ class ObjectWriter:
     @property
     def etag(self) -> str:
         return self.md5.hexdigest()
+
+
+def _quiet_fdatasync(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.fdatasync(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -346,6 +371,7 @@ class ObjectStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._buckets: dict[str, Bucket] = {}  # this process is the only writer of the index
         self._conn().executescript(_SCHEMA)
 
     # ---- database -------------------------------------------------------------------------------------------
@@ -425,12 +451,32 @@ class ObjectStore:
                 raise BucketExists(row[0])
             created = time.time()
             db.execute("INSERT INTO buckets VALUES (?, ?, ?, ?, ?)", (name, owner, owner_name, region, created))
+        self._forget(name)
         (self.base / name).mkdir(exist_ok=True)
         return Bucket(name, owner, owner_name, region, created)
 
     def bucket(self, name: str) -> Bucket | None:
+        try:
+            return self._buckets[name]
+        except KeyError:
+            pass
         row = self._conn().execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
-        return Bucket(*row) if row else None
+        if row is None:
+            return None  # negative answers are not cached: a create may be committing right now
+        b = Bucket(*row)
+        with self._lock:
+            if len(self._buckets) > 10000:
+                self._buckets.clear()
+            self._buckets[name] = b
+        return b
+
+    def cached_bucket(self, name: str) -> Bucket | None:
+        """The bucket if it is in the in-memory cache (no I/O; None means "ask :meth:`bucket`")."""
+        return self._buckets.get(name)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._buckets.pop(name, None)
 
     def buckets(self, owner: str | None = None) -> list[Bucket]:
         if owner is None:
@@ -450,6 +496,7 @@ class ObjectStore:
                 db.execute("DELETE FROM parts WHERE upload = ?", (u,))
             db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+        self._forget(name)
         for u in ups:
             shutil.rmtree(self.base / UPLOADS / u, ignore_errors=True)
         shutil.rmtree(self.base / name, ignore_errors=True)

@@ -7,16 +7,19 @@ the user's account. Bodies are streamed to disk in ~1 MiB batches (hashing on th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
+import io
 import logging
 import re
 import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
@@ -88,6 +91,10 @@ class Req:
         return self.auth.creds
 
 
+class _CacheMiss(Exception):
+    pass
+
+
 class S3App:
     """The ASGI callable. ``lookup(access_key)`` returns Credentials or None; ``store_factory()`` the store."""
 
@@ -122,6 +129,12 @@ class S3App:
         self._cache[access_key] = (now + 5.0, creds)
         return creds
 
+    def _cached_lookup(self, access_key: str) -> Credentials | None:
+        hit = self._cache.get(access_key)
+        if hit is None or hit[0] <= time.monotonic():
+            raise _CacheMiss()
+        return hit[1]
+
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] == "lifespan":
             while True:
@@ -137,7 +150,10 @@ class S3App:
         req: Req | None = None
         try:
             req = self._parse(scope, receive, rid)
-            req.auth = await run_in_threadpool(s3auth.authenticate, req.view, self.lookup)
+            try:
+                req.auth = s3auth.authenticate(req.view, self._cached_lookup)
+            except _CacheMiss:
+                req.auth = await run_in_threadpool(s3auth.authenticate, req.view, self.lookup)
             status, headers, body = await self._route(req)
             if isinstance(body, (bytes, bytearray)):
                 await self._send(send, req, status, headers, body)
@@ -274,7 +290,8 @@ class S3App:
             return payload if payload.startswith("STREAMING-") else s3auth.STREAMING_UNSIGNED_TRAILER
         return payload
 
-    async def _body(self, req: Req, sink: Callable[[bytes], Any] | None = None) -> tuple[bytes | None, dict[str, str]]:
+    async def _body(self, req: Req, sink: Callable[[bytes], Any] | None = None,
+                    sha_in_sink: bool = False) -> tuple[bytes | None, dict[str, str]]:
         """Reads the request body: decoded, verified (sha256, Content-MD5 of the raw payload is the caller's).
 
         With ``sink`` (a callable run in a worker thread) data is delivered in ~1 MiB batches and None is
@@ -287,29 +304,40 @@ class S3App:
             decoder = s3auth.ChunkDecoder(req.auth, signed=mode in (s3auth.STREAMING_SIGNED,
                                                                       s3auth.STREAMING_SIGNED_TRAILER))
         elif mode not in (s3auth.UNSIGNED, "") and len(mode) == 64:
-            verify_sha = hashlib.sha256()
+            verify_sha = None if sha_in_sink else hashlib.sha256()
         elif mode not in (s3auth.UNSIGNED, ""):
             raise S3Error("InvalidArgument", f"invalid x-amz-content-sha256 {mode[:80]!r}")
         limit = MAX_XML if sink is None else MAX_OBJECT + (1 << 20)
         parts: list[bytes] = []
         pending = 0
         total = 0
-        async for raw in self._raw_body(req):
-            pieces = decoder.feed(raw) if decoder is not None else [raw]
-            for p in pieces:
-                if verify_sha is not None:
-                    verify_sha.update(p)
-                parts.append(p)
-                pending += len(p)
-                total += len(p)
-            if total > limit:
-                raise S3Error("EntityTooLarge" if sink is not None else "MalformedXML",
-                              "Your proposed upload exceeds the maximum allowed size")
-            if sink is not None and pending >= BATCH:
-                data = b"".join(parts)
-                parts.clear()
-                pending = 0
-                await run_in_threadpool(sink, data)
+        inflight: asyncio.Future[Any] | None = None
+        try:
+            async for raw in self._raw_body(req):
+                pieces = decoder.feed(raw) if decoder is not None else [raw]
+                for p in pieces:
+                    if verify_sha is not None:
+                        verify_sha.update(p)
+                    parts.append(p)
+                    pending += len(p)
+                    total += len(p)
+                if total > limit:
+                    raise S3Error("EntityTooLarge" if sink is not None else "MalformedXML",
+                                  "Your proposed upload exceeds the maximum allowed size")
+                if sink is not None and pending >= BATCH:
+                    data = b"".join(parts)
+                    parts.clear()
+                    pending = 0
+                    if inflight is not None:
+                        await inflight
+                    inflight = asyncio.ensure_future(run_in_threadpool(sink, data))
+            if inflight is not None:
+                await inflight
+                inflight = None
+        finally:
+            if inflight is not None:  # an error while a batch is being written: let it finish first
+                with contextlib.suppress(BaseException):
+                    await inflight
         if decoder is not None:
             decoder.close()
         if verify_sha is not None and verify_sha.hexdigest() != mode:
@@ -476,7 +504,7 @@ class S3App:
                 "</Permission></Grant></AccessControlList></AccessControlPolicy>")
 
     async def _owned_bucket(self, req: Req) -> st.Bucket:
-        b = await run_in_threadpool(self.store.bucket, req.bucket)
+        b = self.store.cached_bucket(req.bucket) or await run_in_threadpool(self.store.bucket, req.bucket)
         if b is None:
             raise S3Error("NoSuchBucket", BucketName=req.bucket)
         if b.owner != req.creds.account:
@@ -551,30 +579,16 @@ class S3App:
             algos.add(sdk)
         return sent, algos
 
-    async def _receive_into(self, req: Req, w: st.ObjectWriter) -> dict[str, str]:
-        """Streams the body into ``w``; verifies Content-MD5, length and checksums; returns the checksums."""
-        sent, algos = self._wanted_checksums(req)
-        for a in algos:
-            w.add_checksum(a)
-        cl = req.h("content-length")
-        if not cl and not req.h("transfer-encoding") and not req.h("x-amz-decoded-content-length"):
-            raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.")
-        expected = req.h("x-amz-decoded-content-length") or (cl if self._payload_mode(req) in (
-            s3auth.UNSIGNED, "") or len(self._payload_mode(req)) == 64 else "")
-        if expected and expected.isdigit() and int(expected) > MAX_OBJECT:
-            raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
-        if expected and expected.isdigit() and int(expected) <= SMALL:
-            body, trailers = await self._body(req)
-            assert body is not None
-            await run_in_threadpool(w.write, body)
-        else:
-            _, trailers = await self._body(req, sink=w.write)
+    def _verify(self, req: Req, w: st.ObjectWriter, expected: str, trailers: dict[str, str], sent: dict[str, str],
+                algos: set[str]) -> dict[str, str]:
+        """Length, Content-MD5 and checksums of what was written; returns the checksums to store."""
         if expected and expected.isdigit() and int(expected) != w.size:
             raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
                           "Content-Length HTTP header")
         md5 = req.h("content-md5")
         if md5:
             self._check_md5(md5, w.md5.digest())
+        sent = dict(sent)
         for name, value in trailers.items():
             if name in CHECKSUM_HEADERS:
                 sent[CHECKSUM_HEADERS[name]] = value
@@ -587,16 +601,67 @@ class S3App:
                 out[algo] = value
         return out
 
-    async def put_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
-        ctype, headers, meta = self._object_headers(req)
-        w = await run_in_threadpool(self.store.writer, req.bucket)
+    async def _receive(self, req: Req, make_writer: Callable[[], st.ObjectWriter],
+                       finalize: Callable[[st.ObjectWriter, dict[str, str]], Any],
+                       extra_algos: Iterable[str] = ()) -> Any:
+        """Streams the body into a new writer, verifies it, and returns finalize(writer, checksums).
+
+        A small body is read first and then written, verified and committed in ONE worker call; a large one is
+        written in ~1 MiB batches by a worker while the next batch arrives (double buffering).
+        """
+        sent, algos = self._wanted_checksums(req)
+        algos |= {a.upper() for a in extra_algos}
+        cl = req.h("content-length")
+        if not cl and not req.h("transfer-encoding") and not req.h("x-amz-decoded-content-length"):
+            raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.")
+        mode = self._payload_mode(req)
+        signed_hex = len(mode) == 64 and not mode.startswith("STREAMING-")
+        expected = req.h("x-amz-decoded-content-length") or (cl if mode in (s3auth.UNSIGNED, "") or signed_hex
+                                                              else "")
+        if expected and expected.isdigit() and int(expected) > MAX_OBJECT:
+            raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+        if expected and expected.isdigit() and int(expected) <= SMALL:
+            body, trailers = await self._body(req)
+            assert body is not None
+
+            def work() -> Any:
+                w = make_writer()
+                try:
+                    for a in algos:
+                        w.add_checksum(a)
+                    w.write(body)
+                    sums = self._verify(req, w, expected, trailers, sent, algos)
+                    return finalize(w, sums)
+                except BaseException:
+                    w.discard()
+                    raise
+
+            return await run_in_threadpool(work)
+        w = await run_in_threadpool(make_writer)
         try:
-            sums = await self._receive_into(req, w)
-            info = await run_in_threadpool(self.store.commit, req.bucket, req.key, w, content_type=ctype,
-                                           headers=headers, meta=meta, checksums=sums)
+            for a in algos:
+                w.add_checksum(a)
+            if signed_hex:
+                w.enable_sha256()
+            _, trailers = await self._body(req, sink=w.write, sha_in_sink=signed_hex)
+            if signed_hex and w.sha256 is not None and w.sha256.hexdigest() != mode:
+                raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not "
+                              "match what was computed.", ClientComputedContentSHA256=mode,
+                              S3ComputedContentSHA256=w.sha256.hexdigest())
+            sums = self._verify(req, w, expected, trailers, sent, algos)
+            return await run_in_threadpool(finalize, w, sums)
         except BaseException:
             await run_in_threadpool(w.discard)
             raise
+
+    async def put_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        ctype, headers, meta = self._object_headers(req)
+
+        def finalize(w: st.ObjectWriter, sums: dict[str, str]) -> tuple[ObjectInfo, dict[str, str]]:
+            return self.store.commit(req.bucket, req.key, w, content_type=ctype, headers=headers, meta=meta,
+                                     checksums=sums), sums
+
+        info, sums = await self._receive(req, lambda: self.store.writer(req.bucket), finalize)
         out = [("etag", f'"{info.etag}"')]
         out += [(f"x-amz-checksum-{a.lower()}", v) for a, v in sums.items()]
         return 200, out, b""
@@ -687,7 +752,18 @@ class S3App:
     async def get_object(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
         await self._drain(req)
         head = req.method == "HEAD"
-        info, fh = await run_in_threadpool(self.store.open, req.bucket, req.key)
+        def open_object() -> tuple[ObjectInfo, Any, bytes | None]:
+            info, fh = self.store.open(req.bucket, req.key)
+            if info.size > SMALL or head:
+                return info, fh, None
+            try:
+                return info, None, fh.read()
+            finally:
+                fh.close()
+
+        info, fh, whole = await run_in_threadpool(open_object)
+        if fh is None:
+            fh = io.BytesIO(whole or b"")
         try:
             self._evaluate_conditions(req, info)
             headers = self._info_headers(req, info)
@@ -724,6 +800,8 @@ class S3App:
             if head or length == 0:
                 fh.close()
                 return status, headers, b""
+            if whole is not None:
+                return status, headers, whole[start:start + length]
             if length <= SMALL:
                 def read_small() -> bytes:
                     try:
@@ -926,18 +1004,15 @@ class S3App:
     async def upload_part(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
         n = self._part_number(req)
         up = await run_in_threadpool(self.store.upload, req.bucket, req.query.get("uploadId", ""), req.key)
-        w = await run_in_threadpool(self.store.part_writer, up.id)
-        try:
-            if up.algo:
-                w.add_checksum(up.algo)
-            sums = await self._receive_into(req, w)
+
+        def finalize(w: st.ObjectWriter, sums: dict[str, str]) -> tuple[st.Part, dict[str, str]]:
             checksum = sums.get(up.algo) if up.algo else None
             if up.algo and checksum is None:
                 checksum = w.sums[up.algo].b64()
-            part = await run_in_threadpool(self.store.commit_part, up.id, n, w, checksum)
-        except BaseException:
-            await run_in_threadpool(w.discard)
-            raise
+            return self.store.commit_part(up.id, n, w, checksum), sums
+
+        part, sums = await self._receive(req, lambda: self.store.part_writer(up.id), finalize,
+                                         extra_algos=[up.algo] if up.algo else [])
         out = [("etag", f'"{part.etag}"')] + [(f"x-amz-checksum-{a.lower()}", v) for a, v in sums.items()]
         return 200, out, b""
 
