@@ -29,6 +29,7 @@ from sqlalchemy import Select, and_, event, exists, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from management import fsm
 from management.db.base import utcnow
 from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable
 from management.models.identity import Account, Domain
@@ -153,6 +154,29 @@ def refresh_store_space(store: ImageStore) -> None:
         store.total_bytes, store.used_bytes = sp.total_bytes, sp.used_bytes
 
 
+# ------------------------------------------------------------------------------------------------ states
+
+def to_ready(session: Session, ref: TemplateStoreRef) -> None:
+    """Walks a copy's state to Ready through the table (fsm.transition is the only writer of ref.state)."""
+    if ref.id is None:
+        session.add(ref)
+        session.flush()
+    if ref.state in ("Failed",):
+        fsm.transition(session, ref, "CreateRequested")
+    if ref.state == "Allocated":
+        fsm.transition(session, ref, "CreateRequested")
+    if ref.state in ("Creating", "Created", "Copying", "Migrating"):
+        fsm.transition(session, ref, "OperationSuccessed")
+
+
+def _new_ready_ref(session: Session, **cols: object) -> TemplateStoreRef:
+    ref = TemplateStoreRef(**cols)  # born Allocated
+    session.add(ref)
+    session.flush()
+    to_ready(session, ref)
+    return ref
+
+
 # ------------------------------------------------------------------------------------------------ builtin
 
 def _os_type_id(session: Session, name: str) -> int | None:
@@ -203,11 +227,10 @@ def _place_builtin(session: Session, tmpl: Template, store: ImageStore) -> None:
         return
     ref = exists_ref or TemplateStoreRef(template_id=tmpl.id, store_id=store.id, zone_id=store.zone_id,
                                          created=utcnow())
-    ref.download_state, ref.download_pct, ref.state = DOWNLOADED, 100, "Ready"
+    ref.download_state, ref.download_pct = DOWNLOADED, 100
     ref.install_path, ref.size, ref.physical_size = rel, BUILTIN_SIZE, lay.usage_of(rel)
     ref.last_updated = utcnow()
-    if exists_ref is None:
-        session.add(ref)
+    to_ready(session, ref)
     session.flush()
 
 
@@ -302,7 +325,7 @@ def register(session: Session, caller: Caller, owner: Account, req: RegisterRequ
     ids = []
     for zone, store in stores:
         ref = TemplateStoreRef(template_id=tmpl.id, store_id=store.id, zone_id=zone.id, download_state=NOT_DOWNLOADED,
-                               download_pct=0, state="Allocated", created=utcnow(), last_updated=utcnow())
+                               download_pct=0, created=utcnow(), last_updated=utcnow())
         session.add(ref)
         session.flush()
         ids.append(ref.id)
@@ -342,11 +365,18 @@ def _download_guarded(runtime: Runtime, ref_id: int) -> None:
         download_ref(runtime, ref_id)
     except Exception:  # a background thread: log, and leave an error status rather than a stuck download
         log.exception("template download %s failed", ref_id)
-        with contextlib.suppress(Exception), runtime.db.session() as s:
-            s.execute(update(TemplateStoreRef).where(TemplateStoreRef.id == ref_id,
-                                                     TemplateStoreRef.download_state != DOWNLOADED)
-                      .values(download_state=ERROR, error_str="Internal error during download",
-                              last_updated=utcnow()))
+        with contextlib.suppress(Exception):
+            _fail(runtime, ref_id, "Internal error during download")
+
+
+def _fail(runtime: Runtime, ref_id: int, text: str) -> None:
+    with runtime.db.session() as s:
+        ref = s.get(TemplateStoreRef, ref_id)
+        if ref is None or ref.download_state == DOWNLOADED:
+            return
+        ref.download_state, ref.error_str, ref.last_updated = ERROR, text, utcnow()
+        if ref.state == "Creating":
+            fsm.transition(s, ref, "OperationFailed")
 
 
 def _set(runtime: Runtime, ref_id: int, **values: object) -> None:
@@ -366,7 +396,10 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
         url, fmt, checksum = tmpl.url or "", tmpl.format, tmpl.checksum
         lay = layout(store)
         rel = lay.template_rel(tmpl.account_id, tmpl.id, tmpl.uuid, fmt)
-    _set(runtime, ref_id, download_state=IN_PROGRESS, download_pct=0, state="Creating", error_str=None)
+    with runtime.db.session() as s:
+        ref = s.get_one(TemplateStoreRef, ref_id)
+        ref.download_state, ref.download_pct, ref.error_str, ref.last_updated = IN_PROGRESS, 0, None, utcnow()
+        fsm.transition(s, ref, "CreateRequested")  # Allocated/Failed -> Creating
     last = {"pct": -1, "t": 0.0}
 
     def progress(done: int, total: int | None) -> None:
@@ -387,7 +420,7 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
             info = dl.image_info(str(tmp), fmt)
     except (dl.DownloadError, StoreError, ValueError, OSError) as exc:
         log.info("download of template %s into %s failed: %s", url, store.local_path, exc)
-        _set(runtime, ref_id, download_state=ERROR, state="Allocated", error_str=str(exc) or type(exc).__name__)
+        _fail(runtime, ref_id, str(exc) or type(exc).__name__)
         return
     with runtime.db.session() as s:
         ref = s.get(TemplateStoreRef, ref_id)
@@ -395,9 +428,10 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
         if ref is None or tmpl is None or tmpl.removed is not None:
             lay.remove(rel)  # deleted while downloading
             return
-        ref.download_state, ref.download_pct, ref.state = DOWNLOADED, 100, "Ready"
+        ref.download_state, ref.download_pct = DOWNLOADED, 100
         ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
         ref.error_str, ref.last_updated = None, utcnow()
+        to_ready(s, ref)
         if not tmpl.size or tmpl.size < info.virtual_size:
             tmpl.size = info.virtual_size
         st = s.get(ImageStore, ref.store_id)
@@ -540,10 +574,10 @@ def copy(session: Session, template: Template, source_zone: Zone | None, dest_zo
     if ref is None:
         ref = TemplateStoreRef(template_id=template.id, store_id=dest_store.id, zone_id=dest_zone.id,
                                created=utcnow())
-        session.add(ref)
-    ref.download_state, ref.download_pct, ref.state, ref.error_str = DOWNLOADED, 100, "Ready", None
+    ref.download_state, ref.download_pct, ref.error_str = DOWNLOADED, 100, None
     ref.install_path, ref.size, ref.physical_size = rel, src_ref.size, src_ref.physical_size
     ref.last_updated = utcnow()
+    to_ready(session, ref)
     refresh_store_space(dest_store)
     session.flush()
     return ref
@@ -634,9 +668,9 @@ def fill_from_volume(session: Session, template: Template, volume: Volume | None
                     info = None
                 if info is not None:
                     break
-            if info is not None:
+            if info is not None and snapshot is None:  # a snapshot keeps the size it was taken at
                 size = info.size_bytes or size
-                if snapshot is None and info.path and os.path.isfile(info.path):
+                if info.path and os.path.isfile(info.path):
                     data_path = info.path
     try:
         lay.ensure()
@@ -655,10 +689,9 @@ def fill_from_volume(session: Session, template: Template, volume: Volume | None
     except (StoreError, OSError) as exc:
         raise ResourceUnavailable(f"Failed to write template {template.name} to image store {store.name}: {exc}") \
             from None
-    ref = TemplateStoreRef(template_id=template.id, store_id=store.id, zone_id=zone.id, download_state=DOWNLOADED,
-                           download_pct=100, state="Ready", install_path=rel, size=vsize,
-                           physical_size=lay.usage_of(rel), created=utcnow(), last_updated=utcnow())
-    session.add(ref)
+    ref = _new_ready_ref(session, template_id=template.id, store_id=store.id, zone_id=zone.id,
+                         download_state=DOWNLOADED, download_pct=100, install_path=rel, size=vsize,
+                         physical_size=lay.usage_of(rel), created=utcnow(), last_updated=utcnow())
     template.size = vsize
     template.state = "Active"
     refresh_store_space(store)

@@ -324,3 +324,20 @@ def test_create_template_from_simulator_volume(server: Any, tmp_path: Path) -> N
     assert len(files) == 1 and b"template without content" in files[0].read_bytes()
     rows = api("listTemplates", templatefilter="self", id=t["id"])["template"]
     assert rows[0]["status"] == "Download Complete"
+    # from a snapshot (of the same volume): the snapshot's size is recorded
+    from management.models.storage import Snapshot
+
+    with server.server.runtime.db.session() as s:
+        vol = s.query(Volume).filter_by(uuid=vol_uuid).one()
+        snap = Snapshot(name="snap1", account_id=vol.account_id, domain_id=vol.domain_id, zone_id=vol.zone_id,
+                        volume_id=vol.id, state="BackedUp", size=3 * 1024**3, hypervisor_type="Simulator")
+        s.add(snap)
+        s.flush()
+        snap_uuid = snap.uuid
+    t2 = api.run("createTemplate", name="from-snap", ostypeid=ostype, snapshotid=snap_uuid)["template"]
+    assert t2["isready"] is True and t2["size"] == 3 * 1024**3 and t2["hypervisor"] == "Simulator"
+    # bad input: neither or both sources, a volume that is not Ready
+    status, _ = api.error("createTemplate", name="x", ostypeid=ostype)
+    assert status == 431
+    status, _ = api.error("createTemplate", name="x", ostypeid=ostype, volumeid=vol_uuid, snapshotid=snap_uuid)
+    assert status == 431
