@@ -99,6 +99,17 @@ class ClusterView:
     cluster: Cluster
     hosts: list[Host] = field(default_factory=list)
     factors: Factors = field(default_factory=Factors)
+    # (cpu MHz offered, RAM offered, cpu allocated, RAM allocated) over the cluster's Up+Enabled hosts, when the
+    # database computed it; otherwise `hosts` is the whole cluster and the totals come from it.
+    totals: tuple[int, int, int, int] | None = None
+
+
+def cluster_disabled_totals(totals: tuple[int, int, int, int], need: Need, f: Factors) -> bool:
+    if not f.thresholds_enabled:
+        return False
+    cpu_total, mem_total, cpu_used, mem_used = totals
+    return (cpu_total > 0 and (cpu_used + need.cpu_mhz) / cpu_total > f.cpu_threshold) or (
+        mem_total > 0 and (mem_used + need.mem_bytes) / mem_total > f.mem_threshold)
 
 
 def first_fit(clusters: Iterable[ClusterView], need: Need) -> list[Host]:
@@ -110,8 +121,11 @@ def first_fit(clusters: Iterable[ClusterView], need: Need) -> list[Host]:
         if need.hypervisor and cv.cluster.hypervisor_type.lower() != need.hypervisor.lower():
             continue
         usable = [h for h in cv.hosts if h.removed is None]
-        if cluster_disabled([h for h in usable if h.status == "Up" and h.resource_state == "Enabled"], need,
-                            cv.factors):
+        if cv.totals is not None:
+            if cluster_disabled_totals(cv.totals, need, cv.factors):
+                continue
+        elif cluster_disabled([h for h in usable if h.status == "Up" and h.resource_state == "Enabled"], need,
+                              cv.factors):
             continue
         out.extend(h for h in sorted(usable, key=lambda h: h.id)
                    if host_usable(h, need) and host_fits(h, need, cv.factors))
@@ -132,45 +146,91 @@ def _f(session: Session, name: str, default: float, **scope: object) -> float:
     return configuration.get_float(session, name, default, **scope)  # type: ignore[arg-type]
 
 
-def factors_for(session: Session, cluster: Cluster, zone: Zone | None = None) -> Factors:
+def _global_factors(session: Session, zone: Zone | None) -> Factors:
     from management.services import configuration
 
     enabled = (configuration.get(session, "cluster.threshold.enabled", "true") or "true").lower() == "true"
-    return Factors(
-        cpu=float(cluster.cpu_overcommit_ratio or 1.0),
-        mem=float(cluster.mem_overcommit_ratio or 1.0),
-        cpu_threshold=_f(session, "cluster.cpu.allocated.capacity.disablethreshold", 0.85, zone=zone),
-        mem_threshold=_f(session, "cluster.memory.allocated.capacity.disablethreshold", 0.85, zone=zone),
-        thresholds_enabled=enabled,
-    )
+    return Factors(cpu_threshold=_f(session, "cluster.cpu.allocated.capacity.disablethreshold", 0.85, zone=zone),
+                   mem_threshold=_f(session, "cluster.memory.allocated.capacity.disablethreshold", 0.85, zone=zone),
+                   thresholds_enabled=enabled)
 
 
-def load_clusters(session: Session, zone: Zone, pod_id: int | None = None) -> list[ClusterView]:
-    """The zone's enabled pods' clusters with their hosts (one query each)."""
+def factors_for(session: Session, cluster: Cluster, zone: Zone | None = None, base: Factors | None = None) -> Factors:
+    g = base or _global_factors(session, zone)
+    return Factors(cpu=float(cluster.cpu_overcommit_ratio or 1.0), mem=float(cluster.mem_overcommit_ratio or 1.0),
+                   cpu_threshold=g.cpu_threshold, mem_threshold=g.mem_threshold,
+                   thresholds_enabled=g.thresholds_enabled)
+
+
+CANDIDATES = 16  # hosts fetched per planning round (first-fit only needs the first few that fit)
+
+
+def load_clusters(session: Session, zone: Zone, need: Need | None = None,
+                  pod_id: int | None = None) -> list[ClusterView]:
+    """The zone's enabled clusters with per-cluster capacity totals and (at most CANDIDATES) hosts that fit `need`,
+    filtered in SQL so a zone of thousands of hosts costs a few indexed queries, not thousands of rows."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import lazyload
+
     if zone.allocation_state != "Enabled":
         return []
     stmt = (select(Cluster).join(Pod, Pod.id == Cluster.pod_id)
-            .where(Cluster.zone_id == zone.id, Cluster.removed.is_(None), Pod.allocation_state == "Enabled",
-                   Pod.removed.is_(None)))
+            .where(Cluster.zone_id == zone.id, Cluster.removed.is_(None), Cluster.allocation_state == "Enabled",
+                   Pod.allocation_state == "Enabled", Pod.removed.is_(None)))
     if pod_id is not None:
         stmt = stmt.where(Cluster.pod_id == pod_id)
-    clusters = list(session.scalars(stmt))
+    if need is not None and need.hypervisor:
+        stmt = stmt.where(func.lower(Cluster.hypervisor_type) == need.hypervisor.lower())
+    clusters = [c for c in session.scalars(stmt) if need is None or c.id not in need.avoid_clusters]
     if not clusters:
         return []
-    hosts = session.scalars(select(Host).where(Host.cluster_id.in_([c.id for c in clusters]),
-                                               Host.removed.is_(None))).unique()
-    by: dict[int, ClusterView] = {c.id: ClusterView(c, [], factors_for(session, c, zone)) for c in clusters}
-    for h in hosts:
+    g = _global_factors(session, zone)
+    by: dict[int, ClusterView] = {c.id: ClusterView(c, [], factors_for(session, c, zone, g)) for c in clusters}
+    up = (Host.cluster_id.in_(list(by)), Host.removed.is_(None), Host.status == "Up",
+          Host.resource_state == "Enabled", Host.type == "Routing")
+    for cid, cpu, mem, cpu_used, mem_used in session.execute(
+            select(Host.cluster_id, func.sum(Host.cpus * Host.speed), func.sum(Host.total_memory),
+                   func.sum(Host.cpu_allocated), func.sum(Host.mem_allocated)).where(*up).group_by(Host.cluster_id)):
+        cv = by[cid]
+        cv.totals = (int((cpu or 0) * cv.factors.cpu), int((mem or 0) * cv.factors.mem), int(cpu_used or 0),
+                     int(mem_used or 0))
+    hq = (select(Host).join(Cluster, Cluster.id == Host.cluster_id).where(*up)
+          .options(lazyload(Host.zone), lazyload(Host.pod), lazyload(Host.cluster)))
+    if need is not None:
+        hq = hq.where(Host.cpu_allocated + need.cpu_mhz <= Host.cpus * Host.speed * Cluster.cpu_overcommit_ratio,
+                      Host.mem_allocated + need.mem_bytes <= Host.total_memory * Cluster.mem_overcommit_ratio)
+        if need.host_id is not None:
+            hq = hq.where(Host.id == need.host_id)
+        if need.avoid:
+            hq = hq.where(Host.id.not_in(list(need.avoid)))
+        if need.hypervisor:
+            hq = hq.where(func.lower(Host.hypervisor_type) == need.hypervisor.lower())
+        # Clusters the threshold disables are skipped before fetching their hosts.
+        keep = [cid for cid, cv in by.items() if cv.totals is None or not cluster_disabled_totals(cv.totals, need,
+                                                                                                    cv.factors)]
+        hq = hq.where(Host.cluster_id.in_(keep))
+    hq = hq.order_by(Host.cluster_id, Host.id)
+    if need is None or not need.host_tag:
+        hq = hq.limit(CANDIDATES)
+    for h in session.scalars(hq):
         by[h.cluster_id].hosts.append(h)  # type: ignore[index]
     return list(by.values())
 
 
-def plan(session: Session, zone: Zone, need: Need, *, what: str = "VM") -> list[Host]:
-    """Candidate hosts in first-fit order; raises 533 when none fits."""
-    hosts = first_fit(load_clusters(session, zone), need)
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    host: Host
+    factors: Factors
+
+
+def plan(session: Session, zone: Zone, need: Need, *, what: str = "VM") -> list[Candidate]:
+    """Candidate hosts (with their cluster's factors) in first-fit order; raises 533 when none fits."""
+    views = load_clusters(session, zone, need)
+    factors = {cv.cluster.id: cv.factors for cv in views}
+    hosts = first_fit(views, need)
     if not hosts:
         raise no_capacity(what, zone)
-    return hosts
+    return [Candidate(h, factors[h.cluster_id]) for h in hosts]  # type: ignore[index]
 
 
 def claim_host(session: Session, host: Host, need: Need, f: Factors) -> bool:

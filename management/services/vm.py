@@ -409,11 +409,9 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     except InsufficientCapacity:
         raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
     host = None
-    for h in candidates:
-        cluster = h.cluster
-        f = placement.factors_for(s, cluster, zone) if cluster else placement.Factors()
-        if placement.claim_host(s, h, need, f):
-            host = h
+    for c in candidates:
+        if placement.claim_host(s, c.host, need, c.factors):
+            host = c.host
             break
     if host is None:
         raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone)
