@@ -440,8 +440,8 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
     # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
     session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
     used = used_ips(session, net)
+    spans: list[tuple[ipaddress.IPv4Network, str | None, str | None, str | None]] = []
     if net.guest_type == "Shared":
-        spans = []
         for r in _ip_ranges(session, net):
             if r.gateway and r.netmask:
                 spans.append((ipam.cidr_of(r.gateway, r.netmask), r.start_ip, r.end_ip, r.gateway))
@@ -449,21 +449,20 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
             spans = [(ipaddress.IPv4Network(net.cidr), None, None, net.gateway)]
     elif net.cidr:
         spans = [(ipaddress.IPv4Network(net.cidr), None, None, net.gateway)]
-    else:
-        spans = []
     if not spans:
         raise InsufficientCapacity(f"Network {net.name} has no IP range to allocate addresses from")
     if requested:
         for cidr, start, end, gw in spans:
             addr = ipam.check_ip(requested)
-            if addr in cidr and (start is None or int(ipam.check_ip(start)) <= int(addr) <= int(ipam.check_ip(end))):
-                ip = ipam.check_requested(cidr, requested, used, gateway=gw, start=start, end=end)
-                return ip, gw or "", str(cidr.netmask)
+            if addr in cidr and (start is None or end is None
+                                 or int(ipam.check_ip(start)) <= int(addr) <= int(ipam.check_ip(end))):
+                chosen = ipam.check_requested(cidr, requested, used, gateway=gw, start=start, end=end)
+                return chosen, gw or "", str(cidr.netmask)
         raise ParamError(f"IP address {requested} is outside the network's IP ranges")
     for cidr, start, end, gw in spans:
-        ip = ipam.first_free(cidr, used, start=start, end=end, reserved=[gw] if gw else [])
-        if ip is not None:
-            return ip, gw or "", str(cidr.netmask)
+        free = ipam.first_free(cidr, used, start=start, end=end, reserved=[gw] if gw else [])
+        if free is not None:
+            return free, gw or "", str(cidr.netmask)
     raise InsufficientCapacity(f"Insufficient address capacity: no free IP address left in network {net.name}")
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, and_, event, exists, func, or_, select, update
 from sqlalchemy.exc import OperationalError
@@ -424,10 +425,11 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
         return
     with runtime.db.session() as s:
         ref = s.get(TemplateStoreRef, ref_id)
-        tmpl = s.get(Template, ref.template_id) if ref is not None else None
-        if ref is None or tmpl is None or tmpl.removed is not None:
+        live = s.get(Template, ref.template_id) if ref is not None else None
+        if ref is None or live is None or live.removed is not None:
             lay.remove(rel)  # deleted while downloading
             return
+        tmpl = live
         ref.download_state, ref.download_pct = DOWNLOADED, 100
         ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
         ref.error_str, ref.last_updated = None, utcnow()
@@ -714,7 +716,7 @@ def check_source_volume(volume: Volume | None, snapshot: Snapshot | None) -> Non
 
 # ------------------------------------------------------------------------------------------------ listing
 
-def list_refs_stmt(session: Session, caller: Caller, *, isos: bool, flt: str) -> Select[tuple[int]]:
+def list_refs_stmt(session: Session, caller: Caller, *, isos: bool, flt: str) -> Select[Any]:
     """One representative TemplateStoreRef id per (template, zone) the caller may see with the filter."""
     cond = filter_condition(session, caller, flt)
     stmt = (select(func.min(TemplateStoreRef.id).label("rid"))
