@@ -354,11 +354,38 @@ def start_downloads(runtime: Runtime, session: Session, ref_ids: Iterable[int]) 
         return
 
     def launch(_session: Session) -> None:
-        ex = _executor(runtime)
-        for rid in ids:
-            ex.submit(_download_guarded, runtime, rid)
+        submit(runtime, ids)
 
     event.listen(session, "after_commit", launch, once=True)
+
+
+_ACTIVE: set[tuple[int, int]] = set()  # (id(runtime), ref id) downloads queued or running in this process
+
+
+def submit(runtime: Runtime, ref_ids: Iterable[int]) -> None:
+    ex = _executor(runtime)
+    for rid in ref_ids:
+        key = (id(runtime), rid)
+        with _executor_lock:
+            if key in _ACTIVE:
+                continue
+            _ACTIVE.add(key)
+        ex.submit(_download_guarded, runtime, rid)
+
+
+def resume_downloads(runtime: Runtime) -> int:
+    """Restarts the downloads a previous server process left unfinished (NOT_DOWNLOADED / in progress);
+    runs once per process, lazily from listTemplates/listIsos. Returns how many were queued."""
+    with _executor_lock:
+        if runtime.extras.get("template_downloads_resumed"):
+            return 0
+        runtime.extras["template_downloads_resumed"] = True
+    with runtime.db.session(write=False) as s:
+        ids = list(s.scalars(select(TemplateStoreRef.id).join(Template, Template.id == TemplateStoreRef.template_id)
+                             .where(TemplateStoreRef.download_state.in_((NOT_DOWNLOADED, IN_PROGRESS)),
+                                    Template.removed.is_(None), Template.url.is_not(None))))
+    submit(runtime, ids)
+    return len(ids)
 
 
 def _download_guarded(runtime: Runtime, ref_id: int) -> None:
@@ -368,6 +395,9 @@ def _download_guarded(runtime: Runtime, ref_id: int) -> None:
         log.exception("template download %s failed", ref_id)
         with contextlib.suppress(Exception):
             _fail(runtime, ref_id, "Internal error during download")
+    finally:
+        with _executor_lock:
+            _ACTIVE.discard((id(runtime), ref_id))
 
 
 def _fail(runtime: Runtime, ref_id: int, text: str) -> None:
@@ -400,6 +430,8 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
     with runtime.db.session() as s:
         ref = s.get_one(TemplateStoreRef, ref_id)
         ref.download_state, ref.download_pct, ref.error_str, ref.last_updated = IN_PROGRESS, 0, None, utcnow()
+        if ref.state == "Creating":  # left half-done by a previous process: start over
+            fsm.transition(s, ref, "OperationFailed")
         fsm.transition(s, ref, "CreateRequested")  # Allocated/Failed -> Creating
     last = {"pct": -1, "t": 0.0}
 

@@ -341,3 +341,20 @@ def test_create_template_from_simulator_volume(server: Any, tmp_path: Path) -> N
     assert status == 431
     status, _ = api.error("createTemplate", name="x", ostypeid=ostype, volumeid=vol_uuid, snapshotid=snap_uuid)
     assert status == 431
+
+
+def test_unfinished_downloads_resume(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A download a previous process never finished (simulated: never started) is restarted lazily."""
+    from management.services import templates
+
+    api = server.api
+    z = make_zone(server, tmp_path)
+    src = tmp_path / "late.raw"
+    src.write_bytes(b"l" * 2048)
+    monkeypatch.setattr(templates, "submit", lambda runtime, ids: None)
+    row = api("registerTemplate", name="late", format="RAW", hypervisor="KVM", url=src.as_uri(),
+              zoneid=z["id"])["template"][0]
+    monkeypatch.undo()
+    server.server.runtime.extras.pop("template_downloads_resumed", None)  # as in a fresh process
+    done = wait_status(api, row["id"], z["id"], lambda r: r["isready"])
+    assert done["size"] == 2048

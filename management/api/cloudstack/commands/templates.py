@@ -122,6 +122,7 @@ def rows_for(ctx: CallContext, t: Template, zone: Zone | None = None) -> list[Te
 def list_impl(ctx: CallContext, p: Any, *, isos: bool, flt: str) -> ListResult:
     s = ctx.session
     svc.ensure_builtin_ready(s)
+    svc.resume_downloads(ctx.runtime)
     stmt = svc.list_refs_stmt(s, ctx.caller, isos=isos, flt=flt)
     if p.account is not None or p.domainid is not None:
         stmt = access.owned_filter(s, stmt, Template, ctx.caller, account=p.account, domainid=p.domainid,
