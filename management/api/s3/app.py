@@ -42,6 +42,7 @@ BATCH = 1 << 20  # bytes handed to a worker thread at a time
 SMALL = 1 << 20  # bodies up to this size are read whole, then written in one worker call
 READ_CHUNK = 4 << 20
 MAX_XML = 4 << 20
+DRAIN_LIMIT = 8 << 20  # unread request bytes we still swallow to keep a connection
 MAX_OBJECT = 5 * 1024 ** 3
 STORED_HEADERS = ("content-encoding", "content-disposition", "cache-control", "content-language", "expires")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -148,6 +149,8 @@ class S3App:
             return
         rid = secrets.token_hex(8).upper()
         req: Req | None = None
+        if self._store is None:  # first request: open the store (and sweep crash leftovers) off the event loop
+            await run_in_threadpool(lambda: self.store)
         try:
             req = self._parse(scope, receive, rid)
             try:
@@ -248,7 +251,7 @@ class S3App:
             while True:
                 msg = await req.receive()
                 total += len(msg.get("body", b""))
-                if not msg.get("more_body") or total > (64 << 20):
+                if not msg.get("more_body") or total > DRAIN_LIMIT:
                     break
 
     async def _send_error(self, send: Callable[..., Any], scope: dict[str, Any], req: Req | None, rid: str,
@@ -262,9 +265,17 @@ class S3App:
         body = b"" if req.method == "HEAD" or exc.status == 304 else exc.xml(rid, "devcloud", resource)
         headers = [("content-type", "application/xml")] if body else []
         hs: list[tuple[str, str]] = headers + [("content-length", str(len(body)))]
-        if exc.status in (400, 500, 411) and not req.body_consumed:
-            hs.append(("connection", "close"))
-            req.body_consumed = True
+        if not req.body_consumed:
+            # A body the error makes pointless: a client waiting on "Expect: 100-continue" has not sent it (close,
+            # so it never does); otherwise read a modest amount so the client sees this answer, not a reset.
+            if "100-continue" in req.h("expect").lower() or exc.status == 500:
+                hs.append(("connection", "close"))
+                req.body_consumed = True
+            else:
+                cl = req.h("content-length")
+                if req.h("transfer-encoding") or (cl.isdigit() and int(cl) > DRAIN_LIMIT):
+                    hs.append(("connection", "close"))
+                    req.body_consumed = True
         try:
             await self._send(send, req, exc.status, hs, body)
         except Exception:  # noqa: BLE001 - the client went away
