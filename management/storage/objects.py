@@ -605,7 +605,7 @@ class ObjectStore:
         return self._commit_row(bucket, key, f"{directory.name}/{name}", src.size, src.etag, content_type, headers,
                                 meta, dict(src.checksums), src.parts, cleanup=[target])
 
-    def list(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str | None = None,
+    def list_keys(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str | None = None,
              max_keys: int = 1000) -> Listing:
         """Keys (and common prefixes) greater than ``after`` in UTF-8 byte order; prefixes count toward max_keys."""
         db = self._conn()

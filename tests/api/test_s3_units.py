@@ -85,15 +85,15 @@ def test_store_listing_and_atomic_overwrite(tmp_path: Path) -> None:
     keys = ["a/1", "a/2", "a/b/1", "b", "c/", "c/x", "\u00e9", "zz"]
     for k in keys:
         _put(store, "bkt", k, k.encode())
-    lst = store.list("bkt")
+    lst = store.list_keys("bkt")
     assert [o.key for o in lst.contents] == sorted(keys, key=str.encode)
-    lst = store.list("bkt", delimiter="/")
+    lst = store.list_keys("bkt", delimiter="/")
     assert [o.key for o in lst.contents] == ["b", "zz", "\u00e9"] and lst.prefixes == ["a/", "c/"]
-    lst = store.list("bkt", delimiter="/", max_keys=2)
+    lst = store.list_keys("bkt", delimiter="/", max_keys=2)
     assert lst.truncated and lst.prefixes == ["a/"] and [o.key for o in lst.contents] == ["b"]
-    lst2 = store.list("bkt", delimiter="/", after=lst.last, max_keys=2)
+    lst2 = store.list_keys("bkt", delimiter="/", after=lst.last, max_keys=2)
     assert lst2.prefixes == ["c/"] and [o.key for o in lst2.contents] == ["zz"] and lst2.truncated
-    lst = store.list("bkt", prefix="a/", delimiter="/")
+    lst = store.list_keys("bkt", prefix="a/", delimiter="/")
     assert [o.key for o in lst.contents] == ["a/1", "a/2"] and lst.prefixes == ["a/b/"]
     # an overwrite replaces the data file; the old one is gone, only one file per object remains
     first = store.get("bkt", "b").path
@@ -113,7 +113,7 @@ def test_store_sweep_removes_crash_leftovers(tmp_path: Path) -> None:
     w2.write(b"orphan")
     w2.finish()
     assert store.sweep() == 2
-    assert [o.key for o in store.list("bkt").contents] == ["kept"]
+    assert [o.key for o in store.list_keys("bkt").contents] == ["kept"]
     assert store.get("bkt", "kept").path.read_bytes() == b"1"
 
 

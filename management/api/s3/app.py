@@ -159,7 +159,7 @@ class S3App:
                 req.auth = await run_in_threadpool(s3auth.authenticate, req.view, self.lookup)
             status, headers, body = await self._route(req)
             if isinstance(body, (bytes, bytearray)):
-                await self._send(send, req, status, headers, body)
+                await self._send(send, req, status, headers, bytes(body))
             else:
                 await self._send_stream(send, req, status, headers, body)
         except S3Error as exc:
@@ -945,7 +945,7 @@ class S3App:
                 after = q["start-after"]
         elif q.get("marker"):
             after = q["marker"]
-        listing = await run_in_threadpool(lambda: self.store.list(req.bucket, prefix=prefix, delimiter=delimiter,
+        listing = await run_in_threadpool(lambda: self.store.list_keys(req.bucket, prefix=prefix, delimiter=delimiter,
                                                                   after=after, max_keys=max_keys))
 
         def e(s: str) -> str:
