@@ -143,7 +143,8 @@ def allocate_guest_vlan(session: Session, net: Network, pn: PhysicalNetwork) -> 
         return None
     for _ in range(16):
         taken = set(session.scalars(select(GuestVlan.vnet).where(GuestVlan.physical_network_id == pn.id,
-                                                                 GuestVlan.taken.is_not(None))))
+                                                                 GuestVlan.taken.is_not(None))
+                                    .with_for_update()))  # a locking read sees the latest commits
         vnet = ipam.first_free_vlan(ranges, taken)
         if vnet is None:
             return None
@@ -358,6 +359,9 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
 
     ``strict=False`` (used when a VM's NICs are allocated) records a missing VLAN range or public IP as a
     warning instead of failing, so simulator zones without public ranges still deploy."""
+    # Lock the row and read its latest committed state (MariaDB's REPEATABLE READ snapshot would be stale): two
+    # deploys racing to implement the same network then run one after the other instead of failing a CAS.
+    session.refresh(network, with_for_update=True)
     if network.state == "Implemented":
         return network
     if network.state == "Destroy" or network.removed is not None:
@@ -426,9 +430,13 @@ def _ip_ranges(session: Session, net: Network) -> list[VlanIpRange]:
                                 .order_by(VlanIpRange.id)))
 
 
-def used_ips(session: Session, net: Network) -> set[str]:
-    return set(session.scalars(select(Nic.ip4_address).where(Nic.network_id == net.id, Nic.removed.is_(None),
-                                                             Nic.ip4_address.is_not(None))))
+def used_ips(session: Session, net: Network, *, locking: bool = False) -> set[str]:
+    """Addresses held by live NICs; ``locking`` reads the latest committed rows (not a MariaDB snapshot)."""
+    stmt = select(Nic.ip4_address).where(Nic.network_id == net.id, Nic.removed.is_(None),
+                                         Nic.ip4_address.is_not(None))
+    if locking:
+        stmt = stmt.with_for_update()
+    return set(session.scalars(stmt))
 
 
 def pick_ip(session: Session, net: Network, requested: str | None = None) -> tuple[str, str, str] | None:
@@ -439,7 +447,7 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
         return None
     # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
     session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
-    used = used_ips(session, net)
+    used = used_ips(session, net, locking=True)
     spans: list[tuple[ipaddress.IPv4Network, str | None, str | None, str | None]] = []
     if net.guest_type == "Shared":
         for r in _ip_ranges(session, net):
@@ -484,8 +492,10 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
             raise ParamError(f"Network {net.name} is not usable (destroyed)")
         if net.zone_id != vm.zone_id:
             raise ParamError(f"Network {net.name} is in a different zone than the virtual machine")
-        if net.state in ("Allocated", "Shutdown") and net.guest_type != "Shared":
-            implement(session, net, strict=False)
+        if net.guest_type != "Shared":
+            session.refresh(net, with_for_update=True)
+            if net.state in ("Allocated", "Shutdown"):
+                implement(session, net, strict=False)
         picked = pick_ip(session, net, requested_ips.get(net.id))
         ip, gateway, netmask = picked if picked else (None, None, None)
         nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=ipam.random_mac(mac_free), ip4_address=ip,
