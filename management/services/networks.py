@@ -70,6 +70,14 @@ def set_implementer(impl: GuestNetworkImplementer | None) -> None:
     _IMPLEMENTER = impl
 
 
+def guest_bridge_name(network: Network) -> str:
+    """The host bridge a network's guest NICs (and its router's guest side) attach to.
+
+    One bridge per network: this kernel has no 802.1Q or bridge VLAN filtering, so isolation is by bridge, and
+    the VLAN stays a record. At most 15 characters (IFNAMSIZ)."""
+    return f"dcbr{network.id}"
+
+
 def _facts(session: Session, net: Network) -> dict[str, Any]:
     snat = session.scalar(select(PublicIpAddress.public_ip_address).where(
         PublicIpAddress.network_id == net.id, PublicIpAddress.source_nat.is_(True),
