@@ -192,7 +192,7 @@ def load_clusters(session: Session, zone: Zone, need: Need | None = None,
             select(Host.cluster_id, func.sum(Host.cpus * Host.speed), func.sum(Host.total_memory),
                    func.sum(Host.cpu_allocated), func.sum(Host.mem_allocated)).where(*up).group_by(Host.cluster_id)):
         cv = by[cid]
-        cv.totals = (int((cpu or 0) * cv.factors.cpu), int((mem or 0) * cv.factors.mem), int(cpu_used or 0),
+        cv.totals = (int(float(cpu or 0) * cv.factors.cpu), int(float(mem or 0) * cv.factors.mem), int(cpu_used or 0),
                      int(mem_used or 0))
     hq = (select(Host).join(Cluster, Cluster.id == Host.cluster_id).where(*up)
           .options(lazyload(Host.zone), lazyload(Host.pod), lazyload(Host.cluster)))
