@@ -570,6 +570,14 @@ class ObjectStore:
                 continue
         raise NoSuchKey()
 
+    def set_headers(self, bucket: str, key: str, headers: dict[str, str]) -> None:
+        """Replaces the stored headers (content-*, tagging) of an object without touching its data."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE objects SET headers = ? WHERE bucket = ? AND key = ?",
+                             (json.dumps(headers), bucket, key.encode("utf-8")))
+            if cur.rowcount == 0:
+                raise NoSuchKey()
+
     def delete(self, bucket: str, key: str) -> bool:
         kb = key.encode("utf-8")
         with self._tx() as db:

@@ -227,6 +227,25 @@ def test_copy_object(s3: Any, bucket: str) -> None:
     assert s3.head_object(Bucket=bucket, Key="dst3")["Metadata"] == {}
 
 
+def test_object_tagging(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=blue&env=dev%20x")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]}
+    assert tags == {"team": "blue", "env": "dev x"}
+    assert s3.get_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "only", "Value": "one"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="t2", CopySource={"Bucket": bucket, "Key": "t"})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t2")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="t3", CopySource={"Bucket": bucket, "Key": "t"}, TaggingDirective="REPLACE",
+                   Tagging="a=b")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t3")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    with pytest.raises(ClientError) as e:
+        s3.get_object_tagging(Bucket=bucket, Key="missing")
+    assert code(e) == (404, "NoSuchKey")
+
+
 # ------------------------------------------------------------------------------------------------ listing
 
 def _keys(resp: dict[str, Any]) -> list[str]:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +44,7 @@ READ_CHUNK = 4 << 20
 MAX_XML = 4 << 20
 DRAIN_LIMIT = 8 << 20  # unread request bytes we still swallow to keep a connection
 MAX_OBJECT = 5 * 1024 ** 3
+TAGS = "x-amz-tagging"  # key of the object's tag set inside its stored headers
 STORED_HEADERS = ("content-encoding", "content-disposition", "cache-control", "content-language", "expires")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -473,6 +474,8 @@ class S3App:
                 if "acl" in q:
                     await self._drain(req)
                     return 200, [], b""
+                if "tagging" in q:
+                    return await self.put_tagging(req)
                 raise S3Error("NotImplemented")
             if "uploadId" in q or "partNumber" in q:
                 if req.h("x-amz-copy-source"):
@@ -487,6 +490,8 @@ class S3App:
             if "acl" in q and m == "GET":
                 await run_in_threadpool(self.store.get, req.bucket, req.key)
                 return 200, [], self._acl_xml(req).encode()
+            if "tagging" in q and m == "GET":
+                return await self.get_tagging(req)
             if q.keys() & {"tagging", "retention", "legal-hold", "torrent", "attributes"}:
                 raise S3Error("NotImplemented")
             return await self.get_object(req)
@@ -495,7 +500,10 @@ class S3App:
                 await run_in_threadpool(self.store.abort, req.bucket, q["uploadId"])
                 return 204, [], b""
             if "tagging" in q:
-                raise S3Error("NotImplemented")
+                info = await run_in_threadpool(self.store.get, req.bucket, req.key)
+                headers = {k: v for k, v in info.headers.items() if k != TAGS}
+                await run_in_threadpool(self.store.set_headers, req.bucket, req.key, headers)
+                return 204, [], b""
             await run_in_threadpool(self.store.delete, req.bucket, req.key)
             return 204, [], b""
         if m == "POST":
@@ -570,7 +578,43 @@ class S3App:
         meta = {k[len("x-amz-meta-"):]: ",".join(v) for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
         if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
             raise S3Error("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
+        if req.h("x-amz-tagging"):
+            headers[TAGS] = self._encode_tags(self._parse_tag_header(req.h("x-amz-tagging")))
         return ctype, headers, meta
+
+    # ---- tagging (stored with the object's headers, url-encoded like the x-amz-tagging header) ---------------
+    @staticmethod
+    def _parse_tag_header(value: str) -> list[tuple[str, str]]:
+        tags = parse_qsl(value, keep_blank_values=True)
+        if len(tags) > 10 or len({k for k, _ in tags}) != len(tags) or any(
+                not k or len(k) > 128 or len(v) > 256 for k, v in tags):
+            raise S3Error("InvalidTag", "The TagKey you have provided is invalid")
+        return tags
+
+    @staticmethod
+    def _encode_tags(tags: list[tuple[str, str]]) -> str:
+        return urlencode(tags, quote_via=quote)
+
+    async def get_tagging(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        await self._drain(req)
+        info = await run_in_threadpool(self.store.get, req.bucket, req.key)
+        tags = parse_qsl(info.headers.get(TAGS, ""), keep_blank_values=True)
+        items = "".join(f"<Tag><Key>{_x(k)}</Key><Value>{_x(v)}</Value></Tag>" for k, v in tags)
+        return 200, [], f'{XML_HEAD}<Tagging xmlns="{NS}"><TagSet>{items}</TagSet></Tagging>'.encode()
+
+    async def put_tagging(self, req: Req) -> tuple[int, list[tuple[str, str]], Any]:
+        root = self._xml(await self._small_body(req))
+        tagset = root.find("TagSet")
+        if root.tag != "Tagging" or tagset is None:
+            raise S3Error("MalformedXML")
+        tags = [((t.findtext("Key") or ""), (t.findtext("Value") or "")) for t in tagset.findall("Tag")]
+        tags = self._parse_tag_header(self._encode_tags(tags))
+        info = await run_in_threadpool(self.store.get, req.bucket, req.key)
+        headers = {k: v for k, v in info.headers.items() if k != TAGS}
+        if tags:
+            headers[TAGS] = self._encode_tags(tags)
+        await run_in_threadpool(self.store.set_headers, req.bucket, req.key, headers)
+        return 200, [], b""
 
     def _wanted_checksums(self, req: Req) -> tuple[dict[str, str], set[str]]:
         """(algo -> value sent in a header, algos to compute: headers, trailer, sdk algorithm)."""
@@ -747,8 +791,10 @@ class S3App:
     def _info_headers(self, req: Req, info: ObjectInfo) -> list[tuple[str, str]]:
         out = [("etag", f'"{info.etag}"'), ("last-modified", _http_date(info.mtime)), ("accept-ranges", "bytes"),
                ("content-type", info.content_type or "binary/octet-stream")]
-        out += list(info.headers.items())
+        out += [(k, v) for k, v in info.headers.items() if k != TAGS]
         out += [(f"x-amz-meta-{k}", v) for k, v in info.meta.items()]
+        if info.headers.get(TAGS):
+            out.append(("x-amz-tagging-count", str(len(parse_qsl(info.headers[TAGS], keep_blank_values=True)))))
         if info.parts:
             out.append(("x-amz-mp-parts-count", str(len(info.parts))))
         for name, override in (("content-type", "response-content-type"),
@@ -877,6 +923,16 @@ class S3App:
             ctype, headers, meta = src.content_type, dict(src.headers), dict(src.meta)
         else:
             ctype, headers, meta = self._object_headers(req)
+            headers.pop(TAGS, None)
+            if src.headers.get(TAGS):
+                headers[TAGS] = src.headers[TAGS]
+        tagging = req.h("x-amz-tagging-directive", "COPY").upper()
+        if tagging == "REPLACE":
+            headers.pop(TAGS, None)
+            if req.h("x-amz-tagging"):
+                headers[TAGS] = self._encode_tags(self._parse_tag_header(req.h("x-amz-tagging")))
+        elif tagging != "COPY":
+            raise S3Error("InvalidArgument", "Unknown tagging directive.", ArgumentName="x-amz-tagging-directive")
         info = await run_in_threadpool(lambda: self.store.copy(src, req.bucket, req.key, content_type=ctype,
                                                                headers=headers, meta=meta))
         sums = "".join(f"<Checksum{a}>{_x(v)}</Checksum{a}>" for a, v in info.checksums.items() if "-" not in v)

@@ -14,7 +14,8 @@ STATUS = {
     "NoSuchKey": 404, "NoSuchUpload": 404, "NotImplemented": 501, "NotModified": 304, "PreconditionFailed": 412,
     "RequestTimeTooSkewed": 403, "SignatureDoesNotMatch": 403, "XAmzContentSHA256Mismatch": 400,
     "InvalidLocationConstraint": 400, "IllegalLocationConstraintException": 400, "KeyTooLongError": 400,
-    "MetadataTooLarge": 400, "InvalidObjectState": 403, "NoSuchBucketPolicy": 404, "InvalidStorageClass": 400,
+    "MetadataTooLarge": 400, "InvalidTag": 400, "InvalidPartNumber": 416, "InvalidObjectState": 403,
+    "NoSuchBucketPolicy": 404, "InvalidStorageClass": 400,
 }
 
 MESSAGES = {
