@@ -63,14 +63,19 @@ class Expunger:
     def _loop(self) -> None:
         import time
 
-        last = time.monotonic()
+        last = checked = time.monotonic()
+        interval = 86400.0
+        first = True
         while not (self._stop.is_set() or self._external.is_set()):
             self._stop.wait(0.2)
-            try:
-                interval = self._interval()
-            except Exception:
-                interval = 60.0
-            if self._stop.is_set() or self._external.is_set() or time.monotonic() - last < interval:
+            now = time.monotonic()
+            if first or now - checked >= 2.0:  # the setting is re-read every 2 s, not every tick
+                first, checked = False, now
+                try:
+                    interval = self._interval()
+                except Exception:
+                    interval = 60.0
+            if self._stop.is_set() or self._external.is_set() or now - last < interval:
                 continue
             last = time.monotonic()
             try:

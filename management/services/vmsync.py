@@ -137,14 +137,19 @@ class VmSync:
     def _loop(self) -> None:
         import time
 
-        last = time.monotonic()
+        last = checked = time.monotonic()
+        interval = 60.0
+        first = True
         while not self._stopping():
             self._stop.wait(_TICK)
-            try:
-                interval = self._interval()
-            except Exception:
-                interval = 60.0
-            if self._stopping() or time.monotonic() - last < interval:
+            now = time.monotonic()
+            if first or now - checked >= 2.0:  # the setting is re-read every 2 s, not every tick
+                first, checked = False, now
+                try:
+                    interval = self._interval()
+                except Exception:
+                    interval = 60.0
+            if self._stopping() or now - last < interval:
                 continue
             last = time.monotonic()
             try:
