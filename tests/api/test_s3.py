@@ -613,3 +613,19 @@ def test_second_account_is_isolated(cloud: Cloud, s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as e:
         o.list_buckets()
     assert code(e) == (403, "InvalidAccessKeyId")
+
+
+def test_objects_live_in_the_zone_secondary_store(tmp_path: Path) -> None:
+    """With a zone image store (file:// here), buckets are laid out under <store>/buckets/<bucket>/."""
+    with in_process_cloud(tmp_path / "state") as c:
+        i = c.integration
+        z = i("createZone", name="s3zone", networktype="Advanced", dns1="10.147.28.6", internaldns1="10.147.28.6",
+              guestcidraddress="10.1.1.0/24")["zone"]
+        sstor = tmp_path / "sstor"
+        i("addImageStore", zoneid=z["id"], name="SS0", provider="NFS", url=f"file://{sstor}")
+        s3 = c.client()
+        s3.create_bucket(Bucket="in-sstor")
+        s3.put_object(Bucket="in-sstor", Key="a/b", Body=b"on secondary storage")
+        files = [p for p in (sstor / "buckets" / "in-sstor").rglob("*") if p.is_file()]
+        assert [p.read_bytes() for p in files] == [b"on secondary storage"]
+        assert not (tmp_path / "state" / "objects").exists()
