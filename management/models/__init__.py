@@ -21,6 +21,14 @@ from management.models.infra import (
 from management.models.jobs import AsyncJob, JobSync, ManagementServer
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
+from management.models.rules import (
+    LoadBalancerVmMap,
+    NetworkRule,
+    RouterNetwork,
+    SecurityGroup,
+    SecurityGroupRule,
+    SecurityGroupVmMap,
+)
 from management.models.storage import (
     Snapshot,
     Template,
@@ -38,4 +46,5 @@ __all__ = [
     "Snapshot", "StoragePool", "Template", "TemplatePermission", "TemplatePoolRef", "TemplateStoreRef",
     "TrafficType", "User",
     "UserSession", "VirtualMachine", "VirtualRouterElement", "VlanIpRange", "Volume", "Zone",
+    "LoadBalancerVmMap", "NetworkRule", "RouterNetwork", "SecurityGroup", "SecurityGroupRule", "SecurityGroupVmMap",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 08:13:25.387911
+Create Date: 2026-11-25 08:20:35.701475
 """
 from alembic import op
 import sqlalchemy as sa
@@ -344,6 +344,25 @@ def upgrade() -> None:
         batch_op.create_index('ix_resource_tag_kv', ['key', 'value'], unique=False)
         batch_op.create_index(batch_op.f('ix_resource_tag_resource_uuid'), ['resource_uuid'], unique=False)
 
+    op.create_table('security_group',
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('description', sa.String(length=4096), nullable=True),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_security_group_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_security_group_domain_id_domain')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_group')),
+    sa.UniqueConstraint('account_id', 'name', name=op.f('uq_security_group_account_id')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_security_group_uuid'))
+    )
+    with op.batch_alter_table('security_group', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_group_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_group_removed'), ['removed'], unique=False)
+
     op.create_table('ssh_keypairs',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -613,6 +632,37 @@ def upgrade() -> None:
     sa.UniqueConstraint('physical_network_id', 'traffic_type', name=op.f('uq_physical_network_traffic_types_physical_network_id')),
     sa.UniqueConstraint('uuid', name=op.f('uq_physical_network_traffic_types_uuid'))
     )
+    op.create_table('security_group_rule',
+    sa.Column('security_group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=False),
+    sa.Column('start_port', sa.Integer(), nullable=True),
+    sa.Column('end_port', sa.Integer(), nullable=True),
+    sa.Column('icmp_type', sa.Integer(), nullable=True),
+    sa.Column('icmp_code', sa.Integer(), nullable=True),
+    sa.Column('cidr', sa.String(length=64), nullable=True),
+    sa.Column('allowed_group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['security_group_id'], ['security_group.id'], name=op.f('fk_security_group_rule_security_group_id_security_group'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_group_rule')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_security_group_rule_uuid'))
+    )
+    with op.batch_alter_table('security_group_rule', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_group_rule_security_group_id'), ['security_group_id'], unique=False)
+
+    op.create_table('security_group_vm_map',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('security_group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('vm_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['security_group_id'], ['security_group.id'], name=op.f('fk_security_group_vm_map_security_group_id_security_group'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_group_vm_map')),
+    sa.UniqueConstraint('security_group_id', 'vm_id', name=op.f('uq_security_group_vm_map_security_group_id'))
+    )
+    with op.batch_alter_table('security_group_vm_map', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_group_vm_map_security_group_id'), ['security_group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_group_vm_map_vm_id'), ['vm_id'], unique=False)
+
     op.create_table('template_store_ref',
     sa.Column('template_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -688,6 +738,47 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['job_id'], ['async_job.id'], name=op.f('fk_async_job_sync_job_id_async_job'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('instance_uuid', name=op.f('pk_async_job_sync'))
     )
+    op.create_table('firewall_rules',
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('traffic_type', sa.String(length=16), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('ip_address_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('domain_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=False),
+    sa.Column('start_port', sa.Integer(), nullable=True),
+    sa.Column('end_port', sa.Integer(), nullable=True),
+    sa.Column('icmp_type', sa.Integer(), nullable=True),
+    sa.Column('icmp_code', sa.Integer(), nullable=True),
+    sa.Column('source_cidrs', sa.Text(), nullable=True),
+    sa.Column('dest_cidrs', sa.Text(), nullable=True),
+    sa.Column('related_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('vm_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('dest_ip', sa.String(length=64), nullable=True),
+    sa.Column('dest_start_port', sa.Integer(), nullable=True),
+    sa.Column('dest_end_port', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=255), nullable=True),
+    sa.Column('description', sa.String(length=4096), nullable=True),
+    sa.Column('algorithm', sa.String(length=32), nullable=True),
+    sa.Column('for_display', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('uuid', sa.String(length=40), nullable=False),
+    sa.Column('created', management.db.base.UTCDateTime(), nullable=False),
+    sa.Column('removed', management.db.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_firewall_rules_account_id_account')),
+    sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], name=op.f('fk_firewall_rules_domain_id_domain')),
+    sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_firewall_rules_network_id_networks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_firewall_rules')),
+    sa.UniqueConstraint('uuid', name=op.f('uq_firewall_rules_uuid'))
+    )
+    with op.batch_alter_table('firewall_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_firewall_rules_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_firewall_rules_ip_address_id'), ['ip_address_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_firewall_rules_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_firewall_rules_purpose'), ['purpose'], unique=False)
+        batch_op.create_index(batch_op.f('ix_firewall_rules_removed'), ['removed'], unique=False)
+
     op.create_table('host',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('type', sa.String(length=32), nullable=False),
@@ -760,6 +851,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_nics_network_id'), ['network_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_nics_removed'), ['removed'], unique=False)
 
+    op.create_table('router_network_ref',
+    sa.Column('router_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('network_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('guest_ip', sa.String(length=64), nullable=True),
+    sa.Column('public_ip', sa.String(length=64), nullable=True),
+    sa.Column('provider_key', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_router_network_ref_network_id_networks')),
+    sa.PrimaryKeyConstraint('router_id', name=op.f('pk_router_network_ref'))
+    )
+    with op.batch_alter_table('router_network_ref', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_router_network_ref_network_id'), ['network_id'], unique=False)
+
     op.create_table('user_ip_address',
     sa.Column('public_ip_address', sa.String(length=64), nullable=False),
     sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -804,6 +907,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_virtual_router_providers')),
     sa.UniqueConstraint('uuid', name=op.f('uq_virtual_router_providers_uuid'))
     )
+    op.create_table('load_balancer_vm_map',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('load_balancer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('vm_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('vm_ip', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['load_balancer_id'], ['firewall_rules.id'], name=op.f('fk_load_balancer_vm_map_load_balancer_id_firewall_rules'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_load_balancer_vm_map')),
+    sa.UniqueConstraint('load_balancer_id', 'vm_id', 'vm_ip', name=op.f('uq_load_balancer_vm_map_load_balancer_id'))
+    )
+    with op.batch_alter_table('load_balancer_vm_map', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_load_balancer_vm_map_load_balancer_id'), ['load_balancer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_load_balancer_vm_map_vm_id'), ['vm_id'], unique=False)
+
     op.create_table('storage_pool',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('zone_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1010,6 +1126,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_storage_pool_removed'))
 
     op.drop_table('storage_pool')
+    with op.batch_alter_table('load_balancer_vm_map', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_load_balancer_vm_map_vm_id'))
+        batch_op.drop_index(batch_op.f('ix_load_balancer_vm_map_load_balancer_id'))
+
+    op.drop_table('load_balancer_vm_map')
     op.drop_table('virtual_router_providers')
     with op.batch_alter_table('user_ip_address', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_ip_address_zone_id'))
@@ -1018,6 +1139,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_ip_address_account_id'))
 
     op.drop_table('user_ip_address')
+    with op.batch_alter_table('router_network_ref', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_router_network_ref_network_id'))
+
+    op.drop_table('router_network_ref')
     with op.batch_alter_table('nics', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_nics_removed'))
         batch_op.drop_index(batch_op.f('ix_nics_network_id'))
@@ -1032,6 +1157,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_host_cluster_id'))
 
     op.drop_table('host')
+    with op.batch_alter_table('firewall_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_firewall_rules_removed'))
+        batch_op.drop_index(batch_op.f('ix_firewall_rules_purpose'))
+        batch_op.drop_index(batch_op.f('ix_firewall_rules_network_id'))
+        batch_op.drop_index(batch_op.f('ix_firewall_rules_ip_address_id'))
+        batch_op.drop_index(batch_op.f('ix_firewall_rules_account_id'))
+
+    op.drop_table('firewall_rules')
     op.drop_table('async_job_sync')
     with op.batch_alter_table('vlan', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vlan_zone_id'))
@@ -1048,6 +1181,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_template_store_ref_template_id'))
 
     op.drop_table('template_store_ref')
+    with op.batch_alter_table('security_group_vm_map', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_group_vm_map_vm_id'))
+        batch_op.drop_index(batch_op.f('ix_security_group_vm_map_security_group_id'))
+
+    op.drop_table('security_group_vm_map')
+    with op.batch_alter_table('security_group_rule', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_group_rule_security_group_id'))
+
+    op.drop_table('security_group_rule')
     op.drop_table('physical_network_traffic_types')
     with op.batch_alter_table('physical_network_service_providers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_physical_network_service_providers_physical_network_id'))
@@ -1098,6 +1240,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ssh_keypairs_account_id'))
 
     op.drop_table('ssh_keypairs')
+    with op.batch_alter_table('security_group', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_group_removed'))
+        batch_op.drop_index(batch_op.f('ix_security_group_account_id'))
+
+    op.drop_table('security_group')
     with op.batch_alter_table('resource_tag', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_resource_tag_resource_uuid'))
         batch_op.drop_index('ix_resource_tag_kv')
