@@ -106,6 +106,63 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
 _TICK = 0.2
 
 
+STUCK = ("Starting", "Stopping", "Expunging")
+
+
+def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]) -> int:
+    """VMs left in Starting/Stopping/Expunging by a job that no longer runs (a restarted server): settle them
+    from what the hypervisor reports, keeping the capacity ledger and volume states consistent."""
+    from management.models.jobs import AsyncJob
+    from management.models.storage import Volume
+    from management.services import vm as vm_service
+
+    fixed = 0
+    with runtime.db.session(write=False) as s:
+        busy = select(AsyncJob.instance_uuid).where(AsyncJob.status == 0, AsyncJob.instance_uuid.is_not(None))
+        where_host = ((VirtualMachine.host_id == host_id) | (VirtualMachine.last_host_id == host_id)
+                      if host_id is not None else
+                      VirtualMachine.host_id.is_(None) & VirtualMachine.last_host_id.is_(None))
+        stuck = list(s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state).where(
+            VirtualMachine.removed.is_(None), VirtualMachine.state.in_(STUCK), where_host,
+            VirtualMachine.uuid.not_in(busy))))
+    for vm_id, uuid, state in stuck:
+        dom = domains.get(uuid)
+        running = dom is not None and dom.state == PowerState.RUNNING
+        try:
+            if state == "Expunging":
+                vm_service.expunge(runtime, vm_id)
+                fixed += 1
+                continue
+            with runtime.db.session() as s:
+                vm = s.get_one(VirtualMachine, vm_id)
+                if vm.state != state:
+                    continue
+                if running and host_id is not None:
+                    fsm.transition(s, vm, VmEvent.AgentReportRunning)  # Starting/Stopping -> Running
+                    if vm.host_id is None:  # crashed before its claim: the domain runs, so claim now
+                        placement.claim_host_unconditional(s, host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
+                        vm.host_id = host_id
+                    for vol in s.scalars(select(Volume).where(Volume.instance_id == vm.id, Volume.state == "Creating")):
+                        vol.path = vol.uuid
+                        fsm.transition(s, vol, fsm.VolumeEvent.OperationSucceeded)
+                    vm.last_host_id = vm.host_id or host_id
+                    vm.power_state = "PowerOn"
+                else:
+                    event = VmEvent.OperationFailed if state == "Starting" else VmEvent.AgentReportStopped
+                    fsm.transition(s, vm, event)  # -> Stopped
+                    for vol in s.scalars(select(Volume).where(Volume.instance_id == vm.id, Volume.state == "Creating")):
+                        if vol.pool_id is not None:  # spawn is atomic: the disk was never made
+                            placement.release_pool(s, vol.pool_id, vol.size)
+                        fsm.transition(s, vol, fsm.VolumeEvent.OperationFailed)  # -> Allocated
+                        vol.pool_id = None
+                    vm_service.release_capacity(s, vm)
+                log.warning("vm sync: VM %s was stuck in %s without a job; now %s", uuid, state, vm.state)
+                fixed += 1
+        except CloudError as exc:
+            log.info("vm sync: could not settle stuck VM %s: %s", uuid, exc)
+    return fixed
+
+
 class VmSync:
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
@@ -160,7 +217,7 @@ class VmSync:
     def run_once(self) -> dict[str, int]:
         from management.services import vm as vm_service
 
-        changed = 0
+        changed = recover_stuck(self.runtime, None, {})  # never placed: nothing to ask a hypervisor
         with self.runtime.db.session(write=False) as s:
             hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
                                                       Host.type == "Routing")).unique())
@@ -177,6 +234,7 @@ class VmSync:
                     (VirtualMachine.host_id == host.id) | (VirtualMachine.last_host_id == host.id))))
                 known = set(s.scalars(select(VirtualMachine.uuid).where(
                     VirtualMachine.uuid.in_(list(domains))))) if domains else set()
+            changed += recover_stuck(self.runtime, host.id, domains)
             for vm_id, uuid in vms:
                 dom = domains.get(uuid)
                 if reconcile_vm(self.runtime, vm_id, host.id, dom.state if dom else None):

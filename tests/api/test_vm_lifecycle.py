@@ -382,3 +382,23 @@ def test_password_enabled_template_and_reset(server: InProcess, api: ApiClient, 
     finally:
         with server.server.runtime.db.session() as s:
             s.scalar(select(Template).where(Template.uuid == zone["template"])).password_enabled = False
+
+
+def test_vm_sync_settles_vms_stuck_without_a_job(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
+    """After a crash, VMs left in a transitional state with no job are settled from the hypervisor's view."""
+    from management import fsm
+    from management.models.compute import VirtualMachine
+    from management.services import vmsync
+
+    rt = server.server.runtime
+    rt.extras["vmsync_disabled"] = True  # only the periodic round acts in this test
+    a, b = deploy(api, zone), deploy(api, zone)
+    c = deploy(api, zone, startvm=False)
+    with rt.db.session() as s:
+        for uuid, event in ((a["id"], "StopRequested"), (b["id"], "StopRequested"), (c["id"], "StartRequested")):
+            fsm.transition(s, s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == uuid)), event)
+    sim(zone["urls"][zone["hosts"].index(b["hostid"])]).stop(b["id"])  # b's stop reached the hypervisor
+    vmsync.VmSync(rt).run_once()
+    states = {v["id"]: v["state"] for v in api("listVirtualMachines")["virtualmachine"]}
+    assert states[a["id"]] == "Running" and states[b["id"]] == "Stopped" and states[c["id"]] == "Stopped"
+    assert ledger(server, zone) == expected_ledger(server, zone)
