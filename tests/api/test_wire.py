@@ -150,8 +150,10 @@ def test_empty_list_is_an_empty_object(api: ApiClient) -> None:
 
 
 def test_empty_zone_list_keeps_its_key_for_libcloud(api: ApiClient) -> None:
-    # The one deliberate exception to {}: libcloud's list_locations() indexes ["zone"] unconditionally.
+    # The one deliberate exception to {}: libcloud's list_locations() (a bare listZones) indexes ["zone"];
+    # a filtered lookup (what Ansible's cs_zone sends) stays {} because cs_zone indexes ["zone"][0].
     assert api("listZones") == {"count": 0, "zone": []}
+    assert api("listZones", name="no-such-zone") == {}
 
 
 def test_keyword(api: ApiClient, many_domains: dict[str, Any]) -> None:

@@ -254,7 +254,7 @@ class Dispatcher:
                     if spec.mutating and spec.event:
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
                                       resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
-                    body = body_for(result, spec.result_key, spec.empty_list_key)
+                    body = body_for(result, spec.result_key)
         except CloudError:
             # Recorded after the request's transaction ended: a second writer inside it would wait for the
             # first one's lock on SQLite (busy_timeout, 30 s) and the failure event would be lost anyway.
@@ -316,7 +316,7 @@ class Dispatcher:
                                   job_id=job.id, job_uuid=job.uuid, created_uuid=created)
                 resolve_refs(ctx, spec, p)
                 result = spec.handler(ctx, p)
-                body = body_for(result, spec.result_key, spec.empty_list_key)
+                body = body_for(result, spec.result_key)
                 if spec.event:
                     events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
                                   resource_type=spec.entity, resource_uuid=job.instance_uuid)

@@ -28,6 +28,8 @@ def cs_date(value: datetime) -> str:
 class ListResult:
     items: list[Any]
     count: int
+    # An empty list is CloudStack's bare {}; True answers {"count": 0, key: []} instead (see listZones).
+    keep_key: bool = False
 
 
 @dataclass(slots=True)
@@ -56,11 +58,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def body_for(result: Any, result_key: str | None, empty_list_key: bool = False) -> dict[str, Any]:
-    """The object under the response key for a command's return value.
-
-    An empty list is `{}` as CloudStack sends it, unless the command asks for `{"count": 0, key: []}`.
-    """
+def body_for(result: Any, result_key: str | None) -> dict[str, Any]:
+    """The object under the response key for a command's return value."""
     if isinstance(result, Flat):
         return plain(result.body)
     if isinstance(result, Success):
@@ -70,7 +69,7 @@ def body_for(result: Any, result_key: str | None, empty_list_key: bool = False) 
         return out
     if isinstance(result, ListResult):
         if result.count == 0:
-            return {"count": 0, result_key or "item": []} if empty_list_key else {}
+            return {"count": 0, result_key or "item": []} if result.keep_key else {}
         body: dict[str, Any] = {"count": result.count}
         if result.items:
             body[result_key or "item"] = plain(result.items)

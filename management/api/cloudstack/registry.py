@@ -93,7 +93,6 @@ class CommandSpec:
     create: Callable[..., Any] | None = None
     related: str = ""
     mutating: bool = False
-    empty_list_key: bool = False
     cmd_class: str = ""
     params_info: list[dict[str, Any]] = field(default_factory=list)
     refs: dict[str, Ref] = field(default_factory=dict)
@@ -139,7 +138,6 @@ def api_command(
     create: Callable[..., Any] | None = None,
     related: str = "",
     response_name: str | None = None,
-    empty_list_key: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
@@ -151,7 +149,7 @@ def api_command(
             name=name, handler=fn, params=params, description=description, result_key=result_key,
             is_async=is_async, roles=roles, entity=entity, event=event, since=since, response=response,
             response_name=response_name or RESPONSE_NAME_OVERRIDES.get(name, name.lower() + "response"),
-            create=create, related=related, mutating=mutating, empty_list_key=empty_list_key,
+            create=create, related=related, mutating=mutating,
             cmd_class=f"org.apache.cloudstack.api.command.{name}Cmd",
         )
         _describe_params(spec)

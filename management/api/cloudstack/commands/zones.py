@@ -53,9 +53,7 @@ class ListZonesParams(ListParams):
     showicon: bool = Field(False, description="flag to display the resource icon for zones")
 
 
-# empty_list_key: Apache Libcloud's list_locations() indexes ["zone"] unconditionally, so an empty cloud answers
-# {"count": 0, "zone": []} here instead of CloudStack's bare {} (which makes libcloud raise KeyError).
-@api_command("listZones", params=ListZonesParams, result_key="zone", response=ZoneResp, empty_list_key=True,
+@api_command("listZones", params=ListZonesParams, result_key="zone", response=ZoneResp,
              description="Lists zones")
 def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     stmt = select(Zone).where(Zone.removed.is_(None))
@@ -73,7 +71,11 @@ def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     stmt = tags_filter(stmt, p.tags, "Zone", Zone.uuid)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Zone.id)
     by_zone = tags.tags_of(ctx.session, "Zone", [z.uuid for z in rows])
-    return ListResult([zone_resp(z, by_zone.get(z.uuid)) for z in rows], count)
+    # Two real clients disagree about an empty answer: Apache Libcloud's list_locations() sends a bare listZones
+    # and indexes ["zone"] (KeyError on CloudStack's {}), while Ansible's cs_zone looks a zone up by name and
+    # indexes ["zone"][0] whenever the answer is non-empty. So only the unfiltered call keeps its key.
+    unfiltered = not any(v for k, v in p.model_dump().items() if k not in ("showcapacities", "showicon"))
+    return ListResult([zone_resp(z, by_zone.get(z.uuid)) for z in rows], count, keep_key=unfiltered)
 
 
 # ---- createZone / updateZone / deleteZone ------------------------------------------------------------------------
