@@ -59,6 +59,8 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                       "connection is still working"),
     "ping.timeout": ("2.5", "Advanced", None, "Multiplier to ping.interval before announcing an agent has "
                      "timed out"),
+    "vm.sync.interval": ("60", "Advanced", None, "Interval (in seconds) between VM power-state sync rounds "
+                         "that reconcile VM states with what the hypervisors report"),
     "network.gc.interval": ("600", "Advanced", None, "Seconds to wait before checking for networks to "
                             "shutdown"),
     "network.gc.wait": ("600", "Advanced", None, "Time (in seconds) to wait before shutting down a network "
