@@ -51,14 +51,17 @@ LIVE_STATES = ("Allocated", "Setup", "Implementing", "Implemented", "Shutdown")
 
 @runtime_checkable
 class GuestNetworkImplementer(Protocol):
-    """What implements a guest network on the hypervisors (the virtual router comes with the networking issue).
+    """What implements a guest network on the hypervisors (``services.routers.RouterImplementer``).
 
-    ``implement`` is called with the network's facts once its VLAN and source-NAT IP are allocated; it raises to
-    fail the implementation. ``shutdown`` tears it down (idempotent)."""
+    ``implement`` is called in the caller's transaction once the network's VLAN and source-NAT IP are allocated
+    (flushed); it raises to fail the implementation. ``shutdown`` tears it down (idempotent). ``apply`` re-applies
+    the network's current records (NICs, rules, IPs) to an implemented network."""
 
-    def implement(self, network: dict[str, Any]) -> None: ...
+    def implement(self, session: Session, network: Network) -> None: ...
 
-    def shutdown(self, network: dict[str, Any]) -> None: ...
+    def shutdown(self, session: Session, network: Network) -> None: ...
+
+    def apply(self, session: Session, network: Network) -> None: ...
 
 
 _IMPLEMENTER: GuestNetworkImplementer | None = None
@@ -68,6 +71,16 @@ def set_implementer(impl: GuestNetworkImplementer | None) -> None:
     """Installs the process-wide implementer (None: records only, the simulator's behaviour)."""
     global _IMPLEMENTER
     _IMPLEMENTER = impl
+
+
+def current_implementer() -> GuestNetworkImplementer | None:
+    return _IMPLEMENTER
+
+
+def _reapply(session: Session, net: Network) -> None:
+    if _IMPLEMENTER is not None and net.state == "Implemented" and net.removed is None:
+        session.flush()
+        _IMPLEMENTER.apply(session, net)
 
 
 def guest_bridge_name(network: Network) -> str:
@@ -405,7 +418,8 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
                     log.warning("network %s implemented without a source NAT IP: zone %s has no free public IP",
                                 network.name, zone.name)
         if _IMPLEMENTER is not None:
-            _IMPLEMENTER.implement(_facts(session, network))
+            session.flush()
+            _IMPLEMENTER.implement(session, network)
     except BaseException:
         if network.state == "Implementing":
             fsm.transition(session, network, "OperationFailed")
@@ -513,15 +527,21 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
         session.add(nic)
         session.flush()
         out.append(nic)
+    for net in networks:
+        _reapply(session, net)
     return out
 
 
 def release_nics(session: Session, vm: VirtualMachine) -> None:
     """Frees the VM's NICs (their IPs become free for the next allocation)."""
     now = utcnow()
+    touched: set[int] = set()
     for nic in session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))):
         nic.removed, nic.state = now, "Deallocating"
+        touched.add(nic.network_id)
     session.flush()
+    for net in networks_of(session, touched).values():
+        _reapply(session, net)
 
 
 def nics_in_use(session: Session, net: Network) -> list[str]:
@@ -541,7 +561,7 @@ def delete_network(session: Session, net: Network, forced: bool = False) -> None
         raise ResourceInUse(f"Unable to delete network {net.name}: it is used by virtual machine(s) "
                             f"{', '.join(users)}", uuids=users)
     if _IMPLEMENTER is not None and net.state == "Implemented":
-        _IMPLEMENTER.shutdown(_facts(session, net))
+        _IMPLEMENTER.shutdown(session, net)
     # Walk the table: Implemented -> Shutdown -> Allocated -> Destroy (CloudStack's shutdown-then-destroy).
     if net.state == "Implementing":
         fsm.transition(session, net, "OperationFailed")
@@ -568,13 +588,16 @@ def _is_direct(session: Session, ip: PublicIpAddress) -> bool:
 
 
 def restart(session: Session, net: Network, cleanup: bool = False) -> Network:
-    """restartNetwork: records only (no router yet): an implemented network is re-implemented, flags cleared."""
+    """restartNetwork: cleanup=true destroys the router and implements it again from the records; false re-applies
+    them. A Shutdown network (its router was destroyed) is implemented again."""
     if net.state == "Destroy" or net.removed is not None:
         raise ParamError(f"Network {net.name} is destroyed")
     if net.state == "Implemented" and _IMPLEMENTER is not None:
         if cleanup:
-            _IMPLEMENTER.shutdown(_facts(session, net))
-        _IMPLEMENTER.implement(_facts(session, net))
+            _IMPLEMENTER.shutdown(session, net)
+        _IMPLEMENTER.implement(session, net)
+    elif net.state == "Shutdown" and net.guest_type != "Shared":
+        implement(session, net, strict=False)
     net.restart_required = False
     session.flush()
     return net

@@ -1,0 +1,138 @@
+"""Routers and network rules on a simulator zone (records only): listRouters, firewall/egress, port forwarding,
+static NAT, load balancing — shapes, conflicts (537), errors, restartNetwork/destroyRouter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.test_networks import make_vm, make_zone, offering_id
+
+pytestmark = pytest.mark.api
+
+
+def _setup(server: Any) -> dict[str, Any]:
+    from management.models.compute import VirtualMachine
+    from management.models.network import Network
+    from management.services import networks
+
+    api = server.api
+    z = make_zone(server)
+    off = offering_id(api, "DefaultIsolatedNetworkOfferingWithSourceNatService")
+    net = api("createNetwork", name="net1", displaytext="n", networkofferingid=off, zoneid=z["id"])["network"]
+    vms = []
+    for name in ("web1", "web2"):
+        vm = make_vm(server, z["dbid"])
+        with server.server.runtime.db.session() as s:
+            v = s.get(VirtualMachine, vm.id)
+            v.name = name
+            v.state = "Running"
+            networks.allocate_nics(s, v, [s.query(Network).filter_by(uuid=net["id"]).one()])
+            vms.append(v.uuid)
+    snat = api("listPublicIpAddresses", associatednetworkid=net["id"], issourcenat=True)["publicipaddress"][0]
+    return {"zone": z, "net": net, "vms": vms, "snat": snat}
+
+
+def test_router_record_and_lifecycle(server: Any) -> None:
+    api = server.api
+    env = _setup(server)
+    routers = api("listRouters", networkid=env["net"]["id"])["router"]
+    assert len(routers) == 1
+    r = routers[0]
+    assert r["name"].startswith("r-") and r["name"].endswith("-VM") and r["state"] == "Running"
+    assert r["guestnetworkid"] == env["net"]["id"] and r["publicip"] == env["snat"]["ipaddress"]
+    assert r["guestipaddress"] == "10.1.1.1" and r["role"] == "VIRTUAL_ROUTER" and r["zoneid"] == env["zone"]["id"]
+    assert r["account"] == "admin"
+    assert api("listVirtualMachines", listall=True).get("count", 0) == 2  # routers are not user VMs
+    assert api.run("stopRouter", id=r["id"])["router"]["state"] == "Stopped"
+    assert api.run("startRouter", id=r["id"])["router"]["state"] == "Running"
+    assert api.run("rebootRouter", id=r["id"])["router"]["state"] == "Running"
+    api.run("destroyRouter", id=r["id"])
+    assert api("listRouters", networkid=env["net"]["id"]) == {}
+    assert api("listNetworks", id=env["net"]["id"])["network"][0]["state"] == "Shutdown"
+    api.run("restartNetwork", id=env["net"]["id"], cleanup=True)
+    assert api("listNetworks", id=env["net"]["id"])["network"][0]["state"] == "Implemented"
+    assert len(api("listRouters", networkid=env["net"]["id"])["router"]) == 1
+
+
+def test_firewall_port_forwarding_and_conflicts(server: Any) -> None:
+    api = server.api
+    env = _setup(server)
+    ip = env["snat"]["id"]
+    fw = api.run("createFirewallRule", ipaddressid=ip, protocol="tcp", startport=22, endport=22,
+                 cidrlist="0.0.0.0/0")["firewallrule"]
+    assert fw["protocol"] == "tcp" and fw["startport"] == 22 and fw["endport"] == 22 and fw["state"] == "Active"
+    assert fw["ipaddress"] == env["snat"]["ipaddress"] and fw["cidrlist"] == "0.0.0.0/0"
+    status, body = api.error("createFirewallRule", ipaddressid=ip, protocol="tcp", startport=20, endport=30)
+    assert status == 537, body
+    status, _ = api.error("createFirewallRule", ipaddressid=ip, protocol="tcp", startport=30, endport=20)
+    assert status == 431
+    pf = api.run("createPortForwardingRule", ipaddressid=ip, protocol="tcp", publicport=2222, privateport=22,
+                 virtualmachineid=env["vms"][0], openfirewall=False)["portforwardingrule"]
+    assert pf["publicport"] == "2222" and pf["privateport"] == "22" and pf["publicendport"] == "2222"
+    assert pf["virtualmachineid"] == env["vms"][0] and pf["vmguestip"] == "10.1.1.2" and pf["state"] == "Active"
+    status, _ = api.error("createPortForwardingRule", ipaddressid=ip, protocol="tcp", publicport=2222,
+                          privateport=80, virtualmachineid=env["vms"][1])
+    assert status == 537
+    # openfirewall=true (the default) opens its own firewall rule; deleting the PF rule closes it
+    pf2 = api.run("createPortForwardingRule", ipaddressid=ip, protocol="tcp", publicport=8080, privateport=80,
+                  virtualmachineid=env["vms"][1])["portforwardingrule"]
+    fws = api("listFirewallRules", ipaddressid=ip)["firewallrule"]
+    assert {(f["startport"], f["endport"]) for f in fws} == {(22, 22), (8080, 8080)}
+    up = api.run("updatePortForwardingRule", id=pf2["id"], privateport=8000)["portforwardingrule"]
+    assert up["privateport"] == "8000"
+    assert api("listPortForwardingRules", ipaddressid=ip)["count"] == 2
+    api.run("deletePortForwardingRule", id=pf2["id"])
+    assert api("listFirewallRules", ipaddressid=ip)["count"] == 1
+    api.run("deleteFirewallRule", id=fw["id"])
+    assert api("listFirewallRules", ipaddressid=ip) == {}
+    job = api.wait(api("deleteFirewallRule", id=pf["id"])["jobid"])  # a PF rule is not a firewall rule
+    assert job["jobstatus"] == 2 and job["jobresult"]["errorcode"] == 431
+    # egress
+    eg = api.run("createEgressFirewallRule", networkid=env["net"]["id"], protocol="tcp", startport=80,
+                 endport=80, destcidrlist="10.0.0.0/8")["firewallrule"]
+    assert eg["traffictype"] == "Egress" and eg["destcidrlist"] == "10.0.0.0/8"
+    assert api("listEgressFirewallRules", networkid=env["net"]["id"])["count"] == 1
+    api.run("deleteEgressFirewallRule", id=eg["id"])
+    assert api("listEgressFirewallRules", networkid=env["net"]["id"]) == {}
+
+
+def test_static_nat_and_load_balancer(server: Any) -> None:
+    api = server.api
+    env = _setup(server)
+    ip2 = api.run("associateIpAddress", networkid=env["net"]["id"])["ipaddress"]
+    assert api("enableStaticNat", ipaddressid=ip2["id"], virtualmachineid=env["vms"][0])["success"] is True
+    got = api("listPublicIpAddresses", id=ip2["id"])["publicipaddress"][0]
+    assert got["isstaticnat"] is True and got["virtualmachineid"] == env["vms"][0] and got["vmipaddress"] == "10.1.1.2"
+    fwd = api("listIpForwardingRules")["ipforwardingrule"]
+    assert fwd[0]["ipaddress"] == ip2["ipaddress"] and fwd[0]["virtualmachineid"] == env["vms"][0]
+    status, _ = api.error("createPortForwardingRule", ipaddressid=ip2["id"], protocol="tcp", publicport=22,
+                          privateport=22, virtualmachineid=env["vms"][0])
+    assert status == 537
+    status, _ = api.error("enableStaticNat", ipaddressid=env["snat"]["id"], virtualmachineid=env["vms"][1])
+    assert status == 431
+    api.run("disableStaticNat", ipaddressid=ip2["id"])
+    assert api("listPublicIpAddresses", id=ip2["id"])["publicipaddress"][0]["isstaticnat"] is False
+
+    lb = api.run("createLoadBalancerRule", publicipid=env["snat"]["id"], name="web", algorithm="roundrobin",
+                 publicport=80, privateport=8000)["loadbalancer"]
+    assert lb["name"] == "web" and lb["publicport"] == "80" and lb["privateport"] == "8000"
+    assert lb["algorithm"] == "roundrobin" and lb["publicip"] == env["snat"]["ipaddress"]
+    api.run("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=",".join(env["vms"]))
+    inst = api("listLoadBalancerRuleInstances", id=lb["id"])["loadbalancerruleinstance"]
+    assert {i["id"] for i in inst} == set(env["vms"])
+    assert api("listLoadBalancerRules", id=lb["id"])["loadbalancerrule"][0]["state"] == "Active"
+    assert api.run("updateLoadBalancerRule", id=lb["id"], algorithm="leastconn")["loadbalancer"]["algorithm"] == \
+        "leastconn"
+    status, _ = api.error("createLoadBalancerRule", publicipid=env["snat"]["id"], name="x", algorithm="bogus",
+                          publicport=81, privateport=80)
+    assert status == 431
+    status, _ = api.error("createPortForwardingRule", ipaddressid=env["snat"]["id"], protocol="tcp",
+                          publicport=80, privateport=22, virtualmachineid=env["vms"][0])
+    assert status == 537
+    api.run("removeFromLoadBalancerRule", id=lb["id"], virtualmachineids=env["vms"][0])
+    inst = api("listLoadBalancerRuleInstances", id=lb["id"])["loadbalancerruleinstance"]
+    assert [i["id"] for i in inst] == [env["vms"][1]]
+    api.run("deleteLoadBalancerRule", id=lb["id"])
+    assert api("listLoadBalancerRules") == {}
