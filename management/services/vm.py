@@ -367,9 +367,37 @@ def _volumes(session: Session, vm: VirtualMachine) -> list[Volume]:
                                 .order_by(Volume.device_id, Volume.id)))
 
 
-def _nic_specs(session: Session, vm: VirtualMachine) -> tuple[drv.NicSpec, ...]:
+def _uses_bridges(host: Host | None) -> bool:
+    """libvirt hosts plug guest NICs into the network's host bridge; the simulator has no bridges."""
+    if host is None:
+        return False
+    from management.services import kvm
+
+    return kvm.is_libvirt_url(host.url or "")
+
+
+def _bridge_for(session: Session, network_id: int | None, cache: dict[int, str | None]) -> str | None:
+    if network_id is None:
+        return None
+    if network_id not in cache:
+        net = session.get(Network, network_id)
+        name = None
+        if net is not None:
+            try:
+                from management.services.networks import guest_bridge_name
+            except ImportError:  # pragma: no cover - before guest networks landed
+                name = f"dcbr{net.id}"
+            else:
+                name = guest_bridge_name(net)
+        cache[network_id] = name
+    return cache[network_id]
+
+
+def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None) -> tuple[drv.NicSpec, ...]:
     nics = session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))
                            .order_by(Nic.device_id))
+    bridged = _uses_bridges(host)
+    bridges: dict[int, str | None] = {}
     out = []
     for n in nics:
         vlan = None
@@ -378,7 +406,9 @@ def _nic_specs(session: Session, vm: VirtualMachine) -> tuple[drv.NicSpec, ...]:
                 vlan = int(n.broadcast_uri[7:])
             except ValueError:
                 vlan = None
-        out.append(drv.NicSpec(mac=n.mac_address, vlan=vlan, ip=n.ip4_address, device_id=n.device_id))
+        bridge = _bridge_for(session, n.network_id, bridges) if bridged else None
+        out.append(drv.NicSpec(mac=n.mac_address, vlan=vlan, ip=n.ip4_address, device_id=n.device_id,
+                               bridge=bridge))
     return tuple(out)
 
 
@@ -463,7 +493,7 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     if kp_keys:
         metadata["public-keys"] = "\n".join(kp_keys)
     spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
-                          cpu_mhz=vm.speed, disks=tuple(disks), nics=_nic_specs(s, vm), start=True,
+                          cpu_mhz=vm.speed, disks=tuple(disks), nics=_nic_specs(s, vm, host), start=True,
                           user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
                           else None, metadata=metadata)
     return _Attempt(host=host, need=need, created=created, spec=spec, pools=pools, template=template,
@@ -488,18 +518,23 @@ def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:
 
 def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: bool = False) -> None:
     """Stopped -> Starting -> (place, create disks, spawn or start) -> Running, retrying other hosts."""
-    with tx(runtime) as s:
-        vm = s.get_one(VirtualMachine, vm_id)
-        if fsm.transition(s, vm, VmEvent.StartRequested) == "Running":
-            return  # no-op: already running
     avoid: set[int] = set()
     last_error: Exception | None = None
-    for _attempt in range(MAX_PLACEMENT_ATTEMPTS):
+    for attempt in range(MAX_PLACEMENT_ATTEMPTS):
+        transitioned = attempt > 0
         try:
             with tx(runtime) as s:
                 vm = s.get_one(VirtualMachine, vm_id)
+                if attempt == 0:
+                    # StartRequested and the first placement share one unit of work: if planning fails, the
+                    # VM was never Starting as far as anyone else could see.
+                    if fsm.transition(s, vm, VmEvent.StartRequested) == "Running":
+                        return  # no-op: already running
+                    transitioned = True
                 a = _plan_attempt(s, vm, pin=host_id, avoid=avoid)
         except CloudError as err:
+            if not transitioned:
+                raise  # the start itself was refused (invalid state, concurrent change): nothing to undo
             _fail_start(runtime, vm_id, deploy)
             if isinstance(err, InsufficientCapacity) and last_error is not None:
                 raise InsufficientCapacity(f"{err.text}; last hypervisor error: {last_error}") from None
@@ -549,6 +584,13 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
 
 def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
     d = driver_for(runtime, a.host)
+    if any(n.bridge for n in a.spec.nics):
+        from management.services import kvm
+
+        try:
+            kvm.ensure_bridges(a.host.url, a.spec.nics)
+        except Exception as exc:  # noqa: BLE001 - ProviderError/OSError: the NIC cannot be plugged
+            raise DriverError(f"cannot create the guest bridge on host {a.host.name}: {exc}") from exc
     for pool in a.pools.values():
         d.ensure_pool(pool_spec(pool))
     if a.template is not None:
