@@ -107,8 +107,10 @@ def driver_for(runtime: Runtime, host: Host) -> HypervisorDriver:
 
 
 def build_driver(url: str, hypervisor: str | None) -> HypervisorDriver:
+    from management.services import kvm
+
     try:
-        return driver_registry.driver_for_host(url, hypervisor)
+        return driver_registry.driver_for_host(url, hypervisor, **kvm.driver_options(url, hypervisor))
     except driver_registry.UnknownDriver as exc:
         raise ParamError(f"Unsupported hypervisor type {hypervisor} for host url {url}: {exc}") from None
     except DriverError as exc:

@@ -327,7 +327,7 @@ class LibvirtDriver(HypervisorDriver):
         graphics: list[GraphicsConfig] = []
         if not self.is_test:
             log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
-            serials = [SerialConfig(type="file", path=log_path)]
+            serials = [SerialConfig(type="file", path=log_path, append=True)]
             graphics = [GraphicsConfig(listen="127.0.0.1", autoport=True)]
         cpu = CpuConfig(mode=self.cpu_mode) if self.cpu_mode else None
         return DomainConfig(
@@ -357,7 +357,11 @@ class LibvirtDriver(HypervisorDriver):
                 disks.append(cdrom)
             if not self.is_test:
                 os.makedirs(self.console_log_dir, exist_ok=True)
-                meta.created_files.append(os.path.join(self.console_log_dir, f"{spec.name}.log"))
+                log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
+                meta.created_files.append(log_path)
+                # the log is appended to across restarts (reboots keep their history); a new domain starts empty
+                with open(log_path, "w"):
+                    pass
             cfg = self._build_domain(spec, disks, meta)
             dom = self._call(lambda c: c.defineXML(cfg.to_xml()))
             if spec.start:
@@ -933,8 +937,11 @@ def build_config_drive(path: str, spec: DomainSpec) -> None:
     """ConfigDrive v2 ISO for the spec: the appliance's builder (genisoimage), imported lazily so the
     management server does not need the appliance package unless config drives are used."""
     meta = dict(spec.metadata)
-    keys = [k for k in meta.pop("public_keys", "").split("\n") if k.strip()]
+    # services write "public-keys" (the metadata-service name); "public_keys" is accepted too
+    raw_keys = "\n".join(meta.pop(k, "") for k in ("public_keys", "public-keys"))
+    keys = [k for k in raw_keys.split("\n") if k.strip()]
     hostname = meta.pop("hostname", spec.name)
+    meta.pop("instance-id", None)  # meta_data.json has uuid already
     try:
         from appliance.image.configdrive import build_config_drive as _build
     except ImportError as exc:  # pragma: no cover - the appliance package ships with devcloud

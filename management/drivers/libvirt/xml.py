@@ -215,11 +215,12 @@ class SerialConfig(XmlConfig):
     log_file: str | None = None
     port: int = 0
     tag: str = "serial"
+    append: bool = False  # type='file': keep the log across domain restarts instead of truncating it
 
     def to_element(self) -> ET.Element:
         el = ET.Element(self.tag, type=self.type)
         if self.type == "file" and self.path:
-            _sub(el, "source", path=self.path)
+            _sub(el, "source", path=self.path, append="on" if self.append else None)
         if self.log_file:
             _sub(el, "log", file=self.log_file, append="on")
         _sub(el, "target", port=str(self.port), type="serial" if self.tag == "console" else None)
@@ -233,6 +234,7 @@ class SerialConfig(XmlConfig):
             log_file=_attr(el, "log", "file"),
             port=int(_attr(el, "target", "port", "0") or 0),
             tag=el.tag,
+            append=el.get("type") == "file" and _attr(el, "source", "append") == "on",
         )
 
     @classmethod

@@ -1,0 +1,106 @@
+"""KVM (libvirt) host specifics: which virt type a host's domains get, where serial consoles are logged, and the
+host bridges guest NICs plug into.
+
+- **Virt type.** `kvm` only where the host-prepare probe (`appliance.host.prepare.probe_virt_type`) saw a KVM
+  guest actually boot, and recorded it in `/var/lib/devcloud/virt-type.json` for the running kernel; otherwise
+  `qemu` (TCG). The presence of /dev/kvm proves nothing on nested machines (a KVM guest hangs after the boot
+  loader), so a missing, unreadable or stale cache means `qemu`. A remote host's cache is on that host: until the
+  prepare step reports it, remote hosts run `qemu` too. `DEVCLOUD_VIRT_TYPE=kvm|qemu` overrides (operators only).
+- **Console logs.** `DEVCLOUD_CONSOLE_LOG_DIR`, default `/var/log/devcloud/console`; one `<instance>.log` per VM.
+- **Bridges.** A guest NIC attaches to `networks.guest_bridge_name(network)`. The virtual router (when enabled)
+  creates that bridge with its namespace; without it, `ensure_bridges` makes a plain bridge on a local host before
+  spawn so deploys work either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from management.drivers.base import NicSpec
+
+log = logging.getLogger(__name__)
+
+VIRT_TYPE_FILE = "/var/lib/devcloud/virt-type.json"
+CONSOLE_LOG_DIR = "/var/log/devcloud/console"
+VIRT_TYPES = ("kvm", "qemu")
+
+
+def is_local(url: str) -> bool:
+    """qemu:///system (no host part): this machine."""
+    parts = urlsplit(url)
+    return not parts.hostname and parts.scheme.split("+", 1)[0] in ("qemu", "lxc", "xen")
+
+
+def is_libvirt_url(url: str) -> bool:
+    return urlsplit(url).scheme.split("+", 1)[0].lower() in ("qemu", "xen", "lxc")
+
+
+def virt_type_file() -> str:
+    return os.environ.get("DEVCLOUD_VIRT_TYPE_FILE") or VIRT_TYPE_FILE
+
+
+def probed_virt_type(path: str | None = None, kernel: str | None = None) -> tuple[str, str]:
+    """(virt type, why) from the probe's cache on this machine; `qemu` unless the probe saw a KVM guest boot
+    on the running kernel."""
+    path = path or virt_type_file()
+    kernel = kernel or os.uname().release
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return "qemu", f"no KVM probe result ({path} missing; run `python -m appliance.host.prepare --probe`)"
+    except (OSError, ValueError) as exc:
+        return "qemu", f"unreadable KVM probe result {path}: {exc}"
+    vt = doc.get("virt_type")
+    if vt not in VIRT_TYPES:
+        return "qemu", f"KVM probe result {path} has no valid virt_type"
+    if doc.get("kernel") and doc["kernel"] != kernel:
+        return "qemu", f"KVM probe result is for kernel {doc['kernel']}, this host runs {kernel}"
+    return vt, str(doc.get("detail") or f"probe result {vt}")
+
+
+def virt_type_for(url: str) -> tuple[str, str]:
+    forced = (os.environ.get("DEVCLOUD_VIRT_TYPE") or "").strip().lower()
+    if forced in VIRT_TYPES:
+        return forced, "DEVCLOUD_VIRT_TYPE"
+    if url.startswith("test:"):
+        return "test", "libvirt test driver"
+    if not is_local(url):
+        return "qemu", "remote host: KVM not proven by a probe on that host"
+    return probed_virt_type()
+
+
+def console_log_dir() -> str:
+    return os.environ.get("DEVCLOUD_CONSOLE_LOG_DIR") or CONSOLE_LOG_DIR
+
+
+def driver_options(url: str, hypervisor: str | None) -> dict[str, object]:
+    """Constructor options for the libvirt driver of a KVM host (empty for other drivers)."""
+    if not is_libvirt_url(url) or (hypervisor or "KVM").lower() not in ("kvm", "qemu"):
+        return {}
+    vt, why = virt_type_for(url)
+    log.info("libvirt host %s: virt type %s (%s)", url, vt, why)
+    return {"virt_type": vt, "console_log_dir": console_log_dir()}
+
+
+def ensure_bridges(url: str, nics: Iterable[NicSpec]) -> list[str]:
+    """Make sure every bridge the NICs name exists on a local host (a plain bridge, up); returns those created.
+    Remote hosts get their bridges from host preparation; nothing is done for them here."""
+    if not is_local(url):
+        return []
+    from management.network import host as nethost
+
+    created = []
+    for nic in nics:
+        if nic.bridge and nethost.ensure_bridge(nic.bridge):
+            log.info("created guest bridge %s (no virtual router has created it yet)", nic.bridge)
+            created.append(nic.bridge)
+    return created
+
+
+def console_log_path(instance_name: str) -> str:
+    return os.path.join(console_log_dir(), f"{instance_name}.log")
