@@ -136,3 +136,31 @@ def test_static_nat_and_load_balancer(server: Any) -> None:
     assert [i["id"] for i in inst] == [env["vms"][1]]
     api.run("deleteLoadBalancerRule", id=lb["id"])
     assert api("listLoadBalancerRules") == {}
+
+
+def test_security_groups_records(server: Any) -> None:
+    api = server.api
+    groups = api("listSecurityGroups")["securitygroup"]
+    assert [g["name"] for g in groups] == ["default"]
+    sg = api("createSecurityGroup", name="web", description="web servers")["securitygroup"]
+    assert sg["name"] == "web" and sg["ingressrule"] == [] and sg["account"] == "admin"
+    status, _ = api.error("createSecurityGroup", name="web")
+    assert status == 431
+    got = api.run("authorizeSecurityGroupIngress", securitygroupid=sg["id"], protocol="tcp", startport=22,
+                  endport=22, cidrlist="0.0.0.0/0")["securitygroup"]
+    rule = got["ingressrule"][0]
+    assert rule["protocol"] == "tcp" and rule["startport"] == 22 and rule["cidr"] == "0.0.0.0/0"
+    got = api.run("authorizeSecurityGroupIngress", securitygroupname="web", protocol="icmp", icmptype=-1,
+                  icmpcode=-1, **{"usersecuritygrouplist[0].account": "admin",
+                                  "usersecuritygrouplist[0].group": "default"})["securitygroup"]
+    assert got["ingressrule"][0]["securitygroupname"] == "default"
+    api.run("authorizeSecurityGroupEgress", securitygroupid=sg["id"], protocol="udp", startport=53, endport=53,
+            cidrlist="10.0.0.0/8")
+    listed = api("listSecurityGroups", securitygroupname="web")["securitygroup"][0]
+    assert len(listed["ingressrule"]) == 2 and len(listed["egressrule"]) == 1
+    api.run("revokeSecurityGroupIngress", id=rule["ruleid"])
+    assert len(api("listSecurityGroups", id=sg["id"])["securitygroup"][0]["ingressrule"]) == 1
+    default = next(g for g in groups if g["name"] == "default")
+    status, _ = api.error("deleteSecurityGroup", id=default["id"])
+    assert status == 431
+    assert api("deleteSecurityGroup", id=sg["id"])["success"] is True
