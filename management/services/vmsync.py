@@ -170,7 +170,8 @@ class VmSync:
         self._external = stop_event or threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
-        self.orphans: dict[int, list[str]] = {}
+        self.orphans: dict[int, list[str]] = {}  # unknown domains named like ours (i-<account>-<vm>-VM)
+        self.unmanaged: dict[int, list[str]] = {}  # every other domain the database does not know
 
     def start(self) -> None:
         if self._thread is None:
@@ -239,11 +240,18 @@ class VmSync:
                 dom = domains.get(uuid)
                 if reconcile_vm(self.runtime, vm_id, host.id, dom.state if dom else None):
                     changed += 1
-            orphans = [dom.name for u, dom in domains.items() if u not in known and OUR_NAME.match(dom.name)]
-            if orphans:
+            orphans = sorted(dom.name for u, dom in domains.items() if u not in known and OUR_NAME.match(dom.name))
+            unmanaged = sorted(dom.name for u, dom in domains.items()
+                               if u not in known and not OUR_NAME.match(dom.name))
+            # reported (logged when the set changes, listed in `orphans`/`unmanaged`), never destroyed
+            if orphans and orphans != self.orphans.get(host.id):
                 log.warning("vm sync: host %s has domains that look like ours but have no VM: %s", host.name,
                             ", ".join(orphans))
+            if unmanaged != self.unmanaged.get(host.id, []):
+                log.info("vm sync: host %s runs domains devcloud does not manage (left alone): %s", host.name,
+                         ", ".join(unmanaged) or "none")
             self.orphans[host.id] = orphans
+            self.unmanaged[host.id] = unmanaged
         self.rounds += 1
         return {"changed": changed, "hosts": len(hosts)}
 
