@@ -83,92 +83,121 @@ def timed(op: Callable[[int], None], count: int, cap: float, threads: int = 1) -
     return {"ops": len(lat), "ops_per_s": round(len(lat) / wall, 1), "p50_ms": round(statistics.median(lat) * 1e3, 2)}
 
 
-def run_target(name: str, endpoint: str, ak: str, sk: str, args: argparse.Namespace) -> dict[str, Any]:
-    print(f"== {name} {endpoint}", flush=True)
-    out: dict[str, Any] = {}
-    c = client(endpoint, ak, sk)
-    bucket = f"bench-{os.urandom(3).hex()}"
-    c.create_bucket(Bucket=bucket)
-    small = os.urandom(4096)
-    clients = [client(endpoint, ak, sk) for _ in range(8)]
-    for i in range(20):  # warm up connections
-        c.put_object(Bucket=bucket, Key=f"warm{i}", Body=small)
+class Target:
+    """One server under test; each phase method fills ``out``. Phases alternate between the targets so that a
+    busy shared machine slows both alike."""
 
-    out["put_4k_1"] = timed(lambda i: c.put_object(Bucket=bucket, Key=f"s/{i}", Body=small), args.small, args.cap)
-    out["get_4k_1"] = timed(lambda i: c.get_object(Bucket=bucket, Key=f"s/{i % args.small}")["Body"].read(),
-                            args.small, args.cap)
-    local = threading.local()
+    def __init__(self, name: str, endpoint: str, ak: str, sk: str, args: argparse.Namespace) -> None:
+        self.name, self.endpoint, self.ak, self.sk, self.args = name, endpoint, ak, sk, args
+        self.out: dict[str, Any] = {}
+        self.c = client(endpoint, ak, sk)
+        self.bucket = f"bench-{os.urandom(3).hex()}"
+        self.c.create_bucket(Bucket=self.bucket)
+        self.small = os.urandom(4096)
+        for i in range(20):  # warm up the connection
+            self.c.put_object(Bucket=self.bucket, Key=f"warm{i}", Body=self.small)
 
-    def mine() -> Any:
-        if not hasattr(local, "c"):
-            with lock:
-                local.c = clients.pop()
-        return local.c
+    def _pool(self) -> Callable[[], Any]:
+        clients = [client(self.endpoint, self.ak, self.sk) for _ in range(8)]
+        local = threading.local()
+        lock = threading.Lock()
 
-    lock = threading.Lock()
-    out["put_4k_8"] = timed(lambda i: mine().put_object(Bucket=bucket, Key=f"p/{i}", Body=small), args.small * 2,
-                            args.cap, threads=8)
-    clients = [client(endpoint, ak, sk) for _ in range(8)]
-    local = threading.local()
-    out["get_4k_8"] = timed(lambda i: mine().get_object(Bucket=bucket, Key=f"s/{i % args.small}")["Body"].read(),
-                            args.small * 2, args.cap, threads=8)
-    for k, v in out.items():
-        print(f"  {k:10s} {v['ops_per_s']:8.1f} ops/s  p50 {v['p50_ms']:6.2f} ms", flush=True)
+        def mine() -> Any:
+            if not hasattr(local, "c"):
+                with lock:
+                    local.c = clients.pop()
+            return local.c
 
-    big = os.urandom(64 * MiB)
-    puts, gets = [], []
-    for i in range(args.big):
+        return mine
+
+    def small_ops(self) -> None:
+        a, b, c, small = self.args, self.bucket, self.c, self.small
+        self.out["put_4k_1"] = timed(lambda i: c.put_object(Bucket=b, Key=f"s/{i}", Body=small), a.small, a.cap)
+        self.out["get_4k_1"] = timed(lambda i: c.get_object(Bucket=b, Key=f"s/{i % a.small}")["Body"].read(),
+                                     a.small, a.cap)
+        mine = self._pool()
+        self.out["put_4k_8"] = timed(lambda i: mine().put_object(Bucket=b, Key=f"p/{i}", Body=small), a.small * 2,
+                                     a.cap, threads=8)
+        mine = self._pool()
+        self.out["get_4k_8"] = timed(lambda i: mine().get_object(Bucket=b, Key=f"s/{i % a.small}")["Body"].read(),
+                                     a.small * 2, a.cap, threads=8)
+        for k in ("put_4k_1", "get_4k_1", "put_4k_8", "get_4k_8"):
+            v = self.out[k]
+            print(f"  {self.name:8s} {k:10s} {v['ops_per_s']:8.1f} ops/s  p50 {v['p50_ms']:6.2f} ms", flush=True)
+
+    def big_ops(self, big: bytes) -> None:
+        puts, gets, raw = [], [], []
+        signer = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.ak,
+                              aws_secret_access_key=self.sk, region_name="us-east-1",
+                              config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+        for i in range(self.args.big):
+            t = time.perf_counter()
+            self.c.put_object(Bucket=self.bucket, Key=f"big{i}", Body=big)
+            puts.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            body = self.c.get_object(Bucket=self.bucket, Key=f"big{i}")["Body"]
+            n = 0
+            while chunk := body.read(4 * MiB):
+                n += len(chunk)
+            gets.append(time.perf_counter() - t)
+            assert n == len(big)
+            # the same bytes through a presigned URL: no client-side SHA-256/CRC before sending
+            url = urlsplit(signer.generate_presigned_url("put_object", Params={"Bucket": self.bucket,
+                                                                               "Key": f"raw{i}"}))
+            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            t = time.perf_counter()
+            conn.request("PUT", f"{url.path}?{url.query}", body=big, headers={"Content-Length": str(len(big))})
+            resp = conn.getresponse()
+            resp.read()
+            raw.append(time.perf_counter() - t)
+            conn.close()
+            assert resp.status == 200, resp.status
+        self.out["put_64m_mib_s"] = round(64 / statistics.median(puts), 1)
+        self.out["put_64m_presigned_mib_s"] = round(64 / statistics.median(raw), 1)
+        self.out["get_64m_mib_s"] = round(64 / statistics.median(gets), 1)
+        print(f"  {self.name:8s} 64 MiB PUT {self.out['put_64m_mib_s']} MiB/s (presigned, no client hashing: "
+              f"{self.out['put_64m_presigned_mib_s']}), GET {self.out['get_64m_mib_s']} MiB/s", flush=True)
+
+    def list_ops(self) -> None:
+        keys = self.args.keys
+        lb = f"list-{os.urandom(3).hex()}"
+        self.c.create_bucket(Bucket=lb)
         t = time.perf_counter()
-        c.put_object(Bucket=bucket, Key=f"big{i}", Body=big)
-        puts.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        body = c.get_object(Bucket=bucket, Key=f"big{i}")["Body"]
-        n = 0
-        while chunk := body.read(4 * MiB):
-            n += len(chunk)
-        gets.append(time.perf_counter() - t)
-        assert n == len(big)
-    # the same bytes through a presigned URL: no client-side SHA-256/CRC before sending (server-bound number)
-    signer = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-                          region_name="us-east-1", config=Config(s3={"addressing_style": "path"},
-                                                                 signature_version="s3v4"))
-    raw = []
-    for i in range(args.big):
-        url = urlsplit(signer.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": f"raw{i}"}))
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-        t = time.perf_counter()
-        conn.request("PUT", f"{url.path}?{url.query}", body=big, headers={"Content-Length": str(len(big))})
-        resp = conn.getresponse()
-        resp.read()
-        raw.append(time.perf_counter() - t)
-        conn.close()
-        assert resp.status == 200, resp.status
-    out["put_64m_presigned_mib_s"] = round(64 / statistics.median(raw), 1)
-    out["put_64m_mib_s"] = round(64 / statistics.median(puts), 1)
-    out["get_64m_mib_s"] = round(64 / statistics.median(gets), 1)
-    print(f"  64 MiB PUT {out['put_64m_mib_s']} MiB/s (presigned, no client hashing: "
-          f"{out['put_64m_presigned_mib_s']}), GET {out['get_64m_mib_s']} MiB/s", flush=True)
-    del big
+        clients = [client(self.endpoint, self.ak, self.sk) for _ in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: clients[i % 8].put_object(Bucket=lb, Key=f"d{i % 100:02d}/k{i:05d}", Body=b""),
+                          range(keys)))
+        self.out["list_populate_s"] = round(time.perf_counter() - t, 2)
+        walks = []
+        for _ in range(3):
+            t = time.perf_counter()
+            n = sum(len(p.get("Contents", [])) for p in self.c.get_paginator("list_objects_v2").paginate(Bucket=lb))
+            walks.append(time.perf_counter() - t)
+            assert n == keys, n
+        self.out["list_v2_10k_s"] = round(statistics.median(walks), 3)
+        self.out["list_v2_keys_per_s"] = round(keys / statistics.median(walks))
+        print(f"  {self.name:8s} ListObjectsV2 over {keys} keys: {self.out['list_v2_10k_s']} s "
+              f"({self.out['list_v2_keys_per_s']} keys/s; populate {self.out['list_populate_s']} s)", flush=True)
 
-    lb = f"list-{os.urandom(3).hex()}"
-    c.create_bucket(Bucket=lb)
-    t = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        clients = [client(endpoint, ak, sk) for _ in range(8)]
-        list(pool.map(lambda i: clients[i % 8].put_object(Bucket=lb, Key=f"d{i % 100:02d}/k{i:05d}", Body=b""),
-                      range(args.keys)))
-    out["list_populate_s"] = round(time.perf_counter() - t, 2)
-    walks = []
-    for _ in range(3):
-        t = time.perf_counter()
-        n = sum(len(p.get("Contents", [])) for p in c.get_paginator("list_objects_v2").paginate(Bucket=lb))
-        walks.append(time.perf_counter() - t)
-        assert n == args.keys, n
-    out["list_v2_10k_s"] = round(statistics.median(walks), 3)
-    out["list_v2_keys_per_s"] = round(args.keys / statistics.median(walks))
-    print(f"  ListObjectsV2 over {args.keys} keys: {out['list_v2_10k_s']} s "
-          f"({out['list_v2_keys_per_s']} keys/s; populate {out['list_populate_s']} s)", flush=True)
-    return out
+
+def start_moto() -> tuple[subprocess.Popen[bytes] | None, int]:
+    moto_bin = os.environ.get("MOTO_SERVER") or "/opt/s3tools-venv/bin/moto_server"
+    if not (Path(moto_bin).exists() or shutil.which(moto_bin)):
+        print(f"moto_server not found ({moto_bin}): devcloud numbers only")
+        return None, 0
+    port = free_port()
+    proc = subprocess.Popen([moto_bin, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
 
 
 def main() -> None:
@@ -185,34 +214,28 @@ def main() -> None:
     port = free_port()
     served = start_served(state, f"sqlite:///{state / 'devcloud.db'}",
                           extra_env={"DEVCLOUD_S3_PORT": str(port), "DEVCLOUD_JOB_WORKERS": "1"})
-    moto = None
+    moto, mport = start_moto()
     try:
-        results["devcloud"] = run_target("devcloud", f"http://127.0.0.1:{port}", served.apikey, served.secretkey,
-                                         args)
+        targets = [Target("devcloud", f"http://127.0.0.1:{port}", served.apikey, served.secretkey, args)]
+        if moto is not None:
+            targets.append(Target("moto", f"http://127.0.0.1:{mport}", "testing", "testing", args))
+        for t in targets:
+            t.small_ops()
+        big = os.urandom(64 * MiB)
+        for t in targets:
+            t.big_ops(big)
+        del big
+        for t in targets:
+            t.list_ops()
+        for t in targets:
+            results[t.name] = t.out
     finally:
         served.kill(signal.SIGTERM)
         shutil.rmtree(state, ignore_errors=True)
-    moto_bin = os.environ.get("MOTO_SERVER") or "/opt/s3tools-venv/bin/moto_server"
-    if Path(moto_bin).exists() or shutil.which(moto_bin):
-        mport = free_port()
-        moto = subprocess.Popen([moto_bin, "-H", "127.0.0.1", "-p", str(mport)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", mport), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("moto_server did not start") from None
-                    time.sleep(0.1)
-            results["moto"] = run_target("moto", f"http://127.0.0.1:{mport}", "testing", "testing", args)
-        finally:
+        if moto is not None:
             os.killpg(moto.pid, signal.SIGTERM)
             moto.wait(10)
-    else:
-        print(f"moto_server not found ({moto_bin}): devcloud numbers only")
+    results["load_average_after"] = os.getloadavg()
 
     rows = [("4 KiB PUT, 1 client (ops/s)", "put_4k_1", "ops_per_s"), ("4 KiB GET, 1 client (ops/s)", "get_4k_1",
             "ops_per_s"), ("4 KiB PUT, 8 clients (ops/s)", "put_4k_8", "ops_per_s"),

@@ -12,10 +12,17 @@ long for a file name, and ``a`` and ``a/b`` may both exist), listings are ordere
 delimiter (an indexed ``key >= ? AND key < ?`` query instead of walking and sorting a directory tree), and the commit
 of an object is ONE row write, so data and metadata can never disagree.
 
-Atomicity: a PUT streams into ``.tmp-<uuid>`` in the bucket's directory while hashing, fsyncs it, renames it to its
-final unique name, fsyncs the directory, and only then commits the index row (WAL). A crash before the commit leaves
-an unreferenced file that :meth:`ObjectStore.sweep` removes at start; the previous version stays readable until the
-new row is committed. Data files are never modified after the rename, so CopyObject is a hard link.
+Atomicity: a PUT streams into ``.tmp-<uuid>`` in the bucket's directory while hashing, fdatasyncs it (with
+write-behind for large bodies), renames it to its final unique name, fsyncs the directory, and only then commits the
+index row (WAL). A crash before the commit leaves an unreferenced file that :meth:`ObjectStore.sweep` removes at
+start; the previous version stays readable until the new row is committed. Data files are never modified after the
+rename, so CopyObject is a hard link.
+
+Small objects (``INLINE_MAX``, 64 KiB) are stored IN their index row instead of a file: the row commit is then the
+whole write, atomic by SQLite's journal, with no per-object fsync. The index runs WAL with synchronous=NORMAL: a
+process crash (kill -9) never loses a committed row; a power cut may roll back the last commits, but never leaves a
+torn object or a row whose file is missing (files are synced before their row is written). ``inline_max=0`` makes
+every object a file.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -41,6 +49,8 @@ UPLOADS = ".uploads"
 TMP_PREFIX = ".tmp-"
 MIN_PART = 5 * 1024 * 1024
 FLUSH_BEHIND = 16 * 1024 * 1024
+INLINE_MAX = 64 * 1024  # objects up to this size live in their index row (see the module docstring)
+OBJ_COLS = "bucket, key, data, size, etag, mtime, ctype, headers, meta, checksums, parts"
 CHECKSUM_ALGOS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 
 _SCHEMA = """
@@ -48,7 +58,7 @@ CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, owner TEXT NOT NULL, 
     region TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key BLOB NOT NULL, data TEXT NOT NULL, size INTEGER NOT NULL,
     etag TEXT NOT NULL, mtime REAL NOT NULL, ctype TEXT, headers TEXT NOT NULL, meta TEXT NOT NULL,
-    checksums TEXT NOT NULL, parts TEXT, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+    checksums TEXT NOT NULL, parts TEXT, inline BLOB, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, owner TEXT NOT NULL,
     initiated REAL NOT NULL, ctype TEXT, headers TEXT NOT NULL, meta TEXT NOT NULL, algo TEXT);
 CREATE INDEX IF NOT EXISTS uploads_bucket ON uploads (bucket, key, initiated);
@@ -199,6 +209,7 @@ class ObjectInfo:
     meta: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* without the prefix
     checksums: dict[str, str] = field(default_factory=dict)  # algo -> base64 (multipart: "<b64>-<n>")
     parts: list[int] | None = None  # part sizes of a multipart object
+    inline: bytes | None = None  # the content of a small object kept in its index row (then ``path`` is unused)
 
 
 @dataclass(slots=True)
@@ -248,12 +259,16 @@ def prefix_successor(prefix: bytes) -> bytes | None:
 class ObjectWriter:
     """Streams a body to a temporary file in the destination directory while computing MD5 (+ checksums)."""
 
-    def __init__(self, directory: Path, *, checksums: Iterable[str] = (), sha256: bool = False) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: Path, *, checksums: Iterable[str] = (), sha256: bool = False,
+                 inline_max: int = 0) -> None:
         self.directory = directory
         self.name = uuid.uuid4().hex
         self.tmp = directory / (TMP_PREFIX + self.name)
-        self._fh = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in finish/discard
+        self.inline_max = inline_max
+        self.buffer = bytearray()
+        self._fh: Any = None
+        if not inline_max:
+            self._open()
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if sha256 else None
         self.sums = {a.upper(): Checksummer(a) for a in checksums}
@@ -269,6 +284,18 @@ class ObjectWriter:
                 raise ValueError("checksum requested after data")
             self.sums[algo.upper()] = Checksummer(algo)
 
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in finish/discard
+        if self.buffer:
+            self._fh.write(self.buffer)
+            self.buffer = bytearray()
+
+    @property
+    def is_inline(self) -> bool:
+        """Still (and finally) small enough to live in the index row: no file was ever created."""
+        return self._fh is None and self.final is None
+
     def enable_sha256(self) -> None:
         if self.sha256 is None:
             if self.size:
@@ -281,6 +308,12 @@ class ObjectWriter:
             self.sha256.update(data)
         for c in self.sums.values():
             c.update(data)
+        if self._fh is None:
+            if len(self.buffer) + len(data) <= self.inline_max:
+                self.buffer += data
+                self.size += len(data)
+                return
+            self._open()
         view = memoryview(data)
         while view:
             n = self._fh.write(view)
@@ -298,6 +331,8 @@ class ObjectWriter:
         """Flushes and renames the data to its final (unique) name; returns that path."""
         if self._flusher is not None:
             self._flusher.join()
+        if self._fh is None:
+            self._open()
         if fsync:
             os.fdatasync(self._fh.fileno())
         self._fh.close()
@@ -312,7 +347,10 @@ class ObjectWriter:
         if self._flusher is not None:
             self._flusher.join()
         with contextlib.suppress(Exception):
-            self._fh.close()
+            if self._fh is not None:
+                self._fh.close()
+        if self._fh is None and self.final is None:
+            return
         for p in (self.tmp, self.final):
             if p is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -362,17 +400,21 @@ def _copy_range(src: Path, dst_fh: Any, offset: int, length: int) -> None:
 class ObjectStore:
     """Buckets and objects under ``<root>/buckets``; safe to use from many threads of one process."""
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True, inline_max: int = INLINE_MAX) -> None:
         self.root = Path(root)
         self.base = self.root / "buckets"
         self.base.mkdir(parents=True, exist_ok=True)
         (self.base / UPLOADS).mkdir(exist_ok=True)
         self.fsync = fsync
+        self.inline_max = inline_max
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._buckets: dict[str, Bucket] = {}  # this process is the only writer of the index
         self._conn().executescript(_SCHEMA)
+        cols = {r[1] for r in self._conn().execute("PRAGMA table_info(objects)")}
+        if "inline" not in cols:
+            self._conn().execute("ALTER TABLE objects ADD COLUMN inline BLOB")
 
     # ---- database -------------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -503,28 +545,36 @@ class ObjectStore:
 
     # ---- objects ----------------------------------------------------------------------------------------------
     def writer(self, bucket: str, *, checksums: Iterable[str] = (), sha256: bool = False) -> ObjectWriter:
-        return ObjectWriter(self.base / bucket / uuid.uuid4().hex[:2], checksums=checksums, sha256=sha256)
+        return ObjectWriter(self.base / bucket / uuid.uuid4().hex[:2], checksums=checksums, sha256=sha256,
+                            inline_max=self.inline_max)
 
     def _row_to_info(self, row: tuple[Any, ...]) -> ObjectInfo:
-        bucket, key, data, size, etag, mtime, ctype, headers, meta, checksums, parts = row
+        bucket, key, data, size, etag, mtime, ctype, headers, meta, checksums, parts = row[:11]
+        inline = bytes(row[11]) if len(row) > 11 and row[11] is not None else None
+        if inline is None and not data and len(row) > 11:
+            inline = b""
         return ObjectInfo(bucket, bytes(key).decode("utf-8"), self.base / bucket / data, size, etag, mtime, ctype,
                           json.loads(headers), json.loads(meta), json.loads(checksums),
-                          json.loads(parts) if parts else None)
+                          json.loads(parts) if parts else None, inline)
 
     def commit(self, bucket: str, key: str, w: ObjectWriter, *, content_type: str | None = None,
                headers: dict[str, str] | None = None, meta: dict[str, str] | None = None,
                checksums: dict[str, str] | None = None, etag: str | None = None,
                parts: list[int] | None = None) -> ObjectInfo:
-        """Makes a finished writer's file the object's content (the single commit point)."""
+        """Makes a finished writer's content the object's content (the single commit point)."""
+        sums = checksums if checksums is not None else {a: c.b64() for a, c in w.sums.items()}
+        if w.is_inline:
+            return self._commit_row(bucket, key, "", w.size, etag or w.etag, content_type, headers or {}, meta or {},
+                                    sums, parts, cleanup=[], inline=bytes(w.buffer))
         final = w.final or w.finish(self.fsync)
         rel = f"{final.parent.name}/{final.name}"
         return self._commit_row(bucket, key, rel, w.size, etag or w.etag, content_type, headers or {}, meta or {},
-                                checksums if checksums is not None else {a: c.b64() for a, c in w.sums.items()},
-                                parts, cleanup=[final])
+                                sums, parts, cleanup=[final])
 
     def _commit_row(self, bucket: str, key: str, rel: str, size: int, etag: str, content_type: str | None,
                     headers: dict[str, str], meta: dict[str, str], checksums: dict[str, str],
-                    parts: list[int] | None, cleanup: list[Path], upload: str | None = None) -> ObjectInfo:
+                    parts: list[int] | None, cleanup: list[Path], upload: str | None = None,
+                    inline: bytes | None = None) -> ObjectInfo:
         kb = key.encode("utf-8")
         mtime = time.time()
         try:
@@ -537,19 +587,19 @@ class ObjectStore:
                     db.execute("DELETE FROM parts WHERE upload = ?", (upload,))
                     db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
                 old = db.execute("SELECT data FROM objects WHERE bucket = ? AND key = ?", (bucket, kb)).fetchone()
-                db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            (bucket, kb, rel, size, etag, mtime, content_type, json.dumps(headers), json.dumps(meta),
-                            json.dumps(checksums), json.dumps(parts) if parts else None))
+                            json.dumps(checksums), json.dumps(parts) if parts else None, inline))
         except BaseException:
             for p in cleanup:
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
             raise
-        if old is not None and old[0] != rel:
+        if old is not None and old[0] and old[0] != rel:
             with contextlib.suppress(FileNotFoundError):
                 (self.base / bucket / old[0]).unlink()
         return ObjectInfo(bucket, key, self.base / bucket / rel, size, etag, mtime, content_type, headers, meta,
-                          checksums, parts)
+                          checksums, parts, inline)
 
     def get(self, bucket: str, key: str) -> ObjectInfo:
         row = self._conn().execute("SELECT * FROM objects WHERE bucket = ? AND key = ?",
@@ -564,6 +614,8 @@ class ObjectStore:
         """The object's info and an open file: a concurrent overwrite can unlink the file, so retry once."""
         for _ in range(3):
             info = self.get(bucket, key)
+            if info.inline is not None:
+                return info, io.BytesIO(info.inline)
             try:
                 return info, open(info.path, "rb")  # noqa: SIM115 - the caller closes it
             except FileNotFoundError:
@@ -587,13 +639,17 @@ class ObjectStore:
                     raise NoSuchBucket()
                 return False
             db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, kb))
-        with contextlib.suppress(FileNotFoundError):
-            (self.base / bucket / row[0]).unlink()
+        if row[0]:
+            with contextlib.suppress(FileNotFoundError):
+                (self.base / bucket / row[0]).unlink()
         return True
 
     def copy(self, src: ObjectInfo, bucket: str, key: str, *, content_type: str | None, headers: dict[str, str],
              meta: dict[str, str]) -> ObjectInfo:
         """A hard link of the (immutable) source data under a new name, then the row."""
+        if src.inline is not None:
+            return self._commit_row(bucket, key, "", src.size, src.etag, content_type, headers, meta,
+                                    dict(src.checksums), src.parts, cleanup=[], inline=src.inline)
         directory = self.base / bucket / uuid.uuid4().hex[:2]
         directory.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
@@ -647,7 +703,7 @@ class ObjectStore:
         batch = max_keys + 1
         while True:
             op = ">=" if cursor[1] else ">"
-            sql = f"SELECT * FROM objects WHERE bucket = ? AND key {op} ?"
+            sql = f"SELECT {OBJ_COLS} FROM objects WHERE bucket = ? AND key {op} ?"
             args: list[Any] = [bucket, cursor[0]]
             if upper is not None:
                 sql += " AND key < ?"
@@ -781,7 +837,7 @@ class ObjectStore:
             for p in chosen:
                 c.update(base64.b64decode(p.checksum or ""))
             checksums[up.algo] = f"{c.b64()}-{len(chosen)}"
-        w = self.writer(bucket)
+        w = ObjectWriter(self.base / bucket / uuid.uuid4().hex[:2])  # always a file (inline_max=0)
         try:
             for p in chosen:
                 _copy_range(self.base / UPLOADS / upload_id / p.file, w._fh, 0, p.size)
@@ -799,7 +855,7 @@ class ObjectStore:
     def copy_part(self, upload_id: str, num: int, src: ObjectInfo, start: int, length: int) -> Part:
         w = self.part_writer(upload_id)
         try:
-            with open(src.path, "rb") as s:
+            with (io.BytesIO(src.inline) if src.inline is not None else open(src.path, "rb")) as s:
                 s.seek(start)
                 left = length
                 while left:

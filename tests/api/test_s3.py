@@ -625,7 +625,11 @@ def test_objects_live_in_the_zone_secondary_store(tmp_path: Path) -> None:
         i("addImageStore", zoneid=z["id"], name="SS0", provider="NFS", url=f"file://{sstor}")
         s3 = c.client()
         s3.create_bucket(Bucket="in-sstor")
-        s3.put_object(Bucket="in-sstor", Key="a/b", Body=b"on secondary storage")
+        body = os.urandom(200_000)  # above the inline threshold: a data file (small objects live in the index)
+        s3.put_object(Bucket="in-sstor", Key="a/b", Body=body)
+        s3.put_object(Bucket="in-sstor", Key="small", Body=b"in the index")
         files = [p for p in (sstor / "buckets" / "in-sstor").rglob("*") if p.is_file()]
-        assert [p.read_bytes() for p in files] == [b"on secondary storage"]
+        assert [p.read_bytes() for p in files] == [body]
+        assert (sstor / "buckets" / ".index.sqlite3").is_file()
+        assert s3.get_object(Bucket="in-sstor", Key="small")["Body"].read() == b"in the index"
         assert not (tmp_path / "state" / "objects").exists()

@@ -80,7 +80,7 @@ def _put(store: st.ObjectStore, bucket: str, key: str, data: bytes) -> st.Object
 
 
 def test_store_listing_and_atomic_overwrite(tmp_path: Path) -> None:
-    store = st.ObjectStore(tmp_path)
+    store = st.ObjectStore(tmp_path, inline_max=0)
     store.create_bucket("bkt", "o", "n", "us-east-1")
     keys = ["a/1", "a/2", "a/b/1", "b", "c/", "c/x", "\u00e9", "zz"]
     for k in keys:
@@ -104,7 +104,7 @@ def test_store_listing_and_atomic_overwrite(tmp_path: Path) -> None:
 
 
 def test_store_sweep_removes_crash_leftovers(tmp_path: Path) -> None:
-    store = st.ObjectStore(tmp_path)
+    store = st.ObjectStore(tmp_path, inline_max=0)
     store.create_bucket("bkt", "o", "n", "us-east-1")
     _put(store, "bkt", "kept", b"1")
     w = store.writer("bkt")  # a PUT that never committed: temp file
@@ -118,7 +118,7 @@ def test_store_sweep_removes_crash_leftovers(tmp_path: Path) -> None:
 
 
 def test_store_concurrent_puts_same_key(tmp_path: Path) -> None:
-    store = st.ObjectStore(tmp_path)
+    store = st.ObjectStore(tmp_path, inline_max=0)
     store.create_bucket("bkt", "o", "n", "us-east-1")
     payloads = [bytes([i]) * 10000 for i in range(16)]
     threads = [threading.Thread(target=_put, args=(store, "bkt", "k", p)) for p in payloads]
@@ -131,3 +131,22 @@ def test_store_concurrent_puts_same_key(tmp_path: Path) -> None:
     assert data in payloads and info.etag == hashlib.md5(data).hexdigest()
     files = [p for p in (tmp_path / "buckets" / "bkt").rglob("*") if p.is_file()]
     assert len(files) == 1
+
+
+def test_small_objects_live_in_the_index(tmp_path: Path) -> None:
+    store = st.ObjectStore(tmp_path, inline_max=1000)
+    store.create_bucket("bkt", "o", "n", "us-east-1")
+    small = _put(store, "bkt", "small", b"s" * 1000)
+    big = _put(store, "bkt", "big", b"b" * 1001)
+    assert small.inline == b"s" * 1000 and big.inline is None and big.path.read_bytes() == b"b" * 1001
+    files = [p for p in (tmp_path / "buckets" / "bkt").rglob("*") if p.is_file()]
+    assert files == [big.path]
+    info, fh = store.open("bkt", "small")
+    assert fh.read() == b"s" * 1000 and info.etag == hashlib.md5(b"s" * 1000).hexdigest()
+    copied = store.copy(info, "bkt", "copy", content_type=None, headers={}, meta={})
+    assert store.open("bkt", "copy")[1].read() == b"s" * 1000 and copied.inline is not None
+    _put(store, "bkt", "big", b"now small")  # a file version replaced by an inline one: the file goes
+    assert not big.path.exists() and store.open("bkt", "big")[1].read() == b"now small"
+    assert [o.key for o in store.list_keys("bkt").contents] == ["big", "copy", "small"]
+    store.delete("bkt", "small")
+    assert store.sweep() == 0
