@@ -155,3 +155,29 @@ def test_s3cmd(served_s3: tuple[Served, int], files: dict[str, Path], tmp_path: 
     run(base + ["del", "--recursive", "--force", "s3://cli-s3cmd/"], env)
     run(base + ["rb", "s3://cli-s3cmd"], env)
     assert "s3://cli-s3cmd" not in run(base + ["ls"], env)
+
+
+def test_s3cmd_virtual_host_style(served_s3: tuple[Served, int], tmp_path: Path) -> None:
+    """host_bucket = %(bucket)s.localhost: the bucket travels in the Host header. *.localhost does not resolve
+    here, so s3cmd goes through its proxy setting pointed at the S3 port (the Host header is unchanged)."""
+    served, port = served_s3
+    s3cmd = tool("s3cmd")
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text(f"[default]\naccess_key = {served.apikey}\nsecret_key = {served.secretkey}\n"
+                   f"host_base = localhost:{port}\nhost_bucket = %(bucket)s.localhost:{port}\nuse_https = False\n"
+                   f"proxy_host = 127.0.0.1\nproxy_port = {port}\nsignature_v2 = False\nbucket_location = us-east-1\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    base = [s3cmd, "-c", str(cfg)]
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(300_000))
+    r = subprocess.run(base + ["--debug", "mb", "s3://vhost-bucket"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "get_hostname(vhost-bucket): vhost-bucket.localhost" in r.stderr
+    run(base + ["put", str(src), "s3://vhost-bucket/d/obj"], env)
+    assert "d/obj" in run(base + ["ls", "s3://vhost-bucket/d/"], env)
+    run(base + ["get", "s3://vhost-bucket/d/obj", str(tmp_path / "out")], env)
+    assert (tmp_path / "out").read_bytes() == src.read_bytes()
+    assert "DIR" in run(base + ["--signature-v2", "ls", "s3://vhost-bucket/"], env)
+    run(base + ["del", "s3://vhost-bucket/d/obj"], env)
+    run(base + ["rb", "s3://vhost-bucket"], env)
