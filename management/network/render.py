@@ -23,10 +23,19 @@ _env = jinja2.Environment(
 )
 
 
+RUN_ROOT = Path("/run/devcloud")
+
+
 @dataclass(frozen=True)
 class RouterPaths:
-    """Where a router's files live: ``<state_dir>/routers/<id>/``."""
+    """Where a router's files live: ``<state_dir>/routers/<id>/``; its Unix sockets under a short runtime directory
+    ``/run/devcloud/<id>/`` (a socket path is limited to 107 bytes, a state directory can be deeper than that; the
+    router id is unique on the host, since the namespace ``dcr-<id>`` is)."""
     root: Path
+    run_root: Path = RUN_ROOT
+
+    @property
+    def run_dir(self) -> Path: return self.run_root / self.root.name
 
     @property
     def spec(self) -> Path: return self.root / "spec.json"
@@ -49,7 +58,7 @@ class RouterPaths:
     @property
     def haproxy_pid(self) -> Path: return self.root / "haproxy.pid"
     @property
-    def haproxy_sock(self) -> Path: return self.root / "haproxy.sock"
+    def haproxy_sock(self) -> Path: return self.run_dir / "haproxy.sock"
     @property
     def metadata(self) -> Path: return self.root / "metadata.json"
     @property

@@ -8,7 +8,8 @@ Layout for router ``<id>``:
 - dnsmasq (DHCP static leases + DNS for the network domain), nftables table ``ip devcloud`` (NAT, firewall, egress),
   haproxy (only with load-balancer rules) and the metadata server (``metadata_server.py``, gateway:80), all inside
   the namespace;
-- files under ``<state_dir>/routers/<id>/``: ``spec.json`` (last applied spec), rendered configs, pid files, leases.
+- files under ``<state_dir>/routers/<id>/``: ``spec.json`` (last applied spec), rendered configs, pid files, leases;
+  haproxy's stats socket under ``/run/devcloud/<id>/`` (short: Unix socket paths are limited to 107 bytes).
 
 Every operation converges: files are rewritten only when their content changes, and only the daemon whose input
 changed is touched (nft -f, dnsmasq SIGHUP or restart, haproxy reload).
@@ -372,6 +373,7 @@ class NamespaceRouterProvider:
         alive = _pid_alive(pid, marker)
         if same and alive:
             return []
+        paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         new = paths.haproxy_cfg.with_name("haproxy.cfg.new")
         new.write_text(text)
         run(["haproxy", "-c", "-q", "-f", str(new)])
@@ -432,6 +434,7 @@ class NamespaceRouterProvider:
             for b in self._owned(paths).get("bridges", []):
                 if host.remove_bridge(b, only_if_unused=True):
                     changed.append(f"bridge:{b}")
+            shutil.rmtree(paths.run_dir, ignore_errors=True)
             if paths.root.exists():
                 shutil.rmtree(paths.root, ignore_errors=True)
                 changed.append("files")

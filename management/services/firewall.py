@@ -169,3 +169,20 @@ def revoke(session: Session, rule: NetworkRule) -> None:
 def rules_of_ip(session: Session, ip: PublicIpAddress) -> list[NetworkRule]:
     return list(session.scalars(select(NetworkRule).where(NetworkRule.ip_address_id == ip.id,
                                                           NetworkRule.removed.is_(None))))
+
+
+def release_ip(session: Session, ip: PublicIpAddress) -> None:
+    """disassociateIpAddress (CloudStack's cleanupIpResources + release): every rule on the IP is revoked (firewall,
+    port forwarding, load balancing, with their opened firewall rules), static NAT is disabled, the address goes
+    back to the free pool, and the network's router is re-applied without it."""
+    from management.services import networks as netsvc
+
+    net_id = ip.network_id
+    now = utcnow()
+    for rule in rules_of_ip(session, ip):
+        rule.state, rule.removed = "Revoke", now
+    if ip.one_to_one_nat:
+        ip.one_to_one_nat, ip.vm_id, ip.vm_ip = False, None, None
+    session.flush()
+    netsvc.release_public_ip(session, ip)
+    routers.network_changed(session, net_id)

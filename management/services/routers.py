@@ -269,24 +269,11 @@ def _has_router_service(session: Session, net: Network) -> bool:
     return off is not None and any(offerings.has_service(off, s) for s in ("Dhcp", "SourceNat", "Dns"))
 
 
-def _short(path: Path) -> Path:
-    """Unix socket paths (haproxy's stats socket under the router's directory) are limited to 107 bytes: a deep
-    state directory is reached through a short symlink in /tmp instead."""
-    path.mkdir(parents=True, exist_ok=True)
-    if len(str(path)) <= 48:
-        return path
-    link = Path("/tmp") / f"devcloud-net-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
-    if not (link.is_symlink() and link.resolve() == path.resolve()):
-        link.unlink(missing_ok=True)
-        link.symlink_to(path.resolve())
-    return link
-
-
 class RouterImplementer:
     """``services.networks.GuestNetworkImplementer`` backed by a ``NetworkProvider`` (the namespace router)."""
 
     def __init__(self, state_dir: str | Path, provider: NetworkProvider | None = None) -> None:
-        self.state_dir = _short(Path(state_dir))
+        self.state_dir = Path(state_dir)
         if provider is None:
             from management.network.vr import NamespaceRouterProvider
 

@@ -164,3 +164,28 @@ def test_security_groups_records(server: Any) -> None:
     status, _ = api.error("deleteSecurityGroup", id=default["id"])
     assert status == 431
     assert api("deleteSecurityGroup", id=sg["id"])["success"] is True
+
+
+def test_disassociate_ip_revokes_its_rules_and_static_nat(server: Any) -> None:
+    api = server.api
+    env = _setup(server)
+    ip = api.run("associateIpAddress", networkid=env["net"]["id"])["ipaddress"]
+    api.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=22, endport=22)
+    api.run("createPortForwardingRule", ipaddressid=ip["id"], protocol="tcp", publicport=2222, privateport=22,
+            virtualmachineid=env["vms"][0])
+    lb = api.run("createLoadBalancerRule", publicipid=ip["id"], name="lb", algorithm="roundrobin", publicport=80,
+                 privateport=80)["loadbalancer"]
+    api.run("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=env["vms"][1])
+    ip2 = api.run("associateIpAddress", networkid=env["net"]["id"])["ipaddress"]
+    api("enableStaticNat", ipaddressid=ip2["id"], virtualmachineid=env["vms"][1])
+    for i in (ip, ip2):
+        api.run("disassociateIpAddress", id=i["id"])
+    assert api("listFirewallRules", ipaddressid=ip["id"]) == {}
+    assert api("listPortForwardingRules", ipaddressid=ip["id"]) == {}
+    assert api("listLoadBalancerRules", publicipid=ip["id"]) == {}
+    left = {i["ipaddress"] for i in api("listPublicIpAddresses", associatednetworkid=env["net"]["id"])
+            .get("publicipaddress", [])}
+    assert left == {env["snat"]["ipaddress"]}
+    # the released (formerly static-NAT) address is free again and carries nothing
+    again = api.run("associateIpAddress", networkid=env["net"]["id"], ipaddress=ip2["ipaddress"])["ipaddress"]
+    assert not again["isstaticnat"] and again.get("virtualmachineid") is None

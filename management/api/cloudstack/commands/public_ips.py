@@ -17,6 +17,7 @@ from management.models.identity import Account, Domain
 from management.models.infra import PublicIpAddress, VlanIpRange, Zone
 from management.models.network import Network
 from management.services import access, tags
+from management.services import firewall as fwsvc
 from management.services import networks as svc
 from management.services.context import CallContext
 from management.services.listing import paginate, tags_filter
@@ -198,7 +199,5 @@ def disassociate_ip_address(ctx: CallContext, p: DisassociateIpParams) -> Succes
     if ip.source_nat:
         raise ParamError(f"IP address {ip.public_ip_address} is a source NAT IP of its network and can't be "
                          "released")
-    if ip.one_to_one_nat:
-        raise ParamError(f"IP address {ip.public_ip_address} has static NAT enabled; disable it first")
-    svc.release_public_ip(ctx.session, ip)
+    fwsvc.release_ip(ctx.session, ip)  # revokes its rules and static NAT, re-applies the router
     return Success()
