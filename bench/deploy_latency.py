@@ -287,6 +287,10 @@ def main() -> int:
             print(f"  run {i + 1}: " + " ".join(f"{k}={r[k]:.2f}" for k in PHASES), flush=True)
         alone = domain_create_alone(image, workdir, args.runs, virt_type if virt_type in ("kvm", "qemu") else "qemu")
     finally:
+        with contextlib.suppress(Exception):
+            for net in c.items("listNetworks", "network"):
+                with contextlib.suppress(Exception):
+                    c.run("deleteNetwork", id=net["id"])
         srv.queue.stop()
         with contextlib.suppress(Exception):
             import libvirt
@@ -306,12 +310,9 @@ def main() -> int:
                     p.destroy()
                     p.undefine()
             conn.close()
-        from management.network import host as nethost
+        from tests.integration.test_kvm_api import cleanup_host_networking
 
-        for name in set(os.listdir("/sys/class/net")) - bridges_before:
-            if name.startswith("dcbr"):
-                with contextlib.suppress(Exception):
-                    nethost.remove_bridge(name)
+        cleanup_host_networking(state, bridges_before)
         shutil.rmtree(workdir, ignore_errors=True)
 
     med = {k: statistics.median(r[k] for r in runs) for k in PHASES}

@@ -51,13 +51,18 @@ def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
             return
         watched.add(driver)
 
-    def on_event(ev: LifecycleEvent) -> None:
-        if runtime.extras.get("vmsync_disabled"):
-            return
+    def handle(ev: LifecycleEvent) -> None:
         try:
             _on_event(runtime, host_id, driver, ev)
         except Exception:  # listeners must not raise into the driver
             log.debug("vm sync event handling failed for %s", ev, exc_info=True)
+
+    def on_event(ev: LifecycleEvent) -> None:
+        if runtime.extras.get("vmsync_disabled"):
+            return
+        # Off the driver's event thread: handling calls the driver again (get_domain), and a libvirt call made
+        # from inside libvirt's own event-loop callback waits for a reply only that loop can deliver.
+        threading.Thread(target=handle, args=(ev,), name="vm-sync-event", daemon=True).start()
 
     driver.register_event_listener(on_event)
 

@@ -186,6 +186,25 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
     }, source="test_kvm_api")
 
 
+def cleanup_host_networking(state_dir: Path, bridges_before: set[str]) -> None:
+    """Routers whose state lives in our state dir (a killed server leaves them), then the bridges that did not
+    exist before and are unused now."""
+    from management.network import host as nethost
+
+    net_state = state_dir / "network"
+    if (net_state / "routers").is_dir():
+        from management.network.vr import NamespaceRouterProvider
+
+        prov = NamespaceRouterProvider(net_state)
+        for rid in prov.routers():
+            with contextlib.suppress(Exception):
+                prov.destroy(rid)
+    for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
+        if name.startswith(("dcbr", "dcpub")):
+            with contextlib.suppress(Exception):
+                nethost.remove_bridge(name)
+
+
 # ------------------------------------------------------------------------------------------------ the module cloud
 
 @pytest.fixture(scope="module")
@@ -257,7 +276,12 @@ def _teardown(cloud: Cloud | None, served: Served, conn: Any, bridges_before: se
                     api("deleteVolume", id=v["id"])
         with contextlib.suppress(Exception):
             pool_names = [p["id"] for p in api("listStoragePools", zoneid=cloud.zone["id"])["storagepool"]]
+        with contextlib.suppress(Exception):  # the virtual router (when one is wired in) goes with its network
+            for net in api("listNetworks", listall=True).get("network", []):
+                with contextlib.suppress(Exception):
+                    cloud.job("deleteNetwork", id=net["id"], timeout=60)
     served.kill(signal.SIGTERM)
+    cleanup_host_networking(workdir / "state", bridges_before)
     # whatever is left that lives in our workdir: domains, pools
     for dom in conn.listAllDomains(0):
         with contextlib.suppress(libvirt.libvirtError):
@@ -274,12 +298,6 @@ def _teardown(cloud: Cloud | None, served: Served, conn: Any, bridges_before: se
                 if p.isActive():
                     p.destroy()
                 p.undefine()
-    from management.network import host as nethost
-
-    for name in set(os.listdir("/sys/class/net")) - bridges_before:
-        if name.startswith("dcbr"):
-            with contextlib.suppress(Exception):
-                nethost.remove_bridge(name)
     conn.close()
     shutil.rmtree(workdir, ignore_errors=True)
 
