@@ -460,3 +460,38 @@ def test_failed_disk_copy_leaves_nothing_behind(cloud: Cloud) -> None:
     # only the template's copy (a cache, reused by later deploys) may be new in the pool
     assert cloud.pool_volumes() - vols_before <= {tmpl["id"]}, cloud.pool_volumes() - vols_before
     assert cloud.vm(started["id"])["state"] == "Error"
+
+
+def test_remote_host_unreachable_is_a_clear_error(cloud: Cloud) -> None:
+    """qemu+ssh:// hosts connect through libvirt's ssh transport; one that does not answer is refused with the
+    connection error, and no host row is left."""
+    cluster = cloud("listClusters", zoneid=cloud.zone["id"])["cluster"][0]
+    url = "qemu+ssh://root@127.0.0.1:1/system?no_tty=1&no_verify=1"
+    status, err = cloud.api.error("addHost", zoneid=cloud.zone["id"], podid=cluster["podid"],
+                                  clusterid=cluster["id"], hypervisor="KVM", url=url, username="root",
+                                  password="x")
+    assert status == 530, err
+    print(f"addHost {url}: {err['errortext']}")
+    assert "cannot connect to qemu+ssh://root@127.0.0.1:1/system" in err["errortext"], err
+    hosts = cloud("listHosts", zoneid=cloud.zone["id"]).get("host", [])
+    assert all(h.get("name") and "127.0.0.1:1" not in str(h) for h in hosts)
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    (None, "qemu"),  # no probe result: never assume /dev/kvm works
+    ({"virt_type": "kvm"}, "kvm"),
+    ({"virt_type": "qemu", "detail": "kvm guest showed no marker"}, "qemu"),
+    ({"virt_type": "kvm", "kernel": "0.0.0-other"}, "qemu"),  # probed on another kernel: stale
+    ("not json", "qemu"),
+])
+def test_virt_type_comes_from_the_probe(tmp_path: Path, doc: Any, expected: str) -> None:
+    import json
+
+    from management.services import kvm
+
+    path = tmp_path / "virt-type.json"
+    if isinstance(doc, dict):
+        path.write_text(json.dumps({"kernel": os.uname().release, **doc}))
+    elif doc is not None:
+        path.write_text(doc)
+    assert kvm.probed_virt_type(str(path))[0] == expected
