@@ -130,7 +130,7 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
 
     return zonespec.parse({
         "name": f"bench-{tag}",
-        "global_settings": {"expunge.delay": "0"},
+        "global_settings": {"expunge.delay": "0", "instance.name": f"B{tag}"},
         "zones": [{
             "name": f"bench-{tag}", "network_type": "Advanced", "dns1": "192.0.2.1", "internal_dns1": "192.0.2.1",
             "guest_cidr": "10.252.1.0/24",

@@ -275,7 +275,7 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     )
     session.add(vm)
     session.flush()
-    vm.instance_name = f"i-{req.owner.id}-{vm.id}-VM"
+    vm.instance_name = f"i-{req.owner.id}-{vm.id}-{instance_suffix(session)}"
     if not req.name:
         vm.name = f"VM-{vm.uuid}"
         vm.display_name = vm.display_name or vm.name
@@ -304,6 +304,15 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     allocate_nics(session, vm, req)
     session.flush()
     return vm
+
+
+def instance_suffix(session: Session) -> str:
+    """CloudStack's `instance.name` setting: the suffix of instance names (i-<account>-<vm>-VM by default). Two
+    management servers driving one libvirt host need different suffixes (domain names are unique per host)."""
+    from management.services import configuration
+
+    value = (configuration.get(session, "instance.name", "VM") or "VM").strip()
+    return value if value.isalnum() else "VM"
 
 
 def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> list[Nic]:

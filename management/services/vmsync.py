@@ -36,7 +36,7 @@ from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-OUR_NAME = re.compile(r"^i-\d+-\d+-VM$")
+OUR_NAME = re.compile(r"^i-\d+-\d+-[A-Za-z0-9]+$")  # i-<account>-<vm>-<instance.name>
 MiB = 1024 * 1024
 _watch_lock = threading.Lock()
 

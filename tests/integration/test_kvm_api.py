@@ -166,7 +166,9 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
 
     return zonespec.parse({
         "name": f"kvm-test-{tag}",
-        "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "1"},
+        # instance.name: domain names stay unique when another devcloud drives this libvirtd at the same time
+        "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "1",
+                            "instance.name": f"T{tag}"},
         "zones": [{
             "name": f"kvm-{tag}", "network_type": "Advanced", "dns1": "192.0.2.1", "internal_dns1": "192.0.2.1",
             "guest_cidr": "10.251.1.0/24",
