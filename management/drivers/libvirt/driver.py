@@ -284,6 +284,9 @@ class LibvirtDriver(HypervisorDriver):
         vnc = next((g for g in cfg.graphics if g.type == "vnc" and g.port and g.port > 0), None)
         if vnc is not None:
             extra["vnc"] = f"{vnc.listen}:{vnc.port}"
+        taps = [f"{i.mac.lower()}={i.target_dev}" for i in cfg.interfaces if i.mac and i.target_dev]
+        if taps:  # host device of each NIC (live domains): "mac=vnet0,mac=vnet1" for security groups
+            extra["taps"] = ",".join(taps)
         return DomainInfo(uuid=dom.UUIDString(), name=cfg.name, state=state, vcpus=cfg.vcpus,
                           memory_mib=cfg.memory_kib // 1024, volumes=tuple(v for v in vols if v),
                           macs=tuple(i.mac for i in cfg.interfaces if i.mac), extra=extra)
