@@ -19,7 +19,7 @@ import logging
 import secrets
 import string
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -70,6 +70,20 @@ MAX_PLACEMENT_ATTEMPTS = 8
 def tx(runtime: Runtime) -> Iterator[Session]:
     with runtime.db.session() as s:
         yield s
+
+
+# Called after a VM started ("started") or stopped ("stopped") on its hypervisor, outside any transaction, with
+# (runtime, vm id, event). Host-side network enforcement (security groups) registers here; a hook's failure is logged
+# and never fails the lifecycle operation.
+LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str], None]] = []
+
+
+def notify(runtime: Runtime, vm_id: int, event: str) -> None:
+    for hook in list(LIFECYCLE_HOOKS):
+        try:
+            hook(runtime, vm_id, event)
+        except Exception:  # noqa: BLE001 - see LIFECYCLE_HOOKS
+            log.warning("VM %s %s hook %r failed", vm_id, event, hook, exc_info=True)
 
 
 def release(session: Session) -> None:
@@ -582,6 +596,7 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
             vm.last_host_id = a.host.id
             vm.power_state = "PowerOn"
             vm.power_state_updated = utcnow()
+        notify(runtime, vm_id, "started")
         return
     _fail_start(runtime, vm_id, deploy)
     with tx(runtime) as s:
@@ -669,6 +684,7 @@ def stop(runtime: Runtime, vm_id: int, *, forced: bool = False) -> None:
         vm = s.get_one(VirtualMachine, vm_id)
         fsm.transition(s, vm, VmEvent.OperationSucceeded)
         release_capacity(s, vm)
+    notify(runtime, vm_id, "stopped")
 
 
 def release_capacity(s: Session, vm: VirtualMachine) -> None:
@@ -783,6 +799,7 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
         release_nics(s, vm)
         vm.removed = now
         vm.power_state = "PowerOff"
+    notify(runtime, vm_id, "expunged")
 
 
 # ------------------------------------------------------------------------------------------------ scale/restore
