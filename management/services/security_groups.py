@@ -1,15 +1,39 @@
-"""Security groups (records): per-account groups with ingress/egress rules, the account's "default" group.
-Enforcement on the host bridge (network.security_groups.SecurityGroupEnforcer) is not wired yet."""
+"""Security groups: per-account groups with ingress/egress rules, the account's "default" group, VM membership
+(deployVirtualMachine securitygroupids/securitygroupnames, else the default group, in SG-enabled zones), and their
+enforcement on the host bridge.
+
+Enforcement: every NIC of a running VM in a security-group-enabled zone on a local libvirt host gets a
+``NicSecurity`` (rules of all its groups; a rule naming a group resolves to the IPs of that group's running members)
+applied by ``network.security_groups.SecurityGroupEnforcer`` on the NIC's tap (read from the live domain,
+``DomainInfo.extra["taps"]``). It is re-applied for every such VM after a VM starts, stops or is expunged (members
+change) and after a rule is authorized or revoked; a stopped VM's chains are removed. Ingress is closed unless a rule
+opens it; egress is open until a first egress rule exists (CloudStack's semantics).
+"""
 
 from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from management.errors import ParamError, ResourceInUse
+from management.models.compute import VirtualMachine
 from management.models.identity import Account
+from management.models.infra import Host, Zone
+from management.models.network import Nic
 from management.models.rules import SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
+from management.network.provider import PortRange
+from management.network.security_groups import NicSecurity, SecurityGroupEnforcer, SgRule
 from management.services import firewall
+from management.services import vm as vm_service
+from management.services.context import Caller
+
+log = logging.getLogger(__name__)
+LIVE = ("Starting", "Running", "Stopping")
 
 
 def default_group(session: Session, account: Account) -> SecurityGroup:
@@ -71,3 +95,197 @@ def authorize(session: Session, sg: SecurityGroup, kind: str, *, protocol: str |
         out.append(r)
     session.flush()
     return out
+
+
+# ------------------------------------------------------------------------------------------------ membership
+
+def groups_for_deploy(session: Session, caller: Caller, owner: Account, zone: Zone, ids: list[str] | None,
+                      names: list[str] | None) -> list[SecurityGroup]:
+    """The groups a new VM joins: the given ones (by id or by the owner's group names), else the owner's default
+    group, in a security-group-enabled zone; none elsewhere (and naming groups there is an error)."""
+    from management.services import access
+
+    if ids and names:
+        raise ParamError("securitygroupids parameter is mutually exclusive with securitygroupnames parameter")
+    if not zone.security_groups_enabled:
+        if ids or names:
+            raise ParamError("Can't create vm with security groups; security group feature is not enabled in "
+                             f"zone {zone.name}")
+        return []
+    out: list[SecurityGroup] = []
+    for uuid in ids or []:
+        out.append(access.resolve(session, caller, "SecurityGroup", uuid, "read"))
+    for name in names or []:
+        g = session.scalar(select(SecurityGroup).where(SecurityGroup.account_id == owner.id,
+                                                       SecurityGroup.name == name, SecurityGroup.removed.is_(None)))
+        if g is None:
+            raise ParamError(f"Unable to find security group by name {name}")
+        out.append(g)
+    for g in out:
+        if g.account_id != owner.id:
+            raise ParamError(f"Security group {g.name} does not belong to the VM's account")
+    return out or [default_group(session, owner)]
+
+
+def join(session: Session, vm: VirtualMachine, groups: list[SecurityGroup]) -> None:
+    for g in {g.id: g for g in groups}.values():
+        session.add(SecurityGroupVmMap(security_group_id=g.id, vm_id=vm.id))
+    session.flush()
+
+
+def groups_of(session: Session, vm_ids: list[int]) -> dict[int, list[SecurityGroup]]:
+    out: dict[int, list[SecurityGroup]] = {i: [] for i in vm_ids}
+    if vm_ids:
+        for vm_id, g in session.execute(select(SecurityGroupVmMap.vm_id, SecurityGroup).join(
+                SecurityGroup, SecurityGroup.id == SecurityGroupVmMap.security_group_id).where(
+                SecurityGroupVmMap.vm_id.in_(vm_ids)).order_by(SecurityGroup.id)):
+            out[vm_id].append(g)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ enforcement
+
+def enforcer(runtime: Any) -> SecurityGroupEnforcer:
+    e = runtime.extras.get("sg_enforcer")
+    if e is None:
+        e = runtime.extras["sg_enforcer"] = SecurityGroupEnforcer(Path(runtime.settings.state_dir) / "network")
+    return e  # type: ignore[no-any-return]
+
+
+def _member_ips(session: Session, group_id: int, cache: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
+    if group_id not in cache:
+        cache[group_id] = tuple(sorted(set(session.scalars(
+            select(Nic.ip4_address).join(VirtualMachine, VirtualMachine.id == Nic.instance_id)
+            .join(SecurityGroupVmMap, SecurityGroupVmMap.vm_id == VirtualMachine.id)
+            .where(SecurityGroupVmMap.security_group_id == group_id, Nic.removed.is_(None),
+                   Nic.ip4_address.is_not(None), VirtualMachine.removed.is_(None),
+                   VirtualMachine.state.in_(LIVE))))))  # type: ignore[arg-type]
+    return cache[group_id]
+
+
+def vm_rules(session: Session, vm: VirtualMachine, cache: dict[int, tuple[str, ...]] | None = None
+             ) -> tuple[tuple[SgRule, ...], tuple[SgRule, ...]]:
+    """(ingress, egress) of the VM: the rules of all its groups."""
+    cache = {} if cache is None else cache
+    gids = list(session.scalars(select(SecurityGroupVmMap.security_group_id).where(SecurityGroupVmMap.vm_id == vm.id)))
+    ingress: list[SgRule] = []
+    egress: list[SgRule] = []
+    for r in session.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(gids))
+                             .order_by(SecurityGroupRule.id)) if gids else []:
+        ports = None
+        if r.protocol in ("tcp", "udp") and r.start_port is not None:
+            ports = PortRange(r.start_port, r.end_port if r.end_port not in (None, r.start_port) else None)
+        rule = SgRule(protocol=r.protocol, ports=ports, icmp_type=r.icmp_type, icmp_code=r.icmp_code,
+                      cidrs=(r.cidr,) if r.cidr else (),
+                      member_ips=_member_ips(session, r.allowed_group_id, cache) if r.allowed_group_id else ())
+        (ingress if r.type == "ingress" else egress).append(rule)
+    return tuple(ingress), tuple(egress)
+
+
+def _enforced_host(session: Session, vm: VirtualMachine) -> Host | None:
+    """The VM's host when its NICs are filtered here: running, SG-enabled zone, local libvirt host."""
+    from management.services import kvm
+
+    if vm.state != "Running" or vm.host_id is None or vm.removed is not None:
+        return None
+    zone = session.get(Zone, vm.zone_id)
+    host = session.get(Host, vm.host_id)
+    if zone is None or not zone.security_groups_enabled or host is None or not host.url:
+        return None
+    return host if kvm.is_libvirt_url(host.url) and kvm.is_local(host.url) else None
+
+
+def _index(runtime: Any, vm_uuid: str) -> Path:
+    d = enforcer(runtime).dir / "vms"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{vm_uuid}.json"
+
+
+def enforce_vm(runtime: Any, session: Session, vm: VirtualMachine,
+               cache: dict[int, tuple[str, ...]] | None = None) -> list[str]:
+    """(Re)apply the VM's rules on its taps; returns the devices filtered."""
+    host = _enforced_host(session, vm)
+    if host is None:
+        return []
+    info = vm_service.driver_for(runtime, host).get_domain(vm.uuid)
+    if info is None:
+        return []
+    taps = dict(t.split("=", 1) for t in (info.extra.get("taps") or "").split(",") if "=" in t)
+    ingress, egress = vm_rules(session, vm, cache)
+    enf = enforcer(runtime)
+    devices = []
+    for nic in session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None),
+                                                 Nic.ip4_address.is_not(None))):
+        dev = taps.get(nic.mac_address.lower())
+        if dev is None:
+            log.warning("VM %s: no tap for NIC %s; security groups not applied to it", vm.name, nic.mac_address)
+            continue
+        enf.apply(NicSecurity(device=dev, mac=nic.mac_address.lower(), ips=(nic.ip4_address,),  # type: ignore
+                              ingress=ingress, egress=egress))
+        devices.append(dev)
+    idx = _index(runtime, vm.uuid)
+    old = _read_index(idx)
+    for dev in set(old) - set(devices):
+        enf.remove(dev)
+    idx.write_text(json.dumps(devices))
+    return devices
+
+
+def _read_index(idx: Path) -> list[str]:
+    try:
+        return list(json.loads(idx.read_text()))
+    except (OSError, ValueError):
+        return []
+
+
+def unenforce_vm(runtime: Any, vm_uuid: str) -> None:
+    idx = _index(runtime, vm_uuid)
+    for dev in _read_index(idx):
+        enforcer(runtime).remove(dev)
+    idx.unlink(missing_ok=True)
+
+
+def enforce_all(runtime: Any, session: Session) -> dict[str, Any]:
+    """Re-apply every running VM of a security-group zone (member IP sets follow membership and VM states)."""
+    out: dict[str, Any] = {}
+    cache: dict[int, tuple[str, ...]] = {}
+    vms = session.scalars(select(VirtualMachine).join(Zone, Zone.id == VirtualMachine.zone_id).where(
+        Zone.security_groups_enabled.is_(True), VirtualMachine.state == "Running", VirtualMachine.removed.is_(None),
+        VirtualMachine.vm_type == "User"))
+    for vm in vms:
+        try:
+            out[vm.name] = enforce_vm(runtime, session, vm, cache)
+        except Exception as e:  # noqa: BLE001 - one VM must not keep the others unfiltered
+            log.warning("security groups of VM %s not applied: %s", vm.name, e)
+            out[vm.name] = e
+    return out
+
+
+def changed(runtime: Any, session: Session) -> None:
+    """A rule or membership changed: re-apply (in the caller's transaction, after a flush)."""
+    if runtime is None:
+        return
+    session.flush()
+    enforce_all(runtime, session)
+
+
+def _on_vm(runtime: Any, vm_id: int, event: str) -> None:
+    if event == "expunged":  # an expunged VM leaves its groups (they can be deleted then)
+        with runtime.db.session() as s:
+            for m in s.scalars(select(SecurityGroupVmMap).where(SecurityGroupVmMap.vm_id == vm_id)):
+                s.delete(m)
+    # Enforcement only reads the database: a read transaction, not the SQLite write lock.
+    with runtime.db.session(write=False) as s:
+        vm = s.get(VirtualMachine, vm_id)
+        if vm is None or vm.vm_type != "User":
+            return
+        zone = s.get(Zone, vm.zone_id)
+        if zone is None or not zone.security_groups_enabled:
+            return
+        if event != "started":
+            unenforce_vm(runtime, vm.uuid)
+        enforce_all(runtime, s)
+        s.commit()
+
+
+vm_service.LIFECYCLE_HOOKS.append(_on_vm)

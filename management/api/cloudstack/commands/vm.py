@@ -19,7 +19,7 @@ from management.api.cloudstack.registry import (
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp, VirtualMachineResp, VmUserDataResp
+from management.api.cloudstack.schemas_compute import NicResp, SecurityGroupRefResp, VirtualMachineResp, VmUserDataResp
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -28,6 +28,7 @@ from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
+from management.services import security_groups as sg_service
 from management.services import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
@@ -74,6 +75,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
         data_disk.setdefault(vol.instance_id, vol)  # type: ignore[arg-type]
     disk_offerings = _map(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
+    sgs = sg_service.groups_of(s, ids)
     admin = ctx.caller.is_root_admin
     out = []
     for v in vms:
@@ -114,7 +116,8 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
             diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
             nic=nic_list,
-            securitygroup=[], affinitygroup=[],
+            securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
+                           for g in sgs.get(v.id, [])], affinitygroup=[],
             tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type,
                                           resourceid=tg.resource_uuid,
                           account=acct.name if acct else None, domainid=dom.uuid if dom else None,
@@ -243,8 +246,10 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
     )
     if host is not None and host.zone_id != req.zone.id:
         raise ParamError(f"Host {host.uuid} is not in zone {req.zone.uuid}")
+    groups = sg_service.groups_for_deploy(s, ctx.caller, owner, req.zone, p.securitygroupids, p.securitygroupnames)
     vm = vm_service.allocate(s, req)
     vm.display_vm = p.displayvm
+    sg_service.join(s, vm, groups)
     return vm.uuid
 
 
