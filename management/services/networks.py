@@ -83,6 +83,12 @@ def _reapply(session: Session, net: Network) -> None:
         _IMPLEMENTER.apply(session, net)
 
 
+def _serves(session: Session, net: Network) -> bool:
+    """The implementer runs something real for this network (shared networks are implemented only then)."""
+    serves = getattr(_IMPLEMENTER, "serves", None)
+    return bool(serves(session, net)) if serves is not None else False
+
+
 def guest_bridge_name(network: Network) -> str:
     """The host bridge a network's guest NICs (and its router's guest side) attach to.
 
@@ -514,9 +520,9 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
             raise ParamError(f"Network {net.name} is not usable (destroyed)")
         if net.zone_id != vm.zone_id:
             raise ParamError(f"Network {net.name} is in a different zone than the virtual machine")
-        if net.guest_type != "Shared":
+        if net.guest_type != "Shared" or _serves(session, net):
             session.refresh(net, with_for_update=True)
-            if net.state in ("Allocated", "Shutdown"):
+            if net.state in ("Allocated", "Shutdown", "Setup"):
                 implement(session, net, strict=False)
         picked = pick_ip(session, net, requested_ips.get(net.id))
         ip, gateway, netmask = picked if picked else (None, None, None)
@@ -596,7 +602,7 @@ def restart(session: Session, net: Network, cleanup: bool = False) -> Network:
         if cleanup:
             _IMPLEMENTER.shutdown(session, net)
         _IMPLEMENTER.implement(session, net)
-    elif net.state == "Shutdown" and net.guest_type != "Shared":
+    elif net.state == "Shutdown" and (net.guest_type != "Shared" or _serves(session, net)):
         implement(session, net, strict=False)
     net.restart_required = False
     session.flush()

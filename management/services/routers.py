@@ -182,9 +182,13 @@ def _user_data(raw: str | None) -> bytes:
 
 def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
     zone = session.get_one(Zone, net.zone_id)
-    cidr = ipaddress.IPv4Network(net.cidr or netsvc.DEFAULT_GUEST_CIDR)
-    gateway = net.gateway or str(next(cidr.hosts()))
-    ips = list(session.scalars(select(PublicIpAddress).where(
+    shared = _shared_cidr(session, net) if net.guest_type == "Shared" else None
+    if shared is not None:  # DHCP/DNS/user data only: the router holds the range's gateway address
+        cidr, gateway = shared
+    else:
+        cidr = ipaddress.IPv4Network(net.cidr or netsvc.DEFAULT_GUEST_CIDR)
+        gateway = net.gateway or str(next(cidr.hosts()))
+    ips = [] if net.guest_type == "Shared" else list(session.scalars(select(PublicIpAddress).where(
         PublicIpAddress.network_id == net.id, PublicIpAddress.removed.is_(None),
         PublicIpAddress.state.in_(("Allocating", "Allocated"))).order_by(PublicIpAddress.id)))
     by_id = {i.id: i for i in ips}
@@ -263,10 +267,26 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
 # ------------------------------------------------------------------------------------------------ implementer
 
 def _has_router_service(session: Session, net: Network) -> bool:
-    if net.guest_type != "Isolated":
+    """Isolated networks with DHCP/DNS/source NAT get a router; so do shared networks with DHCP (a Basic zone's
+    guest network: DHCP, DNS and user data only, no public side, no NAT)."""
+    if net.guest_type not in ("Isolated", "Shared"):
         return False
     off = session.get(NetworkOffering, net.network_offering_id)
-    return off is not None and any(offerings.has_service(off, s) for s in ("Dhcp", "SourceNat", "Dns"))
+    if off is None:
+        return False
+    if net.guest_type == "Shared":
+        return offerings.has_service(off, "Dhcp") and _shared_cidr(session, net) is not None
+    return any(offerings.has_service(off, s) for s in ("Dhcp", "SourceNat", "Dns"))
+
+
+def _shared_cidr(session: Session, net: Network) -> tuple[ipaddress.IPv4Network, str] | None:
+    """(CIDR, gateway) of a shared network: its own, else its first direct IP range (a Basic zone's pod range)."""
+    if net.cidr and net.gateway:
+        return ipaddress.IPv4Network(net.cidr), net.gateway
+    for r in netsvc._ip_ranges(session, net):
+        if r.gateway and r.netmask:
+            return ipaddress.IPv4Network(f"{r.gateway}/{r.netmask}", strict=False), r.gateway
+    return None
 
 
 class RouterImplementer:
@@ -281,6 +301,10 @@ class RouterImplementer:
         self.provider = provider
 
     # -- the seam services.networks calls
+    def serves(self, session: Session, net: Network) -> bool:
+        """True when the network gets a real router here (used to implement shared networks on first use)."""
+        return _has_router_service(session, net) and zone_routed(session, net.zone_id)
+
     def implement(self, session: Session, net: Network) -> None:
         if not _has_router_service(session, net):
             return

@@ -189,3 +189,31 @@ def test_disassociate_ip_revokes_its_rules_and_static_nat(server: Any) -> None:
     # the released (formerly static-NAT) address is free again and carries nothing
     again = api.run("associateIpAddress", networkid=env["net"]["id"], ipaddress=ip2["ipaddress"])["ipaddress"]
     assert not again["isstaticnat"] and again.get("virtualmachineid") is None
+
+
+def test_deploy_joins_security_groups_in_a_basic_zone(server: Any, tmp_path: Any) -> None:
+    from management.models.infra import Zone
+    from tests.api.test_vm_lifecycle import build_sim_zone, deploy
+
+    api = server.api
+    z = build_sim_zone(server, tmp_path, hosts=1)
+    with server.server.runtime.db.session() as s:
+        s.get(Zone, z["zone_id"]).security_groups_enabled = True
+        s.commit()
+    web = api("createSecurityGroup", name="web")["securitygroup"]
+    vm = deploy(api, z, securitygroupnames="web")
+    assert [g["name"] for g in vm["securitygroup"]] == ["web"]
+    vm2 = deploy(api, z)  # none given: the account's default group
+    assert [g["name"] for g in vm2["securitygroup"]] == ["default"]
+    listed = api("listSecurityGroups", id=web["id"])["securitygroup"][0]
+    assert listed["virtualmachinecount"] == 1 and listed["virtualmachineids"] == [vm["id"]]
+    status, _ = api.error("deployVirtualMachine", serviceofferingid=z["small"], zoneid=z["zone"],
+                          templateid=z["template"], securitygroupnames="nosuchgroup")
+    assert status == 431
+    status, _ = api.error("deployVirtualMachine", serviceofferingid=z["small"], zoneid=z["zone"],
+                          templateid=z["template"], securitygroupnames="web", securitygroupids=web["id"])
+    assert status == 431
+    status, _ = api.error("deleteSecurityGroup", id=web["id"])
+    assert status == 536
+    api.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+    assert api("deleteSecurityGroup", id=web["id"])["success"] is True

@@ -159,6 +159,7 @@ def _authorize(ctx: CallContext, p: AuthorizeParams, kind: str) -> SecurityGroup
         groups.append(g)
     rules = svc.authorize(ctx.session, sg, kind, protocol=p.protocol, start=p.startport, end=p.endport,
                           icmp_type=p.icmptype, icmp_code=p.icmpcode, cidrs=p.cidrlist, groups=groups)
+    svc.changed(ctx.runtime, ctx.session)  # enforced on the host bridges before the job reports success
     resp = sg_resp(ctx, sg)
     ids = {r.uuid for r in rules}
     key = "ingressrule" if kind == "ingress" else "egressrule"
@@ -191,6 +192,7 @@ def _revoke(ctx: CallContext, p: RevokeParams, kind: str) -> Success:
         raise invalid_id(p.id)
     ctx.session.delete(r)
     ctx.session.flush()
+    svc.changed(ctx.runtime, ctx.session)
     return Success()
 
 
