@@ -73,6 +73,8 @@ def endpoints(settings: Settings) -> list[str]:
                    "(unauthenticated, SYSTEM)")
     if settings.s3_port:
         out.append(f"S3 endpoint     http://{settings.s3_bind}:{settings.s3_port}")
+    if settings.ec2_port:
+        out.append(f"EC2 endpoint    http://{settings.ec2_bind}:{settings.ec2_port}")
     return out
 
 
@@ -87,6 +89,10 @@ async def serve_async(server: Server) -> None:
         from management.api.s3 import s3_app
 
         optional.append(_uvicorn(s3_app(server.runtime), settings.s3_bind, settings.s3_port))
+    if settings.ec2_port:
+        from management.api.ec2 import ec2_app
+
+        optional.append(_uvicorn(ec2_app(server.dispatcher), settings.ec2_bind, settings.ec2_port))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -98,7 +104,7 @@ async def serve_async(server: Server) -> None:
         try:
             await lst.serve()
         except SystemExit:
-            log.error("S3 listener on %s:%s failed to start (is the port in use?); serving without S3",
+            log.error("optional listener on %s:%s (S3/EC2) failed to start (is the port in use?); serving without it",
                       lst.config.host, lst.config.port)
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     integration_port: int = Field(default=8096, description="unauthenticated port acting as SYSTEM; 0 disables")
     s3_bind: str = "127.0.0.1"
     s3_port: int = Field(default=8081, description="S3 endpoint over secondary storage (user API keys); 0 disables")
+    ec2_bind: str = "127.0.0.1"
+    ec2_port: int = Field(default=8082, description="EC2 Query API endpoint (user API keys, SigV4); 0 disables")
     server_id: str | None = Field(default=None, description="management server id (msid); generated once")
     job_workers: int = 4
     job_poll_interval: float = 0.05

@@ -385,7 +385,7 @@ def start_served(state_dir: Path, db_url: str, *, extra_env: Mapping[str, str] |
                 "DEVCLOUD_API_PORT": str(api_port), "DEVCLOUD_INTEGRATION_PORT": str(int_port),
                 "DEVCLOUD_API_BIND": "127.0.0.1", "DEVCLOUD_INTEGRATION_BIND": "127.0.0.1",
                 # Every served instance gets its own S3 port; a shared 8081 would serve only the first one.
-                "DEVCLOUD_S3_PORT": str(_free_port()),
+                "DEVCLOUD_S3_PORT": str(_free_port()), "DEVCLOUD_EC2_PORT": str(_free_port()),
                 "DEVCLOUD_HEARTBEAT_INTERVAL": "1", "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     state_dir.mkdir(parents=True, exist_ok=True)
