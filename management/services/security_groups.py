@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from management.errors import ParamError, ResourceInUse
@@ -249,9 +249,12 @@ def enforce_all(runtime: Any, session: Session) -> dict[str, Any]:
     """Re-apply every running VM of a security-group zone (member IP sets follow membership and VM states)."""
     out: dict[str, Any] = {}
     cache: dict[int, tuple[str, ...]] = {}
-    vms = session.scalars(select(VirtualMachine).join(Zone, Zone.id == VirtualMachine.zone_id).where(
+    # Only VMs on local libvirt hosts are filtered here (`_enforced_host`): the host URL prefilter keeps this from
+    # walking every running VM of the zone (a host lookup each) on every VM start/stop: O(VMs) per deploy.
+    vms = session.scalars(select(VirtualMachine).join(Zone, Zone.id == VirtualMachine.zone_id)
+                          .join(Host, Host.id == VirtualMachine.host_id).where(
         Zone.security_groups_enabled.is_(True), VirtualMachine.state == "Running", VirtualMachine.removed.is_(None),
-        VirtualMachine.vm_type == "User"))
+        VirtualMachine.vm_type == "User", or_(*(Host.url.like(f"{scheme}%") for scheme in ("qemu", "lxc", "xen")))))
     for vm in vms:
         try:
             out[vm.name] = enforce_vm(runtime, session, vm, cache)
