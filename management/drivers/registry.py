@@ -16,6 +16,7 @@ from management.drivers.errors import DriverError
 _DRIVERS: dict[str, str] = {
     "simulator": "management.drivers.simulator:SimulatorDriver",
     "libvirt": "management.drivers.libvirt.driver:LibvirtDriver",
+    "xenapi": "management.drivers.xenapi.driver:XenAPIDriver",
 }
 
 # CloudStack hypervisor type (lower-cased) -> driver name
@@ -25,6 +26,8 @@ _HYPERVISOR_TYPES: dict[str, str] = {
     "qemu": "libvirt",
     "lxc": "libvirt",
     "xen": "libvirt",
+    "xenserver": "xenapi",  # XenServer / XCP-ng pools through XAPI (http(s)://pool-member URLs)
+    "xcp-ng": "xenapi",
 }
 
 # URL scheme -> driver name; "qemu+ssh" etc. are matched on the part before "+".
@@ -35,6 +38,7 @@ _SCHEMES: dict[str, str] = {
     "test": "libvirt",
     "xen": "libvirt",
     "lxc": "libvirt",
+    "xenapi": "xenapi",
 }
 
 
