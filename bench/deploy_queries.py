@@ -1,0 +1,153 @@
+"""SQL statements and CPU per deployVirtualMachine and per listVirtualMachines page, in process (no HTTP timing).
+
+Builds the server in-process (fresh SQLite state dir, or --db URL), deploys the scale bench's zone shape through the
+signed API, then stops the job workers and drives each deploy by hand, counting the SQL statements of each phase
+with an SQLAlchemy `before_cursor_execute` listener: the request (create + job row), the job (claim, run,
+complete), one queryAsyncJobResult poll; then one listVirtualMachines page of 500. `--profile` adds a cProfile of
+the deploy loop (top functions by cumulative time). It is the tool for hunting N+1 queries; scale_simulator.py
+gives the wall-clock numbers.
+
+    .venv/bin/python bench/deploy_queries.py --hosts 100 --vms 200 [--profile] [--show-sql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sqlalchemy import event  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+
+from appliance.client import CloudClient  # noqa: E402
+from appliance.deploy import Deployer  # noqa: E402
+from bench.scale_simulator import ready_template, zone_spec  # noqa: E402
+from management.api.app import api_app  # noqa: E402
+from management.server import build  # noqa: E402
+from management.settings import Settings  # noqa: E402
+from tests.conftest import admin_keys  # noqa: E402
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+        self.stmts: collections.Counter[str] = collections.Counter()
+        self.keep = False
+        self.trace: str | None = None
+        self.where: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        self.n += 1
+        if self.keep:
+            self.stmts[" ".join(statement.split())[:160]] += 1
+            if self.trace and self.trace in statement:
+                frames = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack()
+                          if "/management/" in f.filename]
+                self.where[" <- ".join(reversed(frames[-4:]))] += 1
+
+    def take(self) -> int:
+        n, self.n = self.n, 0
+        return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hosts", type=int, default=100)
+    ap.add_argument("--vms", type=int, default=200)
+    ap.add_argument("--db", default=None, help="database URL (default: SQLite in a temp dir)")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--security-groups", action="store_true")
+    ap.add_argument("--show-sql", action="store_true", help="print the statements of the last deploy and list")
+    ap.add_argument("--trace", default=None, help="with --show-sql: where statements containing this text come from")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state"
+        srv = build(Settings(state_dir=state, db_url=args.db, api_port=0, integration_port=0, s3_port=0,
+                             job_poll_interval=0.01), start_workers=True)
+        keys = admin_keys(state)
+        http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
+        c = CloudClient("http://127.0.0.1:8080/client/api", keys["apikey"], keys["secretkey"], poll_interval=0.02)
+        c.http = http
+        Deployer(c).deploy(zone_spec(args.hosts, "q", args.security_groups))
+        zone = c.one("listZones", "zone", name="Sandbox-simulator-scale-q")
+        assert zone is not None
+        so = c.one("listServiceOfferings", "serviceoffering", name="Small Instance")
+        tmpl = ready_template(c, zone["id"])
+        srv.queue.stop()
+        counter = Counter()
+        counter.trace = args.trace
+        event.listen(srv.runtime.db.engine, "before_cursor_execute", counter)
+        per: dict[str, list[int]] = collections.defaultdict(list)
+        prof = cProfile.Profile() if args.profile else None
+        t0 = time.process_time()
+        w0 = time.perf_counter()
+        for i in range(args.vms):
+            last = i == args.vms - 1
+            counter.keep = last and args.show_sql
+            if prof:
+                prof.enable()
+            counter.take()
+            body = c.call("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"],
+                          templateid=tmpl["id"], name=f"vm-{i}")
+            per["request"].append(counter.take())
+            assert srv.queue.run_one()
+            per["job"].append(counter.take())
+            job = c.call("queryAsyncJobResult", jobid=body["jobid"])
+            per["poll"].append(counter.take())
+            if prof:
+                prof.disable()
+            assert job["jobstatus"] == 1, job
+        cpu = time.process_time() - t0
+        wall = time.perf_counter() - w0
+        if args.show_sql:
+            print("--- statements of the last deploy")
+            for s, n in counter.stmts.most_common():
+                print(f"{n:4} {s}")
+            for w, n in counter.where.most_common(15):
+                print(f"{n:4} {w}")
+            counter.stmts.clear()
+            counter.where.clear()
+        counter.keep = args.show_sql
+        counter.take()
+        lt = []
+        for _ in range(5):
+            t1 = time.perf_counter()
+            c.call("listVirtualMachines", listall="true", pagesize=500, page=1)
+            lt.append(time.perf_counter() - t1)
+        list_stmts = counter.take() // 5
+        if args.show_sql:
+            print("--- statements of 5 listVirtualMachines pages")
+            for s, n in counter.stmts.most_common(30):
+                print(f"{n:4} {s}")
+            for w, n in counter.where.most_common(15):
+                print(f"{n:4} {w}")
+        res: dict[str, Any] = {k: f"{sum(v) / len(v):.1f} (last {v[-1]})" for k, v in per.items()}
+        print(f"{args.vms} deploys on {args.hosts} hosts: {1000 * cpu / args.vms:.1f} ms CPU/deploy, "
+              f"{1000 * wall / args.vms:.1f} ms wall/deploy (sequential, in process)")
+        print("SQL statements per deploy:", res)
+        print(f"listVirtualMachines pagesize=500 at {args.vms} VMs: {list_stmts} statements, "
+              f"best {1000 * min(lt):.1f} ms, median {1000 * sorted(lt)[2]:.1f} ms")
+        if prof:
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+            print(out.getvalue())
+        http.close()
+        srv.runtime.db.dispose()
+
+
+if __name__ == "__main__":
+    main()
