@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from appliance import zonespec
+from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
 from appliance.sandbox import Sandbox
 
 app = typer.Typer(help="devcloud: a CloudStack-compatible cloud in a box", no_args_is_help=True,
@@ -32,72 +35,204 @@ def _print_access(sb: Sandbox) -> None:
                   f"secret = {admin.get('secretkey')}", markup=False)
 
 
+class Steps:
+    """Runs `up`'s steps in order with a live spinner; each step checks the live state first, so a second run
+    changes nothing and an interrupted one resumes. Timings land in <state dir>/sandbox.json."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        self.timings: list[dict[str, object]] = []
+
+    def run(self, name: str, fn: Callable[[Callable[[str], None]], str]) -> None:
+        t0 = time.monotonic()
+        with console.status(f"[bold]{name}[/]") as st:
+            def notify(msg: str) -> None:
+                st.update(f"[bold]{name}[/]: {msg}")
+
+            try:
+                detail = fn(notify)
+            except Exception as exc:
+                took = time.monotonic() - t0
+                console.print(f"[red]✗[/] {name:<14} {took:6.1f} s  {type(exc).__name__}: {exc}")
+                self._record(name, took, f"failed: {exc}", ok=False)
+                raise typer.Exit(1) from None
+        took = time.monotonic() - t0
+        console.print(f"[green]✓[/] {name:<14} {took:6.1f} s  {detail}")
+        self._record(name, took, detail)
+
+    def _record(self, name: str, took: float, detail: str, ok: bool = True) -> None:
+        self.timings.append({"step": name, "seconds": round(took, 3), "detail": detail, "ok": ok})
+        self.sb.save_state(last_up=self.timings)
+
+
+def _local_kvm_hosts(spec: zonespec.CloudSpec) -> list[str]:
+    return [h.url for z in spec.zones for p in z.pods for c in p.clusters for h in c.hosts
+            if c.hypervisor == "KVM" and h.url.startswith("qemu:///")]
+
+
+def _dirs_of(spec: zonespec.CloudSpec) -> list[str]:
+    urls = [ps.url for z in spec.zones for p in z.pods for c in p.clusters for ps in c.primary_storage]
+    urls += [ps.url for z in spec.zones for ps in z.zone_primary_storage]
+    urls += [ss.url for z in spec.zones for ss in z.secondary_storage]
+    return [u[len("file://"):] for u in urls if u.startswith("file://")]
+
+
+def _template_url(url: str) -> str:
+    if url == "builtin:tiny":
+        from appliance.image.builder import build_tiny_image
+
+        return f"file://{build_tiny_image()}"
+    return url
+
+
+def load_spec(sb: Sandbox, scenario: str | None) -> zonespec.CloudSpec:
+    name = scenario or str(sb.state().get("scenario") or "local")
+    try:
+        return zonespec.load(name, sb.state_dir)
+    except zonespec.SpecError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
-def up() -> None:
-    """Start the management server (embedded default: SQLite in the state directory) and print how to reach it."""
+def up(scenario: str = typer.Option(None, "--scenario", "-s",
+                                    help="zone spec: a name in scenarios/ or a path (default: the last one, or local)"),
+       timeout: float = typer.Option(None, help="seconds the first VM may take to answer SSH")) -> None:
+    """Bring the sandbox up: host, management server, datacenter, template, first VM answering SSH. Idempotent."""
     sb = Sandbox.from_env()
-    t0 = time.monotonic()
-    with console.status("starting the management server"):
-        try:
-            started = sb.start()
-        except (RuntimeError, TimeoutError) as exc:
-            console.print(f"[red]management server failed to start:[/] {exc}")
-            raise typer.Exit(1) from None
-    took = time.monotonic() - t0
-    console.print(("started" if started else "already running") + f" (pid {sb.pid()}, {took:.1f} s); "
-                  f"log: {sb.log_file}")
+    spec = load_spec(sb, scenario)  # validation happens before anything is changed
+    sb.save_state(scenario=scenario or str(sb.state().get("scenario") or "local"), spec_name=spec.name,
+                  local_hosts=_local_kvm_hosts(spec), templates=[t.name for t in spec.templates])
+    t_all = time.monotonic()
+    steps = Steps(sb)
+    kvm = _local_kvm_hosts(spec)
+
+    if kvm:
+        def host(notify: Callable[[str], None]) -> str:
+            from appliance.host.prepare import STORAGE_DIRS, prepare_host
+
+            notify("packages, qemu.conf, libvirtd, storage directories")
+            dirs = [*_dirs_of(spec), *STORAGE_DIRS[2:]]
+            results = prepare_host(install=True, dirs=dirs)
+            changed = [r.name for r in results if r.changed]
+            return f"changed: {', '.join(changed)}" if changed else "already prepared"
+
+        steps.run("host", host)
+
+    def server(notify: Callable[[str], None]) -> str:
+        started = sb.start()
+        return f"{'started' if started else 'already running'} (pid {sb.pid()}, log {sb.log_file})"
+
+    steps.run("server", server)
+    client = sb.client(timeout=60)
+
+    def datacenter(notify: Callable[[str], None]) -> str:
+        report = Deployer(client, notify=notify).deploy(spec)
+        return f"created {len(report.created)} objects" if report.changed else "unchanged"
+
+    steps.run("datacenter", datacenter)
+    if spec.templates:
+        def templates(notify: Callable[[str], None]) -> str:
+            tpls = ensure_templates(client, spec, _template_url, notify)
+            return ", ".join(f"{t['name']} ready" for t in tpls)
+
+        steps.run("template", templates)
+    facts: dict[str, object] = {}
+    if spec.first_vm is not None:
+        fv = spec.first_vm
+
+        def first_vm(notify: Callable[[str], None]) -> str:
+            facts.update(ensure_first_vm(client, spec, sb.state_dir / "keys", notify))
+            sb.save_state(first_vm=facts)
+            return f"{facts['vm_name']} on {facts['ip']}:{facts['port']}"
+
+        steps.run("first VM", first_vm)
+
+        def ssh(notify: Callable[[str], None]) -> str:
+            notify(f"ssh -p {facts['port']} root@{facts['ip']}")
+            answer = wait_ssh(facts, timeout or fv.boot_timeout)
+            return f"guest answers: {answer}"
+
+        steps.run("ssh", ssh)
+    total = time.monotonic() - t_all
+    sb.save_state(last_up_total=round(total, 3), up_at=time.time())
+    console.print(f"\n[bold green]devcloud is up[/] ({spec.name}, {total:.1f} s)")
     _print_access(sb)
+    if facts:
+        console.print("\n# the first VM, through the router's port forwarding")
+        console.print(" ".join(ssh_command(str(facts["key"]), str(facts["ip"]), int(str(facts["port"])),
+                                           str(facts["user"]), "hostname")[:-1]), markup=False)
+    table = Table("step", "seconds", "detail")
+    for t in steps.timings:
+        table.add_row(str(t["step"]), f"{t['seconds']:.1f}", str(t["detail"]))
+    table.add_row("[bold]total[/]", f"{total:.1f}", "")
+    console.print(table)
 
 
 @app.command()
-def down(purge: bool = typer.Option(False, "--purge", help="also remove the state directory")) -> None:
-    """Stop what `up` started (by PID)."""
+def down(stop_all: bool = typer.Option(False, "--all", help="also stop devcloud's guests and routers"),
+         purge: bool = typer.Option(False, "--purge", help="remove the state directory and everything devcloud "
+                                                          "made in libvirt and the kernel (domains, pools, "
+                                                          "bridges, namespaces)")) -> None:
+    """Stop what `up` started (by PID). Guests and routers keep running unless --all or --purge."""
+    from appliance import snapshots
+
     sb = Sandbox.from_env()
-    stopped = sb.stop()
-    console.print("management server stopped" if stopped else "management server was not running")
+    if (stop_all or purge) and sb.pid() is not None:
+        inv = snapshots.inventory(sb)
+        stopped = snapshots.stop_guests(sb, inv, purge=purge)
+        console.print(f"stopped {len(stopped)} domains/routers")
+    stopped_server = sb.stop()
+    console.print("management server stopped" if stopped_server else "management server was not running")
     if purge:
+        removed = snapshots.purge(sb)
+        for line in removed:
+            console.print(f"removed {line}", markup=False)
         shutil.rmtree(sb.state_dir, ignore_errors=True)
         console.print(f"removed {sb.state_dir}")
 
 
 @app.command()
 def env() -> None:
-    """Print shell exports for cs and the Ansible modules: eval "$(devcloud env)"."""
+    """Print shell exports for cs, the Ansible modules and AWS clients: eval "$(devcloud env)"."""
     sb = Sandbox.from_env()
     admin = sb.admin()
     if admin is None:
         typer.echo(f"no sandbox state in {sb.state_dir}: run `devcloud up` first", err=True)
         raise typer.Exit(1)
+    region = "devcloud"
+    try:
+        spec = zonespec.load(str(sb.state().get("scenario") or "local"), sb.state_dir)
+        region = spec.zones[0].name
+    except zonespec.SpecError:
+        pass
     typer.echo(f"export CLOUDSTACK_ENDPOINT={sb.endpoint}")
     typer.echo(f"export CLOUDSTACK_KEY={admin['apikey']}")
     typer.echo(f"export CLOUDSTACK_SECRET={admin['secretkey']}")
+    typer.echo(f"export AWS_ACCESS_KEY_ID={admin['apikey']}")
+    typer.echo(f"export AWS_SECRET_ACCESS_KEY={admin['secretkey']}")
+    typer.echo(f"export AWS_ENDPOINT_URL_S3={sb.s3_endpoint}")
+    typer.echo(f"export AWS_ENDPOINT_URL_EC2={sb.ec2_endpoint}")
+    typer.echo(f"export AWS_DEFAULT_REGION={region}")
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Cloud health; exit code 1 when unhealthy."""
+    from appliance.sandbox import run_checks
+
     sb = Sandbox.from_env()
-    checks: list[dict[str, object]] = []
-
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append({"name": name, "ok": ok, "detail": detail})
-
-    pid = sb.pid()
-    check("server process", pid is not None, f"pid {pid}" if pid else f"not running (pid file {sb.pid_file})")
-    answers = pid is not None and sb.answers()
-    check("API answers", answers, sb.endpoint)
-    if answers:
-        jobs = sb.call("listAsyncJobs", listall="true").get("asyncjobs", [])
-        stuck = [j["jobid"] for j in jobs if j.get("jobstatus") == 0 and not j.get("managementserverid")]
-        check("jobs", True, f"{len(jobs)} jobs, {len(stuck)} queued")
+    checks = run_checks(sb)
     healthy = all(c["ok"] for c in checks)
     if as_json:
         typer.echo(json.dumps({"healthy": healthy, "checks": checks}, indent=2))
     else:
         table = Table("check", "ok", "detail")
         for c in checks:
-            table.add_row(str(c["name"]), "[green]yes[/]" if c["ok"] else "[red]no[/]", str(c["detail"]))
+            mark = "[yellow]skip[/]" if c.get("skipped") else ("[green]yes[/]" if c["ok"] else "[red]no[/]")
+            table.add_row(str(c["name"]), mark, str(c["detail"]))
         console.print(table)
+        console.print("[bold green]healthy[/]" if healthy else "[bold red]unhealthy[/]")
     raise typer.Exit(0 if healthy else 1)
 
 

@@ -3,12 +3,16 @@ every object is looked up by name first, so a second run changes nothing and an 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from appliance.client import CloudClient
-from appliance.zonespec import CloudSpec, ClusterSpec, PhysicalNetworkSpec, ZoneSpec
+from appliance.zonespec import CloudSpec, ClusterSpec, PhysicalNetworkSpec, TemplateSpec, ZoneSpec
 
 
 @dataclass(slots=True)
@@ -180,3 +184,137 @@ class Deployer:
                          lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, podid=pod_id, clusterid=cid,
                                                    name=ps.name, url=ps.url, scope="cluster",
                                                    tags=",".join(ps.tags) or None))
+
+
+# ---- templates and the first VM (devcloud up) --------------------------------------------------------------
+def _wait(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def ensure_templates(c: CloudClient, spec: CloudSpec, resolve_url: Callable[[str], str], notify: Notify,
+                     timeout: float = 300.0) -> list[dict[str, Any]]:
+    """Registers each spec template once per zone (looked up by name first) and waits until it is ready."""
+    out = []
+    for zone in spec.zones:
+        zid = c.one("listZones", "zone", name=zone.name)["id"]  # type: ignore[index]
+        for t in spec.templates:
+            def find(t: TemplateSpec = t, zid: str = zid) -> dict[str, Any] | None:
+                found = [x for x in c.items("listTemplates", "template", templatefilter="all", zoneid=zid,
+                                            name=t.name) if x.get("name") == t.name]
+                return found[0] if found else None
+
+            tpl = find()
+            if tpl is None:
+                url = resolve_url(t.url or "")
+                notify(f"registering template {t.name} from {url}")
+                c.call("registerTemplate", name=t.name, displaytext=t.name, format=t.format,
+                       hypervisor=t.hypervisor, url=url, zoneid=zid, ispublic=True, isfeatured=True,
+                       sshkeyenabled=True, passwordenabled=False)
+            if not (tpl or {}).get("isready"):
+                notify(f"waiting for template {t.name} to be ready")
+
+                def ready(find: Callable[[], dict[str, Any] | None] = find) -> dict[str, Any] | None:
+                    x = find()
+                    if x and x.get("status", "").lower().startswith(("error", "failed")):
+                        raise RuntimeError(f"template {x.get('name')}: {x.get('status')}")
+                    return x if x and x.get("isready") else None
+
+                tpl = _wait(ready, timeout, f"template {t.name}")
+            out.append(tpl)
+    return out
+
+
+def ssh_command(key: Path | str, ip: str, port: int, user: str = "root", command: str = "hostname",
+                timeout: int = 5) -> list[str]:
+    return ["ssh", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", f"ConnectTimeout={timeout}", "-o", "BatchMode=yes",
+            "-o", "LogLevel=ERROR", f"{user}@{ip}", command]
+
+
+def ssh_answers(key: Path | str, ip: str, port: int, user: str = "root", timeout: int = 5) -> str | None:
+    try:
+        r = subprocess.run(ssh_command(key, ip, port, user, timeout=timeout), capture_output=True, text=True,
+                           timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def ensure_first_vm(c: CloudClient, spec: CloudSpec, key_dir: Path, notify: Notify) -> dict[str, Any]:
+    """The first VM of the spec, converged: isolated network, key pair (private key saved 0600), VM Running,
+    firewall rule + port forwarding ssh_public_port -> 22 on the network's source-NAT IP. Returns facts."""
+    fv = spec.first_vm
+    assert fv is not None
+    zone = c.one("listZones", "zone", name=fv.zone)
+    if zone is None:
+        raise RuntimeError(f"zone {fv.zone} does not exist (deploy step)")
+    zid = zone["id"]
+    net = c.one("listNetworks", "network", zoneid=zid, name=fv.network)
+    if net is None:
+        off = c.one("listNetworkOfferings", "networkoffering", name=fv.network_offering)
+        if off is None:
+            raise RuntimeError(f"network offering {fv.network_offering} does not exist")
+        notify(f"creating network {fv.network}")
+        net = Deployer._unwrap(c.call("createNetwork", zoneid=zid, name=fv.network, displaytext=fv.network,
+                                      networkofferingid=off["id"]), "network")
+    key_dir.mkdir(parents=True, exist_ok=True)
+    key_path = key_dir / f"{fv.keypair}.pem"
+    kp = c.one("listSSHKeyPairs", "sshkeypair", name=fv.keypair)
+    if kp is not None and not key_path.is_file():
+        # The private key is gone (it is never stored by the server): make a new pair.
+        c.call("deleteSSHKeyPair", name=fv.keypair)
+        kp = None
+    if kp is None:
+        notify(f"creating key pair {fv.keypair}")
+        created = Deployer._unwrap(c.call("createSSHKeyPair", name=fv.keypair), "keypair")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(created["privatekey"])
+    os.chmod(key_path, 0o600)
+    vms = [v for v in c.items("listVirtualMachines", "virtualmachine", zoneid=zid, name=fv.name)
+           if v.get("name") == fv.name and v.get("state") not in ("Destroyed", "Expunging", "Error")]
+    if not vms:
+        tpl = c.one("listTemplates", "template", templatefilter="all", zoneid=zid, name=fv.template)
+        so = c.one("listServiceOfferings", "serviceoffering", name=fv.offering)
+        if tpl is None or so is None:
+            raise RuntimeError(f"template {fv.template} or offering {fv.offering} is missing")
+        notify(f"deploying VM {fv.name}")
+        vm = Deployer._unwrap(c.run("deployVirtualMachine", zoneid=zid, templateid=tpl["id"],
+                                    serviceofferingid=so["id"], networkids=net["id"], keypair=fv.keypair,
+                                    name=fv.name, displayname=fv.name), "virtualmachine")
+    else:
+        vm = vms[0]
+        if vm.get("state") == "Stopped":
+            notify(f"starting VM {fv.name}")
+            vm = Deployer._unwrap(c.run("startVirtualMachine", id=vm["id"]), "virtualmachine")
+    ips = [i for i in c.items("listPublicIpAddresses", "publicipaddress", associatednetworkid=net["id"])
+           if i.get("issourcenat")]
+    if not ips:
+        raise RuntimeError(f"network {fv.network} has no source-NAT public IP")
+    ip = ips[0]
+    port = fv.ssh_public_port
+    rules = c.items("listFirewallRules", "firewallrule", ipaddressid=ip["id"])
+    if not any(str(r.get("startport")) == str(port) and r.get("protocol") == "tcp" for r in rules):
+        notify(f"opening firewall tcp/{port} on {ip['ipaddress']}")
+        c.run("createFirewallRule", ipaddressid=ip["id"], protocol="tcp", startport=port, endport=port,
+              cidrlist="0.0.0.0/0")
+    pfs = c.items("listPortForwardingRules", "portforwardingrule", ipaddressid=ip["id"])
+    if not any(str(r.get("publicport")) == str(port) for r in pfs):
+        notify(f"forwarding {ip['ipaddress']}:{port} -> {fv.name}:22")
+        c.run("createPortForwardingRule", ipaddressid=ip["id"], protocol="tcp", publicport=port, privateport=22,
+              virtualmachineid=vm["id"], openfirewall=False)
+    return {"vm_id": vm["id"], "vm_name": fv.name, "instancename": vm.get("instancename"),
+            "network_id": net["id"], "zone_id": zid, "ip": ip["ipaddress"], "ip_id": ip["id"], "port": port,
+            "key": str(key_path), "user": fv.ssh_user, "keypair": fv.keypair}
+
+
+def wait_ssh(facts: dict[str, Any], timeout: float) -> str:
+    return str(_wait(lambda: ssh_answers(facts["key"], facts["ip"], facts["port"], facts["user"]), timeout,
+                     f"SSH on {facts['ip']}:{facts['port']}", interval=1.0))

@@ -20,6 +20,9 @@ import httpx
 
 from management.api.cloudstack.signing import sign
 
+DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
+DEFAULT_CONSOLE_DIR = Path("/var/log/devcloud/console")
+
 
 @dataclass(slots=True)
 class Sandbox:
@@ -27,14 +30,67 @@ class Sandbox:
     api_port: int = 8080
     integration_port: int = 8096
     bind: str = "127.0.0.1"
+    s3_port: int = 8081
+    ec2_port: int = 8082
 
     @classmethod
     def from_env(cls) -> Sandbox:
         return cls(
-            state_dir=Path(os.environ.get("DEVCLOUD_STATE_DIR", "/var/lib/devcloud")),
+            state_dir=Path(os.environ.get("DEVCLOUD_STATE_DIR", str(DEFAULT_STATE_DIR))),
             api_port=int(os.environ.get("DEVCLOUD_API_PORT", "8080")),
             integration_port=int(os.environ.get("DEVCLOUD_INTEGRATION_PORT", "8096")),
+            s3_port=int(os.environ.get("DEVCLOUD_S3_PORT", "8081")),
+            ec2_port=int(os.environ.get("DEVCLOUD_EC2_PORT", "8082")),
         )
+
+    # ---- sandbox state (what `up` did; step timings) -------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "sandbox.json"
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def save_state(self, **updates: Any) -> dict[str, Any]:
+        data = self.state()
+        data.update(updates)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self.state_file)
+        return data
+
+    @property
+    def console_dir(self) -> Path:
+        """Guest console logs: DEVCLOUD_CONSOLE_LOG_DIR, else the default for the default state dir, else
+        <state dir>/logs/console (a throw-away sandbox keeps everything in its own directory)."""
+        env = os.environ.get("DEVCLOUD_CONSOLE_LOG_DIR")
+        if env:
+            return Path(env)
+        return DEFAULT_CONSOLE_DIR if self.state_dir == DEFAULT_STATE_DIR else self.state_dir / "logs" / "console"
+
+    @property
+    def db_url(self) -> str:
+        return os.environ.get("DEVCLOUD_DB_URL") or f"sqlite:///{self.state_dir / 'devcloud.db'}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{self.bind}:{self.s3_port}"
+
+    @property
+    def ec2_endpoint(self) -> str:
+        return f"http://{self.bind}:{self.ec2_port}"
+
+    def client(self, timeout: float = 30.0) -> Any:
+        from appliance.client import CloudClient
+
+        admin = self.admin()
+        if admin is None:
+            raise RuntimeError(f"no admin credentials in {self.state_dir}")
+        return CloudClient(self.endpoint, admin["apikey"], admin["secretkey"], timeout=timeout)
 
     # ---- files ----------------------------------------------------------------------------------------------
     @property
@@ -89,11 +145,12 @@ class Sandbox:
             return False
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, DEVCLOUD_STATE_DIR=str(self.state_dir), DEVCLOUD_API_PORT=str(self.api_port),
-                   DEVCLOUD_INTEGRATION_PORT=str(self.integration_port))
+                   DEVCLOUD_INTEGRATION_PORT=str(self.integration_port), DEVCLOUD_S3_PORT=str(self.s3_port),
+                   DEVCLOUD_CONSOLE_LOG_DIR=str(self.console_dir), PYTHONUNBUFFERED="1")
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "management", "serve"], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                    start_new_session=True)
+                                    start_new_session=True, cwd=str(self.state_dir))
         self.pid_file.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -122,3 +179,165 @@ class Sandbox:
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+# ---- health -------------------------------------------------------------------------------------------------
+STUCK_AFTER = 300.0  # seconds a job may stay pending (jobstatus 0) before it counts as stuck
+
+
+def _check(checks: list[dict[str, Any]], name: str, ok: bool, detail: str, skipped: bool = False) -> None:
+    checks.append({"name": name, "ok": ok, "skipped": skipped, "detail": detail})
+
+
+def _age(created: str | None) -> float:
+    from datetime import datetime
+
+    if not created:
+        return 0.0
+    try:
+        t = datetime.strptime(created[:19], "%Y-%m-%dT%H:%M:%S").timestamp()
+        # CloudStack dates carry the offset (+0000): compare in UTC
+        return time.time() - t + (time.mktime(time.gmtime()) - time.mktime(time.localtime()))
+    except ValueError:
+        return 0.0
+
+
+def libvirt_error(uri: str) -> str | None:
+    """None when libvirt at `uri` answers, else libvirt's own error message."""
+    try:
+        r = subprocess.run(["virsh", "-c", uri, "version"], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return f"{uri}: no answer within 10 s"
+    except FileNotFoundError:
+        return "virsh is not installed"
+    if r.returncode == 0:
+        return None
+    lines = [ln.strip() for ln in r.stderr.splitlines() if ln.strip()]
+    return "; ".join(lines[-2:]) or f"virsh exited {r.returncode}"
+
+
+def s3_round_trip(sb: Sandbox) -> tuple[bool, str]:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        return True, "boto3 not installed: skipped"
+    admin = sb.admin() or {}
+    s3 = boto3.client("s3", endpoint_url=sb.s3_endpoint, aws_access_key_id=admin.get("apikey"),
+                      aws_secret_access_key=admin.get("secretkey"), region_name="us-east-1",
+                      config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 1},
+                                    s3={"addressing_style": "path"}))
+    bucket, key, body = "devcloud-health", f"check-{os.getpid()}", os.urandom(64)
+    t0 = time.monotonic()
+    try:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except Exception:  # noqa: BLE001 - absent: create it
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.delete_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - reported as the check's detail
+        return False, f"{sb.s3_endpoint}: {type(exc).__name__}: {exc}"
+    if got != body:
+        return False, f"{sb.s3_endpoint}: object read back differs"
+    return True, f"{sb.s3_endpoint}: put/get/delete in {1000 * (time.monotonic() - t0):.0f} ms"
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex((host, port)) == 0
+
+
+def run_checks(sb: Sandbox) -> list[dict[str, Any]]:
+    """Cloud-level health: every check has name, ok, skipped, detail."""
+    from appliance.deploy import ssh_answers
+
+    checks: list[dict[str, Any]] = []
+    pid = sb.pid()
+    _check(checks, "server process", pid is not None, f"pid {pid}" if pid else f"not running (pid file {sb.pid_file})")
+    answers = pid is not None and sb.answers()
+    _check(checks, "API answers", answers, sb.endpoint)
+    state = sb.state()
+    # Local libvirt hosts are asked directly too: the host monitor needs a few pings to notice, and libvirt's own
+    # error is the useful one ("Failed to connect socket to '/var/run/libvirt/libvirt-sock'...").
+    local_uris = sorted(set(state.get("local_hosts") or []))
+    libvirt_down = {}
+    for uri in local_uris:
+        err = libvirt_error(uri)
+        if err:
+            libvirt_down[uri] = err
+    if not answers:
+        for uri, err in libvirt_down.items():
+            _check(checks, f"host {uri}", False, f"Down: libvirt unreachable: {err}")
+        return checks
+    c = sb.client(timeout=15)
+    try:
+        try:
+            t0 = time.monotonic()
+            c.call("listConfigurations", name="expunge.delay")
+            _check(checks, "database", True, f"{sb.db_url.split('://')[0]} answers "
+                                             f"({1000 * (time.monotonic() - t0):.0f} ms)")
+        except Exception as exc:  # noqa: BLE001
+            _check(checks, "database", False, str(exc))
+        jobs = c.items("listAsyncJobs", "asyncjobs")
+        stuck = [j for j in jobs if j.get("jobstatus") == 0 and _age(j.get("created")) > STUCK_AFTER]
+        pending = [j for j in jobs if j.get("jobstatus") == 0]
+        _check(checks, "jobs", not stuck, f"{len(jobs)} jobs, {len(pending)} pending, {len(stuck)} stuck"
+               + (f": {', '.join(str(j.get('cmd', j['jobid'])) for j in stuck[:5])}" if stuck else ""))
+        hosts = c.items("listHosts", "host", type="Routing")
+        for h in hosts:
+            hv = h.get("hypervisor")
+            err = next(iter(libvirt_down.values()), None) if hv == "KVM" and libvirt_down else None
+            up = h.get("state") == "Up" and err is None
+            detail = f"{hv} {h.get('state')}"
+            if err:
+                detail = f"Down: libvirt unreachable: {err} (server says {h.get('state')})"
+            _check(checks, f"host {h.get('name')}", up, detail)
+        if not hosts:
+            _check(checks, "hosts", False, "no hosts")
+        nfs = "nfs" in Path("/proc/filesystems").read_text() if Path("/proc/filesystems").exists() else False
+        for p in c.items("listStoragePools", "storagepool"):
+            total, used = int(p.get("disksizetotal") or 0), int(p.get("disksizeused") or 0)
+            kind = p.get("type", "")
+            if kind == "Filesystem":
+                kind = "directory storage" + ("" if nfs else ": this kernel has no NFS")
+            _check(checks, f"pool {p.get('name')}", p.get("state") == "Up",
+                   f"{p.get('state')}, {(total - used) / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB; {kind}")
+        for r in c.items("listRouters", "router"):
+            _check(checks, f"router {r.get('name')}", r.get("state") == "Running", str(r.get("state")))
+        spec_templates = set(state.get("templates") or [])
+        for t in c.items("listTemplates", "template", templatefilter="all"):
+            if spec_templates and t.get("name") not in spec_templates:
+                continue
+            if t.get("templatetype") == "SYSTEM":
+                continue
+            _check(checks, f"template {t.get('name')}", bool(t.get("isready")),
+                   "ready" if t.get("isready") else str(t.get("status")))
+        fv = state.get("first_vm")
+        if fv:
+            vm = c.one("listVirtualMachines", "virtualmachine", id=fv["vm_id"])
+            if vm is None:
+                _check(checks, "guest", False, f"VM {fv['vm_name']} is gone")
+            else:
+                answer = ssh_answers(fv["key"], fv["ip"], fv["port"], fv.get("user", "root"))
+                _check(checks, "guest", answer is not None,
+                       f"{fv['vm_name']} {vm.get('state')}; ssh {fv['ip']}:{fv['port']} "
+                       + (f"answers {answer}" if answer else "does not answer"))
+        else:
+            _check(checks, "guest", True, "no first VM in this scenario", skipped=True)
+    finally:
+        c.close()
+    if _port_open(sb.s3_port):
+        ok, detail = s3_round_trip(sb)
+        _check(checks, "S3", ok, detail)
+    else:
+        _check(checks, "S3", False, f"{sb.s3_endpoint} does not answer")
+    if _port_open(sb.ec2_port):
+        _check(checks, "EC2", True, f"{sb.ec2_endpoint} answers")
+    else:
+        _check(checks, "EC2", True, f"{sb.ec2_endpoint}: not served (yet)", skipped=True)
+    return checks

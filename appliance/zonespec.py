@@ -65,12 +65,30 @@ class HostSpec(_Spec):
     address: str | None = None
     role: Literal["kvm", "xen", "simulator"] | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError(f"host URL {v!r} needs a scheme: http://sim/..., qemu:///system, qemu+ssh://root@host/system")
+        return v
+
+
+def _storage_url(v: str) -> str:
+    if not v.startswith(("nfs://", "file:///")):
+        raise ValueError(f"storage URL {v!r} must be nfs://server/export or file:///absolute/path")
+    return v
+
 
 class PrimaryStorageSpec(_Spec):
     name: str
     url: str = Field(description="nfs://server/export, or file:///path for a directory pool")
     scope: Literal["cluster", "zone"] = "cluster"
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url_ok(cls, v: str) -> str:
+        return _storage_url(v)
 
 
 class ClusterSpec(_Spec):
@@ -86,6 +104,16 @@ class ClusterSpec(_Spec):
             if v.lower() == h.lower():
                 return h
         raise ValueError(f"unknown hypervisor {v!r}; one of {', '.join(HYPERVISORS)}")
+
+    @model_validator(mode="after")
+    def _host_urls(self) -> ClusterSpec:
+        want = {"KVM": ("qemu",), "Simulator": ("http", "https")}.get(self.hypervisor)
+        for i, h in enumerate(self.hosts):
+            scheme = h.url.split("://", 1)[0].split("+", 1)[0]
+            if want and scheme not in want:
+                raise ValueError(f"hosts[{i}].url {h.url!r} is not a {self.hypervisor} host URL "
+                                 f"(expected {' or '.join(s + '://' for s in want)}...)")
+        return self
 
 
 class PodSpec(_Spec):
@@ -121,6 +149,11 @@ class SecondaryStorageSpec(_Spec):
     name: str
     url: str
     provider: str = "NFS"
+
+    @field_validator("url")
+    @classmethod
+    def _url_ok(cls, v: str) -> str:
+        return _storage_url(v)
 
 
 class ZoneSpec(_Spec):
@@ -176,6 +209,9 @@ class FirstVmSpec(_Spec):
     network_offering: str = "DefaultIsolatedNetworkOfferingWithSourceNatService"
     ssh_public_port: int = Field(2222, ge=1, le=65535)
     name: str = "first-vm"
+    keypair: str = Field("devcloud-sandbox", description="key pair; its private key is saved in the state dir")
+    ssh_user: str = "root"
+    boot_timeout: float = Field(180.0, gt=0, description="seconds until the guest must answer SSH")
 
 
 class CloudSpec(_Spec):
@@ -197,6 +233,9 @@ class CloudSpec(_Spec):
                 raise ValueError(f"first_vm.zone {self.first_vm.zone!r} is not one of the zones {names}")
             if self.first_vm.template not in {t.name for t in self.templates}:
                 raise ValueError(f"first_vm.template {self.first_vm.template!r} is not one of the templates")
+            zone = next(z for z in self.zones if z.name == self.first_vm.zone)
+            if zone.network_type != "Advanced":
+                raise ValueError(f"first_vm.zone {zone.name!r} must be an Advanced zone (port forwarding)")
         return self
 
 
@@ -214,16 +253,28 @@ def parse(data: object, source: str = "<spec>") -> CloudSpec:
         raise SpecError(source, [f"{_path(e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
 
 
-def load(name_or_path: str | Path) -> CloudSpec:
-    """Loads `scenarios/<name>.yaml` (or a path) and validates it; SpecError names every bad field."""
+DEFAULT_STATE_DIR = "/var/lib/devcloud"
+
+
+def resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
         path = SCENARIO_DIR / f"{name_or_path}.yaml"
+    return path
+
+
+def load(name_or_path: str | Path, state_dir: str | Path | None = None) -> CloudSpec:
+    """Loads `scenarios/<name>.yaml` (or a path) and validates it; SpecError names every bad field.
+
+    `{state_dir}` in the file is replaced by the sandbox's state directory (default /var/lib/devcloud), so one spec
+    serves the default sandbox and the throw-away ones tests make."""
+    path = resolve(name_or_path)
     if not path.is_file():
-        known = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+        known = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if not p.stem.startswith(("smoke", "e2e")))
         raise SpecError(str(path), [f"no such zone spec; known: {', '.join(known)}"])
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text().replace("{state_dir}", str(state_dir or DEFAULT_STATE_DIR).rstrip("/"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(str(path), [f"not valid YAML: {exc}"]) from None
     return parse(data, str(path))
