@@ -294,6 +294,11 @@ def _vm_extras(r: Request, vm_uuids: list[str]) -> dict[str, dict[str, Any]]:
         from management.services.security_groups import groups_of
     except ImportError:  # pragma: no cover
         return out
+    nat = {ip["virtualmachineid"]: ip["ipaddress"] for ip in listing(
+        r, "listPublicIpAddresses", "publicipaddress", isstaticnat=True) if ip.get("virtualmachineid")}
+    for u, ip in nat.items():
+        if u in out:
+            out[u]["public"] = ip
     with r.db() as s:
         idmap = dict(s.execute(select(VirtualMachine.id, VirtualMachine.uuid).where(
             VirtualMachine.uuid.in_(vm_uuids))).all()) if len(vm_uuids) <= 500 else dict(s.execute(select(
@@ -311,7 +316,7 @@ def instance_of(r: Request, v: dict[str, Any], extra: dict[str, Any] | None = No
     nics = v.get("nic") or []
     nic = next((n for n in nics if n.get("isdefault")), nics[0] if nics else {})
     private = nic.get("ipaddress")
-    public = v.get("publicip")
+    public = v.get("publicip") or (extra or {}).get("public")
     kp = v.get("keypair")
     groups = (extra or {}).get("groups", [])
     subnet = ids.to_ec2("subnet", nic.get("networkid"))
