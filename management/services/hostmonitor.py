@@ -90,10 +90,10 @@ class HostMonitor:
             host = s.get(Host, host_id)
             if host is None or host.removed is not None:
                 return None
-            url, hv, status = host.url, host.hypervisor_type, host.status
+            url, hv, status, details = host.url, host.hypervisor_type, host.status, host.details_json
         ok = True
         try:
-            drv = hosts.drivers(self.runtime).get(_Probe(host_id, url, hv))
+            drv = hosts.drivers(self.runtime).get(_Probe(host_id, url, hv, details))
             drv.host_stats()
         except (DriverError, CloudError) as exc:
             ok = False
@@ -134,8 +134,9 @@ class HostMonitor:
 class _Probe:
     """The few Host attributes HostDrivers.get reads, without holding a session open during I/O."""
 
-    def __init__(self, host_id: int, url: str, hypervisor: str) -> None:
+    def __init__(self, host_id: int, url: str, hypervisor: str, details_json: str | None = None) -> None:
         self.id, self.url, self.hypervisor_type = host_id, url, hypervisor
+        self.details_json = details_json  # addHost credentials (XenServer pools log in with them)
 
 
 def start(runtime: Runtime, stop_event: threading.Event | None = None) -> HostMonitor:

@@ -8,6 +8,7 @@ PrepareForMaintenance, Maintenance, ErrorInMaintenance) change only through `set
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from urllib.parse import urlsplit
@@ -58,7 +59,7 @@ class HostDrivers:
             drv = self._drivers.get(host.id)
         if drv is not None and drv.url == host.url:
             return drv
-        drv = build_driver(host.url, host.hypervisor_type)
+        drv = build_driver(host.url, host.hypervisor_type, host_credentials(host))
         drv.connect()
         with self._lock:
             old = self._drivers.get(host.id)
@@ -106,11 +107,26 @@ def driver_for(runtime: Runtime, host: Host) -> HypervisorDriver:
     return drivers(runtime).get(host)
 
 
-def build_driver(url: str, hypervisor: str | None) -> HypervisorDriver:
+def host_credentials(host: Host) -> dict[str, str]:
+    """username/password given to addHost (XenServer pools log in with them), from the host's details."""
+    raw = getattr(host, "details_json", None)  # the host monitor probes with a lightweight stand-in
+    if not raw:
+        return {}
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        return {}
+    return {k: str(details[k]) for k in ("username", "password") if details.get(k) is not None}
+
+
+def build_driver(url: str, hypervisor: str | None, credentials: dict[str, str] | None = None) -> HypervisorDriver:
     from management.services import kvm
 
+    options: dict[str, object] = dict(kvm.driver_options(url, hypervisor))
     try:
-        return driver_registry.driver_for_host(url, hypervisor, **kvm.driver_options(url, hypervisor))
+        if credentials and driver_registry.resolve_driver_name(url, hypervisor) == "xenapi":
+            options.update(credentials)
+        return driver_registry.driver_for_host(url, hypervisor, **options)
     except driver_registry.UnknownDriver as exc:
         raise ParamError(f"Unsupported hypervisor type {hypervisor} for host url {url}: {exc}") from None
     except DriverError as exc:
@@ -235,7 +251,41 @@ def _host_ip(session: Session, url: str, pod: Pod | None, simulated: bool) -> st
 
 
 def add_host(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluster: Cluster | None,
-             clustername: str | None, url: str, hypervisor: str, hosttags: str | None) -> Host:
+             clustername: str | None, url: str, hypervisor: str, hosttags: str | None,
+             username: str | None = None, password: str | None = None) -> Host:
+    return add_hosts(runtime, session, zone=zone, pod=pod, cluster=cluster, clustername=clustername, url=url,
+                     hypervisor=hypervisor, hosttags=hosttags, username=username, password=password)[0]
+
+
+def add_hosts(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluster: Cluster | None,
+              clustername: str | None, url: str, hypervisor: str, hosttags: str | None,
+              username: str | None = None, password: str | None = None) -> list[Host]:
+    """addHost: the host at `url`, and for a driver that manages a pool (XenAPI: `ex_pool_hosts`) every other
+    member of that pool too, as CloudStack does for a XenServer pool master URL."""
+    first = _add_one(runtime, session, zone=zone, pod=pod, cluster=cluster, clustername=clustername, url=url,
+                     hypervisor=hypervisor, hosttags=hosttags, username=username, password=password)
+    added = [first]
+    drv = drivers(runtime).get(first)
+    members = getattr(drv, "ex_pool_hosts", None)
+    if members is None:
+        return added
+    try:
+        others = [m["url"] for m in members() if m["url"].rstrip("/") != url.rstrip("/")]
+    except DriverError as exc:
+        log.warning("host %s: pool members not discovered: %s", url, exc)
+        return added
+    for member_url in others:
+        if session.scalar(select(Host.id).where(Host.url == member_url, Host.removed.is_(None))) is not None:
+            continue
+        added.append(_add_one(runtime, session, zone=zone, pod=pod, cluster=first.cluster, clustername=None,
+                              url=member_url, hypervisor=hypervisor, hosttags=hosttags, username=username,
+                              password=password))
+    return added
+
+
+def _add_one(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluster: Cluster | None,
+             clustername: str | None, url: str, hypervisor: str, hosttags: str | None,
+             username: str | None, password: str | None) -> Host:
     hv = canonical_hypervisor(hypervisor)
     if cluster is None:
         if not clustername:
@@ -256,7 +306,8 @@ def add_host(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluste
     dup = session.scalar(select(Host.id).where(Host.url == url, Host.removed.is_(None)))
     if dup is not None:
         raise ParamError(f"A host with url {url} already exists")
-    driver = build_driver(url, hv)
+    credentials = {k: v for k, v in (("username", username), ("password", password)) if v is not None}
+    driver = build_driver(url, hv, credentials)
     try:
         driver.connect()
         info = driver.host_info()
@@ -273,7 +324,8 @@ def add_host(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluste
                 guid=f"{info.hostname}-{hv}".lower(), private_ip=_host_ip(session, url, pod, simulated),
                 cpu_sockets=info.cpu_sockets, cpus=info.cpu_cores, speed=info.cpu_mhz,
                 total_memory=info.memory_bytes, host_tags=hosttags or None, last_pinged=now,
-                mgmt_server_id=runtime.msid)
+                mgmt_server_id=runtime.msid,
+                details_json=json.dumps(credentials) if credentials and hv == "XenServer" else None)
     session.add(host)
     session.flush()
     try:

@@ -66,12 +66,15 @@ class AddHostParams(Params):
 @api_command("addHost", params=AddHostParams, result_key="host", response=HostResp, roles=ADMIN,
              event="HOST.ADD", entity="Host", description="Adds a new host.")
 def add_host(ctx: CallContext, p: AddHostParams) -> ListResult:
-    h = hosts.add_host(ctx.runtime, ctx.session, zone=ctx.refs["zoneid"], pod=ctx.refs["podid"],
-                       cluster=ctx.refs.get("clusterid"), clustername=p.clustername, url=p.url,
-                       hypervisor=p.hypervisor, hosttags=",".join(p.hosttags) if p.hosttags else None)
+    added = hosts.add_hosts(ctx.runtime, ctx.session, zone=ctx.refs["zoneid"], pod=ctx.refs["podid"],
+                            cluster=ctx.refs.get("clusterid"), clustername=p.clustername, url=p.url,
+                            hypervisor=p.hypervisor, hosttags=",".join(p.hosttags) if p.hosttags else None,
+                            username=p.username, password=p.password)
     if p.allocationstate and p.allocationstate.lower() in ("disable", "disabled"):
-        hosts.update_host(ctx.session, h, allocationstate="Disable", hosttags=None, name=None)
-    return ListResult([host_resp(h)], 1)  # list-shaped, as CloudStack answers addHost
+        for h in added:
+            hosts.update_host(ctx.session, h, allocationstate="Disable", hosttags=None, name=None)
+    # list-shaped, as CloudStack answers addHost (a XenServer pool master URL adds every pool member)
+    return ListResult([host_resp(h) for h in added], len(added))
 
 
 class UpdateHostParams(Params):
