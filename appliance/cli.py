@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from appliance import zonespec
+from appliance.build import build_app
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
 from appliance.sandbox import Sandbox
 
@@ -21,6 +22,7 @@ host_app = typer.Typer(help="hypervisor host preparation", no_args_is_help=True)
 image_app = typer.Typer(help="guest images", no_args_is_help=True)
 app.add_typer(host_app, name="host")
 app.add_typer(image_app, name="image")
+app.add_typer(build_app, name="build")  # appliance/build.py: wheelhouse, base, appliance, boxes
 console = Console(soft_wrap=True)  # keys must stay copyable: never wrap them
 
 
@@ -234,6 +236,59 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         console.print(table)
         console.print("[bold green]healthy[/]" if healthy else "[bold red]unhealthy[/]")
     raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def snapshot(name: str = typer.Argument(..., help="snapshot name")) -> None:
+    """Snapshot the whole sandbox consistently: database, primary and secondary storage, router state."""
+    from appliance import snapshots
+
+    sb = Sandbox.from_env()
+    with console.status(f"snapshot {name}: quiescing the server, pausing guests, copying"):
+        try:
+            meta = snapshots.snapshot(sb, name)
+        except (FileExistsError, ValueError) as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    console.print(f"snapshot {name}: {meta['db']}, {len(meta['dirs'])} storage dirs, "
+                  f"{len(meta['running'])} running guests, {meta['seconds']} s")
+
+
+@app.command()
+def restore(name: str = typer.Argument(..., help="snapshot name")) -> None:
+    """Restore a snapshot: stop, replace database/storage/router state, restart; Running VMs run again."""
+    from appliance import snapshots
+
+    sb = Sandbox.from_env()
+    with console.status(f"restoring {name}"):
+        try:
+            out = snapshots.restore(sb, name)
+        except FileNotFoundError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    console.print(f"restored {name}: {len(out['started'])} guests started, {out['seconds']} s")
+
+
+@app.command("snapshots")
+def list_snapshots() -> None:
+    """List the sandbox snapshots."""
+    from appliance import snapshots
+
+    for s in snapshots.list_snapshots(Sandbox.from_env()):
+        typer.echo(f"{s['name']}\t{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(s['at']))}\t"
+                   f"{s['running']} running")
+
+
+@app.command()
+def logs(output: str = typer.Option(None, "--output", "-o", help="tarball path")) -> None:
+    """One tarball with every log and config (secrets redacted) for a bug report."""
+    from pathlib import Path
+
+    from appliance.bundle import make_bundle
+
+    path, what = make_bundle(Sandbox.from_env(), Path(output) if output else None)
+    console.print(f"{path} ({', '.join(what)})", markup=False)
+    typer.echo(path)
 
 
 @host_app.command("prepare")

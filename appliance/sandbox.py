@@ -146,6 +146,7 @@ class Sandbox:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, DEVCLOUD_STATE_DIR=str(self.state_dir), DEVCLOUD_API_PORT=str(self.api_port),
                    DEVCLOUD_INTEGRATION_PORT=str(self.integration_port), DEVCLOUD_S3_PORT=str(self.s3_port),
+                   DEVCLOUD_EC2_PORT=str(self.ec2_port),
                    DEVCLOUD_CONSOLE_LOG_DIR=str(self.console_dir), PYTHONUNBUFFERED="1")
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "management", "serve"], stdout=log,

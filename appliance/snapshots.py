@@ -227,6 +227,7 @@ def _copytree(src: Path, dst: Path) -> None:
     if dst.exists():
         shutil.rmtree(dst)
     if src.is_dir():
+        dst.parent.mkdir(parents=True, exist_ok=True)
         # cp keeps sparse qcow2 files sparse and tries reflinks first
         subprocess.run(["cp", "-a", "--sparse=always", "--reflink=auto", str(src), str(dst)], check=True)
 
@@ -269,7 +270,6 @@ def snapshot(sb: Sandbox, name: str) -> dict[str, Any]:
         for f in ("admin.json", "sandbox.json", "server-id"):
             if (sb.state_dir / f).is_file():
                 shutil.copy2(sb.state_dir / f, tmp / f)
-        (tmp / "keys").mkdir()
         if (sb.state_dir / "keys").is_dir():
             _copytree(sb.state_dir / "keys", tmp / "keys")
         meta = {"name": name, "at": time.time(), "db": how, "dirs": {k: str(v) for k, v in dirs.items()},
