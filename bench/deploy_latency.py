@@ -159,7 +159,7 @@ def wait_login(path: Path, timeout: float = 180.0) -> float:
     raise RuntimeError(f"no login prompt in {path} after {timeout:.0f}s:\n{path.read_text(errors='replace')[-2000:]}")
 
 
-def one_deploy(c: InProcClient, timings: Timings, console: Path, params: dict[str, Any]) -> dict[str, float]:
+def one_deploy(c: InProcClient, timings: Timings, console: Path, params: dict[str, Any]) -> dict[str, Any]:
     timings.reset()
     t0 = time.monotonic()
     started = c.call("deployVirtualMachine", **params)
@@ -177,7 +177,7 @@ def one_deploy(c: InProcClient, timings: Timings, console: Path, params: dict[st
     text = log_path.read_text(errors="replace")
     r = dict(timings.rec)
     spawn = r["spawn_end"] - r["spawn_start"]
-    out = {
+    out: dict[str, Any] = {
         "planning": r["spawn_start"] - t0,
         "disk_clone": r.get("disk_clone", 0.0),
         "config_drive": r.get("config_drive", 0.0),
@@ -193,6 +193,8 @@ def one_deploy(c: InProcClient, timings: Timings, console: Path, params: dict[st
         m = re.search(rx, text)
         if m:
             out[key] = float(m.group(1))
+    ready = re.search(r"DEVCLOUD-GUEST-READY .*", text)
+    out["guest_ready_line"] = ready.group(0).strip() if ready else ""  # type: ignore[assignment]
     c.run("destroyVirtualMachine", id=vm["id"], expunge=True)
     return out
 
