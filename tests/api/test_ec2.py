@@ -377,3 +377,25 @@ def test_unknown_action_and_missing_parameter(cloud: Cloud, ec2: Any) -> None:
     with pytest.raises(WaiterError):
         ec2.get_waiter("instance_running").wait(InstanceIds=["i-00000000000000000"],
                                                 WaiterConfig={"Delay": 0.1, "MaxAttempts": 1})
+
+
+def test_describe_view_agrees_with_list_virtual_machines(cloud: Cloud, ec2: Any, ami: str) -> None:
+    """DescribeInstances reads a lean projection; it must show what listVirtualMachines shows for the caller."""
+    ec2.create_key_pair(KeyName="agree")
+    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=3, MaxCount=3, KeyName="agree",
+                                                      InstanceType="Medium Instance")["Instances"]]
+    running(ec2, ids)
+    ec2.create_tags(Resources=ids[:1], Tags=[{"Key": "k", "Value": "v"}])
+    seen = {i["InstanceId"]: i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    vms = cloud.admin_api()("listVirtualMachines")["virtualmachine"]
+    assert len(seen) == len(vms)
+    for vm in vms:
+        i = seen["i-" + vm["id"].replace("-", "")[:17]]
+        nic = next(n for n in vm["nic"] if n["isdefault"])
+        assert (i["State"]["Name"], i["PrivateIpAddress"], i["KeyName"], i["InstanceType"],
+                i["Placement"]["AvailabilityZone"], i["ImageId"], sorted((t["Key"], t["Value"]) for t in i["Tags"])) \
+            == ({"Running": "running", "Stopped": "stopped"}.get(vm["state"], i["State"]["Name"]), nic["ipaddress"],
+                vm.get("keypair"), vm["serviceofferingname"], vm["zonename"],
+                "ami-" + vm["templateid"].replace("-", "")[:17],
+                sorted((t["key"], t["value"]) for t in vm.get("tags", [])))
+    ec2.terminate_instances(InstanceIds=ids)

@@ -60,7 +60,8 @@ def add_public_range(srv: Any, zone_id: int, first: int = 2, last: int = 40) -> 
 
 
 @contextlib.contextmanager
-def in_process_cloud(state: Path, *, hosts: int = 2, cpus: int = 64, mem_gib: int = 256) -> Iterator[Cloud]:
+def in_process_cloud(state: Path, *, hosts: int = 2, cpus: int = 64, mem_gib: int = 256,
+                     guest_cidr: str | None = None) -> Iterator[Cloud]:
     from starlette.testclient import TestClient
 
     from management.api.app import api_app, integration_app
@@ -79,6 +80,11 @@ def in_process_cloud(state: Path, *, hosts: int = 2, cpus: int = 64, mem_gib: in
     zone = build_sim_zone(SimpleNamespace(server=srv), state, hosts=hosts, cpus=cpus, mem_gib=mem_gib,
                           network_type="Advanced")
     add_public_range(srv, zone["zone_id"])
+    if guest_cidr:
+        from management.models.infra import Zone
+
+        with srv.runtime.db.session() as s:
+            s.get_one(Zone, zone["zone_id"]).guest_cidr = guest_cidr
     try:
         with serve_asgi(ec2_app(srv.dispatcher)) as port, \
                 TestClient(integration_app(srv.dispatcher), base_url="http://127.0.0.1:8096") as h, \

@@ -318,7 +318,8 @@ def instance_of(r: Request, v: dict[str, Any], extra: dict[str, Any] | None = No
     private = nic.get("ipaddress")
     public = v.get("publicip") or (extra or {}).get("public")
     kp = v.get("keypair")
-    groups = (extra or {}).get("groups", [])
+    groups = (extra or {}).get("groups") or [{"GroupId": ids.to_ec2("sg", u), "GroupName": n}
+                                             for u, n in v.get("_groups", [])]
     subnet = ids.to_ec2("subnet", nic.get("networkid"))
     return {
         "InstanceId": ids.to_ec2("i", v["id"]), "ImageId": ids.to_ec2("ami", v.get("templateid")),
@@ -370,13 +371,18 @@ def _terminated(r: Request, wanted: list[str]) -> list[dict[str, Any]]:
                 continue
             row = s.execute(select(VirtualMachine.uuid, VirtualMachine.created).where(
                 VirtualMachine.uuid.like(ids._pattern(iid[2:])), VirtualMachine.account_id == r.caller.account_id,
-                VirtualMachine.type == "User") if hasattr(VirtualMachine, "type") else select(
-                VirtualMachine.uuid, VirtualMachine.created).where(
-                VirtualMachine.uuid.like(ids._pattern(iid[2:])),
-                VirtualMachine.account_id == r.caller.account_id)).first()
+                VirtualMachine.vm_type == "User")).first()
             if row is not None:
                 out.append(instance_of(r, {"id": row[0], "created": row[1]}, state=(48, "terminated")))
     return out
+
+
+def instance_rows(r: Request) -> list[dict[str, Any]]:
+    """The caller's VMs for DescribeInstances (a lean read with listVirtualMachines' visibility; see views)."""
+    from management.api.ec2 import views
+
+    with r.db() as s:
+        return views.vm_rows(s, r.caller)
 
 
 @action("DescribeInstances")
@@ -385,9 +391,7 @@ def describe_instances(r: Request, p: dict[str, Any]) -> dict[str, Any]:
     if wanted and p.get("MaxResults") is not None:
         raise EC2Error("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter "
                                                       "maxResults")
-    vms = listing(r, "listVirtualMachines", "virtualmachine", details="min")
-    extras = _vm_extras(r, [v["id"] for v in vms])
-    items = [instance_of(r, v, extras.get(v["id"])) for v in vms]
+    items = [instance_of(r, v) for v in instance_rows(r)]
     if wanted:
         by_id = {i["InstanceId"]: i for i in items}
         missing = [w for w in wanted if w not in by_id]
