@@ -55,8 +55,10 @@ def api_app(dispatcher: Dispatcher) -> Starlette:
                                         method=request.method)
         return _to_response(reply)
 
+    from management.api import ui
+
     return Starlette(routes=[Route("/client/api", client_api, methods=["GET", "POST"]),
-                             Route("/client/api/", client_api, methods=["GET", "POST"])])
+                             Route("/client/api/", client_api, methods=["GET", "POST"]), *ui.routes(dispatcher)])
 
 
 def integration_app(dispatcher: Dispatcher) -> Starlette:
