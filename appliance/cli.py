@@ -22,6 +22,8 @@ host_app = typer.Typer(help="hypervisor host preparation", no_args_is_help=True)
 image_app = typer.Typer(help="guest images", no_args_is_help=True)
 app.add_typer(host_app, name="host")
 app.add_typer(image_app, name="image")
+scenario_app = typer.Typer(help="scripted checks against the sandbox (JUnit XML)", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 app.add_typer(build_app, name="build")  # appliance/build.py: wheelhouse, base, appliance, boxes
 console = Console(soft_wrap=True)  # keys must stay copyable: never wrap them
 
@@ -289,6 +291,46 @@ def logs(output: str = typer.Option(None, "--output", "-o", help="tarball path")
     path, what = make_bundle(Sandbox.from_env(), Path(output) if output else None)
     console.print(f"{path} ({', '.join(what)})", markup=False)
     typer.echo(path)
+
+
+@scenario_app.command("run")
+def scenario_run(name: str = typer.Argument(..., help="scenario name in scenarios/ or a path"),
+                 junit: str = typer.Option(None, "--junit", help="JUnit XML path (default <state>/junit/NAME.xml)")
+                 ) -> None:
+    """Run the ordered steps of a scenario file against the sandbox; writes JUnit XML; exit 1 on failure."""
+    from pathlib import Path
+
+    from appliance import scenario as sc
+
+    sb = Sandbox.from_env()
+    try:
+        data = sc.load(name)
+    except sc.ScenarioError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if sb.admin() is None or not sb.answers():
+        typer.echo(f"the sandbox in {sb.state_dir} is not running: devcloud up first", err=True)
+        raise typer.Exit(2)
+    state = sb.state()
+    env: dict[str, object] = {"sandbox": {**(state.get("first_vm") or {}), "console_dir": str(sb.console_dir),
+                                          "state_dir": str(sb.state_dir)}}
+    client = sb.client(timeout=60)
+    with console.status(f"scenario {data['name']}") as st:
+        report = sc.Runner(client, env, sb.console_dir, notify=lambda m: st.update(f"scenario {data['name']}: {m}")
+                           ).run(data)
+    client.close()
+    table = Table("step", "result", "seconds", "message")
+    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    for r in report.results:
+        table.add_row(r.name, f"[{colour[r.status]}]{r.status}[/]", f"{r.seconds:.1f}", r.message[:200])
+    console.print(table)
+    out = Path(junit) if junit else sb.state_dir / "junit" / f"{data['name']}.xml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.junit())
+    passed = sum(r.status == "passed" for r in report.results)
+    console.print(f"{'[green]passed[/]' if report.ok else '[red]FAILED[/]'}: {passed}/{len(report.results)} steps "
+                  f"in {report.seconds:.1f} s; JUnit XML: {out}")
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @host_app.command("prepare")
