@@ -99,6 +99,7 @@ def ensure_public_bridge(name: str, cidr_gateway: str) -> bool:
     iface = ipaddress.IPv4Interface(cidr_gateway)
     if "/" not in cidr_gateway:
         raise SpecError("cidr_gateway needs a prefix, e.g. 198.18.0.1/24")
+    check_public_range(name, iface.network)
     changed = ensure_bridge(name)
     addrs = json.loads(run(["ip", "-j", "addr", "show", "dev", name]).stdout or "[]")
     have = {f"{a['local']}/{a['prefixlen']}" for e in addrs for a in e.get("addr_info", [])
@@ -107,6 +108,34 @@ def ensure_public_bridge(name: str, cidr_gateway: str) -> bool:
         run(["ip", "addr", "add", str(iface), "dev", name])
         changed = True
     return changed
+
+
+def check_public_range(bridge: str, net: ipaddress.IPv4Network) -> None:
+    """Refuse a public range that would shadow something this machine really uses: its connected route would
+    hijack traffic to the host's own networks (addresses/routes on devices devcloud did not create) or to its DNS
+    servers."""
+    for r in json.loads(run(["ip", "-j", "-4", "route", "show", "table", "main"]).stdout or "[]"):
+        dev, dst = r.get("dev", ""), r.get("dst", "")
+        if dst == "default" or dev == bridge or dev.startswith(("dc", "vr")):
+            continue
+        try:
+            other = ipaddress.IPv4Network(dst, strict=False)
+        except ValueError:
+            continue
+        if other.overlaps(net):
+            raise SpecError(f"public range {net} overlaps the host's route {dst} on {dev}")
+    try:
+        servers = [ln.split()[1] for ln in Path("/etc/resolv.conf").read_text().splitlines()
+                   if ln.startswith("nameserver") and len(ln.split()) > 1]
+    except OSError:
+        servers = []
+    for ns in servers:
+        try:
+            addr = ipaddress.ip_address(ns)
+        except ValueError:
+            continue
+        if addr in net:
+            raise SpecError(f"public range {net} contains the host's DNS server {ns}")
 
 
 def flush_neighbours(dev: str, ips: Sequence[str]) -> None:

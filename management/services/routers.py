@@ -405,7 +405,7 @@ class RouterImplementer:
                 nethost.ensure_public_bridge(spec.public.bridge, f"{rng.gateway}/{spec.public.prefix}")
             nethost.ensure_bridge(spec.guest.bridge)
             self.provider.implement(spec)
-        except (ProviderError, OSError) as e:
+        except (ProviderError, OSError, SpecError) as e:
             raise ResourceUnavailable(f"Unable to implement the virtual router of network {net.name}: {e}") from e
 
     def _destroy(self, key: str) -> None:
