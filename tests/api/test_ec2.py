@@ -399,3 +399,19 @@ def test_describe_view_agrees_with_list_virtual_machines(cloud: Cloud, ec2: Any,
                 "ami-" + vm["templateid"].replace("-", "")[:17],
                 sorted((t["key"], t["value"]) for t in vm.get("tags", [])))
     ec2.terminate_instances(InstanceIds=ids)
+
+
+def test_get_with_query_string_and_sigv4(cloud: Cloud) -> None:
+    """Older tools send GET with the parameters in the query string; SigV4 covers the query."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{cloud.endpoint}/?Action=DescribeAvailabilityZones&Version=2016-11-15"
+    req = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(cloud.admin["apikey"], cloud.admin["secretkey"]), "ec2", "eu-west-1").add_auth(req)
+    r = httpx.get(url, headers=dict(req.headers.items()))
+    assert r.status_code == 200, r.text
+    assert r.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    assert "<DescribeAvailabilityZonesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">" in r.text
+    assert "<availabilityZoneInfo><item>" in r.text and "<regionName>eu-west-1</regionName>" in r.text
