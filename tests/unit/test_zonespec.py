@@ -50,3 +50,35 @@ def test_missing_scenario_lists_known_ones() -> None:
     with pytest.raises(zonespec.SpecError) as err:
         zonespec.load("no-such-scenario")
     assert "local" in str(err.value)
+
+
+def test_farm_example_is_remote_kvm_on_nfs() -> None:
+    spec = zonespec.load("farm-example")
+    cluster = spec.zones[0].pods[0].clusters[0]
+    assert len(cluster.hosts) >= 2 and all(h.url.startswith("qemu+ssh://root@") for h in cluster.hosts)
+    assert cluster.primary_storage[0].url.startswith("nfs://")
+    assert spec.zones[0].secondary_storage[0].url.startswith("nfs://")
+
+
+def test_state_dir_placeholder(tmp_path: Path) -> None:
+    spec = zonespec.load("local", tmp_path)
+    assert spec.zones[0].pods[0].clusters[0].primary_storage[0].url == f"file://{tmp_path}/primary"
+    assert spec.zones[0].secondary_storage[0].url == f"file://{tmp_path}/secondary"
+
+
+def test_host_and_storage_urls_are_checked() -> None:
+    data = zonespec.load("local").model_dump()
+    data["zones"][0]["pods"][0]["clusters"][0]["hosts"][0]["url"] = "http://sim/c0/h0"
+    data["zones"][0]["secondary_storage"][0]["url"] = "/var/lib/x"
+    with pytest.raises(zonespec.SpecError) as err:
+        zonespec.parse(data)
+    text = str(err.value)
+    assert "zones[0].pods[0].clusters[0]: Value error, hosts[0].url 'http://sim/c0/h0' is not a KVM host URL" in text
+    assert "zones[0].secondary_storage[0].url" in text
+
+
+def test_first_vm_references_are_checked() -> None:
+    data = zonespec.load("local").model_dump()
+    data["first_vm"]["template"] = "nope"
+    with pytest.raises(zonespec.SpecError, match="first_vm.template 'nope' is not one of the templates"):
+        zonespec.parse(data)
