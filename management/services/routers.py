@@ -198,7 +198,8 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
         rng = session.get_one(VlanIpRange, ips[0].vlan_id)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{rng.netmask}").prefixlen
         public = PublicSide(bridge=public_bridge_name(zone), ips=tuple(i.public_ip_address for i in ips),
-                            prefix=prefix, gateway=rng.gateway, source_nat_ip=snat.public_ip_address if snat else None)
+                            prefix=prefix, gateway=rng.gateway or "",
+                            source_nat_ip=snat.public_ip_address if snat else None)
     nics = list(session.scalars(select(Nic).where(Nic.network_id == net.id, Nic.removed.is_(None),
                                                   Nic.ip4_address.is_not(None), Nic.vm_type == "User")
                                 .order_by(Nic.id)))

@@ -109,6 +109,7 @@ def http(url: str) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
+PUBLIC_GW = "198.18.77.1"
 HTTPD_USERDATA = ("#!/bin/sh\nmkdir -p /www\nhostname > /www/index.html\nbusybox httpd -p 80 -h /www\n"
                   "echo {marker} httpd-started\n")
 
@@ -304,6 +305,9 @@ def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: 
         if name.startswith(("dcbr", "dcpub")):
             with contextlib.suppress(Exception):
                 nethost.remove_bridge(name)
+    for name in os.listdir("/sys/class/net"):  # a public bridge another cloud still uses keeps only its addresses
+        if name.startswith("dcpub"):
+            nethost.run(["ip", "addr", "del", f"{PUBLIC_GW}/24", "dev", name], check=False)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
