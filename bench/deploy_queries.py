@@ -37,6 +37,7 @@ from appliance.client import CloudClient  # noqa: E402
 from appliance.deploy import Deployer  # noqa: E402
 from bench.scale_simulator import ready_template, zone_spec  # noqa: E402
 from management.api.app import api_app  # noqa: E402
+from management.api.cloudstack.signing import sign  # noqa: E402
 from management.server import build  # noqa: E402
 from management.settings import Settings  # noqa: E402
 from tests.conftest import admin_keys  # noqa: E402
@@ -69,7 +70,10 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--vms", type=int, default=200)
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in a temp dir)")
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="cProfile the deploy loop")
+    ap.add_argument("--sync-module", default=None,
+                    help="time one VM sync round with VmSync from this file (default: management.services.vmsync)")
+    ap.add_argument("--profile-list", action="store_true", help="cProfile the listVirtualMachines calls")
     ap.add_argument("--security-groups", action="store_true")
     ap.add_argument("--show-sql", action="store_true", help="print the statements of the last deploy and list")
     ap.add_argument("--trace", default=None, help="with --show-sql: where statements containing this text come from")
@@ -92,24 +96,24 @@ def main() -> None:
         counter.trace = args.trace
         event.listen(srv.runtime.db.engine, "before_cursor_execute", counter)
         per: dict[str, list[int]] = collections.defaultdict(list)
-        prof = cProfile.Profile() if args.profile else None
+        prof = cProfile.Profile(time.thread_time) if args.profile else None
         t0 = time.process_time()
         w0 = time.perf_counter()
         for i in range(args.vms):
             last = i == args.vms - 1
             counter.keep = last and args.show_sql
-            if prof:
-                prof.enable()
             counter.take()
             body = c.call("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"],
                           templateid=tmpl["id"], name=f"vm-{i}")
             per["request"].append(counter.take())
+            if prof:  # the job runs in this thread (the request runs in the test client's)
+                prof.enable()
             assert srv.queue.run_one()
+            if prof:
+                prof.disable()
             per["job"].append(counter.take())
             job = c.call("queryAsyncJobResult", jobid=body["jobid"])
             per["poll"].append(counter.take())
-            if prof:
-                prof.disable()
             assert job["jobstatus"] == 1, job
         cpu = time.process_time() - t0
         wall = time.perf_counter() - w0
@@ -124,10 +128,20 @@ def main() -> None:
         counter.keep = args.show_sql
         counter.take()
         lt = []
+        lprof = cProfile.Profile(time.thread_time) if args.profile_list else None
         for _ in range(5):
+            if lprof:
+                lprof.enable()
+            # Straight into the dispatcher (this thread, so cProfile sees it): signing, query, rendering.
+            q = {"command": "listVirtualMachines", "response": "json", "apiKey": keys["apikey"], "listall": "true",
+                 "pagesize": "500", "page": "1"}
+            q["signature"] = sign(q, keys["secretkey"])
             t1 = time.perf_counter()
-            c.call("listVirtualMachines", listall="true", pagesize=500, page=1)
+            reply = srv.dispatcher.handle(list(q.items()), integration=False)
+            assert reply.status == 200, reply.body[:300]
             lt.append(time.perf_counter() - t1)
+            if lprof:
+                lprof.disable()
         list_stmts = counter.take() // 5
         if args.show_sql:
             print("--- statements of 5 listVirtualMachines pages")
@@ -141,9 +155,28 @@ def main() -> None:
         print("SQL statements per deploy:", res)
         print(f"listVirtualMachines pagesize=500 at {args.vms} VMs: {list_stmts} statements, "
               f"best {1000 * min(lt):.1f} ms, median {1000 * sorted(lt)[2]:.1f} ms")
+        counter.keep = False
+        if args.sync_module:
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("vmsync_under_test", args.sync_module)
+            assert spec is not None and spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+        else:
+            from management.services import vmsync as mod
+        counter.take()
+        t1, c1 = time.perf_counter(), time.thread_time()
+        mod.VmSync(srv.runtime).run_once()
+        print(f"one VM sync round at {args.vms} VMs on {args.hosts} hosts: {counter.take()} statements, "
+              f"{1000 * (time.thread_time() - c1):.0f} ms CPU, {1000 * (time.perf_counter() - t1):.0f} ms wall")
+        if lprof:
+            out = io.StringIO()
+            pstats.Stats(lprof, stream=out).sort_stats("tottime").print_stats(30)
+            print(out.getvalue())
         if prof:
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(70)
             print(out.getvalue())
         http.close()
         srv.runtime.db.dispose()

@@ -79,6 +79,13 @@ def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: Life
     reconcile_vm(runtime, vm_id, host_id, power)
 
 
+def _differs(state: str, vm_host: int | None, last_host: int | None, host_id: int, power: PowerState | None) -> bool:
+    """Whether `reconcile_vm` would change anything (read-only pre-check on a snapshot; it re-checks itself)."""
+    off = power in (None, PowerState.STOPPED, PowerState.CRASHED)
+    return (state == "Running" and vm_host == host_id and off) or (
+        state == "Stopped" and power is PowerState.RUNNING and last_host == host_id)
+
+
 def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState | None) -> str | None:
     """Apply one host's view of one VM (power None = domain missing). Returns the new state if it changed."""
     try:
@@ -224,9 +231,20 @@ class VmSync:
         from management.services import vm as vm_service
 
         changed = recover_stuck(self.runtime, None, {})  # never placed: nothing to ask a hypervisor
+        # One snapshot of the live VMs per round (not a scan per host), and a write transaction only for the VMs
+        # whose host report differs from the database (`_differs`): at 10k VMs the round used to open 10k SQLite
+        # write transactions, competing with every deploy for the write lock.
+        by_host: dict[int, dict[int, tuple[int, str, str, int | None, int | None]]] = {}
         with self.runtime.db.session(write=False) as s:
             hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
                                                       Host.type == "Routing")).unique())
+            live_uuids = set()
+            for row in s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state,
+                                        VirtualMachine.host_id, VirtualMachine.last_host_id)
+                                 .where(VirtualMachine.removed.is_(None))):
+                live_uuids.add(row[1])
+                for hid in {row[3], row[4]} - {None}:
+                    by_host.setdefault(hid, {})[row[0]] = tuple(row)  # type: ignore[assignment]
         for host in hosts:
             try:
                 d = vm_service.driver_for(self.runtime, host)
@@ -234,16 +252,20 @@ class VmSync:
             except (DriverError, CloudError) as exc:
                 log.info("vm sync: host %s unreachable: %s", host.name, exc)
                 continue
-            with self.runtime.db.session(write=False) as s:
-                vms = list(s.execute(select(VirtualMachine.id, VirtualMachine.uuid).where(
-                    VirtualMachine.removed.is_(None),
-                    (VirtualMachine.host_id == host.id) | (VirtualMachine.last_host_id == host.id))))
-                known = set(s.scalars(select(VirtualMachine.uuid).where(
-                    VirtualMachine.uuid.in_(list(domains))))) if domains else set()
-            changed += recover_stuck(self.runtime, host.id, domains)
-            for vm_id, uuid in vms:
+            vms = list(by_host.get(host.id, {}).values())
+            known = {u for u in domains if u in live_uuids}
+            others = [u for u in domains if u not in known]
+            if others:  # removed VMs' domains still count as known (they are not orphans of ours)
+                with self.runtime.db.session(write=False) as s:
+                    known |= set(s.scalars(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(others))))
+            if any(state in STUCK for _, _, state, _, _ in vms):
+                changed += recover_stuck(self.runtime, host.id, domains)
+            for vm_id, uuid, state, vm_host, last_host in vms:
                 dom = domains.get(uuid)
-                if reconcile_vm(self.runtime, vm_id, host.id, dom.state if dom else None):
+                power = dom.state if dom else None
+                if not _differs(state, vm_host, last_host, host.id, power):
+                    continue
+                if reconcile_vm(self.runtime, vm_id, host.id, power):
                     changed += 1
             orphans = sorted(dom.name for u, dom in domains.items() if u not in known and OUR_NAME.match(dom.name))
             unmanaged = sorted(dom.name for u, dom in domains.items()
