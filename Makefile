@@ -29,3 +29,13 @@ bench:
 
 api-surface:
 	GENERATE_API_SURFACE=1 $(BIN)/pytest -q tests/contract/api/test_api_surface.py
+
+# The appliance (README "Appliance and farms"): wheelhouse, mmdebstrap base, Packer QEMU build provisioned by
+# playbooks/, qcow2 + libvirt box + VirtualBox box under dist/appliance/ (build.json records the times).
+.PHONY: appliance appliance-check
+appliance:
+	$(BIN)/devcloud build appliance
+
+# The cheap checks CI runs on every change (ansible syntax + lint, yamllint, packer/vagrant validate, box format).
+appliance-check:
+	$(BIN)/pytest -q -m appliance tests/appliance

@@ -8,7 +8,8 @@
 Nothing is downloaded but Debian packages (mmdebstrap, through the host's apt sources) and Python wheels (pip,
 through the host's index configuration). The base image boots with extlinux from an unpartitioned ext2 root (as the
 tiny guest image does: extlinux 6.04 cannot boot ext4), systemd as init, systemd-networkd on DHCP, root reachable by
-the build's own SSH key only, and a `vagrant` user with Vagrant's well-known key (Vagrant replaces it on first up).
+the build's SSH key and Vagrant's well-known key (Vagrant replaces it on first up; there is no sudo, Vagrant logs in
+as root).
 """
 
 from __future__ import annotations
@@ -44,23 +45,25 @@ VAGRANT_PUBKEY_CANDIDATES = (
     "/usr/share/vagrant/keys/vagrant.pub",
 )
 SUITE = "bookworm"
-ROOT_LABEL = "devcloud-root"
 BASE_SIZE = "6G"
 
 # Everything the roles install, preinstalled in the base so the Packer guest needs no network (its user-mode
 # network is `restrict=on`): the roles' apt tasks then find every package present.
 BASE_PACKAGES = (
-    # boot, init, access
-    "linux-image-cloud-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "openssh-server", "sudo",
-    "iproute2", "ifupdown", "procps", "less", "ca-certificates", "python3", "python3-venv", "python3-apt",
+    # init, access (the kernel and its initramfs come from the tiny image's kernel package, see _kernel_tree)
+    "systemd-sysv", "udev", "dbus", "openssh-server", "iproute2", "procps", "less", "ca-certificates", "python3",
+    "python3-venv", "python3-apt", "usr-is-merged",
     # mariadb role
     "mariadb-server", "mariadb-client",
-    # nfs_server / kvm_host (NFS)
-    "nfs-kernel-server", "nfs-common",
     # kvm_host (appliance.host.prepare's PACKAGES)
     "libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "dnsmasq-base", "genisoimage",
     "extlinux", "syslinux-common", "e2fsprogs", "binutils", "openssh-client", "libvirt-dev", "pkg-config",
 )
+# Where Debian packages are found without a network: apt's archive cache, the tiny image builder's deb cache, and
+# (last resort) the packages installed on this host, repacked the way dpkg-repack does.
+DEB_CACHES = (Path("/var/cache/apt/archives"), Path("/tmp/dcimg-cache/debs"), Path("/var/cache/devcloud/debs"))
+APT_LISTS = Path("/var/lib/apt/lists")
+ALIASED_DIRS = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 Progress = Callable[[str], None]
 build_app = typer.Typer(help="build the appliance: wheelhouse, base image, Packer image, Vagrant boxes",
@@ -86,6 +89,136 @@ def build_wheelhouse(out: Path = WHEELHOUSE, extras: str = "libvirt", progress: 
     return out
 
 
+# ---- a local apt repository (no network) ------------------------------------------------------------------------
+def resolve_closure(packages: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(package, version) of everything an empty bookworm root needs for `packages` (Priority: required included),
+    resolved by apt from the host's package lists."""
+    with tempfile.TemporaryDirectory() as tmp:
+        status = Path(tmp) / "status"
+        status.write_text("")
+        required = _required_packages()
+        r = subprocess.run(["apt-get", "-o", f"Dir::State::status={status}", "-o", "Debug::NoLocking=1",
+                            "install", "-s", "-qq", "--no-install-recommends", *required, "apt", *packages],
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"apt cannot resolve the base packages: {r.stderr.strip()[-500:]}")
+    # (--print-uris would leave out what apt's archive cache already holds)
+    return re.findall(r"^Inst (\S+) \((\S+) ", r.stdout, re.M)
+
+
+def _required_packages() -> list[str]:
+    names: set[str] = set()
+    for lst in APT_LISTS.glob("*_dists_bookworm_main_binary-amd64_Packages*"):
+        text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(lst)], capture_output=True,
+                              text=True).stdout
+        for para in text.split("\n\n"):
+            if "\nPriority: required" in para and para.startswith("Package: "):
+                names.add(para.split("\n", 1)[0].split(": ", 1)[1])
+    return sorted(names)
+
+
+def _installed_version(pkg: str) -> str | None:
+    r = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}|${Version}", pkg], capture_output=True,
+                       text=True)
+    if r.returncode != 0 or not r.stdout.startswith("ii"):
+        return None
+    return r.stdout.split("|", 1)[1]
+
+
+def _cached_deb(pkg: str, version: str | None = None) -> Path | None:
+    for cache in DEB_CACHES:
+        hits = sorted(cache.glob(f"{pkg}_*.deb"))
+        for deb in hits:
+            v = deb.name.split("_")[1].replace("%3a", ":")
+            if version is None or v == version:
+                return deb
+    return None
+
+
+def repack_installed(pkg: str, out_dir: Path) -> Path:
+    """Rebuild the .deb of an installed package from dpkg's database (files, control, maintainer scripts,
+    conffiles), as dpkg-repack does."""
+    info = Path("/var/lib/dpkg/info")
+    arch = subprocess.run(["dpkg-query", "-W", "-f=${Architecture}", pkg], capture_output=True,
+                          text=True).stdout.strip()
+    stem = next(n for n in (f"{pkg}:{arch}", pkg) if (info / f"{n}.list").exists())
+    with tempfile.TemporaryDirectory(prefix=f"repack-{pkg}-", dir=out_dir) as tmp:
+        root = Path(tmp) / "pkg"
+        (root / "DEBIAN").mkdir(parents=True)
+        for line in (info / f"{stem}.list").read_text().splitlines():
+            if line in ("/.", ""):
+                continue
+            src, dst = Path(line), root / line.lstrip("/")
+            if line in ALIASED_DIRS or (src.is_dir() and not src.is_symlink()):
+                dst.mkdir(parents=True, exist_ok=True)
+            elif src.is_symlink():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if not dst.is_symlink():
+                    os.symlink(os.readlink(src), dst)
+            elif src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        control = subprocess.run(["dpkg-query", "-s", pkg], capture_output=True, text=True, check=True).stdout
+        keep, skip = [], False
+        for ln in control.splitlines():
+            if ln.startswith((" ", "\t")):
+                if not skip:
+                    keep.append(ln)
+                continue
+            skip = ln.split(":", 1)[0] in ("Status", "Conffiles", "Config-Version")
+            if not skip:
+                keep.append(ln)
+        (root / "DEBIAN/control").write_text("\n".join(keep) + "\n")
+        for suffix in ("preinst", "postinst", "prerm", "postrm", "config", "templates", "triggers", "shlibs",
+                       "symbols"):
+            f = info / f"{stem}.{suffix}"
+            if f.exists():
+                shutil.copy2(f, root / "DEBIAN" / suffix)
+        conff = info / f"{stem}.conffiles"
+        if conff.exists():
+            paths = [ln.split()[0] for ln in conff.read_text().splitlines() if ln.strip()]
+            present = [p for p in paths if (root / p.lstrip("/")).exists()]
+            if present:
+                (root / "DEBIAN/conffiles").write_text("\n".join(present) + "\n")
+        version = control.split("\nVersion: ", 1)[1].split("\n", 1)[0].replace(":", "%3a")
+        deb = out_dir / f"{pkg}_{version}_{arch}.deb"
+        _run(["dpkg-deb", "-Zgzip", "-z1", "--root-owner-group", "--build", str(root), str(deb)],
+             stdout=subprocess.DEVNULL)
+    return deb
+
+
+def build_local_repo(packages: tuple[str, ...], repo: Path, progress: Progress = _say) -> Path:
+    """A flat apt repository holding every package `packages` needs: cached .debs, else repacked installed ones.
+    Raises with the list of packages that are neither cached nor installed."""
+    repo.mkdir(parents=True, exist_ok=True)
+    closure = resolve_closure(packages)
+    missing, repacked, cached = [], 0, 0
+    for name, version in closure:
+        if any(repo.glob(f"{name}_*.deb")):
+            continue
+        installed = _installed_version(name)
+        deb = _cached_deb(name, installed) if installed else _cached_deb(name, version) or _cached_deb(name)
+        if deb is not None:
+            shutil.copy2(deb, repo / deb.name)
+            cached += 1
+        elif installed:
+            repack_installed(name, repo)
+            repacked += 1
+        else:
+            missing.append(f"{name}={version}")
+    if missing:
+        raise RuntimeError("not cached and not installed here (no network to fetch them): " + " ".join(missing))
+    progress(f"local repository {repo}: {len(closure)} packages ({cached} cached, {repacked} repacked)")
+    packages_txt = subprocess.run(["dpkg-scanpackages", "-m", "."], cwd=repo, capture_output=True, text=True,
+                                  check=True).stdout
+    (repo / "Packages").write_text(packages_txt)
+    digest = hashlib.sha256(packages_txt.encode()).hexdigest()
+    (repo / "Release").write_text(
+        f"Origin: devcloud\nLabel: devcloud-local\nSuite: {SUITE}\nCodename: {SUITE}\nArchitectures: amd64 all\n"
+        f"SHA256:\n {digest} {len(packages_txt.encode())} Packages\n")
+    return repo
+
+
 # ---- base image ------------------------------------------------------------------------------------------------
 def _vagrant_pubkey() -> str:
     for p in VAGRANT_PUBKEY_CANDIDATES:
@@ -108,32 +241,23 @@ set -eu
 R="$1"
 echo devcloud > "$R/etc/hostname"
 printf '127.0.0.1 localhost\\n127.0.1.1 devcloud\\n' > "$R/etc/hosts"
-printf 'LABEL={ROOT_LABEL} / ext2 defaults 0 1\\n' > "$R/etc/fstab"
+# the appliance's apt sources are Debian's (the build used a local repository)
+{{ echo 'deb http://deb.debian.org/debian {SUITE} main'
+  echo 'deb http://deb.debian.org/debian-security {SUITE}-security main'; }} > "$R/etc/apt/sources.list"
 mkdir -p "$R/etc/systemd/network"
 printf '[Match]\\nName=en* eth*\\n\\n[Network]\\nDHCP=yes\\n' > "$R/etc/systemd/network/80-dhcp.network"
 chroot "$R" systemctl enable systemd-networkd ssh
 # no network services the build does not need at boot
 chroot "$R" systemctl mask apt-daily.timer apt-daily-upgrade.timer
 install -d -m 0700 "$R/root/.ssh"
-echo '{root_key}' > "$R/root/.ssh/authorized_keys"
+# root: the build's key, and Vagrant's well-known key (no sudo in the base: Vagrant logs in as root)
+printf '%s\\n%s\\n' '{root_key}' '{vagrant_key}' > "$R/root/.ssh/authorized_keys"
 chmod 0600 "$R/root/.ssh/authorized_keys"
-chroot "$R" useradd -m -s /bin/bash -G sudo vagrant
+chroot "$R" useradd -m -s /bin/bash vagrant
 install -d -m 0700 -o 1000 -g 1000 "$R/home/vagrant/.ssh"
 echo '{vagrant_key}' > "$R/home/vagrant/.ssh/authorized_keys"
 chroot "$R" chown -R vagrant:vagrant /home/vagrant/.ssh
 chmod 0600 "$R/home/vagrant/.ssh/authorized_keys"
-echo 'vagrant ALL=(ALL) NOPASSWD: ALL' > "$R/etc/sudoers.d/vagrant"
-chmod 0440 "$R/etc/sudoers.d/vagrant"
-# extlinux boots the newest kernel by its stable symlinks
-mkdir -p "$R/boot/extlinux"
-cat > "$R/boot/extlinux/extlinux.conf" <<EOF
-DEFAULT devcloud
-TIMEOUT 1
-LABEL devcloud
-  LINUX /vmlinuz
-  INITRD /initrd.img
-  APPEND root=LABEL={ROOT_LABEL} ro console=ttyS0 net.ifnames=0 quiet
-EOF
 rm -f "$R/etc/ssh/ssh_host_"*
 # host keys are made at first boot (not baked into every appliance)
 printf '[Unit]\\nDescription=SSH host keys\\nBefore=ssh.service\\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\\n\
@@ -143,12 +267,47 @@ chroot "$R" systemctl enable ssh-hostkeys.service
 """
 
 
+def _kernel_tree(work: Path, progress: Progress) -> tuple[str, Path, bytes]:
+    """The cloud kernel and an initramfs from the tiny image builder's parts (its cached kernel and busybox
+    packages, its module list and its stage-1 init, which finds the root by label and switch_roots to /sbin/init).
+    Debian's initramfs-tools would need packages this offline host cannot fetch."""
+    from appliance.image import builder as tiny
+
+    tree = work / "kernel-tree"
+    debs = [_cached_deb("busybox-static")] + sorted(
+        d for c in DEB_CACHES for d in c.glob("linux-image-*-cloud-amd64_*.deb") if "unsigned" not in d.name)[-1:]
+    if None in debs or len(debs) != 2:
+        raise RuntimeError("no cached cloud kernel / busybox-static package: run `devcloud image build` once")
+    for deb in debs:
+        _run(["dpkg-deb", "-x", str(deb), str(tree)])
+    kver = next((tree / "lib/modules").iterdir()).name if (tree / "lib/modules").exists() else next(
+        (tree / "usr/lib/modules").iterdir()).name
+    moddir = tree / "lib/modules" / kver
+    if not moddir.exists():
+        moddir = tree / "usr/lib/modules" / kver
+    modules = tiny._module_closure(moddir, tiny.MODULES)
+    progress(f"kernel {kver}, initramfs with {len(modules)} modules")
+    return kver, tree, tiny._make_initrd(tree, modules, moddir)
+
+
+def _unmount_below(path: Path) -> None:
+    prefix = str(path.resolve()) + "/"
+    with open("/proc/mounts") as fh:
+        targets = [ln.split()[1] for ln in fh if ln.split()[1].startswith(prefix)]
+    for t in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", t], check=False)
+
+
 def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progress = _say,
                packages: tuple[str, ...] = BASE_PACKAGES) -> Path:
-    """A bootable Debian root (systemd, cloud kernel, everything the roles install) as a qcow2."""
+    """A bootable Debian root (systemd, cloud kernel, everything the roles install) as a qcow2, from a local apt
+    repository (no network)."""
+    from appliance.image.builder import ROOT_LABEL as TINY_ROOT_LABEL
+
     out.parent.mkdir(parents=True, exist_ok=True)
     key = ensure_build_key()
     root_key = key.with_suffix(".pub").read_text().strip()
+    repo = build_local_repo(packages, OUT / "repo", progress)
     with tempfile.TemporaryDirectory(prefix="devcloud-base-", dir=out.parent) as tmp:
         work = Path(tmp)
         hook = work / "customize.sh"
@@ -156,13 +315,30 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
         hook.chmod(0o755)
         rootfs = work / "root"
         t0 = time.monotonic()
-        progress(f"mmdebstrap {SUITE} ({len(packages)} packages)")
-        _run(["mmdebstrap", "--variant=minbase", "--mode=root", "--skip=cleanup/apt/lists",
-              "--include=" + ",".join(packages), f"--customize-hook={hook} \"$1\"",
-              SUITE, str(rootfs)], stdout=subprocess.DEVNULL)
-        progress(f"mmdebstrap done in {time.monotonic() - t0:.0f} s; making the ext2 root")
+        progress(f"mmdebstrap {SUITE} ({len(packages)} packages) from {repo}")
+        try:
+            _run(["mmdebstrap", "--variant=minbase", "--mode=root",
+                  "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+                  "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
+                  "--include=" + ",".join(packages), f"--customize-hook={hook} \"$1\"",
+                  SUITE, str(rootfs), f"deb [trusted=yes] file://{repo.resolve()} ./"], stdout=subprocess.DEVNULL)
+        finally:
+            _unmount_below(rootfs)  # a failed mmdebstrap can leave the repository bind-mounted in the chroot
+        progress(f"mmdebstrap done in {time.monotonic() - t0:.0f} s; kernel, initramfs, ext2 root")
+        kver, tree, initrd = _kernel_tree(work, progress)
+        src_mod = tree / "lib/modules" / kver
+        if not src_mod.exists():
+            src_mod = tree / "usr/lib/modules" / kver
+        shutil.copytree(src_mod, rootfs / "usr/lib/modules" / kver, symlinks=True)
+        shutil.copy2(tree / "boot" / f"vmlinuz-{kver}", rootfs / "boot" / f"vmlinuz-{kver}")
+        (rootfs / "boot" / f"initrd.img-{kver}").write_bytes(initrd)
+        (rootfs / "boot/extlinux").mkdir(parents=True, exist_ok=True)
+        (rootfs / "boot/extlinux/extlinux.conf").write_text(
+            f"DEFAULT devcloud\nTIMEOUT 1\nLABEL devcloud\n  LINUX /boot/vmlinuz-{kver}\n"
+            f"  INITRD /boot/initrd.img-{kver}\n  APPEND root=LABEL={TINY_ROOT_LABEL} console=ttyS0 net.ifnames=0\n")
+        (rootfs / "etc/fstab").write_text(f"LABEL={TINY_ROOT_LABEL} / ext2 defaults 0 1\n")
         raw = work / "root.img"
-        _run(["mkfs.ext2", "-q", "-F", "-L", ROOT_LABEL, "-d", str(rootfs), "-m", "0", str(raw), size])
+        _run(["mkfs.ext2", "-q", "-F", "-L", TINY_ROOT_LABEL, "-d", str(rootfs), "-m", "0", str(raw), size])
         shutil.rmtree(rootfs)
         mnt = work / "mnt"
         mnt.mkdir()
