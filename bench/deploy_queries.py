@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--vms", type=int, default=200)
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in a temp dir)")
     ap.add_argument("--profile", action="store_true", help="cProfile the deploy loop")
+    ap.add_argument("--monitor-module", default=None,
+                    help="time one host monitor round with HostMonitor from this file (e.g. the old version)")
     ap.add_argument("--sync-module", default=None,
                     help="time one VM sync round with VmSync from this file (default: management.services.vmsync)")
     ap.add_argument("--profile-list", action="store_true", help="cProfile the listVirtualMachines calls")
@@ -170,6 +172,18 @@ def main() -> None:
         mod.VmSync(srv.runtime).run_once()
         print(f"one VM sync round at {args.vms} VMs on {args.hosts} hosts: {counter.take()} statements, "
               f"{1000 * (time.thread_time() - c1):.0f} ms CPU, {1000 * (time.perf_counter() - t1):.0f} ms wall")
+        if args.monitor_module:
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("hostmonitor_under_test", args.monitor_module)
+            assert spec is not None and spec.loader is not None
+            hm = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(hm)
+            counter.take()
+            t1, c1 = time.perf_counter(), time.thread_time()
+            hm.HostMonitor(srv.runtime).ping_all(60.0)
+            print(f"one host monitor round on {args.hosts} hosts: {counter.take()} statements, "
+                  f"{1000 * (time.thread_time() - c1):.0f} ms CPU, {1000 * (time.perf_counter() - t1):.0f} ms wall")
         if lprof:
             out = io.StringIO()
             pstats.Stats(lprof, stream=out).sort_stats("tottime").print_stats(30)
