@@ -86,13 +86,28 @@ _FULL = make_capabilities(
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
 _TEST = make_capabilities(volume_snapshot=True, events=True)
+# Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
+_XEN = make_capabilities(
+    volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
+)
+# Xen PV boot files a host provides (host preparation uploads them): pool -> volumes (see ``_pv_boot``)
+PV_BOOT_POOL = "devcloud-pvboot"
+PV_KERNEL_VOLUME = "vmlinuz"
+PV_INITRD_VOLUME = "initrd.img"
+PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
 
 _LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
 _BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
 
 
 def capabilities_for_uri(uri: str) -> Mapping[str, bool]:
-    return _TEST if uri.startswith("test:") else _FULL
+    if uri.startswith("test:"):
+        return _TEST
+    return _XEN if _is_xen_uri(uri) else _FULL
+
+
+def _is_xen_uri(uri: str) -> bool:
+    return urlsplit(uri).scheme.split("+", 1)[0].lower() == "xen"
 
 
 def _dev_name(bus: str, index: int) -> str:
@@ -108,6 +123,10 @@ class LibvirtDriver(HypervisorDriver):
     """``LibvirtDriver(uri, **options)``; options:
 
     virt_type       domain type: "qemu" (TCG, default), "kvm" or "xen"; the host-prepare probe decides.
+                    ``xen://``/``xen+tcp://``/``xen+ssh://`` URIs default to "xen" (libxl): PV guests.
+    pv_kernel, pv_initrd, pv_cmdline  Xen PV direct boot: paths on the Xen host (default: the volumes
+                    ``vmlinuz``/``initrd.img`` of the host's pool ``devcloud-pvboot``, else ``pv_bootloader``).
+    pv_bootloader   Xen PV boot loader run by libxl when no kernel is known (default "pygrub").
     console_log_dir directory for serial console logs (default /var/log/devcloud/console).
     config_drive_dir where config-drive ISOs are built before upload (default: a temp dir).
     shutdown_timeout seconds a graceful stop may take before falling back to destroy (default 10).
@@ -131,13 +150,20 @@ class LibvirtDriver(HypervisorDriver):
         self.is_test = url.startswith("test:")
         # per-URI honesty: the instance attribute shadows the class default
         self.capabilities = capabilities_for_uri(url)  # type: ignore[misc]
-        self.virt_type: str = options.pop("virt_type", "test" if self.is_test else "qemu")
+        self.virt_type: str = options.pop(
+            "virt_type", "test" if self.is_test else ("xen" if _is_xen_uri(url) else "qemu"))
+        if self.virt_type == "xen" and not self.is_test:
+            self.capabilities = _XEN  # type: ignore[misc]
+        self.pv_kernel: str | None = options.pop("pv_kernel", None)
+        self.pv_initrd: str | None = options.pop("pv_initrd", None)
+        self.pv_cmdline: str = options.pop("pv_cmdline", PV_DEFAULT_CMDLINE)
+        self.pv_bootloader: str = options.pop("pv_bootloader", "pygrub")
         self.console_log_dir: str = options.pop("console_log_dir", "/var/log/devcloud/console")
         self.config_drive_dir: str | None = options.pop("config_drive_dir", None)
         self.shutdown_timeout: float = float(options.pop("shutdown_timeout", 10))
         self.stop_fallback: bool = bool(options.pop("stop_fallback", True))
         self.hotplug_timeout: float = float(options.pop("hotplug_timeout", 10))
-        self.data_disk_bus: str = options.pop("data_disk_bus", "scsi")
+        self.data_disk_bus: str = options.pop("data_disk_bus", "xen" if self.virt_type == "xen" else "scsi")
         self.reboot_mode: str = options.pop("reboot_mode", "acpi")
         self.machine: str | None = options.pop("machine", None if self.is_test else "pc")
         self.cpu_mode: str | None = options.pop("cpu_mode", None)
@@ -323,8 +349,48 @@ class LibvirtDriver(HypervisorDriver):
 
     # ------------------------------------------------------------------------------------------------ spawn
 
+    def _pv_boot(self) -> tuple[str | None, str | None]:
+        """(kernel, initrd) paths on the Xen host: the options, else the ``devcloud-pvboot`` pool's volumes."""
+        if self.pv_kernel:
+            return self.pv_kernel, self.pv_initrd
+        def q(conn: libvirt.virConnect) -> tuple[str | None, str | None]:
+            try:
+                pool = conn.storagePoolLookupByName(PV_BOOT_POOL)
+                if not pool.isActive():
+                    pool.create(0)
+                pool.refresh(0)
+                kernel = pool.storageVolLookupByName(PV_KERNEL_VOLUME).path()
+            except libvirt.libvirtError:
+                return None, None
+            try:
+                initrd = pool.storageVolLookupByName(PV_INITRD_VOLUME).path()
+            except libvirt.libvirtError:
+                initrd = None
+            return kernel, initrd
+        return self._call(q)
+
+    def _build_xen_pv(self, spec: DomainSpec, disks: list[DiskConfig], meta: DevcloudMetadata) -> DomainConfig:
+        """Xen PV guest (libxl): direct kernel boot (or a boot loader), xen disks/vifs, the PV console."""
+        kernel, initrd = self._pv_boot()
+        os_cfg = OsConfig(type="linux", arch="x86_64", machine="xenpv", boot=[], kernel=kernel, initrd=initrd,
+                          cmdline=self.pv_cmdline if kernel else None)
+        ifaces = [InterfaceConfig(type="bridge" if n.bridge else "network", source=n.bridge or n.network or "default",
+                                  mac=n.mac, model="")
+                  for n in sorted(spec.nics, key=lambda n: n.device_id)]
+        for d in disks:
+            if d.device == "disk":
+                d.target_bus = "xen"
+        return DomainConfig(
+            virt_type="xen", name=spec.name, uuid=spec.uuid, memory_kib=spec.memory_mib * 1024,
+            vcpus=spec.vcpus, os=os_cfg, features=[], cpu=None, clock=None, disks=disks, interfaces=ifaces,
+            serials=[SerialConfig(type="pty", tag="console", target_type="xen")], devcloud=meta,
+            bootloader=None if kernel else self.pv_bootloader,
+        )
+
     def _build_domain(self, spec: DomainSpec, disks: list[DiskConfig],
                       meta: DevcloudMetadata) -> DomainConfig:
+        if self.virt_type == "xen":
+            return self._build_xen_pv(spec, disks, meta)
         ifaces = [self._iface_config(n) for n in sorted(spec.nics, key=lambda n: n.device_id)]
         serials: list[SerialConfig] = []
         graphics: list[GraphicsConfig] = []
@@ -358,7 +424,7 @@ class LibvirtDriver(HypervisorDriver):
             cdrom = self._prepare_config_drive(spec, meta)
             if cdrom is not None:
                 disks.append(cdrom)
-            if not self.is_test:
+            if not self.is_test and self.virt_type != "xen":  # Xen PV: a pty console in dom0, no local log
                 os.makedirs(self.console_log_dir, exist_ok=True)
                 log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
                 meta.created_files.append(log_path)
@@ -414,7 +480,9 @@ class LibvirtDriver(HypervisorDriver):
                 if owner is not None:
                     raise VolumeInUse(d.volume_uuid, owner)
             bus = d.bus
-            if d.device_id > 0 and bus == "virtio" and not self.is_test:
+            if self.virt_type == "xen":
+                bus = "xen"
+            elif d.device_id > 0 and bus == "virtio" and not self.is_test:
                 bus = self.data_disk_bus
             prefix = _BUS_PREFIX.get(bus, "vd")
             idx = 0

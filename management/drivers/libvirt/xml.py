@@ -189,7 +189,8 @@ class InterfaceConfig(XmlConfig):
             _sub(el, "source", network=self.source)
         if self.target_dev:
             _sub(el, "target", dev=self.target_dev)
-        _sub(el, "model", type=self.model)
+        if self.model:  # Xen PV: no model (a netfront vif)
+            _sub(el, "model", type=self.model)
         return el
 
     @classmethod
@@ -216,6 +217,7 @@ class SerialConfig(XmlConfig):
     port: int = 0
     tag: str = "serial"
     append: bool = False  # type='file': keep the log across domain restarts instead of truncating it
+    target_type: str | None = None  # <console>: "serial" (default) or "xen" (the PV console, hvc0)
 
     def to_element(self) -> ET.Element:
         el = ET.Element(self.tag, type=self.type)
@@ -223,7 +225,8 @@ class SerialConfig(XmlConfig):
             _sub(el, "source", path=self.path, append="on" if self.append else None)
         if self.log_file:
             _sub(el, "log", file=self.log_file, append="on")
-        _sub(el, "target", port=str(self.port), type="serial" if self.tag == "console" else None)
+        target_type = self.target_type or ("serial" if self.tag == "console" else None)
+        _sub(el, "target", port=str(self.port), type=target_type)
         return el
 
     @classmethod
@@ -235,6 +238,8 @@ class SerialConfig(XmlConfig):
             port=int(_attr(el, "target", "port", "0") or 0),
             tag=el.tag,
             append=el.get("type") == "file" and _attr(el, "source", "append") == "on",
+            target_type=(_attr(el, "target", "type") if el.tag == "console"
+                         and _attr(el, "target", "type") != "serial" else None),
         )
 
     @classmethod
@@ -452,6 +457,7 @@ class DomainConfig(XmlConfig):
     devcloud: DevcloudMetadata | None = None
     emulator: str | None = None
     domain_id: int | None = None  # live XML only; never leaves the driver
+    bootloader: str | None = None  # Xen PV: e.g. pygrub (instead of <os><kernel>)
 
     def to_element(self) -> ET.Element:
         el = ET.Element("domain", type=self.virt_type)
@@ -463,6 +469,8 @@ class DomainConfig(XmlConfig):
         _sub(el, "memory", str(self.memory_kib), unit="KiB")
         _sub(el, "currentMemory", str(self.memory_kib), unit="KiB")
         _sub(el, "vcpu", str(self.vcpus), placement="static")
+        if self.bootloader:
+            _sub(el, "bootloader", self.bootloader)
         el.append(self.os.to_element())
         if self.features:
             feats = _sub(el, "features")
@@ -515,6 +523,7 @@ class DomainConfig(XmlConfig):
             devcloud=DevcloudMetadata.from_element(meta) if meta is not None else None,
             emulator=_text(devices, "emulator") if devices is not None else None,
             domain_id=int(dom_id) if dom_id not in (None, "-1") else None,
+            bootloader=_text(el, "bootloader"),
         )
 
 
