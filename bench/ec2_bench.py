@@ -69,6 +69,8 @@ def main() -> None:
                 states = [i["State"]["Name"] for r in dev.describe_instances()["Reservations"] for i in r["Instances"]]
                 if sum(s == "running" for s in states) >= n:
                     break
+                if any(s == "terminated" for s in states):
+                    raise RuntimeError("some devcloud instances failed to deploy")
                 if time.monotonic() > deadline:
                     raise RuntimeError("devcloud instances did not all reach running")
                 time.sleep(1)

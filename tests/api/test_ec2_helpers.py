@@ -81,10 +81,12 @@ def in_process_cloud(state: Path, *, hosts: int = 2, cpus: int = 64, mem_gib: in
                           network_type="Advanced")
     add_public_range(srv, zone["zone_id"])
     if guest_cidr:
-        from management.models.infra import Zone
+        from management.models.infra import StoragePool, Zone
 
         with srv.runtime.db.session() as s:
             s.get_one(Zone, zone["zone_id"]).guest_cidr = guest_cidr
+            for pool in s.query(StoragePool).filter_by(zone_id=zone["zone_id"]):  # room for thousands of roots
+                pool.capacity_bytes = 64 * 1024 ** 4
     try:
         with serve_asgi(ec2_app(srv.dispatcher)) as port, \
                 TestClient(integration_app(srv.dispatcher), base_url="http://127.0.0.1:8096") as h, \

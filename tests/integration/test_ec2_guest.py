@@ -74,7 +74,17 @@ def test_aws_ec2_boots_a_guest_reachable_over_ssh(cloud: Cloud) -> None:  # noqa
         d = aws(c, "describe-instances", "--instance-ids", iid)
         return str(d["Reservations"][0]["Instances"][0]["State"]["Name"])
 
-    wait_for(lambda: state() == "running", BOOT_TIMEOUT, "the instance to be running")
+    def is_running() -> bool:
+        st = state()
+        if st in ("terminated", "shutting-down"):
+            jobs = [j for j in c("listAsyncJobs").get("asyncjobs", []) if j.get("jobinstanceid") == vm["id"]]
+            raise AssertionError(f"the instance went {st}: {jobs}\n{c.served.log()}")
+        return st == "running"
+
+    try:
+        wait_for(is_running, 2 * BOOT_TIMEOUT, "the instance to be running")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nVM: {c.vm(vm['id'])}\n{c.served.log()}") from None
     c.wait_console(c.vm(vm["id"])["instancename"], r"DEVCLOUD-SSHKEY-INSTALLED")
     inst = aws(c, "describe-instances", "--instance-ids", iid)["Reservations"][0]["Instances"][0]
     assert inst["PrivateIpAddress"].startswith("10.251.1.")
