@@ -314,7 +314,7 @@ def main() -> int:
             conn.close()
         from tests.integration.test_kvm_api import cleanup_host_networking
 
-        cleanup_host_networking(state, bridges_before)
+        cleanup_host_networking(state, bridges_before, "198.51.101.1/24")
         shutil.rmtree(workdir, ignore_errors=True)
 
     med = {k: statistics.median(r[k] for r in runs) for k in PHASES}

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.integration
 URI = "qemu:///system"
 BOOT_TIMEOUT = 120.0  # first boot after a cold page cache under TCG on a busy 2-core machine
 LOGIN = re.compile(r"\S+ login:")
+PUBLIC_GATEWAY = "198.51.100.1/24"  # the zone's public range gateway (TEST-NET-2): routers put it on dcpub*
 
 
 def _skip_reason() -> str | None:
@@ -188,9 +189,9 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
     }, source="test_kvm_api")
 
 
-def cleanup_host_networking(state_dir: Path, bridges_before: set[str]) -> None:
-    """Routers whose state lives in our state dir (a killed server leaves them), then the bridges that did not
-    exist before and are unused now."""
+def cleanup_host_networking(state_dir: Path, bridges_before: set[str], public_gateway: str | None = None) -> None:
+    """Routers whose state lives in our state dir (a killed server leaves them), our public gateway address on a
+    public bridge someone else also uses, then the bridges that did not exist before and are unused now."""
     from management.network import host as nethost
 
     net_state = state_dir / "network"
@@ -201,6 +202,10 @@ def cleanup_host_networking(state_dir: Path, bridges_before: set[str]) -> None:
         for rid in prov.routers():
             with contextlib.suppress(Exception):
                 prov.destroy(rid)
+    if public_gateway:
+        for name in os.listdir("/sys/class/net"):
+            if name.startswith("dcpub"):
+                nethost.run(["ip", "addr", "del", public_gateway, "dev", name], check=False)
     for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
         if name.startswith(("dcbr", "dcpub")):
             with contextlib.suppress(Exception):
@@ -283,7 +288,7 @@ def _teardown(cloud: Cloud | None, served: Served, conn: Any, bridges_before: se
                 with contextlib.suppress(Exception):
                     cloud.job("deleteNetwork", id=net["id"], timeout=60)
     served.kill(signal.SIGTERM)
-    cleanup_host_networking(workdir / "state", bridges_before)
+    cleanup_host_networking(workdir / "state", bridges_before, PUBLIC_GATEWAY)
     # whatever is left that lives in our workdir: domains, pools
     for dom in conn.listAllDomains(0):
         with contextlib.suppress(libvirt.libvirtError):
