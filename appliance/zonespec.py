@@ -16,7 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-HYPERVISORS = ("Simulator", "KVM", "XenServer", "LXC")
+# "Xen": a libvirt (libxl) Xen host with PV guests; CloudStack has no such type ("XenServer" = XAPI pools)
+HYPERVISORS = ("Simulator", "KVM", "XenServer", "LXC", "Xen")
 
 
 class SpecError(ValueError):
@@ -107,7 +108,7 @@ class ClusterSpec(_Spec):
 
     @model_validator(mode="after")
     def _host_urls(self) -> ClusterSpec:
-        want = {"KVM": ("qemu",), "Simulator": ("http", "https")}.get(self.hypervisor)
+        want = {"KVM": ("qemu",), "Xen": ("xen",), "Simulator": ("http", "https")}.get(self.hypervisor)
         for i, h in enumerate(self.hosts):
             scheme = h.url.split("://", 1)[0].split("+", 1)[0]
             if want and scheme not in want:
