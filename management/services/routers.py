@@ -453,4 +453,11 @@ def install(runtime: Any) -> RouterImplementer:
             s.commit()
     except Exception as e:  # noqa: BLE001 - never keep the server from starting
         log.warning("restoring routers failed: %s", e)
+    try:  # security groups on the host bridges (after a host reboot the running VMs' chains are gone too)
+        from management.services import security_groups
+
+        with runtime.db.session(write=False) as s:
+            security_groups.enforce_all(runtime, s)
+    except Exception as e:  # noqa: BLE001 - never keep the server from starting
+        log.warning("restoring security groups failed: %s", e)
     return impl
