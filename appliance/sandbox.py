@@ -304,6 +304,8 @@ def run_checks(sb: Sandbox) -> list[dict[str, Any]]:
         for p in c.items("listStoragePools", "storagepool"):
             total, used = int(p.get("disksizetotal") or 0), int(p.get("disksizeused") or 0)
             kind = p.get("type", "")
+            if kind == "NetworkFilesystem":
+                kind = "NFS"
             if kind == "Filesystem":
                 kind = "directory storage" + ("" if nfs else ": this kernel has no NFS")
             _check(checks, f"pool {p.get('name')}", p.get("state") == "Up",

@@ -1,0 +1,228 @@
+"""The whole sandbox, as a user drives it: `devcloud up` on this machine in a fresh state directory and fresh
+ports ends with a real guest answering SSH through the router's port forwarding; a second `up` changes nothing;
+`status --json` is healthy and names libvirtd when it is stopped by hand; `down` then `up` resumes; snapshot ->
+destroy the VM -> restore brings it back; `scenario run smoke-local` passes and writes JUnit XML; a broken spec is
+refused naming the field before anything changes. Everything is removed at the end (`down --purge`).
+
+Needs root, libvirtd answering qemu:///system (`bash .ci/services.sh`) and the tiny image tools. The public range
+is a random 198.19.N.0/24 so that this sandbox never shares addresses with another one on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from appliance import zonespec
+from appliance.deploy import ssh_answers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+DEVCLOUD = [sys.executable, "-m", "appliance.cli"]
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (libvirt qemu:///system, network namespaces)"
+    for tool in ("virsh", "qemu-img", "ssh", "ip", "nft", "dnsmasq"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (run .ci/services.sh)"
+    r = subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"qemu:///system does not answer: {r.stderr.strip()} (run .ci/services.sh)"
+    return None
+
+
+_reason = _skip_reason()
+if _reason:
+    pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.skip(reason=_reason)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Box:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state = root / "state"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVCLOUD_", "CLOUDSTACK_", "AWS_"))}
+        self.env.update({"DEVCLOUD_STATE_DIR": str(self.state), "DEVCLOUD_API_PORT": str(_free_port()),
+                         "DEVCLOUD_INTEGRATION_PORT": str(_free_port()), "DEVCLOUD_S3_PORT": str(_free_port()),
+                         "DEVCLOUD_EC2_PORT": str(_free_port()), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+        # the local spec with a public range and SSH port of our own
+        data = yaml.safe_load((zonespec.SCENARIO_DIR / "local.yaml").read_text())
+        net = random.randint(30, 250)
+        data["zones"][0]["public_ranges"] = [{"vlan": "untagged", "gateway": f"198.19.{net}.1",
+                                              "netmask": "255.255.255.0", "start": f"198.19.{net}.10",
+                                              "end": f"198.19.{net}.40"}]
+        data["zones"][0]["dns1"] = data["zones"][0]["internal_dns1"] = f"198.19.{net}.1"
+        data["first_vm"]["boot_timeout"] = 240
+        self.spec = root / "e2e-local.yaml"
+        self.spec.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([*DEVCLOUD, *args], env=self.env, cwd=str(ROOT), capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"devcloud {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}\n"
+                                 f"{self.log_tail()}")
+        return r
+
+    def log_tail(self) -> str:
+        log = self.state / "logs" / "management.log"
+        return log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+
+    def sandbox(self) -> dict[str, Any]:
+        return dict(json.loads((self.state / "sandbox.json").read_text()))
+
+    def api(self, command: str, **params: Any) -> dict[str, Any]:
+        from appliance.sandbox import Sandbox
+
+        sb = Sandbox(self.state, int(self.env["DEVCLOUD_API_PORT"]), int(self.env["DEVCLOUD_INTEGRATION_PORT"]))
+        c = sb.client()
+        try:
+            return c.run(command, **params)
+        finally:
+            c.close()
+
+    def ssh_until(self, timeout: float) -> str:
+        fv = self.sandbox()["first_vm"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = ssh_answers(fv["key"], fv["ip"], fv["port"])
+            if answer:
+                return answer
+            time.sleep(1)
+        raise AssertionError(f"the first VM did not answer SSH within {timeout:.0f} s")
+
+    def status(self) -> tuple[int, dict[str, Any]]:
+        r = self.run("status", "--json", check=False, timeout=120)
+        return r.returncode, json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    b = Box(tmp_path_factory.mktemp("e2e"))
+    try:
+        yield b
+    finally:
+        b.run("down", "--purge", check=False, timeout=300)
+
+
+def test_broken_spec_is_refused_before_anything_changes(box: Box) -> None:
+    data = yaml.safe_load(box.spec.read_text())
+    data["zones"][0]["pods"][0]["clusters"][0]["primary_storage"][0]["url"] = "/no/scheme"
+    bad = box.root / "broken.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    r = box.run("up", "--scenario", str(bad), check=False)
+    assert r.returncode == 2
+    assert "zones[0].pods[0].clusters[0].primary_storage[0].url" in r.stderr
+    assert not box.state.exists()
+
+
+@pytest.mark.timeout(600)
+def test_up_ends_with_a_guest_answering_ssh(box: Box) -> None:
+    r = box.run("up", "--scenario", str(box.spec))
+    assert "devcloud is up" in r.stdout
+    assert "ssh -i" in r.stdout and "[cloudstack]" in r.stdout
+    facts = box.sandbox()["first_vm"]
+    assert oct(os.stat(facts["key"]).st_mode & 0o777) == "0o600"
+    assert ssh_answers(facts["key"], facts["ip"], facts["port"]) == "first-vm"
+    steps = [s["step"] for s in box.sandbox()["last_up"]]
+    assert steps == ["host", "server", "datacenter", "template", "first VM", "ssh"]
+
+
+def test_second_up_changes_nothing(box: Box) -> None:
+    before = box.api("listVirtualMachines", listall=True)["virtualmachine"]
+    t0 = time.monotonic()
+    r = box.run("up")
+    took = time.monotonic() - t0
+    assert "already running" in r.stdout and "unchanged" in r.stdout
+    assert took < 30, f"a second up took {took:.1f} s"
+    after = box.api("listVirtualMachines", listall=True)["virtualmachine"]
+    assert [v["id"] for v in after] == [v["id"] for v in before]
+
+
+def test_status_is_healthy_and_env_works(box: Box) -> None:
+    rc, out = box.status()
+    assert rc == 0 and out["healthy"] is True, out
+    names = {c["name"] for c in out["checks"]}
+    assert {"API answers", "database", "jobs", "guest", "S3"} <= names
+    assert any(n.startswith("pool ") for n in names) and any(n.startswith("router ") for n in names)
+    env = box.run("env").stdout
+    assert "export CLOUDSTACK_KEY=" in env and "export AWS_ENDPOINT_URL_S3=http://127.0.0.1:" in env
+
+
+def test_status_names_a_stopped_libvirtd(box: Box) -> None:
+    pid = subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True, text=True).stdout.split()
+    assert pid, "libvirtd is not running"
+    try:
+        os.kill(int(pid[0]), 15)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "libvirtd did not stop"
+            time.sleep(0.1)
+        rc, out = box.status()
+    finally:
+        subprocess.run(["bash", str(ROOT / ".ci" / "services.sh")], capture_output=True, timeout=120)
+    assert rc == 1 and out["healthy"] is False
+    bad = [c for c in out["checks"] if not c["ok"]]
+    assert any(c["name"].startswith("host") and "libvirt" in c["detail"] and "Down" in c["detail"] for c in bad), bad
+
+
+@pytest.mark.timeout(600)
+def test_down_then_up_resumes_the_same_cloud(box: Box) -> None:
+    vm_id = box.sandbox()["first_vm"]["vm_id"]
+    box.run("down")
+    r = box.run("up")
+    assert "started" in r.stdout
+    assert box.sandbox()["first_vm"]["vm_id"] == vm_id
+    assert box.ssh_until(240) == "first-vm"
+
+
+@pytest.mark.timeout(600)
+def test_snapshot_destroy_restore_brings_the_vm_back(box: Box) -> None:
+    vm_id = box.sandbox()["first_vm"]["vm_id"]
+    box.run("snapshot", "before")
+    box.api("destroyVirtualMachine", id=vm_id, expunge=True)
+    assert not box.api("listVirtualMachines", listall=True).get("virtualmachine")
+    box.run("restore", "before")
+    vms = box.api("listVirtualMachines", listall=True)["virtualmachine"]
+    assert [(v["id"], v["state"]) for v in vms] == [(vm_id, "Running")]
+    assert box.ssh_until(240) == "first-vm"
+
+
+@pytest.mark.timeout(900)
+def test_scenario_smoke_local_passes_and_writes_junit(box: Box) -> None:
+    junit = box.root / "smoke.xml"
+    r = box.run("scenario", "run", "smoke-local", "--junit", str(junit), check=False, timeout=850)
+    assert r.returncode == 0, r.stdout + r.stderr + box.log_tail()
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and int(suite.get("tests") or 0) > 20
+
+
+def test_logs_bundle(box: Box) -> None:
+    out = box.root / "logs.tar.gz"
+    box.run("logs", "-o", str(out))
+    import tarfile
+
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert "logs/management.log" in names and any(n.startswith("libvirt/i-") for n in names)
+    assert any(n.startswith("routers/") for n in names) and any(n.startswith("console/") for n in names)
