@@ -190,14 +190,17 @@ def repack_installed(pkg: str, out_dir: Path) -> Path:
 def build_local_repo(packages: tuple[str, ...], repo: Path, progress: Progress = _say) -> Path:
     """A flat apt repository holding every package `packages` needs: cached .debs, else repacked installed ones.
     Raises with the list of packages that are neither cached nor installed."""
-    repo.mkdir(parents=True, exist_ok=True)
+    if repo.exists():
+        shutil.rmtree(repo)
+    repo.mkdir(parents=True)
     closure = resolve_closure(packages)
     missing, repacked, cached = [], 0, 0
     for name, version in closure:
         if any(repo.glob(f"{name}_*.deb")):
             continue
+        # apt's choice if cached; else the installed version (cached or repacked); else any cached version
         installed = _installed_version(name)
-        deb = _cached_deb(name, installed) if installed else _cached_deb(name, version) or _cached_deb(name)
+        deb = _cached_deb(name, version) or (_cached_deb(name, installed) if installed else _cached_deb(name))
         if deb is not None:
             shutil.copy2(deb, repo / deb.name)
             cached += 1

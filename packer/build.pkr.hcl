@@ -16,6 +16,8 @@ build {
       "--extra-vars", "devcloud_wheelhouse=${var.wheelhouse}",
       "--extra-vars", "common_apt_update=false",
       "--extra-vars", "management_api_bind=0.0.0.0",
+      # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
+      "--extra-vars", "kvm_host_probe=false",
     ]
     ansible_env_vars = ["ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"]
   }
@@ -33,6 +35,8 @@ build {
       "--extra-vars", "devcloud_wheelhouse=${var.wheelhouse}",
       "--extra-vars", "common_apt_update=false",
       "--extra-vars", "management_api_bind=0.0.0.0",
+      # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
+      "--extra-vars", "kvm_host_probe=false",
     ]
     ansible_env_vars = ["ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"]
   }
