@@ -39,3 +39,12 @@ appliance:
 # The cheap checks CI runs on every change (ansible syntax + lint, yamllint, packer/vagrant validate, box format).
 appliance-check:
 	$(BIN)/pytest -q -m appliance tests/appliance
+
+# The web UI (ui/): a reproducible build into management/ui_dist (committed, so the package needs no Node).
+.PHONY: ui ui-test
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
+
+# Browser tests: Debian's chromium (apt-get install chromium) driven by playwright-core from ui/node_modules.
+ui-test:
+	$(BIN)/pytest -q -rs tests/ui tests/api/test_console.py

@@ -68,7 +68,7 @@ async function adminScenario() {
   step("deployed from the wizard: Running");
   await page.click("#console");
   await page.waitForSelector("#console-status[data-state=connected]", { timeout: 30000 });
-  await page.waitForSelector("#screen canvas");
+  await page.waitForSelector("#screen canvas", { state: "attached" });
   const nonBlank = async () => page.evaluate(() => {
     const c = document.querySelector("#screen canvas");
     const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
@@ -90,7 +90,7 @@ async function adminScenario() {
   await page.waitForTimeout(500);
   await shot(page, "console");
   step("typed a line into the console");
-  await page.goBack();
+  await page.click("a[href^=\"#/instance/\"]");
   await page.waitForSelector("#instance button[data-action=Stop]");
   await page.click("#instance button[data-action=Stop]");
   await page.waitForSelector("#instance h1 .state-Stopped", { timeout: 120000 });

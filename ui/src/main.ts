@@ -139,7 +139,7 @@ const PAGES: [string, string, string | null][] = [  // route, label, the command
   ["dashboard", "Dashboard", null], ["instances", "Instances", "listVirtualMachines"],
   ["infrastructure", "Infrastructure", "listHosts"], ["storage", "Volumes & snapshots", "listVolumes"],
   ["images", "Templates & ISOs", "listTemplates"], ["networks", "Networks", "listNetworks"],
-  ["accounts", "Accounts", "listAccounts"], ["events", "Events", "listEvents"],
+  ["accounts", "Accounts", "createAccount"], ["events", "Events", "listEvents"],
 ];
 
 async function shell(route: string): Promise<boolean> {
