@@ -513,9 +513,13 @@ class _quiet:
 
 
 def _vm_states(r: Request, uuids: list[str]) -> dict[str, str]:
+    from management.api.ec2 import views
+
     with r.db() as s:
-        return dict(s.execute(select(VirtualMachine.uuid, VirtualMachine.state).where(
+        out = dict(s.execute(select(VirtualMachine.uuid, VirtualMachine.state).where(
             VirtualMachine.uuid.in_(uuids))).all())
+        out.update(views.in_flight(s, uuids))
+        return out
 
 
 def _instances(r: Request, p: dict[str, Any]) -> list[tuple[str, str]]:

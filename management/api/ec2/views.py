@@ -16,11 +16,27 @@ from sqlalchemy.orm import Session
 from management.models.compute import VirtualMachine
 from management.models.events import ResourceTag
 from management.models.infra import PublicIpAddress, Zone
+from management.models.jobs import AsyncJob
 from management.models.network import Network, Nic
 from management.models.offerings import ServiceOffering
 from management.models.storage import Template
 from management.services import access
 from management.services.context import Caller
+
+# A VM with one of these jobs queued or running is already in the EC2 transition state its caller was told about
+# (RunInstances returns `pending` while the new VM still reads Stopped until its deploy job starts it).
+IN_FLIGHT = {"deployVirtualMachine": "Starting", "startVirtualMachine": "Starting",
+             "stopVirtualMachine": "Stopping", "destroyVirtualMachine": "Expunging"}
+
+
+def in_flight(session: Session, vm_uuids: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for uuid, command in session.execute(
+            select(AsyncJob.instance_uuid, AsyncJob.command).where(
+                AsyncJob.status == 0, AsyncJob.instance_type == "VirtualMachine",
+                AsyncJob.command.in_(list(IN_FLIGHT)), AsyncJob.instance_uuid.in_(vm_uuids)).order_by(AsyncJob.id)):
+        out[uuid] = IN_FLIGHT[command]
+    return out
 
 
 def vm_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
@@ -48,13 +64,16 @@ def vm_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
         uuid_of[uuid] = d
     if not rows:
         return []
+    vm_uuids = select(VirtualMachine.uuid).where(VirtualMachine.id.in_(select(ids.c.id)))
+    for uuid, state in in_flight(session, vm_uuids).items():
+        if uuid in uuid_of:
+            uuid_of[uuid]["state"] = state
     for inst, ip, net, default in session.execute(
             select(Nic.instance_id, Nic.ip4_address, Network.uuid, Nic.default_nic)
             .outerjoin(Network, Network.id == Nic.network_id)
             .where(Nic.instance_id.in_(select(ids.c.id)), Nic.removed.is_(None)).order_by(Nic.device_id)):
         if inst in rows:
             rows[inst]["nic"].append({"ipaddress": ip, "networkid": net, "isdefault": bool(default)})
-    vm_uuids = select(VirtualMachine.uuid).where(VirtualMachine.id.in_(select(ids.c.id)))
     for ruuid, key, value in session.execute(
             select(ResourceTag.resource_uuid, ResourceTag.key, ResourceTag.value)
             .where(ResourceTag.resource_type == "UserVm", ResourceTag.resource_uuid.in_(vm_uuids))
