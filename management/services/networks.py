@@ -93,8 +93,9 @@ def guest_bridge_name(network: Network) -> str:
     """The host bridge a network's guest NICs (and its router's guest side) attach to.
 
     One bridge per network: this kernel has no 802.1Q or bridge VLAN filtering, so isolation is by bridge, and
-    the VLAN stays a record. At most 15 characters (IFNAMSIZ)."""
-    return f"dcbr{network.id}"
+    the VLAN stays a record. Named from the network's uuid, not its row id: two clouds on one host (a sandbox
+    and a test run) number their networks from 1 alike. At most 15 characters (IFNAMSIZ)."""
+    return "dcb" + network.uuid.replace("-", "")[:11]
 
 
 def _facts(session: Session, net: Network) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import json
 import logging
 import secrets
 import string
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +52,9 @@ from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
+from management.services import hosts as hosts_service
+from management.services import networks as networks_service
+from management.services import templates as templates_service
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -98,25 +100,10 @@ def done(session: Session, value: Any) -> Any:
     return value
 
 
-_fallback_lock = threading.Lock()
-
-
 def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
     """The connected driver of `host` (services.hosts' cache), watched by VM sync for lifecycle events."""
-    try:
-        from management.services import hosts as hosts_service
-
-        d = hosts_service.driver_for(runtime, host)
-    except ImportError:  # pragma: no cover - before the inventory landed
-        from management.drivers.registry import driver_for_host
-
-        with _fallback_lock:
-            cache = runtime.extras.setdefault("vm_drivers", {})
-            d = cache.get((host.id, host.url))
-            if d is None:
-                d = cache[(host.id, host.url)] = driver_for_host(host.url, host.hypervisor_type)
-                d.connect()
-    from management.services import vmsync
+    d = hosts_service.driver_for(runtime, host)
+    from management.services import vmsync  # vmsync imports this module
 
     vmsync.watch(runtime, host.id, d)
     return d
@@ -128,10 +115,6 @@ def pool_spec(pool: StoragePool) -> drv.PoolSpec:
 
 
 def template_source(session: Session, template: Template, zone: Zone) -> tuple[str, str]:
-    try:
-        from management.services import templates as templates_service
-    except ImportError:  # pragma: no cover
-        return template.uuid, template.url or f"simulator://{template.uuid}"
     return templates_service.source_for_pool(session, template, zone)
 
 
@@ -333,27 +316,15 @@ def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> l
     """NICs through services.networks (IPs, VLANs); without networkids an advanced zone uses the account's default
     isolated network (created on first use) and a basic zone its shared guest network."""
     networks = list(req.networks or [])
-    try:
-        from management.services import networks as networks_service
-    except ImportError:  # pragma: no cover - before guest networks landed
-        networks_service = None  # type: ignore[assignment]
     if not networks:
-        if req.zone.network_type == "Advanced" and networks_service is not None:
+        if req.zone.network_type == "Advanced":
             networks = [networks_service.default_network(session, req.owner, req.zone)]
         elif req.zone.network_type == "Basic":
             shared = session.scalar(select(Network).where(
                 Network.zone_id == req.zone.id, Network.guest_type == "Shared", Network.traffic_type == "Guest",
                 Network.removed.is_(None)).order_by(Network.id).limit(1))
             networks = [shared] if shared is not None else []
-    if networks_service is not None:
-        return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
-    out = []
-    for i, net in enumerate(networks):
-        nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=random_mac(), device_id=i, default_nic=i == 0,
-                  gateway=net.gateway, broadcast_uri=net.broadcast_uri)
-        session.add(nic)
-        out.append(nic)
-    return out
+    return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
 
 
 def new_password() -> str:
@@ -365,16 +336,7 @@ def random_mac() -> str:
 
 
 def release_nics(session: Session, vm: VirtualMachine) -> None:
-    try:
-        from management.services import networks as networks_service
-
-        networks_service.release_nics(session, vm)
-        return
-    except (ImportError, AttributeError):
-        pass
-    for nic in session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))):
-        nic.removed = utcnow()
-        nic.ip4_address = None
+    networks_service.release_nics(session, vm)
 
 
 # ------------------------------------------------------------------------------------------------ start
@@ -406,12 +368,7 @@ def _bridge_for(session: Session, network_id: int | None, cache: dict[int, str |
         net = session.get(Network, network_id)
         name = None
         if net is not None:
-            try:
-                from management.services.networks import guest_bridge_name
-            except ImportError:  # pragma: no cover - before guest networks landed
-                name = f"dcbr{net.id}"
-            else:
-                name = guest_bridge_name(net)
+            name = networks_service.guest_bridge_name(net)
         cache[network_id] = name
     return cache[network_id]
 

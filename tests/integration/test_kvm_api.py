@@ -207,7 +207,7 @@ def cleanup_host_networking(state_dir: Path, bridges_before: set[str], public_ga
             if name.startswith("dcpub"):
                 nethost.run(["ip", "addr", "del", public_gateway, "dev", name], check=False)
     for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
-        if name.startswith(("dcbr", "dcpub")):
+        if name.startswith(("dcb", "dcpub")):
             with contextlib.suppress(Exception):
                 nethost.remove_bridge(name)
 
@@ -344,7 +344,7 @@ def test_deploy_userdata_key_console_and_power_cycle(cloud: Cloud) -> None:
     xml = dom.XMLDesc(0)
     expected_vt = kvm.probed_virt_type()[0]
     assert f"type='{expected_vt}'" in xml.split(">", 1)[0], xml.split(">", 1)[0]
-    assert re.search(r"<interface type='bridge'>.*?<source bridge='dcbr\d+'/>", xml, re.S), xml
+    assert re.search(r"<interface type='bridge'>.*?<source bridge='dcb[0-9a-f]+'/>", xml, re.S), xml
     # the guest applied the config drive: hostname, key, user data; then the login prompt
     cloud.wait_console(inst, rf"DEVCLOUD-GUEST-READY hostname={name}\b")
     cloud.wait_console(inst, LOGIN, 60)
