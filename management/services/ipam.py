@@ -53,7 +53,8 @@ def first_free(net: ipaddress.IPv4Network, used: Collection[str], *, start: str 
     lo = max(lo, int(net.network_address) + 1)
     hi = min(hi, int(net.broadcast_address) - 1)
     for n in range(lo, hi + 1):
-        ip = str(ipaddress.IPv4Address(n))
+        # Dotted quad by arithmetic: ~5x cheaper than str(IPv4Address(n)), and this walks every used address.
+        ip = f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
         if ip not in skip:
             return ip
     return None
