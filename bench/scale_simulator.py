@@ -41,9 +41,12 @@ from management.api.cloudstack.signing import sign  # noqa: E402
 from tests.conftest import MYSQL_ENV, fresh_mysql_database, start_served  # noqa: E402
 
 HOSTS_PER_CLUSTER = 100
-# Each simulated host: 32 cores x 2000 MHz, 64 GiB -> ~64 Small Instances (500 MHz, 512 MiB) by CPU, far more
-# than 10 VMs/host, so placement never runs out; the point is first-fit walking 1000 hosts.
-HOST_QUERY = "cpu=32&mhz=2000&mem=64G"
+# Each simulated host: 8 cores x 2000 MHz, 16 GiB -> 32 Small Instances (500 MHz, 512 MiB); first fit fills a
+# cluster of 100 up to its 85 % disable threshold (~2,700 VMs) before the next one.
+HOST_QUERY = "cpu=8&mhz=2000&mem=16G"
+# A simulated NFS pool is 1 TiB (x2 overprovisioning x 0.85 threshold: ~870 root disks of 2 GiB). Placement picks
+# the host first and a pool of the host's cluster after, so a cluster needs room for all the VMs it will get.
+POOLS_PER_CLUSTER = 4
 
 
 def machine() -> dict[str, Any]:
@@ -85,7 +88,8 @@ def zone_spec(hosts: int, tag: str, security_groups: bool = False) -> zonespec.C
             "name": f"C{c}-{tag}", "hypervisor": "Simulator",
             "hosts": [{"url": f"http://sim/{tag}/c{c}/h{i}?{HOST_QUERY}", "username": "root", "password": "password"}
                       for i in range(n)],
-            "primary_storage": [{"name": f"PS{c}-{tag}", "url": f"nfs://10.147.28.6:/export/primary-{tag}-{c}"}],
+            "primary_storage": [{"name": f"PS{c}.{k}-{tag}", "url": f"nfs://10.147.28.6:/export/primary-{tag}-{c}-{k}"}
+                                for k in range(POOLS_PER_CLUSTER)],
         })
     zone: dict[str, Any] = {
         "name": f"Sandbox-simulator-scale-{tag}", "dns1": "10.147.28.6", "internal_dns1": "10.147.28.6",
@@ -275,6 +279,13 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 client.close()
                 print(f"  zone with {args.hosts} hosts in {zone_s:.1f} s; deploying", flush=True)
                 z = {"zone": zone["id"], "offering": offering["id"], "template": tmpl["id"]}
+                # One deploy alone first: it creates the account's default isolated network. (Concurrent first
+                # deploys race to create it on MariaDB: "More than 1 default Isolated networks are found".)
+                warm = CloudClient(served.endpoint, keys["apikey"], keys["secretkey"], poll_interval=0.05,
+                                   job_timeout=120)
+                warm.run("deployVirtualMachine", zoneid=z["zone"], serviceofferingid=z["offering"],
+                         templateid=z["template"], name="vm-warmup")
+                warm.close()
                 mem_before = proc_mem(pid)
                 cpu0 = proc_cpu(pid)
                 dep = deploy_vms(served.endpoint, keys, z, args.vms, args.concurrency, args.poll,
