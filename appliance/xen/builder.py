@@ -10,12 +10,15 @@ PID 1 in dom0 is ``/sbin/devcloud-dom0-init`` (files/dom0-init): no systemd. It 
 (``/etc/init.d/xen start``: xenstored, xen-init-dom0, xenconsoled) and ``libvirtd --listen`` with TCP and no
 authentication (reachable only through QEMU's user-mode hostfwd on 127.0.0.1 of this machine).
 
-Results are cached by a sha256 over the package candidate versions, the init script and this builder's
-version, like the tiny image (``appliance.image.builder``).
+Two cache levels, each keyed by a sha256 like the tiny image (``appliance.image.builder``):
+``xen-base-<key>.tar`` - the mmdebstrap output, keyed by the package candidate versions (the slow step, minutes);
+``xen-<key>/`` - the bootable artifacts, keyed by the base key plus the init script and configuration (~20 s
+from the tarball), so editing dom0's init does not re-run mmdebstrap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gzip
 import hashlib
@@ -118,13 +121,18 @@ def resolve_versions() -> dict[str, str]:
     return {n: info[n]["Version"] for n in PACKAGES}
 
 
+def base_key(versions: dict[str, str]) -> str:
+    """sha256 over what determines the mmdebstrap output."""
+    doc = {"builder": BUILDER_VERSION, "suite": SUITE, "mirrors": list(MIRRORS), "packages": sorted(versions.items())}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
 def cache_key(versions: dict[str, str], files: dict[str, bytes] | None = None) -> str:
+    """sha256 over everything that determines the bootable artifacts."""
     if files is None:
         files = {n: xen_file(n) for n in FILES}
     doc = {
-        "builder": BUILDER_VERSION,
-        "suite": SUITE,
-        "packages": sorted(versions.items()),
+        "base": base_key(versions),
         "files": {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())},
         "libvirtd_conf": hashlib.sha256(LIBVIRTD_CONF.encode()).hexdigest(),
         "size_mb": ROOT_SIZE_MB,
@@ -151,17 +159,35 @@ def _customize(root: Path) -> None:
         xlconf.write_text(xlconf.read_text() + '\nautoballoon="off"\n')
 
 
-def _build(out: Path, work: Path, versions: dict[str, str], progress: Progress) -> None:
-    rootdir = work / "root"
+def build_base(cache: Path, versions: dict[str, str], progress: Progress = None) -> Path:
+    """The cached mmdebstrap tarball (root filesystem with Xen, libvirt, the generic kernel)."""
+    target = cache / f"xen-base-{base_key(versions)[:16]}.tar"
+    if target.exists():
+        return target
     includes = ",".join(PACKAGES)
     if progress:
         progress("mmdebstrap (Xen + libvirt + generic kernel)")
-    _run([
-        "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={includes}",
-        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-        "--dpkgopt=path-exclude=/usr/share/locale/*", "--aptopt=APT::Install-Recommends \"false\"",
-        SUITE, str(rootdir), *MIRRORS,
-    ])
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        _run([
+            "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={includes}",
+            "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*", "--aptopt=APT::Install-Recommends \"false\"",
+            "--format=tar", SUITE, str(tmp), *MIRRORS,
+        ])
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return target
+
+
+def _build(out: Path, work: Path, base: Path, versions: dict[str, str], progress: Progress) -> None:
+    rootdir = work / "root"
+    rootdir.mkdir()
+    if progress:
+        progress(f"unpacking {base.name}")
+    _run(["tar", "-x", "-p", "--numeric-owner", "--xattrs", "-f", str(base), "-C", str(rootdir)])
     _customize(rootdir)
     boot = rootdir / "boot"
     xen_gz = next(boot.glob(f"xen-{XEN_VERSION}-amd64.gz"))
@@ -198,7 +224,8 @@ def build_xen_image(cache_dir: str | Path | None = None, *, progress: Progress =
             work = Path(tmp)
             out = work / "out"
             out.mkdir()
-            _build(out, work, versions, progress)
+            base = build_base(cache, versions, progress)
+            _build(out, work, base, versions, progress)
             data = json.loads((out / "manifest.json").read_text())
             data["key"] = key
             (out / "manifest.json").write_text(json.dumps(data, indent=2))
@@ -208,4 +235,4 @@ def build_xen_image(cache_dir: str | Path | None = None, *, progress: Progress =
     return image
 
 
-__all__ = ["XenImage", "build_xen_image", "cache_key", "resolve_versions"]
+__all__ = ["XenImage", "base_key", "build_base", "build_xen_image", "cache_key", "resolve_versions"]

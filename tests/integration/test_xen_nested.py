@@ -1,0 +1,186 @@
+"""A nested Xen host: Debian's Xen 4.17 with a dom0 booted under QEMU TCG on this machine, its libvirt (libxl
+driver) reached over ``xen+tcp://127.0.0.1:<hostfwd port>/system``, added to a zone through the CloudStack API.
+
+Step timings (image build, dom0 boot, libvirt ready, addHost, ...) are printed and written to
+``$DEVCLOUD_XEN_TIMINGS`` (JSON) when that is set. Slow: the first image build runs mmdebstrap (minutes), every
+module boots one dom0 under TCG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+
+pytestmark = pytest.mark.integration
+
+TIMINGS: dict[str, float] = {}
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (mmdebstrap --mode=root, loop-free mkfs, qemu)"
+    for tool in ("mmdebstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4", "apt-cache"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+_reason = _skip_reason()
+if _reason:
+    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_reason)]
+
+
+def _record(step: str, seconds: float) -> None:
+    TIMINGS[step] = round(seconds, 2)
+    print(f"[xen timing] {step}: {seconds:.1f}s")
+    out = os.environ.get("DEVCLOUD_XEN_TIMINGS")
+    if out:
+        Path(out).write_text(json.dumps(TIMINGS, indent=2))
+
+
+@pytest.fixture(scope="module")
+def xen_image() -> Any:
+    from appliance.xen import build_xen_image
+
+    t = time.monotonic()
+    image = build_xen_image()
+    _record("image_build (cached if fast)", time.monotonic() - t)
+    return image
+
+
+@pytest.fixture(scope="module")
+def xen_host(xen_image: Any) -> Iterator[Any]:
+    from appliance.xen import NestedXen
+
+    workdir = Path(tempfile.mkdtemp(prefix="test-xen-nested."))
+    host = NestedXen(xen_image, workdir)
+    host.start()
+    try:
+        timings = host.wait_ready(timeout=600)
+        _record("dom0_boot", timings["dom0_boot"])
+        _record("libvirt_ready", timings["libvirt_ready"])
+        yield host
+    finally:
+        host.stop()
+        if os.environ.get("DEVCLOUD_KEEP_XEN_WORKDIR"):
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_image_is_cached_by_checksum(xen_image: Any) -> None:
+    from appliance.xen import builder
+
+    assert xen_image.key == builder.cache_key(builder.resolve_versions())
+    for path in (xen_image.hypervisor, xen_image.kernel, xen_image.initrd, xen_image.root):
+        assert path.stat().st_size > 0, path
+    assert xen_image.hypervisor.read_bytes()[:4] == b"\x7fELF"  # decompressed: QEMU's multiboot wants the ELF
+    t = time.monotonic()
+    assert builder.build_xen_image().directory == xen_image.directory
+    assert time.monotonic() - t < 10  # a cache hit costs one apt-cache call
+
+
+def test_libxl_answers_over_the_remote_uri(xen_host: Any) -> None:
+    conn = libvirt.open(xen_host.uri)
+    try:
+        assert conn.getType() == "Xen"
+        caps = conn.getCapabilities()
+        assert "<os_type>xen</os_type>" in caps  # PV guests
+        # dom0 itself is domain 0
+        assert 0 in conn.listDomainsID()
+    finally:
+        conn.close()
+    console = xen_host.console()
+    assert "Xen version 4.17" in console
+
+
+def test_driver_host_info_over_the_remote_uri(xen_host: Any) -> None:
+    from management.drivers.registry import driver_for_host
+
+    drv = driver_for_host(xen_host.uri, "Xen")
+    try:
+        drv.connect()
+        info = drv.host_info()
+        assert info.hypervisor_type == "Xen" and info.virt_type == "xen"
+        assert info.extra["driver"] == "Xen"
+        assert info.cpu_cores >= 1 and info.memory_bytes > 256 * 1024 * 1024
+    finally:
+        drv.close()
+
+
+def _zone_spec(tag: str, uri: str, store_dir: Path) -> Any:
+    from appliance import zonespec
+
+    return zonespec.parse({
+        "name": f"xen-test-{tag}",
+        "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "instance.name": f"X{tag}"},
+        "zones": [{
+            "name": f"xen-{tag}", "network_type": "Advanced", "dns1": "192.0.2.1", "internal_dns1": "192.0.2.1",
+            "guest_cidr": "10.252.1.0/24",
+            "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "620-639",
+                                   "traffic_types": ["Guest", "Management", "Public"],
+                                   "providers": ["VirtualRouter"]}],
+            "public_ranges": [{"vlan": "untagged", "gateway": "198.51.100.1", "netmask": "255.255.255.0",
+                               "start": "198.51.100.70", "end": "198.51.100.90"}],
+            "pods": [{"name": f"pod-{tag}", "gateway": "198.18.251.1", "netmask": "255.255.255.0",
+                      "start": "198.18.251.10", "end": "198.18.251.50",
+                      "clusters": [{"name": f"xen-{tag}", "hypervisor": "Xen", "hosts": [{"url": uri}],
+                                    "primary_storage": [{"name": f"ps-{tag}",
+                                                         "url": "file:///var/lib/devcloud/primary"}]}]}],
+            "secondary_storage": [{"name": f"ss-{tag}", "provider": "NFS", "url": f"file://{store_dir}"}],
+        }],
+        "service_offerings": [{"name": f"tiny-{tag}", "cpu": 1, "speed": 500, "memory": 128}],
+    }, source="test_xen_nested")
+
+
+def test_add_xen_host_through_the_api(xen_host: Any) -> None:
+    from appliance.client import CloudClient
+    from appliance.deploy import Deployer
+    from tests.conftest import start_served
+
+    workdir = Path(tempfile.mkdtemp(prefix="test-xen-api."))
+    tag = uuid.uuid4().hex[:6]
+    state, store = workdir / "state", workdir / "secondary"
+    store.mkdir()
+    served = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    try:
+        client = CloudClient(served.endpoint, served.apikey, served.secretkey, poll_interval=0.1, job_timeout=120)
+        t = time.monotonic()
+        try:
+            Deployer(client).deploy(_zone_spec(tag, xen_host.uri, store))
+        finally:
+            client.close()
+        api = served.client()
+        zone = api("listZones", name=f"xen-{tag}")["zone"][0]
+        hosts = api("listHosts", zoneid=zone["id"], type="Routing")["host"]
+        _record("zone_with_addHost", time.monotonic() - t)
+        assert len(hosts) == 1, hosts
+        host = hosts[0]
+        assert host["hypervisor"] == "Xen" and host["state"] == "Up", host
+        assert int(host["cpunumber"]) >= 1 and int(host["memorytotal"]) > 256 * 1024 * 1024
+        pools = api("listStoragePools", zoneid=zone["id"])["storagepool"]
+        assert pools and pools[0]["state"] == "Up", pools
+        # the primary pool is a libvirt dir pool inside dom0
+        conn = libvirt.open(xen_host.uri)
+        try:
+            p = conn.storagePoolLookupByName(pools[0]["id"])
+            assert p.isActive() and "<path>/var/lib/devcloud/primary</path>" in p.XMLDesc(0)
+        finally:
+            conn.close()
+    finally:
+        served.kill(signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            shutil.rmtree(workdir, ignore_errors=True)
