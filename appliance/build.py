@@ -586,6 +586,67 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# ---- boot check ------------------------------------------------------------------------------------------------
+def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, timeout: float = 900,
+               progress: Progress = _say) -> dict[str, object]:
+    """Boot the built image under QEMU (TCG unless the probe saw KVM) on a throw-away overlay, with only
+    127.0.0.1 port forwards (SSH and the API) and no other network; read the admin keys over SSH and call
+    listZones through the forwarded API port. Returns the timings and the listZones answer."""
+    from appliance.client import CloudClient
+
+    work = Path(tempfile.mkdtemp(prefix="devcloud-boot-", dir=qcow2.parent))
+    overlay, console = work / "overlay.qcow2", work / "console.log"
+    _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(qcow2.resolve()), str(overlay)])
+    accel = accelerator()
+    cmd = ["qemu-system-x86_64", "-accel", accel, "-m", "2048", "-smp", "2",
+           "-cpu", "max" if accel == "tcg" else "host",
+           "-display", "none", "-serial", f"file:{console}", "-drive", f"file={overlay},if=virtio,format=qcow2",
+           "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,"
+                      f"hostfwd=tcp:127.0.0.1:{api_port}-:8080",
+           "-device", "virtio-net,netdev=n0",
+           "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ssh = ["ssh", "-q", "-p", str(ssh_port), "-i", str(BUILD_KEY), "-o", "StrictHostKeyChecking=no",
+           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@127.0.0.1"]
+    try:
+        admin = None
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"qemu exited with {proc.returncode}; console: {console}")
+            r = subprocess.run([*ssh, "cat", "/var/lib/devcloud/admin.json"], capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.strip():
+                admin = json.loads(r.stdout)
+                break
+            time.sleep(2)
+        if admin is None:
+            raise TimeoutError(f"no SSH/admin keys within {timeout:.0f} s; console: {console}")
+        ssh_s = time.monotonic() - t0
+        progress(f"SSH and admin keys after {ssh_s:.0f} s; calling listZones on 127.0.0.1:{api_port}")
+        client = CloudClient(f"http://127.0.0.1:{api_port}/client/api", admin["apikey"], admin["secretkey"],
+                             timeout=30)
+        zones = None
+        while time.monotonic() - t0 < timeout:
+            try:
+                zones = client.call("listZones")
+                break
+            except Exception:  # noqa: BLE001 - the server may still be starting
+                time.sleep(2)
+        if zones is None:
+            raise TimeoutError(f"listZones did not answer within {timeout:.0f} s")
+        result = {"accelerator": accel, "ssh_seconds": round(ssh_s, 1),
+                  "listzones_seconds": round(time.monotonic() - t0, 1), "listZones": zones}
+        progress(f"listZones answered after {result['listzones_seconds']} s: {json.dumps(zones)[:200]}")
+        return result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # ---- the whole build ---------------------------------------------------------------------------------------------
 def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Progress = _say) -> dict[str, object]:
     t0 = time.monotonic()
@@ -638,6 +699,12 @@ def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmd
         typer.echo(f"build failed: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2))
+
+
+@build_app.command("boot-check")
+def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2")) -> None:
+    """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward."""
+    typer.echo(json.dumps(boot_check(qcow2), indent=2))
 
 
 @build_app.command("vbox-box")

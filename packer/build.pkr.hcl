@@ -19,7 +19,9 @@ build {
       # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
       "--extra-vars", "kvm_host_probe=false",
     ]
-    ansible_env_vars = ["ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"]
+    ansible_env_vars = [
+      "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_PIPELINING=True",
+    ]
   }
 
   provisioner "ansible" {
@@ -38,7 +40,9 @@ build {
       # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
       "--extra-vars", "kvm_host_probe=false",
     ]
-    ansible_env_vars = ["ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"]
+    ansible_env_vars = [
+      "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_PIPELINING=True",
+    ]
   }
 
   post-processor "vagrant" {

@@ -24,6 +24,9 @@ source "qemu" "appliance" {
     ["-netdev", "user,id=user.0,restrict=on,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
     ["-device", "virtio-net,netdev=user.0"],
     ["-serial", "file:${var.output_dir}-console.log"],
+    # entropy for first-boot SSH host keys (without it ssh-keygen waits ~2 min under TCG)
+    ["-object", "rng-random,id=rng0,filename=/dev/urandom"],
+    ["-device", "virtio-rng-pci,rng=rng0"],
     ["-cpu", var.accelerator == "kvm" ? "host" : "max"],
   ]
   communicator         = "ssh"
