@@ -294,6 +294,11 @@ def ensure_first_vm(c: CloudClient, spec: CloudSpec, key_dir: Path, notify: Noti
         if vm.get("state") == "Stopped":
             notify(f"starting VM {fv.name}")
             vm = Deployer._unwrap(c.run("startVirtualMachine", id=vm["id"]), "virtualmachine")
+    # `down --all` stops the router too; starting the VM does not start it here (CloudStack would): do it.
+    for r in c.items("listRouters", "router", networkid=net["id"]):
+        if r.get("state") == "Stopped":
+            notify(f"starting router {r.get('name')}")
+            c.run("startRouter", id=r["id"])
     ips = [i for i in c.items("listPublicIpAddresses", "publicipaddress", associatednetworkid=net["id"])
            if i.get("issourcenat")]
     if not ips:
