@@ -21,6 +21,7 @@ build {
     ]
     ansible_env_vars = [
       "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_PIPELINING=True",
+      "ANSIBLE_GATHERING=smart",
     ]
   }
 
@@ -42,6 +43,7 @@ build {
     ]
     ansible_env_vars = [
       "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_PIPELINING=True",
+      "ANSIBLE_GATHERING=smart",
     ]
   }
 
