@@ -14,7 +14,11 @@ from rich.table import Table
 from appliance import zonespec
 from appliance.build import build_app
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
-from appliance.sandbox import Sandbox
+from appliance.sandbox import DEFAULT_STATE_DIR, Sandbox
+
+OWNED_STATE = ("devcloud.db", "devcloud.db-wal", "devcloud.db-shm", "admin.json", "sandbox.json", "sandbox.tmp",
+               "server-id", "management.pid", "logs", "keys", "network", "snapshots", "junit", "bundles", "primary",
+               "secondary", "configdrive", "routers", "s3")
 
 app = typer.Typer(help="devcloud: a CloudStack-compatible cloud in a box", no_args_is_help=True,
                   add_completion=False)
@@ -192,8 +196,19 @@ def down(stop_all: bool = typer.Option(False, "--all", help="also stop devcloud'
         removed = snapshots.purge(sb)
         for line in removed:
             console.print(f"removed {line}", markup=False)
-        shutil.rmtree(sb.state_dir, ignore_errors=True)
-        console.print(f"removed {sb.state_dir}")
+        if sb.state_dir == DEFAULT_STATE_DIR:
+            # the shared default directory also holds the host's probe result and other tools' files: remove
+            # only what the sandbox made
+            for name in OWNED_STATE:
+                p = sb.state_dir / name
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+            console.print(f"removed the sandbox's files from {sb.state_dir}")
+        else:
+            shutil.rmtree(sb.state_dir, ignore_errors=True)
+            console.print(f"removed {sb.state_dir}")
 
 
 @app.command()
