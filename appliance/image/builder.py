@@ -66,7 +66,7 @@ MODULES = (
     "button",
     "evdev",
 )
-KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=ttyS0,115200 quiet panic=-1"
+KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=ttyS0,115200 quiet panic=-1 no_timer_check"
 GUEST_FILES = ("initramfs-init", "rcS", "udhcpc.script", "disk-event")
 DEFAULT_CACHE_DIR = "/var/cache/devcloud/images"
 
