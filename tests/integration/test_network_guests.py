@@ -39,7 +39,8 @@ from tests.conftest import Served, start_served
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
-pytestmark = pytest.mark.integration
+# Guests boot under TCG on a shared 2-core machine: a module (servers, 4 boots, restarts) can take minutes.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 URI = "qemu:///system"
 BOOT_TIMEOUT = 180.0
@@ -63,7 +64,7 @@ def _skip_reason() -> str | None:
 
 _reason = _skip_reason()
 if _reason:
-    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_reason)]
+    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_reason)]  # type: ignore[list-item]
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
