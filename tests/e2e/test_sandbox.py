@@ -226,3 +226,31 @@ def test_logs_bundle(box: Box) -> None:
         names = tar.getnames()
     assert "logs/management.log" in names and any(n.startswith("libvirt/i-") for n in names)
     assert any(n.startswith("routers/") for n in names) and any(n.startswith("console/") for n in names)
+
+
+@pytest.mark.timeout(300)
+def test_interrupted_up_resumes_without_duplicates(tmp_path: Path) -> None:
+    """Simulator zone (no guests, cheap): `up` killed in the middle of the datacenter step, then `up` again."""
+    b = Box(tmp_path)
+    try:
+        proc = subprocess.Popen([*DEVCLOUD, "up", "--scenario", "simulator-advanced"], env=b.env, cwd=str(ROOT),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        # wait until the datacenter step has begun: the server step is recorded, the zone exists
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (b.state / "sandbox.json").is_file() and any(
+                    s["step"] == "server" for s in b.sandbox().get("last_up", [])):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.kill()
+        proc.wait()
+        r = b.run("up")  # the scenario is remembered
+        assert "devcloud is up (simulator-advanced" in r.stdout
+        zones = b.api("listZones")["zone"]
+        assert [z["name"] for z in zones] == ["Sandbox-simulator-advanced"]
+        hosts = b.api("listHosts", type="Routing")["host"]
+        assert len(hosts) == 4
+        assert len(b.api("listStoragePools")["storagepool"]) == 4
+    finally:
+        b.run("down", "--purge", check=False, timeout=120)
