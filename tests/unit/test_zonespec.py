@@ -82,3 +82,13 @@ def test_first_vm_references_are_checked() -> None:
     data["first_vm"]["template"] = "nope"
     with pytest.raises(zonespec.SpecError, match="first_vm.template 'nope' is not one of the templates"):
         zonespec.parse(data)
+
+
+def test_json_schema_is_current() -> None:
+    """scenarios/schema/zonespec.schema.json (for editors) matches the pydantic model; regenerate with
+    python -c "import json; from appliance.zonespec import CloudSpec; print(json.dumps(CloudSpec.model_json_schema(),
+    indent=1, sort_keys=True))" > scenarios/schema/zonespec.schema.json"""
+    import json
+
+    path = zonespec.SCENARIO_DIR / "schema" / "zonespec.schema.json"
+    assert json.loads(path.read_text()) == json.loads(json.dumps(zonespec.CloudSpec.model_json_schema()))
