@@ -59,7 +59,7 @@ class Deployer:
         for so in spec.service_offerings:
             self._ensure(f"service offering {so.name}",
                          self.c.one("listServiceOfferings", "serviceoffering", name=so.name),
-                         lambda so=so: self.c.call("createServiceOffering", name=so.name, displaytext=so.name,
+                         lambda so=so: self.c.call("createServiceOffering", name=so.name, displaytext=so.name,  # type: ignore[misc]
                                                    cpunumber=so.cpu, cpuspeed=so.speed, memory=so.memory))
         return self.report
 
@@ -86,7 +86,7 @@ class Deployer:
         pods = []
         for p in z.pods:
             pods.append(self._ensure(f"pod {p.name}", self.c.one("listPods", "pod", zoneid=zid, name=p.name),
-                                     lambda p=p: self._unwrap(self.c.call(
+                                     lambda p=p: self._unwrap(self.c.call(  # type: ignore[misc]
                                          "createPod", zoneid=zid, name=p.name, gateway=p.gateway,
                                          netmask=p.netmask, startip=p.start, endip=p.end), "pod")))
         existing_ranges = {r.get("startip") for r in self.c.items("listVlanIpRanges", "vlaniprange", zoneid=zid)}
@@ -104,13 +104,13 @@ class Deployer:
         for ps in z.zone_primary_storage:
             self._ensure(f"primary storage {ps.name}",
                          self.c.one("listStoragePools", "storagepool", zoneid=zid, name=ps.name),
-                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, name=ps.name, url=ps.url,
+                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, name=ps.name, url=ps.url,  # type: ignore[misc]
                                                    scope="zone", hypervisor="KVM",
                                                    tags=",".join(ps.tags) or None))
         for ss in z.secondary_storage:
             self._ensure(f"secondary storage {ss.name}",
                          self.c.one("listImageStores", "imagestore", zoneid=zid, name=ss.name),
-                         lambda ss=ss: self.c.call("addImageStore", zoneid=zid, name=ss.name, url=ss.url,
+                         lambda ss=ss: self.c.call("addImageStore", zoneid=zid, name=ss.name, url=ss.url,  # type: ignore[misc]
                                                    provider=ss.provider))
         if zone.get("allocationstate") != "Enabled":
             self.notify(f"enabling zone {z.name}")
@@ -181,7 +181,7 @@ class Deployer:
         for ps in cl.primary_storage:
             self._ensure(f"primary storage {ps.name}",
                          self.c.one("listStoragePools", "storagepool", zoneid=zid, name=ps.name),
-                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, podid=pod_id, clusterid=cid,
+                         lambda ps=ps: self.c.call("createStoragePool", zoneid=zid, podid=pod_id, clusterid=cid,  # type: ignore[misc]
                                                    name=ps.name, url=ps.url, scope="cluster",
                                                    tags=",".join(ps.tags) or None))
 
@@ -227,6 +227,7 @@ def ensure_templates(c: CloudClient, spec: CloudSpec, resolve_url: Callable[[str
                     return x if x and x.get("isready") else None
 
                 tpl = _wait(ready, timeout, f"template {t.name}")
+            assert tpl is not None
             out.append(tpl)
     return out
 

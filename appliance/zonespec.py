@@ -52,7 +52,7 @@ class IpRange(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> IpRange:
-        if ipaddress.ip_address(self.start) > ipaddress.ip_address(self.end):
+        if int(ipaddress.ip_address(self.start)) > int(ipaddress.ip_address(self.end)):
             raise ValueError(f"start {self.start} is after end {self.end}")
         return self
 
@@ -131,7 +131,7 @@ class PhysicalNetworkSpec(_Spec):
     isolation_methods: list[str] = Field(default_factory=lambda: ["VLAN"])
     vlan: str | None = Field(None, description="guest VLAN range, e.g. 100-200")
     traffic_types: list[Literal["Guest", "Management", "Public", "Storage"]] = Field(
-        default_factory=lambda: ["Guest", "Management", "Public"])
+        default_factory=lambda: ["Guest", "Management", "Public"])  # type: ignore[arg-type]
     providers: list[str] = Field(default_factory=lambda: ["VirtualRouter"])
 
     @field_validator("vlan")
