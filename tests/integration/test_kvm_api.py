@@ -171,7 +171,7 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
         "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "1",
                             "instance.name": f"T{tag}"},
         "zones": [{
-            "name": f"kvm-{tag}", "network_type": "Advanced", "dns1": "192.0.2.1", "internal_dns1": "192.0.2.1",
+            "name": f"kvm-{tag}", "network_type": "Advanced", "dns1": "198.19.255.53", "internal_dns1": "198.19.255.53",
             "guest_cidr": "10.251.1.0/24",
             "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "600-619",
                                    "traffic_types": ["Guest", "Management", "Public"],
