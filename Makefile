@@ -6,11 +6,16 @@ BIN := $(VENV)/bin
 .PHONY: venv up test lint bench api-surface
 
 $(BIN)/python:
+	sh scripts/build-deps.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-venv: $(BIN)/python
+# Reinstalled only when pyproject.toml changes, so a second `make up` touches no registry.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,libvirt]'
+	touch $@
+
+venv: $(VENV)/.installed
 
 # Set-up and the local sandbox: `devcloud up` is idempotent and resumable.
 up: venv
