@@ -86,6 +86,20 @@ def build_wheelhouse(out: Path = WHEELHOUSE, extras: str = "libvirt", progress: 
         old.unlink()
     progress(f"building the wheelhouse in {out}")
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(out), f"{REPO}[{extras}]"])
+    # The roles copy one archive (one transfer instead of one per wheel); stable member order and times keep it
+    # byte-identical while the wheels are, so a second run copies nothing.
+    tar_path = out.with_name(out.name + ".tar")
+    tmp = tar_path.with_suffix(".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for whl in sorted(out.glob("*.whl")):
+            info = tar.gettarinfo(str(whl), arcname=whl.name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            with open(whl, "rb") as fh:
+                tar.addfile(info, fh)
+    if tar_path.exists() and tar_path.read_bytes() == tmp.read_bytes():
+        tmp.unlink()
+    else:
+        tmp.replace(tar_path)
     return out
 
 
