@@ -6,8 +6,11 @@ real interfaces, default route or other nftables tables.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import re
+import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,6 +139,37 @@ def check_public_range(bridge: str, net: ipaddress.IPv4Network) -> None:
             continue
         if addr in net:
             raise SpecError(f"public range {net} contains the host's DNS server {ns}")
+    for host, addr in _package_source_addresses():
+        if addr in net:
+            raise SpecError(f"public range {net} contains {addr}, the address of the package source {host}: "
+                            "its connected route would cut this machine off from its packages")
+
+
+_SOURCE_HOSTS = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
+
+
+@functools.lru_cache(maxsize=1)
+def _package_source_addresses() -> list[tuple[str, ipaddress.IPv4Address]]:
+    """Where this machine gets its packages from (apt sources, PyPI, npm), resolved: reached through the default
+    route, so no route or address on the host reveals them, yet a public range over them hijacks them."""
+    hosts = set(_SOURCE_HOSTS)
+    apt = Path("/etc/apt")
+    files = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list")),
+             *sorted((apt / "sources.list.d").glob("*.sources"))] if apt.is_dir() else []
+    for f in files:
+        try:
+            text = f.read_text(errors="replace")
+        except OSError:
+            continue
+        hosts.update(m.group(1) for m in re.finditer(r"(?:https?|ftp)://([A-Za-z0-9.-]+)", text))
+    out = []
+    for host in sorted(hosts):
+        try:
+            infos = socket.getaddrinfo(host, None, socket.AF_INET)
+        except OSError:
+            continue
+        out.extend((host, ipaddress.IPv4Address(i[4][0])) for i in infos)
+    return out
 
 
 def flush_neighbours(dev: str, ips: Sequence[str]) -> None:
