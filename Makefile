@@ -23,7 +23,7 @@ up: venv
 
 # The full suite, every tier; pytest exit code 5 (no tests ran) fails too. -rs prints the skip list.
 test:
-	$(BIN)/pytest -q -rs tests
+	$(BIN)/pytest -q -rs --durations=40 tests
 
 lint:
 	$(BIN)/ruff check management appliance tests bench
@@ -52,4 +52,4 @@ ui:
 
 # Browser tests: Debian's chromium (apt-get install chromium) driven by playwright-core from ui/node_modules.
 ui-test:
-	$(BIN)/pytest -q -rs tests/ui tests/api/test_console.py
+	$(BIN)/pytest -q -rs --durations=40 tests/ui tests/api/test_console.py
