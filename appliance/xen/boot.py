@@ -62,7 +62,7 @@ class NestedXen:
         xen_args = (f"dom0_mem={self.dom0_mem_mib}M dom0_max_vcpus={self.vcpus} console=com1 com1=115200,8n1 "
                     "noreboot loglvl=all guest_loglvl=all")
         # QEMU splits the multiboot module list on ',' (a literal comma is ',,')
-        dom0_args = f"root=/dev/vda rw console=hvc0 init={INIT_PATH} loglevel=5"
+        dom0_args = f"root=/dev/vda rw console=hvc0 net.ifnames=0 init={INIT_PATH} loglevel=5"
         modules = f"{self.image.kernel} {dom0_args},{self.image.initrd}"
         cmd = [
             "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-smp", str(self.vcpus),

@@ -69,7 +69,7 @@ auth_tcp = "none"
 auth_unix_rw = "none"
 unix_sock_group = "root"
 """
-FILES = ("dom0-init",)
+FILES = ("dom0-init", "vif-bridge-ondemand")
 ARTIFACTS = ("xen.bin", "vmlinuz", "initrd.img", "root.raw")
 
 
@@ -148,12 +148,24 @@ def _customize(root: Path) -> None:
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n10.0.2.15 {HOSTNAME}\n")
     (root / "etc/fstab").write_text("/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
     (root / "etc/libvirt/libvirtd.conf").write_text(LIBVIRTD_CONF)
+    # libvirtd's QEMU driver (libvirt-daemon depends on it) refuses to initialise - and takes the whole daemon
+    # down - without its user; libvirt-daemon-system's postinst would create it, but that package pulls systemd
+    _run(["chroot", str(root), "sh", "-c",
+          "getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu; "
+          "getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt "
+          "-s /usr/sbin/nologin libvirt-qemu; getent group libvirt >/dev/null || groupadd -r libvirt"])
     # root login on the serial console without a password (debugging only; nothing is exposed)
     shadow = root / "etc/shadow"
     shadow.write_text("\n".join(
         ("root::" + ln.split(":", 2)[2]) if ln.startswith("root:") else ln
         for ln in shadow.read_text().splitlines()) + "\n")
     # the libxl driver's default bridge name in xl.conf style; guests name their bridge explicitly anyway
+    vif = root / "etc/xen/scripts/vif-bridge"
+    marker = 'ip link show dev "$bridge"'
+    text = vif.read_text()
+    if marker not in text:
+        raise RuntimeError("vif-bridge changed: cannot insert the on-demand bridge snippet")
+    vif.write_text(text.replace(marker, xen_file("vif-bridge-ondemand").decode() + marker, 1))
     xlconf = root / "etc/xen/xl.conf"
     if xlconf.exists():
         xlconf.write_text(xlconf.read_text() + '\nautoballoon="off"\n')

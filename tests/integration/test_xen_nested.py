@@ -66,7 +66,8 @@ def xen_host(xen_image: Any) -> Iterator[Any]:
     from appliance.xen import NestedXen
 
     workdir = Path(tempfile.mkdtemp(prefix="test-xen-nested."))
-    host = NestedXen(xen_image, workdir)
+    # a second NIC on a tap of this machine: the PV guest test puts it into its network's bridge
+    host = NestedXen(xen_image, workdir, guest_tap=f"dcxt{uuid.uuid4().hex[:6]}")
     host.start()
     try:
         timings = host.wait_ready(timeout=600)
@@ -75,6 +76,8 @@ def xen_host(xen_image: Any) -> Iterator[Any]:
         yield host
     finally:
         host.stop()
+        if host.guest_tap and os.path.exists(f"/sys/class/net/{host.guest_tap}"):
+            os.system(f"ip link del {host.guest_tap}")  # noqa: S605 - our own tap
         if os.environ.get("DEVCLOUD_KEEP_XEN_WORKDIR"):
             print(f"kept {workdir}")
         else:
@@ -146,7 +149,10 @@ def _zone_spec(tag: str, uri: str, store_dir: Path) -> Any:
     }, source="test_xen_nested")
 
 
-def test_add_xen_host_through_the_api(xen_host: Any) -> None:
+@pytest.fixture(scope="module")
+def cloud(xen_host: Any) -> Iterator[dict[str, Any]]:
+    """A served devcloud with one advanced zone whose only cluster is the nested Xen host (added by the Deployer
+    through createZone/addCluster/addHost/createStoragePool)."""
     from appliance.client import CloudClient
     from appliance.deploy import Deployer
     from tests.conftest import start_served
@@ -155,32 +161,157 @@ def test_add_xen_host_through_the_api(xen_host: Any) -> None:
     tag = uuid.uuid4().hex[:6]
     state, store = workdir / "state", workdir / "secondary"
     store.mkdir()
+    bridges_before = set(os.listdir("/sys/class/net"))
     served = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    env: dict[str, Any] = {"served": served, "tag": tag, "workdir": workdir, "vms": []}
     try:
-        client = CloudClient(served.endpoint, served.apikey, served.secretkey, poll_interval=0.1, job_timeout=120)
+        client = CloudClient(served.endpoint, served.apikey, served.secretkey, poll_interval=0.1, job_timeout=300)
         t = time.monotonic()
         try:
             Deployer(client).deploy(_zone_spec(tag, xen_host.uri, store))
         finally:
             client.close()
-        api = served.client()
-        zone = api("listZones", name=f"xen-{tag}")["zone"][0]
-        hosts = api("listHosts", zoneid=zone["id"], type="Routing")["host"]
         _record("zone_with_addHost", time.monotonic() - t)
-        assert len(hosts) == 1, hosts
-        host = hosts[0]
-        assert host["hypervisor"] == "Xen" and host["state"] == "Up", host
-        assert int(host["cpunumber"]) >= 1 and int(host["memorytotal"]) > 256 * 1024 * 1024
-        pools = api("listStoragePools", zoneid=zone["id"])["storagepool"]
-        assert pools and pools[0]["state"] == "Up", pools
-        # the primary pool is a libvirt dir pool inside dom0
-        conn = libvirt.open(xen_host.uri)
-        try:
-            p = conn.storagePoolLookupByName(pools[0]["id"])
-            assert p.isActive() and "<path>/var/lib/devcloud/primary</path>" in p.XMLDesc(0)
-        finally:
-            conn.close()
+        env["api"] = served.client()
+        env["zone"] = env["api"]("listZones", name=f"xen-{tag}")["zone"][0]
+        yield env
     finally:
+        api = env.get("api")
+        for vm_id in env["vms"]:
+            with contextlib.suppress(Exception):
+                job = api("destroyVirtualMachine", id=vm_id, expunge=True)
+                api.wait(job["jobid"], timeout=120)
+        with contextlib.suppress(Exception):
+            for net in api("listNetworks", listall=True).get("network", []):
+                with contextlib.suppress(Exception):
+                    api.wait(api("deleteNetwork", id=net["id"])["jobid"], timeout=120)
         served.kill(signal.SIGTERM)
         with contextlib.suppress(Exception):
-            shutil.rmtree(workdir, ignore_errors=True)
+            from tests.integration.test_kvm_api import cleanup_host_networking
+
+            cleanup_host_networking(state, bridges_before)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_add_xen_host_through_the_api(xen_host: Any, cloud: dict[str, Any]) -> None:
+    api, zone = cloud["api"], cloud["zone"]
+    t = time.monotonic()
+    hosts = api("listHosts", zoneid=zone["id"], type="Routing")["host"]
+    assert len(hosts) == 1, hosts
+    host = hosts[0]
+    assert host["hypervisor"] == "Xen" and host["state"] == "Up", host
+    assert int(host["cpunumber"]) >= 1 and int(host["memorytotal"]) > 256 * 1024 * 1024
+    pools = api("listStoragePools", zoneid=zone["id"])["storagepool"]
+    assert pools and pools[0]["state"] == "Up", pools
+    # the primary pool is a libvirt dir pool inside dom0
+    conn = libvirt.open(xen_host.uri)
+    try:
+        p = conn.storagePoolLookupByName(pools[0]["id"])
+        assert p.isActive() and "<path>/var/lib/devcloud/primary</path>" in p.XMLDesc(0)
+    finally:
+        conn.close()
+    assert time.monotonic() - t < 30
+
+
+def _read_console(uri: str, vm_uuid: str, pattern: str, timeout: float) -> str:
+    """The PV console (hvc0, a pty in dom0) read over the remote libvirt connection until ``pattern``."""
+    import re
+    import threading
+
+    conn = libvirt.open(uri)
+    out = bytearray()
+    done = threading.Event()
+    try:
+        dom = conn.lookupByUUIDString(vm_uuid)
+        stream = conn.newStream(0)
+        dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+
+        def reader() -> None:
+            with contextlib.suppress(Exception):
+                while not done.is_set():
+                    data = stream.recv(4096)
+                    if not data:
+                        break
+                    out.extend(data)
+                    if re.search(pattern, out.decode(errors="replace")):
+                        break
+            done.set()
+
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        done.wait(timeout)
+        done.set()
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        return out.decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def test_pv_guest_deploys_gets_an_address_and_is_destroyed(xen_host: Any, cloud: dict[str, Any]) -> None:
+    """The tiny guest as a Xen PV domain through the CloudStack API: template registered for hypervisor Xen, PV
+    boot files on the host, an isolated network whose virtual router (a namespace on this machine) serves DHCP
+    over dom0's second NIC, deploy -> Running -> DHCP address on the console -> destroy (domain and disks gone)."""
+    import re
+
+    from appliance.image import build_tiny_image
+    from appliance.xen import pvboot
+    from management.network import host as nethost
+
+    api, zone, tag = cloud["api"], cloud["zone"], cloud["tag"]
+    if not xen_host.guest_tap:
+        pytest.skip("dom0 was booted without a guest NIC")
+    kernel, initrd = pvboot.build_pv_boot()
+    pvboot.install_on_host(xen_host.uri, kernel, initrd)
+    tiny = cloud["workdir"] / "tiny.qcow2"
+    shutil.copyfile(build_tiny_image(), tiny)
+    tmpl = api("registerTemplate", name=f"tiny-pv-{tag}", displaytext="tiny PV", url=f"file://{tiny}",
+               format="QCOW2", hypervisor="Xen", zoneid=zone["id"], ispublic=True)["template"][0]
+    deadline = time.monotonic() + 120
+    while not api("listTemplates", templatefilter="all", id=tmpl["id"])["template"][0]["isready"]:
+        assert time.monotonic() < deadline, "template not ready"
+        time.sleep(0.5)
+    off = api("listNetworkOfferings", name="DefaultIsolatedNetworkOfferingWithSourceNatService")["networkoffering"][0]
+    net = api("createNetwork", zoneid=zone["id"], name=f"xnet-{tag}", displaytext="xen guests",
+              networkofferingid=off["id"])["network"]
+    # the network's bridge on this machine, with dom0's second NIC (our tap) in it
+    bridge = "dcb" + net["id"].replace("-", "")[:11]
+    nethost.ensure_bridge(bridge)
+    nethost.run(["ip", "link", "set", xen_host.guest_tap, "master", bridge])
+    nethost.run(["ip", "link", "set", xen_host.guest_tap, "up"])
+    so = api("listServiceOfferings", name=f"tiny-{tag}")["serviceoffering"][0]
+    t = time.monotonic()
+    started = api("deployVirtualMachine", zoneid=zone["id"], templateid=tmpl["id"], serviceofferingid=so["id"],
+                  networkids=net["id"], name=f"pv-{tag}")
+    cloud["vms"].append(started["id"])
+    job = api.wait(started["jobid"], timeout=600)
+    assert job["jobstatus"] == 1, f"deploy failed: {job.get('jobresult')}\n{cloud['served'].log()[-4000:]}"
+    _record("deploy (API job)", time.monotonic() - t)
+    vm = job["jobresult"]["virtualmachine"]
+    assert vm["state"] == "Running" and vm["hypervisor"] == "Xen", vm
+    conn = libvirt.open(xen_host.uri)
+    try:
+        dom = conn.lookupByUUIDString(vm["id"])
+        xml = dom.XMLDesc(0)
+        assert "type='xen'" in xml and "xenpv" in xml and "<target dev='xvda' bus='xen'/>" in xml, xml
+        assert dom.isActive()
+    finally:
+        conn.close()
+    ip = vm["nic"][0]["ipaddress"]
+    t = time.monotonic()
+    console = _read_console(xen_host.uri, vm["id"], r"DEVCLOUD-GUEST-READY[^\n]*ip=\S+", timeout=600)
+    m = re.search(r"DEVCLOUD-GUEST-READY[^\n]*ip=(\S+)", console)
+    assert m, f"no READY line on the PV console:\n{console[-3000:]}"
+    _record("guest_boot (to DHCP address)", time.monotonic() - t)
+    assert m.group(1).split("/")[0] == ip, (m.group(0), ip)
+    t = time.monotonic()
+    job = api.wait(api("destroyVirtualMachine", id=vm["id"], expunge=True)["jobid"], timeout=300)
+    assert job["jobstatus"] == 1, job
+    cloud["vms"].remove(vm["id"])
+    _record("destroy", time.monotonic() - t)
+    conn = libvirt.open(xen_host.uri)
+    try:
+        with pytest.raises(libvirt.libvirtError):
+            conn.lookupByUUIDString(vm["id"])
+    finally:
+        conn.close()
