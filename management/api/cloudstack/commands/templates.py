@@ -253,7 +253,7 @@ def register_template(ctx: CallContext, p: RegisterTemplateParams) -> ListResult
 
 _HYPERVISORS = {"kvm": "KVM", "simulator": "Simulator", "xenserver": "XenServer", "vmware": "VMware",
                 "lxc": "LXC", "hyperv": "Hyperv", "baremetal": "BareMetal", "ovm3": "Ovm3", "any": "Any",
-                "none": "None", "qemu": "KVM", "xen": "XenServer"}
+                "none": "None", "qemu": "KVM", "xen": "Xen"}  # Xen = libvirt (libxl) Xen hosts
 
 
 def _hypervisor(value: str | None) -> str | None:
