@@ -24,7 +24,8 @@ import pytest
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
-pytestmark = pytest.mark.integration
+# a dom0 boots in ~30 s on an idle machine, but takes 8+ min under TCG on a loaded 2-core one
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 TIMINGS: dict[str, float] = {}
 
@@ -40,7 +41,7 @@ def _skip_reason() -> str | None:
 
 _reason = _skip_reason()
 if _reason:
-    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_reason)]
+    pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400), pytest.mark.skip(reason=_reason)]
 
 
 def _record(step: str, seconds: float) -> None:
@@ -93,7 +94,7 @@ def test_image_is_cached_by_checksum(xen_image: Any) -> None:
     assert xen_image.hypervisor.read_bytes()[:4] == b"\x7fELF"  # decompressed: QEMU's multiboot wants the ELF
     t = time.monotonic()
     assert builder.build_xen_image().directory == xen_image.directory
-    assert time.monotonic() - t < 10  # a cache hit costs one apt-cache call
+    assert time.monotonic() - t < 120  # a cache hit costs one apt-cache call (~1 s idle, ~20 s on a loaded machine)
 
 
 def test_libxl_answers_over_the_remote_uri(xen_host: Any) -> None:
