@@ -34,7 +34,7 @@ def test_pv_domain_xml_direct_kernel_boot():
     cfg = d._build_domain(_spec(), [disk], DevcloudMetadata(vm_uuid=_spec().uuid))
     el = ET.fromstring(cfg.to_xml())
     assert el.get("type") == "xen"
-    assert el.findtext("os/type") == "linux"
+    assert el.findtext("os/type") == "xen"
     assert el.find("os/type").get("machine") == "xenpv"
     assert (el.findtext("os/kernel"), el.findtext("os/initrd")) == ("/boot/k", "/boot/i")
     assert el.findtext("os/cmdline") == "root=LABEL=dcroot console=hvc0"

@@ -372,7 +372,8 @@ class LibvirtDriver(HypervisorDriver):
     def _build_xen_pv(self, spec: DomainSpec, disks: list[DiskConfig], meta: DevcloudMetadata) -> DomainConfig:
         """Xen PV guest (libxl): direct kernel boot (or a boot loader), xen disks/vifs, the PV console."""
         kernel, initrd = self._pv_boot()
-        os_cfg = OsConfig(type="linux", arch="x86_64", machine="xenpv", boot=[], kernel=kernel, initrd=initrd,
+        # os type "xen" as libvirt's capabilities name PV guests ("linux" is the legacy alias)
+        os_cfg = OsConfig(type="xen", arch="x86_64", machine="xenpv", boot=[], kernel=kernel, initrd=initrd,
                           cmdline=self.pv_cmdline if kernel else None)
         ifaces = [InterfaceConfig(type="bridge" if n.bridge else "network", source=n.bridge or n.network or "default",
                                   mac=n.mac, model="")
