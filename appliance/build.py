@@ -307,6 +307,17 @@ def _kernel_tree(work: Path, progress: Progress) -> tuple[str, Path, bytes]:
     return kver, tree, tiny._make_initrd(tree, modules, moddir)
 
 
+def _module_tools(rootfs: Path, kver: str, tree: Path) -> None:
+    """modprobe & co. from busybox (kmod is neither cached nor installed here), and modules.dep, so the kernel can
+    load modules on demand (bridge, nfsd, ...)."""
+    shutil.copy2(tree / "bin/busybox", rootfs / "usr/bin/busybox")
+    for applet in ("modprobe", "depmod", "insmod", "rmmod", "lsmod", "modinfo"):
+        link = rootfs / "usr/sbin" / applet
+        if not link.exists():
+            link.symlink_to("/usr/bin/busybox")
+    _run(["busybox", "depmod", "-b", str(rootfs), kver])
+
+
 def _unmount_below(path: Path) -> None:
     prefix = str(path.resolve()) + "/"
     with open("/proc/mounts") as fh:
@@ -347,6 +358,7 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
         if not src_mod.exists():
             src_mod = tree / "usr/lib/modules" / kver
         shutil.copytree(src_mod, rootfs / "usr/lib/modules" / kver, symlinks=True)
+        _module_tools(rootfs, kver, tree)
         shutil.copy2(tree / "boot" / f"vmlinuz-{kver}", rootfs / "boot" / f"vmlinuz-{kver}")
         (rootfs / "boot" / f"initrd.img-{kver}").write_bytes(initrd)
         (rootfs / "boot/extlinux").mkdir(parents=True, exist_ok=True)
