@@ -57,6 +57,32 @@ class NestedXen:
     def console_log(self) -> Path:
         return self.workdir / "console.log"
 
+    @property
+    def console_socket(self) -> Path:
+        return self.workdir / "console.sock"
+
+    def run_in_dom0(self, command: str, timeout: float = 60) -> str:
+        """Type a command at dom0's console shell; returns what it printed (debugging and tests)."""
+        import uuid
+
+        mark = uuid.uuid4().hex[:8]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(self.console_socket))
+            s.settimeout(1)
+            s.sendall(f"\n{command}; echo END-{mark}\n".encode())
+            out = b""
+            deadline = time.monotonic() + timeout
+            # the tty echoes the command line (one END-mark), then the echo prints the second
+            while time.monotonic() < deadline and out.count(f"END-{mark}".encode()) < 2:
+                try:
+                    chunk = s.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                out += chunk
+        return out.decode(errors="replace")
+
     def command(self) -> list[str]:
         overlay = self.workdir / "dom0.qcow2"
         xen_args = (f"dom0_mem={self.dom0_mem_mib}M dom0_max_vcpus={self.vcpus} console=com1 com1=115200,8n1 "
@@ -71,7 +97,9 @@ class NestedXen:
             "-drive", f"file={overlay},if=virtio,format=qcow2,cache=unsafe",
             "-netdev", f"user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:{self.libvirt_port}-:{LIBVIRT_PORT}",
             "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:d0:00:01",
-            "-serial", f"file:{self.console_log}", "-monitor", "none",
+            # the serial console: logged to console.log, interactive on a unix socket (root only)
+            "-chardev", f"socket,id=ser0,path={self.console_socket},server=on,wait=off,logfile={self.console_log}",
+            "-serial", "chardev:ser0", "-monitor", "none",
         ]
         if self.guest_tap:
             cmd += ["-netdev", f"tap,id=n1,ifname={self.guest_tap},script=no,downscript=no",
@@ -111,6 +139,8 @@ class NestedXen:
         deadline = time.monotonic() + timeout
         while READY_MARK not in self.console():
             self._check_alive()
+            if "libvirtd EXITED" in self.console():
+                raise RuntimeError(f"libvirtd died in dom0:\n{self.console()[-3000:]}")
             if "Welcome to" in self.console() or "Run /sbin" in self.console():
                 self.timings.setdefault("dom0_kernel", time.monotonic() - self._t0)
             if time.monotonic() > deadline:
