@@ -68,6 +68,7 @@ def hammer(url: str, make_params) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    mach = machine()  # load average at the start of the run
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         db_url = f"sqlite:///{state / 'devcloud.db'}"
@@ -114,7 +115,7 @@ def main() -> None:
             bare.terminate()
             bare.wait(10)
     result = {
-        "machine": machine(),
+        "machine": mach,
         "clients": CLIENTS, "duration_s": DURATION,
         "devcloud_listzones_rps": round(devcloud_rps, 1), "bare_starlette_rps": round(bare_rps, 1),
         "ratio": round(devcloud_rps / bare_rps, 3), "cold_start_s": round(cold, 2),

@@ -338,9 +338,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.hosts, args.vms, args.list_samples = min(args.hosts, 50), min(args.vms, 500), min(args.list_samples, 10)
+    mach = machine()  # load average at the start of the run
     rows = [run_backend(b.strip(), args) for b in args.backends.split(",") if b.strip()]
     print(table(rows))
-    result = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": args.quick,
+    result = {"machine": mach, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": args.quick,
               "aims": {"deploy_total_s": 120, "list_p50_ms": 50, "rss_mb": 300}, "runs": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
