@@ -42,6 +42,10 @@ class NestedXen:
     memory_mib: int = 2048
     dom0_mem_mib: int = 1024
     vcpus: int = 2
+    # QEMU CPU model under TCG: "max" crashes dom0; with "qemu64" (and AMD models like Opteron_G3) Xen boots but
+    # libvirt's libxl driver finds no CPU model for the host features Xen reports and libvirtd exits
+    # ("Failed to initialize host cpu features"); Intel "Nehalem" works for both.
+    cpu: str = "Nehalem"
     libvirt_port: int = 0
     guest_tap: str | None = None
     guest_mac: str = "52:54:00:d0:00:02"
@@ -91,7 +95,7 @@ class NestedXen:
         dom0_args = f"root=/dev/vda rw console=hvc0 net.ifnames=0 init={INIT_PATH} loglevel=5"
         modules = f"{self.image.kernel} {dom0_args},{self.image.initrd}"
         cmd = [
-            "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-smp", str(self.vcpus),
+            "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", self.cpu, "-smp", str(self.vcpus),
             "-m", str(self.memory_mib), "-nographic", "-no-reboot",
             "-kernel", str(self.image.hypervisor), "-append", xen_args, "-initrd", modules,
             "-drive", f"file={overlay},if=virtio,format=qcow2,cache=unsafe",
