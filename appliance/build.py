@@ -395,6 +395,7 @@ def accelerator(virt_type_file: Path = VIRT_TYPE_FILE) -> str:
 
 def packer_env() -> dict[str, str]:
     return dict(os.environ, PACKER_CHECKPOINT_DISABLE="1", CHECKPOINT_DISABLE="1", PACKER_NO_COLOR="1",
+                PACKER_CACHE_DIR=str(DIST / "packer_cache"),
                 ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
 
 
