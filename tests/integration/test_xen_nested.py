@@ -287,7 +287,8 @@ def test_pv_guest_deploys_gets_an_address_and_is_destroyed(xen_host: Any, cloud:
     cloud["vms"].append(started["id"])
     job = api.wait(started["jobid"], timeout=600)
     if job["jobstatus"] != 1:
-        libxl = xen_host.run_in_dom0("tail -n 25 /var/log/libvirt/libxl/libxl-driver.log /var/log/libvirt/libxl/i-*.log "
+        libxl = xen_host.run_in_dom0("tail -n 25 /var/log/libvirt/libxl/libxl-driver.log "
+                                     "/var/log/libvirt/libxl/i-*.log "
                                      "/var/log/xen/xen-hotplug.log /var/log/xen/qemu-dm-*.log")
         raise AssertionError(f"deploy failed: {job.get('jobresult')}\n--- libxl in dom0 ---\n{libxl[-6000:]}")
     _record("deploy (API job)", time.monotonic() - t)
