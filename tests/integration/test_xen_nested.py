@@ -191,6 +191,10 @@ def cloud(xen_host: Any) -> Iterator[dict[str, Any]]:
             from tests.integration.test_kvm_api import cleanup_host_networking
 
             cleanup_host_networking(state, bridges_before)
+        for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
+            if name.startswith("dcb") and os.path.isdir(f"/sys/class/net/{name}/bridge") \
+                    and not os.listdir(f"/sys/class/net/{name}/brif"):
+                os.system(f"ip link del {name}")  # noqa: S605 - the PV test's network bridge, now unused
         shutil.rmtree(workdir, ignore_errors=True)
 
 
