@@ -73,10 +73,10 @@ def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: Life
                                                    VirtualMachine.removed.is_(None)))
         if vm is None or vm.state in fsm.TRANSITIONAL:
             return
-        vm_id = vm.id
+        vm_id, seen = vm.id, vm.update_count
     info = driver.get_domain(ev.vm_uuid)
     power = info.state if info is not None else None
-    reconcile_vm(runtime, vm_id, host_id, power)
+    reconcile_vm(runtime, vm_id, host_id, power, seen)
 
 
 def _differs(state: str, vm_host: int | None, last_host: int | None, host_id: int, power: PowerState | None) -> bool:
@@ -86,12 +86,16 @@ def _differs(state: str, vm_host: int | None, last_host: int | None, host_id: in
         state == "Stopped" and power is PowerState.RUNNING and last_host == host_id)
 
 
-def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState | None) -> str | None:
-    """Apply one host's view of one VM (power None = domain missing). Returns the new state if it changed."""
+def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState | None, seen: int) -> str | None:
+    """Apply one host's view of one VM (power None = domain missing). Returns the new state if it changed.
+
+    `seen` is the VM's update_count read BEFORE the hypervisor was asked: if a job changed the VM since, the
+    report may predate that change (a stop that raced the listing would otherwise be undone), so it is skipped
+    and the next round looks again."""
     try:
         with runtime.db.session() as s:
             vm = s.get_one(VirtualMachine, vm_id)
-            if vm.removed is not None or vm.state in fsm.TRANSITIONAL:
+            if vm.removed is not None or vm.state in fsm.TRANSITIONAL or vm.update_count != seen:
                 return None
             off = power in (None, PowerState.STOPPED, PowerState.CRASHED)
             if vm.state == "Running" and vm.host_id == host_id and off:
@@ -230,17 +234,22 @@ class VmSync:
     def run_once(self) -> dict[str, int]:
         from management.services import vm as vm_service
 
-        changed = recover_stuck(self.runtime, None, {})  # never placed: nothing to ask a hypervisor
+        # Stuck VMs come from a server that died mid-job; that happens before this server starts, so they are
+        # settled in the first round only. Later, a VM in Starting/Stopping is a live operation (a job, or a
+        # service call without one) that a round must not race.
+        first = self.rounds == 0
+        changed = recover_stuck(self.runtime, None, {}) if first else 0  # never placed: nothing to ask a hypervisor
         # One snapshot of the live VMs per round (not a scan per host), and a write transaction only for the VMs
         # whose host report differs from the database (`_differs`): at 10k VMs the round used to open 10k SQLite
         # write transactions, competing with every deploy for the write lock.
-        by_host: dict[int, dict[int, tuple[int, str, str, int | None, int | None]]] = {}
+        by_host: dict[int, dict[int, tuple[int, str, str, int | None, int | None, int]]] = {}
         with self.runtime.db.session(write=False) as s:
             hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
                                                       Host.type == "Routing")).unique())
             live_uuids = set()
             for row in s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state,
-                                        VirtualMachine.host_id, VirtualMachine.last_host_id)
+                                        VirtualMachine.host_id, VirtualMachine.last_host_id,
+                                        VirtualMachine.update_count)
                                  .where(VirtualMachine.removed.is_(None))):
                 live_uuids.add(row[1])
                 for hid in {row[3], row[4]} - {None}:
@@ -258,14 +267,14 @@ class VmSync:
             if others:  # removed VMs' domains still count as known (they are not orphans of ours)
                 with self.runtime.db.session(write=False) as s:
                     known |= set(s.scalars(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(others))))
-            if any(state in STUCK for _, _, state, _, _ in vms):
+            if first and any(state in STUCK for _, _, state, _, _, _ in vms):
                 changed += recover_stuck(self.runtime, host.id, domains)
-            for vm_id, uuid, state, vm_host, last_host in vms:
+            for vm_id, uuid, state, vm_host, last_host, seen in vms:
                 dom = domains.get(uuid)
                 power = dom.state if dom else None
                 if not _differs(state, vm_host, last_host, host.id, power):
                     continue
-                if reconcile_vm(self.runtime, vm_id, host.id, power):
+                if reconcile_vm(self.runtime, vm_id, host.id, power, seen):
                     changed += 1
             orphans = sorted(dom.name for u, dom in domains.items() if u not in known and OUR_NAME.match(dom.name))
             unmanaged = sorted(dom.name for u, dom in domains.items()
