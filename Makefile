@@ -23,7 +23,7 @@ up: venv
 
 # The full suite, every tier; pytest exit code 5 (no tests ran) fails too. -rs prints the skip list.
 test:
-	$(BIN)/pytest -q -rs --durations=40 tests
+	$(BIN)/pytest -q -rfEs --durations=40 tests
 
 lint:
 	$(BIN)/ruff check management appliance tests bench
