@@ -18,8 +18,6 @@ from typing import Any
 
 import httpx
 
-from management.api.cloudstack.signing import sign
-
 DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
 DEFAULT_CONSOLE_DIR = Path("/var/log/devcloud/console")
 
@@ -121,22 +119,17 @@ class Sandbox:
         return pid
 
     # ---- API ------------------------------------------------------------------------------------------------
-    def call(self, command: str, timeout: float = 5.0, **params: str) -> dict[str, Any]:
-        """A signed call with the admin keys; raises httpx errors when the server does not answer."""
-        admin = self.admin()
-        if admin is None:
-            raise RuntimeError(f"no admin credentials in {self.state_dir}")
-        q = {"command": command, "response": "json", "apiKey": admin["apikey"], **params}
-        q["signature"] = sign(q, admin["secretkey"])
-        r = httpx.get(self.endpoint, params=q, timeout=timeout)
-        body = r.json()
-        return next(iter(body.values()))
-
     def answers(self) -> bool:
         try:
-            return "capability" in self.call("listCapabilities", timeout=2.0)
+            client = self.client(timeout=2.0)
+        except RuntimeError:  # no admin credentials yet
+            return False
+        try:
+            return "capability" in client.call("listCapabilities")
         except (httpx.HTTPError, RuntimeError, ValueError):
             return False
+        finally:
+            client.close()
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> bool:
