@@ -98,15 +98,6 @@ def guest_bridge_name(network: Network) -> str:
     return "dcb" + network.uuid.replace("-", "")[:11]
 
 
-def _facts(session: Session, net: Network) -> dict[str, Any]:
-    snat = session.scalar(select(PublicIpAddress.public_ip_address).where(
-        PublicIpAddress.network_id == net.id, PublicIpAddress.source_nat.is_(True),
-        PublicIpAddress.removed.is_(None)))
-    return {"uuid": net.uuid, "name": net.name, "guest_type": net.guest_type, "cidr": net.cidr,
-            "gateway": net.gateway, "vlan": ipam.vlan_of(net.broadcast_uri), "dns1": net.dns1, "dns2": net.dns2,
-            "network_domain": net.network_domain, "source_nat_ip": snat}
-
-
 # ------------------------------------------------------------------------------------------------ visibility
 
 def _network_visible(session: Session, caller: Caller, row: Network, access_kind: str) -> bool:
