@@ -130,7 +130,7 @@ def stop_router(ctx: CallContext, p: StopRouterParams) -> RouterResp:
 
 
 @api_command("rebootRouter", params=RouterIdParams, is_async=True, roles=ADMIN, result_key="router",
-             response=RouterResp, event="ROUTER.REBOOT", entity="DomainRouter", description="Starts a router.")
+             response=RouterResp, event="ROUTER.REBOOT", entity="DomainRouter", description="Reboots a router.")
 def reboot_router(ctx: CallContext, p: RouterIdParams) -> RouterResp:
     vm = _router(ctx, p.id)
     _impl(ctx).reboot(ctx.session, vm)
