@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 
+from management.api.asgi import answer_lifespan
 from management.api.cloudstack.dispatch import Dispatcher
 from management.api.ec2 import protocol
 from management.api.ec2.actions import ACTIONS, Request
@@ -63,13 +64,8 @@ class EC2App:
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         rid = secrets.token_hex(16)

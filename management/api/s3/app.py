@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
 
+from management.api.asgi import answer_lifespan
 from management.api.s3 import auth as s3auth
 from management.api.s3.auth import AuthResult, Credentials, RequestView
 from management.api.s3.errors import S3Error
@@ -139,13 +140,8 @@ class S3App:
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         rid = secrets.token_hex(8).upper()
