@@ -132,7 +132,8 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
         "name": f"bench-{tag}",
         "global_settings": {"expunge.delay": "0", "instance.name": f"B{tag}"},
         "zones": [{
-            "name": f"bench-{tag}", "network_type": "Advanced", "dns1": "198.19.255.53", "internal_dns1": "198.19.255.53",
+            "name": f"bench-{tag}", "network_type": "Advanced", "dns1": "198.19.255.53",
+            "internal_dns1": "198.19.255.53",
             "guest_cidr": "10.252.1.0/24",
             "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "620-639",
                                    "traffic_types": ["Guest", "Management", "Public"],

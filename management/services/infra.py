@@ -42,7 +42,7 @@ from management.models.infra import (
 )
 from management.models.network import Network
 from management.models.storage import TemplateStoreRef, Volume
-from management.services import hosts
+from management.services import hosts, templates
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -264,6 +264,7 @@ def add_cluster(session: Session, *, zone: Zone, pod: Pod, name: str, hypervisor
                       allocation_state=_allocation_state(allocationstate, "Enabled"), url=url)
     session.add(cluster)
     session.flush()
+    templates.on_cluster_added(session, cluster)
     return cluster
 
 
@@ -450,6 +451,7 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
         pass
     session.add(store)
     session.flush()
+    templates.on_image_store_added(session, store)
     return store
 
 

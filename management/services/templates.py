@@ -8,8 +8,9 @@ background download per store fetches the URL into the store (``management.stora
 Seams for other rooms:
 - ``source_for_pool(session, template, zone) -> (template uuid, absolute file path)`` for the driver's
   ``prepare_template``;
-- ``on_image_store_added(session, store)`` for addImageStore (prepares the layout and makes the seeded simulator
-  template ready in that zone); ``ensure_builtin(session)`` for seeding. Both are idempotent and also run lazily.
+- ``on_image_store_added(session, store)`` and ``on_cluster_added(session, cluster)``, called by the infra service
+  (prepare the layout and make the seeded simulator template ready in a zone with a simulator cluster);
+  ``ensure_builtin(session)`` for seeding. All are idempotent; ``ensure_builtin_ready`` repeats them lazily.
 """
 
 from __future__ import annotations
@@ -245,6 +246,18 @@ def on_image_store_added(session: Session, store: ImageStore) -> None:
         _place_builtin(session, ensure_builtin(session), store)
 
 
+def on_cluster_added(session: Session, cluster: Cluster) -> None:
+    """Hook for addCluster: a zone's first simulator cluster makes the seeded template ready in its image stores."""
+    if cluster.hypervisor_type.lower() != "simulator":
+        return
+    stores = session.scalars(select(ImageStore).where(ImageStore.zone_id == cluster.zone_id, ImageStore.role == "Image",
+                                                      ImageStore.removed.is_(None))).all()
+    if stores:
+        tmpl = ensure_builtin(session)
+        for store in stores:
+            _place_builtin(session, tmpl, store)
+
+
 def ensure_builtin_ready(session: Session) -> None:
     """Lazily: the simulator template is ready in every zone that has an image store and a simulator cluster."""
     zones_missing = select(ImageStore).where(
@@ -257,8 +270,9 @@ def ensure_builtin_ready(session: Session) -> None:
     stores = list(session.scalars(zones_missing))
     if not stores:
         return
-    # Usually reached from a read-only request (listTemplates); on SQLite its write may lose the lock race: then
-    # the next call does it (addImageStore's hook, on_image_store_added, is the normal path).
+    # A fallback for stores made before these hooks ran (the normal path is on_image_store_added and
+    # on_cluster_added). Reached from read-only requests: on SQLite the write may lose the lock race; the next
+    # call then does it.
     try:
         with session.begin_nested():
             tmpl = ensure_builtin(session)
@@ -766,5 +780,6 @@ def list_refs_stmt(session: Session, caller: Caller, *, isos: bool, flt: str) ->
 
 __all__ = [
     "BUILTIN_NAME", "RegisterRequest", "copy", "delete", "ensure_builtin", "ensure_builtin_ready", "fill_from_volume",
-    "on_image_store_added", "register", "set_permissions", "source_for_pool", "start_downloads", "status_text",
+    "on_cluster_added", "on_image_store_added", "register", "set_permissions", "source_for_pool", "start_downloads",
+    "status_text",
 ]

@@ -137,6 +137,26 @@ def test_builtin_simulator_template_ready_in_simulator_zones(server: Any, tmp_pa
     assert uuid == b["id"] and Path(path).is_file() and str(z["store"]) in path
 
 
+@pytest.mark.parametrize("store_first", [False, True], ids=["cluster-then-store", "store-then-cluster"])
+def test_builtin_template_placed_when_the_zone_is_built(server: Any, tmp_path: Path, store_first: bool) -> None:
+    """The seeded template is in secondary storage as soon as addImageStore/addCluster return, whichever comes
+    first: a client's first listTemplates must not be the one to write it (on SQLite that write can lose)."""
+    api = server.api
+    store = tmp_path / "sec"
+    zone = api("createZone", name="z", networktype="Advanced", dns1="10.0.0.1", internaldns1="10.0.0.1",
+               guestcidraddress="10.1.1.0/24")["zone"]
+    pod = api("createPod", zoneid=zone["id"], name="p", gateway="10.0.0.1", netmask="255.255.255.0",
+              startip="10.0.0.10", endip="10.0.0.20")["pod"]
+    steps = [lambda: api("addCluster", zoneid=zone["id"], podid=pod["id"], clustername="c",
+                         hypervisor="Simulator", clustertype="CloudManaged"),
+             lambda: api("addImageStore", zoneid=zone["id"], name="sec", provider="NFS", url=store.as_uri())]
+    for step in (steps[::-1] if store_first else steps):
+        step()
+    files = [f for f in (store / "template").rglob("*") if f.is_file() and f.name != "template.properties"]
+    assert len(files) == 1, sorted(store.rglob("*"))
+    assert files[0].read_bytes().startswith(b"devcloud simulator template")
+
+
 def test_register_from_loopback_http_progress_and_files(server: Any, tmp_path: Path, http_files: Any) -> None:
     api = server.api
     z = make_zone(server, tmp_path)
