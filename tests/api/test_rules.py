@@ -107,6 +107,7 @@ def test_static_nat_and_load_balancer(server: Any) -> None:
     assert got["isstaticnat"] is True and got["virtualmachineid"] == env["vms"][0] and got["vmipaddress"] == "10.1.1.2"
     fwd = api("listIpForwardingRules")["ipforwardingrule"]
     assert fwd[0]["ipaddress"] == ip2["ipaddress"] and fwd[0]["virtualmachineid"] == env["vms"][0]
+    assert (fwd[0]["startport"], fwd[0]["endport"]) == (1, 65535)  # libcloud's list_nodes reads both
     status, _ = api.error("createPortForwardingRule", ipaddressid=ip2["id"], protocol="tcp", publicport=22,
                           privateport=22, virtualmachineid=env["vms"][0])
     assert status == 537

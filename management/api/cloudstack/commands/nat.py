@@ -75,7 +75,9 @@ def list_ip_forwarding_rules(ctx: CallContext, p: ListIpForwardingParams) -> Lis
     out = []
     for ip in rows:
         vm = ctx.session.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
-        out.append(IpForwardingRuleResp(id=ip.uuid, protocol="NAT", ipaddressid=ip.uuid,
+        # Static NAT forwards every port. CloudStack always answers a rule's port range, and libcloud's list_nodes
+        # reads startport/endport of every rule (a KeyError without them).
+        out.append(IpForwardingRuleResp(id=ip.uuid, protocol="NAT", startport=1, endport=65535, ipaddressid=ip.uuid,
                                         ipaddress=ip.public_ip_address, virtualmachineid=vm.uuid if vm else None,
                                         virtualmachinename=vm.name if vm else None,
                                         virtualmachinedisplayname=(vm.display_name or vm.name) if vm else None,
