@@ -191,6 +191,7 @@ def load_clusters(session: Session, zone: Zone, need: Need | None = None,
     for cid, cpu, mem, cpu_used, mem_used in session.execute(
             select(Host.cluster_id, func.sum(Host.cpus * Host.speed), func.sum(Host.total_memory),
                    func.sum(Host.cpu_allocated), func.sum(Host.mem_allocated)).where(*up).group_by(Host.cluster_id)):
+        assert cid is not None  # the IN filter on Host.cluster_id leaves no NULL group
         cv = by[cid]
         cv.totals = (int(float(cpu or 0) * cv.factors.cpu), int(float(mem or 0) * cv.factors.mem), int(cpu_used or 0),
                      int(mem_used or 0))

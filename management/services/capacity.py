@@ -64,7 +64,6 @@ def compute(session: Session, zone: Zone, *, pod: Pod | None = None, cluster: Cl
             types: set[int] | None = None) -> list[Capacity]:
     want = types if types is not None else set(NAMES)
     out: list[Capacity] = []
-    scope = {"pod": pod, "cluster": cluster}
     if want & {0, 1}:
         hs = _hosts(session, zone, pod, cluster)
         clusters = {c.id: c for c in session.scalars(select(Cluster).where(Cluster.zone_id == zone.id))}
@@ -76,9 +75,9 @@ def compute(session: Session, zone: Zone, *, pod: Pod | None = None, cluster: Cl
             mem_used += h.mem_allocated
             cpu_used += h.cpu_allocated
         if 0 in want:
-            out.append(Capacity(0, zone, mem_used, mem_total, **scope))
+            out.append(Capacity(0, zone, mem_used, mem_total, pod=pod, cluster=cluster))
         if 1 in want:
-            out.append(Capacity(1, zone, cpu_used, cpu_total, **scope))
+            out.append(Capacity(1, zone, cpu_used, cpu_total, pod=pod, cluster=cluster))
     if want & {2, 3}:
         stmt = select(StoragePool).where(StoragePool.zone_id == zone.id, StoragePool.removed.is_(None),
                                          StoragePool.scope != "HOST")
@@ -90,10 +89,10 @@ def compute(session: Session, zone: Zone, *, pod: Pod | None = None, cluster: Cl
         factor = configuration.get_float(session, "storage.overprovisioning.factor", 2.0, zone=zone)
         if 2 in want:
             out.append(Capacity(2, zone, sum(p.used_bytes for p in pools), sum(p.capacity_bytes for p in pools),
-                                **scope))
+                                pod=pod, cluster=cluster))
         if 3 in want:
             out.append(Capacity(3, zone, sum(p.allocated_bytes for p in pools),
-                                int(sum(p.capacity_bytes for p in pools) * factor), **scope))
+                                int(sum(p.capacity_bytes for p in pools) * factor), pod=pod, cluster=cluster))
     if 4 in want and pod is None and cluster is None:
         base = (select(func.count()).select_from(PublicIpAddress).join(VlanIpRange, VlanIpRange.id ==
                                                                         PublicIpAddress.vlan_id)
@@ -103,11 +102,11 @@ def compute(session: Session, zone: Zone, *, pod: Pod | None = None, cluster: Cl
         used = session.scalar(base.where(PublicIpAddress.state != "Free")) or 0
         out.append(Capacity(4, zone, used, total))
     if 5 in want and cluster is None:
-        stmt = select(Pod).where(Pod.zone_id == zone.id, Pod.removed.is_(None))
+        pods = select(Pod).where(Pod.zone_id == zone.id, Pod.removed.is_(None))
         if pod is not None:
-            stmt = stmt.where(Pod.id == pod.id)
+            pods = pods.where(Pod.id == pod.id)
         total = used = 0
-        for p in session.scalars(stmt):
+        for p in session.scalars(pods):
             if p.start_ip:
                 total += int(ipaddress.IPv4Address(p.end_ip or p.start_ip)) - int(ipaddress.IPv4Address(p.start_ip)) + 1
                 used += session.scalar(select(func.count()).select_from(Host).where(

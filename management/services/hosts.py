@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -47,6 +48,22 @@ ACTIVE_VM_STATES = ("Starting", "Running", "Stopping", "Migrating")
 
 # ---- the driver cache -------------------------------------------------------------------------------------------
 
+class HostRef(Protocol):
+    """What the driver cache reads of a host: a Host row, or the host monitor's stand-in (no session held)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def hypervisor_type(self) -> str: ...
+
+    @property
+    def details_json(self) -> str | None: ...
+
+
 class HostDrivers:
     """Connected drivers keyed by host id; a driver is rebuilt when the host's URL changed or after `drop`."""
 
@@ -54,7 +71,7 @@ class HostDrivers:
         self._lock = threading.Lock()
         self._drivers: dict[int, HypervisorDriver] = {}
 
-    def get(self, host: Host) -> HypervisorDriver:
+    def get(self, host: HostRef) -> HypervisorDriver:
         with self._lock:
             drv = self._drivers.get(host.id)
         if drv is not None and drv.url == host.url:
@@ -107,9 +124,9 @@ def driver_for(runtime: Runtime, host: Host) -> HypervisorDriver:
     return drivers(runtime).get(host)
 
 
-def host_credentials(host: Host) -> dict[str, str]:
+def host_credentials(host: HostRef) -> dict[str, str]:
     """username/password given to addHost (XenServer pools log in with them), from the host's details."""
-    raw = getattr(host, "details_json", None)  # the host monitor probes with a lightweight stand-in
+    raw = host.details_json
     if not raw:
         return {}
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
@@ -576,12 +576,13 @@ def add_traffic_type(session: Session, pn: PhysicalNetwork, traffictype: str, la
                                                       TrafficType.traffic_type == tt))
     if dup is not None:
         raise ParamError(f"The physical network {pn.name} already has traffic type {tt}")
-    other = session.scalar(select(PhysicalNetwork.name).join(TrafficType, TrafficType.physical_network_id ==
-                                                             PhysicalNetwork.id)
-                           .where(PhysicalNetwork.zone_id == pn.zone_id, PhysicalNetwork.removed.is_(None),
-                                  TrafficType.traffic_type == tt, tt != "Guest"))
-    if other is not None:
-        raise ParamError(f"Traffic type {tt} is already carried by physical network {other} in this zone")
+    if tt != "Guest":  # only Guest traffic may be carried by several physical networks of a zone
+        other = session.scalar(select(PhysicalNetwork.name).join(TrafficType, TrafficType.physical_network_id ==
+                                                                 PhysicalNetwork.id)
+                               .where(PhysicalNetwork.zone_id == pn.zone_id, PhysicalNetwork.removed.is_(None),
+                                      TrafficType.traffic_type == tt))
+        if other is not None:
+            raise ParamError(f"Traffic type {tt} is already carried by physical network {other} in this zone")
     row = TrafficType(physical_network_id=pn.id, traffic_type=tt, kvm_label=labels.get("kvm"),
                       xen_label=labels.get("xen"), vmware_label=labels.get("vmware"),
                       simulator_label=labels.get("simulator"), vlan=vlan)
@@ -678,7 +679,7 @@ def create_vlan_range(session: Session, *, zone: Zone, pod: Pod | None, pn: Phys
                       domain_id=domain_id)
     session.add(row)
     session.flush()
-    session.execute(PublicIpAddress.__table__.insert(), [
+    session.execute(_public_ip_table().insert(), [
         {"uuid": _uuid(), "public_ip_address": str(ipaddress.IPv4Address(n)), "zone_id": zone.id,
          "vlan_id": row.id, "physical_network_id": row.physical_network_id, "state": "Free",
          "network_id": row.network_id if not virtual else None, "source_nat": False, "one_to_one_nat": False,
@@ -687,6 +688,13 @@ def create_vlan_range(session: Session, *, zone: Zone, pod: Pod | None, pn: Phys
     ])
     session.flush()
     return row
+
+
+def _public_ip_table() -> Table:
+    """The address table, for Core bulk INSERT/DELETE of a whole range's rows."""
+    table = PublicIpAddress.__table__
+    assert isinstance(table, Table)  # a declarative class with __tablename__ is mapped to a Table
+    return table
 
 
 def _uuid() -> str:
@@ -711,6 +719,6 @@ def delete_vlan_range(session: Session, row: VlanIpRange) -> None:
     if used:
         raise ResourceInUse(f"The IP range {row.start_ip}-{row.end_ip} can't be deleted: {used} of its "
                             "addresses are allocated")
-    session.execute(PublicIpAddress.__table__.delete().where(PublicIpAddress.vlan_id == row.id))
+    session.execute(_public_ip_table().delete().where(PublicIpAddress.vlan_id == row.id))
     row.removed = utcnow()
     session.flush()

@@ -18,7 +18,7 @@ _PAGE_SIZE: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,))
 
 
 def page_size_limit(session: Session) -> int:
-    value = _PAGE_SIZE.get(str(session.get_bind().url), lambda: session.scalar(
+    value = _PAGE_SIZE.get(str(session.get_bind().engine.url), lambda: session.scalar(
         select(Configuration.value).where(Configuration.name == "default.page.size")))
     try:
         return int(value) if value else DEFAULT_PAGE_SIZE

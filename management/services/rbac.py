@@ -18,7 +18,7 @@ RULES: TTLCache[list[tuple[str, str]]] = TTLCache(5.0, watch=(RolePermission, Ro
 
 def _rules(session: Session, role_id: int) -> list[tuple[str, str]]:
     # Keyed by database too: several servers (tests, tools) may share one process.
-    return RULES.get((str(session.get_bind().url), role_id), lambda: identity.role_rules(session, role_id))
+    return RULES.get((str(session.get_bind().engine.url), role_id), lambda: identity.role_rules(session, role_id))
 
 
 def allowed(session: Session, caller: Caller, command: str, roles: Collection[RoleType]) -> bool:

@@ -251,9 +251,12 @@ class VmSync:
                                         VirtualMachine.host_id, VirtualMachine.last_host_id,
                                         VirtualMachine.update_count)
                                  .where(VirtualMachine.removed.is_(None))):
-                live_uuids.add(row[1])
-                for hid in {row[3], row[4]} - {None}:
-                    by_host.setdefault(hid, {})[row[0]] = tuple(row)  # type: ignore[assignment]
+                vm_id, vm_uuid, state, host_id, last_host_id, update_count = row
+                live_uuids.add(vm_uuid)
+                for hid in {host_id, last_host_id}:
+                    if hid is not None:
+                        by_host.setdefault(hid, {})[vm_id] = (vm_id, vm_uuid, state, host_id, last_host_id,
+                                                              update_count)
         for host in hosts:
             try:
                 d = vm_service.driver_for(self.runtime, host)
