@@ -8,7 +8,7 @@ from typing import ClassVar
 class CloudError(Exception):
     """Base of every error a client may see; `code` becomes both `errorcode` and the HTTP status."""
 
-    code: ClassVar[int] = 530
+    code: int = 530  # a class default; an error relayed from elsewhere (an async job's) carries its own
     cs_code: ClassVar[int | None] = 4250  # CloudRuntimeException
 
     def __init__(self, text: str, *, uuids: list[str] | None = None) -> None:

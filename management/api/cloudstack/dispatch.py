@@ -326,9 +326,9 @@ class Dispatcher:
             return Outcome(FAILED, err.code, error_body(err))
         except Exception as exc:
             log.exception("job %s (%s) failed", job.uuid, spec.name)
-            err = InternalError(f"Internal error executing {spec.name}: {exc}")
-            self._record_failure(caller, spec, err)
-            return Outcome(FAILED, err.code, error_body(err))
+            internal = InternalError(f"Internal error executing {spec.name}: {exc}")
+            self._record_failure(caller, spec, internal)
+            return Outcome(FAILED, internal.code, error_body(internal))
 
 
 def _enabled(user: User) -> bool:

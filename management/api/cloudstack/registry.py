@@ -169,8 +169,8 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             args = get_args(annotation)
             annotation, meta = args[0], meta + list(args[1:])
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = args[0] if len(args) == 1 else str
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = members[0] if len(members) == 1 else str
         else:
             return annotation, meta
 

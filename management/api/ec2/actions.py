@@ -926,6 +926,8 @@ def volume_of(r: Request, v: dict[str, Any]) -> dict[str, Any]:
 
 def _device(v: dict[str, Any]) -> str:
     dev = v.get("deviceid")
+    if dev is None:
+        return "/dev/vda"
     try:
         return "/dev/vd" + chr(ord("a") + int(dev))
     except (TypeError, ValueError):

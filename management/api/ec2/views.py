@@ -35,6 +35,7 @@ def in_flight(session: Session, vm_uuids: Any) -> dict[str, str]:
             select(AsyncJob.instance_uuid, AsyncJob.command).where(
                 AsyncJob.status == 0, AsyncJob.instance_type == "VirtualMachine",
                 AsyncJob.command.in_(list(IN_FLIGHT)), AsyncJob.instance_uuid.in_(vm_uuids)).order_by(AsyncJob.id)):
+        assert uuid is not None  # matched by the IN filter on instance_uuid
         out[uuid] = IN_FLIGHT[command]
     return out
 
@@ -86,11 +87,8 @@ def vm_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
                    PublicIpAddress.vm_id.in_(select(ids.c.id)))):
         if vm_id in rows:
             rows[vm_id]["publicip"] = ip
-    try:
-        from management.services.security_groups import groups_of
-    except ImportError:  # pragma: no cover
-        groups_of = None
-    if groups_of is not None:
-        for vm_id, groups in groups_of(session, list(rows)).items():
-            rows[vm_id]["_groups"] = [(g.uuid, g.name) for g in groups]
+    from management.services.security_groups import groups_of
+
+    for vm_id, groups in groups_of(session, list(rows)).items():
+        rows[vm_id]["_groups"] = [(g.uuid, g.name) for g in groups]
     return list(rows.values())

@@ -232,10 +232,10 @@ def create_account(ctx: CallContext, p: CreateAccountParams) -> AccountResp:
     if not access.domain_in_scope(ctx.caller, domain.path):
         raise PermissionDenied(f"Account '{ctx.caller.account_name}' may not create accounts in domain {domain.uuid}")
     role: Role | None = ctx.refs.get("roleid")
-    if role is None and p.accounttype is None:
-        raise ParamError("Unable to execute API command createaccount due to missing parameter roleid or "
-                         "accounttype")
     if role is None:
+        if p.accounttype is None:
+            raise ParamError("Unable to execute API command createaccount due to missing parameter roleid or "
+                             "accounttype")
         try:
             role = identity.role_for_account_type(ctx.session, AccountType(p.accounttype))
         except ValueError:
@@ -616,7 +616,11 @@ def create_role(ctx: CallContext, p: CreateRoleParams) -> RoleResp:
     source: Role | None = ctx.refs.get("roleid")
     if (p.type is None) == (source is None):
         raise ParamError("Either roleid or type must be passed, not both")
-    rtype = source.role_type if source else p.type
+    if source is not None:
+        rtype = source.role_type
+    else:
+        assert p.type is not None  # exactly one of roleid and type is set, checked just above
+        rtype = p.type
     try:
         RoleType(rtype)
     except ValueError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -43,11 +43,11 @@ _ENTITY = "VirtualMachine"
 
 # ------------------------------------------------------------------------------------------------ responses
 
-def _map(session: Any, model: Any, ids: set[int]) -> dict[int, Any]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
+def _map(session: Any, model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
         return {}
-    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids))).unique()}
+    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
 
 
 def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: set[str] | None = None,
@@ -215,10 +215,10 @@ def _networks(ctx: CallContext, p: DeployVmParams) -> tuple[list[Network], dict[
     for uuid in p.networkids or []:
         nets.append(access.resolve(ctx.session, ctx.caller, "Network", uuid, "read"))
     for item in p.iptonetworklist or []:
-        uuid = item.get("networkid")
-        if not uuid:
+        net_uuid = item.get("networkid")
+        if not net_uuid:
             raise ParamError("iptonetworklist entries need a networkid")
-        net = access.resolve(ctx.session, ctx.caller, "Network", uuid, "read")
+        net = access.resolve(ctx.session, ctx.caller, "Network", net_uuid, "read")
         nets.append(net)
         if item.get("ip"):
             ips[net.id] = item["ip"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -29,11 +29,12 @@ access.register_entity("Volume", Volume, "owned")
 tags.register("Volume", "Volume")
 
 
-def _map(session: Any, model: Any, ids: set[Any]) -> dict[int, Any]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
+def _map(session: Any, model: Any, ids: Iterable[int | None]) -> dict[int | None, Any]:
+    """Rows by id; keyed as ``int | None`` so that an unset foreign key looks up as missing."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
         return {}
-    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids))).unique()}
+    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
 
 
 def volume_responses(ctx: CallContext, vols: Sequence[Volume]) -> list[VolumeResp]:
