@@ -162,7 +162,7 @@ def _package_source_addresses() -> list[tuple[str, ipaddress.IPv4Address]]:
         except OSError:
             continue
         hosts.update(m.group(1) for m in re.finditer(r"(?:https?|ftp)://([A-Za-z0-9.-]+)", text))
-    out = []
+    out: list[tuple[str, ipaddress.IPv4Address]] = []
     for host in sorted(hosts):
         try:
             infos = socket.getaddrinfo(host, None, socket.AF_INET)

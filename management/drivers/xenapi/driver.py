@@ -837,6 +837,9 @@ class XenAPIDriver(HypervisorDriver):
             import http.client
 
             parts = urlsplit(self._conn.master_url)
+            if not parts.hostname:
+                raise DriverError(f"uploading template to {self._address}: no host in XenAPI URL "
+                                  f"{self._conn.master_url!r}")
             cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
             conn = cls(parts.hostname, parts.port, timeout=600)
             try:
@@ -984,6 +987,8 @@ class XenAPIDriver(HypervisorDriver):
 
     def _event(self, ev: dict[str, Any], known: dict[str, tuple[str, PowerState]], *, initial: bool) -> None:
         ref, op, snap = ev.get("ref"), ev.get("operation"), ev.get("snapshot") or {}
+        if ref is None:  # every event.from record names its object; nothing to track without one
+            return
         if op == "del":
             old = known.pop(ref, None)
             if old is not None:
@@ -1009,6 +1014,7 @@ class XenAPIDriver(HypervisorDriver):
                 return
         elif old[1] is state:
             return
+        kind: LifecycleEventType | None
         if old is not None and old[1] is PowerState.PAUSED and state is PowerState.RUNNING:
             kind = LifecycleEventType.RESUMED
         else:

@@ -98,6 +98,8 @@ class FakeTransport:
         if address not in self.xapi.addresses():
             raise OSError(113, f"No route to host ({address})")
         params, method = xmlrpc.client.loads(request_body, use_builtin_types=True)
+        if method is None:
+            raise ValueError("XML-RPC request body is not a methodCall (no method name)")
         envelope = self.xapi.dispatch(address, method, params)
         body = xmlrpc.client.dumps((envelope,), methodresponse=True, allow_none=True)
         parsed, _ = xmlrpc.client.loads(body, use_builtin_types=True)
