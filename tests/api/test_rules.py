@@ -108,6 +108,11 @@ def test_static_nat_and_load_balancer(server: Any) -> None:
     fwd = api("listIpForwardingRules")["ipforwardingrule"]
     assert fwd[0]["ipaddress"] == ip2["ipaddress"] and fwd[0]["virtualmachineid"] == env["vms"][0]
     assert (fwd[0]["startport"], fwd[0]["endport"]) == (1, 65535)  # libcloud's list_nodes reads both
+    vm = api("listVirtualMachines", id=env["vms"][0])["virtualmachine"][0]
+    assert vm["publicip"] == ip2["ipaddress"] and vm["publicipid"] == ip2["id"]
+    assert "publicip" not in api("listVirtualMachines", id=env["vms"][1])["virtualmachine"][0]
+    pn = api("listPhysicalNetworks", zoneid=env["zone"]["id"])["physicalnetwork"]
+    assert got["physicalnetworkid"] in {p["id"] for p in pn}
     status, _ = api.error("createPortForwardingRule", ipaddressid=ip2["id"], protocol="tcp", publicport=22,
                           privateport=22, virtualmachineid=env["vms"][0])
     assert status == 537
@@ -115,6 +120,7 @@ def test_static_nat_and_load_balancer(server: Any) -> None:
     assert status == 431
     api.run("disableStaticNat", ipaddressid=ip2["id"])
     assert api("listPublicIpAddresses", id=ip2["id"])["publicipaddress"][0]["isstaticnat"] is False
+    assert "publicip" not in api("listVirtualMachines", id=env["vms"][0])["virtualmachine"][0]
 
     lb = api.run("createLoadBalancerRule", publicipid=env["snat"]["id"], name="web", algorithm="roundrobin",
                  publicport=80, privateport=8000)["loadbalancer"]

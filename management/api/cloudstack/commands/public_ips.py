@@ -14,7 +14,7 @@ from management.api.cloudstack.schemas_network import PublicIpResp
 from management.errors import ParamError, invalid_id
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
-from management.models.infra import PublicIpAddress, VlanIpRange, Zone
+from management.models.infra import PhysicalNetwork, PublicIpAddress, VlanIpRange, Zone
 from management.models.network import Network
 from management.services import access, tags
 from management.services import firewall as fwsvc
@@ -33,6 +33,7 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
     vlan = s.get(VlanIpRange, ip.vlan_id)
     net = s.get(Network, ip.network_id) if ip.network_id else None
     vm = s.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
+    pn = s.get(PhysicalNetwork, ip.physical_network_id) if ip.physical_network_id else None
     virtual = vlan is None or vlan.vlan_type == "VirtualNetwork"
     return PublicIpResp(
         id=ip.uuid, ipaddress=ip.public_ip_address, allocated=ip.allocated, zoneid=zone.uuid if zone else "",
@@ -44,6 +45,7 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
         associatednetworkid=net.uuid if net and virtual else None,
         associatednetworkname=net.name if net and virtual else None,
         networkid=net.uuid if net and not virtual else None, state=ip.state, fordisplay=ip.for_display,
+        physicalnetworkid=pn.uuid if pn else None,
         tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
               for t in tag_rows or []],
     )

@@ -23,7 +23,7 @@ from management.api.cloudstack.schemas_compute import NicResp, SecurityGroupRefR
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
-from management.models.infra import Host, Zone
+from management.models.infra import Host, PublicIpAddress, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
@@ -74,6 +74,14 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
                                               Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
         data_disk.setdefault(vol.instance_id, vol)  # type: ignore[arg-type]
     disk_offerings = _map(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
+    # CloudStack's publicip/publicipid: the VM's static NAT address (the first, should it have several)
+    static_nat: dict[int, tuple[str, str]] = {}
+    for vm_id, ip_uuid, ip_address in s.execute(
+            select(PublicIpAddress.vm_id, PublicIpAddress.uuid, PublicIpAddress.public_ip_address)
+            .where(PublicIpAddress.vm_id.in_(ids), PublicIpAddress.one_to_one_nat.is_(True),
+                   PublicIpAddress.removed.is_(None)).order_by(PublicIpAddress.id)):
+        if vm_id is not None:
+            static_nat.setdefault(vm_id, (ip_uuid, ip_address))
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
     sgs = sg_service.groups_of(s, ids)
     admin = ctx.caller.is_root_admin
@@ -98,6 +106,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             else None
         user = users.get(v.user_id or -1)
         os_t = os_types.get(v.os_type_id or -1)
+        nat = static_nat.get(v.id)
         out.append(VirtualMachineResp(
             id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
             account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
@@ -115,6 +124,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             keypairs=",".join(kps) if kps else None, keypair=kps[0] if kps else None,
             userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
             diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
+            publicipid=nat[0] if nat else None, publicip=nat[1] if nat else None,
             nic=nic_list,
             securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
                            for g in sgs.get(v.id, [])], affinitygroup=[],
