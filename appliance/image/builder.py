@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 # Bump when the build procedure changes in a way that alters the output.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 IMAGE_NAME = "tiny.qcow2"
 ROOT_LABEL = "dcroot"
 ROOT_SIZE_MB = 96
@@ -66,7 +66,9 @@ MODULES = (
     "button",
     "evdev",
 )
-KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=ttyS0,115200 quiet panic=-1 no_timer_check"
+# tty0 first: kernel messages reach the VGA screen (the browser console) too; ttyS0 last is /dev/console, the
+# serial log everything greps.
+KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=tty0 console=ttyS0,115200 quiet panic=-1 no_timer_check"
 GUEST_FILES = ("initramfs-init", "rcS", "udhcpc.script", "disk-event")
 DEFAULT_CACHE_DIR = "/var/cache/devcloud/images"
 
@@ -319,6 +321,7 @@ def _populate_root(root: Path, tree: Path, kver: str, modules: list[Path], moddi
         root / "etc/inittab",
         "::sysinit:/etc/init.d/rcS\n"
         "ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100\n"
+        "tty1::respawn:/sbin/getty 38400 tty1\n"
         "::ctrlaltdel:/sbin/reboot\n"
         "::shutdown:/bin/umount -a -r\n",
     )

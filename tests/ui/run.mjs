@@ -1,6 +1,9 @@
 // Browser scenarios for the devcloud web UI, driven by playwright-core in Debian's Chromium (no browser download).
 // Usage: node tests/ui/run.mjs <config.json>; config: {base, admin: {username, password}, user: {...}, artifacts,
-// adminVm}; prints one JSON line {ok, steps, error}. Screenshots go to config.artifacts.
+// adminVm, vmName, userdata, typeLine, guest}; prints one JSON line {ok, steps, error, vmId, serial}. Screenshots go
+// to config.artifacts. With `guest: {user, password, mark}` the console is a real guest's: the runner waits for its
+// serial log to say the guest is ready, logs in on the VGA console and types `echo <mark> > /dev/ttyS0`, then
+// waits for the mark in the serial log read back through the API (the command's effect, seen outside the guest).
 import { createRequire } from "node:module";
 import { readFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -22,6 +25,8 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 let page;
+let vmId;
+let serial = "";
 async function login(ctx, who) {
   page = await ctx.newPage();
   page.on("dialog", (d) => d.accept());
@@ -57,13 +62,14 @@ async function adminScenario() {
   await page.click("nav a[data-page=instances]");
   await page.click("#deploy");
   await page.waitForSelector("#f-templateid option", { state: "attached" });
-  await page.fill("#f-name", "ui-vm-1");
-  await page.fill("#f-userdata", "#cloud-config\nhostname: ui-vm-1\n");
+  await page.fill("#f-name", cfg.vmName || "ui-vm-1");
+  await page.fill("#f-userdata", cfg.userdata || "#cloud-config\nhostname: ui-vm-1\n");
   await shot(page, "deploy-wizard");
   await page.click("#launch");
   await page.waitForURL(/#\/instance\/[0-9a-f-]{36}/, { timeout: 120000 });
   await page.waitForSelector("#instance h1 .state-Running", { timeout: 120000 });
   await page.waitForSelector("#instance td:has-text('ROOT')");
+  vmId = page.url().split("/").pop();
   await shot(page, "instance");
   step("deployed from the wizard: Running");
   await page.click("#console");
@@ -84,12 +90,16 @@ async function adminScenario() {
   }, null, { timeout: 30000 });
   const before = await nonBlank();
   step(`console framebuffer ${before.w}x${before.h}, ${before.lit} lit pixels`);
-  await page.click("#screen canvas");
-  await page.keyboard.type(cfg.typeLine || "hello", { delay: 30 });
-  await page.keyboard.press("Enter");
-  await page.waitForTimeout(500);
+  if (cfg.guest) {
+    await loginOnConsole(cfg.guest);
+  } else {
+    await page.click("#screen canvas");
+    await page.keyboard.type(cfg.typeLine || "hello", { delay: 30 });
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(500);
+    step("typed a line into the console");
+  }
   await shot(page, "console");
-  step("typed a line into the console");
   await page.click("a[href^=\"#/instance/\"]");
   await page.waitForSelector("#instance button[data-action=Stop]");
   await page.click("#instance button[data-action=Stop]");
@@ -99,6 +109,62 @@ async function adminScenario() {
   await page.waitForSelector("#instance h1 .state-Destroyed, #instance .error", { timeout: 120000 });
   step("destroyed");
   await ctx.close();
+}
+
+async function serialLog() {
+  await page.click("#show-serial");
+  await page.waitForFunction(() => (document.querySelector("#serial-log")?.textContent ?? "") !== "");
+  return (await page.textContent("#serial-log")) ?? "";
+}
+
+async function waitSerial(needle, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    serial = await serialLog();
+    if (serial.includes(needle)) return;
+    if (Date.now() > end) throw new Error(`the serial log never showed ${needle}: ...${serial.slice(-600)}`);
+    await page.waitForTimeout(1000);
+  }
+}
+
+// keyboard.type() sends "A" or ">" without Shift held; QEMU turns VNC keysyms into PC scancodes and needs the
+// modifier to be down, as it is when a person types.
+const SHIFTED = `~!@#$%^&*()_+{}|:"<>?`;
+async function typeLine(text) {
+  for (const ch of text) {
+    const shift = SHIFTED.includes(ch) || (ch >= "A" && ch <= "Z");
+    if (shift) await page.keyboard.down("Shift");
+    await page.keyboard.press(ch);
+    if (shift) await page.keyboard.up("Shift");
+    await page.waitForTimeout(30);
+  }
+  await page.keyboard.press("Enter");
+}
+
+// Types at the VGA console as a person would: login, password, then a command whose only effect is on the serial
+// port. Getty flushes input typed before it opens tty1, so a lost attempt is retried from a fresh prompt.
+async function loginOnConsole(guest) {
+  await waitSerial("DEVCLOUD-GUEST-READY", 240000);
+  step("serial log: guest ready");
+  for (let attempt = 1; ; attempt++) {
+    await page.click("#screen canvas");
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(2000);
+    await typeLine(guest.user);
+    await page.waitForTimeout(2000);
+    await typeLine(guest.password);
+    await page.waitForTimeout(4000);
+    await typeLine(`echo ${guest.mark} > /dev/ttyS0`);
+    try {
+      await waitSerial(guest.mark, 20000);
+      step(`logged in on the console (attempt ${attempt}); the typed command wrote ${guest.mark} to the serial log`);
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await typeLine("exit");
+      await page.waitForTimeout(5000);
+    }
+  }
 }
 
 async function userScenario() {
@@ -137,10 +203,10 @@ try {
   const only = process.env.UI_SCENARIO;
   if (!only || only === "admin") await adminScenario();
   if (!only || only === "user") await userScenario();
-  result = { ok: true, steps };
+  result = { ok: true, steps, vmId, serial: serial.slice(-4000) };
 } catch (e) {
   if (page) await shot(page, "failure").catch(() => {});
-  result = { ok: false, steps, error: String(e && e.stack || e) };
+  result = { ok: false, steps, vmId, serial: serial.slice(-4000), error: String(e && e.stack || e) };
 }
 await browser.close();
 console.log(JSON.stringify(result));

@@ -6,11 +6,7 @@ Screenshots land in tests/ui/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,25 +19,9 @@ import pytest
 
 from tests.conftest import ApiClient, admin_keys, wait_for
 from tests.ui.fakevnc import FakeVnc
+from tests.ui.runner import ARTIFACTS, run_ui, ui_missing
 
 pytestmark = pytest.mark.e2e
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-ARTIFACTS = HERE / "artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
-def _missing() -> str | None:
-    if not shutil.which("node"):
-        return "node is not installed"
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    if not (ROOT / "ui" / "node_modules" / "playwright-core").is_dir():
-        return "ui/node_modules is missing (cd ui && npm ci)"
-    if not (ROOT / "management" / "ui_dist" / "index.html").is_file():
-        return "management/ui_dist is not built (make ui)"
-    return None
 
 
 def _free_port() -> int:
@@ -52,7 +32,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served_ui(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    why = _missing()
+    why = ui_missing()
     if why:
         pytest.skip(why)
     import uvicorn
@@ -93,16 +73,6 @@ def served_ui(tmp_path: Path) -> Iterator[dict[str, Any]]:
         rbac.RULES.invalidate()
 
 
-def _run(cfg: dict[str, Any], tmp_path: Path, scenario: str) -> dict[str, Any]:
-    path = tmp_path / f"ui-{scenario}.json"
-    path.write_text(json.dumps(cfg))
-    proc = subprocess.run(["node", str(HERE / "run.mjs"), str(path)], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "UI_SCENARIO": scenario, "CHROMIUM": CHROMIUM})
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    assert lines, f"runner printed no result (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
-
-
 def _deploy(api: ApiClient, zone: dict[str, Any], name: str) -> dict[str, Any]:
     return api.run("deployVirtualMachine", serviceofferingid=zone["small"], zoneid=zone["zone"],  # type: ignore
                    templateid=zone["template"], name=name)["virtualmachine"]
@@ -112,7 +82,7 @@ def test_admin_deploys_opens_console_types_stops_destroys(served_ui: dict[str, A
     cfg = {"base": served_ui["base"], "artifacts": str(ARTIFACTS), "typeLine": "hello",
            "admin": {"username": served_ui["admin"]["username"], "password": served_ui["admin"]["password"]}}
     t0 = time.monotonic()
-    out = _run(cfg, tmp_path, "admin")
+    out = run_ui(cfg, tmp_path, "admin")
     assert out["ok"], out
     assert any("lit pixels" in s for s in out["steps"]), out
     assert "hello\n" in served_ui["vnc"].typed, served_ui["vnc"].keys  # the keys reached the "guest"
@@ -130,6 +100,6 @@ def test_plain_user_sees_no_admin_pages_nor_other_vms(served_ui: dict[str, Any],
     user_vm = _deploy(api.client_for(user), zone, "user-vm")
     cfg = {"base": served_ui["base"], "artifacts": str(ARTIFACTS), "adminVm": admin_vm["id"], "userVm": user_vm["id"],
            "user": {"username": user["username"], "password": "userpass1"}}
-    out = _run(cfg, tmp_path, "user")
+    out = run_ui(cfg, tmp_path, "user")
     assert out["ok"], out
     assert (ARTIFACTS / "user-instances.png").stat().st_size > 1000

@@ -297,7 +297,7 @@ async function consolePage(id: string, params: URLSearchParams) {
   main.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, "Console"), h("a", { href: `#/instance/${id}` }, "back to the instance"),
     h("button", { class: "secondary", id: "show-serial", onclick: loadSerial }, "Serial log")), status, screen, serial);
   async function loadSerial() {
-    try { serial.textContent = (await call("getVirtualMachineConsoleLog", { virtualmachineid: id })).log || "(the serial log is empty)"; } catch (e) { serial.textContent = String((e as Error).message); }
+    try { serial.textContent = (await call("getVirtualMachineConsoleLog", { virtualmachineid: id })).consolelog?.log || "(the serial log is empty)"; } catch (e) { serial.textContent = String((e as Error).message); }
   }
   if (params.get("serial")) { status.textContent = ""; screen.remove(); await loadSerial(); return; }
   try {
