@@ -49,7 +49,8 @@ ACTIVE_VM_STATES = ("Starting", "Running", "Stopping", "Migrating")
 # ---- the driver cache -------------------------------------------------------------------------------------------
 
 class HostRef(Protocol):
-    """What the driver cache reads of a host: a Host row, or the host monitor's stand-in (no session held)."""
+    """What the driver cache reads of a host: a Host row, or the host monitor's stand-in (no session held);
+    `details_json` (addHost credentials) is read when present."""
 
     @property
     def id(self) -> int: ...
@@ -59,9 +60,6 @@ class HostRef(Protocol):
 
     @property
     def hypervisor_type(self) -> str: ...
-
-    @property
-    def details_json(self) -> str | None: ...
 
 
 class HostDrivers:
@@ -126,7 +124,7 @@ def driver_for(runtime: Runtime, host: Host) -> HypervisorDriver:
 
 def host_credentials(host: HostRef) -> dict[str, str]:
     """username/password given to addHost (XenServer pools log in with them), from the host's details."""
-    raw = host.details_json
+    raw = getattr(host, "details_json", None)  # the host monitor probes with a lightweight stand-in
     if not raw:
         return {}
     try:
