@@ -114,6 +114,14 @@ def _dev_name(bus: str, index: int) -> str:
     return _BUS_PREFIX.get(bus, "vd") + "abcdefghijklmnopqrstuvwxyz"[index]
 
 
+def _devices(root: ET.Element) -> ET.Element:
+    """The <devices> of a domain's XML (libvirt always writes one; a domain without it is not ours to edit)."""
+    devices = root.find("devices")
+    if devices is None:
+        raise DriverError("the domain XML has no <devices> element")
+    return devices
+
+
 def _not_found(exc: libvirt.libvirtError) -> bool:
     return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
                                     libvirt.VIR_ERR_NO_STORAGE_POOL)
@@ -474,9 +482,10 @@ class LibvirtDriver(HypervisorDriver):
                                           format=d.format)
                 meta.created_volumes.append((d.pool, d.volume_uuid))
             else:
-                info = self.get_volume(d.pool, d.volume_uuid)
-                if info is None:
+                found = self.get_volume(d.pool, d.volume_uuid)
+                if found is None:
                     raise VolumeNotFound(d.pool, d.volume_uuid)
+                info = found
                 owner = self._volume_owner(info.path)
                 if owner is not None:
                     raise VolumeInUse(d.volume_uuid, owner)
@@ -658,7 +667,7 @@ class LibvirtDriver(HypervisorDriver):
             if running:
                 dom.attachDeviceFlags(disk.to_xml(pretty=False), _LIVE_CONFIG)
             else:
-                self._redefine(dom, lambda root: root.find("devices").append(disk.to_element()))
+                self._redefine(dom, lambda root: _devices(root).append(disk.to_element()))
         except libvirt.libvirtError as exc:
             raise DriverError(f"attach of {volume_uuid} to {vm_uuid} failed: {exc.get_error_message()}"
                               ) from exc
@@ -691,7 +700,7 @@ class LibvirtDriver(HypervisorDriver):
                     self._wait_device_gone(dom, lambda _cfg: self._live_has(dom, match), what)
             # persistent config (also covers "live removed, config still had it" and stopped domains)
             def drop(root: ET.Element) -> None:
-                devices = root.find("devices")
+                devices = _devices(root)
                 for e in [e for e in devices if match(e)]:
                     devices.remove(e)
 
@@ -716,7 +725,7 @@ class LibvirtDriver(HypervisorDriver):
                 self.require(Capability.NIC_HOTPLUG)
                 dom.attachDeviceFlags(iface.to_xml(pretty=False), _LIVE_CONFIG)
             else:
-                self._redefine(dom, lambda root: root.find("devices").append(iface.to_element()))
+                self._redefine(dom, lambda root: _devices(root).append(iface.to_element()))
         except libvirt.libvirtError as exc:
             raise DriverError(f"plugging {nic.mac} into {vm_uuid} failed: {exc.get_error_message()}") from exc
         return self._info(dom)
