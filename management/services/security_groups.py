@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -67,8 +68,10 @@ def delete(session: Session, sg: SecurityGroup) -> None:
     if session.scalar(select(SecurityGroupVmMap.id).where(SecurityGroupVmMap.security_group_id == sg.id)
                       .limit(1)) is not None:
         raise ResourceInUse(f"Cannot delete security group {sg.name}: it is in use by virtual machines")
-    for r in session.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id == sg.id)):
-        session.delete(r)
+    # One statement for the rules, flushed before the group: the unit of work does not order two deletes that are
+    # linked only by a foreign key, and a group deleted first would cascade its rules away under their own DELETE.
+    session.execute(sa_delete(SecurityGroupRule).where(SecurityGroupRule.security_group_id == sg.id),
+                    execution_options={"synchronize_session": "fetch"})
     session.delete(sg)
     session.flush()
 
