@@ -20,13 +20,15 @@ function fmtBytes(n: number): string {
 function stateCell(s: string) { return h("span", { class: `state-${s}` }, s ?? ""); }
 function errBox(e: unknown) { return h("div", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e)); }
 
-/** Runs an async command, showing its job's progress and error text in the jobs panel. */
-async function runJob(label: string, command: string, params: Obj, after?: (job: Obj) => void): Promise<Obj | null> {
+/** Runs an async command, showing its job's progress and error text in the jobs panel. With `errInto` (a form's
+ *  error box) a refused submission (an error before any job started) is shown there instead. */
+async function runJob(label: string, command: string, params: Obj, after?: (job: Obj) => void, errInto?: HTMLElement): Promise<Obj | null> {
   const line = h("div", { class: "job", "data-job": command }, h("b", {}, label), " ", h("span", { class: "st" }, "submitting…"));
   jobsBox.prepend(line);
   const st = line.querySelector(".st") as HTMLElement;
+  let started: Obj | undefined;
   try {
-    const started = await call(command, params);
+    started = await call(command, params);
     if (!started.jobid) { st.textContent = "done"; line.classList.add("done"); after?.(started); return started; }
     const t0 = Date.now();
     const job = await waitJob(started.jobid, (j) => {
@@ -37,6 +39,7 @@ async function runJob(label: string, command: string, params: Obj, after?: (job:
     after?.(job);
     return job;
   } catch (e) {
+    if (!started && errInto) { line.remove(); errInto.append(errBox(e)); return null; }
     st.textContent = `failed: ${e instanceof Error ? e.message : e}`; line.classList.add("failed");
     setTimeout(() => line.remove(), 30000);
     return null;
@@ -65,7 +68,7 @@ function listView(opts: {
     filterEls.forEach((f) => { if (f.value) params[f.name] = f.value; });
     try {
       const { items, count } = await list(opts.command, opts.key, params);
-      const rows = items.map((o) => h("tr", { "data-id": o.id, "data-name": o.name ?? o.displayname ?? "" },
+      const rows = items.map((o) => h("tr", { "data-id": o.id, "data-name": o.name ?? o.displayname ?? o.username ?? o.ipaddress ?? "" },
         opts.cols.map(([, f]) => h("td", {}, f(o))),
         opts.actions ? h("td", {}, opts.actions.filter((a) => !a.show || a.show(o)).map((a) =>
           h("button", { class: a.cls ?? "", "data-action": a.label, onclick: async (ev: Event) => {
@@ -91,7 +94,8 @@ function listView(opts: {
   }
   return wrap;
 }
-function reloadAll() { document.querySelectorAll<HTMLElement>(".listview").forEach((l) => (l as any).reload?.()); }
+/** Refreshes every list and every form's picker on the page (after a change). */
+function reloadAll() { document.querySelectorAll<HTMLElement>(".listview, select.picker").forEach((l) => (l as any).reload?.()); }
 
 function tabs(defs: [string, () => HTMLElement][]): HTMLElement {
   const box = h("div"); const bar = h("div", { class: "toolbar tabs" });
@@ -102,6 +106,61 @@ function tabs(defs: [string, () => HTMLElement][]): HTMLElement {
   defs.forEach(([n], i) => bar.append(h("button", { onclick: () => show(i), "data-tab": n }, n)));
   const out = h("div", {}, bar, box); show(0); return out;
 }
+
+// ------------------------------------------------------------------------------------------------- forms
+type Picker = HTMLSelectElement & { items: Obj[]; load: (params: Obj) => Promise<void>; chosen: () => Obj | undefined };
+
+/** A select filled from a list command (`params` null: filled later by `load`), refilled by `reloadAll`; `chosen()` is
+ *  the selected object. */
+function pick(command: string, key: string, params: Obj | null, label: (o: Obj) => string,
+  o: { keep?: (x: Obj) => boolean; multiple?: boolean } = {}): Picker {
+  const sel = h("select", { class: "picker", multiple: o.multiple }) as Picker;
+  let seq = 0, last = params;
+  sel.items = [];
+  sel.chosen = () => sel.items.find((x) => x.id === sel.value);
+  sel.load = async (p) => {  // the latest load wins; what was chosen stays chosen when it is still offered
+    last = p;
+    const n = ++seq, was = new Set([...sel.selectedOptions].map((x) => x.value));
+    const items = (await listAll(command, key, p).catch(() => [])).filter(o.keep ?? (() => true));
+    if (n !== seq) return;
+    sel.items = items;
+    clear(sel, items.map((x) => h("option", { value: x.id }, label(x))));
+    for (const opt of sel.options) if (was.has(opt.value)) opt.selected = true;
+    sel.dispatchEvent(new Event("change"));
+  };
+  (sel as any).reload = () => { if (last) sel.load(last); };
+  if (params) sel.load(params);
+  return sel;
+}
+
+type Field = [name: string, label: string, input?: HTMLElement];
+
+/** A collapsible create form: labelled fields (ids `<id>-<name>`; a plain text input when none is given), a submit
+ *  button and an error box for a refused submission. `submit` gets the values (a multi-select's joined by ",") and
+ *  the error box; a non-null result resets the form. */
+function formView(id: string, title: string, fields: Field[], submit: (v: Obj, err: HTMLElement) => Promise<unknown>): HTMLElement {
+  const err = h("div");
+  const btn = h("button", { type: "submit" }, title) as HTMLButtonElement;
+  const form = h("form", { class: "wizard", id }, fields.map(([name, label, input]) => {
+    const el = input ?? h("input"); el.setAttribute("name", name); el.id = `${id}-${name}`;
+    return [h("label", { for: el.id }, label), el];
+  }), h("p", {}, btn), err) as HTMLFormElement;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault(); clear(err); btn.disabled = true;
+    const v: Obj = {};
+    for (const [name] of fields) {
+      const el = form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement;
+      v[name] = el instanceof HTMLSelectElement && el.multiple ? [...el.selectedOptions].map((x) => x.value).join(",") : el.value.trim();
+    }
+    try { if ((await submit(v, err)) != null) form.reset(); } catch (e) { err.append(errBox(e)); } finally { btn.disabled = false; }
+  });
+  return h("details", { class: "form", "data-form": id }, h("summary", {}, title), form);
+}
+const withForms = (forms: (HTMLElement | null)[], list: HTMLElement) => h("div", {}, h("div", { class: "forms" }, forms), list);
+const inp = (attrs: Obj = {}) => { const el = h("input", attrs) as HTMLInputElement; el.defaultValue = el.value; return el; };  // reset() keeps a given value
+const choice = (values: string[]) => h("select", {}, values.map((x) => h("option", { value: x }, x)));
+/** Calls a synchronous command from a form and refreshes the lists; its error reaches the form's error box. */
+async function submitSync(command: string, params: Obj): Promise<Obj> { const out = await call(command, params); reloadAll(); return out; }
 
 // ------------------------------------------------------------------------------------------------- login
 function loginPage(params: URLSearchParams) {
@@ -391,34 +450,104 @@ async function images() {
 }
 
 // ------------------------------------------------------------------------------------------------- networks
-function networks() {
+const ipLabel = (i: Obj) => `${i.ipaddress}${i.associatednetworkname ? ` (${i.associatednetworkname})` : ""}${i.issourcenat ? " source NAT" : ""}`;
+const num = () => inp({ type: "number" });  // no min/max: the server's range check and its error text apply
+const ipPick = (keep?: (i: Obj) => boolean) => pick("listPublicIpAddresses", "publicipaddress", { allocatedonly: true }, ipLabel, { keep });
+/** A public IP picker and an instance picker showing the instances on that IP's network. */
+function ipAndVm(keep?: (i: Obj) => boolean, multiple = false): [Picker, Picker] {
+  const ip = ipPick(keep);
+  const vm = pick("listVirtualMachines", "virtualmachine", null, (v) => `${v.displayname || v.name} ${v.nic?.[0]?.ipaddress ?? ""}`, { multiple, keep: (v) => v.state !== "Destroyed" });
+  ip.addEventListener("change", () => { const n = ip.chosen()?.associatednetworkid; if (n) vm.load({ networkid: n }); else clear(vm); });
+  return [ip, vm];
+}
+
+async function networks() {
+  const apis = await allowed();
+  const can = (...cmds: string[]) => cmds.every((c) => apis.has(c));
   main.append(h("h1", {}, "Networks"));
+  const guestNetworkForm = () => {
+    const zone = pick("listZones", "zone", { available: true }, (z) => z.name);
+    const offering = pick("listNetworkOfferings", "networkoffering", null, (o) => o.displaytext || o.name);
+    zone.addEventListener("change", () => offering.load({ guestiptype: "Isolated", forvpc: false, state: "Enabled", zoneid: zone.value }));
+    return formView("network-form", "Create isolated network", [["name", "Name"], ["displaytext", "Description"], ["zoneid", "Zone", zone], ["networkofferingid", "Network offering", offering]],
+      (v) => submitSync("createNetwork", v));
+  };
+  const fwForm = () => formView("fw-form", "Add firewall rule", [["ipaddressid", "Public IP", ipPick()], ["protocol", "Protocol", choice(["tcp", "udp", "icmp", "all"])],
+    ["startport", "Start port", num()], ["endport", "End port", num()], ["cidrlist", "Source CIDRs", inp({ value: "0.0.0.0/0" })]],
+  (v, err) => runJob(`Firewall ${v.protocol} ${v.startport}-${v.endport}`, "createFirewallRule", v, reloadAll, err));
+  const pfForm = () => {
+    const [ip, vm] = ipAndVm((i) => !i.isstaticnat);
+    return formView("pf-form", "Add port forwarding rule", [["ipaddressid", "Public IP", ip], ["protocol", "Protocol", choice(["tcp", "udp"])],
+      ["publicport", "Public port", num()], ["privateport", "Private port", num()], ["virtualmachineid", "Instance", vm]],
+    (v, err) => runJob(`Port forwarding ${v.publicport} → ${v.privateport}`, "createPortForwardingRule", v, reloadAll, err));
+  };
+  const staticNatForm = () => {
+    const [ip, vm] = ipAndVm((i) => !i.issourcenat && !i.isstaticnat);
+    return formView("nat-form", "Enable static NAT", [["ipaddressid", "Public IP", ip], ["virtualmachineid", "Instance", vm]], (v) => submitSync("enableStaticNat", v));
+  };
+  const lbForm = () => {
+    const [ip, vm] = ipAndVm((i) => !i.isstaticnat, true);
+    return formView("lb-form", "Add load balancer", [["publicipid", "Public IP", ip], ["name", "Name"], ["algorithm", "Algorithm", choice(["roundrobin", "leastconn", "source"])],
+      ["publicport", "Public port", num()], ["privateport", "Private port", num()], ["virtualmachineids", "Instances (assigned after creation)", vm]],
+    async ({ virtualmachineids, ...v }, err) => {
+      const job = await runJob(`Load balancer ${v.name}`, "createLoadBalancerRule", v, reloadAll, err);
+      const id = job?.jobresult?.loadbalancer?.id;
+      if (id && virtualmachineids) await runJob(`Assign instances to ${v.name}`, "assignToLoadBalancerRule", { id, virtualmachineids }, reloadAll);
+      return job;
+    });
+  };
+  const sgForms = () => {
+    const ingress = can("authorizeSecurityGroupIngress");
+    const group = pick("listSecurityGroups", "securitygroup", ingress ? {} : null, (g) => `${g.name} (${g.account})`);
+    return [
+      can("createSecurityGroup") ? formView("sg-form", "Create security group", [["name", "Name"], ["description", "Description"]],
+        (v) => submitSync("createSecurityGroup", v)) : null,
+      ingress ? formView("ingress-form", "Authorize ingress", [["securitygroupid", "Security group", group], ["protocol", "Protocol", choice(["tcp", "udp", "icmp", "all"])],
+        ["startport", "Start port", num()], ["endport", "End port", num()], ["cidrlist", "Source CIDRs", inp({ value: "0.0.0.0/0" })]],
+      (v, err) => runJob(`Ingress ${v.protocol} ${v.startport}-${v.endport}`, "authorizeSecurityGroupIngress", v, reloadAll, err)) : null];
+  };
   main.append(tabs([
-    ["Guest networks", () => listView({ command: "listNetworks", key: "network", cols: [["Name", (n) => n.name], ["Type", (n) => n.type], ["State", (n) => stateCell(n.state)], ["CIDR", (n) => n.cidr], ["Zone", (n) => n.zonename], ["Account", (n) => n.account]],
-      actions: [{ label: "Delete", cls: "danger", run: (n) => { runJob(`Delete network ${n.name}`, "deleteNetwork", { id: n.id }, reloadAll); } }] })],
-    ["Public IPs", () => listView({ command: "listPublicIpAddresses", key: "publicipaddress", cols: [["IP", (i) => i.ipaddress], ["State", (i) => stateCell(i.state)], ["Source NAT", (i) => i.issourcenat ? "yes" : ""], ["Static NAT", (i) => i.isstaticnat ? i.virtualmachinename : ""], ["Network", (i) => i.associatednetworkname]],
-      actions: [{ label: "Release", cls: "danger", show: (i) => !i.issourcenat, run: (i) => { runJob(`Release ${i.ipaddress}`, "disassociateIpAddress", { id: i.id }, reloadAll); } }] })],
-    ["Firewall", () => listView({ command: "listFirewallRules", key: "firewallrule", cols: [["IP", (r) => r.ipaddress], ["Protocol", (r) => r.protocol], ["Ports", (r) => `${r.startport ?? ""}-${r.endport ?? ""}`], ["CIDRs", (r) => r.cidrlist], ["State", (r) => r.state]],
-      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob("Delete firewall rule", "deleteFirewallRule", { id: r.id }, reloadAll); } }] })],
-    ["Port forwarding", () => listView({ command: "listPortForwardingRules", key: "portforwardingrule", cols: [["IP", (r) => r.ipaddress], ["Protocol", (r) => r.protocol], ["Public", (r) => `${r.publicport}-${r.publicendport}`], ["Private", (r) => `${r.privateport}-${r.privateendport}`], ["Instance", (r) => r.virtualmachinename]],
-      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob("Delete port forwarding rule", "deletePortForwardingRule", { id: r.id }, reloadAll); } }] })],
-    ["Load balancers", () => listView({ command: "listLoadBalancerRules", key: "loadbalancerrule", cols: [["Name", (r) => r.name], ["IP", (r) => r.publicip], ["Ports", (r) => `${r.publicport} → ${r.privateport}`], ["Algorithm", (r) => r.algorithm], ["State", (r) => r.state]],
-      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob(`Delete LB ${r.name}`, "deleteLoadBalancerRule", { id: r.id }, reloadAll); } }] })],
-    ["Security groups", () => listView({ command: "listSecurityGroups", key: "securitygroup", cols: [["Name", (g) => g.name], ["Description", (g) => g.description], ["Ingress rules", (g) => (g.ingressrule ?? []).map((r: Obj) => `${r.protocol} ${r.startport ?? ""}-${r.endport ?? ""} ${r.cidr ?? r.securitygroupname ?? ""}`).join(", ")], ["Account", (g) => g.account]] })],
+    ["Guest networks", () => withForms([can("createNetwork") ? guestNetworkForm() : null], listView({ command: "listNetworks", key: "network", cols: [["Name", (n) => n.name], ["Type", (n) => n.type], ["State", (n) => stateCell(n.state)], ["CIDR", (n) => n.cidr], ["Zone", (n) => n.zonename], ["Account", (n) => n.account]],
+      actions: [{ label: "Delete", cls: "danger", run: (n) => { runJob(`Delete network ${n.name}`, "deleteNetwork", { id: n.id }, reloadAll); } }] }))],
+    ["Public IPs", () => withForms([can("associateIpAddress") ? formView("ip-form", "Acquire public IP", [["networkid", "Network", pick("listNetworks", "network", { type: "Isolated" }, (n) => `${n.name} ${n.cidr ?? ""}`)]],
+      (v, err) => runJob("Acquire public IP", "associateIpAddress", v, reloadAll, err)) : null, can("enableStaticNat") ? staticNatForm() : null],
+    listView({ command: "listPublicIpAddresses", key: "publicipaddress", cols: [["IP", (i) => i.ipaddress], ["State", (i) => stateCell(i.state)], ["Source NAT", (i) => i.issourcenat ? "yes" : ""], ["Static NAT", (i) => i.isstaticnat ? i.virtualmachinename : ""], ["Network", (i) => i.associatednetworkname]],
+      actions: [{ label: "Disable static NAT", show: (i) => i.isstaticnat, run: (i) => { runJob(`Disable static NAT on ${i.ipaddress}`, "disableStaticNat", { ipaddressid: i.id }, reloadAll); } },
+        { label: "Release", cls: "danger", show: (i) => !i.issourcenat, run: (i) => { runJob(`Release ${i.ipaddress}`, "disassociateIpAddress", { id: i.id }, reloadAll); } }] }))],
+    ["Firewall", () => withForms([can("createFirewallRule") ? fwForm() : null], listView({ command: "listFirewallRules", key: "firewallrule", cols: [["IP", (r) => r.ipaddress], ["Protocol", (r) => r.protocol], ["Ports", (r) => `${r.startport ?? ""}-${r.endport ?? ""}`], ["CIDRs", (r) => r.cidrlist], ["State", (r) => r.state]],
+      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob("Delete firewall rule", "deleteFirewallRule", { id: r.id }, reloadAll); } }] }))],
+    ["Port forwarding", () => withForms([can("createPortForwardingRule") ? pfForm() : null], listView({ command: "listPortForwardingRules", key: "portforwardingrule", cols: [["IP", (r) => r.ipaddress], ["Protocol", (r) => r.protocol], ["Public", (r) => `${r.publicport}-${r.publicendport}`], ["Private", (r) => `${r.privateport}-${r.privateendport}`], ["Instance", (r) => r.virtualmachinename]],
+      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob("Delete port forwarding rule", "deletePortForwardingRule", { id: r.id }, reloadAll); } }] }))],
+    ["Load balancers", () => withForms([can("createLoadBalancerRule", "assignToLoadBalancerRule") ? lbForm() : null], listView({ command: "listLoadBalancerRules", key: "loadbalancerrule", cols: [["Name", (r) => r.name], ["IP", (r) => r.publicip], ["Ports", (r) => `${r.publicport} → ${r.privateport}`], ["Algorithm", (r) => r.algorithm], ["State", (r) => r.state]],
+      actions: [{ label: "Delete", cls: "danger", run: (r) => { runJob(`Delete LB ${r.name}`, "deleteLoadBalancerRule", { id: r.id }, reloadAll); } }] }))],
+    ["Security groups", () => withForms(sgForms(), listView({ command: "listSecurityGroups", key: "securitygroup", cols: [["Name", (g) => g.name], ["Description", (g) => g.description], ["Ingress rules", (g) => (g.ingressrule ?? []).map((r: Obj) => `${r.protocol} ${r.startport ?? ""}-${r.endport ?? ""} ${r.cidr ?? r.securitygroupname ?? ""}`).join(", ")], ["Account", (g) => g.account]] }))],
   ]));
 }
 
 // ------------------------------------------------------------------------------------------------- accounts, events
-function accounts() {
+async function accounts() {
+  const apis = await allowed();
   main.append(h("h1", {}, "Accounts"));
   const keysOut = h("pre", { id: "userkeys" });
+  const person = (): Field[] => [["username", "Username"], ["password", "Password", inp({ type: "password", autocomplete: "new-password" })],
+    ["email", "Email", inp({ type: "email" })], ["firstname", "First name"], ["lastname", "Last name"]];
+  const accountForm = () => formView("account-form", "Create account", [...person(), ["account", "Account name", inp({ placeholder: "the username" })],
+    ["roleid", "Role", pick("listRoles", "role", {}, (r) => `${r.name} (${r.type})`)], ["domainid", "Domain", pick("listDomains", "domain", {}, (d) => d.path ?? d.name)]],
+  (v) => submitSync("createAccount", v));
+  const userForm = () => {
+    const acct = pick("listAccounts", "account", {}, (a) => `${a.name} (${a.domainpath ?? a.domain})`);
+    return formView("user-form", "Add user to account", [["accountid", "Account", acct], ...person()],
+      ({ accountid, ...v }) => submitSync("createUser", { ...v, account: acct.chosen()?.name, domainid: acct.chosen()?.domainid }));
+  };
   main.append(tabs([
-    ["Accounts", () => listView({ command: "listAccounts", key: "account", cols: [["Name", (a) => a.name], ["Role", (a) => a.rolename ?? a.roletype], ["Domain", (a) => a.domain], ["State", (a) => stateCell(a.state)], ["VMs", (a) => a.vmtotal ?? ""]],
-      actions: [{ label: "Disable", show: (a) => a.state === "enabled", run: (a) => { runJob(`Disable ${a.name}`, "disableAccount", { id: a.id, lock: false }, reloadAll); } },
-        { label: "Enable", show: (a) => a.state === "disabled", run: async (a) => { await act("enableAccount", { id: a.id }, "Enable account"); } }] })],
-    ["Users", () => listView({ command: "listUsers", key: "user", cols: [["Username", (u) => u.username], ["Account", (u) => u.account], ["Domain", (u) => u.domain], ["State", (u) => stateCell(u.state)], ["API key", (u) => u.apikey ? `${String(u.apikey).slice(0, 12)}…` : ""]],
-      actions: [{ label: "Generate keys", run: async (u) => {
-        try { const k = (await call("registerUserKeys", { id: u.id })).userkeys; keysOut.textContent = `apikey: ${k.apikey}\nsecretkey: ${k.secretkey}`; reloadAll(); } catch (e) { alert((e as Error).message); } } }] })],
+    ["Accounts", () => withForms([apis.has("createAccount") ? accountForm() : null],
+      listView({ command: "listAccounts", key: "account", cols: [["Name", (a) => a.name], ["Role", (a) => a.rolename ?? a.roletype], ["Domain", (a) => a.domain], ["State", (a) => stateCell(a.state)], ["VMs", (a) => a.vmtotal ?? ""]],
+        actions: [{ label: "Disable", show: (a) => a.state === "enabled", run: (a) => { runJob(`Disable ${a.name}`, "disableAccount", { id: a.id, lock: false }, reloadAll); } },
+          { label: "Enable", show: (a) => a.state === "disabled", run: async (a) => { await act("enableAccount", { id: a.id }, "Enable account"); } }] }))],
+    ["Users", () => withForms([apis.has("createUser") ? userForm() : null],
+      listView({ command: "listUsers", key: "user", cols: [["Username", (u) => u.username], ["Account", (u) => u.account], ["Domain", (u) => u.domain], ["State", (u) => stateCell(u.state)], ["API key", (u) => u.apikey ? `${String(u.apikey).slice(0, 12)}…` : ""]],
+        actions: [{ label: "Generate keys", run: async (u) => {
+          try { const k = (await call("registerUserKeys", { id: u.id })).userkeys; keysOut.textContent = `apikey: ${k.apikey}\nsecretkey: ${k.secretkey}`; reloadAll(); } catch (e) { alert((e as Error).message); } } }] }))],
   ]), keysOut);
 }
 
