@@ -1,7 +1,10 @@
 // Browser scenarios for the devcloud web UI, driven by playwright-core in Debian's Chromium (no browser download).
 // Usage: node tests/ui/run.mjs <config.json>; config: {base, admin: {username, password}, user: {...}, artifacts,
-// adminVm, vmName, userdata, typeLine, guest}; prints one JSON line {ok, steps, error, vmId, serial}. Screenshots go
-// to config.artifacts. With `guest: {user, password, mark}` the console is a real guest's: the runner waits for its
+// adminVm, vmName, userdata, typeLine, guest, forms}; prints one JSON line {ok, steps, error, vmId, serial, made,
+// errors, natShown}. Screenshots go to config.artifacts. With `forms` (names and values to type) the admin also
+// creates an account, a user, a guest network (the wizard deploys into it), a public IP, firewall, port forwarding,
+// load balancer, static NAT and security group rules through the forms, and tries refused inputs; `made` has the ids
+// and `errors` the error texts the forms showed. With `guest: {user, password, mark}` the console is a real guest's: the runner waits for its
 // serial log to say the guest is ready, logs in on the VGA console and types `echo <mark> > /dev/ttyS0`, then
 // waits for the mark in the serial log read back through the API (the command's effect, seen outside the guest).
 import { createRequire } from "node:module";
@@ -27,6 +30,9 @@ const browser = await chromium.launch({
 let page;
 let vmId;
 let serial = "";
+const made = {};
+const errors = {};
+let natShown;
 async function login(ctx, who) {
   page = await ctx.newPage();
   page.on("dialog", (d) => d.accept());
@@ -59,9 +65,12 @@ async function adminScenario() {
     await shot(page, p);
   }
   step("admin pages");
+  if (cfg.forms) await accountForms(cfg.forms);
+  if (cfg.forms) await networkForm(cfg.forms);
   await page.click("nav a[data-page=instances]");
   await page.click("#deploy");
   await page.waitForSelector("#f-templateid option", { state: "attached" });
+  if (made.networkId) await choose("#f-networkids", made.networkId);
   await page.fill("#f-name", cfg.vmName || "ui-vm-1");
   await page.fill("#f-userdata", cfg.userdata || "#cloud-config\nhostname: ui-vm-1\n");
   await shot(page, "deploy-wizard");
@@ -100,7 +109,10 @@ async function adminScenario() {
     step("typed a line into the console");
   }
   await shot(page, "console");
-  await page.click("a[href^=\"#/instance/\"]");
+  if (cfg.forms) {  // before Stop/Destroy: the rules point at the running VM
+    await networkRuleForms(cfg.forms);
+    await page.goto(`${cfg.base}/client/#/instance/${vmId}`);
+  } else await page.click("a[href^=\"#/instance/\"]");
   await page.waitForSelector("#instance button[data-action=Stop]");
   await page.click("#instance button[data-action=Stop]");
   await page.waitForSelector("#instance h1 .state-Stopped", { timeout: 120000 });
@@ -109,6 +121,112 @@ async function adminScenario() {
   await page.waitForSelector("#instance h1 .state-Destroyed, #instance .error", { timeout: 120000 });
   step("destroyed");
   await ctx.close();
+}
+
+// ---- the create forms: open one, fill it (selects by option value, or {label}), submit, see the result
+async function choose(sel, v) {
+  await page.waitForFunction(([s, v]) => [...(document.querySelector(s)?.options ?? [])].some(
+    (o) => (typeof v === "string" ? o.value === v : o.label === v.label)), [sel, v]);
+  await page.selectOption(sel, v);
+}
+async function submitForm(id, values) {
+  if (!(await page.isVisible(`#${id}`))) await page.click(`[data-form=${id}] summary`);
+  for (const [k, v] of Object.entries(values)) {
+    const sel = `#${id}-${k}`;
+    if ((await page.$eval(sel, (e) => e.tagName)) === "SELECT") await choose(sel, v);
+    else await page.fill(sel, String(v));
+  }
+  await page.click(`#${id} button[type=submit]`);
+}
+/** Submits values the server refuses; returns the error text the form shows. */
+async function refused(id, values, needle) {
+  await submitForm(id, values);
+  const el = await page.waitForSelector(`#${id} .error`, { timeout: 30000 });
+  const text = (await el.textContent()) ?? "";
+  if (!text.includes(needle)) throw new Error(`${id} showed "${text}", not "${needle}"`);
+  return text;
+}
+const tab = (name) => page.click(`[data-tab='${name}']`);
+const row = (list, text) => page.waitForSelector(`[data-list=${list}] tr:has-text('${text}')`, { timeout: 60000 });
+
+async function accountForms(f) {
+  await page.click("nav a[data-page=accounts]");
+  const person = (u) => ({ username: u, password: "uipass-1", email: `${u}@example.org`, firstname: "Ada", lastname: "Lovelace" });
+  await submitForm("account-form", { ...person(f.account), email: f.email, firstname: f.firstname, lastname: f.lastname,
+    roleid: { label: "User (User)" }, domainid: { label: "ROOT" } });
+  await page.waitForSelector(`[data-list=listAccounts] tr[data-name='${f.account}']`, { timeout: 30000 });
+  step("account created from the form");
+  errors.account = await refused("account-form", { ...person(f.account), roleid: { label: "User (User)" } }, "already exists");
+  await shot(page, "account-form");
+  step(`duplicate account refused: ${errors.account}`);
+  await tab("Users");
+  await submitForm("user-form", { accountid: { label: `${f.account} (ROOT)` }, ...person(f.user) });
+  await page.waitForSelector(`[data-list=listUsers] tr[data-name='${f.user}']`, { timeout: 30000 });
+  step("user added to the account from the form");
+}
+
+async function networkForm(f) {
+  await page.click("nav a[data-page=networks]");
+  await submitForm("network-form", { name: f.network, displaytext: f.networkText, networkofferingid: f.offering });
+  const r = await page.waitForSelector(`[data-list=listNetworks] tr[data-name='${f.network}']`, { timeout: 30000 });
+  made.networkId = await r.getAttribute("data-id");
+  step("guest network created from the form");
+}
+
+/** The row of a public IP on the created network that is not its source NAT and not yet known: [id, address]. */
+async function newIp(f) {
+  const h = await page.waitForFunction(([net, known]) => {
+    for (const tr of document.querySelectorAll("[data-list=listPublicIpAddresses] tr[data-id]")) {
+      const td = [...tr.children].map((c) => c.textContent);
+      if (td[4] === net && td[2] === "" && !known.includes(tr.dataset.id)) return [tr.dataset.id, tr.dataset.name];
+    }
+    return false;
+  }, [f.network, [made.ipId, made.natIpId].filter(Boolean)], { timeout: 60000 });
+  return h.jsonValue();
+}
+
+async function networkRuleForms(f) {
+  made.vmId = vmId;
+  await page.click("nav a[data-page=networks]");
+  await tab("Public IPs");
+  await submitForm("ip-form", { networkid: made.networkId });
+  [made.ipId, made.ip] = await newIp(f);
+  step(`public IP ${made.ip} acquired from the form`);
+  await tab("Firewall");
+  await submitForm("fw-form", { ipaddressid: made.ipId, protocol: "tcp", startport: 22, endport: 22, cidrlist: f.fwCidr });
+  await row("listFirewallRules", f.fwCidr);
+  step("firewall rule added from the form");
+  errors.firewall = await refused("fw-form", { ipaddressid: made.ipId, startport: 70000, endport: 70000 }, "65535");
+  step(`port 70000 refused: ${errors.firewall}`);
+  await tab("Port forwarding");
+  await submitForm("pf-form", { ipaddressid: made.ipId, protocol: "tcp", publicport: 2222, privateport: 22, virtualmachineid: vmId });
+  await row("listPortForwardingRules", "2222-2222");
+  await shot(page, "network-forms");
+  step("port forwarding rule added from the form");
+  await tab("Load balancers");
+  await submitForm("lb-form", { publicipid: made.ipId, name: f.lb, algorithm: "leastconn", publicport: 80, privateport: 8080,
+    virtualmachineids: vmId });
+  await page.waitForSelector(`[data-list=listLoadBalancerRules] tr[data-name='${f.lb}']`, { timeout: 30000 });
+  await page.waitForSelector(`[data-job=assignToLoadBalancerRule].done`, { timeout: 30000 });
+  step("load balancer added and the VM assigned from the form");
+  await tab("Public IPs");
+  await submitForm("ip-form", { networkid: made.networkId });
+  [made.natIpId] = await newIp(f);
+  await submitForm("nat-form", { ipaddressid: made.natIpId, virtualmachineid: vmId });
+  const nat = `[data-list=listPublicIpAddresses] tr[data-id='${made.natIpId}']`;
+  await page.waitForSelector(`${nat} button[data-action='Disable static NAT']`, { timeout: 30000 });
+  natShown = await page.textContent(`${nat} td:nth-child(4)`);
+  await page.click(`${nat} button[data-action='Disable static NAT']`);
+  await page.waitForFunction((s) => !document.querySelector(`${s} button[data-action='Disable static NAT']`), nat, { timeout: 30000 });
+  step("static NAT enabled from the form, then disabled");
+  await tab("Security groups");
+  if (await page.$("[data-form=sg-form]")) {
+    await submitForm("sg-form", { name: f.sg, description: "from the UI" });
+    await page.waitForSelector(`[data-list=listSecurityGroups] tr[data-name='${f.sg}']`, { timeout: 30000 });
+    await submitForm("ingress-form", { securitygroupid: { label: `${f.sg} (admin)` }, protocol: "tcp", startport: 80, endport: 80, cidrlist: f.sgCidr });
+    await row("listSecurityGroups", f.sgCidr);
+    step("security group and ingress rule added from the forms");
+  }
 }
 
 async function serialLog() {
@@ -176,6 +294,11 @@ async function userScenario() {
   await page.goto(`${cfg.base}/client/#/infrastructure`);
   await page.waitForSelector("#forbidden");
   step("user: infrastructure forbidden");
+  await page.goto(`${cfg.base}/client/#/networks`);
+  await page.waitForSelector("[data-form=network-form]");  // listApis offers createNetwork to a user
+  await page.click("[data-tab='Security groups']");
+  await page.waitForSelector("[data-form=sg-form]");
+  step("user: network and security group forms offered");
   await page.goto(`${cfg.base}/client/#/instances`);
   await page.waitForSelector("[data-list=listVirtualMachines] table, [data-list=listVirtualMachines] .empty");
   const names = await page.$$eval("[data-list=listVirtualMachines] tr[data-id]", (rs) => rs.map((r) => r.dataset.id));
@@ -203,10 +326,10 @@ try {
   const only = process.env.UI_SCENARIO;
   if (!only || only === "admin") await adminScenario();
   if (!only || only === "user") await userScenario();
-  result = { ok: true, steps, vmId, serial: serial.slice(-4000) };
+  result = { ok: true, steps, vmId, serial: serial.slice(-4000), made, errors, natShown };
 } catch (e) {
   if (page) await shot(page, "failure").catch(() => {});
-  result = { ok: false, steps, vmId, serial: serial.slice(-4000), error: String(e && e.stack || e) };
+  result = { ok: false, steps, vmId, serial: serial.slice(-4000), made, errors, error: String(e && e.stack || e) };
 }
 await browser.close();
 console.log(JSON.stringify(result));
