@@ -340,9 +340,13 @@ def default_network(session: Session, account: Account, zone: Zone) -> Network:
             raise ParamError(f"Basic zone {zone.name} has no guest network; create one with "
                              "DefaultSharedNetworkOfferingWithSGService")
         return shared
+    # Concurrent first deploys of one account must not each create a default network: the account row lock
+    # serialises them (MariaDB; SQLite writers are serial already), and the locking read sees a network committed
+    # after this transaction's snapshot was taken.
+    session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     nets = list(session.scalars(select(Network).where(
         Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
-        Network.guest_type == "Isolated", Network.state.in_(LIVE_STATES)).order_by(Network.id)))
+        Network.guest_type == "Isolated", Network.state.in_(LIVE_STATES)).order_by(Network.id).with_for_update()))
     if len(nets) == 1:
         return nets[0]
     if len(nets) > 1:

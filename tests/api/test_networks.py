@@ -289,6 +289,43 @@ def test_public_ip_associate_disassociate(server: Any, tmp_path: Path) -> None:
     assert status == 533, err
 
 
+def test_concurrent_first_deploys_share_one_default_network(server: Any) -> None:
+    """Four deploys of a new account's first VM at once (no networkids) end with one `<account>-network`."""
+    import threading
+
+    from management.models.identity import Account
+    from management.models.infra import Zone
+    from management.services import networks
+
+    api = server.api
+    z = make_zone(server, vlan="100-109")
+    user = api.new_account()
+    db = server.server.runtime.db
+    start = threading.Barrier(4)
+    got: list[str] = []
+    errors: list[BaseException] = []
+
+    def first_deploy() -> None:
+        try:
+            start.wait(10)
+            with db.session() as s:  # as a deploy request's: on SQLite a write transaction serialises them
+                acct = s.query(Account).filter_by(name=user["name"]).one()
+                zone = s.query(Zone).filter_by(uuid=z["id"]).one()
+                got.append(networks.default_network(s, acct, zone).uuid)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_deploy) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(got) == 4 and len(set(got)) == 1, got
+    rows = api("listNetworks", account=user["name"], domainid=user["domainid"], listall=True)["network"]
+    assert [r["name"] for r in rows] == [f"{user['name']}-network"]
+
+
 def test_advanced_zone_deploy_creates_default_network(server: Any, tmp_path: Path) -> None:
     """deployVirtualMachine naming no network in an advanced zone puts the VM on the account's default isolated
     network (created once), with a VLAN and a source NAT IP; deleteNetwork while it is used is a 536."""
