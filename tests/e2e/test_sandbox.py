@@ -74,6 +74,8 @@ class Box:
                                               "end": f"198.19.{net}.40"}]
         data["zones"][0]["dns1"] = data["zones"][0]["internal_dns1"] = f"198.19.{net}.1"
         data["first_vm"]["boot_timeout"] = 240
+        # domain names of its own: a developer's `make up` sandbox may drive the same libvirtd (i-2-1-VM is taken)
+        data.setdefault("global_settings", {})["instance.name"] = f"E{net}"
         self.spec = root / "e2e-local.yaml"
         self.spec.write_text(yaml.safe_dump(data, sort_keys=False))
 
