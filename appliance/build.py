@@ -8,8 +8,9 @@
 Nothing is downloaded but Debian packages (mmdebstrap, through the host's apt sources) and Python wheels (pip,
 through the host's index configuration). The base image boots with extlinux from an unpartitioned ext2 root (as the
 tiny guest image does: extlinux 6.04 cannot boot ext4), systemd as init, systemd-networkd on DHCP, root reachable by
-the build's SSH key and Vagrant's well-known key (Vagrant replaces it on first up; there is no sudo, Vagrant logs in
-as root).
+the build's SSH key and Vagrant's well-known key (Vagrant replaces it on first up and logs in as root; sudo is
+installed but the vagrant user has no sudoers entry). The base also carries kmod and nfs-kernel-server, so the
+nfs_server role finds the cloud kernel's nfsd module and serves the exports with kernel NFS.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ BASE_SIZE = "6G"
 BASE_PACKAGES = (
     # init, access (the kernel and its initramfs come from the tiny image's kernel package, see _kernel_tree)
     "systemd-sysv", "udev", "dbus", "openssh-server", "iproute2", "procps", "less", "ca-certificates", "python3",
-    "python3-venv", "python3-apt", "usr-is-merged",
+    "python3-venv", "python3-apt", "usr-is-merged", "sudo", "kmod",
     # mariadb role
     "mariadb-server", "mariadb-client",
+    # nfs_server role, kernel mode (the cloud kernel ships nfsd.ko; kmod's modprobe finds it)
+    "nfs-kernel-server",
     # kvm_host (appliance.host.prepare's PACKAGES)
     "libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "dnsmasq-base", "genisoimage",
     "extlinux", "syslinux-common", "e2fsprogs", "binutils", "openssh-client", "libvirt-dev", "pkg-config",
@@ -267,7 +270,7 @@ chroot "$R" systemctl enable systemd-networkd ssh
 # no network services the build does not need at boot
 chroot "$R" systemctl mask apt-daily.timer apt-daily-upgrade.timer
 install -d -m 0700 "$R/root/.ssh"
-# root: the build's key, and Vagrant's well-known key (no sudo in the base: Vagrant logs in as root)
+# root: the build's key, and Vagrant's well-known key (Vagrant logs in as root)
 printf '%s\\n%s\\n' '{root_key}' '{vagrant_key}' > "$R/root/.ssh/authorized_keys"
 chmod 0600 "$R/root/.ssh/authorized_keys"
 chroot "$R" useradd -m -s /bin/bash vagrant
@@ -308,12 +311,16 @@ def _kernel_tree(work: Path, progress: Progress) -> tuple[str, Path, bytes]:
 
 
 def _module_tools(rootfs: Path, kver: str, tree: Path) -> None:
-    """modprobe & co. from busybox (kmod is neither cached nor installed here), and modules.dep, so the kernel can
-    load modules on demand (bridge, nfsd, ...)."""
+    """modules.dep for the kernel's modules, so they load on demand (bridge, nfsd, ...); busybox's modprobe & co.
+    only where the base has no kmod (kmod's own links are kept)."""
+    if (rootfs / "usr/bin/kmod").exists():
+        # kmod's depmod writes the binary indexes its modprobe reads (the host may have no kmod)
+        _run(["chroot", str(rootfs), "depmod", "-a", kver])
+        return
     shutil.copy2(tree / "bin/busybox", rootfs / "usr/bin/busybox")
     for applet in ("modprobe", "depmod", "insmod", "rmmod", "lsmod", "modinfo"):
         link = rootfs / "usr/sbin" / applet
-        if not link.exists():
+        if not (link.exists() or link.is_symlink()):  # a dangling absolute link (kmod's) is a link all the same
             link.symlink_to("/usr/bin/busybox")
     _run(["busybox", "depmod", "-b", str(rootfs), kver])
 

@@ -108,6 +108,36 @@ def test_accelerator_follows_the_probe_cache(tmp_path: Path) -> None:
     assert build.accelerator(f) == "kvm"
 
 
+def test_base_carries_what_the_roles_need_offline() -> None:
+    # the nfs_server role's kernel mode (nfsd through kmod's modprobe) and Vagrant's tools must be in the base:
+    # the Packer guest has no network to install them
+    for pkg in ("kmod", "nfs-kernel-server", "sudo", "openssh-server", "python3"):
+        assert pkg in build.BASE_PACKAGES, pkg
+
+
+def test_module_tools_keep_kmod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(build, "_run", lambda cmd, **kw: calls.append(cmd))
+    rootfs, tree = tmp_path / "root", tmp_path / "tree"
+    (rootfs / "usr/bin").mkdir(parents=True)
+    (rootfs / "usr/sbin").mkdir(parents=True)
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin/busybox").write_text("busybox")
+    # kmod installed: its (absolute, so dangling from outside the root) links stay, its depmod runs in the root
+    (rootfs / "usr/bin/kmod").write_text("kmod")
+    (rootfs / "usr/sbin/modprobe").symlink_to("/nonexistent/kmod")
+    build._module_tools(rootfs, "6.1.0-test", tree)
+    assert os.readlink(rootfs / "usr/sbin/modprobe") == "/nonexistent/kmod"
+    assert calls == [["chroot", str(rootfs), "depmod", "-a", "6.1.0-test"]]
+    # no kmod: busybox's applets, and a dangling link is not replaced
+    calls.clear()
+    (rootfs / "usr/bin/kmod").unlink()
+    build._module_tools(rootfs, "6.1.0-test", tree)
+    assert os.readlink(rootfs / "usr/sbin/modprobe") == "/nonexistent/kmod"
+    assert os.readlink(rootfs / "usr/sbin/depmod") == "/usr/bin/busybox"
+    assert calls == [["busybox", "depmod", "-b", str(rootfs), "6.1.0-test"]]
+
+
 # ---- the VirtualBox box ---------------------------------------------------------------------------------------
 @pytest.fixture
 def vbox_box(tmp_path: Path) -> Path:

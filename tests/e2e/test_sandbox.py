@@ -152,12 +152,10 @@ def test_up_ends_with_a_guest_answering_ssh(box: Box) -> None:
 
 
 def test_second_up_changes_nothing(box: Box) -> None:
+    # how long it takes is bench/up_time.py's business (warm `up`), not a timed assertion here
     before = box.api("listVirtualMachines", listall=True)["virtualmachine"]
-    t0 = time.monotonic()
     r = box.run("up")
-    took = time.monotonic() - t0
     assert "already running" in r.stdout and "unchanged" in r.stdout
-    assert took < 30, f"a second up took {took:.1f} s"
     after = box.api("listVirtualMachines", listall=True)["virtualmachine"]
     assert [v["id"] for v in after] == [v["id"] for v in before]
 
