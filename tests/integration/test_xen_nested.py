@@ -92,9 +92,11 @@ def test_image_is_cached_by_checksum(xen_image: Any) -> None:
     for path in (xen_image.hypervisor, xen_image.kernel, xen_image.initrd, xen_image.root):
         assert path.stat().st_size > 0, path
     assert xen_image.hypervisor.read_bytes()[:4] == b"\x7fELF"  # decompressed: QEMU's multiboot wants the ELF
-    t = time.monotonic()
+    # a cache hit returns the same files untouched (no rebuild)
+    stamps = {p: p.stat().st_mtime_ns for p in (xen_image.hypervisor, xen_image.kernel, xen_image.initrd,
+                                                xen_image.root)}
     assert builder.build_xen_image().directory == xen_image.directory
-    assert time.monotonic() - t < 120  # a cache hit costs one apt-cache call (~1 s idle, ~20 s on a loaded machine)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
 def test_libxl_answers_over_the_remote_uri(xen_host: Any) -> None:
@@ -190,7 +192,7 @@ def cloud(xen_host: Any) -> Iterator[dict[str, Any]]:
         with contextlib.suppress(Exception):
             from tests.integration.test_kvm_api import cleanup_host_networking
 
-            cleanup_host_networking(state, bridges_before)
+            cleanup_host_networking(state, bridges_before, public_gateway="198.18.79.1/24")
         for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
             if name.startswith("dcb") and os.path.isdir(f"/sys/class/net/{name}/bridge") \
                     and not os.listdir(f"/sys/class/net/{name}/brif"):
@@ -200,7 +202,6 @@ def cloud(xen_host: Any) -> Iterator[dict[str, Any]]:
 
 def test_add_xen_host_through_the_api(xen_host: Any, cloud: dict[str, Any]) -> None:
     api, zone = cloud["api"], cloud["zone"]
-    t = time.monotonic()
     hosts = api("listHosts", zoneid=zone["id"], type="Routing")["host"]
     assert len(hosts) == 1, hosts
     host = hosts[0]
@@ -215,7 +216,6 @@ def test_add_xen_host_through_the_api(xen_host: Any, cloud: dict[str, Any]) -> N
         assert p.isActive() and "<path>/var/lib/devcloud/primary</path>" in p.XMLDesc(0)
     finally:
         conn.close()
-    assert time.monotonic() - t < 30
 
 
 def _read_console(uri: str, vm_uuid: str, pattern: str, timeout: float) -> str:
