@@ -404,31 +404,18 @@ class _Attempt:
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
 
 
-def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
-    zone = s.get_one(Zone, vm.zone_id)
-    restart_host = None
-    if pin is None and vm.last_host_id is not None:
-        # A VM that ran before lives where its disks and domain are: its last host (CloudStack tries it first).
-        restart_host = vm.last_host_id
-        last = s.get(Host, restart_host)
-        if last is None or last.removed is not None or last.status != "Up" or restart_host in avoid:
-            restart_host = None  # the last host is gone: place afresh (its domain is lost anyway)
-    need = _need(s, vm, pin=pin or restart_host, avoid=avoid)
-    try:
-        candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
-    except InsufficientCapacity:
-        raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
-    host = None
-    for c in candidates:
-        if placement.claim_host(s, c.host, need, c.factors):
-            host = c.host
-            break
-    if host is None:
-        raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone)
-    vm.host_id = host.id
-    vm.pod_id = host.pod_id
-    vm.hypervisor_type = host.hypervisor_type
-    vm.power_state_updated = utcnow()
+@dataclass(slots=True)
+class _Placed:
+    created: list[tuple[int, int, int]]
+    pools: dict[int, StoragePool]
+    disks: list[drv.DiskSpec]
+    template: tuple[int, str, str] | None
+    data_to_create: list[tuple[str, str, int]]
+
+
+def _place_volumes(s: Session, vm: VirtualMachine, zone: Zone, host: Host) -> _Placed:
+    """Chooses and claims a pool for each of the VM's volumes not created yet, as seen from ``host``; the disks
+    of the domain spec. Raises 533 when the host's cluster (or the zone) has no suitable pool for one of them."""
     created: list[tuple[int, int, int]] = []
     pools: dict[int, StoragePool] = {}
     disks: list[drv.DiskSpec] = []
@@ -463,6 +450,52 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
             pools[pool.id] = pool
             disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=False,
                                       device_id=vol.device_id or 0))
+    return _Placed(created, pools, disks, template, data_to_create)
+
+
+def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
+    zone = s.get_one(Zone, vm.zone_id)
+    restart_host = None
+    if pin is None and vm.last_host_id is not None:
+        # A VM that ran before lives where its disks and domain are: its last host (CloudStack tries it first).
+        restart_host = vm.last_host_id
+        last = s.get(Host, restart_host)
+        if last is None or last.removed is not None or last.status != "Up" or restart_host in avoid:
+            restart_host = None  # the last host is gone: place afresh (its domain is lost anyway)
+    need = _need(s, vm, pin=pin or restart_host, avoid=avoid)
+    try:
+        candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
+    except InsufficientCapacity:
+        raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
+    # First fit over hosts; a host whose cluster has no room for the volumes (no suitable pool, tags, space)
+    # rules out its whole cluster and the next cluster is tried, as CloudStack's planner does. Each try runs in a
+    # savepoint so its host and pool claims vanish with it.
+    host: Host | None = None
+    storage_error: InsufficientCapacity | None = None
+    no_storage: set[int | None] = set()
+    for c in candidates:
+        if c.host.cluster_id in no_storage:
+            continue
+        savepoint = s.begin_nested()
+        if not placement.claim_host(s, c.host, need, c.factors):
+            savepoint.rollback()
+            continue
+        try:
+            placed = _place_volumes(s, vm, zone, c.host)
+        except InsufficientCapacity as exc:
+            savepoint.rollback()
+            storage_error = exc
+            no_storage.add(c.host.cluster_id)
+            continue
+        savepoint.commit()
+        host = c.host
+        break
+    if host is None:
+        raise storage_error or placement.no_capacity(f"VM[User|{vm.instance_name}]", zone)
+    vm.host_id = host.id
+    vm.pod_id = host.pod_id
+    vm.hypervisor_type = host.hypervisor_type
+    vm.power_state_updated = utcnow()
     kp_keys = []
     if vm.keypairs:
         for name in vm.keypairs.split(","):
@@ -473,12 +506,12 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     if kp_keys:
         metadata["public-keys"] = "\n".join(kp_keys)
     spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
-                          cpu_mhz=vm.speed, disks=tuple(disks), nics=_nic_specs(s, vm, host), start=True,
+                          cpu_mhz=vm.speed, disks=tuple(placed.disks), nics=_nic_specs(s, vm, host), start=True,
                           user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
                           else None, metadata=metadata)
-    return _Attempt(host=host, need=need, created=created, spec=spec, pools=pools, template=template,
-                    existing_domain=restart_host is not None and restart_host == host.id,
-                    data_to_create=data_to_create)
+    return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
+                    template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
+                    data_to_create=placed.data_to_create)
 
 
 def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:

@@ -156,6 +156,42 @@ def test_deploy_runs_and_lists_with_client_fields(server: InProcess, api: ApiCli
     assert latency < 10, latency
 
 
+def test_deploy_skips_a_cluster_without_suitable_storage(server: InProcess, api: ApiClient, zone: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    """First fit picks the first cluster's host; its only pool is in maintenance, so the deploy must go to the
+    second cluster (with its own pool), and the first cluster's hosts keep an empty ledger."""
+    from management.models.infra import Cluster, Host, StoragePool
+
+    tag = secrets.token_hex(4)
+    with server.server.runtime.db.session() as s:
+        c0 = s.scalar(select(Cluster).where(Cluster.uuid == zone["cluster"]))
+        assert c0 is not None
+        for p in s.scalars(select(StoragePool).where(StoragePool.cluster_id == c0.id)):
+            p.status = "Maintenance"
+        c1 = Cluster(name=f"C1-{tag}", zone_id=c0.zone_id, pod_id=c0.pod_id, hypervisor_type="Simulator")
+        s.add(c1)
+        s.flush()
+        url = f"http://sim/{tag}/c1h0?cpu=8&mhz=2000&mem=16G"
+        zone["urls"].append(url)  # the fixture resets it
+        h = Host(name=f"SimulatedAgent.{tag}.c1", zone_id=c0.zone_id, pod_id=c0.pod_id, cluster_id=c1.id,
+                 hypervisor_type="Simulator", url=url, status="Up", resource_state="Enabled", cpus=8, speed=2000,
+                 total_memory=16 * 1024**3, private_ip="172.16.15.99")
+        pool_dir = tmp_path / f"pool-c1-{tag}"
+        pool_dir.mkdir()
+        pool = StoragePool(name=f"PS1-{tag}", zone_id=c0.zone_id, pod_id=c0.pod_id, cluster_id=c1.id,
+                           scope="CLUSTER", pool_type="Filesystem", url=f"file://{pool_dir}", path=str(pool_dir),
+                           capacity_bytes=1024 * 1024**3, status="Up")
+        s.add_all([h, pool])
+        s.flush()
+        h_uuid, pool_uuid = h.uuid, pool.uuid
+    before = ledger(server, zone)
+    vm = deploy(api, zone)
+    assert vm["state"] == "Running" and vm["hostid"] == h_uuid, vm
+    root = api("listVolumes", virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    assert root["storageid"] == pool_uuid
+    assert ledger(server, zone) == before  # the first cluster's claims were rolled back with the try
+
+
 def test_stop_start_reboot_and_noops(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
     vm = deploy(api, zone)
     stopped = api.run("stopVirtualMachine", id=vm["id"])["virtualmachine"]
