@@ -659,15 +659,16 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
         progress(f"SSH and admin keys after {ssh_s:.0f} s; calling listZones on 127.0.0.1:{api_port}")
         client = CloudClient(f"http://127.0.0.1:{api_port}/client/api", admin["apikey"], admin["secretkey"],
                              timeout=30)
-        zones = None
+        zones, last_error = None, "no attempt"
         while time.monotonic() - t0 < timeout:
             try:
                 zones = client.call("listZones")
                 break
-            except Exception:  # noqa: BLE001 - the server may still be starting
+            except Exception as exc:  # noqa: BLE001 - the server may still be starting
+                last_error = f"{type(exc).__name__}: {exc}"
                 time.sleep(2)
         if zones is None:
-            raise TimeoutError(f"listZones did not answer within {timeout:.0f} s")
+            raise TimeoutError(f"listZones did not answer within {timeout:.0f} s; last error: {last_error[:300]}")
         result = {"accelerator": accel, "ssh_seconds": round(ssh_s, 1),
                   "listzones_seconds": round(time.monotonic() - t0, 1), "listZones": zones}
         progress(f"listZones answered after {result['listzones_seconds']} s: {json.dumps(zones)[:200]}")
@@ -737,8 +738,17 @@ def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmd
 
 @build_app.command("boot-check")
 def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2")) -> None:
-    """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward."""
-    typer.echo(json.dumps(boot_check(qcow2), indent=2))
+    """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward; prints the seconds to
+    SSH and to the listZones answer, and the answer."""
+    if not qcow2.is_file():
+        typer.echo(f"{qcow2} does not exist: run `devcloud build appliance` first", err=True)
+        raise typer.Exit(1)
+    try:
+        result = boot_check(qcow2)
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+        typer.echo(f"boot check failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, indent=2))
 
 
 @build_app.command("vbox-box")
