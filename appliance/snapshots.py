@@ -1,7 +1,7 @@
 """What a sandbox owns outside its state directory, and consistent snapshots of the whole sandbox.
 
 The inventory is read from the sandbox's own database (domains are named by VM uuid, directory pools by pool
-uuid, bridges `dcbr<network id>` / `dcpub<zone id>`, router namespaces from `<state>/network/routers/*`), so
+uuid, bridges by the server's own naming functions, router namespaces from `<state>/network/routers/*`), so
 `down --all/--purge` and `restore` touch only what this sandbox made, never a teammate's domains.
 
 A snapshot is taken with the management server stopped (quiesced: no job half-way) and the sandbox's running
@@ -66,8 +66,11 @@ def inventory(sb: Sandbox) -> Inventory:
     inv.pools = _rows(sb, "SELECT uuid, path, pool_type, url FROM storage_pool WHERE removed IS NULL")
     inv.stores = [r["url"][len("file://"):] for r in _rows(sb, "SELECT url FROM image_store")
                   if str(r["url"]).startswith("file://")]
-    inv.bridges = [f"dcbr{r['id']}" for r in _rows(sb, "SELECT id FROM networks")]
-    inv.bridges += [f"dcpub{r['id']}" for r in _rows(sb, "SELECT id FROM data_center")]
+    from management.services.networks import guest_bridge_for  # late: the CLI starts without the server's models
+    from management.services.routers import public_bridge_for
+
+    inv.bridges = [guest_bridge_for(str(r["uuid"])) for r in _rows(sb, "SELECT uuid FROM networks")]
+    inv.bridges += [public_bridge_for(int(r["id"])) for r in _rows(sb, "SELECT id FROM data_center")]
     inv.gateways = [str(r["gateway"]) for r in _rows(sb, "SELECT gateway FROM vlan") if r.get("gateway")]
     rdir = router_dir(sb) / "routers"
     inv.routers = sorted(p.name for p in rdir.iterdir() if p.is_dir()) if rdir.is_dir() else []

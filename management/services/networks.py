@@ -95,7 +95,12 @@ def guest_bridge_name(network: Network) -> str:
     One bridge per network: this kernel has no 802.1Q or bridge VLAN filtering, so isolation is by bridge, and
     the VLAN stays a record. Named from the network's uuid, not its row id: two clouds on one host (a sandbox
     and a test run) number their networks from 1 alike. At most 15 characters (IFNAMSIZ)."""
-    return "dcb" + network.uuid.replace("-", "")[:11]
+    return guest_bridge_for(network.uuid)
+
+
+def guest_bridge_for(network_uuid: str) -> str:
+    """guest_bridge_name from the uuid alone (for tools that read the database without the ORM)."""
+    return "dcb" + network_uuid.replace("-", "")[:11]
 
 
 # ------------------------------------------------------------------------------------------------ visibility

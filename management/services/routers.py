@@ -77,7 +77,12 @@ def zone_routed(session: Session, zone_id: int) -> bool:
 
 
 def public_bridge_name(zone: Zone) -> str:
-    return f"dcpub{zone.id}"
+    return public_bridge_for(zone.id)
+
+
+def public_bridge_for(zone_id: int) -> str:
+    """public_bridge_name from the zone's row id alone (for tools that read the database without the ORM)."""
+    return f"dcpub{zone_id}"
 
 
 # ------------------------------------------------------------------------------------------------ router records

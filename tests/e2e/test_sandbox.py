@@ -259,6 +259,22 @@ def test_logs_bundle(box: Box) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_down_purge_removes_what_the_sandbox_made(box: Box) -> None:
+    from management.services.networks import guest_bridge_for
+
+    nets = box.api("listNetworks", listall=True)["network"]
+    vms = box.api("listVirtualMachines", listall=True)["virtualmachine"]
+    bridges = {guest_bridge_for(n["id"]) for n in nets}
+    assert bridges and all(os.path.isdir(f"/sys/class/net/{b}") for b in bridges), bridges
+    box.run("down", "--purge", timeout=300)
+    assert not box.state.exists()
+    assert not [b for b in bridges if os.path.exists(f"/sys/class/net/{b}")]
+    left = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"], capture_output=True,
+                          text=True).stdout.split()
+    assert not {v["id"] for v in vms} & set(left)
+
+
+@pytest.mark.timeout(300)
 def test_interrupted_up_resumes_without_duplicates(tmp_path: Path) -> None:
     """Simulator zone (no guests, cheap): `up` killed in the middle of the datacenter step, then `up` again."""
     b = Box(tmp_path)
