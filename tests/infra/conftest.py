@@ -1,6 +1,7 @@
 """testinfra checks of a provisioned devcloud machine: this machine after the roles ran on it (`local://`), or the
-appliance over SSH (`ssh://root@127.0.0.1:2222?ssh_identity_file=dist/appliance/build-key`, or a Vagrant machine
-with `--ssh-config`).
+appliance over SSH (`ssh://root@127.0.0.1:2222?ssh_identity_file=dist/appliance/build-key` when booted by hand with
+that forward, or a Vagrant machine: `vagrant ssh-config appliance > dist/appliance/vagrant-ssh-config`, then
+`ssh://appliance?ssh_config=dist/appliance/vagrant-ssh-config`).
 
     DEVCLOUD_INFRA_HOSTS   comma-separated testinfra host specs (default: local://)
     DEVCLOUD_INFRA_ROLES   which checks apply: management,database,nfs,kvm (default: kvm, what the farm's
