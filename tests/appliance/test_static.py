@@ -111,7 +111,7 @@ def test_accelerator_follows_the_probe_cache(tmp_path: Path) -> None:
 def test_base_carries_what_the_roles_need_offline() -> None:
     # the nfs_server role's kernel mode (nfsd through kmod's modprobe) and Vagrant's tools must be in the base:
     # the Packer guest has no network to install them
-    for pkg in ("kmod", "nfs-kernel-server", "sudo", "openssh-server", "python3"):
+    for pkg in ("kmod", "nfs-kernel-server", "sudo", "openssh-server", "python3", "nftables", "haproxy"):
         assert pkg in build.BASE_PACKAGES, pkg
 
 
