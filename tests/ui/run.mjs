@@ -207,7 +207,9 @@ async function networkRuleForms(f) {
   await submitForm("lb-form", { publicipid: made.ipId, name: f.lb, algorithm: "leastconn", publicport: 80, privateport: 8080,
     virtualmachineids: vmId });
   await page.waitForSelector(`[data-list=listLoadBalancerRules] tr[data-name='${f.lb}']`, { timeout: 30000 });
-  await page.waitForSelector(`[data-job=assignToLoadBalancerRule].done`, { timeout: 30000 });
+  // the form's button is disabled until both jobs (create, then assign) have ended; a done job's entry in the job
+  // panel is gone after 8 s, too short a window to wait for on a loaded machine
+  await page.waitForSelector("[data-form=lb-form] button[type=submit]:not([disabled])", { timeout: 60000 });
   step("load balancer added and the VM assigned from the form");
   await tab("Public IPs");
   await submitForm("ip-form", { networkid: made.networkId });
