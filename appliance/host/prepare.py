@@ -25,7 +25,11 @@ PACKAGES = (
     "libvirt-clients",
     "qemu-system-x86",
     "qemu-utils",
+    # the namespace virtual router: DHCP/DNS, NAT and firewall, load balancing
     "dnsmasq-base",
+    "nftables",
+    "haproxy",
+    "iproute2",
     # tiny image builder and config drive
     "genisoimage",
     "extlinux",
