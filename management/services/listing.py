@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -15,6 +16,14 @@ DEFAULT_PAGE_SIZE = 500
 
 
 _PAGE_SIZE: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,))
+
+
+def rows_by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[int | None, Any]:
+    """One query for the rows a page of responses refers to, by id; an unset foreign key looks up as missing."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
 
 
 def page_size_limit(session: Session) -> int:

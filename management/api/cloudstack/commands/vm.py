@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -31,7 +31,7 @@ from management.services import access, tags
 from management.services import security_groups as sg_service
 from management.services import vm as vm_service
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
 
 access.register_entity("VirtualMachine", VirtualMachine, "owned")
 tags.register("UserVm", "VirtualMachine")
@@ -43,37 +43,30 @@ _ENTITY = "VirtualMachine"
 
 # ------------------------------------------------------------------------------------------------ responses
 
-def _map(session: Any, model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
-
-
 def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: set[str] | None = None,
                  password: str | None = None) -> list[VirtualMachineResp]:
     """Batched: one query per related table, whatever the page size."""
     s = ctx.session
     if not vms:
         return []
-    zones = _map(s, Zone, {v.zone_id for v in vms})
-    hosts = _map(s, Host, {v.host_id for v in vms if v.host_id})
-    templates = _map(s, Template, {v.template_id for v in vms if v.template_id})
-    offerings = _map(s, ServiceOffering, {v.service_offering_id for v in vms})
-    accounts = _map(s, Account, {v.account_id for v in vms})
-    domains = _map(s, Domain, {v.domain_id for v in vms})
-    users = _map(s, User, {v.user_id for v in vms if v.user_id})
-    os_types = _map(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
+    zones = rows_by_id(s, Zone, {v.zone_id for v in vms})
+    hosts = rows_by_id(s, Host, {v.host_id for v in vms if v.host_id})
+    templates = rows_by_id(s, Template, {v.template_id for v in vms if v.template_id})
+    offerings = rows_by_id(s, ServiceOffering, {v.service_offering_id for v in vms})
+    accounts = rows_by_id(s, Account, {v.account_id for v in vms})
+    domains = rows_by_id(s, Domain, {v.domain_id for v in vms})
+    users = rows_by_id(s, User, {v.user_id for v in vms if v.user_id})
+    os_types = rows_by_id(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
     ids = [v.id for v in vms]
     nics: dict[int, list[Nic]] = {}
     for n in s.scalars(select(Nic).where(Nic.instance_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
         nics.setdefault(n.instance_id, []).append(n)
-    networks = _map(s, Network, {n.network_id for ns in nics.values() for n in ns})
+    networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
     data_disk: dict[int, Volume] = {}
     for vol in s.scalars(select(Volume).where(Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK",
                                               Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
         data_disk.setdefault(vol.instance_id, vol)  # type: ignore[arg-type]
-    disk_offerings = _map(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
+    disk_offerings = rows_by_id(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
     # CloudStack's publicip/publicipid: the VM's static NAT address (the first, should it have several)
     static_nat: dict[int, tuple[str, str]] = {}
     for vm_id, ip_uuid, ip_address in s.execute(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import select
@@ -22,31 +22,23 @@ from management.services import access, tags
 from management.services import vm as vm_service
 from management.services import volumes as volumes_service
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
 from management.services.vm import GiB
 
 access.register_entity("Volume", Volume, "owned")
 tags.register("Volume", "Volume")
 
 
-def _map(session: Any, model: Any, ids: Iterable[int | None]) -> dict[int | None, Any]:
-    """Rows by id; keyed as ``int | None`` so that an unset foreign key looks up as missing."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
-
-
 def volume_responses(ctx: CallContext, vols: Sequence[Volume]) -> list[VolumeResp]:
     s = ctx.session
-    vms = _map(s, VirtualMachine, {v.instance_id for v in vols})
-    zones = _map(s, Zone, {v.zone_id for v in vols})
-    pools = _map(s, StoragePool, {v.pool_id for v in vols})
-    dos = _map(s, DiskOffering, {v.disk_offering_id for v in vols})
-    sos = _map(s, ServiceOffering, {vm.service_offering_id for vm in vms.values()})
-    tmpls = _map(s, Template, {v.template_id for v in vols})
-    accounts = _map(s, Account, {v.account_id for v in vols})
-    domains = _map(s, Domain, {v.domain_id for v in vols})
+    vms = rows_by_id(s, VirtualMachine, {v.instance_id for v in vols})
+    zones = rows_by_id(s, Zone, {v.zone_id for v in vols})
+    pools = rows_by_id(s, StoragePool, {v.pool_id for v in vols})
+    dos = rows_by_id(s, DiskOffering, {v.disk_offering_id for v in vols})
+    sos = rows_by_id(s, ServiceOffering, {vm.service_offering_id for vm in vms.values()})
+    tmpls = rows_by_id(s, Template, {v.template_id for v in vols})
+    accounts = rows_by_id(s, Account, {v.account_id for v in vols})
+    domains = rows_by_id(s, Domain, {v.domain_id for v in vols})
     by_tags = tags.tags_of(s, "Volume", [v.uuid for v in vols])
     admin = ctx.caller.is_root_admin
     out = []
