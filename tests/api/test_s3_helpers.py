@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import threading
 import time
@@ -12,13 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import _free_port
+
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -26,7 +21,7 @@ def serve_asgi(app: Any, *, ssl_dir: Path | None = None) -> Iterator[int]:
     """Runs an ASGI app with uvicorn (httptools, uvloop, like the server) in a thread; yields its port."""
     import uvicorn
 
-    port = free_port()
+    port = _free_port()
     kw: dict[str, Any] = {}
     if ssl_dir is not None:
         key, cert = ssl_dir / "key.pem", ssl_dir / "cert.pem"

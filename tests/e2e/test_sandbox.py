@@ -15,7 +15,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import yaml
 
 from appliance import zonespec
 from appliance.deploy import ssh_answers
+from tests.conftest import _free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +50,6 @@ def _skip_reason() -> str | None:
 _reason = _skip_reason()
 if _reason:
     pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.skip(reason=_reason)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Box:

@@ -6,7 +6,6 @@ Screenshots land in tests/ui/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,17 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ApiClient, admin_keys, wait_for
+from tests.conftest import ApiClient, _free_port, admin_keys, wait_for
 from tests.ui.fakevnc import FakeVnc
 from tests.ui.runner import ARTIFACTS, run_ui, ui_missing
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # type: ignore[no-any-return]
 
 
 @pytest.fixture
