@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 DIST = REPO / "dist"
 OUT = DIST / "appliance"
 WHEELHOUSE = DIST / "wheelhouse"
+IMAGES = DIST / "images"  # built-in guest images the datacenter role copies to hosts (builtin:<name> templates)
 BASE_IMAGE = OUT / "base.qcow2"
 BUILD_KEY = OUT / "build-key"
 PACKER_DIR = REPO / "packer"
@@ -109,6 +110,20 @@ def build_wheelhouse(out: Path = WHEELHOUSE, extras: str = "libvirt", progress: 
 
 
 # ---- a local apt repository (no network) ------------------------------------------------------------------------
+def export_guest_images(out: Path = IMAGES, progress: Progress = _say) -> Path:
+    """The tiny guest image (built offline, cached by checksum) as dist/images/tiny.qcow2."""
+    from appliance.image.builder import build_tiny_image
+
+    src = build_tiny_image(progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    dest = out / "tiny.qcow2"
+    if not dest.is_file() or sha256(dest) != sha256(src):
+        tmp = dest.with_suffix(".tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+    return dest
+
+
 def resolve_closure(packages: tuple[str, ...]) -> list[tuple[str, str]]:
     """(package, version) of everything an empty bookworm root needs for `packages` (Priority: required included),
     resolved by apt from the host's package lists."""
@@ -696,6 +711,7 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
 
     out.mkdir(parents=True, exist_ok=True)
     step("wheelhouse", lambda: build_wheelhouse(progress=progress))
+    step("guest images", lambda: export_guest_images(progress=progress))
     if rebuild_base or not BASE_IMAGE.is_file():
         step("base", lambda: build_base(progress=progress))
     packer_out = out / "packer"
@@ -719,6 +735,12 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
 def cli_wheelhouse() -> None:
     """devcloud's wheel and every dependency in dist/wheelhouse."""
     typer.echo(build_wheelhouse())
+
+
+@build_app.command("images")
+def cli_images() -> None:
+    """The built-in guest images for the datacenter role: dist/images/tiny.qcow2."""
+    typer.echo(export_guest_images())
 
 
 @build_app.command("base")

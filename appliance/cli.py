@@ -102,11 +102,53 @@ def load_spec(sb: Sandbox, scenario: str | None) -> zonespec.CloudSpec:
         raise typer.Exit(2) from None
 
 
+def _vagrant_up(scenario: str, vagrant_provider: str) -> None:
+    """`vagrant up` through python-vagrant: the appliance and the spec's nested hosts, provisioned by playbooks/."""
+    import subprocess
+
+    from appliance import vagrant
+
+    try:
+        zonespec.load(scenario)  # the Vagrantfile reads the same file: refuse a bad spec before any VM starts
+    except zonespec.SpecError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    log = Sandbox.from_env().state_dir / "logs" / "vagrant.log"
+    t0 = time.monotonic()
+    with console.status(f"[bold]vagrant up --provider={vagrant_provider}[/] ({scenario}; output in {log})"):
+        try:
+            machines = vagrant.vagrant_up(scenario, vagrant_provider, log=log)
+        except FileNotFoundError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        except (subprocess.CalledProcessError, RuntimeError) as exc:
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.is_file() else []
+            typer.echo("\n".join([f"vagrant up failed ({exc}); the end of {log}:", *tail]), err=True)
+            raise typer.Exit(1) from None
+    table = Table("machine", "state", "provider")
+    for m in machines:
+        table.add_row(m.name, m.state, m.provider)
+    console.print(table)
+    console.print(f"[bold green]the appliance is up[/] ({scenario}, {time.monotonic() - t0:.0f} s)")
+    console.print("[bold]CloudStack API[/]  http://127.0.0.1:18080/client/api (forwarded from the appliance)")
+    console.print("admin keys: vagrant ssh appliance -c 'cat /var/lib/devcloud/admin.json'", markup=False)
+
+
 @app.command()
 def up(scenario: str = typer.Option(None, "--scenario", "-s",
                                     help="zone spec: a name in scenarios/ or a path (default: the last one, or local)"),
-       timeout: float = typer.Option(None, help="seconds the first VM may take to answer SSH")) -> None:
+       timeout: float = typer.Option(None, help="seconds the first VM may take to answer SSH"),
+       provider: str = typer.Option("local", help="local: this machine; vagrant: the appliance VM(s) from the "
+                                                  "Vagrantfile (scenario default: appliance)"),
+       vagrant_provider: str = typer.Option("libvirt", help="Vagrant's provider with --provider vagrant: libvirt "
+                                                            "or virtualbox")) -> None:
     """Bring the sandbox up: host, management server, datacenter, template, first VM answering SSH. Idempotent."""
+    if provider == "vagrant":
+        _vagrant_up(scenario or "appliance", vagrant_provider)
+        return
+    if provider != "local":
+        typer.echo(f"unknown provider {provider!r}: local or vagrant", err=True)
+        raise typer.Exit(2)
     sb = Sandbox.from_env()
     spec = load_spec(sb, scenario)  # validation happens before anything is changed
     sb.save_state(scenario=scenario or str(sb.state().get("scenario") or "local"), spec_name=spec.name,

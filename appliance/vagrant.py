@@ -45,7 +45,7 @@ def _client(scenario: str, log: Path | None = None, env: dict[str, str] | None =
     return vagrant.Vagrant(str(REPO), env=_env(scenario, env), quiet_stdout=False, quiet_stderr=False)
 
 
-def ensure_box(box: Path = LIBVIRT_BOX, name: str = BOX_NAME, scenario: str = "local") -> bool:
+def ensure_box(box: Path = LIBVIRT_BOX, name: str = BOX_NAME, scenario: str = "appliance") -> bool:
     """Add the locally built box unless Vagrant knows it; returns True when it was added."""
     v = _client(scenario)
     if any(b.name == name for b in v.box_list()):
@@ -56,7 +56,7 @@ def ensure_box(box: Path = LIBVIRT_BOX, name: str = BOX_NAME, scenario: str = "l
     return True
 
 
-def vagrant_up(scenario: str = "local", provider: str = "libvirt", *, provision: bool = True,
+def vagrant_up(scenario: str = "appliance", provider: str = "libvirt", *, provision: bool = True,
                log: Path | None = None) -> list[MachineState]:
     """`vagrant up --provider=<provider>` for the scenario's machines (output to `log` when given); returns their
     states afterwards. Called by `devcloud up --provider vagrant`."""
@@ -67,14 +67,14 @@ def vagrant_up(scenario: str = "local", provider: str = "libvirt", *, provision:
     return vagrant_status(scenario)
 
 
-def vagrant_status(scenario: str = "local") -> list[MachineState]:
+def vagrant_status(scenario: str = "appliance") -> list[MachineState]:
     return [MachineState(s.name, s.state, s.provider) for s in _client(scenario).status()]
 
 
-def vagrant_ssh_config(scenario: str = "local", machine: str = "appliance") -> str:
+def vagrant_ssh_config(scenario: str = "appliance", machine: str = "appliance") -> str:
     """The machine's `vagrant ssh-config` (testinfra connects with it: --ssh-config)."""
     return str(_client(scenario).ssh_config(vm_name=machine))
 
 
-def vagrant_destroy(scenario: str = "local") -> None:
+def vagrant_destroy(scenario: str = "appliance") -> None:
     _client(scenario).destroy()

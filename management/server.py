@@ -17,7 +17,7 @@ from management.api.cloudstack.dispatch import Dispatcher
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
-from management.services import hostmonitor, identity, routers, vmsync
+from management.services import hostmonitor, identity, infra, routers, vmsync
 from management.services.runtime import Runtime
 from management.settings import Settings
 
@@ -41,6 +41,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         created = identity.bootstrap(s, settings.state_dir)
     runtime = Runtime(settings=settings, db=db, msid=settings.msid)
     routers.install(runtime)  # guest network routers: the implementer seam + restore the running ones
+    infra.mount_image_stores(runtime)  # NFS secondary storage, after a reboot
     queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval,
                      heartbeat_interval=settings.heartbeat_interval)
     dispatcher = Dispatcher(runtime, queue)

@@ -47,6 +47,16 @@ build {
     ]
   }
 
+  provisioner "shell" {
+    # Seal: each machine made from the image gets its own database password and admin keys at first boot
+    # (devcloud-firstboot, installed by the management role), not the ones this build generated.
+    inline = [
+      "systemctl stop devcloud-management",
+      "touch /etc/devcloud/regenerate-secrets",
+      "rm -f /var/lib/devcloud/admin.json",
+    ]
+  }
+
   post-processor "vagrant" {
     keep_input_artifact = true
     output              = "${var.output_dir}/../devcloud-appliance-{{ .Provider }}.box"

@@ -30,6 +30,8 @@ PACKAGES = (
     "nftables",
     "haproxy",
     "iproute2",
+    # NFS primary storage: libvirt's netfs pools call mount.nfs
+    "nfs-common",
     # tiny image builder and config drive
     "genisoimage",
     "extlinux",

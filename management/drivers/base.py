@@ -149,8 +149,9 @@ class PoolSpec:
     """A primary storage pool as the management server knows it (CloudStack ModifyStoragePoolCommand)."""
 
     name: str  # our identifier (pool uuid or name); what every volume call passes as ``pool``
-    path: str  # local directory or mount point
+    path: str  # local directory, or the export path of an NFS pool
     kind: str = "dir"  # dir | nfs | ...; drivers may refuse kinds they do not handle
+    host: str | None = None  # NFS server; None: an NFS pool's path is already mounted on the host
     capacity_bytes: int | None = None  # simulator only: pretend size
 
 

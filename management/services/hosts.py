@@ -195,8 +195,9 @@ def set_state(session: Session, host: Host, *, status: str | None = None, resour
 # ---- pools ------------------------------------------------------------------------------------------------------
 
 def pool_spec(pool: StoragePool) -> PoolSpec:
-    kind = "dir" if pool.pool_type == "Filesystem" else "nfs"
-    return PoolSpec(name=pool.uuid, path=pool.path, kind=kind)
+    if pool.pool_type == "Filesystem":
+        return PoolSpec(name=pool.uuid, path=pool.path)
+    return PoolSpec(name=pool.uuid, path=pool.path, kind="nfs", host=pool.host_address)
 
 
 def pools_for_host(session: Session, host: Host) -> list[StoragePool]:
@@ -233,18 +234,19 @@ def ensure_pool_on_host(runtime: Runtime, session: Session, host: Host, pool: St
     session.flush()
 
 
-def ensure_pool_everywhere(runtime: Runtime, session: Session, pool: StoragePool) -> list[str]:
-    """ensure_pool on every Up host that should see the pool; returns the hosts that could not (logged)."""
-    failed = []
+def ensure_pool_everywhere(runtime: Runtime, session: Session, pool: StoragePool) -> dict[str, str | None]:
+    """ensure_pool on every Up host that should see the pool: host name -> None, or why it could not."""
+    outcome: dict[str, str | None] = {}
     for host in hosts_for_pool(session, pool):
         if host.status != "Up":
             continue
         try:
             ensure_pool_on_host(runtime, session, host, pool)
+            outcome[host.name] = None
         except DriverError as exc:
             log.warning("host %s cannot reach pool %s: %s", host.name, pool.name, exc)
-            failed.append(host.name)
-    return failed
+            outcome[host.name] = str(exc)
+    return outcome
 
 
 # ---- addHost ----------------------------------------------------------------------------------------------------

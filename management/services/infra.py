@@ -9,6 +9,7 @@ state dir (`<state_dir>/imagestores/<uuid>`), which is where template downloads 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -22,7 +23,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
-from management.errors import CloudError, InvalidStateTransition, ParamError, ResourceInUse
+from management.errors import CloudError, InternalError, InvalidStateTransition, ParamError, ResourceInUse
 from management.models.compute import VirtualMachine
 from management.models.identity import Domain
 from management.models.infra import (
@@ -44,6 +45,7 @@ from management.models.network import Network
 from management.models.storage import TemplateStoreRef, Volume
 from management.services import hosts, templates
 from management.services.runtime import Runtime
+from management.storage import nfs
 
 log = logging.getLogger(__name__)
 
@@ -354,9 +356,14 @@ def create_storage_pool(runtime: Runtime, session: Session, *, zone: Zone, pod: 
         pool.capacity_bytes, pool.used_bytes = usage.total, usage.used
     session.add(pool)
     session.flush()
-    failed = hosts.ensure_pool_everywhere(runtime, session, pool)
+    outcome = hosts.ensure_pool_everywhere(runtime, session, pool)
+    failed = {h: why for h, why in outcome.items() if why}
+    if failed and len(failed) == len(outcome):
+        # no host can use it (an NFS export that does not mount): refuse rather than record a dead pool
+        raise InternalError(f"Failed to add data store {name}: " + "; ".join(f"{h}: {why}" for h, why in
+                                                                           failed.items()))
     if failed:
-        log.warning("storage pool %s: hosts %s could not set it up (they retry on reconnect)", name, failed)
+        log.warning("storage pool %s: hosts %s could not set it up (they retry on reconnect)", name, list(failed))
     return pool
 
 
@@ -429,19 +436,28 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
         store = ImageStore(name=name, zone_id=zone.id if zone else None, url=url, protocol=protocol,
                            provider="NFS", role=role, local_path=local)
     elif url.lower().startswith("nfs://"):
-        parse_pool_url(url)
-        if not _zone_is_simulated(session, zone):
+        _, server, export = parse_pool_url(url)
+        simulated = _zone_is_simulated(session, zone)
+        if not simulated and not nfs.client_available():
             raise ParamError(f"Cannot mount NFS store {url} on this machine (no NFS client in its kernel); use a "
                              "directory store (file:///path)")
         store = ImageStore(name=name, zone_id=zone.id if zone else None, url=url, protocol="nfs",
                            provider="NFS", role=role, local_path="")
         session.add(store)
         session.flush()
-        base = runtime.settings.state_dir / "imagestores" / store.uuid
-        base.mkdir(parents=True, exist_ok=True)
+        if simulated:
+            base = runtime.settings.state_dir / "imagestores" / store.uuid
+            base.mkdir(parents=True, exist_ok=True)
+            log.info("image store %s: %s is not mounted (simulator zone); its local stand-in is %s", name, url,
+                     base)
+        else:
+            base = nfs.mount_point(runtime.settings.state_dir, store.uuid)
+            try:
+                nfs.ensure_mounted(server or "", export, base)
+            except nfs.MountError as exc:
+                raise InternalError(f"Failed to add secondary storage {name}: {exc}") from None
+            log.info("image store %s: %s mounted on %s", name, url, base)
         store.local_path = str(base)
-        log.info("image store %s: %s is not mounted (no NFS client here); its local stand-in is %s", name, url,
-                 base)
     else:
         raise ParamError(f"Unsupported image store url {url}: nfs://server/path, file:///path or /path")
     try:
@@ -455,6 +471,24 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
     return store
 
 
+def mount_image_stores(runtime: Runtime) -> None:
+    """At start-up: mount the NFS image stores that were mounted when they were added (a reboot unmounted them).
+    A store that does not mount is logged; template and snapshot copies to it fail with the mount's error."""
+    with runtime.db.session() as session:
+        stores = list(session.scalars(select(ImageStore).where(ImageStore.removed.is_(None),
+                                                                ImageStore.protocol == "nfs")))
+        for store in stores:
+            base = nfs.mount_point(runtime.settings.state_dir, store.uuid)
+            if store.local_path != str(base):
+                continue  # a simulator zone's stand-in directory
+            _, server, export = parse_pool_url(store.url)
+            try:
+                if nfs.ensure_mounted(server or "", export, base):
+                    log.info("image store %s: %s mounted on %s", store.name, store.url, base)
+            except nfs.MountError as exc:
+                log.error("image store %s: %s", store.name, exc)
+
+
 def delete_image_store(session: Session, store: ImageStore) -> None:
     n = session.scalar(select(func.count()).select_from(TemplateStoreRef)
                        .where(TemplateStoreRef.store_id == store.id)) or 0
@@ -462,7 +496,14 @@ def delete_image_store(session: Session, store: ImageStore) -> None:
         raise NotDeletable(f"Cannot delete image store {store.name}: it holds {n} template(s)/ISO(s)")
     store.removed = utcnow()
     session.flush()
-    if store.protocol == "nfs" and store.local_path and os.path.isdir(store.local_path):
+    if store.protocol != "nfs" or not store.local_path:
+        return
+    if os.path.ismount(store.local_path):
+        # a real NFS export: its contents are the NFS server's, only the mount goes
+        nfs.unmount(Path(store.local_path))
+        with contextlib.suppress(OSError):
+            os.rmdir(store.local_path)
+    elif os.path.isdir(store.local_path):  # a simulator zone's stand-in directory
         shutil.rmtree(store.local_path, ignore_errors=True)
 
 

@@ -109,9 +109,7 @@ def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
     return d
 
 
-def pool_spec(pool: StoragePool) -> drv.PoolSpec:
-    kind = "dir" if pool.pool_type == "Filesystem" else "nfs"
-    return drv.PoolSpec(name=pool.uuid, path=pool.path, kind=kind)
+pool_spec = hosts_service.pool_spec
 
 
 def template_source(session: Session, template: Template, zone: Zone) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_packer_validate(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "accelerator must be kvm or tcg" in bad.stdout + bad.stderr
 
 
-@pytest.mark.parametrize("scenario", ["local", "farm-example"])
+@pytest.mark.parametrize("scenario", ["appliance", "local", "farm-example"])
 def test_vagrant_validate(scenario: str) -> None:
     vagrant = _tool("vagrant")
     r = _run([vagrant, "validate"], timeout=120, env={"DEVCLOUD_SCENARIO": scenario})
@@ -183,3 +184,19 @@ def test_vbox_box_validator_finds_problems(vbox_box: Path, tmp_path: Path) -> No
     assert any("not a VMDK" in p for p in problems) and any("OVF size" in p for p in problems)
     (tmp_path / "e.box").write_bytes(b"garbage")
     assert build.validate_vbox_box(tmp_path / "e.box")[0].startswith("not a tar archive")
+
+
+def test_devcloud_up_vagrant_reports_an_unusable_provider(tmp_path: Path) -> None:
+    """`devcloud up --provider vagrant` runs the Vagrantfile through python-vagrant; a provider that cannot run here
+    (VirtualBox) ends with Vagrant's reason and exit 1, an unknown scenario with exit 2 before Vagrant starts."""
+    _tool("vagrant")
+    if shutil.which("VBoxManage"):
+        pytest.skip("VirtualBox is installed: this would start a VM")
+    devcloud = str(Path(sys.executable).with_name("devcloud"))
+    # its own Vagrant state: a developer's appliance (libvirt) under .vagrant/ is neither seen nor touched
+    r = _run([devcloud, "up", "--provider", "vagrant", "--vagrant-provider", "virtualbox", "--scenario", "local"],
+             timeout=120, env={"VAGRANT_DOTFILE_PATH": str(tmp_path / "vagrant"), "DEVCLOUD_STATE_DIR": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "vagrant up failed" in r.stderr and "Vagrant could not detect VirtualBox" in r.stderr, r.stderr
+    bad = _run([devcloud, "up", "--provider", "vagrant", "--scenario", "no-such-spec"], timeout=60)
+    assert bad.returncode == 2 and "no such zone spec" in bad.stderr, bad.stdout + bad.stderr

@@ -109,3 +109,41 @@ def test_a_template_is_ready(machine) -> None:
         pytest.skip("no zone deployed yet (the datacenter role was not run)")
     templates = _api(machine, "listTemplates&templatefilter=all").get("template", [])
     assert any(t.get("isready") for t in templates), templates
+
+
+def _nfs_pools(machine) -> list[dict]:
+    pools = _api(machine, "listStoragePools").get("storagepool", [])
+    return [p for p in pools if p.get("type") == "NetworkFilesystem"]
+
+
+@needs("management")
+@needs("kvm")
+def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None:
+    """The zone's nfs:// primary pool is a libvirt netfs pool mounted over NFS at /mnt/<pool id>, and a Running
+    guest's root disk is a file on that mount."""
+    pools = _nfs_pools(machine)
+    if not pools:
+        pytest.skip("no NFS primary storage in the deployed zone (scenario without nfs://, or no zone)")
+    pool = pools[0]
+    mount = f"/mnt/{pool['id']}"
+    xml = machine.check_output("virsh -c qemu:///system pool-dumpxml %s", pool["id"])
+    assert "type='netfs'" in xml and f"<path>{mount}</path>" in xml, xml
+    fstype = machine.check_output("findmnt -n -o FSTYPE --target %s", mount)
+    assert fstype.startswith("nfs"), fstype
+    vms = [v for v in _api(machine, "listVirtualMachines&listall=true").get("virtualmachine", [])
+           if v.get("state") == "Running"]
+    assert vms, "no Running guest (the datacenter role deploys the first VM)"
+    disks = machine.check_output("virsh -c qemu:///system domblklist --details %s", vms[0]["instancename"])
+    assert any(line.split()[-1].startswith(mount + "/") for line in disks.splitlines() if " disk " in line), disks
+
+
+@needs("management")
+def test_nfs_secondary_is_mounted_by_the_management_server(machine) -> None:
+    stores = [s for s in _api(machine, "listImageStores").get("imagestore", []) if s.get("protocol") == "nfs"]
+    if not stores or not _nfs_pools(machine):
+        pytest.skip("no NFS secondary storage in the deployed zone")
+    mount = f"/var/lib/devcloud/mnt/secondary/{stores[0]['id']}"
+    fstype = machine.check_output("findmnt -n -o FSTYPE --target %s", mount)
+    assert fstype.startswith("nfs"), fstype
+    tmpl = machine.run("find %s/template -name '*.qcow2'", mount)
+    assert tmpl.rc == 0 and tmpl.stdout.strip(), "no template file on the NFS secondary store"

@@ -484,6 +484,43 @@ def test_remote_host_unreachable_is_a_clear_error(cloud: Cloud) -> None:
     assert all(h.get("name") and "127.0.0.1:1" not in str(h) for h in hosts)
 
 
+def test_nfs_primary_storage_is_a_libvirt_netfs_pool(cloud: Cloud) -> None:
+    """An nfs:// primary pool on a KVM cluster is a libvirt netfs pool that libvirt mounts at /mnt/<pool uuid>
+    (CloudStack's KVM layout). This kernel has no NFS client, so the mount fails: createStoragePool says so, and
+    neither a pool row nor a libvirt pool nor a mount point is left. (The appliance, whose kernel mounts NFS,
+    runs its guests on such a pool: tests/infra.)"""
+    from management.storage import nfs
+
+    if nfs.client_available():
+        pytest.skip("this kernel mounts NFS; the appliance's testinfra checks cover the mounted pool")
+    cluster = cloud("listClusters", zoneid=cloud.zone["id"])["cluster"][0]
+    pools_before = set(cloud.conn.listStoragePools()) | set(cloud.conn.listDefinedStoragePools())
+    mnt_before = set(os.listdir("/mnt"))
+    status, err = cloud.api.error("createStoragePool", zoneid=cloud.zone["id"], podid=cluster["podid"],
+                                  clusterid=cluster["id"], name="nfs-primary", url="nfs://127.0.0.1/export/primary")
+    assert status == 530, err
+    print(f"createStoragePool nfs://: {err['errortext']}")
+    assert "Failed to add data store nfs-primary" in err["errortext"], err
+    assert "mounting NFS export 127.0.0.1:/export/primary" in err["errortext"], err
+    assert "nfs-primary" not in {p["name"] for p in cloud("listStoragePools", zoneid=cloud.zone["id"])["storagepool"]}
+    assert set(cloud.conn.listStoragePools()) | set(cloud.conn.listDefinedStoragePools()) == pools_before
+    assert set(os.listdir("/mnt")) == mnt_before
+
+
+def test_nfs_secondary_storage_refused_without_an_nfs_client(cloud: Cloud) -> None:
+    """The management server mounts an nfs:// image store of a real zone; without an NFS client in the kernel the
+    store is refused with that reason rather than recorded unmounted."""
+    from management.storage import nfs
+
+    if nfs.client_available():
+        pytest.skip("this kernel mounts NFS")
+    status, err = cloud.api.error("addImageStore", zoneid=cloud.zone["id"], name="nfs-secondary", provider="NFS",
+                                  url="nfs://127.0.0.1/export/secondary")
+    assert status == 431, err
+    assert "no NFS client in its kernel" in err["errortext"], err
+    assert "nfs-secondary" not in {s["name"] for s in cloud("listImageStores").get("imagestore", [])}
+
+
 @pytest.mark.parametrize(("doc", "expected"), [
     (None, "qemu"),  # no probe result: never assume /dev/kvm works
     ({"virt_type": "kvm"}, "kvm"),

@@ -92,6 +92,7 @@ _XEN = make_capabilities(
 )
 # Xen PV boot files a host provides (host preparation uploads them): pool -> volumes (see ``_pv_boot``)
 PV_BOOT_POOL = "devcloud-pvboot"
+NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 PV_KERNEL_VOLUME = "vmlinuz"
 PV_INITRD_VOLUME = "initrd.img"
 PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
@@ -772,8 +773,11 @@ class LibvirtDriver(HypervisorDriver):
         except PoolNotFound:
             if spec.kind not in ("dir", "nfs", "local", "filesystem"):
                 raise DriverError(f"pool kind {spec.kind!r} is not supported by the libvirt driver") from None
-            # an NFS share is mounted on the host by prepare (or by a netfs pool defined with
-            # ex_define_netfs_pool); here it is a directory like any other
+            if spec.kind == "nfs" and spec.host:
+                # libvirt mounts the export itself, at /mnt/<pool> as CloudStack's KVM agent does
+                return self.ex_define_netfs_pool(spec.name, spec.host, spec.path,
+                                                  f"{NFS_MOUNT_ROOT}/{spec.name}")
+            # a directory, or an NFS share the host already mounts at spec.path
             cfg = PoolConfig(type="dir", name=spec.name, target_path=spec.path)
             try:
                 pool = self._conn.call(lambda c: storage.define_pool(c, cfg))
@@ -782,14 +786,18 @@ class LibvirtDriver(HypervisorDriver):
         return storage.pool_info(pool)
 
     def ex_define_netfs_pool(self, name: str, host: str, export: str, mount_path: str) -> PoolInfo:
-        """An NFS primary pool that libvirt mounts itself (``<pool type='netfs'>``). Needs an NFS-capable
-        host kernel (not this sandbox's)."""
+        """An NFS primary pool that libvirt mounts itself (``<pool type='netfs'>``). A host whose kernel cannot
+        mount NFS gets no half-made pool: the definition is removed again and the error names the mount."""
         cfg = PoolConfig(type="netfs", name=name, target_path=mount_path, source_host=host,
                          source_dir=export, source_format="nfs")
         try:
             pool = self._conn.call(lambda c: storage.define_pool(c, cfg))
         except libvirt.libvirtError as exc:
-            raise DriverError(f"defining netfs pool {name} failed: {exc.get_error_message()}") from exc
+            with contextlib.suppress(libvirt.libvirtError):  # the empty mount point libvirt made
+                self._conn.call(lambda c: c.storagePoolLookupByName(name)).delete(0)
+            self.ex_delete_pool(name)
+            raise DriverError(f"mounting NFS export {host}:{export} for pool {name} at {mount_path} failed: "
+                              f"{exc.get_error_message()}") from exc
         return storage.pool_info(pool)
 
     def ex_delete_pool(self, name: str) -> None:

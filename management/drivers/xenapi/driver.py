@@ -564,7 +564,7 @@ class XenAPIDriver(HypervisorDriver):
         kind = spec.kind.lower()
         with self._errors(f"set up storage pool {spec.name}"):
             if kind in ("nfs", "networkfilesystem"):
-                server, path = _nfs_target(spec.path, self.nfs_server)
+                server, path = (spec.host, spec.path) if spec.host else _nfs_target(spec.path, self.nfs_server)
                 sr = self._adopt_nfs_sr(server, path)
                 if sr is None:
                     if not server:
