@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from management.storage.nfs import client_available as nfs_client_available
+
 DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
 DEFAULT_CONSOLE_DIR = Path("/var/log/devcloud/console")
 
@@ -293,7 +295,7 @@ def run_checks(sb: Sandbox) -> list[dict[str, Any]]:
             _check(checks, f"host {h.get('name')}", up, detail)
         if not hosts:
             _check(checks, "hosts", False, "no hosts")
-        nfs = "nfs" in Path("/proc/filesystems").read_text() if Path("/proc/filesystems").exists() else False
+        nfs = nfs_client_available()
         for p in c.items("listStoragePools", "storagepool"):
             total, used = int(p.get("disksizetotal") or 0), int(p.get("disksizeused") or 0)
             kind = p.get("type", "")
