@@ -1,10 +1,11 @@
 """The datacenter inventory: zones, pods, clusters, primary pools, image stores, physical networks with their
 traffic types and service providers, VLAN IP ranges. Business rules only; the API layer shapes responses.
 
-Image stores and NFS: this machine's kernel cannot mount NFS. An `nfs://` image store in a zone whose clusters are
-all simulators (or that has none yet) is recorded with its URL unchanged and served from a directory under the
-state dir (`<state_dir>/imagestores/<uuid>`), which is where template downloads land; this is logged. Elsewhere an
-`nfs://` store is refused with a clear error (use a `file://` directory store).
+Image stores and NFS: an `nfs://` image store in a zone with real hosts is mounted by this server
+(`management.storage.nfs`, at `<state_dir>/mnt/secondary/<uuid>`, again at every start); where the kernel has no NFS
+client it is refused with a clear error (use a `file://` directory store). In a zone whose clusters are all
+simulators (or that has none yet) the URL is recorded unchanged and served from a stand-in directory under the state
+dir (`<state_dir>/imagestores/<uuid>`), which is where template downloads land; this is logged.
 """
 
 from __future__ import annotations
