@@ -437,7 +437,7 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
         store = ImageStore(name=name, zone_id=zone.id if zone else None, url=url, protocol=protocol,
                            provider="NFS", role=role, local_path=local)
     elif url.lower().startswith("nfs://"):
-        _, server, export = parse_pool_url(url)
+        parse_pool_url(url)
         simulated = _zone_is_simulated(session, zone)
         if not simulated and not nfs.client_available():
             raise ParamError(f"Cannot mount NFS store {url} on this machine (no NFS client in its kernel); use a "
@@ -454,10 +454,9 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
         else:
             base = nfs.mount_point(runtime.settings.state_dir, store.uuid)
             try:
-                nfs.ensure_mounted(server or "", export, base)
+                _mount_nfs_store(store, base)
             except nfs.MountError as exc:
                 raise InternalError(f"Failed to add secondary storage {name}: {exc}") from None
-            log.info("image store %s: %s mounted on %s", name, url, base)
         store.local_path = str(base)
     else:
         raise ParamError(f"Unsupported image store url {url}: nfs://server/path, file:///path or /path")
@@ -472,6 +471,13 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
     return store
 
 
+def _mount_nfs_store(store: ImageStore, base: Path) -> None:
+    """Mount the store's nfs:// export on base unless it is mounted there already (raises nfs.MountError)."""
+    _, server, export = parse_pool_url(store.url)
+    if nfs.ensure_mounted(server or "", export, base):
+        log.info("image store %s: %s mounted on %s", store.name, store.url, base)
+
+
 def mount_image_stores(runtime: Runtime) -> None:
     """At start-up: mount the NFS image stores that were mounted when they were added (a reboot unmounted them).
     A store that does not mount is logged; template and snapshot copies to it fail with the mount's error."""
@@ -482,10 +488,8 @@ def mount_image_stores(runtime: Runtime) -> None:
             base = nfs.mount_point(runtime.settings.state_dir, store.uuid)
             if store.local_path != str(base):
                 continue  # a simulator zone's stand-in directory
-            _, server, export = parse_pool_url(store.url)
             try:
-                if nfs.ensure_mounted(server or "", export, base):
-                    log.info("image store %s: %s mounted on %s", store.name, store.url, base)
+                _mount_nfs_store(store, base)
             except nfs.MountError as exc:
                 log.error("image store %s: %s", store.name, exc)
 

@@ -109,8 +109,6 @@ def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
     return d
 
 
-pool_spec = hosts_service.pool_spec
-
 
 def template_source(session: Session, template: Template, zone: Zone) -> tuple[str, str]:
     return templates_service.source_for_pool(session, template, zone)
@@ -144,7 +142,7 @@ def driver_for_volume(runtime: Runtime, session: Session, vol: Volume) -> drv.Hy
         seen.add(h.id)
         try:
             d = driver_for(runtime, h)
-            d.ensure_pool(pool_spec(pool))
+            d.ensure_pool(hosts_service.pool_spec(pool))
             if d.get_volume(pool.uuid, vol.uuid) is not None:
                 return d
         except DriverError:
@@ -604,7 +602,7 @@ def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
         except Exception as exc:  # noqa: BLE001 - ProviderError/OSError: the NIC cannot be plugged
             raise DriverError(f"cannot create the guest bridge on host {a.host.name}: {exc}") from exc
     for pool in a.pools.values():
-        d.ensure_pool(pool_spec(pool))
+        d.ensure_pool(hosts_service.pool_spec(pool))
     if a.template is not None:
         pool_id, t_uuid, source = a.template
         d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)

@@ -92,10 +92,10 @@ _XEN = make_capabilities(
 )
 # Xen PV boot files a host provides (host preparation uploads them): pool -> volumes (see ``_pv_boot``)
 PV_BOOT_POOL = "devcloud-pvboot"
-NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 PV_KERNEL_VOLUME = "vmlinuz"
 PV_INITRD_VOLUME = "initrd.img"
 PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
+NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 
 _LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
 _BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
