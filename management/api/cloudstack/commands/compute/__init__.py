@@ -1,0 +1,1 @@
+"""Compute commands: virtual machines, SSH key pairs, consoles, service and disk offerings."""

@@ -1,0 +1,1 @@
+"""Identity commands: domains, accounts, users, API keys, roles."""

@@ -1,0 +1,1 @@
+"""Infrastructure commands: zones, pods, clusters, hosts, capacity."""

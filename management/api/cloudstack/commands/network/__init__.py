@@ -1,0 +1,1 @@
+"""Network commands: networks, offerings, physical networks, public IPs, VLANs, rules, security groups, routers."""

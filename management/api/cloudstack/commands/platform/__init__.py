@@ -1,0 +1,1 @@
+"""Platform commands: API discovery, async jobs, events, tags, configuration settings."""

@@ -1,0 +1,1 @@
+"""Storage commands: volumes, snapshots, primary storage pools, image stores, templates, ISOs."""

@@ -1,0 +1,1 @@
+"""Compute services: virtual machine lifecycle, VM state sync and expunge, SSH key pairs, service and disk offerings."""

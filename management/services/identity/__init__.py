@@ -1,0 +1,1 @@
+"""Identity services: domains, accounts, users, API keys, roles and their permission rules."""

@@ -1,0 +1,1 @@
+"""Infrastructure services: zones, pods, clusters, hosts and their drivers, host monitor, capacity, KVM."""

@@ -1,0 +1,1 @@
+"""Network services: guest networks, offerings, IP allocation, firewall/NAT/LB rules, security groups, routers."""

@@ -1,0 +1,1 @@
+"""Storage services: volumes, volume snapshots, templates and ISOs on image stores."""
