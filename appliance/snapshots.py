@@ -66,8 +66,9 @@ def inventory(sb: Sandbox) -> Inventory:
     inv.pools = _rows(sb, "SELECT uuid, path, pool_type, url FROM storage_pool WHERE removed IS NULL")
     inv.stores = [r["url"][len("file://"):] for r in _rows(sb, "SELECT url FROM image_store")
                   if str(r["url"]).startswith("file://")]
-    from management.services.networks import guest_bridge_for  # late: the CLI starts without the server's models
-    from management.services.routers import public_bridge_for
+    # late: the CLI starts without the server's models
+    from management.services.network.networks import guest_bridge_for
+    from management.services.network.routers import public_bridge_for
 
     inv.bridges = [guest_bridge_for(str(r["uuid"])) for r in _rows(sb, "SELECT uuid FROM networks")]
     inv.bridges += [public_bridge_for(int(r["id"])) for r in _rows(sb, "SELECT id FROM data_center")]

@@ -249,7 +249,7 @@ def main() -> int:
 
     from appliance.deploy import Deployer
     from management.server import build
-    from management.services import kvm
+    from management.services.infra import kvm
     from management.settings import Settings
 
     virt_type, why = kvm.virt_type_for(URI)

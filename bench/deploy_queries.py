@@ -74,7 +74,8 @@ def main() -> None:
     ap.add_argument("--monitor-module", default=None,
                     help="time one host monitor round with HostMonitor from this file (e.g. the old version)")
     ap.add_argument("--sync-module", default=None,
-                    help="time one VM sync round with VmSync from this file (default: management.services.vmsync)")
+                    help="time one VM sync round with VmSync from this file "
+                         "(default: management.services.compute.vmsync)")
     ap.add_argument("--profile-list", action="store_true", help="cProfile the listVirtualMachines calls")
     ap.add_argument("--security-groups", action="store_true")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the zone is set up")
@@ -175,7 +176,7 @@ def main() -> None:
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
         else:
-            from management.services import vmsync as mod
+            from management.services.compute import vmsync as mod
         counter.take()
         t1, c1 = time.perf_counter(), time.thread_time()
         mod.VmSync(srv.runtime).run_once()

@@ -25,7 +25,7 @@ def serve() -> None:
 @app.command("admin-keys")
 def admin_keys(as_json: bool = typer.Option(False, "--json", help="print the JSON file as is")) -> None:
     """Print the admin credentials generated at first start."""
-    from management.services.identity import admin_keys_path
+    from management.services.identity.identity import admin_keys_path
 
     settings = Settings()
     path = admin_keys_path(settings.state_dir)

@@ -17,7 +17,10 @@ from management.api.cloudstack.dispatch import Dispatcher
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
-from management.services import hostmonitor, identity, infra, routers, vmsync
+from management.services.compute import vmsync
+from management.services.identity import identity
+from management.services.infra import hostmonitor, infra
+from management.services.network import routers
 from management.services.runtime import Runtime
 from management.settings import Settings
 

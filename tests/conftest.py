@@ -295,7 +295,7 @@ def server(backend: Backend, settings_factory: Callable[..., Any]) -> Iterator[I
 
     from management.api.app import api_app, integration_app
     from management.server import build
-    from management.services import rbac
+    from management.services.identity import rbac
 
     rbac.RULES.invalidate()  # a process-wide cache keyed by role id: backends in one process share ids
     settings = settings_factory(state_dir=backend.state_dir, db_url=backend.url)

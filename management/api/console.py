@@ -105,7 +105,7 @@ def console_target(runtime: Any, grant: Grant, session_key: str | None = None) -
     from management.models.identity import User, UserSession
     from management.models.infra import Host
     from management.services import access
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
     from management.services.context import Caller
 
     with runtime.db.session(write=False) as s:
@@ -134,7 +134,7 @@ def console_target(runtime: Any, grant: Grant, session_key: str | None = None) -
 
 def serial_log(runtime: Any, vm: Any, tail_bytes: int = 65536) -> str:
     """The last ``tail_bytes`` of the VM's serial console log ('' when its host keeps none)."""
-    from management.services import kvm
+    from management.services.infra import kvm
 
     if not vm.instance_name:
         return ""

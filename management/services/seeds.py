@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from management.models.offerings import OsCategory, OsType
-from management.services import configuration, offerings
+from management.services import configuration
+from management.services.compute import offerings
 
 OS_CATEGORIES = ["CentOS", "Debian", "Oracle", "RedHat", "SUSE", "Windows", "Other", "Novel", "Unix", "Ubuntu",
                  "None"]
@@ -63,6 +64,6 @@ def seed_inventory(session: Session) -> None:
     configuration.seed(session)
     seed_os_catalogue(session)
     offerings.seed(session)
-    from management.services import network_offerings  # guest networks room
+    from management.services.network import network_offerings  # guest networks room
 
     network_offerings.seed(session)  # CloudStack's default network offerings (exact names, service maps)

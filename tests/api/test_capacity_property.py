@@ -39,7 +39,7 @@ def _request(srv: InProcess, z: dict[str, Any], offering: str) -> Any:
     from management.models.infra import Zone
     from management.models.offerings import ServiceOffering
     from management.models.storage import Template
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     with srv.server.runtime.db.session() as s:
         so = s.scalar(select(ServiceOffering).where(ServiceOffering.uuid == z[offering]))
@@ -75,7 +75,7 @@ def _check(srv: InProcess, z: dict[str, Any]) -> None:
 def test_random_operations_keep_capacity_exact(server: InProcess, small_zone: dict[str, Any]) -> None:
     from management.errors import CloudError, InsufficientCapacity
     from management.models.compute import VirtualMachine
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     rt = server.server.runtime
     z = small_zone
@@ -136,7 +136,7 @@ def test_random_operations_keep_capacity_exact(server: InProcess, small_zone: di
 
 def test_concurrent_deploys_never_overcommit(server: InProcess, small_zone: dict[str, Any]) -> None:
     from management.errors import InsufficientCapacity
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     rt = server.server.runtime
     z = small_zone

@@ -68,7 +68,7 @@ def in_process_cloud(state: Path, *, hosts: int = 2, cpus: int = 64, mem_gib: in
     from management.api.ec2 import ec2_app
     from management.drivers.simulator import reset_simulator
     from management.server import build
-    from management.services import rbac
+    from management.services.identity import rbac
     from management.settings import Settings
     from tests.api.test_vm_lifecycle import build_sim_zone
     from tests.conftest import ApiClient, admin_keys

@@ -105,7 +105,7 @@ def test_default_offerings_seeded_with_service_maps(server: Any) -> None:
 
 
 def test_isolated_network_lifecycle_vlan_snat_and_delete_in_use(server: Any) -> None:
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     z = make_zone(server)
@@ -165,7 +165,7 @@ def test_isolated_network_lifecycle_vlan_snat_and_delete_in_use(server: Any) -> 
 def test_default_network_for_advanced_deploy(server: Any) -> None:
     from management.models.identity import Account
     from management.models.infra import Zone
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     z = make_zone(server)
@@ -207,7 +207,7 @@ def test_shared_network_needs_admin_and_range(server: Any) -> None:
     from management.errors import InsufficientCapacity
     from management.models.compute import VirtualMachine
     from management.models.network import Network
-    from management.services import networks
+    from management.services.network import networks
 
     vms = [make_vm(server, z["dbid"]) for _ in range(3)]
     with server.server.runtime.db.session() as s:
@@ -221,7 +221,7 @@ def test_shared_network_needs_admin_and_range(server: Any) -> None:
 def test_ip_and_vlan_allocation_unique_under_concurrency(server: Any) -> None:
     from management.models.compute import VirtualMachine
     from management.models.network import Network, Nic
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     z = make_zone(server, vlan="500-519")
@@ -295,7 +295,7 @@ def test_concurrent_first_deploys_share_one_default_network(server: Any) -> None
 
     from management.models.identity import Account
     from management.models.infra import Zone
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     z = make_zone(server, vlan="100-109")
@@ -373,7 +373,7 @@ def test_basic_zone_shared_network_takes_ips_from_pod_ranges(server: Any) -> Non
     from management.models.compute import VirtualMachine
     from management.models.identity import Account
     from management.models.infra import Pod, VlanIpRange, Zone
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     with server.server.runtime.db.session() as s:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.api
 def _setup(server: Any) -> dict[str, Any]:
     from management.models.compute import VirtualMachine
     from management.models.network import Network
-    from management.services import networks
+    from management.services.network import networks
 
     api = server.api
     z = make_zone(server)

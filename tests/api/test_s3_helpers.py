@@ -78,7 +78,7 @@ def in_process_cloud(state: Path) -> Iterator[Cloud]:
     from management.api.app import integration_app
     from management.api.s3 import s3_app
     from management.server import build
-    from management.services import rbac
+    from management.services.identity import rbac
     from management.settings import Settings
     from tests.conftest import ApiClient, admin_keys
 

@@ -75,7 +75,7 @@ def http_files() -> Iterator[tuple[str, dict[str, bytes], type[_Handler]]]:
 def make_zone(server: Any, tmp_path: Path, name: str = "Sandbox-simulator", simulator: bool = True) -> dict[str, Any]:
     """Zone + pod + (simulator) cluster + image store as rows (the inventory commands are another room's)."""
     from management.models.infra import Cluster, ImageStore, Pod, Zone
-    from management.services import templates
+    from management.services.storage import templates
 
     store_dir = tmp_path / f"secondary-{name}"
     with server.server.runtime.db.session() as s:
@@ -129,7 +129,7 @@ def test_builtin_simulator_template_ready_in_simulator_zones(server: Any, tmp_pa
     # source_for_pool hands the driver a real file in the zone's store
     from management.models.infra import Zone
     from management.models.storage import Template
-    from management.services import templates
+    from management.services.storage import templates
 
     with server.server.runtime.db.session() as s:
         t = s.query(Template).filter_by(uuid=b["id"]).one()
@@ -365,7 +365,7 @@ def test_create_template_from_simulator_volume(server: Any, tmp_path: Path) -> N
 
 def test_unfinished_downloads_resume(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A download a previous process never finished (simulated: never started) is restarted lazily."""
-    from management.services import templates
+    from management.services.storage import templates
 
     api = server.api
     z = make_zone(server, tmp_path)

@@ -29,7 +29,8 @@ def build_sim_zone(srv: InProcess, tmp_path: Path, *, hosts: int = 2, cpus: int 
     template). Returns uuids and the host URLs (unique per test, so simulator state never leaks)."""
     from management.models.infra import Cluster, Host, ImageStore, Pod, StoragePool, Zone
     from management.models.offerings import DiskOffering, ServiceOffering
-    from management.services import configuration, templates
+    from management.services import configuration
+    from management.services.storage import templates
 
     tag = secrets.token_hex(4)
     db = srv.server.runtime.db
@@ -366,7 +367,7 @@ def test_hostid_pin_and_user_cannot_pin(api: ApiClient, zone: dict[str, Any]) ->
 # ------------------------------------------------------------------------------------------------ VM sync
 
 def test_vm_sync_follows_out_of_band_power_off(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
-    from management.services import vmsync
+    from management.services.compute import vmsync
 
     vm = deploy(api, zone)
     url = zone["urls"][zone["hosts"].index(vm["hostid"])]
@@ -424,7 +425,7 @@ def test_vm_sync_settles_vms_stuck_without_a_job(server: InProcess, api: ApiClie
     """After a crash, VMs left in a transitional state with no job are settled from the hypervisor's view."""
     from management import fsm
     from management.models.compute import VirtualMachine
-    from management.services import vmsync
+    from management.services.compute import vmsync
 
     rt = server.server.runtime
     rt.extras["vmsync_disabled"] = True  # only the periodic round acts in this test

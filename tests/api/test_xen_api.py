@@ -37,7 +37,8 @@ def xen_zone(server: InProcess, tmp_path: Path) -> dict[str, Any]:
     """Zone, pod, XenServer cluster, NFS primary storage on the cluster, file image store (rows)."""
     from management.models.infra import Cluster, ImageStore, Pod, StoragePool, Zone
     from management.models.offerings import ServiceOffering
-    from management.services import configuration, templates
+    from management.services import configuration
+    from management.services.storage import templates
 
     tag = secrets.token_hex(3)
     with server.server.runtime.db.session() as s:

@@ -253,7 +253,7 @@ def test_logs_bundle(box: Box) -> None:
 
 @pytest.mark.timeout(300)
 def test_down_purge_removes_what_the_sandbox_made(box: Box) -> None:
-    from management.services.networks import guest_bridge_for
+    from management.services.network.networks import guest_bridge_for
 
     nets = box.api("listNetworks", listall=True)["network"]
     vms = box.api("listVirtualMachines", listall=True)["virtualmachine"]

@@ -314,7 +314,7 @@ def _teardown(cloud: Cloud | None, served: Served, conn: Any, bridges_before: se
 def test_host_pool_and_template(cloud: Cloud) -> None:
     """addHost read the machine through libvirt; the primary pool is a libvirt dir pool; virt type from the
     probe's cache (kvm only where a KVM guest booted)."""
-    from management.services import kvm
+    from management.services.infra import kvm
 
     host = cloud("listHosts", zoneid=cloud.zone["id"], type="Routing")["host"][0]
     model, mem_mib, cpus, mhz, *_ = cloud.conn.getInfo()
@@ -327,7 +327,7 @@ def test_host_pool_and_template(cloud: Cloud) -> None:
 
 
 def test_deploy_userdata_key_console_and_power_cycle(cloud: Cloud) -> None:
-    from management.services import kvm
+    from management.services.infra import kvm
 
     marker = "KVM-API-USERDATA-" + uuid.uuid4().hex[:8]
     user_data = f"#!/bin/sh\necho {marker} $(hostname)\n".encode()
@@ -531,7 +531,7 @@ def test_nfs_secondary_storage_refused_without_an_nfs_client(cloud: Cloud) -> No
 def test_virt_type_comes_from_the_probe(tmp_path: Path, doc: Any, expected: str) -> None:
     import json
 
-    from management.services import kvm
+    from management.services.infra import kvm
 
     path = tmp_path / "virt-type.json"
     if isinstance(doc, dict):

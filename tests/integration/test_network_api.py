@@ -52,7 +52,7 @@ def _vm(server: Any, zone_dbid: int, net_uuid: str, name: str, userdata: str) ->
     from management.models.identity import Account
     from management.models.network import Network, Nic
     from management.models.offerings import ServiceOffering
-    from management.services import networks
+    from management.services.network import networks
 
     with server.server.runtime.db.session() as s:
         acct = s.query(Account).filter_by(name="admin").one()
@@ -77,7 +77,7 @@ def world(server: Any, tmp_path: Path):
     if why or os.geteuid() != 0:
         pytest.skip(why or "needs root")
     from management.models.network import Network
-    from management.services.networks import guest_bridge_name
+    from management.services.network.networks import guest_bridge_name
 
     api = server.api
     z = _zone(server)
@@ -101,7 +101,7 @@ def world(server: Any, tmp_path: Path):
         sh("ip", "link", "del", bridge, check=False)
         with server.server.runtime.db.session() as s:
             from management.models.infra import Zone
-            from management.services.routers import public_bridge_name
+            from management.services.network.routers import public_bridge_name
             sh("ip", "link", "del", public_bridge_name(s.query(Zone).filter_by(uuid=z["id"]).one()), check=False)
 
 

@@ -33,7 +33,7 @@ def served_ui(tmp_path: Path) -> Iterator[dict[str, Any]]:
     from management.api.app import api_app
     from management.drivers.simulator import SimulatorDriver, reset_simulator
     from management.server import build
-    from management.services import rbac
+    from management.services.identity import rbac
     from management.settings import Settings
     from tests.api.test_vm_lifecycle import build_sim_zone
 

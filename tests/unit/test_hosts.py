@@ -10,7 +10,7 @@ from management.db.base import Base
 from management.db.session import Database
 from management.errors import ConcurrentOperation, InvalidStateTransition
 from management.models.infra import Host, Zone
-from management.services import hosts
+from management.services.infra import hosts
 
 pytestmark = pytest.mark.unit
 

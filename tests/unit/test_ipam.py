@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from management.errors import ParamError
-from management.services import ipam
+from management.services.network import ipam
 
 pytestmark = pytest.mark.unit
 

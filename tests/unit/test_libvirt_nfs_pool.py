@@ -11,8 +11,8 @@ pytest.importorskip("libvirt")
 from management.drivers.base import PoolSpec  # noqa: E402
 from management.drivers.libvirt.driver import NFS_MOUNT_ROOT, LibvirtDriver  # noqa: E402
 from management.models.infra import StoragePool  # noqa: E402
-from management.services.hosts import pool_spec  # noqa: E402
-from management.services.infra import parse_pool_url  # noqa: E402
+from management.services.infra.hosts import pool_spec  # noqa: E402
+from management.services.infra.infra import parse_pool_url  # noqa: E402
 
 
 @pytest.mark.parametrize("url", ["nfs://198.18.0.5/export/primary", "nfs://198.18.0.5:/export/primary"])

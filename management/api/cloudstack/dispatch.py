@@ -38,9 +38,10 @@ from management.jobs.queue import FAILED, SUCCEEDED, JobQueue, Outcome
 from management.models.events import Configuration
 from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
-from management.services import access, events, identity, rbac
+from management.services import access, events
 from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
+from management.services.identity import identity, rbac
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -291,7 +291,7 @@ def _vm_extras(r: Request, vm_uuids: list[str]) -> dict[str, dict[str, Any]]:
     if not vm_uuids:
         return out
     try:
-        from management.services.security_groups import groups_of
+        from management.services.network.security_groups import groups_of
     except ImportError:  # pragma: no cover
         return out
     nat = {ip["virtualmachineid"]: ip["ipaddress"] for ip in listing(
@@ -429,7 +429,7 @@ def group_uuids(r: Request, p: dict[str, Any]) -> list[str]:
 
 def _join_groups(r: Request, vm_uuid: str, sg_uuids: list[str]) -> None:
     """Records membership where the zone has no security groups (CloudStack's deploy refuses groups there)."""
-    from management.services import security_groups as sgs
+    from management.services.network import security_groups as sgs
 
     with r.db(write=True) as s:
         vm = s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid))

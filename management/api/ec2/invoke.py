@@ -16,8 +16,9 @@ from management.api.cloudstack.dispatch import Dispatcher, _instance_uuid, resol
 from management.api.cloudstack.envelope import body_for
 from management.errors import CloudError, InternalError, Unauthorized
 from management.models.jobs import AsyncJob
-from management.services import events, rbac
+from management.services import events
 from management.services.context import CallContext, Caller
+from management.services.identity import rbac
 
 
 class JobFailed(CloudError):

@@ -87,7 +87,7 @@ def vm_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
                    PublicIpAddress.vm_id.in_(select(ids.c.id)))):
         if vm_id in rows:
             rows[vm_id]["publicip"] = ip
-    from management.services.security_groups import groups_of
+    from management.services.network.security_groups import groups_of
 
     for vm_id, groups in groups_of(session, list(rows)).items():
         rows[vm_id]["_groups"] = [(g.uuid, g.name) for g in groups]

@@ -25,7 +25,7 @@ def due(runtime: Runtime) -> list[int]:
 
 
 def run_once(runtime: Runtime) -> int:
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     n = 0
     for vm_id in due(runtime):

@@ -52,10 +52,10 @@ from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
-from management.services import hosts as hosts_service
-from management.services import networks as networks_service
-from management.services import templates as templates_service
+from management.services.infra import hosts as hosts_service
+from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
+from management.services.storage import templates as templates_service
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ def done(session: Session, value: Any) -> Any:
 
 
 def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
-    """The connected driver of `host` (services.hosts' cache), watched by VM sync for lifecycle events."""
+    """The connected driver of `host` (services.infra.hosts' cache), watched by VM sync for lifecycle events."""
     d = hosts_service.driver_for(runtime, host)
-    from management.services import vmsync  # vmsync imports this module
+    from management.services.compute import vmsync  # vmsync imports this module
 
     vmsync.watch(runtime, host.id, d)
     return d
@@ -309,8 +309,8 @@ def instance_suffix(session: Session) -> str:
 
 
 def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> list[Nic]:
-    """NICs through services.networks (IPs, VLANs); without networkids an advanced zone uses the account's default
-    isolated network (created on first use) and a basic zone its shared guest network."""
+    """NICs through services.network.networks (IPs, VLANs); without networkids an advanced zone uses the account's
+    default isolated network (created on first use) and a basic zone its shared guest network."""
     networks = list(req.networks or [])
     if not networks:
         if req.zone.network_type == "Advanced":
@@ -352,7 +352,7 @@ def _uses_bridges(host: Host | None) -> bool:
     """libvirt hosts plug guest NICs into the network's host bridge; the simulator has no bridges."""
     if host is None:
         return False
-    from management.services import kvm
+    from management.services.infra import kvm
 
     return kvm.is_libvirt_url(host.url or "")
 
@@ -595,7 +595,7 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
 def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
     d = driver_for(runtime, a.host)
     if any(n.bridge for n in a.spec.nics):
-        from management.services import kvm
+        from management.services.infra import kvm
 
         try:
             kvm.ensure_bridges(a.host.url, a.spec.nics)
@@ -721,7 +721,7 @@ def destroy(runtime: Runtime, vm_id: int, *, expunge_now: bool = False, volume_i
             vm.expunge_after = utcnow() + timedelta(seconds=delay)
         must_expunge = expunge_now or vm.state == "Expunging"
     if volume_ids:
-        from management.services import volumes as volumes_service
+        from management.services.storage import volumes as volumes_service
 
         for vid in volume_ids:
             volumes_service.detach(runtime, vid, force_db=True)

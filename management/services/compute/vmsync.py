@@ -130,7 +130,7 @@ def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]
     from what the hypervisor reports, keeping the capacity ledger and volume states consistent."""
     from management.models.jobs import AsyncJob
     from management.models.storage import Volume
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     fixed = 0
     with runtime.db.session(write=False) as s:
@@ -232,7 +232,7 @@ class VmSync:
                 log.exception("vm sync round failed")
 
     def run_once(self) -> dict[str, int]:
-        from management.services import vm as vm_service
+        from management.services.compute import vm as vm_service
 
         # Stuck VMs come from a server that died mid-job; that happens before this server starts, so they are
         # settled in the first round only. Later, a VM in Starting/Stopping is a live operation (a job, or a
@@ -301,7 +301,7 @@ def start(runtime: Runtime, stop_event: threading.Event | None = None) -> VmSync
     if sync is None:
         sync = runtime.extras["vmsync"] = VmSync(runtime, stop_event)
         sync.start()
-        from management.services import expunge
+        from management.services.compute import expunge
 
         expunge.start(runtime, stop_event)
     return sync  # type: ignore[no-any-return]
@@ -311,6 +311,6 @@ def stop(runtime: Runtime) -> None:
     sync = runtime.extras.pop("vmsync", None)
     if sync is not None:
         sync.stop()
-    from management.services import expunge
+    from management.services.compute import expunge
 
     expunge.stop(runtime)

@@ -8,9 +8,9 @@ from collections.abc import Collection
 from sqlalchemy.orm import Session
 
 from management.models.identity import Role, RolePermission, RoleType
-from management.services import identity
 from management.services.cache import TTLCache
 from management.services.context import Caller
+from management.services.identity import identity
 
 # Rules are read on every request and change rarely; a change made here clears the cache at once.
 RULES: TTLCache[list[tuple[str, str]]] = TTLCache(5.0, watch=(RolePermission, Role))

@@ -26,7 +26,8 @@ from management.models.infra import (
     VlanIpRange,
     Zone,
 )
-from management.services import configuration, infra
+from management.services import configuration
+from management.services.infra import infra
 
 NAMES = {0: "MEMORY", 1: "CPU", 2: "STORAGE", 3: "STORAGE_ALLOCATED", 4: "VIRTUAL_NETWORK_PUBLIC_IP",
          5: "PRIVATE_IP", 6: "SECONDARY_STORAGE", 7: "VLAN"}

@@ -23,7 +23,8 @@ from management.db.base import utcnow
 from management.drivers.errors import DriverError
 from management.errors import CloudError
 from management.models.infra import Host
-from management.services import configuration, hosts
+from management.services import configuration
+from management.services.infra import hosts
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -135,7 +135,7 @@ def host_credentials(host: HostRef) -> dict[str, str]:
 
 
 def build_driver(url: str, hypervisor: str | None, credentials: dict[str, str] | None = None) -> HypervisorDriver:
-    from management.services import kvm
+    from management.services.infra import kvm
 
     options: dict[str, object] = dict(kvm.driver_options(url, hypervisor))
     try:
@@ -308,7 +308,7 @@ def _add_one(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluste
         if not clustername:
             raise ParamError("Unable to execute API command addhost due to missing parameter clusterid or "
                              "clustername")
-        from management.services import infra  # late: infra imports this module
+        from management.services.infra import infra  # late: infra imports this module
 
         cluster = session.scalar(select(Cluster).where(Cluster.pod_id == pod.id, Cluster.name == clustername,
                                                        Cluster.removed.is_(None)))

@@ -44,8 +44,9 @@ from management.models.infra import (
 )
 from management.models.network import Network
 from management.models.storage import TemplateStoreRef, Volume
-from management.services import hosts, templates
+from management.services.infra import hosts
 from management.services.runtime import Runtime
+from management.services.storage import templates
 from management.storage import nfs
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from management.errors import NetworkRuleConflict, ParamError
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
-from management.services import routers
+from management.services.network import routers
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 
@@ -175,7 +175,7 @@ def release_ip(session: Session, ip: PublicIpAddress) -> None:
     """disassociateIpAddress (CloudStack's cleanupIpResources + release): every rule on the IP is revoked (firewall,
     port forwarding, load balancing, with their opened firewall rules), static NAT is disabled, the address goes
     back to the free pool, and the network's router is re-applied without it."""
-    from management.services import networks as netsvc
+    from management.services.network import networks as netsvc
 
     net_id = ip.network_id
     now = utcnow()

@@ -12,7 +12,7 @@ from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import LoadBalancerVmMap, NetworkRule
-from management.services import firewall, portforwarding, routers
+from management.services.network import firewall, portforwarding, routers
 
 ALGORITHMS = ("roundrobin", "leastconn", "source")
 

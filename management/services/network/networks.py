@@ -37,9 +37,10 @@ from management.models.identity import Account, Domain
 from management.models.infra import GuestVlan, PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
-from management.services import access, ipam
-from management.services import network_offerings as offerings
+from management.services import access
 from management.services.context import Caller
+from management.services.network import ipam
+from management.services.network import network_offerings as offerings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ LIVE_STATES = ("Allocated", "Setup", "Implementing", "Implemented", "Shutdown")
 
 @runtime_checkable
 class GuestNetworkImplementer(Protocol):
-    """What implements a guest network on the hypervisors (``services.routers.RouterImplementer``).
+    """What implements a guest network on the hypervisors (``services.network.routers.RouterImplementer``).
 
     ``implement`` is called in the caller's transaction once the network's VLAN and source-NAT IP are allocated
     (flushed); it raises to fail the implementation. ``shutdown`` tears it down (idempotent). ``apply`` re-applies

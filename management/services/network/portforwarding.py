@@ -10,7 +10,7 @@ from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
 from management.models.network import Network, Nic
 from management.models.rules import NetworkRule
-from management.services import firewall, routers
+from management.services.network import firewall, routers
 
 
 def vm_nic(session: Session, vm: VirtualMachine, net: Network, guest_ip: str | None = None) -> Nic:

@@ -50,8 +50,8 @@ from management.network.provider import (
     StaticNat,
     VmMetadata,
 )
-from management.services import network_offerings as offerings
-from management.services import networks as netsvc
+from management.services.network import network_offerings as offerings
+from management.services.network import networks as netsvc
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def _shared_cidr(session: Session, net: Network) -> tuple[ipaddress.IPv4Network,
 
 
 class RouterImplementer:
-    """``services.networks.GuestNetworkImplementer`` backed by a ``NetworkProvider`` (the namespace router)."""
+    """``services.network.networks.GuestNetworkImplementer`` backed by a ``NetworkProvider`` (the namespace router)."""
 
     def __init__(self, state_dir: str | Path, provider: NetworkProvider | None = None) -> None:
         self.state_dir = Path(state_dir)
@@ -306,7 +306,7 @@ class RouterImplementer:
             provider = NamespaceRouterProvider(self.state_dir)
         self.provider = provider
 
-    # -- the seam services.networks calls
+    # -- the seam services.network.networks calls
     def serves(self, session: Session, net: Network) -> bool:
         """True when the network gets a real router here (used to implement shared networks on first use)."""
         return _has_router_service(session, net) and zone_routed(session, net.zone_id)
@@ -459,7 +459,7 @@ def install(runtime: Any) -> RouterImplementer:
     except Exception as e:  # noqa: BLE001 - never keep the server from starting
         log.warning("restoring routers failed: %s", e)
     try:  # security groups on the host bridges (after a host reboot the running VMs' chains are gone too)
-        from management.services import security_groups
+        from management.services.network import security_groups
 
         with runtime.db.session(write=False) as s:
             security_groups.enforce_all(runtime, s)

@@ -29,9 +29,9 @@ from management.models.network import Nic
 from management.models.rules import SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
 from management.network.provider import PortRange
 from management.network.security_groups import NicSecurity, SecurityGroupEnforcer, SgRule
-from management.services import firewall
-from management.services import vm as vm_service
+from management.services.compute import vm as vm_service
 from management.services.context import Caller
+from management.services.network import firewall
 
 log = logging.getLogger(__name__)
 LIVE = ("Starting", "Running", "Stopping")
@@ -187,7 +187,7 @@ def vm_rules(session: Session, vm: VirtualMachine, cache: dict[int, tuple[str, .
 
 def _enforced_host(session: Session, vm: VirtualMachine) -> Host | None:
     """The VM's host when its NICs are filtered here: running, SG-enabled zone, local libvirt host."""
-    from management.services import kvm
+    from management.services.infra import kvm
 
     if vm.state != "Running" or vm.host_id is None or vm.removed is not None:
         return None

@@ -10,7 +10,7 @@ from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
-from management.services import firewall, portforwarding, routers
+from management.services.network import firewall, portforwarding, routers
 
 
 def enable(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, network: Network | None = None,

@@ -12,8 +12,8 @@ from management.fsm import SnapshotEvent, VolumeEvent
 from management.models.compute import VirtualMachine
 from management.models.infra import StoragePool
 from management.models.storage import Snapshot, Volume
+from management.services.compute.vm import driver_error, driver_for_volume, tx
 from management.services.runtime import Runtime
-from management.services.vm import driver_error, driver_for_volume, tx
 
 
 def allocate(session: Session, vol: Volume, name: str | None) -> Snapshot:

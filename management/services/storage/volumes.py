@@ -17,9 +17,9 @@ from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
 from management.models.offerings import DiskOffering
 from management.models.storage import Snapshot, Volume
-from management.services.hosts import pool_spec
+from management.services.compute.vm import GiB, driver_error, driver_for, driver_for_volume, tx
+from management.services.infra.hosts import pool_spec
 from management.services.runtime import Runtime
-from management.services.vm import GiB, driver_error, driver_for, driver_for_volume, tx
 
 MAX_DATA_DISKS = 14  # CloudStack's default for KVM (device ids 1..15 minus the CD-ROM slot 3)
 

@@ -8,14 +8,15 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
-from management.api.cloudstack.commands.vm import vm_response
+from management.api.cloudstack.commands.compute.vm import vm_response
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
 from management.api.cloudstack.schemas_compute import SSHKeyPairResp, VirtualMachineResp
 from management.errors import InvalidStateTransition, ParamError
 from management.models.compute import SSHKeyPair
 from management.models.identity import Account, Domain
-from management.services import access, keypairs
+from management.services import access
+from management.services.compute import keypairs
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
 

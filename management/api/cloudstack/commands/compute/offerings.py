@@ -12,7 +12,8 @@ from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Para
 from management.api.cloudstack.schemas_infra import DiskOfferingResp, ServiceOfferingResp
 from management.models.compute import VirtualMachine
 from management.models.offerings import DiskOffering, ServiceOffering
-from management.services import access, offerings
+from management.services import access
+from management.services.compute import offerings
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
 

@@ -28,10 +28,10 @@ from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
-from management.services import security_groups as sg_service
-from management.services import vm as vm_service
+from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
+from management.services.network import security_groups as sg_service
 
 access.register_entity("VirtualMachine", VirtualMachine, "owned")
 tags.register("UserVm", "VirtualMachine")

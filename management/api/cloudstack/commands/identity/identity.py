@@ -29,8 +29,9 @@ from management.api.cloudstack.schemas import (
 from management.db.base import utcnow
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
-from management.services import access, identity
+from management.services import access
 from management.services.context import CallContext
+from management.services.identity import identity
 from management.services.listing import keyword_filter, paginate
 from management.services.tags import register as register_taggable
 

@@ -14,8 +14,9 @@ from management.api.cloudstack.schemas_infra import CapacityResp, HypervisorResp
 from management.errors import ParamError
 from management.models.infra import Cluster, Zone
 from management.models.offerings import OsCategory, OsType
-from management.services import access, capacity, hosts
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import capacity, hosts
 from management.services.listing import check_paging, keyword_filter, paginate
 
 access.register_entity("OsType", OsType, "public", soft_delete=False)

@@ -1,5 +1,5 @@
 """Hosts: addHost (list-shaped response), updateHost, deleteHost, listHosts, prepareHostForMaintenance,
-cancelHostMaintenance, reconnectHost. Hosts are real through the driver contract (services/hosts.py)."""
+cancelHostMaintenance, reconnectHost. Hosts are real through the driver contract (services/infra/hosts.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import HostResp
 from management.models.infra import Host
-from management.services import access, hosts
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import hosts
 from management.services.listing import keyword_filter, paginate
 
 access.register_entity("Host", Host, "public")

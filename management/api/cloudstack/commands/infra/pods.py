@@ -11,8 +11,9 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import PodResp
 from management.models.infra import Pod
-from management.services import access, infra
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import keyword_filter, paginate
 
 access.register_entity("Pod", Pod, "public")

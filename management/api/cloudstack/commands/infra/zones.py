@@ -11,8 +11,9 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
 from management.api.cloudstack.schemas import TagResp, ZoneResp
 from management.models.infra import Zone
-from management.services import access, infra, tags
+from management.services import access, tags
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import keyword_filter, paginate, tags_filter
 
 

@@ -16,9 +16,9 @@ from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
 from management.services import access
-from management.services import firewall as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import firewall as svc
 
 access.register_entity("FirewallRule", NetworkRule, "owned")
 

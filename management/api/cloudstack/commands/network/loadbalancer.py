@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
-from management.api.cloudstack.commands.vm import vm_responses
+from management.api.cloudstack.commands.compute.vm import vm_responses
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, api_command
 from management.api.cloudstack.schemas_compute import VirtualMachineResp
@@ -19,10 +19,10 @@ from management.models.infra import PublicIpAddress, Zone
 from management.models.network import Network
 from management.models.rules import NetworkRule
 from management.services import access
-from management.services import firewall as fwsvc
-from management.services import loadbalancer as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import firewall as fwsvc
+from management.services.network import loadbalancer as svc
 
 access.register_entity("LoadBalancerRule", NetworkRule, "owned")
 

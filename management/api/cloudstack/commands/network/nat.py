@@ -13,9 +13,9 @@ from management.api.cloudstack.schemas_rules import IpForwardingRuleResp
 from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
 from management.services import access
-from management.services import staticnat as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import staticnat as svc
 
 
 class EnableStaticNatParams(Params):

@@ -15,9 +15,9 @@ from management.db.base import utcnow
 from management.errors import ParamError, ResourceInUse
 from management.models.network import Network
 from management.models.offerings import NetworkOffering
-from management.services import network_offerings as svc
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
+from management.services.network import network_offerings as svc
 
 
 def services_resp(off: NetworkOffering) -> list[ServiceResp]:

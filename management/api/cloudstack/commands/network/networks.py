@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
-from management.api.cloudstack.commands.network_offerings import services_resp
+from management.api.cloudstack.commands.network.network_offerings import services_resp
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, api_command
 from management.api.cloudstack.schemas import TagResp
@@ -21,11 +21,12 @@ from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
-from management.services import access, ipam, tags
-from management.services import network_offerings as offsvc
-from management.services import networks as svc
+from management.services import access, tags
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.network import ipam
+from management.services.network import network_offerings as offsvc
+from management.services.network import networks as svc
 
 tags.register("Network", "Network")
 

@@ -24,8 +24,9 @@ from management.models.infra import (
     VirtualRouterElement,
     Zone,
 )
-from management.services import access, infra
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import keyword_filter, paginate
 
 access.register_entity("PhysicalNetwork", PhysicalNetwork, "public")

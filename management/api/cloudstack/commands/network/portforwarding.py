@@ -16,10 +16,10 @@ from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
 from management.services import access
-from management.services import firewall as fwsvc
-from management.services import portforwarding as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import firewall as fwsvc
+from management.services.network import portforwarding as svc
 
 access.register_entity("PortForwardingRule", NetworkRule, "owned")
 

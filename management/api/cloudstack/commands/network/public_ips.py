@@ -17,10 +17,10 @@ from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, PublicIpAddress, VlanIpRange, Zone
 from management.models.network import Network
 from management.services import access, tags
-from management.services import firewall as fwsvc
-from management.services import networks as svc
 from management.services.context import CallContext
 from management.services.listing import paginate, tags_filter
+from management.services.network import firewall as fwsvc
+from management.services.network import networks as svc
 
 tags.register("PublicIpAddress", "PublicIpAddress")
 

@@ -18,9 +18,9 @@ from management.models.network import Network
 from management.models.offerings import ServiceOffering
 from management.models.rules import RouterNetwork
 from management.services import access
-from management.services import routers as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import routers as svc
 
 access.register_entity("DomainRouter", VirtualMachine, "owned")
 

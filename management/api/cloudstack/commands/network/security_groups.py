@@ -15,9 +15,9 @@ from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
 from management.models.rules import SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
 from management.services import access
-from management.services import security_groups as svc
 from management.services.context import CallContext
 from management.services.listing import paginate
+from management.services.network import security_groups as svc
 
 access.register_entity("SecurityGroup", SecurityGroup, "owned")
 

@@ -15,8 +15,9 @@ from management.errors import ParamError, invalid_id
 from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, Pod, VlanIpRange, Zone
 from management.models.network import Network
-from management.services import access, infra
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import paginate
 
 access.register_entity("VlanIpRange", VlanIpRange, "public")

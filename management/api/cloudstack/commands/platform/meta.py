@@ -10,8 +10,8 @@ from management.api.cloudstack.envelope import ListResult
 from management.api.cloudstack.registry import Params, api_command
 from management.api.cloudstack.schemas import CapabilityResp, Resp
 from management.models.infra import Zone
-from management.services import rbac
 from management.services.context import CallContext
+from management.services.identity import rbac
 from management.services.listing import page_size_limit
 
 

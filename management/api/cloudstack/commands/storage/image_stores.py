@@ -1,5 +1,5 @@
 """Secondary storage: addImageStore, listImageStores, deleteImageStore, createSecondaryStagingStore,
-listSecondaryStagingStores, deleteSecondaryStagingStore. See services/infra.py for how nfs:// is served here."""
+listSecondaryStagingStores, deleteSecondaryStagingStore. See services/infra/infra.py for how nfs:// is served here."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import ImageStoreResp
 from management.models.infra import ImageStore, Zone
-from management.services import access, infra
+from management.services import access
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import keyword_filter, paginate
 
 access.register_entity("ImageStore", ImageStore, "public")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from management.api.cloudstack.commands.templates import (
+from management.api.cloudstack.commands.storage.templates import (
     CopyTemplateParams,
     ExtractTemplateParams,
     ListPermissionsParams,
@@ -29,8 +29,8 @@ from management.api.cloudstack.schemas_templates import ExtractResp, TemplatePer
 from management.errors import invalid_id
 from management.models.storage import Template
 from management.services import access
-from management.services import templates as svc
 from management.services.context import CallContext
+from management.services.storage import templates as svc
 
 
 class RegisterIsoParams(Params):

@@ -16,10 +16,10 @@ from management.models.identity import Account, Domain
 from management.models.infra import Zone
 from management.models.storage import Snapshot, Volume
 from management.services import access, tags
-from management.services import snapshots as snapshots_service
-from management.services import vm as vm_service
+from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.storage import snapshots as snapshots_service
 
 access.register_entity("Snapshot", Snapshot, "owned")
 tags.register("Snapshot", "Snapshot")

@@ -13,8 +13,9 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import StoragePoolResp
 from management.models.infra import Cluster, Pod, StoragePool
-from management.services import access, configuration, infra
+from management.services import access, configuration
 from management.services.context import CallContext
+from management.services.infra import infra
 from management.services.listing import keyword_filter, paginate
 
 access.register_entity("StoragePool", StoragePool, "public")

@@ -1,6 +1,6 @@
 """Templates: register (downloaded into the zones' image stores in the background), list with CloudStack's
 template filters (one row per zone), update, permissions, delete, copy, create from a volume or snapshot,
-extract. ISOs share the machinery (``commands/isos.py``)."""
+extract. ISOs share the machinery (``commands/storage/isos.py``)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from management.models.infra import Cluster, ImageStore, StoragePool, Zone
 from management.models.offerings import OsType
 from management.models.storage import Snapshot, Template, TemplateStoreRef, Volume
 from management.services import access, tags
-from management.services import templates as svc
 from management.services.context import CallContext
 from management.services.listing import check_paging, keyword_filter, tags_filter
+from management.services.storage import templates as svc
 
 tags.register("Template", "Template")
 tags.register("ISO", "Iso")
