@@ -104,8 +104,7 @@ def console_target(runtime: Any, grant: Grant, session_key: str | None = None) -
     from management.errors import CloudError
     from management.models.identity import User, UserSession
     from management.models.infra import Host
-    from management.services import access
-    from management.services.compute import vm as vm_service
+    from management.services import access, hypervisors
     from management.services.context import Caller
 
     with runtime.db.session(write=False) as s:
@@ -126,7 +125,7 @@ def console_target(runtime: Any, grant: Grant, session_key: str | None = None) -
         host = s.get(Host, vm.host_id)
         s.expunge_all()
     assert host is not None
-    addr = vm_service.driver_for(runtime, host).console_address(grant.vm_uuid)
+    addr = hypervisors.driver_for(runtime, host).console_address(grant.vm_uuid)
     if addr.protocol != "vnc":
         raise TokenError(f"the VM's console speaks {addr.protocol}, not VNC")
     return addr.host, addr.port

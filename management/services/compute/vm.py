@@ -18,8 +18,6 @@ import json
 import logging
 import secrets
 import string
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +50,8 @@ from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
+from management.services.compute import vmsync  # noqa: F401  (registers VM sync's driver watcher)
+from management.services.hypervisors import GiB, driver_error, driver_for, notify, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
@@ -59,7 +59,6 @@ from management.services.storage import templates as templates_service
 
 log = logging.getLogger(__name__)
 
-GiB = 1024**3
 MiB = 1024**2
 ACTIVE = ("Starting", "Running", "Stopping")  # states whose VMs hold host capacity
 RETRYABLE = (InsufficientResources, HostUnreachable, DriverTimeout)
@@ -67,26 +66,6 @@ MAX_PLACEMENT_ATTEMPTS = 8
 
 
 # ------------------------------------------------------------------------------------------------ plumbing
-
-@contextmanager
-def tx(runtime: Runtime) -> Iterator[Session]:
-    with runtime.db.session() as s:
-        yield s
-
-
-# Called after a VM started ("started") or stopped ("stopped") on its hypervisor, outside any transaction, with
-# (runtime, vm id, event). Host-side network enforcement (security groups) registers here; a hook's failure is logged
-# and never fails the lifecycle operation.
-LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str], None]] = []
-
-
-def notify(runtime: Runtime, vm_id: int, event: str) -> None:
-    for hook in list(LIFECYCLE_HOOKS):
-        try:
-            hook(runtime, vm_id, event)
-        except Exception:  # noqa: BLE001 - see LIFECYCLE_HOOKS
-            log.warning("VM %s %s hook %r failed", vm_id, event, hook, exc_info=True)
-
 
 def release(session: Session) -> None:
     """End the job session's transaction (and its SQLite write lock) before long driver work."""
@@ -100,58 +79,8 @@ def done(session: Session, value: Any) -> Any:
     return value
 
 
-def driver_for(runtime: Runtime, host: Host) -> drv.HypervisorDriver:
-    """The connected driver of `host` (services.infra.hosts' cache), watched by VM sync for lifecycle events."""
-    d = hosts_service.driver_for(runtime, host)
-    from management.services.compute import vmsync  # vmsync imports this module
-
-    vmsync.watch(runtime, host.id, d)
-    return d
-
-
-
 def template_source(session: Session, template: Template, zone: Zone) -> tuple[str, str]:
     return templates_service.source_for_pool(session, template, zone)
-
-
-def hosts_with_pool(session: Session, pool: StoragePool) -> list[Host]:
-    stmt = select(Host).where(Host.zone_id == pool.zone_id, Host.removed.is_(None), Host.type == "Routing")
-    if pool.scope == "CLUSTER":
-        stmt = stmt.where(Host.cluster_id == pool.cluster_id)
-    elif pool.scope == "HOST":
-        stmt = stmt.where(Host.id == pool.host_id)
-    return list(session.scalars(stmt.order_by(Host.id)).unique())
-
-
-def driver_for_volume(runtime: Runtime, session: Session, vol: Volume) -> drv.HypervisorDriver | None:
-    """A driver that sees the volume: the attached VM's host first, then any host reaching its pool."""
-    if vol.pool_id is None:
-        return None
-    pool = session.get_one(StoragePool, vol.pool_id)
-    candidates: list[Host] = []
-    if vol.instance_id is not None:
-        vm = session.get(VirtualMachine, vol.instance_id)
-        for hid in (vm.host_id, vm.last_host_id) if vm else ():
-            if hid is not None:
-                candidates.append(session.get_one(Host, hid))
-    candidates += hosts_with_pool(session, pool)
-    seen: set[int] = set()
-    for h in candidates:
-        if h.id in seen or h.status != "Up":
-            continue
-        seen.add(h.id)
-        try:
-            d = driver_for(runtime, h)
-            d.ensure_pool(hosts_service.pool_spec(pool))
-            if d.get_volume(pool.uuid, vol.uuid) is not None:
-                return d
-        except DriverError:
-            continue
-    return None
-
-
-def driver_error(op: str, what: str, exc: Exception) -> CloudError:
-    return InternalError(f"Unable to {op} {what} due to error: {exc}")
 
 
 # ------------------------------------------------------------------------------------------------ allocate

@@ -32,6 +32,7 @@ from management.errors import CloudError
 from management.fsm import VmEvent
 from management.models.compute import VirtualMachine
 from management.models.infra import Host
+from management.services import hypervisors
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
         threading.Thread(target=handle, args=(ev,), name="vm-sync-event", daemon=True).start()
 
     driver.register_event_listener(on_event)
+
+
+hypervisors.watch_drivers(watch)
 
 
 def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: LifecycleEvent) -> None:
@@ -232,7 +236,6 @@ class VmSync:
                 log.exception("vm sync round failed")
 
     def run_once(self) -> dict[str, int]:
-        from management.services.compute import vm as vm_service
 
         # Stuck VMs come from a server that died mid-job; that happens before this server starts, so they are
         # settled in the first round only. Later, a VM in Starting/Stopping is a live operation (a job, or a
@@ -259,7 +262,7 @@ class VmSync:
                                                               update_count)
         for host in hosts:
             try:
-                d = vm_service.driver_for(self.runtime, host)
+                d = hypervisors.driver_for(self.runtime, host)
                 domains = {dom.uuid: dom for dom in d.list_domains()}
             except (DriverError, CloudError) as exc:
                 log.info("vm sync: host %s unreachable: %s", host.name, exc)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,12 +47,17 @@ from management.models.network import Network
 from management.models.storage import TemplateStoreRef, Volume
 from management.services.infra import hosts
 from management.services.runtime import Runtime
-from management.services.storage import templates
 from management.storage import nfs
 
 log = logging.getLogger(__name__)
 
 MAX_RANGE = 65536
+
+# Storage reacts to a new cluster or image store (a zone's first simulator cluster, or a new store, gets the seeded
+# template): the templates service registers here when it is imported. Hooks run in the caller's session right after
+# the new row is flushed; an error propagates to the command.
+CLUSTER_ADDED_HOOKS: list[Callable[[Session, Cluster], None]] = []
+IMAGE_STORE_ADDED_HOOKS: list[Callable[[Session, ImageStore], None]] = []
 
 
 class NotDeletable(CloudError):
@@ -268,7 +274,8 @@ def add_cluster(session: Session, *, zone: Zone, pod: Pod, name: str, hypervisor
                       allocation_state=_allocation_state(allocationstate, "Enabled"), url=url)
     session.add(cluster)
     session.flush()
-    templates.on_cluster_added(session, cluster)
+    for hook in list(CLUSTER_ADDED_HOOKS):
+        hook(session, cluster)
     return cluster
 
 
@@ -468,7 +475,8 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
         pass
     session.add(store)
     session.flush()
-    templates.on_image_store_added(session, store)
+    for hook in list(IMAGE_STORE_ADDED_HOOKS):
+        hook(session, store)
     return store
 
 

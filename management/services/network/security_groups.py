@@ -29,7 +29,7 @@ from management.models.network import Nic
 from management.models.rules import SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
 from management.network.provider import PortRange
 from management.network.security_groups import NicSecurity, SecurityGroupEnforcer, SgRule
-from management.services.compute import vm as vm_service
+from management.services import hypervisors
 from management.services.context import Caller
 from management.services.network import firewall
 
@@ -210,7 +210,7 @@ def enforce_vm(runtime: Any, session: Session, vm: VirtualMachine,
     host = _enforced_host(session, vm)
     if host is None:
         return []
-    info = vm_service.driver_for(runtime, host).get_domain(vm.uuid)
+    info = hypervisors.driver_for(runtime, host).get_domain(vm.uuid)
     if info is None:
         return []
     taps = dict(t.split("=", 1) for t in (info.extra.get("taps") or "").split(",") if "=" in t)
@@ -294,4 +294,4 @@ def _on_vm(runtime: Any, vm_id: int, event: str) -> None:
         s.commit()
 
 
-vm_service.LIFECYCLE_HOOKS.append(_on_vm)
+hypervisors.LIFECYCLE_HOOKS.append(_on_vm)

@@ -12,7 +12,7 @@ from management.fsm import SnapshotEvent, VolumeEvent
 from management.models.compute import VirtualMachine
 from management.models.infra import StoragePool
 from management.models.storage import Snapshot, Volume
-from management.services.compute.vm import driver_error, driver_for_volume, tx
+from management.services.hypervisors import driver_error, driver_for_volume, tx
 from management.services.runtime import Runtime
 
 

@@ -40,6 +40,7 @@ from management.models.offerings import OsType
 from management.models.storage import Snapshot, Template, TemplatePermission, TemplateStoreRef, Volume
 from management.services import access
 from management.services.context import Caller
+from management.services.infra import infra
 from management.services.runtime import Runtime
 from management.storage import download as dl
 from management.storage.secondary import ImageStoreLayout, StoreError
@@ -256,6 +257,12 @@ def on_cluster_added(session: Session, cluster: Cluster) -> None:
         tmpl = ensure_builtin(session)
         for store in stores:
             _place_builtin(session, tmpl, store)
+
+
+if on_image_store_added not in infra.IMAGE_STORE_ADDED_HOOKS:
+    infra.IMAGE_STORE_ADDED_HOOKS.append(on_image_store_added)
+if on_cluster_added not in infra.CLUSTER_ADDED_HOOKS:
+    infra.CLUSTER_ADDED_HOOKS.append(on_cluster_added)
 
 
 def ensure_builtin_ready(session: Session) -> None:

@@ -17,7 +17,7 @@ from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
 from management.models.offerings import DiskOffering
 from management.models.storage import Snapshot, Volume
-from management.services.compute.vm import GiB, driver_error, driver_for, driver_for_volume, tx
+from management.services.hypervisors import GiB, driver_error, driver_for, driver_for_volume, tx
 from management.services.infra.hosts import pool_spec
 from management.services.runtime import Runtime
 

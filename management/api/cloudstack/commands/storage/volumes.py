@@ -20,8 +20,8 @@ from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
 from management.services.compute import vm as vm_service
-from management.services.compute.vm import GiB
 from management.services.context import CallContext
+from management.services.hypervisors import GiB
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
 from management.services.storage import volumes as volumes_service
 
