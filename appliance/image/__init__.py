@@ -1,6 +1,6 @@
 """Tiny guest image builder and config-drive helper."""
 
 from appliance.image.builder import build_tiny_image, cache_key, resolve_packages
-from appliance.image.configdrive import build_config_drive
+from management.drivers.configdrive import build_config_drive
 
 __all__ = ["build_tiny_image", "build_config_drive", "cache_key", "resolve_packages"]

@@ -98,7 +98,7 @@ def workdir():
 
 @pytest.fixture(scope="module")
 def guest(conn, image, network, workdir):
-    from appliance.image.configdrive import build_config_drive
+    from management.drivers.configdrive import build_config_drive
 
     key = workdir / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

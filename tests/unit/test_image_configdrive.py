@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from appliance.image.configdrive import build_config_drive, meta_data, read_config_drive, volume_label
+from management.drivers.configdrive import build_config_drive, meta_data, read_config_drive, volume_label
 
 pytestmark = pytest.mark.unit
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import libvirt
 
+from management.drivers import configdrive
 from management.drivers.base import (
     Capability,
     ConsoleAddress,
@@ -1023,8 +1024,7 @@ class LibvirtDriver(HypervisorDriver):
 
 
 def build_config_drive(path: str, spec: DomainSpec) -> None:
-    """ConfigDrive v2 ISO for the spec: the appliance's builder (genisoimage), imported lazily so the
-    management server does not need the appliance package unless config drives are used."""
+    """ConfigDrive v2 ISO for the spec (`management.drivers.configdrive`, genisoimage)."""
     meta = dict(spec.metadata)
     # services write "public-keys" (the metadata-service name); "public_keys" is accepted too
     raw_keys = "\n".join(meta.pop(k, "") for k in ("public_keys", "public-keys"))
@@ -1032,13 +1032,9 @@ def build_config_drive(path: str, spec: DomainSpec) -> None:
     hostname = meta.pop("hostname", spec.name)
     meta.pop("instance-id", None)  # meta_data.json has uuid already
     try:
-        from appliance.image.configdrive import build_config_drive as _build
-    except ImportError as exc:  # pragma: no cover - the appliance package ships with devcloud
-        raise DriverError(f"config drive builder unavailable: {exc}") from exc
-    try:
-        _build(path, hostname=hostname, instance_uuid=spec.uuid, public_keys=keys,
-               user_data=spec.user_data.encode() if spec.user_data is not None else None,
-               extra_meta=meta or None)
+        configdrive.build_config_drive(path, hostname=hostname, instance_uuid=spec.uuid, public_keys=keys,
+                                       user_data=spec.user_data.encode() if spec.user_data is not None else None,
+                                       extra_meta=meta or None)
     except Exception as exc:
         raise DriverError(f"building the config drive failed: {exc}") from exc
 
