@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import threading
 import time
 import uuid
@@ -299,20 +298,3 @@ def test_capabilities_are_read_only_and_typo_proof():
         caps["events"] = False  # type: ignore[index]
     with pytest.raises(ValueError):
         make_capabilities(evnets=True)
-
-
-FORBIDDEN = ("management.db", "management.models", "management.services", "management.api")
-
-
-def test_drivers_never_import_database_services_or_api():
-    root = Path(__file__).resolve().parents[2] / "management" / "drivers"
-    offenders = []
-    for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.startswith(FORBIDDEN)]
-    assert not offenders
