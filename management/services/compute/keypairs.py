@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
 from management.errors import InternalError, ParamError
-from management.models.compute import SSHKeyPair
+from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 
 _KEY_TYPES = ("ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
@@ -41,6 +41,37 @@ def fingerprint(public_key: str) -> str:
     _, blob, _ = parse_public_key(public_key)
     digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - the format CloudStack and ssh-keygen -E md5 show
     return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
+
+
+def encrypt_for(public_key: str, plaintext: str) -> str:
+    """plaintext encrypted with an ssh-rsa public key (RSA, PKCS#1 v1.5 padding), base64: how CloudStack's
+    getVMPassword and EC2's GetPasswordData hand out a VM's password (the key pair's private key decrypts it)."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+    try:
+        key = load_ssh_public_key(public_key.strip().encode())
+    except (ValueError, TypeError):
+        raise ParamError("Public key is invalid") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ParamError("Only RSA key pairs can encrypt a password")
+    return base64.b64encode(key.encrypt(plaintext.encode(), padding.PKCS1v15())).decode()
+
+
+def encrypted_password(session: Session, vm: VirtualMachine) -> str | None:
+    """The VM's password encrypted for its first key pair (what CloudStack's getVMPassword returns), or None: no
+    password (only VMs of password-enabled templates get one, at deploy or reset), no key pair, or a key that cannot
+    encrypt (not RSA)."""
+    names = [k for k in (vm.keypairs or "").split(",") if k]
+    if not vm.password or not names:
+        return None
+    kp = session.scalar(select(SSHKeyPair).where(SSHKeyPair.account_id == vm.account_id, SSHKeyPair.name == names[0]))
+    if kp is None:
+        return None
+    try:
+        return encrypt_for(kp.public_key, vm.password)
+    except ParamError:
+        return None
 
 
 def generate(comment: str) -> tuple[str, str]:
