@@ -128,6 +128,43 @@ def attach(runtime: Runtime, vol_id: int, vm_id: int, device_id: int | None = No
         vol.instance_id, vol.device_id, vol.attached = vm_id, dev, utcnow()
 
 
+def create_on_primary(runtime: Runtime, vol_id: int) -> None:
+    """Creates the disk of an Allocated (never attached) volume on primary storage, detached: it becomes Ready.
+
+    CloudStack creates a data volume's disk only on its first attach; an EC2 volume exists (and can be snapshotted)
+    from CreateVolume on. The pool is one the zone's first Up host reaches, so a later attach there needs no copy."""
+    with tx(runtime) as s:
+        vol = s.get_one(Volume, vol_id)
+        if vol.state != "Allocated" or vol.pool_id is not None:
+            return
+        zone = s.get_one(Zone, vol.zone_id)
+        host = s.scalar(select(Host).where(Host.zone_id == zone.id, Host.removed.is_(None), Host.type == "Routing",
+                                           Host.status == "Up").order_by(Host.id).limit(1))
+        if host is None:
+            raise ResourceUnavailable(f"No host is Up in zone {zone.name} to create volume {vol.uuid} on")
+        tags = s.get_one(DiskOffering, vol.disk_offering_id).tags if vol.disk_offering_id else None
+        pool = placement.choose_pool(s, zone, vol.size, cluster_id=host.cluster_id, host_id=host.id, tags=tags,
+                                     what=f"volume {vol.name}")
+        vol.pool_id = pool.id
+        fsm.transition(s, vol, VolumeEvent.CreateRequested)
+        vol_uuid, size = vol.uuid, vol.size
+    try:
+        d = driver_for(runtime, host)
+        d.ensure_pool(pool_spec(pool))
+        d.create_volume(pool.uuid, vol_uuid, size)
+    except DriverError as exc:
+        with tx(runtime) as s:
+            vol = s.get_one(Volume, vol_id)
+            fsm.transition(s, vol, VolumeEvent.OperationFailed)
+            placement.release_pool(s, pool.id, size)
+            vol.pool_id = None
+        raise driver_error("create", f"volume {vol_uuid}", exc) from None
+    with tx(runtime) as s:
+        vol = s.get_one(Volume, vol_id)
+        vol.path = vol.uuid
+        fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
+
+
 def detach(runtime: Runtime, vol_id: int, *, force_db: bool = False) -> None:
     with tx(runtime) as s:
         vol = s.get_one(Volume, vol_id)
