@@ -136,6 +136,21 @@ def join(session: Session, vm: VirtualMachine, groups: list[SecurityGroup]) -> N
     session.flush()
 
 
+def replace_groups(runtime: Any, session: Session, vm: VirtualMachine, groups: list[SecurityGroup]) -> None:
+    """The VM's groups become exactly `groups` (EC2 ModifyInstanceAttribute groupSet); rules are re-applied."""
+    if not groups:
+        raise ParamError("A virtual machine must be in at least one security group")
+    for g in groups:
+        if g.account_id != vm.account_id:
+            raise ParamError(f"Security group {g.name} does not belong to the VM's account")
+    session.execute(sa_delete(SecurityGroupVmMap).where(SecurityGroupVmMap.vm_id == vm.id),
+                    execution_options={"synchronize_session": "fetch"})
+    join(session, vm, groups)
+    zone = session.get(Zone, vm.zone_id)
+    if zone is not None and zone.security_groups_enabled:
+        changed(runtime, session)
+
+
 def groups_of(session: Session, vm_ids: list[int]) -> dict[int, list[SecurityGroup]]:
     out: dict[int, list[SecurityGroup]] = {i: [] for i in vm_ids}
     if vm_ids:
