@@ -1,6 +1,7 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
+from management.models.ec2 import Ec2ClientToken
 from management.models.events import Configuration, Event, ResourceTag
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
@@ -39,7 +40,8 @@ from management.models.storage import (
 )
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Event",
+    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
+    "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",
     "PublicIpAddress", "ResourceTag", "Role", "RolePermission", "RoleType", "SSHKeyPair", "ServiceOffering",
