@@ -18,6 +18,7 @@ import base64
 import contextlib
 import datetime as dt
 import fnmatch
+import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ TYPE_MAP = {
     "t2.medium": "Medium Instance", "t3.medium": "Medium Instance",
 }
 DEFAULT_TYPE = "m1.small"
+ROOT_DEVICE = "/dev/vda"
 STATES = {  # CloudStack VM state -> (code, EC2 name)
     "Allocated": (0, "pending"), "Starting": (0, "pending"), "Running": (16, "running"),
     "Stopping": (64, "stopping"), "Stopped": (80, "stopped"), "Migrating": (16, "running"),
@@ -248,24 +250,50 @@ def describe_zones(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ images
 
-def image_of(r: Request, t: dict[str, Any]) -> dict[str, Any]:
+def image_devices(size: int | None, snapshot_uuid: str | None) -> list[dict[str, Any]]:
+    """An image's block device mapping: its root disk (size, and the snapshot CreateImage made it from)."""
+    ebs: dict[str, Any] = {"DeleteOnTermination": True, "VolumeType": "standard", "Encrypted": False}
+    if size:
+        ebs["VolumeSize"] = max(1, -(-int(size) // GiB))
+    if snapshot_uuid:
+        ebs["SnapshotId"] = ids.to_ec2("snap", snapshot_uuid)
+    return [{"DeviceName": ROOT_DEVICE, "Ebs": ebs}]
+
+
+def image_of(r: Request, t: dict[str, Any], snapshot_uuid: str | None = None) -> dict[str, Any]:
     return {
         "ImageId": ids.to_ec2("ami", t["id"]), "ImageLocation": f"{t.get('account') or 'system'}/{t['name']}",
         "State": "available" if t.get("isready") else "pending", "OwnerId": r.owner_id if t.get("account")
         == r.caller.account_name else "amazon", "CreationDate": iso(parse_time(t.get("created"))) if t.get("created")
         else None, "Public": bool(t.get("ispublic")), "Architecture": "x86_64", "ImageType": "machine",
         "Name": t["name"], "Description": t.get("displaytext"), "RootDeviceType": "ebs",
-        "RootDeviceName": "/dev/vda", "VirtualizationType": "hvm", "Hypervisor": "xen",
-        "BlockDeviceMappings": [], "Tags": tagset(t.get("tags")), "PlatformDetails": "Linux/UNIX",
+        "RootDeviceName": ROOT_DEVICE, "VirtualizationType": "hvm", "Hypervisor": "xen",
+        "BlockDeviceMappings": image_devices(t.get("size"), snapshot_uuid), "Tags": tagset(t.get("tags")),
+        "PlatformDetails": "Linux/UNIX",
     }
+
+
+def executable_templates(r: Request) -> list[dict[str, Any]]:
+    """The templates the caller may launch (one row per template), as DescribeImages lists them."""
+    if "templates" not in r.cache:
+        seen: dict[str, dict[str, Any]] = {}
+        for t in listing(r, "listTemplates", "template", templatefilter="executable"):
+            seen.setdefault(t["id"], t)
+        r.cache["templates"] = list(seen.values())
+    return r.cache["templates"]  # type: ignore[no-any-return]
+
+
+def images_of(r: Request, templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from management.api.ec2 import views
+
+    with r.db() as s:
+        snaps = views.image_snapshots(s, [t["id"] for t in templates])
+    return [image_of(r, t, snaps.get(t["id"])) for t in templates]
 
 
 @action("DescribeImages")
 def describe_images(r: Request, p: dict[str, Any]) -> dict[str, Any]:
-    seen: dict[str, dict[str, Any]] = {}
-    for t in listing(r, "listTemplates", "template", templatefilter="executable"):
-        seen.setdefault(t["id"], t)
-    images = [image_of(r, t) for t in seen.values()]
+    images = images_of(r, executable_templates(r))
     if p.get("ImageIds"):
         want = p["ImageIds"]
         images = [i for i in images if i["ImageId"] in want]
@@ -285,7 +313,7 @@ def describe_images(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ instances
 
-def _vm_extras(r: Request, vm_uuids: list[str]) -> dict[str, dict[str, Any]]:
+def vm_extras(r: Request, vm_uuids: list[str]) -> dict[str, dict[str, Any]]:
     """Security groups (membership records) and network uuids of VMs, in one read."""
     out: dict[str, dict[str, Any]] = {u: {"groups": []} for u in vm_uuids}
     if not vm_uuids:
@@ -331,10 +359,18 @@ def instance_of(r: Request, v: dict[str, Any], extra: dict[str, Any] | None = No
         "Placement": {"AvailabilityZone": v.get("zonename"), "Tenancy": "default"},
         "Monitoring": {"State": "disabled"}, "PrivateIpAddress": private, "PublicIpAddress": public,
         "SubnetId": subnet, "VpcId": ids.to_ec2("vpc", nic.get("networkid")),
-        "Architecture": "x86_64", "RootDeviceType": "ebs", "RootDeviceName": "/dev/vda",
+        "Architecture": "x86_64", "RootDeviceType": "ebs", "RootDeviceName": ROOT_DEVICE,
+        "BlockDeviceMappings": instance_devices(v.get("_volumes") or []),
         "VirtualizationType": "hvm", "Hypervisor": "xen",
         "SecurityGroups": groups, "Tags": tagset(v.get("tags")),
     }
+
+
+def instance_devices(volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An instance's block device mapping: its root and data volumes (views.volumes_of rows)."""
+    return [{"DeviceName": device_name(v["deviceid"]),
+             "Ebs": {"VolumeId": ids.to_ec2("vol", v["id"]), "Status": "attached", "AttachTime": v["attached"],
+                     "DeleteOnTermination": v["type"] == "ROOT"}} for v in volumes]
 
 
 INSTANCE_FILTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -427,19 +463,57 @@ def group_uuids(r: Request, p: dict[str, Any]) -> list[str]:
     return out
 
 
-def _join_groups(r: Request, vm_uuid: str, sg_uuids: list[str]) -> None:
+def _join_groups(r: Request, vm_uuids: list[str], sg_uuids: list[str]) -> None:
     """Records membership where the zone has no security groups (CloudStack's deploy refuses groups there)."""
     from management.services.network import security_groups as sgs
 
     with r.db(write=True) as s:
-        vm = s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid))
         groups = list(s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(sg_uuids))))
-        if vm is not None and groups:
-            sgs.join(s, vm, groups)
+        for vm in s.scalars(select(VirtualMachine).where(VirtualMachine.uuid.in_(vm_uuids))):
+            if groups:
+                sgs.join(s, vm, groups)
 
 
 @action("RunInstances")
 def run_instances(r: Request, p: dict[str, Any]) -> dict[str, Any]:
+    from management.api.ec2 import tokens
+
+    token = p.get("ClientToken")
+    if not token:
+        return _launch(r, p)[0]
+    earlier = tokens.claim(r, token, tokens.request_hash(p))
+    if earlier is not None:
+        return _reservation_again(r, earlier, token)
+    try:
+        res, created = _launch(r, p)
+    except BaseException:
+        tokens.release(r, token)
+        raise
+    tokens.record(r, token, created)
+    return res
+
+
+def _reservation_again(r: Request, uuids: list[str], token: str) -> dict[str, Any]:
+    """The reservation an earlier RunInstances with this client token launched, as its instances are now."""
+    rows = {v["id"]: v for v in instance_rows(r)}
+    instances = []
+    for n, u in enumerate(uuids):
+        v = rows.get(u)
+        if v is None or STATES.get(v.get("state", ""), (0, ""))[1] in ("terminated", "shutting-down"):
+            raise EC2Error("IdempotentInstanceTerminated", "The client token you have provided is associated with a "
+                                                           "terminated instance. Please use a different client "
+                                                           "token.")
+        inst = instance_of(r, v)
+        inst["AmiLaunchIndex"] = n
+        inst["ClientToken"] = token
+        instances.append(inst)
+    res = reservation(r, instances)
+    res["Groups"] = instances[0]["SecurityGroups"]
+    return res
+
+
+def _launch(r: Request, p: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Deploys the instances; returns the reservation and the VM uuids in launch order."""
     lo, hi = p["MinCount"], p["MaxCount"]
     if lo < 1 or hi < lo:
         raise EC2Error("InvalidParameterValue", "MinCount must be at least 1 and MaxCount at least MinCount")
@@ -483,22 +557,28 @@ def run_instances(r: Request, p: dict[str, Any]) -> dict[str, Any]:
                         r.inv.call("destroyVirtualMachine", id=u, expunge=True)
             raise cs_error(err, "InvalidParameterValue") from None
         created.append(body["id"])
-    if groups and not sg_zone:
-        for u in created:
-            _join_groups(r, u, groups)
+    if not sg_zone:
+        # EC2 puts an instance launched without groups into the account's `default` group; CloudStack does that
+        # itself in zones with security groups. Here the membership is recorded (its ingress rules become firewall
+        # rules on the instance's static NAT address, see firewall_sync).
+        _join_groups(r, created, groups or [g["id"] for g in _groups(r) if g["name"] == "default"])
     create_tags(r, "UserVm", created, tags)
     vms = {v["id"]: v for v in listing(r, "listVirtualMachines", "virtualmachine", ids=created)}
-    extras = _vm_extras(r, created)
+    extras = vm_extras(r, created)
+    from management.api.ec2 import views
+
+    with r.db() as s:
+        volumes = views.volumes_of(s, select(VirtualMachine.id).where(VirtualMachine.uuid.in_(created)))
     instances = []
     for n, u in enumerate(created):
-        v = vms.get(u, {"id": u, "templateid": tmpl})
+        v = dict(vms.get(u, {"id": u, "templateid": tmpl}), _volumes=volumes.get(u, []))
         inst = instance_of(r, v, extras.get(u), state=(0, "pending"))
         inst["AmiLaunchIndex"] = n
         inst["ClientToken"] = p.get("ClientToken") or ""
         instances.append(inst)
     res = reservation(r, instances)
     res["Groups"] = instances[0]["SecurityGroups"] if instances else []
-    return res
+    return res, created
 
 
 class _quiet:
@@ -605,9 +685,11 @@ def create_key_pair(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 @action("ImportKeyPair")
 def import_key_pair(r: Request, p: dict[str, Any]) -> dict[str, Any]:
+    material = p["PublicKeyMaterial"]
+    if not material:
+        raise EC2Error("MissingParameter", "The request must contain the parameter PublicKeyMaterial")
     if _key_exists(r, p["KeyName"]):
         raise EC2Error("InvalidKeyPair.Duplicate", f"The keypair '{p['KeyName']}' already exists.")
-    material = p["PublicKeyMaterial"]
     text = material.decode("utf-8", "replace") if isinstance(material, bytes) else str(material)
     if not text.startswith(("ssh-", "ecdsa-")):  # some clients base64 the OpenSSH line twice
         with contextlib.suppress(ValueError):
@@ -925,13 +1007,15 @@ def volume_of(r: Request, v: dict[str, Any]) -> dict[str, Any]:
 
 
 def _device(v: dict[str, Any]) -> str:
-    dev = v.get("deviceid")
-    if dev is None:
-        return "/dev/vda"
+    return device_name(v.get("deviceid"))
+
+
+def device_name(dev: Any) -> str:
+    """The guest device of a CloudStack device id (0 = the root disk)."""
     try:
         return "/dev/vd" + chr(ord("a") + int(dev))
     except (TypeError, ValueError):
-        return "/dev/vda"
+        return ROOT_DEVICE
 
 
 def _disk_offering(r: Request, size_gib: int | None) -> tuple[str, int | None]:
@@ -1056,9 +1140,25 @@ def snapshot_of(r: Request, s: dict[str, Any], description: str | None = None) -
             "Encrypted": False, "Tags": tagset(s.get("tags")), "StorageTier": "standard"}
 
 
+def _on_primary(r: Request, vol_uuid: str) -> None:
+    """A data volume CreateVolume made has no disk until its first attach (CloudStack's way), and CloudStack
+    snapshots only Ready volumes; an EBS volume is snapshottable from the start: create its (empty) disk now."""
+    from management.services.storage import volumes as volume_service
+
+    with r.db() as s:
+        row = s.execute(select(Volume.id, Volume.state, Volume.volume_type).where(Volume.uuid == vol_uuid)).first()
+    if row is None or row[1] != "Allocated" or row[2] != "DATADISK":
+        return
+    try:
+        volume_service.create_on_primary(r.inv.runtime, row[0])
+    except CloudError as err:
+        raise cs_error(err) from None
+
+
 @action("CreateSnapshot")
 def create_snapshot(r: Request, p: dict[str, Any]) -> dict[str, Any]:
     vu = _volume_ids(r, p["VolumeId"])
+    _on_primary(r, vu)
     body = run(r, "createSnapshot", wait=False, volumeid=vu)
     u = body["id"]
     create_tags(r, "Snapshot", [u], tag_specs(p, "snapshot"))
@@ -1118,7 +1218,18 @@ def allocate_address(r: Request, p: dict[str, Any]) -> dict[str, Any]:
             "NetworkBorderGroup": r.region, "PublicIpv4Pool": "amazon"}
 
 
+def _check_ips(ips: list[str]) -> None:
+    for ip in ips:
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise EC2Error("InvalidParameterValue", f"Invalid value '{ip}' for PublicIp. Not a valid IPv4 "
+                                                    "address") from None
+
+
 def _address(r: Request, p: dict[str, Any]) -> dict[str, Any]:
+    if p.get("PublicIp"):
+        _check_ips([p["PublicIp"]])
     addrs = _addresses(r)
     if p.get("AllocationId"):
         found = [a for a in addrs if ids.to_ec2("eipalloc", a["id"]) == p["AllocationId"]]
@@ -1172,6 +1283,9 @@ def disassociate_address(r: Request, p: dict[str, Any]) -> None:
 
 @action("ReleaseAddress")
 def release_address(r: Request, p: dict[str, Any]) -> None:
+    if p.get("PublicIp") and p.get("AllocationId"):
+        raise EC2Error("InvalidParameterCombination", "You may specify public IP or allocation id, but not both in "
+                                                      "the same call")
     ip = _address(r, p)
     if ip.get("isstaticnat") and p.get("AllocationId"):
         raise EC2Error("InvalidIPAddress.InUse", f"Address {ip['ipaddress']} is associated with an instance")
@@ -1181,6 +1295,7 @@ def release_address(r: Request, p: dict[str, Any]) -> None:
 
 @action("DescribeAddresses")
 def describe_addresses(r: Request, p: dict[str, Any]) -> dict[str, Any]:
+    _check_ips(p.get("PublicIps") or [])
     items = [address_of(r, a) for a in _addresses(r)]
     for key, param, code in (("PublicIp", "PublicIps", "InvalidAddress.NotFound"),
                              ("AllocationId", "AllocationIds", "InvalidAllocationID.NotFound")):
@@ -1226,13 +1341,22 @@ def _tag_targets(r: Request, resource_ids: list[str]) -> dict[str, list[str]]:
     return by_type
 
 
+def _tags_of(r: Request, cs_type: str) -> list[dict[str, Any]]:
+    """The tags the caller sees on resources of a type. Tags belong to the resource's owner (CloudStack), so those on
+    a shared or public image are not the caller's: they are the ones DescribeImages shows on the images."""
+    if cs_type == "Template":
+        return [dict(t, resourceid=tm["id"], resourcetype="Template") for tm in executable_templates(r)
+                for t in tm.get("tags") or []]
+    return listing(r, "listTags", "tag", resourcetype=cs_type)
+
+
 @action("CreateTags")
 def create_tags_action(r: Request, p: dict[str, Any]) -> None:
     tags = [{"key": t["Key"], "value": t.get("Value", "")} for t in p.get("Tags") or []]
     if not tags:
         raise EC2Error("MissingParameter", "The request must contain the parameter Tags")
     for cs_type, uuids in _tag_targets(r, p["Resources"]).items():
-        existing = {(t["resourceid"], t["key"]) for t in listing(r, "listTags", "tag", resourcetype=cs_type)}
+        existing = {(t["resourceid"], t["key"]) for t in _tags_of(r, cs_type)}
         stale = [{"key": t["key"]} for t in tags if any((u, t["key"]) in existing for u in uuids)]
         if stale:  # EC2 overwrites a tag's value; CloudStack refuses duplicates: delete first
             run(r, "deleteTags", resourceids=uuids, resourcetype=cs_type, tags=stale)
@@ -1245,7 +1369,7 @@ def delete_tags_action(r: Request, p: dict[str, Any]) -> None:
     tags = [{"key": t["Key"], **({"value": t["Value"]} if t.get("Value") is not None else {})}
             for t in p.get("Tags") or []]
     for cs_type, uuids in _tag_targets(r, p["Resources"]).items():
-        existing = [t for t in listing(r, "listTags", "tag", resourcetype=cs_type) if t["resourceid"] in uuids]
+        existing = [t for t in _tags_of(r, cs_type) if t["resourceid"] in uuids]
         if tags:
             existing = [t for t in existing if any(t["key"] == w["key"] and ("value" not in w or
                                                                           t.get("value") == w["value"])
@@ -1259,7 +1383,8 @@ def delete_tags_action(r: Request, p: dict[str, Any]) -> None:
 @action("DescribeTags")
 def describe_tags(r: Request, p: dict[str, Any]) -> dict[str, Any]:
     items = []
-    for t in listing(r, "listTags", "tag"):
+    for t in [t for t in listing(r, "listTags", "tag") if t.get("resourcetype") != "Template"] + \
+            _tags_of(r, "Template"):
         prefix = PREFIX_OF.get(t.get("resourcetype", ""))
         if prefix is None:
             continue
@@ -1276,7 +1401,9 @@ def describe_tags(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 @action("DescribeAccountAttributes")
 def describe_account_attributes(r: Request, p: dict[str, Any]) -> dict[str, Any]:
-    attrs = [("supported-platforms", ["VPC"]), ("default-vpc", ["none"]), ("max-instances", ["20"])]
+    # VPC is a supported platform once the VPC actions exist (CreateVpc/DescribeVpcs); until then only EC2 is.
+    vpc = "CreateVpc" in ACTIONS and "DescribeVpcs" in ACTIONS
+    attrs = [("supported-platforms", ["VPC" if vpc else "EC2"]), ("default-vpc", ["none"]), ("max-instances", ["20"])]
     return {"AccountAttributes": [{"AttributeName": n, "AttributeValues": [{"AttributeValue": v} for v in vs]}
                                   for n, vs in attrs]}
 

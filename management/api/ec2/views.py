@@ -19,7 +19,7 @@ from management.models.infra import PublicIpAddress, Zone
 from management.models.jobs import AsyncJob
 from management.models.network import Network, Nic
 from management.models.offerings import ServiceOffering
-from management.models.storage import Template
+from management.models.storage import Snapshot, Template, Volume
 from management.services import access
 from management.services.context import Caller
 
@@ -87,8 +87,33 @@ def vm_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
                    PublicIpAddress.vm_id.in_(select(ids.c.id)))):
         if vm_id in rows:
             rows[vm_id]["publicip"] = ip
+    for uuid, vols in volumes_of(session, select(ids.c.id)).items():
+        uuid_of[uuid]["_volumes"] = vols
     from management.services.network.security_groups import groups_of
 
     for vm_id, groups in groups_of(session, list(rows)).items():
         rows[vm_id]["_groups"] = [(g.uuid, g.name) for g in groups]
     return list(rows.values())
+
+
+def volumes_of(session: Session, vm_ids: Any) -> dict[str, list[dict[str, Any]]]:
+    """VM uuid -> its volumes (root first, then by device id): what the instance's block device mapping shows."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for vm_uuid, uuid, vtype, dev, attached, created in session.execute(
+            select(VirtualMachine.uuid, Volume.uuid, Volume.volume_type, Volume.device_id, Volume.attached,
+                   Volume.created)
+            .join(VirtualMachine, VirtualMachine.id == Volume.instance_id)
+            .where(Volume.instance_id.in_(vm_ids), Volume.removed.is_(None))
+            .order_by(Volume.instance_id, Volume.device_id, Volume.id)):
+        out.setdefault(vm_uuid, []).append({"id": uuid, "type": vtype, "deviceid": dev,
+                                            "attached": attached or created})
+    return out
+
+
+def image_snapshots(session: Session, template_uuids: list[str]) -> dict[str, str]:
+    """Template uuid -> the uuid of the snapshot it was created from (CreateImage's root snapshot)."""
+    if not template_uuids:
+        return {}
+    return {t: snap for t, snap in session.execute(
+        select(Template.uuid, Snapshot.uuid).join(Snapshot, Snapshot.id == Template.source_snapshot_id)
+        .where(Template.uuid.in_(template_uuids)))}
