@@ -464,14 +464,18 @@ def group_uuids(r: Request, p: dict[str, Any]) -> list[str]:
 
 
 def _join_groups(r: Request, vm_uuids: list[str], sg_uuids: list[str]) -> None:
-    """Records membership where the zone has no security groups (CloudStack's deploy refuses groups there)."""
+    """Records membership where the zone has no security groups (CloudStack's deploy refuses groups there); no
+    groups means the account's `default` group, where EC2 puts an instance launched without any."""
+    from management.models.identity import Account
     from management.services.network import security_groups as sgs
 
     with r.db(write=True) as s:
-        groups = list(s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(sg_uuids))))
+        if sg_uuids:
+            groups = list(s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(sg_uuids))))
+        else:
+            groups = [sgs.default_group(s, s.get_one(Account, r.caller.account_id))]
         for vm in s.scalars(select(VirtualMachine).where(VirtualMachine.uuid.in_(vm_uuids))):
-            if groups:
-                sgs.join(s, vm, groups)
+            sgs.join(s, vm, groups)
 
 
 @action("RunInstances")
@@ -480,17 +484,14 @@ def run_instances(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
     token = p.get("ClientToken")
     if not token:
-        return _launch(r, p)[0]
+        return _launch(r, p, None)
     earlier = tokens.claim(r, token, tokens.request_hash(p))
     if earlier is not None:
         return _reservation_again(r, earlier, token)
     try:
-        res, created = _launch(r, p)
-    except BaseException:
-        tokens.release(r, token)
-        raise
-    tokens.record(r, token, created)
-    return res
+        return _launch(r, p, token)
+    finally:
+        tokens.release(r, token)  # when nothing was launched: a retry launches again
 
 
 def _reservation_again(r: Request, uuids: list[str], token: str) -> dict[str, Any]:
@@ -512,8 +513,10 @@ def _reservation_again(r: Request, uuids: list[str], token: str) -> dict[str, An
     return res
 
 
-def _launch(r: Request, p: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Deploys the instances; returns the reservation and the VM uuids in launch order."""
+def _launch(r: Request, p: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """Deploys the instances; the client token (claimed by the caller) records them once they exist."""
+    from management.api.ec2 import tokens
+
     lo, hi = p["MinCount"], p["MaxCount"]
     if lo < 1 or hi < lo:
         raise EC2Error("InvalidParameterValue", "MinCount must be at least 1 and MaxCount at least MinCount")
@@ -557,11 +560,13 @@ def _launch(r: Request, p: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                         r.inv.call("destroyVirtualMachine", id=u, expunge=True)
             raise cs_error(err, "InvalidParameterValue") from None
         created.append(body["id"])
+    if token:
+        tokens.record(r, token, created)  # a retry from here on gets these instances, whatever fails below
     if not sg_zone:
         # EC2 puts an instance launched without groups into the account's `default` group; CloudStack does that
         # itself in zones with security groups. Here the membership is recorded (its ingress rules become firewall
         # rules on the instance's static NAT address, see firewall_sync).
-        _join_groups(r, created, groups or [g["id"] for g in _groups(r) if g["name"] == "default"])
+        _join_groups(r, created, groups)
     create_tags(r, "UserVm", created, tags)
     vms = {v["id"]: v for v in listing(r, "listVirtualMachines", "virtualmachine", ids=created)}
     extras = vm_extras(r, created)
@@ -578,7 +583,7 @@ def _launch(r: Request, p: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         instances.append(inst)
     res = reservation(r, instances)
     res["Groups"] = instances[0]["SecurityGroups"] if instances else []
-    return res, created
+    return res
 
 
 class _quiet:

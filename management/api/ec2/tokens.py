@@ -2,8 +2,9 @@
 
 The first request with a token claims it (a row with the hash of its parameters, unique per account and token),
 launches, then records the instances. A retry with the same parameters gets that reservation back, with different
-parameters ``IdempotentParameterMismatch``; one that arrives while the first is still launching waits for it. A
-failed launch gives the token up, so a retry launches again (EC2 keeps no reservation for a failed request).
+parameters ``IdempotentParameterMismatch``; one that arrives while the first is still launching waits for it. The
+instances are recorded as soon as they exist, so a retry after a later failure of the first request gets them rather
+than launching more; a launch that failed before creating any gives the token up, and a retry launches again.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def record(r: Any, token: str, instance_uuids: list[str]) -> None:
 
 
 def release(r: Any, token: str) -> None:
+    """Gives the token up unless instances were recorded for it."""
     with r.db(write=True) as s:
         s.execute(delete(Ec2ClientToken).where(Ec2ClientToken.account_id == r.caller.account_id,
                                                Ec2ClientToken.client_token == token,
