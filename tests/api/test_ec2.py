@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_ec2_helpers import Cloud, in_process_cloud
+from tests.api.test_ec2_helpers import Cloud, err, in_process_cloud
 from tests.conftest import wait_for
 
 boto3 = pytest.importorskip("boto3")
@@ -33,11 +33,6 @@ def ec2(cloud: Cloud) -> Any:
 @pytest.fixture(scope="module")
 def ami(ec2: Any) -> str:
     return ec2.describe_images()["Images"][0]["ImageId"]  # type: ignore[no-any-return]
-
-
-def err(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    r = exc.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
 def running(ec2: Any, ids: list[str]) -> None:

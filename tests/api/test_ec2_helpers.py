@@ -16,6 +16,12 @@ from tests.api.test_s3_helpers import serve_asgi
 REGION = "us-east-1"
 
 
+def err(exc: Any) -> tuple[int, str]:
+    """(HTTP status, EC2 error code) of a botocore ClientError caught by pytest.raises."""
+    r = exc.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
+
+
 def ec2_client(endpoint: str, access_key: str, secret: str) -> Any:
     import boto3
     from botocore.config import Config
