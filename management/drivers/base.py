@@ -391,6 +391,11 @@ class HypervisorDriver(abc.ABC):
     def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
         """Delete a snapshot (VOLUME_SNAPSHOT). No-op if it, its volume or pool is gone."""
 
+    def get_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> VolumeInfo | None:
+        """The snapshot as a standalone image (its path and size), for drivers that keep one; None otherwise
+        (the snapshot exists but has no file of its own to read, or it is unknown)."""
+        return None
+
     @abc.abstractmethod
     def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
         """Copy a template (local path or URL, as the driver supports) to the pool once, as a volume named

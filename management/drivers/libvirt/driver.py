@@ -983,6 +983,11 @@ class LibvirtDriver(HypervisorDriver):
             raise DriverError(f"revert of {volume_uuid} to {snapshot_uuid} failed: {exc}") from exc
         return storage.volume_info(p, storage.require_volume(p, volume_uuid))
 
+    def get_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> VolumeInfo | None:
+        p = self._pool(pool)
+        snap = storage.lookup_volume(p, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
+        return storage.volume_info(p, snap) if snap is not None else None
+
     def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
         self.require(Capability.VOLUME_SNAPSHOT)
         self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))

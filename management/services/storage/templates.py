@@ -697,11 +697,11 @@ def _driver_for_pool(session: Session, pool: StoragePool) -> object | None:
 
 def fill_from_volume(session: Session, template: Template, volume: Volume | None,
                      snapshot: Snapshot | None) -> TemplateStoreRef:
-    """The job half of createTemplate: copies the volume's (or snapshot's volume's) data into the zone's store.
+    """The job half of createTemplate: copies the volume's (or the snapshot's) data into the zone's store.
 
-    The hypervisor driver is asked where the volume lives (``get_volume``). When that path is a real file (libvirt
-    dir/NFS pools) its bytes are copied; the simulator keeps no bytes, so its templates get a marker file and the
-    recorded virtual size (honest about having no content)."""
+    The hypervisor driver is asked where the volume (``get_volume``) or the snapshot (``get_volume_snapshot``) lives.
+    When that path is a real file (libvirt dir/NFS pools) its bytes are copied; the simulator keeps no bytes, so its
+    templates get a marker file and the recorded virtual size (honest about having no content)."""
     source_vol = volume if volume is not None else (session.get(Volume, snapshot.volume_id) if snapshot else None)
     if source_vol is None:
         raise ParamError("createTemplate needs a volumeid or a snapshotid whose volume still exists")
@@ -723,10 +723,16 @@ def fill_from_volume(session: Session, template: Template, volume: Volume | None
                     info = None
                 if info is not None:
                     break
-            if info is not None and snapshot is None:  # a snapshot keeps the size it was taken at
+            if info is not None and snapshot is not None:
+                # the snapshot's own image, where the driver keeps one (its size stays the one it was taken at)
+                try:
+                    info = drv.get_volume_snapshot(name, source_vol.uuid, snapshot.uuid)  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - no readable copy: the template gets the marker below
+                    info = None
+            elif info is not None:
                 size = info.size_bytes or size
-                if info.path and os.path.isfile(info.path):
-                    data_path = info.path
+            if info is not None and info.path and os.path.isfile(info.path):
+                data_path = info.path
     try:
         lay.ensure()
         if data_path is not None:

@@ -331,6 +331,20 @@ def test_snapshot_revert_delete(h):
         h.driver.revert_volume_snapshot(h.pool, vol, snap)
 
 
+def test_volume_snapshot_image(h):
+    """A snapshot's own image (createTemplate from a snapshot copies it) has the volume's size, or is None where the
+    driver keeps no file of its own for it; gone once the snapshot is deleted."""
+    needs(h.driver, Capability.VOLUME_SNAPSHOT)
+    vol = h.volume(size_mib=16)
+    snap = h.new_uuid()
+    h.driver.snapshot_volume(h.pool, vol, snap)
+    image = h.driver.get_volume_snapshot(h.pool, vol, snap)
+    assert image is None or (isinstance(image, VolumeInfo) and image.size_bytes >= 16 * MiB)
+    assert h.driver.get_volume_snapshot(h.pool, vol, h.new_uuid()) is None
+    h.driver.delete_volume_snapshot(h.pool, vol, snap)
+    assert h.driver.get_volume_snapshot(h.pool, vol, snap) is None
+
+
 def test_volume_with_snapshots_can_be_deleted(h):
     needs(h.driver, Capability.VOLUME_SNAPSHOT)
     vol = h.volume()
