@@ -2,7 +2,8 @@
 machine as a KVM host, an advanced zone with a namespace virtual router): run-instances -> running,
 describe-instances shows the private address and, after allocate-address + associate-address (static NAT), the
 public one; the EC2 key pair logs in over SSH through the public address once the security group allows port 22
-(in this zone that ingress rule becomes a firewall rule on the static NAT address); terminate-instances removes it.
+(in this zone that ingress rule becomes a firewall rule on the static NAT address); a new volume is snapshotted;
+create-image of the guest boots a second guest from the image's content; terminate-instances removes them.
 """
 
 from __future__ import annotations
@@ -98,6 +99,27 @@ def test_aws_ec2_boots_a_guest_reachable_over_ssh(cloud: Cloud) -> None:  # noqa
     assert "EC2-SSH-OK" in out
     # the same VM through the CloudStack API
     assert c.vm(vm["id"])["state"] == "Running"
+    assert [m["DeviceName"] for m in inst["BlockDeviceMappings"]] == ["/dev/vda"]
+    # a snapshot of a volume that was never attached: its (empty) disk is made in the pool first
+    vol = aws(c, "create-volume", "--availability-zone", c.zone["name"], "--size", "1")["VolumeId"]
+    aws(c, "wait", "volume-available", "--volume-ids", vol)
+    snap = aws(c, "create-snapshot", "--volume-id", vol)["SnapshotId"]
+    aws(c, "wait", "snapshot-completed", "--snapshot-ids", snap)
+    # an image of the guest (stopped for the snapshot and started again) boots a second guest from its content
+    ami2 = aws(c, "create-image", "--instance-id", iid, "--name", "ec2-guest-image")["ImageId"]
+    aws(c, "wait", "image-available", "--image-ids", ami2)
+    wait_for(is_running, 2 * BOOT_TIMEOUT, "the imaged instance to run again")
+    run2 = aws(c, "run-instances", "--image-id", ami2, "--count", "1", "--instance-type", c.offering["name"],
+               "--key-name", "ec2-guest", "--placement", f"AvailabilityZone={c.zone['name']}")
+    iid2 = run2["Instances"][0]["InstanceId"]
+    vm2 = next(v for v in c("listVirtualMachines")["virtualmachine"] if v["id"].replace("-", "")[:17] == iid2[2:])
+    c.vms.append(vm2["id"])
+    assert [g["GroupName"] for g in run2["Instances"][0]["SecurityGroups"]] == ["default"]
+    c.wait_console(c.vm(vm2["id"])["instancename"], r"DEVCLOUD-SSHKEY-INSTALLED", timeout=2 * BOOT_TIMEOUT)
+    aws(c, "terminate-instances", "--instance-ids", iid2)
+    aws(c, "deregister-image", "--image-id", ami2, "--delete-associated-snapshots")
+    aws(c, "delete-snapshot", "--snapshot-id", snap)
+    aws(c, "delete-volume", "--volume-id", vol)
     aws(c, "disassociate-address", "--public-ip", alloc["PublicIp"])
     aws(c, "release-address", "--allocation-id", alloc["AllocationId"])
     aws(c, "terminate-instances", "--instance-ids", iid)

@@ -85,9 +85,13 @@ def create_image(r: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _template_ostype(r: Request, template_uuid: str | None) -> str | None:
+    """The OS type createTemplate needs: the source template's, else CloudStack's "Other (64-bit)"."""
     found = listing(r, "listTemplates", "template", templatefilter="executable", id=template_uuid) \
         if template_uuid else []
-    return found[0].get("ostypeid") if found else None
+    if found and found[0].get("ostypeid"):
+        return found[0]["ostypeid"]  # type: ignore[no-any-return]
+    other = listing(r, "listOsTypes", "ostype", description="Other (64-bit)")
+    return other[0]["id"] if other else None
 
 
 def _own_template(r: Request, image_id: str) -> str:
