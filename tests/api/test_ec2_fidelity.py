@@ -290,12 +290,16 @@ def test_snapshot_of_a_new_unattached_volume(cloud: Cloud, ec2: Any) -> None:
     zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
     vid = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
     ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig=FAST)
+    vol = next(v for v in cloud.admin_api()("listVolumes")["volume"] if "vol-" + v["id"].replace("-", "")[:17] == vid)
+    # CloudStack (KVM included) snapshots only Ready volumes, and a data volume has no disk until its first attach
+    status, body = cloud.admin_api().error("createSnapshot", volumeid=vol["id"])
+    assert status == 431 and f"VolumeId: {vol['id']} is not in Ready state but Allocated" in str(body)
     snap = ec2.create_snapshot(VolumeId=vid, Description="empty")
     assert snap["State"] == "pending" and snap["VolumeId"] == vid
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap["SnapshotId"]], WaiterConfig=FAST)
     assert ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["State"] == "available"
-    vol = next(v for v in cloud.admin_api()("listVolumes")["volume"] if "vol-" + v["id"].replace("-", "")[:17] == vid)
-    assert vol["state"] == "Ready"  # its (empty) disk now exists on primary storage, unattached
+    vol = next(v for v in cloud.admin_api()("listVolumes")["volume"] if v["id"] == vol["id"])
+    assert vol["state"] == "Ready"  # EC2 made its (empty) disk on primary storage first; still unattached
     restored = ec2.create_volume(AvailabilityZone=zone, SnapshotId=snap["SnapshotId"])["VolumeId"]
     ec2.get_waiter("volume_available").wait(VolumeIds=[restored], WaiterConfig=FAST)
     ec2.delete_snapshot(SnapshotId=snap["SnapshotId"])

@@ -18,8 +18,8 @@ from management.services.runtime import Runtime
 
 def allocate(session: Session, vol: Volume, name: str | None) -> Snapshot:
     if vol.state != "Ready" or vol.pool_id is None:
-        raise InvalidStateTransition(f"Unable to snapshot volume in state {vol.state}: it must be Ready (created "
-                                     "on primary storage)")
+        raise InvalidStateTransition(f"VolumeId: {vol.uuid} is not in Ready state but {vol.state}. Cannot take "
+                                     "snapshot.")  # CloudStack's text (VolumeApiServiceImpl.takeSnapshot)
     vm = session.get(VirtualMachine, vol.instance_id) if vol.instance_id else None
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     snap = Snapshot(name=name or f"{vm.name if vm else 'detached'}_{vol.name}_{stamp}", account_id=vol.account_id,
