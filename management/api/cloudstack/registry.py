@@ -32,6 +32,20 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiType:
+    """The parameter type listApis prints (CloudStack's CommandType, lower-cased) where the Python type alone does
+    not say it: `int` prints "integer", `float` "double", a `Ref` "uuid"; these aliases cover the rest."""
+
+    name: str
+
+
+Long = Annotated[int, ApiType("long")]
+Short = Annotated[int, ApiType("short")]
+Uuid = Annotated[str, ApiType("uuid")]  # the uuid of an entity this server does not resolve (e.g. projects)
+Date = Annotated[str, ApiType("date")]
+
+
+@dataclass(frozen=True, slots=True)
 class ParamInfo:
     """Extra listApis metadata that has no pydantic equivalent."""
 
@@ -69,7 +83,7 @@ class OwnedListParams(ListParams):
                               "parent specified by the domainId till leaves.")
     listall: bool = Field(False, description="If set to false, list only resources belonging to the command's "
                           "caller; if set to true - list resources that the caller is authorized to see.")
-    projectid: str | None = Field(None, description="list objects by project; if projectid=-1 lists All VMs")
+    projectid: Uuid | None = Field(None, description="list objects by project; if projectid=-1 lists All VMs")
 
 
 class TaggedListParams(OwnedListParams):
@@ -98,6 +112,7 @@ class CommandSpec:
     refs: dict[str, Ref] = field(default_factory=dict)
     map_params: frozenset[str] = frozenset()
     list_params: frozenset[str] = frozenset()
+    unresolved_uuids: frozenset[str] = frozenset()  # declared `Uuid`: listApis says uuid, the dispatcher leaves it
 
 
 # Commands whose response name is not `<name>response` (CloudStack's s_name differs from the command name).
@@ -176,6 +191,9 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
 
 
 def _type_name(annotation: Any, meta: list[Any]) -> str:
+    declared = next((m for m in meta if isinstance(m, ApiType)), None)
+    if declared is not None:
+        return declared.name
     if any(isinstance(m, Ref) for m in meta):
         return "uuid"
     origin = get_origin(annotation)
@@ -184,14 +202,15 @@ def _type_name(annotation: Any, meta: list[Any]) -> str:
         return "map" if get_origin(inner) is dict or inner is dict else "list"
     if origin is dict:
         return "map"
-    return {bool: "boolean", int: "long", float: "float", dt.datetime: "date", dt.date: "date"}.get(annotation,
-                                                                                                   "string")
+    return {bool: "boolean", int: "integer", float: "double", dt.datetime: "date", dt.date: "date"}.get(
+        annotation, "string")
 
 
 def _describe_params(spec: CommandSpec) -> None:
     refs: dict[str, Ref] = {}
     maps: set[str] = set()
     lists: set[str] = set()
+    unresolved: set[str] = set()
     infos: list[dict[str, Any]] = []
     for pname, f in spec.params.model_fields.items():
         base, meta = _unwrap(f.annotation)
@@ -204,6 +223,8 @@ def _describe_params(spec: CommandSpec) -> None:
             maps.add(pname)
         elif tname == "list":
             lists.add(pname)
+        if tname == "uuid" and pname not in refs:
+            unresolved.add(pname)
         extra = next((m for m in meta if isinstance(m, ParamInfo)), ParamInfo())
         info: dict[str, Any] = {
             "name": pname,
@@ -219,6 +240,7 @@ def _describe_params(spec: CommandSpec) -> None:
             info["related"] = related
         infos.append(info)
     spec.refs, spec.map_params, spec.list_params, spec.params_info = refs, frozenset(maps), frozenset(lists), infos
+    spec.unresolved_uuids = frozenset(unresolved)
 
 
 def response_fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:

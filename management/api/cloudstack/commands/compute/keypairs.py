@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.compute.vm import vm_response
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import OwnedListParams, ParamInfo, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_compute import SSHKeyPairResp, VirtualMachineResp
 from management.errors import InvalidStateTransition, ParamError
 from management.models.compute import SSHKeyPair
@@ -38,7 +38,7 @@ class OwnerParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="an optional domainId for the ssh key. If the account parameter is used, domainId must "
         "also be used.")
-    projectid: str | None = Field(None, description="an optional project for the ssh key")
+    projectid: Uuid | None = Field(None, description="an optional project for the ssh key")
 
 
 class CreateKeyPairParams(OwnerParams):
@@ -56,7 +56,7 @@ def create_keypair(ctx: CallContext, p: CreateKeyPairParams) -> SSHKeyPairResp:
 
 class RegisterKeyPairParams(OwnerParams):
     name: str = Field(description="Name of the keypair")
-    publickey: str = Field(description="Public key material of the keypair")
+    publickey: Annotated[str, ParamInfo(length=5120)] = Field(description="Public key material of the keypair")
 
 
 @api_command("registerSSHKeyPair", params=RegisterKeyPairParams, result_key="keypair",
@@ -69,7 +69,7 @@ def register_keypair(ctx: CallContext, p: RegisterKeyPairParams) -> SSHKeyPairRe
 
 
 class ListKeyPairsParams(OwnedListParams):
-    id: str | None = Field(None, description="the ID of the ssh keypair")
+    id: Uuid | None = Field(None, description="the ID of the ssh keypair")
     name: str | None = Field(None, description="A key pair name to look for")
     fingerprint: str | None = Field(None, description="A public key fingerprint to look for")
 

@@ -8,7 +8,17 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
+from management.api.cloudstack.registry import (
+    ADMIN,
+    ListParams,
+    Long,
+    MapParam,
+    ParamInfo,
+    Params,
+    Ref,
+    Uuid,
+    api_command,
+)
 from management.api.cloudstack.schemas_infra import DiskOfferingResp, ServiceOfferingResp
 from management.models.compute import VirtualMachine
 from management.models.offerings import DiskOffering, ServiceOffering
@@ -61,7 +71,7 @@ class CreateServiceOfferingParams(Params):
     issystem: bool = Field(False, description="is this a system vm offering")
     systemvmtype: str | None = Field(None, description="the system VM type. Possible types are \"domainrouter\", "
                                      "\"consoleproxy\" and \"secondarystoragevm\".")
-    rootdisksize: int | None = Field(None, description="the Root disk size in GB.")
+    rootdisksize: Long | None = Field(None, description="the Root disk size in GB.")
     isvolatile: bool | None = Field(None, description="true if the virtual machine needs to be volatile so that on "
                                     "every reboot of VM, original root disk is dettached then destroyed and a fresh "
                                     "root disk is created and attached to VM")
@@ -138,7 +148,7 @@ class ListServiceOfferingsParams(ListParams):
                                                                    "associated with the service offering")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="id of zone disk offering is "
                                                                "associated with")
-    virtualmachineid: str | None = Field(None, description="the ID of the virtual machine. Pass this in if you want "
+    virtualmachineid: Uuid | None = Field(None, description="the ID of the virtual machine. Pass this in if you want "
                                          "to see the available service offering that a virtual machine can be "
                                          "changed to.")
     isrecursive: bool = Field(False, description="defaults to false, but if true, lists all resources from the "
@@ -187,17 +197,18 @@ def list_service_offerings(ctx: CallContext, p: ListServiceOfferingsParams) -> L
 
 class CreateDiskOfferingParams(Params):
     name: str = Field(description="name of the disk offering")
-    displaytext: str | None = Field(None, description="An alternate display text of the disk offering, defaults "
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="An alternate display text of the disk offering, defaults "
                                     "to 'name'.")
-    disksize: int | None = Field(None, description="size of the disk offering in GB (1GB = 1,073,741,824 bytes)")
+    disksize: Long | None = Field(None, description="size of the disk offering in GB (1GB = 1,073,741,824 bytes)")
     customized: bool | None = Field(None, description="whether disk offering size is custom or not")
     storagetype: str | None = Field(None, description="the storage type of the disk offering. Values are local and "
                                     "shared.")
-    tags: str | None = Field(None, description="tags for the disk offering")
+    tags: Annotated[str | None, ParamInfo(length=4096)] = Field(None, description="tags for the disk offering")
     provisioningtype: str | None = Field(None, description="provisioning type used to create volumes. Valid values "
                                          "are thin, sparse, fat.")
-    miniops: int | None = Field(None, description="min iops of the disk offering")
-    maxiops: int | None = Field(None, description="max iops of the disk offering")
+    miniops: Long | None = Field(None, description="min iops of the disk offering")
+    maxiops: Long | None = Field(None, description="max iops of the disk offering")
     domainid: list[str] | None = Field(None, description="the ID of the containing domain(s), null for public "
                                        "offerings")
     zoneid: list[str] | None = Field(None, description="the ID of the containing zone(s), null for public "
@@ -220,8 +231,10 @@ def create_disk_offering(ctx: CallContext, p: CreateDiskOfferingParams) -> DiskO
 
 class UpdateDiskOfferingParams(Params):
     id: Annotated[str, Ref("DiskOffering")] = Field(description="ID of the disk offering")
-    name: str | None = Field(None, description="updates name of the disk offering with this value")
-    displaytext: str | None = Field(None, description="updates alternate display text of the disk offering with "
+    name: str | None = Field(
+        None, description="updates name of the disk offering with this value")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="updates alternate display text of the disk offering with "
                                     "this value")
     sortkey: int | None = Field(None, description="sort key of the disk offering, integer")
     tags: str | None = Field(None, description="comma-separated list of tags for the disk offering, tags should "
@@ -258,9 +271,9 @@ class ListDiskOfferingsParams(ListParams):
                               "parent specified by the domainId till leaves.")
     listall: bool = Field(False, description="If set to false, list only resources belonging to the command's "
                           "caller; if set to true - list resources that the caller is authorized to see.")
-    volumeid: str | None = Field(None, description="The ID of the volume, tags of the volume are used to filter "
+    volumeid: Uuid | None = Field(None, description="The ID of the volume, tags of the volume are used to filter "
                                  "the offerings")
-    storageid: str | None = Field(None, description="The ID of the storage pool, tags of the storage pool are used "
+    storageid: Uuid | None = Field(None, description="The ID of the storage pool, tags of the storage pool are used "
                                   "to filter the offerings")
 
 

@@ -12,10 +12,13 @@ from sqlalchemy import select
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import (
     ADMIN,
+    Long,
     MapParam,
+    ParamInfo,
     Params,
     Ref,
     TaggedListParams,
+    Uuid,
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
@@ -169,7 +172,7 @@ class DeployVmParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="an optional domainId for the virtual machine. If the account parameter is used, "
         "domainId must also be used.")
-    projectid: str | None = Field(None, description="Deploy vm for the project")
+    projectid: Uuid | None = Field(None, description="Deploy vm for the project")
     networkids: list[str] | None = Field(None, description="list of network ids used by virtual machine. Can't "
                                          "be specified with ipToNetworkList parameter")
     iptonetworklist: MapParam | None = Field(None, description="ip to network mapping. Can't be specified with "
@@ -179,7 +182,8 @@ class DeployVmParams(Params):
     keypair: str | None = Field(None, description="name of the ssh key pair used to login to the virtual machine")
     keypairs: list[str] | None = Field(None, description="names of the ssh key pairs used to login to the virtual "
                                        "machine")
-    userdata: str | None = Field(None, description="an optional binary data that can be sent to the virtual "
+    userdata: Annotated[str | None, ParamInfo(length=1048576)] = Field(
+        None, description="an optional binary data that can be sent to the virtual "
                                  "machine upon a successful deployment. This binary data must be base64 encoded "
                                  "before adding it to the request. Using HTTP GET (via querystring), you can send "
                                  "up to 4KB of data after base64 encoding. Using HTTP POST (via POST body), you "
@@ -188,13 +192,13 @@ class DeployVmParams(Params):
         None, description="destination Host ID to deploy the VM to - parameter available for root admin only")
     hypervisor: str | None = Field(None, description="the hypervisor on which to deploy the virtual machine")
     startvm: bool = Field(True, description="true if start vm after creating; defaulted to true if not specified")
-    rootdisksize: int | None = Field(None, description="Optional field to resize root disk on deploy. Value is in "
+    rootdisksize: Long | None = Field(None, description="Optional field to resize root disk on deploy. Value is in "
                                      "GB.")
     diskofferingid: Annotated[str | None, Ref("DiskOffering", "read")] = Field(
         None, description="the ID of the disk offering for the virtual machine. If the template is of ISO format, "
         "the diskOfferingId is for the root disk volume. Otherwise this parameter is used to indicate the offering "
         "for the data disk volume.")
-    size: int | None = Field(None, description="the arbitrary size for the DATADISK volume. Mutually exclusive "
+    size: Long | None = Field(None, description="the arbitrary size for the DATADISK volume. Mutually exclusive "
                              "with diskOfferingId")
     details: MapParam | None = Field(None, description="used to specify the custom parameters. 'extraconfig' is "
                                      "not allowed to be passed in details")
@@ -281,9 +285,9 @@ class VmIdParams(Params):
 class StartVmParams(VmIdParams):
     hostid: Annotated[str | None, Ref("Host", "read")] = Field(
         None, description="destination Host ID to deploy the VM to - parameter available for root admin only")
-    clusterid: str | None = Field(None, description="destination Cluster ID to deploy the VM to - parameter "
+    clusterid: Uuid | None = Field(None, description="destination Cluster ID to deploy the VM to - parameter "
                                   "available for root admin only")
-    podid: str | None = Field(None, description="destination Pod ID to deploy the VM to - parameter available for "
+    podid: Uuid | None = Field(None, description="destination Pod ID to deploy the VM to - parameter available for "
                               "root admin only")
 
 
@@ -388,7 +392,8 @@ class UpdateVmParams(VmIdParams):
                                   "false otherwise")
     ostypeid: Annotated[str | None, Ref("OsType", "read")] = Field(
         None, description="the ID of the OS type that best represents this VM.")
-    userdata: str | None = Field(None, description="an optional binary data that can be sent to the virtual "
+    userdata: Annotated[str | None, ParamInfo(length=1048576)] = Field(
+        None, description="an optional binary data that can be sent to the virtual "
                                  "machine upon a successful deployment. This binary data must be base64 encoded.")
     details: MapParam | None = Field(None, description="Details in key/value pairs.")
     displayvm: bool | None = Field(None, description="an optional field, whether to the display the vm to the end "
@@ -462,7 +467,7 @@ class RestoreVmParams(Params):
     templateid: Annotated[str | None, Ref("Template", "read")] = Field(
         None, description="an optional template Id to restore vm from the new template. This can be an ISO id in "
         "case of restore vm deployed using ISO")
-    rootdisksize: int | None = Field(None, description="Override root volume's size (in GB).")
+    rootdisksize: Long | None = Field(None, description="Override root volume's size (in GB).")
 
 
 @api_command("restoreVirtualMachine", params=RestoreVmParams, result_key="virtualmachine", is_async=True,
@@ -505,14 +510,14 @@ class ListVmParams(TaggedListParams):
                               "destroyed.")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the availability zone ID")
     hostid: Annotated[str | None, Ref("Host", "read")] = Field(None, description="the host ID")
-    podid: str | None = Field(None, description="the pod ID")
-    clusterid: str | None = Field(None, description="the cluster ID")
-    storageid: str | None = Field(None, description="the storage ID where vm's volumes belong to")
+    podid: Uuid | None = Field(None, description="the pod ID")
+    clusterid: Uuid | None = Field(None, description="the cluster ID")
+    storageid: Uuid | None = Field(None, description="the storage ID where vm's volumes belong to")
     templateid: Annotated[str | None, Ref("Template", "read")] = Field(None, description="list vms by template")
     serviceofferingid: Annotated[str | None, Ref("ServiceOffering", "read")] = Field(
         None, description="list by the service offering")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list by network id")
-    groupid: str | None = Field(None, description="the group ID")
+    groupid: Uuid | None = Field(None, description="the group ID")
     hypervisor: str | None = Field(None, description="the target hypervisor for the template")
     keypair: str | None = Field(None, description="list vms by ssh keypair name")
     details: list[str] | None = Field(None, description="comma separated list of vm details requested, value can "

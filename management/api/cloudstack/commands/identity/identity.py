@@ -175,7 +175,8 @@ def list_domains(ctx: CallContext, p: ListDomainsParams) -> ListResult:
 class ListDomainChildrenParams(ListParams):
     id: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="list children of the domain "
                                                              "specified by this id")
-    isrecursive: bool = Field(False, description="to return the entire tree, use the value \"true\"")
+    isrecursive: bool = Field(False, description="to return the entire tree, use the value true. To return the "
+                              "first level children, use the value false.")
     listall: bool = Field(False, description="If set to false, list only resources belonging to the command's "
                           "caller; if set to true - list resources that the caller is authorized to see.")
     name: str | None = Field(None, description="list children domains by name")
@@ -381,12 +382,18 @@ def enable_account(ctx: CallContext, p: AccountRefParams) -> AccountResp:
     return account_resp(ctx, acct)
 
 
-@api_command("lockAccount", params=AccountRefParams, result_key="account", roles=DOMAIN_ADMIN,
+class LockAccountParams(Params):
+    account: str = Field(description="Locks the specified account.")
+    domainid: Annotated[str, Ref("Domain", "read")] = Field(
+        description="Locks the specified account on this domain.")
+
+
+@api_command("lockAccount", params=LockAccountParams, result_key="account", roles=DOMAIN_ADMIN,
              event="ACCOUNT.LOCK", entity="Account", response=AccountResp,
              description="This deprecated function is used to locks an account. Look for the API DisableAccount "
              "instead")
-def lock_account(ctx: CallContext, p: AccountRefParams) -> AccountResp:
-    acct = _target_account(ctx, p)
+def lock_account(ctx: CallContext, p: LockAccountParams) -> AccountResp:
+    acct = _target_account(ctx, AccountRefParams(account=p.account, domainid=p.domainid))
     if acct.is_default:
         raise ParamError(f"The default account {acct.name} can not be locked")
     acct.state = "locked"

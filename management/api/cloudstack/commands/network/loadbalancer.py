@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.compute.vm import vm_responses
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, TaggedListParams, api_command
 from management.api.cloudstack.schemas_compute import VirtualMachineResp
 from management.api.cloudstack.schemas_rules import LoadBalancerRuleResp
 from management.errors import ParamError, invalid_id
@@ -50,7 +50,8 @@ def _rule(r: NetworkRule | None, uuid: str) -> NetworkRule:
 
 class CreateLbParams(Params):
     name: str = Field(description="name of the load balancer rule")
-    description: str | None = Field(None, description="the description of the load balancer rule")
+    description: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the description of the load balancer rule")
     algorithm: str = Field(description="load balancer algorithm (source, roundrobin, leastconn)")
     privateport: int = Field(description="the private port of the private IP address/virtual machine where the "
                              "network traffic will be load balanced to")
@@ -110,7 +111,8 @@ def delete_lb(ctx: CallContext, p: LbIdParams) -> Success:
 class UpdateLbParams(Params):
     id: Annotated[str, Ref("LoadBalancerRule")] = Field(description="the ID of the load balancer rule to update")
     name: str | None = Field(None, description="the name of the load balancer rule")
-    description: str | None = Field(None, description="the description of the load balancer rule")
+    description: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the description of the load balancer rule")
     algorithm: str | None = Field(None, description="load balancer algorithm (source, roundrobin, leastconn)")
     protocol: str | None = Field(None, description="The protocol for the LB")
     fordisplay: bool | None = Field(None, description="an optional field, whether to the display the rule to the "

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_rules import IpForwardingRuleResp
 from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
@@ -51,7 +51,7 @@ def disable_static_nat(ctx: CallContext, p: DisableStaticNatParams) -> Success:
 
 
 class ListIpForwardingParams(OwnedListParams):
-    id: str | None = Field(None, description="Lists rule with the specified ID.")
+    id: Uuid | None = Field(None, description="Lists rule with the specified ID.")
     ipaddressid: Annotated[str | None, Ref("PublicIpAddress", "read")] = Field(
         None, description="list the rule belonging to this public IP address")
     virtualmachineid: Annotated[str | None, Ref("VirtualMachine", "read")] = Field(

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, ParamInfo, Params, Ref, api_command
 from management.api.cloudstack.schemas_network import NetworkOfferingResp, ProviderResp, ServiceResp
 from management.db.base import utcnow
 from management.errors import ParamError, ResourceInUse
@@ -60,7 +60,7 @@ class ListNetworkOfferingsParams(ListParams):
                                 "inside the VPC")
     state: str | None = Field(None, description="list network offerings by state")
     istagged: bool | None = Field(None, description="true if offering has tags specified")
-    tags: str | None = Field(None, description="list network offerings by tags")
+    tags: Annotated[str | None, ParamInfo(length=4096)] = Field(None, description="list network offerings by tags")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="the ID of the network. "
                                                                      "Pass this in if you want to see the "
                                                                      "available network offering that a network "
@@ -130,7 +130,7 @@ class CreateNetworkOfferingParams(Params):
     name: str = Field(description="the name of the network offering")
     displaytext: str | None = Field(None, description="the display text of the network offering, defaults to the "
                                     "value of 'name'.")
-    traffictype: str = Field("Guest", description="the traffic type for the network offering. Supported type in "
+    traffictype: str = Field(description="the traffic type for the network offering. Supported type in "
                              "current release is GUEST only")
     guestiptype: str = Field(description="guest type of the network offering: Shared or Isolated")
     supportedservices: list[str] | None = Field(None, description="services supported by the network offering")
@@ -154,7 +154,7 @@ class CreateNetworkOfferingParams(Params):
     networkrate: int | None = Field(None, description="data transfer rate in megabits per second allowed")
     serviceofferingid: Annotated[str | None, Ref("ServiceOffering", "read")] = Field(
         None, description="the service offering ID used by virtual router provider")
-    tags: str | None = Field(None, description="the tags for the network offering.")
+    tags: Annotated[str | None, ParamInfo(length=4096)] = Field(None, description="the tags for the network offering.")
     details: MapParam | None = Field(None, description="Network offering details in key/value pairs.")
     domainid: list[str] | None = Field(None, description="the ID of the containing domain(s), null for public "
                                        "offerings")
@@ -206,10 +206,11 @@ class UpdateNetworkOfferingParams(Params):
     maxconnections: int | None = Field(None, description="maximum number of concurrent connections supported by "
                                        "the network offering")
     keepaliveenabled: bool | None = Field(None, description="if true keepalive will be turned on in the loadbalancer.")
-    tags: str | None = Field(None, description="the tags for the network offering.")
+    tags: Annotated[str | None, ParamInfo(length=4096)] = Field(None, description="the tags for the network offering.")
     domainid: str | None = Field(None, description="the ID of the containing domain(s) as comma separated string, "
                                  "public for public offerings")
-    zoneid: str | None = Field(None, description="the ID of the containing zone(s) as comma separated string, all "
+    zoneid: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the ID of the containing zone(s) as comma separated string, all "
                                "for all zones offerings")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.network.network_offerings import services_resp
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import NicResp
 from management.api.cloudstack.schemas_network import NetworkResp
@@ -63,7 +63,7 @@ def network_resp(ctx: CallContext, n: Network, tag_rows: list | None = None) -> 
 # ------------------------------------------------------------------------------------------------ create
 
 class CreateNetworkParams(Params):
-    name: str | None = Field(None, description="the name of the network")
+    name: str = Field(description="the name of the network")
     displaytext: str | None = Field(None, description="the display text of the network")
     networkofferingid: Annotated[str, Ref("NetworkOffering", "read")] = Field(description="the network offering ID")
     zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="the zone ID for the network")
@@ -90,9 +90,9 @@ class CreateNetworkParams(Params):
                                 "the selected domain")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="domain ID of the account "
                                                                    "owning a network")
-    projectid: str | None = Field(None, description="an optional project for the network")
-    vpcid: str | None = Field(None, description="the VPC network belongs to")
-    aclid: str | None = Field(None, description="Network ACL ID associated for the network")
+    projectid: Uuid | None = Field(None, description="an optional project for the network")
+    vpcid: Uuid | None = Field(None, description="the VPC network belongs to")
+    aclid: Uuid | None = Field(None, description="Network ACL ID associated for the network")
     displaynetwork: bool | None = Field(None, description="an optional field, whether to the display the network "
                                         "to the end user or not.")
     isolatedpvlan: str | None = Field(None, description="the isolated private VLAN for this network")
@@ -157,7 +157,7 @@ class ListNetworksParams(TaggedListParams):
     restartrequired: bool | None = Field(None, description="list networks by restartRequired")
     specifyipranges: bool | None = Field(None, description="true if need to list only networks which support "
                                          "specifying IP ranges")
-    vpcid: str | None = Field(None, description="List networks by VPC")
+    vpcid: Uuid | None = Field(None, description="List networks by VPC")
     forvpc: bool | None = Field(None, description="the network belongs to VPC")
     supportedservices: list[str] | None = Field(None, description="list networks supporting certain services")
     displaynetwork: bool | None = Field(None, description="list resources by display flag; only ROOT admin is "
@@ -306,7 +306,7 @@ def restart_network(ctx: CallContext, p: RestartNetworkParams) -> Success:
 
 class ListNicsParams(ListParams):
     virtualmachineid: Annotated[str, Ref("VirtualMachine", "read")] = Field(description="the ID of the vm")
-    nicid: str | None = Field(None, description="the ID of the nic to to list IPs")
+    nicid: Uuid | None = Field(None, description="the ID of the nic to to list IPs")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list nic of the specific vm "
                                                                      "that is associated with the network")
     fordisplay: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_network import PublicIpResp
 from management.errors import ParamError, invalid_id
@@ -70,7 +70,7 @@ class ListPublicIpParams(TaggedListParams):
     state: str | None = Field(None, description="lists all public IP addresses by state")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="lists all public IP "
                                                                      "addresses by source network ID")
-    vpcid: str | None = Field(None, description="List IPs belonging to the VPC")
+    vpcid: Uuid | None = Field(None, description="List IPs belonging to the VPC")
     issystem: bool | None = Field(None, description="true if range is dedicated for system VMs")
     fordisplay: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "
                                     "to pass this parameter")
@@ -127,7 +127,7 @@ class AssociateIpParams(Params):
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the ID of the availability zone "
                                                                "you want to acquire an public IP address from")
     ipaddress: str | None = Field(None, description="IP Address to be associated")
-    vpcid: str | None = Field(None, description="the VPC you want the IP address to be associated with")
+    vpcid: Uuid | None = Field(None, description="the VPC you want the IP address to be associated with")
     isportable: bool = Field(False, description="should be set to true if public IP is required to be transferable "
                              "across zones, if not specified defaults to false")
     regionid: int | None = Field(None, description="region ID from where portable IP is to be associated.")
@@ -136,7 +136,7 @@ class AssociateIpParams(Params):
     account: str | None = Field(None, description="the account to associate with this IP address")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="the ID of the domain to "
                                                                    "associate with this IP address")
-    projectid: str | None = Field(None, description="Deploy VM for the project")
+    projectid: Uuid | None = Field(None, description="Deploy VM for the project")
 
 
 def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:

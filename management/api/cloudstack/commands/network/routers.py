@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult
-from management.api.cloudstack.registry import ADMIN, OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_rules import RouterResp
 from management.errors import ParamError, invalid_id
 from management.models.compute import VirtualMachine
@@ -52,10 +52,10 @@ class ListRoutersParams(OwnedListParams):
     state: str | None = Field(None, description="the state of the router")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the Zone ID of the router")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list by network id")
-    hostid: str | None = Field(None, description="the host ID of the router")
-    podid: str | None = Field(None, description="the Pod ID of the router")
-    clusterid: str | None = Field(None, description="the cluster ID of the router")
-    vpcid: str | None = Field(None, description="List networks by VPC")
+    hostid: Uuid | None = Field(None, description="the host ID of the router")
+    podid: Uuid | None = Field(None, description="the Pod ID of the router")
+    clusterid: Uuid | None = Field(None, description="the cluster ID of the router")
+    vpcid: Uuid | None = Field(None, description="List networks by VPC")
     forvpc: bool | None = Field(None, description="if true is passed for this parameter, list only VPC routers")
     version: str | None = Field(None, description="list virtual router elements by version")
     healthchecksfailed: bool | None = Field(None, description="if this parameter is passed, list only routers by "

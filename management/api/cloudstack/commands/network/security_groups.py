@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas_rules import SecurityGroupResp, SecurityGroupRuleResp
 from management.errors import ParamError, invalid_id
 from management.models.compute import VirtualMachine
@@ -53,7 +53,7 @@ class CreateSgParams(Params):
                                 "domainId.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId for the "
                                                                    "security group.")
-    projectid: str | None = Field(None, description="Create security group for project")
+    projectid: Uuid | None = Field(None, description="Create security group for project")
 
 
 @api_command("createSecurityGroup", params=CreateSgParams, result_key="securitygroup", response=SecurityGroupResp,
@@ -71,7 +71,7 @@ class DeleteSgParams(Params):
                                 "domain ID")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="the domain ID of account "
                                                                    "owning the security group")
-    projectid: str | None = Field(None, description="the project of the security group")
+    projectid: Uuid | None = Field(None, description="the project of the security group")
 
 
 def _by_name(ctx: CallContext, name: str, account: str | None, domainid: str | None) -> SecurityGroup:
@@ -140,7 +140,7 @@ class AuthorizeParams(Params):
     account: str | None = Field(None, description="an optional account for the security group.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId for the "
                                                                    "security group.")
-    projectid: str | None = Field(None, description="an optional project of the security group")
+    projectid: Uuid | None = Field(None, description="an optional project of the security group")
 
 
 def _authorize(ctx: CallContext, p: AuthorizeParams, kind: str) -> SecurityGroupResp:
@@ -181,7 +181,7 @@ def authorize_egress(ctx: CallContext, p: AuthorizeParams) -> SecurityGroupResp:
 
 
 class RevokeParams(Params):
-    id: str = Field(description="The ID of the ingress/egress rule")
+    id: Uuid = Field(description="The ID of the ingress/egress rule")
 
 
 def _revoke(ctx: CallContext, p: RevokeParams, kind: str) -> Success:

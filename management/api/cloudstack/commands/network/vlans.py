@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_infra import VlanIpRangeResp
 from management.errors import ParamError, invalid_id
 from management.models.identity import Account, Domain
@@ -55,14 +55,14 @@ class CreateVlanIpRangeParams(Params):
     startip: str | None = Field(None, description="the beginning IP address in the VLAN IP range")
     endip: str | None = Field(None, description="the ending IP address in the VLAN IP range")
     forvirtualnetwork: bool | None = Field(None, description="true if VLAN is of Virtual type, false if Direct")
-    networkid: str | None = Field(None, description="the network id")
+    networkid: Uuid | None = Field(None, description="the network id")
     physicalnetworkid: Annotated[str | None, Ref("PhysicalNetwork")] = Field(None, description="the physical "
                                                                              "network id")
     account: str | None = Field(None, description="account who will own the VLAN. If VLAN is Zone wide, this "
                                 "parameter should be omitted")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="domain ID of the account "
                                                                    "owning a VLAN")
-    projectid: str | None = Field(None, description="project who will own the VLAN.")
+    projectid: Uuid | None = Field(None, description="project who will own the VLAN.")
     forsystemvms: bool | None = Field(None, description="true if IP range is set to system vms, false if not")
 
 
@@ -101,7 +101,7 @@ class ListVlanIpRangesParams(ListParams):
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the Zone ID of the VLAN IP range")
     podid: Annotated[str | None, Ref("Pod", "read")] = Field(None, description="the Pod ID of the VLAN IP range")
     vlan: str | None = Field(None, description="the ID or VID of the VLAN. Default is an \"untagged\" VLAN.")
-    networkid: str | None = Field(None, description="network id of the VLAN IP range")
+    networkid: Uuid | None = Field(None, description="network id of the VLAN IP range")
     physicalnetworkid: Annotated[str | None, Ref("PhysicalNetwork", "read")] = Field(None, description="physical "
                                                                                      "network id of the VLAN IP "
                                                                                      "range")
@@ -110,7 +110,7 @@ class ListVlanIpRangesParams(ListParams):
                                 "used with the domainId parameter.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="the domain ID with which the "
                                                                    "VLAN IP range is associated.")
-    projectid: str | None = Field(None, description="project who will own the VLAN")
+    projectid: Uuid | None = Field(None, description="project who will own the VLAN")
 
 
 @api_command("listVlanIpRanges", params=ListVlanIpRangesParams, result_key="vlaniprange", response=VlanIpRangeResp,

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult
-from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, ParamInfo, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_infra import ConfigurationResp
 from management.errors import ParamError
 from management.models.events import Configuration
@@ -31,11 +31,11 @@ class ListConfigurationsParams(ListParams):
     clusterid: Annotated[str | None, Ref("Cluster", "read")] = Field(None, description="the ID of the Cluster to "
                                                                      "update the parameter value for corresponding "
                                                                      "cluster")
-    storageid: str | None = Field(None, description="the ID of the Storage pool to update the parameter value for "
+    storageid: Uuid | None = Field(None, description="the ID of the Storage pool to update the parameter value for "
                                   "corresponding storage pool")
-    accountid: str | None = Field(None, description="the ID of the Account to update the parameter value for "
+    accountid: Uuid | None = Field(None, description="the ID of the Account to update the parameter value for "
                                   "corresponding account")
-    domainid: str | None = Field(None, description="the ID of the Domain to update the parameter value for "
+    domainid: Uuid | None = Field(None, description="the ID of the Domain to update the parameter value for "
                                  "corresponding domain")
 
 
@@ -66,16 +66,16 @@ def list_configurations(ctx: CallContext, p: ListConfigurationsParams) -> ListRe
 
 class UpdateConfigurationParams(Params):
     name: str = Field(description="the name of the configuration")
-    value: str | None = Field(None, description="the value of the configuration")
+    value: Annotated[str | None, ParamInfo(length=4096)] = Field(None, description="the value of the configuration")
     zoneid: Annotated[str | None, Ref("Zone")] = Field(None, description="the ID of the Zone to update the parameter "
                                                        "value for corresponding zone")
     clusterid: Annotated[str | None, Ref("Cluster")] = Field(None, description="the ID of the Cluster to update the "
                                                              "parameter value for corresponding cluster")
-    storageid: str | None = Field(None, description="the ID of the Storage pool to update the parameter value for "
+    storageid: Uuid | None = Field(None, description="the ID of the Storage pool to update the parameter value for "
                                   "corresponding storage pool")
-    accountid: str | None = Field(None, description="the ID of the Account to update the parameter value for "
+    accountid: Uuid | None = Field(None, description="the ID of the Account to update the parameter value for "
                                   "corresponding account")
-    domainid: str | None = Field(None, description="the ID of the Domain to update the parameter value for "
+    domainid: Uuid | None = Field(None, description="the ID of the Domain to update the parameter value for "
                                  "corresponding domain")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack import registry
 from management.api.cloudstack.envelope import ListResult
-from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import Date, OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas import EventResp, Resp
 from management.api.cloudstack.signing import parse_expires
 from management.models.events import Event
@@ -36,15 +36,15 @@ class ListEventsParams(OwnedListParams):
     id: Annotated[str | None, Ref("Event", "read")] = Field(None, description="the ID of the event")
     type: str | None = Field(None, description="the event type (see event types)")
     level: str | None = Field(None, description="the event level (INFO, WARN, ERROR)")
-    startdate: str | None = Field(None, description="the start date range of the list you want to retrieve (use "
+    startdate: Date | None = Field(None, description="the start date range of the list you want to retrieve (use "
                                   "format \"yyyy-MM-dd\" or the new format \"yyyy-MM-dd HH:mm:ss\")")
-    enddate: str | None = Field(None, description="the end date range of the list you want to retrieve (use format "
+    enddate: Date | None = Field(None, description="the end date range of the list you want to retrieve (use format "
                                 "\"yyyy-MM-dd\" or the new format \"yyyy-MM-dd HH:mm:ss\")")
     duration: int | None = Field(None, description="the duration of the event")
     entrytime: int | None = Field(None, description="the time the event was entered")
     resourceid: str | None = Field(None, description="the ID of the resource associated with the event")
     resourcetype: str | None = Field(None, description="the type of the resource associated with the event")
-    startid: str | None = Field(None, description="the parent/start ID of the event, when provided this will "
+    startid: Uuid | None = Field(None, description="the parent/start ID of the event, when provided this will "
                                 "list all the events with the start/parent ID including the parent event")
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import Flat, ListResult
-from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import Date, OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas import AsyncJobResp
 from management.models.identity import Account, User
 from management.models.jobs import AsyncJob
@@ -54,9 +54,9 @@ def query_async_job_result(ctx: CallContext, p: QueryAsyncJobResultParams) -> Fl
 
 
 class ListAsyncJobsParams(OwnedListParams):
-    startdate: str | None = Field(None, description="The start date of the async job (use format \"yyyy-MM-dd'T'"
+    startdate: Date | None = Field(None, description="The start date of the async job (use format \"yyyy-MM-dd'T'"
                                   "HH:mm:ss'+'SSSS\")")
-    managementserverid: str | None = Field(None, description="The id of the management server")
+    managementserverid: Uuid | None = Field(None, description="The id of the management server")
 
 
 @api_command("listAsyncJobs", params=ListAsyncJobsParams, result_key="asyncjobs", response=AsyncJobResp,

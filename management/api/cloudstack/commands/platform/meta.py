@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack import registry
 from management.api.cloudstack.envelope import ListResult
-from management.api.cloudstack.registry import Params, api_command
+from management.api.cloudstack.registry import Long, Params, api_command
 from management.api.cloudstack.schemas import CapabilityResp, Resp
 from management.models.infra import Zone
 from management.services.context import CallContext
@@ -83,7 +83,7 @@ class LoginParams(Params):
     domain: str | None = Field(None, description="Path of the domain that the user belongs to. Example: "
                                "domain=/com/cloud/internal. If no domain is passed in, the ROOT (/) domain is "
                                "assumed.")
-    domainid: str | None = Field(None, description="The id of the domain that the user belongs to. If both domain "
+    domainid: Long | None = Field(None, description="The id of the domain that the user belongs to. If both domain "
                                  "and domainId are passed in, \"domainId\" parameter takes precedence.")
 
 

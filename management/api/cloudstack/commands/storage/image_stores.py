@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, ParamInfo, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import ImageStoreResp
 from management.models.infra import ImageStore, Zone
 from management.services import access
@@ -31,7 +31,7 @@ def store_resp(ctx: CallContext, s: ImageStore) -> ImageStoreResp:
 class AddImageStoreParams(Params):
     provider: str = Field(description="the image store provider name")
     name: str | None = Field(None, description="the name for the image store")
-    url: str | None = Field(None, description="the URL for the image store")
+    url: Annotated[str | None, ParamInfo(length=2048)] = Field(None, description="the URL for the image store")
     zoneid: Annotated[str | None, Ref("Zone")] = Field(None, description="the Zone ID for the image store")
     details: MapParam | None = Field(None, description="the details for the image store. Example: "
                                      "details[0].key=accesskey&details[0].value=s389ddssaa")
@@ -91,7 +91,7 @@ def delete_image_store(ctx: CallContext, p: DeleteImageStoreParams) -> Success:
 
 
 class CreateStagingStoreParams(Params):
-    url: str = Field(description="the URL for the staging store")
+    url: Annotated[str, ParamInfo(length=2048)] = Field(description="the URL for the staging store")
     provider: str | None = Field(None, description="the staging store provider name")
     scope: str | None = Field(None, description="the scope of the staging store: zone only for now")
     zoneid: Annotated[str | None, Ref("Zone")] = Field(None, description="the Zone ID for the staging store")

@@ -24,7 +24,7 @@ from management.api.cloudstack.commands.storage.templates import (
     zones_param,
 )
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas_templates import ExtractResp, TemplatePermissionsResp, TemplateResp
 from management.errors import invalid_id
 from management.models.storage import Template
@@ -35,13 +35,15 @@ from management.services.storage import templates as svc
 
 class RegisterIsoParams(Params):
     name: str = Field(description="the name of the ISO")
-    displaytext: str | None = Field(None, description="the display text of the ISO, defaults to the 'name'")
-    url: str = Field(description="the URL to where the ISO is currently being hosted")
-    zoneid: str | None = Field(None, description="the ID of the zone you wish to register the ISO to; -1 for all")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the display text of the ISO, defaults to the 'name'")
+    url: Annotated[str, ParamInfo(length=2048)] = Field(
+        description="the URL to where the ISO is currently being hosted")
+    zoneid: Uuid = Field(description="the ID of the zone you wish to register the ISO to; -1 for all")
     zoneids: list[str] | None = Field(None, description="the IDs of the zones to register the ISO to")
     bootable: bool = Field(True, description="true if this ISO is bootable. If not passed explicitly its assumed "
                            "to be true")
-    ostypeid: str | None = Field(None, description="the ID of the OS type that best represents the OS of this ISO. "
+    ostypeid: Uuid | None = Field(None, description="the ID of the OS type that best represents the OS of this ISO. "
                                  "If the ISO is bootable this parameter needs to be passed")
     ispublic: bool = Field(False, description="true if you want to register the ISO to be publicly available to "
                            "all users, false otherwise.")
@@ -64,7 +66,7 @@ class RegisterIsoParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId. If the "
                                                                    "account parameter is used, domainId must also "
                                                                    "be used.")
-    projectid: str | None = Field(None, description="Register ISO for the project")
+    projectid: Uuid | None = Field(None, description="Register ISO for the project")
 
 
 @api_command("registerIso", params=RegisterIsoParams, result_key="iso", response=TemplateResp,

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import SnapshotResp
 from management.models.identity import Account, Domain
@@ -61,7 +61,7 @@ class CreateSnapshotParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="The domain ID of the snapshot. If used with the account parameter, specifies a domain "
         "for the account associated with the disk volume.")
-    policyid: str | None = Field(None, description="policy id of the snapshot, if this is null, then use "
+    policyid: Uuid | None = Field(None, description="policy id of the snapshot, if this is null, then use "
                                  "MANUAL_POLICY.")
     quiescevm: bool | None = Field(None, description="quiesce vm if true")
     asyncbackup: bool | None = Field(None, description="asynchronous backup if true")

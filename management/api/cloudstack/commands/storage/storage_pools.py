@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, Long, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import StoragePoolResp
 from management.models.infra import Cluster, Pod, StoragePool
 from management.services import access, configuration
@@ -48,8 +48,8 @@ class CreateStoragePoolParams(Params):
                                    "to this storage pool. KVM, VMware supported as of now.")
     tags: str | None = Field(None, description="the tags for the storage pool")
     provider: str | None = Field(None, description="the storage provider name")
-    capacitybytes: int | None = Field(None, description="bytes CloudStack can provision from this storage pool")
-    capacityiops: int | None = Field(None, description="IOPS CloudStack can provision from this storage pool")
+    capacitybytes: Long | None = Field(None, description="bytes CloudStack can provision from this storage pool")
+    capacityiops: Long | None = Field(None, description="IOPS CloudStack can provision from this storage pool")
     managed: bool | None = Field(None, description="whether the storage should be managed by CloudStack")
     details: list[dict[str, str]] | None = Field(None, description="the details for the storage pool")
 
@@ -71,8 +71,8 @@ class UpdateStoragePoolParams(Params):
     tags: list[str] | None = Field(None, description="comma-separated list of tags for the storage pool")
     enabled: bool | None = Field(None, description="false to disable the pool for allocation of new volumes, true "
                                  "to enable it back.")
-    capacitybytes: int | None = Field(None, description="bytes CloudStack can provision from this storage pool")
-    capacityiops: int | None = Field(None, description="IOPS CloudStack can provision from this storage pool")
+    capacitybytes: Long | None = Field(None, description="bytes CloudStack can provision from this storage pool")
+    capacityiops: Long | None = Field(None, description="IOPS CloudStack can provision from this storage pool")
 
 
 @api_command("updateStoragePool", params=UpdateStoragePoolParams, result_key="storagepool",

@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import MapParam, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_templates import ExtractResp, TemplatePermissionsResp, TemplateResp
 from management.errors import ParamError, PermissionDenied, invalid_id
@@ -171,18 +171,20 @@ def list_impl(ctx: CallContext, p: Any, *, isos: bool, flt: str) -> ListResult:
 
 class RegisterTemplateParams(Params):
     name: str = Field(description="the name of the template")
-    displaytext: str | None = Field(None, description="The display text of the template, defaults to name.")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="The display text of the template, defaults to name.")
     format: str = Field(description="the format for the template. Possible values include QCOW2, RAW, VHD and OVA.")
     hypervisor: str = Field(description="the target hypervisor for the template")
-    url: str = Field(description="the URL of where the template is hosted. Possible URL include http:// and "
+    url: Annotated[str, ParamInfo(length=2048)] = Field(
+        description="the URL of where the template is hosted. Possible URL include http:// and "
                      "https://")
-    zoneid: str | None = Field(None, description="the ID of the zone the template is to be hosted on; -1 for all")
+    zoneid: Uuid | None = Field(None, description="the ID of the zone the template is to be hosted on; -1 for all")
     zoneids: list[str] | None = Field(None, description="A list of zone ids where the template will be hosted. "
                                       "Use this parameter if the template needs to be registered to multiple zones "
                                       "in one go. Use zoneid if the template needs to be registered to only one zone."
                                       "Passing only -1 to this will cause the template to be registered as a cross "
                                       "zone template and will be copied to all zones. ")
-    ostypeid: str | None = Field(None, description="the ID of the OS Type that best represents the OS of this "
+    ostypeid: Uuid | None = Field(None, description="the ID of the OS Type that best represents the OS of this "
                                  "template. Not applicable with VMware, as we honour what is defined in the template")
     checksum: str | None = Field(None, description="the checksum value of this template. The parameter containing "
                                  "the checksum will be considered a MD5sum if it is not prefixed and just a plain "
@@ -216,7 +218,7 @@ class RegisterTemplateParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId. If the "
                                                                    "account parameter is used, domainId must also "
                                                                    "be used.")
-    projectid: str | None = Field(None, description="Register template for the project")
+    projectid: Uuid | None = Field(None, description="Register template for the project")
 
 
 def _details(items: list[dict[str, str]] | None) -> dict[str, str] | None:
@@ -298,8 +300,9 @@ def list_templates(ctx: CallContext, p: ListTemplatesParams) -> ListResult:
 class UpdateTemplateParams(Params):
     id: Annotated[str, Ref("Template")] = Field(description="the ID of the image file")
     name: str | None = Field(None, description="the name of the image file")
-    displaytext: str | None = Field(None, description="the display text of the image")
-    ostypeid: str | None = Field(None, description="the ID of the OS type that best represents the OS of this image.")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the display text of the image")
+    ostypeid: Uuid | None = Field(None, description="the ID of the OS type that best represents the OS of this image.")
     format: str | None = Field(None, description="the format for the image")
     passwordenabled: bool | None = Field(None, description="true if the image supports the password reset feature; "
                                          "default is false")
@@ -480,13 +483,14 @@ def copy_template(ctx: CallContext, p: CopyTemplateParams) -> TemplateResp:
 
 class CreateTemplateParams(Params):
     name: str = Field(description="the name of the template")
-    displaytext: str | None = Field(None, description="The display text of the template, defaults to the 'name'.")
-    ostypeid: str = Field(description="the ID of the OS Type that best represents the OS of this template.")
-    volumeid: str | None = Field(None, description="the ID of the disk volume the template is being created from. "
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="The display text of the template, defaults to the 'name'.")
+    ostypeid: Uuid = Field(description="the ID of the OS Type that best represents the OS of this template.")
+    volumeid: Uuid | None = Field(None, description="the ID of the disk volume the template is being created from. "
                                  "Either this parameter, or snapshotId has to be passed in")
-    snapshotid: str | None = Field(None, description="the ID of the snapshot the template is being created from. "
+    snapshotid: Uuid | None = Field(None, description="the ID of the snapshot the template is being created from. "
                                    "Either this parameter, or volumeId has to be passed in")
-    virtualmachineid: str | None = Field(None, description="Optional, VM ID. If this presents, it is going to "
+    virtualmachineid: Uuid | None = Field(None, description="Optional, VM ID. If this presents, it is going to "
                                          "create a baremetal template for VM this ID refers to.")
     ispublic: bool = Field(False, description="true if this template is a public template, false otherwise")
     isfeatured: bool = Field(False, description="true if this template is a featured template, false otherwise")
@@ -507,7 +511,7 @@ class CreateTemplateParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId. If the "
                                                                    "account parameter is used, domainId must also "
                                                                    "be used.")
-    projectid: str | None = Field(None, description="create template for the project")
+    projectid: Uuid | None = Field(None, description="create template for the project")
 
 
 def _sources(ctx: CallContext, p: CreateTemplateParams) -> tuple[Volume | None, Snapshot | None]:
@@ -575,7 +579,8 @@ class ExtractTemplateParams(Params):
     mode: str = Field(description="the mode of extraction - HTTP_DOWNLOAD or FTP_UPLOAD")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the ID of the zone where the ISO "
                                                                "is originally located")
-    url: str | None = Field(None, description="the url to which the ISO would be extracted")
+    url: Annotated[str | None, ParamInfo(length=2048)] = Field(
+        None, description="the url to which the ISO would be extracted")
 
 
 def extract_impl(ctx: CallContext, p: ExtractTemplateParams) -> ExtractResp:

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import Long, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import VolumeResp
 from management.errors import ParamError
@@ -80,7 +80,7 @@ class CreateVolumeParams(Params):
         None, description="the ID of the availability zone")
     diskofferingid: Annotated[str | None, Ref("DiskOffering", "read")] = Field(
         None, description="the ID of the disk offering. Either diskOfferingId or snapshotId must be passed in.")
-    size: int | None = Field(None, description="Arbitrary volume size (GB)")
+    size: Long | None = Field(None, description="Arbitrary volume size (GB)")
     snapshotid: Annotated[str | None, Ref("Snapshot", "read")] = Field(
         None, description="the snapshot ID for the disk volume. Either diskOfferingId or snapshotId must be passed "
         "in.")
@@ -92,12 +92,12 @@ class CreateVolumeParams(Params):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="the domain ID associated with the disk offering. If used with the account parameter "
         "returns the disk volume associated with the account for the specified domain.")
-    projectid: str | None = Field(None, description="the project associated with the volume. Mutually exclusive "
+    projectid: Uuid | None = Field(None, description="the project associated with the volume. Mutually exclusive "
                                   "with account parameter")
     displayvolume: bool = Field(True, description="an optional field, whether to display the volume to the end user "
                                 "or not.")
-    miniops: int | None = Field(None, description="min iops")
-    maxiops: int | None = Field(None, description="max iops")
+    miniops: Long | None = Field(None, description="min iops")
+    maxiops: Long | None = Field(None, description="max iops")
 
 
 def _create_volume(ctx: CallContext, p: CreateVolumeParams) -> str:
@@ -138,7 +138,7 @@ class AttachVolumeParams(Params):
     id: Annotated[str, Ref("Volume")] = Field(description="the ID of the disk volume")
     virtualmachineid: Annotated[str, Ref("VirtualMachine")] = Field(
         description="the ID of the virtual machine")
-    deviceid: int | None = Field(None, description="The ID of the device to map the volume to the guest OS. If no "
+    deviceid: Long | None = Field(None, description="The ID of the device to map the volume to the guest OS. If no "
                                  "deviceID is informed, the next available deviceID will be chosen.")
 
 
@@ -158,7 +158,7 @@ class DetachVolumeParams(Params):
     id: Annotated[str | None, Ref("Volume")] = Field(None, description="the ID of the disk volume")
     virtualmachineid: Annotated[str | None, Ref("VirtualMachine")] = Field(
         None, description="the ID of the virtual machine where the volume is detached from")
-    deviceid: int | None = Field(None, description="the device ID on the virtual machine where volume is detached "
+    deviceid: Long | None = Field(None, description="the device ID on the virtual machine where volume is detached "
                                  "from")
 
 
@@ -184,12 +184,12 @@ def detach_volume(ctx: CallContext, p: DetachVolumeParams) -> VolumeResp:
 
 class ResizeVolumeParams(Params):
     id: Annotated[str, Ref("Volume")] = Field(description="the ID of the disk volume")
-    size: int | None = Field(None, description="New volume size in GB")
+    size: Long | None = Field(None, description="New volume size in GB")
     diskofferingid: Annotated[str | None, Ref("DiskOffering", "read")] = Field(
         None, description="new disk offering id")
     shrinkok: bool = Field(False, description="Verify OK to Shrink")
-    miniops: int | None = Field(None, description="New minimum number of IOPS")
-    maxiops: int | None = Field(None, description="New maximum number of IOPS")
+    miniops: Long | None = Field(None, description="New minimum number of IOPS")
+    maxiops: Long | None = Field(None, description="New maximum number of IOPS")
 
 
 @api_command("resizeVolume", params=ResizeVolumeParams, result_key="volume", is_async=True, entity="Volume",
@@ -238,9 +238,9 @@ class ListVolumesParams(TaggedListParams):
         None, description="list volumes by disk offering")
     state: str | None = Field(None, description="state of the volume. Possible values are: Ready, Allocated, "
                               "Destroy, Expunging, Expunged.")
-    hostid: str | None = Field(None, description="list volumes on specified host")
-    podid: str | None = Field(None, description="the pod id the disk volume belongs to")
-    clusterid: str | None = Field(None, description="the cluster id the disk volume belongs to")
+    hostid: Uuid | None = Field(None, description="list volumes on specified host")
+    podid: Uuid | None = Field(None, description="the pod id the disk volume belongs to")
+    clusterid: Uuid | None = Field(None, description="the cluster id the disk volume belongs to")
     displayvolume: bool | None = Field(None, description="list resources by display flag; only ROOT admin is "
                                        "eligible to pass this parameter")
 
