@@ -29,6 +29,13 @@ class ServiceOffering(IdMixin, TimestampMixin, Base):
     domain_ids: Mapped[str | None] = mapped_column(Text, default=None)  # csv of domain uuids; None = public
     zone_ids: Mapped[str | None] = mapped_column(Text, default=None)
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    # I/O settings CloudStack keeps on offerings: libvirt's disk cache mode and throttles (bytes/s, IOPS)
+    cache_mode: Mapped[str | None] = mapped_column(String(32), default=None)
+    bytes_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    encrypt_root: Mapped[bool] = mapped_column(default=False)
 
 
 class DiskOffering(IdMixin, TimestampMixin, Base):
@@ -47,6 +54,13 @@ class DiskOffering(IdMixin, TimestampMixin, Base):
     domain_ids: Mapped[str | None] = mapped_column(Text, default=None)
     zone_ids: Mapped[str | None] = mapped_column(Text, default=None)
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    # I/O settings CloudStack keeps on offerings: libvirt's disk cache mode and throttles (bytes/s, IOPS)
+    cache_mode: Mapped[str | None] = mapped_column(String(32), default=None)
+    bytes_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    encrypt: Mapped[bool] = mapped_column(default=False)
 
 
 class NetworkOffering(IdMixin, TimestampMixin, Base):

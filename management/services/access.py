@@ -90,6 +90,15 @@ def resolve(session: Session, caller: Caller, entity: str, uuid: str, access: st
     return row
 
 
+def was_removed(session: Session, entity: str, uuid: str) -> bool:
+    """True when `uuid` names an entity that existed and was deleted (its row kept with `removed` set)."""
+    policy = ENTITIES[entity]
+    model = policy.model
+    if not policy.soft_delete or not hasattr(model, "removed"):
+        return False
+    return session.scalar(select(model.id).where(model.uuid == uuid, model.removed.is_not(None)).limit(1)) is not None
+
+
 def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid: str | None) -> Account:
     """The account a create command acts for: the caller's own, or (admins) `account` in `domainid`."""
     if account is None and domain_uuid is None:

@@ -243,8 +243,10 @@ class Dispatcher:
                 p = validate(spec, args)
                 ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
                                   integration=integration)
-                resolve_refs(ctx, spec, p)
-                if spec.is_async:
+                found = resolve_refs(ctx, spec, p)
+                if not found:
+                    body = {}  # a list by the id of a deleted entity lists nothing (CloudStack: `{}`)
+                elif spec.is_async:
                     body = self._submit(ctx, spec, p)
                 else:
                     try:
@@ -374,7 +376,7 @@ def unpack(spec: CommandSpec, params: Mapping[str, str]) -> dict[str, Any]:
         if m:
             maps.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
             continue
-        if value == "":
+        if value == "" and name not in spec.keep_empty:
             continue  # an empty value is an absent value (cs sends name= for unset fields)
         if name in spec.list_params:
             out[name] = [v.strip() for v in value.split(",") if v.strip()]
@@ -399,15 +401,21 @@ def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
             f"Unable to execute API command {cmd} due to invalid value {value} for parameter {name}") from None
 
 
-def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> None:
+def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> bool:
+    """Resolves every Ref parameter (431 unknown, 531 not the caller's). Returns False when a list command's `id`
+    names an entity that was deleted: CloudStack resolves ids including removed rows and then lists nothing."""
     for name, ref in spec.refs.items():
         value = getattr(p, name, None)
         if value is None:
             continue
+        if (name == "id" and isinstance(value, str) and spec.name.startswith("list") and not spec.mutating
+                and access.was_removed(ctx.session, ref.entity, value)):
+            return False
         if isinstance(value, list):
             ctx.refs[name] = [access.resolve(ctx.session, ctx.caller, ref.entity, v, ref.access) for v in value]
         else:
             ctx.refs[name] = access.resolve(ctx.session, ctx.caller, ref.entity, value, ref.access)
+    return True
 
 
 __all__ = ["Dispatcher", "Reply"]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from management.models.identity import RoleType
 
@@ -53,6 +53,7 @@ class ParamInfo:
     since: str | None = None
     related: str | None = None
     admin_port: bool = True  # False: refused on the integration port (acceptedOnAdminPort=false)
+    keep_empty: bool = False  # `name=` reaches the command as "" (elsewhere an empty value is an absent one)
 
 
 class Params(BaseModel):
@@ -85,6 +86,16 @@ class OwnedListParams(ListParams):
                           "caller; if set to true - list resources that the caller is authorized to see.")
     projectid: Uuid | None = Field(None, description="list objects by project; if projectid=-1 lists All VMs")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _id_implies_listall(cls, data: Any) -> Any:
+        """CloudStack's rule (AccountManagerImpl.buildACLSearchParameters): a list by `id` is scoped to what the
+        caller may see, as with listall=true — a root admin gets another account's row, a domain admin one of
+        its subtree, a user still only its own."""
+        if isinstance(data, dict) and "id" in cls.model_fields and data.get("id") not in (None, ""):
+            data = {**data, "listall": True}
+        return data
+
 
 class TaggedListParams(OwnedListParams):
     tags: MapParam | None = Field(None, description="List resources by tags (key/value pairs)")
@@ -113,6 +124,7 @@ class CommandSpec:
     map_params: frozenset[str] = frozenset()
     list_params: frozenset[str] = frozenset()
     unresolved_uuids: frozenset[str] = frozenset()  # declared `Uuid`: listApis says uuid, the dispatcher leaves it
+    keep_empty: frozenset[str] = frozenset()
 
 
 # Commands whose response name is not `<name>response` (CloudStack's s_name differs from the command name).
@@ -211,6 +223,7 @@ def _describe_params(spec: CommandSpec) -> None:
     maps: set[str] = set()
     lists: set[str] = set()
     unresolved: set[str] = set()
+    keep_empty: set[str] = set()
     infos: list[dict[str, Any]] = []
     for pname, f in spec.params.model_fields.items():
         base, meta = _unwrap(f.annotation)
@@ -226,6 +239,8 @@ def _describe_params(spec: CommandSpec) -> None:
         if tname == "uuid" and pname not in refs:
             unresolved.add(pname)
         extra = next((m for m in meta if isinstance(m, ParamInfo)), ParamInfo())
+        if extra.keep_empty:
+            keep_empty.add(pname)
         info: dict[str, Any] = {
             "name": pname,
             "description": f.description or "",
@@ -241,6 +256,7 @@ def _describe_params(spec: CommandSpec) -> None:
         infos.append(info)
     spec.refs, spec.map_params, spec.list_params, spec.params_info = refs, frozenset(maps), frozenset(lists), infos
     spec.unresolved_uuids = frozenset(unresolved)
+    spec.keep_empty = frozenset(keep_empty)
 
 
 def response_fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class Resp(BaseModel):
@@ -22,7 +23,28 @@ class TagResp(Resp):
     customer: str | None = Field(None, description="customer associated with the tag")
 
 
-class DomainResp(Resp):
+_USAGE_NOUNS = {"vm": "virtual machines", "ip": "public ip addresses", "volume": "volumes",
+                "snapshot": "snapshots", "template": "templates", "network": "networks", "vpc": "VPCs",
+                "cpu": "cpu cores", "memory": "memory (in MiB)", "primarystorage": "primary storage space (in GiB)",
+                "secondarystorage": "secondary storage space (in GiB)", "project": "projects"}
+
+
+def _usage_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for kind, noun in _USAGE_NOUNS.items():
+        fields[f"{kind}limit"] = (str | None, Field(None, description=f"the total number of {noun} the owner can "
+                                                    "have"))
+        fields[f"{kind}total"] = (int | None, Field(None, description=f"the total number of {noun} the owner has"))
+        fields[f"{kind}available"] = (str | None, Field(None, description=f"the total number of {noun} available "
+                                                        "to the owner"))
+    return fields
+
+
+# The limit/total/available triples of listAccounts and listDomains (values: services.identity.resource_usage).
+ResourceUsageResp = create_model("ResourceUsageResp", __base__=Resp, **_usage_fields())  # type: ignore[call-overload]
+
+
+class DomainResp(ResourceUsageResp):  # type: ignore[valid-type,misc]
     id: str = Field(description="the ID of the domain")
     name: str = Field(description="the name of the domain")
     level: int = Field(description="the level of the domain")
@@ -59,7 +81,7 @@ class UserResp(Resp):
                                              "target is in caller's child domain")
 
 
-class AccountResp(Resp):
+class AccountResp(ResourceUsageResp):  # type: ignore[valid-type,misc]
     id: str = Field(description="the id of the account")
     name: str = Field(description="the name of the account")
     accounttype: int = Field(description="account type (admin, domain-admin, user)")
@@ -74,6 +96,8 @@ class AccountResp(Resp):
     isdefault: bool = Field(description="true if account is default, false otherwise")
     created: datetime = Field(description="the date when this account was created")
     user: list[UserResp] = Field(default_factory=list, description="the list of users associated with account")
+    vmrunning: int | None = Field(None, description="the total number of virtual machines running for this account")
+    vmstopped: int | None = Field(None, description="the total number of virtual machines stopped for this account")
 
 
 class RoleResp(Resp):

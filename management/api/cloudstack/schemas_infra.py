@@ -261,6 +261,13 @@ class ServiceOfferingResp(Resp):
     zoneid: str | None = Field(None, description="the zone ID(s) this disk offering belongs to.")
     state: str = Field("Active", description="state of the service offering")
     created: datetime = Field(description="the date this service offering was created")
+    cacheMode: str | None = Field(None, description="the cache mode to use for this disk offering. none, writeback, "
+                                  "writethrough or hypervisor_default")
+    diskBytesReadRate: int | None = Field(None, description="bytes read rate of the disk offering")
+    diskBytesWriteRate: int | None = Field(None, description="bytes write rate of the disk offering")
+    diskIopsReadRate: int | None = Field(None, description="io requests read rate of the disk offering")
+    diskIopsWriteRate: int | None = Field(None, description="io requests write rate of the disk offering")
+    encryptroot: bool = Field(False, description="true if virtual machine root disk will be encrypted on storage")
 
 
 class DiskOfferingResp(Resp):
@@ -278,3 +285,11 @@ class DiskOfferingResp(Resp):
     zoneid: str | None = Field(None, description="the zone ID(s) this disk offering belongs to.")
     state: str = Field("Active", description="state of the disk offering")
     created: datetime = Field(description="the date this disk offering was created")
+    cacheMode: str | None = Field(None, description="the cache mode to use for this disk offering. none, writeback, "
+                                  "writethrough or hypervisor_default")
+    diskBytesReadRate: int | None = Field(None, description="bytes read rate of the disk offering")
+    diskBytesWriteRate: int | None = Field(None, description="bytes write rate of the disk offering")
+    diskIopsReadRate: int | None = Field(None, description="io requests read rate of the disk offering")
+    diskIopsWriteRate: int | None = Field(None, description="io requests write rate of the disk offering")
+    encrypt: bool = Field(False, description="Whether disks using this offering will be encrypted on primary "
+                          "storage")

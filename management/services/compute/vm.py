@@ -203,11 +203,13 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
         vm.display_name = vm.display_name or vm.name
     # Root disk: template size, or rootdisksize GiB (never smaller than the template).
     root_size = tmpl.size or so.root_disk_size or 0
-    if req.rootdisksize:
+    if req.rootdisksize is not None:
+        if req.rootdisksize <= 0:
+            raise ParamError("Root disk size should be a positive number.")
         wanted = int(req.rootdisksize) * GiB
         if tmpl.size and wanted < tmpl.size:
-            raise ParamError(f"Root disk size {req.rootdisksize} GB is smaller than the template's "
-                             f"{tmpl.size // GiB} GB")
+            raise ParamError(f"Unsupported: rootdisksize override ({req.rootdisksize} GB) is smaller than template "
+                             f"size {readable_size(tmpl.size)}")
         root_size = wanted
     session.add(Volume(name=f"ROOT-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id, zone_id=zone.id,
                        instance_id=vm.id, device_id=0, volume_type="ROOT", size=root_size or 2 * GiB,
@@ -226,6 +228,13 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     allocate_nics(session, vm, req)
     session.flush()
     return vm
+
+
+def readable_size(size: int) -> str:
+    """CloudStack's NumbersUtil.toHumanReadableSize with display.human.readable.sizes on: "(1.00 GB) 1073741824"."""
+    units = ((1024**4, "%.4f TB"), (GiB, "%.2f GB"), (1024**2, "%.2f MB"), (1024, "%.2f KB"))
+    text = next((fmt % (size / unit) for unit, fmt in units if size >= unit), f"{size} bytes")
+    return f"({text}) {size}"
 
 
 def instance_suffix(session: Session) -> str:

@@ -600,6 +600,8 @@ def restart(session: Session, net: Network, cleanup: bool = False) -> Network:
     them. A Shutdown network (its router was destroyed) is implemented again."""
     if net.state == "Destroy" or net.removed is not None:
         raise ParamError(f"Network {net.name} is destroyed")
+    if net.state == "Allocated":  # never implemented (an L2 network without a running VM, say): nothing to restart
+        raise ParamError("Network is not in the right state to be restarted. Correct states are: Implemented, Setup")
     if net.state == "Implemented" and _IMPLEMENTER is not None:
         if cleanup:
             _IMPLEMENTER.shutdown(session, net)

@@ -23,7 +23,7 @@ from management.api.cloudstack.schemas_infra import DiskOfferingResp, ServiceOff
 from management.models.compute import VirtualMachine
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.services import access
-from management.services.compute import offerings
+from management.services.compute import offering_io, offerings
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
 
@@ -41,6 +41,7 @@ def so_resp(o: ServiceOffering) -> ServiceOfferingResp:
         systemvmtype=o.system_vm_type, defaultuse=False,
         rootdisksize=o.root_disk_size // GiB if o.root_disk_size else None,
         zoneid=o.zone_ids, domainid=o.domain_ids, state=o.state, created=o.created,
+        encryptroot=o.encrypt_root, **offering_io.response_fields(o),
     )
 
 
@@ -49,7 +50,7 @@ def do_resp(o: DiskOffering) -> DiskOfferingResp:
                             iscustomized=o.customized, storagetype=o.storage_type,
                             provisioningtype=o.provisioning_type, tags=o.tags, miniops=o.min_iops,
                             maxiops=o.max_iops, zoneid=o.zone_ids, domainid=o.domain_ids, state=o.state,
-                            created=o.created)
+                            created=o.created, encrypt=o.encrypt, **offering_io.response_fields(o))
 
 
 # ---- service offerings ------------------------------------------------------------------------------------------
@@ -89,6 +90,14 @@ class CreateServiceOfferingParams(Params):
                                     "systemvmtype")
     serviceofferingdetails: MapParam | None = Field(None, description="details for planner, used to store "
                                                     "specific parameters")
+    cachemode: str | None = Field(None, description="the cache mode to use for this disk offering. none, writeback, "
+                                  "writethrough or hypervisor_default. If the hypervisor default cache mode is "
+                                  "required, hypervisor_default can be used")
+    bytesreadrate: Long | None = Field(None, description="bytes read rate of the disk offering")
+    byteswriterate: Long | None = Field(None, description="bytes write rate of the disk offering")
+    iopsreadrate: Long | None = Field(None, description="io requests read rate of the disk offering")
+    iopswriterate: Long | None = Field(None, description="io requests write rate of the disk offering")
+    encryptroot: bool = Field(False, description="VMs using this offering require root volume encryption")
 
 
 @api_command("createServiceOffering", params=CreateServiceOfferingParams, result_key="serviceoffering",
@@ -100,6 +109,9 @@ def create_service_offering(ctx: CallContext, p: CreateServiceOfferingParams) ->
         memory=p.memory, customized=p.customized, storagetype=p.storagetype, hosttags=p.hosttags, tags=p.tags,
         offerha=p.offerha, limitcpuuse=p.limitcpuuse, issystem=p.issystem, systemvmtype=p.systemvmtype,
         rootdisksize=p.rootdisksize)
+    offering_io.apply(so, cachemode=p.cachemode, bytesreadrate=p.bytesreadrate, byteswriterate=p.byteswriterate,
+                      iopsreadrate=p.iopsreadrate, iopswriterate=p.iopswriterate)
+    so.encrypt_root = p.encryptroot
     if p.zoneid:
         so.zone_ids = ",".join(p.zoneid)
     if p.domainid:
@@ -213,6 +225,14 @@ class CreateDiskOfferingParams(Params):
                                        "offerings")
     zoneid: list[str] | None = Field(None, description="the ID of the containing zone(s), null for public "
                                      "offerings")
+    cachemode: str | None = Field(None, description="the cache mode to use for this disk offering. none, writeback, "
+                                  "writethrough or hypervisor_default. If the hypervisor default cache mode is "
+                                  "required, hypervisor_default can be used")
+    bytesreadrate: Long | None = Field(None, description="bytes read rate of the disk offering")
+    byteswriterate: Long | None = Field(None, description="bytes write rate of the disk offering")
+    iopsreadrate: Long | None = Field(None, description="io requests read rate of the disk offering")
+    iopswriterate: Long | None = Field(None, description="io requests write rate of the disk offering")
+    encrypt: bool = Field(False, description="Volumes using this offering should be encrypted")
 
 
 @api_command("createDiskOffering", params=CreateDiskOfferingParams, result_key="diskoffering",
@@ -222,6 +242,9 @@ def create_disk_offering(ctx: CallContext, p: CreateDiskOfferingParams) -> DiskO
     do = offerings.create_disk_offering(ctx.session, name=p.name, displaytext=p.displaytext, disksize=p.disksize,
                                         customized=p.customized, storagetype=p.storagetype, tags=p.tags,
                                         provisioningtype=p.provisioningtype, miniops=p.miniops, maxiops=p.maxiops)
+    offering_io.apply(do, cachemode=p.cachemode, bytesreadrate=p.bytesreadrate, byteswriterate=p.byteswriterate,
+                      iopsreadrate=p.iopsreadrate, iopswriterate=p.iopswriterate)
+    do.encrypt = p.encrypt
     if p.zoneid:
         do.zone_ids = ",".join(p.zoneid)
     if p.domainid:

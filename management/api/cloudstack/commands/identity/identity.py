@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import func, select
@@ -14,6 +14,7 @@ from management.api.cloudstack.registry import (
     DOMAIN_ADMIN,
     ListParams,
     OwnedListParams,
+    ParamInfo,
     Params,
     Ref,
     api_command,
@@ -31,7 +32,7 @@ from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
 from management.services import access
 from management.services.context import CallContext
-from management.services.identity import identity
+from management.services.identity import identity, resource_usage
 from management.services.listing import keyword_filter, paginate
 from management.services.tags import register as register_taggable
 
@@ -47,7 +48,7 @@ def domain_resp(ctx: CallContext, d: Domain) -> DomainResp:
         id=d.uuid, name=d.name, level=d.level, parentdomainid=d.parent.uuid if d.parent else None,
         parentdomainname=d.parent.name if d.parent else None,
         haschild=identity.domain_has_children(ctx.session, d), networkdomain=d.network_domain,
-        path=d.display_path, state=d.state, created=d.created,
+        path=d.display_path, state=d.state, created=d.created, **resource_usage.domain_usage(ctx.session, d),
     )
 
 
@@ -63,7 +64,7 @@ def user_resp(u: User, role: Role | None = None) -> UserResp:
     )
 
 
-def account_resp(ctx: CallContext, a: Account) -> AccountResp:
+def account_resp(ctx: CallContext, a: Account, usage: dict[str, Any] | None = None) -> AccountResp:
     users = ctx.session.scalars(select(User).where(User.account_id == a.id, User.removed.is_(None))
                                 .order_by(User.id))
     return AccountResp(
@@ -71,7 +72,7 @@ def account_resp(ctx: CallContext, a: Account) -> AccountResp:
         roletype=a.role.role_type if a.role else None, rolename=a.role.name if a.role else None,
         domainid=a.domain.uuid, domain=a.domain.name, domainpath=a.domain.display_path,
         networkdomain=a.network_domain, state=a.state, isdefault=a.is_default, created=a.created,
-        user=[user_resp(u, a.role) for u in users],
+        user=[user_resp(u, a.role) for u in users], **(usage or resource_usage.account_usage(ctx.session, [a])[a.id]),
     )
 
 
@@ -288,7 +289,8 @@ def list_accounts(ctx: CallContext, p: ListAccountsParams) -> ListResult:
     stmt = stmt.where(Account.name != identity.SYSTEM_ACCOUNT)
     stmt = keyword_filter(stmt, p.keyword, Account.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Account.id)
-    return ListResult([account_resp(ctx, a) for a in rows], count)
+    usage = resource_usage.account_usage(ctx.session, rows)
+    return ListResult([account_resp(ctx, a, usage[a.id]) for a in rows], count)
 
 
 class AccountRefParams(Params):
@@ -312,7 +314,7 @@ def _target_account(ctx: CallContext, p: AccountRefParams) -> Account:
 
 
 class UpdateAccountParams(AccountRefParams):
-    newname: str | None = Field(None, description="new name for the account")
+    newname: Annotated[str | None, ParamInfo(keep_empty=True)] = Field(None, description="new name for the account")
     networkdomain: str | None = Field(None, description="Network domain for the account's networks")
     roleid: Annotated[str | None, Ref("Role", "read")] = Field(None, description="The UUID of the dynamic role to "
                                                                "set for the account")
@@ -325,6 +327,9 @@ class UpdateAccountParams(AccountRefParams):
              description="Updates account information for the authenticated user")
 def update_account(ctx: CallContext, p: UpdateAccountParams) -> AccountResp:
     acct = _target_account(ctx, p)
+    if p.newname == "":
+        raise ParamError(f"The new account name for account '{acct.uuid}' within domain '{acct.domain.uuid}'  is "
+                         "empty string. Account will be not renamed.")
     if p.newname and p.newname != acct.name:
         if acct.is_default:
             raise ParamError(f"The default account {acct.name} can not be renamed")

@@ -155,12 +155,33 @@ def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
         owner = ctx.session.get_one(Account, net.account_id)
     else:
         owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+        assert zone is not None
+        if zone.network_type == "Advanced":
+            net = _only_isolated_network(ctx, owner, zone)
     assert zone is not None
     ip = svc.take_public_ip(ctx.session, zone_id=zone.id, account=owner, network=net, ip=p.ipaddress,
                             state="Allocating")
     if p.fordisplay is not None:
         ip.for_display = p.fordisplay
     return ip.uuid
+
+
+def _only_isolated_network(ctx: CallContext, owner: Account, zone: Zone) -> Network:
+    """AssociateIPAddrCmd.getNetworkId: without networkid in an advanced zone the address goes to the owner's one
+    isolated network there (VPC tiers excluded); none or several is an error."""
+    stmt = select(Network).where(Network.account_id == owner.id, Network.zone_id == zone.id,
+                                 Network.guest_type == "Isolated", Network.removed.is_(None))
+    vpc_col = getattr(Network, "vpc_id", None)
+    if vpc_col is not None:
+        stmt = stmt.where(vpc_col.is_(None))
+    nets = list(ctx.session.scalars(stmt.limit(2)))
+    if not nets:
+        domain = ctx.session.get_one(Domain, owner.domain_id)
+        raise ParamError(f"Account name={owner.name} domain={domain.name} doesn't have virtual networks in "
+                         f"zone={zone.name}")
+    if len(nets) > 1:
+        raise ParamError("Account has more than one isolated network in the zone")
+    return nets[0]
 
 
 @api_command("associateIpAddress", params=AssociateIpParams, is_async=True, result_key="ipaddress",
