@@ -36,7 +36,6 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +56,6 @@ DEFAULT_LENGTH = 255
 SANDBOX_PLUGINS = ("plugins/metrics", "plugins/database/quota", "plugins/dedicated-resources",
                    "plugins/hypervisors/simulator", "plugins/api/rate-limit", "plugins/maintenance",
                    "plugins/api/discovery")
-# A place for the conftest's terminal summary to find the table.
-REPORT: dict[str, list[str]] = {}
 
 
 def is_core(module: str) -> bool:
@@ -180,8 +177,6 @@ def response_gaps(reference: Reference, exempt: dict[str, dict[str, str]],
     return gaps
 
 
-def _stash(title: str, lines: list[str]) -> None:
-    REPORT[title] = lines
 
 
 # ------------------------------------------------------------------------------------------------ tests
@@ -226,7 +221,8 @@ def test_allowlist_is_well_formed(reference: Reference, allowlist: dict[str, Any
 
 
 def test_every_core_command_is_registered_or_allow_listed(reference: Reference, allowlist: dict[str, Any],
-                                                          live_apis: dict[str, dict[str, Any]]) -> None:
+                                                          live_apis: dict[str, dict[str, Any]],
+                                                          parity_report: dict[str, list[str]]) -> None:
     left_out = set(allowlist.get("left_out") or {})
     not_yet: dict[str, int] = allowlist.get("not_yet") or {}
     core = reference.core
@@ -237,7 +233,7 @@ def test_every_core_command_is_registered_or_allow_listed(reference: Reference, 
         by_issue[not_yet[name]] += 1
     plugins = {n for n, c in reference.commands.items() if not c.core}
     extra = sorted(set(live_apis) - set(reference.commands))
-    _stash("commands", [
+    parity_report["commands"] = [
         f"core commands registered      {len(registered):4d} / {len(core)}",
         f"listApis commands             {len(live_apis):4d}",
         f"plugin commands registered    {len(plugins & set(live_apis)):4d} / {len(plugins)}",
@@ -245,7 +241,7 @@ def test_every_core_command_is_registered_or_allow_listed(reference: Reference, 
         f"not_yet (work in progress)    {len(not_yet):4d}   "
         + ", ".join(f"issue {i}: {n}" for i, n in sorted(by_issue.items())),
         f"registered, not in reference  {len(extra):4d}   {' '.join(extra)}",
-    ])
+    ]
     unlisted = sorted(missing - left_out - set(not_yet))
     stale = sorted((left_out | set(not_yet)) & registered)
     problems = []
@@ -259,15 +255,16 @@ def test_every_core_command_is_registered_or_allow_listed(reference: Reference, 
 
 
 def test_sandbox_plugins_are_registered(reference: Reference, allowlist: dict[str, Any],
-                                        live_apis: dict[str, dict[str, Any]]) -> None:
+                                        live_apis: dict[str, dict[str, Any]],
+                                        parity_report: dict[str, list[str]]) -> None:
     """The plugins a sandbox user meets (metrics, quota, dedicated resources, the simulator's, rate limits, host
     maintenance) are held to the core rule: registered, or in `not_yet` with their issue — and never both."""
     not_yet = set(allowlist.get("not_yet") or {})
     wanted = sorted(n for n, c in reference.commands.items() if c.modules & set(SANDBOX_PLUGINS))
     missing = [n for n in wanted if n not in live_apis and n not in not_yet]
     stale = [n for n in wanted if n in live_apis and n in not_yet]
-    _stash("plugins", [f"sandbox plugin commands        {len([n for n in wanted if n in live_apis]):4d} / "
-                       f"{len(wanted)} registered"])
+    parity_report["plugins"] = [f"sandbox plugin commands        {len([n for n in wanted if n in live_apis]):4d} / "
+                       f"{len(wanted)} registered"]
     assert not missing, f"plugin commands a sandbox user meets, neither registered nor in not_yet: {missing}"
     assert not stale, f"registered plugin commands still in not_yet (delete their lines): {stale}"
 
@@ -284,7 +281,8 @@ def _deviations(reference: Reference, live: dict[str, dict[str, Any]]) -> dict[s
 
 
 def test_registered_commands_match_the_reference(reference: Reference, baseline: dict[str, Any],
-                                                 live_apis: dict[str, dict[str, Any]]) -> None:
+                                                 live_apis: dict[str, dict[str, Any]],
+                                                 parity_report: dict[str, list[str]]) -> None:
     known: dict[str, list[str]] = baseline.get("params") or {}
     now = _deviations(reference, live_apis)
     new = {n: [d for d in devs if d not in set(known.get(n) or [])] for n, devs in now.items()}
@@ -295,10 +293,10 @@ def test_registered_commands_match_the_reference(reference: Reference, baseline:
     for devs in now.values():
         for d in devs:
             kinds[d.split()[0]] += 1
-    _stash("parameters", [
+    parity_report["parameters"] = [
         f"registered commands deviating {len(now):4d}   "
         + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())),
-    ] + [f"  {n:42s} {' | '.join(d)}" for n, d in sorted(now.items())])
+    ] + [f"  {n:42s} {' | '.join(d)}" for n, d in sorted(now.items())]
     problems = []
     if new:
         problems.append("registered commands that deviate from CloudStack 4.22 (fix the command: names, types, "
@@ -312,7 +310,8 @@ def test_registered_commands_match_the_reference(reference: Reference, baseline:
 
 def test_response_fields_match_the_reference(reference: Reference, allowlist: dict[str, Any],
                                              baseline: dict[str, Any],
-                                             live_apis: dict[str, dict[str, Any]]) -> None:
+                                             live_apis: dict[str, dict[str, Any]],
+                                             parity_report: dict[str, list[str]]) -> None:
     exempt: dict[str, dict[str, str]] = allowlist.get("exempt_fields") or {}
     known: dict[str, list[str]] = baseline.get("responses") or {}
     now = response_gaps(reference, exempt, live_apis)
@@ -320,10 +319,10 @@ def test_response_fields_match_the_reference(reference: Reference, allowlist: di
     new = {c: f for c, f in new.items() if f}
     stale = {c: sorted(set(f or []) - now.get(c, set())) for c, f in known.items()}
     stale = {c: f for c, f in stale.items() if f}
-    _stash("responses", [
+    parity_report["responses"] = [
         f"response fields missing       {sum(len(f) for f in now.values()):4d} in {len(now)} classes; exempt "
         f"{sum(len(f) for f in exempt.values())}",
-    ] + [f"  {c:42s} {' '.join(sorted(f))}" for c, f in sorted(now.items())])
+    ] + [f"  {c:42s} {' '.join(sorted(f))}" for c, f in sorted(now.items())]
     problems = []
     if new:
         problems.append("response fields of the reference missing from listApis (add them where the value exists "
@@ -335,6 +334,3 @@ def test_response_fields_match_the_reference(reference: Reference, allowlist: di
     assert not problems, "\n".join(problems)
 
 
-def gap_table() -> Iterator[str]:
-    for title in ("commands", "plugins", "parameters", "responses"):
-        yield from REPORT.get(title, [])
