@@ -18,8 +18,8 @@ pytestmark = pytest.mark.unit
 
 SPECS = sorted(registry.REGISTRY.values(), key=lambda s: s.name)
 IDS = [s.name for s in SPECS]
-PARAM_TYPES = {"boolean", "date", "double", "float", "integer", "short", "long", "list", "map", "object", "string", "tzdate",
-               "uuid"}
+PARAM_TYPES = {"boolean", "date", "double", "float", "integer", "short", "long", "list", "map", "object", "string",
+               "tzdate", "uuid"}
 
 
 def test_registry_is_populated() -> None:

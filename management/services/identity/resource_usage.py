@@ -74,9 +74,9 @@ def _totals(session: Session, account_ids: Iterable[int]) -> dict[int, dict[str,
             Network.guest_type == "Isolated").group_by(Network.account_id)),
     )
     for key, stmt in counts:
-        for acct, value in session.execute(stmt):
-            if acct in out:
-                out[acct][key] += int(value or 0)
+        for acct_id, value in session.execute(stmt):
+            if acct_id in out:
+                out[acct_id][key] += int(value or 0)
     for acct, size in session.execute(
             select(Template.account_id, func.sum(Template.size)).where(
                 Template.account_id.in_(ids), Template.removed.is_(None), Template.template_type == "USER")
