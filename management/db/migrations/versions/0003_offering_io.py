@@ -1,14 +1,14 @@
 """Offerings' I/O settings (cache mode, byte and IOPS throttles) and encryption flags.
 
-Revision ID: 0002_offering_io
-Revises: 0001
+Revision ID: 0003_offering_io
+Revises: 0002_ec2_tokens
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_offering_io'
-down_revision = '0001'
+revision = '0003_offering_io'
+down_revision = '0002_ec2_tokens'
 branch_labels = None
 depends_on = None
 
