@@ -402,13 +402,14 @@ def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
 
 
 def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> bool:
-    """Resolves every Ref parameter (431 unknown, 531 not the caller's). Returns False when a list command's `id`
-    names an entity that was deleted: CloudStack resolves ids including removed rows and then lists nothing."""
+    """Resolves every Ref parameter (431 unknown, 531 not the caller's). Returns False when a list command's filter
+    (`id`, `virtualmachineid`, ...) names an entity that was deleted: CloudStack resolves ids including removed rows
+    and then lists nothing."""
     for name, ref in spec.refs.items():
         value = getattr(p, name, None)
         if value is None:
             continue
-        if (name == "id" and isinstance(value, str) and spec.name.startswith("list") and not spec.mutating
+        if (isinstance(value, str) and spec.name.startswith("list") and not spec.mutating
                 and access.was_removed(ctx.session, ref.entity, value)):
             return False
         if isinstance(value, list):
