@@ -32,6 +32,18 @@ def credentials_lookup(runtime: Any) -> Any:
     return lookup
 
 
+def account_names(runtime: Any) -> Any:
+    """account uuid -> name of a live account (None: no such account): S3's canonical user ids are account uuids."""
+    from management.models import Account
+
+    def lookup(uuid: str) -> str | None:
+        with runtime.db.session() as s:
+            name = s.execute(select(Account.name).where(Account.uuid == uuid, Account.removed.is_(None))).scalar()
+        return name if isinstance(name, str) else None
+
+    return lookup
+
+
 def store_root(runtime: Any) -> Path:
     """The secondary image store of the first zone that has one; ``<state_dir>/objects`` when there is none."""
     from management.models import ImageStore, Zone
@@ -53,7 +65,7 @@ def s3_app(runtime: Any, *, region: str = "us-east-1") -> S3App:
         log.info("S3 objects live in %s/buckets", root)
         return ObjectStore(root)
 
-    return S3App(credentials_lookup(runtime), factory, region=region)
+    return S3App(credentials_lookup(runtime), factory, region=region, accounts=account_names(runtime))
 
 
-__all__ = ["S3App", "s3_app", "credentials_lookup", "store_root"]
+__all__ = ["S3App", "s3_app", "credentials_lookup", "account_names", "store_root"]

@@ -150,6 +150,13 @@ def _canonical_uris(req: RequestView) -> list[str]:
     return uris
 
 
+def _encodings(text: str) -> tuple[str, ...]:
+    """How a signer may have turned this text (header values decoded as latin-1) into bytes: the raw bytes sent
+    (curl, Go, Java: UTF-8 on the wire) and, for Python clients that send str values as latin-1 but sign UTF-8,
+    UTF-8 of the decoded text."""
+    return ("utf-8",) if text.isascii() else ("latin-1", "utf-8")
+
+
 def _check_v4(req: RequestView, creds: Credentials, date: str, region: str, service: str, scope: str,
               amz_date: str, signed: list[str], signature: str, payload: str, exclude: str | None) -> bytes:
     key = signing_key(creds.secret, date, region, service)
@@ -157,15 +164,18 @@ def _check_v4(req: RequestView, creds: Credentials, date: str, region: str, serv
     cquery = canonical_query(req.raw_query, exclude)
     for uri in _canonical_uris(req):
         creq = "\n".join([req.method, uri, cquery, cheaders, ";".join(signed), payload])
-        sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode("utf-8")).hexdigest()])
-        if hmac.compare_digest(_hmac_hex(key, sts), signature):
-            return key
+        for encoding in _encodings(cheaders):
+            digest = hashlib.sha256(creq.encode(encoding)).hexdigest()
+            sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, digest])
+            if hmac.compare_digest(_hmac_hex(key, sts), signature):
+                return key
     raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you "
                   "provided. Check your key and signing method.", AWSAccessKeyId=creds.access_key,
                   StringToSign=sts, CanonicalRequest=creq)
 
 
-def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = None) -> AuthResult:
+def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = None) -> AuthResult | None:
+    """Who signed the request; None for an anonymous request (no Authorization header, no signature in the query)."""
     now = time.time() if now is None else now
     auth = req.header("authorization")
     if auth.startswith("AWS4-HMAC-SHA256 "):
@@ -214,11 +224,12 @@ def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = Non
             expires = int(q["X-Amz-Expires"])
         except ValueError:
             raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+        # S3 refuses an expiry out of range as it refuses an expired URL: 403 AccessDenied
         if expires < 0:
-            raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
+            raise S3Error("AccessDenied", "X-Amz-Expires must be non-negative")
         if expires > MAX_PRESIGN:
-            raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be less than a week (in seconds) "
-                          "that is; the maximum expiry is 604800 seconds")
+            raise S3Error("AccessDenied", "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                          "X-Amz-Expires must be less than 604800 seconds")
         creds, date, region, service, scope = _credential(q["X-Amz-Credential"], lookup)
         ts = _parse_amz_date(q["X-Amz-Date"])
         if now > ts + expires:
@@ -239,7 +250,9 @@ def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = Non
         if now > expires:
             raise S3Error("AccessDenied", "Request has expired")
         return _check_v2(req, q["AWSAccessKeyId"], q["Signature"], lookup, str(expires))
-    raise S3Error("AccessDenied", "Access Denied (anonymous requests are not allowed)")
+    if auth:
+        raise S3Error("AccessDenied", "Unsupported Authorization Type")
+    return None
 
 
 def _check_v2(req: RequestView, ak: str, sig: str, lookup: SecretLookup, expires: str | None) -> AuthResult:
@@ -249,12 +262,15 @@ def _check_v2(req: RequestView, ak: str, sig: str, lookup: SecretLookup, expires
                       AWSAccessKeyId=ak)
     amz = sorted((k, v) for k, v in req.headers.items() if k.startswith("x-amz-"))
     if expires is None:
+        # x-amz-date, when present (even empty), is the request time and Date is left out of the string to sign
         date = "" if "x-amz-date" in req.headers else req.header("date")
-        stamp = req.header("x-amz-date") or req.header("date")
+        stamp = req.header("x-amz-date") if "x-amz-date" in req.headers else req.header("date")
         try:
             ts = parsedate_to_datetime(stamp).timestamp()
-        except (TypeError, ValueError):
-            raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header") from None
+        except (TypeError, ValueError, IndexError):
+            ts = -1.0
+        if ts < 0:  # missing, unreadable, or before 1970: S3 does not read it as a time at all
+            raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
         if abs(time.time() - ts) > MAX_SKEW:
             raise S3Error("RequestTimeTooSkewed", "The difference between the request time and the current time is "
                           "too large.")
@@ -270,9 +286,13 @@ def _check_v2(req: RequestView, ak: str, sig: str, lookup: SecretLookup, expires
         candidates.append(path + "/")
     sub = sorted((k, v) for k, v in query_pairs(req.raw_query) if k in _V2_SUBRESOURCES)
     suffix = ("?" + "&".join(f"{k}={v}" if v else k for k, v in sub)) if sub else ""
-    for resource in candidates:
+    for resource, encoding in ((r, e) for r in candidates for e in _encodings("".join(amz_lines))):
         sts = "\n".join(lines + amz_lines + [resource + suffix])
-        want = base64.b64encode(hmac.new(creds.secret.encode(), sts.encode("utf-8"), hashlib.sha1).digest()).decode()
+        try:
+            raw = sts.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        want = base64.b64encode(hmac.new(creds.secret.encode(), raw, hashlib.sha1).digest()).decode()
         if hmac.compare_digest(want, sig):
             break
     else:

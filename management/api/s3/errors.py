@@ -15,7 +15,13 @@ STATUS = {
     "RequestTimeTooSkewed": 403, "SignatureDoesNotMatch": 403, "XAmzContentSHA256Mismatch": 400,
     "InvalidLocationConstraint": 400, "IllegalLocationConstraintException": 400, "KeyTooLongError": 400,
     "MetadataTooLarge": 400, "InvalidTag": 400, "InvalidPartNumber": 416, "InvalidObjectState": 403,
-    "NoSuchBucketPolicy": 404, "InvalidStorageClass": 400,
+    "NoSuchBucketPolicy": 404, "InvalidStorageClass": 400, "NoSuchVersion": 404, "MalformedPolicy": 400,
+    "MalformedACLError": 400, "NoSuchPublicAccessBlockConfiguration": 404, "OwnershipControlsNotFoundError": 404,
+    "AccessControlListNotSupported": 400, "InvalidBucketAclWithObjectOwnership": 400,
+    "UnresolvableGrantByEmailAddress": 400, "NoSuchCORSConfiguration": 404, "NoSuchLifecycleConfiguration": 404,
+    "NoSuchWebsiteConfiguration": 404, "NoSuchTagSet": 404, "ServerSideEncryptionConfigurationNotFoundError": 404,
+    "ReplicationConfigurationNotFoundError": 404, "ObjectLockConfigurationNotFoundError": 404,
+    "MissingSecurityHeader": 400, "UnexpectedContent": 400,
 }
 
 MESSAGES = {
@@ -39,16 +45,27 @@ MESSAGES = {
     "InternalError": "We encountered an internal error. Please try again.",
     "NotImplemented": "A header or query you provided implies functionality that is not implemented",
     "MethodNotAllowed": "The specified method is not allowed against this resource.",
+    "NoSuchVersion": "The specified version does not exist.",
+    "NoSuchBucketPolicy": "The bucket policy does not exist",
+    "MalformedACLError": "The XML you provided was not well-formed or did not validate against our published schema",
+    "NoSuchPublicAccessBlockConfiguration": "The public access block configuration was not found",
+    "OwnershipControlsNotFoundError": "The bucket ownership controls were not found",
+    "AccessControlListNotSupported": "The bucket does not allow ACLs",
+    "InvalidBucketAclWithObjectOwnership": "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced "
+                                           "setting",
+    "InvalidDigest": "The Content-MD5 you specified is not valid.",
 }
 
 
 class S3Error(Exception):
-    def __init__(self, code: str, message: str | None = None, **extra: str) -> None:
+    def __init__(self, code: str, message: str | None = None, *, headers: list[tuple[str, str]] | None = None,
+                 **extra: str | None) -> None:
         super().__init__(message or MESSAGES.get(code, code))
         self.code = code
         self.message = message or MESSAGES.get(code, code)
         self.status = STATUS.get(code, 400)
         self.extra = {k: v for k, v in extra.items() if v is not None}
+        self.headers = headers or []  # response headers the error carries (ETag of a 304, x-amz-delete-marker)
 
     def xml(self, request_id: str, host_id: str, resource: str | None = None) -> bytes:
         extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in self.extra.items())
