@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -64,9 +65,9 @@ class _Listener(uvicorn.Server):
         yield
 
 
-def _uvicorn(app, host: str, port: int) -> _Listener:  # type: ignore[no-untyped-def]
+def _uvicorn(app, host: str, port: int, http: Any = "httptools") -> _Listener:  # type: ignore[no-untyped-def]
     cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                         http="httptools", loop="uvloop", timeout_keep_alive=30)
+                         http=http, loop="uvloop", timeout_keep_alive=30)
     return _Listener(cfg)
 
 
@@ -91,8 +92,9 @@ async def serve_async(server: Server) -> None:
     optional: list[_Listener] = []
     if settings.s3_port:
         from management.api.s3 import s3_app
+        from management.api.s3.protocol import S3HttpProtocol
 
-        optional.append(_uvicorn(s3_app(server.runtime), settings.s3_bind, settings.s3_port))
+        optional.append(_uvicorn(s3_app(server.runtime), settings.s3_bind, settings.s3_port, S3HttpProtocol))
     if settings.ec2_port:
         from management.api.ec2 import ec2_app
 

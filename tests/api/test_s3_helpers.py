@@ -17,7 +17,7 @@ REGION = "us-east-1"
 
 
 @contextlib.contextmanager
-def serve_asgi(app: Any, *, ssl_dir: Path | None = None) -> Iterator[int]:
+def serve_asgi(app: Any, *, ssl_dir: Path | None = None, http: Any = "httptools") -> Iterator[int]:
     """Runs an ASGI app with uvicorn (httptools, uvloop, like the server) in a thread; yields its port."""
     import uvicorn
 
@@ -30,7 +30,7 @@ def serve_asgi(app: Any, *, ssl_dir: Path | None = None) -> Iterator[int]:
                             str(cert), "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
         kw = {"ssl_keyfile": str(key), "ssl_certfile": str(cert)}
     cfg = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off",
-                         http="httptools", loop="uvloop", **kw)
+                         http=http, loop="uvloop", **kw)
     server = uvicorn.Server(cfg)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -77,6 +77,7 @@ def in_process_cloud(state: Path) -> Iterator[Cloud]:
 
     from management.api.app import integration_app
     from management.api.s3 import s3_app
+    from management.api.s3.protocol import S3HttpProtocol
     from management.server import build
     from management.services.identity import rbac
     from management.settings import Settings
@@ -88,7 +89,8 @@ def in_process_cloud(state: Path) -> Iterator[Cloud]:
     srv = build(settings, start_workers=True)
     app = s3_app(srv.runtime)
     try:
-        with serve_asgi(app) as port, serve_asgi(app, ssl_dir=state) as tls_port, \
+        with serve_asgi(app, http=S3HttpProtocol) as port, \
+                serve_asgi(app, ssl_dir=state, http=S3HttpProtocol) as tls_port, \
                 TestClient(integration_app(srv.dispatcher), base_url="http://127.0.0.1:8096") as h:
             peers: dict[str, Any] = {}
             integ = ApiClient(h, integration=True, peers=peers)

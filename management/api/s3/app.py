@@ -1085,7 +1085,7 @@ class S3App:
             truncated = bool(listed) and listed[-1][0] < len(info.parts)
             nxt = f"<NextPartNumberMarker>{listed[-1][0]}</NextPartNumberMarker>" if listed else ""
             parts = "".join(f"<Part><PartNumber>{n}</PartNumber><Size>{size}</Size></Part>" for n, size in listed)
-            out.append(f"<ObjectParts><TotalPartsCount>{len(info.parts)}</TotalPartsCount>"
+            out.append(f"<ObjectParts><PartsCount>{len(info.parts)}</PartsCount>"
                        f"<PartNumberMarker>{marker}</PartNumberMarker>{nxt}<MaxParts>{max_parts}</MaxParts>"
                        f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>{parts}</ObjectParts>")
         if "StorageClass" in wanted:
