@@ -180,9 +180,9 @@ class S3App:
         try:
             req = self._parse(scope, receive, rid)
             try:
-                req.auth = s3auth.authenticate(req.view, self._cached_lookup)
+                req.auth = s3auth.identify(req.view, self._cached_lookup)
             except _CacheMiss:
-                req.auth = await run_in_threadpool(s3auth.authenticate, req.view, self.lookup)
+                req.auth = await run_in_threadpool(s3auth.identify, req.view, self.lookup)
             status, headers, body = await self._route(req)
             if isinstance(body, (bytes, bytearray)):
                 await self._send(send, req, status, headers, bytes(body))

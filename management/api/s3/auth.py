@@ -174,8 +174,20 @@ def _check_v4(req: RequestView, creds: Credentials, date: str, region: str, serv
                   StringToSign=sts, CanonicalRequest=creq)
 
 
-def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = None) -> AuthResult | None:
-    """Who signed the request; None for an anonymous request (no Authorization header, no signature in the query)."""
+def anonymous(req: RequestView) -> bool:
+    """The request carries no credentials at all: no Authorization header, no signature in the query."""
+    if "authorization" in req.headers:
+        return False
+    keys = {k for k, _ in query_pairs(req.raw_query)}
+    return not keys & {"X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Credential", "Signature", "AWSAccessKeyId"}
+
+
+def identify(req: RequestView, lookup: SecretLookup, now: float | None = None) -> AuthResult | None:
+    """Who signed the request; None for an anonymous one (S3 then decides on ACLs and bucket policies)."""
+    return None if anonymous(req) else authenticate(req, lookup, now)
+
+
+def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = None) -> AuthResult:
     now = time.time() if now is None else now
     auth = req.header("authorization")
     if auth.startswith("AWS4-HMAC-SHA256 "):
@@ -252,7 +264,7 @@ def authenticate(req: RequestView, lookup: SecretLookup, now: float | None = Non
         return _check_v2(req, q["AWSAccessKeyId"], q["Signature"], lookup, str(expires))
     if auth:
         raise S3Error("AccessDenied", "Unsupported Authorization Type")
-    return None
+    raise S3Error("AccessDenied", "Access Denied (anonymous requests are not allowed)")
 
 
 def _check_v2(req: RequestView, ak: str, sig: str, lookup: SecretLookup, expires: str | None) -> AuthResult:
