@@ -181,3 +181,72 @@ def test_s3cmd_virtual_host_style(served_s3: tuple[Served, int], tmp_path: Path)
     assert "DIR" in run(base + ["--signature-v2", "ls", "s3://vhost-bucket/"], env)
     run(base + ["del", "s3://vhost-bucket/d/obj"], env)
     run(base + ["rb", "s3://vhost-bucket"], env)
+
+
+def test_awscli_versioning_acls_public_policy_and_curl(served_s3: tuple[Served, int], tmp_path: Path) -> None:
+    """`aws s3api` round trips for versioning, ACLs and a public-read policy; plain curl, without credentials,
+    reads what is public and is refused the rest."""
+    import json
+
+    served, port = served_s3
+    aws = tool("aws")
+    curl = shutil.which("curl") or pytest.fail("curl is not installed (apt-get install curl)")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": served.apikey,
+           "AWS_SECRET_ACCESS_KEY": served.secretkey, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    endpoint = f"http://127.0.0.1:{port}"
+    api = [aws, "--endpoint-url", endpoint, "--output", "json", "s3api"]
+    b = "cli-fidelity"
+
+    def s3api(*args: str) -> dict[str, object]:
+        out = run(api + list(args), env)
+        return json.loads(out) if out.strip() else {}
+
+    def anonymous(path: str) -> tuple[int, bytes]:
+        r = subprocess.run([curl, "-s", "-o", "-", "-w", "\n%{http_code}", f"{endpoint}/{path}"],
+                           capture_output=True, timeout=30)
+        body, _, status = r.stdout.rpartition(b"\n")
+        return int(status), body
+
+    s3api("create-bucket", "--bucket", b)
+    # versioning
+    s3api("put-bucket-versioning", "--bucket", b, "--versioning-configuration", "Status=Enabled")
+    assert s3api("get-bucket-versioning", "--bucket", b)["Status"] == "Enabled"
+    f1, f2 = tmp_path / "v1", tmp_path / "v2"
+    f1.write_bytes(b"first")
+    f2.write_bytes(b"second")
+    v1 = s3api("put-object", "--bucket", b, "--key", "doc", "--body", str(f1))["VersionId"]
+    s3api("put-object", "--bucket", b, "--key", "doc", "--body", str(f2))
+    versions = s3api("list-object-versions", "--bucket", b)["Versions"]
+    assert [v["IsLatest"] for v in versions] == [True, False]  # type: ignore[index]
+    s3api("get-object", "--bucket", b, "--key", "doc", "--version-id", str(v1), str(tmp_path / "got"))
+    assert (tmp_path / "got").read_bytes() == b"first"
+    marker = s3api("delete-object", "--bucket", b, "--key", "doc")
+    assert marker["DeleteMarker"] is True
+    # ACLs: a public-read object for curl, a private one it may not read
+    s3api("put-object", "--bucket", b, "--key", "public.txt", "--body", str(f1), "--acl", "public-read")
+    s3api("put-object", "--bucket", b, "--key", "private.txt", "--body", str(f2))
+    acl = s3api("get-object-acl", "--bucket", b, "--key", "public.txt")
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ"} in acl["Grants"]  # type: ignore[operator]
+    assert anonymous(f"{b}/public.txt") == (200, b"first")
+    status, body = anonymous(f"{b}/private.txt")
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body
+    s3api("put-bucket-acl", "--bucket", b, "--acl", "public-read")
+    assert anonymous(f"{b}?list-type=2")[0] == 200
+    s3api("put-bucket-acl", "--bucket", b, "--acl", "private")
+    assert anonymous(f"{b}?list-type=2")[0] == 403
+    # a public-read bucket policy
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                                      "Resource": f"arn:aws:s3:::{b}/*"}]}
+    s3api("put-bucket-policy", "--bucket", b, "--policy", json.dumps(policy))
+    assert json.loads(str(s3api("get-bucket-policy", "--bucket", b)["Policy"])) == policy
+    assert s3api("get-bucket-policy-status", "--bucket", b)["PolicyStatus"] == {"IsPublic": True}
+    assert anonymous(f"{b}/private.txt") == (200, b"second")
+    s3api("delete-bucket-policy", "--bucket", b)
+    assert anonymous(f"{b}/private.txt")[0] == 403
+    # empty it the way test suites do: every version and delete marker, then the bucket
+    listing = s3api("list-object-versions", "--bucket", b)
+    for v in list(listing.get("Versions", [])) + list(listing.get("DeleteMarkers", [])):  # type: ignore[call-overload]
+        s3api("delete-object", "--bucket", b, "--key", v["Key"], "--version-id", v["VersionId"])
+    s3api("delete-bucket", "--bucket", b)
