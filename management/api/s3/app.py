@@ -44,7 +44,7 @@ log = logging.getLogger("devcloud.s3")
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
-BATCH = 1 << 20  # bytes handed to a worker thread at a time
+BATCH = 4 << 20  # bytes handed to a worker thread at a time (as the chunks received: no joining copy)
 SMALL = 1 << 20  # bodies up to this size are read whole, then written in one worker call
 READ_CHUNK = 4 << 20
 MAX_XML = 4 << 20
@@ -331,12 +331,13 @@ class S3App:
             return payload if payload.startswith("STREAMING-") else s3auth.STREAMING_UNSIGNED_TRAILER
         return payload
 
-    async def _body(self, req: Req, sink: Callable[[bytes], Any] | None = None,
+    async def _body(self, req: Req, sink: Callable[[list[bytes]], Any] | None = None,
                     sha_in_sink: bool = False) -> tuple[bytes | None, dict[str, str]]:
         """Reads the request body: decoded, verified (sha256, Content-MD5 of the raw payload is the caller's).
 
-        With ``sink`` (a callable run in a worker thread) data is delivered in ~1 MiB batches and None is
-        returned; without it the whole (small) body is returned. Returns (body, trailers).
+        With ``sink`` (a callable run in a worker thread) data is delivered in batches of ~``BATCH`` bytes, each
+        the list of chunks as received, while the next batch arrives; None is returned. Without it the whole
+        (small) body is returned. Returns (body, trailers).
         """
         mode = self._payload_mode(req)
         decoder: s3auth.ChunkDecoder | None = None
@@ -366,12 +367,11 @@ class S3App:
                     raise S3Error("EntityTooLarge" if sink is not None else "MalformedXML",
                                   "Your proposed upload exceeds the maximum allowed size")
                 if sink is not None and pending >= BATCH:
-                    data = b"".join(parts)
-                    parts.clear()
+                    batch, parts = parts, []
                     pending = 0
                     if inflight is not None:
                         await inflight
-                    inflight = asyncio.ensure_future(run_in_threadpool(sink, data))
+                    inflight = asyncio.ensure_future(run_in_threadpool(sink, batch))
             if inflight is not None:
                 await inflight
                 inflight = None
@@ -390,12 +390,11 @@ class S3App:
             raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
                           "x-amz-decoded-content-length header")
         trailers = decoder.trailers if decoder is not None else {}
-        data = b"".join(parts)
         if sink is not None:
-            if data:
-                await run_in_threadpool(sink, data)
+            if parts:
+                await run_in_threadpool(sink, parts)
             return None, trailers
-        return data, trailers
+        return b"".join(parts), trailers
 
     async def _small_body(self, req: Req) -> bytes:
         body, _ = await self._body(req)
@@ -842,7 +841,7 @@ class S3App:
                 w.add_checksum(a)
             if signed_hex:
                 w.enable_sha256()
-            _, trailers = await self._body(req, sink=w.write, sha_in_sink=signed_hex)
+            _, trailers = await self._body(req, sink=w.write_chunks, sha_in_sink=signed_hex)
             if signed_hex and w.sha256 is not None and w.sha256.hexdigest() != mode:
                 raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not "
                               "match what was computed.", ClientComputedContentSHA256=mode,
