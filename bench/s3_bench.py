@@ -1,8 +1,10 @@
 """S3: devcloud vs the moto server, same machine, same run, same boto3 client code.
 
 Measures 4 KiB PUT/GET ops/s from 1 client and from 8 (threads, one boto3 client each), 64 MiB PUT/GET MiB/s
-(single-request put_object/get_object), and a full ListObjectsV2 walk over 10,000 keys. Bounded: every phase stops
-at its count or its time cap. Writes bench/results/s3.json and prints a table.
+(single-request put_object/get_object) with each server's CPU seconds per 64 MiB PUT (from /proc: independent of
+how busy the machine is), the disk's own write speed in the same run (``dd conv=fdatasync`` into the state
+directory), and a full ListObjectsV2 walk over 10,000 keys. Bounded: every phase stops at its count or its time
+cap. Writes bench/results/s3.json and prints a table. ``--phases big`` runs only the large-object phase.
 
 moto: ``$MOTO_SERVER`` or /opt/s3tools-venv/bin/moto_server (``pip install 'moto[server]'`` into a venv of its own);
 skipped when absent.
@@ -11,10 +13,12 @@ skipped when absent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +42,33 @@ from botocore.config import Config  # noqa: E402
 from tests.conftest import start_served  # noqa: E402
 
 MiB = 1 << 20
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys CPU of a process and its children's threads (moto_server may fork a worker)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def disk_write_mib_s(directory: Path, mib: int = 256) -> float:
+    """The disk's own sequential write speed: dd of zeros with fdatasync, as `dd conv=fdatasync` reports it."""
+    target = directory / "dd.tmp"
+    try:
+        r = subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={mib}", "conv=fdatasync"],
+                           capture_output=True, text=True, timeout=300, check=True)
+    finally:
+        target.unlink(missing_ok=True)
+    m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", r.stderr)
+    assert m, r.stderr
+    return round(int(m.group(1)) / MiB / float(m.group(2)), 1)
 
 
 def free_port() -> int:
@@ -87,8 +118,8 @@ class Target:
     """One server under test; each phase method fills ``out``. Phases alternate between the targets so that a
     busy shared machine slows both alike."""
 
-    def __init__(self, name: str, endpoint: str, ak: str, sk: str, args: argparse.Namespace) -> None:
-        self.name, self.endpoint, self.ak, self.sk, self.args = name, endpoint, ak, sk, args
+    def __init__(self, name: str, endpoint: str, ak: str, sk: str, args: argparse.Namespace, pid: int) -> None:
+        self.name, self.endpoint, self.ak, self.sk, self.args, self.pid = name, endpoint, ak, sk, args, pid
         self.out: dict[str, Any] = {}
         self.c = client(endpoint, ak, sk)
         self.bucket = f"bench-{os.urandom(3).hex()}"
@@ -126,14 +157,16 @@ class Target:
             print(f"  {self.name:8s} {k:10s} {v['ops_per_s']:8.1f} ops/s  p50 {v['p50_ms']:6.2f} ms", flush=True)
 
     def big_ops(self, big: bytes) -> None:
-        puts, gets, raw = [], [], []
+        puts, gets, raw, cpu = [], [], [], []
         signer = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.ak,
                               aws_secret_access_key=self.sk, region_name="us-east-1",
                               config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
         for i in range(self.args.big):
+            c0 = cpu_seconds(self.pid)
             t = time.perf_counter()
             self.c.put_object(Bucket=self.bucket, Key=f"big{i}", Body=big)
             puts.append(time.perf_counter() - t)
+            cpu.append(cpu_seconds(self.pid) - c0)
             t = time.perf_counter()
             body = self.c.get_object(Bucket=self.bucket, Key=f"big{i}")["Body"]
             n = 0
@@ -153,10 +186,12 @@ class Target:
             conn.close()
             assert resp.status == 200, resp.status
         self.out["put_64m_mib_s"] = round(64 / statistics.median(puts), 1)
+        self.out["put_64m_server_cpu_s"] = round(statistics.median(cpu), 3)
         self.out["put_64m_presigned_mib_s"] = round(64 / statistics.median(raw), 1)
         self.out["get_64m_mib_s"] = round(64 / statistics.median(gets), 1)
         print(f"  {self.name:8s} 64 MiB PUT {self.out['put_64m_mib_s']} MiB/s (presigned, no client hashing: "
-              f"{self.out['put_64m_presigned_mib_s']}), GET {self.out['get_64m_mib_s']} MiB/s", flush=True)
+              f"{self.out['put_64m_presigned_mib_s']}), GET {self.out['get_64m_mib_s']} MiB/s; server CPU per PUT "
+              f"{self.out['put_64m_server_cpu_s']} s", flush=True)
 
     def list_ops(self) -> None:
         keys = self.args.keys
@@ -206,27 +241,36 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=3, help="64 MiB objects")
     ap.add_argument("--keys", type=int, default=10000)
     ap.add_argument("--cap", type=float, default=20.0, help="seconds per phase at most")
+    ap.add_argument("--phases", default="small,big,list", help="comma-separated: small, big, list")
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "platform": platform.platform(), "boto3": boto3.__version__},
-                               "params": vars(args), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                               "params": vars(args), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "load_average_before": os.getloadavg()}
     state = Path(tempfile.mkdtemp(prefix="s3bench-"))
     port = free_port()
     served = start_served(state, f"sqlite:///{state / 'devcloud.db'}",
                           extra_env={"DEVCLOUD_S3_PORT": str(port), "DEVCLOUD_JOB_WORKERS": "1"})
     moto, mport = start_moto()
     try:
-        targets = [Target("devcloud", f"http://127.0.0.1:{port}", served.apikey, served.secretkey, args)]
+        targets = [Target("devcloud", f"http://127.0.0.1:{port}", served.apikey, served.secretkey, args,
+                          served.proc.pid)]
         if moto is not None:
-            targets.append(Target("moto", f"http://127.0.0.1:{mport}", "testing", "testing", args))
-        for t in targets:
-            t.small_ops()
-        big = os.urandom(64 * MiB)
-        for t in targets:
-            t.big_ops(big)
-        del big
-        for t in targets:
-            t.list_ops()
+            targets.append(Target("moto", f"http://127.0.0.1:{mport}", "testing", "testing", args, moto.pid))
+        if "small" in phases:
+            for t in targets:
+                t.small_ops()
+        if "big" in phases:
+            results["disk_write_mib_s"] = disk_write_mib_s(state)
+            print(f"  disk     dd conv=fdatasync {results['disk_write_mib_s']} MiB/s", flush=True)
+            big = os.urandom(64 * MiB)
+            for t in targets:
+                t.big_ops(big)
+            del big
+        if "list" in phases:
+            for t in targets:
+                t.list_ops()
         for t in targets:
             results[t.name] = t.out
     finally:
@@ -240,21 +284,32 @@ def main() -> None:
     rows = [("4 KiB PUT, 1 client (ops/s)", "put_4k_1", "ops_per_s"), ("4 KiB GET, 1 client (ops/s)", "get_4k_1",
             "ops_per_s"), ("4 KiB PUT, 8 clients (ops/s)", "put_4k_8", "ops_per_s"),
             ("4 KiB GET, 8 clients (ops/s)", "get_4k_8", "ops_per_s"), ("64 MiB PUT (MiB/s)", "put_64m_mib_s", None),
+            ("64 MiB PUT server CPU (s)", "put_64m_server_cpu_s", None),
             ("64 MiB PUT presigned (MiB/s)", "put_64m_presigned_mib_s", None),
             ("64 MiB GET (MiB/s)", "get_64m_mib_s", None), ("ListObjectsV2 10k keys (s)", "list_v2_10k_s", None)]
     print(f"\n{'metric':34s} {'devcloud':>10s} {'moto':>10s} {'ratio':>7s}")
     table = []
     for label, key, sub in rows:
+        if key not in results["devcloud"]:
+            continue
         d = results["devcloud"][key]
         d = d[sub] if sub else d
         m = results.get("moto", {}).get(key)
         m = (m[sub] if sub else m) if m is not None else None
         ratio = None
         if m:
-            ratio = round(m / d, 2) if key.startswith("list") else round(d / m, 2)
+            lower_is_better = key.startswith("list") or key.endswith("cpu_s")
+            ratio = round(m / d, 2) if lower_is_better else round(d / m, 2)
         table.append({"metric": label, "devcloud": d, "moto": m, "devcloud_advantage": ratio})
         print(f"{label:34s} {d:>10} {m if m is not None else '-':>10} {ratio if ratio else '-':>7}")
+    if "disk_write_mib_s" in results:
+        print(f"{'disk write, dd conv=fdatasync (MiB/s)':34s} {results['disk_write_mib_s']:>10}")
+        results["put_64m_share_of_disk"] = round(results["devcloud"]["put_64m_mib_s"] / results["disk_write_mib_s"],
+                                                 2)
     results["table"] = table
+    if phases != {"small", "big", "list"}:
+        print("\n(a partial run: bench/results/s3.json is left as it is)")
+        return
     out = ROOT / "bench" / "results" / "s3.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_s3_helpers import REGION, Cloud, in_process_cloud
-from tests.api.test_s3_routes import MODEL, dummy
+from tests.api.test_s3_helpers import REGION, Cloud, dummy, in_process_cloud, s3_model
 
 boto3 = pytest.importorskip("boto3")
 from botocore import xform_name  # noqa: E402
@@ -70,10 +69,10 @@ def test_no_operation_of_the_model_removes_a_bucket_or_fails_with_500(cloud: Clo
     name = "walk-" + os.urandom(3).hex()
     raw.create_bucket(Bucket=name)
     answers: dict[str, int] = {}
-    for op_name in MODEL.operation_names:
+    for op_name in s3_model().operation_names:
         if op_name in ("DeleteBucket", "CreateBucket", "WriteGetObjectResponse", "SelectObjectContent"):
             continue
-        op = MODEL.operation_model(op_name)
+        op = s3_model().operation_model(op_name)
         params = dummy(op.input_shape) if op.input_shape is not None else {}
         if "Bucket" in params:
             params["Bucket"] = name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import subprocess
 import threading
 import time
@@ -14,6 +16,40 @@ from typing import Any
 from tests.conftest import _free_port
 
 REGION = "us-east-1"
+
+
+@functools.cache
+def s3_model() -> Any:
+    """The S3 API as botocore defines it (operations, their wire forms and shapes)."""
+    from botocore.session import get_session
+
+    return get_session().get_service_model("s3")
+
+
+def dummy(shape: Any, name: str = "") -> Any:
+    """The smallest value of a shape botocore will serialize: required members only."""
+    if name == "Bucket":
+        return "bkt"
+    if name == "Key":
+        return "k"
+    if name == "CopySource":
+        return "src/k"
+    t = shape.type_name
+    if t == "structure":
+        return {m: dummy(shape.members[m], m) for m in shape.required_members}
+    if t == "list":
+        return [dummy(shape.member)]
+    if t == "map":
+        return {"a": dummy(shape.value)}
+    if t in ("integer", "long"):
+        return 1
+    if t == "boolean":
+        return True
+    if t == "timestamp":
+        return dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    if t == "blob":
+        return b"x"
+    return shape.enum[0] if shape.enum else "x"
 
 
 @contextlib.contextmanager

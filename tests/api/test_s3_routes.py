@@ -6,8 +6,6 @@ sub-resource no row of the method takes is refused (405), so nothing falls throu
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -17,41 +15,13 @@ from management.api.s3.app import S3App
 
 botocore = pytest.importorskip("botocore")
 from botocore import serialize  # noqa: E402
-from botocore.session import get_session  # noqa: E402
+
+from tests.api.test_s3_helpers import dummy, s3_model  # noqa: E402
 
 pytestmark = pytest.mark.unit
-MODEL = get_session().get_service_model("s3")
-
-
-def dummy(shape: Any, name: str = "") -> Any:
-    """The smallest value of a shape botocore will serialize: required members only."""
-    if name == "Bucket":
-        return "bkt"
-    if name == "Key":
-        return "k"
-    if name == "CopySource":
-        return "src/k"
-    t = shape.type_name
-    if t == "structure":
-        return {m: dummy(shape.members[m], m) for m in shape.required_members}
-    if t == "list":
-        return [dummy(shape.member)]
-    if t == "map":
-        return {"a": dummy(shape.value)}
-    if t in ("integer", "long"):
-        return 1
-    if t == "boolean":
-        return True
-    if t == "timestamp":
-        return dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    if t == "blob":
-        return b"x"
-    return shape.enum[0] if shape.enum else "x"
-
-
 def wire(op_name: str) -> tuple[str, str, dict[str, str], dict[str, str]]:
     """(method, level, query, headers) of an operation as botocore sends it."""
-    op = MODEL.operation_model(op_name)
+    op = s3_model().operation_model(op_name)
     params = dummy(op.input_shape) if op.input_shape is not None else {}
     req = serialize.create_serializer("rest-xml", include_validation=False).serialize_to_request(params, op)
     path, _, static = req["url_path"].partition("?")
@@ -62,7 +32,7 @@ def wire(op_name: str) -> tuple[str, str, dict[str, str], dict[str, str]]:
     return req["method"], level, query, {k.lower(): v for k, v in req["headers"].items()}
 
 
-@pytest.mark.parametrize("op_name", MODEL.operation_names)
+@pytest.mark.parametrize("op_name", s3_model().operation_names)
 def test_every_operation_of_the_model_resolves_to_its_row(op_name: str) -> None:
     method, level, query, headers = wire(op_name)
     route = routes.resolve(method, level, query, headers)
@@ -71,7 +41,7 @@ def test_every_operation_of_the_model_resolves_to_its_row(op_name: str) -> None:
 
 
 def test_the_table_has_no_row_the_model_lacks_and_every_handler_exists() -> None:
-    model_ops = set(MODEL.operation_names)
+    model_ops = set(s3_model().operation_names)
     extra = {"PostObject"}  # browser form uploads: S3 has them, botocore does not
     for r in routes.TABLE:
         assert r.op in model_ops | extra, r.op
