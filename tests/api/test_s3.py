@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_s3_helpers import REGION, Cloud, in_process_cloud
+from tests.api.test_s3_helpers import REGION, Cloud, code, in_process_cloud
 
 boto3 = pytest.importorskip("boto3")
 import urllib3  # noqa: E402  (comes with botocore)
@@ -60,10 +60,6 @@ def bucket(s3: Any, request: pytest.FixtureRequest) -> Iterator[str]:
         s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": o["Key"]} for o in objs]})
     s3.delete_bucket(Bucket=name)
 
-
-def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    r = exc.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
 def sign(cloud: Cloud, method: str, url: str, headers: dict[str, str], body: bytes = b"",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_s3_helpers import Cloud, in_process_cloud
+from tests.api.test_s3_helpers import Cloud, code, in_process_cloud
 
 boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import ClientError  # noqa: E402
@@ -49,10 +49,6 @@ def bucket(s3: Any) -> str:
     s3.create_bucket(Bucket=name)
     return name
 
-
-def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    r = exc.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
 def anon(cloud: Cloud, method: str, path: str, **kw: Any) -> httpx.Response:

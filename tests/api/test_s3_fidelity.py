@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_s3_helpers import REGION, Cloud, dummy, in_process_cloud, s3_model
+from tests.api.test_s3_helpers import REGION, Cloud, code, dummy, in_process_cloud, s3_model
 
 boto3 = pytest.importorskip("boto3")
 from botocore import xform_name  # noqa: E402
@@ -46,10 +46,6 @@ def bucket(s3: Any) -> str:
     s3.create_bucket(Bucket=name)
     return name
 
-
-def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    r = exc.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
 def signed(cloud: Cloud, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> dict[str, str]:

@@ -52,6 +52,12 @@ def dummy(shape: Any, name: str = "") -> Any:
     return shape.enum[0] if shape.enum else "x"
 
 
+def code(exc: Any) -> tuple[int, str]:
+    """(HTTP status, S3 error code) of a botocore ClientError caught by pytest.raises."""
+    r = exc.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
+
+
 @contextlib.contextmanager
 def serve_asgi(app: Any, *, ssl_dir: Path | None = None, http: Any = "httptools") -> Iterator[int]:
     """Runs an ASGI app with uvicorn (httptools, uvloop, like the server) in a thread; yields its port."""

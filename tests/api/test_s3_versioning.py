@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_s3_helpers import Cloud, in_process_cloud
+from tests.api.test_s3_helpers import Cloud, code, in_process_cloud
 
 boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import ClientError  # noqa: E402
@@ -49,10 +49,6 @@ def vbucket(s3: Any) -> Iterator[str]:
     yield name
     empty_and_delete(s3, name)
 
-
-def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    r = exc.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
 def test_versioning_status(s3: Any) -> None:

@@ -1267,6 +1267,14 @@ class S3App:
             return lambda s: quote(s, safe="/")
         return _x
 
+    @staticmethod
+    def _list_settings(q: dict[str, str], e: Callable[[str], str], max_keys: int, truncated: bool) -> str:
+        """MaxKeys, Delimiter, EncodingType and IsTruncated of a listing reply."""
+        return (f"<MaxKeys>{max_keys}</MaxKeys>" + (f"<Delimiter>{e(q['delimiter'])}</Delimiter>"
+                                                     if q.get("delimiter") else "")
+                + ("<EncodingType>url</EncodingType>" if q.get("encoding-type") else "")
+                + f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>")
+
     def _owner_xml(self, b: st.Bucket, acl_json: str | None) -> str:
         oid, name = self._owner(b, acl_json)
         return f"<Owner><ID>{_x(oid)}</ID><DisplayName>{_x(name)}</DisplayName></Owner>"
@@ -1313,12 +1321,7 @@ class S3App:
             parts.append(f"<Marker>{e(q.get('marker', ''))}</Marker>")
             if listing.truncated and delimiter and listing.last is not None:
                 parts.append(f"<NextMarker>{e(listing.last)}</NextMarker>")
-        parts.append(f"<MaxKeys>{max_keys}</MaxKeys>")
-        if delimiter:
-            parts.append(f"<Delimiter>{e(delimiter)}</Delimiter>")
-        if q.get("encoding-type"):
-            parts.append("<EncodingType>url</EncodingType>")
-        parts.append(f"<IsTruncated>{'true' if listing.truncated else 'false'}</IsTruncated>")
+        parts.append(self._list_settings(q, e, max_keys, listing.truncated))
         bucket_owner = self._owner_xml(b, None) if with_owner else ""
         for o in listing.contents:
             sums = "".join(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in o.checksums)
@@ -1326,8 +1329,7 @@ class S3App:
             parts.append(f"<Contents><Key>{e(o.key)}</Key><LastModified>{_iso(o.mtime)}</LastModified>"
                          f'<ETag>"{o.etag}"</ETag>{sums}<Size>{o.size}</Size>{owner}'
                          "<StorageClass>STANDARD</StorageClass></Contents>")
-        for p in listing.prefixes:
-            parts.append(f"<CommonPrefixes><Prefix>{e(p)}</Prefix></CommonPrefixes>")
+        parts += [f"<CommonPrefixes><Prefix>{e(p)}</Prefix></CommonPrefixes>" for p in listing.prefixes]
         parts.append("</ListBucketResult>")
         return 200, [], "".join(parts).encode("utf-8")
 
@@ -1356,12 +1358,7 @@ class S3App:
             parts.append(f"<NextKeyMarker>{e(listing.next_key)}</NextKeyMarker>")
             if listing.next_version is not None:
                 parts.append(f"<NextVersionIdMarker>{_x(listing.next_version)}</NextVersionIdMarker>")
-        parts.append(f"<MaxKeys>{max_keys}</MaxKeys>")
-        if delimiter:
-            parts.append(f"<Delimiter>{e(delimiter)}</Delimiter>")
-        if q.get("encoding-type"):
-            parts.append("<EncodingType>url</EncodingType>")
-        parts.append(f"<IsTruncated>{'true' if listing.truncated else 'false'}</IsTruncated>")
+        parts.append(self._list_settings(q, e, max_keys, listing.truncated))
         for v in listing.entries:
             head = (f"<Key>{e(v.key)}</Key><VersionId>{_x(v.version)}</VersionId>"
                     f"<IsLatest>{'true' if v.latest else 'false'}</IsLatest>"
@@ -1372,8 +1369,7 @@ class S3App:
                 sums = "".join(f"<ChecksumAlgorithm>{a}</ChecksumAlgorithm>" for a in v.checksums)
                 parts.append(f'<Version>{head}<ETag>"{v.etag}"</ETag>{sums}<Size>{v.size}</Size>'
                              f"<StorageClass>STANDARD</StorageClass>{self._owner_xml(b, v.acl)}</Version>")
-        for p in listing.prefixes:
-            parts.append(f"<CommonPrefixes><Prefix>{e(p)}</Prefix></CommonPrefixes>")
+        parts += [f"<CommonPrefixes><Prefix>{e(p)}</Prefix></CommonPrefixes>" for p in listing.prefixes]
         parts.append("</ListVersionsResult>")
         return 200, [], "".join(parts).encode("utf-8")
 

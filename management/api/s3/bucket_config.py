@@ -175,13 +175,6 @@ async def put_bucket_policy(app: S3App, req: Req) -> Reply:
 
 
 @handler
-async def delete_bucket_policy(app: S3App, req: Req) -> Reply:
-    await app.no_body(req)
-    await _set(app, req, policy=None)
-    return 204, [], b""
-
-
-@handler
 async def get_bucket_policy_status(app: S3App, req: Req) -> Reply:
     await app.no_body(req)
     b = _bucket(req)
@@ -204,13 +197,6 @@ async def put_public_access_block(app: S3App, req: Req) -> Reply:
     pab = access.PublicAccessBlock.from_xml(await app.xml_body(req))
     await _set(app, req, pab=pab.dump())
     return 200, [], b""
-
-
-@handler
-async def delete_public_access_block(app: S3App, req: Req) -> Reply:
-    await app.no_body(req)
-    await _set(app, req, pab=None)
-    return 204, [], b""
 
 
 # ---- ownership controls -----------------------------------------------------------------------------------------
@@ -245,10 +231,15 @@ async def put_ownership_controls(app: S3App, req: Req) -> Reply:
     return 200, [], b""
 
 
+# ---- DELETE of a kept setting --------------------------------------------------------------------------------------
+SETTING_OF = {"policy": "policy", "publicAccessBlock": "pab", "ownershipControls": "ownership"}
+
+
 @handler
-async def delete_ownership_controls(app: S3App, req: Req) -> Reply:
+async def delete_bucket_setting(app: S3App, req: Req) -> Reply:
+    """DeleteBucketPolicy, DeletePublicAccessBlock, DeleteBucketOwnershipControls (204 whether one was set or not)."""
     await app.no_body(req)
-    await _set(app, req, ownership=None)
+    await _set(app, req, **{SETTING_OF[_sub(req, SETTING_OF)]: None})
     return 204, [], b""
 
 

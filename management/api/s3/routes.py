@@ -125,10 +125,10 @@ TABLE: tuple[Route, ...] = (
        "s3:UpdateBucketMetadataJournalTableConfiguration"),
     # ---- bucket: DELETE (only a DELETE with no sub-resource removes the bucket)
     _r("DeleteBucket", "DELETE", B, "", "delete_bucket", "s3:DeleteBucket"),
-    _r("DeleteBucketPolicy", "DELETE", B, "policy", "delete_bucket_policy", "s3:DeleteBucketPolicy"),
-    _r("DeletePublicAccessBlock", "DELETE", B, "publicAccessBlock", "delete_public_access_block",
+    _r("DeleteBucketPolicy", "DELETE", B, "policy", "delete_bucket_setting", "s3:DeleteBucketPolicy"),
+    _r("DeletePublicAccessBlock", "DELETE", B, "publicAccessBlock", "delete_bucket_setting",
        "s3:PutBucketPublicAccessBlock"),
-    _r("DeleteBucketOwnershipControls", "DELETE", B, "ownershipControls", "delete_ownership_controls",
+    _r("DeleteBucketOwnershipControls", "DELETE", B, "ownershipControls", "delete_bucket_setting",
        "s3:PutBucketOwnershipControls"),
     _r("DeleteBucketCors", "DELETE", B, "cors", "delete_unset_config", "s3:PutBucketCORS"),
     _r("DeleteBucketLifecycle", "DELETE", B, "lifecycle", "delete_unset_config", "s3:PutLifecycleConfiguration"),
