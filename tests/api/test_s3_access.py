@@ -110,6 +110,10 @@ def test_bucket_acls_canned_and_granted(cloud: Cloud, s3: Any, other: tuple[dict
     with pytest.raises(ClientError) as e:
         s3.put_bucket_acl(Bucket=name, ACL="private", GrantRead=f'id="{owner_id}"')
     assert code(e) == (400, "InvalidRequest")
+    with pytest.raises(ClientError) as e:  # ExpectedBucketOwner guards against writing into someone else's bucket
+        s3.list_objects_v2(Bucket=name, ExpectedBucketOwner=acct["id"])
+    assert code(e) == (403, "AccessDenied")
+    s3.list_objects_v2(Bucket=name, ExpectedBucketOwner=owner_id)
     # the AccessControlPolicy document form, as awscli's --access-control-policy sends it
     policy = s3.get_bucket_acl(Bucket=name)
     policy["Grants"].append({"Grantee": {"Type": "Group", "URI": AUTHENTICATED}, "Permission": "READ"})
@@ -182,7 +186,7 @@ def test_explicit_deny_wins_and_conditions(cloud: Cloud, s3: Any, bucket: str,
         {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/k",
          "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct['id']}:root"},
-         "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{bucket}/drop/*"}]}
+         "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], "Resource": f"arn:aws:s3:::{bucket}/drop/*"}]}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
     # loopback is not in 10/8: the deny applies to everyone, the owner included, whatever the ACL says
@@ -195,6 +199,9 @@ def test_explicit_deny_wins_and_conditions(cloud: Cloud, s3: Any, bucket: str,
     with pytest.raises(ClientError) as e:
         o.put_object(Bucket=bucket, Key="elsewhere", Body=b"x")
     assert code(e) == (403, "AccessDenied")
+    r = o.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "drop/file"}, {"Key": "k"}]})  # per key
+    assert [d["Key"] for d in r["Deleted"]] == ["drop/file"]
+    assert [(x["Key"], x["Code"]) for x in r["Errors"]] == [("k", "AccessDenied")]
     s3.delete_bucket_policy(Bucket=bucket)  # the owner can always remove a policy that locks it out
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
 

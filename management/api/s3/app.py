@@ -469,6 +469,8 @@ class S3App:
         b = self.store.cached_bucket(req.bucket) or await run_in_threadpool(self.store.bucket, req.bucket)
         if b is None:
             raise S3Error("NoSuchBucket", BucketName=req.bucket)
+        if req.h("x-amz-expected-bucket-owner") not in ("", b.owner):
+            raise S3Error("AccessDenied")
         req.bucket_info = b
         action = route.action
         if "versionId" in req.query:
@@ -1133,6 +1135,8 @@ class S3App:
         b = await run_in_threadpool(self.store.bucket, sbucket)
         if b is None:
             raise S3Error("NoSuchBucket", BucketName=sbucket)
+        if req.h("x-amz-source-expected-bucket-owner") not in ("", b.owner):
+            raise S3Error("AccessDenied")
         try:
             info = await run_in_threadpool(self.store.get, sbucket, skey, version)
         except (st.NoSuchKey, st.NoSuchVersion) as exc:

@@ -147,7 +147,7 @@ TABLE: tuple[Route, ...] = (
     _r("DeleteBucketMetadataTableConfiguration", "DELETE", B, "metadataTable", None,
        "s3:DeleteBucketMetadataTableConfiguration"),
     # ---- bucket: POST
-    _r("DeleteObjects", "POST", B, "delete", "delete_objects", "s3:DeleteObject"),
+    _r("DeleteObjects", "POST", B, "delete", "delete_objects", "s3:DeleteObject", on=OBJ),  # decided per key
     _r("CreateBucketMetadataConfiguration", "POST", B, "metadataConfiguration", None,
        "s3:CreateBucketMetadataTableConfiguration"),
     _r("CreateBucketMetadataTableConfiguration", "POST", B, "metadataTable", None,
