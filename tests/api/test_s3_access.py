@@ -174,6 +174,10 @@ def test_public_read_policy(cloud: Cloud, s3: Any, bucket: str) -> None:
     assert anon(cloud, "GET", f"{bucket}?list-type=2&prefix=site/").status_code == 200
     assert anon(cloud, "GET", f"{bucket}?list-type=2").status_code == 403
     assert anon(cloud, "GET", f"{bucket}/site/missing").status_code == 403  # no ListBucket without the prefix
+    policy["Statement"][1].pop("Condition")  # who may list the bucket is told that a key is missing
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    r = anon(cloud, "GET", f"{bucket}/site/missing")
+    assert r.status_code == 404 and b"<Code>NoSuchKey</Code>" in r.content
     s3.delete_bucket_policy(Bucket=bucket)
     assert anon(cloud, "GET", f"{bucket}/site/index.html").status_code == 403
 

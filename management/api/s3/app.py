@@ -534,8 +534,8 @@ class S3App:
         else:
             acl = access.Acl.load(b.acl, b.owner, b.owner_name)
             owner, table = b.owner, access.BUCKET_ACL_ACTIONS
-            key = key if key is not None else (req.key or None)
-        subject = access.Subject(p, action, access.arn(b.name, key), self._context(req))
+            key = key if key is not None else req.key
+        subject = access.Subject(p, action, access.arn(b.name, key or None), self._context(req))
         return access.decide(subject, bucket_owner=b.owner, policy=self._policy(b),
                              pab=access.PublicAccessBlock.load(b.pab), acl=acl, acl_actions=table,
                              resource_owner=owner, acls_enabled=not enforced)
