@@ -54,7 +54,6 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,26 +427,10 @@ class ObjectWriter:
         self._maybe_flush_behind()
 
     def write_chunks(self, chunks: list[bytes]) -> None:
-        """Appends several received pieces: MD5 runs in a helper thread while the other digests and the file
-        write run here (hashlib and the write release the GIL), one pass over the bytes and no joining copy."""
-        size = sum(len(c) for c in chunks)
-        if size < PARALLEL_MIN or (self.sha256 is None and not self.sums) or self._fh is None:
-            for c in chunks:
-                self.write(c)
-            return
-        md5 = _HASHERS.submit(_update_all, self.md5, chunks)
-        try:
-            for c in chunks:
-                if self.sha256 is not None:
-                    self.sha256.update(c)
-                for s in self.sums.values():
-                    s.update(c)
-            _writev(self._fh.fileno(), chunks)
-        finally:
-            md5.result()
-        self.size += size
-        self._unflushed += size
-        self._maybe_flush_behind()
+        """Appends received pieces as they came (no joining copy): each piece is hashed by every digest and written
+        while it is still in the CPU cache, one pass over the payload."""
+        for c in chunks:
+            self.write(c)
 
     def _maybe_flush_behind(self) -> None:
         if self._unflushed >= FLUSH_BEHIND and (self._flusher is None or not self._flusher.is_alive()):
@@ -489,29 +472,6 @@ class ObjectWriter:
     @property
     def etag(self) -> str:
         return self.md5.hexdigest()
-
-
-PARALLEL_MIN = 256 * 1024  # below this a second hashing thread costs more than it saves
-_HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-md5")
-
-
-def _update_all(h: Any, chunks: list[bytes]) -> None:
-    for c in chunks:
-        h.update(c)
-
-
-def _writev(fd: int, chunks: list[bytes]) -> None:
-    """Writes all chunks (os.writev may write part of them)."""
-    views = [memoryview(c) for c in chunks]
-    while views:
-        n = os.writev(fd, views[:512])
-        while n and views:
-            if n >= len(views[0]):
-                n -= len(views[0])
-                views.pop(0)
-            else:
-                views[0] = views[0][n:]
-                n = 0
 
 
 def _quiet_fdatasync(fd: int) -> None:

@@ -153,14 +153,14 @@ def test_small_objects_live_in_the_index(tmp_path: Path) -> None:
 
 
 def test_writer_chunks_hash_in_one_pass(tmp_path: Path) -> None:
-    """Large bodies arrive as lists of received chunks: MD5 on a helper thread, the rest inline, no joining."""
+    """Large bodies arrive as lists of received chunks: each is hashed and written as it came, no joining."""
     import os
     import zlib
 
     chunks = [os.urandom(n) for n in (1, 256_000, 70_000, 3, 1 << 20, 65_536)] * 3
     whole = b"".join(chunks)
     w = st.ObjectWriter(tmp_path, checksums=["CRC32"], sha256=True)
-    w.write_chunks(chunks[:1])  # below the parallel threshold: one by one
+    w.write_chunks(chunks[:1])
     w.write_chunks(chunks[1:])
     path = w.finish()
     assert path.read_bytes() == whole and w.size == len(whole)
