@@ -37,9 +37,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # test modules import helpers as `from tests.conftest import ...`
     sys.path.insert(0, str(REPO))
+pytest_plugins = ["tests.tiers"]  # tiers (--tiers), the skip policy, the time table per tier
 VENV_BIN = Path(sys.executable).parent
 MYSQL_ENV = "DEVCLOUD_TEST_MYSQL_URL"
-NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (start one with `source .ci/mariadb.sh`)")
+NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make test` starts one through "
+                   "scripts/provision-test.sh; or `source .ci/mariadb.sh`)")
 
 # Response names that are not <command>response (the registry knows them too; tests must not depend on it).
 _RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse"}
@@ -120,7 +122,7 @@ BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("mariadb", id="mar
 @pytest.fixture(params=BACKENDS)
 def backend_name(request: pytest.FixtureRequest) -> str:
     if request.param == "mariadb" and not os.environ.get(MYSQL_ENV):
-        pytest.skip(NO_MYSQL_REASON)
+        pytest.fail(NO_MYSQL_REASON)
     return str(request.param)
 
 

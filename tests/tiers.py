@@ -1,0 +1,132 @@
+"""The suite's tiers, its skip policy and the per-tier time table (a pytest plugin loaded by tests/conftest.py).
+
+- A tier is a directory under tests/ (``TIERS``). ``--tiers unit,api`` (``make test TIERS=unit,api``) runs only
+  those; the others are deselected, not skipped.
+- A skip is a failure unless it is a capability gate: a test that cannot apply to what it tests (a driver that
+  declares a capability False, a kernel that has NFS where the test needs one without). Gates skip through
+  :func:`capability_gate` (or a ``skipif`` whose reason starts with ``GATE``). A missing tool, daemon or
+  privilege is never a gate: ``make test`` provisions them (scripts/provision-test.sh), so a skip for one fails
+  the test with the reason it gave.
+- At the end, a table: per tier the tests run, passed/failed/skipped and the seconds spent in them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+# tier -> what it needs (the README's table has the measured times)
+TIERS = {
+    "unit": "nothing beyond the venv (genisoimage, e2fsprogs for the image/config-drive builders)",
+    "contract": "libvirtd (qemu:///system, root) for the libvirt driver factories",
+    "api": "MariaDB for the mariadb backend variants",
+    "clients": "cs, libcloud, boto3, awscli/s3cmd venv, Ansible + python3-cs, Python 2.7 for cloudmonkey",
+    "integration": "root, libvirtd + QEMU, dnsmasq/nftables/haproxy, MariaDB, mmdebstrap (nested Xen)",
+    "appliance": "ansible-core/ansible-lint venv, yamllint, packer, vagrant",
+    "infra": "a machine the Ansible roles provisioned (the suite applies common + kvm_host here)",
+    "ui": "Debian's chromium, playwright-core (ui/node_modules)",
+    "e2e": "root, libvirtd, the tiny image tools; chromium for the console test",
+    "docs": "a served instance for the README's Python blocks; the CLIs its shell blocks call",
+}
+GATE = "capability gate: "
+
+
+def capability_gate(reason: str) -> None:
+    """Skip: this test does not apply to what it tests (never for a missing tool or daemon)."""
+    pytest.skip(GATE + reason)
+
+
+def tier_of(path: str | Path) -> str:
+    try:
+        rel = Path(path).resolve().relative_to(TESTS)
+    except ValueError:
+        return "other"
+    return rel.parts[0] if len(rel.parts) > 1 else "other"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--tiers", default="", help=f"comma-separated tiers to run ({', '.join(TIERS)}); default all")
+
+
+def _requested(config: pytest.Config) -> set[str]:
+    raw = str(config.getoption("--tiers") or "")
+    want = {t.strip() for t in raw.split(",") if t.strip()}
+    unknown = want - set(TIERS)
+    if unknown:
+        raise pytest.UsageError(f"--tiers: unknown tier(s) {sorted(unknown)}; tiers: {', '.join(TIERS)}")
+    return want
+
+
+# tier -> tests/passed/failed/skipped/errors/seconds, filled from the reports (on the xdist controller too)
+_STATS: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+_T0 = time.monotonic()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _requested(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    want = _requested(config)
+    if not want:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if tier_of(item.path) in want else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.skipped or hasattr(rep, "wasxfail"):
+        return
+    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if reason.startswith(GATE):
+        return
+    rep.outcome = "failed"
+    rep.longrepr = (f"skipped for a reason that is not a capability gate, which fails the test: {reason}\n"
+                    "(a missing tool, daemon or privilege is a failure: `make test` provisions what the suite needs "
+                    "through scripts/provision-test.sh; `make test TIERS=...` runs a subset)")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    stats = _STATS[tier_of(report.fspath)]
+    stats["seconds"] += report.duration
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        stats["tests"] += 1
+        stats[report.outcome] += 1
+    elif report.when == "teardown" and report.failed:
+        stats["errors"] += 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    stats = _STATS
+    if not stats:
+        return
+    tr = terminalreporter
+    tr.section("time per tier")
+    tr.write_line(f"{'tier':<12} {'tests':>6} {'passed':>7} {'failed':>7} {'skipped':>8} {'seconds':>9}")
+    total: dict[str, float] = defaultdict(float)
+    order = [t for t in TIERS if t in stats] + sorted(t for t in stats if t not in TIERS)
+    for tier in order:
+        s = stats[tier]
+        for k in ("tests", "passed", "failed", "skipped", "seconds"):
+            total[k] += s[k]
+        tr.write_line(f"{tier:<12} {int(s['tests']):>6} {int(s['passed']):>7} {int(s['failed']):>7} "
+                      f"{int(s['skipped']):>8} {s['seconds']:>9.1f}")
+    tr.write_line(f"{'all':<12} {int(total['tests']):>6} {int(total['passed']):>7} {int(total['failed']):>7} "
+                  f"{int(total['skipped']):>8} {total['seconds']:>9.1f}")
+    wall = time.monotonic() - _T0
+    tr.write_line(f"wall clock {wall:.1f} s (seconds per tier add up the tests' own setup/call/teardown times; "
+                  "with parallel workers they exceed the wall clock)")
