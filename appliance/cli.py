@@ -14,7 +14,7 @@ from rich.table import Table
 from appliance import zonespec
 from appliance.build import build_app
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
-from appliance.sandbox import DEFAULT_STATE_DIR, Sandbox
+from appliance.sandbox import DEFAULT_STATE_DIR, Sandbox, StartError
 
 OWNED_STATE = ("devcloud.db", "devcloud.db-wal", "devcloud.db-shm", "admin.json", "sandbox.json", "sandbox.tmp",
                "server-id", "management.pid", "logs", "keys", "network", "snapshots", "junit", "bundles", "primary",
@@ -61,7 +61,9 @@ class Steps:
                 detail = fn(notify)
             except Exception as exc:
                 took = time.monotonic() - t0
-                console.print(f"[red]✗[/] {name:<14} {took:6.1f} s  {type(exc).__name__}: {exc}")
+                what = str(exc) if isinstance(exc, StartError) else f"{type(exc).__name__}: {exc}"
+                console.print(f"[red]✗[/] {name:<14} {took:6.1f} s  ", end="")
+                console.print(what, markup=False, highlight=False)
                 self._record(name, took, f"failed: {exc}", ok=False)
                 raise typer.Exit(1) from None
         took = time.monotonic() - t0
@@ -170,7 +172,10 @@ def up(scenario: str = typer.Option(None, "--scenario", "-s",
         steps.run("host", host)
 
     def server(notify: Callable[[str], None]) -> str:
-        started = sb.start()
+        notes: list[str] = []
+        started = sb.start(notes=notes)
+        for note in notes:
+            console.print(f"  {note}", markup=False)
         return f"{'started' if started else 'already running'} (pid {sb.pid()}, log {sb.log_file})"
 
     steps.run("server", server)

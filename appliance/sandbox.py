@@ -24,6 +24,22 @@ DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
 DEFAULT_CONSOLE_DIR = Path("/var/log/devcloud/console")
 
 
+class StartError(RuntimeError):
+    """The management server could not be started (the message names the cause)."""
+
+
+_PORT_ENV = {"API": "API", "integration API": "INTEGRATION", "S3": "S3", "EC2": "EC2"}
+
+
+def _is_server(pid: int) -> bool:
+    """Is `pid` a devcloud management server (not another process that reused a stale PID file's number)?"""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (b"management" in argv and b"serve" in argv) or any(a.endswith(b"devcloud-management") for a in argv)
+
+
 @dataclass(slots=True)
 class Sandbox:
     state_dir: Path
@@ -134,15 +150,49 @@ class Sandbox:
             client.close()
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> bool:
-        """Starts the server unless it runs; returns True when it was started now."""
-        if self.pid() is not None and self.answers():
+    def ports(self) -> dict[str, int]:
+        """The TCP ports this sandbox's server listens on (0 = not served)."""
+        named = {"API": self.api_port, "integration API": self.integration_port, "S3": self.s3_port,
+                 "EC2": self.ec2_port}
+        return {k: v for k, v in named.items() if v}
+
+    def clear_stale_pid(self) -> int | None:
+        """Removes a PID file whose process is gone (or is not a management server); returns that pid."""
+        try:
+            raw = self.pid_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if self.pid() is not None and _is_server(int(raw)):
+            return None
+        self.pid_file.unlink(missing_ok=True)
+        return int(raw) if raw.isdigit() else -1
+
+    def start(self, timeout: float = 60.0, notes: list[str] | None = None) -> bool:
+        """Starts the server unless it runs; returns True when it was started now.
+
+        Before starting: a stale PID file is removed (said in `notes`), and every port it would listen on must be
+        free (StartError "port 8080 is in use by <command> (pid N)"). During start-up: a server that exits is a
+        StartError with its exit code, the log's error line and the last log lines; one that answers is ours only
+        if it still runs and holds the API port."""
+        from appliance import ports
+
+        if self.pid() is not None and _is_server(self.pid() or 0) and self.answers():
             return False
+        stale = self.clear_stale_pid()
+        if stale is not None and notes is not None:
+            notes.append(f"removed a stale PID file ({self.pid_file}: pid {stale} is not running)")
+        if self.pid() is not None:  # a server of ours that runs but does not answer: let it go first
+            self.stop()
+        for what, port in self.ports().items():
+            if ports.in_use(port, self.bind):
+                raise StartError(f"port {port} is in use by {ports.holder(port)}: the {what} of this sandbox "
+                                 f"needs it (set DEVCLOUD_{_PORT_ENV[what]}_PORT to another port)")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, DEVCLOUD_STATE_DIR=str(self.state_dir), DEVCLOUD_API_PORT=str(self.api_port),
                    DEVCLOUD_INTEGRATION_PORT=str(self.integration_port), DEVCLOUD_S3_PORT=str(self.s3_port),
                    DEVCLOUD_EC2_PORT=str(self.ec2_port),
                    DEVCLOUD_CONSOLE_LOG_DIR=str(self.console_dir), PYTHONUNBUFFERED="1")
+        offset = self.log_file.stat().st_size if self.log_file.is_file() else 0
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "management", "serve"], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -151,12 +201,32 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"management server exited with {proc.returncode}; log tail:\n{tail}")
+                self.pid_file.unlink(missing_ok=True)
+                raise StartError(self._exit_report(proc.returncode, offset))
             if self.admin() is not None and self.answers():
-                return True
+                holders = [pid for pid, _ in ports.listeners(self.api_port)]
+                if proc.poll() is None and proc.pid in holders:
+                    return True
             time.sleep(0.1)
-        raise TimeoutError(f"management server did not answer within {timeout:.0f} s (log: {self.log_file})")
+        raise StartError(f"management server (pid {proc.pid}) did not answer on {self.endpoint} within "
+                         f"{timeout:.0f} s; the last lines of {self.log_file}:\n{self._log_tail(offset)}")
+
+    def _log_tail(self, offset: int = 0, lines: int = 15) -> str:
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
+
+    def _exit_report(self, code: int, offset: int) -> str:
+        tail = self._log_tail(offset)
+        causes = [ln for ln in tail.splitlines()
+                  if any(w in ln for w in ("Error", "error", "in use", "denied", "Traceback", "failed"))]
+        cause = causes[-1].strip() if causes else f"exit code {code}"
+        return (f"management server exited with code {code} during start-up: {cause}\n"
+                f"the last lines of {self.log_file}:\n{tail}")
 
     def stop(self, timeout: float = 15.0) -> bool:
         pid = self.pid()
