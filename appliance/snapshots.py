@@ -35,6 +35,7 @@ class Inventory:
     bridges: list[str] = field(default_factory=list)
     gateways: list[str] = field(default_factory=list)  # public range gateways (addresses on dcpub<zone id>)
     routers: list[str] = field(default_factory=list)  # router keys under <state>/network/routers
+    cloud_id: str = ""  # services/naming.py: "" for a cloud made before cloud ids (its tables are shared names)
 
 
 def _rows(sb: Sandbox, sql: str) -> list[dict[str, Any]]:
@@ -66,12 +67,14 @@ def inventory(sb: Sandbox) -> Inventory:
     inv.pools = _rows(sb, "SELECT uuid, path, pool_type, url FROM storage_pool WHERE removed IS NULL")
     inv.stores = [r["url"][len("file://"):] for r in _rows(sb, "SELECT url FROM image_store")
                   if str(r["url"]).startswith("file://")]
-    # late: the CLI starts without the server's models
+    from management.services import naming  # late: the CLI starts without the server's models
     from management.services.network.networks import guest_bridge_for
-    from management.services.network.routers import public_bridge_for
 
+    cid = next((str(r["value"] or "") for r in _rows(sb, "SELECT value FROM configuration WHERE name = "
+                                                           f"'{naming.SETTING}'")), "")
+    inv.cloud_id = cid
     inv.bridges = [guest_bridge_for(str(r["uuid"])) for r in _rows(sb, "SELECT uuid FROM networks")]
-    inv.bridges += [public_bridge_for(int(r["id"])) for r in _rows(sb, "SELECT id FROM data_center")]
+    inv.bridges += [naming.public_bridge(int(r["id"]), cid) for r in _rows(sb, "SELECT id FROM data_center")]
     inv.gateways = [str(r["gateway"]) for r in _rows(sb, "SELECT gateway FROM vlan") if r.get("gateway")]
     rdir = router_dir(sb) / "routers"
     inv.routers = sorted(p.name for p in rdir.iterdir() if p.is_dir()) if rdir.is_dir() else []
@@ -158,12 +161,20 @@ def purge(sb: Sandbox) -> list[str]:
     for br in inv.bridges:
         if release_bridge(br, inv.gateways):
             out.append(f"bridge {br}")
+    if inv.cloud_id:  # the security-group tables carry this cloud's id, so they are never another cloud's
+        from management.services import naming
+
+        table = naming.sg_table(inv.cloud_id)
+        for family in ("bridge", "ip"):
+            if subprocess.run(["nft", "delete", "table", family, table], capture_output=True).returncode == 0:
+                out.append(f"nftables table {family} {table}")
     return out
 
 
 def release_bridge(br: str, gateways: list[str]) -> bool:
-    """Bridge names are per database id, so another sandbox on this machine may share one: remove only our
-    gateway addresses, and the bridge itself only when nothing else is plugged in or addressed on it."""
+    """A cloud made before cloud ids names its public bridge by the zone's row id alone, so another one on this
+    machine may share it: remove only our gateway addresses, and the bridge itself only when nothing else is
+    plugged in or addressed on it."""
     r = subprocess.run(["ip", "-j", "addr", "show", "dev", br], capture_output=True, text=True)
     if r.returncode != 0:
         return False

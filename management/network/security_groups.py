@@ -1,4 +1,5 @@
-"""Security groups for Basic zones: per-NIC nftables rules on the host bridge (bridge family table ``devcloud_sg``).
+"""Security groups for Basic zones: per-NIC nftables rules on the host bridge (bridge family table ``devcloud_sg``,
+``devcloud_sg_<cloud id>`` per cloud: services/naming.py).
 
 CloudStack semantics: ingress to a VM is denied unless a rule allows it; egress is allowed while the NIC has no
 egress rule and restricted to the listed ones as soon as one exists. A rule names a protocol, a port range or ICMP
@@ -106,8 +107,8 @@ def _match(r: SgRule, field: str) -> list[str]:
     return [f"{peer}{proto}accept"]
 
 
-def base_lines() -> list[str]:
-    t = f"bridge {TABLE}"
+def base_lines(table: str = TABLE) -> list[str]:
+    t = f"bridge {table}"
     return [
         f"add table {t}",
         f"add map {t} from_vm {{ type ifname : verdict ; }}",
@@ -122,12 +123,12 @@ def base_lines() -> list[str]:
     ]
 
 
-def ct_lines(bridge: str) -> list[str]:
+def ct_lines(bridge: str, table: str = TABLE) -> list[str]:
     """Conntrack for bridged IPv4: the bridge family has no ``ct`` on this kernel (no nf_conntrack_bridge), but
     br_netfilter runs the IPv4 prerouting hooks for bridged frames, where ``ct state`` works. This helper table
     (family ip, same name) marks packets of established/related flows arriving on security-group bridges; the
     per-NIC bridge chains accept on that mark."""
-    t = f"ip {TABLE}"
+    t = f"ip {table}"
     return [
         f"add table {t}",
         f"add set {t} bridges {{ type ifname ; }}",
@@ -138,9 +139,9 @@ def ct_lines(bridge: str) -> list[str]:
     ]
 
 
-def render_nic(nic: NicSecurity, bridge: str) -> str:
+def render_nic(nic: NicSecurity, bridge: str, table: str = TABLE) -> str:
     """The nft transaction that (re)installs one NIC's chains and map entries."""
-    t = f"bridge {TABLE}"
+    t = f"bridge {table}"
     sfx = chain_suffix(nic.device)
     out_c, in_c = f"o_{sfx}", f"i_{sfx}"
     ips = _set(sorted(nic.ips))
@@ -166,8 +167,8 @@ def render_nic(nic: NicSecurity, bridge: str) -> str:
         "ether type ip drop",
         "ether type ip6 drop",
     ]
-    lines = [f"# security groups for {nic.device} ({nic.mac} {' '.join(nic.ips)}) on {bridge}", *ct_lines(bridge),
-             *base_lines()]
+    lines = [f"# security groups for {nic.device} ({nic.mac} {' '.join(nic.ips)}) on {bridge}",
+             *ct_lines(bridge, table), *base_lines(table)]
     for chain, rules in ((out_c, out_rules), (in_c, in_rules)):
         lines += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
         lines += [f"add rule {t} {chain} {r}" for r in rules]
@@ -176,8 +177,8 @@ def render_nic(nic: NicSecurity, bridge: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_remove(device: str) -> str:
-    t = f"bridge {TABLE}"
+def render_remove(device: str, table: str = TABLE) -> str:
+    t = f"bridge {table}"
     sfx = chain_suffix(device)
     return "\n".join([
         f'delete element {t} from_vm {{ "{device}" }}',
@@ -188,9 +189,11 @@ def render_remove(device: str) -> str:
 
 
 class SecurityGroupEnforcer:
-    """Applies ``NicSecurity`` specs idempotently; remembers what it applied under ``<state_dir>/sg/``."""
+    """Applies ``NicSecurity`` specs idempotently in nftables tables named ``table`` (one per cloud); remembers what
+    it applied under ``<state_dir>/sg/``."""
 
-    def __init__(self, state_dir: str | Path) -> None:
+    def __init__(self, state_dir: str | Path, table: str = TABLE) -> None:
+        self.table = table
         self.dir = Path(state_dir) / "sg"
         self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -198,7 +201,7 @@ class SecurityGroupEnforcer:
         return self.dir / f"{device}.nft"
 
     def _chain_exists(self, device: str) -> bool:
-        proc = run(["nft", "list", "chain", "bridge", TABLE, f"o_{chain_suffix(device)}"], check=False)
+        proc = run(["nft", "list", "chain", "bridge", self.table, f"o_{chain_suffix(device)}"], check=False)
         return proc.returncode == 0
 
     def apply(self, nic: NicSecurity) -> bool:
@@ -207,7 +210,7 @@ class SecurityGroupEnforcer:
         master = Path(f"/sys/class/net/{nic.device}/master")
         if not master.exists():
             raise ProviderError(f"{nic.device} is not a bridge port")
-        text = render_nic(nic, master.resolve().name)
+        text = render_nic(nic, master.resolve().name, self.table)
         f = self._file(nic.device)
         try:
             same = f.read_text() == text
@@ -224,13 +227,13 @@ class SecurityGroupEnforcer:
         self._file(device).unlink(missing_ok=True)
         if not self._chain_exists(device):
             return False
-        run(["nft", "-f", "-"], input=render_remove(device))
+        run(["nft", "-f", "-"], input=render_remove(device, self.table))
         if not self.devices():  # the last NIC: leave no tables behind
             self.remove_all()
         return True
 
     def devices(self) -> list[str]:
-        proc = run(["nft", "-j", "list", "map", "bridge", TABLE, "from_vm"], check=False)
+        proc = run(["nft", "-j", "list", "map", "bridge", self.table, "from_vm"], check=False)
         if proc.returncode != 0:
             return []
         out = []
@@ -241,7 +244,7 @@ class SecurityGroupEnforcer:
 
     def remove_all(self) -> None:
         """Drop the whole table (tests, host decommission)."""
-        run(["nft", "delete", "table", "bridge", TABLE], check=False)
-        run(["nft", "delete", "table", "ip", TABLE], check=False)
+        run(["nft", "delete", "table", "bridge", self.table], check=False)
+        run(["nft", "delete", "table", "ip", self.table], check=False)
         for f in self.dir.glob("*.nft"):
             f.unlink()

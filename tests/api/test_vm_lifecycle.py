@@ -3,6 +3,7 @@ failure paths (spawn failure, unreachable host, slow host), capacity ledger, VM 
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -137,7 +138,8 @@ def test_deploy_runs_and_lists_with_client_fields(server: InProcess, api: ApiCli
     latency = time.monotonic() - t0
     assert vm["state"] == "Running"
     assert vm["name"] == "web-1" and vm["displayname"] == "Web One" and vm["group"] == "web"
-    assert vm["instancename"].startswith("i-") and vm["instancename"].endswith("-VM")
+    # i-<account>-<vm>-<instance.name>; a fresh cloud's instance.name is VM + its cloud id (services/naming.py)
+    assert re.fullmatch(r"i-\d+-\d+-VM[a-z][a-z0-9]{4}", vm["instancename"]), vm["instancename"]
     assert vm["hostid"] in zone["hosts"] and vm["hostname"].startswith("SimulatedAgent")
     assert vm["templatename"] and vm["serviceofferingname"] == "Small Instance"
     assert vm["cpunumber"] == 1 and vm["memory"] == 512 and vm["cpuspeed"] > 0

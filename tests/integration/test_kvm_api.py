@@ -204,10 +204,10 @@ def cleanup_host_networking(state_dir: Path, bridges_before: set[str], public_ga
                 prov.destroy(rid)
     if public_gateway:
         for name in os.listdir("/sys/class/net"):
-            if name.startswith("dcpub"):
+            if name.startswith("dcp"):
                 nethost.run(["ip", "addr", "del", public_gateway, "dev", name], check=False)
     for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
-        if name.startswith(("dcb", "dcpub")):
+        if name.startswith(("dcb", "dcp")):
             with contextlib.suppress(Exception):
                 nethost.remove_bridge(name)
 

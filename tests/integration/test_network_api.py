@@ -102,7 +102,7 @@ def world(server: Any, tmp_path: Path):
         with server.server.runtime.db.session() as s:
             from management.models.infra import Zone
             from management.services.network.routers import public_bridge_name
-            sh("ip", "link", "del", public_bridge_name(s.query(Zone).filter_by(uuid=z["id"]).one()), check=False)
+            sh("ip", "link", "del", public_bridge_name(s, s.query(Zone).filter_by(uuid=z["id"]).one()), check=False)
 
 
 def test_router_serves_the_network_through_the_api(world: dict[str, Any]) -> None:

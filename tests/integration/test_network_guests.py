@@ -303,11 +303,11 @@ def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: 
     from management.network import host as nethost
 
     for name in sorted(set(os.listdir("/sys/class/net")) - links_before):
-        if name.startswith(("dcb", "dcpub")):
+        if name.startswith(("dcb", "dcp")):
             with contextlib.suppress(Exception):
                 nethost.remove_bridge(name)
     for name in os.listdir("/sys/class/net"):  # a public bridge another cloud still uses keeps only its addresses
-        if name.startswith("dcpub"):
+        if name.startswith("dcp"):
             nethost.run(["ip", "addr", "del", f"{PUBLIC_GW}/24", "dev", name], check=False)
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -18,7 +18,7 @@ from management.db.base import utcnow
 from management.errors import ParamError, PermissionDenied, ResourceInUse
 from management.models.events import Configuration
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
-from management.services import seeds
+from management.services import naming, seeds
 from management.services.access import domain_in_scope
 from management.services.context import Caller
 
@@ -224,7 +224,9 @@ def bootstrap(session: Session, state_dir: Path) -> AdminCredentials | None:
             session.add(Configuration(name=name, value=value, default_value=value, category=category,
                                       description=description))
     seeds.seed_inventory(session)  # settings, OS catalogue, offerings (idempotent)
-    if session.scalar(select(Domain.id).where(Domain.parent_id.is_(None))) is not None:
+    fresh = session.scalar(select(Domain.id).where(Domain.parent_id.is_(None))) is None
+    naming.ensure(session, fresh=fresh)  # this cloud's id in the names of its host objects
+    if not fresh:
         session.flush()
         return None
     root = Domain(name="ROOT", parent_id=None, path="/", level=0)

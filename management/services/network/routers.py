@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import ipaddress
 import json
 import logging
@@ -50,6 +49,7 @@ from management.network.provider import (
     StaticNat,
     VmMetadata,
 )
+from management.services import naming
 from management.services.network import network_offerings as offerings
 from management.services.network import networks as netsvc
 
@@ -76,13 +76,8 @@ def zone_routed(session: Session, zone_id: int) -> bool:
                                                 Host.hypervisor_type != "Simulator").limit(1)) is not None
 
 
-def public_bridge_name(zone: Zone) -> str:
-    return public_bridge_for(zone.id)
-
-
-def public_bridge_for(zone_id: int) -> str:
-    """public_bridge_name from the zone's row id alone (for tools that read the database without the ORM)."""
-    return f"dcpub{zone_id}"
+def public_bridge_name(session: Session, zone: Zone) -> str:
+    return naming.public_bridge(zone.id, naming.cloud_id(session))
 
 
 # ------------------------------------------------------------------------------------------------ router records
@@ -110,9 +105,8 @@ def network_of_router(session: Session, router: VirtualMachine) -> Network | Non
     return session.get(Network, ref.network_id) if ref else None
 
 
-def _key(state_dir: Path, net: Network) -> str:
-    salt = hashlib.sha1(str(Path(state_dir).resolve()).encode()).hexdigest()[:3]
-    return f"{salt}{net.id}"[:10]
+def _key(session: Session, state_dir: Path, net: Network) -> str:
+    return naming.router_key(naming.cloud_id(session), net.id, state_dir)
 
 
 def _source_nat(session: Session, net: Network) -> PublicIpAddress | None:
@@ -202,7 +196,7 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
     if ips:
         rng = session.get_one(VlanIpRange, ips[0].vlan_id)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{rng.netmask}").prefixlen
-        public = PublicSide(bridge=public_bridge_name(zone), ips=tuple(i.public_ip_address for i in ips),
+        public = PublicSide(bridge=public_bridge_name(session, zone), ips=tuple(i.public_ip_address for i in ips),
                             prefix=prefix, gateway=rng.gateway or "",
                             source_nat_ip=snat.public_ip_address if snat else None)
     nics = list(session.scalars(select(Nic).where(Nic.network_id == net.id, Nic.removed.is_(None),
@@ -314,7 +308,7 @@ class RouterImplementer:
     def implement(self, session: Session, net: Network) -> None:
         if not _has_router_service(session, net):
             return
-        vm, ref = ensure_router(session, net, _key(self.state_dir, net))
+        vm, ref = ensure_router(session, net, _key(session, self.state_dir, net))
         if zone_routed(session, net.zone_id):
             self._converge(session, net, ref, full=True)
         _set_state(session, vm, "Running")

@@ -29,7 +29,7 @@ from management.models.network import Nic
 from management.models.rules import SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
 from management.network.provider import PortRange
 from management.network.security_groups import NicSecurity, SecurityGroupEnforcer, SgRule
-from management.services import hypervisors
+from management.services import hypervisors, naming
 from management.services.context import Caller
 from management.services.network import firewall
 
@@ -166,7 +166,9 @@ def groups_of(session: Session, vm_ids: list[int]) -> dict[int, list[SecurityGro
 def enforcer(runtime: Any) -> SecurityGroupEnforcer:
     e = runtime.extras.get("sg_enforcer")
     if e is None:
-        e = runtime.extras["sg_enforcer"] = SecurityGroupEnforcer(Path(runtime.settings.state_dir) / "network")
+        with runtime.db.session(write=False) as s:
+            table = naming.sg_table(naming.cloud_id(s))
+        e = runtime.extras["sg_enforcer"] = SecurityGroupEnforcer(Path(runtime.settings.state_dir) / "network", table)
     return e  # type: ignore[no-any-return]
 
 
