@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -269,7 +270,8 @@ def env() -> None:
     region = "devcloud"
     try:
         spec = zonespec.load(str(sb.state().get("scenario") or "local"), sb.state_dir)
-        region = spec.zones[0].name
+        # the zone's name as a region token: S3 refuses a LocationConstraint that is not [a-z0-9-]
+        region = re.sub(r"[^a-z0-9-]+", "-", spec.zones[0].name.lower()).strip("-")[:32] or region
     except zonespec.SpecError:
         pass
     typer.echo(f"export CLOUDSTACK_ENDPOINT={sb.endpoint}")

@@ -81,6 +81,19 @@ def sign_params(params: Mapping[str, str], secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message.encode(), hashlib.sha1).digest()).decode()
 
 
+# ------------------------------------------------------------------------------------------------ this machine
+
+@pytest.fixture(scope="session")
+def roles_applied_here() -> str:
+    """The farm's common + kvm_host roles applied to this machine once per session (tests/appliance/roles.py);
+    returns ansible-playbook's output. tests/infra inspects what they made."""
+    from tests.appliance.roles import run_roles
+
+    rc, out = run_roles()
+    assert rc == 0, out[-5000:]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ backends
 
 @dataclass

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from tests.infra.conftest import needs
+from tests.tiers import capability_gate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("roles")]
 
 API_PROBE = (
     "import json,sys,urllib.request;"
@@ -81,7 +82,7 @@ def test_exports_present(machine) -> None:
     for d in ("/export/primary", "/export/secondary"):
         assert machine.file(d).is_directory
     if "nfsd" not in machine.file("/proc/filesystems").content_string and machine.run("modprobe -n nfsd").rc != 0:
-        pytest.skip("this kernel has no NFS server: directory storage (the nfs_server role said so)")
+        capability_gate("this kernel has no NFS server: directory storage (the nfs_server role said so)")
     exports = machine.check_output("exportfs -v")
     assert "/export/primary" in exports and "/export/secondary" in exports
     assert machine.socket("tcp://0.0.0.0:2049").is_listening or machine.socket("tcp://:::2049").is_listening
@@ -103,10 +104,8 @@ def test_management_healthy(machine) -> None:
 
 
 @needs("management")
+@needs("datacenter")
 def test_a_template_is_ready(machine) -> None:
-    zones = _api(machine, "listZones").get("zone", [])
-    if not zones:
-        pytest.skip("no zone deployed yet (the datacenter role was not run)")
     templates = _api(machine, "listTemplates&templatefilter=all").get("template", [])
     assert any(t.get("isready") for t in templates), templates
 
@@ -123,7 +122,7 @@ def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None
     guest's root disk is a file on that mount."""
     pools = _nfs_pools(machine)
     if not pools:
-        pytest.skip("no NFS primary storage in the deployed zone (scenario without nfs://, or no zone)")
+        capability_gate("the deployed scenario has no nfs:// primary storage")
     pool = pools[0]
     mount = f"/mnt/{pool['id']}"
     xml = machine.check_output("virsh -c qemu:///system pool-dumpxml %s", pool["id"])
@@ -141,7 +140,7 @@ def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None
 def test_nfs_secondary_is_mounted_by_the_management_server(machine) -> None:
     stores = [s for s in _api(machine, "listImageStores").get("imagestore", []) if s.get("protocol") == "nfs"]
     if not stores or not _nfs_pools(machine):
-        pytest.skip("no NFS secondary storage in the deployed zone")
+        capability_gate("the deployed scenario has no nfs:// secondary storage")
     mount = f"/var/lib/devcloud/mnt/secondary/{stores[0]['id']}"
     fstype = machine.check_output("findmnt -n -o FSTYPE --target %s", mount)
     assert fstype.startswith("nfs"), fstype

@@ -59,6 +59,14 @@ def test_env_exports_cloudstack_and_aws(state: Path) -> None:
     assert lines["AWS_DEFAULT_REGION"] == "devcloud-local"
 
 
+def test_env_region_is_a_valid_s3_location_constraint(state: Path) -> None:
+    state.mkdir()
+    (state / "admin.json").write_text(json.dumps({"apikey": "AK", "secretkey": "SK", "password": "pw"}))
+    (state / "sandbox.json").write_text(json.dumps({"scenario": "simulator-advanced"}))  # zone Sandbox-simulator-...
+    r = CliRunner().invoke(app, ["env"])
+    assert "export AWS_DEFAULT_REGION=sandbox-simulator-advanced\n" in r.output, r.output
+
+
 def test_env_without_sandbox_fails(state: Path) -> None:
     r = CliRunner().invoke(app, ["env"])
     assert r.exit_code == 1 and "devcloud up" in r.output
