@@ -9,12 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError, WaiterError  # noqa: E402
 
 from tests.api.test_ec2_helpers import Cloud, err, in_process_cloud
 from tests.conftest import wait_for
-
-boto3 = pytest.importorskip("boto3")
-from botocore.exceptions import ClientError, WaiterError  # noqa: E402
 
 pytestmark = pytest.mark.api
 

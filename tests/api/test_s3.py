@@ -19,16 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.api.test_s3_helpers import REGION, Cloud, code, in_process_cloud
-
-boto3 = pytest.importorskip("boto3")
 import urllib3  # noqa: E402  (comes with botocore)
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
+
+from tests.api.test_s3_helpers import REGION, Cloud, code, in_process_cloud
 
 pytestmark = pytest.mark.api
 urllib3.disable_warnings()
@@ -386,7 +384,7 @@ def test_upload_part_copy_and_checksums(s3: Any, bucket: str) -> None:
 @pytest.mark.parametrize("algo", ["CRC32", "CRC32C", "SHA1", "SHA256"])
 def test_checksums_stored_and_returned(s3: Any, bucket: str, algo: str) -> None:
     if algo == "CRC32C":
-        pytest.importorskip("awscrt", reason="botocore computes CRC32C only with botocore[crt]")
+        import awscrt  # noqa: F401 - botocore computes CRC32C only with botocore[crt]
     data = os.urandom(3000)
     r = s3.put_object(Bucket=bucket, Key="ck", Body=data, ChecksumAlgorithm=algo)
     assert r[f"Checksum{algo}"]

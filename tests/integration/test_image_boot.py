@@ -19,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+import libvirt  # noqa: E402
 
 URI = "qemu:///system"
 NET_NAME = "dcimgtest"

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import libvirt  # noqa: E402
 import pytest
 
 from tests.conftest import Served, start_served
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+from tests.tiers import capability_gate
 
 pytestmark = pytest.mark.integration
 
@@ -492,7 +492,7 @@ def test_nfs_primary_storage_is_a_libvirt_netfs_pool(cloud: Cloud) -> None:
     from management.storage import nfs
 
     if nfs.client_available():
-        pytest.skip("this kernel mounts NFS; the appliance's testinfra checks cover the mounted pool")
+        capability_gate("this kernel mounts NFS; the appliance's testinfra checks cover the mounted pool")
     cluster = cloud("listClusters", zoneid=cloud.zone["id"])["cluster"][0]
     pools_before = set(cloud.conn.listStoragePools()) | set(cloud.conn.listDefinedStoragePools())
     mnt_before = set(os.listdir("/mnt"))
@@ -513,7 +513,7 @@ def test_nfs_secondary_storage_refused_without_an_nfs_client(cloud: Cloud) -> No
     from management.storage import nfs
 
     if nfs.client_available():
-        pytest.skip("this kernel mounts NFS")
+        capability_gate("this kernel mounts NFS")
     status, err = cloud.api.error("addImageStore", zoneid=cloud.zone["id"], name="nfs-secondary", provider="NFS",
                                   url="nfs://127.0.0.1/export/secondary")
     assert status == 431, err

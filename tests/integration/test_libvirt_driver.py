@@ -17,9 +17,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import libvirt  # noqa: E402
 import pytest
-
-libvirt = pytest.importorskip("libvirt")
 
 from management.drivers.base import (  # noqa: E402
     DiskSpec,

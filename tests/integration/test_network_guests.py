@@ -33,11 +33,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import libvirt  # noqa: E402
 import pytest
 
 from tests.conftest import Served, start_served
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
 # Guests boot under TCG on a shared 2-core machine: a module (servers, 4 boots, restarts) can take minutes.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

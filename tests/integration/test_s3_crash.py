@@ -15,14 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3  # noqa: E402
 import pytest
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 from management.storage.objects import INLINE_MAX
 from tests.conftest import _free_port, start_served
-
-boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 N = 50

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import libvirt  # noqa: E402
 import pytest
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
 # a dom0 boots in ~30 s on an idle machine, but takes 8+ min under TCG on a loaded 2-core one
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]

@@ -4,9 +4,8 @@ mount is tests/integration (refused here) and tests/infra (the appliance)."""
 
 import xml.etree.ElementTree as ET
 
+import libvirt  # noqa: E402, F401 - the XML helpers import it
 import pytest
-
-pytest.importorskip("libvirt")
 
 from management.drivers.base import PoolSpec  # noqa: E402
 from management.drivers.libvirt.driver import NFS_MOUNT_ROOT, LibvirtDriver  # noqa: E402

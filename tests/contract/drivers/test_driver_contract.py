@@ -35,13 +35,14 @@ from management.drivers.errors import (
     SnapshotNotFound,
     VolumeInUse,
 )
+from tests.tiers import capability_gate
 
 pytestmark = pytest.mark.contract
 
 
 def needs(driver: HypervisorDriver, capability: Capability) -> None:
     if not driver.supports(capability):
-        pytest.skip(f"{driver.name} declares {capability}=False")
+        capability_gate(f"{driver.name} declares {capability}=False")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -224,7 +225,7 @@ def test_spawn_failing_half_way_leaves_nothing(h):
 def test_injected_spawn_failure_leaves_nothing(h):
     injector = h.factory.inject_spawn_failure(h.driver)
     if injector is None:
-        pytest.skip(f"{h.factory.id} cannot inject a spawn failure")
+        capability_gate(f"{h.factory.id} cannot inject a spawn failure")
     spec = h.spec()
     with injector, pytest.raises(DriverError):
         h.driver.spawn(spec)
@@ -392,7 +393,7 @@ def test_plug_nic_hotplug(h):
     except DriverTimeout:
         if h.factory.guest_acks_unplug:
             raise
-        pytest.skip(f"{h.factory.id}: test guest did not acknowledge NIC hot-unplug")
+        capability_gate(f"{h.factory.id}: its test guest does not acknowledge NIC hot-unplug")
     assert nic.mac.lower() not in [m.lower() for m in info.macs]
 
 
@@ -415,7 +416,7 @@ def test_undeclared_capabilities_raise_capability_not_supported(h):
     }
     missing = [cap for cap in gated if not drv.supports(cap)]
     if not missing:
-        pytest.skip(f"{drv.name} declares all gated capabilities")
+        capability_gate(f"{drv.name} declares every gated capability: none to refuse")
     for cap in missing:
         with pytest.raises(CapabilityNotSupported):
             gated[cap]()
