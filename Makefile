@@ -25,11 +25,13 @@ up: venv
 # and running (the same step CI runs; ~1 s when nothing is missing). TIERS=unit,api runs a subset (tests/tiers.py
 # lists the tiers); PYTEST_ARGS adds pytest arguments. A skip that is not a capability gate fails; the table at the
 # end gives each tier's tests and seconds.
+# JOBS pytest-xdist workers (each module stays on one worker: tests/tiers.py); JOBS=0 runs in one process.
 TIERS ?=
 PYTEST_ARGS ?=
+JOBS ?= 3
 test: venv
-	bash scripts/provision-test.sh -- $(BIN)/pytest -q -rfEs --durations=30 $(if $(TIERS),--tiers=$(TIERS)) \
-		$(PYTEST_ARGS) tests
+	bash scripts/provision-test.sh -- $(BIN)/pytest -q -rfEs --durations=30 -n $(JOBS) --dist loadgroup \
+		$(if $(TIERS),--tiers=$(TIERS)) $(PYTEST_ARGS) tests
 
 lint: venv
 	$(BIN)/ruff check management appliance tests bench

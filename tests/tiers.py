@@ -38,6 +38,7 @@ GATE = "capability gate: "
 
 def capability_gate(reason: str) -> None:
     """Skip: this test does not apply to what it tests (never for a missing tool or daemon)."""
+    __tracebackhide__ = True  # the skip list names the test's line, not this one
     pytest.skip(GATE + reason)
 
 
@@ -71,7 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _requested(config)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _group_by_module(items)
     want = _requested(config)
     if not want:
         return
@@ -81,6 +84,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def _group_by_module(items: list[pytest.Item]) -> None:
+    """Parallel runs (`pytest -n N --dist loadgroup`, as `make test` does): a module's tests stay on one worker, in
+    order, so module-scoped clouds, sandboxes and images are built once; modules that share something more (the KVM
+    cloud of test_kvm_api.py and test_ec2_guest.py, the roles applied to this machine and tests/infra) carry one
+    `xdist_group` mark."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(TESTS.parent))))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.test_kvm_api import BOOT_TIMEOUT, Cloud, cloud, image, wait_for  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("kvm-cloud")]  # one public range
 TOOLS = Path(os.environ.get("DEVCLOUD_S3_TOOLS", "/opt/s3tools-venv")) / "bin"
 
 

@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import Served, start_served
 from tests.tiers import capability_gate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("kvm-cloud")]  # one public range
 
 URI = "qemu:///system"
 BOOT_TIMEOUT = 120.0  # first boot after a cold page cache under TCG on a busy 2-core machine
