@@ -8,6 +8,7 @@ Validation happens before anything is changed, and every error names the field i
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from pathlib import Path
 from typing import Literal
@@ -264,17 +265,28 @@ def resolve(name_or_path: str | Path) -> Path:
     return path
 
 
+def public_net(state_dir: str | Path) -> int:
+    """The third octet of a sandbox's public /24 in 198.19.0.0/16: 20 for the default state directory, else one of
+    30..249 chosen by the directory's path (the public-range guard refuses a range another cloud already routes)."""
+    path = str(state_dir).rstrip("/")
+    if path == str(DEFAULT_STATE_DIR).rstrip("/"):
+        return 20
+    return 30 + int(hashlib.sha1(path.encode()).hexdigest(), 16) % 220
+
+
 def load(name_or_path: str | Path, state_dir: str | Path | None = None) -> CloudSpec:
     """Loads `scenarios/<name>.yaml` (or a path) and validates it; SpecError names every bad field.
 
     `{state_dir}` in the file is replaced by the sandbox's state directory (default /var/lib/devcloud), so one spec
-    serves the default sandbox and the throw-away ones tests make."""
+    serves the default sandbox and the throw-away ones tests make; `{public_net}` by a number in 20..249 that
+    depends on it (20 for the default), so two sandboxes on one machine get different public /24s."""
     path = resolve(name_or_path)
     if not path.is_file():
         known = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if not p.stem.startswith(("smoke", "e2e")))
         raise SpecError(str(path), [f"no such zone spec; known: {', '.join(known)}"])
     try:
-        text = path.read_text().replace("{state_dir}", str(state_dir or DEFAULT_STATE_DIR).rstrip("/"))
+        state = str(state_dir or DEFAULT_STATE_DIR).rstrip("/")
+        text = path.read_text().replace("{state_dir}", state).replace("{public_net}", str(public_net(state)))
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(str(path), [f"not valid YAML: {exc}"]) from None

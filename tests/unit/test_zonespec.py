@@ -27,6 +27,14 @@ def test_local_spec_is_one_kvm_host_on_directory_storage() -> None:
     assert cluster.primary_storage[0].url.startswith("file://")
 
 
+def test_each_state_dir_gets_its_own_public_range(tmp_path: Path) -> None:
+    gateways = {str(d): zonespec.load("local", d).zones[0].public_ranges[0].gateway
+                for d in ("/var/lib/devcloud", tmp_path / "a", tmp_path / "b")}
+    assert gateways["/var/lib/devcloud"] == "198.19.20.1"  # the default sandbox keeps its range
+    assert len(set(gateways.values())) == 3 and all(g.startswith("198.19.") for g in gateways.values())
+    assert zonespec.load("local", tmp_path / "a").zones[0].public_ranges[0].gateway == gateways[str(tmp_path / "a")]
+
+
 def test_error_names_the_field(tmp_path: Path) -> None:
     bad = zonespec.load("local").model_dump()
     bad["zones"][0]["pods"][0]["clusters"][0]["hypervisor"] = "VMwhat"
