@@ -103,6 +103,32 @@ class Backend:
     state_dir: Path
 
 
+_PICKED_NETS: set[str] = set()
+
+
+def free_public_net(first: str = "198.18", low: int = 100, high: int = 250) -> str:
+    """`a.b.c` of a /24 for a test zone's public range that no route on this machine uses now (nor another module
+    of this process picked): tests, CI and a developer's sandbox run side by side, and two public bridges holding
+    one /24 would take each other's traffic (the server's public-range guard refuses such a range too)."""
+    import ipaddress
+    import random
+
+    routes = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True,
+                            text=True).stdout
+    used = []
+    for word in routes.split():
+        with contextlib.suppress(ValueError):
+            used.append(ipaddress.IPv4Network(word, strict=False))
+    candidates = [f"{first}.{n}" for n in range(low, high + 1)]
+    random.shuffle(candidates)
+    for net in candidates:
+        mine = ipaddress.IPv4Network(f"{net}.0/24")
+        if net not in _PICKED_NETS and not any(mine.overlaps(u) for u in used if u.prefixlen >= 8):
+            _PICKED_NETS.add(net)
+            return net
+    raise RuntimeError(f"no free /24 in {first}.{low}-{high}.0")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,14 +5,13 @@ destroy the VM -> restore brings it back; `scenario run smoke-local` passes and 
 refused naming the field before anything changes. Everything is removed at the end (`down --purge`).
 
 Needs root, libvirtd answering qemu:///system (`bash .ci/services.sh`) and the tiny image tools. The public range
-is a random 198.19.N.0/24 so that this sandbox never shares addresses with another one on the machine.
+is a 198.19.N.0/24 that no route on the machine uses, so this sandbox never shares addresses with another one.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import secrets
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ import yaml
 
 from appliance import zonespec
 from appliance.deploy import ssh_answers
-from tests.conftest import _free_port
+from tests.conftest import _free_port, free_public_net
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +61,11 @@ class Box:
                          "DEVCLOUD_EC2_PORT": str(_free_port()), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
         # the local spec with a public range and SSH port of our own
         data = yaml.safe_load((zonespec.SCENARIO_DIR / "local.yaml").read_text())
-        net = random.randint(30, 250)
-        data["zones"][0]["public_ranges"] = [{"vlan": "untagged", "gateway": f"198.19.{net}.1",
-                                              "netmask": "255.255.255.0", "start": f"198.19.{net}.10",
-                                              "end": f"198.19.{net}.40"}]
-        data["zones"][0]["dns1"] = data["zones"][0]["internal_dns1"] = f"198.19.{net}.1"
+        net = free_public_net("198.19", 30, 250)  # a /24 no route on this machine uses
+        data["zones"][0]["public_ranges"] = [{"vlan": "untagged", "gateway": f"{net}.1",
+                                              "netmask": "255.255.255.0", "start": f"{net}.10",
+                                              "end": f"{net}.40"}]
+        data["zones"][0]["dns1"] = data["zones"][0]["internal_dns1"] = f"{net}.1"
         data["first_vm"]["boot_timeout"] = 240
         self.spec = root / "e2e-local.yaml"
         self.spec.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -27,7 +27,7 @@ from typing import Any
 import libvirt  # noqa: E402
 import pytest
 
-from tests.conftest import Served, start_served
+from tests.conftest import Served, free_public_net, start_served
 from tests.tiers import capability_gate
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("kvm-cloud")]  # one public range
@@ -35,7 +35,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("kvm-cloud")]  # 
 URI = "qemu:///system"
 BOOT_TIMEOUT = 120.0  # first boot after a cold page cache under TCG on a busy 2-core machine
 LOGIN = re.compile(r"\S+ login:")
-PUBLIC_GATEWAY = "198.51.100.1/24"  # the zone's public range gateway (TEST-NET-2): routers put it on dcpub*
+PUBLIC_NET = free_public_net()  # the zone's public /24: its gateway goes on the cloud's public bridge
+PUBLIC_GATEWAY = f"{PUBLIC_NET}.1/24"
 
 
 def _skip_reason() -> str | None:
@@ -176,8 +177,8 @@ def zone_spec(tag: str, pool_dir: Path, store_dir: Path) -> Any:
             "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "600-619",
                                    "traffic_types": ["Guest", "Management", "Public"],
                                    "providers": ["VirtualRouter"]}],
-            "public_ranges": [{"vlan": "untagged", "gateway": "198.51.100.1", "netmask": "255.255.255.0",
-                               "start": "198.51.100.10", "end": "198.51.100.60"}],
+            "public_ranges": [{"vlan": "untagged", "gateway": f"{PUBLIC_NET}.1", "netmask": "255.255.255.0",
+                               "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.60"}],
             "pods": [{"name": f"pod-{tag}", "gateway": "198.18.250.1", "netmask": "255.255.255.0",
                       "start": "198.18.250.10", "end": "198.18.250.50",
                       "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM",

@@ -8,17 +8,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from management.network.testing import Guest, blocked, http_get, missing_prerequisites, sh, wait_for
+from tests.conftest import free_public_net
 
 pytestmark = pytest.mark.integration
 
-NET = random.Random(os.getpid() + 5).randint(100, 250)
+NET = int(free_public_net().rsplit(".", 1)[1])  # 198.18.NET.0/24, unused on this machine
 GW = f"198.18.{NET}.1"
 SFX = f"{os.getpid() % 10000:04d}"
 

@@ -11,9 +11,9 @@ Basic zone (a second served instance): security-group rules allow and then block
 (checked from inside a guest, reached from the router's namespace).
 
 Two guests per zone, booted once (module-scoped); everything created is removed at the end, whatever happened.
-Addresses: the public range 198.18.77.0/24 (RFC 2544 benchmark space) becomes a connected route on the sandbox public
-bridge, so it must never cover anything this machine really talks to (here the registry proxy sits in
-203.0.113.0/24 and the uplink in 192.0.2.0/24: a public range there would hijack them).
+Addresses: a public /24 from 198.18.100-250 that no route uses (RFC 2544 benchmark space) becomes a connected route
+on the cloud's public bridge, so it must never cover anything this machine really talks to (here the registry proxy
+sits in 203.0.113.0/24 and the uplink in 192.0.2.0/24: a public range there would hijack them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 import libvirt  # noqa: E402
 import pytest
 
-from tests.conftest import Served, start_served
+from tests.conftest import Served, free_public_net, start_served
 
 # Guests boot under TCG on a shared 2-core machine: a module (servers, 4 boots, restarts) can take minutes.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -109,7 +109,8 @@ def http(url: str) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
-PUBLIC_GW = "198.18.77.1"
+PUBLIC_NET = free_public_net()
+PUBLIC_GW = f"{PUBLIC_NET}.1"
 HTTPD_USERDATA = ("#!/bin/sh\nmkdir -p /www\nhostname > /www/index.html\nbusybox httpd -p 80 -h /www\n"
                   "echo {marker} httpd-started\n")
 
@@ -182,7 +183,7 @@ def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
     pool = workdir / "primary"
     store = workdir / "secondary"
     zone: dict[str, Any] = {
-        "name": f"net-{tag}", "dns1": "198.18.77.1", "internal_dns1": "198.18.77.1",
+        "name": f"net-{tag}", "dns1": PUBLIC_GW, "internal_dns1": PUBLIC_GW,
         "pods": [{"name": f"pod-{tag}", "gateway": "198.18.251.1", "netmask": "255.255.255.0",
                   "start": "198.18.251.10", "end": "198.18.251.50",
                   "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM", "hosts": [{"url": URI}],
@@ -201,8 +202,8 @@ def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
                      "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"],
                                             "vlan": "700-719", "traffic_types": ["Guest", "Management", "Public"],
                                             "providers": ["VirtualRouter"]}],
-                     "public_ranges": [{"vlan": "untagged", "gateway": "198.18.77.1", "netmask": "255.255.255.0",
-                                        "start": "198.18.77.10", "end": "198.18.77.40"}]})
+                     "public_ranges": [{"vlan": "untagged", "gateway": PUBLIC_GW, "netmask": "255.255.255.0",
+                                        "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.40"}]})
     return zonespec.parse({
         "name": f"net-test-{tag}",
         "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "2",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import socket
 import threading
 import time
@@ -35,11 +34,12 @@ from management.network.provider import (
 )
 from management.network.testing import Guest, blocked, http_get, missing_prerequisites, sh, wait_for
 from management.network.vr import NamespaceRouterProvider
+from tests.conftest import free_public_net
 
 pytestmark = pytest.mark.integration
 
 SFX = f"{os.getpid() % 100000:05d}"
-NET = random.Random(os.getpid()).randint(100, 250)
+NET = int(free_public_net().rsplit(".", 1)[1])  # 198.18.NET.0/24, unused on this machine
 PUB_BR, GUEST_BR = f"dcpb{SFX}", f"dcgb{SFX}"
 GW = f"198.18.{NET}.1"
 SNAT_IP, NAT2_IP = f"198.18.{NET}.10", f"198.18.{NET}.11"

@@ -23,8 +23,11 @@ from typing import Any
 import libvirt  # noqa: E402
 import pytest
 
+from tests.conftest import free_public_net
+
 # a dom0 boots in ~30 s on an idle machine, but takes 8+ min under TCG on a loaded 2-core one
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
+PUBLIC_NET = free_public_net()
 
 TIMINGS: dict[str, float] = {}
 
@@ -138,8 +141,8 @@ def _zone_spec(tag: str, uri: str, store_dir: Path) -> Any:
             "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "620-639",
                                    "traffic_types": ["Guest", "Management", "Public"],
                                    "providers": ["VirtualRouter"]}],
-            "public_ranges": [{"vlan": "untagged", "gateway": "198.18.79.1", "netmask": "255.255.255.0",
-                               "start": "198.18.79.10", "end": "198.18.79.30"}],
+            "public_ranges": [{"vlan": "untagged", "gateway": f"{PUBLIC_NET}.1", "netmask": "255.255.255.0",
+                               "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.30"}],
             "pods": [{"name": f"pod-{tag}", "gateway": "198.18.252.1", "netmask": "255.255.255.0",
                       "start": "198.18.252.10", "end": "198.18.252.50",
                       "clusters": [{"name": f"xen-{tag}", "hypervisor": "Xen", "hosts": [{"url": uri}],
@@ -195,7 +198,7 @@ def cloud(xen_host: Any) -> Iterator[dict[str, Any]]:
         with contextlib.suppress(Exception):
             from tests.integration.test_kvm_api import cleanup_host_networking
 
-            cleanup_host_networking(state, bridges_before, public_gateway="198.18.79.1/24")
+            cleanup_host_networking(state, bridges_before, public_gateway=f"{PUBLIC_NET}.1/24")
         for name in sorted(set(os.listdir("/sys/class/net")) - bridges_before):
             if name.startswith("dcb") and os.path.isdir(f"/sys/class/net/{name}/bridge") \
                     and not os.listdir(f"/sys/class/net/{name}/brif"):
