@@ -136,8 +136,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def fresh_mysql_database(base_url: str) -> Iterator[str]:
-    """Creates a new empty database next to the one in base_url; yields its URL; drops it afterwards."""
+def fresh_mysql_database(base_url: str, template: str | None = None) -> Iterator[str]:
+    """Creates a new database next to the one in base_url (empty, or a copy of the database `template`: its
+    tables as SHOW CREATE TABLE gives them, foreign keys included, and their rows); yields its URL; drops it
+    afterwards."""
     import pymysql
     from sqlalchemy.engine import make_url
 
@@ -148,6 +150,17 @@ def fresh_mysql_database(base_url: str) -> Iterator[str]:
     try:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            if template:
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                            "AND table_type = 'BASE TABLE'", (template,))
+                tables = [row[0] for row in cur.fetchall()]
+                cur.execute(f"USE `{name}`")
+                cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+                for table in tables:
+                    cur.execute(f"SHOW CREATE TABLE `{template}`.`{table}`")
+                    cur.execute(cur.fetchone()[1])
+                    cur.execute(f"INSERT INTO `{table}` SELECT * FROM `{template}`.`{table}`")
+                cur.execute("SET FOREIGN_KEY_CHECKS = 1")
         yield u.set(database=name).render_as_string(hide_password=False)
     finally:
         with contextlib.suppress(Exception), conn.cursor() as cur:
@@ -165,15 +178,66 @@ def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+class MigratedTemplates:
+    """One database per backend migrated to head once per session (per xdist worker); every `backend` starts from a
+    copy of it. Migrating a new database takes seconds, copying one milliseconds: the server's own migration step
+    then finds the copy at head. What the server does on a first start (bootstrap: admin, cloud id) still happens
+    on every copy."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sqlite: Path | None = None
+        self._mysql: contextlib.ExitStack | None = None
+        self._mysql_name: str | None = None
+
+    def sqlite(self, dest: Path) -> None:
+        import shutil
+
+        from management.db import migrate
+
+        if self._sqlite is None:
+            path = self.root / "template.db"
+            migrate.upgrade(f"sqlite:///{path}")
+            self._sqlite = path
+        shutil.copyfile(self._sqlite, dest)
+
+    def mysql(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        from management.db import migrate
+
+        if self._mysql_name is None:
+            self._mysql = contextlib.ExitStack()
+            url = self._mysql.enter_context(fresh_mysql_database(os.environ[MYSQL_ENV]))
+            migrate.upgrade(url)
+            self._mysql_name = str(make_url(url).database)
+        return self._mysql_name
+
+    def close(self) -> None:
+        if self._mysql is not None:
+            self._mysql.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    t = MigratedTemplates(tmp_path_factory.mktemp("db-templates"))
+    try:
+        yield t
+    finally:
+        t.close()
+
+
 @pytest.fixture
-def backend(backend_name: str, tmp_path: Path) -> Iterator[Backend]:
-    """A fresh, empty database and state directory (the server migrates the database itself)."""
+def backend(backend_name: str, tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[Backend]:
+    """A fresh database at the migrations' head (a copy of the session's migrated template) and a state directory;
+    the server bootstraps it as on a first start."""
     state = tmp_path / "state"
     state.mkdir()
     if backend_name == "sqlite":
+        migrated_templates.sqlite(state / "devcloud.db")
         yield Backend("sqlite", f"sqlite:///{state / 'devcloud.db'}", state)
         return
-    with fresh_mysql_database(os.environ[MYSQL_ENV]) as url:
+    with fresh_mysql_database(os.environ[MYSQL_ENV], template=migrated_templates.mysql()) as url:
         yield Backend("mariadb", url, state)
 
 
