@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -70,6 +72,12 @@ _T0 = time.monotonic()
 
 def pytest_configure(config: pytest.Config) -> None:
     _requested(config)
+    # pytest keeps the newest three `pytest-N` directories under its temp root and removes older ones when a
+    # session starts: another run on this machine (a teammate's, CI's) would delete this run's sandboxes and
+    # state directories mid-test. This checkout gets a root of its own (short: unix socket paths live there).
+    root = Path("/tmp") / f"devcloud-tests-{hashlib.sha1(str(TESTS).encode()).hexdigest()[:8]}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -101,14 +102,16 @@ def _cloudmonkey() -> list[str]:
                     "`print \"...\"` is a SyntaxError and cloudmonkey/__init__.py line 22 `except ImportError, e:` "
                     "does not compile")
     if not (CM_DIR / "bin" / "cloudmonkey").exists():
-        tmp = CM_DIR.with_suffix(".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        # a directory of our own: another run on this machine may be installing it at the same moment
+        tmp = CM_DIR.with_name(f"{CM_DIR.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
         r = subprocess.run([str(PY27), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target",
                             str(tmp), "cloudmonkey==5.3.3.1"], capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             pytest.skip(f"could not install cloudmonkey 5.3.3.1 for Python 2.7: {r.stderr[-500:]}")
-        shutil.rmtree(CM_DIR, ignore_errors=True)
-        tmp.rename(CM_DIR)
+        try:
+            tmp.rename(CM_DIR)  # atomic; whoever renames first wins, the other copy goes
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
     return [str(PY27), str(CM_DIR / "bin" / "cloudmonkey")]
 
 

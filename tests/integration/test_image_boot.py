@@ -17,15 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_public_net
+
 pytestmark = pytest.mark.integration
 
 import libvirt  # noqa: E402
 
 URI = "qemu:///system"
-NET_NAME = "dcimgtest"
-BRIDGE = "dcimgtest0"
+# names and addresses of this run only: another run on the machine may boot its own test guests meanwhile
+_RUN = uuid.uuid4().hex[:6]
+NET_NAME = f"dcimgtest-{_RUN}"
+BRIDGE = f"dcimg{_RUN}"
 # isolated network (no <forward>): traffic stays on the bridge
-SUBNET = "192.168.213"
+SUBNET = free_public_net("192.168", 200, 254)
 USERDATA_MARKER = "USERDATA-RAN-" + uuid.uuid4().hex[:8]
 
 
