@@ -21,7 +21,7 @@ def _boot(settings: Any) -> dict[str, str]:
     """Starts a server on `settings` (no workers), reads its names, stops it."""
     from management.server import build
     from management.services import configuration, naming
-    from management.services import vm as vm_service
+    from management.services.compute import vm as vm_service
 
     srv = build(settings, start_workers=False)
     try:
