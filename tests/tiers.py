@@ -27,7 +27,7 @@ TIERS = {
     "unit": "nothing beyond the venv (genisoimage, e2fsprogs for the image/config-drive builders)",
     "contract": "libvirtd (qemu:///system, root) for the libvirt driver factories",
     "api": "MariaDB for the mariadb backend variants",
-    "clients": "cs, libcloud, boto3, awscli/s3cmd venv, Ansible + python3-cs, Python 2.7 for cloudmonkey",
+    "clients": "cs, libcloud, boto3, the awscli/s3cmd venv, Ansible + python3-cs, pyenv's Python 2.7 (cloudmonkey)",
     "integration": "root, libvirtd + QEMU, dnsmasq/nftables/haproxy, MariaDB, mmdebstrap (nested Xen)",
     "appliance": "ansible-core/ansible-lint venv, yamllint, packer, vagrant",
     "infra": "a machine the Ansible roles provisioned (the suite applies common + kvm_host here)",
