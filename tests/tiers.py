@@ -94,6 +94,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the xdist controller: workers report node ids tagged `@<group>` when `--dist loadgroup` works. Untagged
+    ids (a pytest that pytest-xdist cannot tag) would silently split modules, and their module-scoped clouds, over
+    several workers; stop instead."""
+    if ids and node.config.getvalue("dist") == "loadgroup" and not any("@" in i for i in ids):
+        pytest.exit(f"pytest-xdist did not tag node ids with their xdist_group (pytest {pytest.__version__}): "
+                    "--dist loadgroup would split modules across workers; install pyproject.toml's pytest pin",
+                    returncode=3)
+
+
 def _group_by_module(items: list[pytest.Item]) -> None:
     """Parallel runs (`pytest -n N --dist loadgroup`, as `make test` does): a module's tests stay on one worker, in
     order, so module-scoped clouds, sandboxes and images are built once; modules that share something more (the KVM

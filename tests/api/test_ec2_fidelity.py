@@ -129,6 +129,19 @@ def test_describe_image_attribute(cloud: Cloud, ec2: Any, ami: str) -> None:
     assert err(e) == (400, "InvalidSnapshot.NotFound")
 
 
+def test_deregister_an_image_an_instance_runs_from(ec2: Any, ami: str) -> None:
+    """AWS deregisters an AMI whatever runs from it; the instance keeps running (CloudStack's forced delete)."""
+    iid = launch(ec2, ami)
+    image_id = ec2.create_image(InstanceId=iid, Name="in-use-image", NoReboot=True)["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image_id], WaiterConfig=FAST)
+    child = launch(ec2, image_id)
+    ec2.deregister_image(ImageId=image_id)
+    with pytest.raises(ClientError) as e:
+        ec2.describe_images(ImageIds=[image_id])
+    assert err(e) == (400, "InvalidAMIID.NotFound")
+    assert instance(ec2, child)["State"]["Name"] == "running"
+
+
 def test_instance_attributes(cloud: Cloud, ec2: Any, ami: str) -> None:
     web = ec2.create_security_group(GroupName="attr-web", Description="web")["GroupId"]
     db = ec2.create_security_group(GroupName="attr-db", Description="db")["GroupId"]

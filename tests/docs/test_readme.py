@@ -81,7 +81,8 @@ def test_every_block_is_run_or_excluded_with_a_reason() -> None:
     assert len(found) >= 9
     runners = {"python": {"from libcloud.compute.providers"},
                "sh": {'eval "$(.venv/bin/devcloud env)"          # CLOUDSTACK_', "devcloud host prepare --probe",
-                      'eval "$(.venv/bin/devcloud env)"      # AWS_ACCESS_KEY_ID', "export AWS_ACCESS_KEY_ID=<apikey>"}}
+                      'eval "$(.venv/bin/devcloud env)"      # AWS_ACCESS_KEY_ID', "export AWS_ACCESS_KEY_ID=<apikey>",
+                      "aws s3api put-object --bucket demo --key hello.txt"}}
     unclaimed = [f"README.md:{b.line}: {b.first}" for b in found
                  if excluded(b) is None and not any(b.first.startswith(r) for r in runners.get(b.lang, ()))]
     assert not unclaimed, f"blocks neither run by tests/docs/test_readme.py nor in its EXCLUDED: {unclaimed}"
@@ -155,6 +156,23 @@ def test_s3_block(cloud: Cloud, tmp_path: Path) -> None:
     (tmp_path / "big.iso").write_bytes(os.urandom(3 * 2**20))  # the file the README copies
     r = cloud.sh(cloud.localise(block('eval "$(.venv/bin/devcloud env)"      # AWS_ACCESS_KEY_ID')), cwd=tmp_path)
     assert "big.iso" in r.stdout and "s3://demo" in r.stdout, r.stdout
+
+
+def test_s3_access_block(cloud: Cloud, tmp_path: Path) -> None:
+    """The access-control block: a public-read object answers curl without credentials; the policy is accepted."""
+    (tmp_path / "hello.txt").write_text("hello from the README\n")
+    setup = 'eval "$(devcloud env)"\naws s3api head-bucket --bucket demo 2>/dev/null || aws s3 mb s3://demo\n'
+    after = ("\naws s3api put-object --bucket demo --key private.txt --body hello.txt >/dev/null"
+             "\naws s3api put-object --bucket demo --key public/p.txt --body hello.txt >/dev/null")
+    r = cloud.sh(setup + cloud.localise(block("aws s3api put-object --bucket demo --key hello.txt")) + after,
+                 cwd=tmp_path)
+    assert "hello from the README" in r.stdout, r.stdout
+
+    def anonymous(key: str) -> str:
+        return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                               f"http://127.0.0.1:{cloud.s3_port}/demo/{key}"], capture_output=True, text=True).stdout
+
+    assert (anonymous("private.txt"), anonymous("public/p.txt")) == ("403", "200")
 
 
 def test_ec2_block(cloud: Cloud) -> None:

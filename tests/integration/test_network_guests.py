@@ -492,7 +492,10 @@ def test_basic_zone_security_groups_allow_then_block(image: Path) -> None:
         for vm, ip in ((a, ipa), (b, ipb)):
             cloud.wait_console(vm, rf"DEVCLOUD-DHCP-BOUND ip={re.escape(ip)} router={re.escape(gw)}")
         ns = cloud.netns_of(gw)
+        # both guests' sshd answer the router (DHCP comes before sshd: under load b's may still be starting, and
+        # then a blocked banner below would prove nothing and an allowed one would fail)
         assert ssh_ok(cloud.key, ipa, "hostname", netns=ns).strip() == a["name"]
+        assert ssh_ok(cloud.key, ipb, "hostname", netns=ns).strip() == b["name"]
         ping = f"ping -c 1 -W 2 {ipb} >/dev/null && echo PING-OK || echo PING-FAIL"
         banner = f"nc -w 3 {ipb} 22 </dev/null | head -c 20; echo; echo NC-DONE"
 

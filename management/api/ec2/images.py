@@ -103,7 +103,9 @@ def deregister_image(r: Request, p: dict[str, Any]) -> dict[str, Any]:
     tu = _own_template(r, p["ImageId"])
     with r.db() as s:
         snap = s.scalar(select(Template.source_snapshot_id).where(Template.uuid == tu))
-    run(r, "deleteTemplate", notfound="InvalidAMIID.NotFound", what="image", id=tu)
+    # AWS deregisters an AMI that instances still run from (they keep their disks): CloudStack's forced delete
+    # drops the image-store copies and leaves the VMs' primary-storage bases alone
+    run(r, "deleteTemplate", notfound="InvalidAMIID.NotFound", what="image", id=tu, forced="true")
     results = []
     if p.get("DeleteAssociatedSnapshots") and snap is not None:
         from management.models.storage import Snapshot
