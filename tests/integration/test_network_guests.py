@@ -254,6 +254,21 @@ def served_cloud(image: Path, basic: bool) -> Iterator[Cloud]:
         _teardown(cloud, served, workdir, links_before)
 
 
+def sg_enforcer(served: Served) -> Any:
+    """The enforcer as the server has it: the security-group tables are named after the cloud's id."""
+    from management.db.session import Database
+    from management.network.security_groups import SecurityGroupEnforcer
+    from management.services import naming
+
+    db = Database(served.db_url)
+    try:
+        with db.session(write=False) as s:
+            table = naming.sg_table(naming.cloud_id(s))
+    finally:
+        db.dispose()
+    return SecurityGroupEnforcer(served.state_dir / "network", table)
+
+
 def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: set[str]) -> None:
     if cloud is not None:
         served = cloud.served
@@ -264,6 +279,9 @@ def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: 
             for net in cloud.api("listNetworks", listall=True).get("network", []):
                 with contextlib.suppress(Exception):
                     cloud.run("deleteNetwork", id=net["id"], timeout=60)
+    enf = None
+    with contextlib.suppress(Exception):
+        enf = sg_enforcer(served)
     served.kill(signal.SIGTERM)
     net_state = workdir / "state" / "network"
     if (net_state / "routers").is_dir():
@@ -273,10 +291,7 @@ def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: 
         for rid in prov.routers():
             with contextlib.suppress(Exception):
                 prov.destroy(rid)
-    with contextlib.suppress(Exception):
-        from management.network.security_groups import SecurityGroupEnforcer
-
-        enf = SecurityGroupEnforcer(net_state)
+    if enf is not None:
         for f in (net_state / "sg").glob("*.nft"):
             with contextlib.suppress(Exception):
                 enf.remove(f.stem)
@@ -523,9 +538,7 @@ def test_basic_zone_security_groups_allow_then_block(image: Path) -> None:
         assert "PING-OK" in from_a(ping)
 
         def lose_chains() -> None:
-            from management.network.security_groups import SecurityGroupEnforcer
-
-            enf = SecurityGroupEnforcer(cloud.served.state_dir / "network")
+            enf = sg_enforcer(cloud.served)
             for f in list(enf.dir.glob("*.nft")):
                 enf.remove(f.stem)
             assert "SSH-" in from_a(banner)  # no chains: nothing filters
