@@ -15,6 +15,7 @@ import uvicorn
 
 from management.api.app import api_app, integration_app
 from management.api.cloudstack.dispatch import Dispatcher
+from management.api.http_metrics import counted
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
@@ -23,6 +24,7 @@ from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import routers
 from management.services.runtime import Runtime
+from management.services.telemetry import telemetry
 from management.settings import Settings
 
 log = logging.getLogger("devcloud.management")
@@ -94,11 +96,13 @@ async def serve_async(server: Server) -> None:
         from management.api.s3 import s3_app
         from management.api.s3.protocol import S3HttpProtocol
 
-        optional.append(_uvicorn(s3_app(server.runtime), settings.s3_bind, settings.s3_port, S3HttpProtocol))
+        optional.append(_uvicorn(counted(s3_app(server.runtime), "s3", telemetry(server.runtime)), settings.s3_bind,
+                                 settings.s3_port, S3HttpProtocol))
     if settings.ec2_port:
         from management.api.ec2 import ec2_app
 
-        optional.append(_uvicorn(ec2_app(server.dispatcher), settings.ec2_bind, settings.ec2_port))
+        optional.append(_uvicorn(counted(ec2_app(server.dispatcher), "ec2", telemetry(server.runtime)),
+                                 settings.ec2_bind, settings.ec2_port))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:

@@ -11,11 +11,12 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from management.api.cloudstack import commands  # noqa: F401  (registers every command)
 from management.api.cloudstack.dispatch import Dispatcher, Reply
+from management.services.telemetry import CONTENT_TYPE, telemetry
 
 MAX_BODY = 32 * 1024 * 1024  # user data and certificates can be large; anything larger is refused
 
@@ -55,9 +56,20 @@ def api_app(dispatcher: Dispatcher) -> Starlette:
                                         method=request.method)
         return _to_response(reply)
 
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(telemetry(dispatcher.runtime).render)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    async def openapi_json(request: Request) -> Response:
+        from management.api.openapi import document
+
+        return JSONResponse(await run_in_threadpool(document))
+
     from management.api import ui
 
-    return Starlette(routes=[Route("/client/api", client_api, methods=["GET", "POST"]),
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"]),
+                             Route("/client/api/openapi.json", openapi_json, methods=["GET"]),
+                             Route("/client/api", client_api, methods=["GET", "POST"]),
                              Route("/client/api/", client_api, methods=["GET", "POST"]), *ui.routes(dispatcher)])
 
 

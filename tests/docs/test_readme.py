@@ -82,7 +82,8 @@ def test_every_block_is_run_or_excluded_with_a_reason() -> None:
     runners = {"python": {"from libcloud.compute.providers"},
                "sh": {'eval "$(.venv/bin/devcloud env)"          # CLOUDSTACK_', "devcloud host prepare --probe",
                       'eval "$(.venv/bin/devcloud env)"      # AWS_ACCESS_KEY_ID', "export AWS_ACCESS_KEY_ID=<apikey>",
-                      "aws s3api put-object --bucket demo --key hello.txt"}}
+                      "aws s3api put-object --bucket demo --key hello.txt",
+                      "curl -s http://127.0.0.1:8080/metrics"}}
     unclaimed = [f"README.md:{b.line}: {b.first}" for b in found
                  if excluded(b) is None and not any(b.first.startswith(r) for r in runners.get(b.lang, ()))]
     assert not unclaimed, f"blocks neither run by tests/docs/test_readme.py nor in its EXCLUDED: {unclaimed}"
@@ -173,6 +174,23 @@ def test_s3_access_block(cloud: Cloud, tmp_path: Path) -> None:
                                f"http://127.0.0.1:{cloud.s3_port}/demo/{key}"], capture_output=True, text=True).stdout
 
     assert (anonymous("private.txt"), anonymous("public/p.txt")) == ("403", "200")
+
+
+def test_metrics_block(cloud: Cloud, tmp_path: Path) -> None:
+    r = cloud.sh(cloud.localise(block("curl -s http://127.0.0.1:8080/metrics")), cwd=tmp_path)
+    lines = r.stdout.splitlines()
+    hosts = [ln for ln in lines if ln.startswith("devcloud_hosts{")]
+    assert hosts and all('state="Up"' in ln for ln in hosts), r.stdout
+    assert int(lines[-1]) == len(cloud_commands(cloud)), r.stdout  # one operation per command of listApis
+
+
+def cloud_commands(cloud: Cloud) -> list[str]:
+    from cs import CloudStack
+
+    keys = cloud.admin()
+    c = CloudStack(endpoint=f"http://127.0.0.1:{cloud.api_port}/client/api", key=keys["apikey"],
+                   secret=keys["secretkey"])
+    return [a["name"] for a in c.listApis()["api"]]
 
 
 def test_ec2_block(cloud: Cloud) -> None:

@@ -43,6 +43,7 @@ from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
 from management.services.identity import identity, rbac
 from management.services.runtime import Runtime
+from management.services.telemetry import StatementCount, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,20 @@ class Dispatcher:
     # ---- entry point ------------------------------------------------------------------------------------------
     def handle(self, pairs: list[tuple[str, str]], *, integration: bool, cookies: Mapping[str, str] | None = None,
                method: str = "GET") -> Reply:
+        t0 = time.perf_counter()
+        with StatementCount() as statements:
+            reply = self._handle(pairs, integration=integration, cookies=cookies, method=method)
+        command = _ci_get(_first_values(pairs), "command")
+        spec = registry.lookup(command) if command else None
+        # unknown names are one label: a scanner must not grow the series without bound
+        telemetry(self.runtime).observe_request(spec.name if spec else "unknown",
+                                                "success" if reply.status == 200 else str(reply.status),
+                                                "integration" if integration else "api",
+                                                time.perf_counter() - t0, statements.count)
+        return reply
+
+    def _handle(self, pairs: list[tuple[str, str]], *, integration: bool, cookies: Mapping[str, str] | None,
+                method: str) -> Reply:
         params = _first_values(pairs)
         fmt = "json" if (_ci_get(params, "response") or "").lower() == "json" else "xml"
         command = _ci_get(params, "command")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from management.errors import ConcurrentOperation, InternalError, InvalidStateTr
 from management.models.compute import VirtualMachine
 from management.models.infra import Cluster, Host, Pod, StoragePool, Zone
 from management.services.runtime import Runtime
+from management.services.telemetry import instrument, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,10 @@ class HostRef(Protocol):
 class HostDrivers:
     """Connected drivers keyed by host id; a driver is rebuilt when the host's URL changed or after `drop`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_build: Callable[[HypervisorDriver], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._drivers: dict[int, HypervisorDriver] = {}
+        self._on_build = on_build  # telemetry times the operations of each driver handed out
 
     def get(self, host: HostRef) -> HypervisorDriver:
         with self._lock:
@@ -76,6 +79,8 @@ class HostDrivers:
             return drv
         drv = build_driver(host.url, host.hypervisor_type, host_credentials(host))
         drv.connect()
+        if self._on_build is not None:
+            self._on_build(drv)
         with self._lock:
             old = self._drivers.get(host.id)
             self._drivers[host.id] = drv
@@ -84,6 +89,8 @@ class HostDrivers:
         return drv
 
     def put(self, host_id: int, driver: HypervisorDriver) -> None:
+        if self._on_build is not None:
+            self._on_build(driver)
         with self._lock:
             old = self._drivers.get(host_id)
             self._drivers[host_id] = driver
@@ -113,7 +120,11 @@ def _close(driver: HypervisorDriver) -> None:
 def drivers(runtime: Runtime) -> HostDrivers:
     found = runtime.extras.get("host_drivers")
     if found is None:
-        found = runtime.extras.setdefault("host_drivers", HostDrivers())
+        def timed(driver: HypervisorDriver) -> None:
+            t = telemetry(runtime)
+            instrument(driver, t.driver_observer(type(driver).name))
+
+        found = runtime.extras.setdefault("host_drivers", HostDrivers(on_build=timed))
     return found  # type: ignore[no-any-return]
 
 
