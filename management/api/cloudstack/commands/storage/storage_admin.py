@@ -11,7 +11,17 @@ from sqlalchemy import select
 from management.api.cloudstack.commands.storage.image_stores import store_resp
 from management.api.cloudstack.commands.storage.storage_pools import pool_resp
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ApiType, ListParams, Long, MapParam, ParamInfo, Params, Ref, api_command
+from management.api.cloudstack.registry import (
+    ADMIN,
+    ApiType,
+    ListParams,
+    Long,
+    MapParam,
+    ParamInfo,
+    Params,
+    Ref,
+    api_command,
+)
 from management.api.cloudstack.schemas_infra import ImageStoreResp, StoragePoolResp
 from management.api.cloudstack.schemas_storage import (
     AffectedVmResp,
@@ -428,9 +438,8 @@ def update_cloud_to_use_object_store(ctx: CallContext, p: UpdateCloudToUseObject
 class MigrateDataParams(Params):
     srcpool: Annotated[str, Ref("ImageStore")] = Field(description="id of the image store from where the data is "
                                                        "to be migrated")
-    destpools: Annotated[list[str], Ref("ImageStore"), ApiType("list")] = Field(description="id(s) of the destination secondary "
-                                                               "storage pool(s) to which the templates are to be "
-                                                               "migrated")
+    destpools: Annotated[list[str], Ref("ImageStore"), ApiType("list")] = Field(
+        description="id(s) of the destination secondary storage pool(s) to which the templates are to be migrated")
     migrationtype: str | None = Field(None, description="Balance: if you want data to be distributed evenly among "
                                       "the destination stores, Complete: If you want to migrate the entire data "
                                       "from source image store to the destination store(s). Default: Complete")
