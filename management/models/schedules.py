@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime
@@ -28,6 +28,7 @@ class VmScheduledJob(IdMixin, Base):
     """One due run of a schedule: claimed once (unique schedule + time), then the job that carried it out."""
 
     __tablename__ = "vm_scheduled_job"
+    __table_args__ = (UniqueConstraint("vm_schedule_id", "scheduled_time"),)
 
     vm_id: Mapped[int] = mapped_column(IdType, index=True)
     vm_schedule_id: Mapped[int] = mapped_column(ForeignKey("vm_schedule.id", ondelete="CASCADE"), index=True)

@@ -134,3 +134,16 @@ class SharedFSResp(JobResp):
 
 class SharedFSProviderResp(JobResp):
     name: str = Field(description="the name of the shared filesystem provider")
+
+
+class VmScheduleResp(JobResp):
+    id: str = Field(description="the ID of VM schedule")
+    virtualmachineid: str = Field(description="ID of virtual machine")
+    description: str | None = Field(None, description="Description of VM schedule")
+    schedule: str = Field(description="Cron formatted VM schedule")
+    timezone: str = Field(description="Timezone of the schedule")
+    action: str = Field(description="Action")
+    enabled: bool = Field(description="VM schedule is enabled")
+    startdate: datetime = Field(description="Date from which the schedule is active")
+    enddate: datetime | None = Field(None, description="Date after which the schedule becomes inactive")
+    created: datetime = Field(description="Date when the schedule was created")

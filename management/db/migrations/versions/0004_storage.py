@@ -1,8 +1,7 @@
-"""Storage family: backups, object storage, VM schedules, storage administration.
+"""Storage family: backups, object storage, VM schedules, storage administration, imports, VNF.
 
 Revision ID: 0004_storage
 Revises: 0003_offering_io
-Create Date: 2026-12-04 08:37:30.764275
 """
 from alembic import op
 import sqlalchemy as sa
@@ -261,7 +260,8 @@ def upgrade() -> None:
     sa.Column('uuid', sa.String(length=40), nullable=False),
     sa.ForeignKeyConstraint(['vm_schedule_id'], ['vm_schedule.id'], name=op.f('fk_vm_scheduled_job_vm_schedule_id_vm_schedule'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vm_scheduled_job')),
-    sa.UniqueConstraint('uuid', name=op.f('uq_vm_scheduled_job_uuid'))
+    sa.UniqueConstraint('uuid', name=op.f('uq_vm_scheduled_job_uuid')),
+    sa.UniqueConstraint('vm_schedule_id', 'scheduled_time', name=op.f('uq_vm_scheduled_job_vm_schedule_id'))
     )
     with op.batch_alter_table('vm_scheduled_job', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vm_scheduled_job_vm_id'), ['vm_id'], unique=False)
