@@ -67,6 +67,7 @@ class Capability(StrEnum):
     LIVE_MIGRATION = "live_migration"  # reserved: no migrate() in the contract yet
     EVENTS = "events"  # lifecycle events are delivered to registered listeners
     CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
+    BACKUP = "backup"  # backup_disks / restore_disk / delete_backup (files in a directory the host sees)
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -181,6 +182,15 @@ class SnapshotInfo:
     pool: str
     size_bytes: int
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BackupDisk:
+    """One volume of a backup: copied to ``name`` inside the backup directory."""
+
+    pool: str
+    volume_uuid: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +412,28 @@ class HypervisorDriver(abc.ABC):
         ``template_uuid`` that DiskSpec.template / create_volume(template=) clone from. Idempotent:
         returns the existing copy. TemplateNotFound if the source cannot be read."""
 
+    # -- backups (BACKUP) -----------------------------------------------------------------------------------
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        """Full copies of the volumes into ``target_dir`` (a directory on the host; created if missing), taken at
+        one point in time for all of them when ``vm_uuid`` runs here (the guest keeps running). Returns the size of
+        each copy by volume uuid. On failure no copy is left behind."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        """Writes the backup copy ``source_dir/name`` over the volume (which no running domain may use:
+        InvalidDomainState), or with ``create`` into a new volume ``volume_uuid`` of the pool. VolumeNotFound when
+        the copy is missing."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
+    def delete_backup(self, target_dir: str) -> None:
+        """Deletes the copies in ``target_dir`` and the directory. No-op when it is gone."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
     # -- network and console --------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -449,6 +481,7 @@ class HypervisorDriver(abc.ABC):
 
 
 __all__ = [
+    "BackupDisk",
     "Capability",
     "ConsoleAddress",
     "DiskSpec",

@@ -30,6 +30,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from management.drivers.base import (
+    BackupDisk,
     Capability,
     ConsoleAddress,
     DomainInfo,
@@ -262,6 +263,8 @@ class _Host:
 
 _HOSTS: dict[str, _Host] = {}
 _HOSTS_LOCK = threading.Lock()
+# Backup copies live on a repository every host of a zone shares: (directory, file name) -> size.
+_BACKUPS: dict[tuple[str, str], int] = {}
 
 
 def _host_state(url: str) -> _Host:
@@ -295,6 +298,7 @@ class SimulatorDriver(HypervisorDriver):
         console=True,
         events=True,
         config_drive=True,
+        backup=True,
         live_migration=False,  # no migrate() in the contract yet; declared honestly
     )
 
@@ -793,6 +797,40 @@ class SimulatorDriver(HypervisorDriver):
                 uuid=template_uuid, pool=pool, size_bytes=size, format="qcow2", is_template=True
             )
             return self._vol_info(vol, p)
+
+    # -- backups -----------------------------------------------------------------------------------------
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        self._enter("backup_disks")
+        with self._host.lock:
+            sizes = {d.volume_uuid: self._volume(d.pool, d.volume_uuid).size_bytes for d in disks}
+            for d in disks:
+                _BACKUPS[(target_dir, d.name)] = sizes[d.volume_uuid]
+            return sizes
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        self._enter("restore_disk")
+        with self._host.lock:
+            size = _BACKUPS.get((source_dir, name))
+            if size is None:
+                raise VolumeNotFound(source_dir, name)
+            p = self._pool(pool)
+            if create:
+                vol = self._create_volume_locked(pool, volume_uuid, size, None, "qcow2")
+                return self._vol_info(vol, p)
+            vol = self._volume(pool, volume_uuid)
+            dom = self._host.domains.get(vol.attached_to or "")
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"restore volume {volume_uuid} of")
+            vol.size_bytes = size  # the only "content" the simulator has
+            return self._vol_info(vol, p)
+
+    def delete_backup(self, target_dir: str) -> None:
+        self._enter("delete_backup")
+        with self._host.lock:
+            for key in [k for k in _BACKUPS if k[0] == target_dir]:
+                del _BACKUPS[key]
 
     # -- network and console -----------------------------------------------------------------------------
 

@@ -147,3 +147,78 @@ class VmScheduleResp(JobResp):
     startdate: datetime = Field(description="Date from which the schedule is active")
     enddate: datetime | None = Field(None, description="Date after which the schedule becomes inactive")
     created: datetime = Field(description="Date when the schedule was created")
+
+
+class BackupRepositoryResp(JobResp):
+    id: str = Field(description="the ID of the backup repository")
+    zoneid: str = Field(description="the Zone ID of the backup repository")
+    zonename: str = Field(description="the Zone name of the backup repository")
+    name: str = Field(description="the name of the backup repository")
+    address: str = Field(description="the address / url of the backup repository")
+    provider: str = Field(description="name of the provider")
+    type: str = Field(description="backup type")
+    capacitybytes: int | None = Field(None, description="capacity of the backup repository")
+    crosszoneinstancecreation: bool = Field(False, description="the backups in this repository can be used to "
+                                            "create Instances on all Zones")
+    created: datetime = Field(description="the date and time the backup repository was added")
+
+
+class BackupOfferingResp(JobResp):
+    id: str | None = Field(None, description="ID of the backup offering")
+    name: str = Field(description="name for the backup offering")
+    description: str | None = Field(None, description="description for the backup offering")
+    provider: str | None = Field(None, description="provider name")
+    externalid: str = Field(description="external ID on the provider side")
+    allowuserdrivenbackups: bool | None = Field(None, description="whether offering allows user driven ad-hoc/"
+                                                "scheduled backups")
+    zoneid: str | None = Field(None, description="zone ID")
+    zonename: str | None = Field(None, description="zone name")
+    crosszoneinstancecreation: bool | None = Field(None, description="the backups with this offering can be used "
+                                                   "to create Instances on all Zones")
+    created: datetime | None = Field(None, description="the date this backup offering was created")
+
+
+class BackupProviderResp(JobResp):
+    name: str = Field(description="the CA service provider name")
+    description: str = Field(description="the description of the provider")
+
+
+class BackupResp(JobResp):
+    id: str | None = Field(None, description="ID of the VM backup")
+    name: str | None = Field(None, description="name of the backup")
+    description: str | None = Field(None, description="description for the backup")
+    virtualmachineid: str | None = Field(None, description="ID of the VM")
+    virtualmachinename: str | None = Field(None, description="name of the VM")
+    externalid: str | None = Field(None, description="external backup id")
+    type: str | None = Field(None, description="backup type")
+    created: datetime | None = Field(None, description="backup date")
+    size: int | None = Field(None, description="backup size in bytes")
+    virtualsize: int | None = Field(None, description="backup protected (virtual) size in bytes")
+    status: str | None = Field(None, description="backup status")
+    volumes: str | None = Field(None, description="backed up volumes")
+    backupofferingid: str | None = Field(None, description="backup offering id")
+    backupofferingname: str | None = Field(None, description="backup offering name")
+    accountid: str | None = Field(None, description="account id")
+    account: str | None = Field(None, description="account name")
+    domainid: str | None = Field(None, description="domain id")
+    domain: str | None = Field(None, description="domain name")
+    zoneid: str | None = Field(None, description="zone id")
+    zone: str | None = Field(None, description="zone name")
+    vmdetails: dict[str, str] | None = Field(None, description="Lists the vm specific details for the backup")
+    intervaltype: str | None = Field(None, description="Interval type of the backup")
+    vmbackupofferingremoved: bool | None = Field(None, description="The backup offering corresponding to this "
+                                                 "backup was removed from the VM")
+    isbackupvmexpunged: bool | None = Field(None, description="Indicates whether the VM from which the backup was "
+                                            "taken is expunged or not")
+
+
+class BackupScheduleResp(JobResp):
+    id: str = Field(description="ID of the backup schedule.")
+    virtualmachinename: str = Field(description="name of the VM")
+    virtualmachineid: str = Field(description="ID of the VM")
+    schedule: str = Field(description="time the backup is scheduled to be taken.")
+    intervaltype: str = Field(description="the interval type of the backup schedule")
+    timezone: str = Field(description="the time zone of the backup schedule")
+    maxbackups: int | None = Field(None, description="maximum number of backups retained")
+    quiescevm: bool | None = Field(None, description="quiesce the instance before checkpointing the disks for "
+                                   "backup")

@@ -34,6 +34,7 @@ import libvirt
 
 from management.drivers import configdrive
 from management.drivers.base import (
+    BackupDisk,
     Capability,
     ConsoleAddress,
     DomainInfo,
@@ -82,11 +83,11 @@ log = logging.getLogger(__name__)
 
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
-    events=True, config_drive=True,
+    events=True, config_drive=True, backup=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
-_TEST = make_capabilities(volume_snapshot=True, events=True)
+_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True)
 # Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
 _XEN = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
@@ -991,6 +992,138 @@ class LibvirtDriver(HypervisorDriver):
     def delete_volume_snapshot(self, pool: str, volume_uuid: str, snapshot_uuid: str) -> None:
         self.require(Capability.VOLUME_SNAPSHOT)
         self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
+
+    # ------------------------------------------------------------------------------------------- backups
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        """A running domain's disks go through one libvirt push backup job (QEMU copies every disk as of the same
+        instant while the guest runs, CloudStack's nasbackup.sh way); otherwise each volume is converted into the
+        directory (qemu-img convert through a transient pool)."""
+        self.require(Capability.BACKUP)
+        vols = [(d, storage.require_volume(self._pool(d.pool), d.volume_uuid)) for d in disks]
+        dom = self._lookup(vm_uuid) if vm_uuid else None
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, target_dir, build=True) as target:
+                try:
+                    if dom is not None and dom.isActive() and not self.is_test:
+                        self._backup_running(dom, target_dir, vols)
+                        target.refresh(0)
+                    else:
+                        for d, vol in vols:
+                            storage.full_copy(target, d.name, vol)
+                    return {d.volume_uuid: storage.require_volume(target, d.name).info()[2] or
+                            storage.require_volume(target, d.name).info()[1] for d, _vol in vols}
+                except (libvirt.libvirtError, DriverError):
+                    for d, _vol in vols:
+                        self._delete_in(target, d.name)
+                    raise
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"backup into {target_dir} failed: {exc.get_error_message()}") from exc
+
+    @staticmethod
+    def _delete_in(pool: libvirt.virStoragePool, name: str) -> None:
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.refresh(0)
+            vol = storage.lookup_volume(pool, name)
+            if vol is not None:
+                vol.delete(0)
+
+    def _backup_running(self, dom: libvirt.virDomain, target_dir: str,
+                        vols: list[tuple[BackupDisk, libvirt.virStorageVol]]) -> None:
+        live = DomainConfig.from_xml(dom.XMLDesc(0))
+        by_path = {vol.path(): d for d, vol in vols}
+        root = ET.Element("domainbackup", mode="push")
+        disks = ET.SubElement(root, "disks")
+        for disk in live.disks:
+            d = by_path.get(disk.source_path or "")
+            if d is not None and disk.device == "disk":
+                de = ET.SubElement(disks, "disk", name=disk.target_dev, backup="yes", type="file")
+                ET.SubElement(de, "target", file=os.path.join(target_dir, d.name))
+                ET.SubElement(de, "driver", type="qcow2")
+            elif disk.target_dev:
+                ET.SubElement(disks, "disk", name=disk.target_dev, backup="no")
+        if len(disks.findall("disk[@backup='yes']")) != len(vols):
+            raise DriverError(f"not every volume to back up is a disk of domain {dom.UUIDString()}")
+        dom.backupBegin(ET.tostring(root, encoding="unicode"), None, 0)
+        self._wait_job(dom, "backup")
+
+    def _wait_job(self, dom: libvirt.virDomain, what: str, timeout: float = 1800) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+            if stats.get("type") == libvirt.VIR_DOMAIN_JOB_COMPLETED:
+                return
+            if stats.get("type") in (libvirt.VIR_DOMAIN_JOB_FAILED, libvirt.VIR_DOMAIN_JOB_CANCELLED):
+                raise DriverError(f"{what} of {dom.UUIDString()} failed: {stats.get('errmsg', '')}")
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(libvirt.libvirtError):
+                    dom.abortJob()
+                raise DriverTimeout(what, timeout)
+            if dom.jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE and not stats:
+                return
+            time.sleep(0.05)
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        self.require(Capability.BACKUP)
+        p = self._pool(pool)
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, source_dir) as src_pool:
+                src = storage.lookup_volume(src_pool, name)
+                if src is None:
+                    raise VolumeNotFound(source_dir, name)
+                if create:
+                    if storage.lookup_volume(p, volume_uuid) is not None:
+                        raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+                    storage.full_copy(p, volume_uuid, src)
+                    return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+                vol = storage.require_volume(p, volume_uuid)
+                owner = self._volume_owner(vol.path())
+                dom = self._lookup(owner) if owner else None
+                if dom is not None and self._running(dom):
+                    raise InvalidDomainState(owner or "", self._state(dom).value, f"restore volume {volume_uuid} of")
+                fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+                tmp_name = f".restore-{volume_uuid}"
+                self._delete_volume_quiet(pool, tmp_name)
+                try:
+                    tmp = storage.full_copy(p, tmp_name, src, fmt)
+                    if self._is_local():
+                        os.replace(tmp.path(), vol.path())
+                        p.refresh(0)
+                    else:
+                        vol.delete(0)
+                        storage.full_copy(p, volume_uuid, tmp, fmt)
+                        tmp.delete(0)
+                except (libvirt.libvirtError, OSError):
+                    self._delete_volume_quiet(pool, tmp_name)
+                    raise
+                return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"restore of {volume_uuid} from {source_dir}/{name} failed: "
+                              f"{exc.get_error_message()}") from exc
+        except OSError as exc:
+            raise DriverError(f"restore of {volume_uuid} from {source_dir}/{name} failed: {exc}") from exc
+
+    def delete_backup(self, target_dir: str) -> None:
+        self.require(Capability.BACKUP)
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, target_dir) as pool:
+                for vol in pool.listAllVolumes():
+                    with contextlib.suppress(libvirt.libvirtError):
+                        vol.delete(0)
+            if self._is_local():
+                with contextlib.suppress(OSError):
+                    os.rmdir(target_dir)  # a remote host keeps the empty directory
+        except libvirt.libvirtError as exc:
+            if "No such file" in (exc.get_error_message() or "") or not self._exists_dir(target_dir):
+                return
+            raise DriverError(f"deleting backup {target_dir} failed: {exc.get_error_message()}") from exc
+
+    def _exists_dir(self, path: str) -> bool:
+        return not self._is_local() or os.path.isdir(path)
 
     def _is_local(self) -> bool:
         return not self.is_test and not urlsplit(self.uri).hostname
