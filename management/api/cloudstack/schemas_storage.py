@@ -222,3 +222,43 @@ class BackupScheduleResp(JobResp):
     maxbackups: int | None = Field(None, description="maximum number of backups retained")
     quiescevm: bool | None = Field(None, description="quiesce the instance before checkpointing the disks for "
                                    "backup")
+
+
+class ObjectStoreResp(JobResp):
+    id: str = Field(description="the ID of the object store")
+    name: str = Field(description="the name of the object store")
+    url: str = Field(description="the url of the object store")
+    providername: str = Field(description="the provider name of the object store")
+    storagetotal: int | None = Field(None, description="the total size of the object store")
+    storageallocated: int | None = Field(None, description="the allocated size of the object store")
+    storageused: int | None = Field(None, description="the object store currently used size")
+    hasannotations: bool | None = Field(None, description="whether the object store has annotations")
+
+
+class BucketResp(JobResp):
+    id: str = Field(description="ID of the Bucket")
+    name: str = Field(description="name of the Bucket")
+    created: datetime = Field(description="the date the Bucket was created")
+    account: str | None = Field(None, description="the account associated with the Bucket")
+    projectid: str | None = Field(None, description="the project id of the bucket")
+    project: str | None = Field(None, description="the project name of the bucket")
+    domainid: str | None = Field(None, description="the ID of the domain associated with the bucket")
+    domain: str | None = Field(None, description="the domain associated with the bucket")
+    domainpath: str | None = Field(None, description="path of the domain to which the bucket belongs")
+    objectstorageid: str = Field(description="id of the object storage hosting the Bucket; returned to admin user "
+                                 "only")
+    objectstore: str = Field(description="Name of the object storage hosting the Bucket; returned to admin user "
+                             "only")
+    size: int | None = Field(None, description="Total size of objects in Bucket")
+    state: str = Field(description="State of the Bucket")
+    quota: int | None = Field(None, description="Bucket Quota in GiB")
+    encryption: bool = Field(False, description="Bucket Encryption")
+    versioning: bool = Field(False, description="Bucket Versioning")
+    objectlocking: bool = Field(False, description="Bucket Object Locking")
+    policy: str | None = Field(None, description="Bucket Access Policy")
+    url: str | None = Field(None, description="Bucket URL")
+    accesskey: str | None = Field(None, description="Bucket Access Key")
+    usersecretkey: str | None = Field(None, description="Bucket Secret Key")
+    provider: str | None = Field(None, description="Object storage provider")
+    tags: list[dict[str, Any]] | None = Field(None, description="the list of resource tags associated")
+    hasannotations: bool | None = Field(None, description="whether the bucket has annotations")
