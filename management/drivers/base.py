@@ -68,6 +68,8 @@ class Capability(StrEnum):
     EVENTS = "events"  # lifecycle events are delivered to registered listeners
     CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
     BACKUP = "backup"  # backup_disks / restore_disk / delete_backup (files in a directory the host sees)
+    VOLUME_IMPORT = "volume_import"  # list_volumes / adopt_volume: files in a pool devcloud did not create
+    VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -411,6 +413,26 @@ class HypervisorDriver(abc.ABC):
         """Copy a template (local path or URL, as the driver supports) to the pool once, as a volume named
         ``template_uuid`` that DiskSpec.template / create_volume(template=) clone from. Idempotent:
         returns the existing copy. TemplateNotFound if the source cannot be read."""
+
+    # -- volumes this server did not create (VOLUME_IMPORT, VOLUME_CHECK) -------------------------------------
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        """Every volume (file) of the pool as the hypervisor sees it now, ours or not."""
+        self.require(Capability.VOLUME_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_IMPORT)
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        """Makes the pool's volume ``name`` the volume ``volume_uuid`` (renamed in place: this contract addresses
+        volumes by uuid). VolumeNotFound when missing; VolumeInUse when a domain uses it."""
+        self.require(Capability.VOLUME_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_IMPORT)
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        """The image's consistency check (qemu-img check's JSON), and with ``repair`` ("leaks" or "all") the
+        result of the repair run. The volume must not be in use by a running domain (InvalidDomainState)."""
+        self.require(Capability.VOLUME_CHECK)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_CHECK)
 
     # -- backups (BACKUP) -----------------------------------------------------------------------------------
 

@@ -299,6 +299,8 @@ class SimulatorDriver(HypervisorDriver):
         events=True,
         config_drive=True,
         backup=True,
+        volume_import=True,
+        volume_check=True,
         live_migration=False,  # no migrate() in the contract yet; declared honestly
     )
 
@@ -797,6 +799,40 @@ class SimulatorDriver(HypervisorDriver):
                 uuid=template_uuid, pool=pool, size_bytes=size, format="qcow2", is_template=True
             )
             return self._vol_info(vol, p)
+
+    # -- volumes this server did not create ----------------------------------------------------------------
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        self._enter("list_volumes")
+        with self._host.lock:
+            p = self._pool(pool)
+            return [self._vol_info(v, p) for v in p.volumes.values()]
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        self._enter("adopt_volume")
+        with self._host.lock:
+            p = self._pool(pool)
+            vol = self._volume(pool, name)
+            if vol.attached_to is not None:
+                raise VolumeInUse(name, vol.attached_to)
+            if volume_uuid in p.volumes:
+                raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+            del p.volumes[name]
+            vol.uuid = volume_uuid
+            p.volumes[volume_uuid] = vol
+            return self._vol_info(vol, p)
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        self._enter("check_volume")
+        with self._host.lock:
+            vol = self._volume(pool, volume_uuid)
+            dom = self._host.domains.get(vol.attached_to or "")
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"check volume {volume_uuid} of")
+            result: dict[str, object] = {"filename": volume_uuid, "format": vol.format, "check-errors": 0,
+                                         "leaks": 0}
+            return result, (dict(result, **{"leaks-fixed": 0}) if repair else None)
 
     # -- backups -----------------------------------------------------------------------------------------
 

@@ -80,3 +80,31 @@ def test_backup_of_running_guest_and_restores(cloud: Cloud) -> None:  # noqa: F8
     cloud.job("detachVolume", id=restored["id"])
     api("deleteVolume", id=restored["id"])
     assert not Path(cloud.pool_dir / restored["id"]).exists()
+
+
+def test_import_check_and_unmanage_a_hand_made_volume(cloud: Cloud) -> None:  # noqa: F811
+    api = cloud.api
+    pool = api("listStoragePools", zoneid=cloud.zone["id"])["storagepool"][0]
+    name = f"handmade-{uuid.uuid4().hex[:6]}.qcow2"
+    made = cloud.pool_dir / name
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(made), "64M"], check=True)
+    assert qemu_io(str(made), "write -P 0x5a 0 1M").returncode == 0
+    found = {f["name"]: f for f in api("listVolumesForImport", storageid=pool["id"]).get("volumeforimport", [])}
+    assert found[name]["format"] == "QCOW2" and found[name]["virtualsize"] == 64 * 1024 * 1024
+    assert not any(k.startswith("snap-") for k in found)
+    vol = cloud.run("importVolume", path=name, storageid=pool["id"], name="handmade")["volume"]
+    assert vol["state"] == "Ready" and vol["size"] == 64 * 1024 * 1024
+    adopted = cloud.pool_dir / vol["id"]
+    assert adopted.is_file() and not made.exists() and pattern_ok(str(adopted), "0x5a")
+    # qemu-img check, for real, through the API
+    job = api.wait(api.call("checkVolume", id=vol["id"], repair="leaks").json()["checkandrepairvolumeresponse"]
+                   ["jobid"], timeout=120)
+    assert job["jobstatus"] == 1, job
+    res = job["jobresult"]["volume"]
+    assert res["volumecheckresult"]["check-errors"] == 0 and res["volumecheckresult"]["format"] == "qcow2"
+    assert res["volumecheckresult"]["filename"] == str(adopted)
+    assert "leaks-fixed" in res["volumerepairresult"] or res["volumerepairresult"].get("leaks", 0) == 0
+    cloud.run("unmanageVolume", id=vol["id"])
+    assert api("listVolumes", id=vol["id"], listall=True) == {}
+    assert adopted.is_file()  # unmanaged, not deleted
+    adopted.unlink()

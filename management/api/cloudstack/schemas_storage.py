@@ -262,3 +262,18 @@ class BucketResp(JobResp):
     provider: str | None = Field(None, description="Object storage provider")
     tags: list[dict[str, Any]] | None = Field(None, description="the list of resource tags associated")
     hasannotations: bool | None = Field(None, description="whether the bucket has annotations")
+
+
+class VolumeForImportResp(JobResp):
+    name: str = Field(description="the name of the volume")
+    path: str = Field(description="the path of the volume")
+    fullpath: str | None = Field(None, description="the full path of the volume")
+    format: str | None = Field(None, description="the format of the volume")
+    size: int | None = Field(None, description="the size of the volume")
+    virtualsize: int | None = Field(None, description="the virtual size of the volume")
+    encryptformat: str | None = Field(None, description="the encrypt format of the volume")
+    storageid: str = Field(description="id of the primary storage hosting the volume")
+    storage: str = Field(description="name of the primary storage hosting the volume")
+    storagetype: str = Field(description="type of the primary storage hosting the volume")
+    details: dict[str, str] | None = Field(None, description="volume details in key/value pairs.")
+    chaininfo: str | None = Field(None, description="the chain info of the volume")

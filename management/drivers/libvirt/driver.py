@@ -83,11 +83,11 @@ log = logging.getLogger(__name__)
 
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
-    events=True, config_drive=True, backup=True,
+    events=True, config_drive=True, backup=True, volume_import=True, volume_check=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
-_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True)
+_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True, volume_import=True)
 # Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
 _XEN = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
@@ -993,6 +993,58 @@ class LibvirtDriver(HypervisorDriver):
         self.require(Capability.VOLUME_SNAPSHOT)
         self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
 
+    # ------------------------------------------------------------------------- volumes we did not create
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        self.require(Capability.VOLUME_IMPORT)
+        p = self._pool(pool)
+        try:
+            p.refresh(0)
+            return [storage.volume_info(p, v) for v in p.listAllVolumes()]
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"listing pool {pool!r} failed: {exc.get_error_message()}") from exc
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        """Renames the file in place (a local pool), or copies it to the new name and deletes the old one."""
+        self.require(Capability.VOLUME_IMPORT)
+        p = self._pool(pool)
+        vol = storage.require_volume(p, name)
+        owner = self._volume_owner(vol.path())
+        if owner is not None:
+            raise VolumeInUse(name, owner)
+        if storage.lookup_volume(p, volume_uuid) is not None:
+            raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+        try:
+            if self._is_local() or self.is_test:
+                if not self.is_test:
+                    os.rename(vol.path(), os.path.join(os.path.dirname(vol.path()), volume_uuid))
+                else:
+                    storage.full_copy(p, volume_uuid, vol)
+                    vol.delete(0)
+                p.refresh(0)
+            else:
+                fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+                storage.full_copy(p, volume_uuid, vol, fmt)
+                vol.delete(0)
+        except (libvirt.libvirtError, OSError) as exc:
+            raise DriverError(f"adopting {name} as {volume_uuid} in {pool!r} failed: {exc}") from exc
+        return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        """``qemu-img check`` on the host (this machine: a local connection only)."""
+        self.require(Capability.VOLUME_CHECK)
+        if not self._is_local():
+            raise DriverError("checking a volume runs qemu-img on the host; only a local host can do that here")
+        vol = storage.require_volume(self._pool(pool), volume_uuid)
+        owner = self._volume_owner(vol.path())
+        dom = self._lookup(owner) if owner else None
+        if dom is not None and self._running(dom):
+            raise InvalidDomainState(owner or "", self._state(dom).value, f"check volume {volume_uuid} of")
+        fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+        check = _qemu_img_check(vol.path(), fmt, None)
+        return check, (_qemu_img_check(vol.path(), fmt, repair) if repair else None)
+
     # ------------------------------------------------------------------------------------------- backups
 
     def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
@@ -1159,6 +1211,21 @@ class LibvirtDriver(HypervisorDriver):
             yield
         finally:
             dom.resume()
+
+
+def _qemu_img_check(path: str, fmt: str, repair: str | None) -> dict[str, object]:
+    import json
+    import subprocess
+
+    cmd = ["qemu-img", "check", "--output=json", "-f", fmt]
+    if repair:
+        cmd += ["-r", repair]
+    r = subprocess.run([*cmd, path], capture_output=True, text=True, timeout=600, check=False)
+    try:
+        out: dict[str, object] = json.loads(r.stdout)
+    except ValueError:
+        raise DriverError(f"qemu-img check of {path} failed: {(r.stderr or r.stdout).strip()}") from None
+    return out
 
 
 def build_config_drive(path: str, spec: DomainSpec) -> None:
