@@ -31,7 +31,7 @@ LEASE = "scheduler"
 LEASE_SECONDS = 60.0
 TICK = 0.2
 
-Task = Callable[[Runtime, datetime], None]
+Task = Callable[[Runtime, datetime], object]
 TASKS: dict[str, Task] = {}
 
 

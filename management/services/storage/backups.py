@@ -147,6 +147,7 @@ def unassign(session: Session, vm: VirtualMachine) -> None:
 # ------------------------------------------------------------------------------------------------ backups
 
 def _backup_host(session: Session, vm: VirtualMachine) -> Host:
+    host_id: int | None
     if vm.state == "Running":
         if vm.host_id is None:
             raise InternalError(f"Unable to find the hypervisor host for {vm.name}. Make sure the virtual machine "
@@ -386,7 +387,11 @@ def configure_schedule(session: Session, vm: VirtualMachine, interval: str, sche
     return row
 
 
-def run_schedules(runtime: Runtime, now: datetime) -> int:
+def run_schedules(runtime: Runtime, now: datetime) -> None:
+    queue_schedules(runtime, now)
+
+
+def queue_schedules(runtime: Runtime, now: datetime) -> int:
     """The scheduler task: finishes the schedules whose backup job ended (interval type, retention, next time),
     then queues a createBackup job for every schedule that is due."""
     queued = 0
@@ -425,7 +430,7 @@ def _one_schedule(runtime: Runtime, sid: int, now: datetime) -> bool:
             return False
         vm = s.get(VirtualMachine, sch.vm_id)
         offering = vm_offering(s, vm) if vm is not None and vm.removed is None else None
-        if offering is None:
+        if vm is None or offering is None:
             s.delete(sch)
             return False
         acct = s.get(Account, vm.account_id)
