@@ -70,6 +70,7 @@ class Capability(StrEnum):
     BACKUP = "backup"  # backup_disks / restore_disk / delete_backup (files in a directory the host sees)
     VOLUME_IMPORT = "volume_import"  # list_volumes / adopt_volume: files in a pool devcloud did not create
     VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
+    DOMAIN_IMPORT = "domain_import"  # foreign_domains / adopt_domain / release_domain
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -193,6 +194,37 @@ class BackupDisk:
     pool: str
     volume_uuid: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignDisk:
+    device: str  # target device (vda, sdb, ...)
+    bus: str
+    path: str
+    pool: str | None  # the pool holding the file (our pool uuid), None when it is in no known pool
+    volume: str | None  # its name in that pool
+    size_bytes: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignNic:
+    mac: str
+    source: str  # bridge or network name
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignDomain:
+    """A domain of the host that this server did not define."""
+
+    uuid: str
+    name: str
+    state: PowerState
+    vcpus: int
+    memory_mib: int
+    disks: tuple[ForeignDisk, ...] = ()
+    nics: tuple[ForeignNic, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +466,26 @@ class HypervisorDriver(abc.ABC):
         self.require(Capability.VOLUME_CHECK)
         raise CapabilityNotSupported(self.name, Capability.VOLUME_CHECK)
 
+    # -- domains this server did not define (DOMAIN_IMPORT) -------------------------------------------------
+
+    def foreign_domains(self) -> list[ForeignDomain]:
+        """The host's domains that carry no mark of ours, with their disks and NICs."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
+    def adopt_domain(self, vm_uuid: str, volumes: dict[str, tuple[str, str]], owned: tuple[str, str] | None
+                     ) -> DomainInfo:
+        """Takes a shut-off foreign domain over: each disk path in ``volumes`` becomes the volume
+        ``(pool, volume uuid)`` (renamed in its pool), and the domain gets our mark, ``owned`` being the volume
+        ``destroy`` deletes (its root disk). InvalidDomainState unless it is Stopped."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
+    def release_domain(self, vm_uuid: str) -> None:
+        """Removes our mark: the domain and its disks stay, and from now on they are the host's own."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
     # -- backups (BACKUP) -----------------------------------------------------------------------------------
 
     def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
@@ -509,6 +561,9 @@ __all__ = [
     "DiskSpec",
     "DomainInfo",
     "DomainSpec",
+    "ForeignDisk",
+    "ForeignDomain",
+    "ForeignNic",
     "EventListener",
     "GiB",
     "HostInfo",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_kvm_api import Cloud, cloud, image  # noqa: F401 - the module cloud fixture
+from tests.integration.test_kvm_api import Cloud, cloud, image, wait_for  # noqa: F401 - the module cloud fixture
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
@@ -108,3 +108,71 @@ def test_import_check_and_unmanage_a_hand_made_volume(cloud: Cloud) -> None:  # 
     assert api("listVolumes", id=vol["id"], listall=True) == {}
     assert adopted.is_file()  # unmanaged, not deleted
     adopted.unlink()
+
+
+def _hand_made_domain(cloud: Cloud, name: str, disk: Path, console: Path) -> str:  # noqa: F811
+    from management.services.infra import kvm
+
+    dom_uuid = str(uuid.uuid4())
+    virt = kvm.probed_virt_type()[0]
+    xml = f"""<domain type='{virt}'>
+  <name>{name}</name><uuid>{dom_uuid}</uuid><memory unit='MiB'>192</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>
+      <target dev='vda' bus='virtio'/></disk>
+    <serial type='file'><source path='{console}' append='on'/><target port='0'/></serial>
+  </devices>
+</domain>"""
+    cloud.conn.defineXML(xml)
+    return dom_uuid
+
+
+def test_import_and_unmanage_a_hand_made_domain(cloud: Cloud, image: Path) -> None:  # noqa: F811
+    api = cloud.api
+    name = "hand-" + uuid.uuid4().hex[:6]
+    disk = cloud.pool_dir / f"{name}.qcow2"
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(image), str(disk)], check=True)
+    console = cloud.console / f"{name}.log"
+    dom_uuid = _hand_made_domain(cloud, name, disk, console)
+    cloud.pool().refresh(0)
+    leftovers = [disk]
+    try:
+        cluster = api("listClusters", zoneid=cloud.zone["id"])["cluster"][0]
+        listed = {i["name"]: i for i in api("listUnmanagedInstances", clusterid=cluster["id"])["unmanagedinstance"]}
+        inst = listed[name]
+        assert inst["powerstate"] == "PowerOff" and inst["memory"] == 192 and inst["cpunumber"] == 1
+        assert inst["disk"][0]["imagepath"] == str(disk)
+        vm = cloud.run("importUnmanagedInstance", clusterid=cluster["id"], name=name, hostname=name,
+                       serviceofferingid=cloud.offering["id"])["virtualmachine"]
+        cloud.vms.append(vm["id"])
+        assert (vm["id"], vm["instancename"], vm["state"]) == (dom_uuid, name, "Stopped")
+        assert name not in {i["name"] for i in api("listUnmanagedInstances", clusterid=cluster["id"])
+                            .get("unmanagedinstance", [])}
+        root = api("listVolumes", virtualmachineid=vm["id"])["volume"][0]
+        leftovers.append(cloud.pool_dir / root["id"])
+        assert root["type"] == "ROOT" and (cloud.pool_dir / root["id"]).is_file() and not disk.exists()
+        # starting the imported VM boots the hand-made domain from its (renamed) disk
+        assert cloud.run("startVirtualMachine", id=vm["id"])["virtualmachine"]["state"] == "Running"
+        assert cloud.domain(dom_uuid).isActive()
+        wait_for(lambda: "login:" in console.read_text(errors="replace"), 120, "the imported guest's login prompt")
+        cloud.run("stopVirtualMachine", id=vm["id"])
+        res = cloud.run("unmanageVirtualMachine", id=vm["id"])["virtualmachine"]
+        assert res["success"] is True
+        cloud.vms.remove(vm["id"])
+        assert api("listVirtualMachines", id=vm["id"]) == {}
+        dom = cloud.domain(dom_uuid)
+        from management.drivers.libvirt.xml import DomainConfig
+
+        assert dom is not None and DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).devcloud is None
+        assert name in {i["name"] for i in api("listUnmanagedInstances", clusterid=cluster["id"])["unmanagedinstance"]}
+        assert (cloud.pool_dir / root["id"]).is_file()  # the disk stays with the domain
+    finally:
+        dom = cloud.domain(dom_uuid)
+        if dom is not None:
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+        for f in leftovers:
+            f.unlink(missing_ok=True)
+        cloud.pool().refresh(0)

@@ -277,3 +277,52 @@ class VolumeForImportResp(JobResp):
     storagetype: str = Field(description="type of the primary storage hosting the volume")
     details: dict[str, str] | None = Field(None, description="volume details in key/value pairs.")
     chaininfo: str | None = Field(None, description="the chain info of the volume")
+
+
+class UnmanagedInstanceResp(JobResp):
+    name: str = Field(description="the name of the virtual machine")
+    clusterid: str | None = Field(None, description="the ID of the cluster to which virtual machine belongs")
+    clustername: str | None = Field(None, description="the name of the cluster to which virtual machine belongs")
+    hostid: str | None = Field(None, description="the ID of the host to which virtual machine belongs")
+    hostname: str | None = Field(None, description="the name of the host to which virtual machine belongs")
+    powerstate: str = Field(description="the power state of the virtual machine")
+    cpunumber: int | None = Field(None, description="the CPU cores of the virtual machine")
+    cpucorepersocket: int | None = Field(None, description="the CPU cores per socket for the virtual machine")
+    cpuspeed: int | None = Field(None, description="the CPU speed of the virtual machine")
+    memory: int | None = Field(None, description="the memory of the virtual machine in MB")
+    osid: str | None = Field(None, description="the operating system ID of the virtual machine")
+    osdisplayname: str | None = Field(None, description="the operating system of the virtual machine")
+    bootmode: str | None = Field(None, description="indicates the boot mode")
+    boottype: str | None = Field(None, description="indicates the boot type")
+    disk: list[dict[str, Any]] = Field(default_factory=list, description="the list of disks associated with the "
+                                       "virtual machine")
+    nic: list[dict[str, Any]] = Field(default_factory=list, description="the list of nics associated with the "
+                                      "virtual machine")
+
+
+class UnmanageVmResp(JobResp):
+    success: bool = Field(description="result of the unmanage VM operation")
+    details: str | None = Field(None, description="details of the unmanage VM operation")
+    hostid: str | None = Field(None, description="The ID of the host where the instance was left")
+
+
+class ImportVmTaskResp(JobResp):
+    id: str = Field(description="the ID of the task")
+    zoneid: str | None = Field(None, description="the zone ID")
+    zonename: str | None = Field(None, description="the zone name")
+    account: str | None = Field(None, description="the account name")
+    accountid: str | None = Field(None, description="the account ID")
+    virtualmachineid: str | None = Field(None, description="the ID of the imported VM")
+    displayname: str | None = Field(None, description="the display name of the imported VM")
+    state: str | None = Field(None, description="the state of the task")
+    vcenter: str | None = Field(None, description="the vCenter name")
+    datacentername: str | None = Field(None, description="the vCenter datacenter name")
+    sourcevmname: str | None = Field(None, description="the source VM name")
+    step: str | None = Field(None, description="the current step of the task")
+    stepduration: str | None = Field(None, description="the duration of the current step")
+    duration: str | None = Field(None, description="the duration of the task")
+    description: str | None = Field(None, description="the description of the task")
+    convertinstancehostid: str | None = Field(None, description="the host converting the instance")
+    convertinstancehostname: str | None = Field(None, description="the name of the host converting the instance")
+    created: datetime | None = Field(None, description="when the task was created")
+    lastupdated: datetime | None = Field(None, description="when the task was last updated")

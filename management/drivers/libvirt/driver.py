@@ -39,6 +39,9 @@ from management.drivers.base import (
     ConsoleAddress,
     DomainInfo,
     DomainSpec,
+    ForeignDisk,
+    ForeignDomain,
+    ForeignNic,
     HostInfo,
     HostStats,
     HypervisorDriver,
@@ -83,7 +86,7 @@ log = logging.getLogger(__name__)
 
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
-    events=True, config_drive=True, backup=True, volume_import=True, volume_check=True,
+    events=True, config_drive=True, backup=True, volume_import=True, volume_check=True, domain_import=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
@@ -993,6 +996,100 @@ class LibvirtDriver(HypervisorDriver):
         self.require(Capability.VOLUME_SNAPSHOT)
         self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
 
+    # ------------------------------------------------------------------------- domains we did not define
+
+    def _pool_of_path(self, path: str) -> tuple[str | None, str | None, int, str]:
+        def q(conn: libvirt.virConnect) -> tuple[str | None, str | None, int, str]:
+            try:
+                vol = conn.storageVolLookupByPath(path)
+            except libvirt.libvirtError:
+                return None, None, 0, "raw"
+            fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+            return vol.storagePoolLookupByVolume().name(), vol.name(), vol.info()[1], fmt
+        return self._call(q)  # type: ignore[no-any-return]
+
+    def foreign_domains(self) -> list[ForeignDomain]:
+        self.require(Capability.DOMAIN_IMPORT)
+        out = []
+        for dom in self._call(lambda c: c.listAllDomains(0)):
+            try:
+                cfg = DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                state = self._state(dom)
+            except libvirt.libvirtError:
+                continue
+            if cfg.devcloud is not None:
+                continue
+            disks = []
+            for d in cfg.disks:
+                if d.device != "disk" or not d.source_path:
+                    continue
+                pool, vol, size, fmt = self._pool_of_path(d.source_path)
+                disks.append(ForeignDisk(device=d.target_dev, bus=d.target_bus, path=d.source_path, pool=pool,
+                                         volume=vol, size_bytes=size, format=fmt))
+            nics = tuple(ForeignNic(mac=i.mac or "", source=i.source, model=i.model) for i in cfg.interfaces)
+            out.append(ForeignDomain(uuid=dom.UUIDString(), name=cfg.name, state=state, vcpus=cfg.vcpus,
+                                     memory_mib=cfg.memory_kib // 1024, disks=tuple(disks), nics=nics))
+        return out
+
+    def adopt_domain(self, vm_uuid: str, volumes: dict[str, tuple[str, str]], owned: tuple[str, str] | None
+                     ) -> DomainInfo:
+        self.require(Capability.DOMAIN_IMPORT)
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state != PowerState.STOPPED:
+            raise InvalidDomainState(vm_uuid, state.value, "import")
+        renamed: list[tuple[str, str, str]] = []  # (pool, new name, old name)
+        paths: dict[str, str] = {}
+        try:
+            for path, (pool, new_uuid) in volumes.items():
+                old = self._pool_of_path(path)[1]
+                if old is None:
+                    raise VolumeNotFound(pool, path)
+                info = self._rename_volume(pool, old, new_uuid, vm_uuid)
+                renamed.append((pool, new_uuid, old))
+                paths[path] = info.path
+            meta = DevcloudMetadata(vm_uuid=vm_uuid, display_name=dom.name(),
+                                    created_volumes=[owned] if owned else [])
+
+            def edit(root: ET.Element) -> None:
+                for disk in _devices(root).findall("disk"):
+                    src = disk.find("source")
+                    if src is not None and src.get("file") in paths:
+                        src.set("file", paths[src.get("file") or ""])
+                md = root.find("metadata")
+                if md is None:
+                    md = ET.SubElement(root, "metadata")
+                for old_el in list(md):
+                    if old_el.tag == meta.root_tag:
+                        md.remove(old_el)
+                md.append(meta.to_element())
+
+            self._redefine(dom, edit)
+        except (DriverError, libvirt.libvirtError) as exc:
+            for pool, new_name, old in reversed(renamed):  # put the files back under their names
+                with contextlib.suppress(DriverError):
+                    self._rename_volume(pool, new_name, old, vm_uuid)
+            if isinstance(exc, DriverError):
+                raise
+            raise DriverError(f"import of domain {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def release_domain(self, vm_uuid: str) -> None:
+        self.require(Capability.DOMAIN_IMPORT)
+        dom = self._require(vm_uuid)
+
+        def edit(root: ET.Element) -> None:
+            md = root.find("metadata")
+            if md is not None:
+                for el in list(md):
+                    if el.tag == DevcloudMetadata.root_tag:
+                        md.remove(el)
+
+        try:
+            self._redefine(dom, edit)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"unmanaging domain {vm_uuid} failed: {exc.get_error_message()}") from exc
+
     # ------------------------------------------------------------------------- volumes we did not create
 
     def list_volumes(self, pool: str) -> list[VolumeInfo]:
@@ -1007,10 +1104,14 @@ class LibvirtDriver(HypervisorDriver):
     def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
         """Renames the file in place (a local pool), or copies it to the new name and deletes the old one."""
         self.require(Capability.VOLUME_IMPORT)
+        return self._rename_volume(pool, name, volume_uuid, None)
+
+    def _rename_volume(self, pool: str, name: str, volume_uuid: str, user: str | None) -> VolumeInfo:
+        """``user``: the (stopped) domain being imported may use the file; any other user refuses."""
         p = self._pool(pool)
         vol = storage.require_volume(p, name)
         owner = self._volume_owner(vol.path())
-        if owner is not None:
+        if owner is not None and owner != user:
             raise VolumeInUse(name, owner)
         if storage.lookup_volume(p, volume_uuid) is not None:
             raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
