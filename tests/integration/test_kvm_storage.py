@@ -9,11 +9,11 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import libvirt
 import pytest
 
+from tests.api.test_template_extras import self_signed_pem
 from tests.integration.test_kvm_api import Cloud, cloud, image, wait_for  # noqa: F401 - the module cloud fixture
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +108,25 @@ def test_import_check_and_unmanage_a_hand_made_volume(cloud: Cloud) -> None:  # 
     assert api("listVolumes", id=vol["id"], listall=True) == {}
     assert adopted.is_file()  # unmanaged, not deleted
     adopted.unlink()
+
+
+def test_direct_download_certificate_on_the_kvm_host(cloud: Cloud) -> None:  # noqa: F811
+    api = cloud.api
+    host = api("listHosts", zoneid=cloud.zone["id"], type="Routing")["host"][0]
+    cert = api("uploadTemplateDirectDownloadCertificate", certificate=self_signed_pem("mirror.example"),
+               name=f"mirror-{uuid.uuid4().hex[:6]}", hypervisor="KVM",
+               zoneid=cloud.zone["id"])["directdownloadcertificate"]
+    assert cert["subject"] == "CN=mirror.example"
+    assert [h["hostid"] for h in cert["hostsmap"]] == [host["id"]]
+    revoked = api("revokeTemplateDirectDownloadCertificate", id=cert["id"], zoneid=cloud.zone["id"])
+    st = revoked["directdownloadcertificatehoststatus"]
+    assert revoked["count"] == 1 and st[0]["hostid"] == host["id"] and st[0]["status"] is True
+    listed = api("listTemplateDirectDownloadCertificates", id=cert["id"], listhosts=True)
+    assert listed["directdownloadcertificate"][0]["hostsmap"][0]["revoked"] is True
+    again = api("provisionTemplateDirectDownloadCertificate", id=cert["id"], hostid=host["id"])
+    assert again["directdownloadcertificatehoststatus"]["status"] is True
+    listed = api("listTemplateDirectDownloadCertificates", id=cert["id"], listhosts=True)
+    assert listed["directdownloadcertificate"][0]["hostsmap"][0]["revoked"] is False
 
 
 def _hand_made_domain(cloud: Cloud, name: str, disk: Path, console: Path) -> str:  # noqa: F811

@@ -326,3 +326,26 @@ class ImportVmTaskResp(JobResp):
     convertinstancehostname: str | None = Field(None, description="the name of the host converting the instance")
     created: datetime | None = Field(None, description="when the task was created")
     lastupdated: datetime | None = Field(None, description="when the task was last updated")
+
+
+class DirectDownloadCertificateResp(JobResp):
+    id: str = Field(description="the direct download certificate id")
+    alias: str = Field(description="the direct download certificate alias")
+    zoneid: str = Field(description="the zone id where the certificate is uploaded")
+    zonename: str = Field(description="the zone name where the certificate is uploaded")
+    version: str | None = Field(None, description="the direct download certificate version")
+    subject: str | None = Field(None, description="the direct download certificate subject")
+    issuer: str | None = Field(None, description="the direct download certificate issuer")
+    validity: str | None = Field(None, description="the direct download certificate issuer")
+    serialnum: str | None = Field(None, description="the direct download certificate serial num")
+    hypervisor: str = Field(description="the hypervisor of the hosts where the certificate is uploaded")
+    hostsmap: list[dict[str, Any]] | None = Field(None, description="the hosts where the certificate is uploaded "
+                                                  "to")
+
+
+class DirectDownloadCertificateHostStatusResp(JobResp):
+    hostid: str = Field(description="the ID of the host")
+    hostname: str = Field(description="the name of the host")
+    status: bool = Field(description="indicates if the certificate has been revoked from the host, failed or "
+                         "skipped")
+    details: str | None = Field(None, description="indicates the details in case of failure or host skipped")
