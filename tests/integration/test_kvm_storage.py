@@ -104,6 +104,18 @@ def test_import_check_and_unmanage_a_hand_made_volume(cloud: Cloud) -> None:  # 
     assert res["volumecheckresult"]["check-errors"] == 0 and res["volumecheckresult"]["format"] == "qcow2"
     assert res["volumecheckresult"]["filename"] == str(adopted)
     assert "leaks-fixed" in res["volumerepairresult"] or res["volumerepairresult"].get("leaks", 0) == 0
+    # its snapshot, extracted: a copy of the image in the image store, served by URL
+    snap = cloud.run("createSnapshot", volumeid=vol["id"])["snapshot"]
+    ext = cloud.run("extractSnapshot", id=snap["id"], zoneid=cloud.zone["id"])["snapshot"]
+    copy = Path(ext["url"][len("file://"):])
+    assert ext["state"] == "DOWNLOAD_URL_CREATED" and copy.is_file() and str(cloud.store_dir) in str(copy)
+    assert pattern_ok(str(copy), "0x5a")
+    # CloudStack answers archiveSnapshot under createSnapshot's response name
+    job = api.wait(api.call("archiveSnapshot", id=snap["id"]).json()["createsnapshotresponse"]["jobid"],
+                   timeout=120)
+    assert job["jobstatus"] == 1 and job["jobresult"]["snapshot"]["id"] == snap["id"], job
+    cloud.run("deleteSnapshot", id=snap["id"])
+    assert not copy.exists()  # the snapshot's copy goes with it
     cloud.run("unmanageVolume", id=vol["id"])
     assert api("listVolumes", id=vol["id"], listall=True) == {}
     assert adopted.is_file()  # unmanaged, not deleted
