@@ -4,8 +4,6 @@ and reads objects; the bucket's versioning and public-read policy are the endpoi
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,20 +12,10 @@ import pytest
 from botocore.client import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import ApiClient, Served, _free_port, start_served
+from tests.clients.test_s3_clients import served_s3  # noqa: F401 - a served instance with its S3 port
+from tests.conftest import ApiClient, Served
 
 pytestmark = [pytest.mark.clients]
-
-
-@pytest.fixture(scope="module")
-def served_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, int]]:
-    state = tmp_path_factory.mktemp("buckets")
-    port = _free_port()
-    s = start_served(state, f"sqlite:///{state / 'devcloud.db'}", extra_env={"DEVCLOUD_S3_PORT": str(port)})
-    try:
-        yield s, port
-    finally:
-        s.kill(signal.SIGTERM)
 
 
 def s3(endpoint: str, key: str, secret: str) -> Any:
@@ -35,7 +23,7 @@ def s3(endpoint: str, key: str, secret: str) -> Any:
                         region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
 
 
-def test_bucket_lifecycle_through_the_api_and_boto3(served_s3: tuple[Served, int]) -> None:
+def test_bucket_lifecycle_through_the_api_and_boto3(served_s3: tuple[Served, int]) -> None:  # noqa: F811
     served, port = served_s3
     admin = served.client()
     endpoint = f"http://127.0.0.1:{port}"
