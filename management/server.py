@@ -19,6 +19,7 @@ from management.api.http_metrics import counted
 from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
+from management.services import scheduling
 from management.services.compute import vmsync
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
@@ -56,6 +57,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         queue.start()
         hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
         vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
+        scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
     return Server(runtime, dispatcher, queue, created)
 
 

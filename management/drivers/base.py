@@ -67,6 +67,10 @@ class Capability(StrEnum):
     LIVE_MIGRATION = "live_migration"  # reserved: no migrate() in the contract yet
     EVENTS = "events"  # lifecycle events are delivered to registered listeners
     CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
+    BACKUP = "backup"  # backup_disks / restore_disk / delete_backup (files in a directory the host sees)
+    VOLUME_IMPORT = "volume_import"  # list_volumes / adopt_volume: files in a pool devcloud did not create
+    VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
+    DOMAIN_IMPORT = "domain_import"  # foreign_domains / adopt_domain / release_domain
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -181,6 +185,46 @@ class SnapshotInfo:
     pool: str
     size_bytes: int
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BackupDisk:
+    """One volume of a backup: copied to ``name`` inside the backup directory."""
+
+    pool: str
+    volume_uuid: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignDisk:
+    device: str  # target device (vda, sdb, ...)
+    bus: str
+    path: str
+    pool: str | None  # the pool holding the file (our pool uuid), None when it is in no known pool
+    volume: str | None  # its name in that pool
+    size_bytes: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignNic:
+    mac: str
+    source: str  # bridge or network name
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignDomain:
+    """A domain of the host that this server did not define."""
+
+    uuid: str
+    name: str
+    state: PowerState
+    vcpus: int
+    memory_mib: int
+    disks: tuple[ForeignDisk, ...] = ()
+    nics: tuple[ForeignNic, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +446,68 @@ class HypervisorDriver(abc.ABC):
         ``template_uuid`` that DiskSpec.template / create_volume(template=) clone from. Idempotent:
         returns the existing copy. TemplateNotFound if the source cannot be read."""
 
+    # -- volumes this server did not create (VOLUME_IMPORT, VOLUME_CHECK) -------------------------------------
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        """Every volume (file) of the pool as the hypervisor sees it now, ours or not."""
+        self.require(Capability.VOLUME_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_IMPORT)
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        """Makes the pool's volume ``name`` the volume ``volume_uuid`` (renamed in place: this contract addresses
+        volumes by uuid). VolumeNotFound when missing; VolumeInUse when a domain uses it."""
+        self.require(Capability.VOLUME_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_IMPORT)
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        """The image's consistency check (qemu-img check's JSON), and with ``repair`` ("leaks" or "all") the
+        result of the repair run. The volume must not be in use by a running domain (InvalidDomainState)."""
+        self.require(Capability.VOLUME_CHECK)
+        raise CapabilityNotSupported(self.name, Capability.VOLUME_CHECK)
+
+    # -- domains this server did not define (DOMAIN_IMPORT) -------------------------------------------------
+
+    def foreign_domains(self) -> list[ForeignDomain]:
+        """The host's domains that carry no mark of ours, with their disks and NICs."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
+    def adopt_domain(self, vm_uuid: str, volumes: dict[str, tuple[str, str]], owned: tuple[str, str] | None
+                     ) -> DomainInfo:
+        """Takes a shut-off foreign domain over: each disk path in ``volumes`` becomes the volume
+        ``(pool, volume uuid)`` (renamed in its pool), and the domain gets our mark, ``owned`` being the volume
+        ``destroy`` deletes (its root disk). InvalidDomainState unless it is Stopped."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
+    def release_domain(self, vm_uuid: str) -> None:
+        """Removes our mark: the domain and its disks stay, and from now on they are the host's own."""
+        self.require(Capability.DOMAIN_IMPORT)
+        raise CapabilityNotSupported(self.name, Capability.DOMAIN_IMPORT)
+
+    # -- backups (BACKUP) -----------------------------------------------------------------------------------
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        """Full copies of the volumes into ``target_dir`` (a directory on the host; created if missing), taken at
+        one point in time for all of them when ``vm_uuid`` runs here (the guest keeps running). Returns the size of
+        each copy by volume uuid. On failure no copy is left behind."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        """Writes the backup copy ``source_dir/name`` over the volume (which no running domain may use:
+        InvalidDomainState), or with ``create`` into a new volume ``volume_uuid`` of the pool. VolumeNotFound when
+        the copy is missing."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
+    def delete_backup(self, target_dir: str) -> None:
+        """Deletes the copies in ``target_dir`` and the directory. No-op when it is gone."""
+        self.require(Capability.BACKUP)
+        raise CapabilityNotSupported(self.name, Capability.BACKUP)
+
     # -- network and console --------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -449,11 +555,15 @@ class HypervisorDriver(abc.ABC):
 
 
 __all__ = [
+    "BackupDisk",
     "Capability",
     "ConsoleAddress",
     "DiskSpec",
     "DomainInfo",
     "DomainSpec",
+    "ForeignDisk",
+    "ForeignDomain",
+    "ForeignNic",
     "EventListener",
     "GiB",
     "HostInfo",

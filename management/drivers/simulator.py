@@ -30,6 +30,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from management.drivers.base import (
+    BackupDisk,
     Capability,
     ConsoleAddress,
     DomainInfo,
@@ -262,6 +263,8 @@ class _Host:
 
 _HOSTS: dict[str, _Host] = {}
 _HOSTS_LOCK = threading.Lock()
+# Backup copies live on a repository every host of a zone shares: (directory, file name) -> size.
+_BACKUPS: dict[tuple[str, str], int] = {}
 
 
 def _host_state(url: str) -> _Host:
@@ -295,6 +298,9 @@ class SimulatorDriver(HypervisorDriver):
         console=True,
         events=True,
         config_drive=True,
+        backup=True,
+        volume_import=True,
+        volume_check=True,
         live_migration=False,  # no migrate() in the contract yet; declared honestly
     )
 
@@ -793,6 +799,74 @@ class SimulatorDriver(HypervisorDriver):
                 uuid=template_uuid, pool=pool, size_bytes=size, format="qcow2", is_template=True
             )
             return self._vol_info(vol, p)
+
+    # -- volumes this server did not create ----------------------------------------------------------------
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        self._enter("list_volumes")
+        with self._host.lock:
+            p = self._pool(pool)
+            return [self._vol_info(v, p) for v in p.volumes.values()]
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        self._enter("adopt_volume")
+        with self._host.lock:
+            p = self._pool(pool)
+            vol = self._volume(pool, name)
+            if vol.attached_to is not None:
+                raise VolumeInUse(name, vol.attached_to)
+            if volume_uuid in p.volumes:
+                raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+            del p.volumes[name]
+            vol.uuid = volume_uuid
+            p.volumes[volume_uuid] = vol
+            return self._vol_info(vol, p)
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        self._enter("check_volume")
+        with self._host.lock:
+            vol = self._volume(pool, volume_uuid)
+            dom = self._host.domains.get(vol.attached_to or "")
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"check volume {volume_uuid} of")
+            result: dict[str, object] = {"filename": volume_uuid, "format": vol.format, "check-errors": 0,
+                                         "leaks": 0}
+            return result, (dict(result, **{"leaks-fixed": 0}) if repair else None)
+
+    # -- backups -----------------------------------------------------------------------------------------
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        self._enter("backup_disks")
+        with self._host.lock:
+            sizes = {d.volume_uuid: self._volume(d.pool, d.volume_uuid).size_bytes for d in disks}
+            for d in disks:
+                _BACKUPS[(target_dir, d.name)] = sizes[d.volume_uuid]
+            return sizes
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        self._enter("restore_disk")
+        with self._host.lock:
+            size = _BACKUPS.get((source_dir, name))
+            if size is None:
+                raise VolumeNotFound(source_dir, name)
+            p = self._pool(pool)
+            if create:
+                vol = self._create_volume_locked(pool, volume_uuid, size, None, "qcow2")
+                return self._vol_info(vol, p)
+            vol = self._volume(pool, volume_uuid)
+            dom = self._host.domains.get(vol.attached_to or "")
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"restore volume {volume_uuid} of")
+            vol.size_bytes = size  # the only "content" the simulator has
+            return self._vol_info(vol, p)
+
+    def delete_backup(self, target_dir: str) -> None:
+        self._enter("delete_backup")
+        with self._host.lock:
+            for key in [k for k in _BACKUPS if k[0] == target_dir]:
+                del _BACKUPS[key]
 
     # -- network and console -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
+from management.models.backups import Backup, BackupOffering, BackupRepository, BackupSchedule, VmBackupOffering
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
 from management.models.events import Configuration, Event, ResourceTag
@@ -21,6 +22,7 @@ from management.models.infra import (
 )
 from management.models.jobs import AsyncJob, JobSync, ManagementServer
 from management.models.network import Network, Nic
+from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
 from management.models.rules import (
     LoadBalancerVmMap,
@@ -30,6 +32,7 @@ from management.models.rules import (
     SecurityGroupRule,
     SecurityGroupVmMap,
 )
+from management.models.schedules import SchedulerLease, VmSchedule, VmScheduledJob
 from management.models.storage import (
     Snapshot,
     Template,
@@ -37,6 +40,12 @@ from management.models.storage import (
     TemplatePoolRef,
     TemplateStoreRef,
     Volume,
+)
+from management.models.storage_admin import (
+    DirectDownloadCertificate,
+    DirectDownloadCertificateHost,
+    SecondaryStorageSelector,
+    StorageAccessGroup,
 )
 
 __all__ = [
@@ -49,4 +58,7 @@ __all__ = [
     "TrafficType", "User",
     "UserSession", "VirtualMachine", "VirtualRouterElement", "VlanIpRange", "Volume", "Zone",
     "LoadBalancerVmMap", "NetworkRule", "RouterNetwork", "SecurityGroup", "SecurityGroupRule", "SecurityGroupVmMap",
+    "Backup", "BackupOffering", "BackupRepository", "BackupSchedule", "VmBackupOffering", "Bucket", "ObjectStore",
+    "SchedulerLease", "VmSchedule", "VmScheduledJob", "DirectDownloadCertificate", "DirectDownloadCertificateHost",
+    "SecondaryStorageSelector", "StorageAccessGroup",
 ]

@@ -94,6 +94,11 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "storage.max.volume.size": ("2000", "Storage", None, "The maximum size for a volume (in GB)."),
     "custom.diskoffering.size.max": ("1024", "Advanced", None, "Maximum size in GB for custom disk offering."),
     "custom.diskoffering.size.min": ("1", "Advanced", None, "Minimum size in GB for custom disk offering."),
+    "scheduler.interval": ("60", "Advanced", None, "Interval (in seconds) between rounds of the scheduler that runs "
+                           "VM schedules and backup schedules (one management server runs it at a time)"),
+    "backup.framework.enabled": ("false", "Advanced", "zone", "Is backup and recovery framework enabled."),
+    "backup.framework.provider.plugin": ("nas", "Advanced", "zone", "The backup and recovery provider plugin. "
+                                         "Valid plugin values: nas"),
 }
 
 # Settings whose cluster-scoped value is the cluster's own column.

@@ -55,3 +55,19 @@ def test_snapshot_of_allocated_volume_refused(api: ApiClient, zone: dict[str, An
     vol = api.run("createVolume", name="d", zoneid=zone["zone"], diskofferingid=zone["disk"])["volume"]
     status, err = api.error("createSnapshot", volumeid=vol["id"])
     assert status == 431 and "Ready" in err["errortext"]
+
+
+def test_snapshot_extract_needs_an_image_file(api: ApiClient, zone: dict[str, Any]) -> None:
+    """The simulator keeps no snapshot bytes, so there is nothing to copy to the image store: the jobs fail with
+    the reason; a deleted snapshot is refused up front."""
+    vm = deploy(api, zone)
+    root = api("listVolumes", virtualmachineid=vm["id"])["volume"][0]
+    snap = api.run("createSnapshot", volumeid=root["id"])["snapshot"]
+    job = api.wait(api("extractSnapshot", id=snap["id"], zoneid=zone["zone"])["jobid"])
+    assert job["jobstatus"] == 2 and "no image file" in job["jobresult"]["errortext"]
+    started = api.call("archiveSnapshot", id=snap["id"]).json()["createsnapshotresponse"]  # CloudStack's name
+    job = api.wait(started["jobid"])
+    assert job["jobstatus"] == 2 and "no image file" in job["jobresult"]["errortext"]
+    api.run("deleteSnapshot", id=snap["id"])
+    status, _ = api.error("extractSnapshot", id=snap["id"], zoneid=zone["zone"])
+    assert status == 431

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from management.api.s3.app import S3App
 from management.api.s3.auth import Credentials
+from management.services.storage import objectstore
 from management.storage.objects import ObjectStore
 
 log = logging.getLogger("devcloud.s3")
@@ -46,24 +47,14 @@ def account_names(runtime: Any) -> Any:
 
 def store_root(runtime: Any) -> Path:
     """The secondary image store of the first zone that has one; ``<state_dir>/objects`` when there is none."""
-    from management.models import ImageStore, Zone
-
-    with runtime.db.session() as s:
-        row = s.execute(select(ImageStore.local_path)
-                        .join(Zone, Zone.id == ImageStore.zone_id)
-                        .where(ImageStore.removed.is_(None), Zone.removed.is_(None), ImageStore.role == "Image",
-                               ImageStore.readonly.is_(False))
-                        .order_by(Zone.id, ImageStore.id)).first()
-    if row is not None and row[0]:
-        return Path(row[0])
-    return Path(runtime.settings.state_dir) / "objects"
+    return objectstore.store_root(runtime)
 
 
 def s3_app(runtime: Any, *, region: str = "us-east-1") -> S3App:
     def factory() -> ObjectStore:
-        root = store_root(runtime)
-        log.info("S3 objects live in %s/buckets", root)
-        return ObjectStore(root)
+        store = objectstore.open_store(runtime)  # shared with the CloudStack API's bucket commands
+        log.info("S3 objects live in %s/buckets", store_root(runtime))
+        return store
 
     return S3App(credentials_lookup(runtime), factory, region=region, accounts=account_names(runtime))
 

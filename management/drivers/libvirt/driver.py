@@ -34,10 +34,14 @@ import libvirt
 
 from management.drivers import configdrive
 from management.drivers.base import (
+    BackupDisk,
     Capability,
     ConsoleAddress,
     DomainInfo,
     DomainSpec,
+    ForeignDisk,
+    ForeignDomain,
+    ForeignNic,
     HostInfo,
     HostStats,
     HypervisorDriver,
@@ -82,11 +86,11 @@ log = logging.getLogger(__name__)
 
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
-    events=True, config_drive=True,
+    events=True, config_drive=True, backup=True, volume_import=True, volume_check=True, domain_import=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
-_TEST = make_capabilities(volume_snapshot=True, events=True)
+_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True, volume_import=True)
 # Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
 _XEN = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
@@ -992,6 +996,288 @@ class LibvirtDriver(HypervisorDriver):
         self.require(Capability.VOLUME_SNAPSHOT)
         self._delete_volume_quiet(pool, storage.snapshot_volume_name(volume_uuid, snapshot_uuid))
 
+    # ------------------------------------------------------------------------- domains we did not define
+
+    def _pool_of_path(self, path: str) -> tuple[str | None, str | None, int, str]:
+        def q(conn: libvirt.virConnect) -> tuple[str | None, str | None, int, str]:
+            try:
+                vol = conn.storageVolLookupByPath(path)
+            except libvirt.libvirtError:
+                return None, None, 0, "raw"
+            fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+            return vol.storagePoolLookupByVolume().name(), vol.name(), vol.info()[1], fmt
+        return self._call(q)  # type: ignore[no-any-return]
+
+    def foreign_domains(self) -> list[ForeignDomain]:
+        self.require(Capability.DOMAIN_IMPORT)
+        out = []
+        for dom in self._call(lambda c: c.listAllDomains(0)):
+            try:
+                cfg = DomainConfig.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                state = self._state(dom)
+            except libvirt.libvirtError:
+                continue
+            if cfg.devcloud is not None:
+                continue
+            disks = []
+            for d in cfg.disks:
+                if d.device != "disk" or not d.source_path:
+                    continue
+                pool, vol, size, fmt = self._pool_of_path(d.source_path)
+                disks.append(ForeignDisk(device=d.target_dev, bus=d.target_bus, path=d.source_path, pool=pool,
+                                         volume=vol, size_bytes=size, format=fmt))
+            nics = tuple(ForeignNic(mac=i.mac or "", source=i.source, model=i.model) for i in cfg.interfaces)
+            out.append(ForeignDomain(uuid=dom.UUIDString(), name=cfg.name, state=state, vcpus=cfg.vcpus,
+                                     memory_mib=cfg.memory_kib // 1024, disks=tuple(disks), nics=nics))
+        return out
+
+    def adopt_domain(self, vm_uuid: str, volumes: dict[str, tuple[str, str]], owned: tuple[str, str] | None
+                     ) -> DomainInfo:
+        self.require(Capability.DOMAIN_IMPORT)
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state != PowerState.STOPPED:
+            raise InvalidDomainState(vm_uuid, state.value, "import")
+        renamed: list[tuple[str, str, str]] = []  # (pool, new name, old name)
+        paths: dict[str, str] = {}
+        try:
+            for path, (pool, new_uuid) in volumes.items():
+                old = self._pool_of_path(path)[1]
+                if old is None:
+                    raise VolumeNotFound(pool, path)
+                info = self._rename_volume(pool, old, new_uuid, vm_uuid)
+                renamed.append((pool, new_uuid, old))
+                paths[path] = info.path
+            meta = DevcloudMetadata(vm_uuid=vm_uuid, display_name=dom.name(),
+                                    created_volumes=[owned] if owned else [])
+
+            def edit(root: ET.Element) -> None:
+                for disk in _devices(root).findall("disk"):
+                    src = disk.find("source")
+                    if src is not None and src.get("file") in paths:
+                        src.set("file", paths[src.get("file") or ""])
+                md = root.find("metadata")
+                if md is None:
+                    md = ET.SubElement(root, "metadata")
+                for old_el in list(md):
+                    if old_el.tag == meta.root_tag:
+                        md.remove(old_el)
+                md.append(meta.to_element())
+
+            self._redefine(dom, edit)
+        except (DriverError, libvirt.libvirtError) as exc:
+            for pool, new_name, old in reversed(renamed):  # put the files back under their names
+                with contextlib.suppress(DriverError):
+                    self._rename_volume(pool, new_name, old, vm_uuid)
+            if isinstance(exc, DriverError):
+                raise
+            raise DriverError(f"import of domain {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def release_domain(self, vm_uuid: str) -> None:
+        self.require(Capability.DOMAIN_IMPORT)
+        dom = self._require(vm_uuid)
+
+        def edit(root: ET.Element) -> None:
+            md = root.find("metadata")
+            if md is not None:
+                for el in list(md):
+                    if el.tag == DevcloudMetadata.root_tag:
+                        md.remove(el)
+
+        try:
+            self._redefine(dom, edit)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"unmanaging domain {vm_uuid} failed: {exc.get_error_message()}") from exc
+
+    # ------------------------------------------------------------------------- volumes we did not create
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        self.require(Capability.VOLUME_IMPORT)
+        p = self._pool(pool)
+        try:
+            p.refresh(0)
+            return [storage.volume_info(p, v) for v in p.listAllVolumes()]
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"listing pool {pool!r} failed: {exc.get_error_message()}") from exc
+
+    def adopt_volume(self, pool: str, name: str, volume_uuid: str) -> VolumeInfo:
+        """Renames the file in place (a local pool), or copies it to the new name and deletes the old one."""
+        self.require(Capability.VOLUME_IMPORT)
+        return self._rename_volume(pool, name, volume_uuid, None)
+
+    def _rename_volume(self, pool: str, name: str, volume_uuid: str, user: str | None) -> VolumeInfo:
+        """``user``: the (stopped) domain being imported may use the file; any other user refuses."""
+        p = self._pool(pool)
+        vol = storage.require_volume(p, name)
+        owner = self._volume_owner(vol.path())
+        if owner is not None and owner != user:
+            raise VolumeInUse(name, owner)
+        if storage.lookup_volume(p, volume_uuid) is not None:
+            raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+        try:
+            if self._is_local() or self.is_test:
+                if not self.is_test:
+                    os.rename(vol.path(), os.path.join(os.path.dirname(vol.path()), volume_uuid))
+                else:
+                    storage.full_copy(p, volume_uuid, vol)
+                    vol.delete(0)
+                p.refresh(0)
+            else:
+                fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+                storage.full_copy(p, volume_uuid, vol, fmt)
+                vol.delete(0)
+        except (libvirt.libvirtError, OSError) as exc:
+            raise DriverError(f"adopting {name} as {volume_uuid} in {pool!r} failed: {exc}") from exc
+        return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+
+    def check_volume(self, pool: str, volume_uuid: str, repair: str | None = None) -> tuple[dict[str, object],
+                                                                                         dict[str, object] | None]:
+        """``qemu-img check`` on the host (this machine: a local connection only)."""
+        self.require(Capability.VOLUME_CHECK)
+        if not self._is_local():
+            raise DriverError("checking a volume runs qemu-img on the host; only a local host can do that here")
+        vol = storage.require_volume(self._pool(pool), volume_uuid)
+        owner = self._volume_owner(vol.path())
+        dom = self._lookup(owner) if owner else None
+        if dom is not None and self._running(dom):
+            raise InvalidDomainState(owner or "", self._state(dom).value, f"check volume {volume_uuid} of")
+        fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+        check = _qemu_img_check(vol.path(), fmt, None)
+        return check, (_qemu_img_check(vol.path(), fmt, repair) if repair else None)
+
+    # ------------------------------------------------------------------------------------------- backups
+
+    def backup_disks(self, vm_uuid: str | None, target_dir: str, disks: tuple[BackupDisk, ...]) -> dict[str, int]:
+        """A running domain's disks go through one libvirt push backup job (QEMU copies every disk as of the same
+        instant while the guest runs, CloudStack's nasbackup.sh way); otherwise each volume is converted into the
+        directory (qemu-img convert through a transient pool)."""
+        self.require(Capability.BACKUP)
+        vols = [(d, storage.require_volume(self._pool(d.pool), d.volume_uuid)) for d in disks]
+        dom = self._lookup(vm_uuid) if vm_uuid else None
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, target_dir, build=True) as target:
+                try:
+                    if dom is not None and dom.isActive() and not self.is_test:
+                        self._backup_running(dom, target_dir, vols)
+                        target.refresh(0)
+                    else:
+                        for d, vol in vols:
+                            storage.full_copy(target, d.name, vol)
+                    return {d.volume_uuid: storage.require_volume(target, d.name).info()[2] or
+                            storage.require_volume(target, d.name).info()[1] for d, _vol in vols}
+                except (libvirt.libvirtError, DriverError):
+                    for d, _vol in vols:
+                        self._delete_in(target, d.name)
+                    raise
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"backup into {target_dir} failed: {exc.get_error_message()}") from exc
+
+    @staticmethod
+    def _delete_in(pool: libvirt.virStoragePool, name: str) -> None:
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.refresh(0)
+            vol = storage.lookup_volume(pool, name)
+            if vol is not None:
+                vol.delete(0)
+
+    def _backup_running(self, dom: libvirt.virDomain, target_dir: str,
+                        vols: list[tuple[BackupDisk, libvirt.virStorageVol]]) -> None:
+        live = DomainConfig.from_xml(dom.XMLDesc(0))
+        by_path = {vol.path(): d for d, vol in vols}
+        root = ET.Element("domainbackup", mode="push")
+        disks = ET.SubElement(root, "disks")
+        for disk in live.disks:
+            d = by_path.get(disk.source_path or "")
+            if d is not None and disk.device == "disk":
+                de = ET.SubElement(disks, "disk", name=disk.target_dev, backup="yes", type="file")
+                ET.SubElement(de, "target", file=os.path.join(target_dir, d.name))
+                ET.SubElement(de, "driver", type="qcow2")
+            elif disk.target_dev:
+                ET.SubElement(disks, "disk", name=disk.target_dev, backup="no")
+        if len(disks.findall("disk[@backup='yes']")) != len(vols):
+            raise DriverError(f"not every volume to back up is a disk of domain {dom.UUIDString()}")
+        dom.backupBegin(ET.tostring(root, encoding="unicode"), None, 0)
+        self._wait_job(dom, "backup")
+
+    def _wait_job(self, dom: libvirt.virDomain, what: str, timeout: float = 1800) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+            if stats.get("type") == libvirt.VIR_DOMAIN_JOB_COMPLETED:
+                return
+            if stats.get("type") in (libvirt.VIR_DOMAIN_JOB_FAILED, libvirt.VIR_DOMAIN_JOB_CANCELLED):
+                raise DriverError(f"{what} of {dom.UUIDString()} failed: {stats.get('errmsg', '')}")
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(libvirt.libvirtError):
+                    dom.abortJob()
+                raise DriverTimeout(what, timeout)
+            if dom.jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE and not stats:
+                return
+            time.sleep(0.05)
+
+    def restore_disk(self, pool: str, volume_uuid: str, source_dir: str, name: str, *,
+                     create: bool = False) -> VolumeInfo:
+        self.require(Capability.BACKUP)
+        p = self._pool(pool)
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, source_dir) as src_pool:
+                src = storage.lookup_volume(src_pool, name)
+                if src is None:
+                    raise VolumeNotFound(source_dir, name)
+                if create:
+                    if storage.lookup_volume(p, volume_uuid) is not None:
+                        raise DriverError(f"volume {volume_uuid} already exists in pool {pool!r}")
+                    storage.full_copy(p, volume_uuid, src)
+                    return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+                vol = storage.require_volume(p, volume_uuid)
+                owner = self._volume_owner(vol.path())
+                dom = self._lookup(owner) if owner else None
+                if dom is not None and self._running(dom):
+                    raise InvalidDomainState(owner or "", self._state(dom).value, f"restore volume {volume_uuid} of")
+                fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
+                tmp_name = f".restore-{volume_uuid}"
+                self._delete_volume_quiet(pool, tmp_name)
+                try:
+                    tmp = storage.full_copy(p, tmp_name, src, fmt)
+                    if self._is_local():
+                        os.replace(tmp.path(), vol.path())
+                        p.refresh(0)
+                    else:
+                        vol.delete(0)
+                        storage.full_copy(p, volume_uuid, tmp, fmt)
+                        tmp.delete(0)
+                except (libvirt.libvirtError, OSError):
+                    self._delete_volume_quiet(pool, tmp_name)
+                    raise
+                return storage.volume_info(p, storage.require_volume(p, volume_uuid))
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"restore of {volume_uuid} from {source_dir}/{name} failed: "
+                              f"{exc.get_error_message()}") from exc
+        except OSError as exc:
+            raise DriverError(f"restore of {volume_uuid} from {source_dir}/{name} failed: {exc}") from exc
+
+    def delete_backup(self, target_dir: str) -> None:
+        self.require(Capability.BACKUP)
+        conn = self.conn
+        try:
+            with storage.directory_pool(conn, target_dir) as pool:
+                for vol in pool.listAllVolumes():
+                    with contextlib.suppress(libvirt.libvirtError):
+                        vol.delete(0)
+            if self._is_local():
+                with contextlib.suppress(OSError):
+                    os.rmdir(target_dir)  # a remote host keeps the empty directory
+        except libvirt.libvirtError as exc:
+            if "No such file" in (exc.get_error_message() or "") or not self._exists_dir(target_dir):
+                return
+            raise DriverError(f"deleting backup {target_dir} failed: {exc.get_error_message()}") from exc
+
+    def _exists_dir(self, path: str) -> bool:
+        return not self._is_local() or os.path.isdir(path)
+
     def _is_local(self) -> bool:
         return not self.is_test and not urlsplit(self.uri).hostname
 
@@ -1026,6 +1312,21 @@ class LibvirtDriver(HypervisorDriver):
             yield
         finally:
             dom.resume()
+
+
+def _qemu_img_check(path: str, fmt: str, repair: str | None) -> dict[str, object]:
+    import json
+    import subprocess
+
+    cmd = ["qemu-img", "check", "--output=json", "-f", fmt]
+    if repair:
+        cmd += ["-r", repair]
+    r = subprocess.run([*cmd, path], capture_output=True, text=True, timeout=600, check=False)
+    try:
+        out: dict[str, object] = json.loads(r.stdout)
+    except ValueError:
+        raise DriverError(f"qemu-img check of {path} failed: {(r.stderr or r.stdout).strip()}") from None
+    return out
 
 
 def build_config_drive(path: str, spec: DomainSpec) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import struct
+from collections.abc import Iterator
 
 import libvirt
 
@@ -129,3 +131,22 @@ def upload_file(conn: libvirt.virConnect, pool: libvirt.virStoragePool, name: st
         with contextlib.suppress(libvirt.libvirtError):
             vol.delete(0)
         raise DriverError(f"copying {source} into pool {pool.name()} failed: {exc}") from exc
+
+
+@contextlib.contextmanager
+def directory_pool(conn: libvirt.virConnect, path: str, *, build: bool = False) -> Iterator[libvirt.virStoragePool]:
+    """A transient ``dir`` pool over any directory of the host (a backup directory), gone after the block: files
+    there can be copied with libvirt (qemu-img convert) on a local or a remote host alike. ``build`` creates the
+    directory first."""
+    name = "devcloud-dir-" + hashlib.sha256(path.encode()).hexdigest()[:16]
+    with contextlib.suppress(libvirt.libvirtError):
+        old = conn.storagePoolLookupByName(name)  # left over by a crash
+        old.destroy()
+    cfg = PoolConfig(type="dir", name=name, target_path=path)
+    flags = libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD if build else 0
+    pool = conn.storagePoolCreateXML(cfg.to_xml(), flags)
+    try:
+        yield pool
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.destroy()

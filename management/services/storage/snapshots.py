@@ -14,6 +14,7 @@ from management.models.infra import StoragePool
 from management.models.storage import Snapshot, Volume
 from management.services.hypervisors import driver_error, driver_for_volume, tx
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_copies
 
 
 def allocate(session: Session, vol: Volume, name: str | None) -> Snapshot:
@@ -81,6 +82,7 @@ def delete(runtime: Runtime, snap_id: int) -> None:
         if snap.state == "Destroying":
             fsm.transition(s, snap, SnapshotEvent.OperationSucceeded)
         snap.removed = utcnow()
+        snapshot_copies.remove_copies(s, snap)
 
 
 def revert(runtime: Runtime, snap_id: int) -> None:

@@ -138,7 +138,7 @@ class ListStorageProvidersParams(ListParams):
              description="Lists storage providers.")
 def list_storage_providers(ctx: CallContext, p: ListStorageProvidersParams) -> Flat:
     kind = p.type.lower()
-    if kind not in ("primary", "image"):
-        raise ParamError(f"Invalid storage provider type {p.type}: primary or image")
-    names = ["DefaultPrimary"] if kind == "primary" else ["NFS"]
+    if kind not in ("primary", "image", "object"):
+        raise ParamError(f"Invalid storage provider type {p.type}: primary, image or object")
+    names = {"primary": ["DefaultPrimary"], "image": ["NFS"], "object": ["Simulator"]}[kind]
     return Flat({"count": len(names), "dataStoreProvider": [{"name": n, "type": kind.upper()} for n in names]})

@@ -1,4 +1,5 @@
-"""Volume snapshots: createSnapshot, listSnapshots, deleteSnapshot, revertSnapshot."""
+"""Volume snapshots: createSnapshot, listSnapshots, deleteSnapshot, revertSnapshot, and their copies on secondary
+storage: archiveSnapshot, extractSnapshot."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import SnapshotResp
+from management.api.cloudstack.schemas_templates import ExtractResp
 from management.models.identity import Account, Domain
 from management.models.infra import Zone
 from management.models.storage import Snapshot, Volume
@@ -19,6 +21,7 @@ from management.services import access, tags
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.storage import snapshot_copies
 from management.services.storage import snapshots as snapshots_service
 
 access.register_entity("Snapshot", Snapshot, "owned")
@@ -146,3 +149,39 @@ def list_snapshots(ctx: CallContext, p: ListSnapshotsParams) -> ListResult:
     stmt = tags_filter(stmt, p.tags, "Snapshot", Snapshot.uuid)
     rows, count = paginate(s, stmt, p.page, p.pagesize, Snapshot.id)
     return ListResult(snapshot_responses(ctx, rows), count)
+
+
+# ------------------------------------------------------------------------------------------------ copies
+
+@api_command("archiveSnapshot", params=SnapshotIdParams, result_key="snapshot", is_async=True, entity="Snapshot",
+             event="SNAPSHOT.MOVE", response=SnapshotResp, since="4.6.0",
+             description="Archives (moves) a snapshot on primary storage to secondary storage")
+def archive_snapshot(ctx: CallContext, p: SnapshotIdParams) -> SnapshotResp:
+    snap_id = ctx.refs["id"].id
+    vm_service.release(ctx.session)
+    snapshot_copies.copy_to_store(ctx.runtime, snap_id)
+    return _reload(ctx, snap_id)
+
+
+class ExtractSnapshotParams(Params):
+    id: Annotated[str, Ref("Snapshot")] = Field(description="the ID of the snapshot")
+    zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="the ID of the zone where the snapshot is "
+                                                        "located")
+
+
+@api_command("extractSnapshot", params=ExtractSnapshotParams, result_key="snapshot", is_async=True,
+             entity="Snapshot", event="SNAPSHOT.EXTRACT", response=ExtractResp, since="4.20.0",
+             description="Returns a download URL for extracting a snapshot. It must be in the Backed Up state.")
+def extract_snapshot(ctx: CallContext, p: ExtractSnapshotParams) -> ExtractResp:
+    snap: Snapshot = ctx.refs["id"]
+    zone: Zone = ctx.refs["zoneid"]
+    snap_id, zone_id = snap.id, zone.id
+    vm_service.release(ctx.session)
+    copy = snapshot_copies.copy_to_store(ctx.runtime, snap_id, zone_id)
+    snap = ctx.session.get_one(Snapshot, snap_id)
+    acct = ctx.session.get(Account, snap.account_id)
+    url = copy.as_uri()
+    return vm_service.done(ctx.session, ExtractResp(
+        id=snap.uuid, name=snap.name, extractId=snap.uuid, state="DOWNLOAD_URL_CREATED",
+        status="DOWNLOAD_URL_CREATED", uploadpercentage=100, url=url, zoneid=zone.uuid, zonename=zone.name,
+        extractMode="HTTP_DOWNLOAD", accountid=acct.uuid if acct else None, created=snap.created))
