@@ -1,5 +1,17 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
+from management.models.addressing import DedicatedGuestVlanRange, PortableIpAddress, PortableIpRange, PublicIpQuarantine
+from management.models.autoscale import (
+    AutoScalePolicy,
+    AutoScalePolicyCondition,
+    AutoScaleVmGroup,
+    AutoScaleVmGroupPolicy,
+    AutoScaleVmGroupStatistic,
+    AutoScaleVmGroupVm,
+    AutoScaleVmProfile,
+    Condition,
+    Counter,
+)
 from management.models.backups import Backup, BackupOffering, BackupRepository, BackupSchedule, VmBackupOffering
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
@@ -21,9 +33,21 @@ from management.models.infra import (
     Zone,
 )
 from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.models.lb_policies import LbHealthCheckPolicy, LbStickinessPolicy
 from management.models.network import Network, Nic
+from management.models.network_access import CniConfiguration, NetworkPermission
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
+from management.models.routing import (
+    AsNumber,
+    AsNumberRange,
+    BgpPeer,
+    BgpPeerNetwork,
+    GuestIpv4Subnet,
+    Ipv6GuestPrefix,
+    Ipv6GuestSubnet,
+    ZoneIpv4Subnet,
+)
 from management.models.rules import (
     LoadBalancerVmMap,
     NetworkRule,
@@ -61,4 +85,10 @@ __all__ = [
     "Backup", "BackupOffering", "BackupRepository", "BackupSchedule", "VmBackupOffering", "Bucket", "ObjectStore",
     "SchedulerLease", "VmSchedule", "VmScheduledJob", "DirectDownloadCertificate", "DirectDownloadCertificateHost",
     "SecondaryStorageSelector", "StorageAccessGroup",
+    # network family extras
+    "AsNumber", "AsNumberRange", "AutoScalePolicy", "AutoScalePolicyCondition", "AutoScaleVmGroup",
+    "AutoScaleVmGroupPolicy", "AutoScaleVmGroupStatistic", "AutoScaleVmGroupVm", "AutoScaleVmProfile", "BgpPeer",
+    "BgpPeerNetwork", "CniConfiguration", "Condition", "Counter", "DedicatedGuestVlanRange", "GuestIpv4Subnet",
+    "Ipv6GuestPrefix", "Ipv6GuestSubnet", "LbHealthCheckPolicy", "LbStickinessPolicy", "NetworkPermission",
+    "PortableIpAddress", "PortableIpRange", "PublicIpQuarantine", "ZoneIpv4Subnet",
 ]

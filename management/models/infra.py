@@ -167,6 +167,8 @@ class TrafficType(IdMixin, Base):
     xen_label: Mapped[str | None] = mapped_column(String(255), default=None)
     vmware_label: Mapped[str | None] = mapped_column(String(255), default=None)
     simulator_label: Mapped[str | None] = mapped_column(String(255), default=None)
+    hyperv_label: Mapped[str | None] = mapped_column(String(255), default=None)
+    ovm3_label: Mapped[str | None] = mapped_column(String(255), default=None)
     vlan: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
@@ -209,6 +211,10 @@ class VlanIpRange(IdMixin, TimestampMixin, Base):
     vlan_type: Mapped[str] = mapped_column(String(32), default="VirtualNetwork")  # VirtualNetwork | DirectAttached
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), default=None)  # dedicated range
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), default=None)
+    ip6_gateway: Mapped[str | None] = mapped_column(String(255), default=None)
+    ip6_cidr: Mapped[str | None] = mapped_column(String(255), default=None)
+    ip6_range: Mapped[str | None] = mapped_column(String(255), default=None)  # "start-end"
+    for_system_vms: Mapped[bool] = mapped_column(default=False)
 
 
 class PublicIpAddress(IdMixin, Base):
@@ -233,6 +239,7 @@ class PublicIpAddress(IdMixin, Base):
     is_system: Mapped[bool] = mapped_column(default=False)
     for_display: Mapped[bool] = mapped_column(default=True)
     removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    is_portable: Mapped[bool] = mapped_column(default=False)
 
 
 class GuestVlan(Base):

@@ -38,6 +38,8 @@ class Network(IdMixin, TimestampMixin, Base):
     is_default: Mapped[bool] = mapped_column(default=False)  # the account's default network
     details_json: Mapped[str | None] = mapped_column(Text, default=None)
     implemented: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ip6_gateway: Mapped[str | None] = mapped_column(String(255), default=None)
+    ip6_cidr: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class Nic(IdMixin, TimestampMixin, Base):

@@ -88,6 +88,11 @@ class NetworkOffering(IdMixin, TimestampMixin, Base):
     domain_ids: Mapped[str | None] = mapped_column(Text, default=None)
     zone_ids: Mapped[str | None] = mapped_column(Text, default=None)
     sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    # 4.20 routed networks: NATTED | ROUTED; Static | Dynamic (BGP); Ipv4 | DualStack
+    network_mode: Mapped[str | None] = mapped_column(String(32), default=None)
+    routing_mode: Mapped[str | None] = mapped_column(String(32), default=None)
+    internet_protocol: Mapped[str | None] = mapped_column(String(16), default=None)
+    specify_as_number: Mapped[bool] = mapped_column(default=False)
 
 
 class OsCategory(IdMixin, Base):
