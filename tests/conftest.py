@@ -44,7 +44,20 @@ NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make t
                    "scripts/provision-test.sh; or `source .ci/mariadb.sh`)")
 
 # Response names that are not <command>response (the registry knows them too; tests must not depend on it).
-_RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse"}
+_RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
+                   # CloudStack's own spelling (the commands' s_name), network family
+                   "createAutoScalePolicy": "autoscalepolicyresponse",
+                   "createAutoScaleVmGroup": "autoscalevmgroupresponse",
+                   "createAutoScaleVmProfile": "autoscalevmprofileresponse", "createCondition": "conditionresponse",
+                   "createCounter": "counterresponse", "listCounters": "counterresponse",
+                   "createLBStickinessPolicy": "createLBStickinessPolicy",
+                   "deleteLBStickinessPolicy": "deleteLBstickinessrruleresponse",
+                   "deletePortableIpRange": "deleteportablepublicipresponse",
+                   "listPortableIpRanges": "listportableipresponse",
+                   "enableAutoScaleVmGroup": "enableautoscalevmGroupresponse",
+                   "disableAutoScaleVmGroup": "disableautoscalevmGroupresponse",
+                   "listNetworkDevice": "listnetworkdevice",
+                   "removeFromGlobalLoadBalancerRule": "removefromloadbalancerruleresponse"}
 
 
 # ------------------------------------------------------------------------------------------------ polling

@@ -128,6 +128,27 @@ class LbBackend:
 
 
 @dataclass(frozen=True)
+class LbStickiness:
+    """CloudStack's stickiness methods: LbCookie / AppCookie (HTTP) or SourceBased; ``params`` as (name, value)."""
+    method: Literal["LbCookie", "AppCookie", "SourceBased"]
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        return next((v for k, v in self.params if k == name), default)
+
+
+@dataclass(frozen=True)
+class LbHealthCheck:
+    """An HTTP GET of ``ping_path`` on every backend every ``interval`` s; ``unhealthy`` failures take it out,
+    ``healthy`` successes bring it back."""
+    ping_path: str = "/"
+    response_time: int = 2
+    interval: int = 5
+    healthy: int = 2
+    unhealthy: int = 10
+
+
+@dataclass(frozen=True)
 class LoadBalancerRule:
     name: str
     public_ip: str
@@ -136,6 +157,8 @@ class LoadBalancerRule:
     algorithm: Literal["roundrobin", "leastconn", "source"] = "roundrobin"
     open_firewall: bool = False
     cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    stickiness: LbStickiness | None = None
+    health_check: LbHealthCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -407,6 +430,15 @@ def validate_router_spec(spec: RouterSpec) -> None:
         for c in lb.cidrs:
             _cidr(c, f"{what}.cidrs")
         claim(lb.public_ip, "tcp", PortRange(lb.public_port), what)
+        if lb.stickiness is not None and lb.stickiness.method not in ("LbCookie", "AppCookie", "SourceBased"):
+            raise SpecError(f"{what}.stickiness: unknown method {lb.stickiness.method!r}")
+        for k, v in lb.stickiness.params if lb.stickiness else ():
+            if not re.match(r"^[A-Za-z0-9_.-]*$", k + v):
+                raise SpecError(f"{what}.stickiness: parameter {k}={v!r} has characters haproxy can't take")
+        hc = lb.health_check
+        if hc is not None and (not re.match(r"^/[^\s]*$", hc.ping_path)
+                               or min(hc.response_time, hc.interval, hc.healthy, hc.unhealthy) < 1):
+            raise SpecError(f"{what}.health_check: invalid {hc}")
     for key, md in spec.metadata.items():
         need_guest(key, "metadata key")
         if not isinstance(md.user_data, bytes):
@@ -435,6 +467,10 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
             v = PortRange(**v)
         elif f.name == "backends":
             v = _tuple(LbBackend, v)
+        elif f.name == "stickiness" and v is not None:
+            v = LbStickiness(v["method"], tuple(tuple(kv) for kv in v.get("params", ())))
+        elif f.name == "health_check" and v is not None:
+            v = _build(LbHealthCheck, v)
         elif isinstance(v, list):
             v = tuple(v)
         kw[f.name] = v

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from management.network.provider import EgressRule, FirewallRule, PortRange, RouterSpec
+from management.network.provider import EgressRule, FirewallRule, LoadBalancerRule, PortRange, RouterSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 GUEST_IF = "guest0"
@@ -166,11 +166,50 @@ def render_dhcp_hosts(spec: RouterSpec) -> str:
     return _env.get_template("dhcp-hosts.j2").render(spec=spec)
 
 
+def lb_backend(lb: LoadBalancerRule) -> dict:
+    """What a rule's stickiness and health-check policies add to its haproxy sections (as CloudStack's router
+    renders them; the application cookie uses a stick table, haproxy's replacement of ``appsession``)."""
+    lines: list[str] = []
+    server = ""
+    http = False
+    st = lb.stickiness
+    if st is not None:
+        default_cookie = f"lbcookie_{lb.public_ip.replace('.', '_')}_{lb.public_port}"
+        if st.method == "LbCookie":
+            http = True
+            opts = [st.param("mode", "insert") or "insert"]
+            opts += [flag for flag in ("indirect", "nocache", "postonly") if st.param(flag) is not None]
+            if st.param("domain"):
+                opts.append(f"domain {st.param('domain')}")
+            lines.append(f"cookie {st.param('cookie-name') or default_cookie} {' '.join(opts)}")
+            server = " cookie {name}"
+        elif st.method == "AppCookie":
+            http = True
+            name = st.param("cookie-name") or default_cookie
+            lines.append(f"stick-table type string len {st.param('length', '52')} size 200k "
+                         f"expire {st.param('holdtime', '3h')}")
+            lines.append(f"stick store-response res.cook({name})")
+            if st.param("request-learn") is not None:
+                lines.append(f"stick store-request req.cook({name})")
+            lines.append(f"stick match req.cook({name})")
+        else:
+            lines.append(f"stick-table type ip size {st.param('tablesize', '200k')} expire {st.param('expire', '3h')}")
+            lines.append("stick on src")
+    hc = lb.health_check
+    if hc is not None:
+        lines.append(f"option httpchk GET {hc.ping_path}")
+        lines.append(f"timeout check {hc.response_time}s")
+        lines.append(f"default-server inter {hc.interval}s rise {hc.healthy} fall {hc.unhealthy}")
+        server += " check"
+    return {"http": http, "lines": lines, "server": server}
+
+
 def render_haproxy(spec: RouterSpec, paths: RouterPaths) -> str | None:
     if not spec.load_balancers:
         return None
     return _env.get_template("haproxy.cfg.j2").render(
-        spec=spec, paths={"pid": paths.haproxy_pid, "sock": paths.haproxy_sock})
+        spec=spec, paths={"pid": paths.haproxy_pid, "sock": paths.haproxy_sock},
+        backends={lb.name: lb_backend(lb) for lb in spec.load_balancers})
 
 
 def render_metadata(spec: RouterSpec) -> str:

@@ -138,6 +138,21 @@ RESPONSE_NAME_OVERRIDES = {
     "archiveSnapshot": "createsnapshotresponse",
     "updateVMAffinityGroup": "updatevirtualmachineresponse",
     "scaleSystemVm": "changeserviceforsystemvmresponse",
+    # network family
+    "createLBStickinessPolicy": "createLBStickinessPolicy",
+    "deleteLBStickinessPolicy": "deleteLBstickinessrruleresponse",
+    "listNetworkDevice": "listnetworkdevice",
+    "removeFromGlobalLoadBalancerRule": "removefromloadbalancerruleresponse",
+    "deletePortableIpRange": "deleteportablepublicipresponse",
+    "listPortableIpRanges": "listportableipresponse",
+    "createCounter": "counterresponse",
+    "listCounters": "counterresponse",
+    "createCondition": "conditionresponse",
+    "createAutoScalePolicy": "autoscalepolicyresponse",
+    "createAutoScaleVmProfile": "autoscalevmprofileresponse",
+    "createAutoScaleVmGroup": "autoscalevmgroupresponse",
+    "enableAutoScaleVmGroup": "enableautoscalevmGroupresponse",
+    "disableAutoScaleVmGroup": "disableautoscalevmGroupresponse",
 }
 
 _READ_VERBS = ("list", "get", "query", "login", "logout", "verify")

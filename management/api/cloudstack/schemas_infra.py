@@ -147,6 +147,10 @@ class TrafficTypeResp(Resp):
     vmwarenetworklabel: str | None = Field(None, description="The network name label of the physical device "
                                            "dedicated to this traffic on a VMware host")
     vlan: str | None = Field(None, description="The VLAN id to be used for Management traffic by VMware host")
+    hypervnetworklabel: str | None = Field(None, description="The network name label of the physical device "
+                                           "dedicated to this traffic on a HyperV host")
+    ovm3networklabel: str | None = Field(None, description="The network name of the physical device dedicated to "
+                                         "this traffic on an OVM3 host")
 
 
 class NetworkServiceProviderResp(Resp):
@@ -166,6 +170,9 @@ class VirtualRouterElementResp(Resp):
     account: str | None = Field(None, description="the account associated with the provider")
     domainid: str | None = Field(None, description="the domain ID associated with the provider")
     domain: str | None = Field(None, description="the domain associated with the provider")
+    domainpath: str | None = Field(None, description="path of the domain associated with the provider")
+    projectid: str | None = Field(None, description="the project id of the provider")
+    project: str | None = Field(None, description="the project name of the provider")
 
 
 class VlanIpRangeResp(Resp):
@@ -187,6 +194,10 @@ class VlanIpRangeResp(Resp):
     networkid: str | None = Field(None, description="the network id of vlan range")
     physicalnetworkid: str | None = Field(None, description="the physical network this belongs to")
     forsystemvms: bool = Field(False, description="indicates whether VLAN IP range is dedicated to system vms")
+    startipv6: str | None = Field(None, description="the start IPv6 address of the range")
+    endipv6: str | None = Field(None, description="the end IPv6 address of the range")
+    ip6gateway: str | None = Field(None, description="the IPv6 gateway of the range")
+    ip6cidr: str | None = Field(None, description="the IPv6 CIDR of the range")
 
 
 class HypervisorResp(Resp):

@@ -28,6 +28,7 @@ from management.errors import ParamError, ResourceUnavailable
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, PublicIpAddress, VlanIpRange, Zone
+from management.models.lb_policies import LbHealthCheckPolicy, LbStickinessPolicy
 from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering, ServiceOffering
 from management.models.rules import LoadBalancerVmMap, NetworkRule, RouterNetwork
@@ -38,6 +39,8 @@ from management.network.provider import (
     FirewallRule,
     GuestSide,
     LbBackend,
+    LbHealthCheck,
+    LbStickiness,
     LoadBalancerRule,
     NetworkProvider,
     PortForward,
@@ -179,6 +182,23 @@ def _user_data(raw: str | None) -> bytes:
         return raw.encode()
 
 
+def _lb_policies(session: Session, rule_id: int) -> tuple[LbStickiness | None, LbHealthCheck | None]:
+    """The rule's stickiness and health-check policies (services.network.lb_policies writes them)."""
+    sticky = session.scalars(select(LbStickinessPolicy).where(LbStickinessPolicy.load_balancer_id == rule_id,
+                                                              LbStickinessPolicy.revoke.is_(False))
+                             .order_by(LbStickinessPolicy.id.desc())).first()
+    hc = session.scalars(select(LbHealthCheckPolicy).where(LbHealthCheckPolicy.load_balancer_id == rule_id,
+                                                           LbHealthCheckPolicy.revoke.is_(False))
+                         .order_by(LbHealthCheckPolicy.id)).first()
+    st = None
+    if sticky is not None:
+        params = json.loads(sticky.params_json or "{}")
+        st = LbStickiness(sticky.method_name, tuple(sorted((str(k), str(v)) for k, v in params.items())))  # type: ignore[arg-type]
+    check = LbHealthCheck(hc.ping_path, hc.response_time, hc.interval, hc.healthy_threshold,
+                          hc.unhealthy_threshold) if hc is not None else None
+    return st, check
+
+
 def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
     zone = session.get_one(Zone, net.zone_id)
     shared = _shared_cidr(session, net) if net.guest_type == "Shared" else None
@@ -249,7 +269,7 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
             if backends:
                 lbs.append(LoadBalancerRule(f"lb{r.id}", pub.public_ip_address, r.start_port or 0, backends,
                                             (r.algorithm or "roundrobin"), False,  # type: ignore[arg-type]
-                                            _csv(r.source_cidrs)))
+                                            _csv(r.source_cidrs), *_lb_policies(session, r.id)))
     statics = tuple(StaticNat(i.public_ip_address, i.vm_ip) for i in ips
                     if i.one_to_one_nat and i.vm_ip and not i.source_nat)
     off = session.get_one(NetworkOffering, net.network_offering_id)

@@ -51,7 +51,8 @@ def _pn_uuid(ctx: CallContext, physical_network_id: int) -> str:
 def tt_resp(ctx: CallContext, t: TrafficType) -> TrafficTypeResp:
     return TrafficTypeResp(id=t.uuid, traffictype=t.traffic_type,
                            physicalnetworkid=_pn_uuid(ctx, t.physical_network_id), kvmnetworklabel=t.kvm_label,
-                           xennetworklabel=t.xen_label, vmwarenetworklabel=t.vmware_label, vlan=t.vlan)
+                           xennetworklabel=t.xen_label, vmwarenetworklabel=t.vmware_label, vlan=t.vlan,
+                           hypervnetworklabel=t.hyperv_label, ovm3networklabel=t.ovm3_label)
 
 
 def nsp_resp(ctx: CallContext, n: NetworkServiceProvider) -> NetworkServiceProviderResp:

@@ -41,7 +41,10 @@ def vlan_resp(ctx: CallContext, v: VlanIpRange) -> VlanIpRangeResp:
                            domain=dom.name if dom else None, podid=pod.uuid if pod else None,
                            podname=pod.name if pod else None, gateway=v.gateway, netmask=v.netmask, cidr=cidr,
                            description=f"{v.start_ip}-{v.end_ip}", startip=v.start_ip, endip=v.end_ip,
-                           networkid=net.uuid if net else None, physicalnetworkid=pn.uuid if pn else None)
+                           networkid=net.uuid if net else None, physicalnetworkid=pn.uuid if pn else None,
+                           forsystemvms=v.for_system_vms, ip6gateway=v.ip6_gateway, ip6cidr=v.ip6_cidr,
+                           startipv6=v.ip6_range.split("-")[0] if v.ip6_range else None,
+                           endipv6=v.ip6_range.split("-")[-1] if v.ip6_range else None)
 
 
 class CreateVlanIpRangeParams(Params):
