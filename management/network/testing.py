@@ -30,14 +30,17 @@ esac
 exit 0
 """
 
-# A tiny HTTP service answering its own name (TCP_NODELAY, one connection per request).
+# A tiny HTTP service answering its own name (TCP_NODELAY, one connection per request); with a 4th argument,
+# /healthz answers 503 while that file exists (a member failing its load balancer health check).
 GUEST_HTTP = """
-import socket, sys, http.server
+import os, socket, sys, http.server
 name, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sick = sys.argv[4] if len(sys.argv) > 4 else None
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = name.encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        code = 503 if self.path == "/healthz" and sick and os.path.exists(sick) else 200
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
 class S(http.server.HTTPServer):
@@ -131,12 +134,13 @@ class Guest:
         sh("ip", "-n", self.netns, "addr", "add", cidr, "dev", "eth0")
         self.ip = cidr.split("/")[0]
 
-    def serve_http(self, port: int) -> None:
+    def serve_http(self, port: int, sick_file: Path | None = None) -> None:
         assert self.ip
         script = self.workdir / "guest_http.py"
         script.write_text(GUEST_HTTP)
+        extra = [str(sick_file)] if sick_file is not None else []
         p = subprocess.Popen(["ip", "netns", "exec", self.netns, "python3", str(script), self.name, self.ip,
-                              str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              str(port), *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         self.procs.append(p)
         wait_for(lambda: f":{port} " in self.exec("ss", "-ltnH").stdout, what=f"{self.name} listening on {port}")

@@ -23,6 +23,8 @@ from management.network.provider import (
     FirewallRule,
     GuestSide,
     LbBackend,
+    LbHealthCheck,
+    LbStickiness,
     LoadBalancerRule,
     NetworkProvider,
     PortForward,
@@ -313,3 +315,66 @@ def test_destroy_leaves_nothing_behind(world, tmp_path):
     assert not (tmp_path / "routers" / rid).exists()
     assert provider.status(rid).state == "Stopped"
     assert provider.destroy(rid).changed == ()  # already gone: still succeeds
+
+
+def _get_with_cookie(ip: str, port: int, cookie: str | None = None) -> tuple[str, str | None]:
+    """(body, Set-Cookie header) of GET / with an optional Cookie header."""
+    import http.client
+
+    conn = http.client.HTTPConnection(ip, port, timeout=2)
+    try:
+        conn.request("GET", "/", headers={"Cookie": cookie} if cookie else {})
+        resp = conn.getresponse()
+        return resp.read().decode(), resp.getheader("Set-Cookie")
+    finally:
+        conn.close()
+
+
+def test_lb_stickiness_source_and_cookie(world):
+    provider, spec, _ = world
+    base = LoadBalancerRule("sticky", SNAT_IP, 80, (LbBackend(IPS["vm1"], 8080), LbBackend(IPS["vm2"], 8080)),
+                            "roundrobin", open_firewall=True)
+    try:
+        apply(provider, dataclasses.replace(spec, load_balancers=(dataclasses.replace(
+            base, stickiness=LbStickiness("SourceBased", (("expire", "30m"),))),)), "apply_rules (lb source)")
+        wait_for(lambda: http_get(SNAT_IP, 80) in ("vm1", "vm2"), what="haproxy answering")
+        assert len({http_get(SNAT_IP, 80) for _ in range(6)}) == 1  # one client, one server
+        cfg = provider.paths(spec.router_id).haproxy_cfg.read_text()
+        assert "stick-table type ip size 200k expire 30m" in cfg and "stick on src" in cfg
+        # LbCookie: haproxy inserts its cookie; a client sending it back stays on that server
+        res = apply(provider, dataclasses.replace(spec, load_balancers=(dataclasses.replace(
+            base, stickiness=LbStickiness("LbCookie", (("cookie-name", "SRV"), ("nocache", "")))),)),
+            "apply_rules (lb cookie)")
+        assert res.changed == ("haproxy:reload",)
+        wait_for(lambda: (_get_with_cookie(SNAT_IP, 80)[1] or "").startswith("SRV="), what="cookie inserted")
+        first, cookie = _get_with_cookie(SNAT_IP, 80)
+        assert cookie is not None
+        sticky = {_get_with_cookie(SNAT_IP, 80, cookie.split(";")[0])[0] for _ in range(6)}
+        assert sticky == {first}
+        fresh = {_get_with_cookie(SNAT_IP, 80)[0] for _ in range(6)}
+        assert fresh == {"vm1", "vm2"}  # without the cookie: round robin again
+    finally:
+        provider.apply_rules(spec)
+
+
+def test_lb_health_check_takes_a_failing_member_out(world, tmp_path):
+    provider, spec, guests = world
+    sick = tmp_path / "vm1.sick"
+    for n, g in guests.items():
+        g.serve_http(8081, sick if n == "vm1" else tmp_path / "never")
+    lb = LoadBalancerRule("hc", SNAT_IP, 81, (LbBackend(IPS["vm1"], 8081), LbBackend(IPS["vm2"], 8081)),
+                          "roundrobin", open_firewall=True,
+                          health_check=LbHealthCheck("/healthz", response_time=1, interval=1, healthy=1, unhealthy=2))
+    try:
+        apply(provider, dataclasses.replace(spec, load_balancers=(lb,)), "apply_rules (lb health check)")
+        assert "option httpchk GET /healthz" in provider.paths(spec.router_id).haproxy_cfg.read_text()
+        wait_for(lambda: {http_get(SNAT_IP, 81) for _ in range(4)} == {"vm1", "vm2"}, timeout=15,
+                 what="both members in service")
+        sick.write_text("")
+        wait_for(lambda: {http_get(SNAT_IP, 81) for _ in range(6)} == {"vm2"}, timeout=15,
+                 what="vm1 taken out after failing /healthz twice")
+        sick.unlink()
+        wait_for(lambda: {http_get(SNAT_IP, 81) for _ in range(6)} == {"vm1", "vm2"}, timeout=15,
+                 what="vm1 back in service")
+    finally:
+        provider.apply_rules(spec)

@@ -141,6 +141,7 @@ class UpdateStickinessParams(UpdatePolicyParams):
 
 
 @api_command("updateLBStickinessPolicy", params=UpdateStickinessParams, is_async=True, since="4.4",
+             create=custom_id.precheck(),
              result_key="stickinesspolicies", response=LbStickinessResp, event="LB.STICKINESSPOLICY.UPDATE",
              entity="LBStickinessPolicy", description="Updates a stickiness policy's display flag or UUID")
 def update_stickiness(ctx: CallContext, p: UpdateStickinessParams) -> LbStickinessResp:
@@ -227,6 +228,7 @@ class UpdateHealthCheckParams(UpdatePolicyParams):
 
 
 @api_command("updateLBHealthCheckPolicy", params=UpdateHealthCheckParams, is_async=True, since="4.4",
+             create=custom_id.precheck(),
              result_key="healthcheckpolicies", response=LbHealthCheckResp, event="LB.HEALTHCHECKPOLICY.UPDATE",
              entity="LBHealthCheckPolicy", description="Updates a health-check policy's display flag or UUID")
 def update_health_check(ctx: CallContext, p: UpdateHealthCheckParams) -> LbHealthCheckResp:
