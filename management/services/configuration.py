@@ -99,6 +99,9 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "backup.framework.enabled": ("false", "Advanced", "zone", "Is backup and recovery framework enabled."),
     "backup.framework.provider.plugin": ("nas", "Advanced", "zone", "The backup and recovery provider plugin. "
                                          "Valid plugin values: nas"),
+    "public.ip.address.quarantine.duration": ("0", "Network", None, "Minutes a released public IP stays in "
+                                              "quarantine: only its previous owner may take it back meanwhile "
+                                              "(0: no quarantine)"),
 }
 
 # Settings whose cluster-scoped value is the cluster's own column.

@@ -96,6 +96,15 @@ class IpForwardingRuleResp(Resp):
     virtualmachinedisplayname: str | None = Field(None, description="the VM display name for the rule")
     vmguestip: str | None = Field(None, description="the vm ip address for the rule")
     state: str = Field(description="the state of the rule")
+    # CloudStack declares FirewallRuleResponse for createIpForwardingRule: the same rule in port-forwarding terms
+    privateport: str | None = Field(None, description="first port of the rule's range on the VM")
+    privateendport: str | None = Field(None, description="last port of the rule's range on the VM")
+    publicport: str | None = Field(None, description="first port of the rule's range on the public IP")
+    publicendport: str | None = Field(None, description="last port of the rule's range on the public IP")
+    networkid: str | None = Field(None, description="network the rule belongs to")
+    cidrlist: str | None = Field(None, description="source CIDRs the rule admits")
+    fordisplay: bool = Field(True, description="whether the rule is shown to the end user")
+    tags: list[TagResp] = Field(default_factory=list, description="the rule's resource tags")
 
 
 class LoadBalancerRuleResp(Resp):
@@ -150,3 +159,6 @@ class SecurityGroupResp(Resp):
     virtualmachineids: list[str] = Field(default_factory=list, description="the list of virtualmachine ids associated "
                                          "with this securitygroup")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated with the rule")
+    domainpath: str | None = Field(None, description="path of the domain owning the security group")
+    projectid: str | None = Field(None, description="project owning the security group")
+    project: str | None = Field(None, description="name of the project owning the security group")

@@ -13,7 +13,7 @@ from management.errors import NetworkRuleConflict, ParamError
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
-from management.services.network import routers
+from management.services.network import portable_ips, quarantine, routers
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 
@@ -184,5 +184,9 @@ def release_ip(session: Session, ip: PublicIpAddress) -> None:
     if ip.one_to_one_nat:
         ip.one_to_one_nat, ip.vm_id, ip.vm_ip = False, None, None
     session.flush()
-    netsvc.release_public_ip(session, ip)
+    quarantine.on_release(session, ip)
+    if ip.is_portable:
+        portable_ips.release(session, ip)
+    else:
+        netsvc.release_public_ip(session, ip)
     routers.network_changed(session, net_id)

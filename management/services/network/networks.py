@@ -39,7 +39,7 @@ from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
 from management.services import access
 from management.services.context import Caller
-from management.services.network import ipam
+from management.services.network import ipam, quarantine
 from management.services.network import network_offerings as offerings
 
 log = logging.getLogger(__name__)
@@ -200,11 +200,15 @@ def release_guest_vlan(session: Session, net: Network) -> None:
 # ------------------------------------------------------------------------------------------------ public IPs
 
 def _free_public_ip(session: Session, zone_id: int, account_id: int, ip: str | None = None) -> PublicIpAddress | None:
-    """A Free address of a public (VirtualNetwork) range in the zone, dedicated to the account or undedicated."""
+    """A Free address of a public (VirtualNetwork) range in the zone, dedicated to the account or undedicated, not
+    quarantined against the account (an address the account reserved may be asked for by name)."""
+    free = PublicIpAddress.state == "Free"
+    if ip is not None:
+        free = free | ((PublicIpAddress.state == "Reserved") & (PublicIpAddress.account_id == account_id))
     stmt = (select(PublicIpAddress).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
-            .where(PublicIpAddress.zone_id == zone_id, PublicIpAddress.state == "Free",
+            .where(PublicIpAddress.zone_id == zone_id, free, PublicIpAddress.is_portable.is_(False),
                    PublicIpAddress.removed.is_(None), VlanIpRange.vlan_type == "VirtualNetwork",
-                   VlanIpRange.removed.is_(None),
+                   VlanIpRange.removed.is_(None), PublicIpAddress.id.not_in(quarantine.blocked_for(account_id)),
                    (VlanIpRange.account_id.is_(None)) | (VlanIpRange.account_id == account_id)))
     if ip is not None:
         stmt = stmt.where(PublicIpAddress.public_ip_address == ip)
@@ -222,12 +226,13 @@ def take_public_ip(session: Session, *, zone_id: int, account: Account, network:
                 raise ParamError(f"The public IP address {ip} is not free in this zone")
             raise InsufficientCapacity("Insufficient address capacity: no free public IP address in the zone")
         res = session.execute(update(PublicIpAddress).where(PublicIpAddress.id == row.id,
-                                                            PublicIpAddress.state == "Free")
+                                                            PublicIpAddress.state == row.state)
                               .values(state=state, account_id=account.id, domain_id=account.domain_id,
                                       network_id=network.id if network else None, source_nat=source_nat,
                                       allocated=utcnow()).execution_options(synchronize_session=False))
         if res.rowcount == 1:  # type: ignore[attr-defined]
             session.refresh(row)
+            quarantine.on_allocate(session, row, account)
             return row
     raise ResourceAllocationError("Unable to allocate a public IP address (too much contention); retry")
 

@@ -10,7 +10,7 @@ from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.rules import NetworkRule
-from management.services.network import firewall, portforwarding, routers
+from management.services.network import firewall, ip_forwarding, portable_ips, portforwarding, routers
 
 
 def enable(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, network: Network | None = None,
@@ -19,6 +19,11 @@ def enable(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, network
         raise ParamError(f"Can't enable static NAT on the source NAT IP address {ip.public_ip_address}")
     if ip.state not in ("Allocated", "Allocating"):
         raise ParamError(f"IP address {ip.public_ip_address} is not associated")
+    if ip.network_id is not None and network is not None and network.id != ip.network_id:
+        if not ip.is_portable:
+            raise ParamError(f"Invalid network Id={network.uuid}. IP is associated with a different network than "
+                             "passed network id")
+        portable_ips.transfer(session, ip, network)
     if ip.network_id is None:
         if network is None:
             from management.models.network import Nic
@@ -57,6 +62,7 @@ def enable(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, network
 def disable(session: Session, ip: PublicIpAddress) -> None:
     if not ip.one_to_one_nat:
         raise ParamError(f"Static NAT is not enabled on IP address {ip.public_ip_address}")
+    ip_forwarding.revoke_all(session, ip)
     ip.one_to_one_nat, ip.vm_id, ip.vm_ip = False, None, None
     session.flush()
     routers.network_changed(session, ip.network_id)

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas_rules import FirewallRuleResp
 from management.errors import invalid_id
 from management.models.infra import PublicIpAddress
@@ -77,6 +77,7 @@ def create_firewall_rule(ctx: CallContext, p: CreateFirewallRuleParams) -> Firew
 
 class RuleIdParams(Params):
     id: Annotated[str, Ref("FirewallRule")] = Field(description="the ID of the rule")
+    accountid: Uuid | None = Field(None, description="not used: the rule's owner is known")
 
 
 @api_command("deleteFirewallRule", params=RuleIdParams, is_async=True, event="FIREWALL.CLOSE",

@@ -119,6 +119,7 @@ class UpdateLbParams(Params):
                                     "end user or not")
     customid: str | None = Field(None, description="an optional field, in case you want to set a custom id to the "
                                  "resource. Allowed to Root Admins only")
+    cidrlist: list[str] | None = Field(None, description="source CIDRs the rule admits (replaces the current list)")
 
 
 @api_command("updateLoadBalancerRule", params=UpdateLbParams, is_async=True, result_key="loadbalancer",
@@ -126,6 +127,8 @@ class UpdateLbParams(Params):
              description="Updates load balancer")
 def update_lb(ctx: CallContext, p: UpdateLbParams) -> LoadBalancerRuleResp:
     r = _rule(ctx.refs["id"], p.id)
+    if p.cidrlist is not None:
+        r.source_cidrs = fwsvc.norm_cidrs(p.cidrlist)
     svc.update(ctx.session, r, name=p.name, description=p.description, algorithm=p.algorithm)
     if p.fordisplay is not None:
         r.for_display = p.fordisplay

@@ -12,9 +12,11 @@ from management.api.cloudstack.registry import OwnedListParams, Params, Ref, Uui
 from management.api.cloudstack.schemas_rules import IpForwardingRuleResp
 from management.models.compute import VirtualMachine
 from management.models.infra import PublicIpAddress
+from management.models.network import Network
+from management.models.rules import NetworkRule
 from management.services import access
 from management.services.context import CallContext
-from management.services.listing import paginate
+from management.services.listing import check_paging
 from management.services.network import staticnat as svc
 
 
@@ -59,27 +61,43 @@ class ListIpForwardingParams(OwnedListParams):
     fordisplay: bool | None = Field(None, description="list resources by display flag")
 
 
+def ip_forwarding_resp(ctx: CallContext, ip: PublicIpAddress, rule: NetworkRule | None) -> IpForwardingRuleResp:
+    """A static NAT rule (createIpForwardingRule), or static NAT without one: every port forwarded. CloudStack
+    answers a rule's port range always, and libcloud's list_nodes reads startport/endport of every rule."""
+    vm = ctx.session.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
+    net = ctx.session.get(Network, ip.network_id) if ip.network_id else None
+    start, end = (rule.start_port or 1, rule.end_port or rule.start_port or 1) if rule else (1, 65535)
+    return IpForwardingRuleResp(
+        id=rule.uuid if rule else ip.uuid, protocol=rule.protocol if rule else "NAT", startport=start, endport=end,
+        ipaddressid=ip.uuid, ipaddress=ip.public_ip_address, virtualmachineid=vm.uuid if vm else None,
+        virtualmachinename=vm.name if vm else None,
+        virtualmachinedisplayname=(vm.display_name or vm.name) if vm else None, vmguestip=ip.vm_ip,
+        state=rule.state if rule else "Active", privateport=str(start), privateendport=str(end),
+        publicport=str(start), publicendport=str(end), networkid=net.uuid if net else None,
+        cidrlist=(rule.source_cidrs or "") if rule else "", fordisplay=rule.for_display if rule else True)
+
+
 @api_command("listIpForwardingRules", params=ListIpForwardingParams, result_key="ipforwardingrule",
              response=IpForwardingRuleResp, description="List the IP forwarding rules")
 def list_ip_forwarding_rules(ctx: CallContext, p: ListIpForwardingParams) -> ListResult:
     stmt = select(PublicIpAddress).where(PublicIpAddress.removed.is_(None), PublicIpAddress.one_to_one_nat.is_(True))
     stmt = access.owned_filter(ctx.session, stmt, PublicIpAddress, ctx.caller, account=p.account,
                                domainid=p.domainid, isrecursive=p.isrecursive, listall=p.listall)
-    if p.id:
-        stmt = stmt.where(PublicIpAddress.uuid == p.id)
     if p.ipaddressid:
         stmt = stmt.where(PublicIpAddress.id == ctx.refs["ipaddressid"].id)
     if p.virtualmachineid:
         stmt = stmt.where(PublicIpAddress.vm_id == ctx.refs["virtualmachineid"].id)
-    rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, PublicIpAddress.id)
     out = []
-    for ip in rows:
-        vm = ctx.session.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
-        # Static NAT forwards every port. CloudStack always answers a rule's port range, and libcloud's list_nodes
-        # reads startport/endport of every rule (a KeyError without them).
-        out.append(IpForwardingRuleResp(id=ip.uuid, protocol="NAT", startport=1, endport=65535, ipaddressid=ip.uuid,
-                                        ipaddress=ip.public_ip_address, virtualmachineid=vm.uuid if vm else None,
-                                        virtualmachinename=vm.name if vm else None,
-                                        virtualmachinedisplayname=(vm.display_name or vm.name) if vm else None,
-                                        vmguestip=ip.vm_ip, state="Active"))
-    return ListResult(out, count)
+    for ip in ctx.session.scalars(stmt.order_by(PublicIpAddress.id)):
+        rules = list(ctx.session.scalars(select(NetworkRule).where(
+            NetworkRule.ip_address_id == ip.id, NetworkRule.purpose == "StaticNat",
+            NetworkRule.removed.is_(None)).order_by(NetworkRule.id)))
+        for rule in rules or [None]:
+            if p.id and p.id not in ((rule.uuid if rule else None), ip.uuid):
+                continue
+            if p.fordisplay is not None and rule is not None and rule.for_display != p.fordisplay:
+                continue
+            out.append(ip_forwarding_resp(ctx, ip, rule))
+    total = len(out)
+    offset, limit = check_paging(ctx.session, p.page, p.pagesize)
+    return ListResult(out[offset:offset + limit] if limit else out[offset:], total)

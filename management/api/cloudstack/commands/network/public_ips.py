@@ -21,6 +21,7 @@ from management.services.context import CallContext
 from management.services.listing import paginate, tags_filter
 from management.services.network import firewall as fwsvc
 from management.services.network import networks as svc
+from management.services.network import portable_ips
 
 tags.register("PublicIpAddress", "PublicIpAddress")
 
@@ -45,7 +46,12 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
         associatednetworkid=net.uuid if net and virtual else None,
         associatednetworkname=net.name if net and virtual else None,
         networkid=net.uuid if net and not virtual else None, state=ip.state, fordisplay=ip.for_display,
-        physicalnetworkid=pn.uuid if pn else None,
+        physicalnetworkid=pn.uuid if pn else None, isportable=ip.is_portable,
+        forsystemvms=bool(vlan and vlan.for_system_vms), networkname=net.name if net else None,
+        virtualmachinedisplayname=(vm.display_name or vm.name) if vm else None,
+        virtualmachinetype=vm.vm_type if vm else None, domainpath=dom.path if dom else None,
+        purpose="SourceNat" if ip.source_nat else ("StaticNat" if ip.one_to_one_nat else None),
+        hasrules=bool(ip.one_to_one_nat or fwsvc.rules_of_ip(s, ip)),
         tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
               for t in tag_rows or []],
     )
@@ -74,6 +80,9 @@ class ListPublicIpParams(TaggedListParams):
     issystem: bool | None = Field(None, description="true if range is dedicated for system VMs")
     fordisplay: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "
                                     "to pass this parameter")
+    forsystemvms: bool | None = Field(None, description="only addresses of ranges dedicated (or not) to system VMs")
+    forprovider: bool | None = Field(None, description="only addresses a network provider uses itself (none here)")
+    retrieveonlyresourcecount: bool = Field(False, description="answer the count only, without the addresses")
 
 
 @api_command("listPublicIpAddresses", params=ListPublicIpParams, result_key="publicipaddress",
@@ -116,7 +125,13 @@ def list_public_ip_addresses(ctx: CallContext, p: ListPublicIpParams) -> ListRes
     if p.keyword:
         stmt = stmt.where(PublicIpAddress.public_ip_address.ilike(f"%{p.keyword}%"))
     stmt = tags_filter(stmt, p.tags, "PublicIpAddress", PublicIpAddress.uuid)
+    if p.forsystemvms is not None:
+        stmt = stmt.where(VlanIpRange.for_system_vms.is_(p.forsystemvms))
+    if p.forprovider:
+        return ListResult([], 0)
     rows, count = paginate(s, stmt, p.page, p.pagesize, PublicIpAddress.id)
+    if p.retrieveonlyresourcecount:
+        return ListResult([], count)
     by_uuid = tags.tags_of(s, "PublicIpAddress", [r.uuid for r in rows])
     return ListResult([ip_resp(ctx, r, by_uuid.get(r.uuid)) for r in rows], count)
 
@@ -142,8 +157,6 @@ class AssociateIpParams(Params):
 def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
     if p.vpcid:
         raise ParamError("VPCs are not supported yet (vpcid)")
-    if p.isportable:
-        raise ParamError("Portable IPs are not supported")
     net: Network | None = ctx.refs.get("networkid")
     zone: Zone | None = ctx.refs.get("zoneid")
     if net is None and zone is None:
@@ -159,8 +172,11 @@ def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
         if zone.network_type == "Advanced":
             net = _only_isolated_network(ctx, owner, zone)
     assert zone is not None
-    ip = svc.take_public_ip(ctx.session, zone_id=zone.id, account=owner, network=net, ip=p.ipaddress,
-                            state="Allocating")
+    if p.isportable:
+        ip = portable_ips.allocate(ctx.session, owner, p.regionid or 1, zone, net)
+    else:
+        ip = svc.take_public_ip(ctx.session, zone_id=zone.id, account=owner, network=net, ip=p.ipaddress,
+                                state="Allocating")
     if p.fordisplay is not None:
         ip.for_display = p.fordisplay
     return ip.uuid
@@ -203,6 +219,7 @@ class DisassociateIpParams(Params):
                                                               "parameter")
     ipaddress: str | None = Field(None, description="IP Address to be disassociated. Mutually exclusive with the id "
                                   "parameter")
+    accountid: Uuid | None = Field(None, description="not used: the address's owner is known")
 
 
 @api_command("disassociateIpAddress", params=DisassociateIpParams, is_async=True, event="NET.IPRELEASE",

@@ -40,7 +40,7 @@ def sg_resp(ctx: CallContext, sg: SecurityGroup) -> SecurityGroupResp:
                             .where(SecurityGroupVmMap.security_group_id == sg.id)))
     return SecurityGroupResp(id=sg.uuid, name=sg.name, description=sg.description,
                              account=acct.name if acct else None, domainid=dom.uuid if dom else None,
-                             domain=dom.name if dom else None,
+                             domain=dom.name if dom else None, domainpath=dom.path if dom else None,
                              ingressrule=[rr(r) for r in rules if r.type == "ingress"],
                              egressrule=[rr(r) for r in rules if r.type == "egress"],
                              virtualmachinecount=len(vm_ids), virtualmachineids=vm_ids)
