@@ -198,6 +198,10 @@ class VlanIpRangeResp(Resp):
     endipv6: str | None = Field(None, description="the end IPv6 address of the range")
     ip6gateway: str | None = Field(None, description="the IPv6 gateway of the range")
     ip6cidr: str | None = Field(None, description="the IPv6 CIDR of the range")
+    domainpath: str | None = Field(None, description="path of the domain the range is dedicated to")
+    projectid: str | None = Field(None, description="project the range is dedicated to")
+    project: str | None = Field(None, description="name of that project")
+    provider: str | None = Field(None, description="network provider of the range")
 
 
 class HypervisorResp(Resp):

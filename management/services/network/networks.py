@@ -36,10 +36,11 @@ from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
 from management.models.infra import GuestVlan, PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange, Zone
 from management.models.network import Network, Nic
+from management.models.network_access import NetworkPermission
 from management.models.offerings import NetworkOffering
 from management.services import access
 from management.services.context import Caller
-from management.services.network import ipam, quarantine
+from management.services.network import guest_vlans, ipam, quarantine
 from management.services.network import network_offerings as offerings
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ def guest_bridge_for(network_uuid: str) -> str:
 def _network_visible(session: Session, caller: Caller, row: Network, access_kind: str) -> bool:
     if access.can_access_owner(session, caller, row.account_id, row.domain_id):
         return True
+    if access_kind == "read" and session.scalar(select(NetworkPermission.id).where(
+            NetworkPermission.network_id == row.id, NetworkPermission.account_id == caller.account_id)) is not None:
+        return True  # shared with the caller's account (createNetworkPermissions)
     if access_kind != "read" or row.acl_type != "Domain":
         return False
     path = session.scalar(select(Domain.path).where(Domain.id == row.domain_id))
@@ -133,7 +137,9 @@ def visible_condition(session: Session, caller: Caller) -> Any:
     parents = [p for p in _ancestor_paths(caller.domain_path)]
     shared = Network.acl_type == "Domain"
     dom_ids = select(Domain.id).where(Domain.path.in_(parents))
-    return (Network.account_id == caller.account_id) | (shared & Network.domain_id.in_(dom_ids))
+    permitted = select(NetworkPermission.network_id).where(NetworkPermission.account_id == caller.account_id)
+    return ((Network.account_id == caller.account_id) | (shared & Network.domain_id.in_(dom_ids))
+            | Network.id.in_(permitted))
 
 
 def _ancestor_paths(path: str) -> list[str]:
@@ -166,11 +172,15 @@ def allocate_guest_vlan(session: Session, net: Network, pn: PhysicalNetwork) -> 
     ranges = ipam.parse_vlan_ranges(pn.vlan)
     if not ranges:
         return None
+    own, others = guest_vlans.dedicated_split(session, pn.id, net.account_id)
     for _ in range(16):
         taken = set(session.scalars(select(GuestVlan.vnet).where(GuestVlan.physical_network_id == pn.id,
                                                                  GuestVlan.taken.is_not(None))
                                     .with_for_update()))  # a locking read sees the latest commits
-        vnet = ipam.first_free_vlan(ranges, taken)
+        # the account's dedicated VLANs first; VLANs dedicated to other accounts never
+        vnet = ipam.first_free_vlan(own, taken) if own else None
+        if vnet is None:
+            vnet = ipam.first_free_vlan(ranges, taken | others)
         if vnet is None:
             return None
         try:
