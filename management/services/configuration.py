@@ -102,6 +102,15 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "public.ip.address.quarantine.duration": ("0", "Network", None, "Minutes a released public IP stays in "
                                               "quarantine: only its previous owner may take it back meanwhile "
                                               "(0: no quarantine)"),
+    "routed.network.vpc.enabled": ("true", "Network", "zone", "Whether ROUTED mode networks (no NAT) and their "
+                                   "IPv4 subnets, AS numbers and BGP peers may be used in the zone"),
+    "routed.ipv4.network.cidr.auto.allocation.enabled": ("true", "Advanced", None, "Whether a ROUTED network "
+                                                         "created with a CIDR size gets a new subnet carved from "
+                                                         "the zone's IPv4 subnets when no free one fits"),
+    "routed.network.ipv4.max.cidr.size": ("30", "Network", None, "Largest CIDR size (smallest network) of a ROUTED "
+                                          "network"),
+    "routed.network.ipv4.min.cidr.size": ("24", "Network", None, "Smallest CIDR size (largest network) of a ROUTED "
+                                          "network"),
 }
 
 # Settings whose cluster-scoped value is the cluster's own column.

@@ -164,7 +164,7 @@ class ListStickinessParams(ListParams):
              response=LbStickinessResp, description="Lists the stickiness policies of a load balancer rule")
 def list_stickiness(ctx: CallContext, p: ListStickinessParams) -> ListResult:
     if p.lbruleid is None and p.id is None:
-        raise ParamError("Either lbruleid or id has to be specified")
+        return ListResult([], 0)  # CloudStack finds no rule to list policies of
     policy: LbStickinessPolicy | None = ctx.refs.get("id")
     rule = ctx.refs.get("lbruleid") or (ctx.session.get(NetworkRule, policy.load_balancer_id) if policy else None)
     if rule is None or rule.purpose != "LoadBalancing" or rule.removed is not None:
@@ -252,7 +252,7 @@ class ListHealthCheckParams(ListParams):
              description="Lists the health-check policies of a load balancer rule")
 def list_health_checks(ctx: CallContext, p: ListHealthCheckParams) -> ListResult:
     if p.lbruleid is None and p.id is None:
-        raise ParamError("Either lbruleid or id has to be specified")
+        return ListResult([], 0)  # CloudStack finds no rule to list policies of
     policy: LbHealthCheckPolicy | None = ctx.refs.get("id")
     rule = ctx.refs.get("lbruleid") or (ctx.session.get(NetworkRule, policy.load_balancer_id) if policy else None)
     if rule is None or rule.purpose != "LoadBalancing" or rule.removed is not None:
