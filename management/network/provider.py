@@ -162,6 +162,29 @@ class LoadBalancerRule:
 
 
 @dataclass(frozen=True)
+class RoutedRule:
+    """A rule of traffic that is routed, not NATed (a ROUTED network's IPv4, any network's IPv6): ``sources`` to
+    ``destinations`` (empty: any)."""
+    protocol: Proto = "all"
+    ports: PortRange | None = None
+    sources: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Ipv6Side:
+    """A DualStack network: the guest /64 (guests configure themselves from the router's advertisements), the
+    router's guest address in it, and its public IPv6 with the upstream gateway."""
+    guest_cidr: str
+    gateway: str
+    public_ip: str | None = None
+    public_prefix: int = 64
+    public_gateway: str | None = None
+
+
+@dataclass(frozen=True)
 class VmMetadata:
     """What the metadata service answers to the VM whose guest IP is the key of ``RouterSpec.metadata``."""
     instance_id: str
@@ -189,6 +212,12 @@ class RouterSpec:
     static_nats: tuple[StaticNat, ...] = ()
     load_balancers: tuple[LoadBalancerRule, ...] = ()
     metadata: dict[str, VmMetadata] = field(default_factory=dict, hash=False, compare=True)
+    # ROUTED network: the guest CIDR is not NATed; traffic to it from outside needs a routed_ingress rule
+    routed: bool = False
+    routed_ingress: tuple[RoutedRule, ...] = ()
+    ipv6: Ipv6Side | None = None
+    ipv6_ingress: tuple[RoutedRule, ...] = ()
+    ipv6_egress: tuple[RoutedRule, ...] = ()     # exceptions to egress_default, as for IPv4
 
     # ---- derived names
     @property
@@ -439,10 +468,48 @@ def validate_router_spec(spec: RouterSpec) -> None:
         if hc is not None and (not re.match(r"^/[^\s]*$", hc.ping_path)
                                or min(hc.response_time, hc.interval, hc.healthy, hc.unhealthy) < 1):
             raise SpecError(f"{what}.health_check: invalid {hc}")
+    _validate_routed(spec)
     for key, md in spec.metadata.items():
         need_guest(key, "metadata key")
         if not isinstance(md.user_data, bytes):
             raise SpecError(f"metadata[{key}].user_data must be bytes")
+
+
+def _validate_routed(spec: RouterSpec) -> None:
+    if spec.routed_ingress and not spec.routed:
+        raise SpecError("routed_ingress: only a routed network has routing rules")
+    six = spec.ipv6
+    if six is not None:
+        try:
+            net6 = ipaddress.IPv6Network(six.guest_cidr)
+            gw6 = ipaddress.IPv6Address(six.gateway)
+            for v in (six.public_ip, six.public_gateway):
+                if v is not None:
+                    ipaddress.IPv6Address(v)
+        except ValueError as e:
+            raise SpecError(f"ipv6: {e}") from None
+        if gw6 not in net6:
+            raise SpecError(f"ipv6.gateway: {six.gateway} is outside {six.guest_cidr}")
+        if (six.public_ip is None) != (six.public_gateway is None) or not 1 <= six.public_prefix <= 128:
+            raise SpecError("ipv6: public_ip and public_gateway go together, with a prefix length")
+    elif spec.ipv6_ingress or spec.ipv6_egress:
+        raise SpecError("ipv6_ingress/ipv6_egress: the network has no IPv6")
+    for what, rules, family in (("routed_ingress", spec.routed_ingress, 4), ("ipv6_ingress", spec.ipv6_ingress, 6),
+                                ("ipv6_egress", spec.ipv6_egress, 6)):
+        for i, r in enumerate(rules):
+            where = f"{what}[{i}]"
+            if r.protocol not in PROTOS:
+                raise SpecError(f"{where}: unknown protocol {r.protocol!r}")
+            if r.ports is not None and r.protocol not in ("tcp", "udp"):
+                raise SpecError(f"{where}: ports only apply to tcp/udp")
+            _ports(r.ports, where)
+            for c in r.sources + r.destinations:
+                try:
+                    ok = ipaddress.ip_network(c, strict=False).version == family
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise SpecError(f"{where}: {c!r} is not an IPv{family} CIDR")
 
 
 # ------------------------------------------------------------------------------------------------ (de)serialisation
@@ -489,6 +556,10 @@ def spec_from_dict(d: dict[str, Any]) -> RouterSpec:
         port_forwards=_tuple(PortForward, d.get("port_forwards", [])),
         static_nats=_tuple(StaticNat, d.get("static_nats", [])),
         load_balancers=_tuple(LoadBalancerRule, d.get("load_balancers", [])),
+        routed=bool(d.get("routed", False)), routed_ingress=_tuple(RoutedRule, d.get("routed_ingress", [])),
+        ipv6=_build(Ipv6Side, d["ipv6"]) if d.get("ipv6") else None,
+        ipv6_ingress=_tuple(RoutedRule, d.get("ipv6_ingress", [])),
+        ipv6_egress=_tuple(RoutedRule, d.get("ipv6_egress", [])),
         metadata={k: _build(VmMetadata, {**v, "user_data": bytes.fromhex(v["user_data"])})
                   for k, v in d.get("metadata", {}).items()},
     )

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import jinja2
 
-from management.network.provider import EgressRule, FirewallRule, LoadBalancerRule, PortRange, RouterSpec
+from management.network.provider import (
+    EgressRule,
+    FirewallRule,
+    LoadBalancerRule,
+    PortRange,
+    RoutedRule,
+    RouterSpec,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 GUEST_IF = "guest0"
@@ -110,6 +117,26 @@ def egress_rule(r: EgressRule, default: str) -> str:
     return _cidrs(r.cidrs, "daddr") + _proto(r.protocol, r.ports, r.icmp_type, r.icmp_code, original=False) + verdict
 
 
+def routed_rule(r: RoutedRule, family: int, verdict: str) -> str:
+    """One rule of routed (not NATed) traffic; IPv6 ICMP is ICMPv6."""
+    ip = "ip" if family == 4 else "ip6"
+    any_net = "0.0.0.0/0" if family == 4 else "::/0"
+    out = ""
+    for field, nets in (("saddr", r.sources), ("daddr", r.destinations)):
+        items = [str(ipaddress.ip_network(c, strict=False)) for c in nets]
+        if items and any_net not in items:
+            out += f"{ip} {field} {_set(items)} "
+    if r.protocol == "icmp" and family == 6:
+        out += "meta l4proto ipv6-icmp "
+        if r.icmp_type is not None and r.icmp_type >= 0:
+            out += f"icmpv6 type {r.icmp_type} "
+            if r.icmp_code is not None and r.icmp_code >= 0:
+                out += f"icmpv6 code {r.icmp_code} "
+    else:
+        out += _proto(r.protocol, r.ports, r.icmp_type, r.icmp_code, original=False)
+    return out + verdict
+
+
 def nft_context(spec: RouterSpec) -> dict:
     dnat: list[str] = []
     snat: list[str] = []
@@ -133,12 +160,17 @@ def nft_context(spec: RouterSpec) -> dict:
         snat.append(f'iifname "{GUEST_IF}" oifname "{GUEST_IF}" ip saddr {spec.guest_cidr} masquerade')  # hairpin
         for sn in spec.static_nats:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {sn.guest_ip} snat to {sn.public_ip}')
-        if spec.public.source_nat_ip:
+        if spec.public.source_nat_ip and not spec.routed:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {spec.guest_cidr} snat to {spec.public.source_nat_ip}')
     return {
         "spec": spec, "guest_if": GUEST_IF, "public_if": PUBLIC_IF if spec.public else None,
         "dnat": dnat, "snat": snat, "ingress": ingress,
         "egress": [egress_rule(r, spec.egress_default) for r in spec.egress],
+        "routed_ingress": [routed_rule(r, 4, "accept") for r in spec.routed_ingress],
+        "ipv6": spec.ipv6,
+        "ingress6": [routed_rule(r, 6, "accept") for r in spec.ipv6_ingress],
+        "egress6": [routed_rule(r, 6, "drop" if spec.egress_default == "allow" else "accept")
+                    for r in spec.ipv6_egress],
     }
 
 
@@ -151,7 +183,7 @@ def render_nftables(spec: RouterSpec) -> str:
 def render_dnsmasq(spec: RouterSpec, paths: RouterPaths) -> str:
     iface = spec.guest_iface
     return _env.get_template("dnsmasq.conf.j2").render(
-        spec=spec, guest_if=GUEST_IF, gateway=str(iface.ip), network=str(iface.network.network_address),
+        spec=spec, guest_if=GUEST_IF, ipv6=spec.ipv6, gateway=str(iface.ip), network=str(iface.network.network_address),
         netmask=str(iface.netmask),
         paths={"pid": paths.dnsmasq_pid, "leases": paths.leases, "log": paths.dnsmasq_log, "hosts": paths.hosts,
                "dhcp_hosts": paths.dhcp_hosts})

@@ -30,7 +30,8 @@ esac
 exit 0
 """
 
-# A tiny HTTP service answering its own name (TCP_NODELAY, one connection per request); with a 4th argument,
+# A tiny HTTP service answering its own name, or the caller's address on /whoami (TCP_NODELAY, one connection per
+# request; IPv4 or IPv6 by the address it binds); with a 4th argument,
 # /healthz answers 503 while that file exists (a member failing its load balancer health check).
 GUEST_HTTP = """
 import os, socket, sys, http.server
@@ -38,12 +39,13 @@ name, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sick = sys.argv[4] if len(sys.argv) > 4 else None
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = name.encode()
+        body = self.client_address[0].encode() if self.path == "/whoami" else name.encode()
         code = 503 if self.path == "/healthz" and sick and os.path.exists(sick) else 200
         self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
 class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     def server_bind(self):
         import socketserver; socketserver.TCPServer.server_bind(self)
     def get_request(self):
@@ -134,16 +136,31 @@ class Guest:
         sh("ip", "-n", self.netns, "addr", "add", cidr, "dev", "eth0")
         self.ip = cidr.split("/")[0]
 
-    def serve_http(self, port: int, sick_file: Path | None = None) -> None:
-        assert self.ip
+    def serve_http(self, port: int, sick_file: Path | None = None, ip: str | None = None) -> None:
+        ip = ip or self.ip
+        assert ip
         script = self.workdir / "guest_http.py"
         script.write_text(GUEST_HTTP)
         extra = [str(sick_file)] if sick_file is not None else []
-        p = subprocess.Popen(["ip", "netns", "exec", self.netns, "python3", str(script), self.name, self.ip,
+        p = subprocess.Popen(["ip", "netns", "exec", self.netns, "python3", str(script), self.name, ip,
                               str(port), *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         self.procs.append(p)
-        wait_for(lambda: f":{port} " in self.exec("ss", "-ltnH").stdout, what=f"{self.name} listening on {port}")
+        wait_for(lambda: f"{ip}:{port} " in self.exec("ss", "-ltnH").stdout.replace("[", "").replace("]", ""),
+                 what=f"{self.name} listening on {ip}:{port}")
+
+    def slaac_address(self, prefix: str, timeout: float = 30) -> str:
+        """The global IPv6 address the guest configured from the router's advertisements of ``prefix``."""
+        import ipaddress
+
+        net = ipaddress.IPv6Network(prefix)
+
+        def found() -> str | None:
+            out = self.exec("ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global").stdout.split()
+            addrs = [out[i + 1].split("/")[0] for i, w in enumerate(out) if w == "inet6"]
+            return next((a for a in addrs if ipaddress.IPv6Address(a) in net and "tentative" not in out), None)
+
+        return wait_for(found, timeout=timeout, interval=0.2, what=f"{self.name}: SLAAC address in {prefix}")
 
     def wget(self, url: str, timeout: int = 2) -> str | None:
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -139,6 +140,7 @@ class NamespaceRouterProvider:
             changed += self._ensure_netns(spec)
             changed += self._ensure_links(spec, paths)
             changed += self._ensure_addresses(spec)
+            changed += self._ensure_ipv6(spec)
             changed += self._converge_services(spec, paths)
             _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
@@ -310,6 +312,44 @@ class NamespaceRouterProvider:
                 run(["ip", "-n", spec.netns, "route", "replace", "default", "via", spec.public.gateway,
                      "dev", PUBLIC_IF])
                 changed.append("route:default")
+        return changed
+
+    def _ensure_ipv6(self, spec: RouterSpec) -> list[str]:
+        """A DualStack network's IPv6 (the namespace starts with IPv6 off): forwarding on, the guest /64's gateway
+        and the public address (no duplicate detection: the addresses are the cloud's to hand out), default
+        route upstream. Without IPv6 in the spec it is switched off again."""
+        six = spec.ipv6
+        devs = [GUEST_IF] + ([PUBLIC_IF] if spec.public is not None else [])
+        enabled = self._ns(spec, "sysctl", "-n", "net.ipv6.conf.all.disable_ipv6").stdout.strip() == "0"
+        if six is None:
+            if not enabled:
+                return []
+            self._ns(spec, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                     *[f"net.ipv6.conf.{d}.disable_ipv6=1" for d in devs])
+            return ["ipv6:off"]
+        changed: list[str] = []
+        if not enabled:
+            self._ns(spec, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.all.forwarding=1",
+                     *[f"net.ipv6.conf.{d}.{k}" for d in devs for k in ("accept_dad=0", "disable_ipv6=0")])
+            changed.append("ipv6:on")
+        want = {GUEST_IF: f"{six.gateway}/{ipaddress.IPv6Network(six.guest_cidr).prefixlen}"}
+        if six.public_ip and spec.public is not None:
+            want[PUBLIC_IF] = f"{six.public_ip}/{six.public_prefix}"
+        for dev in devs:
+            out = run(["ip", "-n", spec.netns, "-j", "-6", "addr", "show", "dev", dev, "scope", "global"]).stdout
+            have = {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])}
+            for a in sorted(have - {want.get(dev)}):
+                run(["ip", "-n", spec.netns, "-6", "addr", "del", a, "dev", dev])
+                changed.append(f"addr6-:{a}")
+            if dev in want and want[dev] not in have:
+                run(["ip", "-n", spec.netns, "-6", "addr", "add", want[dev], "dev", dev, "nodad"])
+                changed.append(f"addr6+:{want[dev]}")
+        if six.public_gateway and spec.public is not None:
+            routes = json.loads(run(["ip", "-n", spec.netns, "-j", "-6", "route", "show", "default"]).stdout or "[]")
+            if not any(r.get("gateway") == six.public_gateway for r in routes):
+                run(["ip", "-n", spec.netns, "-6", "route", "replace", "default", "via", six.public_gateway,
+                     "dev", PUBLIC_IF])
+                changed.append("route6:default")
         return changed
 
     def _health(self, name: str, pidfile: Path, marker: str) -> ServiceHealth:

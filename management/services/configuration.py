@@ -102,6 +102,12 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "public.ip.address.quarantine.duration": ("0", "Network", None, "Minutes a released public IP stays in "
                                               "quarantine: only its previous owner may take it back meanwhile "
                                               "(0: no quarantine)"),
+    "vr.public.interface.max.mtu": ("1500", "Network", "zone", "Largest MTU of a router's public interface "
+                                    "(larger publicmtu values are capped)"),
+    "vr.private.interface.max.mtu": ("1500", "Network", "zone", "Largest MTU of a router's guest interface "
+                                     "(larger privatemtu values are capped)"),
+    "ipv6.offering.enabled": ("false", "Advanced", None, "Whether network offerings with IPv6 (internetprotocol "
+                              "DualStack) may be created"),
     "routed.network.vpc.enabled": ("true", "Network", "zone", "Whether ROUTED mode networks (no NAT) and their "
                                    "IPv4 subnets, AS numbers and BGP peers may be used in the zone"),
     "routed.ipv4.network.cidr.auto.allocation.enabled": ("true", "Advanced", None, "Whether a ROUTED network "

@@ -221,9 +221,9 @@ def _type_name(annotation: Any, meta: list[Any]) -> str:
     declared = next((m for m in meta if isinstance(m, ApiType)), None)
     if declared is not None:
         return declared.name
-    if any(isinstance(m, Ref) for m in meta):
-        return "uuid"
     origin = get_origin(annotation)
+    if any(isinstance(m, Ref) for m in meta):
+        return "list" if origin is list else "uuid"
     if origin is list:
         (inner,) = get_args(annotation) or (str,)
         return "map" if get_origin(inner) is dict or inner is dict else "list"

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from management.api.cloudstack.schemas import Resp, TagResp
+from management.api.cloudstack.schemas_routing import BgpPeerResp, RouteResp
 
 
 class ProviderResp(Resp):
@@ -61,6 +62,12 @@ class NetworkOfferingResp(Resp):
                                "information as it is not currently applicable.")
     tags: str | None = Field(None, description="the tags for the network offering")
     created: datetime | None = Field(None, description="the date this network offering was created")
+    networkmode: str | None = Field(None, description="NATTED or ROUTED")
+    internetprotocol: str | None = Field(None, description="IPv4 or DualStack")
+    routingmode: str | None = Field(None, description="Static or Dynamic routing of a ROUTED offering")
+    specifyasnumber: bool | None = Field(None, description="whether networks of the offering need an AS number")
+    fornsx: bool = Field(False, description="whether the offering is for NSX networks (no NSX here)")
+    fortungsten: bool = Field(False, description="whether the offering is for Tungsten-Fabric networks (none here)")
 
 
 class NetworkResp(Resp):
@@ -117,6 +124,26 @@ class NetworkResp(Resp):
     created: datetime | None = Field(None, description="the date this network was created")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated with "
                                 "network")
+    # routed networks, IPv6, MTUs (commands/network/network_modes.py)
+    internetprotocol: str | None = Field(None, description="IPv4 or DualStack, from the network offering")
+    ip6gateway: str | None = Field(None, description="the network's IPv6 gateway")
+    ip6cidr: str | None = Field(None, description="the network's IPv6 subnet")
+    ip6dns1: str | None = Field(None, description="the first IPv6 DNS for the network")
+    ip6dns2: str | None = Field(None, description="the second IPv6 DNS for the network")
+    ip6routing: str | None = Field(None, description="how the IPv6 subnet reaches the outside: Static")
+    ip6routes: list[RouteResp] | None = Field(None, description="the upstream route of the IPv6 subnet")
+    ip4routing: str | None = Field(None, description="routing mode of a ROUTED network: Static or Dynamic")
+    ip4routes: list[RouteResp] | None = Field(None, description="the upstream route of a ROUTED network's subnet")
+    asnumberid: str | None = Field(None, description="ID of the network's AS number (Dynamic routing)")
+    asnumber: int | None = Field(None, description="the network's AS number (Dynamic routing)")
+    bgppeers: list[BgpPeerResp] | None = Field(None, description="the BGP peers of the network (Dynamic routing)")
+    publicmtu: int | None = Field(None, description="MTU of the router's public interface")
+    privatemtu: int | None = Field(None, description="MTU of the router's guest interface")
+    associatednetworkid: str | None = Field(None, description="ID of the network this one is associated to")
+    associatednetwork: str | None = Field(None, description="name of the network this one is associated to")
+    supportsvmautoscaling: bool | None = Field(None, description="whether autoscale VM groups can use the "
+                                               "network's load balancers")
+    tungstenvirtualrouteruuid: str | None = Field(None, description="Tungsten-Fabric virtual router (none here)")
 
 
 class PublicIpResp(Resp):

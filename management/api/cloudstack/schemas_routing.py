@@ -93,3 +93,10 @@ class BgpPeerResp(Resp):
     projectid: str | None = Field(None, description="project the peer is dedicated to")
     project: str | None = Field(None, description="name of that project")
     details: dict[str, str] | None = Field(None, description="session details, e.g. EBGP_MultiHop")
+
+
+class RouteResp(Resp):
+    """An upstream route a ROUTED/DualStack network needs: its subnet via the router's public address."""
+
+    subnet: str = Field(description="the network's subnet")
+    gateway: str | None = Field(None, description="the router's public address to route it to")

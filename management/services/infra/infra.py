@@ -681,7 +681,7 @@ def configure_element(session: Session, el: VirtualRouterElement, enabled: bool)
 
 # ---- VLAN IP ranges ---------------------------------------------------------------------------------------------
 
-def _vlan_tag(vlan: str | None) -> str:
+def vlan_tag(vlan: str | None) -> str:
     v = (vlan or "untagged").strip()
     if v.lower().startswith("vlan://"):
         v = v[7:]
@@ -728,7 +728,7 @@ def create_vlan_range(session: Session, *, zone: Zone, pod: Pod | None, pn: Phys
         raise ParamError(f"The IP range {startip}-{endip or startip} overlaps with an existing range in zone "
                          f"{zone.name}")
     row = VlanIpRange(zone_id=zone.id, pod_id=pod.id if pod else None, physical_network_id=pn.id if pn else None,
-                      network_id=network.id if network else None, vlan_tag=_vlan_tag(vlan), gateway=gateway,
+                      network_id=network.id if network else None, vlan_tag=vlan_tag(vlan), gateway=gateway,
                       netmask=netmask, start_ip=startip, end_ip=endip or startip,
                       vlan_type="VirtualNetwork" if virtual else "DirectAttached", account_id=account_id,
                       domain_id=domain_id)

@@ -221,3 +221,17 @@ def change_network_peers(session: Session, net: Network, peers: list[BgpPeer]) -
 def peers_of(session: Session, net: Network) -> list[BgpPeer]:
     ids = select(BgpPeerNetwork.bgp_peer_id).where(BgpPeerNetwork.network_id == net.id)
     return list(session.scalars(select(BgpPeer).where(BgpPeer.id.in_(ids), BgpPeer.removed.is_(None))))
+
+
+def setup_network(session: Session, net: Network, off: NetworkOffering, as_number: int | None,
+                  peers: list[BgpPeer]) -> None:
+    """A new dynamically routed network: its AS number (the given one, else the zone's next free) and peers."""
+    if not routed.is_dynamic(off):
+        return
+    allocate(session, net, as_number)
+    if peers:
+        change_network_peers(session, net, peers)
+
+
+def number_of(session: Session, net: Network) -> AsNumber | None:
+    return session.scalar(select(AsNumber).where(AsNumber.network_id == net.id, AsNumber.is_allocated.is_(True)))

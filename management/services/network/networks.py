@@ -40,7 +40,7 @@ from management.models.network_access import NetworkPermission
 from management.models.offerings import NetworkOffering
 from management.services import access
 from management.services.context import Caller
-from management.services.network import guest_vlans, ipam, quarantine
+from management.services.network import guest_vlans, ipam, network_details, quarantine, routed_spec
 from management.services.network import network_offerings as offerings
 
 log = logging.getLogger(__name__)
@@ -427,14 +427,17 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
                 network.broadcast_uri = f"vlan://{vnet}"
                 if pn is not None:
                     network.physical_network_id = pn.id
-        if network.guest_type == "Isolated" and offerings.has_service(off, "SourceNat"):
+        # a ROUTED network's router needs a public address too (upstream routes point at it); no NAT behind it
+        if network.guest_type == "Isolated" and (offerings.has_service(off, "SourceNat")
+                                                 or routed_spec.is_routed(off)):
             has = session.scalar(select(PublicIpAddress.id).where(PublicIpAddress.network_id == network.id,
                                                                   PublicIpAddress.source_nat.is_(True),
                                                                   PublicIpAddress.removed.is_(None)))
             if has is None:
                 owner = session.get_one(Account, network.account_id)
                 try:
-                    take_public_ip(session, zone_id=zone.id, account=owner, network=network, source_nat=True)
+                    take_public_ip(session, zone_id=zone.id, account=owner, network=network, source_nat=True,
+                                   ip=network_details.get(network, "sourcenatipaddress"))
                 except InsufficientCapacity:
                     if strict:
                         raise

@@ -8,6 +8,7 @@ Also here: reserving a free public IP for an account (reserveIpAddress) and rele
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ def active(session: Session, ip_id: int, now: datetime | None = None) -> PublicI
         PublicIpQuarantine.end_date > now).order_by(PublicIpQuarantine.id.desc()).limit(1))
 
 
-def blocked_for(account_id: int, now: datetime | None = None) -> Select[tuple[int]]:
+def blocked_for(account_id: int, now: datetime | None = None) -> Select[Any]:
     """SQL: ids of public IPs quarantined against ``account_id`` (quarantined, previous owner someone else)."""
     now = now or utcnow()
     return select(PublicIpQuarantine.public_ip_address_id).where(

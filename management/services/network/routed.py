@@ -8,22 +8,22 @@ The router side (no source NAT, routing rules and IPv6 in nftables) is ``service
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
-from management.errors import InsufficientCapacity, ParamError, ResourceAllocationError
+from management.errors import ParamError, ResourceAllocationError
 from management.models.identity import Account
-from management.models.infra import VlanIpRange, Zone
+from management.models.infra import Zone
 from management.models.network import Network
 from management.models.offerings import NetworkOffering
-from management.models.routing import GuestIpv4Subnet, Ipv6GuestPrefix, Ipv6GuestSubnet, ZoneIpv4Subnet
+from management.models.routing import BgpPeer, GuestIpv4Subnet, Ipv6GuestPrefix, Ipv6GuestSubnet, ZoneIpv4Subnet
 from management.models.rules import NetworkRule
 from management.services import configuration
 from management.services.network import firewall, routers
+from management.services.network.routed_spec import is_dual_stack, is_dynamic, is_routed
 
 ENABLED = "routed.network.vpc.enabled"
 AUTO_ALLOCATION = "routed.ipv4.network.cidr.auto.allocation.enabled"
@@ -31,17 +31,46 @@ MAX_CIDR = "routed.network.ipv4.max.cidr.size"
 MIN_CIDR = "routed.network.ipv4.min.cidr.size"
 
 
-def is_routed(off: NetworkOffering | None) -> bool:
-    return off is not None and (off.network_mode or "").upper() == "ROUTED"
+IPV6_OFFERINGS = "ipv6.offering.enabled"
+NOT_IN_ROUTED = ("SourceNat", "StaticNat", "PortForwarding", "Lb", "Vpn")
 
 
-def is_dual_stack(off: NetworkOffering | None) -> bool:
-    return off is not None and (off.internet_protocol or "").lower() == "dualstack"
-
-
-def is_dynamic(off: NetworkOffering | None) -> bool:
-    return off is not None and (off.routing_mode or "").lower() == "dynamic" and (is_routed(off) or
-                                                                                  is_dual_stack(off))
+def offering_modes(session: Session, *, guest_type: str, services: Iterable[str], network_mode: str | None,
+                   routing_mode: str | None, internet_protocol: str | None,
+                   specify_as_number: bool | None) -> dict[str, object]:
+    """createNetworkOffering's networkmode/routingmode/internetprotocol/specifyasnumber, checked and normalised
+    to the offering's columns."""
+    proto = {"ipv4": "IPv4", "dualstack": "DualStack"}.get((internet_protocol or "IPv4").lower())
+    if proto is None:
+        raise ParamError(f"Unsupported internet protocol {internet_protocol}; supported: IPv4, DualStack")
+    if proto == "DualStack":
+        if (configuration.get(session, IPV6_OFFERINGS) or "false").lower() != "true":
+            raise ParamError(f"Configuration {IPV6_OFFERINGS} needs to be enabled for creating IPv6 supported "
+                             "network offering")
+        if guest_type != "Isolated":
+            raise ParamError("Internet protocol DualStack is supported for Isolated network offerings only")
+    mode = (network_mode or "NATTED").upper()
+    if mode not in ("NATTED", "ROUTED"):
+        raise ParamError(f"Invalid network mode {network_mode}; supported: NATTED, ROUTED")
+    if mode == "ROUTED":
+        if (configuration.get(session, ENABLED) or "true").lower() != "true":
+            raise ParamError(f"Configuration {ENABLED} needs to be enabled")
+        if guest_type != "Isolated":
+            raise ParamError("ROUTED network mode is supported for Isolated network offerings only")
+        bad = [s for s in NOT_IN_ROUTED if s in set(services)]
+        if bad:
+            raise ParamError(f"Service(s) {', '.join(bad)} are not supported by network offerings in ROUTED mode")
+    rmode = None
+    if routing_mode:
+        rmode = {"static": "Static", "dynamic": "Dynamic"}.get(routing_mode.lower())
+        if rmode is None:
+            raise ParamError(f"Invalid routing mode {routing_mode}; supported: Static, Dynamic")
+        if mode != "ROUTED":
+            raise ParamError("Routing mode can be specified for network offerings in ROUTED mode only")
+    if specify_as_number and rmode != "Dynamic":
+        raise ParamError("AS number can be specified only for network offerings with Dynamic routing mode")
+    return {"network_mode": mode, "internet_protocol": proto, "routing_mode": rmode,
+            "specify_as_number": bool(specify_as_number)}
 
 
 def check_enabled(session: Session, zone: Zone) -> None:
@@ -240,6 +269,35 @@ def subnet_for_network(session: Session, zone: Zone, owner: Account, *, cidr: st
     raise ParamError("Failed to automatically allocate a subnet with specified cidrsize")
 
 
+def prepare_network(session: Session, caller_is_root: bool, zone: Zone, owner: Account, off: NetworkOffering, *,
+                    gateway: str | None, netmask: str | None, cidr_size: int | None, as_number: int | None,
+                    peers: list[BgpPeer]) -> tuple[str | None, str | None, GuestIpv4Subnet | None]:
+    """Checks createNetwork's routed parameters; for a ROUTED offering, the (gateway, netmask) of the subnet the
+    network takes and that subnet's record."""
+    if not is_routed(off) and cidr_size is not None:
+        raise ParamError("CIDR size can be specified only for ROUTED networks")
+    if not is_dynamic(off) and (as_number is not None or peers):
+        raise ParamError("AS number and BGP peers can be specified only for networks with Dynamic routing")
+    if off.specify_as_number and as_number is None:
+        raise ParamError("AS number is required for the network but not passed.")
+    if not is_routed(off):
+        return gateway, netmask, None
+    check_enabled(session, zone)
+    if (gateway or netmask) and not caller_is_root:
+        raise ParamError("Only root admin can specify gateway and netmask for ROUTED networks")
+    if gateway and netmask:
+        cidr: str | None = str(ipaddress.IPv4Network(f"{gateway}/{netmask}", strict=False))
+    elif gateway or netmask:
+        raise ParamError("gateway and netmask must be specified together")
+    else:
+        cidr = None
+        if cidr_size is None:
+            raise ParamError("CIDR size or gateway/netmask is required for ROUTED networks")
+    row = subnet_for_network(session, zone, owner, cidr=cidr, cidr_size=cidr_size)
+    sub = ipaddress.IPv4Network(row.subnet)
+    return gateway or str(sub.network_address + 1), netmask or str(sub.netmask), row
+
+
 def assign(session: Session, row: GuestIpv4Subnet, net: Network) -> None:
     row.network_id, row.state, row.allocated = net.id, "Allocated", utcnow()
     session.flush()
@@ -316,39 +374,6 @@ def allocate_ipv6(session: Session, net: Network) -> None:
     raise ResourceAllocationError("Unable to allocate IPv6 guest subnet for the network")
 
 
-def router_public_ipv6(session: Session, net: Network, vlan: VlanIpRange | None) -> tuple[str, int, str] | None:
-    """(address, prefix length, gateway) of the network router's public IPv6: kept in the network's details,
-    taken once from the public range's IPv6 part."""
-    details = json.loads(net.details_json or "{}") if net.details_json else {}
-    if not isinstance(details, dict):
-        details = {}
-    if vlan is None or not vlan.ip6_cidr or not vlan.ip6_gateway:
-        return None
-    cidr = ipaddress.IPv6Network(vlan.ip6_cidr, strict=False)
-    have = details.get("router.ip6")
-    if not have:
-        taken = set()
-        for other in session.scalars(select(Network.details_json).where(Network.details_json.is_not(None))):
-            try:
-                taken.add(json.loads(other or "{}").get("router.ip6"))
-            except (ValueError, AttributeError):
-                continue
-        lo_s, _, hi_s = (vlan.ip6_range or "").partition("-")
-        lo = ipaddress.IPv6Address(lo_s) if lo_s else cidr.network_address + 2
-        hi = ipaddress.IPv6Address(hi_s) if hi_s else cidr.network_address + 0xFFFF
-        gw = ipaddress.IPv6Address(vlan.ip6_gateway)
-        cand = lo
-        while cand <= hi and (str(cand) in taken or cand == gw):
-            cand += 1
-        if cand > hi:
-            raise InsufficientCapacity("Insufficient address capacity: no free public IPv6 address in the range")
-        have = str(cand)
-        details["router.ip6"] = have
-        net.details_json = json.dumps(details)
-        session.flush()
-    return have, cidr.prefixlen, vlan.ip6_gateway
-
-
 # ------------------------------------------------------------------------------------------------ rules
 
 def _cidrs(values: list[str] | None, family: int, default: str) -> str:
@@ -408,3 +433,6 @@ def create_rule(session: Session, net: Network, *, purpose: str, protocol: str, 
 
 def revoke_rule(session: Session, rule: NetworkRule) -> None:
     firewall.revoke(session, rule)
+
+
+__all__ = ["is_dual_stack", "is_dynamic", "is_routed"]

@@ -55,6 +55,7 @@ from management.network.provider import (
 from management.services import naming
 from management.services.network import network_offerings as offerings
 from management.services.network import networks as netsvc
+from management.services.network import routed_spec
 
 log = logging.getLogger(__name__)
 
@@ -274,13 +275,15 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
                     if i.one_to_one_nat and i.vm_ip and not i.source_nat)
     off = session.get_one(NetworkOffering, net.network_offering_id)
     dns = tuple(d for d in (net.dns1, net.dns2) if d)
+    routed = routed_spec.spec_fields(session, net, off, rules, session.get(VlanIpRange, ips[0].vlan_id)
+                                     if ips else None)
     return RouterSpec(
         router_id=key, name=f"r-{net.id}",
         guest=GuestSide(bridge=netsvc.guest_bridge_name(net), gateway_cidr=f"{gateway}/{cidr.prefixlen}",
                         domain=net.network_domain or "cs.internal", dns_servers=dns),
         public=public, dhcp_hosts=tuple(dhcp), firewall=tuple(fw), egress=tuple(eg),
         egress_default="allow" if off.egress_default_policy else "deny",
-        port_forwards=tuple(pfs), static_nats=statics, load_balancers=tuple(lbs), metadata=metadata,
+        port_forwards=tuple(pfs), static_nats=statics, load_balancers=tuple(lbs), metadata=metadata, **routed,
     )
 
 

@@ -91,3 +91,28 @@ def update(session: Session, rng: VlanIpRange, *, gateway: str | None, netmask: 
         rng.for_system_vms = for_system_vms
     session.flush()
     return rng
+
+
+def add_ipv6(session: Session, rng: VlanIpRange, *, gateway6: str | None, cidr6: str | None, start6: str | None,
+             end6: str | None) -> VlanIpRange:
+    """createVlanIpRange's IPv6 part: the range's IPv6 gateway and CIDR (no longer than /64), optionally a range
+    of addresses routers take theirs from."""
+    if not gateway6 or not cidr6:
+        raise ParamError("ip6Gateway and ip6Cidr should be defined for an IPv6 range")
+    try:
+        net6 = ipaddress.IPv6Network(cidr6, strict=False)
+        gw6 = ipaddress.IPv6Address(gateway6)
+    except ValueError:
+        raise ParamError(f"Invalid IPv6 gateway {gateway6} or CIDR {cidr6}") from None
+    if net6.prefixlen > 64:
+        raise ParamError("The cidr size of IPv6 network must be no more than 64 bits")
+    if gw6 not in net6:
+        raise ParamError(f"The gateway {gateway6} is not in the IPv6 CIDR {cidr6}")
+    if rng.ip6_cidr:
+        raise ParamError("The VLAN already has an IPv6 range")
+    rng.ip6_gateway, rng.ip6_cidr = str(gw6), str(net6)
+    if start6:
+        update(session, rng, gateway=None, netmask=None, start=None, end=None, start6=start6, end6=end6 or start6,
+               gateway6=None, cidr6=None, for_system_vms=None)
+    session.flush()
+    return rng

@@ -92,7 +92,8 @@ def list_ip_forwarding_rules(ctx: CallContext, p: ListIpForwardingParams) -> Lis
         rules = list(ctx.session.scalars(select(NetworkRule).where(
             NetworkRule.ip_address_id == ip.id, NetworkRule.purpose == "StaticNat",
             NetworkRule.removed.is_(None)).order_by(NetworkRule.id)))
-        for rule in rules or [None]:
+        candidates: list[NetworkRule | None] = [*rules] or [None]
+        for rule in candidates:
             if p.id and p.id not in ((rule.uuid if rule else None), ip.uuid):
                 continue
             if p.fordisplay is not None and rule is not None and rule.for_display != p.fordisplay:

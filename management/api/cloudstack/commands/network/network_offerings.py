@@ -18,6 +18,7 @@ from management.models.offerings import NetworkOffering
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
 from management.services.network import network_offerings as svc
+from management.services.network import routed
 
 
 def services_resp(off: NetworkOffering) -> list[ServiceResp]:
@@ -33,7 +34,9 @@ def offering_resp(off: NetworkOffering) -> NetworkOfferingResp:
         state=off.state, guestiptype=off.guest_type, service=services_resp(off), forvpc=off.for_vpc,
         ispersistent=off.is_persistent, egressdefaultpolicy=off.egress_default_policy, issystem=off.is_system,
         supportspublicaccess=svc.has_service(off, "SourceNat"), created=off.created,
-        domainid=off.domain_ids, zoneid=off.zone_ids)
+        domainid=off.domain_ids, zoneid=off.zone_ids, networkmode=off.network_mode or "NATTED",
+        internetprotocol=off.internet_protocol or "IPv4", routingmode=off.routing_mode,
+        specifyasnumber=off.specify_as_number)
 
 
 class ListNetworkOfferingsParams(ListParams):
@@ -66,6 +69,9 @@ class ListNetworkOfferingsParams(ListParams):
                                                                      "available network offering that a network "
                                                                      "can be changed to.")
     issystem: bool | None = Field(None, description="true if need to list only system network offerings")
+    domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="only offerings available "
+                                                                   "to this domain (public ones included)")
+    routingmode: str | None = Field(None, description="only offerings with this routing mode: Static or Dynamic")
 
 
 @api_command("listNetworkOfferings", params=ListNetworkOfferingsParams, result_key="networkoffering",
@@ -98,6 +104,11 @@ def list_network_offerings(ctx: CallContext, p: ListNetworkOfferingsParams) -> L
         stmt = stmt.where(NetworkOffering.for_vpc.is_(p.forvpc))
     if p.state:
         stmt = stmt.where(NetworkOffering.state.ilike(p.state))
+    if p.routingmode:
+        stmt = stmt.where(NetworkOffering.routing_mode.ilike(p.routingmode))
+    if p.domainid:
+        stmt = stmt.where(NetworkOffering.domain_ids.is_(None)
+                          | NetworkOffering.domain_ids.contains(ctx.refs["domainid"].uuid))
     if p.networkid:
         net: Network = ctx.refs["networkid"]
         stmt = stmt.where(NetworkOffering.guest_type == net.guest_type, NetworkOffering.for_vpc.is_(False))
@@ -161,6 +172,20 @@ class CreateNetworkOfferingParams(Params):
     zoneid: list[str] | None = Field(None, description="the ID of the containing zone(s), null for public offerings")
     enable: bool = Field(False, description="set to true if the offering is to be enabled during creation. Default "
                          "is false")
+    internetprotocol: str | None = Field(None, description="IPv4 (default) or DualStack: networks of the offering "
+                                         "also get an IPv6 /64 (needs ipv6.offering.enabled)")
+    networkmode: str | None = Field(None, description="NATTED (default) or ROUTED: the guest subnet is routed, "
+                                    "not NATed")
+    routingmode: str | None = Field(None, description="Static or Dynamic (BGP) routing of a ROUTED offering")
+    specifyasnumber: bool | None = Field(None, description="whether networks must be created with an AS number "
+                                         "(Dynamic routing)")
+    provider: str | None = Field(None, description="the provider of an NSX/Netris offering (none here)")
+    fornsx: bool | None = Field(None, description="true for NSX networks (no NSX here)")
+    fortungsten: bool | None = Field(None, description="true for Tungsten-Fabric networks (none here)")
+    nsxsupportlb: bool | None = Field(None, description="whether an NSX offering supports load balancing")
+    nsxsupportsinternallb: bool | None = Field(None, description="whether an NSX offering supports internal LB")
+    keepaliveenabled: bool | None = Field(None, description="whether the load balancer keeps connections alive")
+    maxconnections: int | None = Field(None, description="maximum concurrent connections of the load balancer")
 
 
 @api_command("createNetworkOffering", params=CreateNetworkOfferingParams, result_key="networkoffering",
@@ -176,6 +201,13 @@ def create_network_offering(ctx: CallContext, p: CreateNetworkOfferingParams) ->
     if avail is None:
         raise ParamError("Invalid availability; supported: Optional, Required")
     services = svc.parse_service_map(p.supportedservices, p.serviceproviderlist, gtype)
+    if p.fornsx or p.provider:
+        raise ParamError(f"Provider {p.provider or 'Nsx'} is not enabled in any zone: no NSX/Netris here")
+    if p.fortungsten:
+        raise ParamError("Tungsten-Fabric is not enabled in any zone")
+    modes = routed.offering_modes(ctx.session, guest_type=gtype, services=services, network_mode=p.networkmode,
+                                  routing_mode=p.routingmode, internet_protocol=p.internetprotocol,
+                                  specify_as_number=p.specifyasnumber)
     if gtype == "Shared" and not p.specifyvlan and "SecurityGroup" not in services:
         pass  # CloudStack allows it since 4.x (untagged shared networks)
     svc.ensure_seeded(ctx.session)
@@ -188,7 +220,7 @@ def create_network_offering(ctx: CallContext, p: CreateNetworkOfferingParams) ->
                           services_json=json.dumps(services),
                           service_offering_id=ctx.refs["serviceofferingid"].id if p.serviceofferingid else None,
                           domain_ids=",".join(p.domainid) if p.domainid else None,
-                          zone_ids=",".join(p.zoneid) if p.zoneid else None)
+                          zone_ids=",".join(p.zoneid) if p.zoneid else None, **modes)
     ctx.session.add(off)
     ctx.session.flush()
     return offering_resp(off)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
+from management.api.cloudstack.commands.network import network_modes
 from management.api.cloudstack.commands.network.network_offerings import services_resp
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, Uuid, api_command
@@ -56,13 +57,13 @@ def network_resp(ctx: CallContext, n: Network, tag_rows: list | None = None) -> 
         canusefordeploy=n.state in svc.LIVE_STATES and n.removed is None, ispersistent=off.is_persistent,
         isdefault=n.is_default, egressdefaultpolicy=off.egress_default_policy, created=n.created,
         tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-              for t in tag_rows or []],
+              for t in tag_rows or []], **network_modes.resp_fields(ctx, n, off),
     )
 
 
 # ------------------------------------------------------------------------------------------------ create
 
-class CreateNetworkParams(Params):
+class CreateNetworkParams(network_modes.CreateNetworkModeParams):
     name: str = Field(description="the name of the network")
     displaytext: str | None = Field(None, description="the display text of the network")
     networkofferingid: Annotated[str, Ref("NetworkOffering", "read")] = Field(description="the network offering ID")
@@ -124,10 +125,12 @@ def create_network(ctx: CallContext, p: CreateNetworkParams) -> NetworkResp:
     name = p.name or p.displaytext
     if not name:
         raise ParamError("Unable to execute API command createnetwork due to missing parameter name")
+    gateway, netmask, subnet = network_modes.before_create(ctx, p, offering, zone, owner, p.gateway, p.netmask)
     net = svc.create_network(
-        ctx.session, ctx.caller, owner, zone, offering, name=name, display_text=p.displaytext, gateway=p.gateway,
-        netmask=p.netmask, startip=p.startip, endip=p.endip, vlan=p.vlan,
+        ctx.session, ctx.caller, owner, zone, offering, name=name, display_text=p.displaytext, gateway=gateway,
+        netmask=netmask, startip=p.startip, endip=p.endip, vlan=p.vlan,
         physical_network=ctx.refs.get("physicalnetworkid"), network_domain=p.networkdomain, acl_type=p.acltype)
+    network_modes.after_create(ctx, p, net, offering, subnet)
     if owner_domain is not None:
         net.domain_id = owner_domain.id
         ctx.session.flush()
@@ -136,7 +139,7 @@ def create_network(ctx: CallContext, p: CreateNetworkParams) -> NetworkResp:
 
 # ------------------------------------------------------------------------------------------------ list
 
-class ListNetworksParams(TaggedListParams):
+class ListNetworksParams(TaggedListParams, network_modes.ListNetworkModeParams):
     id: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list networks by ID")
     name: str | None = Field(None, description="list networks by name")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the zone ID of the network")
@@ -213,16 +216,19 @@ def list_networks(ctx: CallContext, p: ListNetworksParams) -> ListResult:
         ok = [o.id for o in s.scalars(select(NetworkOffering))
               if want <= {k.lower() for k in offsvc.services_of(o)}]
         stmt = stmt.where(Network.network_offering_id.in_(ok))
+    stmt = network_modes.list_filter(ctx, p, stmt)
     stmt = keyword_filter(stmt, p.keyword, Network.name, Network.display_text)
     stmt = tags_filter(stmt, p.tags, "Network", Network.uuid)
     rows, count = paginate(s, stmt, p.page, p.pagesize, Network.id)
+    if p.retrieveonlyresourcecount:
+        return ListResult([], count)
     by_uuid = tags.tags_of(s, "Network", [n.uuid for n in rows])
     return ListResult([network_resp(ctx, n, by_uuid.get(n.uuid)) for n in rows], count)
 
 
 # ------------------------------------------------------------------------------------------------ update/delete
 
-class UpdateNetworkParams(Params):
+class UpdateNetworkParams(network_modes.UpdateNetworkModeParams):
     id: Annotated[str, Ref("Network")] = Field(description="the ID of the network")
     name: str | None = Field(None, description="the new name for the network")
     displaytext: str | None = Field(None, description="the new display text for the network")
@@ -270,6 +276,7 @@ def update_network(ctx: CallContext, p: UpdateNetworkParams) -> NetworkResp:
             if ipaddress.IPv4Address(ip) not in new:
                 raise ParamError(f"guestvmcidr {new} does not contain the NIC address {ip} in use")
         net.cidr = str(new)
+    network_modes.apply_update(ctx, p, net)
     ctx.session.flush()
     return network_resp(ctx, net)
 
@@ -284,6 +291,7 @@ class DeleteNetworkParams(Params):
              description="Deletes a network")
 def delete_network(ctx: CallContext, p: DeleteNetworkParams) -> Success:
     svc.delete_network(ctx.session, ctx.refs["id"], p.forced)
+    network_modes.on_delete(ctx, ctx.refs["id"])
     return Success()
 
 

@@ -166,7 +166,8 @@ def guest_subnet_resp(ctx: CallContext, g: GuestIpv4Subnet) -> GuestIpv4SubnetRe
     s = ctx.session
     parent = s.get(ZoneIpv4Subnet, g.parent_id) if g.parent_id else None
     net = s.get(Network, g.network_id) if g.network_id else None
-    zone = s.get(Zone, parent.zone_id if parent else net.zone_id) if (parent or net) else None
+    zone_id = parent.zone_id if parent else (net.zone_id if net else None)
+    zone = s.get(Zone, zone_id) if zone_id else None
     return GuestIpv4SubnetResp(id=g.uuid, parentid=parent.uuid if parent else None,
                                parentsubnet=parent.subnet if parent else None, subnet=g.subnet, state=g.state,
                                zoneid=zone.uuid if zone else None, zonename=zone.name if zone else None,
@@ -256,11 +257,9 @@ class RoutedRuleResp(FirewallRuleResp):
 def routed_resp(ctx: CallContext, r: NetworkRule) -> RoutedRuleResp:
     base = fw_resp(ctx, r).model_dump()
     base["destcidrlist"] = r.dest_cidrs
-    port = {k: (str(v) if v is not None else None) for k, v in (("privateport", r.start_port),
-                                                                 ("privateendport", r.end_port),
-                                                                 ("publicport", r.start_port),
-                                                                 ("publicendport", r.end_port))}
-    return RoutedRuleResp(**base, **port)
+    start, end = (str(v) if v is not None else None for v in (r.start_port, r.end_port))
+    base.update(privateport=start, privateendport=end, publicport=start, publicendport=end)
+    return RoutedRuleResp.model_validate(base)
 
 
 class CreateRoutedRuleParams(Params):

@@ -19,6 +19,7 @@ from management.services import access
 from management.services.context import CallContext
 from management.services.infra import infra
 from management.services.listing import paginate
+from management.services.network import vlan_ranges
 
 access.register_entity("VlanIpRange", VlanIpRange, "public")
 
@@ -67,6 +68,12 @@ class CreateVlanIpRangeParams(Params):
                                                                    "owning a VLAN")
     projectid: Uuid | None = Field(None, description="project who will own the VLAN.")
     forsystemvms: bool | None = Field(None, description="true if IP range is set to system vms, false if not")
+    startipv6: str | None = Field(None, description="the beginning IPv6 address in the IPv6 network range")
+    endipv6: str | None = Field(None, description="the ending IPv6 address in the IPv6 network range")
+    ip6gateway: str | None = Field(None, description="the gateway of the IPv6 network (an IPv6-only call adds it "
+                                   "to the VLAN's IPv4 range)")
+    ip6cidr: str | None = Field(None, description="the CIDR of the IPv6 network, /64 or shorter")
+    provider: str | None = Field(None, description="provider of the range (NSX; none here)")
 
 
 @api_command("createVlanIpRange", params=CreateVlanIpRangeParams, result_key="vlan", response=VlanIpRangeResp,
@@ -86,6 +93,17 @@ def create_vlan_ip_range(ctx: CallContext, p: CreateVlanIpRangeParams) -> VlanIp
             zone = ctx.refs["podid"].zone
         else:
             raise ParamError("Unable to execute API command createvlaniprange due to missing parameter zoneid")
+    if p.provider:
+        raise ParamError(f"Provider {p.provider} is not enabled in zone {zone.name}")
+    ipv6 = dict(gateway6=p.ip6gateway, cidr6=p.ip6cidr, start6=p.startipv6, end6=p.endipv6)
+    if not p.startip and (p.ip6gateway or p.ip6cidr):
+        tag = infra.vlan_tag(p.vlan)
+        rng = ctx.session.scalar(select(VlanIpRange).where(
+            VlanIpRange.zone_id == zone.id, VlanIpRange.removed.is_(None), VlanIpRange.vlan_tag.in_((tag, tag.removeprefix("vlan://"))),
+            VlanIpRange.network_id == (network.id if network else None)).order_by(VlanIpRange.id).limit(1))
+        if rng is None:
+            raise ParamError(f"There is no IPv4 range of VLAN {tag} in zone {zone.name} to add the IPv6 range to")
+        return vlan_resp(ctx, vlan_ranges.add_ipv6(ctx.session, rng, **ipv6))
     if not p.startip:
         raise ParamError("Unable to execute API command createvlaniprange due to missing parameter startip")
     account_id = domain_id = None
@@ -96,6 +114,8 @@ def create_vlan_ip_range(ctx: CallContext, p: CreateVlanIpRangeParams) -> VlanIp
                                   pn=ctx.refs.get("physicalnetworkid"), network=network, vlan=p.vlan,
                                   gateway=p.gateway, netmask=p.netmask, startip=p.startip, endip=p.endip,
                                   forvirtualnetwork=p.forvirtualnetwork, account_id=account_id, domain_id=domain_id)
+    if p.ip6gateway or p.ip6cidr:
+        vlan_ranges.add_ipv6(ctx.session, row, **ipv6)
     return vlan_resp(ctx, row)
 
 
