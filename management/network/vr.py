@@ -337,7 +337,8 @@ class NamespaceRouterProvider:
             want[PUBLIC_IF] = f"{six.public_ip}/{six.public_prefix}"
         for dev in devs:
             out = run(["ip", "-n", spec.netns, "-j", "-6", "addr", "show", "dev", dev, "scope", "global"]).stdout
-            have = {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])}
+            have = {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])
+                    if "local" in a}
             for a in sorted(have - {want.get(dev)}):
                 run(["ip", "-n", spec.netns, "-6", "addr", "del", a, "dev", dev])
                 changed.append(f"addr6-:{a}")
