@@ -23,7 +23,7 @@ from management.services import scheduling
 from management.services.compute import vmsync
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
-from management.services.network import routers
+from management.services.network import autoscale, routers
 from management.services.runtime import Runtime
 from management.services.telemetry import telemetry
 from management.settings import Settings
@@ -58,6 +58,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
         vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
         scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
+        autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
     return Server(runtime, dispatcher, queue, created)
 
 

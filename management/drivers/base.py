@@ -71,6 +71,7 @@ class Capability(StrEnum):
     VOLUME_IMPORT = "volume_import"  # list_volumes / adopt_volume: files in a pool devcloud did not create
     VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
     DOMAIN_IMPORT = "domain_import"  # foreign_domains / adopt_domain / release_domain
+    VM_STATS = "vm_stats"  # vm_stats: a domain's CPU and memory use (autoscale policies read them)
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -249,6 +250,12 @@ class HostStats:
     cpu_utilization: float  # percent, 0..100
     vcpus_allocated: int  # sum of vcpus of Running domains
     domains_running: int
+
+
+@dataclass(frozen=True, slots=True)
+class VmStats:
+    cpu_percent: float  # busy share of the domain's vCPUs since the previous sample, 0..100
+    memory_percent: float  # share of the domain's memory in use, 0..100
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,6 +525,10 @@ class HypervisorDriver(abc.ABC):
     def unplug_nic(self, vm_uuid: str, mac: str) -> DomainInfo:
         """Remove a NIC by MAC (no-op if absent). Needs NIC_HOTPLUG when the domain is Running."""
 
+    def vm_stats(self, vm_uuid: str) -> VmStats:
+        """The Running domain's current CPU and memory use (VM_STATS)."""
+        raise CapabilityNotSupported(self.name, Capability.VM_STATS)
+
     @abc.abstractmethod
     def console_address(self, vm_uuid: str) -> ConsoleAddress:
         """Where a console proxy connects to reach the domain's console (CONSOLE). Domain must be Running."""
@@ -557,6 +568,7 @@ class HypervisorDriver(abc.ABC):
 __all__ = [
     "BackupDisk",
     "Capability",
+    "VmStats",
     "ConsoleAddress",
     "DiskSpec",
     "DomainInfo",

@@ -47,6 +47,7 @@ from management.drivers.base import (
     PoolSpec,
     PowerState,
     SnapshotInfo,
+    VmStats,
     VolumeInfo,
     make_capabilities,
 )
@@ -244,6 +245,7 @@ class _Domain:
     nics: dict[str, NicSpec] = field(default_factory=dict)
     user_data: str | None = None
     console_port: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # (cpu %, memory %) vm_stats reports; set_vm_load changes it
 
 
 @dataclass
@@ -276,6 +278,16 @@ def _host_state(url: str) -> _Host:
         return host
 
 
+def set_vm_load(url: str, vm_uuid: str, *, cpu_percent: float, memory_percent: float = 0.0) -> None:
+    """What the simulated domain's vm_stats report from now on (a test's stand-in for a guest's load)."""
+    host = _host_state(url)
+    with host.lock:
+        dom = host.domains.get(vm_uuid)
+        if dom is None:
+            raise DomainNotFound(vm_uuid)
+        dom.load = (float(cpu_percent), float(memory_percent))
+
+
 def reset_simulator(url: str | None = None) -> None:
     """Forget one simulated host (or all of them): domains, volumes, faults. For tests."""
     with _HOSTS_LOCK:
@@ -301,6 +313,7 @@ class SimulatorDriver(HypervisorDriver):
         backup=True,
         volume_import=True,
         volume_check=True,
+        vm_stats=True,
         live_migration=False,  # no migrate() in the contract yet; declared honestly
     )
 
@@ -889,6 +902,14 @@ class SimulatorDriver(HypervisorDriver):
                     self.require(Capability.NIC_HOTPLUG)
                 del dom.nics[mac]
             return self._info(dom)
+
+    def vm_stats(self, vm_uuid: str) -> VmStats:
+        self._enter("vm_stats")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "read the statistics of")
+            return VmStats(cpu_percent=dom.load[0], memory_percent=dom.load[1])
 
     def console_address(self, vm_uuid: str) -> ConsoleAddress:
         self.require(Capability.CONSOLE)

@@ -106,6 +106,8 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                                     "(larger publicmtu values are capped)"),
     "vr.private.interface.max.mtu": ("1500", "Network", "zone", "Largest MTU of a router's guest interface "
                                      "(larger privatemtu values are capped)"),
+    "autoscale.stats.interval": ("60", "Advanced", None, "Seconds between two rounds of the autoscale engine "
+                                 "(samples of the groups' members, scale up/down decisions; 0: off)"),
     "ipv6.offering.enabled": ("false", "Advanced", None, "Whether network offerings with IPv6 (internetprotocol "
                               "DualStack) may be created"),
     "routed.network.vpc.enabled": ("true", "Network", "zone", "Whether ROUTED mode networks (no NAT) and their "

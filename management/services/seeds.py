@@ -67,3 +67,6 @@ def seed_inventory(session: Session) -> None:
     from management.services.network import network_offerings  # guest networks room
 
     network_offerings.seed(session)  # CloudStack's default network offerings (exact names, service maps)
+    from management.services.network import autoscale
+
+    autoscale.ensure_counters(session)  # the virtual router's default autoscale counters

@@ -51,6 +51,7 @@ from management.drivers.base import (
     PoolSpec,
     PowerState,
     SnapshotInfo,
+    VmStats,
     VolumeInfo,
     make_capabilities,
 )
@@ -87,6 +88,7 @@ log = logging.getLogger(__name__)
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
     events=True, config_drive=True, backup=True, volume_import=True, volume_check=True, domain_import=True,
+    vm_stats=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
@@ -94,6 +96,7 @@ _TEST = make_capabilities(volume_snapshot=True, events=True, backup=True, volume
 # Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
 _XEN = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
+    vm_stats=True,
 )
 # Xen PV boot files a host provides (host preparation uploads them): pool -> volumes (see ``_pv_boot``)
 PV_BOOT_POOL = "devcloud-pvboot"
@@ -190,6 +193,7 @@ class LibvirtDriver(HypervisorDriver):
         self._conn = Connection(url, on_open=self._on_open, events=self.events_enabled)
         self._callback_ids: list[tuple[libvirt.virConnect, int]] = []
         self._cpu_sample: tuple[float, int, int] | None = None
+        self._vm_samples: dict[str, tuple[float, int]] = {}  # vm uuid -> (monotonic time, cpu ns) for vm_stats
         self._lock = threading.RLock()  # serialises XML read-modify-write of one host's domains
 
     # ------------------------------------------------------------------------------------------ connection
@@ -745,6 +749,34 @@ class LibvirtDriver(HypervisorDriver):
 
         self._remove_device(dom, match, f"NIC {mac}", Capability.NIC_HOTPLUG)
         return self._info(dom)
+
+    # ------------------------------------------------------------------------------------------- statistics
+
+    def vm_stats(self, vm_uuid: str) -> VmStats:
+        """CPU: the domain's CPU time between this sample and the previous one over its vCPUs' wall time (the
+        first sample of a domain reads 0); memory: the balloon driver's view when the guest reports it, else the
+        resident share of the domain's memory."""
+        self.require(Capability.VM_STATS)
+        dom = self._require(vm_uuid)
+        state = self._state(dom)
+        if state != PowerState.RUNNING:
+            raise InvalidDomainState(vm_uuid, state.value, "read the statistics of")
+        try:
+            _, max_kib, _, vcpus, cpu_ns = dom.info()
+            mem = dom.memoryStats()
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+        now = time.monotonic()
+        with self._lock:
+            prev = self._vm_samples.get(vm_uuid)
+            self._vm_samples[vm_uuid] = (now, cpu_ns)
+        cpu = 0.0
+        if prev is not None and now > prev[0]:
+            cpu = 100.0 * (cpu_ns - prev[1]) / ((now - prev[0]) * 1e9 * max(vcpus, 1))
+        total = mem.get("available") or mem.get("actual") or max_kib
+        used = total - mem["unused"] if "unused" in mem and mem.get("available") else mem.get("rss", 0)
+        return VmStats(cpu_percent=round(min(max(cpu, 0.0), 100.0), 2),
+                       memory_percent=round(min(100.0 * used / total, 100.0), 2) if total else 0.0)
 
     # ------------------------------------------------------------------------------------------- console
 
