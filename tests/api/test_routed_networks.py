@@ -11,6 +11,7 @@ import pytest
 
 from tests.api.test_networks import make_zone
 from tests.api.test_public_ip_lifecycle import failure
+from tests.api.test_rules import _setup
 
 pytestmark = pytest.mark.api
 
@@ -245,3 +246,26 @@ def test_as_numbers_and_bgp_peers(server: Any) -> None:
     assert api("releaseASNumber", zoneid=z["id"], asnumber=64601)["success"] is True
     assert api("deleteASNRange", id=rng["id"]) == {"success": True}
     assert api("listASNRanges", zoneid=z["id"]) == {}
+
+
+def test_migrate_network_to_another_offering(server: Any) -> None:
+    api = server.api
+    cur = api("listNetworkOfferings", name="DefaultIsolatedNetworkOfferingWithSourceNatService")[
+        "networkoffering"][0]
+    services = "Dhcp,Dns,SourceNat,Firewall,PortForwarding,Lb,StaticNat,UserData"
+    strict = _offering(api, "deny-egress", supportedservices=services, egressdefaultpolicy=False)
+    net = _setup(server)["net"]  # implemented: VMs on it, a router with the source NAT IP
+    assert api("listRouters", networkid=net["id"])["router"][0]["state"] == "Running"
+    user = api.client_for(api.new_account())
+    assert user.error("migrateNetwork", networkid=net["id"], networkofferingid=strict["id"])[0] == 401
+    code, text = failure(api, "migrateNetwork", networkid=net["id"], networkofferingid=cur["id"])
+    assert (code, text) == (431, "Network net1 already uses the network offering "
+                                 "DefaultIsolatedNetworkOfferingWithSourceNatService")
+    shared = api("listNetworkOfferings", name="DefaultSharedNetworkOffering")["networkoffering"][0]
+    code, text = failure(api, "migrateNetwork", networkid=net["id"], networkofferingid=shared["id"])
+    assert (code, text) == (431, f"Can't upgrade from network offering {cur['id']} to {shared['id']}; check logs "
+                                 "for more information")
+    moved = api.run("migrateNetwork", networkid=net["id"], networkofferingid=strict["id"])["network"]
+    assert (moved["networkofferingid"], moved["egressdefaultpolicy"], moved["state"]) == \
+        (strict["id"], False, "Implemented")
+    assert api("listRouters", networkid=net["id"])["router"][0]["state"] == "Running"
