@@ -22,9 +22,8 @@ from tests.conftest import ApiClient, InProcess
 pytestmark = pytest.mark.api
 
 
-@pytest.fixture
-def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """An advanced simulator zone with a guest VLAN range and a public range."""
+def advanced_sim_zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """An advanced simulator zone (one host) with a guest VLAN range and a public range."""
     import ipaddress
 
     from management.models.infra import PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange, Zone
@@ -46,6 +45,11 @@ def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
                 s.add(PublicIpAddress(public_ip_address=str(ipaddress.IPv4Address(f"198.51.100.{n}")),
                                       zone_id=row.id, vlan_id=r.id, physical_network_id=pn.id))
         yield z
+
+
+@pytest.fixture
+def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    yield from advanced_sim_zone(server, tmp_path)
 
 
 def _cpu(api: ApiClient) -> str:

@@ -20,12 +20,15 @@ teammates add later are covered without editing this file:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from management.api.cloudstack import registry
-from tests.conftest import ApiClient
+from tests.api.isolation_seeds import seed_network_family
+from tests.conftest import ApiClient, InProcess
 
 pytestmark = pytest.mark.api
 
@@ -94,11 +97,14 @@ def _entity_of(list_name: str) -> str:
 
 
 @pytest.fixture
-def world(api: ApiClient) -> dict[str, Any]:
+def world(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    api = server.api
     dom = api("createDomain", name="isolation")["domain"]
     a = api.new_account(domainid=dom["id"], name="alice")
     b = api.new_account(domainid=dom["id"], name="bob")
     ua, ub = api.client_for(a), api.client_for(b)
+    seeds = seed_network_family(server, tmp_path, a)
+    next(seeds)  # A's network-family objects (real ids for B's calls)
     jobs = [ua("createTags", resourceids=a["id"], resourcetype="Account",
                **{"tags[0].key": "secret", "tags[0].value": "a"})["jobid"],
             ua("createTags", resourceids=a["userid"], resourcetype="User",
@@ -127,7 +133,10 @@ def world(api: ApiClient) -> dict[str, Any]:
             if _owned_by(item, a) and isinstance(item.get("id"), str):
                 owned[item["id"]] = _entity_of(name)
     assert tags_before == 2
-    return {"domain": dom, "a": a, "b": b, "ua": ua, "ub": ub, "owned": owned, "tags_before": tags_before}
+    assert {"condition", "autoscalepolicy", "autoscalevmprofile", "autoscalevmgroup", "cniconfig", "network",
+            "asnumber"} <= set(owned.values()), owned
+    yield {"domain": dom, "a": a, "b": b, "ua": ua, "ub": ub, "owned": owned, "tags_before": tags_before}
+    next(seeds, None)
 
 
 def _a_view(world: dict[str, Any]) -> str:
