@@ -89,7 +89,8 @@ def test_health_check_policy_lifecycle(server: Any) -> None:
     assert p["responsetime"] == 2 and p["healthcheckthresshold"] == 2 and p["unhealthcheckthresshold"] == 2
     status, err = api.error("createLBHealthCheckPolicy", lbruleid=lb["id"])
     assert status == 431
-    assert err["errortext"] == f"Failed to create HealthCheck policy: Already policy attached  for the LB Rule:{lb['id']}"
+    assert err["errortext"] == ("Failed to create HealthCheck policy: Already policy attached  for the LB Rule:"
+                                f"{lb['id']}")
     assert api("listLBHealthCheckPolicies", lbruleid=lb["id"])["count"] == 1
     assert api.run("updateLBHealthCheckPolicy", id=p["id"], fordisplay=False)["healthcheckpolicies"][
         "healthcheckpolicy"][0]["fordisplay"] is False
