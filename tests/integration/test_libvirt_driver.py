@@ -314,3 +314,21 @@ def test_measure_create_and_destroy_latency(driver, raw_conn, pool, template, vm
     with capsys.disabled():
         print(f"\nlibvirt qemu:///system spawn (clone+define+start): "
               f"{', '.join(f'{c:.3f}' for c in creates)} s; destroy: {', '.join(f'{d:.3f}' for d in destroys)} s")
+
+
+def test_vm_stats_of_a_running_domain(driver, raw_conn, pool, template, vms):
+    """What autoscale policies read: CPU share since the previous sample (0 on the first), memory share; a
+    stopped domain has none."""
+    spec = make_spec(vms, pool, template)
+    driver.spawn(spec)
+    try:
+        first = driver.vm_stats(spec.uuid)
+        assert first.cpu_percent == 0.0 and 0.0 <= first.memory_percent <= 100.0
+        time.sleep(0.5)
+        second = driver.vm_stats(spec.uuid)
+        assert 0.0 <= second.cpu_percent <= 100.0 and 0.0 < second.memory_percent <= 100.0
+        driver.stop(spec.uuid, force=True)
+        with pytest.raises(InvalidDomainState):
+            driver.vm_stats(spec.uuid)
+    finally:
+        driver.destroy(spec.uuid)
