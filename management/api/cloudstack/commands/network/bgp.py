@@ -292,9 +292,11 @@ class ChangeNetworkPeersParams(Params):
                                                                              "zone's peers it may use)")
 
 
+# CloudStack declares BgpPeerResponse for this command (what listApis shows) and answers the network.
 @api_command("changeBgpPeersForNetwork", params=ChangeNetworkPeersParams, roles=ADMIN, is_async=True,
-             since="4.20.0", result_key="network", response=NetworkResp, event="NETWORK.BGP.PEER.UPDATE",
-             entity="Network", description="Changes the BGP peers of a dynamically routed network")
+             since="4.20.0", result_key="network", response=BgpPeerResp, event="NETWORK.BGP.PEER.UPDATE",
+             entity="Network", description="Changes the BGP peers of a dynamically routed network (none: all are "
+             "unlinked); answers the network")
 def change_network_peers(ctx: CallContext, p: ChangeNetworkPeersParams) -> NetworkResp:
     peers: list[BgpPeer] = list(ctx.refs.get("bgppeerids") or [])
     return network_resp(ctx, svc.change_network_peers(ctx.session, ctx.refs["networkid"], peers))
