@@ -126,6 +126,10 @@ def test_routed_network_takes_a_subnet_and_routing_rules(server: Any) -> None:
     assert net3["cidr"] == "100.70.0.0/26"
     code, text = failure(api, "deleteIpv4SubnetForZone", id=sub["id"])
     assert (code, text) == (431, "The subnet is being used by 2 guest networks.")
+    stranger = api.new_account()
+    code, text = failure(api, "dedicateIpv4SubnetForZone", id=sub["id"], account=stranger["name"],
+                         domainid=stranger["domainid"])
+    assert (code, text) == (431, "The subnet is being used by 2 guest networks of other accounts.")
 
 
 def test_dual_stack_network_gets_a_64_and_ipv6_firewall_rules(server: Any) -> None:
@@ -232,6 +236,9 @@ def test_as_numbers_and_bgp_peers(server: Any) -> None:
     # peers: update, dedicate to the user, change the network's peers
     upd = api.run("updateBgpPeer", id=peer["id"], asnumber=65002, cleanupdetails=True)["bgppeer"]
     assert upd["asnumber"] == 65002 and "details" not in upd
+    stranger = api.new_account()
+    code, text = failure(api, "dedicateBgpPeer", id=peer["id"], account=stranger["name"], domainid=stranger["domainid"])
+    assert (code, text) == (431, "The subnet is being used by 1 guest networks of other accounts.")  # sic, as CloudStack
     ded = api.run("dedicateBgpPeer", id=peer["id"], account=user["name"], domainid=user["domainid"])["bgppeer"]
     assert ded["account"] == user["name"]
     assert api("listBgpPeers", isdedicated=True)["bgppeer"][0]["id"] == peer["id"]

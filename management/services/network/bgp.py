@@ -173,18 +173,9 @@ def delete_peer(session: Session, peer: BgpPeer) -> None:
 
 
 def dedicate_peer(session: Session, peer: BgpPeer, owner: Account | None, domain_id: int | None) -> BgpPeer:
-    acct_id = owner.id if owner else None
-    dom_id = owner.domain_id if owner else domain_id
-    for m in peer_networks(session, peer):
-        net = session.get(Network, m.network_id) if m.network_id else None
-        if net is None:
-            continue
-        if dom_id is not None and net.domain_id != dom_id:
-            raise ParamError("The subnet is being used by 1 guest networks of other domains.")
-        if acct_id is not None and net.account_id != acct_id:
-            raise ParamError("The subnet is being used by 1 guest networks of other accounts.")
-    peer.account_id, peer.domain_id = acct_id, dom_id
-    session.flush()
+    nets = [n for m in peer_networks(session, peer) if m.network_id
+            for n in [session.get(Network, m.network_id)] if n is not None]
+    routed.dedicate(session, peer, nets, owner, domain_id)
     return peer
 
 

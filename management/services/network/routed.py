@@ -136,20 +136,25 @@ def delete_zone_subnet(session: Session, row: ZoneIpv4Subnet) -> None:
     session.flush()
 
 
-def dedicate_zone_subnet(session: Session, row: ZoneIpv4Subnet, owner: Account | None,
-                         domain_id: int | None) -> ZoneIpv4Subnet:
+def dedicate(session: Session, row: ZoneIpv4Subnet | BgpPeer, nets: list[Network], owner: Account | None,
+             domain_id: int | None) -> None:
+    """Dedicates a zone subnet or BGP peer to an account or a domain, unless networks of others use it (CloudStack
+    says "subnet" for a BGP peer as well)."""
     acct_id = owner.id if owner else None
     dom_id = owner.domain_id if owner else domain_id
-    for g in guest_subnets(session, row):
-        net = session.get(Network, g.network_id) if g.network_id else None
-        if net is None:
-            continue
-        if dom_id is not None and net.domain_id != dom_id:
-            raise ParamError("The subnet is being used by 1 guest networks of other domains.")
-        if acct_id is not None and net.account_id != acct_id:
-            raise ParamError("The subnet is being used by 1 guest networks of other accounts.")
+    for label, others in (("domains", [n for n in nets if dom_id is not None and n.domain_id != dom_id]),
+                          ("accounts", [n for n in nets if acct_id is not None and n.account_id != acct_id])):
+        if others:
+            raise ParamError(f"The subnet is being used by {len(others)} guest networks of other {label}.")
     row.account_id, row.domain_id = acct_id, dom_id
     session.flush()
+
+
+def dedicate_zone_subnet(session: Session, row: ZoneIpv4Subnet, owner: Account | None,
+                         domain_id: int | None) -> ZoneIpv4Subnet:
+    nets = [n for g in guest_subnets(session, row) if g.network_id
+            for n in [session.get(Network, g.network_id)] if n is not None]
+    dedicate(session, row, nets, owner, domain_id)
     return row
 
 
