@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 
 import pytest
 
@@ -27,11 +26,12 @@ from management.network.provider import (
 )
 from management.network.testing import Guest, missing_prerequisites, sh, wait_for
 from management.network.vr import NamespaceRouterProvider
+from tests.conftest import free_public_net
 
 pytestmark = pytest.mark.integration
 
 SFX = f"{os.getpid() % 100000:05d}"
-NET = random.Random(os.getpid() + 7).randint(100, 250)
+NET = int(free_public_net().rsplit(".", 1)[1])  # 198.18.NET.0/24, unused on this machine
 PUB_BR, GUEST_BR = f"dcpr{SFX}", f"dcgr{SFX}"
 GW = f"198.18.{NET}.1"
 ROUTER_IP, UP_IP = f"198.18.{NET}.10", f"198.18.{NET}.50"
