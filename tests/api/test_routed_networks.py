@@ -238,7 +238,8 @@ def test_as_numbers_and_bgp_peers(server: Any) -> None:
     assert upd["asnumber"] == 65002 and "details" not in upd
     stranger = api.new_account()
     code, text = failure(api, "dedicateBgpPeer", id=peer["id"], account=stranger["name"], domainid=stranger["domainid"])
-    assert (code, text) == (431, "The subnet is being used by 1 guest networks of other accounts.")  # sic, as CloudStack
+    # CloudStack's text says "subnet" for a peer too
+    assert (code, text) == (431, "The subnet is being used by 1 guest networks of other accounts.")
     ded = api.run("dedicateBgpPeer", id=peer["id"], account=user["name"], domainid=user["domainid"])["bgppeer"]
     assert ded["account"] == user["name"]
     assert api("listBgpPeers", isdedicated=True)["bgppeer"][0]["id"] == peer["id"]
