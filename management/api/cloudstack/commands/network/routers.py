@@ -129,11 +129,20 @@ def stop_router(ctx: CallContext, p: StopRouterParams) -> RouterResp:
     return router_resp(ctx, vm)
 
 
-@api_command("rebootRouter", params=RouterIdParams, is_async=True, roles=ADMIN, result_key="router",
+class RebootRouterParams(RouterIdParams):
+    forced: bool = Field(False, description="Force reboot the router (the router is stopped, then started)")
+
+
+@api_command("rebootRouter", params=RebootRouterParams, is_async=True, roles=ADMIN, result_key="router",
              response=RouterResp, event="ROUTER.REBOOT", entity="DomainRouter", description="Reboots a router.")
-def reboot_router(ctx: CallContext, p: RouterIdParams) -> RouterResp:
+def reboot_router(ctx: CallContext, p: RebootRouterParams) -> RouterResp:
     vm = _router(ctx, p.id)
-    _impl(ctx).reboot(ctx.session, vm)
+    impl = _impl(ctx)
+    if p.forced and vm.state == "Running":
+        impl.stop(ctx.session, vm)
+        impl.start(ctx.session, vm)
+    else:
+        impl.reboot(ctx.session, vm)
     return router_resp(ctx, vm)
 
 
