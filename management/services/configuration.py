@@ -119,6 +119,8 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                                           "network"),
     "routed.network.ipv4.min.cidr.size": ("24", "Network", None, "Smallest CIDR size (largest network) of a ROUTED "
                                           "network"),
+    "router.health.checks.enabled": ("true", "Advanced", None, "Whether getRouterHealthCheckResults checks the "
+                                     "virtual routers' services"),
 }
 
 # Settings whose cluster-scoped value is the cluster's own column.

@@ -168,3 +168,35 @@ def _get(ip: str, port: int) -> str | None:
         return http_get(ip, port, "/", timeout=1.0)
     except OSError:
         return None
+
+
+def test_router_health_checks_see_its_services(world: dict[str, Any]) -> None:
+    import signal
+
+    from management.network.vr import _read_pid
+
+    api = world["api"]
+    router = api("listRouters", networkid=world["net"]["id"])["router"][0]
+    checks = api("getRouterHealthCheckResults", routerid=router["id"])["routerhealthchecks"]
+    assert checks["routerid"] == router["id"]
+    got = {c["checkname"]: (c["checktype"], c["success"], c["status"]) for c in checks["healthchecks"]}
+    assert got == {"connectivity.test": ("basic", True, "SUCCESS"), "dhcp_check.py": ("advanced", True, "SUCCESS"),
+                   "dns_check.py": ("advanced", True, "SUCCESS"), "iptables_check.py": ("advanced", True, "SUCCESS"),
+                   "metadata_check.py": ("advanced", True, "SUCCESS")}
+    # dnsmasq dies: DHCP and DNS fail, the rest still pass
+    impl = world["server"].server.runtime.extras["routers"]
+    key = impl.provider.routers()[0]
+    pid = _read_pid(impl.provider.paths(key).dnsmasq_pid)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    cmdline = Path(f"/proc/{pid}/cmdline")  # gone, or empty once a zombie
+    wait_for(lambda: not cmdline.exists() or not cmdline.read_bytes(), what="dnsmasq gone")
+    checks = api("getRouterHealthCheckResults", routerid=router["id"], performfreshchecks=True)["routerhealthchecks"]
+    failed = sorted(c["checkname"] for c in checks["healthchecks"] if not c["success"])
+    assert failed == ["dhcp_check.py", "dns_check.py"]
+    assert all(c["status"] == "FAILED" and c["details"] == "dnsmasq: not running"
+               for c in checks["healthchecks"] if not c["success"])
+    # a restart brings it back
+    api.run("restartNetwork", id=world["net"]["id"])
+    checks = api("getRouterHealthCheckResults", routerid=router["id"])["routerhealthchecks"]
+    assert all(c["success"] for c in checks["healthchecks"])
