@@ -82,6 +82,8 @@ def test_firewall_port_forwarding_and_conflicts(server: Any) -> None:
     assert {(f["startport"], f["endport"]) for f in fws} == {(22, 22), (8080, 8080)}
     up = api.run("updatePortForwardingRule", id=pf2["id"], privateport=8000)["portforwardingrule"]
     assert up["privateport"] == "8000"
+    up = api.run("updatePortForwardingRule", id=pf2["id"], cidrlist="198.51.100.0/24,203.0.113.7/32")
+    assert up["portforwardingrule"]["cidrlist"] == "198.51.100.0/24,203.0.113.7/32"
     assert api("listPortForwardingRules", ipaddressid=ip)["count"] == 2
     api.run("deletePortForwardingRule", id=pf2["id"])
     assert api("listFirewallRules", ipaddressid=ip)["count"] == 1

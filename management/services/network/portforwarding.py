@@ -57,8 +57,10 @@ def create(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, protoco
 
 
 def update(session: Session, rule: NetworkRule, *, private_start: int | None, private_end: int | None,
-           vm: VirtualMachine | None, guest_ip: str | None) -> NetworkRule:
+           vm: VirtualMachine | None, guest_ip: str | None, cidrs: list[str] | None = None) -> NetworkRule:
     net = session.get_one(Network, rule.network_id)
+    if cidrs is not None:
+        rule.source_cidrs = firewall.norm_cidrs(cidrs)
     if vm is not None or guest_ip:
         target = vm or session.get_one(VirtualMachine, rule.vm_id)
         nic = vm_nic(session, target, net, guest_ip)

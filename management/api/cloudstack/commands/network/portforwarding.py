@@ -104,6 +104,8 @@ class UpdatePfParams(Params):
                                                                            "virtual machine for the port forwarding "
                                                                            "rule")
     vmguestip: str | None = Field(None, description="VM guest nic Secondary ip address for the port forwarding rule")
+    cidrlist: list[str] | None = Field(None, description="the source CIDR list to allow traffic from; all other "
+                                       "CIDRs will be blocked")
     fordisplay: bool | None = Field(None, description="an optional field, whether to the display the rule to the "
                                     "end user or not")
     customid: str | None = Field(None, description="an optional field, in case you want to set a custom id to the "
@@ -112,12 +114,11 @@ class UpdatePfParams(Params):
 
 @api_command("updatePortForwardingRule", params=UpdatePfParams, is_async=True, result_key="portforwardingrule",
              response=PortForwardingRuleResp, event="NET.RULEMODIFY", entity="FirewallRule",
-             description="Updates a port forwarding rule. Only the private port and the virtual machine can be "
-             "updated.")
+             description="Updates a port forwarding rule: its private ports, virtual machine and source CIDRs.")
 def update_pf(ctx: CallContext, p: UpdatePfParams) -> PortForwardingRuleResp:
     r = _rule(ctx, ctx.refs["id"], p.id)
     svc.update(ctx.session, r, private_start=p.privateport, private_end=p.privateendport,
-               vm=ctx.refs.get("virtualmachineid"), guest_ip=p.vmguestip)
+               vm=ctx.refs.get("virtualmachineid"), guest_ip=p.vmguestip, cidrs=p.cidrlist)
     if p.fordisplay is not None:
         r.for_display = p.fordisplay
     return pf_resp(ctx, r)
