@@ -67,6 +67,7 @@ class Capability(StrEnum):
     LIVE_MIGRATION = "live_migration"  # reserved: no migrate() in the contract yet
     EVENTS = "events"  # lifecycle events are delivered to registered listeners
     CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
+    HA_HEARTBEAT = "ha_heartbeat"  # read_heartbeat: hosts' storage heartbeats, the HA investigator's second signal
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -415,6 +416,15 @@ class HypervisorDriver(abc.ABC):
     @abc.abstractmethod
     def console_address(self, vm_uuid: str) -> ConsoleAddress:
         """Where a console proxy connects to reach the domain's console (CONSOLE). Domain must be Running."""
+
+    # -- HA -------------------------------------------------------------------------------------------------
+
+    def read_heartbeat(self, pool: str, host_id: str) -> float | None:
+        """HA_HEARTBEAT: when host ``host_id`` last wrote its heartbeat into ``pool``, as this host sees the pool
+        (epoch seconds; None if it never did). The HA investigator asks a neighbour of a host that stopped
+        answering: a fresh heartbeat means the host is alive and only its management link failed."""
+        self.require(Capability.HA_HEARTBEAT)
+        return None
 
     # -- events ---------------------------------------------------------------------------------------------
 

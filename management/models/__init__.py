@@ -3,6 +3,7 @@
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
 from management.models.events import Configuration, Event, ResourceTag
+from management.models.ha import HaConfig, OutOfBandManagement, ResourceSwitch
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
     Cluster,
@@ -19,7 +20,7 @@ from management.models.infra import (
     VlanIpRange,
     Zone,
 )
-from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.models.jobs import AsyncJob, ClusterLease, JobJournal, JobSync, ManagementServer
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
 from management.models.rules import (
@@ -40,7 +41,8 @@ from management.models.storage import (
 )
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
+    "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "HaConfig", "JobJournal", "OutOfBandManagement",
+    "ResourceSwitch", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
     "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",

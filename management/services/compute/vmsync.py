@@ -1,6 +1,7 @@
 """VM sync: reconcile what the hypervisors report with the database (CloudStack's VM power-state sync).
 
-A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host for
+A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host this server
+manages (`mgmt_server_id`, services/cluster/ownership.py) for
 `list_domains()` and compares:
 
 - a domain Stopped/Crashed out of band while the VM is Running -> Stopped (FollowAgentPowerOffReport), host
@@ -33,6 +34,7 @@ from management.fsm import VmEvent
 from management.models.compute import VirtualMachine
 from management.models.infra import Host
 from management.services import hypervisors
+from management.services.cluster import ownership
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -248,7 +250,8 @@ class VmSync:
         by_host: dict[int, dict[int, tuple[int, str, str, int | None, int | None, int]]] = {}
         with self.runtime.db.session(write=False) as s:
             hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
-                                                      Host.type == "Routing")).unique())
+                                                      Host.type == "Routing",
+                                                      ownership.owned_hosts(self.runtime))).unique())
             live_uuids = set()
             for row in s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state,
                                         VirtualMachine.host_id, VirtualMachine.last_host_id,

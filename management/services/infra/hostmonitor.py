@@ -5,7 +5,8 @@
   `ping.timeout` is a multiplier of the interval, default 2.5);
 - an answer from a Disconnected/Down/Alert/Connecting host -> Up (its pools are set up again).
 
-Hosts in Maintenance are not pinged. Settings are re-read every round, so `updateConfiguration
+Hosts in Maintenance are not pinged. Each server pings only the hosts it manages (`mgmt_server_id`, see
+services/cluster/ownership.py). Settings are re-read every round, so `updateConfiguration
 name=ping.interval` takes effect without a restart; fractions of a second are accepted (tests use them).
 """
 
@@ -24,6 +25,7 @@ from management.drivers.errors import DriverError
 from management.errors import CloudError
 from management.models.infra import Host
 from management.services import configuration
+from management.services.cluster import ownership
 from management.services.infra import hosts
 from management.services.runtime import Runtime
 
@@ -84,7 +86,8 @@ class HostMonitor:
         with self.runtime.db.session(write=False) as s:
             rows = list(s.execute(select(Host.id, Host.url, Host.hypervisor_type, Host.status, Host.details_json)
                                   .where(Host.removed.is_(None), Host.type == "Routing",
-                                         Host.resource_state != "Maintenance")))
+                                         Host.resource_state != "Maintenance",
+                                         ownership.owned_hosts(self.runtime))))  # the hosts we manage
         fine: list[int] = []
         for host_id, url, hv, status, details in rows:
             if self._stopping():
