@@ -3,7 +3,6 @@
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
 from management.models.events import Configuration, Event, ResourceTag
-from management.models.ha import HaConfig, OutOfBandManagement, ResourceSwitch
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
     Cluster,
@@ -41,8 +40,8 @@ from management.models.storage import (
 )
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "HaConfig", "JobJournal", "OutOfBandManagement",
-    "ResourceSwitch", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
+    "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "JobJournal",
+    "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
     "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",

@@ -63,8 +63,6 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                                    "management server"),
     "cluster.heartbeat.threshold": ("150000", "management-server", None, "Milliseconds without a heartbeat after "
                                     "which the peers declare a management server Down and take over its work"),
-    "kvm.ha.activity.check.interval": ("60", "Advanced", None, "Seconds between the HA heartbeats a KVM host writes "
-                                       "into its primary storage; a heartbeat older than twice this is no activity"),
     "vm.sync.interval": ("60", "Advanced", None, "Interval (in seconds) between VM power-state sync rounds "
                          "that reconcile VM states with what the hypervisors report"),
     "network.gc.interval": ("600", "Advanced", None, "Seconds to wait before checking for networks to "

@@ -1,5 +1,4 @@
-"""Management server membership (run id, service address, boot times), job step journals, named leases,
-host HA and out-of-band management.
+"""Management server membership (run id, service address, boot times), job step journals, named leases.
 
 Revision ID: 0004_farm
 Revises: 0003_offering_io
@@ -25,26 +24,6 @@ def upgrade() -> None:
     sa.Column('expires', management.db.base.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_cluster_lease'))
     )
-    op.create_table('ha_config',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('resource_type', sa.String(length=32), nullable=False),
-    sa.Column('resource_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('ha_state', sa.String(length=32), nullable=False),
-    sa.Column('provider', sa.String(length=64), nullable=True),
-    sa.Column('update_count', sa.BigInteger(), nullable=False),
-    sa.Column('updated', management.db.base.UTCDateTime(), nullable=False),
-    sa.Column('mgmt_server_id', sa.String(length=64), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ha_config')),
-    sa.UniqueConstraint('resource_type', 'resource_id', name=op.f('uq_ha_config_resource_type'))
-    )
-    op.create_table('resource_switch',
-    sa.Column('resource_type', sa.String(length=32), nullable=False),
-    sa.Column('resource_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('feature', sa.String(length=32), nullable=False),
-    sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('resource_type', 'resource_id', 'feature', name=op.f('pk_resource_switch'))
-    )
     op.create_table('async_job_journal',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('job_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -57,24 +36,6 @@ def upgrade() -> None:
     with op.batch_alter_table('async_job_journal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_async_job_journal_job_id'), ['job_id'], unique=False)
 
-    op.create_table('oobm',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('host_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('power_state', sa.String(length=32), nullable=False),
-    sa.Column('driver', sa.String(length=32), nullable=True),
-    sa.Column('address', sa.String(length=255), nullable=True),
-    sa.Column('port', sa.String(length=10), nullable=True),
-    sa.Column('username', sa.String(length=255), nullable=True),
-    sa.Column('password', sa.Text(), nullable=True),
-    sa.Column('timeout', sa.Integer(), nullable=False),
-    sa.Column('update_count', sa.BigInteger(), nullable=False),
-    sa.Column('updated', management.db.base.UTCDateTime(), nullable=False),
-    sa.Column('mgmt_server_id', sa.String(length=64), nullable=True),
-    sa.ForeignKeyConstraint(['host_id'], ['host.id'], name=op.f('fk_oobm_host_id_host'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_oobm')),
-    sa.UniqueConstraint('host_id', name=op.f('uq_oobm_host_id'))
-    )
     with op.batch_alter_table('async_job', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claim_runid', sa.BigInteger(), nullable=False, server_default='0'))
 
@@ -104,12 +65,9 @@ def downgrade() -> None:
     with op.batch_alter_table('async_job', schema=None) as batch_op:
         batch_op.drop_column('claim_runid')
 
-    op.drop_table('oobm')
     with op.batch_alter_table('async_job_journal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_async_job_journal_job_id'))
 
     op.drop_table('async_job_journal')
-    op.drop_table('resource_switch')
-    op.drop_table('ha_config')
     op.drop_table('cluster_lease')
     # ### end Alembic commands ###
