@@ -23,6 +23,7 @@ from management.services.cluster import membership as cluster
 from management.services.cluster import ownership, takeover  # noqa: F401  (register the peer hooks)
 from management.services.cluster.membership import Membership
 from management.services.compute import vmsync
+from management.services.ha import vmha  # noqa: F401  (VM HA restarts what VM sync finds crashed)
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import routers

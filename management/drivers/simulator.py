@@ -664,7 +664,7 @@ class SimulatorDriver(HypervisorDriver):
                         )
                         dom.owned[disk.volume_uuid] = disk.pool
                     else:
-                        vol = self._volume(disk.pool, disk.volume_uuid)
+                        vol = self._shared_volume(disk.pool, disk.volume_uuid, disk.size_bytes, disk.format)
                         if vol.attached_to not in (None, spec.uuid):
                             raise VolumeInUse(vol.uuid, vol.attached_to)
                     h.pools[disk.pool].volumes[disk.volume_uuid].attached_to = spec.uuid
@@ -782,7 +782,7 @@ class SimulatorDriver(HypervisorDriver):
         self._enter("attach_volume")
         with self._host.lock:
             dom = self._domain(vm_uuid)
-            vol = self._volume(pool, volume_uuid)
+            vol = self._shared_volume(pool, volume_uuid)
             if vol.attached_to == vm_uuid:
                 return self._info(dom)
             if vol.attached_to is not None:
@@ -825,6 +825,18 @@ class SimulatorDriver(HypervisorDriver):
 
     def _volume(self, pool: str, volume_uuid: str) -> _Volume:
         vol = self._pool(pool).volumes.get(volume_uuid)
+        if vol is None:
+            raise VolumeNotFound(pool, volume_uuid)
+        return vol
+
+    def _shared_volume(self, pool: str, volume_uuid: str, size_bytes: int = 0, fmt: str = "qcow2") -> _Volume:
+        """A volume to attach. Each simulated host keeps its own view of a pool; on shared storage (an ``nfs``
+        pool) a volume another host created is there too: the first use here adopts it (after an HA restart the
+        VM's disks are used from another host of the cluster)."""
+        p = self._pool(pool)
+        vol = p.volumes.get(volume_uuid)
+        if vol is None and p.spec.kind == "nfs" and size_bytes > 0:
+            vol = p.volumes[volume_uuid] = _Volume(uuid=volume_uuid, pool=pool, size_bytes=size_bytes, format=fmt)
         if vol is None:
             raise VolumeNotFound(pool, volume_uuid)
         return vol

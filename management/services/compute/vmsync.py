@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 OUR_NAME = re.compile(r"^i-\d+-\d+-[A-Za-z0-9]+$")  # i-<account>-<vm>-<instance.name>
 MiB = 1024 * 1024
 _watch_lock = threading.Lock()
+# Called with (runtime, vm id, host id) after a Running VM was found stopped without a request (VM HA registers).
+OUT_OF_BAND_STOP_HOOKS: list[Callable[[Runtime, int, int], None]] = []
 
 
 def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
@@ -111,7 +114,9 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
                 vm.power_state = "PowerOff" if power is not None else "PowerReportMissing"
                 vm.power_state_updated = utcnow()
                 log.info("VM %s (%s) stopped out of band on host %s", vm.instance_name, vm.uuid, host_id)
-                return vm.state
+                stopped = vm.state
+            else:
+                stopped = None
             if vm.state == "Stopped" and power is PowerState.RUNNING and vm.last_host_id == host_id:
                 fsm.transition(s, vm, VmEvent.FollowAgentPowerOnReport)
                 placement.claim_host_unconditional(s, host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
@@ -122,7 +127,14 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
                 return vm.state
     except CloudError as exc:  # ConcurrentOperation: a job moved it first; the next round looks again
         log.debug("vm sync skipped VM %s: %s", vm_id, exc)
-    return None
+        return None
+    if stopped is not None:
+        for hook in list(OUT_OF_BAND_STOP_HOOKS):
+            try:
+                hook(runtime, vm_id, host_id)
+            except Exception:  # noqa: BLE001 - a hook must not break the sync
+                log.exception("out-of-band stop hook %r failed for VM %s", hook, vm_id)
+    return stopped
 
 
 _TICK = 0.2

@@ -1,8 +1,10 @@
 """Host monitor: a background thread that pings every host's driver each `ping.interval` seconds.
 
 - no answer from an Up host -> Disconnected (the `disconnected` time is recorded);
-- still no answer `ping.interval * ping.timeout` seconds after the last good ping -> Down (CloudStack's
-  `ping.timeout` is a multiplier of the interval, default 2.5);
+- still no answer `ping.interval * ping.timeout` seconds after the last good ping (CloudStack's `ping.timeout` is a
+  multiplier of the interval, default 2.5) -> investigated by host HA (services/ha/hostha.py): Alert when a second
+  signal shows the host alive (or cannot tell), else fenced and Down, its HA VMs restarted elsewhere; a host in
+  Alert is investigated again every round;
 - an answer from a Disconnected/Down/Alert/Connecting host -> Up (its pools are set up again).
 
 Hosts in Maintenance are not pinged. Each server pings only the hosts it manages (`mgmt_server_id`, see
@@ -32,6 +34,7 @@ from management.services.runtime import Runtime
 log = logging.getLogger(__name__)
 
 _TICK = 0.2  # how often the thread re-reads ping.interval while waiting
+INVESTIGATE = "investigate"  # _record's verdict: the host's HA provider decides (services/ha/hostha.py)
 
 
 class HostMonitor:
@@ -128,7 +131,12 @@ class HostMonitor:
             host = s.get(Host, host_id)
             if host is None or host.removed is not None:
                 return None
-            return self._record(s, host, ok, down_after, seen_status)
+            status = self._record(s, host, ok, down_after, seen_status)
+        if status == INVESTIGATE:
+            from management.services.ha import hostha  # late: HA restarts VMs through the compute services
+
+            return hostha.investigate(self.runtime, host_id)
+        return status
 
     def _record(self, s: Session, host: Host, ok: bool, down_after: float, seen_status: str) -> str:
         now = utcnow()
@@ -151,8 +159,10 @@ class HostMonitor:
         elif host.status == "Disconnected":
             since = host.last_pinged or host.disconnected or now
             if now - since >= timedelta(seconds=down_after):
-                log.warning("host %s silent for %.1fs: Down", host.name, (now - since).total_seconds())
-                hosts.set_state(s, host, status="Down")
+                log.warning("host %s silent for %.1fs: investigating", host.name, (now - since).total_seconds())
+                return INVESTIGATE
+        elif host.status == "Alert":
+            return INVESTIGATE  # alive but unreachable last time: is it still?
         return host.status
 
 
