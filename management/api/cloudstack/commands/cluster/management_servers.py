@@ -55,6 +55,9 @@ class ManagementServerResp(Resp):
     agentscount: int | None = Field(None, description="the number of host agents this Management Server is "
                                     "responsible for")
     pendingjobscount: int | None = Field(None, description="the number of pending jobs in this Management Server")
+    jobid: str | None = Field(None, description="the UUID of the latest async job acting on this object")
+    jobstatus: int | None = Field(None, description="the current status of the latest async job acting on this "
+                                  "object")
 
 
 class ListManagementServersParams(ListParams):
