@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,17 @@ from management.db import migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
 from management.services import scheduling
+from management.services.cluster import membership as cluster
+from management.services.cluster import ownership  # noqa: F401  (registers the peer hooks)
+from management.services.cluster.membership import Membership
 from management.services.compute import vmsync
+from management.services.ha import (  # noqa: F401  (host HA investigates silent hosts; VM HA restarts
+    hostha,
+    takeover,  # noqa: F401  (registers the peer hooks)
+    vmha,
+)
+
+# what VM sync finds crashed)
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import routers
@@ -29,6 +40,7 @@ from management.services.telemetry import telemetry
 from management.settings import Settings
 
 log = logging.getLogger("devcloud.management")
+FENCED_HOOK = "on_fenced"  # runtime.extras: what `serve` does when the peers declared this server Down
 
 
 @dataclass(slots=True)
@@ -37,6 +49,15 @@ class Server:
     dispatcher: Dispatcher
     queue: JobQueue
     created_admin: identity.AdminCredentials | None
+    membership: Membership | None = None
+
+    def stop(self) -> None:
+        """Stops the job workers and the background threads; a clean stop sets this server Down at once."""
+        self.queue.stop()
+        if self.membership is not None:
+            self.membership.join()
+            with contextlib.suppress(Exception):
+                cluster.mark_stopped(self.runtime)
 
 
 def build(settings: Settings, *, start_workers: bool = True) -> Server:
@@ -49,16 +70,27 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     runtime = Runtime(settings=settings, db=db, msid=settings.msid)
     routers.install(runtime)  # guest network routers: the implementer seam + restore the running ones
     infra.mount_image_stores(runtime)  # NFS secondary storage, after a reboot
-    queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval,
-                     heartbeat_interval=settings.heartbeat_interval)
+    queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval)
     dispatcher = Dispatcher(runtime, queue)
     queue.executor = dispatcher.execute_job
+    server = Server(runtime, dispatcher, queue, created)
     if start_workers:
+        queue.runid = cluster.register(runtime)  # Up, with a new run id: our previous run's claims are stale now
+
+        def fenced() -> None:
+            queue.pause()
+            hook = runtime.extras.get(FENCED_HOOK)
+            if hook is not None:
+                hook()
+
+        runtime.extras[takeover.WAKE] = queue.notify
+        server.membership = Membership(runtime, queue._stop, fenced)
+        server.membership.start()  # takes over what a stopped run left (jobs, hosts), then heartbeats
         queue.start()
-        hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
+        hostmonitor.start(runtime, stop_event=queue._stop)  # pings our hosts (and HA); stops with the job queue
         vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
         scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
-    return Server(runtime, dispatcher, queue, created)
+    return server
 
 
 class _Listener(uvicorn.Server):
@@ -139,9 +171,17 @@ def serve(settings: Settings) -> None:
         print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
               f"  secretkey: {c.secretkey}", flush=True)
     print(f"management server {server.runtime.msid} ready", flush=True)
+
+    def exit_fenced() -> None:
+        # The peers own our jobs and hosts now: a process that kept serving would act on them twice.
+        log.critical("declared Down by the other management servers: exiting")
+        sys.stdout.flush()
+        os._exit(75)
+
+    server.runtime.extras[FENCED_HOOK] = exit_fenced
     try:
         asyncio.run(serve_async(server))
     finally:
-        server.queue.stop()
+        server.stop()
         server.runtime.db.dispose()
     sys.stdout.flush()

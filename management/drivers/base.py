@@ -71,6 +71,7 @@ class Capability(StrEnum):
     VOLUME_IMPORT = "volume_import"  # list_volumes / adopt_volume: files in a pool devcloud did not create
     VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
     DOMAIN_IMPORT = "domain_import"  # foreign_domains / adopt_domain / release_domain
+    HA_HEARTBEAT = "ha_heartbeat"  # read_heartbeat: hosts' storage heartbeats, the HA investigator's second signal
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -521,6 +522,15 @@ class HypervisorDriver(abc.ABC):
     @abc.abstractmethod
     def console_address(self, vm_uuid: str) -> ConsoleAddress:
         """Where a console proxy connects to reach the domain's console (CONSOLE). Domain must be Running."""
+
+    # -- HA -------------------------------------------------------------------------------------------------
+
+    def read_heartbeat(self, pool: str, host_id: str) -> float | None:
+        """HA_HEARTBEAT: when host ``host_id`` last wrote its heartbeat into ``pool``, as this host sees the pool
+        (epoch seconds; None if it never did). The HA investigator asks a neighbour of a host that stopped
+        answering: a fresh heartbeat means the host is alive and only its management link failed."""
+        self.require(Capability.HA_HEARTBEAT)
+        return None
 
     # -- events ---------------------------------------------------------------------------------------------
 

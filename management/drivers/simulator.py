@@ -13,6 +13,16 @@ Fault injection ("mock configurations"), per operation name (the driver method n
 * ``hang``  — the operation sleeps N seconds, then raises DriverTimeout;
 * ``unreachable`` — every operation (connect included) raises HostUnreachable.
 
+Shared state (``DEVCLOUD_SIMULATOR_STORE=<directory>``): each simulated host's domains, volumes, pools and faults
+live in a file there, read and written under a file lock by every process that uses the host — several management
+servers (a farm), a server restarted after ``kill -9``, and the test driving them all see one hypervisor, as they
+would a real one (CloudStack's simulator keeps its mock state in a database for the same reason). Without it the
+state is per process.
+
+HA signal: a simulated host that ``dies`` (``faults.set_alive(False)``) stops its domains, answers nothing and
+stops writing its storage heartbeat; ``read_heartbeat`` on a neighbour host tells when it wrote its last one. A
+host that is only ``unreachable`` keeps its domains and its heartbeat (the management link failed, not the host).
+
 Set through the host URL query — ``http://sim/c0/h0?fail=spawn,stop&slow=start:2&hang=stop:5&unreachable=1``
 (these apply to driver instances built from that URL) — or at run time for everyone using the host through
 ``SimulatorFaults.for_host(url)`` / ``driver.faults``. Host size: ``?cpu=8&mhz=2000&mem=16G&sockets=1``
@@ -21,7 +31,11 @@ Set through the host URL query — ``http://sim/c0/h0?fail=spawn,stop&slow=start
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import pickle
 import threading
 import time
 import weakref
@@ -71,6 +85,7 @@ DEFAULT_MEMORY_BYTES = 16 * GiB
 DEFAULT_POOL_CAPACITY = 1024 * GiB
 DEFAULT_TEMPLATE_SIZE = 2 * GiB
 SIMULATOR_VERSION = "4.19.0-devcloud"
+STORE_ENV = "DEVCLOUD_SIMULATOR_STORE"
 
 _STATE_EVENTS = {
     PowerState.RUNNING: LifecycleEventType.STARTED,
@@ -107,11 +122,16 @@ class SimulatorFaults:
         self._slow: dict[str, float] = {}
         self._hang: dict[str, float] = {}
         self._unreachable = False
+        self._died_at: float | None = None  # None: alive (writes its storage heartbeat)
 
     @classmethod
     def for_host(cls, url: str) -> SimulatorFaults:
-        """The shared faults of the simulated host at ``url`` (creating the host if needed)."""
-        return _host_state(url).faults
+        """The shared faults of the simulated host at ``url`` (creating the host if needed). With a shared store,
+        changes are written to it: use them through ``HostFaults`` (what this returns then)."""
+        host = _host_state(url)
+        if host.store is None:
+            return host.faults
+        return HostFaults(host)  # type: ignore[return-value]
 
     @classmethod
     def from_query(cls, query: str) -> SimulatorFaults:
@@ -148,6 +168,31 @@ class SimulatorFaults:
         with self._lock:
             self._unreachable = unreachable
 
+    def _set_dead(self, died_at: float | None) -> None:
+        with self._lock:
+            self._died_at = died_at
+
+    @property
+    def alive(self) -> bool:
+        return self._died_at is None
+
+    @property
+    def died_at(self) -> float | None:
+        return self._died_at
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {"fail": {k: list(v) for k, v in self._fail.items()}, "slow": dict(self._slow),
+                    "hang": dict(self._hang), "unreachable": self._unreachable, "died_at": self._died_at}
+
+    def restore(self, snap: dict[str, object]) -> None:
+        with self._lock:
+            self._fail = {k: list(v) for k, v in snap["fail"].items()}  # type: ignore[attr-defined]
+            self._slow = dict(snap["slow"])  # type: ignore[call-overload]
+            self._hang = dict(snap["hang"])  # type: ignore[call-overload]
+            self._unreachable = bool(snap["unreachable"])
+            self._died_at = snap["died_at"]  # type: ignore[assignment]
+
     def clear(self, op: str | None = None) -> None:
         """Remove every fault (or only those on ``op``)."""
         with self._lock:
@@ -156,6 +201,7 @@ class SimulatorFaults:
                 self._slow.clear()
                 self._hang.clear()
                 self._unreachable = False
+                self._died_at = None
             else:
                 self._fail.pop(op, None)
                 self._slow.pop(op, None)
@@ -166,7 +212,7 @@ class SimulatorFaults:
         return self._unreachable
 
     def __bool__(self) -> bool:
-        return bool(self._fail or self._slow or self._hang or self._unreachable)
+        return bool(self._fail or self._slow or self._hang or self._unreachable or self._died_at is not None)
 
     # -- evaluation (driver side) ---------------------------------------------------------------------------
 
@@ -253,12 +299,127 @@ class _Host:
     cpu_cores: int = DEFAULT_CPU_CORES
     cpu_mhz: int = DEFAULT_CPU_MHZ
     memory_bytes: int = DEFAULT_MEMORY_BYTES
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: _HostLock = field(init=False)
     faults: SimulatorFaults = field(default_factory=SimulatorFaults)
     domains: dict[str, _Domain] = field(default_factory=dict)
     pools: dict[str, _Pool] = field(default_factory=dict)
     drivers: weakref.WeakSet = field(default_factory=weakref.WeakSet)
     next_console_port: int = 5900
+    store: _Store | None = None
+
+    def __post_init__(self) -> None:
+        self.lock = _HostLock(self)
+
+    def snapshot(self) -> dict[str, object]:
+        return {"sizes": (self.cpu_sockets, self.cpu_cores, self.cpu_mhz, self.memory_bytes),
+                "domains": self.domains, "pools": self.pools, "next_console_port": self.next_console_port,
+                "faults": self.faults.snapshot()}
+
+    def restore(self, snap: dict[str, object]) -> None:
+        self.cpu_sockets, self.cpu_cores, self.cpu_mhz, self.memory_bytes = snap["sizes"]  # type: ignore[misc]
+        self.domains = snap["domains"]  # type: ignore[assignment]
+        self.pools = snap["pools"]  # type: ignore[assignment]
+        self.next_console_port = snap["next_console_port"]  # type: ignore[assignment]
+        self.faults.restore(snap["faults"])  # type: ignore[arg-type]
+
+
+class _Store:
+    """One simulated host's state in a file shared between processes (DEVCLOUD_SIMULATOR_STORE)."""
+
+    def __init__(self, directory: str, key: str) -> None:
+        base = os.path.join(directory, hashlib.sha1(key.encode()).hexdigest()[:20])
+        os.makedirs(directory, exist_ok=True)
+        self.path, self.lock_path = base + ".state", base + ".lock"
+        self._seen: tuple[int, int] | None = None
+        self._raw = b""
+
+    def load(self, host: _Host) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        sig = (st.st_mtime_ns, st.st_size)
+        if sig == self._seen:
+            return
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        host.restore(pickle.loads(raw))  # noqa: S301 - our own file, written by save() below
+        self._raw, self._seen = raw, sig
+
+    def save(self, host: _Host) -> None:
+        raw = pickle.dumps(host.snapshot(), protocol=pickle.HIGHEST_PROTOCOL)
+        if raw == self._raw:
+            return
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, self.path)
+        st = os.stat(self.path)
+        self._raw, self._seen = raw, (st.st_mtime_ns, st.st_size)
+
+
+class _HostLock:
+    """The host's lock: a re-entrant thread lock, and with a shared store also an exclusive file lock that
+    loads the state on the way in and writes it back (if changed) on the way out."""
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> _HostLock:
+        self._rlock.acquire()
+        self._depth += 1
+        store = self._host.store
+        if self._depth == 1 and store is not None:
+            try:
+                self._fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                store.load(self._host)
+            except BaseException:
+                self._release_file()
+                self._depth -= 1
+                self._rlock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._depth == 1 and self._host.store is not None:
+                try:
+                    self._host.store.save(self._host)
+                finally:
+                    self._release_file()
+        finally:
+            self._depth -= 1
+            self._rlock.release()
+
+    def _release_file(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class HostFaults:
+    """The faults of a simulated host kept in a shared store: every change is written back under the host lock."""
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._host.faults, name)
+        if not callable(attr):
+            with self._host.lock:
+                return getattr(self._host.faults, name)
+
+        def call(*args: object, **kw: object) -> object:
+            with self._host.lock:
+                return attr(*args, **kw)
+
+        return call
+
 
 
 _HOSTS: dict[str, _Host] = {}
@@ -273,16 +434,40 @@ def _host_state(url: str) -> _Host:
         host = _HOSTS.get(key)
         if host is None:
             host = _HOSTS[key] = _Host(key=key)
+            directory = os.environ.get(STORE_ENV)
+            if directory:
+                host.store = _Store(directory, key)
         return host
 
 
+def set_host_alive(url: str, alive: bool) -> None:
+    """The simulated host at ``url`` dies (its domains stop, it answers nothing, it writes no storage heartbeat) or
+    comes back (answering again; its domains stay stopped, as after a power cycle)."""
+    host = _host_state(url)
+    with host.lock:
+        if alive:
+            host.faults._set_dead(None)
+            host.faults.set_unreachable(False)
+            return
+        host.faults._set_dead(time.time())
+        host.faults.set_unreachable(True)
+        for dom in host.domains.values():
+            dom.state = PowerState.STOPPED
+
+
 def reset_simulator(url: str | None = None) -> None:
-    """Forget one simulated host (or all of them): domains, volumes, faults. For tests."""
+    """Forget one simulated host (or all of them): domains, volumes, faults (and their shared store). For tests."""
     with _HOSTS_LOCK:
+        gone = list(_HOSTS.values()) if url is None else [h for h in (_HOSTS.get(host_key(url)),) if h]
         if url is None:
             _HOSTS.clear()
         else:
             _HOSTS.pop(host_key(url), None)
+    for h in gone:
+        if h.store is not None:
+            for path in (h.store.path, h.store.lock_path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
 
 # ---------------------------------------------------------------------------------------------------- driver
@@ -301,6 +486,7 @@ class SimulatorDriver(HypervisorDriver):
         backup=True,
         volume_import=True,
         volume_check=True,
+        ha_heartbeat=True,
         live_migration=False,  # no migrate() in the contract yet; declared honestly
     )
 
@@ -334,19 +520,25 @@ class SimulatorDriver(HypervisorDriver):
     # -- fault plumbing ----------------------------------------------------------------------------------
 
     def _enter(self, op: str, *, fail_now: bool = True) -> None:
-        """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself."""
+        """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself. (Read under the
+        host lock: with a shared store that is where the current faults are, and a consumed failure is written
+        back.)"""
         sources = (self._url_faults, self._host.faults)
-        if any(f.unreachable for f in sources):
-            raise HostUnreachable(self._host.key, "simulated")
-        slow = max(f.delay(op)[0] for f in sources)
-        hang = max(f.delay(op)[1] for f in sources)
+        with self._host.lock:
+            if any(f.unreachable for f in sources):
+                raise HostUnreachable(self._host.key, "simulated")
+            slow = max(f.delay(op)[0] for f in sources)
+            hang = max(f.delay(op)[1] for f in sources)
+            if fail_now and not slow and not hang:
+                self._fail_point(op)
         if slow:
             time.sleep(slow)
         if hang:
             time.sleep(hang)
             raise DriverTimeout(op, hang)
-        if fail_now:
-            self._fail_point(op)
+        if fail_now and slow:
+            with self._host.lock:
+                self._fail_point(op)
 
     def _fail_point(self, op: str) -> None:
         for f in (self._url_faults, self._host.faults):
@@ -478,7 +670,7 @@ class SimulatorDriver(HypervisorDriver):
                         )
                         dom.owned[disk.volume_uuid] = disk.pool
                     else:
-                        vol = self._volume(disk.pool, disk.volume_uuid)
+                        vol = self._shared_volume(disk.pool, disk.volume_uuid, disk.size_bytes, disk.format)
                         if vol.attached_to not in (None, spec.uuid):
                             raise VolumeInUse(vol.uuid, vol.attached_to)
                     h.pools[disk.pool].volumes[disk.volume_uuid].attached_to = spec.uuid
@@ -596,7 +788,7 @@ class SimulatorDriver(HypervisorDriver):
         self._enter("attach_volume")
         with self._host.lock:
             dom = self._domain(vm_uuid)
-            vol = self._volume(pool, volume_uuid)
+            vol = self._shared_volume(pool, volume_uuid)
             if vol.attached_to == vm_uuid:
                 return self._info(dom)
             if vol.attached_to is not None:
@@ -639,6 +831,18 @@ class SimulatorDriver(HypervisorDriver):
 
     def _volume(self, pool: str, volume_uuid: str) -> _Volume:
         vol = self._pool(pool).volumes.get(volume_uuid)
+        if vol is None:
+            raise VolumeNotFound(pool, volume_uuid)
+        return vol
+
+    def _shared_volume(self, pool: str, volume_uuid: str, size_bytes: int = 0, fmt: str = "qcow2") -> _Volume:
+        """A volume to attach. Each simulated host keeps its own view of a pool; on shared storage (an ``nfs``
+        pool) a volume another host created is there too: the first use here adopts it (after an HA restart the
+        VM's disks are used from another host of the cluster)."""
+        p = self._pool(pool)
+        vol = p.volumes.get(volume_uuid)
+        if vol is None and p.spec.kind == "nfs" and size_bytes > 0:
+            vol = p.volumes[volume_uuid] = _Volume(uuid=volume_uuid, pool=pool, size_bytes=size_bytes, format=fmt)
         if vol is None:
             raise VolumeNotFound(pool, volume_uuid)
         return vol
@@ -901,3 +1105,15 @@ class SimulatorDriver(HypervisorDriver):
                 dom.console_port = self._host.next_console_port
                 self._host.next_console_port += 1
             return ConsoleAddress(protocol="vnc", host="127.0.0.1", port=dom.console_port)
+
+    # -- HA ----------------------------------------------------------------------------------------------
+
+    def read_heartbeat(self, pool: str, host_id: str) -> float | None:
+        """The last storage heartbeat of the simulated host ``host_id`` (its URL), as this host sees ``pool``: a
+        live host writes one all the time; a dead one wrote its last when it died."""
+        self.require(Capability.HA_HEARTBEAT)
+        self._enter("read_heartbeat")
+        other = _host_state(host_id)
+        with other.lock:
+            died = other.faults.died_at
+        return time.time() if died is None else died

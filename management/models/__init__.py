@@ -20,7 +20,7 @@ from management.models.infra import (
     VlanIpRange,
     Zone,
 )
-from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.models.jobs import AsyncJob, ClusterLease, JobJournal, JobSync, ManagementServer
 from management.models.network import Network, Nic
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
@@ -49,7 +49,8 @@ from management.models.storage_admin import (
 )
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
+    "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "JobJournal",
+    "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
     "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",

@@ -59,6 +59,10 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                       "connection is still working"),
     "ping.timeout": ("2.5", "Advanced", None, "Multiplier to ping.interval before announcing an agent has "
                      "timed out"),
+    "cluster.heartbeat.interval": ("1500", "management-server", None, "Milliseconds between two heartbeats of a "
+                                   "management server"),
+    "cluster.heartbeat.threshold": ("150000", "management-server", None, "Milliseconds without a heartbeat after "
+                                    "which the peers declare a management server Down and take over its work"),
     "vm.sync.interval": ("60", "Advanced", None, "Interval (in seconds) between VM power-state sync rounds "
                          "that reconcile VM states with what the hypervisors report"),
     "network.gc.interval": ("600", "Advanced", None, "Seconds to wait before checking for networks to "

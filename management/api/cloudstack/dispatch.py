@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from management.api.cloudstack import registry
@@ -34,13 +35,15 @@ from management.errors import (
     Unauthorized,
     UnsupportedAction,
 )
-from management.jobs.queue import FAILED, SUCCEEDED, JobQueue, Outcome
+from management.jobs import journal
+from management.jobs.queue import FAILED, SUCCEEDED, Fenced, Finish, JobQueue, Outcome, lost_to_contention
 from management.models.events import Configuration
 from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
 from management.services import access, events
 from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
+from management.services.ha import takeover
 from management.services.identity import identity, rbac
 from management.services.runtime import Runtime
 from management.services.telemetry import StatementCount, telemetry
@@ -314,7 +317,11 @@ class Dispatcher:
         return body
 
     # ---- job execution (called by the queue's workers) --------------------------------------------------------
-    def execute_job(self, job: AsyncJob) -> Outcome:
+    def execute_job(self, job: AsyncJob, finish: Finish) -> Outcome:
+        """Runs a claimed job. On success the job completes inside the transaction of its last unit of work
+        (`finish`), so a database-only job's effect and its completion commit together: a crash leaves neither.
+        A job that a takeover put back in the queue after its server died is reconciled first (its journal says
+        whether anything of it was committed)."""
         spec = registry.lookup(job.command)
         if spec is None:
             err = InternalError(f"command {job.command} is no longer registered")
@@ -327,26 +334,47 @@ class Dispatcher:
         with self.runtime.db.session(write=False) as s:
             user = s.get_one(User, job.user_id)
             caller = Caller.from_user(user)
-        try:
-            with self.runtime.db.session() as s:
-                p = spec.params.model_validate(payload)
-                ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
-                                  job_id=job.id, job_uuid=job.uuid, created_uuid=created)
-                resolve_refs(ctx, spec, p)
-                result = spec.handler(ctx, p)
-                body = body_for(result, spec.result_key)
-                if spec.event:
-                    events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
-                                  resource_type=spec.entity, resource_uuid=job.instance_uuid)
-            return Outcome(SUCCEEDED, 0, body)
-        except CloudError as err:
-            self._record_failure(caller, spec, err)
-            return Outcome(FAILED, err.code, error_body(err))
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job.uuid, spec.name)
-            internal = InternalError(f"Internal error executing {spec.name}: {exc}")
-            self._record_failure(caller, spec, internal)
-            return Outcome(FAILED, internal.code, error_body(internal))
+            steps = journal.steps(s, job.id)
+        if any(step != journal.REQUEUED for step, _ in steps):
+            refused = takeover.reconcile(self.runtime, job, steps)
+            if refused is not None:
+                self._record_failure(caller, spec, refused)
+                return Outcome(FAILED, refused.code, error_body(refused))
+        for attempt in range(3):
+            try:
+                with self.runtime.db.session() as s:
+                    p = spec.params.model_validate(payload)
+                    ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
+                                      job_id=job.id, job_uuid=job.uuid, created_uuid=created)
+                    resolve_refs(ctx, spec, p)
+                    result = spec.handler(ctx, p)
+                    body = body_for(result, spec.result_key)
+                    if spec.event:
+                        events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
+                                      resource_type=spec.entity, resource_uuid=job.instance_uuid)
+                    outcome = Outcome(SUCCEEDED, 0, body)
+                    finish(s, outcome)
+                return outcome
+            except CloudError as err:
+                self._record_failure(caller, spec, err)
+                return Outcome(FAILED, err.code, error_body(err))
+            except OperationalError as exc:
+                # A deadlock victim (MariaDB 1213) or a lock wait that timed out: the database rolled the
+                # transaction back whole. Run it again if nothing of the job was committed before it.
+                if not lost_to_contention(exc) or journal.committed_before() or attempt == 2:
+                    return self._internal_failure(job, spec, caller, exc)
+                log.info("job %s (%s) lost a deadlock; running it again", job.uuid, spec.name)
+            except Fenced:
+                raise
+            except Exception as exc:
+                return self._internal_failure(job, spec, caller, exc)
+        raise AssertionError("unreachable")
+
+    def _internal_failure(self, job: AsyncJob, spec: CommandSpec, caller: Caller, exc: Exception) -> Outcome:
+        log.exception("job %s (%s) failed", job.uuid, spec.name)
+        internal = InternalError(f"Internal error executing {spec.name}: {exc}")
+        self._record_failure(caller, spec, internal)
+        return Outcome(FAILED, internal.code, error_body(internal))
 
 
 def _enabled(user: User) -> bool:

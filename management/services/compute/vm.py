@@ -44,6 +44,7 @@ from management.errors import (
     ResourceUnavailable,
 )
 from management.fsm import VmEvent, VolumeEvent
+from management.jobs import journal
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
@@ -479,6 +480,9 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                         return  # no-op: already running
                     transitioned = True
                 a = _plan_attempt(s, vm, pin=host_id, avoid=avoid)
+                # What this attempt is about to create on the host: whoever resumes an interrupted job removes it.
+                journal.intent(s, "spawn", host_id=a.host.id, volumes=[[p, v] for p, v, _ in a.data_to_create] + [
+                    [d.pool, d.volume_uuid] for d in a.spec.disks if d.create])
         except CloudError as err:
             if not transitioned:
                 raise  # the start itself was refused (invalid state, concurrent change): nothing to undo

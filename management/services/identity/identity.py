@@ -21,8 +21,8 @@ from management.models.identity import Account, AccountType, Domain, Role, RoleP
 from management.services import naming, seeds
 from management.services.access import domain_in_scope
 from management.services.context import Caller
+from management.services.system_account import SYSTEM_ACCOUNT, system_user  # noqa: F401  (identity.system_user)
 
-SYSTEM_ACCOUNT = "system"
 ADMIN_ACCOUNT = "admin"
 
 DEFAULT_ROLES = [
@@ -259,8 +259,3 @@ def bootstrap(session: Session, state_dir: Path) -> AdminCredentials | None:
         fh.write(creds.to_json() + "\n")
     return creds
 
-
-def system_user(session: Session) -> User:
-    return session.scalars(select(User).join(Account, User.account_id == Account.id)
-                           .where(Account.name == SYSTEM_ACCOUNT, User.username == "system",
-                                  Account.removed.is_(None))).one()
