@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 CONTROL_PARAMS = {"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "_",
                   "ctxstarttime", "ctxaccountid", "ctxuserid", "ctxdetails"}
 _MAP_PARAM = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$", re.IGNORECASE)
+_HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
 # Who owns an API key is read on every signed request. Changes made by this server (disable, new keys, role)
@@ -141,8 +142,9 @@ class Dispatcher:
     @staticmethod
     def error(response_name: str, err: CloudError, fmt: str) -> Reply:
         body, ctype = render(response_name, error_body(err), fmt)
-        # HTTP header values must be latin-1; errortext can hold anything a user typed.
-        desc = err.text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")[:512]
+        # errortext can hold anything a user typed; the header carries printable ASCII only (bytes above 0x7f are
+        # legal obs-text, but clients disagree on decoding them, and some refuse the whole response)
+        desc = _HEADER_UNSAFE.sub("?", err.text)[:512]
         return Reply(err.code, body, ctype, headers={"X-Description": desc})
 
     # ---- authentication ---------------------------------------------------------------------------------------
