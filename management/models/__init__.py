@@ -33,6 +33,22 @@ from management.models.rules import (
     SecurityGroupVmMap,
 )
 from management.models.schedules import SchedulerLease, VmSchedule, VmScheduledJob
+from management.models.vpc import (
+    InternalLbRule,
+    InternalLbVm,
+    NetworkAcl,
+    NetworkAclItem,
+    RemoteAccessVpn,
+    S2sCustomerGateway,
+    S2sVpnConnection,
+    S2sVpnGateway,
+    StaticRoute,
+    Vpc,
+    VpcGateway,
+    VpcOffering,
+    VpcRouter,
+    VpnUser,
+)
 from management.models.storage import (
     Snapshot,
     Template,
@@ -62,4 +78,6 @@ __all__ = [
     "Backup", "BackupOffering", "BackupRepository", "BackupSchedule", "VmBackupOffering", "Bucket", "ObjectStore",
     "SchedulerLease", "VmSchedule", "VmScheduledJob", "DirectDownloadCertificate", "DirectDownloadCertificateHost",
     "SecondaryStorageSelector", "StorageAccessGroup",
+    "InternalLbRule", "InternalLbVm", "NetworkAcl", "NetworkAclItem", "RemoteAccessVpn", "S2sCustomerGateway",
+    "S2sVpnConnection", "S2sVpnGateway", "StaticRoute", "Vpc", "VpcGateway", "VpcOffering", "VpcRouter", "VpnUser",
 ]

@@ -225,6 +225,7 @@ class PublicIpAddress(IdMixin, Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), default=None, index=True)
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), default=None)
     network_id: Mapped[int | None] = mapped_column(IdType, default=None, index=True)  # associated guest network
+    vpc_id: Mapped[int | None] = mapped_column(IdType, default=None, index=True)  # a VPC's public IP
     source_nat: Mapped[bool] = mapped_column(default=False)
     one_to_one_nat: Mapped[bool] = mapped_column(default=False)  # static NAT
     vm_id: Mapped[int | None] = mapped_column(IdType, default=None)  # static NAT target

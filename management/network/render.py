@@ -135,8 +135,10 @@ def nft_context(spec: RouterSpec) -> dict:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {sn.guest_ip} snat to {sn.public_ip}')
         if spec.public.source_nat_ip:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {spec.guest_cidr} snat to {spec.public.source_nat_ip}')
+    vpn_ips = sorted({r.public_ip for r in spec.vpn.remote_access} | {c.local_ip for c in spec.vpn.s2s})
     return {
         "spec": spec, "guest_if": GUEST_IF, "public_if": PUBLIC_IF if spec.public else None,
+        "vpn_ips": _set(vpn_ips) if vpn_ips and spec.public else "",
         "dnat": dnat, "snat": snat, "ingress": ingress,
         "egress": [egress_rule(r, spec.egress_default) for r in spec.egress],
     }

@@ -28,8 +28,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from management.network import host
+from management.network import vpn as ipsec
 from management.network.host import run
 from management.network.provider import (
     ApplyResult,
@@ -117,17 +119,36 @@ def _write_if_changed(path: Path, text: str | None) -> bool:
 
 
 class NamespaceRouterProvider:
-    """``NetworkProvider`` implemented with a network namespace per router (see the module docstring)."""
+    """``NetworkProvider`` implemented with a network namespace per router (see the module docstring).
+
+    Subclasses (the VPC router) keep their routers under another ``SUBDIR`` and override the spec (de)serialisation
+    (``_dump``/``_load``), the links, addresses and services they converge, and what teardown removes."""
+
+    SUBDIR = "routers"
 
     def __init__(self, state_dir: str | os.PathLike[str], *, python: str | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.python = python or sys.executable
-        (self.state_dir / "routers").mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def _dir(self) -> Path:
+        return self.state_dir / self.SUBDIR
+
+    def _dump(self, spec: Any) -> dict[str, Any]:
+        return spec_to_dict(spec)
+
+    def _load(self, data: dict[str, Any]) -> Any:
+        return spec_from_dict(data)
 
     # ------------------------------------------------------------------------------------------ public API
 
     def paths(self, router_id: str) -> RouterPaths:
-        return RouterPaths(self.state_dir / "routers" / router_id)
+        return RouterPaths(self._dir / router_id)
+
+    def vpn_paths(self, router_id: str) -> ipsec.VpnPaths:
+        paths = self.paths(router_id)
+        return ipsec.VpnPaths(paths.root / "ipsec", paths.run_dir / "ipsec")
 
     def implement(self, spec: RouterSpec) -> ApplyResult:
         spec.validate()
@@ -140,7 +161,7 @@ class NamespaceRouterProvider:
             changed += self._ensure_links(spec, paths)
             changed += self._ensure_addresses(spec)
             changed += self._converge_services(spec, paths)
-            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+            _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
     def apply_rules(self, spec: RouterSpec) -> ApplyResult:
@@ -151,7 +172,7 @@ class NamespaceRouterProvider:
                 raise ProviderError(f"router {spec.router_id} is not implemented")
             paths = self.paths(spec.router_id)
             changed = self._converge_services(spec, paths)
-            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+            _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
     def status(self, router: RouterSpec | str) -> RouterStatus:
@@ -170,6 +191,8 @@ class NamespaceRouterProvider:
                                       "" if nft_ok.returncode == 0 else "table ip devcloud missing"))
         if spec is not None and spec.load_balancers:
             services.append(self._health("haproxy", paths.haproxy_pid, str(paths.haproxy_cfg)))
+        if spec is not None and not spec.vpn.empty:
+            services.append(self._health("charon", self.vpn_paths(rid).pid, "charon"))
         return RouterStatus(rid, "Running", tuple(services))
 
     def reboot(self, router: RouterSpec | str) -> ApplyResult:
@@ -193,7 +216,7 @@ class NamespaceRouterProvider:
 
     def last_spec(self, router_id: str) -> RouterSpec | None:
         try:
-            return spec_from_dict(json.loads(self.paths(router_id).spec.read_text()))
+            return self._load(json.loads(self.paths(router_id).spec.read_text()))
         except (OSError, ValueError, KeyError):
             return None
 
@@ -213,13 +236,13 @@ class NamespaceRouterProvider:
 
     def routers(self) -> list[str]:
         """Router ids with state here (e.g. to re-implement them after a server restart)."""
-        return sorted(p.name for p in (self.state_dir / "routers").iterdir() if p.is_dir())
+        return sorted(p.name for p in self._dir.iterdir() if p.is_dir())
 
     # ------------------------------------------------------------------------------------------ plumbing
 
     @contextlib.contextmanager
     def _lock(self, router_id: str) -> Iterator[None]:
-        path = self.state_dir / "routers" / f".{router_id}.lock"
+        path = self._dir / f".{router_id}.lock"
         with open(path, "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
@@ -325,10 +348,14 @@ class NamespaceRouterProvider:
         changed += self._converge_dnsmasq(spec, paths)
         changed += self._converge_haproxy(spec, paths)
         changed += self._converge_metadata(spec, paths)
+        changed += ipsec.converge(spec.router_id, spec.netns, self.vpn_paths(spec.router_id), spec.vpn)
         return changed
 
-    def _converge_nft(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
-        text = render_nftables(spec)
+    def _render_nft(self, spec: Any) -> str:
+        return render_nftables(spec)
+
+    def _converge_nft(self, spec: Any, paths: RouterPaths) -> list[str]:
+        text = self._render_nft(spec)
         try:
             same = paths.nft.read_text() == text
         except OSError:
@@ -345,6 +372,10 @@ class NamespaceRouterProvider:
         conf_changed = _write_if_changed(paths.dnsmasq_conf, render_dnsmasq(spec, paths))
         hosts_changed = _write_if_changed(paths.hosts, render_hosts(spec))
         hosts_changed |= _write_if_changed(paths.dhcp_hosts, render_dhcp_hosts(spec))
+        return self._run_dnsmasq(spec, paths, conf_changed, hosts_changed)
+
+    def _run_dnsmasq(self, spec: Any, paths: RouterPaths, conf_changed: bool, hosts_changed: bool) -> list[str]:
+        """(Re)starts dnsmasq when its configuration changed or it is not running; SIGHUP for new hosts only."""
         marker = str(paths.dnsmasq_conf)
         pid = _read_pid(paths.dnsmasq_pid)
         if conf_changed or not _pid_alive(pid, marker):
@@ -406,12 +437,20 @@ class NamespaceRouterProvider:
 
     # ------------------------------------------------------------------------------------------ teardown
 
-    def _teardown(self, rid: str, spec: RouterSpec | None, *, keep_files: bool) -> list[str]:
+    def _daemons(self, paths: RouterPaths) -> list[tuple[Path, Path]]:
+        """(pid file, marker) of the daemons the router runs (the marker is in their command line)."""
+        return [(paths.dnsmasq_pid, paths.dnsmasq_conf), (paths.haproxy_pid, paths.haproxy_cfg),
+                (paths.metadata_pid, paths.metadata)]
+
+    def _host_links(self, rid: str, spec: Any) -> list[str]:
+        return [f"vrg-{rid}", f"vrp-{rid}"]
+
+    def _teardown(self, rid: str, spec: Any, *, keep_files: bool) -> list[str]:
         changed: list[str] = []
         paths = self.paths(rid)
         ns = f"dcr-{rid}"
-        for pidfile, marker in ((paths.dnsmasq_pid, paths.dnsmasq_conf), (paths.haproxy_pid, paths.haproxy_cfg),
-                                (paths.metadata_pid, paths.metadata)):
+        changed += ipsec.destroy(self.vpn_paths(rid))
+        for pidfile, marker in self._daemons(paths):
             pid = _read_pid(pidfile)
             if _pid_alive(pid, str(marker)):
                 _kill(pid, str(marker))
@@ -421,7 +460,7 @@ class NamespaceRouterProvider:
             stray = run(["ip", "netns", "pids", ns], check=False).stdout.split()
             for p in stray:
                 _kill(int(p))
-        for dev in (f"vrg-{rid}", f"vrp-{rid}"):
+        for dev in self._host_links(rid, spec):
             if host.link_exists(dev):
                 run(["ip", "link", "del", "dev", dev], check=False)
                 changed.append(f"veth:{dev}")
@@ -438,7 +477,7 @@ class NamespaceRouterProvider:
             if paths.root.exists():
                 shutil.rmtree(paths.root, ignore_errors=True)
                 changed.append("files")
-            (self.state_dir / "routers" / f".{rid}.lock").unlink(missing_ok=True)
+            (self._dir / f".{rid}.lock").unlink(missing_ok=True)
         else:
             # force re-rendering on the next implement (the daemons are gone)
             for f in (paths.nft, paths.dnsmasq_conf, paths.haproxy_cfg):
