@@ -34,7 +34,7 @@ from management.services.ha import (  # noqa: F401  (host HA investigates silent
 # what VM sync finds crashed)
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
-from management.services.network import routers
+from management.services.network import vpc_router
 from management.services.runtime import Runtime
 from management.services.telemetry import telemetry
 from management.settings import Settings
@@ -68,7 +68,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     with db.session() as s:
         created = identity.bootstrap(s, settings.state_dir)
     runtime = Runtime(settings=settings, db=db, msid=settings.msid)
-    routers.install(runtime)  # guest network routers: the implementer seam + restore the running ones
+    vpc_router.install(runtime)  # guest network and VPC routers: the implementer seam + restore the running ones
     infra.mount_image_stores(runtime)  # NFS secondary storage, after a reboot
     queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval)
     dispatcher = Dispatcher(runtime, queue)

@@ -284,6 +284,18 @@ class ApplyResult:
 
 # ------------------------------------------------------------------------------------------------ contract
 
+class NamespaceSpec(Protocol):
+    """What every spec a namespace provider converges has (RouterSpec, VpcRouterSpec, InternalLbSpec)."""
+
+    @property
+    def router_id(self) -> str: ...
+
+    @property
+    def netns(self) -> str: ...
+
+    def validate(self) -> Any: ...
+
+
 @runtime_checkable
 class NetworkProvider(Protocol):
     """A guest network's router. Every operation is idempotent and coarse (whole spec in)."""

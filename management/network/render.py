@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from management.network.provider import EgressRule, FirewallRule, PortRange, RouterSpec
+from management.network.vpc_spec import VpcRouterSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 GUEST_IF = "guest0"
@@ -168,14 +169,14 @@ def render_dhcp_hosts(spec: RouterSpec) -> str:
     return _env.get_template("dhcp-hosts.j2").render(spec=spec)
 
 
-def render_haproxy(spec: RouterSpec, paths: RouterPaths) -> str | None:
+def render_haproxy(spec: RouterSpec | VpcRouterSpec, paths: RouterPaths) -> str | None:
     if not spec.load_balancers:
         return None
     return _env.get_template("haproxy.cfg.j2").render(
         spec=spec, paths={"pid": paths.haproxy_pid, "sock": paths.haproxy_sock})
 
 
-def render_metadata(spec: RouterSpec) -> str:
+def render_metadata(spec: RouterSpec | VpcRouterSpec) -> str:
     """The metadata server's JSON database: guest IP -> fields (user data base64-free: hex, read back to bytes)."""
     out = {}
     for ip, md in sorted(spec.metadata.items()):

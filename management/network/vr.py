@@ -35,8 +35,8 @@ from management.network import vpn as ipsec
 from management.network.host import run
 from management.network.provider import (
     ApplyResult,
+    NamespaceSpec,
     ProviderError,
-    RouterSpec,
     RouterStatus,
     ServiceHealth,
     spec_from_dict,
@@ -55,6 +55,7 @@ from management.network.render import (
 )
 
 METADATA_SCRIPT = Path(__file__).with_name("metadata_server.py")
+AnySpec = NamespaceSpec  # RouterSpec here; VpcRouterSpec and InternalLbSpec in the subclasses
 NETNS_DIR = Path("/run/netns")
 
 
@@ -150,7 +151,7 @@ class NamespaceRouterProvider:
         paths = self.paths(router_id)
         return ipsec.VpnPaths(paths.root / "ipsec", paths.run_dir / "ipsec")
 
-    def implement(self, spec: RouterSpec) -> ApplyResult:
+    def implement(self, spec: AnySpec) -> ApplyResult:
         spec.validate()
         t0 = time.monotonic()
         with self._lock(spec.router_id):
@@ -164,7 +165,7 @@ class NamespaceRouterProvider:
             _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
-    def apply_rules(self, spec: RouterSpec) -> ApplyResult:
+    def apply_rules(self, spec: AnySpec) -> ApplyResult:
         spec.validate()
         t0 = time.monotonic()
         with self._lock(spec.router_id):
@@ -175,9 +176,9 @@ class NamespaceRouterProvider:
             _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
-    def status(self, router: RouterSpec | str) -> RouterStatus:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def status(self, router: AnySpec | str) -> RouterStatus:
+        rid = router if isinstance(router, str) else router.router_id
+        spec: Any = self.last_spec(rid) if isinstance(router, str) else router
         ns = f"dcr-{rid}"
         if not (NETNS_DIR / ns).exists():
             return RouterStatus(rid, "Stopped", ())
@@ -195,9 +196,9 @@ class NamespaceRouterProvider:
             services.append(self._health("charon", self.vpn_paths(rid).pid, "charon"))
         return RouterStatus(rid, "Running", tuple(services))
 
-    def reboot(self, router: RouterSpec | str) -> ApplyResult:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def reboot(self, router: AnySpec | str) -> ApplyResult:
+        rid = router if isinstance(router, str) else router.router_id
+        spec = self.last_spec(rid) if isinstance(router, str) else router
         if spec is None:
             raise ProviderError(f"router {rid} has never been implemented here: nothing to reboot")
         t0 = time.monotonic()
@@ -206,15 +207,15 @@ class NamespaceRouterProvider:
         res = self.implement(spec)
         return ApplyResult(rid, ("reboot",) + res.changed, time.monotonic() - t0)
 
-    def destroy(self, router: RouterSpec | str) -> ApplyResult:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def destroy(self, router: AnySpec | str) -> ApplyResult:
+        rid = router if isinstance(router, str) else router.router_id
+        spec = self.last_spec(rid) if isinstance(router, str) else router
         t0 = time.monotonic()
         with self._lock(rid):
             changed = self._teardown(rid, spec, keep_files=False)
         return ApplyResult(rid, tuple(changed), time.monotonic() - t0)
 
-    def last_spec(self, router_id: str) -> RouterSpec | None:
+    def last_spec(self, router_id: str) -> AnySpec | None:
         try:
             return self._load(json.loads(self.paths(router_id).spec.read_text()))
         except (OSError, ValueError, KeyError):
@@ -250,10 +251,10 @@ class NamespaceRouterProvider:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _ns(self, spec: RouterSpec, *args: str, check: bool = True):
+    def _ns(self, spec: Any, *args: str, check: bool = True):
         return run(["ip", "netns", "exec", spec.netns, *args], check=check)
 
-    def _ensure_netns(self, spec: RouterSpec) -> list[str]:
+    def _ensure_netns(self, spec: Any) -> list[str]:
         if (NETNS_DIR / spec.netns).exists():
             return []
         run(["ip", "netns", "add", spec.netns])
@@ -263,7 +264,7 @@ class NamespaceRouterProvider:
                  "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
         return ["netns"]
 
-    def _ensure_veth(self, spec: RouterSpec, host_end: str, ns_end: str, bridge: str, vlan: int | None) -> list[str]:
+    def _ensure_veth(self, spec: Any, host_end: str, ns_end: str, bridge: str, vlan: int | None) -> list[str]:
         changed: list[str] = []
         inner = host.link_info(ns_end, spec.netns)
         if not host.link_exists(host_end) or inner is None:
@@ -276,7 +277,7 @@ class NamespaceRouterProvider:
             changed.append(f"port:{host_end}")
         return changed
 
-    def _ensure_links(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _ensure_links(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed: list[str] = []
         owned = self._owned(paths)
         if host.ensure_bridge(spec.guest.bridge):
@@ -298,12 +299,12 @@ class NamespaceRouterProvider:
         except (OSError, ValueError):
             return {}
 
-    def _addresses(self, spec: RouterSpec, dev: str) -> set[str]:
+    def _addresses(self, spec: Any, dev: str) -> set[str]:
         out = run(["ip", "-n", spec.netns, "-j", "addr", "show", "dev", dev]).stdout
         return {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])
                 if a.get("family") == "inet"}
 
-    def _ensure_addresses(self, spec: RouterSpec) -> list[str]:
+    def _ensure_addresses(self, spec: Any) -> list[str]:
         changed: list[str] = []
         want = {GUEST_IF: {str(spec.guest_iface)}}
         if spec.public is not None:
@@ -342,7 +343,7 @@ class NamespaceRouterProvider:
 
     # ------------------------------------------------------------------------------------------ services
 
-    def _converge_services(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_services(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed: list[str] = []
         changed += self._converge_nft(spec, paths)
         changed += self._converge_dnsmasq(spec, paths)
@@ -368,7 +369,7 @@ class NamespaceRouterProvider:
         os.replace(new, paths.nft)
         return ["nftables"]
 
-    def _converge_dnsmasq(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_dnsmasq(self, spec: Any, paths: RouterPaths) -> list[str]:
         conf_changed = _write_if_changed(paths.dnsmasq_conf, render_dnsmasq(spec, paths))
         hosts_changed = _write_if_changed(paths.hosts, render_hosts(spec))
         hosts_changed |= _write_if_changed(paths.dhcp_hosts, render_dhcp_hosts(spec))
@@ -388,7 +389,7 @@ class NamespaceRouterProvider:
             return ["dnsmasq:reload"]
         return []
 
-    def _converge_haproxy(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_haproxy(self, spec: Any, paths: RouterPaths) -> list[str]:
         text = render_haproxy(spec, paths)
         marker = str(paths.haproxy_cfg)
         pid = _read_pid(paths.haproxy_pid)
@@ -416,7 +417,7 @@ class NamespaceRouterProvider:
         self._ns(spec, *cmd)
         return ["haproxy:start"]
 
-    def _converge_metadata(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_metadata(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed = ["metadata:data"] if _write_if_changed(paths.metadata, render_metadata(spec)) else []
         marker = str(paths.metadata)
         pid = _read_pid(paths.metadata_pid)

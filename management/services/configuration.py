@@ -96,6 +96,16 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "max.account.user.vms": ("20", "Account Defaults", None, "The default maximum number of user VMs that can "
                              "be deployed for an account"),
     "storage.max.volume.size": ("2000", "Storage", None, "The maximum size for a volume (in GB)."),
+    "max.account.vpcs": ("20", "Account Defaults", None, "The default maximum number of vpcs that can be created for "
+                         "an account"),
+    "vpc.max.networks": ("3", "Advanced", None, "Maximum number of networks per vpc"),
+    "remote.access.vpn.client.iprange": ("10.1.2.1-10.1.2.8", "Network", None, "The range of ips to be allocated "
+                                         "to remote access vpn clients. The first ip in the range is used by the "
+                                         "VPN server"),
+    "remote.access.vpn.psk.length": ("24", "Network", None, "The length of the ipsec preshared key (minimum 8, "
+                                     "maximum 256)"),
+    "remote.access.vpn.user.limit": ("8", "Network", None, "The maximum number of VPN users that can be created "
+                                     "per account"),
     "custom.diskoffering.size.max": ("1024", "Advanced", None, "Maximum size in GB for custom disk offering."),
     "custom.diskoffering.size.min": ("1", "Advanced", None, "Minimum size in GB for custom disk offering."),
     "scheduler.interval": ("60", "Advanced", None, "Interval (in seconds) between rounds of the scheduler that runs "

@@ -67,3 +67,6 @@ def seed_inventory(session: Session) -> None:
     from management.services.network import network_offerings  # guest networks room
 
     network_offerings.seed(session)  # CloudStack's default network offerings (exact names, service maps)
+    from management.services.network import vpc
+
+    vpc.seed(session)  # the stock VPC offerings and the default_allow/default_deny ACL lists

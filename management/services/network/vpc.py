@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
-from management.errors import InsufficientCapacity, ParamError, ResourceInUse, ResourceLimitExceeded
+from management.errors import (
+    InsufficientCapacity,
+    InternalError,
+    ParamError,
+    ResourceInUse,
+    ResourceLimitExceeded,
+)
 from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, PublicIpAddress, Zone
 from management.models.network import Network
@@ -369,17 +375,18 @@ def create_tier(session: Session, caller: Caller, vpc: Vpc, owner: Account, zone
         raise ParamError("Gateway/netmask are required when create network for VPC")
     cidr = ipam.cidr_of(gateway, netmask)
     super_cidr = ipaddress.IPv4Network(vpc.cidr)
-    if not cidr.subnet_of(super_cidr):
-        raise ParamError(f"Network cidr {cidr} is not within vpc {vpc.name} super cidr {vpc.cidr}")
     existing = tiers(session, vpc)
+    limit = max_tiers(session)
+    if len(existing) >= limit:  # a CloudRuntimeException in CloudStack: 530
+        raise InternalError(f"Number of networks per VPC cannot surpass [{limit}].")
+    if not cidr.subnet_of(super_cidr):
+        raise ParamError(f"Network cidr {cidr} is not within vpc {vpc.name} cidr")
     for other in existing:
         if other.cidr and ipaddress.IPv4Network(other.cidr).overlaps(cidr):
-            raise ParamError(f"Network cidr {cidr} overlaps with another network cidr {other.cidr} of vpc "
-                             f"{vpc.name}")
-    limit = max_tiers(session)
-    if len(existing) >= limit:
-        raise ParamError(f"Number of networks per VPC can't extend {limit}; increase it using global config "
-                         f"{MAX_TIERS_SETTING}")
+            raise ParamError(f"Network cidr {cidr} crosses other network cidr {other.name} belonging to the same "
+                             f"vpc {vpc.name}")
+    if str(cidr.network_address) == gateway:
+        raise ParamError("Invalid gateway specified. It should never be equal to the cidr subnet value")
     services = netoffs.services_of(offering)
     vpc_off = session.get_one(VpcOffering, vpc.vpc_offering_id)
     vpc_services = services_of(vpc_off)
@@ -389,15 +396,15 @@ def create_tier(session: Session, caller: Caller, vpc: Vpc, owner: Account, zone
         for p in provs:
             if p not in vpc_services[svc] and p != "ConfigDrive":
                 raise ParamError(f"Provider {p} for service {svc} is not supported by VPC {vpc.name}")
-    if "Lb" in services and VPCVR in services["Lb"]:
+    if VPCVR in services.get("Lb", []):  # one public LB offering per VPC (tiers of that offering may share it)
         for other in existing:
             off = session.get(NetworkOffering, other.network_offering_id)
-            if off is not None and VPCVR in netoffs.services_of(off).get("Lb", []):
-                raise ParamError("Only one network in the VPC can have the Lb service provided by the VPC virtual "
-                                 f"router; network {other.name} already has it")
+            if off is not None and off.id != offering.id and VPCVR in netoffs.services_of(off).get("Lb", []):
+                raise ParamError(f"Public LB service is already supported by network {other.name} in VPC "
+                                 f"{vpc.name}")
     if acl is not None:
         if "NetworkACL" not in services:
-            raise ParamError("Network Offering does not support NetworkACL service")
+            raise ParamError("Cannot apply NetworkACL. Network Offering does not support NetworkACL service")
         aclsvc.check_usable(session, acl, vpc, f"Network: {name}")
     else:
         acl = aclsvc.builtin(session, aclsvc.DEFAULT_DENY) if "NetworkACL" in services else None
