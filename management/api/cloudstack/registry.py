@@ -138,6 +138,10 @@ RESPONSE_NAME_OVERRIDES = {
     "archiveSnapshot": "createsnapshotresponse",
     "updateVMAffinityGroup": "updatevirtualmachineresponse",
     "scaleSystemVm": "changeserviceforsystemvmresponse",
+    "moveNetworkAclItem": "moveNetworkAclItemResponse",
+    "listInternalLoadBalancerVMs": "listinternallbvmsresponse",
+    "startInternalLoadBalancerVM": "startinternallbvmresponse",
+    "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
 }
 
 _READ_VERBS = ("list", "get", "query", "login", "logout", "verify")

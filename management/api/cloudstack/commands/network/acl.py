@@ -287,7 +287,6 @@ def _item(ctx: CallContext, uuid: str | None) -> NetworkAclItem | None:
 
 @api_command("moveNetworkAclItem", params=MoveAclItemParams, is_async=True, result_key="networkacl",
              response=NetworkAclItemResp, event="NETWORK.ACL.ITEM.UPDATE", entity="NetworkAclItem",
-             response_name="moveNetworkAclItemResponse",
              description="Move an ACL rule to a position bettwen two other ACL rules of the same ACL network list")
 def move_acl_item(ctx: CallContext, p: MoveAclItemParams) -> NetworkAclItemResp:
     item = _item(ctx, p.id)

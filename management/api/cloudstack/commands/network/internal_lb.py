@@ -209,7 +209,7 @@ class ListIlbVmsParams(OwnedListParams):
 
 
 @api_command("listInternalLoadBalancerVMs", params=ListIlbVmsParams, result_key="internalloadbalancervm",
-             response=RouterResp, roles=ADMIN, response_name="listinternallbvmsresponse",
+             response=RouterResp, roles=ADMIN,
              description="List internal LB VMs.")
 def list_internal_lb_vms(ctx: CallContext, p: ListIlbVmsParams) -> ListResult:
     stmt = select(VirtualMachine).join(InternalLbVm, InternalLbVm.vm_id == VirtualMachine.id).where(
@@ -258,7 +258,7 @@ def _impl(ctx: CallContext) -> object:
 
 @api_command("startInternalLoadBalancerVM", params=IlbVmIdParams, is_async=True, roles=ADMIN,
              result_key="internalloadbalancervm", response=RouterResp, event="INTERNALLBVM.START",
-             entity="DomainRouter", response_name="startinternallbvmresponse",
+             entity="DomainRouter",
              description="Starts an existing internal lb vm.")
 def start_internal_lb_vm(ctx: CallContext, p: IlbVmIdParams) -> RouterResp:
     vm = _appliance(ctx, p.id)
@@ -268,7 +268,7 @@ def start_internal_lb_vm(ctx: CallContext, p: IlbVmIdParams) -> RouterResp:
 
 @api_command("stopInternalLoadBalancerVM", params=StopIlbVmParams, is_async=True, roles=ADMIN,
              result_key="internalloadbalancervm", response=RouterResp, event="INTERNALLBVM.STOP",
-             entity="DomainRouter", response_name="stopinternallbvmresponse",
+             entity="DomainRouter",
              description="Stops an Internal LB vm.")
 def stop_internal_lb_vm(ctx: CallContext, p: StopIlbVmParams) -> RouterResp:
     vm = _appliance(ctx, p.id)

@@ -43,6 +43,15 @@ def owner_fields(ctx: CallContext, account_id: int | None, domain_id: int | None
             "domain": dom.name if dom else None, "domainpath": dom.display_path if dom else None}
 
 
+def check_project(ctx: CallContext, projectid: str | None) -> None:
+    """``projectid`` must name a project the caller may use (431 when there is no such project here)."""
+    if projectid is None:
+        return
+    if "Project" not in access.ENTITIES:
+        raise ParamError(f"Unable to find project by id {projectid}")
+    access.resolve(ctx.session, ctx.caller, "Project", projectid, "write")
+
+
 def tag_resps(rows: list | None) -> list[TagResp]:
     return [TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
             for t in rows or []]
@@ -257,6 +266,7 @@ def _create_vpc(ctx: CallContext, p: CreateVpcParams) -> str:
                          "routing")
     if p.cidr is None and p.cidrsize is not None:
         raise ParamError("cidrsize can only be used with VPC offerings in ROUTED mode")
+    check_project(ctx, p.projectid)
     owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
     vpc = svc.create_vpc(ctx.session, ctx.caller, owner, ctx.refs["zoneid"], ctx.refs["vpcofferingid"], name=p.name,
                          display_text=p.displaytext, cidr=p.cidr, network_domain=p.networkdomain, start=p.start,

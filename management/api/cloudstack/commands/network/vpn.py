@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import select
 
-from management.api.cloudstack.commands.network.vpc import owner_fields
+from management.api.cloudstack.commands.network.vpc import check_project, owner_fields
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
 from management.api.cloudstack.schemas_vpc import (
@@ -181,6 +181,7 @@ def _cgw_kw(p: CustomerGatewayFields) -> dict[str, object]:
 
 
 def _create_customer(ctx: CallContext, p: CreateCustomerGatewayParams) -> str:
+    check_project(ctx, p.projectid)
     owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
     return svc.create_customer_gateway(ctx.session, owner, **_cgw_kw(p)).uuid  # type: ignore[arg-type]
 
@@ -465,6 +466,7 @@ class AddVpnUserParams(Params):
 
 
 def _add_user(ctx: CallContext, p: AddVpnUserParams) -> str:
+    check_project(ctx, p.projectid)
     owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
     return svc.add_user(ctx.session, owner, p.username, p.password).uuid
 
@@ -488,6 +490,7 @@ class RemoveVpnUserParams(Params):
 @api_command("removeVpnUser", params=RemoveVpnUserParams, is_async=True, event="VPN.USER.REMOVE", entity="VpnUser",
              description="Removes vpn user")
 def remove_vpn_user(ctx: CallContext, p: RemoveVpnUserParams) -> Success:
+    check_project(ctx, p.projectid)
     owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
     svc.remove_user(ctx.session, owner, p.username)
     return Success()
