@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import shutil
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from management.network.provider import (
     VpnSpec,
     VpnUserCred,
 )
-from management.network.testing import Guest, blocked, missing_prerequisites, sh, wait_for
+from management.network.testing import Guest, RemoteAccessClient, blocked, missing_prerequisites, wait_for
 from management.network.vpc_router import VpcRouterProvider
 from management.network.vpc_spec import AclEntry, Tier, VpcRouterSpec
 
@@ -110,8 +109,6 @@ def world(tmp_path_factory):
             g.destroy()
         for rid in (ra, rb):
             provider.destroy(rid)
-        sh("ip", "netns", "del", f"dcc{SFX}", check=False)
-        sh("ip", "link", "del", f"vqc{SFX}", check=False)
         host.remove_bridge(PUB_BR, only_if_unused=False)
         for br in (f"dcw{SFX}", f"dcd{SFX}", f"dca{SFX}"):
             host.remove_bridge(br, only_if_unused=False)
@@ -180,73 +177,23 @@ def test_site_to_site_vpn_joins_two_vpcs(world):
     provider.apply_rules(vpc_b(rb))
 
 
-def _client(work: Path, user: str, password: str) -> tuple[str, ipsec.VpnPaths]:
-    """A remote-access client: its own namespace on the public bridge and its own charon (XAuth user)."""
-    ns = f"dcc{SFX}"
-    if not Path(f"/run/netns/{ns}").exists():
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", f"vqc{SFX}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "link", "set", f"vqc{SFX}", "master", PUB_BR, "up")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{CLIENT_IP}/24", "dev", "eth0")
-    paths = ipsec.VpnPaths(work / "client", Path(f"/run/devcloud/client{SFX}"))
-    paths.root.mkdir(exist_ok=True)
-    ipsec._write(paths.strongswan_conf, ipsec.render_strongswan("client", ns, paths))
-    ipsec._write(paths.swanctl_conf, f"""connections {{
-  home {{
-    version = 1
-    remote_addrs = {A_IP}
-    vips = 0.0.0.0
-    proposals = aes128-sha1-modp2048
-    local-1 {{ auth = psk }}
-    local-2 {{ auth = xauth
-               xauth_id = {user} }}
-    remote {{ auth = psk
-              id = {A_IP} }}
-    children {{ home {{ remote_ts = 10.61.0.0/16
-                       esp_proposals = aes128-sha1 }} }}
-  }}
-}}
-secrets {{
-  ike-1 {{ secret = "ra-pre-shared" }}
-  xauth-1 {{ id = {user}
-             secret = "{password}" }}
-}}
-""", 0o600)
-    if ipsec._alive(paths.pid) is None:
-        ipsec.start_charon(ns, paths)
-    ipsec.swanctl(paths, "--load-all", "--file", str(paths.swanctl_conf))
-    return ns, paths
-
-
 def test_remote_access_vpn_user_reaches_a_tier(world):
     provider, (ra, _), guests, work = world
     users = (VpnUserCred("alice", "Alice-pass-1"), VpnUserCred("bob", "Bob-pass-1"))
     ras = RemoteAccess(A_IP, "ra-pre-shared", ("10.1.2.1", "10.1.2.8"), ("10.61.0.0/16",), users)
     provider.apply_rules(vpc_a(ra, vpn=VpnSpec(remote_access=(ras,))))
-    ns, paths = _client(work, "alice", "Alice-pass-1")
+    client = RemoteAccessClient(f"dcc{SFX}", f"vqc{SFX}", PUB_BR, f"{CLIENT_IP}/24", work / "client",
+                                Path(f"/run/devcloud/client{SFX}")).create()
     try:
-        up = ipsec.swanctl(paths, "--initiate", "--child", "home", "--timeout", "15", check=False, timeout=25)
-        assert up.returncode == 0, up.stdout[-800:]
-        out = sh("ip", "netns", "exec", ns, "busybox", "wget", "-q", "-O", "-", f"http://{IPS['web1']}:22/").stdout
+        assert client.connect(A_IP, "ra-pre-shared", "alice", "Alice-pass-1", "10.61.0.0/16")
+        out = client.exec("busybox", "wget", "-q", "-O", "-", f"http://{IPS['web1']}:22/").stdout
         assert out == "web1"
-        ipsec.swanctl(paths, "--terminate", "--ike", "home", "--timeout", "5", check=False)
-        # a wrong password is refused
-        ns, paths = _client(work, "alice", "wrong-password")
-        assert ipsec.swanctl(paths, "--initiate", "--child", "home", "--timeout", "10", check=False,
-                             timeout=20).returncode != 0
-        # bob can until he is removed
-        ns, paths = _client(work, "bob", "Bob-pass-1")
-        assert ipsec.swanctl(paths, "--initiate", "--child", "home", "--timeout", "10", check=False,
-                             timeout=20).returncode == 0
-        ipsec.swanctl(paths, "--terminate", "--ike", "home", "--timeout", "5", check=False)
+        assert not client.connect(A_IP, "ra-pre-shared", "alice", "wrong-password", "10.61.0.0/16", timeout=8)
+        assert client.connect(A_IP, "ra-pre-shared", "bob", "Bob-pass-1", "10.61.0.0/16")
         provider.apply_rules(vpc_a(ra, vpn=VpnSpec(remote_access=(dataclasses.replace(ras, users=users[:1]),))))
-        assert ipsec.swanctl(paths, "--initiate", "--child", "home", "--timeout", "10", check=False,
-                             timeout=20).returncode != 0
+        assert not client.connect(A_IP, "ra-pre-shared", "bob", "Bob-pass-1", "10.61.0.0/16", timeout=8)
     finally:
-        ipsec.stop_charon(paths)
-        shutil.rmtree(paths.run, ignore_errors=True)
+        client.destroy()
         provider.apply_rules(vpc_a(ra))
 
 
