@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from management.api.asgi import answer_lifespan
 from management.api.cloudstack.dispatch import Dispatcher
-from management.api.ec2 import images, instance_attributes, protocol
+from management.api.ec2 import images, instance_attributes, protocol, vpcs
 from management.api.ec2.actions import ACTIONS, Request
 from management.api.ec2.invoke import Invoker
 from management.api.ec2.protocol import EC2Error
@@ -26,7 +26,7 @@ from management.errors import CloudError
 from management.services.context import Caller
 
 log = logging.getLogger("devcloud.ec2")
-_REGISTERED = (images, instance_attributes)  # their actions join ACTIONS on import
+_REGISTERED = (images, instance_attributes, vpcs)  # their actions join ACTIONS on import
 MAX_BODY = 1 << 20
 _AUTH_CODES = {"SignatureDoesNotMatch": ("SignatureDoesNotMatch", 403),
                "RequestTimeTooSkewed": ("RequestExpired", 400),
