@@ -144,8 +144,10 @@ def build_vpc_spec(session: Session, vpc: Vpc, key: str, *, without: set[int] | 
     live = Network.state == "Implemented"
     if extra:
         live = live | Network.id.in_(extra)
+    # a locking read: the latest committed tiers (MariaDB's snapshot could miss a tier another job just implemented,
+    # and the router would lose that tier's leg)
     for net in session.scalars(select(Network).where(Network.vpc_id == vpc.id, Network.removed.is_(None), live)
-                               .order_by(Network.id)):
+                               .order_by(Network.id).with_for_update()):
         if without and net.id in without or not net.cidr or not net.gateway:
             continue
         tier_ids.add(net.id)
@@ -401,6 +403,7 @@ class VpcRouterImplementer(routers.RouterImplementer):
         vpc = session.get_one(Vpc, vpc_id)
         if not self.vpc_routed(session, vpc_id):
             return
+        session.refresh(vpc, with_for_update=True)  # one convergence of a VPC's router at a time
         found = router_of_vpc(session, vpc_id)
         if found is None:
             return
