@@ -13,7 +13,16 @@ from management.api.cloudstack.commands.network.physical_networks import el_resp
 from management.api.cloudstack.commands.network.routers import router_resp
 from management.api.cloudstack.commands.network.vpc import owner_fields, tag_resps
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, OwnedListParams, Params, Ref, TaggedListParams, api_command
+from management.api.cloudstack.registry import (
+    ADMIN,
+    OwnedListParams,
+    ParamInfo,
+    Params,
+    Ref,
+    TaggedListParams,
+    Uuid,
+    api_command,
+)
 from management.api.cloudstack.schemas_infra import VirtualRouterElementResp
 from management.api.cloudstack.schemas_rules import RouterResp
 from management.api.cloudstack.schemas_vpc import AppLbInstanceResp, AppLbRuleResp, AppLoadBalancerResp
@@ -60,7 +69,8 @@ def _rule(ctx: CallContext, uuid: str) -> NetworkRule:
 
 class CreateAppLbParams(Params):
     name: str = Field(description="name of the load balancer")
-    description: str | None = Field(None, description="the description of the load balancer")
+    description: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the description of the load balancer")
     networkid: Annotated[str, Ref("Network")] = Field(description="The guest network the load balancer will be "
                                                       "created for")
     sourceport: int = Field(description="the source port the network traffic will be load balanced from")
@@ -193,10 +203,10 @@ def appliance_resp(ctx: CallContext, vm: VirtualMachine) -> RouterResp:
 
 
 class ListIlbVmsParams(OwnedListParams):
-    hostid: str | None = Field(None, description="the host ID of the Internal LB VM")
+    hostid: Uuid | None = Field(None, description="the host ID of the Internal LB VM")
     id: Annotated[str | None, Ref("DomainRouter", "read")] = Field(None, description="the ID of the Internal LB VM")
     name: str | None = Field(None, description="the name of the Internal LB VM")
-    podid: str | None = Field(None, description="the Pod ID of the Internal LB VM")
+    podid: Uuid | None = Field(None, description="the Pod ID of the Internal LB VM")
     state: str | None = Field(None, description="the state of the Internal LB VM")
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the Zone ID of the Internal LB VM")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="list by network id")

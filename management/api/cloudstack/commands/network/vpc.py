@@ -13,10 +13,14 @@ from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import (
     ADMIN,
     ListParams,
+    Long,
     MapParam,
+    OwnedListParams,
+    ParamInfo,
     Params,
     Ref,
     TaggedListParams,
+    Uuid,
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
@@ -135,8 +139,8 @@ class UpdateVpcOfferingParams(Params):
     displaytext: str | None = Field(None, description="the display text of the VPC offering")
     state: str | None = Field(None, description="update state for the VPC offering; supported states - Enabled/"
                               "Disabled")
-    domainid: str | None = Field(None, description="the ID of the containing domain(s) as comma separated string, "
-                                 "public for public offerings")
+    domainid: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the ID of the containing domain(s) as comma separated string, public for public offerings")
     zoneid: str | None = Field(None, description="the ID of the containing zone(s) as comma separated string, all "
                                "for all zones offerings")
     sortkey: int | None = Field(None, description="sort key of the VPC offering, integer")
@@ -227,7 +231,7 @@ class CreateVpcParams(Params):
                                                                    "the VPC. If used with the account parameter "
                                                                    "returns the VPC associated with the account for "
                                                                    "the specified domain.")
-    projectid: str | None = Field(None, description="create VPC for the project")
+    projectid: Uuid | None = Field(None, description="create VPC for the project")
     zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="the ID of the availability zone")
     name: str = Field(description="the name of the VPC")
     displaytext: str | None = Field(None, description="The display text of the VPC, defaults to its 'name'.")
@@ -252,7 +256,7 @@ class CreateVpcParams(Params):
                                            "of the network router. This address will be used as source NAT address. "
                                            "If an address is given and it cannot be acquired, an error will be "
                                            "returned and the network won´t be implemented,")
-    asnumber: int | None = Field(None, description="the AS Number of the VPC tiers")
+    asnumber: Long | None = Field(None, description="the AS Number of the VPC tiers")
     bgppeerids: list[str] | None = Field(None, description="Ids of the Bgp Peer for the VPC")
     userouteripresolver: bool | None = Field(None, description="(optional) for NSX based VPCs: when set to true, "
                                              "use the VR IP as nameserver, otherwise use DNS1 and DNS2")
@@ -460,7 +464,7 @@ def delete_private_gateway(ctx: CallContext, p: GatewayIdParams) -> Success:
     return Success()
 
 
-class ListPrivateGatewaysParams(TaggedListParams):
+class ListPrivateGatewaysParams(OwnedListParams):
     id: Annotated[str | None, Ref("PrivateGateway", "read")] = Field(None, description="list private gateway by id")
     ipaddress: str | None = Field(None, description="list gateways by ip address")
     vlan: str | None = Field(None, description="list gateways by vlan")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.network.vpc import check_project, owner_fields
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import Long, OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_vpc import (
     CustomerGatewayResp,
     RemoteAccessVpnResp,
@@ -151,9 +151,9 @@ class CustomerGatewayFields(Params):
                           "double quotes.")
     ikepolicy: str = Field(description="IKE policy of the customer gateway")
     esppolicy: str = Field(description="ESP policy of the customer gateway")
-    ikelifetime: int | None = Field(None, description="Lifetime of phase 1 VPN connection to the customer gateway, "
+    ikelifetime: Long | None = Field(None, description="Lifetime of phase 1 VPN connection to the customer gateway, "
                                     "in seconds")
-    esplifetime: int | None = Field(None, description="Lifetime of phase 2 VPN connection to the customer gateway, "
+    esplifetime: Long | None = Field(None, description="Lifetime of phase 2 VPN connection to the customer gateway, "
                                     "in seconds")
     dpd: bool | None = Field(None, description="If DPD is enabled for VPN connection")
     forceencap: bool | None = Field(None, description="Force Encapsulation for NAT traversal")
@@ -171,7 +171,7 @@ class CustomerGatewayFields(Params):
 
 
 class CreateCustomerGatewayParams(CustomerGatewayFields):
-    projectid: str | None = Field(None, description="create site-to-site VPN customer gateway for the project")
+    projectid: Uuid | None = Field(None, description="create site-to-site VPN customer gateway for the project")
 
 
 def _cgw_kw(p: CustomerGatewayFields) -> dict[str, object]:
@@ -459,7 +459,7 @@ class AddVpnUserParams(Params):
     password: str = Field(description="password for the username")
     account: str | None = Field(None, description="an optional account for the vpn user. Must be used with "
                                 "domainId.")
-    projectid: str | None = Field(None, description="add vpn user to the specific project")
+    projectid: Uuid | None = Field(None, description="add vpn user to the specific project")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId for the "
                                                                    "vpn user. If the account parameter is used, "
                                                                    "domainId must also be used.")
@@ -481,7 +481,7 @@ class RemoveVpnUserParams(Params):
     username: str = Field(description="username for the vpn user")
     account: str | None = Field(None, description="an optional account for the vpn user. Must be used with "
                                 "domainId.")
-    projectid: str | None = Field(None, description="remove vpn user from the project")
+    projectid: Uuid | None = Field(None, description="remove vpn user from the project")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="an optional domainId for the "
                                                                    "vpn user. If the account parameter is used, "
                                                                    "domainId must also be used.")

@@ -1,7 +1,7 @@
 """vpc, network acl, vpn, internal lb
 
-Revision ID: 0002_vpc
-Revises: 0001
+Revision ID: 0004_vpc
+Revises: 0003_offering_io
 Create Date: 2026-12-04 07:13:13.607562
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0002_vpc'
-down_revision = '0001'
+revision = '0004_vpc'
+down_revision = '0003_offering_io'
 branch_labels = None
 depends_on = None
 
