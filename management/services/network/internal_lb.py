@@ -10,7 +10,6 @@ the last one; where routers are real, the appliance is haproxy in a namespace of
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 
@@ -27,6 +26,7 @@ from management.models.rules import LoadBalancerVmMap, NetworkRule
 from management.models.vpc import InternalLbRule, InternalLbVm
 from management.network.internal_lb import InternalLbSpec
 from management.network.provider import LbBackend, LoadBalancerRule
+from management.services import naming
 from management.services.network import ipam, routers
 from management.services.network import network_offerings as netoffs
 from management.services.network import networks as netsvc
@@ -114,8 +114,8 @@ def _appliance(session: Session, net: Network, owner: Account, ip: str | None) -
         lambda m: session.scalar(select(Nic.id).where(Nic.mac_address == m)) is not None), ip4_address=addr,
         netmask=netmask, gateway=gateway or None, broadcast_uri=net.broadcast_uri, device_id=0, default_nic=True,
         state="Reserved", mode="Static", traffic_type="Guest", vm_type=VM_TYPE))
-    salt = hashlib.sha1(str(vm.uuid).encode()).hexdigest()[:3]
-    ref = InternalLbVm(vm_id=vm.id, network_id=net.id, source_ip=addr, provider_key=f"{salt}b{vm.id}"[:10])
+    ref = InternalLbVm(vm_id=vm.id, network_id=net.id, source_ip=addr,
+                       provider_key=naming.appliance_key(naming.cloud_id(session), "b", vm.id, vm.uuid))
     session.add(ref)
     session.flush()
     return ref

@@ -33,6 +33,7 @@ from management.network.internal_lb import InternalLbProvider
 from management.network.provider import PortRange, ProviderError, PublicSide, RouterSpec, SpecError, StaticNat
 from management.network.vpc_router import VpcRouterProvider
 from management.network.vpc_spec import AclEntry, PrivateGatewayLeg, Route, Tier, VpcRouterSpec
+from management.services import naming
 from management.services.network import acl as aclsvc
 from management.services.network import internal_lb as ilb
 from management.services.network import networks as netsvc
@@ -71,9 +72,8 @@ def vpc_of_router(session: Session, vm: VirtualMachine) -> Vpc | None:
     return session.get(Vpc, ref.vpc_id) if ref else None
 
 
-def _key(state_dir: Path, vpc: Vpc) -> str:
-    salt = hashlib.sha1(str(Path(state_dir).resolve()).encode()).hexdigest()[:3]
-    return f"{salt}v{vpc.id}"[:10]
+def _key(session: Session, state_dir: Path, vpc: Vpc) -> str:
+    return naming.appliance_key(naming.cloud_id(session), "v", vpc.id, str(Path(state_dir).resolve()))
 
 
 def ensure_router(session: Session, vpc: Vpc, key: str) -> tuple[VirtualMachine, VpcRouter]:
@@ -133,8 +133,8 @@ def build_vpc_spec(session: Session, vpc: Vpc, key: str, *, without: set[int] | 
     if ips:
         rng = session.get_one(VlanIpRange, ips[0].vlan_id)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{rng.netmask}").prefixlen
-        public = PublicSide(bridge=routers.public_bridge_name(zone), ips=tuple(i.public_ip_address for i in ips),
-                            prefix=prefix, gateway=rng.gateway or "",
+        public = PublicSide(bridge=routers.public_bridge_name(session, zone),
+                            ips=tuple(i.public_ip_address for i in ips), prefix=prefix, gateway=rng.gateway or "",
                             source_nat_ip=snat.public_ip_address if snat else None)
     static_by_vm = {i.vm_id: i.public_ip_address for i in ips if i.one_to_one_nat and i.vm_id}
     snat_ip = snat.public_ip_address if snat else ""
@@ -243,7 +243,7 @@ class VpcRouterImplementer(routers.RouterImplementer):
 
     def start_vpc(self, session: Session, vpc_id: int, extra: set[int] | None = None) -> None:
         vpc = session.get_one(Vpc, vpc_id)
-        vm, _ = ensure_router(session, vpc, _key(self.state_dir, vpc))
+        vm, _ = ensure_router(session, vpc, _key(session, self.state_dir, vpc))
         self._apply(session, vpc_id, full=True, extra=extra)
         routers._set_state(session, vm, "Running")
 
@@ -255,7 +255,7 @@ class VpcRouterImplementer(routers.RouterImplementer):
 
     def restart_vpc(self, session: Session, vpc_id: int, *, cleanup: bool) -> None:
         vpc = session.get_one(Vpc, vpc_id)
-        vm, ref = ensure_router(session, vpc, _key(self.state_dir, vpc))
+        vm, ref = ensure_router(session, vpc, _key(session, self.state_dir, vpc))
         if cleanup and self.vpc_routed(session, vpc_id):
             self._destroy_ns(ref.provider_key)
         self._apply(session, vpc_id, full=True)
@@ -415,7 +415,7 @@ class VpcRouterImplementer(routers.RouterImplementer):
                                                                   PublicIpAddress.removed.is_(None)).limit(1))
                 rng = session.get_one(VlanIpRange, ip.vlan_id) if ip else None
                 if rng is not None:
-                    nethost.ensure_public_bridge(routers.public_bridge_name(zone),
+                    nethost.ensure_public_bridge(routers.public_bridge_name(session, zone),
                                                  f"{rng.gateway}/{spec.public.prefix}")
             # always the whole convergence: legs and addresses follow tiers and IPs; unchanged parts are no-ops
             self.vpc_provider.implement(spec)
