@@ -26,6 +26,7 @@ import pytest
 from tests.integration.test_network_guests import (
     BOOT_TIMEOUT,
     HTTPD_USERDATA,
+    PUBLIC_NET,
     Cloud,
     served_cloud,
     ssh,
@@ -50,7 +51,7 @@ if _reason:
     pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_reason)]  # type: ignore[list-item]
 
 TIMES: dict[str, float] = {}
-CLIENT = "198.18.77.250/24"
+CLIENT = f"{PUBLIC_NET}.250/24"  # the zone's public /24 (served_cloud's)
 
 
 def _acl(cloud: Cloud, vpc: dict[str, Any], name: str, *items: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def test_db_tier_reachable_from_web_only_on_allowed_ports(env: dict[str, Any]) -
     outside = Guest("outside", f"dco{env['cloud'].tag}", f"vqo{env['cloud'].tag}", "02:dc:00:00:07:77", bridge,
                     env["cloud"].workdir).create()
     try:
-        outside.set_static("198.18.77.251/24")
+        outside.set_static(f"{PUBLIC_NET}.251/24")
         outside.exec("ip", "route", "add", "10.51.0.0/16", "via", snat["ipaddress"])
         got = outside.exec("sh", "-c", nc(db1, 80), check=False, timeout=15).stdout
         assert env["vms"]["db1"]["name"] not in got, got

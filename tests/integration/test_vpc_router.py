@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import time
 from pathlib import Path
 
@@ -32,11 +31,12 @@ from management.network.provider import (
 from management.network.testing import Guest, RemoteAccessClient, blocked, missing_prerequisites, wait_for
 from management.network.vpc_router import VpcRouterProvider
 from management.network.vpc_spec import AclEntry, Tier, VpcRouterSpec
+from tests.conftest import free_public_net
 
 pytestmark = pytest.mark.integration
 
 SFX = f"{os.getpid() % 100000:05d}"
-NET = random.Random(os.getpid() + 7).randint(100, 250)
+NET = int(free_public_net().rsplit(".", 1)[1])  # 198.18.NET.0/24, unused on this machine
 PUB_BR = f"dcpv{SFX}"
 GW = f"198.18.{NET}.1"
 A_IP, A_IP2, B_IP, CLIENT_IP, OUTSIDE_IP = (f"198.18.{NET}.{i}" for i in (10, 11, 20, 30, 40))
