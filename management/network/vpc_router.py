@@ -187,36 +187,11 @@ class VpcRouterProvider(NamespaceRouterProvider):
         return changed
 
     def _ensure_addresses(self, spec: Any, *_: Any) -> list[str]:
-        changed: list[str] = []
         want: dict[str, set[str]] = {t.key: {t.gateway_cidr} for t in spec.tiers}
         want.update({g.key: {g.address_cidr} for g in spec.gateways})
         if spec.public is not None:
             want[PUBLIC_IF] = {f"{ip}/{spec.public.prefix}" for ip in spec.public.ips}
-        for dev, addrs in want.items():
-            info = host.link_info(dev, spec.netns) or {}
-            have = self._addresses(spec, dev)
-            added = sorted(addrs - have)
-            if spec.public is not None and dev == PUBLIC_IF and spec.public.source_nat_ip:
-                first = f"{spec.public.source_nat_ip}/{spec.public.prefix}"
-                added.sort(key=lambda a: a != first)
-            for a in sorted(have - addrs):
-                run(["ip", "-n", spec.netns, "addr", "del", a, "dev", dev])
-                changed.append(f"addr-:{dev}:{a}")
-            for a in added:
-                run(["ip", "-n", spec.netns, "addr", "add", a, "dev", dev])
-                changed.append(f"addr+:{dev}:{a}")
-            if dev == PUBLIC_IF and added and spec.public is not None:
-                host.flush_neighbours(spec.public.bridge, [a.split("/")[0] for a in added])
-            if "UP" not in (info.get("flags") or []):
-                run(["ip", "-n", spec.netns, "link", "set", dev, "up"])
-                changed.append(f"up:{dev}")
-        if spec.public is not None:
-            routes = json.loads(run(["ip", "-n", spec.netns, "-j", "route", "show", "default"]).stdout or "[]")
-            if not any(r.get("gateway") == spec.public.gateway and r.get("dev") == PUBLIC_IF for r in routes):
-                run(["ip", "-n", spec.netns, "route", "replace", "default", "via", spec.public.gateway,
-                     "dev", PUBLIC_IF])
-                changed.append("route:default")
-        return changed + self._converge_routes(spec)
+        return self._converge_addresses(spec, want) + self._converge_routes(spec)
 
     def _converge_routes(self, spec: VpcRouterSpec) -> list[str]:
         """Static routes (main table, ``proto static``): added, replaced, and removed when gone from the spec."""

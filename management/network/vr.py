@@ -305,10 +305,14 @@ class NamespaceRouterProvider:
                 if a.get("family") == "inet"}
 
     def _ensure_addresses(self, spec: Any) -> list[str]:
-        changed: list[str] = []
         want = {GUEST_IF: {str(spec.guest_iface)}}
         if spec.public is not None:
             want[PUBLIC_IF] = {f"{ip}/{spec.public.prefix}" for ip in spec.public.ips}
+        return self._converge_addresses(spec, want)
+
+    def _converge_addresses(self, spec: Any, want: dict[str, set[str]]) -> list[str]:
+        """Each device of ``want`` up with exactly its addresses; the default route via the public gateway."""
+        changed: list[str] = []
         for dev, addrs in want.items():
             info = host.link_info(dev, spec.netns) or {}
             have = self._addresses(spec, dev)
@@ -319,10 +323,10 @@ class NamespaceRouterProvider:
                 added.sort(key=lambda a: a != first)
             for a in sorted(have - addrs):
                 run(["ip", "-n", spec.netns, "addr", "del", a, "dev", dev])
-                changed.append(f"addr-:{a}")
+                changed.append(f"addr-:{dev}:{a}")
             for a in added:
                 run(["ip", "-n", spec.netns, "addr", "add", a, "dev", dev])
-                changed.append(f"addr+:{a}")
+                changed.append(f"addr+:{dev}:{a}")
             if dev == PUBLIC_IF and added and spec.public is not None:
                 host.flush_neighbours(spec.public.bridge, [a.split("/")[0] for a in added])
             if "UP" not in (info.get("flags") or []):
