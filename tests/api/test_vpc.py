@@ -460,3 +460,32 @@ def test_internal_load_balancer(server: Any) -> None:
     api.run("deleteLoadBalancer", id=lb["id"])
     assert api("listLoadBalancers") == {}
     assert api.call("listInternalLoadBalancerVMs").json() == {"listinternallbvmsresponse": {}}
+
+
+def test_list_vpn_connections_reads_live_state_beside_a_writer(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """listVpnConnections shows what the router's charon says (Connected) and answers while jobs write: it reads
+    the state, it never writes it (a read that turns into a write after another commit was a 530 on SQLite)."""
+    from management.models.vpc import S2sCustomerGateway, S2sVpnConnection
+    from management.services.network import routers
+
+    api = server.api
+    env = vpc_env(server)
+    gw = api.run("createVpnGateway", vpcid=env["vpc"]["id"])["vpngateway"]
+    cgw = api.run("createVpnCustomerGateway", name="office", gateway="198.51.100.10", cidrlist="192.168.50.0/24",
+                  ipsecpsk="s3cr3t-psk", ikepolicy="aes128-sha1;modp1536",
+                  esppolicy="aes128-sha1")["vpncustomergateway"]
+    conn = api.run("createVpnConnection", s2svpngatewayid=gw["id"], s2scustomergatewayid=cgw["id"],
+                   passive=True)["vpnconnection"]
+    assert conn["state"] == "Disconnected"
+
+    class Router:  # a real router's answer, while a job commits a write meanwhile
+        def vpn_states(self, session: Any, vpc_id: int) -> dict[str, str]:
+            with server.server.runtime.db.session() as other:
+                other.query(S2sCustomerGateway).filter_by(uuid=cgw["id"]).one().name = "office-renamed"
+            return {f"s2s{session.query(S2sVpnConnection).filter_by(uuid=conn['id']).one().id}": "Connected"}
+
+    monkeypatch.setattr(routers, "current", lambda: Router())
+    listed = api("listVpnConnections", vpcid=env["vpc"]["id"])["vpnconnection"]
+    assert [(c["id"], c["state"]) for c in listed] == [(conn["id"], "Connected")]
+    monkeypatch.setattr(routers, "current", lambda: None)
+    assert api("listVpnConnections", id=conn["id"])["vpnconnection"][0]["state"] == "Disconnected"

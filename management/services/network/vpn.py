@@ -272,12 +272,14 @@ def conn_name(conn: S2sVpnConnection) -> str:
     return f"s2s{conn.id}"
 
 
-def refresh_states(session: Session, conns: list[S2sVpnConnection]) -> None:
-    """Reads the live state of connections whose router is real (listVpnConnections, after changes)."""
+def live_states(session: Session, conns: list[S2sVpnConnection]) -> dict[int, str]:
+    """Connection id -> its state as the router's charon has it now, for connections whose router is real; a read
+    only (listVpnConnections answers it without writing: a list never waits for the database's writers)."""
     reader = getattr(routers.current(), "vpn_states", None)
+    found: dict[int, str] = {}
     if reader is None:
-        return
-    by_vpc: dict[int, dict[str, str]] = {}
+        return found
+    by_vpc: dict[int, dict[str, str] | None] = {}
     for conn in conns:
         if conn.state == "Error":
             continue
@@ -289,11 +291,17 @@ def refresh_states(session: Session, conns: list[S2sVpnConnection]) -> None:
         states = by_vpc[gw.vpc_id]
         if states is None:  # records only
             continue
-        live = states.get(conn_name(conn))
-        if live == "Connected":
-            conn.state = "Connected"
+        if states.get(conn_name(conn)) == "Connected":
+            found[conn.id] = "Connected"
         elif conn.state == "Connected":
-            conn.state = "Disconnected"
+            found[conn.id] = "Disconnected"
+    return found
+
+
+def refresh_states(session: Session, conns: list[S2sVpnConnection]) -> None:
+    """Records the live state of connections whose router is real (after a job changed them)."""
+    for conn_id, state in live_states(session, conns).items():
+        next(c for c in conns if c.id == conn_id).state = state
 
 
 def reset_connection(session: Session, conn: S2sVpnConnection) -> S2sVpnConnection:

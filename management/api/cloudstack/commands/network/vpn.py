@@ -236,7 +236,7 @@ def list_vpn_customer_gateways(ctx: CallContext, p: ListCustomerGatewaysParams) 
 
 # ------------------------------------------------------------------------------------------------ connections
 
-def connection_resp(ctx: CallContext, c: S2sVpnConnection) -> VpnConnectionResp:
+def connection_resp(ctx: CallContext, c: S2sVpnConnection, state: str | None = None) -> VpnConnectionResp:
     gw = ctx.session.get(S2sVpnGateway, c.vpn_gateway_id)
     cgw = ctx.session.get(S2sCustomerGateway, c.customer_gateway_id)
     ip = ctx.session.get(PublicIpAddress, gw.addr_id) if gw else None
@@ -246,7 +246,7 @@ def connection_resp(ctx: CallContext, c: S2sVpnConnection) -> VpnConnectionResp:
         cidrlist=cgw.guest_cidr_list if cgw else None, ipsecpsk=cgw.ipsec_psk if cgw else None,
         ikepolicy=cgw.ike_policy if cgw else None, esppolicy=cgw.esp_policy if cgw else None,
         ikelifetime=cgw.ike_lifetime if cgw else None, esplifetime=cgw.esp_lifetime if cgw else None,
-        dpd=cgw.dpd if cgw else None, forceencap=cgw.force_encap if cgw else None, state=c.state,
+        dpd=cgw.dpd if cgw else None, forceencap=cgw.force_encap if cgw else None, state=state or c.state,
         passive=c.passive, created=c.created, removed=c.removed, fordisplay=c.display,
         splitconnections=cgw.split_connections if cgw else None, ikeversion=cgw.ike_version if cgw else None,
         **owner_fields(ctx, c.account_id, c.domain_id))
@@ -340,8 +340,8 @@ def list_vpn_connections(ctx: CallContext, p: ListVpnConnectionsParams) -> ListR
     if p.fordisplay is not None:
         stmt = stmt.where(S2sVpnConnection.display.is_(p.fordisplay))
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, S2sVpnConnection.id)
-    svc.refresh_states(ctx.session, rows)
-    return ListResult([connection_resp(ctx, c) for c in rows], count)
+    live = svc.live_states(ctx.session, rows)
+    return ListResult([connection_resp(ctx, c, live.get(c.id)) for c in rows], count)
 
 
 # ------------------------------------------------------------------------------------------------ remote access
