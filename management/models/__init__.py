@@ -33,6 +33,20 @@ from management.models.rules import (
     SecurityGroupVmMap,
 )
 from management.models.schedules import SchedulerLease, VmSchedule, VmScheduledJob
+from management.models.storage import (
+    Snapshot,
+    Template,
+    TemplatePermission,
+    TemplatePoolRef,
+    TemplateStoreRef,
+    Volume,
+)
+from management.models.storage_admin import (
+    DirectDownloadCertificate,
+    DirectDownloadCertificateHost,
+    SecondaryStorageSelector,
+    StorageAccessGroup,
+)
 from management.models.vpc import (
     InternalLbRule,
     InternalLbVm,
@@ -48,20 +62,6 @@ from management.models.vpc import (
     VpcOffering,
     VpcRouter,
     VpnUser,
-)
-from management.models.storage import (
-    Snapshot,
-    Template,
-    TemplatePermission,
-    TemplatePoolRef,
-    TemplateStoreRef,
-    Volume,
-)
-from management.models.storage_admin import (
-    DirectDownloadCertificate,
-    DirectDownloadCertificateHost,
-    SecondaryStorageSelector,
-    StorageAccessGroup,
 )
 
 __all__ = [

@@ -1,7 +1,7 @@
 """vpc, network acl, vpn, internal lb
 
-Revision ID: 0004_vpc
-Revises: 0003_offering_io
+Revision ID: 0006_vpc
+Revises: 0005_farm
 Create Date: 2026-12-04 07:13:13.607562
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0004_vpc'
-down_revision = '0003_offering_io'
+revision = '0006_vpc'
+down_revision = '0005_farm'
 branch_labels = None
 depends_on = None
 
