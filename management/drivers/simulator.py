@@ -39,6 +39,7 @@ import pickle
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -48,6 +49,7 @@ from management.drivers.base import (
     Capability,
     ConsoleAddress,
     DomainInfo,
+    DomainSnapshotInfo,
     DomainSpec,
     GiB,
     HostInfo,
@@ -69,6 +71,7 @@ from management.drivers.errors import (
     DomainNotFound,
     DriverError,
     DriverTimeout,
+    GuestAgentUnavailable,
     HostUnreachable,
     InsufficientResources,
     InvalidDomainState,
@@ -256,6 +259,14 @@ class _Snapshot:
 
 
 @dataclass
+class _DomainSnapshot:
+    uuid: str
+    memory: bool
+    created_at: float
+    sizes: dict[str, int]  # volume uuid -> size at the snapshot
+
+
+@dataclass
 class _Volume:
     uuid: str
     pool: str
@@ -290,6 +301,9 @@ class _Domain:
     nics: dict[str, NicSpec] = field(default_factory=dict)
     user_data: str | None = None
     console_port: int = 0
+    snapshots: dict[str, _DomainSnapshot] = field(default_factory=dict)
+    cdrom: tuple[str, str] | None = None  # (pool, ISO volume)
+    guest_agent: bool = False  # simulated guests have no agent unless a test says so (ex_set_guest_agent)
 
 
 @dataclass
@@ -487,7 +501,11 @@ class SimulatorDriver(HypervisorDriver):
         volume_import=True,
         volume_check=True,
         ha_heartbeat=True,
-        live_migration=False,  # no migrate() in the contract yet; declared honestly
+        live_migration=True,
+        storage_migration=True,
+        vm_snapshot=True,
+        vm_snapshot_memory=True,
+        cdrom=True,
     )
 
     def __init__(self, url: str, **options: object) -> None:
@@ -677,6 +695,9 @@ class SimulatorDriver(HypervisorDriver):
                     dom.disks[disk.volume_uuid] = (disk.pool, disk.device_id)
                 for nic in spec.nics:
                     dom.nics[nic.mac] = nic
+                if spec.cdrom is not None:
+                    self._iso(*spec.cdrom)
+                    dom.cdrom = spec.cdrom
                 h.domains[spec.uuid] = dom
                 self._fail_point("spawn")  # injected failures strike after disks exist
                 events.append(LifecycleEvent(spec.uuid, LifecycleEventType.DEFINED, PowerState.STOPPED))
@@ -1117,3 +1138,200 @@ class SimulatorDriver(HypervisorDriver):
         with other.lock:
             died = other.faults.died_at
         return time.time() if died is None else died
+
+    # -- whole-domain snapshots --------------------------------------------------------------------------
+
+    def ex_set_guest_agent(self, vm_uuid: str, present: bool = True) -> None:
+        """Simulate a guest agent in the domain (quiesced snapshots need one)."""
+        with self._host.lock:
+            self._domain(vm_uuid).guest_agent = present
+
+    def _volume_sizes(self, dom: _Domain) -> dict[str, int]:
+        out = {}
+        for vol_uuid, (pool, _dev) in dom.disks.items():
+            vol = self._host.pools.get(pool, _Pool(PoolSpec(pool, ""), 0)).volumes.get(vol_uuid)
+            if vol is not None:
+                out[vol_uuid] = vol.size_bytes
+        return out
+
+    def snapshot_domain(self, vm_uuid: str, snapshot_uuid: str, *, memory: bool = False,
+                        quiesce: bool = False) -> DomainSnapshotInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        if memory:
+            self.require(Capability.VM_SNAPSHOT_MEMORY)
+        self._enter("snapshot_domain")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if snapshot_uuid in dom.snapshots:
+                raise DriverError(f"snapshot {snapshot_uuid} of domain {vm_uuid} already exists")
+            if memory and dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "take a memory snapshot of")
+            if quiesce and not dom.guest_agent:
+                raise GuestAgentUnavailable(vm_uuid, "no guest agent is connected")
+            sizes = self._volume_sizes(dom)
+            snap = dom.snapshots[snapshot_uuid] = _DomainSnapshot(snapshot_uuid, memory, time.time(), sizes)
+            size = sum(sizes.values()) + (dom.memory_mib * MiB if memory else 0)
+            return DomainSnapshotInfo(snapshot_uuid, vm_uuid, memory, snap.created_at, size)
+
+    def revert_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> DomainInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("revert_domain_snapshot")
+        events: list[LifecycleEvent] = []
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            snap = dom.snapshots.get(snapshot_uuid)
+            if snap is None:
+                raise SnapshotNotFound(vm_uuid, snapshot_uuid)
+            for vol_uuid, (pool, _dev) in dom.disks.items():
+                vol = self._host.pools[pool].volumes.get(vol_uuid)
+                if vol is not None and vol_uuid in snap.sizes:
+                    vol.size_bytes = snap.sizes[vol_uuid]
+            want = PowerState.RUNNING if snap.memory else PowerState.STOPPED
+            if want is PowerState.RUNNING and dom.state is not PowerState.RUNNING:
+                self._claim(dom)
+            if dom.state is not want:
+                dom.state = want
+                kind = LifecycleEventType.STARTED if snap.memory else LifecycleEventType.STOPPED
+                events.append(LifecycleEvent(vm_uuid, kind, want, detail="snapshot revert"))
+            info = self._info(dom)
+        self._broadcast(events)
+        return info
+
+    def delete_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> None:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("delete_domain_snapshot")
+        with self._host.lock:
+            dom = self._host.domains.get(vm_uuid)
+            if dom is not None:
+                dom.snapshots.pop(snapshot_uuid, None)
+
+    def snapshot_volume_from_domain_snapshot(self, vm_uuid: str, domain_snapshot_uuid: str, pool: str,
+                                             volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("snapshot_volume_from_domain_snapshot")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            dsnap = dom.snapshots.get(domain_snapshot_uuid)
+            if dsnap is None or volume_uuid not in dsnap.sizes:
+                raise SnapshotNotFound(vm_uuid, domain_snapshot_uuid)
+            vol = self._volume(pool, volume_uuid)
+            if snapshot_uuid in vol.snapshots:
+                raise DriverError(f"snapshot {snapshot_uuid} of volume {volume_uuid} already exists")
+            snap = vol.snapshots[snapshot_uuid] = _Snapshot(snapshot_uuid, dsnap.sizes[volume_uuid], time.time())
+            return SnapshotInfo(snapshot_uuid, volume_uuid, pool, snap.size_bytes, snap.created_at)
+
+    def list_domain_snapshots(self, vm_uuid: str) -> list[DomainSnapshotInfo]:
+        self.require(Capability.VM_SNAPSHOT)
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            return [DomainSnapshotInfo(s.uuid, vm_uuid, s.memory, s.created_at, sum(s.sizes.values()))
+                    for s in sorted(dom.snapshots.values(), key=lambda s: s.created_at)]
+
+    # -- migration -------------------------------------------------------------------------------------------
+
+    def migrate(self, vm_uuid: str, destination: HypervisorDriver, *,
+                volumes: Mapping[str, str] | None = None) -> DomainInfo:
+        self.require(Capability.LIVE_MIGRATION)
+        if volumes:
+            self.require(Capability.STORAGE_MIGRATION)
+        self._enter("migrate")
+        if not isinstance(destination, SimulatorDriver):
+            raise DriverError(f"cannot migrate a simulated domain to a {destination.name} host")
+        src, dst = self._host, destination._host
+        if src is dst:
+            raise DriverError(f"domain {vm_uuid} is already on host {src.key}")
+        first, second = sorted((src, dst), key=lambda h: h.key)
+        events: list[LifecycleEvent] = []
+        with first.lock, second.lock:
+            dom = self._domain(vm_uuid)
+            if dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "migrate")
+            if vm_uuid in dst.domains:
+                raise DomainExists(vm_uuid)
+            moves: list[tuple[_Pool, _Pool, _Volume]] = []
+            for vol_uuid, (pool_name, _dev) in dom.disks.items():
+                target = (volumes or {}).get(vol_uuid, pool_name)
+                if target not in dst.pools:
+                    raise PoolNotFound(target)
+                vol = src.pools[pool_name].volumes[vol_uuid]
+                moves.append((src.pools[pool_name], dst.pools[target], vol))
+            if dom.cdrom is not None and dom.cdrom[0] not in dst.pools:
+                raise PoolNotFound(dom.cdrom[0])
+            used = sum(d.memory_mib * MiB for d in dst.domains.values()
+                       if d.state in (PowerState.RUNNING, PowerState.PAUSED))
+            if dom.memory_mib * MiB > dst.memory_bytes - used:
+                raise InsufficientResources(f"destination host has {(dst.memory_bytes - used) // MiB} MiB free, "
+                                            f"domain {vm_uuid} needs {dom.memory_mib} MiB")
+            for from_pool, to_pool, vol in moves:
+                del from_pool.volumes[vol.uuid]
+                vol.pool = to_pool.spec.name
+                to_pool.volumes[vol.uuid] = vol
+                pool_name, dev = dom.disks[vol.uuid]
+                dom.disks[vol.uuid] = (to_pool.spec.name, dev)
+                if vol.uuid in dom.owned:
+                    dom.owned[vol.uuid] = to_pool.spec.name
+            del src.domains[vm_uuid]
+            dom.console_port = 0
+            dst.domains[vm_uuid] = dom
+            info = destination._info(dom)
+            events.append(LifecycleEvent(vm_uuid, LifecycleEventType.UNDEFINED, PowerState.STOPPED,
+                                         detail="migrated away"))
+        self._broadcast(events)
+        destination._broadcast([LifecycleEvent(vm_uuid, LifecycleEventType.STARTED, PowerState.RUNNING,
+                                               detail="migrated in")])
+        return info
+
+    def migrate_volume(self, pool: str, volume_uuid: str, dest_pool: str) -> VolumeInfo:
+        self.require(Capability.STORAGE_MIGRATION)
+        self._enter("migrate_volume")
+        with self._host.lock:
+            src = self._pool(pool)
+            dst = self._pool(dest_pool)
+            vol = self._volume(pool, volume_uuid)
+            if pool == dest_pool:
+                return self._vol_info(vol, src)
+            dom = self._host.domains.get(vol.attached_to) if vol.attached_to else None
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"move volume {volume_uuid} of")
+            if vol.size_bytes > dst.capacity_bytes - dst.allocated:
+                raise InsufficientResources(f"pool {dest_pool!r} cannot hold volume {volume_uuid}")
+            del src.volumes[volume_uuid]
+            vol.pool = dest_pool
+            vol.snapshots.clear()  # snapshots stay behind and go with the source
+            dst.volumes[volume_uuid] = vol
+            if dom is not None:
+                dom.disks[volume_uuid] = (dest_pool, dom.disks[volume_uuid][1])
+                if volume_uuid in dom.owned:
+                    dom.owned[volume_uuid] = dest_pool
+            return self._vol_info(vol, dst)
+
+    # -- CD-ROM ----------------------------------------------------------------------------------------------
+
+    def _iso(self, pool: str, volume_uuid: str) -> _Volume:
+        vol = self._volume(pool, volume_uuid)
+        if not vol.is_template:
+            raise DriverError(f"volume {volume_uuid} is not an image prepared with prepare_template")
+        return vol
+
+    def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
+        self.require(Capability.CDROM)
+        self._enter("insert_cdrom")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            self._iso(pool, volume_uuid)
+            dom.cdrom = (pool, volume_uuid)
+            return self._info(dom)
+
+    def eject_cdrom(self, vm_uuid: str) -> DomainInfo:
+        self.require(Capability.CDROM)
+        self._enter("eject_cdrom")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            dom.cdrom = None
+            return self._info(dom)
+
+    def cdrom_of(self, vm_uuid: str) -> str | None:
+        self.require(Capability.CDROM)
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            return dom.cdrom[1] if dom.cdrom else None

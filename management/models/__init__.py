@@ -1,5 +1,6 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
+from management.models.affinity import AffinityGroup, AffinityGroupVmMap
 from management.models.backups import Backup, BackupOffering, BackupRepository, BackupSchedule, VmBackupOffering
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
@@ -22,6 +23,7 @@ from management.models.infra import (
 )
 from management.models.jobs import AsyncJob, ClusterLease, JobJournal, JobSync, ManagementServer
 from management.models.network import Network, Nic
+from management.models.nic_secondary_ips import NicSecondaryIp
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
 from management.models.rules import (
@@ -33,6 +35,7 @@ from management.models.rules import (
     SecurityGroupVmMap,
 )
 from management.models.schedules import SchedulerLease, VmSchedule, VmScheduledJob
+from management.models.snapshot_policies import SnapshotPolicy
 from management.models.storage import (
     Snapshot,
     Template,
@@ -47,6 +50,8 @@ from management.models.storage_admin import (
     SecondaryStorageSelector,
     StorageAccessGroup,
 )
+from management.models.vm_snapshots import VMSnapshot
+from management.models.volume_store import VolumeStoreRef
 from management.models.vpc import (
     InternalLbRule,
     InternalLbVm,
@@ -80,4 +85,5 @@ __all__ = [
     "SecondaryStorageSelector", "StorageAccessGroup",
     "InternalLbRule", "InternalLbVm", "NetworkAcl", "NetworkAclItem", "RemoteAccessVpn", "S2sCustomerGateway",
     "S2sVpnConnection", "S2sVpnGateway", "StaticRoute", "Vpc", "VpcGateway", "VpcOffering", "VpcRouter", "VpnUser",
+    "AffinityGroup", "AffinityGroupVmMap", "NicSecondaryIp", "SnapshotPolicy", "VMSnapshot", "VolumeStoreRef",
 ]

@@ -120,6 +120,11 @@ _CLUSTER_COLUMNS = {"cpu.overprovisioning.factor": "cpu_overcommit_ratio",
                     "mem.overprovisioning.factor": "mem_overcommit_ratio"}
 
 
+def register(name: str, default: str | None, category: str, description: str, scope: str | None = None) -> None:
+    """A setting owned by a feature module (seeded like the ones above; the module is imported before bootstrap)."""
+    SETTINGS.setdefault(name, (default, category, scope, description))  # type: ignore[arg-type]
+
+
 def seed(session: Session) -> None:
     """Adds the known settings that are missing (idempotent; never overwrites a value)."""
     existing = set(session.scalars(select(Configuration.name)))

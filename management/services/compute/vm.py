@@ -51,6 +51,7 @@ from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
+from management.services.compute import affinity, vm_snapshots
 from management.services.compute import vmsync  # noqa: F401  (registers VM sync's driver watcher)
 from management.services.hypervisors import GiB, driver_error, driver_for, notify, tx
 from management.services.infra import hosts as hosts_service
@@ -397,11 +398,23 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
         last = s.get(Host, restart_host)
         if last is None or last.removed is not None or last.status != "Up" or restart_host in avoid:
             restart_host = None  # the last host is gone: place afresh (its domain is lost anyway)
-    need = _need(s, vm, pin=pin or restart_host, avoid=avoid)
+    rules = affinity.constraints(s, vm)
+    target = pin or restart_host
+    if rules.only is not None:
+        if target is not None and target not in rules.only:
+            raise affinity_conflict(vm, zone)
+        target = next(iter(rules.only))
+    if target is not None and target in rules.avoid:
+        raise affinity_conflict(vm, zone)
+    need = _need(s, vm, pin=target, avoid=avoid | rules.avoid)
     try:
         candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
     except InsufficientCapacity:
+        if rules.applied:
+            raise affinity_conflict(vm, zone) from None
         raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
+    # non-strict groups: hosts with members first (affinity) or last (anti-affinity); any host still qualifies
+    candidates.sort(key=lambda c: 0 if c.host.id in rules.first else 2 if c.host.id in rules.last else 1)
     # First fit over hosts; a host whose cluster has no room for the volumes (no suitable pool, tags, space)
     # rules out its whole cluster and the next cluster is tried, as CloudStack's planner does. Each try runs in a
     # savepoint so its host and pool claims vanish with it.
@@ -447,6 +460,12 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
                     template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
                     data_to_create=placed.data_to_create)
+
+
+def affinity_conflict(vm: VirtualMachine, zone: Zone) -> InsufficientCapacity:
+    """533 for a placement the VM's affinity groups rule out (CloudStack's deploy text plus its hint)."""
+    return InsufficientCapacity(f"Unable to create a deployment for VM[User|{vm.instance_name}]"
+                                + affinity.AFFINITY_HINT)
 
 
 def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:
@@ -705,6 +724,7 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
             d.destroy(uuid)
         except DriverError as exc:
             raise driver_error("expunge", f"VM {uuid}", exc) from None
+    vm_snapshots.expunge_all(runtime, vm_id)
     with tx(runtime) as s:
         vm = s.get_one(VirtualMachine, vm_id)
         now = utcnow()
@@ -725,6 +745,7 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
             else:
                 vol.instance_id, vol.device_id, vol.attached = None, None, None
         release_nics(s, vm)
+        affinity.forget_vm(s, vm.id)
         vm.removed = now
         vm.power_state = "PowerOff"
     notify(runtime, vm_id, "expunged")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from management.drivers.base import DiskSpec, DomainInfo, DomainSpec, HypervisorDriver, MiB
+from management.drivers.base import DiskSpec, DomainInfo, DomainSpec, HypervisorDriver, MiB, PoolSpec
 from management.drivers.testing import FACTORIES, DriverFactory
 
 
@@ -58,11 +58,37 @@ class Harness:
         self.domains: list[str] = []
         self.volumes: list[tuple[str, str]] = []
         self._n = 0
+        self._dest: HypervisorDriver | None = None
+        self._pool_specs: list[PoolSpec] = []
+
+    def ensure_pool(self, spec: PoolSpec) -> str:
+        """A pool on this host (and on the migration destination, once there is one)."""
+        self._pool_specs.append(spec)
+        name = self.driver.ensure_pool(spec).name
+        if self._dest is not None:
+            self._dest.ensure_pool(spec)
+        return name
+
+    def second_pool(self) -> str:
+        """Another pool of this host (storage migration)."""
+        spec = self.factory.pool_spec(self.tmp_path / f"second-{uuid.uuid4().hex[:6]}")
+        return self.ensure_pool(spec)
+
+    @property
+    def destination(self) -> HypervisorDriver:
+        """The second host of the factory; a driver declaring LIVE_MIGRATION must provide one."""
+        if self._dest is None:
+            dest = self.factory.make_destination(self.driver, self.tmp_path)
+            assert dest is not None, f"{self.factory.id} declares live_migration but provides no second host"
+            self._dest = dest
+            for spec in self._pool_specs:
+                dest.ensure_pool(spec)
+        return self._dest
 
     @property
     def pool(self) -> str:
         if self._pool is None:
-            self._pool = self.driver.ensure_pool(self.factory.pool_spec(self.tmp_path)).name
+            self._pool = self.ensure_pool(self.factory.pool_spec(self.tmp_path))
         return self._pool
 
     def new_uuid(self) -> str:
@@ -103,12 +129,17 @@ class Harness:
         return vol
 
     def cleanup(self) -> None:
-        for vm in reversed(self.domains):
+        drivers = [self.driver] + ([self._dest] if self._dest is not None else [])
+        for drv in drivers:
+            for vm in reversed(self.domains):
+                with contextlib.suppress(Exception):
+                    drv.destroy(vm)
+            for pool, vol in reversed(self.volumes):
+                with contextlib.suppress(Exception):
+                    drv.delete_volume(pool, vol)
+        if self._dest is not None:
             with contextlib.suppress(Exception):
-                self.driver.destroy(vm)
-        for pool, vol in reversed(self.volumes):
-            with contextlib.suppress(Exception):
-                self.driver.delete_volume(pool, vol)
+                self.factory.release_destination(self._dest)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
+from management.services.compute import affinity
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
@@ -80,6 +81,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             static_nat.setdefault(vm_id, (ip_uuid, ip_address))
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
     sgs = sg_service.groups_of(s, ids)
+    ags = affinity.groups_of(s, ids)
     admin = ctx.caller.is_root_admin
     out = []
     for v in vms:
@@ -123,7 +125,9 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             publicipid=nat[0] if nat else None, publicip=nat[1] if nat else None,
             nic=nic_list,
             securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
-                           for g in sgs.get(v.id, [])], affinitygroup=[],
+                           for g in sgs.get(v.id, [])],
+            affinitygroup=[{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
+                           for g in ags.get(v.id, [])],
             tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type,
                                           resourceid=tg.resource_uuid,
                           account=acct.name if acct else None, domainid=dom.uuid if dom else None,
@@ -254,9 +258,12 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
     if host is not None and host.zone_id != req.zone.id:
         raise ParamError(f"Host {host.uuid} is not in zone {req.zone.uuid}")
     groups = sg_service.groups_for_deploy(s, ctx.caller, owner, req.zone, p.securitygroupids, p.securitygroupnames)
+    ags = affinity.resolve_for_vm(s, ctx.caller, owner, [access.resolve(s, ctx.caller, "AffinityGroup", u, "read")
+                                                         for u in p.affinitygroupids or []], p.affinitygroupnames)
     vm = vm_service.allocate(s, req)
     vm.display_vm = p.displayvm
     sg_service.join(s, vm, groups)
+    affinity.set_groups(s, vm, ags)
     return vm.uuid
 
 

@@ -1,0 +1,99 @@
+"""Response objects of affinity groups, VM snapshots, snapshot policies, NIC secondary IPs, migration and
+transfers (extract / upload); CloudStack wire names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from management.api.cloudstack.schemas import Resp, TagResp
+
+
+class AffinityGroupResp(Resp):
+    id: str = Field(description="the ID of the affinity group")
+    name: str = Field(description="the name of the affinity group")
+    description: str | None = Field(None, description="the description of the affinity group")
+    account: str | None = Field(None, description="the account owning the affinity group")
+    domainid: str | None = Field(None, description="the domain ID of the affinity group")
+    domain: str | None = Field(None, description="the domain name of the affinity group")
+    domainpath: str | None = Field(None, description="path of the Domain the affinity group belongs to")
+    projectid: str | None = Field(None, description="the project ID of the affinity group")
+    project: str | None = Field(None, description="the project name of the affinity group")
+    type: str = Field(description="the type of the affinity group")
+    virtualmachineIds: list[str] = Field(default_factory=list, description="virtual machine IDs associated with "
+                                         "this affinity group")
+
+
+class AffinityGroupTypeResp(Resp):
+    type: str = Field(description="the type of the affinity group")
+
+
+class VMSnapshotResp(Resp):
+    id: str = Field(description="the ID of the vm snapshot")
+    name: str = Field(description="the name of the vm snapshot")
+    state: str = Field(description="the state of the vm snapshot")
+    description: str | None = Field(None, description="the description of the vm snapshot")
+    displayname: str = Field(description="the display name of the vm snapshot")
+    zoneid: str | None = Field(None, description="the Zone ID of the vm snapshot")
+    zonename: str | None = Field(None, description="the Zone name of the vm snapshot")
+    virtualmachineid: str = Field(description="the vm ID of the vm snapshot")
+    virtualmachinename: str | None = Field(None, description="the vm name of the vm snapshot")
+    parent: str | None = Field(None, description="the parent ID of the vm snapshot")
+    parentName: str | None = Field(None, description="the parent displayName of the vm snapshot")
+    current: bool = Field(False, description="indicates if this is current snapshot")
+    type: str = Field(description="VM Snapshot type")
+    created: datetime | None = Field(None, description="the create date of the vm snapshot")
+    account: str | None = Field(None, description="the account associated with the disk volume")
+    domainid: str | None = Field(None, description="the ID of the domain associated with the disk volume")
+    domain: str | None = Field(None, description="the domain associated with the disk volume")
+    domainpath: str | None = Field(None, description="path of the domain to which the disk volume belongs")
+    hypervisor: str | None = Field(None, description="the type of hypervisor on which snapshot is stored")
+    tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated")
+
+
+class SnapshotPolicyResp(Resp):
+    id: str = Field(description="the ID of the snapshot policy")
+    volumeid: str = Field(description="the ID of the disk volume")
+    volumename: str | None = Field(None, description="the name of the disk volume")
+    schedule: str = Field(description="time the snapshot is scheduled to be taken.")
+    intervaltype: int = Field(description="the interval type of the snapshot policy")
+    maxsnaps: int = Field(description="maximum number of snapshots retained")
+    timezone: str = Field(description="the time zone of the snapshot policy")
+    fordisplay: bool = Field(True, description="is this policy for display to the regular user")
+    tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated")
+
+
+class NicSecondaryIpResp(Resp):
+    id: str = Field(description="the ID of the secondary private IP addr")
+    ipaddress: str = Field(description="Secondary IP address")
+    nicid: str | None = Field(None, description="the ID of the nic")
+    networkid: str | None = Field(None, description="the ID of the network")
+    virtualmachineid: str | None = Field(None, description="the ID of the vm")
+
+
+class ExtractResp(Resp):
+    id: str = Field(description="the id of extracted object")
+    name: str = Field(description="the name of the extracted object")
+    extractId: str | None = Field(None, description="the upload id of extracted object")
+    uploadpercentage: int | None = Field(None, description="the percentage of the entity uploaded to the specified "
+                                         "location")
+    status: str | None = Field(None, description="the status of the extraction")
+    accountid: str | None = Field(None, description="the account id to which the extracted object belongs")
+    resultstring: str | None = Field(None, description="the result string of the extraction")
+    created: datetime | None = Field(None, description="the time and date the object was created")
+    state: str | None = Field(None, description="the state of the extracted object")
+    storagetype: str | None = Field(None, description="type of the storage")
+    zoneid: str | None = Field(None, description="zone ID the object was extracted from")
+    zonename: str | None = Field(None, description="zone name the object was extracted from")
+    extractMode: str | None = Field(None, description="the mode of extraction - upload or download")
+    url: str | None = Field(None, description="if mode = upload then url of the uploaded entity. if mode = download "
+                            "the url from which the entity can be downloaded")
+
+
+class UploadParamsResp(Resp):
+    id: str = Field(description="the template/volume ID")
+    postURL: str = Field(description="POST url to upload the file to")
+    metadata: str = Field(description="encrypted data to be sent in the POST request.")
+    expires: str = Field(description="the timestamp after which the signature expires")
+    signature: str = Field(description="signature to be sent in the POST request.")
