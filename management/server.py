@@ -36,6 +36,7 @@ from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import vpc_router
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies
 from management.services.telemetry import telemetry
 from management.settings import Settings
 
@@ -74,6 +75,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     dispatcher = Dispatcher(runtime, queue)
     queue.executor = dispatcher.execute_job
     server = Server(runtime, dispatcher, queue, created)
+    runtime.extras["job_queue"] = queue  # background schedulers queue jobs and wake the workers
     if start_workers:
         queue.runid = cluster.register(runtime)  # Up, with a new run id: our previous run's claims are stale now
 
@@ -90,6 +92,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         hostmonitor.start(runtime, stop_event=queue._stop)  # pings our hosts (and HA); stops with the job queue
         vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
         scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
+        snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
     return server
 
 

@@ -57,6 +57,7 @@ from management.services.hypervisors import GiB, driver_error, driver_for, notif
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies
 from management.services.storage import templates as templates_service
 
 log = logging.getLogger(__name__)
@@ -740,6 +741,7 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
                 if vol.pool_id is not None:
                     placement.release_pool(s, vol.pool_id, vol.size)
                 vol.removed = now
+                snapshot_policies.delete_for_volume(s, vol.id)
             elif vol.state == "Allocated":
                 vol.instance_id, vol.device_id = None, None
             else:

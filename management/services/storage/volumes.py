@@ -20,6 +20,7 @@ from management.models.storage import Snapshot, Volume
 from management.services.hypervisors import GiB, driver_error, driver_for, driver_for_volume, tx
 from management.services.infra.hosts import pool_spec
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies
 
 MAX_DATA_DISKS = 14  # CloudStack's default for KVM (device ids 1..15 minus the CD-ROM slot 3)
 
@@ -260,6 +261,7 @@ def delete(runtime: Runtime, vol_id: int) -> None:
         if vol.pool_id is not None:
             placement.release_pool(s, vol.pool_id, vol.size)
         vol.removed = utcnow()
+        snapshot_policies.delete_for_volume(s, vol.id)
         for snap in s.scalars(select(Snapshot).where(Snapshot.volume_id == vol.id, Snapshot.removed.is_(None))):
             if snap.state != "Destroyed":
                 fsm.transition(s, snap, fsm.SnapshotEvent.DestroyRequested)
