@@ -85,6 +85,11 @@ def _reapply(session: Session, net: Network) -> None:
         _IMPLEMENTER.apply(session, net)
 
 
+def reapply(session: Session, net: Network) -> None:
+    """Push the network's NIC set to its implementer again (DHCP entries after a NIC was added or changed)."""
+    _reapply(session, net)
+
+
 def _serves(session: Session, net: Network) -> bool:
     """The implementer runs something real for this network (shared networks are implemented only then)."""
     serves = getattr(_IMPLEMENTER, "serves", None)
@@ -468,12 +473,16 @@ def _ip_ranges(session: Session, net: Network) -> list[VlanIpRange]:
 
 
 def used_ips(session: Session, net: Network, *, locking: bool = False) -> set[str]:
-    """Addresses held by live NICs; ``locking`` reads the latest committed rows (not a MariaDB snapshot)."""
+    """Addresses held by live NICs and their secondary addresses; ``locking`` reads the latest committed rows
+    (not a MariaDB snapshot)."""
+    from management.models.nic_secondary_ips import NicSecondaryIp
+
     stmt = select(Nic.ip4_address).where(Nic.network_id == net.id, Nic.removed.is_(None),
                                          Nic.ip4_address.is_not(None))
     if locking:
         stmt = stmt.with_for_update()
-    return set(session.scalars(stmt))
+    return set(session.scalars(stmt)) | set(session.scalars(select(NicSecondaryIp.ip4_address).where(
+        NicSecondaryIp.network_id == net.id)))
 
 
 def pick_ip(session: Session, net: Network, requested: str | None = None) -> tuple[str, str, str] | None:

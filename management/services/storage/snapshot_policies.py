@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
 from management.errors import ParamError
+from management.models.identity import Account, User
 from management.models.jobs import AsyncJob
 from management.models.snapshot_policies import SnapshotPolicy
 from management.models.storage import Snapshot, Volume
@@ -240,8 +241,6 @@ class SnapshotScheduler:
         return queued
 
     def _fire(self, policy_id: int, seen: datetime, now: datetime) -> str | None:
-        from management.services.identity import identity
-
         with self.runtime.db.session() as s:
             policy = s.get_one(SnapshotPolicy, policy_id)
             upcoming = next_run(policy.interval, policy.schedule, policy.timezone, now)
@@ -258,11 +257,13 @@ class SnapshotScheduler:
             from management.services.storage import snapshots as snapshots_service
 
             snap = snapshots_service.allocate(s, vol, None, interval=interval_name(policy))
-            system = identity.system_user(s)
+            # CloudStack's scheduler runs the job as the SYSTEM user on behalf of the volume's account
+            system = s.scalars(select(User).join(Account, User.account_id == Account.id)
+                               .where(Account.name == "system", User.username == "system")).one()
             job = AsyncJob(command="createSnapshot", cmd_class="org.apache.cloudstack.api.command.createSnapshotCmd",
                            params_json=json.dumps({"volumeid": vol.uuid, "policyid": policy.uuid,
                                                    "_created_uuid": snap.uuid}),
-                           account_id=system.account_id, user_id=system.id, domain_id=system.account.domain_id,
+                           account_id=vol.account_id, user_id=system.id, domain_id=vol.domain_id,
                            instance_type="Snapshot", instance_uuid=snap.uuid, init_msid=self.runtime.msid)
             s.add(job)
             s.flush()

@@ -22,7 +22,13 @@ from management.api.cloudstack.registry import (
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp, SecurityGroupRefResp, VirtualMachineResp, VmUserDataResp
+from management.api.cloudstack.schemas_compute import (
+    NicResp,
+    NicSecondaryIpRefResp,
+    SecurityGroupRefResp,
+    VirtualMachineResp,
+    VmUserDataResp,
+)
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -32,6 +38,7 @@ from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
 from management.services.compute import affinity
+from management.services.compute import nics as nics_service
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
@@ -66,6 +73,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
     for n in s.scalars(select(Nic).where(Nic.instance_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
         nics.setdefault(n.instance_id, []).append(n)
     networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
+    secondary = nics_service.secondary_ips(s, [n.id for ns in nics.values() for n in ns])
     data_disk: dict[int, Volume] = {}
     for vol in s.scalars(select(Volume).where(Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK",
                                               Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
@@ -98,7 +106,9 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
                 ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
                 isdefault=n.default_nic, traffictype=n.traffic_type,
                 type=net.guest_type if net else "Isolated", broadcasturi=n.broadcast_uri,
-                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid))
+                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid,
+                secondaryip=[NicSecondaryIpRefResp(id=x.uuid, ipaddress=x.ip4_address)
+                             for x in secondary.get(n.id, [])] or None))
         kps = vm_service.keypairs_of(s, v)
         d = vm_service.as_dict(v.details_json) if (details is None or "all" in details or "min" not in details) \
             else None

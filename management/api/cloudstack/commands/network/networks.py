@@ -13,7 +13,7 @@ from management.api.cloudstack.commands.network.network_offerings import service
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp
+from management.api.cloudstack.schemas_compute import NicResp, NicSecondaryIpRefResp
 from management.api.cloudstack.schemas_network import NetworkResp
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
@@ -23,6 +23,7 @@ from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
 from management.models.vpc import NetworkAcl, Vpc
 from management.services import access, tags
+from management.services.compute import nics as nics_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
 from management.services.network import ipam
@@ -342,12 +343,13 @@ class ListNicsParams(ListParams):
                                     "to pass this parameter")
 
 
-def nic_resp(n: Nic, net: Network | None, vm: VirtualMachine) -> NicResp:
+def nic_resp(n: Nic, net: Network | None, vm: VirtualMachine,
+             secondary: list[NicSecondaryIpRefResp] | None = None) -> NicResp:
     return NicResp(id=n.uuid, networkid=net.uuid if net else None, networkname=net.name if net else None,
                    ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
                    isdefault=n.default_nic, traffictype=n.traffic_type, type=net.guest_type if net else None,
                    broadcasturi=n.broadcast_uri, isolationuri=n.isolation_uri, deviceid=str(n.device_id),
-                   virtualmachineid=vm.uuid)
+                   virtualmachineid=vm.uuid, secondaryip=secondary or None)
 
 
 @api_command("listNics", params=ListNicsParams, result_key="nic", response=NicResp,
@@ -361,4 +363,7 @@ def list_nics(ctx: CallContext, p: ListNicsParams) -> ListResult:
         stmt = stmt.where(Nic.network_id == ctx.refs["networkid"].id)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Nic.device_id)
     nets = svc.networks_of(ctx.session, {n.network_id for n in rows})
-    return ListResult([nic_resp(n, nets.get(n.network_id), vm) for n in rows], count)
+    sec = nics_service.secondary_ips(ctx.session, [n.id for n in rows])
+    return ListResult([nic_resp(n, nets.get(n.network_id), vm,
+                                [NicSecondaryIpRefResp(id=x.uuid, ipaddress=x.ip4_address) for x in sec.get(n.id, [])])
+                       for n in rows], count)
