@@ -144,7 +144,7 @@ RESPONSE_NAME_OVERRIDES = {
     "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
 }
 
-_READ_VERBS = ("list", "get", "query", "login", "logout", "verify")
+_READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")
 
 REGISTRY: dict[str, CommandSpec] = {}
 _BY_LOWER: dict[str, CommandSpec] = {}

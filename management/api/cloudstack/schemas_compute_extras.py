@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field
 
 from management.api.cloudstack.schemas import Resp, TagResp
+from management.api.cloudstack.schemas_infra import HostResp, StoragePoolResp
 
 
 class AffinityGroupResp(Resp):
@@ -97,3 +98,16 @@ class UploadParamsResp(Resp):
     metadata: str = Field(description="encrypted data to be sent in the POST request.")
     expires: str = Field(description="the timestamp after which the signature expires")
     signature: str = Field(description="signature to be sent in the POST request.")
+
+
+class HostForMigrationResp(HostResp):
+    requiresStorageMotion: bool = Field(False, description="true if migrating a vm to this host requires storage "
+                                        "motion, false otherwise")
+    suitableformigration: bool = Field(False, description="true if this host is suitable(has enough capacity and "
+                                       "satisfies all conditions like hosttags, max guests vm limit etc) to migrate "
+                                       "a VM to it , false otherwise")
+
+
+class StoragePoolForMigrationResp(StoragePoolResp):
+    suitableformigration: bool = Field(False, description="true if this pool is suitable to migrate a volume, false "
+                                       "otherwise")
