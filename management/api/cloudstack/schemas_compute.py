@@ -93,6 +93,9 @@ class VirtualMachineResp(Resp):
     publicip: str | None = Field(None, description="public IP address id associated with vm via Static nat rule")
     publicipid: str | None = Field(None, description="public IP address id associated with vm via Static nat rule")
     isoid: str | None = Field(None, description="the ID of the ISO attached to the virtual machine")
+    isoname: str | None = Field(None, description="the name of the ISO attached to the virtual machine")
+    isodisplaytext: str | None = Field(None, description="an alternate display text of the ISO attached to the "
+                                       "virtual machine")
     pooltype: str | None = Field(None, description="the pool type of the virtual machine")
     lastupdated: datetime | None = Field(None, description="the date when this virtual machine was updated last time")
     userid: str | None = Field(None, description="the user's ID who deployed the virtual machine")

@@ -173,8 +173,9 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
         raise ResourceUnavailable(f"Cannot deploy a VM in zone {zone.name}: the zone is disabled")
     if tmpl is None:
         raise ParamError("Unable to deploy a VM: templateid is required")
-    if tmpl.format == "ISO":
-        raise ParamError("Deploying from an ISO needs a disk offering for the root disk; use a template")
+    from_iso = tmpl.format == "ISO"
+    if from_iso and req.disk_offering is None:
+        raise ParamError("Installing from ISO requires a disk offering to be specified for the root disk.")
     if so.state != "Active" or so.is_system:
         raise ParamError(f"Service offering {so.uuid} cannot be used to deploy a user VM")
     cpu, speed, ram = sizing(so, req.details)
@@ -204,6 +205,19 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     if not req.name:
         vm.name = f"VM-{vm.uuid}"
         vm.display_name = vm.display_name or vm.name
+    if from_iso:  # the ISO sits in the CD-ROM drive and the disk offering sizes a blank root disk
+        vm.iso_id = tmpl.id
+        do = req.disk_offering
+        assert do is not None
+        size = int(req.size) * GiB if do.customized and req.size else do.disk_size
+        if do.customized and not req.size:
+            raise ParamError("Disk offering is customized: size is required")
+        session.add(Volume(name=f"ROOT-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id, zone_id=zone.id,
+                           instance_id=vm.id, device_id=0, volume_type="ROOT", size=size, disk_offering_id=do.id,
+                           format="QCOW2"))
+        allocate_nics(session, vm, req)
+        session.flush()
+        return vm
     # Root disk: template size, or rootdisksize GiB (never smaller than the template).
     root_size = tmpl.size or so.root_disk_size or 0
     if req.rootdisksize is not None:
@@ -339,6 +353,7 @@ class _Attempt:
     template: tuple[int, str, str] | None  # (pool id, template uuid, source)
     existing_domain: bool
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
+    iso: tuple[int, str, str] | None = None  # (pool id, ISO uuid, source): prepared, then in the CD-ROM drive
 
 
 @dataclass(slots=True)
@@ -369,7 +384,7 @@ def _place_volumes(s: Session, vm: VirtualMachine, zone: Zone, host: Host) -> _P
             fsm.transition(s, vol, VolumeEvent.CreateRequested)
             created.append((vol.id, pool.id, vol.size))
             pools[pool.id] = pool
-            if vol.volume_type == "ROOT" and vol.template_id is not None:
+            if vol.volume_type == "ROOT" and vol.template_id is not None and vm.iso_id != vol.template_id:
                 tmpl = s.get_one(Template, vol.template_id)
                 t_uuid, source = template_source(s, tmpl, zone)
                 template = (pool.id, t_uuid, source)
@@ -454,13 +469,28 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     metadata = {"hostname": vm.name, "instance-id": vm.uuid, "local-hostname": vm.name}
     if kp_keys:
         metadata["public-keys"] = "\n".join(kp_keys)
+    iso = iso_for(s, vm, zone, placed.disks, placed.pools)
     spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
                           cpu_mhz=vm.speed, disks=tuple(placed.disks), nics=_nic_specs(s, vm, host), start=True,
                           user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
-                          else None, metadata=metadata)
+                          else None, metadata=metadata,
+                          cdrom=(placed.pools[iso[0]].uuid, iso[1]) if iso is not None else None)
     return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
                     template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
-                    data_to_create=placed.data_to_create)
+                    data_to_create=placed.data_to_create, iso=iso)
+
+
+def iso_for(s: Session, vm: VirtualMachine, zone: Zone, disks: list[drv.DiskSpec],
+            pools: dict[int, StoragePool]) -> tuple[int, str, str] | None:
+    """(pool id, ISO uuid, source) of the VM's attached ISO, copied next to its root disk; None without one."""
+    if vm.iso_id is None:
+        return None
+    root = next((d for d in disks if d.device_id == 0), None)
+    pool = next((p for p in pools.values() if root is not None and p.uuid == root.pool), None)
+    if pool is None:
+        return None
+    t_uuid, source = template_source(s, s.get_one(Template, vm.iso_id), zone)
+    return pool.id, t_uuid, source
 
 
 def affinity_conflict(vm: VirtualMachine, zone: Zone) -> InsufficientCapacity:
@@ -565,14 +595,17 @@ def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
             raise DriverError(f"cannot create the guest bridge on host {a.host.name}: {exc}") from exc
     for pool in a.pools.values():
         d.ensure_pool(hosts_service.pool_spec(pool))
-    if a.template is not None:
-        pool_id, t_uuid, source = a.template
-        d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
+    for prepared in (a.template, a.iso):
+        if prepared is not None:
+            pool_id, t_uuid, source = prepared
+            d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
     if a.existing_domain and d.get_domain(a.spec.uuid) is not None:
         for disk in a.spec.disks:  # volumes attached while stopped whose domain predates them
             if not disk.create and disk.volume_uuid in {v for _, v, _ in a.data_to_create}:
                 d.create_volume(disk.pool, disk.volume_uuid, disk.size_bytes)
                 d.attach_volume(a.spec.uuid, disk.pool, disk.volume_uuid, disk.device_id)
+        if a.spec.cdrom is not None and d.supports(drv.Capability.CDROM) and d.cdrom_of(a.spec.uuid) is None:
+            d.insert_cdrom(a.spec.uuid, *a.spec.cdrom)  # an ISO attached while the VM was stopped
         d.start(a.spec.uuid)
         return
     made: list[tuple[str, str]] = []

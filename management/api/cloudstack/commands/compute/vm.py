@@ -62,7 +62,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
         return []
     zones = rows_by_id(s, Zone, {v.zone_id for v in vms})
     hosts = rows_by_id(s, Host, {v.host_id for v in vms if v.host_id})
-    templates = rows_by_id(s, Template, {v.template_id for v in vms if v.template_id})
+    templates = rows_by_id(s, Template, {t for v in vms for t in (v.template_id, v.iso_id) if t})
     offerings = rows_by_id(s, ServiceOffering, {v.service_offering_id for v in vms})
     accounts = rows_by_id(s, Account, {v.account_id for v in vms})
     domains = rows_by_id(s, Domain, {v.domain_id for v in vms})
@@ -115,6 +115,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
         user = users.get(v.user_id or -1)
         os_t = os_types.get(v.os_type_id or -1)
         nat = static_nat.get(v.id)
+        iso = templates.get(v.iso_id or -1)
         out.append(VirtualMachineResp(
             id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
             account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
@@ -133,6 +134,8 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
             diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
             publicipid=nat[0] if nat else None, publicip=nat[1] if nat else None,
+            isoid=iso.uuid if iso else None, isoname=iso.name if iso else None,
+            isodisplaytext=iso.display_text if iso else None,
             nic=nic_list,
             securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
                            for g in sgs.get(v.id, [])],
