@@ -161,6 +161,10 @@ class VolumeState(StrEnum):
     Copying = "Copying"
     Uploaded = "Uploaded"
     UploadOp = "UploadOp"
+    NotUploaded = "NotUploaded"  # getUploadParamsForVolume: waiting for the POST
+    UploadInProgress = "UploadInProgress"
+    UploadError = "UploadError"
+    UploadAbandoned = "UploadAbandoned"
     Destroy = "Destroy"
     Expunging = "Expunging"
     Expunged = "Expunged"
@@ -200,6 +204,14 @@ VOLUME_TRANSITIONS: Final[Mapping[tuple[VolumeState, VolumeEvent], VolumeState]]
     (VoS.Resizing, VoE.OperationFailed): VoS.Ready,
     (VoS.Allocated, VoE.ResizeRequested): VoS.Allocated,  # only the row's size changes
     (VoS.UploadOp, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadOp, VoE.OperationSucceeded): VoS.Uploaded,
+    (VoS.UploadOp, VoE.OperationFailed): VoS.UploadError,
+    (VoS.NotUploaded, VoE.UploadRequested): VoS.UploadInProgress,
+    (VoS.NotUploaded, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadInProgress, VoE.OperationSucceeded): VoS.Uploaded,
+    (VoS.UploadInProgress, VoE.OperationFailed): VoS.UploadError,
+    (VoS.UploadError, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadAbandoned, VoE.DestroyRequested): VoS.Destroy,
     (VoS.Uploaded, VoE.CopyRequested): VoS.Copying,
     (VoS.Uploaded, VoE.DestroyRequested): VoS.Destroy,
     (VoS.Copying, VoE.OperationSucceeded): VoS.Ready,

@@ -65,12 +65,13 @@ def api_app(dispatcher: Dispatcher) -> Starlette:
 
         return JSONResponse(await run_in_threadpool(document))
 
-    from management.api import ui
+    from management.api import transfer, ui
 
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"]),
                              Route("/client/api/openapi.json", openapi_json, methods=["GET"]),
                              Route("/client/api", client_api, methods=["GET", "POST"]),
-                             Route("/client/api/", client_api, methods=["GET", "POST"]), *ui.routes(dispatcher)])
+                             Route("/client/api/", client_api, methods=["GET", "POST"]), *ui.routes(dispatcher),
+                             *transfer.routes(dispatcher.runtime)])
 
 
 def integration_app(dispatcher: Dispatcher) -> Starlette:

@@ -76,6 +76,7 @@ class Capability(StrEnum):
     VM_SNAPSHOT = "vm_snapshot"  # snapshot_domain / revert_domain_snapshot / delete_domain_snapshot (disks)
     VM_SNAPSHOT_MEMORY = "vm_snapshot_memory"  # snapshot_domain(memory=True): RAM too; revert resumes there
     CDROM = "cdrom"  # insert_cdrom / eject_cdrom: a media change, on a Running domain too; DomainSpec.cdrom
+    VOLUME_TRANSFER = "volume_transfer"  # export_volume / import_volume: a volume to or from an image file
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -464,6 +465,19 @@ class HypervisorDriver(abc.ABC):
         must not be in use by a Running domain (InvalidDomainState); a Stopped domain using it uses the copy."""
         self.require(Capability.STORAGE_MIGRATION)
         raise NotImplementedError  # a driver declaring STORAGE_MIGRATION overrides this
+
+    def export_volume(self, pool: str, volume_uuid: str, dest_path: str) -> int:
+        """Write the volume's whole content (backing chain folded in) as a standalone image file at ``dest_path``
+        on the management server (VOLUME_TRANSFER); returns its size in bytes. Not while a Running domain uses
+        it (InvalidDomainState)."""
+        self.require(Capability.VOLUME_TRANSFER)
+        raise NotImplementedError
+
+    def import_volume(self, pool: str, volume_uuid: str, source_path: str) -> VolumeInfo:
+        """Create volume ``volume_uuid`` from an image file on the management server (VOLUME_TRANSFER); an
+        ordinary volume afterwards (attachable, deletable). DriverError if it exists."""
+        self.require(Capability.VOLUME_TRANSFER)
+        raise NotImplementedError
 
     @abc.abstractmethod
     def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:

@@ -482,16 +482,23 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
         if ref is None or live is None or live.removed is not None:
             lay.remove(rel)  # deleted while downloading
             return
-        tmpl = live
-        ref.download_state, ref.download_pct = DOWNLOADED, 100
-        ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
-        ref.error_str, ref.last_updated = None, utcnow()
-        to_ready(s, ref)
-        if not tmpl.size or tmpl.size < info.virtual_size:
-            tmpl.size = info.virtual_size
-        st = s.get(ImageStore, ref.store_id)
-        if st is not None:
-            refresh_store_space(st)
+        complete_ref(s, ref, rel, info)
+
+
+def complete_ref(s: Session, ref: TemplateStoreRef, rel: str, info: dl.ImageInfo) -> None:
+    """A template copy whose file is in place (downloaded, or uploaded by POST): Ready, with its sizes."""
+    tmpl = s.get_one(Template, ref.template_id)
+    if ref.state == "Allocated":  # an upload never went through a download's CreateRequested
+        fsm.transition(s, ref, "CreateRequested")
+    ref.download_state, ref.download_pct = DOWNLOADED, 100
+    ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
+    ref.error_str, ref.last_updated = None, utcnow()
+    to_ready(s, ref)
+    if not tmpl.size or tmpl.size < info.virtual_size:
+        tmpl.size = info.virtual_size
+    st = s.get(ImageStore, ref.store_id)
+    if st is not None:
+        refresh_store_space(st)
 
 
 def wait_idle(runtime: Runtime, timeout: float = 30.0) -> None:

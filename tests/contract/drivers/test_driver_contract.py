@@ -419,6 +419,7 @@ def test_undeclared_capabilities_raise_capability_not_supported(h):
         Capability.LIVE_MIGRATION: lambda: drv.migrate(h.spawn().uuid, drv),
         Capability.STORAGE_MIGRATION: lambda: drv.migrate_volume(h.pool, vol, h.pool),
         Capability.CDROM: lambda: drv.eject_cdrom(h.spawn(start=False).uuid),
+        Capability.VOLUME_TRANSFER: lambda: drv.export_volume(h.pool, vol, str(h.tmp_path / "x.img")),
     }
     missing = [cap for cap in gated if not drv.supports(cap)]
     if not missing:
@@ -607,6 +608,25 @@ def test_spawn_with_an_iso_in_the_drive(h):
     vm = h.driver.spawn(h.spec(cdrom=(h.pool, iso))).uuid
     assert h.driver.cdrom_of(vm) == iso
     assert state_of(h.driver, vm) is PowerState.RUNNING
+
+
+# ------------------------------------------------------------------------------------------- volume transfer
+
+
+def test_export_and_import_a_volume(h):
+    needs(h.driver, Capability.VOLUME_TRANSFER)
+    vol = h.volume(size_mib=8)
+    out = h.tmp_path / "exported.img"
+    size = h.driver.export_volume(h.pool, vol, str(out))
+    assert out.is_file() and size == out.stat().st_size and size > 0
+    copy = h.new_uuid()
+    h.volumes.append((h.pool, copy))
+    info = h.driver.import_volume(h.pool, copy, str(out))
+    assert info.uuid == copy and info.size_bytes >= 8 * MiB
+    vm = h.spawn(start=False).uuid
+    assert copy in h.driver.attach_volume(vm, h.pool, copy).volumes  # an ordinary volume
+    with pytest.raises(DriverError):
+        h.driver.import_volume(h.pool, copy, str(out))  # exists already
 
 
 # ------------------------------------------------------------------------------------------- events
