@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from management.drivers.base import HypervisorDriver, MiB, NicSpec, PoolSpec
+from management.drivers.base import DomainSpec, HypervisorDriver, MiB, NicSpec, PoolSpec
 
 
 class DriverFactory:
@@ -43,6 +43,16 @@ class DriverFactory:
     # request). True: unplug on a Running domain must succeed; False: the suite does not try; None (unknown):
     # a DriverTimeout from such an unplug skips the test instead of failing it.
     guest_acks_unplug: bool | None = None
+    # RAM of the suite's domains; a factory whose guests boot a real OS needs enough for its kernel
+    memory_mib: int = 64
+
+    def boot_template(self, driver: HypervisorDriver, pool: str, tmp_path: Path) -> str | None:
+        """A template uuid prepared on ``pool`` that root disks clone, so the suite's guests boot a real OS
+        (and acknowledge hot-unplug), or None for blank disks."""
+        return None
+
+    def wait_guest(self, driver: HypervisorDriver, spec: DomainSpec) -> None:
+        """Return once the guest of a spawned ``spec`` has booted far enough to answer hotplug requests."""
 
     def make(self, tmp_path: Path) -> HypervisorDriver:
         """A new, not yet connected driver. The suite calls connect(), and teardown() at the end."""

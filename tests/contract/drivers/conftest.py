@@ -59,6 +59,7 @@ class Harness:
         self.volumes: list[tuple[str, str]] = []
         self._n = 0
         self._dest: HypervisorDriver | None = None
+        self._boot: str | None | bool = False  # False: not asked yet
         self._pool_specs: list[PoolSpec] = []
 
     def ensure_pool(self, spec: PoolSpec) -> str:
@@ -98,8 +99,18 @@ class Harness:
         self._n += 1
         return f"02:00:00:{uuid.uuid4().hex[:2]}:{uuid.uuid4().hex[:2]}:{self._n:02x}"
 
+    @property
+    def boot_template(self) -> str | None:
+        if self._boot is False:
+            self._boot = self.factory.boot_template(self.driver, self.pool, self.tmp_path)
+            if self._boot is not None:
+                self.volumes.append((self.pool, self._boot))
+        return self._boot or None
+
     def disk(self, *, size_mib: int = 64, device_id: int = 0, pool: str | None = None, **kw: Any) -> DiskSpec:
         vol = kw.pop("volume_uuid", None) or self.new_uuid()
+        if device_id == 0 and pool is None and "template" not in kw and self.boot_template is not None:
+            kw["template"] = self.boot_template  # the factory's guests boot a real OS
         pool = pool or self.pool
         self.volumes.append((pool, vol))
         return DiskSpec(volume_uuid=vol, pool=pool, size_bytes=size_mib * MiB, device_id=device_id, **kw)
@@ -112,7 +123,7 @@ class Harness:
             "uuid": vm,
             "name": f"i-2-{uuid.UUID(vm).int % 10**7}-VM",  # unique: persistent hosts may hold leftovers
             "vcpus": 1,
-            "memory_mib": 64,
+            "memory_mib": self.factory.memory_mib,
             "disks": (self.disk(),) if disks is None else disks,
             "nics": (self.factory.make_nic(self.mac()),),
         }

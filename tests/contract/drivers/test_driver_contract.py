@@ -15,6 +15,7 @@ import pytest
 from management.drivers.base import (
     Capability,
     DomainInfo,
+    DomainSnapshotInfo,
     HostInfo,
     HostStats,
     HypervisorDriver,
@@ -22,7 +23,6 @@ from management.drivers.base import (
     LifecycleEventType,
     MiB,
     PowerState,
-    DomainSnapshotInfo,
     SnapshotInfo,
     VolumeInfo,
 )
@@ -385,7 +385,9 @@ def test_plug_unplug_nic(h):
 
 def test_plug_nic_hotplug(h):
     needs(h.driver, Capability.NIC_HOTPLUG)
-    vm = h.spawn().uuid
+    spec = h.spec()
+    vm = h.driver.spawn(spec).uuid
+    h.factory.wait_guest(h.driver, spec)  # a guest still in its firmware ignores the unplug request
     nic = h.factory.make_nic(h.mac())
     assert nic.mac.lower() in [m.lower() for m in h.driver.plug_nic(vm, nic).macs]
     if h.factory.guest_acks_unplug is False:
