@@ -568,7 +568,8 @@ _OPS: Final[dict[str, str]] = {
     "ExpungingRequested": "expunge", "MigrationRequested": "migrate", "StorageMigrationRequested": "migrate",
     "CreateRequested": "create", "ResizeRequested": "resize", "SnapshotRequested": "snapshot",
     "RevertSnapshotRequested": "revert a snapshot of", "AttachRequested": "attach", "CopyingRequested": "copy",
-    "CopyRequested": "copy", "ImplementNetwork": "implement", "RevertRequested": "revert", "ExpungeRequested": "delete", "DestroyNetwork": "destroy", "Remove": "remove",
+    "CopyRequested": "copy", "ImplementNetwork": "implement", "DestroyNetwork": "destroy", "Remove": "remove",
+    "RevertRequested": "revert", "ExpungeRequested": "delete",
 }
 
 

@@ -44,8 +44,9 @@ NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make t
                    "scripts/provision-test.sh; or `source .ci/mariadb.sh`)")
 
 # Response names that are not <command>response (the registry knows them too; tests must not depend on it).
-_RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse", "updateVMAffinityGroup": "updatevirtualmachineresponse",
-                   "addIpToNic": "addiptovmnicresponse", "getUploadParamsForVolume": "postuploadvolumeresponse",
+_RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
+                   "updateVMAffinityGroup": "updatevirtualmachineresponse", "addIpToNic": "addiptovmnicresponse",
+                   "getUploadParamsForVolume": "postuploadvolumeresponse",
                    "getUploadParamsForTemplate": "postuploadtemplateresponse",
                    "getUploadParamsForIso": "postuploadisoresponse"}
 

@@ -45,6 +45,9 @@ class DriverFactory:
     guest_acks_unplug: bool | None = None
     # RAM of the suite's domains; a factory whose guests boot a real OS needs enough for its kernel
     memory_mib: int = 64
+    # Whether the migration destination reaches the source's pools (shared storage). False: the "shared" live
+    # migration test copies the disks into the same-named pool on the destination instead.
+    shared_storage: bool = True
 
     def boot_template(self, driver: HypervisorDriver, pool: str, tmp_path: Path) -> str | None:
         """A template uuid prepared on ``pool`` that root disks clone, so the suite's guests boot a real OS

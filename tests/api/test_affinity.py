@@ -42,8 +42,9 @@ def test_types_create_list_delete(api: ApiClient) -> None:
     assert status == 431 and err["errortext"] == ("Unable to create affinity group, a group with name web already "
                                                   "exists.")
     status, err = api.error("createAffinityGroup", name="x", type="rack anti-affinity")
-    assert status == 431 and err["errortext"].startswith("Unable to create affinity group, invalid affinity group "
-                                                         "type: rack anti-affinity. Valid values are host anti-affinity")
+    assert status == 431 and err["errortext"].startswith(
+        "Unable to create affinity group, invalid affinity group type: rack anti-affinity. Valid values are host "
+        "anti-affinity")
     assert api.run("deleteAffinityGroup", name="web") == {"success": True}
     assert api("listAffinityGroups") == {}
     job = api.wait(api("deleteAffinityGroup")["jobid"])

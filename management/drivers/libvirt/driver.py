@@ -133,6 +133,11 @@ def _devices(root: ET.Element) -> ET.Element:
     return devices
 
 
+def _attr_of(el: ET.Element, child: str, name: str) -> str | None:
+    found = el.find(child)
+    return found.get(name) if found is not None else None
+
+
 def _not_found(exc: libvirt.libvirtError) -> bool:
     return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
                                     libvirt.VIR_ERR_NO_STORAGE_POOL)
@@ -420,8 +425,16 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             graphics = [GraphicsConfig(listen="127.0.0.1", autoport=True)]
         cpu = CpuConfig(mode=self.cpu_mode) if self.cpu_mode else None
         root = next((d for d in spec.disks if d.device_id == 0), None)
-        # deploy from an ISO: a blank root disk boots the CD-ROM first (installers then boot the disk)
-        boot = ["cdrom", "hd"] if spec.cdrom is not None and root is not None and root.template is None else ["hd"]
+        boot = ["hd"]
+        if spec.cdrom is not None and root is not None and root.template is None:
+            # deploy from an ISO: a blank root disk boots the ISO's drive first, then the disk (installers); per
+            # device, since <boot dev='cdrom'/> would try the config drive (the first CD-ROM) only
+            boot = []
+            for d in disks:
+                if d.target_dev == ISO_DEV:
+                    d.boot_order = 1
+                elif d is disks[0]:  # the root disk (disks are in device id order)
+                    d.boot_order = 2
         return DomainConfig(
             virt_type=self.virt_type, name=spec.name, uuid=spec.uuid, memory_kib=spec.memory_mib * 1024,
             vcpus=spec.vcpus, os=OsConfig(arch="x86_64" if not self.is_test else "i686", machine=self.machine,
@@ -449,7 +462,8 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 disks.append(cdrom)
             if self.supports(Capability.CDROM):
                 disks.append(self._iso_drive(spec.cdrom))
-            if not self.is_test and self.virt_type != "xen":  # Xen PV: a pty console in dom0, no local log
+            # Xen PV: a pty console in dom0, no local log; a remote host's log is on that host (it makes the dir)
+            if not self.is_test and self.virt_type != "xen" and self._is_local():
                 os.makedirs(self.console_log_dir, exist_ok=True)
                 log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
                 meta.created_files.append(log_path)
@@ -781,8 +795,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             else:
                 def put(root: ET.Element) -> None:
                     devices = _devices(root)
-                    for e in [e for e in devices.iterfind("disk") if (e.find("target") is not None
-                                                                      and e.find("target").get("dev") == ISO_DEV)]:
+                    for e in [e for e in devices.iterfind("disk") if _attr_of(e, "target", "dev") == ISO_DEV]:
                         devices.remove(e)
                     devices.append(drive.to_element())
 

@@ -84,7 +84,7 @@ class Moves:
                 if dest_pool is None and readonly and volumes and src_pool is not None:
                     # the config drive / ISO next to a root disk that moves: it moves too
                     dest_pool = next(iter(volumes.values()))
-                if dest_pool is None:
+                if dest_pool is None or src_pool is None:
                     continue
                 vol = storage.require_volume(self._pool(src_pool), name)
                 if readonly:  # not mirrored by QEMU: copied now (the management server relays the bytes)
@@ -106,11 +106,13 @@ class Moves:
                 _rename_created(root, src_pool, dest_pool, name)
             for serial in root.iterfind("devices/serial"):
                 src = serial.find("source")
-                if serial.get("type") == "file" and src is not None and src.get("path"):
-                    src.set("path", os.path.join(destination.console_log_dir, os.path.basename(src.get("path"))))
+                log_path = src.get("path") if src is not None else None
+                if serial.get("type") == "file" and src is not None and log_path:
+                    src.set("path", os.path.join(destination.console_log_dir, os.path.basename(log_path)))
             for files in root.iterfind(f".//{{{DEVCLOUD_NS}}}file"):
-                if files.get("path", "").startswith(self.console_log_dir):
-                    files.set("path", os.path.join(destination.console_log_dir, os.path.basename(files.get("path"))))
+                path = files.get("path", "")
+                if path.startswith(self.console_log_dir):
+                    files.set("path", os.path.join(destination.console_log_dir, os.path.basename(path)))
             dest_xml = ET.tostring(root, encoding="unicode")
             params: dict[str, Any] = {libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
                                       libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}

@@ -167,8 +167,8 @@ def constraints(session: Session, vm: VirtualMachine) -> Constraints:
         if group.type == ANTI:
             out.avoid |= hosts
         elif group.type == AFFINITY:
-            running = {vms[vid].host_id for vid in by_group.get(group.id, []) if vid in vms
-                       and vms[vid].host_id is not None}
+            running = {h for vid in by_group.get(group.id, []) if vid in vms
+                       for h in [vms[vid].host_id] if h is not None}
             if len(running) > 1:
                 raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{vm.instance_name}]: the "
                                            f"members of affinity group {group.name} run on different hosts"

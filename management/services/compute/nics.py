@@ -72,9 +72,9 @@ def add_nic(runtime: Runtime, vm_id: int, network_id: int, *, ip: str | None, ma
                                 f"zone:{net.zone_id}")
         if ip is not None:
             ipam.check_ip(ip, "IP address parameter")
-        if mac is not None and _MAC.match(mac):
-            if s.scalar(select(Nic.id).where(Nic.mac_address == mac.lower())) is not None:
-                raise InternalError(f"A NIC with this MAC address exists for network: {net.uuid}")
+        if mac is not None and _MAC.match(mac) and \
+                s.scalar(select(Nic.id).where(Nic.mac_address == mac.lower())) is not None:
+            raise InternalError(f"A NIC with this MAC address exists for network: {net.uuid}")
         (nic,) = networks_service.allocate_nics(s, vm, [net], {net.id: ip} if ip else None)
         if mac is not None and _MAC.match(mac):
             nic.mac_address = mac.lower()

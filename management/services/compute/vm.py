@@ -51,8 +51,11 @@ from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
-from management.services.compute import affinity, vm_snapshots
-from management.services.compute import vmsync  # noqa: F401  (registers VM sync's driver watcher)
+from management.services.compute import (
+    affinity,
+    vm_snapshots,
+    vmsync,  # noqa: F401  (registers VM sync's driver watcher)
+)
 from management.services.hypervisors import GiB, driver_error, driver_for, notify, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service

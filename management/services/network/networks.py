@@ -481,8 +481,8 @@ def used_ips(session: Session, net: Network, *, locking: bool = False) -> set[st
                                          Nic.ip4_address.is_not(None))
     if locking:
         stmt = stmt.with_for_update()
-    return set(session.scalars(stmt)) | set(session.scalars(select(NicSecondaryIp.ip4_address).where(
-        NicSecondaryIp.network_id == net.id)))
+    used = {ip for ip in session.scalars(stmt) if ip is not None}
+    return used | set(session.scalars(select(NicSecondaryIp.ip4_address).where(NicSecondaryIp.network_id == net.id)))
 
 
 def pick_ip(session: Session, net: Network, requested: str | None = None) -> tuple[str, str, str] | None:

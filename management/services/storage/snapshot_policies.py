@@ -233,7 +233,7 @@ class SnapshotScheduler:
                 SnapshotPolicy.removed.is_(None), SnapshotPolicy.next_fire.is_not(None),
                 SnapshotPolicy.next_fire <= now)))
         for policy_id, seen in due:
-            job = self._fire(policy_id, seen, now)
+            job = self._fire(policy_id, seen, now) if seen is not None else None
             if job is not None:
                 queued.append(job)
         if queued and "job_queue" in self.runtime.extras:

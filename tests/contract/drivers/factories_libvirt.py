@@ -110,6 +110,20 @@ class LibvirtQemuFactory(_LibvirtFactory):
         self.options = {"virt_type": "qemu", "shutdown_timeout": 3, "hotplug_timeout": 30,
                         "console_log_dir": self.CONSOLE}
 
+    shared_storage = False  # the second host is a nested VM with pools of its own
+
+    def make_destination(self, driver: HypervisorDriver, tmp_path: Path) -> HypervisorDriver:
+        """The session's nested KVM host (tests/nested_kvm.py), with this suite's guest bridge."""
+        from management.drivers.libvirt.driver import LibvirtDriver
+        from tests.nested_kvm import nested_host
+
+        host = nested_host()
+        host.run(f"ip link add {BRIDGE} type bridge 2>/dev/null; ip link set {BRIDGE} up")
+        dest = LibvirtDriver(host.uri, virt_type="qemu", shutdown_timeout=3, hotplug_timeout=30,
+                             console_log_dir="/var/log/devcloud/console")
+        dest.connect()
+        return dest
+
     def boot_template(self, driver: HypervisorDriver, pool: str, tmp_path: Path) -> str:
         from appliance.image import build_tiny_image
 

@@ -514,12 +514,15 @@ def test_destroy_removes_domain_snapshots(h):
 # ------------------------------------------------------------------------------------------- migration
 
 
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
 def test_live_migration_to_a_second_host(h):
     needs(h.driver, Capability.LIVE_MIGRATION)
     dest = h.destination
     spec = h.spec()
     vm = h.driver.spawn(spec).uuid
-    info = h.driver.migrate(vm, dest)
+    # without shared storage the disks travel to the destination's pool of the same name
+    copy = None if h.factory.shared_storage else {spec.disks[0].volume_uuid: h.pool}
+    info = h.driver.migrate(vm, dest, volumes=copy)
     assert isinstance(info, DomainInfo) and info.uuid == vm and info.state is PowerState.RUNNING
     assert h.driver.get_domain(vm) is None
     moved = dest.get_domain(vm)
@@ -531,6 +534,7 @@ def test_live_migration_to_a_second_host(h):
     assert dest.get_volume(h.pool, spec.disks[0].volume_uuid) is None  # the spawned disk went with it
 
 
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
 def test_live_migration_with_storage_copy(h):
     needs(h.driver, Capability.LIVE_MIGRATION)
     needs(h.driver, Capability.STORAGE_MIGRATION)
@@ -541,7 +545,7 @@ def test_live_migration_with_storage_copy(h):
     root = spec.disks[0].volume_uuid
     vm = h.driver.spawn(spec).uuid
     h.volumes.append((target.name, root))
-    info = dest_info = h.driver.migrate(vm, dest, volumes={root: target.name})
+    info = h.driver.migrate(vm, dest, volumes={root: target.name})
     assert info.state is PowerState.RUNNING
     dest_info = dest.get_domain(vm)
     assert dest_info is not None and dest_info.volumes == (root,)
@@ -550,6 +554,7 @@ def test_live_migration_with_storage_copy(h):
     assert h.driver.get_domain(vm) is None
 
 
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
 def test_migrating_a_stopped_domain_is_invalid(h):
     needs(h.driver, Capability.LIVE_MIGRATION)
     vm = h.spawn(start=False).uuid

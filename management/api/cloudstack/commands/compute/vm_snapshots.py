@@ -104,9 +104,9 @@ def revert_to_vm_snapshot(ctx: CallContext, p: VmSnapshotIdParams) -> VirtualMac
     vm_service.release(ctx.session)
     svc.revert(ctx.runtime, snap_id)
     ctx.session.expire_all()
-    vm = vm_service.find_vm(ctx.session, vm_uuid)
-    assert vm is not None
-    return vm_service.done(ctx.session, vm_response(ctx, vm))
+    reverted = vm_service.find_vm(ctx.session, vm_uuid)
+    assert reverted is not None
+    return vm_service.done(ctx.session, vm_response(ctx, reverted))
 
 
 @api_command("deleteVMSnapshot", params=VmSnapshotIdParams, is_async=True, entity=_ENTITY,
