@@ -1,7 +1,7 @@
 """compute extras
 
-Revision ID: 0002_compute
-Revises: 0001
+Revision ID: 0004_compute
+Revises: 0003_offering_io
 Create Date: 2026-12-04 07:11:30.365537
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0002_compute'
-down_revision = '0001'
+revision = '0004_compute'
+down_revision = '0003_offering_io'
 branch_labels = None
 depends_on = None
 
