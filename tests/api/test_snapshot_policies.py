@@ -107,7 +107,7 @@ def test_scheduler_on_a_fast_clock_keeps_maxsnaps_with_two_servers(
         assert recurring() == []
         for hour in range(1, 6):
             clock.advance(3600)
-            wait_for(lambda hour=hour: settled(hour), timeout=30, what=f"firing {hour} to settle")
+            wait_for(lambda hour=hour: settled(hour), timeout=120, what=f"firing {hour} to settle")
             # both schedulers polled this hour (interval 0.05 s), one won the firing
         snaps = recurring()
         assert len(snaps) == 3 and all(s["state"] == "BackedUp" and s["snapshottype"] == "HOURLY" for s in snaps)
