@@ -24,6 +24,8 @@ class AffinityGroupResp(Resp):
     type: str = Field(description="the type of the affinity group")
     virtualmachineIds: list[str] = Field(default_factory=list, description="virtual machine IDs associated with "
                                          "this affinity group")
+    dedicatedresources: list[str] | None = Field(None, description="dedicated resources associated with this "
+                                                 "affinity group (none: no resource is dedicated here)")
 
 
 class AffinityGroupTypeResp(Resp):
@@ -50,6 +52,9 @@ class VMSnapshotResp(Resp):
     domain: str | None = Field(None, description="the domain associated with the disk volume")
     domainpath: str | None = Field(None, description="path of the domain to which the disk volume belongs")
     hypervisor: str | None = Field(None, description="the type of hypervisor on which snapshot is stored")
+    projectid: str | None = Field(None, description="the project ID of the vm snapshot")
+    project: str | None = Field(None, description="the project name of the vm snapshot")
+    hasannotations: bool = Field(False, description="whether this VM snapshot has any annotations")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated")
 
 
@@ -63,6 +68,11 @@ class SnapshotPolicyResp(Resp):
     timezone: str = Field(description="the time zone of the snapshot policy")
     fordisplay: bool = Field(True, description="is this policy for display to the regular user")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated")
+    zone: list[dict[str, str]] | None = Field(None, description="the zones the snapshots are copied to (none: "
+                                              "snapshots stay in the volume's zone)")
+    storage: list[dict[str, str]] | None = Field(None, description="the storage pools the snapshots are copied "
+                                                 "to (none here)")
+    hasannotations: bool = Field(False, description="whether this policy has any annotations")
 
 
 class NicSecondaryIpResp(Resp):
@@ -71,6 +81,7 @@ class NicSecondaryIpResp(Resp):
     nicid: str | None = Field(None, description="the ID of the nic")
     networkid: str | None = Field(None, description="the ID of the network")
     virtualmachineid: str | None = Field(None, description="the ID of the vm")
+    secondaryip: list[dict[str, str]] | None = Field(None, description="the list of Secondary ipv4 addr of nic")
 
 
 class ExtractResp(Resp):

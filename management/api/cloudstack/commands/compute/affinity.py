@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.compute.vm import vm_response
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ListParams, OwnedListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ListParams, OwnedListParams, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_compute import VirtualMachineResp
 from management.api.cloudstack.schemas_compute_extras import AffinityGroupResp, AffinityGroupTypeResp
 from management.errors import ParamError
@@ -55,7 +55,7 @@ class CreateAffinityGroupParams(Params):
     account: str | None = Field(None, description="an account for the affinity group. Must be used with domainId.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="domainId of the account owning the affinity group")
-    projectid: str | None = Field(None, description="create affinity group for project")
+    projectid: Uuid | None = Field(None, description="create affinity group for project")
 
 
 def _create_group(ctx: CallContext, p: CreateAffinityGroupParams) -> str:
@@ -80,7 +80,7 @@ class DeleteAffinityGroupParams(Params):
                                 "domain ID")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="the domain ID of account owning the affinity group")
-    projectid: str | None = Field(None, description="the project of the affinity group")
+    projectid: Uuid | None = Field(None, description="the project of the affinity group")
 
 
 @api_command("deleteAffinityGroup", params=DeleteAffinityGroupParams, is_async=True, entity=_ENTITY,

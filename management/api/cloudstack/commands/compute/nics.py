@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from management.api.cloudstack.commands.compute.vm import vm_response
 from management.api.cloudstack.envelope import Success
-from management.api.cloudstack.registry import MapParam, Params, Ref, api_command
+from management.api.cloudstack.registry import MapParam, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_compute import VirtualMachineResp
 from management.api.cloudstack.schemas_compute_extras import NicSecondaryIpResp
 from management.errors import PermissionDenied
@@ -130,7 +130,7 @@ def add_ip_to_nic(ctx: CallContext, p: AddIpToNicParams) -> NicSecondaryIpResp:
 
 class RemoveIpFromNicParams(Params):
     id: Annotated[str, Ref("NicSecondaryIp")] = Field(description="the ID of the secondary ip address to nic")
-    accountid: str | None = Field(None, description="the ID of the account")
+    accountid: Uuid | None = Field(None, description="the ID of the account")
 
 
 @api_command("removeIpFromNic", params=RemoveIpFromNicParams, is_async=True, entity="NicSecondaryIp",

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from management.api.cloudstack.commands.storage.volumes import volume_responses
-from management.api.cloudstack.registry import MapParam, Params, Ref, api_command
+from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_compute import VolumeResp
 from management.api.cloudstack.schemas_compute_extras import ExtractResp, UploadParamsResp
 from management.errors import ParamError
@@ -27,7 +27,8 @@ class ExtractVolumeParams(Params):
     id: Annotated[str, Ref("Volume")] = Field(description="the ID of the volume")
     zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="the ID of the zone where the volume is located")
     mode: str = Field(description="the mode of extraction - HTTP_DOWNLOAD or FTP_UPLOAD")
-    url: str | None = Field(None, description="the url to which the volume would be extracted")
+    url: Annotated[str | None, ParamInfo(length=2048)] = Field(
+        None, description="the url to which the volume would be extracted")
 
 
 @api_command("extractVolume", params=ExtractVolumeParams, result_key="volume", is_async=True, entity="Volume",
@@ -50,7 +51,8 @@ def extract_volume(ctx: CallContext, p: ExtractVolumeParams) -> ExtractResp:
 
 class UploadVolumeParams(Params):
     name: str = Field(description="the name of the volume")
-    url: str = Field(description="the URL of where the volume is hosted. Possible URL include http:// and https://")
+    url: Annotated[str, ParamInfo(length=2048)] = Field(
+        description="the URL of where the volume is hosted. Possible URL include http:// and https://")
     format: str = Field(description="the format for the volume. Possible values include QCOW2, OVA, and VHD.")
     zoneid: Annotated[str, Ref("Zone", "read")] = Field(description="the ID of the zone the volume is to be hosted "
                                                         "on")
@@ -67,7 +69,7 @@ class UploadVolumeParams(Params):
     account: str | None = Field(None, description="an optional accountName. Must be used with domainId.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="an optional domainId. If the account parameter is used, domainId must also be used.")
-    projectid: str | None = Field(None, description="Upload volume for the project")
+    projectid: Uuid | None = Field(None, description="Upload volume for the project")
 
 
 @api_command("uploadVolume", params=UploadVolumeParams, result_key="volume", is_async=True, entity="Volume",
@@ -96,7 +98,7 @@ class UploadParamsBase(Params):
     account: str | None = Field(None, description="an optional accountName. Must be used with domainId.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
         None, description="an optional domainId. If the account parameter is used, domainId must also be used.")
-    projectid: str | None = Field(None, description="Upload volume/template/iso for the project")
+    projectid: Uuid | None = Field(None, description="Upload volume/template/iso for the project")
 
 
 class UploadParamsVolume(UploadParamsBase):
@@ -122,8 +124,9 @@ def upload_params_volume(ctx: CallContext, p: UploadParamsVolume) -> UploadParam
 
 class UploadParamsTemplate(UploadParamsBase):
     hypervisor: str = Field(description="the target hypervisor for the template")
-    displaytext: str | None = Field(None, description="the display text of the template. This is usually used for "
-                                    "display purposes.")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the display text of the template. This is usually used for "
+        "display purposes.")
     ostypeid: Annotated[str | None, Ref("OsType", "read")] = Field(None, description="the ID of the OS Type that best "
                                                                    "represents the OS of this template.")
     arch: str | None = Field(None, description="the CPU arch of the template. Valid options are: x86_64, aarch64")
@@ -179,8 +182,9 @@ def upload_params_template(ctx: CallContext, p: UploadParamsTemplate) -> UploadP
 
 
 class UploadParamsIso(UploadParamsBase):
-    displaytext: str | None = Field(None, description="the display text of the ISO. This is usually used for display "
-                                    "purposes.")
+    displaytext: Annotated[str | None, ParamInfo(length=4096)] = Field(
+        None, description="the display text of the ISO. This is usually used for display "
+        "purposes.")
     bootable: bool = Field(True, description="true if this ISO is bootable. If not passed explicitly its assumed to "
                            "be true")
     isextractable: bool = Field(False, description="true if the ISO or its derivatives are extractable; default is "
