@@ -18,18 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import libvirt
 import pytest
 
+from tests.conftest import free_public_net
 from tests.integration.test_network_guests import Cloud, served_cloud, ssh_ok, wait_for
 from tests.integration.test_network_guests import _reason as _guests_reason
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 if _guests_reason:
     pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=_guests_reason)]  # type: ignore[list-item]
 
-PUBLIC_GW = "198.18.78.1"
+PUBLIC_NET = free_public_net(high=240)  # the pods take 198.18.248-249
+PUBLIC_GW = f"{PUBLIC_NET}.1"
 GiB = 1024**3
 
 
@@ -47,7 +48,7 @@ def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
                                    "traffic_types": ["Guest", "Management", "Public"],
                                    "providers": ["VirtualRouter"]}],
             "public_ranges": [{"vlan": "untagged", "gateway": PUBLIC_GW, "netmask": "255.255.255.0",
-                               "start": "198.18.78.10", "end": "198.18.78.40"}],
+                               "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.40"}],
             "pods": [{"name": f"pod-{tag}", "gateway": "198.18.249.1", "netmask": "255.255.255.0",
                       "start": "198.18.249.10", "end": "198.18.249.50",
                       "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM", "hosts": [{"url": "qemu:///system"}],
