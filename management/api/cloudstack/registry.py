@@ -173,7 +173,8 @@ def api_command(
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"command {name} registered twice")
-        mutating = not name.startswith(_READ_VERBS)
+        # a read verb with an event writes all the same (getUploadParamsFor* creates the entity it signs for)
+        mutating = not name.startswith(_READ_VERBS) or event is not None
         if mutating and event is None:
             raise ValueError(f"mutating command {name} must declare its event type")
         spec = CommandSpec(

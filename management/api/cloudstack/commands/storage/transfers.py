@@ -109,6 +109,7 @@ class UploadParamsVolume(UploadParamsBase):
 
 
 @api_command("getUploadParamsForVolume", params=UploadParamsVolume, result_key="getuploadparams",
+             event="VOLUME.UPLOAD",
              response=UploadParamsResp, response_name="postuploadvolumeresponse", since="4.6.0",
              description="Upload a data disk to the cloudstack cloud.")
 def upload_params_volume(ctx: CallContext, p: UploadParamsVolume) -> UploadParamsResp:
@@ -170,6 +171,7 @@ def _new_template(ctx: CallContext, p: UploadParamsBase, *, fmt: str, hypervisor
 
 
 @api_command("getUploadParamsForTemplate", params=UploadParamsTemplate, result_key="getuploadparams",
+             event="TEMPLATE.CREATE",
              response=UploadParamsResp, response_name="postuploadtemplateresponse", since="4.6.0",
              description="upload an existing template into the CloudStack cloud.")
 def upload_params_template(ctx: CallContext, p: UploadParamsTemplate) -> UploadParamsResp:
@@ -197,6 +199,7 @@ class UploadParamsIso(UploadParamsBase):
 
 
 @api_command("getUploadParamsForIso", params=UploadParamsIso, result_key="getuploadparams",
+             event="ISO.CREATE",
              response=UploadParamsResp, response_name="postuploadisoresponse", since="4.13",
              description="upload an existing ISO into the CloudStack cloud.")
 def upload_params_iso(ctx: CallContext, p: UploadParamsIso) -> UploadParamsResp:
