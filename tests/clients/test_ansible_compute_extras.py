@@ -126,7 +126,7 @@ def test_compute_extras_playbook_idempotent(served: Served, tmp_path: Path, imag
     snaps = c("listVMSnapshot", virtualmachineid=vm["id"], listall=True)["vmSnapshot"]
     assert [s["displayname"] for s in snaps] == ["ansible-vmsnap"]  # name: the internal i-..._VS_<time>
     root = c("listVolumes", virtualmachineid=vm["id"], type="ROOT", listall=True)["volume"][0]
-    (policy,) = c("listSnapshotPolicies", volumeid=root["id"])["snapshotpolicy"]
+    (policy,) = c("listSnapshotPolicies", volumeid=root["id"], listall=True)["snapshotpolicy"]
     assert (policy["schedule"], policy["maxsnaps"], policy["timezone"]) == ("30:02", 3, "Europe/Berlin")
     nics = {n["networkname"]: n for n in c("listNics", virtualmachineid=vm["id"])["nic"]}
     assert nics["ansible-back"]["ipaddress"] == "10.1.2.10"
