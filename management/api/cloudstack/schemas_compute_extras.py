@@ -9,9 +9,10 @@ from pydantic import Field
 
 from management.api.cloudstack.schemas import Resp, TagResp
 from management.api.cloudstack.schemas_infra import HostResp, StoragePoolResp
+from management.api.cloudstack.schemas_storage import JobResp
 
 
-class AffinityGroupResp(Resp):
+class AffinityGroupResp(JobResp):
     id: str = Field(description="the ID of the affinity group")
     name: str = Field(description="the name of the affinity group")
     description: str | None = Field(None, description="the description of the affinity group")
@@ -28,11 +29,11 @@ class AffinityGroupResp(Resp):
                                                  "affinity group (none: no resource is dedicated here)")
 
 
-class AffinityGroupTypeResp(Resp):
+class AffinityGroupTypeResp(JobResp):
     type: str = Field(description="the type of the affinity group")
 
 
-class VMSnapshotResp(Resp):
+class VMSnapshotResp(JobResp):
     id: str = Field(description="the ID of the vm snapshot")
     name: str = Field(description="the name of the vm snapshot")
     state: str = Field(description="the state of the vm snapshot")
@@ -58,7 +59,7 @@ class VMSnapshotResp(Resp):
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated")
 
 
-class SnapshotPolicyResp(Resp):
+class SnapshotPolicyResp(JobResp):
     id: str = Field(description="the ID of the snapshot policy")
     volumeid: str = Field(description="the ID of the disk volume")
     volumename: str | None = Field(None, description="the name of the disk volume")
@@ -75,32 +76,13 @@ class SnapshotPolicyResp(Resp):
     hasannotations: bool = Field(False, description="whether this policy has any annotations")
 
 
-class NicSecondaryIpResp(Resp):
+class NicSecondaryIpResp(JobResp):
     id: str = Field(description="the ID of the secondary private IP addr")
     ipaddress: str = Field(description="Secondary IP address")
     nicid: str | None = Field(None, description="the ID of the nic")
     networkid: str | None = Field(None, description="the ID of the network")
     virtualmachineid: str | None = Field(None, description="the ID of the vm")
     secondaryip: list[dict[str, str]] | None = Field(None, description="the list of Secondary ipv4 addr of nic")
-
-
-class ExtractResp(Resp):
-    id: str = Field(description="the id of extracted object")
-    name: str = Field(description="the name of the extracted object")
-    extractId: str | None = Field(None, description="the upload id of extracted object")
-    uploadpercentage: int | None = Field(None, description="the percentage of the entity uploaded to the specified "
-                                         "location")
-    status: str | None = Field(None, description="the status of the extraction")
-    accountid: str | None = Field(None, description="the account id to which the extracted object belongs")
-    resultstring: str | None = Field(None, description="the result string of the extraction")
-    created: datetime | None = Field(None, description="the time and date the object was created")
-    state: str | None = Field(None, description="the state of the extracted object")
-    storagetype: str | None = Field(None, description="type of the storage")
-    zoneid: str | None = Field(None, description="zone ID the object was extracted from")
-    zonename: str | None = Field(None, description="zone name the object was extracted from")
-    extractMode: str | None = Field(None, description="the mode of extraction - upload or download")
-    url: str | None = Field(None, description="if mode = upload then url of the uploaded entity. if mode = download "
-                            "the url from which the entity can be downloaded")
 
 
 class UploadParamsResp(Resp):

@@ -10,7 +10,8 @@ from pydantic import Field
 from management.api.cloudstack.commands.storage.volumes import volume_responses
 from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, Uuid, api_command
 from management.api.cloudstack.schemas_compute import VolumeResp
-from management.api.cloudstack.schemas_compute_extras import ExtractResp, UploadParamsResp
+from management.api.cloudstack.schemas_compute_extras import UploadParamsResp
+from management.api.cloudstack.schemas_templates import ExtractResp
 from management.errors import ParamError
 from management.models.identity import Account
 from management.models.infra import ImageStore
@@ -46,7 +47,7 @@ def extract_volume(ctx: CallContext, p: ExtractVolumeParams) -> ExtractResp:
     return vm_service.done(ctx.session, ExtractResp(
         id=vol.uuid, name=vol.name, extractId=vol.uuid, state=state, status=state, uploadpercentage=100, url=url,
         zoneid=zone.uuid, zonename=zone.name, extractMode="HTTP_DOWNLOAD", accountid=acct.uuid if acct else None,
-        created=vol.created, storagetype="Image"))
+        created=vol.created))
 
 
 class UploadVolumeParams(Params):
