@@ -1,7 +1,7 @@
 """compute extras
 
-Revision ID: 0006_compute
-Revises: 0005_farm
+Revision ID: 0007_compute
+Revises: 0006_vpc
 Create Date: 2026-12-04 07:11:30.365537
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0006_compute'
-down_revision = '0005_farm'
+revision = '0007_compute'
+down_revision = '0006_vpc'
 branch_labels = None
 depends_on = None
 
