@@ -21,8 +21,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from management import logcontext
 from management.db.base import utcnow
 from management.db.session import Database
+from management.errors import UnexpectedError
 from management.jobs import journal
 from management.models.jobs import AsyncJob, JobSync
 
@@ -175,16 +177,17 @@ class JobQueue:
             return False
         with self.db.session(write=False) as s:
             job = s.get_one(AsyncJob, job_id)
-        with journal.running(job_id):
+        with logcontext.bound() as rid, journal.running(job_id):  # log lines and an unexpected failure share an id
             try:
                 assert self.executor is not None
                 outcome = self.executor(job, lambda session, out: self.finish(session, job_id, out))
             except Fenced as exc:
                 log.warning("%s: its effect was rolled back", exc)
                 return True
-            except Exception as exc:  # the executor maps known errors itself; anything else is a bug, not a hang
-                log.exception("job %s (%s) crashed", job.uuid, job.command)
-                outcome = Outcome(FAILED, 530, {"errorcode": 530, "errortext": f"Internal error: {exc}"})
+            except Exception:  # the executor maps known errors itself; anything else is a bug, not a hang
+                log.exception("request %s: job %s (%s) crashed", rid, job.uuid, job.command)
+                err = UnexpectedError(rid)
+                outcome = Outcome(FAILED, err.code, {"errorcode": err.code, "errortext": err.text})
         if not outcome.committed:
             self.complete(job_id, outcome)
         return True
@@ -219,3 +222,4 @@ class JobQueue:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+

@@ -27,7 +27,7 @@ from management.services.context import Caller
 
 log = logging.getLogger("devcloud.ec2")
 _REGISTERED = (images, instance_attributes, vpcs)  # their actions join ACTIONS on import
-MAX_BODY = 1 << 20
+MAX_BODY = 1 << 20  # enforced by the guard around this app (see management.api.ec2.ec2_app)
 _AUTH_CODES = {"SignatureDoesNotMatch": ("SignatureDoesNotMatch", 403),
                "RequestTimeTooSkewed": ("RequestExpired", 400),
                "InvalidAccessKeyId": ("AuthFailure", 401)}
@@ -71,16 +71,13 @@ class EC2App:
             return
         rid = secrets.token_hex(16)
         rid = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
-        body = b""
+        parts: list[bytes] = []
         more = True
-        while more:
+        while more:  # bounded by the guard (MAX_BODY): it refuses the body past the limit as it arrives
             msg = await receive()
-            body += msg.get("body", b"")
+            parts.append(msg.get("body", b""))
             more = msg.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await self._reply(send, 413, protocol.render_error(EC2Error("RequestEntityTooLarge",
-                                                                            "request too large"), rid))
-                return
+        body = b"".join(parts)
         status, out = await run_in_threadpool(self.handle, scope, body, rid)
         await self._reply(send, status, out)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+from management.api.guard import Kind, Rejection
+
 STATUS = {
     "AccessDenied": 403, "AuthorizationHeaderMalformed": 400, "AuthorizationQueryParametersError": 400,
     "BadDigest": 400, "BucketAlreadyExists": 409, "BucketAlreadyOwnedByYou": 409, "BucketNotEmpty": 409,
@@ -21,7 +23,7 @@ STATUS = {
     "UnresolvableGrantByEmailAddress": 400, "NoSuchCORSConfiguration": 404, "NoSuchLifecycleConfiguration": 404,
     "NoSuchWebsiteConfiguration": 404, "NoSuchTagSet": 404, "ServerSideEncryptionConfigurationNotFoundError": 404,
     "ReplicationConfigurationNotFoundError": 404, "ObjectLockConfigurationNotFoundError": 404,
-    "MissingSecurityHeader": 400, "UnexpectedContent": 400,
+    "MissingSecurityHeader": 400, "UnexpectedContent": 400, "InvalidURI": 400, "RequestHeaderSectionTooLarge": 400,
 }
 
 MESSAGES = {
@@ -73,3 +75,16 @@ class S3Error(Exception):
         return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
                 f"<Message>{escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
                 f"<HostId>{host_id}</HostId></Error>").encode()
+
+
+# What the HTTP layer refuses (management.api.guard), as S3 names it.
+_REJECTIONS = {Kind.MALFORMED: "InvalidRequest", Kind.METHOD: "MethodNotAllowed", Kind.TARGET_TOO_LONG: "InvalidURI",
+               Kind.HEADERS_TOO_LARGE: "RequestHeaderSectionTooLarge", Kind.BODY_TOO_LARGE: "EntityTooLarge",
+               Kind.INTERNAL: "InternalError"}
+
+
+def render_rejection(rejection: Rejection, rid: str, _known: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    code = _REJECTIONS[rejection.kind]
+    err = S3Error(code, None if code in MESSAGES else rejection.text)
+    return err.status, [(b"content-type", b"application/xml"), (b"x-amz-request-id", rid.encode())], \
+        err.xml(rid, "devcloud")
