@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -19,13 +20,15 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from management.api.cloudstack import registry
 from management.api.cloudstack.envelope import Flat, body_for, error_body, render
 from management.api.cloudstack.registry import CommandSpec
 from management.api.cloudstack.signing import check_expiry, signature_matches
+from management.api.guard import header_value
 from management.db.base import utcnow
+from management.db.limits import ColumnValueError
 from management.errors import (
     BadRequest,
     CloudError,
@@ -33,10 +36,14 @@ from management.errors import (
     ParamError,
     ServerApiParamError,
     Unauthorized,
+    UnexpectedError,
     UnsupportedAction,
+    invalid_value,
+    too_long,
 )
 from management.jobs import journal
 from management.jobs.queue import FAILED, SUCCEEDED, Fenced, Finish, JobQueue, Outcome, lost_to_contention
+from management.logcontext import request_id
 from management.models.events import Configuration
 from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
@@ -54,7 +61,6 @@ log = logging.getLogger(__name__)
 CONTROL_PARAMS = {"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "_",
                   "ctxstarttime", "ctxaccountid", "ctxuserid", "ctxdetails"}
 _MAP_PARAM = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$", re.IGNORECASE)
-_HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
 # Who owns an API key is read on every signed request. Changes made by this server (disable, new keys, role)
@@ -133,18 +139,22 @@ class Dispatcher:
                 if spec.name == "logout":
                     return self._logout(session_key, fmt)
             return self._run(spec, params, caller, fmt, integration)
+        except ColumnValueError as err:  # a value its column cannot hold, found at flush: the caller's mistake
+            cmd = spec.name.lower() if spec else command
+            return self.error(response_name, ServerApiParamError(
+                f"Unable to execute API command {cmd} due to invalid value. {err.text}"), fmt)
         except CloudError as err:
             return self.error(response_name, err, fmt)
-        except Exception as exc:  # never a bare 500: the client gets the envelope and the log gets the trace
-            log.exception("command %s failed", command)
-            return self.error(response_name, InternalError(f"Internal error executing command: {exc}"), fmt)
+        except Exception:  # never a bare 500 nor internals: the client gets the request id, the log the trace
+            rid = request_id()
+            log.exception("request %s: command %s failed", rid, spec.name if spec else "(none)")
+            return self.error(response_name, UnexpectedError(rid), fmt)
 
     @staticmethod
     def error(response_name: str, err: CloudError, fmt: str) -> Reply:
         body, ctype = render(response_name, error_body(err), fmt)
-        # errortext can hold anything a user typed; the header carries printable ASCII only (bytes above 0x7f are
-        # legal obs-text, but clients disagree on decoding them, and some refuse the whole response)
-        desc = _HEADER_UNSAFE.sub("?", err.text)[:512]
+        # errortext can hold anything a user typed: the header gets an ASCII copy without control characters.
+        desc = header_value(err.text).decode("ascii")
         return Reply(err.code, body, ctype, headers={"X-Description": desc})
 
     # ---- authentication ---------------------------------------------------------------------------------------
@@ -169,7 +179,7 @@ class Dispatcher:
             key = self._session_key(s, params, cookies)
             if key is None:
                 raise Unauthorized(UNAUTHORIZED_TEXT)
-            sess = s.get(UserSession, key)
+            sess = s.get(UserSession, identity.session_digest(key))
             now = utcnow()
             if sess is None or sess.last_access + timedelta(seconds=sess.timeout) < now:
                 raise Unauthorized("session expired or invalid; log in again")
@@ -179,7 +189,7 @@ class Dispatcher:
             caller = Caller.from_user(user)
         if (now - sess.last_access).total_seconds() > 30:  # sliding expiry without a write per request
             with self.runtime.db.session() as s:
-                live = s.get(UserSession, key)
+                live = s.get(UserSession, identity.session_digest(key))
                 if live is not None:
                     live.last_access = now
         return caller, key
@@ -189,7 +199,9 @@ class Dispatcher:
 
         def load() -> tuple[str, Caller] | None:
             with self.runtime.db.session(write=False) as s:
-                user = s.scalar(select(User).where(User.api_key == api_key, User.removed.is_(None)))
+                # api_key is not secret and indexed; only the matching row's secret is opened.
+                user = s.scalar(select(User).options(undefer(User.secret_key))
+                                .where(User.api_key == api_key, User.removed.is_(None)))
                 if user is None or not _enabled(user):
                     return None
                 return user.secret_key or "", Caller.from_user(user)
@@ -230,7 +242,7 @@ class Dispatcher:
                 return self.error("loginresponse", failure, fmt)
             key = secrets.token_urlsafe(24)
             timeout = self.runtime.settings.session_timeout
-            s.add(UserSession(key=key, user_id=user.id, timeout=timeout))
+            s.add(UserSession(key=identity.session_digest(key), user_id=user.id, timeout=timeout))
             acct = user.account
             body = {
                 "username": user.username, "userid": user.uuid, "domainid": acct.domain.uuid,
@@ -245,7 +257,7 @@ class Dispatcher:
     def _logout(self, key: str | None, fmt: str) -> Reply:
         if key:
             with self.runtime.db.session() as s:
-                sess = s.get(UserSession, key)
+                sess = s.get(UserSession, identity.session_digest(key))
                 if sess is not None:
                     s.delete(sess)
         out, ctype = render("logoutresponse", {"description": "success"}, fmt)
@@ -373,8 +385,9 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     def _internal_failure(self, job: AsyncJob, spec: CommandSpec, caller: Caller, exc: Exception) -> Outcome:
-        log.exception("job %s (%s) failed", job.uuid, spec.name)
-        internal = InternalError(f"Internal error executing {spec.name}: {exc}")
+        rid = request_id()  # the client gets the id, the log the trace
+        log.error("request %s: job %s (%s) failed", rid, job.uuid, spec.name, exc_info=exc)
+        internal = UnexpectedError(rid)
         self._record_failure(caller, spec, internal)
         return Outcome(FAILED, internal.code, error_body(internal))
 
@@ -432,7 +445,35 @@ def unpack(spec: CommandSpec, params: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def check_limits(spec: CommandSpec, args: Mapping[str, Any]) -> None:
+    """Lengths and ranges from the registry (ParamInfo.length, the integer's width), checked on the raw values
+    before they reach the model, the database or a LIKE pattern; CloudStack's wording."""
+    cmd = spec.name.lower()
+    for name, value in args.items():
+        limit = spec.limits.get(name)
+        if limit is None or not isinstance(value, str):
+            continue
+        if limit.kind == "string":
+            if len(value) > limit.length:
+                raise too_long(cmd, name, limit.length)
+        elif limit.kind == "integer":
+            try:
+                number = int(value.strip())
+            except ValueError:
+                continue  # not a number at all: the model says so
+            if not limit.low <= number <= limit.high:
+                raise invalid_value(cmd, name, value)
+        elif limit.kind == "float":
+            try:
+                real = float(value)
+            except ValueError:
+                continue
+            if not math.isfinite(real):
+                raise invalid_value(cmd, name, value)
+
+
 def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
+    check_limits(spec, args)
     try:
         return spec.params.model_validate(args)
     except ValidationError as exc:
@@ -441,9 +482,7 @@ def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
         cmd = spec.name.lower()
         if first["type"] == "missing":
             raise ServerApiParamError(f"Unable to execute API command {cmd} due to missing parameter {name}") from None
-        value = args.get(name)
-        raise ServerApiParamError(
-            f"Unable to execute API command {cmd} due to invalid value {value} for parameter {name}") from None
+        raise invalid_value(cmd, name, args.get(name)) from None
 
 
 def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> bool:
