@@ -14,12 +14,16 @@ from typing import Any
 
 import uvicorn
 
+from management import statedir
 from management.api.app import api_app, integration_app
 from management.api.cloudstack.dispatch import Dispatcher
+from management.api.guard import Guard
+from management.api.http11 import protocol_for
 from management.api.http_metrics import counted
-from management.db import migrate
+from management.db import crypto, migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
+from management.logcontext import RequestIdFilter
 from management.services import scheduling
 from management.services.cluster import membership as cluster
 from management.services.cluster import ownership  # noqa: F401  (registers the peer hooks)
@@ -63,7 +67,8 @@ class Server:
 
 def build(settings: Settings, *, start_workers: bool = True) -> Server:
     """Migrates the database, bootstraps it on first start, and wires the runtime (no sockets yet)."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir, settings.database_url)  # 0700, 0600, old modes tightened
+    crypto.install(crypto.load_or_create_key(settings.database_key_file))  # before migrating: it seals old rows
     migrate.upgrade(settings.database_url)
     db = Database(settings.database_url)
     with db.session() as s:
@@ -104,9 +109,12 @@ class _Listener(uvicorn.Server):
         yield
 
 
-def _uvicorn(app, host: str, port: int, http: Any = "httptools") -> _Listener:  # type: ignore[no-untyped-def]
-    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                         http=http, loop="uvloop", timeout_keep_alive=30)
+def _uvicorn(app: Guard, host: str, port: int, outer: Any = None) -> _Listener:
+    # The listener's guard renders what the HTTP parser refuses too (http11): one error shape per port. `outer` is
+    # the guard wrapped once more (request counts), when it is.
+    cfg = uvicorn.Config(outer or app, host=host, port=port, log_level="warning", access_log=False,
+                         lifespan="off", http=protocol_for(app.renderer, app.name), loop="uvloop",
+                         timeout_keep_alive=30)
     return _Listener(cfg)
 
 
@@ -131,15 +139,15 @@ async def serve_async(server: Server) -> None:
     optional: list[_Listener] = []
     if settings.s3_port:
         from management.api.s3 import s3_app
-        from management.api.s3.protocol import S3HttpProtocol
 
-        optional.append(_uvicorn(counted(s3_app(server.runtime), "s3", telemetry(server.runtime)), settings.s3_bind,
-                                 settings.s3_port, S3HttpProtocol))
+        s3 = s3_app(server.runtime)
+        optional.append(_uvicorn(s3, settings.s3_bind, settings.s3_port, counted(s3, "s3", telemetry(server.runtime))))
     if settings.ec2_port:
         from management.api.ec2 import ec2_app
 
-        optional.append(_uvicorn(counted(ec2_app(server.dispatcher), "ec2", telemetry(server.runtime)),
-                                 settings.ec2_bind, settings.ec2_port))
+        ec2 = ec2_app(server.dispatcher)
+        optional.append(_uvicorn(ec2, settings.ec2_bind, settings.ec2_port,
+                                 counted(ec2, "ec2", telemetry(server.runtime))))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -162,7 +170,11 @@ async def serve_async(server: Server) -> None:
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    statedir.private_umask()  # what this process and its children create is theirs alone
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s (logid:%(request_id)s): %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
     server = build(settings)
     for line in endpoints(settings):
         print(line, flush=True)
@@ -171,8 +183,9 @@ def serve(settings: Settings) -> None:
         print("First start: generated admin credentials (kept in "
               f"{identity.admin_keys_path(settings.state_dir)}; `devcloud-management admin-keys` prints them)",
               flush=True)
-        print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
-              f"  secretkey: {c.secretkey}", flush=True)
+        if sys.stdout.isatty():  # shown once on a terminal; never into a log file (devcloud up, systemd)
+            print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
+                  f"  secretkey: {c.secretkey}", flush=True)
     print(f"management server {server.runtime.msid} ready", flush=True)
 
     def exit_fenced() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime
+from management.db.crypto import SealedText
 
 
 class Zone(IdMixin, TimestampMixin, Base):
@@ -93,7 +94,8 @@ class Host(IdMixin, TimestampMixin, Base):
     last_pinged: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     disconnected: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     mgmt_server_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    details_json: Mapped[str | None] = mapped_column(Text, default=None)
+    # addHost credentials (XenServer), sealed with the database key (management.db.crypto).
+    details_json: Mapped[str | None] = mapped_column(SealedText, default=None)
 
     zone: Mapped[Zone] = relationship(lazy="joined")
     pod: Mapped[Pod | None] = relationship(lazy="joined")
