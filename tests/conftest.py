@@ -501,7 +501,7 @@ def start_served(state_dir: Path, db_url: str, *, extra_env: Mapping[str, str] |
     log_path = state_dir / f"serve-{api_port}.log"
     exe = VENV_BIN / "devcloud-management"
     cmd = [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "management", "serve"]
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as log:  # a private dir
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=str(state_dir))
     served = Served(proc, state_dir, db_url, api_port, int_port, env, log_path)
