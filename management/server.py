@@ -73,6 +73,12 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     db = Database(settings.database_url)
     with db.session() as s:
         created = identity.bootstrap(s, settings.state_dir)
+    try:
+        with db.session(write=False) as s:
+            identity.sample_secret(s)  # a database sealed under another key: say so now, not at every request
+    except crypto.SecretsUnavailable as exc:
+        db.dispose()
+        raise SystemExit(f"cannot read the database's secrets: {exc}") from None
     runtime = Runtime(settings=settings, db=db, msid=settings.msid)
     vpc_router.install(runtime)  # guest network and VPC routers: the implementer seam + restore the running ones
     infra.mount_image_stores(runtime)  # NFS secondary storage, after a reboot

@@ -342,3 +342,14 @@ def test_a_taken_id_for_a_new_domain_is_431(api: ApiClient) -> None:
     api("createDomain", name="first", domainid="region-2-domain")
     status, err = api.error("createDomain", name="second", domainid="region-2-domain")
     assert status == 431 and err["errortext"] == "A domain with id region-2-domain already exists"
+
+
+def test_a_server_without_the_databases_key_refuses_to_start(backend: Any, served_factory: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    first = served_factory()
+    first.kill()
+    (backend.state_dir / "db.key").write_bytes(Fernet.generate_key() + b"\n")
+    with pytest.raises(RuntimeError) as exc:
+        served_factory(timeout=30)
+    assert "cannot read the database's secrets" in str(exc.value) and "db.key" in str(exc.value)

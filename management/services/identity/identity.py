@@ -271,3 +271,7 @@ def bootstrap(session: Session, state_dir: Path) -> AdminCredentials | None:
         fh.write(creds.to_json() + "\n")
     return creds
 
+
+def sample_secret(session: Session) -> str | None:
+    """One stored secret key, opened (raises management.db.crypto.SecretsUnavailable without the right key)."""
+    return session.scalar(select(User.secret_key).where(User.secret_key.is_not(None)).limit(1))
