@@ -353,3 +353,24 @@ def test_a_server_without_the_databases_key_refuses_to_start(backend: Any, serve
     with pytest.raises(RuntimeError) as exc:
         served_factory(timeout=30)
     assert "cannot read the database's secrets" in str(exc.value) and "db.key" in str(exc.value)
+
+
+def test_the_sandbox_log_holds_no_admin_secret(tmp_path: Path) -> None:
+    """`devcloud up` starts the server with its output in <state dir>/logs/management.log: the first-start
+    credentials stay in admin.json (the terminal shows them from there), the log and pid files are private."""
+    from appliance.sandbox import Sandbox
+    from tests.conftest import _free_port
+
+    sb = Sandbox(tmp_path / "state", api_port=_free_port(), integration_port=_free_port(), s3_port=_free_port(),
+                 ec2_port=_free_port())
+    sb.save_state(scenario="test")
+    try:
+        assert sb.start(timeout=90)
+    finally:
+        sb.stop()
+    admin = sb.admin() or {}
+    log = sb.log_file.read_text()
+    assert admin["password"] not in log and admin["secretkey"] not in log
+    assert "admin.json" in log  # where to find them is said
+    for path in (sb.state_dir, sb.log_file, sb.state_file):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
