@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
+
+from management.logcontext import request_id
+
+log = logging.getLogger("devcloud.errors")
 
 
 class CloudError(Exception):
@@ -109,6 +114,14 @@ class UnexpectedError(InternalError):
 class ConcurrentOperation(CloudError):
     code = 530
     cs_code = 4300
+
+
+def logged(error: type[CloudError], text: str, cause: BaseException) -> CloudError:
+    """`text` and the request id for the client; the cause's own words (a driver's, the OS's, a tool's: paths,
+    internal messages) go to the log under that id."""
+    rid = request_id()
+    log.warning("request %s: %s: %s", rid, text, cause)
+    return error(f"{text} (request id {rid})")
 
 
 def too_long(command: str, param: str, limit: int) -> ServerApiParamError:

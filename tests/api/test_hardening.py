@@ -374,3 +374,16 @@ def test_the_sandbox_log_holds_no_admin_secret(tmp_path: Path) -> None:
     assert "admin.json" in log  # where to find them is said
     for path in (sb.state_dir, sb.log_file, sb.state_file):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_a_driver_failure_reaches_the_client_as_what_failed_and_a_request_id(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from management import logcontext
+    from management.drivers.errors import DriverError
+    from management.services.hypervisors import driver_error
+
+    caplog.set_level(logging.WARNING)
+    with logcontext.bound("0badc0de"):
+        err = driver_error("stop", "VM v-1", DriverError("libvirt: /var/lib/libvirt/qemu/v-1.xml: Permission denied"))
+    assert err.code == 530 and err.text == "Unable to stop VM v-1 due to an error on its host (request id 0badc0de)"
+    assert "0badc0de" in caplog.text and "Permission denied" in caplog.text

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
-from management.errors import ParamError, ResourceUnavailable
+from management.errors import ParamError, ResourceUnavailable, logged
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, PublicIpAddress, VlanIpRange, Zone
@@ -374,7 +374,7 @@ class RouterImplementer:
             try:
                 self.provider.reboot(spec)
             except ProviderError as e:
-                raise ResourceUnavailable(f"Router {vm.name} failed to reboot: {e}") from e
+                raise logged(ResourceUnavailable, f"Router {vm.name} failed to reboot", e) from e
 
     def destroy(self, session: Session, vm: VirtualMachine) -> Network | None:
         ref = session.get(RouterNetwork, vm.id)
@@ -424,13 +424,14 @@ class RouterImplementer:
             nethost.ensure_bridge(spec.guest.bridge)
             self.provider.implement(spec)
         except (ProviderError, OSError, SpecError) as e:
-            raise ResourceUnavailable(f"Unable to implement the virtual router of network {net.name}: {e}") from e
+            raise logged(ResourceUnavailable, f"Unable to implement the virtual router of network {net.name}",
+                         e) from e
 
     def _destroy(self, key: str) -> None:
         try:
             self.provider.destroy(key)
         except (ProviderError, OSError) as e:
-            raise ResourceUnavailable(f"Unable to destroy virtual router {key}: {e}") from e
+            raise logged(ResourceUnavailable, f"Unable to destroy virtual router {key}", e) from e
 
     def _expunge_record(self, session: Session, vm: VirtualMachine) -> None:
         fsm.force_state(session, vm, "Expunging")

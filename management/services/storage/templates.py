@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
-from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable
+from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable, logged
 from management.models.identity import Account, Domain
 from management.models.infra import Cluster, Host, ImageStore, StoragePool, Zone
 from management.models.offerings import OsType
@@ -629,8 +629,8 @@ def copy(session: Session, template: Template, source_zone: Zone | None, dest_zo
         lay.ensure()
         lay.copy_in(src_path, rel)
     except (StoreError, OSError) as exc:
-        raise ResourceUnavailable(f"Failed to copy template {template.name} to zone {dest_zone.name}: {exc}") \
-            from None
+        raise logged(ResourceUnavailable, f"Failed to copy template {template.name} to zone {dest_zone.name}",
+                     exc) from None
     ref = session.scalar(select(TemplateStoreRef).where(TemplateStoreRef.template_id == template.id,
                                                         TemplateStoreRef.store_id == dest_store.id))
     if ref is None:
@@ -755,8 +755,8 @@ def fill_from_volume(session: Session, template: Template, volume: Volume | None
             lay.write_bytes(rel, marker)
             vsize = size
     except (StoreError, OSError) as exc:
-        raise ResourceUnavailable(f"Failed to write template {template.name} to image store {store.name}: {exc}") \
-            from None
+        raise logged(ResourceUnavailable,
+                     f"Failed to write template {template.name} to image store {store.name}", exc) from None
     ref = _new_ready_ref(session, template_id=template.id, store_id=store.id, zone_id=zone.id,
                          download_state=DOWNLOADED, download_pct=100, install_path=rel, size=vsize,
                          physical_size=lay.usage_of(rel), created=utcnow(), last_updated=utcnow())
