@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 

@@ -67,6 +67,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, rejection: Rejection, known: bytes) -> None:
         cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.more_body:
+            # The bytes after a complete request are no request (a Content-Length below the body's size): the
+            # request read is answered first (S3 then says BadDigest), and the connection closes after that answer.
+            cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
         if cycle is not None and not cycle.response_complete:
             if cycle.response_started:  # half an answer is out: nothing sane can follow it
                 self.transport.close()
