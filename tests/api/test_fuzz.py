@@ -9,6 +9,9 @@ same generator for 10,000 requests with fresh randomness.
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.api import fuzz_requests as fz
-from tests.conftest import Served
+from tests.conftest import Served, start_served
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]
 
@@ -60,10 +63,14 @@ def test_generated_requests_in_process(server: Any, caplog: pytest.LogCaptureFix
 
 
 @pytest.fixture
-def served_sqlite(backend_name: str, served_factory: Any) -> Served:
-    if backend_name != "sqlite":
-        pytest.skip("the served fuzz runs once, on SQLite (the in-process one covers MariaDB)")
-    return served_factory()  # type: ignore[no-any-return]
+def served_sqlite(tmp_path: Path) -> Iterator[Served]:
+    """The served fuzz runs once, on SQLite (the in-process one covers MariaDB too)."""
+    state = tmp_path / "state"
+    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    try:
+        yield srv
+    finally:
+        srv.kill(signal.SIGTERM)
 
 
 def test_generated_requests_served(served_sqlite: Served) -> None:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import socket
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,30 @@ from sqlalchemy import create_engine, text
 from management.api.cloudstack import registry
 from tests.api import fuzz_requests as fz
 from tests.api.test_xen_api import add_pool, fake, xen_zone  # noqa: F401  (fixtures)
-from tests.conftest import ApiClient, InProcess, Served, sign_params
+from tests.conftest import (
+    MYSQL_ENV,
+    ApiClient,
+    InProcess,
+    Served,
+    fresh_mysql_database,
+    sign_params,
+    start_served,
+)
 
 pytestmark = pytest.mark.api
 
 UNEXPECTED = "Internal error executing command, please contact your system administrator"
+
+
+@pytest.fixture
+def http_served(tmp_path: Path) -> Iterator[Served]:
+    """A served instance on SQLite for what the HTTP layer does (the database does not matter there: once)."""
+    state = tmp_path / "http-state"
+    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    try:
+        yield srv
+    finally:
+        srv.kill(signal.SIGTERM)
 
 
 def _envelope(reply: tuple[int, dict[str, str], bytes] | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -52,20 +74,20 @@ def _http(method: str, port: int, target: str, body: bytes = b"", headers: str =
 # ---- 1. control characters echoed into a header ---------------------------------------------------------------
 
 @pytest.mark.parametrize("char", ["\r", "\x7f"], ids=["CR", "DEL"])
-def test_an_echoed_control_character_keeps_the_connection(served: Served, char: str) -> None:
+def test_an_echoed_control_character_keeps_the_connection(http_served: Served, char: str) -> None:
     enc = "%0D" if char == "\r" else "%7F"
-    login = _http("POST", served.api_port, "/client/api",
+    login = _http("POST", http_served.api_port, "/client/api",
                   f"command=login&username=a{enc}b&password=x&response=json".encode())
-    status, inner, headers = _envelope(fz.raw_exchange(served.api_port, login))
+    status, inner, headers = _envelope(fz.raw_exchange(http_served.api_port, login))
     assert status in (401, 431) and not re.search(r"[\x00-\x1f\x7f]", headers.get("x-description", ""))
 
-    p = {"command": "listZones", "id": f"a{char}b", "response": "json", "apiKey": served.apikey}
-    p["signature"] = sign_params(p, served.secretkey)
-    r = httpx.get(served.endpoint, params=p, timeout=30)
+    p = {"command": "listZones", "id": f"a{char}b", "response": "json", "apiKey": http_served.apikey}
+    p["signature"] = sign_params(p, http_served.secretkey)
+    r = httpx.get(http_served.endpoint, params=p, timeout=30)
     assert r.status_code == 431 and r.json()["listzonesresponse"]["errorcode"] == 431
 
-    foo = _http("GET", served.integration_port, f"/client/api?command=foo{enc}bar&response=json")
-    status, inner, _ = _envelope(fz.raw_exchange(served.integration_port, foo))
+    foo = _http("GET", http_served.integration_port, f"/client/api?command=foo{enc}bar&response=json")
+    status, inner, _ = _envelope(fz.raw_exchange(http_served.integration_port, foo))
     assert status == 432 and inner["errortext"] == f"Unknown API command: foo{char}bar"
 
 
@@ -104,8 +126,8 @@ def test_integers_past_their_range_are_431(api: ApiClient) -> None:
 
 # ---- 4. the HTTP layer answers in the envelope -----------------------------------------------------------------
 
-def test_the_http_layer_refuses_in_the_cloudstack_envelope(served: Served) -> None:
-    for port in (served.api_port, served.integration_port):
+def test_the_http_layer_refuses_in_the_cloudstack_envelope(http_served: Served) -> None:
+    for port in (http_served.api_port, http_served.integration_port):
         status, inner, _ = _envelope(fz.raw_exchange(port, _http("PUT", port, "/client/api?command=listZones&"
                                                                         "response=json")))
         assert status == 405 and inner["cserrorcode"] == 9999 and "PUT" in inner["errortext"]
@@ -118,13 +140,13 @@ def test_the_http_layer_refuses_in_the_cloudstack_envelope(served: Served) -> No
         status, inner, _ = _envelope(fz.raw_exchange(port, _http("GET", port, "/client/api?response=json",
                                                                  headers=big_header)))
         assert status == 400 and "headers too large" in inner["errortext"]
-    status, inner, _ = _envelope(fz.raw_exchange(served.api_port, _http("GET", served.api_port,
+    status, inner, _ = _envelope(fz.raw_exchange(http_served.api_port, _http("GET", http_served.api_port,
                                                                         "/nowhere?response=json")))
     assert status == 400
 
 
-def test_s3_and_ec2_refuse_in_aws_xml(served: Served) -> None:
-    s3, ec2 = int(served.env["DEVCLOUD_S3_PORT"]), int(served.env["DEVCLOUD_EC2_PORT"])
+def test_s3_and_ec2_refuse_in_aws_xml(http_served: Served) -> None:
+    s3, ec2 = int(http_served.env["DEVCLOUD_S3_PORT"]), int(http_served.env["DEVCLOUD_EC2_PORT"])
     for port, root, code_path in ((s3, "Error", "Code"), (ec2, "Response", "Errors/Error/Code")):
         for request in (_http("FOO", port, "/"), _http("GET", port, "/?x=" + "y" * 80_000),
                         b"GARBAGE\r\n\r\n"):
@@ -193,16 +215,16 @@ def _stream_post(port: int, size: int, chunked: bool) -> tuple[int, dict[str, st
 
 
 @pytest.mark.slow
-def test_a_200_mb_body_is_refused_without_being_held(served: Served) -> None:
-    pid = served.proc.pid
+def test_a_200_mb_body_is_refused_without_being_held(http_served: Served) -> None:
+    pid = http_served.proc.pid
     before = _peak_rss(pid)
     for chunked in (False, True):
-        status, inner, _ = _envelope(_stream_post(served.api_port, 200 * 1024 * 1024, chunked))
+        status, inner, _ = _envelope(_stream_post(http_served.api_port, 200 * 1024 * 1024, chunked))
         assert status == 400 and "body too large" in inner["errortext"].lower()
     grown = _peak_rss(pid) - before
     assert grown < 96 * 1024 * 1024, f"peak RSS grew by {grown >> 20} MiB for two 200 MB bodies"
-    assert httpx.get(served.integration_endpoint, params={"command": "listZones", "response": "json"}).status_code \
-        == 200
+    after = httpx.get(http_served.integration_endpoint, params={"command": "listZones", "response": "json"})
+    assert after.status_code == 200
 
 
 # ---- 6. secrets at rest ----------------------------------------------------------------------------------------
@@ -288,14 +310,24 @@ def test_an_unexpected_job_failure_gives_a_request_id(api: ApiClient, monkeypatc
     assert re.fullmatch(re.escape(UNEXPECTED) + r" \(request id [0-9a-f]{8}\)", job["jobresult"]["errortext"])
 
 
-def test_refusals_are_logged_under_the_request_id_the_client_got(served: Served) -> None:
-    status, _inner, headers = _envelope(fz.raw_exchange(served.api_port, _http("PUT", served.api_port,
+def test_refusals_are_logged_under_the_request_id_the_client_got(http_served: Served) -> None:
+    status, _inner, headers = _envelope(fz.raw_exchange(http_served.api_port, _http("PUT", http_served.api_port,
                                                                                "/client/api?response=json")))
     assert status == 405
-    assert f"request {headers['x-request-id']} refused" in served.log()
+    assert f"request {headers['x-request-id']} refused" in http_served.log()
 
 
-def test_the_migration_seals_what_was_stored_before_it(backend: Any) -> None:
+@pytest.fixture
+def unmigrated_url(backend_name: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database (the `backend` fixture's copies are at head already)."""
+    if backend_name == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with fresh_mysql_database(os.environ[MYSQL_ENV]) as url:
+        yield url
+
+
+def test_the_migration_seals_what_was_stored_before_it(unmigrated_url: str, tmp_path: Path) -> None:
     """A database written before secrets were sealed: the upgrade seals the keys in place, sessions keep working
     under the digest of their key, and the server reads the secrets back."""
     import hashlib
@@ -304,9 +336,10 @@ def test_the_migration_seals_what_was_stored_before_it(backend: Any) -> None:
     from management.db.session import Database
     from management.models.identity import User, UserSession
 
-    crypto.install(crypto.load_or_create_key(backend.state_dir / crypto.KEY_FILE))
-    migrate.upgrade(backend.url, "0001")
-    engine = create_engine(backend.url)
+    url = unmigrated_url
+    crypto.install(crypto.load_or_create_key(tmp_path / crypto.KEY_FILE))
+    migrate.upgrade(url, "0001")
+    engine = create_engine(url)
     now = "2026-01-01 00:00:00"
     try:
         with engine.begin() as conn:
@@ -320,7 +353,7 @@ def test_the_migration_seals_what_was_stored_before_it(backend: Any) -> None:
                               ":t)"), {"t": now})
             conn.execute(text("INSERT INTO user_session (`key`, user_id, created, last_access, timeout) "
                               "VALUES ('plain-session', 1, :t, :t, 1800)"), {"t": now})
-        migrate.upgrade(backend.url)
+        migrate.upgrade(url)
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT secret_key FROM user WHERE id = 1")).scalar_one()
             session_key = conn.execute(text("SELECT `key` FROM user_session")).scalar_one()
@@ -328,7 +361,7 @@ def test_the_migration_seals_what_was_stored_before_it(backend: Any) -> None:
         engine.dispose()
     assert stored.startswith("enc1:") and "plain-secret" not in stored
     assert session_key == hashlib.sha256(b"plain-session").hexdigest()
-    db = Database(backend.url)
+    db = Database(url)
     try:
         with db.session(write=False) as s:
             assert s.get_one(User, 1).secret_key == "plain-secret"
