@@ -114,10 +114,14 @@ def test_integers_past_their_range_are_431(api: ApiClient) -> None:
     status, err = api.error("createServiceOffering", name="so", displaytext="so", cpunumber=2**40, cpuspeed=500,
                             memory=512)
     assert status == 431 and "invalid value" in err["errortext"] and "cpu" in err["errortext"]
-    # GB that overflow the byte count
-    status, err = api.error("createDiskOffering", name="do", displaytext="do", disksize=4611686018427387904)
-    assert status == 431 and err["errortext"].startswith("Unable to execute API command creatediskoffering due to "
-                                                         "invalid value")
+    # GB that would overflow the byte count: past storage.max.volume.size, in CloudStack's words
+    for size in (4611686018427387904, 2001):
+        status, err = api.error("createDiskOffering", name="do", displaytext="do", disksize=size)
+        assert (status, err["errortext"]) == (431, "The maximum size for a disk is 2000 GB."), err
+        status, err = api.error("createServiceOffering", name="so", displaytext="so", cpunumber=1, cpuspeed=500,
+                                memory=512, rootdisksize=size)
+        assert (status, err["errortext"]) == (431, "The maximum size for a disk is 2000 GB."), err
+    assert api("createDiskOffering", name="do", displaytext="do", disksize=2000)["diskoffering"]["disksize"] == 2000
     # page is CloudStack's INTEGER
     status, err = api.error("listRoles", page=4611686018427387904, pagesize=10)
     assert status == 431 and "page" in err["errortext"]
