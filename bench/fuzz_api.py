@@ -15,6 +15,7 @@ import argparse
 import collections
 import json
 import random
+import shutil
 import stat
 import sys
 import tempfile
@@ -66,8 +67,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     run_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    state = Path(tempfile.mkdtemp(prefix="devcloud-fuzz-")) / "state"
-    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    tmp = Path(tempfile.mkdtemp(prefix="devcloud-fuzz-"))
+    state = tmp / "state"
+    try:
+        # A loaded machine (load average 30 on 2 cores) takes more than a minute to migrate and start.
+        srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}", timeout=300)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     counts: collections.Counter[str] = collections.Counter()
     statuses: collections.Counter[int] = collections.Counter()
     examples: list[str] = []
@@ -147,6 +154,7 @@ def main() -> None:
         findings = state_dir_findings(srv.state_dir, admin, user["secretkey"])
     finally:
         srv.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
     findings["files_holding_a_secret"] = [f for f in findings["files_holding_a_secret"] if f != "admin.json"]
     result = {
         "machine": machine(),
