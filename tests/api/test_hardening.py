@@ -20,16 +20,19 @@ import re
 import signal
 import socket
 import stat
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 
 from management.api.cloudstack import registry
 from tests.api import fuzz_requests as fz
+from tests.api.test_ec2_helpers import ec2_client
 from tests.api.test_xen_api import add_pool, fake, xen_zone  # noqa: F401  (fixtures)
 from tests.conftest import (
     MYSQL_ENV,
@@ -89,6 +92,23 @@ def test_an_echoed_control_character_keeps_the_connection(http_served: Served, c
     foo = _http("GET", http_served.integration_port, f"/client/api?command=foo{enc}bar&response=json")
     status, inner, _ = _envelope(fz.raw_exchange(http_served.integration_port, foo))
     assert status == 432 and inner["errortext"] == f"Unknown API command: foo{char}bar"
+
+
+def test_xml_replies_stay_well_formed_whatever_they_echo(api: ApiClient) -> None:
+    """XML 1.0 has no place for most control characters nor U+FFFE/U+FFFF: the XML envelope stays parseable
+    (they become U+FFFD) whether the text is echoed from the request or was stored earlier."""
+    r = api.peers["integration"].call("foo\x01bar", response="xml")
+    assert r.status_code == 432
+    root = ET.fromstring(r.content)
+    assert (root.tag, root.findtext("errortext")) == ("errorresponse", "Unknown API command: foo\ufffdbar")
+
+    api("createDiskOffering", name="odd\ufffename", displaytext="odd\uffff", disksize=1)
+    r = api.call("listDiskOfferings", name="odd\ufffename", response="xml")
+    assert r.status_code == 200
+    offering = ET.fromstring(r.content).find("diskoffering")
+    assert offering is not None and offering.findtext("name") == "odd\ufffdname"
+    # JSON carries them as they are
+    assert api("listDiskOfferings", name="odd\ufffename")["diskoffering"][0]["displaytext"] == "odd\uffff"
 
 
 # ---- 2. a huge keyword -----------------------------------------------------------------------------------------
@@ -158,12 +178,20 @@ def test_s3_and_ec2_refuse_in_aws_xml(http_served: Served) -> None:
             assert reply is not None
             status, _headers, body = reply
             assert status in (400, 405), body
-            import xml.etree.ElementTree as ET
-
             doc = ET.fromstring(body)
             assert doc.tag == root and doc.findtext(code_path), body
     status, _h, body = fz.raw_exchange(ec2, _http("PUT", ec2, "/")) or (0, {}, b"")
     assert status == 405 and b"<Code>" in body
+
+    # What they echo stays well-formed XML (characters XML 1.0 forbids become U+FFFD)
+    status, _h, body = fz.raw_exchange(s3, _http("GET", s3, "/odd%01bucket/k")) or (0, {}, b"")
+    assert status == 404 and ET.fromstring(body).findtext("BucketName") == "odd\ufffdbucket", body
+    client = ec2_client(f"http://127.0.0.1:{ec2}", http_served.apikey, http_served.secretkey)
+    for name in ("k\x01", "k\ufffe"):
+        with pytest.raises(ClientError) as exc:
+            client.describe_key_pairs(KeyNames=[name])
+        assert exc.value.response["Error"] == {"Code": "InvalidKeyPair.NotFound",
+                                               "Message": "The key pair 'k\ufffd' does not exist"}
 
 
 def test_starlette_refusals_are_envelopes_in_process(api: ApiClient) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from management.api.guard import Kind, Rejection
+from management.api.xmltext import xml_chars
 
 API_VERSION = "2016-11-15"
 NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -185,12 +186,13 @@ def render(op: Any, result: dict[str, Any] | None, request_id: str) -> bytes:
     else:
         _ser(shape, result or {}, out)
     out.append(f"</{name}Response>")
-    return "".join(out).encode("utf-8")
+    return xml_chars("".join(out)).encode("utf-8")
 
 
 def render_error(err: EC2Error, request_id: str) -> bytes:
-    return (f"{XML_HEAD}<Response><Errors><Error><Code>{escape(err.code)}</Code><Message>{escape(err.message)}"
-            f"</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>").encode()
+    return xml_chars(f"{XML_HEAD}<Response><Errors><Error><Code>{escape(err.code)}</Code><Message>"
+                     f"{escape(err.message)}</Message></Error></Errors><RequestID>{request_id}</RequestID>"
+                     "</Response>").encode()
 
 
 # What the HTTP layer refuses (management.api.guard), as EC2 names it.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from management.api.guard import Kind, Rejection
+from management.api.xmltext import xml_escape
 
 STATUS = {
     "AccessDenied": 403, "AuthorizationHeaderMalformed": 400, "AuthorizationQueryParametersError": 400,
@@ -70,10 +69,10 @@ class S3Error(Exception):
         self.headers = headers or []  # response headers the error carries (ETag of a 304, x-amz-delete-marker)
 
     def xml(self, request_id: str, host_id: str, resource: str | None = None) -> bytes:
-        extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in self.extra.items())
-        res = f"<Resource>{escape(resource)}</Resource>" if resource else ""
+        extra = "".join(f"<{k}>{xml_escape(str(v))}</{k}>" for k, v in self.extra.items())
+        res = f"<Resource>{xml_escape(resource)}</Resource>" if resource else ""
         return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
-                f"<Message>{escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
+                f"<Message>{xml_escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
                 f"<HostId>{host_id}</HostId></Error>").encode()
 
 
