@@ -34,7 +34,8 @@ SERVER_FAULTS = {500, 530}
 
 TRICKY = ["", " ", "%", "_", "%%", "\\", "'", '"', "' or '1'='1", "\x00", "\r", "\n", "\r\n", "\t", "\x7f", "\x1b[0m",
           "-1", "0", "null", "None", "true", "../../../etc/passwd", "<a>&amp;</a>", "{}", "[]", "a,b", ",,", "\u202e",
-          "\U0001f642", "é", "\ufeff", "ROOT", "admin", "system", "*", "$(id)", "%s%s%s", "{0}", "1;2"]
+          "\U0001f642", "é", "\ufeff", "\x01", "\ufffe", "\uffff", "ROOT", "admin", "system", "*", "$(id)", "%s%s%s",
+          "{0}", "1;2"]
 INT_EDGES = [0, -1, 1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**32, 2**53 + 1, 2**62, 2**63 - 1, 2**63,
              -(2**63), -(2**63) - 1, 2**64, 10**30]
 LONG_SIZES = [255, 256, 1024, 4096, 4097, 40_000]
@@ -110,9 +111,9 @@ def fuzzable_commands() -> list[registry.CommandSpec]:
 @st.composite
 def api_request(draw: st.DrawFn, known: Mapping[str, list[str]], config_names: list[str],
                 specs: list[registry.CommandSpec]) -> list[tuple[str, str]]:
-    """(name, value) pairs of one request; always asks for JSON."""
+    """(name, value) pairs of one request; asks for JSON, one in seven for XML (the envelope must parse too)."""
     if draw(st.integers(0, 99)) < 3:
-        command = draw(st.one_of(st.sampled_from(["", "listZones\r", "foo%0Dbar", "LISTZONES"]), TEXT))
+        command = draw(st.one_of(st.sampled_from(["", "listZones\r", "foo%0Dbar", "foo\x01bar", "LISTZONES"]), TEXT))
         spec = None
     else:
         spec = draw(st.sampled_from(specs))
@@ -138,7 +139,7 @@ def api_request(draw: st.DrawFn, known: Mapping[str, list[str]], config_names: l
     if draw(st.integers(0, 99)) < 10:
         pairs.append((draw(st.sampled_from(["id", "Id", "zoneid", "page", "x[0].y", "a[b]", "\u00e9"])),
                       draw(strings())))
-    pairs.append(("response", "json"))
+    pairs.append(("response", "xml" if draw(st.integers(0, 6)) == 0 else "json"))
     return pairs
 
 
