@@ -548,3 +548,15 @@ def served_factory(backend: Backend) -> Iterator[Callable[..., Served]]:
 def served(served_factory: Callable[..., Served]) -> Served:
     """A real `devcloud-management serve` on ephemeral loopback ports (endpoint, integration_endpoint, keys)."""
     return served_factory()
+
+
+@pytest.fixture
+def served_sqlite(tmp_path: Path) -> Iterator[Served]:
+    """A served instance on a SQLite database of its own, for what does not depend on the backend (the HTTP
+    layer, a long fuzz run): one server, not one per backend."""
+    state = tmp_path / "served-sqlite"
+    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    try:
+        yield srv
+    finally:
+        srv.kill(signal.SIGTERM)

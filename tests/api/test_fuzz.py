@@ -9,9 +9,6 @@ same generator for 10,000 requests with fresh randomness.
 from __future__ import annotations
 
 import logging
-import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.api import fuzz_requests as fz
-from tests.conftest import Served, start_served
+from tests.conftest import Served
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]
 
@@ -60,17 +57,6 @@ def test_generated_requests_in_process(server: Any, caplog: pytest.LogCaptureFix
     assert not problems, "\n".join(problems[:20])
     failures = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not failures, "\n".join(f"{r.name}: {r.getMessage()}" for r in failures[:10])
-
-
-@pytest.fixture
-def served_sqlite(tmp_path: Path) -> Iterator[Served]:
-    """The served fuzz runs once, on SQLite (the in-process one covers MariaDB too)."""
-    state = tmp_path / "state"
-    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
-    try:
-        yield srv
-    finally:
-        srv.kill(signal.SIGTERM)
 
 
 def test_generated_requests_served(served_sqlite: Served) -> None:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import stat
 import xml.etree.ElementTree as ET
@@ -41,23 +40,11 @@ from tests.conftest import (
     Served,
     fresh_mysql_database,
     sign_params,
-    start_served,
 )
 
 pytestmark = pytest.mark.api
 
 UNEXPECTED = "Internal error executing command, please contact your system administrator"
-
-
-@pytest.fixture
-def http_served(tmp_path: Path) -> Iterator[Served]:
-    """A served instance on SQLite for what the HTTP layer does (the database does not matter there: once)."""
-    state = tmp_path / "http-state"
-    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
-    try:
-        yield srv
-    finally:
-        srv.kill(signal.SIGTERM)
 
 
 def _envelope(reply: tuple[int, dict[str, str], bytes] | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -77,20 +64,20 @@ def _http(method: str, port: int, target: str, body: bytes = b"", headers: str =
 # ---- 1. control characters echoed into a header ---------------------------------------------------------------
 
 @pytest.mark.parametrize("char", ["\r", "\x7f"], ids=["CR", "DEL"])
-def test_an_echoed_control_character_keeps_the_connection(http_served: Served, char: str) -> None:
+def test_an_echoed_control_character_keeps_the_connection(served_sqlite: Served, char: str) -> None:
     enc = "%0D" if char == "\r" else "%7F"
-    login = _http("POST", http_served.api_port, "/client/api",
+    login = _http("POST", served_sqlite.api_port, "/client/api",
                   f"command=login&username=a{enc}b&password=x&response=json".encode())
-    status, inner, headers = _envelope(fz.raw_exchange(http_served.api_port, login))
+    status, inner, headers = _envelope(fz.raw_exchange(served_sqlite.api_port, login))
     assert status in (401, 431) and not re.search(r"[\x00-\x1f\x7f]", headers.get("x-description", ""))
 
-    p = {"command": "listZones", "id": f"a{char}b", "response": "json", "apiKey": http_served.apikey}
-    p["signature"] = sign_params(p, http_served.secretkey)
-    r = httpx.get(http_served.endpoint, params=p, timeout=30)
+    p = {"command": "listZones", "id": f"a{char}b", "response": "json", "apiKey": served_sqlite.apikey}
+    p["signature"] = sign_params(p, served_sqlite.secretkey)
+    r = httpx.get(served_sqlite.endpoint, params=p, timeout=30)
     assert r.status_code == 431 and r.json()["listzonesresponse"]["errorcode"] == 431
 
-    foo = _http("GET", http_served.integration_port, f"/client/api?command=foo{enc}bar&response=json")
-    status, inner, _ = _envelope(fz.raw_exchange(http_served.integration_port, foo))
+    foo = _http("GET", served_sqlite.integration_port, f"/client/api?command=foo{enc}bar&response=json")
+    status, inner, _ = _envelope(fz.raw_exchange(served_sqlite.integration_port, foo))
     assert status == 432 and inner["errortext"] == f"Unknown API command: foo{char}bar"
 
 
@@ -150,8 +137,8 @@ def test_integers_past_their_range_are_431(api: ApiClient) -> None:
 
 # ---- 4. the HTTP layer answers in the envelope -----------------------------------------------------------------
 
-def test_the_http_layer_refuses_in_the_cloudstack_envelope(http_served: Served) -> None:
-    for port in (http_served.api_port, http_served.integration_port):
+def test_the_http_layer_refuses_in_the_cloudstack_envelope(served_sqlite: Served) -> None:
+    for port in (served_sqlite.api_port, served_sqlite.integration_port):
         status, inner, _ = _envelope(fz.raw_exchange(port, _http("PUT", port, "/client/api?command=listZones&"
                                                                         "response=json")))
         assert status == 405 and inner["cserrorcode"] == 9999 and "PUT" in inner["errortext"]
@@ -164,13 +151,13 @@ def test_the_http_layer_refuses_in_the_cloudstack_envelope(http_served: Served) 
         status, inner, _ = _envelope(fz.raw_exchange(port, _http("GET", port, "/client/api?response=json",
                                                                  headers=big_header)))
         assert status == 400 and "headers too large" in inner["errortext"]
-    status, inner, _ = _envelope(fz.raw_exchange(http_served.api_port, _http("GET", http_served.api_port,
+    status, inner, _ = _envelope(fz.raw_exchange(served_sqlite.api_port, _http("GET", served_sqlite.api_port,
                                                                         "/nowhere?response=json")))
     assert status == 400
 
 
-def test_s3_and_ec2_refuse_in_aws_xml(http_served: Served) -> None:
-    s3, ec2 = int(http_served.env["DEVCLOUD_S3_PORT"]), int(http_served.env["DEVCLOUD_EC2_PORT"])
+def test_s3_and_ec2_refuse_in_aws_xml(served_sqlite: Served) -> None:
+    s3, ec2 = int(served_sqlite.env["DEVCLOUD_S3_PORT"]), int(served_sqlite.env["DEVCLOUD_EC2_PORT"])
     for port, root, code_path in ((s3, "Error", "Code"), (ec2, "Response", "Errors/Error/Code")):
         for request in (_http("FOO", port, "/"), _http("GET", port, "/?x=" + "y" * 80_000),
                         b"GARBAGE\r\n\r\n"):
@@ -186,7 +173,7 @@ def test_s3_and_ec2_refuse_in_aws_xml(http_served: Served) -> None:
     # What they echo stays well-formed XML (characters XML 1.0 forbids become U+FFFD)
     status, _h, body = fz.raw_exchange(s3, _http("GET", s3, "/odd%01bucket/k")) or (0, {}, b"")
     assert status == 404 and ET.fromstring(body).findtext("BucketName") == "odd\ufffdbucket", body
-    client = ec2_client(f"http://127.0.0.1:{ec2}", http_served.apikey, http_served.secretkey)
+    client = ec2_client(f"http://127.0.0.1:{ec2}", served_sqlite.apikey, served_sqlite.secretkey)
     for name in ("k\x01", "k\ufffe"):
         with pytest.raises(ClientError) as exc:
             client.describe_key_pairs(KeyNames=[name])
@@ -247,15 +234,15 @@ def _stream_post(port: int, size: int, chunked: bool) -> tuple[int, dict[str, st
 
 
 @pytest.mark.slow
-def test_a_200_mb_body_is_refused_without_being_held(http_served: Served) -> None:
-    pid = http_served.proc.pid
+def test_a_200_mb_body_is_refused_without_being_held(served_sqlite: Served) -> None:
+    pid = served_sqlite.proc.pid
     before = _peak_rss(pid)
     for chunked in (False, True):
-        status, inner, _ = _envelope(_stream_post(http_served.api_port, 200 * 1024 * 1024, chunked))
+        status, inner, _ = _envelope(_stream_post(served_sqlite.api_port, 200 * 1024 * 1024, chunked))
         assert status == 400 and "body too large" in inner["errortext"].lower()
     grown = _peak_rss(pid) - before
     assert grown < 96 * 1024 * 1024, f"peak RSS grew by {grown >> 20} MiB for two 200 MB bodies"
-    after = httpx.get(http_served.integration_endpoint, params={"command": "listZones", "response": "json"})
+    after = httpx.get(served_sqlite.integration_endpoint, params={"command": "listZones", "response": "json"})
     assert after.status_code == 200
 
 
@@ -342,11 +329,11 @@ def test_an_unexpected_job_failure_gives_a_request_id(api: ApiClient, monkeypatc
     assert re.fullmatch(re.escape(UNEXPECTED) + r" \(request id [0-9a-f]{8}\)", job["jobresult"]["errortext"])
 
 
-def test_refusals_are_logged_under_the_request_id_the_client_got(http_served: Served) -> None:
-    status, _inner, headers = _envelope(fz.raw_exchange(http_served.api_port, _http("PUT", http_served.api_port,
+def test_refusals_are_logged_under_the_request_id_the_client_got(served_sqlite: Served) -> None:
+    status, _inner, headers = _envelope(fz.raw_exchange(served_sqlite.api_port, _http("PUT", served_sqlite.api_port,
                                                                                "/client/api?response=json")))
     assert status == 405
-    assert f"request {headers['x-request-id']} refused" in http_served.log()
+    assert f"request {headers['x-request-id']} refused" in served_sqlite.log()
 
 
 @pytest.fixture
