@@ -1,7 +1,7 @@
 """secrets at rest: seal API secret keys, guest passwords and host credentials; keep session key digests
 
-Revision ID: 0004_hardening
-Revises: 0003_offering_io
+Revision ID: 0006_hardening
+Revises: 0005_farm
 Create Date: 2026-12-04 08:00:00
 
 Sealing needs the database key (management.db.crypto), which the server installs from its state directory before
@@ -14,8 +14,8 @@ from alembic import op
 
 from management.db import crypto
 
-revision = '0004_hardening'
-down_revision = '0003_offering_io'
+revision = '0006_hardening'
+down_revision = '0005_farm'
 branch_labels = None
 depends_on = None
 
