@@ -283,6 +283,19 @@ def test_host_passwords_are_sealed(server: InProcess, api: ApiClient, xen_zone: 
     assert {h["state"] for h in api("listHosts", clusterid=xen_zone["cluster"])["host"]} == {"Up"}
 
 
+def test_object_store_credentials_are_sealed(server: InProcess, api: ApiClient) -> None:
+    api("addObjectStoragePool", name="pool", url="http://127.0.0.1:9/", provider="Simulator",
+        **{"details[0].key": "accesskey", "details[0].value": "AK-plain-1", "details[1].key": "secretkey",
+           "details[1].value": "SK-plain-2"})
+    engine = create_engine(server.backend.url)
+    try:
+        with engine.connect() as conn:
+            stored = [v for (v,) in conn.execute(text("SELECT details_json FROM object_store")) if v]
+    finally:
+        engine.dispose()
+    assert stored and all(v.startswith("enc1:") and "SK-plain-2" not in v for v in stored)
+
+
 # ---- 7. a 531 names nothing of the other account ---------------------------------------------------------------
 
 def test_a_user_naming_another_account_learns_nothing_of_it(api: ApiClient) -> None:

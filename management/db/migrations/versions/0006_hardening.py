@@ -1,4 +1,4 @@
-"""secrets at rest: seal API secret keys, guest passwords and host credentials; keep session key digests
+"""secrets at rest: seal API secret keys, guest passwords, host and object store credentials; keep session key digests
 
 Revision ID: 0006_hardening
 Revises: 0005_farm
@@ -21,7 +21,7 @@ depends_on = None
 
 # (table, primary key column, secret column)
 SECRETS = [("user", "id", "secret_key"), ("vm_instance", "id", "password"), ("vm_instance", "id", "vnc_password"),
-           ("host", "id", "details_json")]
+           ("host", "id", "details_json"), ("object_store", "id", "details_json")]
 
 
 def _rewrite(table: str, pk: str, column: str, change) -> None:  # type: ignore[no-untyped-def]
