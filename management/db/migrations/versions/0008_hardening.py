@@ -1,7 +1,7 @@
 """secrets at rest: seal API secret keys, guest passwords, host and object store credentials; keep session key digests
 
-Revision ID: 0006_hardening
-Revises: 0005_farm
+Revision ID: 0008_hardening
+Revises: 0007_compute
 Create Date: 2026-12-04 08:00:00
 
 Sealing needs the database key (management.db.crypto), which the server installs from its state directory before
@@ -14,8 +14,8 @@ from alembic import op
 
 from management.db import crypto
 
-revision = '0006_hardening'
-down_revision = '0005_farm'
+revision = '0008_hardening'
+down_revision = '0007_compute'
 branch_labels = None
 depends_on = None
 
