@@ -62,8 +62,10 @@ BASE_PACKAGES = (
     # kvm_host (appliance.host.prepare's PACKAGES)
     "libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "dnsmasq-base", "genisoimage",
     "extlinux", "syslinux-common", "e2fsprogs", "binutils", "openssh-client", "libvirt-dev", "pkg-config",
-    # the management server's virtual router (a network namespace): nft for NAT/firewall, haproxy for load balancers
-    "nftables", "haproxy",
+    # the management server's virtual router (a network namespace): nft for NAT/firewall, haproxy for load balancers,
+    # strongSwan for VPC site-to-site and remote-access VPN
+    "nftables", "haproxy", "strongswan-charon", "strongswan-swanctl", "libcharon-extra-plugins",
+    "libcharon-extauth-plugins",
 )
 # Where Debian packages are found without a network: apt's archive cache, the tiny image builder's deb cache, and
 # (last resort) the packages installed on this host, repacked the way dpkg-repack does.

@@ -73,9 +73,9 @@ class Sandbox:
     def save_state(self, **updates: Any) -> dict[str, Any]:
         data = self.state()
         data.update(updates)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        _write_private(tmp, json.dumps(data, indent=2, sort_keys=True) + "\n")
         tmp.replace(self.state_file)
         return data
 
@@ -187,17 +187,18 @@ class Sandbox:
             if ports.in_use(port, self.bind):
                 raise StartError(f"port {port} is in use by {ports.holder(port)}: the {what} of this sandbox "
                                  f"needs it (set DEVCLOUD_{_PORT_ENV[what]}_PORT to another port)")
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = dict(os.environ, DEVCLOUD_STATE_DIR=str(self.state_dir), DEVCLOUD_API_PORT=str(self.api_port),
                    DEVCLOUD_INTEGRATION_PORT=str(self.integration_port), DEVCLOUD_S3_PORT=str(self.s3_port),
                    DEVCLOUD_EC2_PORT=str(self.ec2_port),
                    DEVCLOUD_CONSOLE_LOG_DIR=str(self.console_dir), PYTHONUNBUFFERED="1")
         offset = self.log_file.stat().st_size if self.log_file.is_file() else 0
-        with open(self.log_file, "ab") as log:
+        # The state directory is private (0700, files 0600): the log and the pid file too.
+        with open(self.log_file, "ab", opener=lambda path, flags: os.open(path, flags, 0o600)) as log:
             proc = subprocess.Popen([sys.executable, "-m", "management", "serve"], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                     start_new_session=True, cwd=str(self.state_dir))
-        self.pid_file.write_text(f"{proc.pid}\n")
+        _write_private(self.pid_file, f"{proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -245,6 +246,12 @@ class Sandbox:
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
 
 
 # ---- health -------------------------------------------------------------------------------------------------

@@ -43,9 +43,14 @@ def admin_keys(as_json: bool = typer.Option(False, "--json", help="print the JSO
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION."""
-    from management.db import migrate
+    from management import statedir
+    from management.db import crypto, migrate
 
-    migrate.upgrade(Settings().database_url, revision)
+    settings = Settings()
+    statedir.private_umask()
+    statedir.secure(settings.state_dir, settings.database_url)
+    crypto.install(crypto.load_or_create_key(settings.database_key_file))  # migrations seal stored secrets
+    migrate.upgrade(settings.database_url, revision)
 
 
 @db_app.command("check")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
+
+from management.logcontext import request_id
+
+log = logging.getLogger("devcloud.errors")
 
 
 class CloudError(Exception):
@@ -92,9 +97,42 @@ class InvalidStateTransition(CloudError):
     cs_code = 4350
 
 
+UNEXPECTED_TEXT = "Internal error executing command, please contact your system administrator"
+
+
+class UnexpectedError(InternalError):
+    """What a client sees of a failure nobody anticipated (a database or driver exception, a bug): CloudStack's
+    text for non-root callers, plus the request id that the server log carries with the details."""
+
+    cs_code = 9999
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"{UNEXPECTED_TEXT} (request id {request_id})")
+        self.request_id = request_id
+
+
 class ConcurrentOperation(CloudError):
     code = 530
     cs_code = 4300
+
+
+def logged(error: type[CloudError], text: str, cause: BaseException) -> CloudError:
+    """`text` and the request id for the client; the cause's own words (a driver's, the OS's, a tool's: paths,
+    internal messages) go to the log under that id."""
+    rid = request_id()
+    log.warning("request %s: %s: %s", rid, text, cause)
+    return error(f"{text} (request id {rid})")
+
+
+def too_long(command: str, param: str, limit: int) -> ServerApiParamError:
+    # ParamProcessWorker's InvalidParameterValueException, wrapped the way the dispatcher wraps it.
+    return ServerApiParamError(f"Unable to execute API command {command} due to invalid value. Value greater than "
+                               f"max allowed length {limit} for param: {param}")
+
+
+def invalid_value(command: str, param: str, value: object) -> ServerApiParamError:
+    return ServerApiParamError(f"Unable to execute API command {command} due to invalid value {value} for "
+                               f"parameter {param}")
 
 
 def invalid_id(value: str) -> ParamError:

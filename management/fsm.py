@@ -35,6 +35,7 @@ class Kind(StrEnum):
     TEMPLATE = "Template"  # a template's copy on a store (template_store_ref.state)
     NETWORK = "Network"
     HOST = "Host"
+    VM_SNAPSHOT = "VMSnapshot"
 
 
 # --------------------------------------------------------------------------------------------------- VM / Router
@@ -160,6 +161,10 @@ class VolumeState(StrEnum):
     Copying = "Copying"
     Uploaded = "Uploaded"
     UploadOp = "UploadOp"
+    NotUploaded = "NotUploaded"  # getUploadParamsForVolume: waiting for the POST
+    UploadInProgress = "UploadInProgress"
+    UploadError = "UploadError"
+    UploadAbandoned = "UploadAbandoned"
     Destroy = "Destroy"
     Expunging = "Expunging"
     Expunged = "Expunged"
@@ -199,6 +204,14 @@ VOLUME_TRANSITIONS: Final[Mapping[tuple[VolumeState, VolumeEvent], VolumeState]]
     (VoS.Resizing, VoE.OperationFailed): VoS.Ready,
     (VoS.Allocated, VoE.ResizeRequested): VoS.Allocated,  # only the row's size changes
     (VoS.UploadOp, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadOp, VoE.OperationSucceeded): VoS.Uploaded,
+    (VoS.UploadOp, VoE.OperationFailed): VoS.UploadError,
+    (VoS.NotUploaded, VoE.UploadRequested): VoS.UploadInProgress,
+    (VoS.NotUploaded, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadInProgress, VoE.OperationSucceeded): VoS.Uploaded,
+    (VoS.UploadInProgress, VoE.OperationFailed): VoS.UploadError,
+    (VoS.UploadError, VoE.DestroyRequested): VoS.Destroy,
+    (VoS.UploadAbandoned, VoE.DestroyRequested): VoS.Destroy,
     (VoS.Uploaded, VoE.CopyRequested): VoS.Copying,
     (VoS.Uploaded, VoE.DestroyRequested): VoS.Destroy,
     (VoS.Copying, VoE.OperationSucceeded): VoS.Ready,
@@ -465,6 +478,41 @@ HOST_TRANSITIONS: Final[Mapping[tuple[HostStatus, HostEvent], HostStatus]] = {
 }
 
 
+# --------------------------------------------------------------------------------------------------- VM snapshot
+class VMSnapshotState(StrEnum):
+    Allocated = "Allocated"
+    Creating = "Creating"
+    Ready = "Ready"
+    Reverting = "Reverting"
+    Expunging = "Expunging"
+    Removed = "Removed"
+    Error = "Error"
+
+
+class VMSnapshotEvent(StrEnum):
+    CreateRequested = "CreateRequested"
+    OperationSucceeded = "OperationSucceeded"
+    OperationFailed = "OperationFailed"
+    RevertRequested = "RevertRequested"
+    ExpungeRequested = "ExpungeRequested"
+
+
+VSS, VSE = VMSnapshotState, VMSnapshotEvent
+VM_SNAPSHOT_TRANSITIONS: Final[Mapping[tuple[VMSnapshotState, VMSnapshotEvent], VMSnapshotState]] = {
+    (VSS.Allocated, VSE.CreateRequested): VSS.Creating,
+    (VSS.Creating, VSE.OperationSucceeded): VSS.Ready,
+    (VSS.Creating, VSE.OperationFailed): VSS.Error,
+    (VSS.Ready, VSE.RevertRequested): VSS.Reverting,
+    (VSS.Reverting, VSE.OperationSucceeded): VSS.Ready,
+    (VSS.Reverting, VSE.OperationFailed): VSS.Ready,
+    (VSS.Ready, VSE.ExpungeRequested): VSS.Expunging,
+    (VSS.Error, VSE.ExpungeRequested): VSS.Expunging,
+    (VSS.Expunging, VSE.ExpungeRequested): VSS.Expunging,
+    (VSS.Expunging, VSE.OperationSucceeded): VSS.Removed,
+    (VSS.Expunging, VSE.OperationFailed): VSS.Error,
+}
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 TABLES: Final[Mapping[Kind, Mapping[tuple[Any, Any], Any]]] = {
     Kind.VM: VM_TRANSITIONS,
@@ -474,21 +522,22 @@ TABLES: Final[Mapping[Kind, Mapping[tuple[Any, Any], Any]]] = {
     Kind.TEMPLATE: TEMPLATE_TRANSITIONS,
     Kind.NETWORK: NETWORK_TRANSITIONS,
     Kind.HOST: HOST_TRANSITIONS,
+    Kind.VM_SNAPSHOT: VM_SNAPSHOT_TRANSITIONS,
 }
 STATES: Final[Mapping[Kind, type[StrEnum]]] = {
     Kind.VM: VmState, Kind.ROUTER: VmState, Kind.VOLUME: VolumeState, Kind.SNAPSHOT: SnapshotState,
-    Kind.TEMPLATE: TemplateState, Kind.NETWORK: NetworkState, Kind.HOST: HostStatus,
+    Kind.TEMPLATE: TemplateState, Kind.NETWORK: NetworkState, Kind.HOST: HostStatus, Kind.VM_SNAPSHOT: VMSnapshotState,
 }
 EVENTS: Final[Mapping[Kind, type[StrEnum]]] = {
     Kind.VM: VmEvent, Kind.ROUTER: VmEvent, Kind.VOLUME: VolumeEvent, Kind.SNAPSHOT: SnapshotEvent,
-    Kind.TEMPLATE: TemplateEvent, Kind.NETWORK: NetworkEvent, Kind.HOST: HostEvent,
+    Kind.TEMPLATE: TemplateEvent, Kind.NETWORK: NetworkEvent, Kind.HOST: HostEvent, Kind.VM_SNAPSHOT: VMSnapshotEvent,
 }
 # States nothing leaves (except by self-loops).
 TERMINAL: Final[Mapping[Kind, frozenset[str]]] = {
     Kind.VM: frozenset({VS.Expunging}), Kind.ROUTER: frozenset({VS.Expunging}),
     Kind.VOLUME: frozenset({VoS.Expunged}), Kind.SNAPSHOT: frozenset({SS.Destroyed}),
     Kind.TEMPLATE: frozenset({TS.Destroyed}), Kind.NETWORK: frozenset({NS.Destroy}),
-    Kind.HOST: frozenset({HS.Removed}),
+    Kind.HOST: frozenset({HS.Removed}), Kind.VM_SNAPSHOT: frozenset({VSS.Removed}),
 }
 # Requests that already hold: succeed without a transition (start a Running VM, destroy a Destroyed volume...).
 NOOPS: Final[frozenset[tuple[Kind, str, str]]] = frozenset({
@@ -506,11 +555,12 @@ _MODELS: Final[dict[str, tuple[Kind, str]]] = {
     "template_store_ref": (Kind.TEMPLATE, "state"),
     "networks": (Kind.NETWORK, "state"),
     "host": (Kind.HOST, "status"),
+    "vm_snapshots": (Kind.VM_SNAPSHOT, "state"),
 }
 # Human names for error texts ("Unable to start VM in state Running").
 _NOUN: Final[dict[Kind, str]] = {
     Kind.VM: "VM", Kind.ROUTER: "router", Kind.VOLUME: "volume", Kind.SNAPSHOT: "snapshot",
-    Kind.TEMPLATE: "template", Kind.NETWORK: "network", Kind.HOST: "host",
+    Kind.TEMPLATE: "template", Kind.NETWORK: "network", Kind.HOST: "host", Kind.VM_SNAPSHOT: "VM snapshot",
 }
 _OPS: Final[dict[str, str]] = {
     "StartRequested": "start", "StopRequested": "stop", "RebootRequested": "reboot", "DestroyRequested": "destroy",
@@ -519,6 +569,7 @@ _OPS: Final[dict[str, str]] = {
     "CreateRequested": "create", "ResizeRequested": "resize", "SnapshotRequested": "snapshot",
     "RevertSnapshotRequested": "revert a snapshot of", "AttachRequested": "attach", "CopyingRequested": "copy",
     "CopyRequested": "copy", "ImplementNetwork": "implement", "DestroyNetwork": "destroy", "Remove": "remove",
+    "RevertRequested": "revert", "ExpungeRequested": "delete",
 }
 
 

@@ -302,6 +302,13 @@ def claim_pool(session: Session, pool: StoragePool, size: int, cap: int) -> bool
     return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
+def claim_pool_unconditional(session: Session, pool_id: int, size: int) -> None:
+    """Add to a pool's ledger without a capacity check (a copy in flight holds space on both pools)."""
+    session.execute(update(StoragePool).where(StoragePool.id == pool_id)
+                    .values(allocated_bytes=StoragePool.allocated_bytes + size)
+                    .execution_options(synchronize_session=False))
+
+
 def release_pool(session: Session, pool_id: int, size: int) -> None:
     session.execute(update(StoragePool).where(StoragePool.id == pool_id)
                     .values(allocated_bytes=StoragePool.allocated_bytes - size)

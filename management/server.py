@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -13,22 +14,38 @@ from typing import Any
 
 import uvicorn
 
+from management import statedir
 from management.api.app import api_app, integration_app
 from management.api.cloudstack.dispatch import Dispatcher
+from management.api.guard import Guard
+from management.api.http11 import protocol_for
 from management.api.http_metrics import counted
-from management.db import migrate
+from management.db import crypto, migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
+from management.logcontext import RequestIdFilter
 from management.services import scheduling
+from management.services.cluster import membership as cluster
+from management.services.cluster import ownership  # noqa: F401  (registers the peer hooks)
+from management.services.cluster.membership import Membership
 from management.services.compute import vmsync
+from management.services.ha import (  # noqa: F401  (host HA investigates silent hosts; VM HA restarts
+    hostha,
+    takeover,  # noqa: F401  (registers the peer hooks)
+    vmha,
+)
+
+# what VM sync finds crashed)
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
-from management.services.network import autoscale, routers
+from management.services.network import autoscale, vpc_router
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies
 from management.services.telemetry import telemetry
 from management.settings import Settings
 
 log = logging.getLogger("devcloud.management")
+FENCED_HOOK = "on_fenced"  # runtime.extras: what `serve` does when the peers declared this server Down
 
 
 @dataclass(slots=True)
@@ -37,29 +54,58 @@ class Server:
     dispatcher: Dispatcher
     queue: JobQueue
     created_admin: identity.AdminCredentials | None
+    membership: Membership | None = None
+
+    def stop(self) -> None:
+        """Stops the job workers and the background threads; a clean stop sets this server Down at once."""
+        self.queue.stop()
+        if self.membership is not None:
+            self.membership.join()
+            with contextlib.suppress(Exception):
+                cluster.mark_stopped(self.runtime)
 
 
 def build(settings: Settings, *, start_workers: bool = True) -> Server:
     """Migrates the database, bootstraps it on first start, and wires the runtime (no sockets yet)."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir, settings.database_url)  # 0700, 0600, old modes tightened
+    crypto.install(crypto.load_or_create_key(settings.database_key_file))  # before migrating: it seals old rows
     migrate.upgrade(settings.database_url)
     db = Database(settings.database_url)
     with db.session() as s:
         created = identity.bootstrap(s, settings.state_dir)
+    try:
+        with db.session(write=False) as s:
+            identity.sample_secret(s)  # a database sealed under another key: say so now, not at every request
+    except crypto.SecretsUnavailable as exc:
+        db.dispose()
+        raise SystemExit(f"cannot read the database's secrets: {exc}") from None
     runtime = Runtime(settings=settings, db=db, msid=settings.msid)
-    routers.install(runtime)  # guest network routers: the implementer seam + restore the running ones
+    vpc_router.install(runtime)  # guest network and VPC routers: the implementer seam + restore the running ones
     infra.mount_image_stores(runtime)  # NFS secondary storage, after a reboot
-    queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval,
-                     heartbeat_interval=settings.heartbeat_interval)
+    queue = JobQueue(db, runtime.msid, workers=settings.job_workers, poll_interval=settings.job_poll_interval)
     dispatcher = Dispatcher(runtime, queue)
     queue.executor = dispatcher.execute_job
+    server = Server(runtime, dispatcher, queue, created)
+    runtime.extras["job_queue"] = queue  # background schedulers queue jobs and wake the workers
     if start_workers:
+        queue.runid = cluster.register(runtime)  # Up, with a new run id: our previous run's claims are stale now
+
+        def fenced() -> None:
+            queue.pause()
+            hook = runtime.extras.get(FENCED_HOOK)
+            if hook is not None:
+                hook()
+
+        runtime.extras[takeover.WAKE] = queue.notify
+        server.membership = Membership(runtime, queue._stop, fenced)
+        server.membership.start()  # takes over what a stopped run left (jobs, hosts), then heartbeats
         queue.start()
-        hostmonitor.start(runtime, stop_event=queue._stop)  # pings hosts; stops with the job queue
+        hostmonitor.start(runtime, stop_event=queue._stop)  # pings our hosts (and HA); stops with the job queue
         vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
         scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
         autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
-    return Server(runtime, dispatcher, queue, created)
+        snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
+    return server
 
 
 class _Listener(uvicorn.Server):
@@ -70,9 +116,12 @@ class _Listener(uvicorn.Server):
         yield
 
 
-def _uvicorn(app, host: str, port: int, http: Any = "httptools") -> _Listener:  # type: ignore[no-untyped-def]
-    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                         http=http, loop="uvloop", timeout_keep_alive=30)
+def _uvicorn(app: Guard, host: str, port: int, outer: Any = None) -> _Listener:
+    # The listener's guard renders what the HTTP parser refuses too (http11): one error shape per port. `outer` is
+    # the guard wrapped once more (request counts), when it is.
+    cfg = uvicorn.Config(outer or app, host=host, port=port, log_level="warning", access_log=False,
+                         lifespan="off", http=protocol_for(app.renderer, app.name), loop="uvloop",
+                         timeout_keep_alive=30)
     return _Listener(cfg)
 
 
@@ -97,15 +146,15 @@ async def serve_async(server: Server) -> None:
     optional: list[_Listener] = []
     if settings.s3_port:
         from management.api.s3 import s3_app
-        from management.api.s3.protocol import S3HttpProtocol
 
-        optional.append(_uvicorn(counted(s3_app(server.runtime), "s3", telemetry(server.runtime)), settings.s3_bind,
-                                 settings.s3_port, S3HttpProtocol))
+        s3 = s3_app(server.runtime)
+        optional.append(_uvicorn(s3, settings.s3_bind, settings.s3_port, counted(s3, "s3", telemetry(server.runtime))))
     if settings.ec2_port:
         from management.api.ec2 import ec2_app
 
-        optional.append(_uvicorn(counted(ec2_app(server.dispatcher), "ec2", telemetry(server.runtime)),
-                                 settings.ec2_bind, settings.ec2_port))
+        ec2 = ec2_app(server.dispatcher)
+        optional.append(_uvicorn(ec2, settings.ec2_bind, settings.ec2_port,
+                                 counted(ec2, "ec2", telemetry(server.runtime))))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -128,7 +177,11 @@ async def serve_async(server: Server) -> None:
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    statedir.private_umask()  # what this process and its children create is theirs alone
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s (logid:%(request_id)s): %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
     server = build(settings)
     for line in endpoints(settings):
         print(line, flush=True)
@@ -137,12 +190,21 @@ def serve(settings: Settings) -> None:
         print("First start: generated admin credentials (kept in "
               f"{identity.admin_keys_path(settings.state_dir)}; `devcloud-management admin-keys` prints them)",
               flush=True)
-        print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
-              f"  secretkey: {c.secretkey}", flush=True)
+        if sys.stdout.isatty():  # shown once on a terminal; never into a log file (devcloud up, systemd)
+            print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
+                  f"  secretkey: {c.secretkey}", flush=True)
     print(f"management server {server.runtime.msid} ready", flush=True)
+
+    def exit_fenced() -> None:
+        # The peers own our jobs and hosts now: a process that kept serving would act on them twice.
+        log.critical("declared Down by the other management servers: exiting")
+        sys.stdout.flush()
+        os._exit(75)
+
+    server.runtime.extras[FENCED_HOOK] = exit_fenced
     try:
         asyncio.run(serve_async(server))
     finally:
-        server.queue.stop()
+        server.stop()
         server.runtime.db.dispose()
     sys.stdout.flush()

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default=DEFAULT_STATE_DIR, description="where the database, keys and logs live")
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite:///<state_dir>/devcloud.db")
+    key_file: Path | None = Field(default=None, description="the key that seals secrets in the database; default "
+                                  "<state_dir>/db.key (generated at first start; servers sharing a database share it)")
     api_bind: str = "127.0.0.1"
     api_port: int = 8080
     integration_bind: str = "127.0.0.1"
@@ -74,6 +76,10 @@ class Settings(BaseSettings):
         return self.db_url or f"sqlite:///{self.state_dir / 'devcloud.db'}"
 
     @property
+    def database_key_file(self) -> Path:
+        return self.key_file or self.state_dir / "db.key"
+
+    @property
     def msid(self) -> str:
         """The management server id: configured, or generated once and kept in the state directory."""
         if self.server_id:
@@ -81,9 +87,11 @@ class Settings(BaseSettings):
         path = self.state_dir / "server-id"
         if path.is_file():
             return path.read_text().strip()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         value = uuid.uuid4().hex[:12]
-        path.write_text(value + "\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
         return value
 
 

@@ -17,6 +17,7 @@ cd "$ROOT"
 PKGS=(python3-venv libvirt-dev pkg-config gcc libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
       mariadb-server genisoimage extlinux syslinux-common e2fsprogs binutils dnsmasq-base nftables iproute2 haproxy
       nfs-common busybox dnsutils jq openssh-client openssl make ansible python3-cs python3-sshpubkeys awscli
+      strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
       packer vagrant vagrant-libvirt mmdebstrap yamllint chromium nodejs prometheus)
 
 say() { echo "provision: $*" >&2; }

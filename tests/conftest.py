@@ -57,7 +57,11 @@ _RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
                    "enableAutoScaleVmGroup": "enableautoscalevmGroupresponse",
                    "disableAutoScaleVmGroup": "disableautoscalevmGroupresponse",
                    "listNetworkDevice": "listnetworkdevice",
-                   "removeFromGlobalLoadBalancerRule": "removefromloadbalancerruleresponse"}
+                   "removeFromGlobalLoadBalancerRule": "removefromloadbalancerruleresponse",
+                   "updateVMAffinityGroup": "updatevirtualmachineresponse", "addIpToNic": "addiptovmnicresponse",
+                   "getUploadParamsForVolume": "postuploadvolumeresponse",
+                   "getUploadParamsForTemplate": "postuploadtemplateresponse",
+                   "getUploadParamsForIso": "postuploadisoresponse"}
 
 
 # ------------------------------------------------------------------------------------------------ polling
@@ -510,7 +514,7 @@ def start_served(state_dir: Path, db_url: str, *, extra_env: Mapping[str, str] |
     log_path = state_dir / f"serve-{api_port}.log"
     exe = VENV_BIN / "devcloud-management"
     cmd = [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "management", "serve"]
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as log:  # a private dir
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=str(state_dir))
     served = Served(proc, state_dir, db_url, api_port, int_port, env, log_path)
@@ -557,3 +561,15 @@ def served_factory(backend: Backend) -> Iterator[Callable[..., Served]]:
 def served(served_factory: Callable[..., Served]) -> Served:
     """A real `devcloud-management serve` on ephemeral loopback ports (endpoint, integration_endpoint, keys)."""
     return served_factory()
+
+
+@pytest.fixture
+def served_sqlite(tmp_path: Path) -> Iterator[Served]:
+    """A served instance on a SQLite database of its own, for what does not depend on the backend (the HTTP
+    layer, a long fuzz run): one server, not one per backend."""
+    state = tmp_path / "served-sqlite"
+    srv = start_served(state, f"sqlite:///{state / 'devcloud.db'}")
+    try:
+        yield srv
+    finally:
+        srv.kill(signal.SIGTERM)

@@ -30,6 +30,12 @@ PACKAGES = (
     "nftables",
     "haproxy",
     "iproute2",
+    # VPC VPN: one charon per router namespace, IPsec in user space (kernel-libipsec, in the extra plugins),
+    # remote access with XAuth (extauth plugins); swanctl configures it
+    "strongswan-charon",
+    "strongswan-swanctl",
+    "libcharon-extra-plugins",
+    "libcharon-extauth-plugins",
     # NFS primary storage: libvirt's netfs pools call mount.nfs
     "nfs-common",
     # tiny image builder and config drive

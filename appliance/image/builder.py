@@ -69,7 +69,7 @@ MODULES = (
 # tty0 first: kernel messages reach the VGA screen (the browser console) too; ttyS0 last is /dev/console, the
 # serial log everything greps.
 KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=tty0 console=ttyS0,115200 quiet panic=-1 no_timer_check"
-GUEST_FILES = ("initramfs-init", "rcS", "udhcpc.script", "disk-event")
+GUEST_FILES = ("initramfs-init", "rcS", "udhcpc.script", "disk-event", "devcloud-watch")
 DEFAULT_CACHE_DIR = "/var/cache/devcloud/images"
 
 Progress = Callable[[str], None] | None
@@ -328,6 +328,7 @@ def _populate_root(root: Path, tree: Path, kver: str, modules: list[Path], moddi
     _write(root / "etc/init.d/rcS", guest_file("rcS"), 0o755)
     _write(root / "usr/share/udhcpc/default.script", guest_file("udhcpc.script"), 0o755)
     _write(root / "lib/devcloud/disk-event", guest_file("disk-event"), 0o755)
+    _write(root / "lib/devcloud/devcloud-watch", guest_file("devcloud-watch"), 0o755)
     _write(
         root / "etc/mdev.conf",
         "vd[a-z]+ 0:0 660 */lib/devcloud/disk-event\nsd[a-z]+ 0:0 660 */lib/devcloud/disk-event\n",

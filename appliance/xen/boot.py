@@ -33,6 +33,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def console_command(socket_path: Path, command: str, timeout: float = 60) -> str:
+    """Type a command at a nested host's serial-console shell (a QEMU chardev unix socket); returns its output."""
+    import uuid
+
+    mark = uuid.uuid4().hex[:8]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(socket_path))
+        s.settimeout(1)
+        s.sendall(f"\n{command}; echo END-{mark}\n".encode())
+        out = b""
+        deadline = time.monotonic() + timeout
+        # the tty echoes the command line (one END-mark), then the echo prints the second
+        while time.monotonic() < deadline and out.count(f"END-{mark}".encode()) < 2:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            out += chunk
+    return out.decode(errors="replace")
+
+
 @dataclass
 class NestedXen:
     """One running nested Xen host. ``start()`` returns at once; ``wait_ready()`` blocks until libvirt answers."""
@@ -67,25 +90,7 @@ class NestedXen:
 
     def run_in_dom0(self, command: str, timeout: float = 60) -> str:
         """Type a command at dom0's console shell; returns what it printed (debugging and tests)."""
-        import uuid
-
-        mark = uuid.uuid4().hex[:8]
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(str(self.console_socket))
-            s.settimeout(1)
-            s.sendall(f"\n{command}; echo END-{mark}\n".encode())
-            out = b""
-            deadline = time.monotonic() + timeout
-            # the tty echoes the command line (one END-mark), then the echo prints the second
-            while time.monotonic() < deadline and out.count(f"END-{mark}".encode()) < 2:
-                try:
-                    chunk = s.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                out += chunk
-        return out.decode(errors="replace")
+        return console_command(self.console_socket, command, timeout)
 
     def command(self) -> list[str]:
         overlay = self.workdir / "dom0.qcow2"
@@ -188,4 +193,4 @@ class NestedXen:
         self.stop()
 
 
-__all__ = ["NestedXen", "READY_MARK", "free_port"]
+__all__ = ["NestedXen", "READY_MARK", "console_command", "free_port"]

@@ -171,14 +171,15 @@ def _customize(root: Path) -> None:
         xlconf.write_text(xlconf.read_text() + '\nautoballoon="off"\n')
 
 
-def build_base(cache: Path, versions: dict[str, str], progress: Progress = None) -> Path:
-    """The cached mmdebstrap tarball (root filesystem with Xen, libvirt, the generic kernel)."""
-    target = cache / f"xen-base-{base_key(versions)[:16]}.tar"
+def build_base(cache: Path, versions: dict[str, str], progress: Progress = None, *, prefix: str = "xen-base") -> Path:
+    """The cached mmdebstrap tarball of a minbase Debian root with ``versions``' packages (by default the nested Xen
+    host's: Xen, libvirt, the generic kernel); other nested hosts pass their own packages and ``prefix``."""
+    target = cache / f"{prefix}-{base_key(versions)[:16]}.tar"
     if target.exists():
         return target
-    includes = ",".join(PACKAGES)
+    includes = ",".join(versions)
     if progress:
-        progress("mmdebstrap (Xen + libvirt + generic kernel)")
+        progress(f"mmdebstrap ({includes})")
     tmp = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         _run([

@@ -106,13 +106,14 @@ def console_target(runtime: Any, grant: Grant, session_key: str | None = None) -
     from management.models.infra import Host
     from management.services import access, hypervisors
     from management.services.context import Caller
+    from management.services.identity import identity
 
     with runtime.db.session(write=False) as s:
         user = s.scalar(select(User).where(User.uuid == grant.user_uuid, User.removed.is_(None)))
         if user is None or user.state != "enabled" or user.account.state != "enabled":
             raise TokenError("the token's user no longer exists or is disabled")
         if session_key:
-            sess = s.get(UserSession, session_key)
+            sess = s.get(UserSession, identity.session_digest(session_key))
             if sess is not None and sess.user_id != user.id:
                 raise TokenError("the console token belongs to another user")
         caller = Caller.from_user(user)

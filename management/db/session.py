@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from management.db import limits
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -45,6 +47,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", limits.before_flush)  # 431, not a driver error, for bad values
 
     @property
     def is_sqlite(self) -> bool:

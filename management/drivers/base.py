@@ -64,7 +64,8 @@ class Capability(StrEnum):
     VOLUME_HOTPLUG = "volume_hotplug"  # attach/detach while the domain is Running
     NIC_HOTPLUG = "nic_hotplug"  # plug_nic / unplug_nic (on a Running domain; Stopped is always allowed)
     CONSOLE = "console"  # console_address
-    LIVE_MIGRATION = "live_migration"  # reserved: no migrate() in the contract yet
+    LIVE_MIGRATION = "live_migration"  # migrate() of a Running domain to another host, the guest running on
+    STORAGE_MIGRATION = "storage_migration"  # migrate(volumes=...) copies disks along; migrate_volume() between pools
     EVENTS = "events"  # lifecycle events are delivered to registered listeners
     CONFIG_DRIVE = "config_drive"  # DomainSpec.user_data/metadata are exposed to the guest
     BACKUP = "backup"  # backup_disks / restore_disk / delete_backup (files in a directory the host sees)
@@ -72,6 +73,11 @@ class Capability(StrEnum):
     VOLUME_CHECK = "volume_check"  # check_volume (qemu-img check [-r leaks|all])
     DOMAIN_IMPORT = "domain_import"  # foreign_domains / adopt_domain / release_domain
     VM_STATS = "vm_stats"  # vm_stats: a domain's CPU and memory use (autoscale policies read them)
+    HA_HEARTBEAT = "ha_heartbeat"  # read_heartbeat: hosts' storage heartbeats, the HA investigator's second signal
+    VM_SNAPSHOT = "vm_snapshot"  # snapshot_domain / revert_domain_snapshot / delete_domain_snapshot (disks)
+    VM_SNAPSHOT_MEMORY = "vm_snapshot_memory"  # snapshot_domain(memory=True): RAM too; revert resumes there
+    CDROM = "cdrom"  # insert_cdrom / eject_cdrom: a media change, on a Running domain too; DomainSpec.cdrom
+    VOLUME_TRANSFER = "volume_transfer"  # export_volume / import_volume: a volume to or from an image file
 
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
@@ -135,6 +141,9 @@ class DomainSpec:
     metadata: Mapping[str, str] = field(default_factory=dict)  # config-drive metadata (hostname, ...)
     os_type: str = "Other"
     extra: Mapping[str, str] = field(default_factory=dict)  # driver-specific hints, prefixed by driver name
+    # (pool, volume) of an ISO prepared with prepare_template, in the domain's CD-ROM drive (CDROM); the domain
+    # boots from it first when the root disk is blank (deploy from an ISO)
+    cdrom: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +235,17 @@ class ForeignDomain:
     memory_mib: int
     disks: tuple[ForeignDisk, ...] = ()
     nics: tuple[ForeignNic, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSnapshotInfo:
+    """A snapshot of a whole domain: every disk at one instant, and its RAM when ``memory``."""
+
+    uuid: str
+    vm_uuid: str
+    memory: bool
+    created_at: float
+    size_bytes: int = 0  # what it occupies (memory image included), where the hypervisor reports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +467,25 @@ class HypervisorDriver(abc.ABC):
         (the snapshot exists but has no file of its own to read, or it is unknown)."""
         return None
 
+    def migrate_volume(self, pool: str, volume_uuid: str, dest_pool: str) -> VolumeInfo:
+        """Move a volume to another pool of this host (STORAGE_MIGRATION): copy, then delete the source. The volume
+        must not be in use by a Running domain (InvalidDomainState); a Stopped domain using it uses the copy."""
+        self.require(Capability.STORAGE_MIGRATION)
+        raise NotImplementedError  # a driver declaring STORAGE_MIGRATION overrides this
+
+    def export_volume(self, pool: str, volume_uuid: str, dest_path: str) -> int:
+        """Write the volume's whole content (backing chain folded in) as a standalone image file at ``dest_path``
+        on the management server (VOLUME_TRANSFER); returns its size in bytes. Not while a Running domain uses
+        it (InvalidDomainState)."""
+        self.require(Capability.VOLUME_TRANSFER)
+        raise NotImplementedError
+
+    def import_volume(self, pool: str, volume_uuid: str, source_path: str) -> VolumeInfo:
+        """Create volume ``volume_uuid`` from an image file on the management server (VOLUME_TRANSFER); an
+        ordinary volume afterwards (attachable, deletable). DriverError if it exists."""
+        self.require(Capability.VOLUME_TRANSFER)
+        raise NotImplementedError
+
     @abc.abstractmethod
     def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
         """Copy a template (local path or URL, as the driver supports) to the pool once, as a volume named
@@ -533,6 +572,81 @@ class HypervisorDriver(abc.ABC):
     def console_address(self, vm_uuid: str) -> ConsoleAddress:
         """Where a console proxy connects to reach the domain's console (CONSOLE). Domain must be Running."""
 
+    # -- HA -------------------------------------------------------------------------------------------------
+
+    def read_heartbeat(self, pool: str, host_id: str) -> float | None:
+        """HA_HEARTBEAT: when host ``host_id`` last wrote its heartbeat into ``pool``, as this host sees the pool
+        (epoch seconds; None if it never did). The HA investigator asks a neighbour of a host that stopped
+        answering: a fresh heartbeat means the host is alive and only its management link failed."""
+        self.require(Capability.HA_HEARTBEAT)
+        return None
+
+    # -- whole-domain snapshots -----------------------------------------------------------------------------
+
+    def snapshot_domain(self, vm_uuid: str, snapshot_uuid: str, *, memory: bool = False,
+                        quiesce: bool = False) -> DomainSnapshotInfo:
+        """Snapshot every disk of the domain at one instant (VM_SNAPSHOT); with ``memory`` its RAM and device
+        state too (VM_SNAPSHOT_MEMORY; the domain must be Running, else InvalidDomainState). ``quiesce`` asks a
+        guest agent to freeze the guest's filesystems first; a guest without one raises GuestAgentUnavailable and
+        nothing is taken. DriverError if ``snapshot_uuid`` exists on the domain."""
+        self.require(Capability.VM_SNAPSHOT)
+        raise NotImplementedError
+
+    def revert_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> DomainInfo:
+        """Put the disks back to the snapshot (VM_SNAPSHOT). A memory snapshot leaves the domain Running at the
+        snapshot's instant; a disk-only one leaves it Stopped. The snapshot is kept. SnapshotNotFound if unknown."""
+        self.require(Capability.VM_SNAPSHOT)
+        raise NotImplementedError
+
+    def delete_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> None:
+        """Delete a domain snapshot (VM_SNAPSHOT); no-op if it or the domain is gone. Later and earlier snapshots
+        stay revertible."""
+        self.require(Capability.VM_SNAPSHOT)
+        raise NotImplementedError
+
+    def snapshot_volume_from_domain_snapshot(self, vm_uuid: str, domain_snapshot_uuid: str, pool: str,
+                                             volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        """A volume snapshot (as snapshot_volume makes) holding the volume's content at a domain snapshot
+        (VM_SNAPSHOT); the domain snapshot is kept. SnapshotNotFound if unknown."""
+        self.require(Capability.VM_SNAPSHOT)
+        raise NotImplementedError
+
+    def list_domain_snapshots(self, vm_uuid: str) -> list[DomainSnapshotInfo]:
+        """The domain's snapshots, oldest first (VM_SNAPSHOT). DomainNotFound for an unknown domain."""
+        self.require(Capability.VM_SNAPSHOT)
+        raise NotImplementedError
+
+    # -- migration ------------------------------------------------------------------------------------------
+
+    def migrate(self, vm_uuid: str, destination: HypervisorDriver, *,
+                volumes: Mapping[str, str] | None = None) -> DomainInfo:
+        """Move a Running domain to the host ``destination`` drives (a driver of the same kind), live: the guest
+        keeps running through it (LIVE_MIGRATION). Without ``volumes`` the disks stay where they are, on storage
+        both hosts reach. ``volumes`` maps volume uuid -> pool name on the destination: those disks are copied
+        there while the guest runs (STORAGE_MIGRATION) and deleted at the source afterwards. Returns the
+        destination's DomainInfo; the source no longer has the domain. On failure the domain keeps running
+        on the source and nothing is left on the destination. InvalidDomainState unless Running."""
+        self.require(Capability.LIVE_MIGRATION)
+        raise NotImplementedError
+
+    # -- CD-ROM ---------------------------------------------------------------------------------------------
+
+    def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
+        """Put an ISO (a volume prepared with prepare_template) into the domain's CD-ROM drive (CDROM): a media
+        change the guest sees while running. Replaces what was inserted."""
+        self.require(Capability.CDROM)
+        raise NotImplementedError
+
+    def eject_cdrom(self, vm_uuid: str) -> DomainInfo:
+        """Empty the CD-ROM drive (CDROM); no-op when it is empty."""
+        self.require(Capability.CDROM)
+        raise NotImplementedError
+
+    def cdrom_of(self, vm_uuid: str) -> str | None:
+        """The volume uuid in the domain's CD-ROM drive, or None (CDROM)."""
+        self.require(Capability.CDROM)
+        raise NotImplementedError
+
     # -- events ---------------------------------------------------------------------------------------------
 
     def register_event_listener(self, callback: EventListener) -> Callable[[], None]:
@@ -572,6 +686,7 @@ __all__ = [
     "ConsoleAddress",
     "DiskSpec",
     "DomainInfo",
+    "DomainSnapshotInfo",
     "DomainSpec",
     "ForeignDisk",
     "ForeignDomain",

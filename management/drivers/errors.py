@@ -96,6 +96,15 @@ class CapabilityNotSupported(DriverError):
         self.capability = capability
 
 
+class GuestAgentUnavailable(DriverError):
+    """A request needs the guest's cooperation (filesystem freeze for a quiesced snapshot) and no agent answers."""
+
+    def __init__(self, vm_uuid: str, reason: str) -> None:
+        super().__init__(f"the guest agent of domain {vm_uuid} is unavailable: {reason}")
+        self.vm_uuid = vm_uuid
+        self.reason = reason
+
+
 class DriverTimeout(DriverError):
     retryable = True
 
@@ -111,6 +120,7 @@ __all__ = [
     "DomainNotFound",
     "DriverError",
     "DriverTimeout",
+    "GuestAgentUnavailable",
     "HostUnreachable",
     "InsufficientResources",
     "InvalidDomainState",

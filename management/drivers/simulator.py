@@ -13,6 +13,16 @@ Fault injection ("mock configurations"), per operation name (the driver method n
 * ``hang``  — the operation sleeps N seconds, then raises DriverTimeout;
 * ``unreachable`` — every operation (connect included) raises HostUnreachable.
 
+Shared state (``DEVCLOUD_SIMULATOR_STORE=<directory>``): each simulated host's domains, volumes, pools and faults
+live in a file there, read and written under a file lock by every process that uses the host — several management
+servers (a farm), a server restarted after ``kill -9``, and the test driving them all see one hypervisor, as they
+would a real one (CloudStack's simulator keeps its mock state in a database for the same reason). Without it the
+state is per process.
+
+HA signal: a simulated host that ``dies`` (``faults.set_alive(False)``) stops its domains, answers nothing and
+stops writing its storage heartbeat; ``read_heartbeat`` on a neighbour host tells when it wrote its last one. A
+host that is only ``unreachable`` keeps its domains and its heartbeat (the management link failed, not the host).
+
 Set through the host URL query — ``http://sim/c0/h0?fail=spawn,stop&slow=start:2&hang=stop:5&unreachable=1``
 (these apply to driver instances built from that URL) — or at run time for everyone using the host through
 ``SimulatorFaults.for_host(url)`` / ``driver.faults``. Host size: ``?cpu=8&mhz=2000&mem=16G&sockets=1``
@@ -21,10 +31,15 @@ Set through the host URL query — ``http://sim/c0/h0?fail=spawn,stop&slow=start
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import pickle
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -34,6 +49,7 @@ from management.drivers.base import (
     Capability,
     ConsoleAddress,
     DomainInfo,
+    DomainSnapshotInfo,
     DomainSpec,
     GiB,
     HostInfo,
@@ -56,6 +72,7 @@ from management.drivers.errors import (
     DomainNotFound,
     DriverError,
     DriverTimeout,
+    GuestAgentUnavailable,
     HostUnreachable,
     InsufficientResources,
     InvalidDomainState,
@@ -72,6 +89,7 @@ DEFAULT_MEMORY_BYTES = 16 * GiB
 DEFAULT_POOL_CAPACITY = 1024 * GiB
 DEFAULT_TEMPLATE_SIZE = 2 * GiB
 SIMULATOR_VERSION = "4.19.0-devcloud"
+STORE_ENV = "DEVCLOUD_SIMULATOR_STORE"
 
 _STATE_EVENTS = {
     PowerState.RUNNING: LifecycleEventType.STARTED,
@@ -108,11 +126,16 @@ class SimulatorFaults:
         self._slow: dict[str, float] = {}
         self._hang: dict[str, float] = {}
         self._unreachable = False
+        self._died_at: float | None = None  # None: alive (writes its storage heartbeat)
 
     @classmethod
     def for_host(cls, url: str) -> SimulatorFaults:
-        """The shared faults of the simulated host at ``url`` (creating the host if needed)."""
-        return _host_state(url).faults
+        """The shared faults of the simulated host at ``url`` (creating the host if needed). With a shared store,
+        changes are written to it: use them through ``HostFaults`` (what this returns then)."""
+        host = _host_state(url)
+        if host.store is None:
+            return host.faults
+        return HostFaults(host)  # type: ignore[return-value]
 
     @classmethod
     def from_query(cls, query: str) -> SimulatorFaults:
@@ -149,6 +172,31 @@ class SimulatorFaults:
         with self._lock:
             self._unreachable = unreachable
 
+    def _set_dead(self, died_at: float | None) -> None:
+        with self._lock:
+            self._died_at = died_at
+
+    @property
+    def alive(self) -> bool:
+        return self._died_at is None
+
+    @property
+    def died_at(self) -> float | None:
+        return self._died_at
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {"fail": {k: list(v) for k, v in self._fail.items()}, "slow": dict(self._slow),
+                    "hang": dict(self._hang), "unreachable": self._unreachable, "died_at": self._died_at}
+
+    def restore(self, snap: dict[str, object]) -> None:
+        with self._lock:
+            self._fail = {k: list(v) for k, v in snap["fail"].items()}  # type: ignore[attr-defined]
+            self._slow = dict(snap["slow"])  # type: ignore[call-overload]
+            self._hang = dict(snap["hang"])  # type: ignore[call-overload]
+            self._unreachable = bool(snap["unreachable"])
+            self._died_at = snap["died_at"]  # type: ignore[assignment]
+
     def clear(self, op: str | None = None) -> None:
         """Remove every fault (or only those on ``op``)."""
         with self._lock:
@@ -157,6 +205,7 @@ class SimulatorFaults:
                 self._slow.clear()
                 self._hang.clear()
                 self._unreachable = False
+                self._died_at = None
             else:
                 self._fail.pop(op, None)
                 self._slow.pop(op, None)
@@ -167,7 +216,7 @@ class SimulatorFaults:
         return self._unreachable
 
     def __bool__(self) -> bool:
-        return bool(self._fail or self._slow or self._hang or self._unreachable)
+        return bool(self._fail or self._slow or self._hang or self._unreachable or self._died_at is not None)
 
     # -- evaluation (driver side) ---------------------------------------------------------------------------
 
@@ -211,6 +260,14 @@ class _Snapshot:
 
 
 @dataclass
+class _DomainSnapshot:
+    uuid: str
+    memory: bool
+    created_at: float
+    sizes: dict[str, int]  # volume uuid -> size at the snapshot
+
+
+@dataclass
 class _Volume:
     uuid: str
     pool: str
@@ -246,6 +303,9 @@ class _Domain:
     user_data: str | None = None
     console_port: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # (cpu %, memory %) vm_stats reports; set_vm_load changes it
+    snapshots: dict[str, _DomainSnapshot] = field(default_factory=dict)
+    cdrom: tuple[str, str] | None = None  # (pool, ISO volume)
+    guest_agent: bool = False  # simulated guests have no agent unless a test says so (ex_set_guest_agent)
 
 
 @dataclass
@@ -255,12 +315,127 @@ class _Host:
     cpu_cores: int = DEFAULT_CPU_CORES
     cpu_mhz: int = DEFAULT_CPU_MHZ
     memory_bytes: int = DEFAULT_MEMORY_BYTES
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: _HostLock = field(init=False)
     faults: SimulatorFaults = field(default_factory=SimulatorFaults)
     domains: dict[str, _Domain] = field(default_factory=dict)
     pools: dict[str, _Pool] = field(default_factory=dict)
     drivers: weakref.WeakSet = field(default_factory=weakref.WeakSet)
     next_console_port: int = 5900
+    store: _Store | None = None
+
+    def __post_init__(self) -> None:
+        self.lock = _HostLock(self)
+
+    def snapshot(self) -> dict[str, object]:
+        return {"sizes": (self.cpu_sockets, self.cpu_cores, self.cpu_mhz, self.memory_bytes),
+                "domains": self.domains, "pools": self.pools, "next_console_port": self.next_console_port,
+                "faults": self.faults.snapshot()}
+
+    def restore(self, snap: dict[str, object]) -> None:
+        self.cpu_sockets, self.cpu_cores, self.cpu_mhz, self.memory_bytes = snap["sizes"]  # type: ignore[misc]
+        self.domains = snap["domains"]  # type: ignore[assignment]
+        self.pools = snap["pools"]  # type: ignore[assignment]
+        self.next_console_port = snap["next_console_port"]  # type: ignore[assignment]
+        self.faults.restore(snap["faults"])  # type: ignore[arg-type]
+
+
+class _Store:
+    """One simulated host's state in a file shared between processes (DEVCLOUD_SIMULATOR_STORE)."""
+
+    def __init__(self, directory: str, key: str) -> None:
+        base = os.path.join(directory, hashlib.sha1(key.encode()).hexdigest()[:20])
+        os.makedirs(directory, exist_ok=True)
+        self.path, self.lock_path = base + ".state", base + ".lock"
+        self._seen: tuple[int, int] | None = None
+        self._raw = b""
+
+    def load(self, host: _Host) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        sig = (st.st_mtime_ns, st.st_size)
+        if sig == self._seen:
+            return
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        host.restore(pickle.loads(raw))  # noqa: S301 - our own file, written by save() below
+        self._raw, self._seen = raw, sig
+
+    def save(self, host: _Host) -> None:
+        raw = pickle.dumps(host.snapshot(), protocol=pickle.HIGHEST_PROTOCOL)
+        if raw == self._raw:
+            return
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, self.path)
+        st = os.stat(self.path)
+        self._raw, self._seen = raw, (st.st_mtime_ns, st.st_size)
+
+
+class _HostLock:
+    """The host's lock: a re-entrant thread lock, and with a shared store also an exclusive file lock that
+    loads the state on the way in and writes it back (if changed) on the way out."""
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> _HostLock:
+        self._rlock.acquire()
+        self._depth += 1
+        store = self._host.store
+        if self._depth == 1 and store is not None:
+            try:
+                self._fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                store.load(self._host)
+            except BaseException:
+                self._release_file()
+                self._depth -= 1
+                self._rlock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._depth == 1 and self._host.store is not None:
+                try:
+                    self._host.store.save(self._host)
+                finally:
+                    self._release_file()
+        finally:
+            self._depth -= 1
+            self._rlock.release()
+
+    def _release_file(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class HostFaults:
+    """The faults of a simulated host kept in a shared store: every change is written back under the host lock."""
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._host.faults, name)
+        if not callable(attr):
+            with self._host.lock:
+                return getattr(self._host.faults, name)
+
+        def call(*args: object, **kw: object) -> object:
+            with self._host.lock:
+                return attr(*args, **kw)
+
+        return call
+
 
 
 _HOSTS: dict[str, _Host] = {}
@@ -275,6 +450,9 @@ def _host_state(url: str) -> _Host:
         host = _HOSTS.get(key)
         if host is None:
             host = _HOSTS[key] = _Host(key=key)
+            directory = os.environ.get(STORE_ENV)
+            if directory:
+                host.store = _Store(directory, key)
         return host
 
 
@@ -288,13 +466,34 @@ def set_vm_load(url: str, vm_uuid: str, *, cpu_percent: float, memory_percent: f
         dom.load = (float(cpu_percent), float(memory_percent))
 
 
+def set_host_alive(url: str, alive: bool) -> None:
+    """The simulated host at ``url`` dies (its domains stop, it answers nothing, it writes no storage heartbeat) or
+    comes back (answering again; its domains stay stopped, as after a power cycle)."""
+    host = _host_state(url)
+    with host.lock:
+        if alive:
+            host.faults._set_dead(None)
+            host.faults.set_unreachable(False)
+            return
+        host.faults._set_dead(time.time())
+        host.faults.set_unreachable(True)
+        for dom in host.domains.values():
+            dom.state = PowerState.STOPPED
+
+
 def reset_simulator(url: str | None = None) -> None:
-    """Forget one simulated host (or all of them): domains, volumes, faults. For tests."""
+    """Forget one simulated host (or all of them): domains, volumes, faults (and their shared store). For tests."""
     with _HOSTS_LOCK:
+        gone = list(_HOSTS.values()) if url is None else [h for h in (_HOSTS.get(host_key(url)),) if h]
         if url is None:
             _HOSTS.clear()
         else:
             _HOSTS.pop(host_key(url), None)
+    for h in gone:
+        if h.store is not None:
+            for path in (h.store.path, h.store.lock_path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
 
 # ---------------------------------------------------------------------------------------------------- driver
@@ -314,7 +513,13 @@ class SimulatorDriver(HypervisorDriver):
         volume_import=True,
         volume_check=True,
         vm_stats=True,
-        live_migration=False,  # no migrate() in the contract yet; declared honestly
+        ha_heartbeat=True,
+        live_migration=True,
+        storage_migration=True,
+        vm_snapshot=True,
+        vm_snapshot_memory=True,
+        cdrom=True,
+        volume_transfer=True,
     )
 
     def __init__(self, url: str, **options: object) -> None:
@@ -347,19 +552,25 @@ class SimulatorDriver(HypervisorDriver):
     # -- fault plumbing ----------------------------------------------------------------------------------
 
     def _enter(self, op: str, *, fail_now: bool = True) -> None:
-        """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself."""
+        """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself. (Read under the
+        host lock: with a shared store that is where the current faults are, and a consumed failure is written
+        back.)"""
         sources = (self._url_faults, self._host.faults)
-        if any(f.unreachable for f in sources):
-            raise HostUnreachable(self._host.key, "simulated")
-        slow = max(f.delay(op)[0] for f in sources)
-        hang = max(f.delay(op)[1] for f in sources)
+        with self._host.lock:
+            if any(f.unreachable for f in sources):
+                raise HostUnreachable(self._host.key, "simulated")
+            slow = max(f.delay(op)[0] for f in sources)
+            hang = max(f.delay(op)[1] for f in sources)
+            if fail_now and not slow and not hang:
+                self._fail_point(op)
         if slow:
             time.sleep(slow)
         if hang:
             time.sleep(hang)
             raise DriverTimeout(op, hang)
-        if fail_now:
-            self._fail_point(op)
+        if fail_now and slow:
+            with self._host.lock:
+                self._fail_point(op)
 
     def _fail_point(self, op: str) -> None:
         for f in (self._url_faults, self._host.faults):
@@ -491,13 +702,16 @@ class SimulatorDriver(HypervisorDriver):
                         )
                         dom.owned[disk.volume_uuid] = disk.pool
                     else:
-                        vol = self._volume(disk.pool, disk.volume_uuid)
+                        vol = self._shared_volume(disk.pool, disk.volume_uuid, disk.size_bytes, disk.format)
                         if vol.attached_to not in (None, spec.uuid):
                             raise VolumeInUse(vol.uuid, vol.attached_to)
                     h.pools[disk.pool].volumes[disk.volume_uuid].attached_to = spec.uuid
                     dom.disks[disk.volume_uuid] = (disk.pool, disk.device_id)
                 for nic in spec.nics:
                     dom.nics[nic.mac] = nic
+                if spec.cdrom is not None:
+                    self._iso(*spec.cdrom)
+                    dom.cdrom = spec.cdrom
                 h.domains[spec.uuid] = dom
                 self._fail_point("spawn")  # injected failures strike after disks exist
                 events.append(LifecycleEvent(spec.uuid, LifecycleEventType.DEFINED, PowerState.STOPPED))
@@ -609,7 +823,7 @@ class SimulatorDriver(HypervisorDriver):
         self._enter("attach_volume")
         with self._host.lock:
             dom = self._domain(vm_uuid)
-            vol = self._volume(pool, volume_uuid)
+            vol = self._shared_volume(pool, volume_uuid)
             if vol.attached_to == vm_uuid:
                 return self._info(dom)
             if vol.attached_to is not None:
@@ -652,6 +866,18 @@ class SimulatorDriver(HypervisorDriver):
 
     def _volume(self, pool: str, volume_uuid: str) -> _Volume:
         vol = self._pool(pool).volumes.get(volume_uuid)
+        if vol is None:
+            raise VolumeNotFound(pool, volume_uuid)
+        return vol
+
+    def _shared_volume(self, pool: str, volume_uuid: str, size_bytes: int = 0, fmt: str = "qcow2") -> _Volume:
+        """A volume to attach. Each simulated host keeps its own view of a pool; on shared storage (an ``nfs``
+        pool) a volume another host created is there too: the first use here adopts it (after an HA restart the
+        VM's disks are used from another host of the cluster)."""
+        p = self._pool(pool)
+        vol = p.volumes.get(volume_uuid)
+        if vol is None and p.spec.kind == "nfs" and size_bytes > 0:
+            vol = p.volumes[volume_uuid] = _Volume(uuid=volume_uuid, pool=pool, size_bytes=size_bytes, format=fmt)
         if vol is None:
             raise VolumeNotFound(pool, volume_uuid)
         return vol
@@ -922,3 +1148,243 @@ class SimulatorDriver(HypervisorDriver):
                 dom.console_port = self._host.next_console_port
                 self._host.next_console_port += 1
             return ConsoleAddress(protocol="vnc", host="127.0.0.1", port=dom.console_port)
+
+    # -- HA ----------------------------------------------------------------------------------------------
+
+    def read_heartbeat(self, pool: str, host_id: str) -> float | None:
+        """The last storage heartbeat of the simulated host ``host_id`` (its URL), as this host sees ``pool``: a
+        live host writes one all the time; a dead one wrote its last when it died."""
+        self.require(Capability.HA_HEARTBEAT)
+        self._enter("read_heartbeat")
+        other = _host_state(host_id)
+        with other.lock:
+            died = other.faults.died_at
+        return time.time() if died is None else died
+
+    # -- whole-domain snapshots --------------------------------------------------------------------------
+
+    def ex_set_guest_agent(self, vm_uuid: str, present: bool = True) -> None:
+        """Simulate a guest agent in the domain (quiesced snapshots need one)."""
+        with self._host.lock:
+            self._domain(vm_uuid).guest_agent = present
+
+    def _volume_sizes(self, dom: _Domain) -> dict[str, int]:
+        out = {}
+        for vol_uuid, (pool, _dev) in dom.disks.items():
+            vol = self._host.pools.get(pool, _Pool(PoolSpec(pool, ""), 0)).volumes.get(vol_uuid)
+            if vol is not None:
+                out[vol_uuid] = vol.size_bytes
+        return out
+
+    def snapshot_domain(self, vm_uuid: str, snapshot_uuid: str, *, memory: bool = False,
+                        quiesce: bool = False) -> DomainSnapshotInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        if memory:
+            self.require(Capability.VM_SNAPSHOT_MEMORY)
+        self._enter("snapshot_domain")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            if snapshot_uuid in dom.snapshots:
+                raise DriverError(f"snapshot {snapshot_uuid} of domain {vm_uuid} already exists")
+            if memory and dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "take a memory snapshot of")
+            if quiesce and not dom.guest_agent:
+                raise GuestAgentUnavailable(vm_uuid, "no guest agent is connected")
+            sizes = self._volume_sizes(dom)
+            snap = dom.snapshots[snapshot_uuid] = _DomainSnapshot(snapshot_uuid, memory, time.time(), sizes)
+            size = sum(sizes.values()) + (dom.memory_mib * MiB if memory else 0)
+            return DomainSnapshotInfo(snapshot_uuid, vm_uuid, memory, snap.created_at, size)
+
+    def revert_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> DomainInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("revert_domain_snapshot")
+        events: list[LifecycleEvent] = []
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            snap = dom.snapshots.get(snapshot_uuid)
+            if snap is None:
+                raise SnapshotNotFound(vm_uuid, snapshot_uuid)
+            for vol_uuid, (pool, _dev) in dom.disks.items():
+                vol = self._host.pools[pool].volumes.get(vol_uuid)
+                if vol is not None and vol_uuid in snap.sizes:
+                    vol.size_bytes = snap.sizes[vol_uuid]
+            want = PowerState.RUNNING if snap.memory else PowerState.STOPPED
+            if want is PowerState.RUNNING and dom.state is not PowerState.RUNNING:
+                self._claim(dom)
+            if dom.state is not want:
+                dom.state = want
+                kind = LifecycleEventType.STARTED if snap.memory else LifecycleEventType.STOPPED
+                events.append(LifecycleEvent(vm_uuid, kind, want, detail="snapshot revert"))
+            info = self._info(dom)
+        self._broadcast(events)
+        return info
+
+    def delete_domain_snapshot(self, vm_uuid: str, snapshot_uuid: str) -> None:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("delete_domain_snapshot")
+        with self._host.lock:
+            dom = self._host.domains.get(vm_uuid)
+            if dom is not None:
+                dom.snapshots.pop(snapshot_uuid, None)
+
+    def snapshot_volume_from_domain_snapshot(self, vm_uuid: str, domain_snapshot_uuid: str, pool: str,
+                                             volume_uuid: str, snapshot_uuid: str) -> SnapshotInfo:
+        self.require(Capability.VM_SNAPSHOT)
+        self._enter("snapshot_volume_from_domain_snapshot")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            dsnap = dom.snapshots.get(domain_snapshot_uuid)
+            if dsnap is None or volume_uuid not in dsnap.sizes:
+                raise SnapshotNotFound(vm_uuid, domain_snapshot_uuid)
+            vol = self._volume(pool, volume_uuid)
+            if snapshot_uuid in vol.snapshots:
+                raise DriverError(f"snapshot {snapshot_uuid} of volume {volume_uuid} already exists")
+            snap = vol.snapshots[snapshot_uuid] = _Snapshot(snapshot_uuid, dsnap.sizes[volume_uuid], time.time())
+            return SnapshotInfo(snapshot_uuid, volume_uuid, pool, snap.size_bytes, snap.created_at)
+
+    def list_domain_snapshots(self, vm_uuid: str) -> list[DomainSnapshotInfo]:
+        self.require(Capability.VM_SNAPSHOT)
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            return [DomainSnapshotInfo(s.uuid, vm_uuid, s.memory, s.created_at, sum(s.sizes.values()))
+                    for s in sorted(dom.snapshots.values(), key=lambda s: s.created_at)]
+
+    # -- migration -------------------------------------------------------------------------------------------
+
+    def migrate(self, vm_uuid: str, destination: HypervisorDriver, *,
+                volumes: Mapping[str, str] | None = None) -> DomainInfo:
+        self.require(Capability.LIVE_MIGRATION)
+        if volumes:
+            self.require(Capability.STORAGE_MIGRATION)
+        self._enter("migrate")
+        if not isinstance(destination, SimulatorDriver):
+            raise DriverError(f"cannot migrate a simulated domain to a {destination.name} host")
+        src, dst = self._host, destination._host
+        if src is dst:
+            raise DriverError(f"domain {vm_uuid} is already on host {src.key}")
+        first, second = sorted((src, dst), key=lambda h: h.key)
+        events: list[LifecycleEvent] = []
+        with first.lock, second.lock:
+            dom = self._domain(vm_uuid)
+            if dom.state is not PowerState.RUNNING:
+                raise InvalidDomainState(vm_uuid, dom.state, "migrate")
+            if vm_uuid in dst.domains:
+                raise DomainExists(vm_uuid)
+            moves: list[tuple[_Pool, _Pool, _Volume]] = []
+            for vol_uuid, (pool_name, _dev) in dom.disks.items():
+                target = (volumes or {}).get(vol_uuid, pool_name)
+                if target not in dst.pools:
+                    raise PoolNotFound(target)
+                vol = src.pools[pool_name].volumes[vol_uuid]
+                moves.append((src.pools[pool_name], dst.pools[target], vol))
+            if dom.cdrom is not None and dom.cdrom[0] not in dst.pools:
+                raise PoolNotFound(dom.cdrom[0])
+            used = sum(d.memory_mib * MiB for d in dst.domains.values()
+                       if d.state in (PowerState.RUNNING, PowerState.PAUSED))
+            if dom.memory_mib * MiB > dst.memory_bytes - used:
+                raise InsufficientResources(f"destination host has {(dst.memory_bytes - used) // MiB} MiB free, "
+                                            f"domain {vm_uuid} needs {dom.memory_mib} MiB")
+            for from_pool, to_pool, vol in moves:
+                del from_pool.volumes[vol.uuid]
+                vol.pool = to_pool.spec.name
+                to_pool.volumes[vol.uuid] = vol
+                pool_name, dev = dom.disks[vol.uuid]
+                dom.disks[vol.uuid] = (to_pool.spec.name, dev)
+                if vol.uuid in dom.owned:
+                    dom.owned[vol.uuid] = to_pool.spec.name
+            del src.domains[vm_uuid]
+            dom.console_port = 0
+            dst.domains[vm_uuid] = dom
+            info = destination._info(dom)
+            events.append(LifecycleEvent(vm_uuid, LifecycleEventType.UNDEFINED, PowerState.STOPPED,
+                                         detail="migrated away"))
+        self._broadcast(events)
+        destination._broadcast([LifecycleEvent(vm_uuid, LifecycleEventType.STARTED, PowerState.RUNNING,
+                                               detail="migrated in")])
+        return info
+
+    def migrate_volume(self, pool: str, volume_uuid: str, dest_pool: str) -> VolumeInfo:
+        self.require(Capability.STORAGE_MIGRATION)
+        self._enter("migrate_volume")
+        with self._host.lock:
+            src = self._pool(pool)
+            dst = self._pool(dest_pool)
+            vol = self._volume(pool, volume_uuid)
+            if pool == dest_pool:
+                return self._vol_info(vol, src)
+            dom = self._host.domains.get(vol.attached_to) if vol.attached_to else None
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"move volume {volume_uuid} of")
+            if vol.size_bytes > dst.capacity_bytes - dst.allocated:
+                raise InsufficientResources(f"pool {dest_pool!r} cannot hold volume {volume_uuid}")
+            del src.volumes[volume_uuid]
+            vol.pool = dest_pool
+            vol.snapshots.clear()  # snapshots stay behind and go with the source
+            dst.volumes[volume_uuid] = vol
+            if dom is not None:
+                dom.disks[volume_uuid] = (dest_pool, dom.disks[volume_uuid][1])
+                if volume_uuid in dom.owned:
+                    dom.owned[volume_uuid] = dest_pool
+            return self._vol_info(vol, dst)
+
+    # -- CD-ROM ----------------------------------------------------------------------------------------------
+
+    def _iso(self, pool: str, volume_uuid: str) -> _Volume:
+        vol = self._volume(pool, volume_uuid)
+        if not vol.is_template:
+            raise DriverError(f"volume {volume_uuid} is not an image prepared with prepare_template")
+        return vol
+
+    def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
+        self.require(Capability.CDROM)
+        self._enter("insert_cdrom")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            self._iso(pool, volume_uuid)
+            dom.cdrom = (pool, volume_uuid)
+            return self._info(dom)
+
+    def eject_cdrom(self, vm_uuid: str) -> DomainInfo:
+        self.require(Capability.CDROM)
+        self._enter("eject_cdrom")
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            dom.cdrom = None
+            return self._info(dom)
+
+    def cdrom_of(self, vm_uuid: str) -> str | None:
+        self.require(Capability.CDROM)
+        with self._host.lock:
+            dom = self._domain(vm_uuid)
+            return dom.cdrom[1] if dom.cdrom else None
+
+    # -- volume transfer -------------------------------------------------------------------------------------
+
+    def export_volume(self, pool: str, volume_uuid: str, dest_path: str) -> int:
+        self.require(Capability.VOLUME_TRANSFER)
+        self._enter("export_volume")
+        with self._host.lock:
+            vol = self._volume(pool, volume_uuid)
+            dom = self._host.domains.get(vol.attached_to) if vol.attached_to else None
+            if dom is not None and dom.state is not PowerState.STOPPED:
+                raise InvalidDomainState(dom.uuid, dom.state, f"export volume {volume_uuid} of")
+            size = vol.size_bytes
+        # a raw image of the volume's size: sparse, so a 2 GiB simulated disk costs nothing on the store
+        with open(dest_path, "wb") as fh:
+            fh.truncate(size)
+        return size
+
+    def import_volume(self, pool: str, volume_uuid: str, source_path: str) -> VolumeInfo:
+        self.require(Capability.VOLUME_TRANSFER)
+        self._enter("import_volume")
+        if not os.path.isfile(source_path):
+            raise DriverError(f"image file {source_path} not found")
+        size = max(os.path.getsize(source_path), 1)
+        with open(source_path, "rb") as fh:
+            head = fh.read(32)
+        if head[:4] == b"QFI\xfb":  # a qcow2's virtual size, as a real hypervisor would see it
+            size = int.from_bytes(head[24:32], "big")
+        with self._host.lock:
+            vol = self._create_volume_locked(pool, volume_uuid, size, None, "qcow2" if head[:4] == b"QFI\xfb"
+                                             else "raw")
+            return self._vol_info(vol, self._host.pools[pool])

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from management.drivers.base import HypervisorDriver, MiB, NicSpec, PoolSpec
+from management.drivers.base import DomainSpec, HypervisorDriver, MiB, NicSpec, PoolSpec
 
 
 class DriverFactory:
@@ -43,6 +43,19 @@ class DriverFactory:
     # request). True: unplug on a Running domain must succeed; False: the suite does not try; None (unknown):
     # a DriverTimeout from such an unplug skips the test instead of failing it.
     guest_acks_unplug: bool | None = None
+    # RAM of the suite's domains; a factory whose guests boot a real OS needs enough for its kernel
+    memory_mib: int = 64
+    # Whether the migration destination reaches the source's pools (shared storage). False: the "shared" live
+    # migration test copies the disks into the same-named pool on the destination instead.
+    shared_storage: bool = True
+
+    def boot_template(self, driver: HypervisorDriver, pool: str, tmp_path: Path) -> str | None:
+        """A template uuid prepared on ``pool`` that root disks clone, so the suite's guests boot a real OS
+        (and acknowledge hot-unplug), or None for blank disks."""
+        return None
+
+    def wait_guest(self, driver: HypervisorDriver, spec: DomainSpec) -> None:
+        """Return once the guest of a spawned ``spec`` has booted far enough to answer hotplug requests."""
 
     def make(self, tmp_path: Path) -> HypervisorDriver:
         """A new, not yet connected driver. The suite calls connect(), and teardown() at the end."""
@@ -54,7 +67,7 @@ class DriverFactory:
 
     def pool_spec(self, tmp_path: Path) -> PoolSpec:
         path = tmp_path / "pool"
-        path.mkdir(exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         return PoolSpec(name=f"contract-{uuid.uuid4().hex[:8]}", path=str(path))
 
     def template_source(self, tmp_path: Path) -> str:
@@ -65,6 +78,21 @@ class DriverFactory:
 
     def make_nic(self, mac: str) -> NicSpec:
         return NicSpec(mac=mac, network="default")
+
+    def iso_source(self, tmp_path: Path) -> str:
+        """An ISO image the driver can prepare_template from for the CD-ROM tests (default: a small file)."""
+        path = tmp_path / "media.iso"
+        path.write_bytes(b"\0" * (64 * 1024))
+        return str(path)
+
+    def make_destination(self, driver: HypervisorDriver, tmp_path: Path) -> HypervisorDriver | None:
+        """A connected driver for a second host that ``driver`` can migrate domains to (storage both reach:
+        every pool the suite ensures on ``driver`` is ensured there too), or None when the factory has none.
+        A driver declaring LIVE_MIGRATION must have one: the suite fails rather than skips without it."""
+        return None
+
+    def release_destination(self, destination: HypervisorDriver) -> None:
+        destination.close()
 
     def inject_spawn_failure(self, driver: HypervisorDriver) -> AbstractContextManager[None] | None:
         """A context manager inside which the next spawn fails *after* creating its disks, or None if the
@@ -107,6 +135,19 @@ class SimulatorFactory(DriverFactory):
                 faults.clear("spawn")
 
         return failing()
+
+    def make_destination(self, driver: HypervisorDriver, tmp_path: Path) -> HypervisorDriver:
+        from management.drivers.simulator import SimulatorDriver
+
+        dest = SimulatorDriver(f"{driver.url}-peer")
+        dest.connect()
+        return dest
+
+    def release_destination(self, destination: HypervisorDriver) -> None:
+        from management.drivers.simulator import reset_simulator
+
+        destination.close()
+        reset_simulator(destination.url)
 
     def teardown(self, driver: HypervisorDriver) -> None:
         from management.drivers.simulator import reset_simulator

@@ -1,28 +1,39 @@
-"""The async job queue: the `async_job` table is the queue; claiming is atomic on SQLite and MariaDB."""
+"""The async job queue: the `async_job` table is the queue; claiming is atomic on SQLite and MariaDB.
+
+A claim writes this server's msid and run id (`claim_runid`, one per start) on the job. Completion is a
+compare-and-swap on that pair: a server that was declared dead while it ran a job (its jobs went to a peer)
+cannot complete it any more, and the executor's last unit of work (the job's database effect) rolls back with the
+failed swap. The executor completes a job itself, in the transaction of its effect (`Finish`); the queue completes
+only what the executor did not (a crash, an executor without a session).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
+from management import logcontext
 from management.db.base import utcnow
 from management.db.session import Database
-from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.errors import UnexpectedError
+from management.jobs import journal
+from management.models.jobs import AsyncJob, JobSync
 
 log = logging.getLogger(__name__)
 
 IN_PROGRESS, SUCCEEDED, FAILED, CANCELLED = 0, 1, 2, 3
 VERSION = "0.1.0"
+_CONTENTION = (1205, 1213)  # MariaDB: lock wait timeout, deadlock (the server rolled the transaction back)
+CLAIM_ATTEMPTS = 5
 
 
 @dataclass(slots=True)
@@ -30,22 +41,49 @@ class Outcome:
     status: int
     result_code: int
     result: dict[str, Any] | None
+    committed: bool = False  # the executor already completed the job (in its own transaction)
 
 
-Executor = Callable[[AsyncJob], Outcome]
+class Fenced(Exception):
+    """This server no longer holds the job's claim (a peer took it over): its effect must not commit."""
+
+
+class Finish(Protocol):
+    def __call__(self, session: Session, outcome: Outcome) -> None: ...
+
+
+Executor = Callable[[AsyncJob, Finish], Outcome]
+
+
+def lost_to_contention(exc: BaseException) -> bool:
+    """Whether a MariaDB deadlock / lock wait timeout or SQLite's "database is locked" is in the exception's chain
+    (the database rolled the transaction back whole; running it again is safe)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        orig = getattr(seen, "orig", None)
+        args = getattr(orig, "args", None) or ()
+        if args and args[0] in _CONTENTION:
+            return True
+        if "database is locked" in str(orig or ""):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class JobQueue:
     def __init__(self, db: Database, msid: str, executor: Executor | None = None, *, workers: int = 4,
-                 poll_interval: float = 0.05, heartbeat_interval: float = 5.0) -> None:
+                 poll_interval: float = 0.05, runid: int = 0) -> None:
         self.db = db
         self.msid = msid
+        self.runid = runid
         self.executor = executor
         self.workers = workers
         self.poll_interval = poll_interval
-        self.heartbeat_interval = heartbeat_interval
         self._wake = threading.Condition()
         self._stop = threading.Event()
+        self._paused = threading.Event()  # fenced: claim nothing more
         self._threads: list[threading.Thread] = []
 
     # ---- producer side ------------------------------------------------------------------------------------
@@ -55,7 +93,21 @@ class JobQueue:
 
     # ---- claiming -----------------------------------------------------------------------------------------
     def claim(self) -> int | None:
-        """Claims one pending job for this server, skipping jobs whose entity already has one running."""
+        """Claims one pending job for this server, skipping jobs whose entity already has one running. A claim
+        that loses a deadlock or a lock wait (the database rolled it back whole) is tried again."""
+        if self._paused.is_set():
+            return None
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                return self._claim()
+            except OperationalError as exc:
+                if not lost_to_contention(exc):
+                    raise
+                log.debug("job claim lost to a concurrent transaction (attempt %d); retrying", attempt + 1)
+                time.sleep(0.01 * (attempt + 1))
+        return None
+
+    def _claim(self) -> int | None:
         with self.db.session() as s:
             q = (select(AsyncJob.id, AsyncJob.instance_uuid)
                  .where(AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.is_(None))
@@ -63,29 +115,60 @@ class JobQueue:
             if not self.db.is_sqlite:
                 q = q.with_for_update(skip_locked=True)
             for job_id, instance_uuid in s.execute(q).all():
-                if instance_uuid:
-                    try:
-                        with s.begin_nested():
-                            s.add(JobSync(instance_uuid=instance_uuid, job_id=job_id))
-                    except IntegrityError:
-                        continue  # another job on this entity is running: keep this one queued
+                if instance_uuid and not self._lock_entity(s, instance_uuid, job_id):
+                    continue  # another job on this entity is running: keep this one queued
                 took = s.execute(update(AsyncJob)
                                  .where(AsyncJob.id == job_id, AsyncJob.executing_msid.is_(None))
-                                 .values(executing_msid=self.msid, last_updated=utcnow()))
+                                 .values(executing_msid=self.msid, claim_runid=self.runid, last_updated=utcnow()))
                 if took.rowcount == 1:  # type: ignore[attr-defined]
                     return job_id
         return None
 
-    def complete(self, job_id: int, outcome: Outcome) -> None:
-        with self.db.session() as s:
-            s.execute(update(AsyncJob).where(AsyncJob.id == job_id).values(
-                status=outcome.status, result_code=outcome.result_code,
-                result_json=json.dumps(outcome.result) if outcome.result is not None else None,
-                complete_msid=self.msid, completed=utcnow(), last_updated=utcnow()))
-            s.execute(delete(JobSync).where(JobSync.job_id == job_id))
+    @staticmethod
+    def _lock_entity(s: Session, instance_uuid: str, job_id: int) -> bool:
+        try:
+            with s.begin_nested():
+                s.add(JobSync(instance_uuid=instance_uuid, job_id=job_id))
+            return True
+        except IntegrityError:
+            # A job put back in the queue by a takeover still holds its entity's lock: it may run.
+            return s.scalar(select(JobSync.job_id).where(JobSync.instance_uuid == instance_uuid)) == job_id
 
-    def fail(self, job_id: int, text: str, code: int = 530) -> None:
-        self.complete(job_id, Outcome(FAILED, code, {"errorcode": code, "errortext": text}))
+    # ---- completion ---------------------------------------------------------------------------------------
+    def finish(self, session: Session, job_id: int, outcome: Outcome) -> None:
+        """Completes the job inside `session` (the transaction of its effect); raises Fenced when this server's
+        claim is gone, so the caller's transaction rolls back."""
+        journal.final(session)
+        done = session.execute(update(AsyncJob).where(
+            AsyncJob.id == job_id, AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid == self.msid,
+            AsyncJob.claim_runid == self.runid).values(
+            status=outcome.status, result_code=outcome.result_code,
+            result_json=json.dumps(outcome.result) if outcome.result is not None else None,
+            complete_msid=self.msid, completed=utcnow(), last_updated=utcnow()))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise Fenced(f"job {job_id} is no longer claimed by management server {self.msid}")
+        session.execute(delete(JobSync).where(JobSync.job_id == job_id))
+        outcome.committed = True
+
+    def complete(self, job_id: int, outcome: Outcome) -> bool:
+        """Completes the job in a unit of work of its own; False when this server no longer holds its claim."""
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                with self.db.session() as s:
+                    self.finish(s, job_id, outcome)
+                return True
+            except Fenced:
+                log.warning("job %s was taken over by another management server; its outcome here is dropped",
+                            job_id)
+                return False
+            except OperationalError as exc:
+                if not lost_to_contention(exc) or attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        return False
+
+    def fail(self, job_id: int, text: str, code: int = 530) -> bool:
+        return self.complete(job_id, Outcome(FAILED, code, {"errorcode": code, "errortext": text}))
 
     # ---- running ------------------------------------------------------------------------------------------
     def run_one(self) -> bool:
@@ -94,13 +177,19 @@ class JobQueue:
             return False
         with self.db.session(write=False) as s:
             job = s.get_one(AsyncJob, job_id)
-        try:
-            assert self.executor is not None
-            outcome = self.executor(job)
-        except Exception as exc:  # the executor maps known errors itself; anything else is a bug, not a hang
-            log.exception("job %s (%s) crashed", job.uuid, job.command)
-            outcome = Outcome(FAILED, 530, {"errorcode": 530, "errortext": f"Internal error: {exc}"})
-        self.complete(job_id, outcome)
+        with logcontext.bound() as rid, journal.running(job_id):  # log lines and an unexpected failure share an id
+            try:
+                assert self.executor is not None
+                outcome = self.executor(job, lambda session, out: self.finish(session, job_id, out))
+            except Fenced as exc:
+                log.warning("%s: its effect was rolled back", exc)
+                return True
+            except Exception:  # the executor maps known errors itself; anything else is a bug, not a hang
+                log.exception("request %s: job %s (%s) crashed", rid, job.uuid, job.command)
+                err = UnexpectedError(rid)
+                outcome = Outcome(FAILED, err.code, {"errorcode": err.code, "errortext": err.text})
+        if not outcome.committed:
+            self.complete(job_id, outcome)
         return True
 
     def _worker(self) -> None:
@@ -113,60 +202,17 @@ class JobQueue:
             with self._wake:
                 self._wake.wait(self.poll_interval)
 
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.heartbeat_interval):
-            try:
-                self.beat()
-            except Exception:
-                log.exception("heartbeat failed")
-
-    def beat(self) -> None:
-        with self.db.session() as s:
-            s.execute(update(ManagementServer).where(ManagementServer.msid == self.msid)
-                      .values(last_heartbeat=utcnow(), state="Up"))
-
     # ---- lifecycle ----------------------------------------------------------------------------------------
-    def register_server(self) -> None:
-        with self.db.session() as s:
-            row = s.get(ManagementServer, self.msid)
-            if row is None:
-                row = ManagementServer(msid=self.msid, hostname=socket.gethostname(), pid=os.getpid(),
-                                       version=VERSION)
-                s.add(row)
-            row.pid, row.state, row.started, row.last_heartbeat = os.getpid(), "Up", utcnow(), utcnow()
-
-    def recover(self) -> list[str]:
-        """Fails every job this server (or a server whose heartbeat stopped) was running when it died.
-
-        A job claimed by a process that no longer exists can not be resumed safely in general, so it ends FAILED
-        with a text saying why; VM sync then reconciles the entity with what the hypervisor reports.
-        """
-        stale_before = utcnow() - timedelta(seconds=max(30.0, 6 * self.heartbeat_interval))
-        with self.db.session() as s:
-            dead = {m for (m,) in s.execute(select(ManagementServer.msid).where(
-                ManagementServer.msid != self.msid, ManagementServer.last_heartbeat < stale_before))}
-            owners = dead | {self.msid}
-            jobs = list(s.execute(select(AsyncJob.id, AsyncJob.uuid, AsyncJob.executing_msid).where(
-                AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.in_(owners))))
-            for m in dead:
-                s.execute(update(ManagementServer).where(ManagementServer.msid == m).values(state="Down"))
-        for job_id, _uuid, owner in jobs:
-            self.fail(job_id, f"Job interrupted: management server {owner} stopped while the job was running; "
-                              "the operation did not complete")
-        return [u for _i, u, _o in jobs]
+    def pause(self) -> None:
+        """Stop claiming (this server was fenced by its peers); jobs already running finish or are dropped."""
+        self._paused.set()
 
     def start(self) -> None:
-        self.register_server()
-        recovered = self.recover()
-        if recovered:
-            log.warning("failed %d interrupted job(s): %s", len(recovered), ", ".join(recovered))
+        self._paused.clear()
         for i in range(self.workers):
             t = threading.Thread(target=self._worker, name=f"job-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
-        hb = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        hb.start()
-        self._threads.append(hb)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -176,3 +222,4 @@ class JobQueue:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+

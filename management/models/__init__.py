@@ -1,6 +1,7 @@
 """All models, imported so that metadata is complete for Alembic and create_all."""
 
 from management.models.addressing import DedicatedGuestVlanRange, PortableIpAddress, PortableIpRange, PublicIpQuarantine
+from management.models.affinity import AffinityGroup, AffinityGroupVmMap
 from management.models.autoscale import (
     AutoScalePolicy,
     AutoScalePolicyCondition,
@@ -32,10 +33,11 @@ from management.models.infra import (
     VlanIpRange,
     Zone,
 )
-from management.models.jobs import AsyncJob, JobSync, ManagementServer
+from management.models.jobs import AsyncJob, ClusterLease, JobJournal, JobSync, ManagementServer
 from management.models.lb_policies import LbHealthCheckPolicy, LbStickinessPolicy
 from management.models.network import Network, Nic
 from management.models.network_access import CniConfiguration, NetworkPermission
+from management.models.nic_secondary_ips import NicSecondaryIp
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
 from management.models.routing import (
@@ -57,6 +59,7 @@ from management.models.rules import (
     SecurityGroupVmMap,
 )
 from management.models.schedules import SchedulerLease, VmSchedule, VmScheduledJob
+from management.models.snapshot_policies import SnapshotPolicy
 from management.models.storage import (
     Snapshot,
     Template,
@@ -71,9 +74,28 @@ from management.models.storage_admin import (
     SecondaryStorageSelector,
     StorageAccessGroup,
 )
+from management.models.vm_snapshots import VMSnapshot
+from management.models.volume_store import VolumeStoreRef
+from management.models.vpc import (
+    InternalLbRule,
+    InternalLbVm,
+    NetworkAcl,
+    NetworkAclItem,
+    RemoteAccessVpn,
+    S2sCustomerGateway,
+    S2sVpnConnection,
+    S2sVpnGateway,
+    StaticRoute,
+    Vpc,
+    VpcGateway,
+    VpcOffering,
+    VpcRouter,
+    VpnUser,
+)
 
 __all__ = [
-    "Account", "AccountType", "AsyncJob", "Cluster", "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
+    "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "JobJournal",
+    "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
     "Event",
     "GuestVlan", "Host", "ImageStore", "InstanceGroup", "JobSync", "ManagementServer", "Network",
     "NetworkOffering", "NetworkServiceProvider", "Nic", "OsCategory", "OsType", "PhysicalNetwork", "Pod",
@@ -85,6 +107,9 @@ __all__ = [
     "Backup", "BackupOffering", "BackupRepository", "BackupSchedule", "VmBackupOffering", "Bucket", "ObjectStore",
     "SchedulerLease", "VmSchedule", "VmScheduledJob", "DirectDownloadCertificate", "DirectDownloadCertificateHost",
     "SecondaryStorageSelector", "StorageAccessGroup",
+    "InternalLbRule", "InternalLbVm", "NetworkAcl", "NetworkAclItem", "RemoteAccessVpn", "S2sCustomerGateway",
+    "S2sVpnConnection", "S2sVpnGateway", "StaticRoute", "Vpc", "VpcGateway", "VpcOffering", "VpcRouter", "VpnUser",
+    "AffinityGroup", "AffinityGroupVmMap", "NicSecondaryIp", "SnapshotPolicy", "VMSnapshot", "VolumeStoreRef",
     # network family extras
     "AsNumber", "AsNumberRange", "AutoScalePolicy", "AutoScalePolicyCondition", "AutoScaleVmGroup",
     "AutoScaleVmGroupPolicy", "AutoScaleVmGroupStatistic", "AutoScaleVmGroupVm", "AutoScaleVmProfile", "BgpPeer",

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime
+from management.db.crypto import SealedString
 
 
 class VirtualMachine(IdMixin, TimestampMixin, Base):
@@ -42,8 +43,9 @@ class VirtualMachine(IdMixin, TimestampMixin, Base):
     ha_enabled: Mapped[bool] = mapped_column(default=False)
     user_data: Mapped[str | None] = mapped_column(Text, default=None)  # base64 as the client sent it
     keypairs: Mapped[str | None] = mapped_column(Text, default=None)  # comma separated key pair names
-    password: Mapped[str | None] = mapped_column(String(255), default=None)
-    vnc_password: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Sealed with the database key (management.db.crypto), loaded only where read.
+    password: Mapped[str | None] = mapped_column(SealedString(255), default=None, deferred=True)
+    vnc_password: Mapped[str | None] = mapped_column(SealedString(255), default=None, deferred=True)
     group_name: Mapped[str | None] = mapped_column(String(255), default=None)
     details_json: Mapped[str | None] = mapped_column(Text, default=None)
     display_vm: Mapped[bool] = mapped_column(default=True)

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime, utcnow
+from management.db.crypto import SealedString
 
 
 class AccountType(IntEnum):
@@ -106,7 +107,8 @@ class User(IdMixin, TimestampMixin, Base):
     timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     state: Mapped[str] = mapped_column(String(16), default="enabled")
     api_key: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
-    secret_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Sealed with the database key (management.db.crypto); loaded only where read (the key lookup, getUserKeys).
+    secret_key: Mapped[str | None] = mapped_column(SealedString(512), default=None, deferred=True)
     is_default: Mapped[bool] = mapped_column(default=False)
 
     account: Mapped[Account] = relationship(lazy="joined")
@@ -115,6 +117,7 @@ class User(IdMixin, TimestampMixin, Base):
 class UserSession(Base):
     __tablename__ = "user_session"
 
+    # The SHA-256 (hex) of the session key the client holds, never the key itself.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

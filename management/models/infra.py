@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime
+from management.db.crypto import SealedText
 
 
 class Zone(IdMixin, TimestampMixin, Base):
@@ -93,7 +94,8 @@ class Host(IdMixin, TimestampMixin, Base):
     last_pinged: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     disconnected: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     mgmt_server_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    details_json: Mapped[str | None] = mapped_column(Text, default=None)
+    # addHost credentials (XenServer), sealed with the database key (management.db.crypto).
+    details_json: Mapped[str | None] = mapped_column(SealedText, default=None)
 
     zone: Mapped[Zone] = relationship(lazy="joined")
     pod: Mapped[Pod | None] = relationship(lazy="joined")
@@ -231,6 +233,7 @@ class PublicIpAddress(IdMixin, Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), default=None, index=True)
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), default=None)
     network_id: Mapped[int | None] = mapped_column(IdType, default=None, index=True)  # associated guest network
+    vpc_id: Mapped[int | None] = mapped_column(IdType, default=None, index=True)  # a VPC's public IP
     source_nat: Mapped[bool] = mapped_column(default=False)
     one_to_one_nat: Mapped[bool] = mapped_column(default=False)  # static NAT
     vm_id: Mapped[int | None] = mapped_column(IdType, default=None)  # static NAT target

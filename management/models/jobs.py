@@ -1,10 +1,11 @@
-"""The async job queue table, the per-entity run lock, and management server heartbeats."""
+"""The async job queue table, the per-entity run lock, job step journals, management server membership and
+named leases."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -28,6 +29,7 @@ class AsyncJob(IdMixin, Base):
     instance_uuid: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     init_msid: Mapped[str] = mapped_column(String(64))
     executing_msid: Mapped[str | None] = mapped_column(String(64), default=None)
+    claim_runid: Mapped[int] = mapped_column(BigInteger, default=0)  # the executing server's run (incarnation)
     complete_msid: Mapped[str | None] = mapped_column(String(64), default=None)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -55,3 +57,36 @@ class ManagementServer(Base):
     state: Mapped[str] = mapped_column(String(16), default="Up")
     started: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Membership (services/cluster/membership.py): a new run id at every start tells incarnations apart.
+    runid: Mapped[int] = mapped_column(BigInteger, default=0)
+    service_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    service_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_stopped: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_boot: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    details_json: Mapped[str | None] = mapped_column(Text, default=None)  # runtime, OS, kernel
+    removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class JobJournal(Base):
+    """The step journal of a job that drives a hypervisor: each step is written in the unit of work that makes its
+    database change, an intent (`*-intent`) before the driver call it names. Whoever resumes the job after its
+    server died reads it to reconcile with the hypervisor (services/ha/takeover.py)."""
+
+    __tablename__ = "async_job_journal"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(IdType, ForeignKey("async_job.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(64))
+    data_json: Mapped[str | None] = mapped_column(Text, default=None)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClusterLease(Base):
+    """A named lease one management server holds at a time (services/cluster/ownership.py)."""
+
+    __tablename__ = "cluster_lease"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    runid: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -36,6 +36,8 @@ class Network(IdMixin, TimestampMixin, Base):
     specify_ip_ranges: Mapped[bool] = mapped_column(default=False)
     restart_required: Mapped[bool] = mapped_column(default=False)
     is_default: Mapped[bool] = mapped_column(default=False)  # the account's default network
+    vpc_id: Mapped[int | None] = mapped_column(IdType, default=None, index=True)  # a VPC tier
+    network_acl_id: Mapped[int | None] = mapped_column(IdType, default=None)  # the tier's ACL list
     details_json: Mapped[str | None] = mapped_column(Text, default=None)
     implemented: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ip6_gateway: Mapped[str | None] = mapped_column(String(255), default=None)

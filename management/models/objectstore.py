@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, TimestampMixin
+from management.db.crypto import SealedText
 
 
 class ObjectStore(IdMixin, TimestampMixin, Base):
@@ -17,7 +18,7 @@ class ObjectStore(IdMixin, TimestampMixin, Base):
     total_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     allocated_size: Mapped[int] = mapped_column(BigInteger, default=0)
     tags: Mapped[str | None] = mapped_column(String(1024), default=None)
-    details_json: Mapped[str | None] = mapped_column(Text, default=None)
+    details_json: Mapped[str | None] = mapped_column(SealedText, default=None)  # access and secret keys: sealed
 
 
 class Bucket(IdMixin, TimestampMixin, Base):

@@ -199,6 +199,66 @@ class VmMetadata:
 
 
 @dataclass(frozen=True)
+class S2sConnection:
+    """A site-to-site IPsec connection from ``local_ip`` (a public IP of the router) to a customer gateway."""
+    name: str
+    local_ip: str
+    peer_ip: str
+    local_cidrs: tuple[str, ...]
+    peer_cidrs: tuple[str, ...]
+    psk: str
+    ike_proposals: tuple[str, ...]   # strongSwan proposal keywords, e.g. ("aes128-sha1-modp1536",)
+    esp_proposals: tuple[str, ...]
+    ike_version: Literal["ike", "ikev1", "ikev2"] = "ike"
+    ike_lifetime: int = 86400
+    esp_lifetime: int = 3600
+    dpd: bool = False
+    passive: bool = False
+    force_encap: bool = False
+    split: bool = False
+
+
+@dataclass(frozen=True)
+class VpnUserCred:
+    name: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RemoteAccess:
+    """Remote-access VPN on ``public_ip``: IKEv1 with the pre-shared key plus XAuth (the VPN users' names and
+    passwords); clients get addresses from ``pool`` and reach ``local_cidrs``."""
+    public_ip: str
+    psk: str
+    pool: tuple[str, str]
+    local_cidrs: tuple[str, ...]
+    users: tuple[VpnUserCred, ...] = ()
+
+
+@dataclass(frozen=True)
+class VpnSpec:
+    s2s: tuple[S2sConnection, ...] = ()
+    remote_access: tuple[RemoteAccess, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.s2s and not self.remote_access
+
+    @property
+    def peer_cidrs(self) -> tuple[str, ...]:
+        """Networks reached through the tunnels (never source-NATed)."""
+        out = [c for s in self.s2s for c in s.peer_cidrs]
+        out += [str(n) for r in self.remote_access for n in pool_networks(r.pool)]
+        return tuple(dict.fromkeys(out))
+
+
+def pool_networks(pool: tuple[str, str]) -> list[ipaddress.IPv4Network]:
+    """The CIDRs covering an address range (the remote-access pool)."""
+    lo, hi = ipaddress.IPv4Address(pool[0]), ipaddress.IPv4Address(pool[1])
+    return list(ipaddress.summarize_address_range(lo, hi))
+
+
+@dataclass(frozen=True)
 class RouterSpec:
     router_id: str                   # [a-z0-9]{1,10}: netns dcr-<id>, host devices vrg-<id>/vrp-<id>
     name: str
@@ -218,6 +278,7 @@ class RouterSpec:
     ipv6: Ipv6Side | None = None
     ipv6_ingress: tuple[RoutedRule, ...] = ()
     ipv6_egress: tuple[RoutedRule, ...] = ()     # exceptions to egress_default, as for IPv4
+    vpn: VpnSpec = VpnSpec()          # remote-access VPN on the source-NAT IP (IPsec, see network/vpn.py)
 
     # ---- derived names
     @property
@@ -274,6 +335,18 @@ class ApplyResult:
 
 
 # ------------------------------------------------------------------------------------------------ contract
+
+class NamespaceSpec(Protocol):
+    """What every spec a namespace provider converges has (RouterSpec, VpcRouterSpec, InternalLbSpec)."""
+
+    @property
+    def router_id(self) -> str: ...
+
+    @property
+    def netns(self) -> str: ...
+
+    def validate(self) -> Any: ...
+
 
 @runtime_checkable
 class NetworkProvider(Protocol):
@@ -562,4 +635,15 @@ def spec_from_dict(d: dict[str, Any]) -> RouterSpec:
         ipv6_egress=_tuple(RoutedRule, d.get("ipv6_egress", [])),
         metadata={k: _build(VmMetadata, {**v, "user_data": bytes.fromhex(v["user_data"])})
                   for k, v in d.get("metadata", {}).items()},
+        vpn=vpn_from_dict(d.get("vpn")),
     )
+
+
+def vpn_from_dict(d: dict[str, Any] | None) -> VpnSpec:
+    d = d or {}
+    return VpnSpec(
+        s2s=tuple(S2sConnection(**{k: tuple(v) if isinstance(v, list) else v  # type: ignore[arg-type]
+                                   for k, v in c.items()}) for c in d.get("s2s", [])),
+        remote_access=tuple(RemoteAccess(**{**r, "pool": tuple(r["pool"]), "local_cidrs": tuple(r["local_cidrs"]),
+                                            "users": tuple(VpnUserCred(**u) for u in r.get("users", []))})
+                            for r in d.get("remote_access", [])))

@@ -17,6 +17,7 @@ from management.network.provider import (
     RoutedRule,
     RouterSpec,
 )
+from management.network.vpc_spec import VpcRouterSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 GUEST_IF = "guest0"
@@ -162,8 +163,10 @@ def nft_context(spec: RouterSpec) -> dict:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {sn.guest_ip} snat to {sn.public_ip}')
         if spec.public.source_nat_ip and not spec.routed:
             snat.append(f'oifname "{PUBLIC_IF}" ip saddr {spec.guest_cidr} snat to {spec.public.source_nat_ip}')
+    vpn_ips = sorted({r.public_ip for r in spec.vpn.remote_access} | {c.local_ip for c in spec.vpn.s2s})
     return {
         "spec": spec, "guest_if": GUEST_IF, "public_if": PUBLIC_IF if spec.public else None,
+        "vpn_ips": _set(vpn_ips) if vpn_ips and spec.public else "",
         "dnat": dnat, "snat": snat, "ingress": ingress,
         "egress": [egress_rule(r, spec.egress_default) for r in spec.egress],
         "routed_ingress": [routed_rule(r, 4, "accept") for r in spec.routed_ingress],
@@ -236,7 +239,7 @@ def lb_backend(lb: LoadBalancerRule) -> dict:
     return {"http": http, "lines": lines, "server": server}
 
 
-def render_haproxy(spec: RouterSpec, paths: RouterPaths) -> str | None:
+def render_haproxy(spec: RouterSpec | VpcRouterSpec, paths: RouterPaths) -> str | None:
     if not spec.load_balancers:
         return None
     return _env.get_template("haproxy.cfg.j2").render(
@@ -244,7 +247,7 @@ def render_haproxy(spec: RouterSpec, paths: RouterPaths) -> str | None:
         backends={lb.name: lb_backend(lb) for lb in spec.load_balancers})
 
 
-def render_metadata(spec: RouterSpec) -> str:
+def render_metadata(spec: RouterSpec | VpcRouterSpec) -> str:
     """The metadata server's JSON database: guest IP -> fields (user data base64-free: hex, read back to bytes)."""
     out = {}
     for ip, md in sorted(spec.metadata.items()):

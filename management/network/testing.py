@@ -184,3 +184,76 @@ class Guest:
                 os.kill(int(pid), signal.SIGKILL)
         sh("ip", "link", "del", self.host_dev, check=False)
         sh("ip", "netns", "del", self.netns, check=False)
+
+
+class RemoteAccessClient:
+    """A remote-access VPN client: a namespace on ``bridge`` (static address, default route via ``gateway``)
+    running its own charon that dials ``server`` with the pre-shared key and an XAuth user (IKEv1), asking for a
+    virtual IP and a tunnel to ``remote_cidr``."""
+
+    def __init__(self, netns: str, host_dev: str, bridge: str, address_cidr: str, workdir: Path,
+                 run_dir: Path) -> None:
+        self.netns, self.host_dev, self.bridge, self.address_cidr = netns, host_dev, bridge, address_cidr
+        self.workdir, self.run_dir = workdir, run_dir
+
+    def create(self) -> RemoteAccessClient:
+        sh("ip", "netns", "add", self.netns)
+        sh("ip", "link", "add", self.host_dev, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
+        sh("ip", "link", "set", self.host_dev, "master", self.bridge, "up")
+        sh("ip", "-n", self.netns, "link", "set", "eth0", "up")
+        sh("ip", "-n", self.netns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.netns, "addr", "add", self.address_cidr, "dev", "eth0")
+        return self
+
+    @property
+    def paths(self) -> Any:
+        from management.network import vpn
+
+        return vpn.VpnPaths(self.workdir, self.run_dir)
+
+    def connect(self, server: str, psk: str, user: str, password: str, remote_cidr: str, timeout: int = 15) -> bool:
+        """(Re)configures the client for ``user`` and dials; True when the tunnel is up."""
+        from management.network import vpn
+
+        paths = self.paths
+        paths.root.mkdir(parents=True, exist_ok=True)
+        vpn._write(paths.strongswan_conf, vpn.render_strongswan("client", self.netns, paths))
+        vpn._write(paths.swanctl_conf, f"""connections {{
+  home {{
+    version = 1
+    remote_addrs = {server}
+    vips = 0.0.0.0
+    proposals = aes128-sha1-modp2048
+    local-1 {{ auth = psk }}
+    local-2 {{ auth = xauth
+               xauth_id = {user} }}
+    remote {{ auth = psk
+              id = {server} }}
+    children {{ home {{ remote_ts = {remote_cidr}
+                       esp_proposals = aes128-sha1 }} }}
+  }}
+}}
+secrets {{
+  ike-1 {{ secret = {vpn._quote(psk)} }}
+  xauth-1 {{ id = {vpn._quote(user)}
+             secret = {vpn._quote(password)} }}
+}}
+""", 0o600)
+        if vpn._alive(paths.pid) is None:
+            vpn.start_charon(self.netns, paths)
+        vpn.swanctl(paths, "--terminate", "--ike", "home", "--force", "--timeout", "3", check=False)
+        vpn.swanctl(paths, "--load-all", "--file", str(paths.swanctl_conf))
+        r = vpn.swanctl(paths, "--initiate", "--child", "home", "--timeout", str(timeout), check=False,
+                        timeout=timeout + 10)
+        return r.returncode == 0
+
+    def exec(self, *args: str, check: bool = False, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        return sh("ip", "netns", "exec", self.netns, *args, check=check, timeout=timeout)
+
+    def destroy(self) -> None:
+        from management.network import vpn
+
+        vpn.stop_charon(self.paths)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        sh("ip", "link", "del", self.host_dev, check=False)
+        sh("ip", "netns", "del", self.netns, check=False)

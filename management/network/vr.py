@@ -29,11 +29,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from management.network import host
+from management.network import vpn as ipsec
 from management.network.host import run
 from management.network.provider import (
     ApplyResult,
+    NamespaceSpec,
     ProviderError,
     RouterSpec,
     RouterStatus,
@@ -54,6 +57,7 @@ from management.network.render import (
 )
 
 METADATA_SCRIPT = Path(__file__).with_name("metadata_server.py")
+AnySpec = NamespaceSpec  # RouterSpec here; VpcRouterSpec and InternalLbSpec in the subclasses
 NETNS_DIR = Path("/run/netns")
 
 
@@ -118,19 +122,38 @@ def _write_if_changed(path: Path, text: str | None) -> bool:
 
 
 class NamespaceRouterProvider:
-    """``NetworkProvider`` implemented with a network namespace per router (see the module docstring)."""
+    """``NetworkProvider`` implemented with a network namespace per router (see the module docstring).
+
+    Subclasses (the VPC router) keep their routers under another ``SUBDIR`` and override the spec (de)serialisation
+    (``_dump``/``_load``), the links, addresses and services they converge, and what teardown removes."""
+
+    SUBDIR = "routers"
 
     def __init__(self, state_dir: str | os.PathLike[str], *, python: str | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.python = python or sys.executable
-        (self.state_dir / "routers").mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def _dir(self) -> Path:
+        return self.state_dir / self.SUBDIR
+
+    def _dump(self, spec: Any) -> dict[str, Any]:
+        return spec_to_dict(spec)
+
+    def _load(self, data: dict[str, Any]) -> Any:
+        return spec_from_dict(data)
 
     # ------------------------------------------------------------------------------------------ public API
 
     def paths(self, router_id: str) -> RouterPaths:
-        return RouterPaths(self.state_dir / "routers" / router_id)
+        return RouterPaths(self._dir / router_id)
 
-    def implement(self, spec: RouterSpec) -> ApplyResult:
+    def vpn_paths(self, router_id: str) -> ipsec.VpnPaths:
+        paths = self.paths(router_id)
+        return ipsec.VpnPaths(paths.root / "ipsec", paths.run_dir / "ipsec")
+
+    def implement(self, spec: AnySpec) -> ApplyResult:
         spec.validate()
         t0 = time.monotonic()
         with self._lock(spec.router_id):
@@ -140,12 +163,11 @@ class NamespaceRouterProvider:
             changed += self._ensure_netns(spec)
             changed += self._ensure_links(spec, paths)
             changed += self._ensure_addresses(spec)
-            changed += self._ensure_ipv6(spec)
             changed += self._converge_services(spec, paths)
-            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+            _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
-    def apply_rules(self, spec: RouterSpec) -> ApplyResult:
+    def apply_rules(self, spec: AnySpec) -> ApplyResult:
         spec.validate()
         t0 = time.monotonic()
         with self._lock(spec.router_id):
@@ -153,12 +175,12 @@ class NamespaceRouterProvider:
                 raise ProviderError(f"router {spec.router_id} is not implemented")
             paths = self.paths(spec.router_id)
             changed = self._converge_services(spec, paths)
-            _write_if_changed(paths.spec, json.dumps(spec_to_dict(spec), indent=1, sort_keys=True) + "\n")
+            _write_if_changed(paths.spec, json.dumps(self._dump(spec), indent=1, sort_keys=True) + "\n")
         return ApplyResult(spec.router_id, tuple(changed), time.monotonic() - t0)
 
-    def status(self, router: RouterSpec | str) -> RouterStatus:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def status(self, router: AnySpec | str) -> RouterStatus:
+        rid = router if isinstance(router, str) else router.router_id
+        spec: Any = self.last_spec(rid) if isinstance(router, str) else router
         ns = f"dcr-{rid}"
         if not (NETNS_DIR / ns).exists():
             return RouterStatus(rid, "Stopped", ())
@@ -172,11 +194,13 @@ class NamespaceRouterProvider:
                                       "" if nft_ok.returncode == 0 else "table ip devcloud missing"))
         if spec is not None and spec.load_balancers:
             services.append(self._health("haproxy", paths.haproxy_pid, str(paths.haproxy_cfg)))
+        if spec is not None and not spec.vpn.empty:
+            services.append(self._health("charon", self.vpn_paths(rid).pid, "charon"))
         return RouterStatus(rid, "Running", tuple(services))
 
-    def reboot(self, router: RouterSpec | str) -> ApplyResult:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def reboot(self, router: AnySpec | str) -> ApplyResult:
+        rid = router if isinstance(router, str) else router.router_id
+        spec = self.last_spec(rid) if isinstance(router, str) else router
         if spec is None:
             raise ProviderError(f"router {rid} has never been implemented here: nothing to reboot")
         t0 = time.monotonic()
@@ -185,17 +209,17 @@ class NamespaceRouterProvider:
         res = self.implement(spec)
         return ApplyResult(rid, ("reboot",) + res.changed, time.monotonic() - t0)
 
-    def destroy(self, router: RouterSpec | str) -> ApplyResult:
-        rid = router.router_id if isinstance(router, RouterSpec) else router
-        spec = router if isinstance(router, RouterSpec) else self.last_spec(rid)
+    def destroy(self, router: AnySpec | str) -> ApplyResult:
+        rid = router if isinstance(router, str) else router.router_id
+        spec = self.last_spec(rid) if isinstance(router, str) else router
         t0 = time.monotonic()
         with self._lock(rid):
             changed = self._teardown(rid, spec, keep_files=False)
         return ApplyResult(rid, tuple(changed), time.monotonic() - t0)
 
-    def last_spec(self, router_id: str) -> RouterSpec | None:
+    def last_spec(self, router_id: str) -> AnySpec | None:
         try:
-            return spec_from_dict(json.loads(self.paths(router_id).spec.read_text()))
+            return self._load(json.loads(self.paths(router_id).spec.read_text()))
         except (OSError, ValueError, KeyError):
             return None
 
@@ -215,13 +239,13 @@ class NamespaceRouterProvider:
 
     def routers(self) -> list[str]:
         """Router ids with state here (e.g. to re-implement them after a server restart)."""
-        return sorted(p.name for p in (self.state_dir / "routers").iterdir() if p.is_dir())
+        return sorted(p.name for p in self._dir.iterdir() if p.is_dir())
 
     # ------------------------------------------------------------------------------------------ plumbing
 
     @contextlib.contextmanager
     def _lock(self, router_id: str) -> Iterator[None]:
-        path = self.state_dir / "routers" / f".{router_id}.lock"
+        path = self._dir / f".{router_id}.lock"
         with open(path, "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
@@ -229,10 +253,10 @@ class NamespaceRouterProvider:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _ns(self, spec: RouterSpec, *args: str, check: bool = True):
+    def _ns(self, spec: Any, *args: str, check: bool = True):
         return run(["ip", "netns", "exec", spec.netns, *args], check=check)
 
-    def _ensure_netns(self, spec: RouterSpec) -> list[str]:
+    def _ensure_netns(self, spec: Any) -> list[str]:
         if (NETNS_DIR / spec.netns).exists():
             return []
         run(["ip", "netns", "add", spec.netns])
@@ -242,7 +266,7 @@ class NamespaceRouterProvider:
                  "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
         return ["netns"]
 
-    def _ensure_veth(self, spec: RouterSpec, host_end: str, ns_end: str, bridge: str, vlan: int | None) -> list[str]:
+    def _ensure_veth(self, spec: Any, host_end: str, ns_end: str, bridge: str, vlan: int | None) -> list[str]:
         changed: list[str] = []
         inner = host.link_info(ns_end, spec.netns)
         if not host.link_exists(host_end) or inner is None:
@@ -255,7 +279,7 @@ class NamespaceRouterProvider:
             changed.append(f"port:{host_end}")
         return changed
 
-    def _ensure_links(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _ensure_links(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed: list[str] = []
         owned = self._owned(paths)
         if host.ensure_bridge(spec.guest.bridge):
@@ -277,16 +301,20 @@ class NamespaceRouterProvider:
         except (OSError, ValueError):
             return {}
 
-    def _addresses(self, spec: RouterSpec, dev: str) -> set[str]:
+    def _addresses(self, spec: Any, dev: str) -> set[str]:
         out = run(["ip", "-n", spec.netns, "-j", "addr", "show", "dev", dev]).stdout
         return {f"{a['local']}/{a['prefixlen']}" for e in json.loads(out or "[]") for a in e.get("addr_info", [])
                 if a.get("family") == "inet"}
 
-    def _ensure_addresses(self, spec: RouterSpec) -> list[str]:
-        changed: list[str] = []
+    def _ensure_addresses(self, spec: Any) -> list[str]:
         want = {GUEST_IF: {str(spec.guest_iface)}}
         if spec.public is not None:
             want[PUBLIC_IF] = {f"{ip}/{spec.public.prefix}" for ip in spec.public.ips}
+        return self._converge_addresses(spec, want) + self._ensure_ipv6(spec)
+
+    def _converge_addresses(self, spec: Any, want: dict[str, set[str]]) -> list[str]:
+        """Each device of ``want`` up with exactly its addresses; the default route via the public gateway."""
+        changed: list[str] = []
         for dev, addrs in want.items():
             info = host.link_info(dev, spec.netns) or {}
             have = self._addresses(spec, dev)
@@ -297,10 +325,10 @@ class NamespaceRouterProvider:
                 added.sort(key=lambda a: a != first)
             for a in sorted(have - addrs):
                 run(["ip", "-n", spec.netns, "addr", "del", a, "dev", dev])
-                changed.append(f"addr-:{a}")
+                changed.append(f"addr-:{dev}:{a}")
             for a in added:
                 run(["ip", "-n", spec.netns, "addr", "add", a, "dev", dev])
-                changed.append(f"addr+:{a}")
+                changed.append(f"addr+:{dev}:{a}")
             if dev == PUBLIC_IF and added and spec.public is not None:
                 host.flush_neighbours(spec.public.bridge, [a.split("/")[0] for a in added])
             if "UP" not in (info.get("flags") or []):
@@ -360,16 +388,20 @@ class NamespaceRouterProvider:
 
     # ------------------------------------------------------------------------------------------ services
 
-    def _converge_services(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_services(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed: list[str] = []
         changed += self._converge_nft(spec, paths)
         changed += self._converge_dnsmasq(spec, paths)
         changed += self._converge_haproxy(spec, paths)
         changed += self._converge_metadata(spec, paths)
+        changed += ipsec.converge(spec.router_id, spec.netns, self.vpn_paths(spec.router_id), spec.vpn)
         return changed
 
-    def _converge_nft(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
-        text = render_nftables(spec)
+    def _render_nft(self, spec: Any) -> str:
+        return render_nftables(spec)
+
+    def _converge_nft(self, spec: Any, paths: RouterPaths) -> list[str]:
+        text = self._render_nft(spec)
         try:
             same = paths.nft.read_text() == text
         except OSError:
@@ -382,10 +414,14 @@ class NamespaceRouterProvider:
         os.replace(new, paths.nft)
         return ["nftables"]
 
-    def _converge_dnsmasq(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_dnsmasq(self, spec: Any, paths: RouterPaths) -> list[str]:
         conf_changed = _write_if_changed(paths.dnsmasq_conf, render_dnsmasq(spec, paths))
         hosts_changed = _write_if_changed(paths.hosts, render_hosts(spec))
         hosts_changed |= _write_if_changed(paths.dhcp_hosts, render_dhcp_hosts(spec))
+        return self._run_dnsmasq(spec, paths, conf_changed, hosts_changed)
+
+    def _run_dnsmasq(self, spec: Any, paths: RouterPaths, conf_changed: bool, hosts_changed: bool) -> list[str]:
+        """(Re)starts dnsmasq when its configuration changed or it is not running; SIGHUP for new hosts only."""
         marker = str(paths.dnsmasq_conf)
         pid = _read_pid(paths.dnsmasq_pid)
         if conf_changed or not _pid_alive(pid, marker):
@@ -398,7 +434,7 @@ class NamespaceRouterProvider:
             return ["dnsmasq:reload"]
         return []
 
-    def _converge_haproxy(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_haproxy(self, spec: Any, paths: RouterPaths) -> list[str]:
         text = render_haproxy(spec, paths)
         marker = str(paths.haproxy_cfg)
         pid = _read_pid(paths.haproxy_pid)
@@ -426,7 +462,7 @@ class NamespaceRouterProvider:
         self._ns(spec, *cmd)
         return ["haproxy:start"]
 
-    def _converge_metadata(self, spec: RouterSpec, paths: RouterPaths) -> list[str]:
+    def _converge_metadata(self, spec: Any, paths: RouterPaths) -> list[str]:
         changed = ["metadata:data"] if _write_if_changed(paths.metadata, render_metadata(spec)) else []
         marker = str(paths.metadata)
         pid = _read_pid(paths.metadata_pid)
@@ -447,12 +483,20 @@ class NamespaceRouterProvider:
 
     # ------------------------------------------------------------------------------------------ teardown
 
-    def _teardown(self, rid: str, spec: RouterSpec | None, *, keep_files: bool) -> list[str]:
+    def _daemons(self, paths: RouterPaths) -> list[tuple[Path, Path]]:
+        """(pid file, marker) of the daemons the router runs (the marker is in their command line)."""
+        return [(paths.dnsmasq_pid, paths.dnsmasq_conf), (paths.haproxy_pid, paths.haproxy_cfg),
+                (paths.metadata_pid, paths.metadata)]
+
+    def _host_links(self, rid: str, spec: Any) -> list[str]:
+        return [f"vrg-{rid}", f"vrp-{rid}"]
+
+    def _teardown(self, rid: str, spec: Any, *, keep_files: bool) -> list[str]:
         changed: list[str] = []
         paths = self.paths(rid)
         ns = f"dcr-{rid}"
-        for pidfile, marker in ((paths.dnsmasq_pid, paths.dnsmasq_conf), (paths.haproxy_pid, paths.haproxy_cfg),
-                                (paths.metadata_pid, paths.metadata)):
+        changed += ipsec.destroy(self.vpn_paths(rid))
+        for pidfile, marker in self._daemons(paths):
             pid = _read_pid(pidfile)
             if _pid_alive(pid, str(marker)):
                 _kill(pid, str(marker))
@@ -462,7 +506,7 @@ class NamespaceRouterProvider:
             stray = run(["ip", "netns", "pids", ns], check=False).stdout.split()
             for p in stray:
                 _kill(int(p))
-        for dev in (f"vrg-{rid}", f"vrp-{rid}"):
+        for dev in self._host_links(rid, spec):
             if host.link_exists(dev):
                 run(["ip", "link", "del", "dev", dev], check=False)
                 changed.append(f"veth:{dev}")
@@ -479,7 +523,7 @@ class NamespaceRouterProvider:
             if paths.root.exists():
                 shutil.rmtree(paths.root, ignore_errors=True)
                 changed.append("files")
-            (self.state_dir / "routers" / f".{rid}.lock").unlink(missing_ok=True)
+            (self._dir / f".{rid}.lock").unlink(missing_ok=True)
         else:
             # force re-rendering on the next implement (the daemons are gone)
             for f in (paths.nft, paths.dnsmasq_conf, paths.haproxy_cfg):

@@ -105,6 +105,11 @@ def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid
         return session.get_one(Account, caller.account_id)
     if account is None or domain_uuid is None:
         raise ParamError("account and domainid must be specified together")
+    if not caller.is_admin and (account != caller.account_name or domain_uuid != caller.domain_uuid):
+        # AccountManager.finalizeOwner: a plain user may only name itself; nothing about the other account (not
+        # even whether it exists) is looked up or told.
+        raise PermissionDenied(f"Can't create/list resources for account {account} in domain {domain_uuid}, "
+                               "permission denied")
     domain = resolve(session, caller, "Domain", domain_uuid, "read")
     acct = session.scalar(
         select(Account).where(Account.name == account, Account.domain_id == domain.id, Account.removed.is_(None))
@@ -113,7 +118,7 @@ def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid
         raise ParamError(f"Unable to find account {account} in domain id={domain_uuid}")
     if not can_access_owner(session, caller, acct.id, acct.domain_id):
         raise PermissionDenied(f"Account '{caller.account_name}' does not have permission to act for account "
-                               f"{account}", uuids=[acct.uuid])
+                               f"{account}")  # the other account's id stays unknown to the caller
     return acct
 
 

@@ -59,6 +59,10 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
                       "connection is still working"),
     "ping.timeout": ("2.5", "Advanced", None, "Multiplier to ping.interval before announcing an agent has "
                      "timed out"),
+    "cluster.heartbeat.interval": ("1500", "management-server", None, "Milliseconds between two heartbeats of a "
+                                   "management server"),
+    "cluster.heartbeat.threshold": ("150000", "management-server", None, "Milliseconds without a heartbeat after "
+                                    "which the peers declare a management server Down and take over its work"),
     "vm.sync.interval": ("60", "Advanced", None, "Interval (in seconds) between VM power-state sync rounds "
                          "that reconcile VM states with what the hypervisors report"),
     "network.gc.interval": ("600", "Advanced", None, "Seconds to wait before checking for networks to "
@@ -92,6 +96,16 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
     "max.account.user.vms": ("20", "Account Defaults", None, "The default maximum number of user VMs that can "
                              "be deployed for an account"),
     "storage.max.volume.size": ("2000", "Storage", None, "The maximum size for a volume (in GB)."),
+    "max.account.vpcs": ("20", "Account Defaults", None, "The default maximum number of vpcs that can be created for "
+                         "an account"),
+    "vpc.max.networks": ("3", "Advanced", None, "Maximum number of networks per vpc"),
+    "remote.access.vpn.client.iprange": ("10.1.2.1-10.1.2.8", "Network", None, "The range of ips to be allocated "
+                                         "to remote access vpn clients. The first ip in the range is used by the "
+                                         "VPN server"),
+    "remote.access.vpn.psk.length": ("24", "Network", None, "The length of the ipsec preshared key (minimum 8, "
+                                     "maximum 256)"),
+    "remote.access.vpn.user.limit": ("8", "Network", None, "The maximum number of VPN users that can be created "
+                                     "per account"),
     "custom.diskoffering.size.max": ("1024", "Advanced", None, "Maximum size in GB for custom disk offering."),
     "custom.diskoffering.size.min": ("1", "Advanced", None, "Minimum size in GB for custom disk offering."),
     "scheduler.interval": ("60", "Advanced", None, "Interval (in seconds) between rounds of the scheduler that runs "
@@ -126,6 +140,11 @@ SETTINGS: dict[str, tuple[str, str, str | None, str]] = {
 # Settings whose cluster-scoped value is the cluster's own column.
 _CLUSTER_COLUMNS = {"cpu.overprovisioning.factor": "cpu_overcommit_ratio",
                     "mem.overprovisioning.factor": "mem_overcommit_ratio"}
+
+
+def register(name: str, default: str | None, category: str, description: str, scope: str | None = None) -> None:
+    """A setting owned by a feature module (seeded like the ones above; the module is imported before bootstrap)."""
+    SETTINGS.setdefault(name, (default, category, scope, description))  # type: ignore[arg-type]
 
 
 def seed(session: Session) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from management.drivers import base as drv
 from management.drivers.errors import DriverError
-from management.errors import CloudError, InternalError
+from management.errors import CloudError, InternalError, logged
 from management.models.compute import VirtualMachine
 from management.models.infra import Host, StoragePool
 from management.models.storage import Volume
@@ -106,4 +106,5 @@ def driver_for_volume(runtime: Runtime, session: Session, vol: Volume) -> drv.Hy
 
 
 def driver_error(op: str, what: str, exc: Exception) -> CloudError:
-    return InternalError(f"Unable to {op} {what} due to error: {exc}")
+    """A hypervisor's failure as the client sees it: what failed and the request id (the driver's text is logged)."""
+    return logged(InternalError, f"Unable to {op} {what} due to an error on its host", exc)

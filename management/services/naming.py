@@ -9,6 +9,8 @@ carries it:
   ``VM<cloud id>``, so domains are ``i-2-1-VMk3x9q`` (CloudStack's shape; an operator may still set it);
 - the zone's public bridge is ``dcp<cloud id><zone id>``;
 - a router's key (namespace ``dcr-<key>``, host ends ``vrg-<key>``/``vrp-<key>``) is ``<cloud id><network id>``;
+  a VPC's router's ``<cloud id>0v<vpc id>``, an internal load balancer's ``<cloud id>0b<its vm id>`` (ids in base
+  36; a network's id never starts with ``0``, so the ``0`` keeps them apart from the network routers' keys);
 - the security-group nftables tables are ``devcloud_sg_<cloud id>``.
 
 Guest bridges (``dcb`` + the network uuid), pools and volumes (uuids) are unique already. A database created before
@@ -75,6 +77,20 @@ def router_key(cid: str, network_id: int, state_dir: str | Path) -> str:
         salt = hashlib.sha1(str(Path(state_dir).resolve()).encode()).hexdigest()[:3]
         return f"{salt}{network_id}"[:10]
     return f"{cid}{_to36(network_id)}"  # 5 + at most 5 base-36 digits
+
+
+def appliance_key(cid: str, kind: str, row_id: int, legacy_seed: str) -> str:
+    """The provider key of an appliance other than a network's router: ``kind`` is one letter (``v`` a VPC's router,
+    ``b`` an internal load balancer). After the cloud id comes ``0``, which a network router's key never has there
+    (base-36 ids have no leading zero), so the two kinds of keys never meet in the host's ``dcr-`` namespaces.
+    A legacy cloud salts the row id with ``legacy_seed`` (its state dir, or the appliance's uuid)."""
+    if not cid:
+        salt = hashlib.sha1(legacy_seed.encode()).hexdigest()[:3]
+        return f"{salt}{kind}{row_id}"[:10]
+    key = f"{cid}0{kind}{_to36(row_id)}"  # 5 + 2 + at most 3 base-36 digits
+    if len(key) > 10:
+        raise ValueError(f"{kind} appliance id {row_id} is beyond this cloud's {36 ** 3 - 1} ({key!r} > 10 chars)")
+    return key
 
 
 def _to36(n: int) -> str:

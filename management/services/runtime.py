@@ -14,5 +14,6 @@ class Runtime:
     settings: Settings
     db: Database
     msid: str
+    runid: int = 0  # this start of the server (services/cluster/membership.py); claims and leases carry it
     # Room for long-lived collaborators (driver pools, network providers) keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)

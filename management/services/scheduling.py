@@ -24,6 +24,7 @@ from management.db.base import utcnow
 from management.models.jobs import AsyncJob
 from management.models.schedules import SchedulerLease
 from management.services.runtime import Runtime
+from management.services.system_account import system_user
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ def submit_job(session: Session, command: str, params: dict[str, object], *, acc
                instance_type: str, instance_uuid: str, msid: str) -> AsyncJob:
     """Queues an API command as an async job run by the SYSTEM user on behalf of an account (how CloudStack's
     schedulers submit their work); the job workers pick it up."""
-    from management.services.identity import identity
-
-    system = identity.system_user(session)
+    system = system_user(session)
     job = AsyncJob(command=command, cmd_class=f"org.apache.cloudstack.api.command.{command}Cmd",
                    params_json=json.dumps(params), account_id=account_id, user_id=system.id, domain_id=domain_id,
                    instance_type=instance_type, instance_uuid=instance_uuid, init_msid=msid)

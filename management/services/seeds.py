@@ -70,3 +70,6 @@ def seed_inventory(session: Session) -> None:
     from management.services.network import autoscale
 
     autoscale.ensure_counters(session)  # the virtual router's default autoscale counters
+    from management.services.network import vpc
+
+    vpc.seed(session)  # the stock VPC offerings and the default_allow/default_deny ACL lists

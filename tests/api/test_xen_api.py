@@ -134,12 +134,12 @@ def test_deploy_on_the_pool_runs_and_expunge_leaves_nothing(api: ApiClient, xen_
     assert vm["state"] == "Running" and vm["hypervisor"] == "XenServer"
     running = {r["other_config"]["devcloud_uuid"]: r for r in fake.guest_vms().values()}
     assert running[vm["id"]]["power_state"] == "Running"
-    # the calls a real pool receives: template VDI cloned on the NFS SR, VM/VBD/VIF created, started async
+    # the calls a real pool receives: template VDI cloned on the NFS SR, VM, root and CD VBDs, VIFs, async start
     names = fake.call_names()
     seq = [n for n in names if n in ("Async.VDI.clone", "VM.create", "VBD.create", "VIF.create",
                                      "Async.VM.start_on")]
     vifs = ["VIF.create"] * len(vm.get("nic", []))  # a Basic zone without a guest network has no NIC
-    assert seq == ["Async.VDI.clone", "VM.create", "VBD.create", *vifs, "Async.VM.start_on"]
+    assert seq == ["Async.VDI.clone", "VM.create", "VBD.create", "VBD.create", *vifs, "Async.VM.start_on"]
 
     api.run("stopVirtualMachine", id=vm["id"])
     assert fake.guest_vms() and all(r["power_state"] == "Halted" for r in fake.guest_vms().values())

@@ -443,6 +443,37 @@ def test_qemu_killed_out_of_band_and_hand_made_domain(cloud: Cloud) -> None:
     assert cloud.domain(vm["id"]) is None
 
 
+def test_ha_vm_whose_qemu_is_killed_runs_again(cloud: Cloud) -> None:
+    o = cloud.offering
+    ha = cloud("createServiceOffering", name="ha-" + uuid.uuid4().hex[:6], displaytext="HA", offerha=True,
+               cpunumber=o["cpunumber"], cpuspeed=o["cpuspeed"], memory=o["memory"])["serviceoffering"]
+    vm = cloud.deploy(name="ha-" + uuid.uuid4().hex[:6], serviceofferingid=ha["id"])
+    assert vm["haenable"] is True
+    inst = vm["instancename"]
+    cloud.wait_console(inst, LOGIN)
+    pid = qemu_pid(inst)
+    assert pid and is_qemu(pid)
+    logins = len(LOGIN.findall(cloud.console_log(inst)))
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+
+    def running_again() -> bool:
+        new = qemu_pid(inst)
+        return cloud.vm(vm["id"])["state"] == "Running" and bool(new) and new != pid and is_qemu(new or 0)
+
+    wait_for(running_again, 60, "the HA VM Running again on a new QEMU")
+    print(f"HA VM Running again {time.monotonic() - t0:.1f}s after its QEMU was killed")
+    assert dom_state(cloud, vm["id"]) == "running"
+    jobs = [j for j in cloud("listAsyncJobs", listall=True)["asyncjobs"]
+            if j.get("jobinstanceid") == vm["id"] and j["cmd"].endswith("startVirtualMachineCmd")]
+    assert [j["jobstatus"] for j in jobs] == [1], jobs
+    # the serial log is appended to: the restarted guest's boot ends in one more login prompt
+    wait_for(lambda: len(LOGIN.findall(cloud.console_log(inst))) > logins, BOOT_TIMEOUT,
+             "the restarted guest's login prompt")
+    cloud.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+    assert cloud.domain(vm["id"]) is None
+
+
 def test_failed_disk_copy_leaves_nothing_behind(cloud: Cloud) -> None:
     """A template whose image cannot be cloned (its qcow2 backing file is missing): the copy to primary storage
     works, the linked clone fails in the middle of the deploy. The job FAILS with the libvirt reason, and no

@@ -132,8 +132,9 @@ class Cloud:
         return job.get("jobresult", {})  # type: ignore[no-any-return]
 
     def deploy(self, **kw: Any) -> dict[str, Any]:
-        started = self.api("deployVirtualMachine", zoneid=self.zone["id"], templateid=self.template["id"],
-                           serviceofferingid=self.offering["id"], keypair=self.keypair, **kw)
+        started = self.api("deployVirtualMachine", **{"zoneid": self.zone["id"], "templateid": self.template["id"],
+                                                      "serviceofferingid": self.offering["id"],
+                                                      "keypair": self.keypair, **kw})
         self.vms.append(started["id"])
         job = self.api.wait(started["jobid"], timeout=240)
         assert job["jobstatus"] == 1, f"deploy failed: {job.get('jobresult')}\n{self.served.log()}"
@@ -214,7 +215,10 @@ def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
 
 
 @contextlib.contextmanager
-def served_cloud(image: Path, basic: bool) -> Iterator[Cloud]:
+def served_cloud(image: Path, basic: bool, spec: Callable[[str, Path, bool], Any] | None = None,
+                 public_gw: str | None = None) -> Iterator[Cloud]:
+    """A served instance with one zone (``zone_spec`` here, or another module's ``spec``), the tiny template and a
+    key pair; everything removed afterwards."""
     from appliance.client import CloudClient
     from appliance.deploy import Deployer
 
@@ -234,7 +238,7 @@ def served_cloud(image: Path, basic: bool) -> Iterator[Cloud]:
     try:
         client = CloudClient(served.endpoint, served.apikey, served.secretkey, poll_interval=0.1, job_timeout=120)
         try:
-            Deployer(client).deploy(zone_spec(tag, workdir, basic))
+            Deployer(client).deploy((spec or zone_spec)(tag, workdir, basic))
         finally:
             client.close()
         api = served.client()
@@ -251,7 +255,7 @@ def served_cloud(image: Path, basic: bool) -> Iterator[Cloud]:
         cloud = Cloud(served, workdir, zone, tmpl, so, f"kp-{tag}", key, tag)
         yield cloud
     finally:
-        _teardown(cloud, served, workdir, links_before)
+        _teardown(cloud, served, workdir, links_before, public_gw or PUBLIC_GW)
 
 
 def sg_enforcer(served: Served) -> Any:
@@ -269,7 +273,8 @@ def sg_enforcer(served: Served) -> Any:
     return SecurityGroupEnforcer(served.state_dir / "network", table)
 
 
-def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: set[str]) -> None:
+def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: set[str],
+              public_gw: str = PUBLIC_GW) -> None:
     if cloud is not None:
         served = cloud.served
         for vm_id in cloud.vms:
@@ -323,7 +328,7 @@ def _teardown(cloud: Cloud | None, served: Served, workdir: Path, links_before: 
                 nethost.remove_bridge(name)
     for name in os.listdir("/sys/class/net"):  # a public bridge another cloud still uses keeps only its addresses
         if name.startswith("dcp"):
-            nethost.run(["ip", "addr", "del", f"{PUBLIC_GW}/24", "dev", name], check=False)
+            nethost.run(["ip", "addr", "del", f"{public_gw}/24", "dev", name], check=False)
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@ query API returns devcloud's series with the values the CloudStack API lists."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import Served, _free_port, wait_for
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def query(port: int, expr: str) -> list[dict[str, Any]]:
@@ -69,6 +71,21 @@ def test_prometheus_scrapes_the_server(served: Served, tmp_path: Path) -> None:
         assert [z["metric"]["zone"] for z in zones] == [zone["name"]]
         depth = query(port, "devcloud_async_job_queue_depth")
         assert depth and float(depth[0]["value"][1]) >= 0
+        # every query of the Grafana dashboard in the repo is valid PromQL over series this server exports
+        # (rate() needs two scrapes of a counter: wait until the API counter has them)
+        wait_for(lambda: query(port, 'rate(devcloud_api_requests_total{command="listZones"}[1m])'), timeout=30,
+                 interval=0.5)
+        dashboard = json.loads((ROOT / "observability" / "grafana-dashboard.json").read_text())
+        empty = []
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                if not query(port, target["expr"]):
+                    empty.append(panel["title"])
+        # a fresh cloud has no driver calls, S3/EC2 traffic or failed jobs yet; everything else has data
+        assert set(empty) <= {"Driver call latency p95 by operation", "S3 and EC2 bytes per second",
+                              "S3 and EC2 requests per second by status", "Failed jobs by command",
+                              "API errors per second by outcome", "Routers by state", "User VMs by state",
+                              "Public IPs allocated", "Primary storage used"}, empty
     finally:
         proc.terminate()
         proc.wait(30)

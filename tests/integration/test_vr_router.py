@@ -271,6 +271,33 @@ def test_egress_default_deny_blocks_guest_traffic_to_public_side(world):
         provider.apply_rules(spec)
 
 
+def test_remote_access_vpn_on_the_source_nat_ip(world):
+    """Remote-access VPN on an isolated network: a client namespace with a VPN user's credentials reaches a guest."""
+    from management.network.provider import RemoteAccess, VpnSpec, VpnUserCred
+    from management.network.testing import RemoteAccessClient
+
+    provider, spec, guests = world
+    ra = RemoteAccess(SNAT_IP, "iso-psk-secret", ("10.1.2.2", "10.1.2.8"), ("10.251.0.0/24",),
+                      (VpnUserCred("carol", "Carol-pass-1"),))
+    apply(provider, dataclasses.replace(spec, vpn=VpnSpec(remote_access=(ra,))), "apply_rules (remote access)")
+    assert provider.status(spec.router_id).service("charon").running
+    work = Path(f"/tmp/dcvpn{SFX}")
+    client = RemoteAccessClient(f"dcc{SFX}", f"vqc{SFX}", PUB_BR, f"198.18.{NET}.250/24", work,
+                                Path(f"/run/devcloud/clientv{SFX}")).create()
+    try:
+        assert client.connect(SNAT_IP, "iso-psk-secret", "carol", "Carol-pass-1", "10.251.0.0/24")
+        out = client.exec("busybox", "wget", "-q", "-O", "-", f"http://{IPS['vm1']}:8080/", timeout=15).stdout
+        assert out == "vm1"
+        assert not client.connect(SNAT_IP, "iso-psk-secret", "carol", "wrong-pass-1", "10.251.0.0/24", timeout=8)
+    finally:
+        client.destroy()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        apply(provider, spec, "apply_rules (remote access removed)")
+    assert provider.status(spec.router_id).service("charon") is None
+
+
 def test_restore_after_host_crash(world):
     """The namespace and every daemon vanish (host reboot); a new provider instance (server restart) restores."""
     provider, spec, guests = world

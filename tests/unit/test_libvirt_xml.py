@@ -163,3 +163,12 @@ def test_volume_xml_units_parsed() -> None:
 def test_wrong_root_rejected() -> None:
     with pytest.raises(ValueError):
         DomainConfig.from_xml("<pool type='dir'/>")
+
+
+def test_disk_boot_order_round_trips() -> None:
+    disk = DiskConfig(target_dev="hdd", target_bus="ide", device="cdrom", driver_type="raw",
+                      source_path="/p/tiny.iso", readonly=True, boot_order=1)
+    el = disk.to_element()
+    assert el.find("boot").get("order") == "1"
+    assert DiskConfig.from_element(el).boot_order == 1
+    assert DiskConfig.from_element(DiskConfig(target_dev="vda").to_element()).boot_order is None

@@ -97,7 +97,8 @@ def test_spawn_call_sequence(fake: FakeXapi, drv: XenAPIDriver, pool: str, templ
                                                                 "host.get_PIFs", "PIF.get"))]
     assert names[:names.index("Async.VM.start_on") + 1] == [
         "Async.VDI.clone", "VDI.set_other_config", "VDI.set_name_label", "VDI.resize",
-        "VM.create", "VBD.create", "network.create", "pool.create_VLAN", "VIF.create", "Async.VM.start_on"]
+        "VM.create", "VBD.create", "VBD.create", "network.create", "pool.create_VLAN", "VIF.create",
+        "Async.VM.start_on"]  # the root disk, then the (empty) CD drive every VM gets
     # every async call was polled to its end and its task destroyed
     assert fake.call_names().count("task.destroy") == fake.call_names().count("Async.VDI.clone") + 1
     assert fake.records("task") == {}
@@ -125,7 +126,9 @@ def test_destroy_shuts_down_first_and_deletes_owned_vdis(fake: FakeXapi, drv: Xe
     drv.destroy(s.uuid)
     names = [n for n in fake.call_names() if n in ("Async.VM.hard_shutdown", "VBD.destroy", "VM.destroy",
                                                    "VDI.destroy")]
-    assert names == ["Async.VM.hard_shutdown", "VBD.destroy", "VBD.destroy", "VM.destroy", "VDI.destroy"]
+    # root, CD drive, data disk; only the VDI the spawn made is destroyed
+    assert names == ["Async.VM.hard_shutdown", "VBD.destroy", "VBD.destroy", "VBD.destroy", "VM.destroy",
+                     "VDI.destroy"]
     assert drv.get_volume(pool, data) is not None and drv.get_volume(pool, s.disks[0].volume_uuid) is None
     drv.delete_volume(pool, data)
     assert guest_objects(fake) == {"vms": {}, "vdis": {}, "vbds": {}, "vifs": {}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -18,13 +19,16 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, undefer
 
 from management.api.cloudstack import registry
 from management.api.cloudstack.envelope import Flat, body_for, error_body, render
 from management.api.cloudstack.registry import CommandSpec
 from management.api.cloudstack.signing import check_expiry, signature_matches
+from management.api.guard import header_value
 from management.db.base import utcnow
+from management.db.limits import ColumnValueError
 from management.errors import (
     BadRequest,
     CloudError,
@@ -32,15 +36,21 @@ from management.errors import (
     ParamError,
     ServerApiParamError,
     Unauthorized,
+    UnexpectedError,
     UnsupportedAction,
+    invalid_value,
+    too_long,
 )
-from management.jobs.queue import FAILED, SUCCEEDED, JobQueue, Outcome
+from management.jobs import journal
+from management.jobs.queue import FAILED, SUCCEEDED, Fenced, Finish, JobQueue, Outcome, lost_to_contention
+from management.logcontext import request_id
 from management.models.events import Configuration
 from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
 from management.services import access, events
 from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
+from management.services.ha import takeover
 from management.services.identity import identity, rbac
 from management.services.runtime import Runtime
 from management.services.telemetry import StatementCount, telemetry
@@ -129,17 +139,22 @@ class Dispatcher:
                 if spec.name == "logout":
                     return self._logout(session_key, fmt)
             return self._run(spec, params, caller, fmt, integration)
+        except ColumnValueError as err:  # a value its column cannot hold, found at flush: the caller's mistake
+            cmd = spec.name.lower() if spec else command
+            return self.error(response_name, ServerApiParamError(
+                f"Unable to execute API command {cmd} due to invalid value. {err.text}"), fmt)
         except CloudError as err:
             return self.error(response_name, err, fmt)
-        except Exception as exc:  # never a bare 500: the client gets the envelope and the log gets the trace
-            log.exception("command %s failed", command)
-            return self.error(response_name, InternalError(f"Internal error executing command: {exc}"), fmt)
+        except Exception:  # never a bare 500 nor internals: the client gets the request id, the log the trace
+            rid = request_id()
+            log.exception("request %s: command %s failed", rid, spec.name if spec else "(none)")
+            return self.error(response_name, UnexpectedError(rid), fmt)
 
     @staticmethod
     def error(response_name: str, err: CloudError, fmt: str) -> Reply:
         body, ctype = render(response_name, error_body(err), fmt)
-        # HTTP header values must be latin-1; errortext can hold anything a user typed.
-        desc = err.text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")[:512]
+        # errortext can hold anything a user typed: the header gets an ASCII copy without control characters.
+        desc = header_value(err.text).decode("ascii")
         return Reply(err.code, body, ctype, headers={"X-Description": desc})
 
     # ---- authentication ---------------------------------------------------------------------------------------
@@ -164,7 +179,7 @@ class Dispatcher:
             key = self._session_key(s, params, cookies)
             if key is None:
                 raise Unauthorized(UNAUTHORIZED_TEXT)
-            sess = s.get(UserSession, key)
+            sess = s.get(UserSession, identity.session_digest(key))
             now = utcnow()
             if sess is None or sess.last_access + timedelta(seconds=sess.timeout) < now:
                 raise Unauthorized("session expired or invalid; log in again")
@@ -174,7 +189,7 @@ class Dispatcher:
             caller = Caller.from_user(user)
         if (now - sess.last_access).total_seconds() > 30:  # sliding expiry without a write per request
             with self.runtime.db.session() as s:
-                live = s.get(UserSession, key)
+                live = s.get(UserSession, identity.session_digest(key))
                 if live is not None:
                     live.last_access = now
         return caller, key
@@ -184,7 +199,9 @@ class Dispatcher:
 
         def load() -> tuple[str, Caller] | None:
             with self.runtime.db.session(write=False) as s:
-                user = s.scalar(select(User).where(User.api_key == api_key, User.removed.is_(None)))
+                # api_key is not secret and indexed; only the matching row's secret is opened.
+                user = s.scalar(select(User).options(undefer(User.secret_key))
+                                .where(User.api_key == api_key, User.removed.is_(None)))
                 if user is None or not _enabled(user):
                     return None
                 return user.secret_key or "", Caller.from_user(user)
@@ -225,7 +242,7 @@ class Dispatcher:
                 return self.error("loginresponse", failure, fmt)
             key = secrets.token_urlsafe(24)
             timeout = self.runtime.settings.session_timeout
-            s.add(UserSession(key=key, user_id=user.id, timeout=timeout))
+            s.add(UserSession(key=identity.session_digest(key), user_id=user.id, timeout=timeout))
             acct = user.account
             body = {
                 "username": user.username, "userid": user.uuid, "domainid": acct.domain.uuid,
@@ -240,7 +257,7 @@ class Dispatcher:
     def _logout(self, key: str | None, fmt: str) -> Reply:
         if key:
             with self.runtime.db.session() as s:
-                sess = s.get(UserSession, key)
+                sess = s.get(UserSession, identity.session_digest(key))
                 if sess is not None:
                     s.delete(sess)
         out, ctype = render("logoutresponse", {"description": "success"}, fmt)
@@ -314,7 +331,11 @@ class Dispatcher:
         return body
 
     # ---- job execution (called by the queue's workers) --------------------------------------------------------
-    def execute_job(self, job: AsyncJob) -> Outcome:
+    def execute_job(self, job: AsyncJob, finish: Finish) -> Outcome:
+        """Runs a claimed job. On success the job completes inside the transaction of its last unit of work
+        (`finish`), so a database-only job's effect and its completion commit together: a crash leaves neither.
+        A job that a takeover put back in the queue after its server died is reconciled first (its journal says
+        whether anything of it was committed)."""
         spec = registry.lookup(job.command)
         if spec is None:
             err = InternalError(f"command {job.command} is no longer registered")
@@ -327,26 +348,48 @@ class Dispatcher:
         with self.runtime.db.session(write=False) as s:
             user = s.get_one(User, job.user_id)
             caller = Caller.from_user(user)
-        try:
-            with self.runtime.db.session() as s:
-                p = spec.params.model_validate(payload)
-                ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
-                                  job_id=job.id, job_uuid=job.uuid, created_uuid=created)
-                resolve_refs(ctx, spec, p)
-                result = spec.handler(ctx, p)
-                body = body_for(result, spec.result_key)
-                if spec.event:
-                    events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
-                                  resource_type=spec.entity, resource_uuid=job.instance_uuid)
-            return Outcome(SUCCEEDED, 0, body)
-        except CloudError as err:
-            self._record_failure(caller, spec, err)
-            return Outcome(FAILED, err.code, error_body(err))
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job.uuid, spec.name)
-            internal = InternalError(f"Internal error executing {spec.name}: {exc}")
-            self._record_failure(caller, spec, internal)
-            return Outcome(FAILED, internal.code, error_body(internal))
+            steps = journal.steps(s, job.id)
+        if any(step != journal.REQUEUED for step, _ in steps):
+            refused = takeover.reconcile(self.runtime, job, steps)
+            if refused is not None:
+                self._record_failure(caller, spec, refused)
+                return Outcome(FAILED, refused.code, error_body(refused))
+        for attempt in range(3):
+            try:
+                with self.runtime.db.session() as s:
+                    p = spec.params.model_validate(payload)
+                    ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
+                                      job_id=job.id, job_uuid=job.uuid, created_uuid=created)
+                    resolve_refs(ctx, spec, p)
+                    result = spec.handler(ctx, p)
+                    body = body_for(result, spec.result_key)
+                    if spec.event:
+                        events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
+                                      resource_type=spec.entity, resource_uuid=job.instance_uuid)
+                    outcome = Outcome(SUCCEEDED, 0, body)
+                    finish(s, outcome)
+                return outcome
+            except CloudError as err:
+                self._record_failure(caller, spec, err)
+                return Outcome(FAILED, err.code, error_body(err))
+            except OperationalError as exc:
+                # A deadlock victim (MariaDB 1213) or a lock wait that timed out: the database rolled the
+                # transaction back whole. Run it again if nothing of the job was committed before it.
+                if not lost_to_contention(exc) or journal.committed_before() or attempt == 2:
+                    return self._internal_failure(job, spec, caller, exc)
+                log.info("job %s (%s) lost a deadlock; running it again", job.uuid, spec.name)
+            except Fenced:
+                raise
+            except Exception as exc:
+                return self._internal_failure(job, spec, caller, exc)
+        raise AssertionError("unreachable")
+
+    def _internal_failure(self, job: AsyncJob, spec: CommandSpec, caller: Caller, exc: Exception) -> Outcome:
+        rid = request_id()  # the client gets the id, the log the trace
+        log.error("request %s: job %s (%s) failed", rid, job.uuid, spec.name, exc_info=exc)
+        internal = UnexpectedError(rid)
+        self._record_failure(caller, spec, internal)
+        return Outcome(FAILED, internal.code, error_body(internal))
 
 
 def _enabled(user: User) -> bool:
@@ -402,7 +445,35 @@ def unpack(spec: CommandSpec, params: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def check_limits(spec: CommandSpec, args: Mapping[str, Any]) -> None:
+    """Lengths and ranges from the registry (ParamInfo.length, the integer's width), checked on the raw values
+    before they reach the model, the database or a LIKE pattern; CloudStack's wording."""
+    cmd = spec.name.lower()
+    for name, value in args.items():
+        limit = spec.limits.get(name)
+        if limit is None or not isinstance(value, str):
+            continue
+        if limit.kind == "string":
+            if len(value) > limit.length:
+                raise too_long(cmd, name, limit.length)
+        elif limit.kind == "integer":
+            try:
+                number = int(value.strip())
+            except ValueError:
+                continue  # not a number at all: the model says so
+            if not limit.low <= number <= limit.high:
+                raise invalid_value(cmd, name, value)
+        elif limit.kind == "float":
+            try:
+                real = float(value)
+            except ValueError:
+                continue
+            if not math.isfinite(real):
+                raise invalid_value(cmd, name, value)
+
+
 def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
+    check_limits(spec, args)
     try:
         return spec.params.model_validate(args)
     except ValidationError as exc:
@@ -411,9 +482,7 @@ def validate(spec: CommandSpec, args: dict[str, Any]) -> registry.Params:
         cmd = spec.name.lower()
         if first["type"] == "missing":
             raise ServerApiParamError(f"Unable to execute API command {cmd} due to missing parameter {name}") from None
-        value = args.get(name)
-        raise ServerApiParamError(
-            f"Unable to execute API command {cmd} due to invalid value {value} for parameter {name}") from None
+        raise invalid_value(cmd, name, args.get(name)) from None
 
 
 def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> bool:

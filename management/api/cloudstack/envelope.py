@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 
 from pydantic import BaseModel
 
+from management.api.xmltext import xml_chars
 from management.errors import CloudError
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -120,4 +121,4 @@ def render_xml(response_name: str, body: dict[str, Any], version: str | None = "
     for k, v in body.items():
         _xml_value(k, v, out)
     out.append(f"</{response_name}>")
-    return "".join(out)
+    return xml_chars("".join(out))

@@ -56,6 +56,17 @@ class ParamInfo:
     keep_empty: bool = False  # `name=` reaches the command as "" (elsewhere an empty value is an absent one)
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """What the dispatcher checks of a raw value before the model parses it (CloudStack's ParamProcessWorker):
+    a string's length, an integer's range, a float being finite."""
+
+    kind: str  # "string" | "integer" | "float"
+    length: int = 0
+    low: int = 0
+    high: int = 0
+
+
 class Params(BaseModel):
     """Base of every command's parameter model: names are the lower-cased CloudStack names."""
 
@@ -125,6 +136,7 @@ class CommandSpec:
     list_params: frozenset[str] = frozenset()
     unresolved_uuids: frozenset[str] = frozenset()  # declared `Uuid`: listApis says uuid, the dispatcher leaves it
     keep_empty: frozenset[str] = frozenset()
+    limits: dict[str, Limit] = field(default_factory=dict)
 
 
 # Commands whose response name is not `<name>response` (CloudStack's s_name differs from the command name).
@@ -153,9 +165,13 @@ RESPONSE_NAME_OVERRIDES = {
     "createAutoScaleVmGroup": "autoscalevmgroupresponse",
     "enableAutoScaleVmGroup": "enableautoscalevmGroupresponse",
     "disableAutoScaleVmGroup": "disableautoscalevmGroupresponse",
+    "moveNetworkAclItem": "moveNetworkAclItemResponse",
+    "listInternalLoadBalancerVMs": "listinternallbvmsresponse",
+    "startInternalLoadBalancerVM": "startinternallbvmresponse",
+    "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
 }
 
-_READ_VERBS = ("list", "get", "query", "login", "logout", "verify")
+_READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")
 
 REGISTRY: dict[str, CommandSpec] = {}
 _BY_LOWER: dict[str, CommandSpec] = {}
@@ -184,7 +200,8 @@ def api_command(
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"command {name} registered twice")
-        mutating = not name.startswith(_READ_VERBS)
+        # a read verb with an event writes all the same (getUploadParamsFor* creates the entity it signs for)
+        mutating = not name.startswith(_READ_VERBS) or event is not None
         if mutating and event is None:
             raise ValueError(f"mutating command {name} must declare its event type")
         spec = CommandSpec(
@@ -233,12 +250,27 @@ def _type_name(annotation: Any, meta: list[Any]) -> str:
         annotation, "string")
 
 
+_INT_BITS = {"short": 16, "integer": 32, "long": 64}  # CloudStack's SHORT, INTEGER, LONG
+
+
+def _limit(base: Any, tname: str, extra: ParamInfo) -> Limit | None:
+    if tname == "string" and base is str:
+        return Limit("string", length=extra.length)
+    if base is int and tname in _INT_BITS:
+        bits = _INT_BITS[tname]
+        return Limit("integer", low=-(1 << (bits - 1)), high=(1 << (bits - 1)) - 1)
+    if base is float:
+        return Limit("float")
+    return None
+
+
 def _describe_params(spec: CommandSpec) -> None:
     refs: dict[str, Ref] = {}
     maps: set[str] = set()
     lists: set[str] = set()
     unresolved: set[str] = set()
     keep_empty: set[str] = set()
+    limits: dict[str, Limit] = {}
     infos: list[dict[str, Any]] = []
     for pname, f in spec.params.model_fields.items():
         base, meta = _unwrap(f.annotation)
@@ -256,6 +288,9 @@ def _describe_params(spec: CommandSpec) -> None:
         extra = next((m for m in meta if isinstance(m, ParamInfo)), ParamInfo())
         if extra.keep_empty:
             keep_empty.add(pname)
+        limit = _limit(base, tname, extra)
+        if limit is not None:
+            limits[pname] = limit
         info: dict[str, Any] = {
             "name": pname,
             "description": f.description or "",
@@ -272,6 +307,7 @@ def _describe_params(spec: CommandSpec) -> None:
     spec.refs, spec.map_params, spec.list_params, spec.params_info = refs, frozenset(maps), frozenset(lists), infos
     spec.unresolved_uuids = frozenset(unresolved)
     spec.keep_empty = frozenset(keep_empty)
+    spec.limits = limits
 
 
 def response_fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:

@@ -9,6 +9,11 @@ from pydantic import Field
 from management.api.cloudstack.schemas import Resp, TagResp
 
 
+class NicSecondaryIpRefResp(Resp):
+    id: str = Field(description="the ID of the secondary private IP addr")
+    ipaddress: str = Field(description="Secondary IP address")
+
+
 class NicResp(Resp):
     id: str = Field(description="the ID of the nic")
     networkid: str | None = Field(None, description="the ID of the corresponding network")
@@ -24,6 +29,7 @@ class NicResp(Resp):
     isolationuri: str | None = Field(None, description="the isolation uri of the nic")
     deviceid: str | None = Field(None, description="device id for the network when plugged into the virtual machine")
     virtualmachineid: str | None = Field(None, description="Id of the vm to which the nic belongs")
+    secondaryip: list[NicSecondaryIpRefResp] | None = Field(None, description="the Secondary ipv4 addr of nic")
 
 
 class SecurityGroupRefResp(Resp):
@@ -87,6 +93,9 @@ class VirtualMachineResp(Resp):
     publicip: str | None = Field(None, description="public IP address id associated with vm via Static nat rule")
     publicipid: str | None = Field(None, description="public IP address id associated with vm via Static nat rule")
     isoid: str | None = Field(None, description="the ID of the ISO attached to the virtual machine")
+    isoname: str | None = Field(None, description="the name of the ISO attached to the virtual machine")
+    isodisplaytext: str | None = Field(None, description="an alternate display text of the ISO attached to the "
+                                       "virtual machine")
     pooltype: str | None = Field(None, description="the pool type of the virtual machine")
     lastupdated: datetime | None = Field(None, description="the date when this virtual machine was updated last time")
     userid: str | None = Field(None, description="the user's ID who deployed the virtual machine")

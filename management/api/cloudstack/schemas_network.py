@@ -122,6 +122,10 @@ class NetworkResp(Resp):
                                              "allow; false if default egress policy is deny")
     strechedl2subnet: bool = Field(False, description="true if network can span multiple zones")
     created: datetime | None = Field(None, description="the date this network was created")
+    vpcid: str | None = Field(None, description="VPC the network belongs to")
+    vpcname: str | None = Field(None, description="Name of the VPC to which this network belongs")
+    aclid: str | None = Field(None, description="ACL Id associated with the VPC network")
+    aclname: str | None = Field(None, description="ACL name associated with the VPC network")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated with "
                                 "network")
     # routed networks, IPv6, MTUs (commands/network/network_modes.py)
@@ -176,6 +180,8 @@ class PublicIpResp(Resp):
     physicalnetworkid: str | None = Field(None, description="the physical network this belongs to")
     fordisplay: bool = Field(True, description="is public ip for display to the regular user")
     isportable: bool = Field(False, description="is public IP portable across the zones")
+    vpcid: str | None = Field(None, description="VPC id the ip belongs to")
+    vpcname: str | None = Field(None, description="VPC name the ip belongs to")
     tags: list[TagResp] = Field(default_factory=list, description="the list of resource tags associated with ip "
                                 "address")
     hasrules: bool = Field(False, description="whether firewall, forwarding or load balancer rules use the IP")
@@ -188,6 +194,4 @@ class PublicIpResp(Resp):
     domainpath: str | None = Field(None, description="path of the domain owning the IP")
     projectid: str | None = Field(None, description="project owning the IP")
     project: str | None = Field(None, description="name of the project owning the IP")
-    vpcid: str | None = Field(None, description="VPC the IP belongs to")
-    vpcname: str | None = Field(None, description="name of the VPC the IP belongs to")
     hasannotations: bool | None = Field(None, description="whether the IP has comments")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from management.api.cloudstack.schemas import Resp, TagResp
+from management.api.cloudstack.schemas import Resp
 
 
 class TrafficTypeImplementorResp(Resp):
@@ -66,37 +66,3 @@ class GlobalLoadBalancerResp(Resp):
     domainpath: str | None = Field(None, description="path of the domain owning the rule")
     loadbalancerrule: list[str] = Field(default_factory=list, description="load balancer rules of the zones")
 
-
-class AppLbRuleResp(Resp):
-    sourceport: int = Field(description="port the load balancer listens on")
-    instanceport: int = Field(description="port of the members")
-    state: str = Field(description="state of the rule")
-
-
-class AppLbInstanceResp(Resp):
-    id: str = Field(description="ID of the member VM")
-    name: str = Field(description="name of the member VM")
-    state: str = Field(description="state of the member VM")
-    ipaddress: str | None = Field(None, description="address the load balancer sends traffic to")
-
-
-class ApplicationLoadBalancerResp(Resp):
-    """A load balancer seen as an application: source address, port mappings, members."""
-
-    id: str = Field(description="ID of the load balancer")
-    name: str = Field(description="name of the load balancer")
-    description: str | None = Field(None, description="description of the load balancer")
-    algorithm: str = Field(description="roundrobin, leastconn or source")
-    networkid: str | None = Field(None, description="network the members are in")
-    sourceipaddress: str | None = Field(None, description="address the load balancer listens on")
-    sourceipaddressnetworkid: str | None = Field(None, description="network of that address")
-    account: str | None = Field(None, description="account owning the load balancer")
-    projectid: str | None = Field(None, description="project owning the load balancer")
-    project: str | None = Field(None, description="name of that project")
-    domainid: str | None = Field(None, description="ID of the domain owning the load balancer")
-    domain: str | None = Field(None, description="name of that domain")
-    domainpath: str | None = Field(None, description="path of that domain")
-    loadbalancerrule: list[AppLbRuleResp] = Field(default_factory=list, description="port mappings")
-    loadbalancerinstance: list[AppLbInstanceResp] = Field(default_factory=list, description="member VMs")
-    tags: list[TagResp] = Field(default_factory=list, description="resource tags of the load balancer")
-    fordisplay: bool = Field(True, description="whether the load balancer is shown to the end user")

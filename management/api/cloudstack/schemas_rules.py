@@ -39,6 +39,8 @@ class RouterResp(Resp):
     requiresupgrade: bool = Field(False, description="true if the router template requires upgrader")
     healthcheckfailed: bool = Field(False, description="true if any health checks had failed")
     created: datetime | None = Field(None, description="the date and time the router was created")
+    vpcid: str | None = Field(None, description="VPC the router belongs to")
+    vpcname: str | None = Field(None, description="the name of VPC the router belongs to")
 
 
 class FirewallRuleResp(Resp):

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from management.api.asgi import answer_lifespan
 from management.api.cloudstack.dispatch import Dispatcher
-from management.api.ec2 import images, instance_attributes, protocol
+from management.api.ec2 import images, instance_attributes, protocol, vpcs
 from management.api.ec2.actions import ACTIONS, Request
 from management.api.ec2.invoke import Invoker
 from management.api.ec2.protocol import EC2Error
@@ -26,8 +26,8 @@ from management.errors import CloudError
 from management.services.context import Caller
 
 log = logging.getLogger("devcloud.ec2")
-_REGISTERED = (images, instance_attributes)  # their actions join ACTIONS on import
-MAX_BODY = 1 << 20
+_REGISTERED = (images, instance_attributes, vpcs)  # their actions join ACTIONS on import
+MAX_BODY = 1 << 20  # enforced by the guard around this app (see management.api.ec2.ec2_app)
 _AUTH_CODES = {"SignatureDoesNotMatch": ("SignatureDoesNotMatch", 403),
                "RequestTimeTooSkewed": ("RequestExpired", 400),
                "InvalidAccessKeyId": ("AuthFailure", 401)}
@@ -71,16 +71,13 @@ class EC2App:
             return
         rid = secrets.token_hex(16)
         rid = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
-        body = b""
+        parts: list[bytes] = []
         more = True
-        while more:
+        while more:  # bounded by the guard (MAX_BODY): it refuses the body past the limit as it arrives
             msg = await receive()
-            body += msg.get("body", b"")
+            parts.append(msg.get("body", b""))
             more = msg.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await self._reply(send, 413, protocol.render_error(EC2Error("RequestEntityTooLarge",
-                                                                            "request too large"), rid))
-                return
+        body = b"".join(parts)
         status, out = await run_in_threadpool(self.handle, scope, body, rid)
         await self._reply(send, status, out)
 

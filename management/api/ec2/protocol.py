@@ -13,6 +13,9 @@ import functools
 from typing import Any
 from xml.sax.saxutils import escape
 
+from management.api.guard import Kind, Rejection
+from management.api.xmltext import xml_chars
+
 API_VERSION = "2016-11-15"
 NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -183,9 +186,22 @@ def render(op: Any, result: dict[str, Any] | None, request_id: str) -> bytes:
     else:
         _ser(shape, result or {}, out)
     out.append(f"</{name}Response>")
-    return "".join(out).encode("utf-8")
+    return xml_chars("".join(out)).encode("utf-8")
 
 
 def render_error(err: EC2Error, request_id: str) -> bytes:
-    return (f"{XML_HEAD}<Response><Errors><Error><Code>{escape(err.code)}</Code><Message>{escape(err.message)}"
-            f"</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>").encode()
+    return xml_chars(f"{XML_HEAD}<Response><Errors><Error><Code>{escape(err.code)}</Code><Message>"
+                     f"{escape(err.message)}</Message></Error></Errors><RequestID>{request_id}</RequestID>"
+                     "</Response>").encode()
+
+
+# What the HTTP layer refuses (management.api.guard), as EC2 names it.
+_REJECTIONS = {Kind.MALFORMED: ("InvalidRequest", 400), Kind.METHOD: ("InvalidRequest", 405),
+               Kind.TARGET_TOO_LONG: ("InvalidRequest", 400), Kind.HEADERS_TOO_LARGE: ("InvalidRequest", 400),
+               Kind.BODY_TOO_LARGE: ("RequestEntityTooLarge", 413), Kind.INTERNAL: ("InternalError", 500)}
+
+
+def render_rejection(rejection: Rejection, rid: str, _known: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    code, status = _REJECTIONS[rejection.kind]
+    text = "An internal error has occurred" if rejection.kind is Kind.INTERNAL else rejection.text
+    return status, [(b"content-type", b"text/xml;charset=UTF-8")], render_error(EC2Error(code, text, status), rid)

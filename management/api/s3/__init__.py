@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from management.api.guard import Guard
 from management.api.s3.app import S3App
 from management.api.s3.auth import Credentials
+from management.api.s3.errors import render_rejection
 from management.services.storage import objectstore
 from management.storage.objects import ObjectStore
 
@@ -50,13 +52,16 @@ def store_root(runtime: Any) -> Path:
     return objectstore.store_root(runtime)
 
 
-def s3_app(runtime: Any, *, region: str = "us-east-1") -> S3App:
+def s3_app(runtime: Any, *, region: str = "us-east-1") -> Guard:
+    """The S3 app behind the HTTP guard (AWS-shaped refusals of what the HTTP layer rejects, clean headers); the
+    app streams and bounds object bodies itself."""
     def factory() -> ObjectStore:
         store = objectstore.open_store(runtime)  # shared with the CloudStack API's bucket commands
         log.info("S3 objects live in %s/buckets", store_root(runtime))
         return store
 
-    return S3App(credentials_lookup(runtime), factory, region=region, accounts=account_names(runtime))
+    return Guard(S3App(credentials_lookup(runtime), factory, region=region, accounts=account_names(runtime)),
+                 render_rejection, name="s3", max_body=None)
 
 
 __all__ = ["S3App", "s3_app", "credentials_lookup", "account_names", "store_root"]

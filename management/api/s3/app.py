@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
-from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +36,7 @@ from management.api.s3 import access, bucket_config, routes
 from management.api.s3 import auth as s3auth
 from management.api.s3.auth import AuthResult, Credentials, RequestView
 from management.api.s3.errors import S3Error
+from management.api.xmltext import xml_escape
 from management.storage import objects as st
 from management.storage.objects import ObjectInfo, ObjectStore
 
@@ -68,7 +68,7 @@ def _http_date(ts: float) -> str:
 
 
 def _x(s: str) -> str:
-    return escape(s)
+    return xml_escape(s)
 
 
 def valid_bucket_name(name: str) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+from management.api.guard import Kind, Rejection
+from management.api.xmltext import xml_escape
 
 STATUS = {
     "AccessDenied": 403, "AuthorizationHeaderMalformed": 400, "AuthorizationQueryParametersError": 400,
@@ -21,7 +22,7 @@ STATUS = {
     "UnresolvableGrantByEmailAddress": 400, "NoSuchCORSConfiguration": 404, "NoSuchLifecycleConfiguration": 404,
     "NoSuchWebsiteConfiguration": 404, "NoSuchTagSet": 404, "ServerSideEncryptionConfigurationNotFoundError": 404,
     "ReplicationConfigurationNotFoundError": 404, "ObjectLockConfigurationNotFoundError": 404,
-    "MissingSecurityHeader": 400, "UnexpectedContent": 400,
+    "MissingSecurityHeader": 400, "UnexpectedContent": 400, "InvalidURI": 400, "RequestHeaderSectionTooLarge": 400,
 }
 
 MESSAGES = {
@@ -68,8 +69,21 @@ class S3Error(Exception):
         self.headers = headers or []  # response headers the error carries (ETag of a 304, x-amz-delete-marker)
 
     def xml(self, request_id: str, host_id: str, resource: str | None = None) -> bytes:
-        extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in self.extra.items())
-        res = f"<Resource>{escape(resource)}</Resource>" if resource else ""
+        extra = "".join(f"<{k}>{xml_escape(str(v))}</{k}>" for k, v in self.extra.items())
+        res = f"<Resource>{xml_escape(resource)}</Resource>" if resource else ""
         return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
-                f"<Message>{escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
+                f"<Message>{xml_escape(self.message)}</Message>{extra}{res}<RequestId>{request_id}</RequestId>"
                 f"<HostId>{host_id}</HostId></Error>").encode()
+
+
+# What the HTTP layer refuses (management.api.guard), as S3 names it.
+_REJECTIONS = {Kind.MALFORMED: "InvalidRequest", Kind.METHOD: "MethodNotAllowed", Kind.TARGET_TOO_LONG: "InvalidURI",
+               Kind.HEADERS_TOO_LARGE: "RequestHeaderSectionTooLarge", Kind.BODY_TOO_LARGE: "EntityTooLarge",
+               Kind.INTERNAL: "InternalError"}
+
+
+def render_rejection(rejection: Rejection, rid: str, _known: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    code = _REJECTIONS[rejection.kind]
+    err = S3Error(code, None if code in MESSAGES else rejection.text)
+    return err.status, [(b"content-type", b"application/xml"), (b"x-amz-request-id", rid.encode())], \
+        err.xml(rid, "devcloud")

@@ -1,22 +1,15 @@
-"""The S3 listener's HTTP protocol: uvicorn's httptools protocol, except for bytes that follow a complete request.
+"""The S3 listener's HTTP protocol: the guarded httptools protocol (management.api.http11) with S3's error shape.
 
-A client that declares a Content-Length below its body's size (``Content-Length: 5`` with 11 bytes) sends bytes
-that are no request. uvicorn answers them at once with a bare 400 and closes, before the request itself is
-answered. S3 first answers the request it read (its body's MD5 or SHA-256 is then not what the client declared:
-BadDigest, XAmzContentSHA256Mismatch) and closes the connection after that answer; so does this protocol.
+Among its rules, one S3 clients depend on: a client that declares a Content-Length below its body's size
+(``Content-Length: 5`` with 11 bytes) sends bytes that are no request. uvicorn's own protocol would answer them at
+once with a bare 400 before the request itself; S3 first answers the request it read (its body's MD5 or SHA-256
+is then not what the client declared: BadDigest, XAmzContentSHA256Mismatch) and closes the connection after that
+answer; so does this protocol.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from management.api.http11 import protocol_for
+from management.api.s3.errors import render_rejection
 
-
-class S3HttpProtocol(HttpToolsProtocol):
-    def send_400_response(self, msg: str) -> None:
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and not cycle.more_body:
-            # a complete request is being answered: drop what follows it and close once that answer is out
-            cycle.keep_alive = False
-            self.flow.pause_reading()
-            return
-        super().send_400_response(msg)
+S3HttpProtocol = protocol_for(render_rejection, "s3")

@@ -69,7 +69,9 @@ from management.drivers.errors import (
 )
 from management.drivers.libvirt import storage
 from management.drivers.libvirt.connection import Connection
+from management.drivers.libvirt.domain_snapshots import DomainSnapshots
 from management.drivers.libvirt.events import normalise_lifecycle, power_state
+from management.drivers.libvirt.moves import Moves
 from management.drivers.libvirt.xml import (
     ControllerConfig,
     CpuConfig,
@@ -88,7 +90,8 @@ log = logging.getLogger(__name__)
 _FULL = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
     events=True, config_drive=True, backup=True, volume_import=True, volume_check=True, domain_import=True,
-    vm_stats=True,
+    vm_stats=True, vm_snapshot=True, vm_snapshot_memory=True, cdrom=True, volume_transfer=True,
+    storage_migration=True, live_migration=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
@@ -106,6 +109,7 @@ PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
 NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 
 _LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+ISO_DEV = "hdd"  # the CD-ROM drive for ISOs (IDE secondary slave); the config drive is hdc
 _BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
 
 
@@ -131,12 +135,17 @@ def _devices(root: ET.Element) -> ET.Element:
     return devices
 
 
+def _attr_of(el: ET.Element, child: str, name: str) -> str | None:
+    found = el.find(child)
+    return found.get(name) if found is not None else None
+
+
 def _not_found(exc: libvirt.libvirtError) -> bool:
     return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
                                     libvirt.VIR_ERR_NO_STORAGE_POOL)
 
 
-class LibvirtDriver(HypervisorDriver):
+class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
     """``LibvirtDriver(uri, **options)``; options:
 
     virt_type       domain type: "qemu" (TCG, default), "kvm" or "xen"; the host-prepare probe decides.
@@ -418,10 +427,21 @@ class LibvirtDriver(HypervisorDriver):
             serials = [SerialConfig(type="file", path=log_path, append=True)]
             graphics = [GraphicsConfig(listen="127.0.0.1", autoport=True)]
         cpu = CpuConfig(mode=self.cpu_mode) if self.cpu_mode else None
+        root = next((d for d in spec.disks if d.device_id == 0), None)
+        boot = ["hd"]
+        if spec.cdrom is not None and root is not None and root.template is None:
+            # deploy from an ISO: a blank root disk boots the ISO's drive first, then the disk (installers); per
+            # device, since <boot dev='cdrom'/> would try the config drive (the first CD-ROM) only
+            boot = []
+            for d in disks:
+                if d.target_dev == ISO_DEV:
+                    d.boot_order = 1
+                elif d is disks[0]:  # the root disk (disks are in device id order)
+                    d.boot_order = 2
         return DomainConfig(
             virt_type=self.virt_type, name=spec.name, uuid=spec.uuid, memory_kib=spec.memory_mib * 1024,
             vcpus=spec.vcpus, os=OsConfig(arch="x86_64" if not self.is_test else "i686", machine=self.machine,
-                                          boot=["hd"]),
+                                          boot=boot),
             cpu=cpu, disks=disks, interfaces=ifaces, serials=serials, graphics=graphics,
             controllers=[] if self.is_test else [ControllerConfig(type="scsi", model="virtio-scsi")],
             devcloud=meta,
@@ -443,7 +463,10 @@ class LibvirtDriver(HypervisorDriver):
             cdrom = self._prepare_config_drive(spec, meta)
             if cdrom is not None:
                 disks.append(cdrom)
-            if not self.is_test and self.virt_type != "xen":  # Xen PV: a pty console in dom0, no local log
+            if self.supports(Capability.CDROM):
+                disks.append(self._iso_drive(spec.cdrom))
+            # Xen PV: a pty console in dom0, no local log; a remote host's log is on that host (it makes the dir)
+            if not self.is_test and self.virt_type != "xen" and self._is_local():
                 os.makedirs(self.console_log_dir, exist_ok=True)
                 log_path = os.path.join(self.console_log_dir, f"{spec.name}.log")
                 meta.created_files.append(log_path)
@@ -777,6 +800,57 @@ class LibvirtDriver(HypervisorDriver):
         used = total - mem["unused"] if "unused" in mem and mem.get("available") else mem.get("rss", 0)
         return VmStats(cpu_percent=round(min(max(cpu, 0.0), 100.0), 2),
                        memory_percent=round(min(100.0 * used / total, 100.0), 2) if total else 0.0)
+
+    # -------------------------------------------------------------------------------------------- CD-ROM
+
+    def _iso_drive(self, media: tuple[str, str] | None) -> DiskConfig:
+        path = None
+        if media is not None:
+            vol = storage.require_volume(self._pool(media[0]), media[1])
+            path = vol.path()
+        return DiskConfig(target_dev=ISO_DEV, target_bus="ide", device="cdrom", driver_type="raw", source_path=path,
+                          readonly=True)
+
+    def _media(self, vm_uuid: str, media: tuple[str, str] | None) -> DomainInfo:
+        self.require(Capability.CDROM)
+        dom = self._require(vm_uuid)
+        drive = self._iso_drive(media)
+        running = self._running(dom)
+        has_slot = any(d.target_dev == ISO_DEV for d in DomainConfig.from_xml(dom.XMLDesc(0)).disks)
+        try:
+            if running and has_slot:
+                # a media change: the guest sees the tray close on the new disc (or open, empty)
+                dom.updateDeviceFlags(drive.to_xml(pretty=False), _LIVE_CONFIG)
+            elif running:
+                raise DriverError(f"domain {vm_uuid} has no CD-ROM drive; stop it to add one")
+            else:
+                def put(root: ET.Element) -> None:
+                    devices = _devices(root)
+                    for e in [e for e in devices.iterfind("disk") if _attr_of(e, "target", "dev") == ISO_DEV]:
+                        devices.remove(e)
+                    devices.append(drive.to_element())
+
+                self._redefine(dom, put)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"changing the CD-ROM of {vm_uuid} failed: {exc.get_error_message()}") from exc
+        return self._info(dom)
+
+    def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
+        return self._media(vm_uuid, (pool, volume_uuid))
+
+    def eject_cdrom(self, vm_uuid: str) -> DomainInfo:
+        if self.cdrom_of(vm_uuid) is None:
+            return self._info(self._require(vm_uuid))
+        return self._media(vm_uuid, None)
+
+    def cdrom_of(self, vm_uuid: str) -> str | None:
+        self.require(Capability.CDROM)
+        dom = self._require(vm_uuid)
+        flags = 0 if self._running(dom) else libvirt.VIR_DOMAIN_XML_INACTIVE
+        for d in DomainConfig.from_xml(dom.XMLDesc(flags)).disks:
+            if d.target_dev == ISO_DEV and d.source_path:
+                return os.path.basename(d.source_path)
+        return None
 
     # ------------------------------------------------------------------------------------------- console
 

@@ -122,6 +122,7 @@ class DiskConfig(XmlConfig):
     serial: str | None = None
     cache: str | None = None
     backing: BackingStore | None = None
+    boot_order: int | None = None  # per-device <boot order=N/> (then the domain's <os> names no boot devices)
 
     def to_element(self) -> ET.Element:
         el = ET.Element("disk", type=self.source_type, device=self.device)
@@ -139,6 +140,8 @@ class DiskConfig(XmlConfig):
             _sub(el, "readonly")
         if self.serial:
             _sub(el, "serial", self.serial)
+        if self.boot_order is not None:
+            _sub(el, "boot", order=str(self.boot_order))
         return el
 
     @classmethod
@@ -165,6 +168,7 @@ class DiskConfig(XmlConfig):
             serial=_text(el, "serial"),
             cache=_attr(el, "driver", "cache"),
             backing=backing,
+            boot_order=int(order) if (order := _attr(el, "boot", "order")) else None,
         )
 
 

@@ -74,6 +74,7 @@ from management.drivers.errors import (
     VolumeNotFound,
 )
 from management.drivers.xenapi.session import SessionFactory, XapiConnection, failure_code
+from management.drivers.xenapi.vm_ops import XenVmOps
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,12 @@ def _scrub(details: Any) -> str:
     return _REF.sub("<xapi-object>", " ".join(str(d) for d in (details or [])))
 
 
-class XenAPIDriver(HypervisorDriver):
+class XenAPIDriver(XenVmOps, HypervisorDriver):
     name = "xenapi"
     capabilities: ClassVar = make_capabilities(
         volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True,
-        events=True,
+        events=True, vm_snapshot=True, vm_snapshot_memory=True, live_migration=True, storage_migration=True,
+        cdrom=True, volume_transfer=True,
     )
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None, *,
@@ -302,7 +304,7 @@ class XenAPIDriver(HypervisorDriver):
         disks = []
         for vbd in rec.get("VBDs", []):
             b = self._x("VBD.get_record", vbd)
-            if b.get("empty") or b.get("VDI") in (NULL, ""):
+            if b.get("empty") or b.get("VDI") in (NULL, "") or b.get("type") == "CD":
                 continue
             try:
                 vdi_cfg = self._x("VDI.get_other_config", b["VDI"])
@@ -365,6 +367,9 @@ class XenAPIDriver(HypervisorDriver):
                     vm_ref = self._x("VM.create", self._vm_record(spec))
                     for disk, vdi in disks:
                         self._x("VBD.create", self._vbd_record(vm_ref, vdi, disk.device_id))
+                    iso = self._iso_vdi(*spec.cdrom) if spec.cdrom else None
+                    self._x("VBD.create", self._cd_record(vm_ref, iso, self._cd_device(
+                        {str(d.device_id) for d, _ in disks})))
                     for nic in spec.nics:
                         self._x("VIF.create", self._vif_record(vm_ref, nic, nic.device_id))
                     if spec.start:
@@ -471,6 +476,7 @@ class XenAPIDriver(HypervisorDriver):
                     return
                 if not (failure_code(exc) == "VM_BAD_POWER_STATE" and str(exc.details[-1]).lower() == "halted"):
                     raise
+            self._delete_all_domain_snapshots(ref)
             owned: list[str] = []
             for vbd in self._x("VM.get_VBDs", ref):
                 vdi = self._x("VBD.get_VDI", vbd)

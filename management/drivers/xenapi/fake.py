@@ -128,6 +128,15 @@ class FakeSession(XenAPI.Session):
         except XapiError as exc:
             raise XenAPI.Failure(exc.details) from None
 
+    def export_raw_vdi(self, vdi: str) -> bytes:
+        xapi = self._fake_xapi
+        if xapi.is_unreachable(self._fake_address):
+            raise ConnectionRefusedError(111, f"Connection refused ({self._fake_address})")
+        try:
+            return xapi.export_raw_vdi(self._session, vdi)
+        except XapiError as exc:
+            raise XenAPI.Failure(exc.details) from None
+
 
 class FakeXapi:
     """One fake pool: a master plus members, their storage, networks, VMs, tasks and events."""
@@ -219,7 +228,8 @@ class FakeXapi:
             "PV_bootloader_args": "", "PV_legacy_args": "", "HVM_boot_policy": "", "HVM_boot_params": {},
             "platform": {}, "other_config": {}, "user_version": 1, "affinity": NULL, "resident_on": NULL,
             "domid": -1, "VBDs": [], "VIFs": [], "consoles": [], "allowed_operations": [], "blocked_operations": {},
-            "xenstore_data": {}, "tags": [],
+            "xenstore_data": {}, "tags": [], "snapshots": [], "snapshot_of": NULL, "snapshot_time": "",
+            "suspend_VDI": NULL, "guest_metrics": NULL,
         }
         base.update(rec)
         return base
@@ -738,6 +748,18 @@ class FakeXapi:
             self.calls.append(("HTTP PUT /import_raw_vdi", (vdi, len(data))))
             self._mod("VDI", vdi)
 
+    def export_raw_vdi(self, session: str, vdi: str) -> bytes:
+        """What an HTTP GET of ``/export_raw_vdi?session_id=<ref>&vdi=<ref>&format=raw`` returns: the whole
+        virtual size."""
+        with self._lock:
+            srec = self.objects["session"].get(session)
+            if srec is None or not srec["valid"]:
+                raise XapiError("SESSION_INVALID", session)
+            rec = self._get("VDI", vdi)
+            self.calls.append(("HTTP GET /export_raw_vdi", (vdi,)))
+            data = bytes(rec.get("content", b""))
+            return data + b"\0" * max(int(rec["virtual_size"]) - len(data), 0)
+
     # ------------------------------------------------------------------------------------------ VM
 
     def _m_VM_create(self, rec: dict[str, Any]) -> str:
@@ -866,7 +888,12 @@ class FakeXapi:
         return ""
 
     def _m_VM_destroy(self, vm: str) -> str:
-        rec = self._power(vm, "Halted")
+        rec = self._get("VM", vm)
+        if not rec["is_a_snapshot"]:
+            self._power(vm, "Halted")
+        parent = self.objects["VM"].get(rec["snapshot_of"])
+        if parent is not None and vm in parent["snapshots"]:
+            parent["snapshots"].remove(vm)
         if rec["is_control_domain"]:
             raise XapiError("OPERATION_NOT_ALLOWED", "the control domain cannot be destroyed")
         for vbd in list(rec["VBDs"]):
@@ -884,6 +911,203 @@ class FakeXapi:
 
     def _m_VM_get_consoles(self, vm: str) -> list[str]:
         return list(self._get("VM", vm)["consoles"])
+
+    def _m_VM_resume_on(self, vm: str, host: str, start_paused: bool = False, force: bool = False) -> str:
+        rec = self._power(vm, "Suspended")
+        rec["power_state"] = "Halted"  # start_on from the memory image: the same checks and plugging
+        try:
+            self._m_VM_start_on(vm, host, start_paused, force)
+        except XapiError:
+            rec["power_state"] = "Suspended"
+            raise
+        suspended = rec["suspend_VDI"]
+        rec["suspend_VDI"] = NULL
+        if suspended in self.objects["VDI"]:
+            self._m_VDI_destroy(suspended)
+        return ""
+
+    def _m_VM_resume(self, vm: str, start_paused: bool = False, force: bool = False) -> str:
+        rec = self._get("VM", vm)
+        host = rec["affinity"] if rec["affinity"] in self.objects["host"] else self.master
+        return self._m_VM_resume_on(vm, host, start_paused, force)
+
+    # ------------------------------------------------------------------------------------------ VM snapshots
+
+    def _snapshot_vm(self, vm: str, name: str, *, memory: bool) -> str:
+        """What VM.snapshot / VM.checkpoint make: a VM record marked is_a_snapshot (metadata copied, Halted or
+        Suspended), a snapshot of every disk VDI on a VBD of its own, CD drives as they are."""
+        rec = self._get("VM", vm)
+        if rec["is_a_snapshot"] or rec["is_control_domain"] or rec["is_a_template"]:
+            raise XapiError("OPERATION_NOT_ALLOWED", "only VMs can be snapshotted")
+        keep = {k: copy.deepcopy(v) for k, v in rec.items()
+                if k not in ("uuid", "VBDs", "VIFs", "consoles", "snapshots", "resident_on", "domid", "power_state",
+                             "name_label", "suspend_VDI")}
+        stamp = time.strftime("%Y%m%dT%H:%M:%SZ", time.gmtime())
+        snap = self._create("VM", self._vm_defaults(dict(keep, name_label=name, is_a_snapshot=True, snapshot_of=vm,
+                                                         snapshot_time=stamp,
+                                                         power_state="Suspended" if memory else "Halted")))
+        srec = self.objects["VM"][snap]
+        first_sr = None
+        for vbd in rec["VBDs"]:
+            b = self.objects["VBD"][vbd]
+            vdi = b["VDI"]
+            if not b["empty"] and b["type"] == "Disk":
+                vdi = self._m_VDI_snapshot(vdi)
+                first_sr = first_sr or self.objects["VDI"][vdi]["SR"]
+            data = {k: b[k] for k in ("bootable", "mode", "type", "empty", "other_config")}
+            new = self._create("VBD", dict(data, VM=snap, VDI=vdi, userdevice=b["userdevice"], currently_attached=False,
+                                           device="", qos_algorithm_type="", unpluggable=True))
+            srec["VBDs"].append(new)
+            if vdi in self.objects["VDI"]:
+                self.objects["VDI"][vdi]["VBDs"].append(new)
+        if memory and first_sr is not None:
+            srec["suspend_VDI"] = self._new_vdi(first_sr, int(rec["memory_static_max"]), f"Suspend image of {name}",
+                                                {}, type="suspend")
+        rec["snapshots"].append(snap)
+        self._mod("VM", vm)
+        return snap
+
+    def _m_VM_snapshot(self, vm: str, new_name: str, ignore_vdis: list | None = None) -> str:
+        return self._snapshot_vm(vm, new_name, memory=False)
+
+    def _m_VM_checkpoint(self, vm: str, new_name: str) -> str:
+        self._power(vm, "Running")
+        return self._snapshot_vm(vm, new_name, memory=True)
+
+    def _m_VM_snapshot_with_quiesce(self, vm: str, new_name: str) -> str:
+        rec = self._get("VM", vm)
+        if rec["guest_metrics"] == NULL:  # no PV tools / VSS provider answers in the fake's guests
+            raise XapiError("VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED", vm, "VSS plugin not installed on this VM")
+        return self._snapshot_vm(vm, new_name, memory=False)  # pragma: no cover - no fake guest has tools
+
+    def _m_VM_revert(self, snapshot: str) -> str:
+        srec = self._get("VM", snapshot)
+        vm = srec["snapshot_of"]
+        if not srec["is_a_snapshot"] or vm not in self.objects["VM"]:
+            raise XapiError("VM_REVERT_FAILED", vm, snapshot)
+        rec = self.objects["VM"][vm]
+        if rec["power_state"] != "Halted":
+            self._halt(vm, rec)
+        if rec["suspend_VDI"] in self.objects["VDI"]:
+            self._m_VDI_destroy(rec["suspend_VDI"])
+        rec["suspend_VDI"] = NULL
+        # the disks in the snapshot replace the VM's disks on the same devices (those VDIs are destroyed)
+        devices = {self.objects["VBD"][b]["userdevice"] for b in srec["VBDs"]
+                   if self.objects["VBD"][b]["type"] == "Disk"}
+        for vbd in list(rec["VBDs"]):
+            b = self.objects["VBD"][vbd]
+            if b["type"] == "Disk" and b["userdevice"] in devices:
+                old = b["VDI"]
+                self._m_VBD_destroy(vbd)
+                self._m_VDI_destroy(old)
+            elif b["type"] == "CD":
+                self._m_VBD_destroy(vbd)
+        for vbd in srec["VBDs"]:
+            b = self.objects["VBD"][vbd]
+            vdi = b["VDI"]
+            if b["type"] == "Disk":
+                vdi = self._m_VDI_clone(vdi)
+                self.objects["VDI"][vdi]["name_label"] = self.objects["VDI"][b["VDI"]]["name_label"]
+            self._m_VBD_create({k: b[k] for k in ("bootable", "mode", "type", "empty", "other_config",
+                                                   "userdevice")} | {"VM": vm, "VDI": vdi})
+        if srec["power_state"] == "Suspended":
+            rec["power_state"] = "Suspended"
+            sr = self.objects["VDI"][srec["suspend_VDI"]]["SR"]
+            rec["suspend_VDI"] = self._copy_vdi(srec["suspend_VDI"], sr)
+        self._mod("VM", vm)
+        return ""
+
+    # ------------------------------------------------------------------------------------------ migration
+
+    def _move(self, vm: str, rec: dict[str, Any], host: str) -> None:
+        old = rec["resident_on"]
+        need = int(rec["memory_static_max"])
+        free = self._free_memory(host)
+        if need > free:
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", str(need), str(free))
+        if vm in self.objects["host"][old]["resident_VMs"]:
+            self.objects["host"][old]["resident_VMs"].remove(vm)
+        self.objects["host"][host]["resident_VMs"].append(vm)
+        rec["resident_on"], rec["domid"] = host, next(self._domid)
+        address = self.objects["host"][host]["address"]
+        for con in rec["consoles"]:
+            crec = self.objects["console"][con]
+            crec["location"] = f"https://{address}/console?uuid={crec['uuid']}"
+        self._update_free(old)
+        self._update_free(host)
+        self._mod("VM", vm)
+
+    def _check_migrate(self, vm: str, host: str, moved: dict[str, str]) -> dict[str, Any]:
+        rec = self._power(vm, "Running")
+        self._get("host", host)
+        if rec["resident_on"] == host:
+            raise XapiError("OPERATION_NOT_ALLOWED", "the VM is already resident on that host")
+        for vbd in rec["VBDs"]:
+            b = self.objects["VBD"][vbd]
+            if b["empty"] or b["VDI"] in moved:
+                continue
+            sr = self.objects["SR"][self.objects["VDI"][b["VDI"]]["SR"]]
+            if not sr["shared"]:
+                raise XapiError("VM_REQUIRES_SR", vm, self.objects["VDI"][b["VDI"]]["SR"])
+        return rec
+
+    def _m_VM_pool_migrate(self, vm: str, host: str, options: dict | None = None) -> str:
+        self._move(vm, self._check_migrate(vm, host, {}), host)
+        return ""
+
+    def _m_host_migrate_receive(self, host: str, network: str, options: dict | None = None) -> dict[str, str]:
+        self._get("host", host)
+        self._get("network", network)
+        return {"host": host, "master": self.master_address, "xenops": f"http://{self.master_address}/services/"
+                "xenops", "SM": f"http://{self.master_address}/services/SM"}
+
+    def _m_VM_migrate_send(self, vm: str, dest: dict[str, str], live: bool, vdi_map: dict[str, str],
+                           vif_map: dict | None = None, options: dict | None = None) -> str:
+        host = dest.get("host", NULL)
+        for vdi, sr in vdi_map.items():
+            self._get("VDI", vdi)
+            self._get("SR", sr)
+        rec = self._check_migrate(vm, host, vdi_map)
+        for vbd in rec["VBDs"]:  # storage motion: each mapped disk copied to its SR, the source deleted
+            b = self.objects["VBD"][vbd]
+            old = b["VDI"]
+            if b["empty"] or old not in vdi_map:
+                continue
+            new = self._copy_vdi(old, vdi_map[old])
+            self.objects["VDI"][old]["VBDs"].remove(vbd)
+            b["VDI"] = new
+            self.objects["VDI"][new]["VBDs"].append(vbd)
+            self._mod("VBD", vbd)
+            self._m_VDI_destroy(old)
+        self._move(vm, rec, host)
+        return ""
+
+    # ------------------------------------------------------------------------------------------ CD drives
+
+    def _m_VBD_insert(self, vbd: str, vdi: str) -> str:
+        rec = self._get("VBD", vbd)
+        self._get("VDI", vdi)
+        if rec["type"] != "CD":
+            raise XapiError("VBD_NOT_REMOVABLE_MEDIA", vbd)
+        if not rec["empty"]:
+            raise XapiError("VBD_NOT_EMPTY", vbd)
+        rec["VDI"], rec["empty"] = vdi, False
+        self.objects["VDI"][vdi]["VBDs"].append(vbd)
+        self._mod("VBD", vbd)
+        return ""
+
+    def _m_VBD_eject(self, vbd: str) -> str:
+        rec = self._get("VBD", vbd)
+        if rec["type"] != "CD":
+            raise XapiError("VBD_NOT_REMOVABLE_MEDIA", vbd)
+        if rec["empty"]:
+            raise XapiError("VBD_IS_EMPTY", vbd)
+        vdi = self.objects["VDI"].get(rec["VDI"])
+        if vdi is not None and vbd in vdi["VBDs"]:
+            vdi["VBDs"].remove(vbd)
+        rec["VDI"], rec["empty"] = NULL, True
+        self._mod("VBD", vbd)
+        return ""
 
     # ------------------------------------------------------------------------------------------ VBD / VIF
 

@@ -25,10 +25,13 @@ def due(runtime: Runtime) -> list[int]:
 
 
 def run_once(runtime: Runtime) -> int:
+    from management.services.cluster import ownership
     from management.services.compute import vm as vm_service
 
     n = 0
     for vm_id in due(runtime):
+        if not ownership.owns(runtime, "vm-expunge", vm_id):
+            continue  # another management server expunges this one
         try:
             vm_service.destroy(runtime, vm_id, expunge_now=True)
             n += 1

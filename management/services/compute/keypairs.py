@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
-from management.errors import InternalError, ParamError
+from management.errors import InternalError, ParamError, logged
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 
@@ -82,7 +82,7 @@ def generate(comment: str) -> tuple[str, str]:
             subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-C", comment,
                             "-f", str(key)], check=True, capture_output=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise InternalError(f"Unable to generate an SSH key pair: {exc}") from None
+            raise logged(InternalError, "Unable to generate an SSH key pair", exc) from None
         return key.read_text(), (Path(tmp) / "key.pub").read_text().strip()
 
 

@@ -9,6 +9,7 @@ from management.db.base import utcnow
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
 from management.models.offerings import DiskOffering, ServiceOffering
+from management.services import configuration
 
 GiB = 1024 ** 3
 
@@ -48,6 +49,13 @@ def _check_storage_type(value: str | None) -> str:
     return st
 
 
+def _check_max_disk_size(session: Session, size_gb: int | None) -> None:
+    """A disk (offering) size in GB within storage.max.volume.size, as CloudStack checks both offerings."""
+    limit = int(configuration.get_float(session, "storage.max.volume.size", 2000))
+    if size_gb is not None and size_gb > limit:
+        raise ParamError(f"The maximum size for a disk is {limit} GB.")
+
+
 def create_service_offering(session: Session, *, name: str, displaytext: str | None, cpunumber: int | None,
                             cpuspeed: int | None, memory: int | None, customized: bool | None,
                             storagetype: str | None, hosttags: str | None, tags: str | None, offerha: bool,
@@ -63,6 +71,7 @@ def create_service_offering(session: Session, *, name: str, displaytext: str | N
     if issystem and systemvmtype not in ("domainrouter", "consoleproxy", "secondarystoragevm",
                                          "internalloadbalancervm"):
         raise ParamError("Invalid systemvmtype. Supported types are: domainrouter, consoleproxy, secondarystoragevm")
+    _check_max_disk_size(session, rootdisksize)
     so = ServiceOffering(name=name, display_text=displaytext or name, cpu=cpunumber, speed=cpuspeed,
                          ram_size=memory, customized=is_custom, storage_type=_check_storage_type(storagetype),
                          host_tag=hosttags, tags=tags, offer_ha=offerha, limit_cpu_use=limitcpuuse,
@@ -108,6 +117,7 @@ def create_disk_offering(session: Session, *, name: str, displaytext: str | None
         raise ParamError("Please specify a disk size of at least 1 GB")
     if is_custom and disksize:
         raise ParamError("Disksize must not be specified for a custom disk offering")
+    _check_max_disk_size(session, disksize)
     do = DiskOffering(name=name, display_text=displaytext or name, disk_size=(disksize or 0) * GiB,
                       customized=is_custom, storage_type=_check_storage_type(storagetype), tags=tags,
                       provisioning_type=(provisioningtype or "thin").lower(), min_iops=miniops, max_iops=maxiops)

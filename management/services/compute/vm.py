@@ -44,17 +44,23 @@ from management.errors import (
     ResourceUnavailable,
 )
 from management.fsm import VmEvent, VolumeEvent
+from management.jobs import journal
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, ServiceOffering
 from management.models.storage import Template, Volume
-from management.services.compute import vmsync  # noqa: F401  (registers VM sync's driver watcher)
+from management.services.compute import (
+    affinity,
+    vm_snapshots,
+    vmsync,  # noqa: F401  (registers VM sync's driver watcher)
+)
 from management.services.hypervisors import GiB, driver_error, driver_for, notify, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies
 from management.services.storage import templates as templates_service
 
 log = logging.getLogger(__name__)
@@ -170,8 +176,9 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
         raise ResourceUnavailable(f"Cannot deploy a VM in zone {zone.name}: the zone is disabled")
     if tmpl is None:
         raise ParamError("Unable to deploy a VM: templateid is required")
-    if tmpl.format == "ISO":
-        raise ParamError("Deploying from an ISO needs a disk offering for the root disk; use a template")
+    from_iso = tmpl.format == "ISO"
+    if from_iso and req.disk_offering is None:
+        raise ParamError("Installing from ISO requires a disk offering to be specified for the root disk.")
     if so.state != "Active" or so.is_system:
         raise ParamError(f"Service offering {so.uuid} cannot be used to deploy a user VM")
     cpu, speed, ram = sizing(so, req.details)
@@ -201,6 +208,19 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     if not req.name:
         vm.name = f"VM-{vm.uuid}"
         vm.display_name = vm.display_name or vm.name
+    if from_iso:  # the ISO sits in the CD-ROM drive and the disk offering sizes a blank root disk
+        vm.iso_id = tmpl.id
+        do = req.disk_offering
+        assert do is not None
+        size = int(req.size) * GiB if do.customized and req.size else do.disk_size
+        if do.customized and not req.size:
+            raise ParamError("Disk offering is customized: size is required")
+        session.add(Volume(name=f"ROOT-{vm.id}", account_id=vm.account_id, domain_id=vm.domain_id, zone_id=zone.id,
+                           instance_id=vm.id, device_id=0, volume_type="ROOT", size=size, disk_offering_id=do.id,
+                           format="QCOW2"))
+        allocate_nics(session, vm, req)
+        session.flush()
+        return vm
     # Root disk: template size, or rootdisksize GiB (never smaller than the template).
     root_size = tmpl.size or so.root_disk_size or 0
     if req.rootdisksize is not None:
@@ -336,6 +356,7 @@ class _Attempt:
     template: tuple[int, str, str] | None  # (pool id, template uuid, source)
     existing_domain: bool
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
+    iso: tuple[int, str, str] | None = None  # (pool id, ISO uuid, source): prepared, then in the CD-ROM drive
 
 
 @dataclass(slots=True)
@@ -366,7 +387,7 @@ def _place_volumes(s: Session, vm: VirtualMachine, zone: Zone, host: Host) -> _P
             fsm.transition(s, vol, VolumeEvent.CreateRequested)
             created.append((vol.id, pool.id, vol.size))
             pools[pool.id] = pool
-            if vol.volume_type == "ROOT" and vol.template_id is not None:
+            if vol.volume_type == "ROOT" and vol.template_id is not None and vm.iso_id != vol.template_id:
                 tmpl = s.get_one(Template, vol.template_id)
                 t_uuid, source = template_source(s, tmpl, zone)
                 template = (pool.id, t_uuid, source)
@@ -396,11 +417,23 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
         last = s.get(Host, restart_host)
         if last is None or last.removed is not None or last.status != "Up" or restart_host in avoid:
             restart_host = None  # the last host is gone: place afresh (its domain is lost anyway)
-    need = _need(s, vm, pin=pin or restart_host, avoid=avoid)
+    rules = affinity.constraints(s, vm)
+    target = pin or restart_host
+    if rules.only is not None:
+        if target is not None and target not in rules.only:
+            raise affinity_conflict(vm, zone)
+        target = next(iter(rules.only))
+    if target is not None and target in rules.avoid:
+        raise affinity_conflict(vm, zone)
+    need = _need(s, vm, pin=target, avoid=avoid | rules.avoid)
     try:
         candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
     except InsufficientCapacity:
+        if rules.applied:
+            raise affinity_conflict(vm, zone) from None
         raise placement.no_capacity(f"VM[User|{vm.instance_name}]", zone) from None
+    # non-strict groups: hosts with members first (affinity) or last (anti-affinity); any host still qualifies
+    candidates.sort(key=lambda c: 0 if c.host.id in rules.first else 2 if c.host.id in rules.last else 1)
     # First fit over hosts; a host whose cluster has no room for the volumes (no suitable pool, tags, space)
     # rules out its whole cluster and the next cluster is tried, as CloudStack's planner does. Each try runs in a
     # savepoint so its host and pool claims vanish with it.
@@ -439,13 +472,34 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
     metadata = {"hostname": vm.name, "instance-id": vm.uuid, "local-hostname": vm.name}
     if kp_keys:
         metadata["public-keys"] = "\n".join(kp_keys)
+    iso = iso_for(s, vm, zone, placed.disks, placed.pools)
     spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
                           cpu_mhz=vm.speed, disks=tuple(placed.disks), nics=_nic_specs(s, vm, host), start=True,
                           user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
-                          else None, metadata=metadata)
+                          else None, metadata=metadata,
+                          cdrom=(placed.pools[iso[0]].uuid, iso[1]) if iso is not None else None)
     return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
                     template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
-                    data_to_create=placed.data_to_create)
+                    data_to_create=placed.data_to_create, iso=iso)
+
+
+def iso_for(s: Session, vm: VirtualMachine, zone: Zone, disks: list[drv.DiskSpec],
+            pools: dict[int, StoragePool]) -> tuple[int, str, str] | None:
+    """(pool id, ISO uuid, source) of the VM's attached ISO, copied next to its root disk; None without one."""
+    if vm.iso_id is None:
+        return None
+    root = next((d for d in disks if d.device_id == 0), None)
+    pool = next((p for p in pools.values() if root is not None and p.uuid == root.pool), None)
+    if pool is None:
+        return None
+    t_uuid, source = template_source(s, s.get_one(Template, vm.iso_id), zone)
+    return pool.id, t_uuid, source
+
+
+def affinity_conflict(vm: VirtualMachine, zone: Zone) -> InsufficientCapacity:
+    """533 for a placement the VM's affinity groups rule out (CloudStack's deploy text plus its hint)."""
+    return InsufficientCapacity(f"Unable to create a deployment for VM[User|{vm.instance_name}]"
+                                + affinity.AFFINITY_HINT)
 
 
 def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:
@@ -479,6 +533,9 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                         return  # no-op: already running
                     transitioned = True
                 a = _plan_attempt(s, vm, pin=host_id, avoid=avoid)
+                # What this attempt is about to create on the host: whoever resumes an interrupted job removes it.
+                journal.intent(s, "spawn", host_id=a.host.id, volumes=[[p, v] for p, v, _ in a.data_to_create] + [
+                    [d.pool, d.volume_uuid] for d in a.spec.disks if d.create])
         except CloudError as err:
             if not transitioned:
                 raise  # the start itself was refused (invalid state, concurrent change): nothing to undo
@@ -541,14 +598,17 @@ def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
             raise DriverError(f"cannot create the guest bridge on host {a.host.name}: {exc}") from exc
     for pool in a.pools.values():
         d.ensure_pool(hosts_service.pool_spec(pool))
-    if a.template is not None:
-        pool_id, t_uuid, source = a.template
-        d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
+    for prepared in (a.template, a.iso):
+        if prepared is not None:
+            pool_id, t_uuid, source = prepared
+            d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
     if a.existing_domain and d.get_domain(a.spec.uuid) is not None:
         for disk in a.spec.disks:  # volumes attached while stopped whose domain predates them
             if not disk.create and disk.volume_uuid in {v for _, v, _ in a.data_to_create}:
                 d.create_volume(disk.pool, disk.volume_uuid, disk.size_bytes)
                 d.attach_volume(a.spec.uuid, disk.pool, disk.volume_uuid, disk.device_id)
+        if a.spec.cdrom is not None and d.supports(drv.Capability.CDROM) and d.cdrom_of(a.spec.uuid) is None:
+            d.insert_cdrom(a.spec.uuid, *a.spec.cdrom)  # an ISO attached while the VM was stopped
         d.start(a.spec.uuid)
         return
     made: list[tuple[str, str]] = []
@@ -701,6 +761,7 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
             d.destroy(uuid)
         except DriverError as exc:
             raise driver_error("expunge", f"VM {uuid}", exc) from None
+    vm_snapshots.expunge_all(runtime, vm_id)
     with tx(runtime) as s:
         vm = s.get_one(VirtualMachine, vm_id)
         now = utcnow()
@@ -716,11 +777,13 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
                 if vol.pool_id is not None:
                     placement.release_pool(s, vol.pool_id, vol.size)
                 vol.removed = now
+                snapshot_policies.delete_for_volume(s, vol.id)
             elif vol.state == "Allocated":
                 vol.instance_id, vol.device_id = None, None
             else:
                 vol.instance_id, vol.device_id, vol.attached = None, None, None
         release_nics(s, vm)
+        affinity.forget_vm(s, vm.id)
         vm.removed = now
         vm.power_state = "PowerOff"
     notify(runtime, vm_id, "expunged")

@@ -1,6 +1,7 @@
 """VM sync: reconcile what the hypervisors report with the database (CloudStack's VM power-state sync).
 
-A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host for
+A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host this server
+manages (`mgmt_server_id`, services/cluster/ownership.py) for
 `list_domains()` and compares:
 
 - a domain Stopped/Crashed out of band while the VM is Running -> Stopped (FollowAgentPowerOffReport), host
@@ -20,6 +21,7 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +35,7 @@ from management.fsm import VmEvent
 from management.models.compute import VirtualMachine
 from management.models.infra import Host
 from management.services import hypervisors
+from management.services.cluster import ownership
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 OUR_NAME = re.compile(r"^i-\d+-\d+-[A-Za-z0-9]+$")  # i-<account>-<vm>-<instance.name>
 MiB = 1024 * 1024
 _watch_lock = threading.Lock()
+# Called with (runtime, vm id, host id) after a Running VM was found stopped without a request (VM HA registers).
+OUT_OF_BAND_STOP_HOOKS: list[Callable[[Runtime, int, int], None]] = []
 
 
 def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
@@ -109,7 +114,9 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
                 vm.power_state = "PowerOff" if power is not None else "PowerReportMissing"
                 vm.power_state_updated = utcnow()
                 log.info("VM %s (%s) stopped out of band on host %s", vm.instance_name, vm.uuid, host_id)
-                return vm.state
+                stopped = vm.state
+            else:
+                stopped = None
             if vm.state == "Stopped" and power is PowerState.RUNNING and vm.last_host_id == host_id:
                 fsm.transition(s, vm, VmEvent.FollowAgentPowerOnReport)
                 placement.claim_host_unconditional(s, host_id, vm.cpu * vm.speed, vm.ram_size * MiB)
@@ -120,7 +127,14 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
                 return vm.state
     except CloudError as exc:  # ConcurrentOperation: a job moved it first; the next round looks again
         log.debug("vm sync skipped VM %s: %s", vm_id, exc)
-    return None
+        return None
+    if stopped is not None:
+        for hook in list(OUT_OF_BAND_STOP_HOOKS):
+            try:
+                hook(runtime, vm_id, host_id)
+            except Exception:  # noqa: BLE001 - a hook must not break the sync
+                log.exception("out-of-band stop hook %r failed for VM %s", hook, vm_id)
+    return stopped
 
 
 _TICK = 0.2
@@ -248,7 +262,8 @@ class VmSync:
         by_host: dict[int, dict[int, tuple[int, str, str, int | None, int | None, int]]] = {}
         with self.runtime.db.session(write=False) as s:
             hosts = list(s.scalars(select(Host).where(Host.status == "Up", Host.removed.is_(None),
-                                                      Host.type == "Routing")).unique())
+                                                      Host.type == "Routing",
+                                                      ownership.owned_hosts(self.runtime))).unique())
             live_uuids = set()
             for row in s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state,
                                         VirtualMachine.host_id, VirtualMachine.last_host_id,

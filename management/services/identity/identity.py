@@ -21,8 +21,8 @@ from management.models.identity import Account, AccountType, Domain, Role, RoleP
 from management.services import naming, seeds
 from management.services.access import domain_in_scope
 from management.services.context import Caller
+from management.services.system_account import SYSTEM_ACCOUNT, system_user  # noqa: F401  (identity.system_user)
 
-SYSTEM_ACCOUNT = "system"
 ADMIN_ACCOUNT = "admin"
 
 DEFAULT_ROLES = [
@@ -69,9 +69,21 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(64)).decode().rstrip("=")
 
 
+def session_digest(key: str) -> str:
+    """What the database keeps of a session key: its SHA-256, so the table alone opens no session."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def register_keys(user: User) -> tuple[str, str]:
     user.api_key, user.secret_key = generate_key(), generate_key()
     return user.api_key, user.secret_key
+
+
+def _unused_uuid(session: Session, model: type[Domain] | type[Account] | type[User], uuid: str) -> str:
+    """A caller-chosen id for a new domain, account or user (from another region): taken ones are refused."""
+    if session.scalar(select(model.id).where(model.uuid == uuid)) is not None:
+        raise ParamError(f"A {model.__name__.lower()} with id {uuid} already exists")
+    return uuid
 
 
 # ---- domains --------------------------------------------------------------------------------------------------
@@ -94,7 +106,7 @@ def create_domain(session: Session, caller: Caller, name: str, parent: Domain | 
     d = Domain(name=name, parent_id=parent.id, path=f"{parent.path}{name}/", level=parent.level + 1,
                network_domain=network_domain)
     if uuid:
-        d.uuid = uuid
+        d.uuid = _unused_uuid(session, Domain, uuid)
     session.add(d)
     session.flush()
     return d
@@ -158,7 +170,7 @@ def create_account(session: Session, *, name: str, domain: Domain, account_type:
     acct = Account(name=name, domain_id=domain.id, account_type=int(RoleType(role.role_type).account_type),
                    role_id=role.id, network_domain=network_domain, is_default=is_default)
     if uuid:
-        acct.uuid = uuid
+        acct.uuid = _unused_uuid(session, Account, uuid)
     session.add(acct)
     session.flush()
     return acct
@@ -177,7 +189,7 @@ def create_user(session: Session, *, account: Account, username: str, password: 
                 timezone=timezone, password_hash=hash_password(password) if password else None,
                 is_default=is_default)
     if uuid:
-        user.uuid = uuid
+        user.uuid = _unused_uuid(session, User, uuid)
     session.add(user)
     session.flush()
     return user
@@ -260,7 +272,6 @@ def bootstrap(session: Session, state_dir: Path) -> AdminCredentials | None:
     return creds
 
 
-def system_user(session: Session) -> User:
-    return session.scalars(select(User).join(Account, User.account_id == Account.id)
-                           .where(Account.name == SYSTEM_ACCOUNT, User.username == "system",
-                                  Account.removed.is_(None))).one()
+def sample_secret(session: Session) -> str | None:
+    """One stored secret key, opened (raises management.db.crypto.SecretsUnavailable without the right key)."""
+    return session.scalar(select(User.secret_key).where(User.secret_key.is_not(None)).limit(1))

@@ -21,6 +21,7 @@ from management.models.identity import Account, AccountType, Domain
 from management.models.infra import PublicIpAddress
 from management.models.network import Network
 from management.models.storage import Snapshot, Template, Volume
+from management.models.vpc import Vpc
 from management.services import configuration
 
 GiB = 1024**3
@@ -72,6 +73,8 @@ def _totals(session: Session, account_ids: Iterable[int]) -> dict[int, dict[str,
         ("network", select(Network.account_id, func.count()).where(
             Network.account_id.in_(ids), Network.removed.is_(None),
             Network.guest_type == "Isolated").group_by(Network.account_id)),
+        ("vpc", select(Vpc.account_id, func.count()).where(
+            Vpc.account_id.in_(ids), Vpc.removed.is_(None)).group_by(Vpc.account_id)),
     )
     for key, stmt in counts:
         for acct_id, value in session.execute(stmt):

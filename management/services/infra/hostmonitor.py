@@ -1,11 +1,14 @@
 """Host monitor: a background thread that pings every host's driver each `ping.interval` seconds.
 
 - no answer from an Up host -> Disconnected (the `disconnected` time is recorded);
-- still no answer `ping.interval * ping.timeout` seconds after the last good ping -> Down (CloudStack's
-  `ping.timeout` is a multiplier of the interval, default 2.5);
+- still no answer `ping.interval * ping.timeout` seconds after the last good ping (CloudStack's `ping.timeout` is a
+  multiplier of the interval, default 2.5) -> investigated by host HA (services/ha/hostha.py): Alert when a second
+  signal shows the host alive (or cannot tell), else fenced and Down, its HA VMs restarted elsewhere; a host in
+  Alert is investigated again every round;
 - an answer from a Disconnected/Down/Alert/Connecting host -> Up (its pools are set up again).
 
-Hosts in Maintenance are not pinged. Settings are re-read every round, so `updateConfiguration
+Hosts in Maintenance are not pinged. Each server pings only the hosts it manages (`mgmt_server_id`, see
+services/cluster/ownership.py). Settings are re-read every round, so `updateConfiguration
 name=ping.interval` takes effect without a restart; fractions of a second are accepted (tests use them).
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -24,12 +28,19 @@ from management.drivers.errors import DriverError
 from management.errors import CloudError
 from management.models.infra import Host
 from management.services import configuration
+from management.services.cluster import ownership
 from management.services.infra import hosts
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# Host HA (services/ha/hostha.py) registers here: called with (runtime, host id) for a host that stopped answering,
+# it decides Alert or Down from a second signal and returns the status. HA sits above compute and infra, so it plugs
+# in rather than being imported from here.
+INVESTIGATORS: list[Callable[[Runtime, int], str]] = []
+
 _TICK = 0.2  # how often the thread re-reads ping.interval while waiting
+INVESTIGATE = "investigate"  # _record's verdict: the host's HA provider decides (services/ha/hostha.py)
 
 
 class HostMonitor:
@@ -84,7 +95,8 @@ class HostMonitor:
         with self.runtime.db.session(write=False) as s:
             rows = list(s.execute(select(Host.id, Host.url, Host.hypervisor_type, Host.status, Host.details_json)
                                   .where(Host.removed.is_(None), Host.type == "Routing",
-                                         Host.resource_state != "Maintenance")))
+                                         Host.resource_state != "Maintenance",
+                                         ownership.owned_hosts(self.runtime))))  # the hosts we manage
         fine: list[int] = []
         for host_id, url, hv, status, details in rows:
             if self._stopping():
@@ -125,7 +137,10 @@ class HostMonitor:
             host = s.get(Host, host_id)
             if host is None or host.removed is not None:
                 return None
-            return self._record(s, host, ok, down_after, seen_status)
+            status = self._record(s, host, ok, down_after, seen_status)
+        if status == INVESTIGATE and INVESTIGATORS:
+            return INVESTIGATORS[0](self.runtime, host_id)
+        return status
 
     def _record(self, s: Session, host: Host, ok: bool, down_after: float, seen_status: str) -> str:
         now = utcnow()
@@ -148,8 +163,10 @@ class HostMonitor:
         elif host.status == "Disconnected":
             since = host.last_pinged or host.disconnected or now
             if now - since >= timedelta(seconds=down_after):
-                log.warning("host %s silent for %.1fs: Down", host.name, (now - since).total_seconds())
-                hosts.set_state(s, host, status="Down")
+                log.warning("host %s silent for %.1fs: investigating", host.name, (now - since).total_seconds())
+                return INVESTIGATE
+        elif host.status == "Alert":
+            return INVESTIGATE  # alive but unreachable last time: is it still?
         return host.status
 
 

@@ -25,6 +25,7 @@ from management.drivers.errors import DriverError
 from management.errors import ConcurrentOperation, InternalError, InvalidStateTransition, ParamError
 from management.models.compute import VirtualMachine
 from management.models.infra import Cluster, Host, Pod, StoragePool, Zone
+from management.services.cluster import ownership
 from management.services.runtime import Runtime
 from management.services.telemetry import instrument, telemetry
 
@@ -352,7 +353,7 @@ def _add_one(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluste
                 guid=f"{info.hostname}-{hv}".lower(), private_ip=_host_ip(session, url, pod, simulated),
                 cpu_sockets=info.cpu_sockets, cpus=info.cpu_cores, speed=info.cpu_mhz,
                 total_memory=info.memory_bytes, host_tags=hosttags or None, last_pinged=now,
-                mgmt_server_id=runtime.msid,
+                mgmt_server_id=ownership.least_loaded(session, runtime),
                 details_json=json.dumps(credentials) if credentials and hv == "XenServer" else None)
     session.add(host)
     session.flush()

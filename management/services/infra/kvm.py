@@ -84,7 +84,8 @@ def driver_options(url: str, hypervisor: str | None) -> dict[str, object]:
         return {}
     vt, why = virt_type_for(url)
     log.info("libvirt host %s: virt type %s (%s)", url, vt, why)
-    return {"virt_type": vt, "console_log_dir": console_log_dir()}
+    # DEVCLOUD_CONSOLE_LOG_DIR is a directory of this machine; a remote host logs where host preparation made room
+    return {"virt_type": vt, "console_log_dir": console_log_dir() if is_local(url) else CONSOLE_LOG_DIR}
 
 
 def ensure_bridges(url: str, nics: Iterable[NicSpec]) -> list[str]:

@@ -58,6 +58,9 @@ def norm_cidrs(cidrs: list[str] | None, default: str | None = "0.0.0.0/0") -> st
 def ip_network(session: Session, ip: PublicIpAddress, network: Network | None = None) -> Network:
     """The network a rule on ``ip`` belongs to (the IP's associated network)."""
     if ip.state not in ("Allocated", "Allocating") or ip.network_id is None:
+        if network is not None and ip.vpc_id is not None and network.vpc_id != ip.vpc_id:
+            raise ParamError(f"The IP address {ip.public_ip_address} belongs to a VPC and network {network.name} "
+                             "is not one of its tiers")
         if network is not None and ip.state in ("Allocated", "Allocating"):
             ip.network_id = network.id
             session.flush()
@@ -116,6 +119,9 @@ def create_firewall_rule(session: Session, ip: PublicIpAddress, *, protocol: str
         raise ParamError("icmptype/icmpcode can only be specified for the icmp protocol")
     if ip.source_nat is False and ip.one_to_one_nat is False and ip.state == "Free":
         raise ParamError(f"IP address {ip.public_ip_address} is not associated")
+    if ip.vpc_id is not None:
+        raise ParamError(f"Firewall service is not supported on IP address {ip.public_ip_address} of a VPC: the "
+                         "tiers' network ACLs filter its traffic")
     net = ip_network(session, ip, network)
     c = norm_cidrs(cidrs)
     if related is None:
@@ -177,7 +183,7 @@ def release_ip(session: Session, ip: PublicIpAddress) -> None:
     back to the free pool, and the network's router is re-applied without it."""
     from management.services.network import networks as netsvc
 
-    net_id = ip.network_id
+    net_id, vpc_id = ip.network_id, ip.vpc_id
     now = utcnow()
     for rule in rules_of_ip(session, ip):
         rule.state, rule.removed = "Revoke", now
@@ -190,3 +196,4 @@ def release_ip(session: Session, ip: PublicIpAddress) -> None:
     else:
         netsvc.release_public_ip(session, ip)
     routers.network_changed(session, net_id)
+    routers.vpc_changed(session, vpc_id)

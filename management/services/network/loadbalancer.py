@@ -44,7 +44,7 @@ def create(session: Session, ip: PublicIpAddress, *, name: str, description: str
                        algorithm=algo)
     session.add(rule)
     session.flush()
-    if open_firewall:
+    if open_firewall and ip.vpc_id is None:
         firewall.create_firewall_rule(session, ip, protocol=proto, start=public_port, end=public_port,
                                       cidrs=c.split(",") if c else None, related=rule.id)
     routers.network_changed(session, net)

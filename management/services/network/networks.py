@@ -38,6 +38,7 @@ from management.models.infra import GuestVlan, PhysicalNetwork, PublicIpAddress,
 from management.models.network import Network, Nic
 from management.models.network_access import NetworkPermission
 from management.models.offerings import NetworkOffering
+from management.models.rules import NetworkRule
 from management.services import access
 from management.services.context import Caller
 from management.services.network import guest_vlans, ipam, network_details, quarantine, routed_spec
@@ -83,6 +84,11 @@ def _reapply(session: Session, net: Network) -> None:
     if _IMPLEMENTER is not None and net.state == "Implemented" and net.removed is None:
         session.flush()
         _IMPLEMENTER.apply(session, net)
+
+
+def reapply(session: Session, net: Network) -> None:
+    """Push the network's NIC set to its implementer again (DHCP entries after a NIC was added or changed)."""
+    _reapply(session, net)
 
 
 def _serves(session: Session, net: Network) -> bool:
@@ -248,7 +254,7 @@ def take_public_ip(session: Session, *, zone_id: int, account: Account, network:
 
 
 def release_public_ip(session: Session, ip: PublicIpAddress) -> None:
-    ip.state, ip.account_id, ip.domain_id, ip.network_id = "Free", None, None, None
+    ip.state, ip.account_id, ip.domain_id, ip.network_id, ip.vpc_id = "Free", None, None, None, None
     ip.source_nat, ip.one_to_one_nat, ip.vm_id, ip.vm_ip, ip.allocated = False, False, None, None, None
     session.flush()
 
@@ -265,15 +271,18 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
                    netmask: str | None = None, startip: str | None = None, endip: str | None = None,
                    vlan: str | None = None, physical_network: PhysicalNetwork | None = None,
                    network_domain: str | None = None, acl_type: str | None = None,
-                   is_default: bool = False) -> Network:
+                   is_default: bool = False, vpc_id: int | None = None, acl_id: int | None = None) -> Network:
+    """A guest network; ``vpc_id`` makes it a VPC tier (``services.network.vpc.create_tier`` validates those)."""
     _check_name(name)
     if offering.removed is not None or offering.state != "Enabled":
         raise ParamError(f"Network offering {offering.name} is not enabled")
     if offering.traffic_type != "Guest" or offering.is_system:
         raise ParamError("Only guest network offerings can be used to create networks")
     gtype = offering.guest_type or "Isolated"
-    if offering.for_vpc:
-        raise ParamError("Network offerings for VPC networks need a vpcid; VPCs are not supported yet")
+    if offering.for_vpc and vpc_id is None:
+        raise ParamError(f"Network offering {offering.name} can be used for VPC networks only: specify vpcid")
+    if vpc_id is not None and not offering.for_vpc:
+        raise ParamError(f"Network offering {offering.name} can't be used for VPC networks")
     if zone.network_type == "Basic" and gtype != "Shared":
         raise ParamError("Only shared networks can be created in a Basic zone")
     pn = guest_physical_network(session, zone, physical_network)
@@ -336,7 +345,8 @@ def create_network(session: Session, caller: Caller, owner: Account, zone: Zone,
                   gateway=gw, cidr=cidr, network_domain=network_domain or zone.network_domain or "cs.internal",
                   dns1=zone.dns1, dns2=zone.dns2, zone_id=zone.id, physical_network_id=pn.id if pn else None,
                   network_offering_id=offering.id, account_id=owner_row.id, domain_id=domain_id, acl_type=acl,
-                  specify_ip_ranges=offering.specify_ip_ranges, is_default=is_default)
+                  specify_ip_ranges=offering.specify_ip_ranges, is_default=is_default, vpc_id=vpc_id,
+                  network_acl_id=acl_id)
     session.add(row)
     session.flush()
     if gtype == "Shared" and cidr is not None:
@@ -367,7 +377,8 @@ def default_network(session: Session, account: Account, zone: Zone) -> Network:
     session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     nets = list(session.scalars(select(Network).where(
         Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
-        Network.guest_type == "Isolated", Network.state.in_(LIVE_STATES)).order_by(Network.id).with_for_update()))
+        Network.guest_type == "Isolated", Network.vpc_id.is_(None), Network.state.in_(LIVE_STATES))
+        .order_by(Network.id).with_for_update()))
     if len(nets) == 1:
         return nets[0]
     if len(nets) > 1:
@@ -427,9 +438,10 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
                 network.broadcast_uri = f"vlan://{vnet}"
                 if pn is not None:
                     network.physical_network_id = pn.id
-        # a ROUTED network's router needs a public address too (upstream routes point at it); no NAT behind it
-        if network.guest_type == "Isolated" and (offerings.has_service(off, "SourceNat")
-                                                 or routed_spec.is_routed(off)):
+        # a ROUTED network's router needs a public address too (upstream routes point at it); no NAT behind it.
+        # A VPC tier's source NAT is the VPC's (its router holds it).
+        if network.guest_type == "Isolated" and network.vpc_id is None and (offerings.has_service(off, "SourceNat")
+                                                                            or routed_spec.is_routed(off)):
             has = session.scalar(select(PublicIpAddress.id).where(PublicIpAddress.network_id == network.id,
                                                                   PublicIpAddress.source_nat.is_(True),
                                                                   PublicIpAddress.removed.is_(None)))
@@ -479,12 +491,16 @@ def _ip_ranges(session: Session, net: Network) -> list[VlanIpRange]:
 
 
 def used_ips(session: Session, net: Network, *, locking: bool = False) -> set[str]:
-    """Addresses held by live NICs; ``locking`` reads the latest committed rows (not a MariaDB snapshot)."""
+    """Addresses held by live NICs and their secondary addresses; ``locking`` reads the latest committed rows
+    (not a MariaDB snapshot)."""
+    from management.models.nic_secondary_ips import NicSecondaryIp
+
     stmt = select(Nic.ip4_address).where(Nic.network_id == net.id, Nic.removed.is_(None),
                                          Nic.ip4_address.is_not(None))
     if locking:
         stmt = stmt.with_for_update()
-    return set(session.scalars(stmt))
+    used = {ip for ip in session.scalars(stmt) if ip is not None}
+    return used | set(session.scalars(select(NicSecondaryIp.ip4_address).where(NicSecondaryIp.network_id == net.id)))
 
 
 def pick_ip(session: Session, net: Network, requested: str | None = None) -> tuple[str, str, str] | None:
@@ -600,6 +616,12 @@ def delete_network(session: Session, net: Network, forced: bool = False) -> None
     for ip in session.scalars(select(PublicIpAddress).where(PublicIpAddress.network_id == net.id,
                                                             PublicIpAddress.removed.is_(None))):
         if ip.vlan_id is not None and _is_direct(session, ip):
+            continue
+        if ip.vpc_id is not None:  # a VPC's IP stays the VPC's: its rules towards the tier end
+            session.execute(update(NetworkRule).where(NetworkRule.ip_address_id == ip.id,
+                                                      NetworkRule.removed.is_(None))
+                            .values(state="Revoke", removed=utcnow()).execution_options(synchronize_session=False))
+            ip.network_id, ip.one_to_one_nat, ip.vm_id, ip.vm_ip = None, False, None, None
             continue
         release_public_ip(session, ip)
     session.execute(update(VlanIpRange).where(VlanIpRange.network_id == net.id, VlanIpRange.removed.is_(None))

@@ -49,7 +49,7 @@ def create(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, protoco
                        dest_start_port=qs, dest_end_port=qe)
     session.add(rule)
     session.flush()
-    if open_firewall:
+    if open_firewall and ip.vpc_id is None:  # a VPC has no firewall service: the tier's ACL decides
         firewall.create_firewall_rule(session, ip, protocol=protocol, start=ps, end=pe,
                                       cidrs=c.split(",") if c else None, related=rule.id)
     routers.network_changed(session, net)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
-from management.errors import ParamError, ResourceUnavailable
+from management.errors import ParamError, ResourceUnavailable, logged
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, PublicIpAddress, VlanIpRange, Zone
@@ -220,37 +220,13 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
         public = PublicSide(bridge=public_bridge_name(session, zone), ips=tuple(i.public_ip_address for i in ips),
                             prefix=prefix, gateway=rng.gateway or "",
                             source_nat_ip=snat.public_ip_address if snat else None)
-    nics = list(session.scalars(select(Nic).where(Nic.network_id == net.id, Nic.removed.is_(None),
-                                                  Nic.ip4_address.is_not(None), Nic.vm_type == "User")
-                                .order_by(Nic.id)))
-    vms = {v.id: v for v in session.scalars(select(VirtualMachine).where(
-        VirtualMachine.id.in_({n.instance_id for n in nics}), VirtualMachine.removed.is_(None)))} if nics else {}
-    dhcp: list[DhcpHost] = []
-    metadata: dict[str, VmMetadata] = {}
     static_by_vm = {i.vm_id: i.public_ip_address for i in ips if i.one_to_one_nat and i.vm_id}
-    for n in nics:
-        vm = vms.get(n.instance_id)
-        if vm is None or vm.state in ("Destroyed", "Expunging"):
-            continue
-        dhcp.append(DhcpHost(n.mac_address.lower(), n.ip4_address, vm.name))  # type: ignore[arg-type]
-        keys: tuple[str, ...] = ()
-        if vm.keypairs:
-            names = [k for k in vm.keypairs.split(",") if k]
-            keys = tuple(session.scalars(select(SSHKeyPair.public_key).where(
-                SSHKeyPair.account_id == vm.account_id, SSHKeyPair.name.in_(names))))
-        so = session.get(ServiceOffering, vm.service_offering_id)
-        metadata[n.ip4_address] = VmMetadata(  # type: ignore[index]
-            instance_id=vm.instance_name, local_hostname=vm.name, user_data=_user_data(vm.user_data),
-            public_keys=keys, availability_zone=zone.name, local_ipv4=n.ip4_address or "",
-            public_ipv4=static_by_vm.get(vm.id) or (snat.public_ip_address if snat else ""), vm_id=vm.uuid,
-            service_offering=so.name if so else "")
+    dhcp, metadata = guests(session, net, zone, static_by_vm, snat.public_ip_address if snat else "")
     rules = list(session.scalars(select(NetworkRule).where(
         NetworkRule.network_id == net.id, NetworkRule.removed.is_(None), NetworkRule.state != "Revoke")
         .order_by(NetworkRule.id)))
     fw: list[FirewallRule] = []
     eg: list[EgressRule] = []
-    pfs: list[PortForward] = []
-    lbs: list[LoadBalancerRule] = []
     for r in rules:
         pub = by_id.get(r.ip_address_id) if r.ip_address_id else None
         if r.purpose == "Firewall" and r.traffic_type == "Egress":
@@ -259,18 +235,7 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
         elif r.purpose == "Firewall" and pub is not None:
             fw.append(FirewallRule(pub.public_ip_address, r.protocol, _ports(r.start_port, r.end_port),  # type: ignore
                                    _csv(r.source_cidrs), _icmp(r.icmp_type), _icmp(r.icmp_code)))
-        elif r.purpose == "PortForwarding" and pub is not None and r.dest_ip:
-            pfs.append(PortForward(pub.public_ip_address, PortRange(r.start_port or 1, r.end_port),
-                                   r.dest_ip, PortRange(r.dest_start_port or 1, r.dest_end_port),
-                                   r.protocol, False, _csv(r.source_cidrs)))  # type: ignore[arg-type]
-        elif r.purpose == "LoadBalancing" and pub is not None:
-            members = session.scalars(select(LoadBalancerVmMap).where(LoadBalancerVmMap.load_balancer_id == r.id)
-                                      .order_by(LoadBalancerVmMap.id))
-            backends = tuple(LbBackend(m.vm_ip, r.dest_start_port or 0) for m in members if m.vm_ip)
-            if backends:
-                lbs.append(LoadBalancerRule(f"lb{r.id}", pub.public_ip_address, r.start_port or 0, backends,
-                                            (r.algorithm or "roundrobin"), False,  # type: ignore[arg-type]
-                                            _csv(r.source_cidrs), *_lb_policies(session, r.id)))
+    pfs, lbs = forwarding(session, rules, by_id)
     statics = tuple(StaticNat(i.public_ip_address, i.vm_ip) for i in ips
                     if i.one_to_one_nat and i.vm_ip and not i.source_nat)
     off = session.get_one(NetworkOffering, net.network_offering_id)
@@ -285,6 +250,59 @@ def build_spec(session: Session, net: Network, key: str) -> RouterSpec:
         egress_default="allow" if off.egress_default_policy else "deny",
         port_forwards=tuple(pfs), static_nats=statics, load_balancers=tuple(lbs), metadata=metadata, **routed,
     )
+
+
+def guests(session: Session, net: Network, zone: Zone, static_by_vm: dict[int, str], snat_ip: str) \
+        -> tuple[list[DhcpHost], dict[str, VmMetadata]]:
+    """The network's guests as the router serves them: DHCP static leases and metadata (by guest IP)."""
+    nics = list(session.scalars(select(Nic).where(Nic.network_id == net.id, Nic.removed.is_(None),
+                                                  Nic.ip4_address.is_not(None), Nic.vm_type == "User")
+                                .order_by(Nic.id)))
+    vms = {v.id: v for v in session.scalars(select(VirtualMachine).where(
+        VirtualMachine.id.in_({n.instance_id for n in nics}), VirtualMachine.removed.is_(None)))} if nics else {}
+    dhcp: list[DhcpHost] = []
+    metadata: dict[str, VmMetadata] = {}
+    for n in nics:
+        vm = vms.get(n.instance_id)
+        if vm is None or vm.state in ("Destroyed", "Expunging"):
+            continue
+        dhcp.append(DhcpHost(n.mac_address.lower(), n.ip4_address, vm.name))  # type: ignore[arg-type]
+        keys: tuple[str, ...] = ()
+        if vm.keypairs:
+            names = [k for k in vm.keypairs.split(",") if k]
+            keys = tuple(session.scalars(select(SSHKeyPair.public_key).where(
+                SSHKeyPair.account_id == vm.account_id, SSHKeyPair.name.in_(names))))
+        so = session.get(ServiceOffering, vm.service_offering_id)
+        metadata[n.ip4_address] = VmMetadata(  # type: ignore[index]
+            instance_id=vm.instance_name, local_hostname=vm.name, user_data=_user_data(vm.user_data),
+            public_keys=keys, availability_zone=zone.name, local_ipv4=n.ip4_address or "",
+            public_ipv4=static_by_vm.get(vm.id) or snat_ip, vm_id=vm.uuid,
+            service_offering=so.name if so else "")
+    return dhcp, metadata
+
+
+def forwarding(session: Session, rules: list[NetworkRule], by_id: dict[int, PublicIpAddress]) \
+        -> tuple[list[PortForward], list[LoadBalancerRule]]:
+    """Port forwarding and (public) load-balancing rules among ``rules``, on the public IPs of ``by_id``."""
+    pfs: list[PortForward] = []
+    lbs: list[LoadBalancerRule] = []
+    for r in rules:
+        pub = by_id.get(r.ip_address_id) if r.ip_address_id else None
+        if pub is None:
+            continue
+        if r.purpose == "PortForwarding" and r.dest_ip:
+            pfs.append(PortForward(pub.public_ip_address, PortRange(r.start_port or 1, r.end_port),
+                                   r.dest_ip, PortRange(r.dest_start_port or 1, r.dest_end_port),
+                                   r.protocol, False, _csv(r.source_cidrs)))  # type: ignore[arg-type]
+        elif r.purpose == "LoadBalancing":
+            members = session.scalars(select(LoadBalancerVmMap).where(LoadBalancerVmMap.load_balancer_id == r.id)
+                                      .order_by(LoadBalancerVmMap.id))
+            backends = tuple(LbBackend(m.vm_ip, r.dest_start_port or 0) for m in members if m.vm_ip)
+            if backends:
+                lbs.append(LoadBalancerRule(f"lb{r.id}", pub.public_ip_address, r.start_port or 0, backends,
+                                            (r.algorithm or "roundrobin"), False,  # type: ignore[arg-type]
+                                            _csv(r.source_cidrs), *_lb_policies(session, r.id)))
+    return pfs, lbs
 
 
 # ------------------------------------------------------------------------------------------------ implementer
@@ -379,7 +397,7 @@ class RouterImplementer:
             try:
                 self.provider.reboot(spec)
             except ProviderError as e:
-                raise ResourceUnavailable(f"Router {vm.name} failed to reboot: {e}") from e
+                raise logged(ResourceUnavailable, f"Router {vm.name} failed to reboot", e) from e
 
     def destroy(self, session: Session, vm: VirtualMachine) -> Network | None:
         ref = session.get(RouterNetwork, vm.id)
@@ -429,13 +447,14 @@ class RouterImplementer:
             nethost.ensure_bridge(spec.guest.bridge)
             self.provider.implement(spec)
         except (ProviderError, OSError, SpecError) as e:
-            raise ResourceUnavailable(f"Unable to implement the virtual router of network {net.name}: {e}") from e
+            raise logged(ResourceUnavailable, f"Unable to implement the virtual router of network {net.name}",
+                         e) from e
 
     def _destroy(self, key: str) -> None:
         try:
             self.provider.destroy(key)
         except (ProviderError, OSError) as e:
-            raise ResourceUnavailable(f"Unable to destroy virtual router {key}: {e}") from e
+            raise logged(ResourceUnavailable, f"Unable to destroy virtual router {key}", e) from e
 
     def _expunge_record(self, session: Session, vm: VirtualMachine) -> None:
         fsm.force_state(session, vm, "Expunging")
@@ -464,9 +483,37 @@ def network_changed(session: Session, network: Network | int | None) -> None:
     impl.apply(session, net)
 
 
-def install(runtime: Any) -> RouterImplementer:
+def _vpc_call(session: Session, name: str, *args: Any, **kw: Any) -> None:
+    """The VPC seams below are answered by an implementer that knows VPCs (``vpc_router.VpcRouterImplementer``);
+    without one (records only) they do nothing."""
+    fn = getattr(netsvc.current_implementer(), name, None)
+    if fn is not None:
+        session.flush()
+        fn(session, *args, **kw)
+
+
+def vpc_started(session: Session, vpc_id: int) -> None:
+    """A VPC was created or started: its router comes up (the public leg, then a leg per implemented tier)."""
+    _vpc_call(session, "start_vpc", vpc_id)
+
+
+def vpc_changed(session: Session, vpc_id: int | None) -> None:
+    """Re-apply the VPC's router after a change in its records (IPs, rules, ACLs, gateways, routes, VPN)."""
+    if vpc_id is not None:
+        _vpc_call(session, "apply_vpc", vpc_id)
+
+
+def vpc_restart(session: Session, vpc_id: int, *, cleanup: bool) -> None:
+    _vpc_call(session, "restart_vpc", vpc_id, cleanup=cleanup)
+
+
+def vpc_destroyed(session: Session, vpc_id: int) -> None:
+    _vpc_call(session, "destroy_vpc", vpc_id)
+
+
+def install(runtime: Any, implementer: type[RouterImplementer] = RouterImplementer) -> RouterImplementer:
     """Server start: installs the implementer (state under <state_dir>/network) and restores running routers."""
-    impl = RouterImplementer(Path(runtime.settings.state_dir) / "network")
+    impl = implementer(Path(runtime.settings.state_dir) / "network")
     netsvc.set_implementer(impl)
     runtime.extras["routers"] = impl
     try:

@@ -37,9 +37,13 @@ log = logging.getLogger(__name__)
 LIVE = ("Starting", "Running", "Stopping")
 
 
+def find_default_group(session: Session, account: Account) -> SecurityGroup | None:
+    return session.scalar(select(SecurityGroup).where(SecurityGroup.account_id == account.id,
+                                                      SecurityGroup.name == "default", SecurityGroup.removed.is_(None)))
+
+
 def default_group(session: Session, account: Account) -> SecurityGroup:
-    sg = session.scalar(select(SecurityGroup).where(SecurityGroup.account_id == account.id,
-                                                    SecurityGroup.name == "default", SecurityGroup.removed.is_(None)))
+    sg = find_default_group(session, account)
     if sg is None:
         sg = SecurityGroup(name="default", description="Default Security Group", account_id=account.id,
                            domain_id=account.domain_id)

@@ -33,6 +33,9 @@ def enable(session: Session, ip: PublicIpAddress, vm: VirtualMachine, *, network
             network = session.get(Network, nic.network_id) if nic else None
         if network is None:
             raise ParamError("networkid is required: the IP address is not associated with a network")
+        if ip.vpc_id is not None and network.vpc_id != ip.vpc_id:
+            raise ParamError(f"The IP address {ip.public_ip_address} belongs to a VPC and network {network.name} "
+                             "is not one of its tiers")
         ip.network_id = network.id
     net = session.get_one(Network, ip.network_id)
     nic = portforwarding.vm_nic(session, vm, net, guest_ip)

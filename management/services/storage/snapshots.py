@@ -17,7 +17,8 @@ from management.services.runtime import Runtime
 from management.services.storage import snapshot_copies
 
 
-def allocate(session: Session, vol: Volume, name: str | None) -> Snapshot:
+def allocate(session: Session, vol: Volume, name: str | None, *, interval: str = "MANUAL") -> Snapshot:
+    """A snapshot row for ``vol``; ``interval`` HOURLY/DAILY/WEEKLY/MONTHLY marks a policy's (recurring) one."""
     if vol.state != "Ready" or vol.pool_id is None:
         raise InvalidStateTransition(f"VolumeId: {vol.uuid} is not in Ready state but {vol.state}. Cannot take "
                                      "snapshot.")  # CloudStack's text (VolumeApiServiceImpl.takeSnapshot)
@@ -25,7 +26,8 @@ def allocate(session: Session, vol: Volume, name: str | None) -> Snapshot:
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     snap = Snapshot(name=name or f"{vm.name if vm else 'detached'}_{vol.name}_{stamp}", account_id=vol.account_id,
                     domain_id=vol.domain_id, zone_id=vol.zone_id, volume_id=vol.id, size=vol.size,
-                    hypervisor_type=vm.hypervisor_type if vm else None)
+                    hypervisor_type=vm.hypervisor_type if vm else None, snapshot_type=interval,
+                    interval_type=interval)
     session.add(snap)
     session.flush()
     return snap

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
-from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable
+from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable, logged
 from management.models.identity import Account, Domain
 from management.models.infra import Cluster, Host, ImageStore, StoragePool, Zone
 from management.models.offerings import OsType
@@ -482,16 +482,23 @@ def download_ref(runtime: Runtime, ref_id: int) -> None:
         if ref is None or live is None or live.removed is not None:
             lay.remove(rel)  # deleted while downloading
             return
-        tmpl = live
-        ref.download_state, ref.download_pct = DOWNLOADED, 100
-        ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
-        ref.error_str, ref.last_updated = None, utcnow()
-        to_ready(s, ref)
-        if not tmpl.size or tmpl.size < info.virtual_size:
-            tmpl.size = info.virtual_size
-        st = s.get(ImageStore, ref.store_id)
-        if st is not None:
-            refresh_store_space(st)
+        complete_ref(s, ref, rel, info)
+
+
+def complete_ref(s: Session, ref: TemplateStoreRef, rel: str, info: dl.ImageInfo) -> None:
+    """A template copy whose file is in place (downloaded, or uploaded by POST): Ready, with its sizes."""
+    tmpl = s.get_one(Template, ref.template_id)
+    if ref.state == "Allocated":  # an upload never went through a download's CreateRequested
+        fsm.transition(s, ref, "CreateRequested")
+    ref.download_state, ref.download_pct = DOWNLOADED, 100
+    ref.install_path, ref.size, ref.physical_size = rel, info.virtual_size, info.physical_size
+    ref.error_str, ref.last_updated = None, utcnow()
+    to_ready(s, ref)
+    if not tmpl.size or tmpl.size < info.virtual_size:
+        tmpl.size = info.virtual_size
+    st = s.get(ImageStore, ref.store_id)
+    if st is not None:
+        refresh_store_space(st)
 
 
 def wait_idle(runtime: Runtime, timeout: float = 30.0) -> None:
@@ -622,8 +629,8 @@ def copy(session: Session, template: Template, source_zone: Zone | None, dest_zo
         lay.ensure()
         lay.copy_in(src_path, rel)
     except (StoreError, OSError) as exc:
-        raise ResourceUnavailable(f"Failed to copy template {template.name} to zone {dest_zone.name}: {exc}") \
-            from None
+        raise logged(ResourceUnavailable, f"Failed to copy template {template.name} to zone {dest_zone.name}",
+                     exc) from None
     ref = session.scalar(select(TemplateStoreRef).where(TemplateStoreRef.template_id == template.id,
                                                         TemplateStoreRef.store_id == dest_store.id))
     if ref is None:
@@ -748,8 +755,8 @@ def fill_from_volume(session: Session, template: Template, volume: Volume | None
             lay.write_bytes(rel, marker)
             vsize = size
     except (StoreError, OSError) as exc:
-        raise ResourceUnavailable(f"Failed to write template {template.name} to image store {store.name}: {exc}") \
-            from None
+        raise logged(ResourceUnavailable,
+                     f"Failed to write template {template.name} to image store {store.name}", exc) from None
     ref = _new_ready_ref(session, template_id=template.id, store_id=store.id, zone_id=zone.id,
                          download_state=DOWNLOADED, download_pct=100, install_path=rel, size=vsize,
                          physical_size=lay.usage_of(rel), created=utcnow(), last_updated=utcnow())

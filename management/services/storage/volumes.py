@@ -20,6 +20,7 @@ from management.models.storage import Snapshot, Volume
 from management.services.hypervisors import GiB, driver_error, driver_for, driver_for_volume, tx
 from management.services.infra.hosts import pool_spec
 from management.services.runtime import Runtime
+from management.services.storage import snapshot_policies, transfers
 
 MAX_DATA_DISKS = 14  # CloudStack's default for KVM (device ids 1..15 minus the CD-ROM slot 3)
 
@@ -83,13 +84,22 @@ def attach(runtime: Runtime, vol_id: int, vm_id: int, device_id: int | None = No
         dev = device_id or _next_device_id(s, vm)
         host_id = vm.host_id or vm.last_host_id
         if host_id is None:
+            if vol.state == "Uploaded":
+                raise InvalidStateTransition(f"Unable to attach uploaded volume {vol.uuid} to VM {vm.uuid} that "
+                                             "never ran: start the VM first")
             # The VM never ran: record the attachment; the volume is created when the VM starts.
             vol.instance_id, vol.device_id, vol.attached = vm.id, dev, utcnow()
             return
         host = s.get_one(Host, host_id)
         zone = s.get_one(Zone, vm.zone_id)
         created_pool = None
-        if vol.state == "Allocated":
+        uploaded = transfers.uploaded_source(s, vol) if vol.state == "Uploaded" else None  # first attach: import it
+        if uploaded:
+            created_pool = placement.choose_pool(s, zone, vol.size, cluster_id=host.cluster_id, host_id=host.id,
+                                                 tags=None, what=f"volume {vol.name}")
+            vol.pool_id = created_pool.id
+            fsm.transition(s, vol, VolumeEvent.CopyRequested)
+        elif vol.state == "Allocated":
             tags = s.get_one(DiskOffering, vol.disk_offering_id).tags if vol.disk_offering_id else None
             created_pool = placement.choose_pool(s, zone, vol.size, cluster_id=host.cluster_id, host_id=host.id,
                                                  tags=tags, what=f"volume {vol.name}")
@@ -102,7 +112,9 @@ def attach(runtime: Runtime, vol_id: int, vm_id: int, device_id: int | None = No
     try:
         d = driver_for(runtime, host)
         d.ensure_pool(pool_spec(pool))
-        if created_pool is not None:
+        if uploaded:
+            d.import_volume(pool.uuid, vol_uuid, uploaded)
+        elif created_pool is not None:
             d.create_volume(pool.uuid, vol_uuid, size)
         if d.get_domain(vm_uuid) is not None:
             d.attach_volume(vm_uuid, pool.uuid, vol_uuid, dev)
@@ -260,6 +272,7 @@ def delete(runtime: Runtime, vol_id: int) -> None:
         if vol.pool_id is not None:
             placement.release_pool(s, vol.pool_id, vol.size)
         vol.removed = utcnow()
+        snapshot_policies.delete_for_volume(s, vol.id)
         for snap in s.scalars(select(Snapshot).where(Snapshot.volume_id == vol.id, Snapshot.removed.is_(None))):
             if snap.state != "Destroyed":
                 fsm.transition(s, snap, fsm.SnapshotEvent.DestroyRequested)

@@ -35,6 +35,16 @@ class XenAPIFakeFactory(DriverFactory):
     def make_nic(self, mac: str) -> NicSpec:
         return NicSpec(mac=mac, bridge="devcloud-guest", vlan=100)
 
+    def make_destination(self, driver: HypervisorDriver, tmp_path: Path) -> HypervisorDriver:
+        """The pool's second member: live migration inside the pool, over the pool's shared (NFS) SRs."""
+        from management.drivers.xenapi.driver import XenAPIDriver
+
+        fake = driver.fake  # type: ignore[attr-defined]
+        dest = XenAPIDriver(fake.url("192.0.2.12"), username="root", password="password",
+                            session_factory=fake.session_factory, event_timeout=0.5, shutdown_timeout=10)
+        dest.connect()
+        return dest
+
     def inject_spawn_failure(self, driver: HypervisorDriver) -> AbstractContextManager[None]:
         """The pool refuses the VM start after the disks, VM, VBDs and VIFs exist."""
         fake = driver.fake  # type: ignore[attr-defined]

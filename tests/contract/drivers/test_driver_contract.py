@@ -15,6 +15,7 @@ import pytest
 from management.drivers.base import (
     Capability,
     DomainInfo,
+    DomainSnapshotInfo,
     HostInfo,
     HostStats,
     HypervisorDriver,
@@ -31,6 +32,7 @@ from management.drivers.errors import (
     DomainNotFound,
     DriverError,
     DriverTimeout,
+    GuestAgentUnavailable,
     InvalidDomainState,
     SnapshotNotFound,
     VolumeInUse,
@@ -383,7 +385,9 @@ def test_plug_unplug_nic(h):
 
 def test_plug_nic_hotplug(h):
     needs(h.driver, Capability.NIC_HOTPLUG)
-    vm = h.spawn().uuid
+    spec = h.spec()
+    vm = h.driver.spawn(spec).uuid
+    h.factory.wait_guest(h.driver, spec)  # a guest still in its firmware ignores the unplug request
     nic = h.factory.make_nic(h.mac())
     assert nic.mac.lower() in [m.lower() for m in h.driver.plug_nic(vm, nic).macs]
     if h.factory.guest_acks_unplug is False:
@@ -413,6 +417,11 @@ def test_undeclared_capabilities_raise_capability_not_supported(h):
         Capability.VOLUME_RESIZE: lambda: drv.resize_volume(h.pool, vol, 64 * MiB),
         Capability.VOLUME_SNAPSHOT: lambda: drv.snapshot_volume(h.pool, vol, h.new_uuid()),
         Capability.CONSOLE: lambda: drv.console_address(h.spawn().uuid),
+        Capability.VM_SNAPSHOT: lambda: drv.snapshot_domain(h.spawn(start=False).uuid, h.new_uuid()),
+        Capability.LIVE_MIGRATION: lambda: drv.migrate(h.spawn().uuid, drv),
+        Capability.STORAGE_MIGRATION: lambda: drv.migrate_volume(h.pool, vol, h.pool),
+        Capability.CDROM: lambda: drv.eject_cdrom(h.spawn(start=False).uuid),
+        Capability.VOLUME_TRANSFER: lambda: drv.export_volume(h.pool, vol, str(h.tmp_path / "x.img")),
     }
     missing = [cap for cap in gated if not drv.supports(cap)]
     if not missing:
@@ -420,6 +429,211 @@ def test_undeclared_capabilities_raise_capability_not_supported(h):
     for cap in missing:
         with pytest.raises(CapabilityNotSupported):
             gated[cap]()
+
+
+# ------------------------------------------------------------------------------------------- domain snapshots
+
+
+def test_domain_snapshot_disk_only_revert_delete(h):
+    needs(h.driver, Capability.VM_SNAPSHOT)
+    vm = h.spawn(start=False).uuid
+    snap = h.new_uuid()
+    info = h.driver.snapshot_domain(vm, snap)
+    assert isinstance(info, DomainSnapshotInfo)
+    assert (info.uuid, info.vm_uuid, info.memory) == (snap, vm, False)
+    assert [s.uuid for s in h.driver.list_domain_snapshots(vm)] == [snap]
+    with pytest.raises(DriverError):
+        h.driver.snapshot_domain(vm, snap)  # same id twice
+    second = h.new_uuid()
+    h.driver.snapshot_domain(vm, second)
+    assert [s.uuid for s in h.driver.list_domain_snapshots(vm)] == [snap, second]
+    assert h.driver.revert_domain_snapshot(vm, snap).state is PowerState.STOPPED
+    h.driver.delete_domain_snapshot(vm, snap)
+    h.driver.delete_domain_snapshot(vm, snap)  # idempotent
+    with pytest.raises(SnapshotNotFound):
+        h.driver.revert_domain_snapshot(vm, snap)
+    assert h.driver.revert_domain_snapshot(vm, second).state is PowerState.STOPPED  # the other one still works
+    assert h.driver.start(vm).state is PowerState.RUNNING  # and the reverted domain starts
+
+
+def test_domain_snapshot_with_memory_reverts_to_running(h):
+    needs(h.driver, Capability.VM_SNAPSHOT_MEMORY)
+    vm = h.spawn().uuid
+    snap = h.new_uuid()
+    assert h.driver.snapshot_domain(vm, snap, memory=True).memory
+    assert state_of(h.driver, vm) is PowerState.RUNNING  # taking it leaves the guest running
+    h.driver.stop(vm, force=True)
+    assert h.driver.revert_domain_snapshot(vm, snap).state is PowerState.RUNNING
+    assert state_of(h.driver, vm) is PowerState.RUNNING
+    h.driver.delete_domain_snapshot(vm, snap)
+    assert h.driver.list_domain_snapshots(vm) == []
+
+
+def test_volume_snapshot_from_a_domain_snapshot(h):
+    needs(h.driver, Capability.VM_SNAPSHOT)
+    needs(h.driver, Capability.VOLUME_SNAPSHOT)
+    spec = h.spec(start=False)
+    root = spec.disks[0].volume_uuid
+    vm = h.driver.spawn(spec).uuid
+    dsnap, vsnap = h.new_uuid(), h.new_uuid()
+    h.driver.snapshot_domain(vm, dsnap)
+    info = h.driver.snapshot_volume_from_domain_snapshot(vm, dsnap, h.pool, root, vsnap)
+    assert (info.uuid, info.volume_uuid, info.pool) == (vsnap, root, h.pool)
+    assert [s.uuid for s in h.driver.list_domain_snapshots(vm)] == [dsnap]  # kept
+    assert h.driver.revert_volume_snapshot(h.pool, root, vsnap).uuid == root  # an ordinary volume snapshot
+    h.driver.delete_volume_snapshot(h.pool, root, vsnap)
+    with pytest.raises(SnapshotNotFound):
+        h.driver.snapshot_volume_from_domain_snapshot(vm, h.new_uuid(), h.pool, root, h.new_uuid())
+
+
+def test_memory_snapshot_needs_a_running_domain(h):
+    needs(h.driver, Capability.VM_SNAPSHOT_MEMORY)
+    vm = h.spawn(start=False).uuid
+    with pytest.raises(InvalidDomainState):
+        h.driver.snapshot_domain(vm, h.new_uuid(), memory=True)
+    assert h.driver.list_domain_snapshots(vm) == []
+
+
+def test_quiesced_snapshot_without_guest_agent_is_refused(h):
+    needs(h.driver, Capability.VM_SNAPSHOT)
+    vm = h.spawn().uuid
+    with pytest.raises(GuestAgentUnavailable):
+        h.driver.snapshot_domain(vm, h.new_uuid(), quiesce=True)
+    assert h.driver.list_domain_snapshots(vm) == []
+    assert state_of(h.driver, vm) is PowerState.RUNNING
+
+
+def test_destroy_removes_domain_snapshots(h):
+    needs(h.driver, Capability.VM_SNAPSHOT)
+    vm = h.spawn(start=False).uuid
+    h.driver.snapshot_domain(vm, h.new_uuid())
+    h.driver.destroy(vm)
+    assert h.driver.get_domain(vm) is None
+
+
+# ------------------------------------------------------------------------------------------- migration
+
+
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
+def test_live_migration_to_a_second_host(h):
+    needs(h.driver, Capability.LIVE_MIGRATION)
+    dest = h.destination
+    spec = h.spec()
+    vm = h.driver.spawn(spec).uuid
+    # without shared storage the disks travel to the destination's pool of the same name
+    copy = None if h.factory.shared_storage else {spec.disks[0].volume_uuid: h.pool}
+    info = h.driver.migrate(vm, dest, volumes=copy)
+    assert isinstance(info, DomainInfo) and info.uuid == vm and info.state is PowerState.RUNNING
+    assert h.driver.get_domain(vm) is None
+    moved = dest.get_domain(vm)
+    assert moved is not None and moved.state is PowerState.RUNNING
+    assert moved.volumes == (spec.disks[0].volume_uuid,)
+    assert [m.lower() for m in moved.macs] == [spec.nics[0].mac.lower()]
+    dest.stop(vm, force=True)
+    dest.destroy(vm)
+    assert dest.get_volume(h.pool, spec.disks[0].volume_uuid) is None  # the spawned disk went with it
+
+
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
+def test_live_migration_with_storage_copy(h):
+    needs(h.driver, Capability.LIVE_MIGRATION)
+    needs(h.driver, Capability.STORAGE_MIGRATION)
+    dest = h.destination
+    target = h.factory.pool_spec(h.tmp_path / "dest-only")
+    dest.ensure_pool(target)
+    spec = h.spec()
+    root = spec.disks[0].volume_uuid
+    vm = h.driver.spawn(spec).uuid
+    h.volumes.append((target.name, root))
+    info = h.driver.migrate(vm, dest, volumes={root: target.name})
+    assert info.state is PowerState.RUNNING
+    dest_info = dest.get_domain(vm)
+    assert dest_info is not None and dest_info.volumes == (root,)
+    assert dest.get_volume(target.name, root) is not None
+    assert h.driver.get_volume(h.pool, root) is None  # the source copy is gone
+    assert h.driver.get_domain(vm) is None
+
+
+@pytest.mark.timeout(1800)  # the first one boots the session's second host (a nested VM for libvirt-qemu)
+def test_migrating_a_stopped_domain_is_invalid(h):
+    needs(h.driver, Capability.LIVE_MIGRATION)
+    vm = h.spawn(start=False).uuid
+    with pytest.raises(InvalidDomainState):
+        h.driver.migrate(vm, h.destination)
+    assert state_of(h.driver, vm) is PowerState.STOPPED
+    assert h.destination.get_domain(vm) is None
+
+
+def test_migrate_volume_between_pools(h):
+    needs(h.driver, Capability.STORAGE_MIGRATION)
+    other = h.second_pool()
+    vol = h.volume(size_mib=16)
+    h.volumes.append((other, vol))
+    vm = h.spawn(start=False).uuid
+    h.driver.attach_volume(vm, h.pool, vol)
+    info = h.driver.migrate_volume(h.pool, vol, other)
+    assert (info.uuid, info.pool) == (vol, other) and info.size_bytes >= 16 * MiB
+    assert h.driver.get_volume(h.pool, vol) is None
+    assert h.driver.get_volume(other, vol) is not None
+    assert vol in h.driver.get_domain(vm).volumes  # the stopped domain uses the copy
+    assert h.driver.start(vm).state is PowerState.RUNNING
+    with pytest.raises(InvalidDomainState):  # in use by a running domain
+        h.driver.migrate_volume(other, vol, h.pool)
+
+
+# ------------------------------------------------------------------------------------------- CD-ROM
+
+
+def _iso(h) -> str:
+    iso = h.new_uuid()
+    h.volumes.append((h.pool, iso))
+    h.driver.prepare_template(h.pool, iso, h.factory.iso_source(h.tmp_path))
+    return iso
+
+
+def test_cdrom_media_change_on_a_running_domain(h):
+    needs(h.driver, Capability.CDROM)
+    iso = _iso(h)
+    vm = h.spawn().uuid
+    assert h.driver.cdrom_of(vm) is None
+    h.driver.insert_cdrom(vm, h.pool, iso)
+    assert h.driver.cdrom_of(vm) == iso
+    assert state_of(h.driver, vm) is PowerState.RUNNING
+    h.driver.eject_cdrom(vm)
+    assert h.driver.cdrom_of(vm) is None
+    h.driver.eject_cdrom(vm)  # no-op
+    h.driver.insert_cdrom(vm, h.pool, iso)
+    h.driver.stop(vm, force=True)
+    assert h.driver.cdrom_of(vm) == iso  # the media stays in across a power cycle
+    h.driver.destroy(vm)
+    assert h.driver.get_volume(h.pool, iso) is not None  # the ISO copy outlives its user
+
+
+def test_spawn_with_an_iso_in_the_drive(h):
+    needs(h.driver, Capability.CDROM)
+    iso = _iso(h)
+    vm = h.driver.spawn(h.spec(cdrom=(h.pool, iso))).uuid
+    assert h.driver.cdrom_of(vm) == iso
+    assert state_of(h.driver, vm) is PowerState.RUNNING
+
+
+# ------------------------------------------------------------------------------------------- volume transfer
+
+
+def test_export_and_import_a_volume(h):
+    needs(h.driver, Capability.VOLUME_TRANSFER)
+    vol = h.volume(size_mib=8)
+    out = h.tmp_path / "exported.img"
+    size = h.driver.export_volume(h.pool, vol, str(out))
+    assert out.is_file() and size == out.stat().st_size and size > 0
+    copy = h.new_uuid()
+    h.volumes.append((h.pool, copy))
+    info = h.driver.import_volume(h.pool, copy, str(out))
+    assert info.uuid == copy and info.size_bytes >= 8 * MiB
+    vm = h.spawn(start=False).uuid
+    assert copy in h.driver.attach_volume(vm, h.pool, copy).volumes  # an ordinary volume
+    with pytest.raises(DriverError):
+        h.driver.import_volume(h.pool, copy, str(out))  # exists already
 
 
 # ------------------------------------------------------------------------------------------- events

@@ -22,7 +22,13 @@ from management.api.cloudstack.registry import (
     api_command,
 )
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp, SecurityGroupRefResp, VirtualMachineResp, VmUserDataResp
+from management.api.cloudstack.schemas_compute import (
+    NicResp,
+    NicSecondaryIpRefResp,
+    SecurityGroupRefResp,
+    VirtualMachineResp,
+    VmUserDataResp,
+)
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -31,6 +37,8 @@ from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
 from management.services import access, tags
+from management.services.compute import affinity
+from management.services.compute import nics as nics_service
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
@@ -54,7 +62,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
         return []
     zones = rows_by_id(s, Zone, {v.zone_id for v in vms})
     hosts = rows_by_id(s, Host, {v.host_id for v in vms if v.host_id})
-    templates = rows_by_id(s, Template, {v.template_id for v in vms if v.template_id})
+    templates = rows_by_id(s, Template, {t for v in vms for t in (v.template_id, v.iso_id) if t})
     offerings = rows_by_id(s, ServiceOffering, {v.service_offering_id for v in vms})
     accounts = rows_by_id(s, Account, {v.account_id for v in vms})
     domains = rows_by_id(s, Domain, {v.domain_id for v in vms})
@@ -65,6 +73,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
     for n in s.scalars(select(Nic).where(Nic.instance_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
         nics.setdefault(n.instance_id, []).append(n)
     networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
+    secondary = nics_service.secondary_ips(s, [n.id for ns in nics.values() for n in ns])
     data_disk: dict[int, Volume] = {}
     for vol in s.scalars(select(Volume).where(Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK",
                                               Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
@@ -80,6 +89,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             static_nat.setdefault(vm_id, (ip_uuid, ip_address))
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
     sgs = sg_service.groups_of(s, ids)
+    ags = affinity.groups_of(s, ids)
     admin = ctx.caller.is_root_admin
     out = []
     for v in vms:
@@ -96,13 +106,16 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
                 ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
                 isdefault=n.default_nic, traffictype=n.traffic_type,
                 type=net.guest_type if net else "Isolated", broadcasturi=n.broadcast_uri,
-                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid))
+                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid,
+                secondaryip=[NicSecondaryIpRefResp(id=x.uuid, ipaddress=x.ip4_address)
+                             for x in secondary.get(n.id, [])] or None))
         kps = vm_service.keypairs_of(s, v)
         d = vm_service.as_dict(v.details_json) if (details is None or "all" in details or "min" not in details) \
             else None
         user = users.get(v.user_id or -1)
         os_t = os_types.get(v.os_type_id or -1)
         nat = static_nat.get(v.id)
+        iso = templates.get(v.iso_id or -1)
         out.append(VirtualMachineResp(
             id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
             account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
@@ -121,9 +134,13 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
             userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
             diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
             publicipid=nat[0] if nat else None, publicip=nat[1] if nat else None,
+            isoid=iso.uuid if iso else None, isoname=iso.name if iso else None,
+            isodisplaytext=iso.display_text if iso else None,
             nic=nic_list,
             securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
-                           for g in sgs.get(v.id, [])], affinitygroup=[],
+                           for g in sgs.get(v.id, [])],
+            affinitygroup=[{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
+                           for g in ags.get(v.id, [])],
             tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type,
                                           resourceid=tg.resource_uuid,
                           account=acct.name if acct else None, domainid=dom.uuid if dom else None,
@@ -254,9 +271,12 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
     if host is not None and host.zone_id != req.zone.id:
         raise ParamError(f"Host {host.uuid} is not in zone {req.zone.uuid}")
     groups = sg_service.groups_for_deploy(s, ctx.caller, owner, req.zone, p.securitygroupids, p.securitygroupnames)
+    ags = affinity.resolve_for_vm(s, ctx.caller, owner, [access.resolve(s, ctx.caller, "AffinityGroup", u, "read")
+                                                         for u in p.affinitygroupids or []], p.affinitygroupnames)
     vm = vm_service.allocate(s, req)
     vm.display_vm = p.displayvm
     sg_service.join(s, vm, groups)
+    affinity.set_groups(s, vm, ags)
     return vm.uuid
 
 

@@ -154,7 +154,8 @@ class ListLbParams(TaggedListParams):
 def list_lb(ctx: CallContext, p: ListLbParams) -> ListResult:
     from management.models.rules import LoadBalancerVmMap
 
-    stmt = select(NetworkRule).where(NetworkRule.removed.is_(None), NetworkRule.purpose == "LoadBalancing")
+    stmt = select(NetworkRule).where(NetworkRule.removed.is_(None), NetworkRule.purpose == "LoadBalancing",
+                              NetworkRule.ip_address_id.is_not(None))  # internal ones: listLoadBalancers
     stmt = access.owned_filter(ctx.session, stmt, NetworkRule, ctx.caller, account=p.account, domainid=p.domainid,
                                isrecursive=p.isrecursive, listall=p.listall)
     if p.id:

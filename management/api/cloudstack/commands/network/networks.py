@@ -4,7 +4,7 @@ issue), and listNics."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from management.api.cloudstack.commands.network.network_offerings import service
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, Uuid, api_command
 from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_compute import NicResp
+from management.api.cloudstack.schemas_compute import NicResp, NicSecondaryIpRefResp
 from management.api.cloudstack.schemas_network import NetworkResp
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
@@ -22,14 +22,27 @@ from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
+from management.models.vpc import NetworkAcl, Vpc
 from management.services import access, tags
+from management.services.compute import nics as nics_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
 from management.services.network import ipam
 from management.services.network import network_offerings as offsvc
 from management.services.network import networks as svc
+from management.services.network import vpc as vpcsvc
 
 tags.register("Network", "Network")
+
+
+def vpc_fields(s: Any, n: Network) -> dict[str, Any]:
+    """A tier's VPC and ACL list (nothing for other networks)."""
+    if n.vpc_id is None:
+        return {}
+    vpc = s.get(Vpc, n.vpc_id)
+    acl = s.get(NetworkAcl, n.network_acl_id) if n.network_acl_id else None
+    return {"vpcid": vpc.uuid if vpc else None, "vpcname": vpc.name if vpc else None,
+            "aclid": acl.uuid if acl else None, "aclname": acl.name if acl else None}
 
 
 def network_resp(ctx: CallContext, n: Network, tag_rows: list | None = None) -> NetworkResp:
@@ -56,6 +69,7 @@ def network_resp(ctx: CallContext, n: Network, tag_rows: list | None = None) -> 
         restartrequired=n.restart_required, specifyipranges=n.specify_ip_ranges,
         canusefordeploy=n.state in svc.LIVE_STATES and n.removed is None, ispersistent=off.is_persistent,
         isdefault=n.is_default, egressdefaultpolicy=off.egress_default_policy, created=n.created,
+        **vpc_fields(s, n),
         tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
               for t in tag_rows or []], **network_modes.resp_fields(ctx, n, off),
     )
@@ -92,8 +106,9 @@ class CreateNetworkParams(network_modes.CreateNetworkModeParams):
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(None, description="domain ID of the account "
                                                                    "owning a network")
     projectid: Uuid | None = Field(None, description="an optional project for the network")
-    vpcid: Uuid | None = Field(None, description="the VPC network belongs to")
-    aclid: Uuid | None = Field(None, description="Network ACL ID associated for the network")
+    vpcid: Annotated[str | None, Ref("Vpc")] = Field(None, description="the VPC network belongs to")
+    aclid: Annotated[str | None, Ref("NetworkACL", "read")] = Field(None, description="Network ACL ID associated "
+                                                                    "for the network")
     displaynetwork: bool | None = Field(None, description="an optional field, whether to the display the network "
                                         "to the end user or not.")
     isolatedpvlan: str | None = Field(None, description="the isolated private VLAN for this network")
@@ -105,10 +120,23 @@ class CreateNetworkParams(network_modes.CreateNetworkModeParams):
 @api_command("createNetwork", params=CreateNetworkParams, result_key="network", response=NetworkResp,
              event="NETWORK.CREATE", entity="Network", description="Creates a network")
 def create_network(ctx: CallContext, p: CreateNetworkParams) -> NetworkResp:
-    if p.vpcid:
-        raise ParamError("VPC tiers are not supported yet (vpcid)")
     offering: NetworkOffering = ctx.refs["networkofferingid"]
     zone: Zone = ctx.refs["zoneid"]
+    if p.vpcid:
+        vpc: Vpc = ctx.refs["vpcid"]
+        name = p.name or p.displaytext
+        if not name:
+            raise ParamError("Unable to execute API command createnetwork due to missing parameter name")
+        owner = ctx.session.get_one(Account, vpc.account_id)
+        if p.account is not None or p.domainid is not None:
+            owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+        tier = vpcsvc.create_tier(ctx.session, ctx.caller, vpc, owner, zone, offering, name=name,
+                                  display_text=p.displaytext, gateway=p.gateway, netmask=p.netmask,
+                                  acl=ctx.refs.get("aclid"), physical_network=ctx.refs.get("physicalnetworkid"),
+                                  vlan=p.vlan)
+        return network_resp(ctx, tier)
+    if p.aclid:
+        raise ParamError("aclid can only be specified for a network of a VPC")
     acl = (p.acltype or ("Domain" if offering.guest_type == "Shared" else "Account")).lower()
     owner_domain: Domain | None = None
     if acl == "domain":
@@ -160,7 +188,7 @@ class ListNetworksParams(TaggedListParams, network_modes.ListNetworkModeParams):
     restartrequired: bool | None = Field(None, description="list networks by restartRequired")
     specifyipranges: bool | None = Field(None, description="true if need to list only networks which support "
                                          "specifying IP ranges")
-    vpcid: Uuid | None = Field(None, description="List networks by VPC")
+    vpcid: Annotated[str | None, Ref("Vpc", "read")] = Field(None, description="List networks by VPC")
     forvpc: bool | None = Field(None, description="the network belongs to VPC")
     supportedservices: list[str] | None = Field(None, description="list networks supporting certain services")
     displaynetwork: bool | None = Field(None, description="list resources by display flag; only ROOT admin is "
@@ -209,8 +237,10 @@ def list_networks(ctx: CallContext, p: ListNetworksParams) -> ListResult:
         stmt = stmt.where(Network.restart_required.is_(p.restartrequired))
     if p.specifyipranges is not None:
         stmt = stmt.where(Network.specify_ip_ranges.is_(p.specifyipranges))
-    if p.vpcid or p.forvpc:
-        return ListResult([], 0)  # no VPC tiers yet
+    if p.vpcid:
+        stmt = stmt.where(Network.vpc_id == ctx.refs["vpcid"].id)
+    if p.forvpc is not None:
+        stmt = stmt.where(Network.vpc_id.is_not(None) if p.forvpc else Network.vpc_id.is_(None))
     if p.supportedservices:
         want = {x.lower() for x in p.supportedservices}
         ok = [o.id for o in s.scalars(select(NetworkOffering))
@@ -321,12 +351,13 @@ class ListNicsParams(ListParams):
                                     "to pass this parameter")
 
 
-def nic_resp(n: Nic, net: Network | None, vm: VirtualMachine) -> NicResp:
+def nic_resp(n: Nic, net: Network | None, vm: VirtualMachine,
+             secondary: list[NicSecondaryIpRefResp] | None = None) -> NicResp:
     return NicResp(id=n.uuid, networkid=net.uuid if net else None, networkname=net.name if net else None,
                    ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
                    isdefault=n.default_nic, traffictype=n.traffic_type, type=net.guest_type if net else None,
                    broadcasturi=n.broadcast_uri, isolationuri=n.isolation_uri, deviceid=str(n.device_id),
-                   virtualmachineid=vm.uuid)
+                   virtualmachineid=vm.uuid, secondaryip=secondary or None)
 
 
 @api_command("listNics", params=ListNicsParams, result_key="nic", response=NicResp,
@@ -340,4 +371,7 @@ def list_nics(ctx: CallContext, p: ListNicsParams) -> ListResult:
         stmt = stmt.where(Nic.network_id == ctx.refs["networkid"].id)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Nic.device_id)
     nets = svc.networks_of(ctx.session, {n.network_id for n in rows})
-    return ListResult([nic_resp(n, nets.get(n.network_id), vm) for n in rows], count)
+    sec = nics_service.secondary_ips(ctx.session, [n.id for n in rows])
+    return ListResult([nic_resp(n, nets.get(n.network_id), vm,
+                                [NicSecondaryIpRefResp(id=x.uuid, ipaddress=x.ip4_address) for x in sec.get(n.id, [])])
+                       for n in rows], count)

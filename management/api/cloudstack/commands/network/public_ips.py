@@ -16,12 +16,14 @@ from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, PublicIpAddress, VlanIpRange, Zone
 from management.models.network import Network
+from management.models.vpc import Vpc
 from management.services import access, tags
 from management.services.context import CallContext
 from management.services.listing import paginate, tags_filter
 from management.services.network import firewall as fwsvc
 from management.services.network import networks as svc
 from management.services.network import portable_ips
+from management.services.network import vpc as vpcsvc
 
 tags.register("PublicIpAddress", "PublicIpAddress")
 
@@ -35,6 +37,7 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
     net = s.get(Network, ip.network_id) if ip.network_id else None
     vm = s.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
     pn = s.get(PhysicalNetwork, ip.physical_network_id) if ip.physical_network_id else None
+    vpc = s.get(Vpc, ip.vpc_id) if ip.vpc_id else None
     virtual = vlan is None or vlan.vlan_type == "VirtualNetwork"
     return PublicIpResp(
         id=ip.uuid, ipaddress=ip.public_ip_address, allocated=ip.allocated, zoneid=zone.uuid if zone else "",
@@ -46,7 +49,8 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
         associatednetworkid=net.uuid if net and virtual else None,
         associatednetworkname=net.name if net and virtual else None,
         networkid=net.uuid if net and not virtual else None, state=ip.state, fordisplay=ip.for_display,
-        physicalnetworkid=pn.uuid if pn else None, isportable=ip.is_portable,
+        physicalnetworkid=pn.uuid if pn else None, vpcid=vpc.uuid if vpc else None,
+        vpcname=vpc.name if vpc else None, isportable=ip.is_portable,
         forsystemvms=bool(vlan and vlan.for_system_vms), networkname=net.name if net else None,
         virtualmachinedisplayname=(vm.display_name or vm.name) if vm else None,
         virtualmachinetype=vm.vm_type if vm else None, domainpath=dom.path if dom else None,
@@ -76,7 +80,7 @@ class ListPublicIpParams(TaggedListParams):
     state: str | None = Field(None, description="lists all public IP addresses by state")
     networkid: Annotated[str | None, Ref("Network", "read")] = Field(None, description="lists all public IP "
                                                                      "addresses by source network ID")
-    vpcid: Uuid | None = Field(None, description="List IPs belonging to the VPC")
+    vpcid: Annotated[str | None, Ref("Vpc", "read")] = Field(None, description="List IPs belonging to the VPC")
     issystem: bool | None = Field(None, description="true if range is dedicated for system VMs")
     fordisplay: bool | None = Field(None, description="list resources by display flag; only ROOT admin is eligible "
                                     "to pass this parameter")
@@ -121,7 +125,7 @@ def list_public_ip_addresses(ctx: CallContext, p: ListPublicIpParams) -> ListRes
     if p.issystem is not None:
         stmt = stmt.where(PublicIpAddress.is_system.is_(p.issystem))
     if p.vpcid:
-        return ListResult([], 0)
+        stmt = stmt.where(PublicIpAddress.vpc_id == ctx.refs["vpcid"].id)
     if p.keyword:
         stmt = stmt.where(PublicIpAddress.public_ip_address.ilike(f"%{p.keyword}%"))
     stmt = tags_filter(stmt, p.tags, "PublicIpAddress", PublicIpAddress.uuid)
@@ -142,7 +146,8 @@ class AssociateIpParams(Params):
     zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="the ID of the availability zone "
                                                                "you want to acquire an public IP address from")
     ipaddress: str | None = Field(None, description="IP Address to be associated")
-    vpcid: Uuid | None = Field(None, description="the VPC you want the IP address to be associated with")
+    vpcid: Annotated[str | None, Ref("Vpc")] = Field(None, description="the VPC you want the IP address to be "
+                                                     "associated with")
     isportable: bool = Field(False, description="should be set to true if public IP is required to be transferable "
                              "across zones, if not specified defaults to false")
     regionid: int | None = Field(None, description="region ID from where portable IP is to be associated.")
@@ -156,7 +161,12 @@ class AssociateIpParams(Params):
 
 def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
     if p.vpcid:
-        raise ParamError("VPCs are not supported yet (vpcid)")
+        if p.networkid:
+            raise ParamError("Either networkId or vpcId has to be specified, not both")
+        ip_row = vpcsvc.associate_ip(ctx.session, ctx.refs["vpcid"], ip=p.ipaddress)
+        if p.fordisplay is not None:
+            ip_row.for_display = p.fordisplay
+        return ip_row.uuid
     net: Network | None = ctx.refs.get("networkid")
     zone: Zone | None = ctx.refs.get("zoneid")
     if net is None and zone is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from management.models.infra import Zone
 from management.models.network import Network
 from management.models.offerings import ServiceOffering
 from management.models.rules import RouterNetwork
+from management.models.vpc import Vpc, VpcRouter
 from management.services import access
 from management.services.context import CallContext
 from management.services.listing import paginate
@@ -43,7 +44,23 @@ def router_resp(ctx: CallContext, vm: VirtualMachine) -> RouterResp:
         guestnetworkid=net.uuid if net else None, guestnetworkname=net.name if net else None,
         account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
         serviceofferingid=so.uuid if so else None, serviceofferingname=so.name if so else None,
-        hypervisor=vm.hypervisor_type, created=vm.created)
+        hypervisor=vm.hypervisor_type, created=vm.created).model_copy(update=_vpc_of(ctx, vm))
+
+
+def _vpc_of(ctx: CallContext, vm: VirtualMachine) -> dict[str, Any]:
+    ref = ctx.session.get(VpcRouter, vm.id)
+    vpc = ctx.session.get(Vpc, ref.vpc_id) if ref else None
+    if vpc is None:
+        return {}
+    return {"vpcid": vpc.uuid, "vpcname": vpc.name, "dns1": vpc.dns1, "dns2": vpc.dns2,
+            "networkdomain": vpc.network_domain, "publicip": _vpc_public_ip(ctx, vpc)}
+
+
+def _vpc_public_ip(ctx: CallContext, vpc: Vpc) -> str | None:
+    from management.models.infra import PublicIpAddress
+
+    return ctx.session.scalar(select(PublicIpAddress.public_ip_address).where(
+        PublicIpAddress.vpc_id == vpc.id, PublicIpAddress.source_nat.is_(True), PublicIpAddress.removed.is_(None)))
 
 
 class ListRoutersParams(OwnedListParams):
@@ -55,7 +72,7 @@ class ListRoutersParams(OwnedListParams):
     hostid: Uuid | None = Field(None, description="the host ID of the router")
     podid: Uuid | None = Field(None, description="the Pod ID of the router")
     clusterid: Uuid | None = Field(None, description="the cluster ID of the router")
-    vpcid: Uuid | None = Field(None, description="List networks by VPC")
+    vpcid: Annotated[str | None, Ref("Vpc", "read")] = Field(None, description="List networks by VPC")
     forvpc: bool | None = Field(None, description="if true is passed for this parameter, list only VPC routers")
     version: str | None = Field(None, description="list virtual router elements by version")
     healthchecksfailed: bool | None = Field(None, description="if this parameter is passed, list only routers by "
@@ -81,8 +98,12 @@ def list_routers(ctx: CallContext, p: ListRoutersParams) -> ListResult:
     if p.networkid:
         stmt = stmt.where(VirtualMachine.id.in_(select(RouterNetwork.router_id).where(
             RouterNetwork.network_id == ctx.refs["networkid"].id)))
-    if p.vpcid or p.forvpc:
-        return ListResult([], 0)
+    if p.vpcid:
+        stmt = stmt.where(VirtualMachine.id.in_(select(VpcRouter.router_id).where(
+            VpcRouter.vpc_id == ctx.refs["vpcid"].id)))
+    if p.forvpc is not None:
+        vpc_routers = VirtualMachine.id.in_(select(VpcRouter.router_id))
+        stmt = stmt.where(vpc_routers if p.forvpc else ~vpc_routers)
     if p.keyword:
         stmt = stmt.where(VirtualMachine.name.ilike(f"%{p.keyword}%"))
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, VirtualMachine.id)

@@ -1,5 +1,5 @@
-"""IP forwarding rules (static NAT port ranges) and the update commands of firewall rules, load balancers and
-security groups (display flag, custom id, name)."""
+"""IP forwarding rules (static NAT port ranges) and the update commands of firewall rules and security groups
+(display flag, custom id, name); updateLoadBalancer is internal_lb's."""
 
 from __future__ import annotations
 
@@ -13,19 +13,13 @@ from management.api.cloudstack.commands.network.nat import ip_forwarding_resp
 from management.api.cloudstack.commands.network.security_groups import sg_resp
 from management.api.cloudstack.envelope import Success
 from management.api.cloudstack.registry import ADMIN, Params, Ref, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
-from management.api.cloudstack.schemas_providers import AppLbInstanceResp, AppLbRuleResp, ApplicationLoadBalancerResp
 from management.api.cloudstack.schemas_rules import FirewallRuleResp, IpForwardingRuleResp, SecurityGroupResp
-from management.errors import ParamError, invalid_id
-from management.models.compute import VirtualMachine
-from management.models.identity import Account, Domain
+from management.errors import ParamError
 from management.models.infra import PublicIpAddress
-from management.models.network import Network
 from management.models.rules import NetworkRule, SecurityGroup
-from management.services import custom_id, tags
+from management.services import custom_id
 from management.services.context import CallContext
-from management.services.network import ip_forwarding, routers
-from management.services.network import loadbalancer as lbsvc
+from management.services.network import ip_forwarding
 
 # ---- IP forwarding (static NAT rules) -----------------------------------------------------------------------------
 
@@ -98,53 +92,6 @@ def update_firewall_rule(ctx: CallContext, p: UpdateRuleParams) -> FirewallRuleR
              entity="FirewallRule", description="Updates an egress firewall rule's display flag or UUID")
 def update_egress_rule(ctx: CallContext, p: UpdateRuleParams) -> FirewallRuleResp:
     return fw_resp(ctx, update_rule(ctx, p, "Firewall", "Egress", "egress firewall rule"))
-
-
-# ---- load balancer (application view) -----------------------------------------------------------------------------
-
-def app_lb_resp(ctx: CallContext, r: NetworkRule) -> ApplicationLoadBalancerResp:
-    s = ctx.session
-    ip = s.get(PublicIpAddress, r.ip_address_id) if r.ip_address_id else None
-    net = s.get(Network, r.network_id)
-    acct, dom = s.get(Account, r.account_id), s.get(Domain, r.domain_id)
-    members = lbsvc.members(s, r)
-    vms = {v.id: v for v in s.scalars(select(VirtualMachine).where(
-        VirtualMachine.id.in_([m.vm_id for m in members])))} if members else {}
-    rows = tags.tags_of(s, "LoadBalancer", [r.uuid]).get(r.uuid, [])
-    return ApplicationLoadBalancerResp(
-        id=r.uuid, name=r.name or "", description=r.description, algorithm=r.algorithm or "roundrobin",
-        networkid=net.uuid if net else None, sourceipaddress=ip.public_ip_address if ip else None,
-        sourceipaddressnetworkid=net.uuid if net else None, account=acct.name if acct else None,
-        domainid=dom.uuid if dom else None, domain=dom.name if dom else None, domainpath=dom.path if dom else None,
-        loadbalancerrule=[AppLbRuleResp(sourceport=r.start_port or 0, instanceport=r.dest_start_port or 0,
-                                        state=r.state)],
-        loadbalancerinstance=[AppLbInstanceResp(id=vms[m.vm_id].uuid, name=vms[m.vm_id].name,
-                                                state=vms[m.vm_id].state, ipaddress=m.vm_ip)
-                              for m in members if m.vm_id in vms],
-        tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-              for t in rows],
-        fordisplay=r.for_display)
-
-
-class UpdateLoadBalancerParams(Params):
-    id: Annotated[str, Ref("LoadBalancerRule")] = Field(description="ID of the load balancer")
-    fordisplay: bool | None = Field(None, description="whether the load balancer is shown to the end user")
-    customid: str | None = Field(None, description="a new UUID for the load balancer (root admins only)")
-
-
-@api_command("updateLoadBalancer", params=UpdateLoadBalancerParams, is_async=True, create=custom_id.precheck(),
-             since="4.4.0", result_key="loadbalancer", response=ApplicationLoadBalancerResp, event="LB.UPDATE",
-             entity="LoadBalancer", description="Updates a load balancer's display flag or UUID")
-def update_load_balancer(ctx: CallContext, p: UpdateLoadBalancerParams) -> ApplicationLoadBalancerResp:
-    rule: NetworkRule = ctx.refs["id"]
-    if rule.purpose != "LoadBalancing" or rule.removed is not None:
-        raise invalid_id(p.id)
-    custom_id.apply(ctx.session, ctx.caller, rule, p.customid)
-    if p.fordisplay is not None:
-        rule.for_display = p.fordisplay
-    ctx.session.flush()
-    routers.network_changed(ctx.session, rule.network_id)
-    return app_lb_resp(ctx, rule)
 
 
 # ---- security groups ----------------------------------------------------------------------------------------------

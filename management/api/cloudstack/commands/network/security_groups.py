@@ -108,8 +108,12 @@ class ListSgParams(TaggedListParams):
 def list_sgs(ctx: CallContext, p: ListSgParams) -> ListResult:
     if not ctx.caller.is_admin or not p.listall:
         acct = ctx.session.get(Account, ctx.caller.account_id)
-        if acct is not None:
-            svc.default_group(ctx.session, acct)
+        if acct is not None and svc.find_default_group(ctx.session, acct) is None:
+            # A list runs in a read transaction, which SQLite cannot turn into a write under load ("database is
+            # locked"): the account's default group is made in a write transaction of its own, then read afresh.
+            with ctx.runtime.db.session() as w:
+                svc.default_group(w, w.get_one(Account, acct.id))
+            ctx.session.commit()
     stmt = select(SecurityGroup).where(SecurityGroup.removed.is_(None))
     stmt = access.owned_filter(ctx.session, stmt, SecurityGroup, ctx.caller, account=p.account, domainid=p.domainid,
                                isrecursive=p.isrecursive, listall=p.listall)

@@ -21,7 +21,7 @@ from management.services import access, tags
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, tags_filter
-from management.services.storage import snapshot_copies
+from management.services.storage import snapshot_copies, snapshot_policies
 from management.services.storage import snapshots as snapshots_service
 
 access.register_entity("Snapshot", Snapshot, "owned")
@@ -84,6 +84,8 @@ def create_snapshot(ctx: CallContext, p: CreateSnapshotParams) -> SnapshotResp:
     snap_id = snap.id
     vm_service.release(ctx.session)
     snapshots_service.create(ctx.runtime, snap_id)
+    if p.policyid:  # a policy's recurring snapshot: keep at most its maxsnaps of that interval
+        snapshot_policies.enforce(ctx.runtime, p.policyid)
     return _reload(ctx, snap_id)
 
 

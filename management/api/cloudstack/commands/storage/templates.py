@@ -23,6 +23,7 @@ from management.services import access, tags
 from management.services.context import CallContext
 from management.services.listing import check_paging, keyword_filter, tags_filter
 from management.services.storage import templates as svc
+from management.services.storage import transfers
 
 tags.register("Template", "Template")
 tags.register("ISO", "Iso")
@@ -596,11 +597,10 @@ def extract_impl(ctx: CallContext, p: ExtractTemplateParams) -> ExtractResp:
     if ref is None:
         raise ParamError(f"The template {t.uuid} is not ready to be extracted")
     z = ctx.session.get(Zone, ref.zone_id)
-    store = ctx.session.get_one(ImageStore, ref.store_id)
-    path = svc.layout(store).abs(ref.install_path or "")
     acct = ctx.session.get(Account, t.account_id)
+    url = transfers.template_extract_url(ctx.session, ctx.runtime, ref)  # served by this management server
     return ExtractResp(id=t.uuid, name=t.name, extractId=t.uuid, state="DOWNLOAD_URL_CREATED",
-                       status="DOWNLOAD_URL_CREATED", uploadpercentage=100, url=path.as_uri(),
+                       status="DOWNLOAD_URL_CREATED", uploadpercentage=100, url=url,
                        zoneid=z.uuid if z else None, zonename=z.name if z else None, extractMode="HTTP_DOWNLOAD",
                        accountid=acct.uuid if acct else None, created=t.created)
 

@@ -1,7 +1,7 @@
 """network family extras
 
-Revision ID: 0005_network
-Revises: 0004_storage
+Revision ID: 0009_network
+Revises: 0008_hardening
 Create Date: 2026-12-04 07:31:12.807376
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0005_network'
-down_revision = '0004_storage'
+revision = '0009_network'
+down_revision = '0008_hardening'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Commands of a farm: management servers, host HA and out-of-band management."""
