@@ -168,6 +168,11 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
         await websocket.close(code=4502, reason=f"cannot reach the console at {host}:{port}")
         return
     await websocket.accept(subprotocol=subprotocol)
+    from management.services import console_sessions
+
+    client = websocket.client.host if websocket.client else None
+    with contextlib.suppress(Exception):  # the record must never cost the user the console
+        await run_in_threadpool(console_sessions.acquired, runtime, token, client)
 
     async def to_vnc() -> None:
         while True:
@@ -204,3 +209,5 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
             await writer.wait_closed()
         with contextlib.suppress(Exception):
             await websocket.close()
+        with contextlib.suppress(Exception):
+            await run_in_threadpool(console_sessions.ended, runtime, token)

@@ -26,6 +26,30 @@ from management.models.network import Network, Nic
 from management.models.nic_secondary_ips import NicSecondaryIp
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
+from management.models.platform import (
+    Annotation,
+    ConsoleSession,
+    DedicatedResource,
+    Extension,
+    ExtensionCustomAction,
+    ExtensionResourceMap,
+    GuiTheme,
+    IssuedCertificate,
+    ManagementServerMaintenance,
+    QuotaAccount,
+    QuotaBalance,
+    QuotaCredit,
+    QuotaEmailConfiguration,
+    QuotaEmailTemplate,
+    QuotaTariff,
+    QuotaUsage,
+    ResourceDetail,
+    ResourceIcon,
+    SessionTwoFactor,
+    UserTwoFactor,
+    VmStats,
+    VolumeStats,
+)
 from management.models.rules import (
     LoadBalancerVmMap,
     NetworkRule,
@@ -86,4 +110,8 @@ __all__ = [
     "InternalLbRule", "InternalLbVm", "NetworkAcl", "NetworkAclItem", "RemoteAccessVpn", "S2sCustomerGateway",
     "S2sVpnConnection", "S2sVpnGateway", "StaticRoute", "Vpc", "VpcGateway", "VpcOffering", "VpcRouter", "VpnUser",
     "AffinityGroup", "AffinityGroupVmMap", "NicSecondaryIp", "SnapshotPolicy", "VMSnapshot", "VolumeStoreRef",
+    "Annotation", "ConsoleSession", "DedicatedResource", "Extension", "ExtensionCustomAction", "ExtensionResourceMap",
+    "GuiTheme", "IssuedCertificate", "ManagementServerMaintenance", "QuotaAccount", "QuotaBalance", "QuotaCredit",
+    "QuotaEmailConfiguration", "QuotaEmailTemplate", "QuotaTariff", "QuotaUsage", "ResourceDetail", "ResourceIcon",
+    "SessionTwoFactor", "UserTwoFactor", "VmStats", "VolumeStats",
 ]
