@@ -227,14 +227,18 @@ def _dedicated_to_others(need: Need) -> ColumnElement[bool]:
     """Hosts whose zone, pod, cluster or own row is dedicated (dedicateZone/Pod/Cluster/Host) to an owner other
     than the VM's: another account, or a domain that is neither the VM's domain nor one of its ancestors."""
     from sqlalchemy import and_, exists, func, or_
+    from sqlalchemy.orm import aliased
 
     from management.models.identity import Domain
     from management.models.platform import DedicatedResource as D
 
-    vm_path = select(Domain.path).where(Domain.id == need.domain_id).scalar_subquery()
+    vm_domain = aliased(Domain)  # its own alias: the dedicated domain below must not correlate into it
+    vm_path = select(vm_domain.path).where(vm_domain.id == need.domain_id).scalar_subquery()
     in_subtree = exists().where(Domain.id == D.domain_id,  # the VM's domain is the dedicated one or below it
                                 func.substr(vm_path, 1, func.length(Domain.path)) == Domain.path)
-    admits = or_(D.account_id == need.account_id, and_(D.account_id.is_(None), in_subtree))
+    # Written so no NULL reaches the NOT below (NULL = x is NULL, and NOT NULL would hide the host's dedication).
+    admits = or_(and_(D.account_id.is_not(None), D.account_id == need.account_id),
+                 and_(D.account_id.is_(None), in_subtree))
     covers = or_(D.host_id == Host.id, D.cluster_id == Host.cluster_id, D.pod_id == Host.pod_id,
                  D.zone_id == Host.zone_id)
     return exists().where(covers, ~admits)
