@@ -48,7 +48,7 @@ def add(session: Session, caller: Caller, text: str | None, etype_name: str | No
         raise ParamError("An entity id is required")
     entity_row(session, caller, etype, entity_uuid)
     ann = Annotation(annotation=text, entity_type=etype, entity_uuid=entity_uuid, user_uuid=caller.user_uuid,
-                     admins_only=True if admins_only is None else admins_only)
+                     admins_only=bool(admins_only))  # CloudStack: false unless given
     session.add(ann)
     session.flush()
     return ann

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
+from management.db.session import Database
 from management.errors import ParamError
 from management.models.events import Configuration
 from management.models.platform import IssuedCertificate
@@ -90,6 +91,15 @@ def root_ca(session: Session) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 
 def ca_pem(session: Session) -> str:
     return root_ca(session)[1].public_bytes(serialization.Encoding.PEM).decode()
+
+
+def published_ca_pem(session: Session, db: Database) -> str:
+    """The CA certificate for a read-only command: made on first use in its own write transaction."""
+    pem = _hidden(session, _CERT)
+    if pem:
+        return pem
+    with db.session() as w:  # serialised with other writers: a concurrent first call reuses the CA made here
+        return ca_pem(w)
 
 
 def _csv(value: str | None) -> list[str]:

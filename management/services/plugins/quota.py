@@ -381,17 +381,23 @@ def total_usage(session: Session, account_id: int, start: datetime, end: datetim
         QuotaUsage.account_id == account_id, QuotaUsage.start_date >= start, QuotaUsage.end_date <= end)) or 0)
 
 
-def email_templates(session: Session, name: str | None = None) -> list[QuotaEmailTemplate]:
-    """CloudStack's four templates, created on first use."""
-    have = {t.template_name for t in session.scalars(select(QuotaEmailTemplate))}
+def email_templates(session: Session, name: str | None = None, *, write: bool = False) -> list[QuotaEmailTemplate]:
+    """CloudStack's four templates: the stored row where one was saved, else the default text; `write` stores
+    the defaults (for a command about to change or reference one)."""
+    stored = {t.template_name: t for t in session.scalars(select(QuotaEmailTemplate))}
+    out = []
     for tname, (subject, body) in EMAIL_TEMPLATES.items():
-        if tname not in have:
-            session.add(QuotaEmailTemplate(template_name=tname, template_subject=subject, template_body=body))
-    session.flush()
-    stmt = select(QuotaEmailTemplate)
-    if name:
-        stmt = stmt.where(QuotaEmailTemplate.template_name == name)
-    return list(session.scalars(stmt.order_by(QuotaEmailTemplate.id)))
+        t = stored.get(tname)
+        if t is None:
+            t = QuotaEmailTemplate(template_name=tname, template_subject=subject, template_body=body,
+                                   locale="en_US", last_updated=utcnow())
+            if write:
+                session.add(t)
+        if not name or name == tname:
+            out.append(t)
+    if write:
+        session.flush()
+    return out
 
 
 # Preset variables an activation rule may use (quotaPresetVariablesList), by the usage types they apply to

@@ -51,7 +51,7 @@ class ProviderParams(Params):
              "configured/provided CA plugin")
 def list_ca_certificate(ctx: CallContext, p: ProviderParams) -> CertificateResp:
     certificates.provider(ctx.session, p.provider)
-    return CertificateResp(cacertificates=certificates.ca_pem(ctx.session))
+    return CertificateResp(cacertificates=certificates.published_ca_pem(ctx.session, ctx.runtime.db))
 
 
 class IssueCertificateParams(ProviderParams):

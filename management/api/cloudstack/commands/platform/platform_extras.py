@@ -3,10 +3,6 @@ listConsoleSessions."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -20,12 +16,13 @@ from management.api.cloudstack.schemas_platform import JobResp, SuccessResp
 from management.db.base import utcnow
 from management.errors import InternalError, ParamError
 from management.models.compute import VirtualMachine
-from management.models.events import Configuration, Event
+from management.models.events import Event
 from management.models.identity import Account, Domain, User
 from management.models.infra import Host
 from management.models.platform import ConsoleSession
 from management.services import access, purge
 from management.services.context import CallContext
+from management.services.identity import cloud_identity
 from management.services.listing import paginate, rows_by_id
 
 access.register_entity("ConsoleSession", ConsoleSession, "owned", soft_delete=False)
@@ -43,26 +40,13 @@ class GetCloudIdentifierParams(Params):
     userid: Annotated[str, Ref("User")] = Field(description="the user ID for the cloud identifier")
 
 
-def cloud_identifier(ctx: CallContext) -> str:
-    """`cloud.identifier`: a uuid made once per installation (CloudStack's is set at database creation)."""
-    row = ctx.session.get(Configuration, "cloud.identifier")
-    if row is None:
-        row = Configuration(name="cloud.identifier", value=str(uuid.uuid4()), category="Hidden",
-                            description="A unique identifier for the cloud.", is_dynamic=False)
-        ctx.session.add(row)
-        ctx.session.flush()
-    return row.value or ""
-
-
 @api_command("getCloudIdentifier", params=GetCloudIdentifierParams, result_key="cloudidentifier",
              response=CloudIdentifierResp, description="Retrieves a cloud identifier.")
 def get_cloud_identifier(ctx: CallContext, p: GetCloudIdentifierParams) -> CloudIdentifierResp:
     user: User = ctx.refs["userid"]
-    ident = cloud_identifier(ctx)
-    signature = ""
-    if user.secret_key:  # HMAC-SHA1 of the identifier with the user's secret key, as CloudStack signs it
-        signature = base64.b64encode(hmac.new(user.secret_key.encode(), ident.encode(), hashlib.sha1).digest()).decode()
-    return CloudIdentifierResp(userid=user.uuid, cloudidentifier=ident, signature=signature)
+    ident = cloud_identity.cloud_identifier(ctx.session, ctx.runtime.db)
+    return CloudIdentifierResp(userid=user.uuid, cloudidentifier=ident,
+                               signature=cloud_identity.signature(user.secret_key, ident))
 
 
 # ---- archiveEvents / deleteEvents ----------------------------------------------------------------------------

@@ -497,7 +497,7 @@ def quota_email_template_update(ctx: CallContext, p: QuotaEmailTemplateUpdatePar
     if p.templatetype not in quota.EMAIL_TEMPLATES:
         raise ParamError(f"Invalid quota email template type {p.templatetype}, allowed types: "
                          f"{', '.join(quota.EMAIL_TEMPLATES)}")
-    (t,) = quota.email_templates(ctx.session, p.templatetype)
+    (t,) = quota.email_templates(ctx.session, p.templatetype, write=True)
     t.template_subject, t.template_body = p.templatesubject, p.templatebody
     if p.locale:
         t.locale = p.locale
@@ -538,7 +538,7 @@ def quota_configure_email(ctx: CallContext, p: QuotaConfigureEmailParams) -> Quo
         qa.quota_min_balance = Decimal(str(p.minbalance))
     out = QuotaEmailConfigResp(minbalance=p.minbalance)
     if p.templatename is not None:
-        found = quota.email_templates(s, p.templatename)
+        found = quota.email_templates(s, p.templatename, write=True)
         if not found:
             raise ParamError(f"Could not find template with name [{p.templatename}].")
         cfg = s.get(QuotaEmailConfiguration, (acct.id, found[0].id))
