@@ -284,12 +284,14 @@ def last_balance(session: Session, account_id: int, before: datetime | None = No
     if before is not None:
         stmt = stmt.where(QuotaBalance.updated_on <= before)
     entry = session.scalar(stmt.order_by(QuotaBalance.updated_on.desc(), QuotaBalance.id.desc()).limit(1))
-    since = entry.updated_on if entry is not None else None
-    credits = select(func.coalesce(func.sum(QuotaCredit.credit), 0)).where(QuotaCredit.account_id == account_id)
-    if since is not None:
-        credits = credits.where(QuotaCredit.updated_on > since)
+    # Each deposit writes its own balance row; those written after the entry are the credits it does not hold
+    # (row ids, not times: a deposit in the same second as the entry is still after it).
+    credits = select(func.coalesce(func.sum(QuotaBalance.credit_balance), 0)).where(
+        QuotaBalance.account_id == account_id, QuotaBalance.credits_id.is_not(None))
+    if entry is not None:
+        credits = credits.where(QuotaBalance.id > entry.id)
     if before is not None:
-        credits = credits.where(QuotaCredit.updated_on <= before)
+        credits = credits.where(QuotaBalance.updated_on <= before)
     base = Decimal(entry.credit_balance) if entry is not None else Decimal(0)
     return base + Decimal(session.scalar(credits) or 0)
 
