@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -199,6 +200,10 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        # Shielded: the server may cancel this handler as the client goes (a test client does), and the
+        # session's end must be recorded all the same.
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await run_in_threadpool(console_sessions.ended, runtime, token)
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -209,5 +214,3 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
             await writer.wait_closed()
         with contextlib.suppress(Exception):
             await websocket.close()
-        with contextlib.suppress(Exception):
-            await run_in_threadpool(console_sessions.ended, runtime, token)
