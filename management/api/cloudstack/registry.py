@@ -154,6 +154,8 @@ RESPONSE_NAME_OVERRIDES = {
     "listInternalLoadBalancerVMs": "listinternallbvmsresponse",
     "startInternalLoadBalancerVM": "startinternallbvmresponse",
     "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
+    "configureSimulator": "simulatormock",  # the simulator's commands set this response name
+    "querySimulatorMock": "simulatormock",
 }
 
 _READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")

@@ -46,7 +46,7 @@ class ConfigureSimulatorParams(Params):
 
 
 @api_command("configureSimulator", params=ConfigureSimulatorParams, response=MockResp, roles=ADMIN,
-             response_name="simulatormock", event="SIMULATOR.CONFIGURE", description="configure simulator")
+             event="SIMULATOR.CONFIGURE", description="configure simulator")
 def configure_simulator(ctx: CallContext, p: ConfigureSimulatorParams) -> Flat:
     mock = simulator.configure(ctx.session, name=p.name, value=p.value, count=p.count,
                                json_response=p.jsonresponse, zone=ctx.refs.get("zoneid"), pod=ctx.refs.get("podid"),
@@ -59,7 +59,7 @@ class MockIdParams(Params):
 
 
 @api_command("querySimulatorMock", params=MockIdParams, response=MockResp, roles=ADMIN,
-             response_name="simulatormock", description="query simulator mock")
+             description="query simulator mock")
 def query_simulator_mock(ctx: CallContext, p: MockIdParams) -> Flat:
     mock = simulator_mocks.get(p.id) if p.id is not None else None
     if mock is None:
