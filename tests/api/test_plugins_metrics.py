@@ -103,3 +103,25 @@ def test_server_database_and_usage_server_metrics(api: ApiClient, server: InProc
     assert db["version"] and db["uptime"] >= 0
     usage = api("listUsageServerMetrics")["usageMetrics"]
     assert usage["state"] == "Down"  # no separate usage server process runs here
+
+
+def test_list_infrastructure_counts_what_the_lists_show(api: ApiClient, zone: dict[str, Any]) -> None:
+    deploy(api, zone)
+    infra = api("listInfrastructure")["infrastructure"]
+    hosts = api("listHosts", type="Routing")["host"]
+
+    def count(command: str, key: str, **kw: Any) -> int:
+        return len(api(command, **kw).get(key, []))
+
+    assert infra["zones"] == count("listZones", "zone") == 1
+    assert infra["pods"] == count("listPods", "pod")
+    assert infra["clusters"] == count("listClusters", "cluster")
+    assert infra["hosts"] == len(hosts) and infra["hosts"] >= 1
+    assert infra["cpusockets"] == sum(h["cpusockets"] for h in hosts)
+    assert infra["storagepools"] == count("listStoragePools", "storagepool") >= 1
+    assert infra["imagestores"] == count("listImageStores", "imagestore") >= 1
+    assert infra["routers"] == count("listRouters", "router", listall=True)
+    assert infra["systemvms"] == 0 and infra["ilbvms"] == 0 and infra["objectstores"] == 0
+    assert infra["managementservers"] == 1
+    status, _ = api.client_for(api.new_account(name="curious")).error("listInfrastructure")
+    assert status == 401  # an admin-only command is unknown to a user

@@ -41,7 +41,7 @@ from management.api.cloudstack.schemas_platform import JobResp
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
 from management.models.identity import UserSession
-from management.models.infra import Cluster, Host, Zone
+from management.models.infra import Cluster, Host, ImageStore, Pod, StoragePool, Zone
 from management.models.jobs import AsyncJob, ManagementServer
 from management.models.platform import VmStats, VolumeStats
 from management.models.storage import Volume
@@ -788,6 +788,48 @@ def list_db_metrics(ctx: CallContext, p: Params) -> DbMetricsResp:
                          connections=int(status.get("Threads_connected", 0)), uptime=int(status.get("Uptime", 0)),
                          version=version, versioncomment=comment, tlsversions=tls,
                          queries=int(status.get("Questions", 0)), dbloadaverages=list(os.getloadavg()))
+
+
+class InfrastructureResp(JobResp):
+    zones: int = Field(description="Number of zones")
+    pods: int = Field(description="Number of pods")
+    clusters: int = Field(description="Number of clusters")
+    hosts: int = Field(description="Number of hypervisor hosts")
+    storagepools: int = Field(description="Number of primary storage pools")
+    imagestores: int = Field(description="Number of secondary (image) stores")
+    backuprepositories: int = Field(description="Number of backup repositories")
+    objectstores: int = Field(description="Number of object stores")
+    systemvms: int = Field(description="Number of system VMs")
+    routers: int = Field(description="Number of virtual routers")
+    ilbvms: int = Field(description="Number of internal load balancer VMs")
+    cpusockets: int = Field(description="Number of CPU sockets over the hypervisor hosts")
+    managementservers: int = Field(description="Number of management servers")
+    alerts: int = Field(description="Number of alerts")
+
+
+def _count(ctx: CallContext, model: Any, *where: Any) -> int:
+    return int(ctx.session.scalar(select(func.count()).select_from(model).where(model.removed.is_(None), *where))
+               or 0)
+
+
+@api_command("listInfrastructure", params=Params, result_key="infrastructure", response=InfrastructureResp,
+             roles=ADMIN, since="4.9.3", description="Lists the counts of the cloud's infrastructure")
+def list_infrastructure(ctx: CallContext, p: Params) -> InfrastructureResp:
+    routing = (Host.type == "Routing",)
+    sockets = ctx.session.scalar(select(func.coalesce(func.sum(Host.cpu_sockets), 0)).where(
+        Host.removed.is_(None), *routing))
+    vm_types: dict[str, int] = {str(t): int(n) for t, n in ctx.session.execute(
+        select(VirtualMachine.vm_type, func.count()).where(VirtualMachine.removed.is_(None))
+        .group_by(VirtualMachine.vm_type))}
+    return InfrastructureResp(
+        zones=_count(ctx, Zone), pods=_count(ctx, Pod), clusters=_count(ctx, Cluster),
+        hosts=_count(ctx, Host, *routing), storagepools=_count(ctx, StoragePool),
+        imagestores=_count(ctx, ImageStore, ImageStore.role == "Image"), backuprepositories=0, objectstores=0,
+        systemvms=vm_types.get("SecondaryStorageVm", 0) + vm_types.get("ConsoleProxy", 0),
+        routers=vm_types.get("DomainRouter", 0), ilbvms=vm_types.get("InternalLoadBalancerVm", 0),
+        cpusockets=int(sockets or 0),
+        managementservers=int(ctx.session.scalar(select(func.count()).select_from(ManagementServer)) or 0),
+        alerts=0)  # devcloud raises no alerts
 
 
 class UsageServerMetricsResp(JobResp):
