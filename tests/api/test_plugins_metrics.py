@@ -121,7 +121,9 @@ def test_list_infrastructure_counts_what_the_lists_show(api: ApiClient, zone: di
     assert infra["storagepools"] == count("listStoragePools", "storagepool") >= 1
     assert infra["imagestores"] == count("listImageStores", "imagestore") >= 1
     assert infra["routers"] == count("listRouters", "router", listall=True)
-    assert infra["systemvms"] == 0 and infra["ilbvms"] == 0 and infra["objectstores"] == 0
+    assert infra["objectstores"] == count("listObjectStoragePools", "objectstore")
+    assert infra["backuprepositories"] == count("listBackupRepositories", "backuprepository")
+    assert infra["systemvms"] == count("listSystemVms", "systemvm") == 0 and infra["ilbvms"] == 0
     assert infra["managementservers"] == 1
     status, _ = api.client_for(api.new_account(name="curious")).error("listInfrastructure")
     assert status == 401  # an admin-only command is unknown to a user

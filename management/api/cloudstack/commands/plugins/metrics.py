@@ -39,10 +39,12 @@ from management.api.cloudstack.registry import (
 )
 from management.api.cloudstack.schemas_platform import JobResp
 from management.errors import ParamError
+from management.models.backups import BackupRepository
 from management.models.compute import VirtualMachine
 from management.models.identity import UserSession
 from management.models.infra import Cluster, Host, ImageStore, Pod, StoragePool, Zone
 from management.models.jobs import AsyncJob, ManagementServer
+from management.models.objectstore import ObjectStore
 from management.models.platform import VmStats, VolumeStats
 from management.models.storage import Volume
 from management.services import access, configuration
@@ -824,7 +826,8 @@ def list_infrastructure(ctx: CallContext, p: Params) -> InfrastructureResp:
     return InfrastructureResp(
         zones=_count(ctx, Zone), pods=_count(ctx, Pod), clusters=_count(ctx, Cluster),
         hosts=_count(ctx, Host, *routing), storagepools=_count(ctx, StoragePool),
-        imagestores=_count(ctx, ImageStore, ImageStore.role == "Image"), backuprepositories=0, objectstores=0,
+        imagestores=_count(ctx, ImageStore, ImageStore.role == "Image"),
+        backuprepositories=_count(ctx, BackupRepository), objectstores=_count(ctx, ObjectStore),
         systemvms=vm_types.get("SecondaryStorageVm", 0) + vm_types.get("ConsoleProxy", 0),
         routers=vm_types.get("DomainRouter", 0), ilbvms=vm_types.get("InternalLoadBalancerVm", 0),
         cpusockets=int(sockets or 0),
