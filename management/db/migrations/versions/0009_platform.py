@@ -2,16 +2,16 @@
 annotations, resource details and icons, GUI themes, CA-issued certificates, extensions and custom actions,
 console sessions, two-factor authentication; role state and archived events.
 
-Revision ID: 0008_platform
-Revises: 0007_compute
+Revision ID: 0009_platform
+Revises: 0008_hardening
 """
 from alembic import op
 import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0008_platform'
-down_revision = '0007_compute'
+revision = '0009_platform'
+down_revision = '0008_hardening'
 branch_labels = None
 depends_on = None
 
