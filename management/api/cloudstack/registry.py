@@ -156,6 +156,10 @@ RESPONSE_NAME_OVERRIDES = {
     "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
     "configureSimulator": "simulatormock",  # the simulator's commands set this response name
     "querySimulatorMock": "simulatormock",
+    # CloudStack's own spellings (its s_name), which clients parse
+    "addImageStoreS3": "addImageStoreS3Response",
+    "updateImageStore": "updateImageStore",
+    "updateObjectStoragePool": "updateObjectStoragePool",
 }
 
 _READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")
