@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from management.errors import InsufficientCapacity
@@ -38,6 +38,9 @@ class Need:
     host_id: int | None = None  # hostid pin (admins)
     avoid: frozenset[int] = frozenset()  # host ids
     avoid_clusters: frozenset[int] = frozenset()
+    # The VM's owner: zones, pods, clusters and hosts dedicated to another account or domain are not used.
+    account_id: int | None = None
+    domain_id: int | None = None
 
     @classmethod
     def for_vm(cls, cpu: int, speed: int, ram_mib: int, **kw: object) -> Need:
@@ -206,6 +209,8 @@ def load_clusters(session: Session, zone: Zone, need: Need | None = None,
             hq = hq.where(Host.id.not_in(list(need.avoid)))
         if need.hypervisor:
             hq = hq.where(func.lower(Host.hypervisor_type) == need.hypervisor.lower())
+        if need.account_id is not None:
+            hq = hq.where(~_dedicated_to_others(need))
         # Clusters the threshold disables are skipped before fetching their hosts.
         keep = [cid for cid, cv in by.items() if cv.totals is None or not cluster_disabled_totals(cv.totals, need,
                                                                                                     cv.factors)]
@@ -216,6 +221,27 @@ def load_clusters(session: Session, zone: Zone, need: Need | None = None,
     for h in session.scalars(hq):
         by[h.cluster_id].hosts.append(h)  # type: ignore[index]
     return list(by.values())
+
+
+def _dedicated_to_others(need: Need) -> ColumnElement[bool]:
+    """Hosts whose zone, pod, cluster or own row is dedicated (dedicateZone/Pod/Cluster/Host) to an owner other
+    than the VM's: another account, or a domain that is neither the VM's domain nor one of its ancestors."""
+    from sqlalchemy import and_, exists, func, or_
+    from sqlalchemy.orm import aliased
+
+    from management.models.identity import Domain
+    from management.models.platform import DedicatedResource as D
+
+    vm_domain = aliased(Domain)  # its own alias: the dedicated domain below must not correlate into it
+    vm_path = select(vm_domain.path).where(vm_domain.id == need.domain_id).scalar_subquery()
+    in_subtree = exists().where(Domain.id == D.domain_id,  # the VM's domain is the dedicated one or below it
+                                func.substr(vm_path, 1, func.length(Domain.path)) == Domain.path)
+    # Written so no NULL reaches the NOT below (NULL = x is NULL, and NOT NULL would hide the host's dedication).
+    admits = or_(and_(D.account_id.is_not(None), D.account_id == need.account_id),
+                 and_(D.account_id.is_(None), in_subtree))
+    covers = or_(D.host_id == Host.id, D.cluster_id == Host.cluster_id, D.pod_id == Host.pod_id,
+                 D.zone_id == Host.zone_id)
+    return exists().where(covers, ~admits)
 
 
 @dataclass(frozen=True, slots=True)

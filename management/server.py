@@ -39,6 +39,7 @@ from management.services.ha import (  # noqa: F401  (host HA investigates silent
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import autoscale, vpc_router
+from management.services.plugins import background as plugins_background
 from management.services.runtime import Runtime
 from management.services.storage import snapshot_policies
 from management.services.telemetry import telemetry
@@ -105,6 +106,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
         autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
         snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
+        plugins_background.start(runtime, queue._stop)  # usage stats samples, management server maintenance
     return server
 
 
@@ -171,6 +173,7 @@ async def serve_async(server: Server) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    server.runtime.extras["shutdown"] = lambda: loop.call_soon_threadsafe(stop)  # triggerShutdown
     await asyncio.gather(*(lst.serve() for lst in listeners), *(serve_optional(lst) for lst in optional))
     if not all(lst.started for lst in listeners):
         raise SystemExit("a listener failed to start (is the port in use?)")

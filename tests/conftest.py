@@ -61,7 +61,8 @@ _RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
                    "updateVMAffinityGroup": "updatevirtualmachineresponse", "addIpToNic": "addiptovmnicresponse",
                    "getUploadParamsForVolume": "postuploadvolumeresponse",
                    "getUploadParamsForTemplate": "postuploadtemplateresponse",
-                   "getUploadParamsForIso": "postuploadisoresponse"}
+                   "getUploadParamsForIso": "postuploadisoresponse", "listVolumesMetrics": "listvolumesresponse",
+                   "configureSimulator": "simulatormock", "querySimulatorMock": "simulatormock"}
 
 
 # ------------------------------------------------------------------------------------------------ polling

@@ -109,9 +109,9 @@ async def _refusal(request: Request, exc: Exception) -> Response:
     return _rejection_response(request, Rejection(Kind.MALFORMED, str(exc.detail)))
 
 
-def _guarded(app: Starlette, name: str) -> Any:
+def _guarded(app: Starlette, name: str, unbounded: tuple[str, ...] = ()) -> Any:
     return guard.Guard(app, render_rejection, name=name, max_body=MAX_BODY, methods=METHODS,
-                       request_id_header=b"x-request-id")
+                       request_id_header=b"x-request-id", unbounded=unbounded)
 
 
 def _starlette(routes: list[Any]) -> Starlette:
@@ -140,7 +140,8 @@ def api_app(dispatcher: Dispatcher) -> Any:
                                 Route("/client/api/openapi.json", openapi_json, methods=["GET"]),
                                 Route("/client/api", client_api, methods=["GET", "POST"]),
                                 Route("/client/api/", client_api, methods=["GET", "POST"]),
-                                *ui.routes(dispatcher), *transfer.routes(dispatcher.runtime)]), "api")
+                                *ui.routes(dispatcher), *transfer.routes(dispatcher.runtime)]), "api",
+                    unbounded=("/upload/",))
 
 
 def integration_app(dispatcher: Dispatcher) -> Any:

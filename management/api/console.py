@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -168,6 +169,11 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
         await websocket.close(code=4502, reason=f"cannot reach the console at {host}:{port}")
         return
     await websocket.accept(subprotocol=subprotocol)
+    from management.services import console_sessions
+
+    client = websocket.client.host if websocket.client else None
+    with contextlib.suppress(Exception):  # the record must never cost the user the console
+        await run_in_threadpool(console_sessions.acquired, runtime, token, client)
 
     async def to_vnc() -> None:
         while True:
@@ -194,6 +200,10 @@ async def console_ws(websocket: WebSocket, runtime: Any) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        # Shielded: the server may cancel this handler as the client goes (a test client does), and the
+        # session's end must be recorded all the same.
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await run_in_threadpool(console_sessions.ended, runtime, token)
         for t in tasks:
             t.cancel()
         for t in tasks:

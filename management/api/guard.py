@@ -110,8 +110,11 @@ class Guard:
     """Wraps one listener's ASGI app (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, renderer: Renderer, *, name: str, max_body: int | None,
-                 methods: frozenset[str] | None = None, request_id_header: bytes | None = None) -> None:
+                 methods: frozenset[str] | None = None, request_id_header: bytes | None = None,
+                 unbounded: tuple[str, ...] = ()) -> None:
         self.app = app
+        # path prefixes whose bodies are files (the signed upload form): no body limit, the endpoint spools them
+        self.unbounded = unbounded
         self.renderer = renderer
         self.name = name
         self.max_body = max_body
@@ -124,6 +127,8 @@ class Guard:
             return
         rid = new_request_id()
         token = REQUEST_ID.set(rid)
+        max_body = None if self.unbounded and str(scope.get("path", "")).startswith(self.unbounded) \
+            else self.max_body
         started = False
         received = 0
         sniff = bytearray()
@@ -141,10 +146,10 @@ class Guard:
                 received += len(chunk)
                 if len(sniff) < SNIFF:
                     sniff.extend(chunk[:SNIFF - len(sniff)])
-                if self.max_body is not None and received > self.max_body:
+                if max_body is not None and received > max_body:
                     drained = True
                     close = await self._drain(receive) if msg.get("more_body") else False
-                    raise Rejected(body_too_large(self.max_body), close=close)
+                    raise Rejected(body_too_large(max_body), close=close)
             return msg
 
         async def guarded_send(msg: Message) -> None:
@@ -158,7 +163,7 @@ class Guard:
             await send(msg)
 
         try:
-            early = self._refuse_early(scope)
+            early = self._refuse_early(scope, max_body)
             if early is not None:
                 rejection, close, drain = early
                 if drain:
@@ -180,12 +185,12 @@ class Guard:
         finally:
             REQUEST_ID.reset(token)
 
-    def _refuse_early(self, scope: Scope) -> tuple[Rejection, bool, bool] | None:
+    def _refuse_early(self, scope: Scope, max_body: int | None) -> tuple[Rejection, bool, bool] | None:
         """(rejection, close, drain first) for what the method and headers alone show; None to go on."""
         method = scope.get("method", "GET")
         if self.methods is not None and method not in self.methods:
             return method_not_allowed(method), False, True
-        if self.max_body is None:
+        if max_body is None:
             return None
         length = None
         expect = False
@@ -194,13 +199,13 @@ class Guard:
                 length = v
             elif k == b"expect":
                 expect = v.lower() == b"100-continue"
-        if length is None or not length.strip().isdigit() or int(length) <= self.max_body:
+        if length is None or not length.strip().isdigit() or int(length) <= max_body:
             return None
         # A client waiting for "100 Continue" never sends the body: answer now and close.
         size = int(length)
         if expect or size > DRAIN_LIMIT:
-            return body_too_large(self.max_body), True, False
-        return body_too_large(self.max_body), False, True
+            return body_too_large(max_body), True, False
+        return body_too_large(max_body), False, True
 
     @staticmethod
     async def _drain(receive: Receive, sniff: bytearray | None = None) -> bool:

@@ -79,6 +79,8 @@ class Capability(StrEnum):
     CDROM = "cdrom"  # insert_cdrom / eject_cdrom: a media change, on a Running domain too; DomainSpec.cdrom
     VOLUME_TRANSFER = "volume_transfer"  # export_volume / import_volume: a volume to or from an image file
 
+    DOMAIN_STATS = "domain_stats"  # domain_stats: per-domain CPU, memory, network and disk counters
+
 
 def make_capabilities(**flags: bool) -> Mapping[str, bool]:
     """A read-only mapping holding every known capability (unlisted ones False).
@@ -276,6 +278,49 @@ class HostStats:
 class VmStats:
     cpu_percent: float  # busy share of the domain's vCPUs since the previous sample, 0..100
     memory_percent: float  # share of the domain's memory in use, 0..100
+
+
+@dataclass(frozen=True, slots=True)
+class DiskStats:
+    """Cumulative I/O counters of one attached volume since the domain started."""
+
+    read_bytes: int = 0
+    write_bytes: int = 0
+    read_requests: int = 0
+    write_requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DomainStats:
+    """A domain's counters at one moment (CloudStack's GetVmStatsCommand answer). Counters are cumulative since
+    the domain started; rates come from two samples. ``cpu_utilization`` is set by drivers that know it directly
+    (percent of the domain's vCPUs); otherwise callers derive it from ``cpu_time_ns`` deltas."""
+
+    vcpus: int
+    cpu_time_ns: int
+    memory_kib: int  # what the domain has
+    memory_unused_kib: int | None = None  # free inside the guest (balloon driver), when the guest reports it
+    memory_target_kib: int | None = None  # the balloon target
+    net_rx_bytes: int = 0
+    net_tx_bytes: int = 0
+    disks: Mapping[str, DiskStats] = field(default_factory=dict)  # volume uuid -> counters
+    cpu_utilization: float | None = None
+
+    @property
+    def disk_read_bytes(self) -> int:
+        return sum(d.read_bytes for d in self.disks.values())
+
+    @property
+    def disk_write_bytes(self) -> int:
+        return sum(d.write_bytes for d in self.disks.values())
+
+    @property
+    def disk_read_requests(self) -> int:
+        return sum(d.read_requests for d in self.disks.values())
+
+    @property
+    def disk_write_requests(self) -> int:
+        return sum(d.write_requests for d in self.disks.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,6 +691,11 @@ class HypervisorDriver(abc.ABC):
         """The volume uuid in the domain's CD-ROM drive, or None (CDROM)."""
         self.require(Capability.CDROM)
         raise NotImplementedError
+
+    def domain_stats(self, vm_uuid: str) -> DomainStats | None:
+        """Counters of a Running domain (DOMAIN_STATS); None when the domain is not running or unknown."""
+        self.require(Capability.DOMAIN_STATS)
+        raise AssertionError("a driver declaring DOMAIN_STATS overrides domain_stats")  # pragma: no cover
 
     # -- events ---------------------------------------------------------------------------------------------
 

@@ -44,13 +44,16 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from management.drivers import simulator_mocks
 from management.drivers.base import (
     BackupDisk,
     Capability,
     ConsoleAddress,
+    DiskStats,
     DomainInfo,
     DomainSnapshotInfo,
     DomainSpec,
+    DomainStats,
     GiB,
     HostInfo,
     HostStats,
@@ -306,6 +309,7 @@ class _Domain:
     snapshots: dict[str, _DomainSnapshot] = field(default_factory=dict)
     cdrom: tuple[str, str] | None = None  # (pool, ISO volume)
     guest_agent: bool = False  # simulated guests have no agent unless a test says so (ex_set_guest_agent)
+    started_at: float = 0.0  # when the domain last started (its counters count from there)
 
 
 @dataclass
@@ -520,6 +524,7 @@ class SimulatorDriver(HypervisorDriver):
         vm_snapshot_memory=True,
         cdrom=True,
         volume_transfer=True,
+        domain_stats=True,
     )
 
     def __init__(self, url: str, **options: object) -> None:
@@ -551,10 +556,11 @@ class SimulatorDriver(HypervisorDriver):
 
     # -- fault plumbing ----------------------------------------------------------------------------------
 
-    def _enter(self, op: str, *, fail_now: bool = True) -> None:
+    def _enter(self, op: str, *, fail_now: bool = True) -> dict | None:
         """Apply unreachable/slow/hang faults; and `fail` unless the op raises it later itself. (Read under the
         host lock: with a shared store that is where the current faults are, and a consumed failure is written
-        back.)"""
+        back.) Then the mock configured for the agent command behind ``op`` (simulator_mocks), whose answer
+        values are returned."""
         sources = (self._url_faults, self._host.faults)
         with self._host.lock:
             if any(f.unreachable for f in sources):
@@ -571,6 +577,7 @@ class SimulatorDriver(HypervisorDriver):
         if fail_now and slow:
             with self._host.lock:
                 self._fail_point(op)
+        return simulator_mocks.apply(self._host.key, op)
 
     def _fail_point(self, op: str) -> None:
         for f in (self._url_faults, self._host.faults):
@@ -614,21 +621,63 @@ class SimulatorDriver(HypervisorDriver):
             )
 
     def host_stats(self) -> HostStats:
-        self._enter("host_stats")
+        answer = self._enter("host_stats")
         h = self._host
         with h.lock:
             running = [d for d in h.domains.values() if d.state is PowerState.RUNNING]
             used = self._claimed_memory()
             vcpus = sum(d.vcpus for d in running)
+            total = h.memory_bytes
+            # deterministic pretend load: each running vcpu keeps a quarter of a core busy
+            util = min(100.0, 25.0 * vcpus / max(h.cpu_cores, 1))
+            mocked = simulator_mocks.numbers(answer, "cpuUtilization", "totalMemoryKBs", "freeMemoryKBs")
+            util = mocked.get("cpuUtilization", util)
+            if "totalMemoryKBs" in mocked:
+                total = int(mocked["totalMemoryKBs"] * 1024)
+            if "freeMemoryKBs" in mocked:
+                used = max(total - int(mocked["freeMemoryKBs"] * 1024), 0)
             return HostStats(
-                memory_total_bytes=h.memory_bytes,
+                memory_total_bytes=total,
                 memory_used_bytes=used,
-                memory_free_bytes=max(h.memory_bytes - used, 0),
-                # deterministic pretend load: each running vcpu keeps a quarter of a core busy
-                cpu_utilization=min(100.0, 25.0 * vcpus / max(h.cpu_cores, 1)),
+                memory_free_bytes=max(total - used, 0),
+                cpu_utilization=util,
                 vcpus_allocated=vcpus,
                 domains_running=len(running),
             )
+
+    def domain_stats(self, vm_uuid: str) -> DomainStats | None:
+        """The simulator's numbers: a running vCPU keeps a quarter of a core busy; each NIC receives 2 KiB/s and
+        sends 1 KiB/s, each disk reads 4 KiB/s and writes 2 KiB/s (4 KiB per request), counted from the start;
+        a GetVmStatsCommand mock's jsonresponse overrides them."""
+        answer = self._enter("domain_stats")
+        with self._host.lock:
+            dom = self._host.domains.get(vm_uuid)
+            if dom is None or dom.state is not PowerState.RUNNING:
+                return None
+            up = max(time.time() - dom.started_at, 0.0)
+            disks = {v: DiskStats(int(up * 4096), int(up * 2048), int(up), int(up / 2)) for v in dom.disks}
+            stats = DomainStats(vcpus=dom.vcpus, cpu_time_ns=int(0.25 * dom.vcpus * up * 1e9),
+                                memory_kib=dom.memory_mib * 1024, memory_unused_kib=dom.memory_mib * 256,
+                                memory_target_kib=dom.memory_mib * 1024, net_rx_bytes=int(up * 2048) * len(dom.nics),
+                                net_tx_bytes=int(up * 1024) * len(dom.nics), disks=disks, cpu_utilization=25.0)
+        m = simulator_mocks.numbers(answer, "cpuUtilization", "networkReadKBs", "networkWriteKBs",
+                                    "diskReadKBs", "diskWriteKBs", "diskReadIOs", "diskWriteIOs", "memoryKBs",
+                                    "intFreeMemoryKBs", "targetMemoryKBs")
+        if not m:
+            return stats
+        first = next(iter(disks), "")
+        disk = DiskStats(int(m.get("diskReadKBs", stats.disk_read_bytes / 1024) * 1024),
+                         int(m.get("diskWriteKBs", stats.disk_write_bytes / 1024) * 1024),
+                         int(m.get("diskReadIOs", stats.disk_read_requests)),
+                         int(m.get("diskWriteIOs", stats.disk_write_requests)))
+        return DomainStats(
+            vcpus=stats.vcpus, cpu_time_ns=stats.cpu_time_ns,
+            memory_kib=int(m.get("memoryKBs", stats.memory_kib)),
+            memory_unused_kib=int(m.get("intFreeMemoryKBs", stats.memory_unused_kib or 0)),
+            memory_target_kib=int(m.get("targetMemoryKBs", stats.memory_target_kib or 0)),
+            net_rx_bytes=int(m.get("networkReadKBs", stats.net_rx_bytes / 1024) * 1024),
+            net_tx_bytes=int(m.get("networkWriteKBs", stats.net_tx_bytes / 1024) * 1024),
+            disks={first: disk} if first else {}, cpu_utilization=m.get("cpuUtilization", 25.0))
 
     def _claimed_memory(self) -> int:
         # Running and Paused domains hold their memory, as on a real host.
@@ -644,6 +693,7 @@ class SimulatorDriver(HypervisorDriver):
             raise InsufficientResources(
                 f"domain {dom.uuid} needs {dom.memory_mib} MiB, host has {free // MiB} MiB free"
             )
+        dom.started_at = time.time()  # called exactly when a domain (re)starts: its counters begin here
 
     # -- domains -----------------------------------------------------------------------------------------
 

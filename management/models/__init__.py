@@ -40,6 +40,30 @@ from management.models.network_access import CniConfiguration, NetworkPermission
 from management.models.nic_secondary_ips import NicSecondaryIp
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
+from management.models.platform import (
+    Annotation,
+    ConsoleSession,
+    DedicatedResource,
+    Extension,
+    ExtensionCustomAction,
+    ExtensionResourceMap,
+    GuiTheme,
+    IssuedCertificate,
+    ManagementServerMaintenance,
+    QuotaAccount,
+    QuotaBalance,
+    QuotaCredit,
+    QuotaEmailConfiguration,
+    QuotaEmailTemplate,
+    QuotaTariff,
+    QuotaUsage,
+    ResourceDetail,
+    ResourceIcon,
+    SessionTwoFactor,
+    UserTwoFactor,
+    VmStats,
+    VolumeStats,
+)
 from management.models.routing import (
     AsNumber,
     AsNumberRange,
@@ -116,4 +140,8 @@ __all__ = [
     "BgpPeerNetwork", "CniConfiguration", "Condition", "Counter", "DedicatedGuestVlanRange", "GuestIpv4Subnet",
     "Ipv6GuestPrefix", "Ipv6GuestSubnet", "LbHealthCheckPolicy", "LbStickinessPolicy", "NetworkPermission",
     "PortableIpAddress", "PortableIpRange", "PublicIpQuarantine", "ZoneIpv4Subnet",
+    "Annotation", "ConsoleSession", "DedicatedResource", "Extension", "ExtensionCustomAction", "ExtensionResourceMap",
+    "GuiTheme", "IssuedCertificate", "ManagementServerMaintenance", "QuotaAccount", "QuotaBalance", "QuotaCredit",
+    "QuotaEmailConfiguration", "QuotaEmailTemplate", "QuotaTariff", "QuotaUsage", "ResourceDetail", "ResourceIcon",
+    "SessionTwoFactor", "UserTwoFactor", "VmStats", "VolumeStats",
 ]

@@ -21,6 +21,7 @@ class Event(IdMixin, TimestampMixin, Base):
     resource_type: Mapped[str | None] = mapped_column(String(64), default=None)
     resource_uuid: Mapped[str | None] = mapped_column(String(40), default=None)
     start_id: Mapped[int | None] = mapped_column(IdType, default=None)
+    archived: Mapped[bool] = mapped_column(default=False)  # archiveEvents hides it from listEvents
 
 
 class ResourceTag(IdMixin, Base):

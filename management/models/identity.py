@@ -65,6 +65,7 @@ class Role(IdMixin, TimestampMixin, Base):
     role_type: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text, default=None)
     is_default: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="ENABLED")  # ENABLED | DISABLED (enable/disableRole)
 
 
 class RolePermission(IdMixin, Base):

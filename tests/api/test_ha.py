@@ -59,8 +59,10 @@ def test_dead_host_is_fenced_ha_vms_restart_elsewhere_others_stop(api: ApiClient
     set_host_alive(zone["urls"][0], False)  # power failure: no answer, no storage heartbeat, domains gone
     try:
         wait_for(lambda: api("listHosts", id=h0)["host"][0]["state"] == "Down", timeout=60, what="host Down")
-        back = wait_for(lambda: (v := _vm(api, ha_vm["id"]))["state"] == "Running" and v, timeout=60,
-                        what="the HA VM Running again")
+        # Running on another host: right after the host turns Down the VM may still read Running on h0 until HA
+        # has fenced and restarted it
+        back = wait_for(lambda: (v := _vm(api, ha_vm["id"]))["state"] == "Running" and v.get("hostid") != h0 and v,
+                        timeout=60, what="the HA VM Running again elsewhere")
         assert back["hostid"] == h1
         assert _vm(api, plain["id"])["state"] == "Stopped"
         assert [d.uuid for d in sim(zone["urls"][1]).list_domains()] == [ha_vm["id"]]

@@ -47,11 +47,12 @@ from management.logcontext import request_id
 from management.models.events import Configuration
 from management.models.identity import Account, Domain, Role, User, UserSession
 from management.models.jobs import AsyncJob
-from management.services import access, events
+from management.services import access, events, resource_details
 from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
 from management.services.ha import takeover
-from management.services.identity import identity, rbac
+from management.services.identity import identity, rbac, two_factor
+from management.services.plugins import maintenance, rate_limit
 from management.services.runtime import Runtime
 from management.services.telemetry import StatementCount, telemetry
 
@@ -63,6 +64,8 @@ CONTROL_PARAMS = {"command", "response", "apikey", "signature", "signatureversio
 _MAP_PARAM = re.compile(r"^([a-z0-9_]+)\[(\d+)\]\.([a-z0-9_]+)$", re.IGNORECASE)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 UNAUTHORIZED_TEXT = "unable to verify user credentials and/or request signature"
+# API authenticators answered without a login (CloudStack's forgot/reset password authenticators).
+PASSWORD_RESET_COMMANDS = frozenset({"forgotPassword", "resetPassword"})
 # Who owns an API key is read on every signed request. Changes made by this server (disable, new keys, role)
 # clear it at commit; another server's changes apply within the TTL.
 KEY_OWNERS: TTLCache[tuple[str, Caller] | None] = TTLCache(5.0, watch=(User, Account, Domain, Role))
@@ -131,6 +134,8 @@ class Dispatcher:
             else:
                 if spec is not None and spec.name in ("login",):
                     return self._login(params, fmt)
+                if spec is not None and spec.name in PASSWORD_RESET_COMMANDS:  # API authenticators: no login
+                    return self._run(spec, params, self.system_caller(), fmt, integration)
                 caller, session_key = self._authenticate(params, cookies or {})
                 if not command:
                     raise (BadRequest("no command specified") if session_key else Unauthorized(UNAUTHORIZED_TEXT))
@@ -138,6 +143,9 @@ class Dispatcher:
                     raise Unauthorized(UNAUTHORIZED_TEXT)
                 if spec.name == "logout":
                     return self._logout(session_key, fmt)
+                if session_key is not None and (reply := self._second_factor(spec, params, caller, session_key,
+                                                                             fmt)) is not None:
+                    return reply
             return self._run(spec, params, caller, fmt, integration)
         except ColumnValueError as err:  # a value its column cannot hold, found at flush: the caller's mistake
             cmd = spec.name.lower() if spec else command
@@ -158,6 +166,33 @@ class Dispatcher:
         return Reply(err.code, body, ctype, headers={"X-Description": desc})
 
     # ---- authentication ---------------------------------------------------------------------------------------
+    def _second_factor(self, spec: CommandSpec, params: dict[str, str], caller: Caller, session_key: str,
+                       fmt: str) -> Reply | None:
+        """Login sessions of users with two-factor authentication: validateUserTwoFactorAuthenticationCode checks
+        the code; any other command before that is refused (511) and the session dropped, as CloudStack does."""
+        if spec.name == "validateUserTwoFactorAuthenticationCode":
+            failed: CloudError | None = None
+            with self.runtime.db.session() as s:
+                user = s.get_one(User, caller.user_id)
+                try:
+                    two_factor.validate_session(s, user, session_key, _ci_get(params, "codefor2fa") or "")
+                except CloudError as err:
+                    failed = err  # raised after the commit: a failed check drops the session for good
+            if failed is not None:
+                raise failed
+            out, ctype = render(spec.response_name, {"success": True}, fmt)
+            return Reply(200, out, ctype)
+        if spec.name in two_factor.ALLOWED_BEFORE_CHECK:
+            return None
+        with self.runtime.db.session(write=False) as s:
+            user = s.get_one(User, caller.user_id)
+            if not two_factor.required(s, user) or two_factor.session_verified(s, session_key):
+                return None
+            refusal = two_factor.refusal(s, user)
+        with self.runtime.db.session() as s:
+            two_factor.drop_session(s, session_key)
+        raise refusal
+
     def system_caller(self) -> Caller:
         if self._system_caller is None:
             with self.runtime.db.session(write=False) as s:
@@ -249,8 +284,9 @@ class Dispatcher:
                 "timeout": str(timeout), "account": acct.name, "firstname": user.firstname or "",
                 "lastname": user.lastname or "", "type": str(acct.account_type),
                 "timezone": user.timezone, "registered": "false", "sessionkey": key,
-                "issuerfor2fa": None, "is2faenabled": "false", "is2faverified": "false",
             }
+            two_factor.clear_unfinished_setup(s, user)  # a 2FA setup never confirmed is dropped at login
+            body.update(two_factor.login_fields(s, user))
         out, ctype = render("loginresponse", body_for(Flat(body), None), fmt)
         return Reply(200, out, ctype, cookies={"sessionkey": key, "JSESSIONID": key})
 
@@ -272,6 +308,7 @@ class Dispatcher:
                 if not rbac.allowed(s, caller, spec.name, spec.roles):
                     raise Unauthorized(f"The given command '{spec.name}' either does not exist, is not available "
                                        "for user.")
+                rate_limit.check(self.runtime, s, caller)  # api.throttling.*: 429 once over the limit
                 p = validate(spec, args)
                 ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
                                   integration=integration)
@@ -290,6 +327,8 @@ class Dispatcher:
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
                                       resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
                     body = body_for(result, spec.result_key)
+                    if getattr(p, "showicon", False):
+                        resource_details.decorate(s, body, spec.result_key)
         except CloudError:
             # Recorded after the request's transaction ended: a second writer inside it would wait for the
             # first one's lock on SQLite (busy_timeout, 30 s) and the failure event would be lost anyway.
@@ -310,6 +349,7 @@ class Dispatcher:
             log.exception("could not record the failure event of %s", spec.name)
 
     def _submit(self, ctx: CallContext, spec: CommandSpec, p: registry.Params) -> dict[str, Any]:
+        maintenance.refuse_new_jobs(ctx.session, self.runtime.msid)  # prepareForShutdown/Maintenance
         created = spec.create(ctx, p) if spec.create is not None else None
         ctx.created_uuid = created
         instance = created or _instance_uuid(ctx, spec, p)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -62,6 +63,8 @@ def plain(value: Any) -> Any:
         return [v if type(v) in _LEAVES else plain(v) for v in value]
     if isinstance(value, datetime):
         return cs_date(value)
+    if isinstance(value, Decimal):  # BigDecimal fields (quota): a JSON number, as Gson writes them
+        return float(value)
     return value
 
 

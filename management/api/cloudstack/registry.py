@@ -169,6 +169,12 @@ RESPONSE_NAME_OVERRIDES = {
     "listInternalLoadBalancerVMs": "listinternallbvmsresponse",
     "startInternalLoadBalancerVM": "startinternallbvmresponse",
     "stopInternalLoadBalancerVM": "stopinternallbvmresponse",
+    "configureSimulator": "simulatormock",  # the simulator's commands set this response name
+    "querySimulatorMock": "simulatormock",
+    # CloudStack's own spellings (its s_name), which clients parse
+    "addImageStoreS3": "addImageStoreS3Response",
+    "updateImageStore": "updateImageStore",
+    "updateObjectStoragePool": "updateObjectStoragePool",
 }
 
 _READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")
@@ -196,12 +202,13 @@ def api_command(
     create: Callable[..., Any] | None = None,
     related: str = "",
     response_name: str | None = None,
+    read_only: bool = False,  # a read whose name has no read verb (readyForShutdown, quotaBalance...)
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"command {name} registered twice")
         # a read verb with an event writes all the same (getUploadParamsFor* creates the entity it signs for)
-        mutating = not name.startswith(_READ_VERBS) or event is not None
+        mutating = (not read_only and not name.startswith(_READ_VERBS)) or event is not None
         if mutating and event is None:
             raise ValueError(f"mutating command {name} must declare its event type")
         spec = CommandSpec(

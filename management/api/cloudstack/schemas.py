@@ -137,6 +137,7 @@ class EventResp(Resp):
     resourceid: str | None = Field(None, description="the id of the resource")
     parentid: str | None = Field(None, description="whether the event is parented")
     created: datetime = Field(description="the date the event was created")
+    archived: bool = Field(False, description="whether the event has been archived or not")
 
 
 class AsyncJobResp(Resp):

@@ -37,8 +37,10 @@ from management.drivers.base import (
     BackupDisk,
     Capability,
     ConsoleAddress,
+    DiskStats,
     DomainInfo,
     DomainSpec,
+    DomainStats,
     ForeignDisk,
     ForeignDomain,
     ForeignNic,
@@ -92,14 +94,15 @@ _FULL = make_capabilities(
     events=True, config_drive=True, backup=True, volume_import=True, volume_check=True, domain_import=True,
     vm_stats=True, vm_snapshot=True, vm_snapshot_memory=True, cdrom=True, volume_transfer=True,
     storage_migration=True, live_migration=True,
+    domain_stats=True,
 )
 # test:/// keeps only metadata: no hotplug (attachDeviceFlags unsupported), no resize, no console port,
 # no bytes to put a config drive in. Snapshots are metadata copies (createXMLFrom works there).
-_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True, volume_import=True)
+_TEST = make_capabilities(volume_snapshot=True, events=True, backup=True, volume_import=True, domain_stats=True)
 # Xen (libxl) PV guests: no config drive (an IDE cdrom needs an HVM guest); disks and NICs are xen devices.
 _XEN = make_capabilities(
     volume_snapshot=True, volume_resize=True, volume_hotplug=True, nic_hotplug=True, console=True, events=True,
-    vm_stats=True,
+    vm_stats=True, domain_stats=True,
 )
 # Xen PV boot files a host provides (host preparation uploads them): pool -> volumes (see ``_pv_boot``)
 PV_BOOT_POOL = "devcloud-pvboot"
@@ -369,6 +372,42 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             if self._lookup(vm_uuid) is None:
                 return None
             raise
+
+    def domain_stats(self, vm_uuid: str) -> DomainStats | None:
+        """libvirt's own counters: virDomainGetInfo (vCPUs, CPU time, memory), interface and block statistics
+        per device, and the balloon's memory statistics where the guest has a balloon driver."""
+        self.require(Capability.DOMAIN_STATS)
+        dom = self._lookup(vm_uuid)
+        if dom is None:
+            return None
+        try:
+            if self._state(dom) is not PowerState.RUNNING:
+                return None
+            _state, _max_kib, mem_kib, vcpus, cpu_ns = dom.info()
+            cfg = DomainConfig.from_xml(dom.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            if _not_found(exc):
+                return None
+            raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+        rx = tx = 0
+        for nic in cfg.interfaces:
+            if nic.target_dev:
+                with contextlib.suppress(libvirt.libvirtError):
+                    counters = dom.interfaceStats(nic.target_dev)
+                    rx, tx = rx + counters[0], tx + counters[4]
+        disks: dict[str, DiskStats] = {}
+        for disk in cfg.disks:
+            if disk.device == "disk":
+                with contextlib.suppress(libvirt.libvirtError):
+                    rd_req, rd_bytes, wr_req, wr_bytes, _errs = dom.blockStats(disk.target_dev)
+                    disks[self._disk_volume_id(disk) or disk.target_dev] = DiskStats(rd_bytes, wr_bytes, rd_req,
+                                                                                      wr_req)
+        unused = target = None
+        with contextlib.suppress(libvirt.libvirtError):
+            mem = dom.memoryStats()
+            unused, target = mem.get("unused"), mem.get("actual")
+        return DomainStats(vcpus=vcpus, cpu_time_ns=cpu_ns, memory_kib=mem_kib, memory_unused_kib=unused,
+                           memory_target_kib=target, net_rx_bytes=rx, net_tx_bytes=tx, disks=disks)
 
     def ex_is_owned(self, vm_uuid: str) -> bool:
         """True if devcloud defined this domain (carries our metadata)."""

@@ -298,7 +298,8 @@ def release_nics(session: Session, vm: VirtualMachine) -> None:
 def _need(session: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> placement.Need:
     so = session.get_one(ServiceOffering, vm.service_offering_id)
     return placement.Need.for_vm(vm.cpu, vm.speed, vm.ram_size, hypervisor=vm.hypervisor_type or None,
-                                 host_tag=so.host_tag, host_id=pin, avoid=frozenset(avoid))
+                                 host_tag=so.host_tag, host_id=pin, avoid=frozenset(avoid),
+                                 account_id=vm.account_id, domain_id=vm.domain_id)
 
 
 def _volumes(session: Session, vm: VirtualMachine) -> list[Volume]:

@@ -16,6 +16,7 @@ from management.drivers.base import (
     Capability,
     DomainInfo,
     DomainSnapshotInfo,
+    DomainStats,
     HostInfo,
     HostStats,
     HypervisorDriver,
@@ -409,6 +410,27 @@ def test_console_address(h):
     assert addr.host and addr.port > 0
 
 
+def test_domain_stats_of_running_domains(h):
+    """Metrics and usage history read these: a running domain's own counters; nothing for others."""
+    needs(h.driver, Capability.DOMAIN_STATS)
+    spec = h.spec(vcpus=2, memory_mib=128)
+    h.driver.spawn(spec)
+    first = h.driver.domain_stats(spec.uuid)
+    assert isinstance(first, DomainStats)
+    assert first.vcpus == 2 and first.memory_kib == 128 * 1024
+    assert first.cpu_time_ns >= 0 and first.net_rx_bytes >= 0 and first.net_tx_bytes >= 0
+    assert set(first.disks) <= {spec.disks[0].volume_uuid}  # keyed by our volume uuids, never device names
+    if first.memory_unused_kib is not None:
+        assert 0 <= first.memory_unused_kib <= first.memory_kib
+    if first.cpu_utilization is not None:
+        assert 0.0 <= first.cpu_utilization <= 100.0
+    later = h.driver.domain_stats(spec.uuid)
+    assert later is not None and later.cpu_time_ns >= first.cpu_time_ns  # counters never go back
+    stopped = h.spawn(start=False)
+    assert h.driver.domain_stats(stopped.uuid) is None
+    assert h.driver.domain_stats(h.new_uuid()) is None
+
+
 def test_undeclared_capabilities_raise_capability_not_supported(h):
     """A missing capability is declared and refused with CapabilityNotSupported, never NotImplementedError."""
     drv = h.driver
@@ -422,6 +444,7 @@ def test_undeclared_capabilities_raise_capability_not_supported(h):
         Capability.STORAGE_MIGRATION: lambda: drv.migrate_volume(h.pool, vol, h.pool),
         Capability.CDROM: lambda: drv.eject_cdrom(h.spawn(start=False).uuid),
         Capability.VOLUME_TRANSFER: lambda: drv.export_volume(h.pool, vol, str(h.tmp_path / "x.img")),
+        Capability.DOMAIN_STATS: lambda: drv.domain_stats(h.spawn().uuid),
     }
     missing = [cap for cap in gated if not drv.supports(cap)]
     if not missing:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from management.api import console
 from management.api.cloudstack.registry import Params, Ref, api_command
 from management.errors import InvalidStateTransition
+from management.services import console_sessions
 from management.services.context import CallContext
 
 
@@ -42,6 +43,7 @@ def create_console_endpoint(ctx: CallContext, p: CreateConsoleEndpointParams) ->
     if vm.state != "Running":
         raise InvalidStateTransition(f"VM {vm.uuid} is {vm.state}: its console is available only when Running")
     token, _exp = console.issue_token(ctx.runtime.settings.state_dir, ctx.caller.user_uuid, vm.uuid)
+    console_sessions.issued(ctx.session, ctx.caller, vm, token)
     path = console.WS_PATH
     return ConsoleEndpointResp(
         success=True, url=f"/client/#/console/{vm.uuid}?token={token}",

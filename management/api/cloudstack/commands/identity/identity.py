@@ -77,7 +77,8 @@ def account_resp(ctx: CallContext, a: Account, usage: dict[str, Any] | None = No
 
 
 def role_resp(r: Role) -> RoleResp:
-    return RoleResp(id=r.uuid, name=r.name, type=r.role_type, description=r.description, isdefault=r.is_default)
+    return RoleResp(id=r.uuid, name=r.name, type=r.role_type, description=r.description, isdefault=r.is_default,
+                    state=r.state)
 
 
 # ---- domains ---------------------------------------------------------------------------------------------------
@@ -594,6 +595,7 @@ class ListRolesParams(ListParams):
     name: str | None = Field(None, description="List role by role name.")
     type: str | None = Field(None, description="List role by role type, valid options are: Admin, ResourceAdmin, "
                              "DomainAdmin, User.")
+    state: str | None = Field(None, description="List role by role state (ENABLED or DISABLED).")
 
 
 @api_command("listRoles", params=ListRolesParams, result_key="role", response=RoleResp, roles=DOMAIN_ADMIN,
@@ -609,6 +611,8 @@ def list_roles(ctx: CallContext, p: ListRolesParams) -> ListResult:
         stmt = stmt.where(Role.name == p.name)
     if p.type:
         stmt = stmt.where(Role.role_type == p.type)
+    if p.state:
+        stmt = stmt.where(Role.state == p.state.upper())
     stmt = keyword_filter(stmt, p.keyword, Role.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Role.id)
     return ListResult([role_resp(r) for r in rows], count)

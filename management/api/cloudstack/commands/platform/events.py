@@ -29,7 +29,7 @@ def event_resp(ctx: CallContext, e: Event) -> EventResp:
     return EventResp(id=e.uuid, type=e.type, level=e.level, state=e.state, description=e.description,
                      username=user.username, account=acct.name, domainid=dom.uuid, domain=dom.name,
                      resourcetype=e.resource_type, resourceid=e.resource_uuid,
-                     parentid=parent.uuid if parent else None, created=e.created)
+                     parentid=parent.uuid if parent else None, created=e.created, archived=e.archived)
 
 
 class ListEventsParams(OwnedListParams):
@@ -46,12 +46,13 @@ class ListEventsParams(OwnedListParams):
     resourcetype: str | None = Field(None, description="the type of the resource associated with the event")
     startid: Uuid | None = Field(None, description="the parent/start ID of the event, when provided this will "
                                 "list all the events with the start/parent ID including the parent event")
+    archived: bool = Field(False, description="true to list archived events otherwise false")
 
 
 @api_command("listEvents", params=ListEventsParams, result_key="event", response=EventResp,
              description="A command to list events.")
 def list_events(ctx: CallContext, p: ListEventsParams) -> ListResult:
-    stmt = select(Event).where(Event.removed.is_(None))
+    stmt = select(Event).where(Event.removed.is_(None), Event.archived.is_(p.archived))
     stmt = access.owned_filter(ctx.session, stmt, Event, ctx.caller, account=p.account, domainid=p.domainid,
                                isrecursive=p.isrecursive, listall=p.listall or p.id is not None)
     if p.id:

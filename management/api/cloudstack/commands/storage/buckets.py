@@ -102,7 +102,7 @@ class UpdateObjectStoragePoolParams(Params):
 
 @api_command("updateObjectStoragePool", params=UpdateObjectStoragePoolParams, result_key="objectstore",
              response=ObjectStoreResp, roles=ADMIN, event="OBJECT.STORE.UPDATE", entity="ObjectStore",
-             since="4.19.0", response_name="updateObjectStoragePool",
+             since="4.19.0",
              description="Updates object storage pool")
 def update_object_storage_pool(ctx: CallContext, p: UpdateObjectStoragePoolParams) -> ObjectStoreResp:
     o: ObjectStore = ctx.refs["id"]

@@ -334,7 +334,7 @@ class UpdateImageStoreParams(Params):
 
 @api_command("updateImageStore", params=UpdateImageStoreParams, result_key="imagestore", response=ImageStoreResp,
              roles=ADMIN, event="IMAGE.STORE.UPDATE", entity="ImageStore", since="4.15.0",
-             response_name="updateImageStore", description="Updates image store read-only status")
+             description="Updates image store read-only status")
 def update_image_store(ctx: CallContext, p: UpdateImageStoreParams) -> ImageStoreResp:
     store: ImageStore = ctx.refs["id"]
     if p.name is None and p.readonly is None and p.capacitybytes is None:
@@ -380,7 +380,7 @@ class AddImageStoreS3Params(Params):
 
 @api_command("addImageStoreS3", params=AddImageStoreS3Params, result_key="imagestore", response=ImageStoreResp,
              roles=ADMIN, event="IMAGE.STORE.ADD", entity="ImageStore", since="4.7.0",
-             response_name="addImageStoreS3Response", description="Adds S3 Image Store")
+             description="Adds S3 Image Store")
 def add_image_store_s3(ctx: CallContext, p: AddImageStoreS3Params) -> ImageStoreResp:
     store = infra.add_image_store(ctx.runtime, ctx.session, zone=None, name=p.bucket, url=p.endpoint,
                                   provider="S3")

@@ -1,7 +1,7 @@
 """network family extras
 
-Revision ID: 0009_network
-Revises: 0008_hardening
+Revision ID: 0010_network
+Revises: 0009_platform
 Create Date: 2026-12-04 07:31:12.807376
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import management.db.base
 
 
-revision = '0009_network'
-down_revision = '0008_hardening'
+revision = '0010_network'
+down_revision = '0009_platform'
 branch_labels = None
 depends_on = None
 
