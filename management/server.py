@@ -28,7 +28,7 @@ from management.services import scheduling
 from management.services.cluster import membership as cluster
 from management.services.cluster import ownership  # noqa: F401  (registers the peer hooks)
 from management.services.cluster.membership import Membership
-from management.services.compute import vmsync
+from management.services.compute import autoscale, vmsync
 from management.services.ha import (  # noqa: F401  (host HA investigates silent hosts; VM HA restarts
     hostha,
     takeover,  # noqa: F401  (registers the peer hooks)
@@ -38,7 +38,7 @@ from management.services.ha import (  # noqa: F401  (host HA investigates silent
 # what VM sync finds crashed)
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
-from management.services.network import autoscale, vpc_router
+from management.services.network import vpc_router
 from management.services.plugins import background as plugins_background
 from management.services.runtime import Runtime
 from management.services.storage import snapshot_policies

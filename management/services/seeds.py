@@ -67,7 +67,7 @@ def seed_inventory(session: Session) -> None:
     from management.services.network import network_offerings  # guest networks room
 
     network_offerings.seed(session)  # CloudStack's default network offerings (exact names, service maps)
-    from management.services.network import autoscale
+    from management.services.compute import autoscale
 
     autoscale.ensure_counters(session)  # the virtual router's default autoscale counters
     from management.services.network import vpc

@@ -96,7 +96,7 @@ def test_counters_conditions_and_policies(server: InProcess, api: ApiClient) -> 
 
 
 def test_vm_group_scales_on_cpu_load(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
-    from management.services.network import autoscale
+    from management.services.compute import autoscale
 
     runtime = server.server.runtime
     api("updateConfiguration", name="autoscale.stats.interval", value="0")  # this test drives the engine's clock

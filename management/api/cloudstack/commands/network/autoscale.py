@@ -1,5 +1,5 @@
 """Autoscale commands: counters, conditions, autoscale policies, VM profiles and VM groups on a load balancer rule
-(services.network.autoscale keeps them and runs the engine that scales the groups)."""
+(services.compute.autoscale keeps them and runs the engine that scales the groups)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ from management.models.offerings import ServiceOffering
 from management.models.rules import NetworkRule
 from management.models.storage import Template
 from management.services import access, custom_id
+from management.services.compute import autoscale as svc
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate
-from management.services.network import autoscale as svc
 
 access.register_entity("Counter", Counter, "public")
 access.register_entity("Condition", Condition, "owned")
