@@ -206,7 +206,9 @@ def up(scenario: str = typer.Option(None, "--scenario", "-s",
 
         def ssh(notify: Callable[[str], None]) -> str:
             notify(f"ssh -p {facts['port']} root@{facts['ip']}")
-            answer = wait_ssh(facts, timeout or fv.boot_timeout)
+            answer = wait_ssh(facts, timeout or fv.boot_timeout,
+                              converge=lambda: facts.update(ensure_first_vm(client, spec, sb.state_dir / "keys",
+                                                                            notify)))
             return f"guest answers: {answer}"
 
         steps.run("ssh", ssh)

@@ -321,6 +321,16 @@ def ensure_first_vm(c: CloudClient, spec: CloudSpec, key_dir: Path, notify: Noti
             "key": str(key_path), "user": fv.ssh_user, "keypair": fv.keypair}
 
 
-def wait_ssh(facts: dict[str, Any], timeout: float) -> str:
-    return str(_wait(lambda: ssh_answers(facts["key"], facts["ip"], facts["port"], facts["user"]), timeout,
-                     f"SSH on {facts['ip']}:{facts['port']}", interval=1.0))
+def wait_ssh(facts: dict[str, Any], timeout: float, converge: Callable[[], None] | None = None) -> str:
+    """Waits for the first VM's SSH. `converge` (every 10 s) brings the VM back to Running when the server has
+    meanwhile found it stopped: right after the server starts on a rebooted machine the database still says
+    Running until the first power sync sees the domain shut off."""
+    last = [time.monotonic()]
+
+    def answers() -> str | None:
+        if converge is not None and time.monotonic() - last[0] > 10:
+            last[0] = time.monotonic()
+            converge()
+        return ssh_answers(facts["key"], facts["ip"], facts["port"], facts["user"])
+
+    return str(_wait(answers, timeout, f"SSH on {facts['ip']}:{facts['port']}", interval=1.0))
