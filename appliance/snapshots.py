@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.client import ApiError
 from appliance.sandbox import Sandbox
 
 URI = "qemu:///system"
@@ -104,7 +105,13 @@ def stop_guests(sb: Sandbox, inv: Inventory, *, purge: bool = False) -> list[str
     try:
         for vm in c.items("listVirtualMachines", "virtualmachine"):
             if purge:
-                c.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+                try:
+                    c.run("destroyVirtualMachine", id=vm["id"], expunge=True)
+                except ApiError as exc:
+                    # expunged meanwhile (by the expunger or a destroy already under way): nothing left to do
+                    if exc.status != 431 or any(v["id"] == vm["id"]
+                                                for v in c.items("listVirtualMachines", "virtualmachine")):
+                        raise
             elif vm.get("state") == "Running":
                 c.run("stopVirtualMachine", id=vm["id"], forced=True)
             done.append(vm["name"])

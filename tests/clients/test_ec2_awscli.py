@@ -167,7 +167,8 @@ def test_awscli_images_attributes_passwords(served_ec2: tuple[Served, int, dict[
                                                       alloc["PublicIp"], "--allocation-id", alloc["AllocationId"])
     assert "InvalidParameterValue" in aws_fails(served, port, "describe-addresses", "--public-ips", "not-an-ip")
     platforms = aws(served, port, "describe-account-attributes", "--attribute-names", "supported-platforms")
-    assert platforms["AccountAttributes"][0]["AttributeValues"] == [{"AttributeValue": "EC2"}]
+    # VPC: the endpoint serves the VPC actions (CreateVpc, subnets...), as a VPC-only AWS account reports
+    assert platforms["AccountAttributes"][0]["AttributeValues"] == [{"AttributeValue": "VPC"}]
     aws(served, port, "release-address", "--allocation-id", alloc["AllocationId"])
     aws(served, port, "deregister-image", "--image-id", image)
     aws(served, port, "delete-snapshot", "--snapshot-id", snap)

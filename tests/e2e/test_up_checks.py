@@ -54,12 +54,14 @@ def test_a_port_held_by_another_process_is_named(up: Up) -> None:
 
 
 def test_a_server_that_exits_during_start_up_shows_the_cause(up: Up, tmp_path: Path) -> None:
-    up.env["DEVCLOUD_DB_URL"] = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'devcloud.db'}"
+    # a database path under a regular file: no directory can be made for it, the server can't open it
+    (tmp_path / "a-file").write_text("")
+    up.env["DEVCLOUD_DB_URL"] = f"sqlite:///{tmp_path / 'a-file' / 'devcloud.db'}"
     r = up("up", "--scenario", "simulator-advanced")
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
     assert "management server exited with code 1 during start-up: " in out, out
-    assert "unable to open database file" in out, out  # the cause, from the server's log
+    assert f"File exists: '{tmp_path / 'a-file'}'" in out, out  # the cause, from the server's log
     assert "the last lines of " in out and "management.log" in out, out
     assert "started" not in out and "devcloud is up" not in out, out
     assert not (up.state / "management.pid").exists()
