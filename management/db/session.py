@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from management.db import limits
 
+_MODE = "devcloud_sqlite_begin"
+_WROTE = "devcloud_sqlite_wrote"
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -36,7 +39,14 @@ def make_engine(url: str) -> Engine:
             # Writers BEGIN IMMEDIATE: taking the write lock up front means a read-then-write transaction can
             # not fail with "database is locked" half way (a 530 for the client). Readers stay DEFERRED so
             # they run beside a writer under WAL.
-            conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED"))
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.info[_MODE], conn.info[_WROTE] = mode, False
+            conn.exec_driver_sql("BEGIN " + mode)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_writes(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if not conn.info.get(_WROTE) and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+                conn.info[_WROTE] = True
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_recycle=3600)
@@ -67,6 +77,23 @@ class Database:
             raise
         finally:
             s.close()
+
+    def hold_write_lock(self, session: Session) -> None:
+        """Before a unit of work's last writes: on SQLite, make sure its transaction can take the write lock.
+
+        A write session begins IMMEDIATE, but a handler that commits half way (before long driver work) reads
+        afterwards in a DEFERRED transaction. If another writer commits in between, that read snapshot can no
+        longer become a writer: SQLite answers "database is locked" at once, without waiting, and the job would
+        fail with its effect in place. A transaction that has only read is ended here and an IMMEDIATE one begun,
+        which waits its turn (busy_timeout)."""
+        if not self.is_sqlite or session.new or session.dirty or session.deleted:
+            return
+        if session.in_transaction():
+            info = session.connection().info
+            if info.get(_MODE) == "IMMEDIATE" or info.get(_WROTE):
+                return
+            session.commit()
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -324,6 +324,7 @@ class Dispatcher:
                         failed = err if spec.mutating else None
                         raise
                     if spec.mutating and spec.event:
+                        self.runtime.db.hold_write_lock(s)
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
                                       resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
                     body = body_for(result, spec.result_key)
@@ -403,6 +404,7 @@ class Dispatcher:
                     resolve_refs(ctx, spec, p)
                     result = spec.handler(ctx, p)
                     body = body_for(result, spec.result_key)
+                    self.runtime.db.hold_write_lock(s)
                     if spec.event:
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
                                       resource_type=spec.entity, resource_uuid=job.instance_uuid)
