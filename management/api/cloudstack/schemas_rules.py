@@ -37,7 +37,7 @@ class RouterResp(Resp):
     redundantstate: str = Field("UNKNOWN", description="the state of redundant virtual router")
     isredundantrouter: bool = Field(False, description="if this router is an redundant virtual router")
     requiresupgrade: bool = Field(False, description="true if the router template requires upgrader")
-    healthcheckfailed: bool = Field(False, description="true if any health checks had failed")
+    healthchecksfailed: bool = Field(False, description="true if any health checks had failed")
     created: datetime | None = Field(None, description="the date and time the router was created")
     vpcid: str | None = Field(None, description="VPC the router belongs to")
     vpcname: str | None = Field(None, description="the name of VPC the router belongs to")
