@@ -179,7 +179,7 @@ class DomainSnapshots:
             if "snapshot" in done.stderr.lower() and "not found" in done.stderr.lower():
                 raise SnapshotNotFound(vm_uuid, domain_snapshot_uuid)
             raise DriverError(f"extracting {volume_uuid} at {domain_snapshot_uuid} failed: {done.stderr.strip()}")
-        p.refresh(0)
+        storage.refresh(p)
         made = storage.require_volume(p, os.path.basename(target))
         return SnapshotInfo(uuid=snapshot_uuid, volume_uuid=volume_uuid, pool=pool, size_bytes=made.info()[1],
                             created_at=time.time())

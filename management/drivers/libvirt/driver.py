@@ -424,7 +424,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 pool = conn.storagePoolLookupByName(PV_BOOT_POOL)
                 if not pool.isActive():
                     pool.create(0)
-                pool.refresh(0)
+                storage.refresh(pool)
                 kernel = pool.storageVolLookupByName(PV_KERNEL_VOLUME).path()
             except libvirt.libvirtError:
                 return None, None
@@ -589,7 +589,16 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             conn = self.conn
             pool = self._pool(root.pool)
             meta.created_volumes.append((root.pool, vol_name))
-            vol = self._call(lambda c: storage.upload_file(conn, pool, vol_name, iso))
+
+            def replace(_c: libvirt.virConnect) -> libvirt.virStorageVol:
+                # A start that died half way (its server killed) may have left the drive: it is rebuilt from
+                # the spec each start, so the old one goes and the start is repeatable.
+                old = storage.lookup_volume(pool, vol_name)
+                if old is not None:
+                    old.delete(0)
+                return storage.upload_file(conn, pool, vol_name, iso)
+
+            vol = self._call(replace)
             return DiskConfig(target_dev="hdc", target_bus="ide", device="cdrom", driver_type="raw",
                               source_path=vol.path(), readonly=True)
         finally:
@@ -1036,7 +1045,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 live = DomainConfig.from_xml(dom.XMLDesc(0))
                 dev = next(d.target_dev for d in live.disks if d.source_path == vol.path())
                 dom.blockResize(dev, new_size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
-                p.refresh(0)
+                storage.refresh(p)
                 vol = storage.require_volume(p, volume_uuid)
             else:
                 vol.resize(new_size_bytes, 0)
@@ -1097,7 +1106,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             if active == libvirt.VIR_DOMAIN_JOB_NONE and not stats:
                 break
             time.sleep(0.05)
-        p.refresh(0)
+        storage.refresh(p)
         if storage.lookup_volume(p, name) is None:
             raise DriverError(f"live backup of {vol.name()} produced no file")
 
@@ -1122,7 +1131,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             if self._is_local():
                 # atomic swap: the volume never exists half-written under its own name
                 os.replace(tmp.path(), path)
-                p.refresh(0)
+                storage.refresh(p)
             else:
                 vol.delete(0)
                 storage.full_copy(p, volume_uuid, tmp, fmt)
@@ -1241,7 +1250,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         self.require(Capability.VOLUME_IMPORT)
         p = self._pool(pool)
         try:
-            p.refresh(0)
+            storage.refresh(p)
             return [storage.volume_info(p, v) for v in p.listAllVolumes()]
         except libvirt.libvirtError as exc:
             raise DriverError(f"listing pool {pool!r} failed: {exc.get_error_message()}") from exc
@@ -1267,7 +1276,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 else:
                     storage.full_copy(p, volume_uuid, vol)
                     vol.delete(0)
-                p.refresh(0)
+                storage.refresh(p)
             else:
                 fmt = storage.VolumeConfig.from_xml(vol.XMLDesc(0)).format
                 storage.full_copy(p, volume_uuid, vol, fmt)
@@ -1306,7 +1315,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 try:
                     if dom is not None and dom.isActive() and not self.is_test:
                         self._backup_running(dom, target_dir, vols)
-                        target.refresh(0)
+                        storage.refresh(target)
                     else:
                         for d, vol in vols:
                             storage.full_copy(target, d.name, vol)
@@ -1322,7 +1331,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
     @staticmethod
     def _delete_in(pool: libvirt.virStoragePool, name: str) -> None:
         with contextlib.suppress(libvirt.libvirtError):
-            pool.refresh(0)
+            storage.refresh(pool)
             vol = storage.lookup_volume(pool, name)
             if vol is not None:
                 vol.delete(0)
@@ -1389,7 +1398,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                     tmp = storage.full_copy(p, tmp_name, src, fmt)
                     if self._is_local():
                         os.replace(tmp.path(), vol.path())
-                        p.refresh(0)
+                        storage.refresh(p)
                     else:
                         vol.delete(0)
                         storage.full_copy(p, volume_uuid, tmp, fmt)

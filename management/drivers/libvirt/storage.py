@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import struct
+import time
 from collections.abc import Iterator
 
 import libvirt
@@ -47,6 +48,22 @@ def require_volume(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorag
     if vol is None:
         raise VolumeNotFound(pool.name(), name)
     return vol
+
+
+def refresh(pool: libvirt.virStoragePool, timeout: float = 120.0) -> None:
+    """Re-read a pool's volumes. libvirt refuses while any volume of the pool is being built or uploaded ("has
+    asynchronous jobs running"), which concurrent deploys into one pool make common: wait for those to end."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            pool.refresh(0)
+            return
+        except libvirt.libvirtError as exc:
+            if "asynchronous jobs running" not in (exc.get_error_message() or "") or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def pool_info(pool: libvirt.virStoragePool) -> PoolInfo:
@@ -125,7 +142,7 @@ def upload_file(conn: libvirt.virConnect, pool: libvirt.virStoragePool, name: st
                 return fh.read(nbytes)
             stream.sendAll(feed, None)
         stream.finish()
-        pool.refresh(0)  # libvirt re-reads the header: real capacity/format of what we uploaded
+        refresh(pool)  # libvirt re-reads the header: real capacity/format of what we uploaded
         return pool.storageVolLookupByName(name)
     except Exception as exc:
         with contextlib.suppress(libvirt.libvirtError):
