@@ -109,7 +109,8 @@ def test_kill_during_fifty_deploys_leaves_no_orphans(cloud: Cloud) -> None:  # n
 
     # primary storage: the templates' copies, the volumes the API lists and the VMs' config drives, nothing else
     volumes = cloud("listVolumes", listall=True).get("volume", [])
-    owned = {v["path"] for v in volumes if v.get("path")} | {f"cfg-{vm}.iso" for vm in vms} | {tmpl["id"], cloud.template["id"]}
+    owned = ({v["path"] for v in volumes if v.get("path")} | {f"cfg-{vm}.iso" for vm in vms}
+             | {tmpl["id"], cloud.template["id"]})
     strays = cloud.pool_volumes() - owned
     assert not strays, f"volumes nobody owns: {sorted(strays)}"
 
