@@ -620,6 +620,16 @@ def kind_of(row: Any) -> tuple[Kind, str]:
     return kind, column
 
 
+# Called as hook(session, row, old state, new state) after every persisted transition, in the same unit of work
+# (usage events and alerts subscribe here); the state table stays the only writer of states.
+TRANSITION_HOOKS: list[Any] = []
+
+
+def on_transition(hook: Any) -> None:
+    if hook not in TRANSITION_HOOKS:
+        TRANSITION_HOOKS.append(hook)
+
+
 def transition(session: Session, row: Any, event: str) -> str:
     """Apply `event` to `row` with a compare-and-swap; the ONLY writer of FSM-managed state columns.
 
@@ -644,6 +654,8 @@ def transition(session: Session, row: Any, event: str) -> str:
             f"Unable to {op_name(event)} {_NOUN[kind]}: it changed concurrently "
             f"(was {old}, now {getattr(row, column)}); retry"
         )
+    for hook in TRANSITION_HOOKS:
+        hook(session, row, old, new)
     return new
 
 

@@ -39,6 +39,7 @@ from management.services.ha import (  # noqa: F401  (host HA investigates silent
 from management.services.identity import identity
 from management.services.infra import hostmonitor, infra
 from management.services.network import vpc_router
+from management.services.platform import alerts
 from management.services.plugins import background as plugins_background
 from management.services.runtime import Runtime
 from management.services.storage import snapshot_policies
@@ -107,6 +108,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
         snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
         plugins_background.start(runtime, queue._stop)  # usage stats samples, management server maintenance
+        alerts.start_checker(db, stop_event=queue._stop)  # capacity notification thresholds
     return server
 
 

@@ -62,7 +62,8 @@ _RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
                    "getUploadParamsForVolume": "postuploadvolumeresponse",
                    "getUploadParamsForTemplate": "postuploadtemplateresponse",
                    "getUploadParamsForIso": "postuploadisoresponse", "listVolumesMetrics": "listvolumesresponse",
-                   "configureSimulator": "simulatormock", "querySimulatorMock": "simulatormock"}
+                   "configureSimulator": "simulatormock", "querySimulatorMock": "simulatormock",
+                   "activateProject": "activaterojectresponse"}
 
 
 # ------------------------------------------------------------------------------------------------ polling

@@ -1020,9 +1020,7 @@ class SimulatorDriver(HypervisorDriver):
         with self._host.lock:
             p = self._pool(pool)
             vol = self._volume(pool, volume_uuid)
-            if new_size_bytes < vol.size_bytes:
-                raise DriverError(f"volume {volume_uuid}: shrinking from {vol.size_bytes} is not allowed")
-            grow = new_size_bytes - vol.size_bytes
+            grow = new_size_bytes - vol.size_bytes  # negative: a shrink (the caller signed it off)
             if grow > p.capacity_bytes - p.allocated:
                 raise InsufficientResources(f"pool {pool!r} cannot grow volume {volume_uuid} by {grow} bytes")
             vol.size_bytes = new_size_bytes

@@ -14,9 +14,18 @@ from management.models.autoscale import (
     Counter,
 )
 from management.models.backups import Backup, BackupOffering, BackupRepository, BackupSchedule, VmBackupOffering
+from management.models.certs import LoadBalancerCertMap, SslCert
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
 from management.models.events import Configuration, Event, ResourceTag
+from management.models.governance import (
+    Alert,
+    GuestOsMapping,
+    HypervisorCapability,
+    Region,
+    ResourceLimit,
+    ScopedConfiguration,
+)
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
     Cluster,
@@ -64,6 +73,13 @@ from management.models.platform import (
     VmStats,
     VolumeStats,
 )
+from management.models.projects import (
+    Project,
+    ProjectAccount,
+    ProjectInvitation,
+    ProjectRole,
+    ProjectRolePermission,
+)
 from management.models.routing import (
     AsNumber,
     AsNumberRange,
@@ -98,6 +114,8 @@ from management.models.storage_admin import (
     SecondaryStorageSelector,
     StorageAccessGroup,
 )
+from management.models.usage import UsageEvent, UsageRecord
+from management.models.userdata import UserData
 from management.models.vm_snapshots import VMSnapshot
 from management.models.volume_store import VolumeStoreRef
 from management.models.vpc import (
@@ -144,4 +162,7 @@ __all__ = [
     "GuiTheme", "IssuedCertificate", "ManagementServerMaintenance", "QuotaAccount", "QuotaBalance", "QuotaCredit",
     "QuotaEmailConfiguration", "QuotaEmailTemplate", "QuotaTariff", "QuotaUsage", "ResourceDetail", "ResourceIcon",
     "SessionTwoFactor", "UserTwoFactor", "VmStats", "VolumeStats",
+    "Alert", "GuestOsMapping", "HypervisorCapability", "LoadBalancerCertMap", "Project", "ProjectAccount",
+    "ProjectInvitation", "ProjectRole", "ProjectRolePermission", "Region", "ResourceLimit", "ScopedConfiguration",
+    "SslCert", "UsageEvent", "UsageRecord", "UserData",
 ]

@@ -42,6 +42,8 @@ class VirtualMachine(IdMixin, TimestampMixin, Base):
     ram_size: Mapped[int] = mapped_column(default=0)  # MiB
     ha_enabled: Mapped[bool] = mapped_column(default=False)
     user_data: Mapped[str | None] = mapped_column(Text, default=None)  # base64 as the client sent it
+    user_data_id: Mapped[int | None] = mapped_column(IdType, default=None)  # a registered user-data object
+    user_data_details: Mapped[str | None] = mapped_column(Text, default=None)  # JSON of its variables
     keypairs: Mapped[str | None] = mapped_column(Text, default=None)  # comma separated key pair names
     # Sealed with the database key (management.db.crypto), loaded only where read.
     password: Mapped[str | None] = mapped_column(SealedString(255), default=None, deferred=True)

@@ -89,6 +89,7 @@ class Account(IdMixin, TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(16), default="enabled")  # enabled | disabled | locked
     network_domain: Mapped[str | None] = mapped_column(String(255), default=None)
     is_default: Mapped[bool] = mapped_column(default=False)
+    default_zone_id: Mapped[int | None] = mapped_column(IdType, default=None)
     # 0 while live; the row id once removed, so a name can be reused after deletion.
     removed_marker: Mapped[int] = mapped_column(IdType, default=0)
 

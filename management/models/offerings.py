@@ -25,6 +25,7 @@ class ServiceOffering(IdMixin, TimestampMixin, Base):
     root_disk_size: Mapped[int | None] = mapped_column(BigInteger, default=None)  # bytes
     is_system: Mapped[bool] = mapped_column(default=False)
     system_vm_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    default_use: Mapped[bool] = mapped_column(default=False)  # a default the cloud seeded: never deleted
     state: Mapped[str] = mapped_column(String(16), default="Active")
     domain_ids: Mapped[str | None] = mapped_column(Text, default=None)  # csv of domain uuids; None = public
     zone_ids: Mapped[str | None] = mapped_column(Text, default=None)
@@ -99,6 +100,8 @@ class OsCategory(IdMixin, Base):
     __tablename__ = "guest_os_category"
 
     name: Mapped[str] = mapped_column(String(255))
+    is_featured: Mapped[bool] = mapped_column(default=False)
+    sort_key: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OsType(IdMixin, Base):
@@ -106,5 +109,6 @@ class OsType(IdMixin, Base):
 
     category_id: Mapped[int] = mapped_column(ForeignKey("guest_os_category.id"))
     display_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
     is_user_defined: Mapped[bool] = mapped_column(default=False)
     for_display: Mapped[bool] = mapped_column(default=True)

@@ -40,6 +40,8 @@ class Template(IdMixin, TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(16), default="Active")
     details_json: Mapped[str | None] = mapped_column(Text, default=None)
     update_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    user_data_id: Mapped[int | None] = mapped_column(IdType, default=None)
+    user_data_policy: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class TemplatePermission(IdMixin, Base):

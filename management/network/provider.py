@@ -159,6 +159,8 @@ class LoadBalancerRule:
     cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     stickiness: LbStickiness | None = None
     health_check: LbHealthCheck | None = None
+    # PEM of certificate, chain and private key: haproxy terminates TLS on the public port (protocol ssl)
+    ssl_pem: str | None = None
 
 
 @dataclass(frozen=True)

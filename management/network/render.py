@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class RouterPaths:
     def haproxy_pid(self) -> Path: return self.root / "haproxy.pid"
     @property
     def haproxy_sock(self) -> Path: return self.run_dir / "haproxy.sock"
+    @property
+    def certs(self) -> Path: return self.root / "certs"
     @property
     def metadata(self) -> Path: return self.root / "metadata.json"
     @property
@@ -242,9 +245,11 @@ def lb_backend(lb: LoadBalancerRule) -> dict:
 def render_haproxy(spec: RouterSpec | VpcRouterSpec, paths: RouterPaths) -> str | None:
     if not spec.load_balancers:
         return None
+    fingerprints = {lb.name: hashlib.sha256(lb.ssl_pem.encode()).hexdigest()[:16]
+                    for lb in spec.load_balancers if lb.ssl_pem}
     return _env.get_template("haproxy.cfg.j2").render(
-        spec=spec, paths={"pid": paths.haproxy_pid, "sock": paths.haproxy_sock},
-        backends={lb.name: lb_backend(lb) for lb in spec.load_balancers})
+        spec=spec, paths={"pid": paths.haproxy_pid, "sock": paths.haproxy_sock, "certs": paths.certs},
+        backends={lb.name: lb_backend(lb) for lb in spec.load_balancers}, fingerprints=fingerprints)
 
 
 def render_metadata(spec: RouterSpec | VpcRouterSpec) -> str:

@@ -257,3 +257,30 @@ secrets {{
         shutil.rmtree(self.run_dir, ignore_errors=True)
         sh("ip", "link", "del", self.host_dev, check=False)
         sh("ip", "netns", "del", self.netns, check=False)
+
+
+def self_signed_pem(common_name: str, ip: str | None = None, days: int = 2) -> tuple[str, str]:
+    """(certificate PEM, private key PEM) of a fresh self-signed certificate for tests of TLS termination."""
+    import datetime as dt
+    import ipaddress as ipa
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    alt: list[x509.GeneralName] = [x509.DNSName(common_name)]
+    if ip:
+        alt.append(x509.IPAddress(ipa.ip_address(ip)))
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())

@@ -439,6 +439,7 @@ class NamespaceRouterProvider:
         marker = str(paths.haproxy_cfg)
         pid = _read_pid(paths.haproxy_pid)
         if text is None:
+            _write_certs(spec, paths)  # no TLS rule left: no key stays on disk
             was = _pid_alive(pid, marker)
             _kill(pid, marker)
             paths.haproxy_pid.unlink(missing_ok=True)
@@ -451,6 +452,7 @@ class NamespaceRouterProvider:
         if same and alive:
             return []
         paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_certs(spec, paths)
         new = paths.haproxy_cfg.with_name("haproxy.cfg.new")
         new.write_text(text)
         run(["haproxy", "-c", "-q", "-f", str(new)])
@@ -529,3 +531,19 @@ class NamespaceRouterProvider:
             for f in (paths.nft, paths.dnsmasq_conf, paths.haproxy_cfg):
                 f.unlink(missing_ok=True)
         return changed
+
+
+def _write_certs(spec: Any, paths: RouterPaths) -> None:
+    """The PEM (certificate, chain, key) of every TLS-terminating load balancer rule, mode 0600; stale ones go."""
+    wanted = {f"{lb.name}.pem": lb.ssl_pem for lb in spec.load_balancers if lb.ssl_pem}
+    if not wanted and not paths.certs.exists():
+        return
+    paths.certs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in paths.certs.glob("*.pem"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, pem in wanted.items():
+        target = paths.certs / name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(pem if pem.endswith("\n") else pem + "\n")

@@ -14,7 +14,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from management.errors import ParamError, PermissionDenied, invalid_id
-from management.models.identity import Account, Domain, User
+from management.models.identity import Account, AccountType, Domain, User
+from management.models.projects import Project, ProjectAccount
 from management.services.context import Caller
 
 
@@ -43,9 +44,28 @@ def domain_in_scope(caller: Caller, domain_path: str) -> bool:
     return caller.is_domain_admin and domain_path.startswith(caller.domain_path)
 
 
+def project_role(session: Session, caller: Caller, project_account_id: int) -> str | None:
+    """The caller's role (Admin | Regular) in the project owning ``project_account_id``; None for no member.
+    A membership of the caller's user outranks the one of its whole account."""
+    rows = session.execute(
+        select(ProjectAccount.role, ProjectAccount.user_id).join(Project, Project.id == ProjectAccount.project_id)
+        .where(Project.project_account_id == project_account_id, Project.removed.is_(None),
+               ProjectAccount.account_id == caller.account_id,
+               (ProjectAccount.user_id.is_(None)) | (ProjectAccount.user_id == caller.user_id))).all()
+    if not rows:
+        return None
+    return sorted(rows, key=lambda r: r.user_id is None)[0].role  # type: ignore[no-any-return]
+
+
+def is_project_account(session: Session, account_id: int) -> bool:
+    return session.scalar(select(Account.account_type).where(Account.id == account_id)) == AccountType.PROJECT
+
+
 def can_access_owner(session: Session, caller: Caller, account_id: int, domain_id: int) -> bool:
     if caller.is_root_admin or account_id == caller.account_id:
         return True
+    if is_project_account(session, account_id) and project_role(session, caller, account_id) is not None:
+        return True  # a project member uses the project's resources
     if not caller.is_domain_admin:
         return False
     path = session.scalar(select(Domain.path).where(Domain.id == domain_id))
@@ -99,8 +119,18 @@ def was_removed(session: Session, entity: str, uuid: str) -> bool:
     return session.scalar(select(model.id).where(model.uuid == uuid, model.removed.is_not(None)).limit(1)) is not None
 
 
-def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid: str | None) -> Account:
-    """The account a create command acts for: the caller's own, or (admins) `account` in `domainid`."""
+def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid: str | None,
+              projectid: str | None = None) -> Account:
+    """The account a create command acts for: the caller's own, (admins) `account` in `domainid`, or the
+    project account of `projectid` (members of an active project)."""
+    if projectid is not None:
+        if account is not None:
+            raise ParamError("ProjectId and account/domainId can't be specified together")
+        project = project_for_use(session, caller, projectid)
+        if project.state != "Active":
+            raise PermissionDenied(f"Can't add resources to the project id={project.uuid} in state={project.state} "
+                                   "as it's no longer active")
+        return session.get_one(Account, project.project_account_id)
     if account is None and domain_uuid is None:
         return session.get_one(Account, caller.account_id)
     if account is None or domain_uuid is None:
@@ -122,12 +152,58 @@ def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid
     return acct
 
 
+def project_for_use(session: Session, caller: Caller, projectid: str) -> Project:
+    """The project named by a `projectid` parameter, when the caller may act in it (member or its admin)."""
+    project = session.scalar(select(Project).where(Project.uuid == projectid, Project.removed.is_(None)))
+    if project is None:
+        raise ParamError(f"Unable to find project by id {projectid}")
+    if caller.is_root_admin or project_role(session, caller, project.project_account_id) is not None:
+        return project
+    path = session.scalar(select(Domain.path).where(Domain.id == project.domain_id))
+    if caller.is_domain_admin and path is not None and domain_in_scope(caller, path):
+        return project
+    raise PermissionDenied(f"Account {caller.account_name} can't access project id={projectid}",
+                           uuids=[projectid])
+
+
+def _project_accounts() -> Select[Any]:
+    return select(Account.id).where(Account.account_type == AccountType.PROJECT)
+
+
 def owned_filter(session: Session, stmt: Select[Any], model: Any, caller: Caller, *, account: str | None = None,
                  domainid: str | None = None, isrecursive: bool = False, listall: bool = False,
-                 account_col: Any = None, domain_col: Any = None) -> Select[Any]:
-    """Applies CloudStack's listing scope (listall/domainid/isrecursive/account) to a query of owned rows."""
+                 account_col: Any = None, domain_col: Any = None, projectid: str | None = None) -> Select[Any]:
+    """Applies CloudStack's listing scope (listall/domainid/isrecursive/account/projectid) to a query of owned
+    rows. Without projectid, project resources are left out (CloudStack's SkipProjectResources); projectid=-1
+    lists the resources of every project the caller may see."""
     account_col = account_col if account_col is not None else model.account_id
     domain_col = domain_col if domain_col is not None else model.domain_id
+    if projectid is not None:
+        if projectid == "-1":
+            if caller.is_root_admin:
+                return stmt.where(account_col.in_(_project_accounts()))
+            mine = select(Project.project_account_id).join(
+                ProjectAccount, ProjectAccount.project_id == Project.id).where(
+                Project.removed.is_(None), ProjectAccount.account_id == caller.account_id,
+                (ProjectAccount.user_id.is_(None)) | (ProjectAccount.user_id == caller.user_id))
+            if caller.is_domain_admin:
+                sub = select(Domain.id).where(Domain.path.startswith(caller.domain_path))
+                admin_of = select(Project.project_account_id).where(Project.domain_id.in_(sub))
+                return stmt.where(account_col.in_(mine) | account_col.in_(admin_of))
+            return stmt.where(account_col.in_(mine))
+        if account is not None:
+            raise ParamError("ProjectId and account/domainId can't be specified together")
+        project = project_for_use(session, caller, projectid)
+        return stmt.where(account_col == project.project_account_id)
+    stmt = _scope(session, stmt, caller, account=account, domainid=domainid, isrecursive=isrecursive,
+                  listall=listall, account_col=account_col, domain_col=domain_col)
+    if caller.is_admin and account is None:
+        stmt = stmt.where(account_col.not_in(_project_accounts()))
+    return stmt
+
+
+def _scope(session: Session, stmt: Select[Any], caller: Caller, *, account: str | None, domainid: str | None,
+           isrecursive: bool, listall: bool, account_col: Any, domain_col: Any) -> Select[Any]:
     if domainid is not None:
         domain = resolve(session, caller, "Domain", domainid, "read")
         if not domain_in_scope(caller, domain.path) and domain.id != caller.domain_id:

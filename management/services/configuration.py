@@ -1,21 +1,74 @@
-"""Global settings (CloudStack's `configuration` table) and their zone/cluster-scoped overrides.
+"""Global settings (CloudStack's `configuration` table) and their scoped overrides.
+
+The catalogue is CloudStack's: every setting name, category, default, scope and dynamic flag ships in
+`management/data/settings.tsv` (descriptions are devcloud's own), so listConfigurations answers for any key; the
+settings devcloud acts on are listed in `SETTINGS` below and in `ACTED_ON`, and every other one says in its
+description that devcloud only stores it.
 
 Scoped values: a zone-scoped value lives in the zone's details (`details_json["config"]`); for the two cluster-scoped
 factors CloudStack keeps on the cluster itself (cpu/mem overprovisioning) the cluster's overcommit ratio is the
-value. Other scopes are refused with a clear 431.
+value; every other cluster, storage pool, image store, domain and account value is a `ScopedConfiguration` row.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from management.errors import ParamError
 from management.models.events import Configuration
+from management.models.governance import ScopedConfiguration
 from management.models.infra import Cluster, Zone
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "settings.tsv"
+NOT_ACTED_ON = " (devcloud keeps this value but does not act on it)"
+# Scopes a setting may have, as CloudStack's ConfigKey.Scope names them in API responses.
+SCOPES = ("zone", "cluster", "storagepool", "imagestore", "domain", "account")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    category: str
+    default: str | None
+    scope: str | None
+    dynamic: bool
+    description: str
+
+    @property
+    def type(self) -> str:
+        d = (self.default or "").strip()
+        if d.lower() in ("true", "false"):
+            return "Boolean"
+        try:
+            int(d)
+            return "Number"
+        except ValueError:
+            pass
+        try:
+            float(d)
+            return "Decimal"
+        except ValueError:
+            return "String"
+
+
+@cache
+def catalogue() -> dict[str, Setting]:
+    """CloudStack's settings by name (the packaged data file)."""
+    out: dict[str, Setting] = {}
+    for line in CATALOGUE.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, category, default, scope, dynamic, description = line.split("\t")
+        out[name] = Setting(name, category, None if default == "\\N" else default, scope or None,
+                            dynamic == "1", description)
+    return out
 
 # name -> (default value, category, scope, description). Names and defaults are CloudStack's; the list covers
 # what Marvin's deployDataCenter/advanced.cfg sets and what placement/host monitoring read.
@@ -147,21 +200,58 @@ def register(name: str, default: str | None, category: str, description: str, sc
     SETTINGS.setdefault(name, (default, category, scope, description))  # type: ignore[arg-type]
 
 
+# Catalogue settings devcloud reads besides SETTINGS (resource limits, projects, usage, alerts, API).
+ACTED_ON = frozenset({
+    "default.page.size", "api.sessionkey.check.locations", "integration.api.port",
+    "enforce.post.requests.and.timestamps", "allow.user.create.projects", "project.invite.required",
+    "allow.user.expunge.recover.vm", "allow.domain.admins.to.create.tagged.offerings",
+    "usage.stats.job.aggregation.range", "usage.aggregation.timezone", "enable.usage.server",
+    "capacity.check.period", "cluster.cpu.allocated.capacity.notificationthreshold",
+    "cluster.memory.allocated.capacity.notificationthreshold", "cluster.storage.capacity.notificationthreshold",
+    "cluster.storage.allocated.capacity.notificationthreshold", "alert.purge.delay",
+    "network.loadbalancer.haproxy.max.conn",
+}) | {n for n in catalogue() if n.startswith(("max.account.", "max.domain.", "max.project."))}
+
+
 def seed(session: Session) -> None:
     """Adds the known settings that are missing (idempotent; never overwrites a value)."""
     existing = set(session.scalars(select(Configuration.name)))
     for name, (value, category, scope, description) in SETTINGS.items():
         if name not in existing:
+            known = catalogue().get(name)
             session.add(Configuration(name=name, value=value, default_value=value, category=category,
-                                      description=description, scope=scope))
+                                      description=description, scope=scope,
+                                      is_dynamic=known.dynamic if known else True))
+            existing.add(name)
+    for name, st in catalogue().items():
+        if name in existing:
+            continue
+        text = st.description + ("" if name in ACTED_ON else NOT_ACTED_ON)
+        session.add(Configuration(name=name, value=st.default, default_value=st.default, category=st.category,
+                                  description=text, scope=st.scope, is_dynamic=st.dynamic))
     session.flush()
 
 
+def scoped_value(session: Session, scope: str, resource_id: int, name: str) -> str | None:
+    return session.scalar(select(ScopedConfiguration.value).where(
+        ScopedConfiguration.scope == scope, ScopedConfiguration.resource_id == resource_id,
+        ScopedConfiguration.name == name))
+
+
 def get(session: Session, name: str, default: str | None = None, *, zone: Zone | None = None,
-        cluster: Cluster | None = None) -> str | None:
-    """The effective value: cluster column, then zone override, then global."""
+        cluster: Cluster | None = None, scope: tuple[str, int] | None = None) -> str | None:
+    """The effective value: a scoped row (scope=(storagepool|imagestore|domain|account, id)), the cluster column,
+    then zone override, then global."""
+    if scope is not None:
+        value = scoped_value(session, scope[0], scope[1], name)
+        if value is not None:
+            return value
     if cluster is not None and name in _CLUSTER_COLUMNS:
         return _ratio_text(session, name, float(getattr(cluster, _CLUSTER_COLUMNS[name])))
+    if cluster is not None:
+        value = scoped_value(session, "cluster", cluster.id, name)
+        if value is not None:
+            return value
     if zone is not None:
         scoped = zone_overrides(zone).get(name)
         if scoped is not None:
@@ -197,6 +287,23 @@ def zone_overrides(zone: Zone) -> dict[str, str]:
     return dict(cfg) if isinstance(cfg, dict) else {}
 
 
+def set_scoped(session: Session, scope: str, resource_id: int, name: str, value: str | None) -> Configuration:
+    """updateConfiguration/resetConfiguration for a storage pool, image store, domain, account or cluster."""
+    row = session.get(Configuration, name)
+    if row is None:
+        raise ParamError(f"Config parameter with name {name} doesn't exist")
+    if (row.scope or "").lower() != scope:
+        raise ParamError(f"Invalid scope id provided for the parameter {name}")
+    session.execute(delete(ScopedConfiguration).where(
+        ScopedConfiguration.scope == scope, ScopedConfiguration.resource_id == resource_id,
+        ScopedConfiguration.name == name))
+    if value is not None:
+        _validate(name, value)
+        session.add(ScopedConfiguration(scope=scope, resource_id=resource_id, name=name, value=value))
+    session.flush()
+    return _scoped_copy(row, value if value is not None else row.value, scope)
+
+
 def set_value(session: Session, name: str, value: str | None, *, zone: Zone | None = None,
               cluster: Cluster | None = None) -> Configuration:
     """updateConfiguration: global, or scoped to a zone/cluster. Returns the configuration row (with the scoped
@@ -207,7 +314,7 @@ def set_value(session: Session, name: str, value: str | None, *, zone: Zone | No
     if cluster is not None:
         col = _CLUSTER_COLUMNS.get(name)
         if col is None:
-            raise ParamError(f"Config parameter {name} can't be set at cluster scope")
+            return set_scoped(session, "cluster", cluster.id, name, value)
         try:
             setattr(cluster, col, float(value or "1"))
         except ValueError:
@@ -239,7 +346,12 @@ def _scoped_copy(row: Configuration, value: str | None, scope: str) -> Configura
 def _validate(name: str, value: str | None) -> None:
     if value is None:
         return
-    default = SETTINGS.get(name, (None,))[0]
+    known = catalogue().get(name)
+    default = SETTINGS.get(name, (None,))[0] or (known.default if known else None)
+    if known is not None and known.type == "Boolean":
+        if value.lower() not in ("true", "false"):
+            raise ParamError(f"Please enter either 'true' or 'false' for {name}")
+        return
     if default is None:
         return
     try:

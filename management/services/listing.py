@@ -84,3 +84,8 @@ def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: in
     if limit is not None:
         q = q.limit(limit)
     return list(session.scalars(q).unique()), count
+
+
+def same_name(col: Any, value: str) -> Any:
+    """A name= filter as CloudStack's MySQL collation compares it: case-insensitively, on every backend."""
+    return func.lower(col) == value.lower()

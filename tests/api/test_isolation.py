@@ -240,3 +240,87 @@ def test_admin_sees_both(api: ApiClient, world: dict[str, Any]) -> None:
     names = {x["name"] for x in api("listAccounts", domainid=world["domain"]["id"])["account"]}
     assert names == {"alice", "bob"}
     assert api("listTags", listall=True)["count"] == 2
+
+
+# ------------------------------------------------------------------------------------------------ project leg
+
+def test_project_leg(api: ApiClient, world: dict[str, Any]) -> None:
+    """A's project and everything made in it: invisible and untouchable for B (not a member) through every command
+    B may call; visible to B once A adds B to the project."""
+    a, ua, ub = world["a"], world["ua"], world["ub"]
+    prj = ua.run("createProject", name="walkers", displaytext="walkers")["project"]
+    a_apis = {e["name"]: e for e in ua("listApis")["api"]}
+    for name, entry in sorted(a_apis.items()):  # A creates whatever it can inside the project
+        if not name.startswith(CREATE_VERBS) or name in ("createTags", "registerUserKeys", "createProject"):
+            continue
+        if not any(p["name"] == "projectid" for p in entry["params"]):
+            continue
+        params = _fill(entry, skip={"projectid"}, resource_type="Project", apikey=a["apikey"])
+        params["projectid"] = prj["id"]
+        r = ua.call(name, params)
+        if r.status_code == 200 and "jobid" in next(iter(r.json().values())):
+            ua.wait(next(iter(r.json().values()))["jobid"])
+    owned: dict[str, str] = {prj["id"]: "project"}
+    for name, entry in a_apis.items():
+        if not name.startswith("list") or any(p["required"] for p in entry["params"]):
+            continue
+        if not any(p["name"] == "projectid" for p in entry["params"]):
+            continue
+        for item in _items(ua(name, projectid=prj["id"])):
+            if isinstance(item, dict) and item.get("projectid") == prj["id"] and isinstance(item.get("id"), str):
+                owned[item["id"]] = _entity_of(name)
+    assert len(owned) > 1, "nothing was created in the project"
+
+    b_apis = {e["name"]: e for e in ub("listApis")["api"]}
+    problems: list[str] = []
+    for name, entry in sorted(b_apis.items()):
+        if name in SKIP:
+            continue
+        spec = registry.lookup(name)
+        assert spec is not None
+        id_params = _id_params(entry)
+        if not id_params:
+            continue
+        for oid, kind in owned.items():
+            chosen = {p["name"] for p in id_params if p["name"] not in spec.refs
+                      or spec.refs[p["name"]].entity.lower().startswith(kind[:5])}
+            if not chosen:
+                continue
+            params = {n: oid for n in chosen}
+            params.update(_fill(entry, skip=set(chosen), resource_type=kind.capitalize(), apikey=a["apikey"]))
+            r = ub.call(name, params)
+            body = r.json()
+            inner = next(iter(body.values()))
+            where = f"{name}({json.dumps(params)}) -> HTTP {r.status_code} {json.dumps(body)[:300]}"
+            if r.status_code >= 500 and r.status_code != 531:
+                problems.append(f"server error: {where}")
+            elif r.status_code == 200 and not spec.mutating:
+                if any(i in r.text for i in owned if i != oid) or any(
+                        isinstance(x, dict) and x.get("projectid") == prj["id"] for x in _items(inner)):
+                    problems.append(f"LEAK of the project's data: {where}")
+            elif r.status_code == 200 and spec.is_async and "jobid" in inner:
+                job = ub.wait(inner["jobid"])
+                if job["jobstatus"] != 2 or job.get("jobresult", {}).get("errorcode") not in (431, 531):
+                    problems.append(f"async mutation of the project's object did not fail: {where} job={job}")
+            elif r.status_code == 200 and spec.mutating and any(i in r.text for i in owned if i != oid):
+                problems.append(f"mutation leaked the project's objects: {where}")
+    assert not problems, "\n".join(problems)
+    for name, entry in sorted(b_apis.items()):  # B's lists never show the project's objects
+        if not name.startswith("list") or any(p["required"] for p in entry["params"]):
+            continue
+        for extra in ({}, {"listall": True}, {"projectid": "-1"}):
+            if any(k not in {p["name"] for p in entry["params"]} for k in extra):
+                continue
+            r = ub.call(name, extra)
+            if r.status_code == 431 and "projectid" in extra:
+                continue  # a few lists take only real project ids (listResourceLimits, as in CloudStack)
+            assert r.status_code == 200, (name, r.text)
+            assert not [x for x in _items(next(iter(r.json().values())))
+                        if isinstance(x, dict) and (x.get("projectid") == prj["id"] or x.get("id") in owned)], name
+    # Membership opens the door, by role.
+    ua.run("addAccountToProject", projectid=prj["id"], account=world["b"]["name"])
+    seen = {x["id"] for n in ("listNetworks", "listVolumes", "listSecurityGroups", "listSSHKeyPairs",
+                             "listInstanceGroups", "listUserData")
+            if n in b_apis for x in _items(ub(n, projectid=prj["id"]))}
+    assert seen & set(owned), (seen, owned)
+    assert ub.wait(ub("deleteProject", id=prj["id"])["jobid"])["jobresult"]["errorcode"] == 531

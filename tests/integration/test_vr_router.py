@@ -34,7 +34,15 @@ from management.network.provider import (
     StaticNat,
     VmMetadata,
 )
-from management.network.testing import Guest, blocked, http_get, missing_prerequisites, sh, wait_for
+from management.network.testing import (
+    Guest,
+    blocked,
+    http_get,
+    missing_prerequisites,
+    self_signed_pem,
+    sh,
+    wait_for,
+)
 from management.network.vr import NamespaceRouterProvider
 from tests.conftest import free_public_net
 
@@ -207,6 +215,44 @@ def test_load_balancer_alternates_between_guests(world):
     res = apply(provider, spec, "apply_rules (lb removed)")
     assert set(res.changed) == {"nftables", "haproxy:stop"}
     assert blocked(SNAT_IP, 80)
+
+
+def test_ssl_load_balancer_terminates_tls(world, tmp_path):
+    """A load balancer rule of protocol ssl: haproxy in the router terminates TLS with the uploaded certificate
+    (a real TLS client checks it) and passes plain HTTP to the guests."""
+    import hashlib
+    import http.client
+    import ssl
+
+    provider, spec, _ = world
+    cert, key = self_signed_pem("web.devcloud.test", SNAT_IP)
+    lb = LoadBalancerRule("tls", SNAT_IP, 443, (LbBackend(IPS["vm1"], 8080),), "roundrobin", open_firewall=True,
+                          ssl_pem=cert + key)
+    res = apply(provider, dataclasses.replace(spec, load_balancers=(lb,)), "apply_rules (ssl lb add)")
+    assert "haproxy:start" in res.changed
+    pem = provider.paths(spec.router_id).certs / "tls.pem"
+    assert pem.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "ca.pem").write_text(cert)
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    seen: dict[str, object] = {}
+
+    def tls_get() -> str:
+        conn = http.client.HTTPSConnection(SNAT_IP, 443, timeout=2, context=ctx)
+        try:
+            conn.request("GET", "/")
+            seen["peer"] = conn.sock.getpeercert(binary_form=True)
+            return conn.getresponse().read().decode()
+        finally:
+            conn.close()
+
+    wait_for(lambda: tls_get() == "vm1", what="haproxy answering over TLS")
+    der = ssl.PEM_cert_to_DER_cert(cert)
+    assert hashlib.sha256(seen["peer"]).digest() == hashlib.sha256(der).digest()  # type: ignore[arg-type]
+    with pytest.raises(ssl.SSLError):  # a client that does not trust the certificate refuses it
+        http.client.HTTPSConnection(SNAT_IP, 443, timeout=2, context=ssl.create_default_context()).request("GET", "/")
+    res = apply(provider, spec, "apply_rules (ssl lb removed)")
+    assert "haproxy:stop" in res.changed and not pem.exists()
+    assert blocked(SNAT_IP, 443)
 
 
 def test_reapplying_same_spec_is_a_noop_and_changes_touch_only_what_changed(world):

@@ -51,7 +51,8 @@ from management.services import access, events, resource_details
 from management.services.cache import TTLCache
 from management.services.context import CallContext, Caller
 from management.services.ha import takeover
-from management.services.identity import identity, rbac, two_factor
+from management.services.identity import identity, projects, rbac, two_factor
+from management.services.platform import alerts
 from management.services.plugins import maintenance, rate_limit
 from management.services.runtime import Runtime
 from management.services.telemetry import StatementCount, telemetry
@@ -313,6 +314,7 @@ class Dispatcher:
                 ctx = CallContext(session=s, caller=caller, runtime=self.runtime, command=spec.name,
                                   integration=integration)
                 found = resolve_refs(ctx, spec, p)
+                projects.check_call(s, caller, spec.name, getattr(p, "projectid", None))
                 if not found:
                     body = {}  # a list by the id of a deleted entity lists nothing (CloudStack: `{}`)
                 elif spec.is_async:
@@ -327,7 +329,7 @@ class Dispatcher:
                         self.runtime.db.hold_write_lock(s)
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name}",
                                       resource_type=spec.entity, resource_uuid=_instance_uuid(ctx, spec, p))
-                    body = body_for(result, spec.result_key)
+                    body = projects.decorate(s, body_for(result, spec.result_key))
                     if getattr(p, "showicon", False):
                         resource_details.decorate(s, body, spec.result_key)
         except CloudError:
@@ -348,6 +350,16 @@ class Dispatcher:
                               f"{err.text}", level="ERROR")
         except Exception:
             log.exception("could not record the failure event of %s", spec.name)
+
+    def _alert_if_system(self, caller: Caller, spec: CommandSpec, job: AsyncJob, text: str) -> None:
+        """System work (jobs of the SYSTEM account) that fails raises an alert, as CloudStack's managers do."""
+        if caller.account_name != identity.SYSTEM_ACCOUNT:
+            return
+        try:
+            with self.runtime.db.session() as s:
+                alerts.job_failed(s, spec.name, job.uuid, text)
+        except Exception:
+            log.exception("could not raise the alert for job %s", job.uuid)
 
     def _submit(self, ctx: CallContext, spec: CommandSpec, p: registry.Params) -> dict[str, Any]:
         maintenance.refuse_new_jobs(ctx.session, self.runtime.msid)  # prepareForShutdown/Maintenance
@@ -408,11 +420,14 @@ class Dispatcher:
                     if spec.event:
                         events.record(s, caller, spec.event, f"Successfully completed {spec.name} (job {job.uuid})",
                                       resource_type=spec.entity, resource_uuid=job.instance_uuid)
+                    # after the write above: its lookups must not open a read snapshot SQLite could not upgrade
+                    body = projects.decorate(s, body)
                     outcome = Outcome(SUCCEEDED, 0, body)
                     finish(s, outcome)
                 return outcome
             except CloudError as err:
                 self._record_failure(caller, spec, err)
+                self._alert_if_system(caller, spec, job, err.text)
                 return Outcome(FAILED, err.code, error_body(err))
             except OperationalError as exc:
                 # A deadlock victim (MariaDB 1213) or a lock wait that timed out: the database rolled the
@@ -431,6 +446,7 @@ class Dispatcher:
         log.error("request %s: job %s (%s) failed", rid, job.uuid, spec.name, exc_info=exc)
         internal = UnexpectedError(rid)
         self._record_failure(caller, spec, internal)
+        self._alert_if_system(caller, spec, job, internal.text)
         return Outcome(FAILED, internal.code, error_body(internal))
 
 

@@ -86,7 +86,9 @@ class ListParams(Params):
     pagesize: int | None = Field(None, description="The number of entries per page (-1 for all)")
 
 
-class OwnedListParams(ListParams):
+class ScopedListParams(ListParams):
+    """account/domainid/isrecursive/listall: the scope of a list of owned resources."""
+
     account: str | None = Field(None, description="list resources by account. Must be used with the domainId "
                                 "parameter.")
     domainid: Annotated[str | None, Ref("Domain", "read")] = Field(
@@ -95,6 +97,9 @@ class OwnedListParams(ListParams):
                               "parent specified by the domainId till leaves.")
     listall: bool = Field(False, description="If set to false, list only resources belonging to the command's "
                           "caller; if set to true - list resources that the caller is authorized to see.")
+
+
+class OwnedListParams(ScopedListParams):
     projectid: Uuid | None = Field(None, description="list objects by project; if projectid=-1 lists All VMs")
 
     @model_validator(mode="before")
@@ -177,7 +182,7 @@ RESPONSE_NAME_OVERRIDES = {
     "updateObjectStoragePool": "updateObjectStoragePool",
 }
 
-_READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find")
+_READ_VERBS = ("list", "get", "query", "login", "logout", "verify", "find", "isAccountAllowed")
 
 REGISTRY: dict[str, CommandSpec] = {}
 _BY_LOWER: dict[str, CommandSpec] = {}
@@ -353,3 +358,15 @@ def api_description(spec: CommandSpec) -> dict[str, Any]:
         "response": response_fields(spec.response),
         "type": spec.result_key or "",
     }
+
+
+def map_pairs(items: MapParam | None) -> dict[str, str]:
+    """A map parameter as one dict: `details[0].key=k&details[0].value=v` pairs, or the `details[0].k=v` shape
+    some clients send."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "key" in item and "value" in item and len(item) == 2:
+            out[item["key"]] = item["value"]
+        else:
+            out.update(item)
+    return out

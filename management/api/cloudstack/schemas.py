@@ -20,31 +20,36 @@ class TagResp(Resp):
     account: str | None = Field(None, description="the account associated with the tag")
     domainid: str | None = Field(None, description="the ID of the domain associated with the tag")
     domain: str | None = Field(None, description="the domain associated with the tag")
+    domainpath: str | None = Field(None, description="path of the Domain associated with the tag")
     customer: str | None = Field(None, description="customer associated with the tag")
 
 
-_USAGE_NOUNS = {"vm": "virtual machines", "ip": "public ip addresses", "volume": "volumes",
-                "snapshot": "snapshots", "template": "templates", "network": "networks", "vpc": "VPCs",
-                "cpu": "cpu cores", "memory": "memory (in MiB)", "primarystorage": "primary storage space (in GiB)",
-                "secondarystorage": "secondary storage space (in GiB)", "project": "projects"}
+# (field prefix, resource type) of the <x>limit/<x>total/<x>available fields accounts, domains and projects carry.
+LIMIT_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("vm", "user_vm"), ("ip", "public_ip"), ("volume", "volume"), ("snapshot", "snapshot"),
+    ("template", "template"), ("project", "project"), ("network", "network"), ("vpc", "vpc"), ("cpu", "cpu"),
+    ("memory", "memory"), ("primarystorage", "primary_storage"), ("secondarystorage", "secondary_storage"),
+    ("backup", "backup"), ("backupstorage", "backup_storage"), ("bucket", "bucket"),
+    ("objectstorage", "object_storage"), ("gpu", "gpu"),
+)
 
 
-def _usage_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for kind, noun in _USAGE_NOUNS.items():
-        fields[f"{kind}limit"] = (str | None, Field(None, description=f"the total number of {noun} the owner can "
-                                                    "have"))
-        fields[f"{kind}total"] = (int | None, Field(None, description=f"the total number of {noun} the owner has"))
-        fields[f"{kind}available"] = (str | None, Field(None, description=f"the total number of {noun} available "
-                                                        "to the owner"))
-    return fields
+def limit_fields(skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for prefix, rtype in LIMIT_PREFIXES:
+        if prefix in skip:
+            continue
+        total: Any = float if prefix == "secondarystorage" else int
+        out[f"{prefix}limit"] = (str | None, Field(None, description=f"the total {rtype} the owner can own"))
+        out[f"{prefix}total"] = (total | None, Field(None, description=f"the total {rtype} owned"))
+        out[f"{prefix}available"] = (str | None, Field(None, description=f"the {rtype} available to the owner"))
+    return out
 
 
-# The limit/total/available triples of listAccounts and listDomains (values: services.identity.resource_usage).
-ResourceUsageResp = create_model("ResourceUsageResp", __base__=Resp, **_usage_fields())  # type: ignore[call-overload]
+OwnerLimits = create_model("OwnerLimits", __base__=Resp, **limit_fields())
 
 
-class DomainResp(ResourceUsageResp):  # type: ignore[valid-type,misc]
+class DomainResp(OwnerLimits):  # type: ignore[misc,valid-type]
     id: str = Field(description="the ID of the domain")
     name: str = Field(description="the name of the domain")
     level: int = Field(description="the level of the domain")
@@ -81,7 +86,7 @@ class UserResp(Resp):
                                              "target is in caller's child domain")
 
 
-class AccountResp(ResourceUsageResp):  # type: ignore[valid-type,misc]
+class AccountResp(OwnerLimits):  # type: ignore[misc,valid-type]
     id: str = Field(description="the id of the account")
     name: str = Field(description="the name of the account")
     accounttype: int = Field(description="account type (admin, domain-admin, user)")
@@ -91,6 +96,7 @@ class AccountResp(ResourceUsageResp):  # type: ignore[valid-type,misc]
     domainid: str = Field(description="id of the Domain the account belongs to")
     domain: str = Field(description="name of the Domain the account belongs to")
     domainpath: str = Field(description="path of the Domain the account belongs to")
+    defaultzoneid: str | None = Field(None, description="the default zone of the account")
     networkdomain: str | None = Field(None, description="the network domain")
     state: str = Field(description="the state of the account")
     isdefault: bool = Field(description="true if account is default, false otherwise")

@@ -50,6 +50,7 @@ class VirtualMachineResp(Resp):
     created: datetime | None = Field(None, description="the date when this virtual machine was created")
     haenable: bool = Field(False, description="true if high-availability is enabled, false otherwise")
     group: str | None = Field(None, description="the group name of the virtual machine")
+    groupid: str | None = Field(None, description="the group ID of the virtual machine")
     zoneid: str | None = Field(None, description="the ID of the availability zone for the virtual machine")
     zonename: str | None = Field(None, description="the name of the availability zone for the virtual machine")
     hostid: str | None = Field(None, description="the ID of the host for the virtual machine")
@@ -79,6 +80,12 @@ class VirtualMachineResp(Resp):
     keypairs: str | None = Field(None, description="ssh key-pairs")
     keypair: str | None = Field(None, description="ssh key-pair (first of keypairs; older clients read it)")
     userdata: str | None = Field(None, description="Base64 string containing the user data")
+    userdataid: str | None = Field(None, description="the id of userdata used for the VM")
+    userdataname: str | None = Field(None, description="the name of userdata used for the VM")
+    userdatapolicy: str | None = Field(None, description="the userdata override policy with the userdata provided "
+                                       "while deploying VM")
+    userdatadetails: str | None = Field(None, description="list of variables and values for the variables declared "
+                                        "in userdata")
     isdynamicallyscalable: bool = Field(False, description="true if vm contains XS/VMWare tools inorder to support "
                                         "dynamic scaling of VM cpu/memory.")
     diskofferingid: str | None = Field(None, description="the ID of the disk offering of the virtual machine")

@@ -221,6 +221,7 @@ class OsTypeResp(Resp):
 class OsCategoryResp(Resp):
     id: str = Field(description="the ID of the OS category")
     name: str = Field(description="the name of the OS category")
+    isfeatured: bool = Field(False, description="Whether the OS category is featured")
 
 
 class CapacityResp(Resp):

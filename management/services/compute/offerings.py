@@ -100,7 +100,7 @@ def update_service_offering(session: Session, so: ServiceOffering, *, name: str 
 
 def delete_service_offering(session: Session, so: ServiceOffering) -> None:
     """Soft delete, as CloudStack does: VMs using it keep working; it just can't be chosen any more."""
-    if so.is_system and so.system_vm_type and so.name.startswith("System Offering"):
+    if so.default_use:
         raise ParamError(f"Default system offering {so.name} can't be deleted")
     so.removed = utcnow()
     so.state = "Inactive"

@@ -163,9 +163,21 @@ def resolve_keypairs(session: Session, owner: Account, names: list[str] | None) 
     for n in names or []:
         kp = session.scalar(select(SSHKeyPair).where(SSHKeyPair.account_id == owner.id, SSHKeyPair.name == n))
         if kp is None:
-            raise ParamError(f"A key pair with name '{n}' was not found for account {owner.name}")
+            raise ParamError("Not all specified keyparis exist")  # sic: CloudStack's own spelling
         out.append(kp)
     return out
+
+
+def needs(req: DeployRequest) -> dict[str, int]:
+    """What the VM will take from its owner's resource limits (before anything is allocated)."""
+    cpu, _speed, ram = sizing(req.offering, req.details)
+    tmpl = req.template
+    root = int(req.rootdisksize) * GiB if req.rootdisksize else \
+        ((tmpl.size if tmpl else None) or req.offering.root_disk_size or 2 * GiB)
+    disks = [root]
+    if req.disk_offering is not None:
+        disks.append(int(req.size or 0) * GiB if req.disk_offering.customized else req.disk_offering.disk_size)
+    return {"user_vm": 1, "cpu": cpu, "memory": ram, "volume": len(disks), "primary_storage": sum(disks)}
 
 
 def allocate(session: Session, req: DeployRequest) -> VirtualMachine:

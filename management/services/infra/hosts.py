@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from management import fsm
 from management.db.base import utcnow
 from management.drivers import registry as driver_registry
 from management.drivers.base import HypervisorDriver, PoolSpec
@@ -189,6 +190,7 @@ def set_state(session: Session, host: Host, *, status: str | None = None, resour
     if resource_state is not None:
         values["resource_state"] = resource_state
     values["update_count"] = Host.update_count + 1
+    old_status = host.status
     res = session.execute(
         update(Host)
         .where(Host.id == host.id, Host.status == host.status, Host.resource_state == host.resource_state,
@@ -200,6 +202,9 @@ def set_state(session: Session, host: Host, *, status: str | None = None, resour
         session.expire(host)
         raise ConcurrentOperation(f"Host {host.name} was changed by another operation; retry")
     session.expire(host)
+    if status is not None and status != old_status:
+        for hook in fsm.TRANSITION_HOOKS:  # host status is a state like the FSM ones (alerts listen)
+            hook(session, host, old_status, status)
     session.refresh(host)
     return host
 

@@ -211,6 +211,9 @@ def create_pod(session: Session, *, zone: Zone, name: str, gateway: str | None, 
     if startip:
         if not gateway or not netmask:
             raise ParamError("gateway and netmask are required with a pod IP range")
+        if not endip:  # CloudStack: the range runs to the last usable address of the pod's CIDR
+            net = ipaddress.IPv4Network(f"{gateway}/{netmask}", strict=False)
+            endip = str(net.broadcast_address - 1) if net.num_addresses > 2 else str(net.broadcast_address)
         _check_range(gateway, netmask, startip, endip)
         _check_pod_overlap(session, zone, None, startip, endip or startip)
     pod = Pod(name=name, zone_id=zone.id, gateway=gateway, netmask=netmask, start_ip=startip,

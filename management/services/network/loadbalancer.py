@@ -29,13 +29,14 @@ def create(session: Session, ip: PublicIpAddress, *, name: str, description: str
     if not name or not re.match(r"^[A-Za-z0-9_. -]{1,255}$", name):
         raise ParamError(f"Invalid load balancer rule name {name!r}")
     algo = _algorithm(algorithm)
-    proto = firewall.norm_protocol(protocol or "tcp", ("tcp", "udp", "tcp-proxy"))
-    if proto != "tcp":
-        raise ParamError(f"Protocol {proto} is not supported by the load balancer of this router (tcp only)")
+    proto = firewall.norm_protocol(protocol or "tcp", ("tcp", "udp", "tcp-proxy", "ssl"))
+    if proto not in ("tcp", "ssl"):
+        raise ParamError(f"Protocol {proto} is not supported by the load balancer of this router (tcp or ssl only)")
     firewall.check_ports(public_port, public_port, "public port")
     firewall.check_ports(private_port, private_port, "private port")
     net = firewall.ip_network(session, ip, network)
-    firewall.detect_conflict(session, ip, "LoadBalancing", proto, public_port, public_port)
+    firewall.detect_conflict(session, ip, "LoadBalancing", "tcp" if proto == "ssl" else proto, public_port,
+                             public_port)
     c = firewall.norm_cidrs(cidrs)
     rule = NetworkRule(purpose="LoadBalancing", traffic_type="Ingress", state="Add", ip_address_id=ip.id,
                        network_id=net.id, account_id=net.account_id, domain_id=net.domain_id, protocol=proto,
@@ -45,7 +46,7 @@ def create(session: Session, ip: PublicIpAddress, *, name: str, description: str
     session.add(rule)
     session.flush()
     if open_firewall and ip.vpc_id is None:
-        firewall.create_firewall_rule(session, ip, protocol=proto, start=public_port, end=public_port,
+        firewall.create_firewall_rule(session, ip, protocol="tcp", start=public_port, end=public_port,
                                       cidrs=c.split(",") if c else None, related=rule.id)
     routers.network_changed(session, net)
     return rule

@@ -43,6 +43,7 @@ from management.services import access
 from management.services.context import Caller
 from management.services.network import guest_vlans, ipam, network_details, quarantine, routed_spec
 from management.services.network import network_offerings as offerings
+from management.services.platform import usage
 
 log = logging.getLogger(__name__)
 
@@ -249,11 +250,13 @@ def take_public_ip(session: Session, *, zone_id: int, account: Account, network:
         if res.rowcount == 1:  # type: ignore[attr-defined]
             session.refresh(row)
             quarantine.on_allocate(session, row, account)
+            usage.ip_assigned(session, row)
             return row
     raise ResourceAllocationError("Unable to allocate a public IP address (too much contention); retry")
 
 
 def release_public_ip(session: Session, ip: PublicIpAddress) -> None:
+    usage.ip_released(session, ip)
     ip.state, ip.account_id, ip.domain_id, ip.network_id, ip.vpc_id = "Free", None, None, None, None
     ip.source_nat, ip.one_to_one_nat, ip.vm_id, ip.vm_ip, ip.allocated = False, False, None, None, None
     session.flush()

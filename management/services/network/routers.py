@@ -91,7 +91,8 @@ def router_offering(session: Session) -> ServiceOffering:
                                                       ServiceOffering.removed.is_(None)).limit(1))
     if so is None:
         so = ServiceOffering(name=ROUTER_OFFERING, display_text="System Offering For Software Router", cpu=1,
-                             speed=500, ram_size=256, is_system=True, system_vm_type="domainrouter")
+                             speed=500, ram_size=256, is_system=True, system_vm_type="domainrouter",
+                             default_use=True)
         session.add(so)
         session.flush()
     return so
@@ -298,10 +299,11 @@ def forwarding(session: Session, rules: list[NetworkRule], by_id: dict[int, Publ
             members = session.scalars(select(LoadBalancerVmMap).where(LoadBalancerVmMap.load_balancer_id == r.id)
                                       .order_by(LoadBalancerVmMap.id))
             backends = tuple(LbBackend(m.vm_ip, r.dest_start_port or 0) for m in members if m.vm_ip)
-            if backends:
+            pem = _lb_pem(session, r.id) if r.protocol == "ssl" else None
+            if backends and (pem or r.protocol != "ssl"):  # an ssl rule serves once it has its certificate
                 lbs.append(LoadBalancerRule(f"lb{r.id}", pub.public_ip_address, r.start_port or 0, backends,
                                             (r.algorithm or "roundrobin"), False,  # type: ignore[arg-type]
-                                            _csv(r.source_cidrs), *_lb_policies(session, r.id)))
+                                            _csv(r.source_cidrs), *_lb_policies(session, r.id), ssl_pem=pem))
     return pfs, lbs
 
 
@@ -530,3 +532,15 @@ def install(runtime: Any, implementer: type[RouterImplementer] = RouterImplement
     except Exception as e:  # noqa: BLE001 - never keep the server from starting
         log.warning("restoring security groups failed: %s", e)
     return impl
+
+
+def _lb_pem(session: Session, rule_id: int) -> str | None:
+    """Certificate, chain and key of an ssl load balancer rule (assignCertToLoadBalancer), as one PEM."""
+    from management.models.certs import LoadBalancerCertMap, SslCert
+
+    cert = session.scalar(select(SslCert).join(LoadBalancerCertMap, LoadBalancerCertMap.certificate_id == SslCert.id)
+                          .where(LoadBalancerCertMap.load_balancer_id == rule_id))
+    if cert is None:
+        return None
+    parts = [cert.certificate.strip(), (cert.chain or "").strip(), cert.private_key.strip()]
+    return "\n".join(p for p in parts if p) + "\n"

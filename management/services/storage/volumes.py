@@ -17,6 +17,7 @@ from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
 from management.models.offerings import DiskOffering
 from management.models.storage import Snapshot, Volume
+from management.services import limits
 from management.services.hypervisors import GiB, driver_error, driver_for, driver_for_volume, tx
 from management.services.infra.hosts import pool_spec
 from management.services.runtime import Runtime
@@ -41,6 +42,7 @@ def create(session: Session, owner: Account, zone: Zone, *, name: str | None, of
     else:
         assert snapshot is not None
         size = session.get_one(Volume, snapshot.volume_id).size
+    limits.check(session, owner, {"volume": 1, "primary_storage": size})
     vol = Volume(name=name or "", account_id=owner.id, domain_id=owner.domain_id, zone_id=zone.id,
                  volume_type="DATADISK", size=size, disk_offering_id=offering.id if offering else None,
                  provisioning_type=offering.provisioning_type if offering else "thin")
@@ -209,8 +211,6 @@ def resize(runtime: Runtime, vol_id: int, new_size: int, *, shrink_ok: bool = Fa
         if new_size < vol.size and not shrink_ok:
             raise ParamError(f"Going from existing size of {vol.size} to size of {new_size} would shrink the volume. "
                              "Need to sign off by supplying the shrinkok parameter with value of true.")
-        if new_size < vol.size:
-            raise ParamError("Shrinking volumes is not supported by this hypervisor")
         if vol.state == "Allocated":
             vol.size = new_size
             if offering is not None:
@@ -220,7 +220,7 @@ def resize(runtime: Runtime, vol_id: int, new_size: int, *, shrink_ok: bool = Fa
         pool = s.get_one(StoragePool, vol.pool_id)
         zone = s.get_one(Zone, vol.zone_id)
         factor, threshold = placement.storage_factors(s, zone)
-        if delta and not placement.claim_pool(s, pool, delta, placement.pool_capacity(pool, factor, threshold)):
+        if delta > 0 and not placement.claim_pool(s, pool, delta, placement.pool_capacity(pool, factor, threshold)):
             raise ResourceUnavailable(f"Storage pool {pool.name} has not enough space to resize volume {vol.uuid}")
         fsm.transition(s, vol, VolumeEvent.ResizeRequested)
         d = driver_for_volume(runtime, s, vol)
@@ -233,11 +233,14 @@ def resize(runtime: Runtime, vol_id: int, new_size: int, *, shrink_ok: bool = Fa
         with tx(runtime) as s:
             vol = s.get_one(Volume, vol_id)
             fsm.transition(s, vol, VolumeEvent.OperationFailed)
-            placement.release_pool(s, pool.id, delta)
+            if delta > 0:
+                placement.release_pool(s, pool.id, delta)
         raise driver_error("resize", f"volume {vol_uuid}", exc) from None
     with tx(runtime) as s:
         vol = s.get_one(Volume, vol_id)
         fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
+        if delta < 0:  # a shrink gives the space back once the hypervisor did it
+            placement.release_pool(s, pool.id, -delta)
         vol.size = new_size
         if offering is not None:
             vol.disk_offering_id = offering.id

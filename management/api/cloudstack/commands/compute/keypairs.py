@@ -18,7 +18,7 @@ from management.models.identity import Account, Domain
 from management.services import access
 from management.services.compute import keypairs
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("SSHKeyPair", SSHKeyPair, "owned", soft_delete=False)
 
@@ -49,7 +49,7 @@ class CreateKeyPairParams(OwnerParams):
              entity="SSHKeyPair", response=SSHKeyPairResp,
              description="Create a new keypair and returns the private key")
 def create_keypair(ctx: CallContext, p: CreateKeyPairParams) -> SSHKeyPairResp:
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
     kp, private = keypairs.create(ctx.session, owner, p.name)
     return kp_resp(ctx, kp, private=private)
 
@@ -63,7 +63,7 @@ class RegisterKeyPairParams(OwnerParams):
              event="REGISTER.SSH.KEYPAIR", entity="SSHKeyPair", response=SSHKeyPairResp,
              description="Register a public key in a keypair under a certain name")
 def register_keypair(ctx: CallContext, p: RegisterKeyPairParams) -> SSHKeyPairResp:
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
     kp = keypairs.register(ctx.session, owner, p.name, p.publickey)
     return kp_resp(ctx, kp)
 
@@ -79,11 +79,11 @@ class ListKeyPairsParams(OwnedListParams):
 def list_keypairs(ctx: CallContext, p: ListKeyPairsParams) -> ListResult:
     stmt = select(SSHKeyPair)
     stmt = access.owned_filter(ctx.session, stmt, SSHKeyPair, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(SSHKeyPair.uuid == p.id)
     if p.name:
-        stmt = stmt.where(SSHKeyPair.name == p.name)
+        stmt = stmt.where(same_name(SSHKeyPair.name, p.name))
     if p.fingerprint:
         stmt = stmt.where(SSHKeyPair.fingerprint == p.fingerprint)
     stmt = keyword_filter(stmt, p.keyword, SSHKeyPair.name)
@@ -98,7 +98,7 @@ class DeleteKeyPairParams(OwnerParams):
 @api_command("deleteSSHKeyPair", params=DeleteKeyPairParams, event="DELETE.SSH.KEYPAIR", entity="SSHKeyPair",
              description="Deletes a keypair by name")
 def delete_keypair(ctx: CallContext, p: DeleteKeyPairParams) -> Success:
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
     kp = keypairs.find(ctx.session, owner, p.name)
     if kp is None:
         raise ParamError(f"A key pair with name '{p.name}' does not exist for account {owner.name} in specified "

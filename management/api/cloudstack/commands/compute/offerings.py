@@ -25,7 +25,7 @@ from management.models.offerings import DiskOffering, ServiceOffering
 from management.services import access
 from management.services.compute import offering_io, offerings
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 GiB = 1024 ** 3
 
@@ -179,7 +179,7 @@ def list_service_offerings(ctx: CallContext, p: ListServiceOfferingsParams) -> L
     if p.id:
         stmt = stmt.where(ServiceOffering.uuid == p.id)
     if p.name:
-        stmt = stmt.where(ServiceOffering.name == p.name)
+        stmt = stmt.where(same_name(ServiceOffering.name, p.name))
     stmt = stmt.where(ServiceOffering.is_system.is_(bool(p.issystem)))
     if p.systemvmtype:
         stmt = stmt.where(ServiceOffering.system_vm_type == p.systemvmtype)
@@ -307,7 +307,7 @@ def list_disk_offerings(ctx: CallContext, p: ListDiskOfferingsParams) -> ListRes
     if p.id:
         stmt = stmt.where(DiskOffering.uuid == p.id)
     if p.name:
-        stmt = stmt.where(DiskOffering.name == p.name)
+        stmt = stmt.where(same_name(DiskOffering.name, p.name))
     if p.zoneid:
         z = ctx.refs["zoneid"].uuid
         stmt = stmt.where(DiskOffering.zone_ids.is_(None) | DiskOffering.zone_ids.contains(z))

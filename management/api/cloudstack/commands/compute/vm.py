@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field
 from sqlalchemy import select
 
+from management.api.cloudstack.commands.compute import userdata as userdata_cmds
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import (
     ADMIN,
@@ -20,8 +21,8 @@ from management.api.cloudstack.registry import (
     TaggedListParams,
     Uuid,
     api_command,
+    map_pairs,
 )
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import (
     NicResp,
     NicSecondaryIpRefResp,
@@ -29,6 +30,7 @@ from management.api.cloudstack.schemas_compute import (
     VirtualMachineResp,
     VmUserDataResp,
 )
+from management.api.cloudstack.tagview import tag_views
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -36,8 +38,10 @@ from management.models.infra import Host, PublicIpAddress, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import DiskOffering, OsType, ServiceOffering
 from management.models.storage import Template, Volume
-from management.services import access, tags
+from management.models.userdata import UserData
+from management.services import access, limits, tags
 from management.services.compute import affinity
+from management.services.compute import groups as groups_of
 from management.services.compute import nics as nics_service
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
@@ -90,6 +94,8 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
     sgs = sg_service.groups_of(s, ids)
     ags = affinity.groups_of(s, ids)
+    group_ids = groups_of.ids_by_name(s, vms)
+    userdatas = rows_by_id(s, UserData, {v.user_data_id for v in vms if v.user_data_id})
     admin = ctx.caller.is_root_admin
     out = []
     for v in vms:
@@ -119,7 +125,11 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
         out.append(VirtualMachineResp(
             id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
             account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
-            created=v.created, haenable=v.ha_enabled, group=v.group_name, zoneid=z.uuid if z else None,
+            created=v.created, haenable=v.ha_enabled, group=v.group_name,
+            groupid=group_ids.get((v.account_id, v.group_name)) if v.group_name else None,
+            userdataid=userdatas[v.user_data_id].uuid if v.user_data_id in userdatas else None,
+            userdataname=userdatas[v.user_data_id].name if v.user_data_id in userdatas else None,
+            userdatadetails=v.user_data_details, zoneid=z.uuid if z else None,
             zonename=z.name if z else None, hostid=h.uuid if h and admin else None,
             hostname=h.name if h and admin else None, hostcontrolstate="Enabled" if h else None,
             templateid=t.uuid if t else None, templatename=t.name if t else None,
@@ -141,10 +151,7 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
                            for g in sgs.get(v.id, [])],
             affinitygroup=[{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
                            for g in ags.get(v.id, [])],
-            tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type,
-                                          resourceid=tg.resource_uuid,
-                          account=acct.name if acct else None, domainid=dom.uuid if dom else None,
-                          domain=dom.name if dom else None) for tg in by_tags.get(v.uuid, [])],
+            tags=tag_views(s, by_tags.get(v.uuid)),
             details=d or None, lastupdated=getattr(v, "updated", None),
             userid=user.uuid if user else None, username=user.username if user else None,
         ))
@@ -162,15 +169,7 @@ def _reload(ctx: CallContext, uuid: str) -> VirtualMachine:
     return vm
 
 
-def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
-    """details[0].key=value (and the details[0].cpuNumber=2 shape some clients send)."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "key" in item and "value" in item and len(item) == 2:
-            out[item["key"]] = item["value"]
-        else:
-            out.update(item)
-    return out
+_details = map_pairs  # details[0].key=value (and the details[0].cpuNumber=2 shape some clients send)
 
 
 # ------------------------------------------------------------------------------------------------ deploy
@@ -229,6 +228,9 @@ class DeployVmParams(Params):
                                                  "that are going to be applied to the virtual machine.")
     displayvm: bool = Field(True, description="an optional field, whether to the display the vm to the end user or "
                             "not.")
+    userdataid: Uuid | None = Field(None, description="the ID of the Userdata")
+    userdatadetails: MapParam | None = Field(None, description="used to specify the parameters values for the "
+                                             "variables in userdata.")
 
 
 def _networks(ctx: CallContext, p: DeployVmParams) -> tuple[list[Network], dict[int, str]]:
@@ -257,7 +259,7 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
         raise PermissionDenied("Parameter hostid can only be specified by a Root Admin")
     if p.diskofferingid and p.size is None and ctx.refs["diskofferingid"].customized:
         raise ParamError("Disk offering is customized: size is required")
-    owner = access.owner_for(s, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(s, ctx.caller, p.account, p.domainid, p.projectid)
     networks, ips = _networks(ctx, p)
     names = list(p.keypairs or []) + ([p.keypair] if p.keypair else [])
     host = ctx.refs.get("hostid")
@@ -273,7 +275,13 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
     groups = sg_service.groups_for_deploy(s, ctx.caller, owner, req.zone, p.securitygroupids, p.securitygroupnames)
     ags = affinity.resolve_for_vm(s, ctx.caller, owner, [access.resolve(s, ctx.caller, "AffinityGroup", u, "read")
                                                          for u in p.affinitygroupids or []], p.affinitygroupnames)
+    limits.check(s, owner, vm_service.needs(req))
+    req.userdata, userdata_id, userdata_details = userdata_cmds.resolve_for_vm(
+        ctx, p.userdata, p.userdataid, p.userdatadetails, req.template)
     vm = vm_service.allocate(s, req)
+    vm.user_data_id, vm.user_data_details = userdata_id, userdata_details
+    if p.group:
+        groups_of.ensure(s, owner, p.group)
     vm.display_vm = p.displayvm
     sg_service.join(s, vm, groups)
     affinity.set_groups(s, vm, ags)
@@ -560,7 +568,7 @@ def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
     s = ctx.session
     stmt = select(VirtualMachine).where(VirtualMachine.removed.is_(None), VirtualMachine.vm_type == "User")
     stmt = access.owned_filter(s, stmt, VirtualMachine, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(VirtualMachine.uuid == p.id)
     if p.ids:
@@ -595,7 +603,7 @@ def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
     if p.displayvm is not None and ctx.caller.is_root_admin:
         stmt = stmt.where(VirtualMachine.display_vm == p.displayvm)
     if p.groupid:
-        stmt = stmt.where(VirtualMachine.group_name == p.groupid)
+        stmt = stmt.where(VirtualMachine.group_name == groups_of.name_of(s, p.groupid))
     stmt = keyword_filter(stmt, p.keyword, VirtualMachine.name, VirtualMachine.display_name,
                           VirtualMachine.instance_name, VirtualMachine.state)
     stmt = tags_filter(stmt, p.tags, "UserVm", VirtualMachine.uuid)

@@ -30,10 +30,10 @@ from management.api.cloudstack.schemas import (
 from management.db.base import utcnow
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
-from management.services import access
+from management.services import access, limits
 from management.services.context import CallContext
-from management.services.identity import identity, resource_usage
-from management.services.listing import keyword_filter, paginate
+from management.services.identity import identity
+from management.services.listing import keyword_filter, paginate, same_name
 from management.services.tags import register as register_taggable
 
 register_taggable("Account", "Account")
@@ -48,7 +48,7 @@ def domain_resp(ctx: CallContext, d: Domain) -> DomainResp:
         id=d.uuid, name=d.name, level=d.level, parentdomainid=d.parent.uuid if d.parent else None,
         parentdomainname=d.parent.name if d.parent else None,
         haschild=identity.domain_has_children(ctx.session, d), networkdomain=d.network_domain,
-        path=d.display_path, state=d.state, created=d.created, **resource_usage.domain_usage(ctx.session, d),
+        path=d.display_path, state=d.state, created=d.created, **limits.display_fields(ctx.session, domain=d),
     )
 
 
@@ -71,9 +71,19 @@ def account_resp(ctx: CallContext, a: Account, usage: dict[str, Any] | None = No
         id=a.uuid, name=a.name, accounttype=a.account_type, roleid=a.role.uuid if a.role else None,
         roletype=a.role.role_type if a.role else None, rolename=a.role.name if a.role else None,
         domainid=a.domain.uuid, domain=a.domain.name, domainpath=a.domain.display_path,
+        defaultzoneid=_zone_uuid(ctx, a.default_zone_id),
         networkdomain=a.network_domain, state=a.state, isdefault=a.is_default, created=a.created,
-        user=[user_resp(u, a.role) for u in users], **(usage or resource_usage.account_usage(ctx.session, [a])[a.id]),
+        user=[user_resp(u, a.role) for u in users], **(usage or limits.account_display(ctx.session, [a])[a.id]),
     )
+
+
+def _zone_uuid(ctx: CallContext, zone_id: int | None) -> str | None:
+    if zone_id is None:
+        return None
+    from management.models.infra import Zone
+
+    z = ctx.session.get(Zone, zone_id)
+    return z.uuid if z is not None else None
 
 
 def role_resp(r: Role) -> RoleResp:
@@ -166,7 +176,7 @@ def list_domains(ctx: CallContext, p: ListDomainsParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Domain.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Domain.name == p.name)
+        stmt = stmt.where(same_name(Domain.name, p.name))
     if p.level is not None:
         stmt = stmt.where(Domain.level == p.level)
     stmt = keyword_filter(stmt, p.keyword, Domain.name)
@@ -196,7 +206,7 @@ def list_domain_children(ctx: CallContext, p: ListDomainChildrenParams) -> ListR
     else:
         stmt = stmt.where(Domain.parent_id == parent.id)
     if p.name:
-        stmt = stmt.where(Domain.name == p.name)
+        stmt = stmt.where(same_name(Domain.name, p.name))
     stmt = keyword_filter(stmt, p.keyword, Domain.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Domain.id)
     return ListResult([domain_resp(ctx, d) for d in rows], count)
@@ -279,7 +289,7 @@ def list_accounts(ctx: CallContext, p: ListAccountsParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Account.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Account.name == p.name)
+        stmt = stmt.where(same_name(Account.name, p.name))
     if p.accounttype is not None:
         stmt = stmt.where(Account.account_type == p.accounttype)
     if p.state:
@@ -290,7 +300,7 @@ def list_accounts(ctx: CallContext, p: ListAccountsParams) -> ListResult:
     stmt = stmt.where(Account.name != identity.SYSTEM_ACCOUNT)
     stmt = keyword_filter(stmt, p.keyword, Account.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Account.id)
-    usage = resource_usage.account_usage(ctx.session, rows)
+    usage = limits.account_display(ctx.session, rows)
     return ListResult([account_resp(ctx, a, usage[a.id]) for a in rows], count)
 
 
@@ -455,7 +465,7 @@ def list_users(ctx: CallContext, p: ListUsersParams) -> ListResult:
     if p.id:
         stmt = stmt.where(User.uuid == p.id)
     if p.username:
-        stmt = stmt.where(User.username == p.username)
+        stmt = stmt.where(same_name(User.username, p.username))
     if p.accounttype is not None:
         stmt = stmt.where(Account.account_type == p.accounttype)
     if p.state:
@@ -608,7 +618,7 @@ def list_roles(ctx: CallContext, p: ListRolesParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Role.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Role.name == p.name)
+        stmt = stmt.where(same_name(Role.name, p.name))
     if p.type:
         stmt = stmt.where(Role.role_type == p.type)
     if p.state:

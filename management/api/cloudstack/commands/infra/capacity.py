@@ -17,7 +17,7 @@ from management.models.offerings import OsCategory, OsType
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import capacity, hosts
-from management.services.listing import check_paging, keyword_filter, paginate
+from management.services.listing import check_paging, keyword_filter, paginate, same_name
 
 access.register_entity("OsType", OsType, "public", soft_delete=False)
 access.register_entity("OsCategory", OsCategory, "public", soft_delete=False)
@@ -115,6 +115,13 @@ def list_os_types(ctx: CallContext, p: ListOsTypesParams) -> ListResult:
 class ListOsCategoriesParams(ListParams):
     id: Annotated[str | None, Ref("OsCategory", "read")] = Field(None, description="list Os category by id")
     name: str | None = Field(None, description="list os category by name")
+    isfeatured: bool | None = Field(None, description="List available OS categories by featured or not")
+    isiso: bool | None = Field(None, description="List OS category types available for given ISO or not")
+    isvnf: bool | None = Field(None, description="List OS category types for VNF templates or not")
+    zoneid: Annotated[str | None, Ref("Zone", "read")] = Field(None, description="List available OS categories "
+                                                               "types for the zone")
+    arch: str | None = Field(None, description="List OS category types for the CPU arch")
+    showicon: bool = Field(False, description="flag to display the resource image for the OS category")
 
 
 @api_command("listOsCategories", params=ListOsCategoriesParams, result_key="oscategory", response=OsCategoryResp,
@@ -124,10 +131,12 @@ def list_os_categories(ctx: CallContext, p: ListOsCategoriesParams) -> ListResul
     if p.id:
         stmt = stmt.where(OsCategory.uuid == p.id)
     if p.name:
-        stmt = stmt.where(OsCategory.name == p.name)
+        stmt = stmt.where(same_name(OsCategory.name, p.name))
+    if p.isfeatured is not None:
+        stmt = stmt.where(OsCategory.is_featured.is_(p.isfeatured))
     stmt = keyword_filter(stmt, p.keyword, OsCategory.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, OsCategory.id)
-    return ListResult([OsCategoryResp(id=c.uuid, name=c.name) for c in rows], count)
+    return ListResult([OsCategoryResp(id=c.uuid, name=c.name, isfeatured=c.is_featured) for c in rows], count)
 
 
 class ListStorageProvidersParams(ListParams):

@@ -14,7 +14,7 @@ from management.models.infra import Cluster
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("Cluster", Cluster, "public")
 
@@ -104,7 +104,7 @@ def list_clusters(ctx: CallContext, p: ListClustersParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Cluster.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Cluster.name == p.name)
+        stmt = stmt.where(same_name(Cluster.name, p.name))
     if p.zoneid:
         stmt = stmt.where(Cluster.zone_id == ctx.refs["zoneid"].id)
     if p.podid:

@@ -15,7 +15,7 @@ from management.models.infra import Host
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import hosts
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("Host", Host, "public")
 
@@ -163,7 +163,7 @@ def list_hosts(ctx: CallContext, p: ListHostsParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Host.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Host.name == p.name)
+        stmt = stmt.where(same_name(Host.name, p.name))
     if p.type:
         stmt = stmt.where(Host.type.ilike(p.type))
     if p.state:

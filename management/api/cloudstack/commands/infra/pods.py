@@ -14,7 +14,7 @@ from management.models.infra import Pod
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("Pod", Pod, "public")
 
@@ -89,7 +89,7 @@ def list_pods(ctx: CallContext, p: ListPodsParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Pod.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Pod.name == p.name)
+        stmt = stmt.where(same_name(Pod.name, p.name))
     if p.zoneid:
         stmt = stmt.where(Pod.zone_id == ctx.refs["zoneid"].id)
     if p.allocationstate:

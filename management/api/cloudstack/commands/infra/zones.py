@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, ListParams, MapParam, Params, Ref, api_command
-from management.api.cloudstack.schemas import TagResp, ZoneResp
+from management.api.cloudstack.schemas import ZoneResp
+from management.api.cloudstack.tagview import tag_views
 from management.models.infra import Zone
 from management.services import access, tags
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.listing import keyword_filter, paginate, same_name, tags_filter
 
 
 def _zone_visible(session, caller, row, access_kind):  # type: ignore[no-untyped-def]
@@ -26,15 +27,14 @@ access.register_entity("Zone", Zone, "public", visible=_zone_visible)
 tags.register("Zone", "Zone")
 
 
-def zone_resp(z: Zone, zone_tags: list | None = None) -> ZoneResp:
+def zone_resp(ctx: CallContext, z: Zone, zone_tags: list | None = None) -> ZoneResp:
     return ZoneResp(
         id=z.uuid, name=z.name, description=z.description, networktype=z.network_type, dns1=z.dns1, dns2=z.dns2,
         internaldns1=z.internal_dns1, internaldns2=z.internal_dns2, guestcidraddress=z.guest_cidr,
         domain=z.network_domain, securitygroupsenabled=z.security_groups_enabled,
         localstorageenabled=z.local_storage_enabled, allocationstate=z.allocation_state,
         dhcpprovider="VirtualRouter", zonetoken=z.uuid.replace("-", "")[:20], created=z.created,
-        tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-              for t in zone_tags or []],
+        tags=tag_views(ctx.session, zone_tags),
     )
 
 
@@ -65,7 +65,7 @@ def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     if p.ids:
         stmt = stmt.where(Zone.uuid.in_(p.ids))
     if p.name:
-        stmt = stmt.where(Zone.name == p.name)
+        stmt = stmt.where(same_name(Zone.name, p.name))
     if p.networktype:
         stmt = stmt.where(Zone.network_type == p.networktype)
     stmt = keyword_filter(stmt, p.keyword, Zone.name)
@@ -76,7 +76,7 @@ def list_zones(ctx: CallContext, p: ListZonesParams) -> ListResult:
     # and indexes ["zone"] (KeyError on CloudStack's {}), while Ansible's cs_zone looks a zone up by name and
     # indexes ["zone"][0] whenever the answer is non-empty. So only the unfiltered call keeps its key.
     unfiltered = not any(v for k, v in p.model_dump().items() if k not in ("showcapacities", "showicon"))
-    return ListResult([zone_resp(z, by_zone.get(z.uuid)) for z in rows], count, keep_key=unfiltered)
+    return ListResult([zone_resp(ctx, z, by_zone.get(z.uuid)) for z in rows], count, keep_key=unfiltered)
 
 
 # ---- createZone / updateZone / deleteZone ------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def create_zone(ctx: CallContext, p: CreateZoneParams) -> ZoneResp:
                           securitygroupenabled=p.securitygroupenabled, localstorageenabled=p.localstorageenabled,
                           allocationstate=p.allocationstate, owner_domain=ctx.refs.get("domainid"),
                           description=p.description)
-    return zone_resp(z)
+    return zone_resp(ctx, z)
 
 
 class UpdateZoneParams(Params):
@@ -137,7 +137,7 @@ class UpdateZoneParams(Params):
              event="ZONE.EDIT", entity="Zone", description="Updates a Zone.")
 def update_zone(ctx: CallContext, p: UpdateZoneParams) -> ZoneResp:
     z = infra.update_zone(ctx.session, ctx.refs["id"], **p.model_dump(exclude={"id"}))
-    return zone_resp(z, tags.tags_of(ctx.session, "Zone", [z.uuid]).get(z.uuid))
+    return zone_resp(ctx, z, tags.tags_of(ctx.session, "Zone", [z.uuid]).get(z.uuid))
 
 
 class DeleteZoneParams(Params):

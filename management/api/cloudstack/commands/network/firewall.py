@@ -102,7 +102,7 @@ def _list(ctx: CallContext, p: ListFirewallRulesParams, traffic: str) -> ListRes
     stmt = select(NetworkRule).where(NetworkRule.removed.is_(None), NetworkRule.purpose == "Firewall",
                                      NetworkRule.traffic_type == traffic)
     stmt = access.owned_filter(ctx.session, stmt, NetworkRule, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(NetworkRule.uuid == p.id)
     if p.ipaddressid:

@@ -20,7 +20,7 @@ from management.models.network import Network
 from management.models.rules import NetworkRule
 from management.services import access
 from management.services.context import CallContext
-from management.services.listing import paginate
+from management.services.listing import paginate, same_name
 from management.services.network import firewall as fwsvc
 from management.services.network import loadbalancer as svc
 
@@ -157,11 +157,11 @@ def list_lb(ctx: CallContext, p: ListLbParams) -> ListResult:
     stmt = select(NetworkRule).where(NetworkRule.removed.is_(None), NetworkRule.purpose == "LoadBalancing",
                               NetworkRule.ip_address_id.is_not(None))  # internal ones: listLoadBalancers
     stmt = access.owned_filter(ctx.session, stmt, NetworkRule, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(NetworkRule.uuid == p.id)
     if p.name:
-        stmt = stmt.where(NetworkRule.name == p.name)
+        stmt = stmt.where(same_name(NetworkRule.name, p.name))
     if p.publicipid:
         stmt = stmt.where(NetworkRule.ip_address_id == ctx.refs["publicipid"].id)
     if p.networkid:

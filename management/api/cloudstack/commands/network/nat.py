@@ -81,7 +81,7 @@ def ip_forwarding_resp(ctx: CallContext, ip: PublicIpAddress, rule: NetworkRule 
              response=IpForwardingRuleResp, description="List the IP forwarding rules")
 def list_ip_forwarding_rules(ctx: CallContext, p: ListIpForwardingParams) -> ListResult:
     stmt = select(PublicIpAddress).where(PublicIpAddress.removed.is_(None), PublicIpAddress.one_to_one_nat.is_(True))
-    stmt = access.owned_filter(ctx.session, stmt, PublicIpAddress, ctx.caller, account=p.account,
+    stmt = access.owned_filter(ctx.session, stmt, PublicIpAddress, ctx.caller, account=p.account, projectid=p.projectid,
                                domainid=p.domainid, isrecursive=p.isrecursive, listall=p.listall)
     if p.ipaddressid:
         stmt = stmt.where(PublicIpAddress.id == ctx.refs["ipaddressid"].id)

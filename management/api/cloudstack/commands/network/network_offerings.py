@@ -16,7 +16,7 @@ from management.errors import ParamError, ResourceInUse
 from management.models.network import Network
 from management.models.offerings import NetworkOffering
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 from management.services.network import network_offerings as svc
 from management.services.network import routed
 
@@ -85,7 +85,7 @@ def list_network_offerings(ctx: CallContext, p: ListNetworkOfferingsParams) -> L
     if p.id:
         stmt = stmt.where(NetworkOffering.uuid == p.id)
     if p.name:
-        stmt = stmt.where(NetworkOffering.name == p.name)
+        stmt = stmt.where(same_name(NetworkOffering.name, p.name))
     if p.displaytext:
         stmt = stmt.where(NetworkOffering.display_text == p.displaytext)
     if p.traffictype:

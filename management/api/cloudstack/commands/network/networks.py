@@ -13,9 +13,9 @@ from management.api.cloudstack.commands.network import network_modes
 from management.api.cloudstack.commands.network.network_offerings import services_resp
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedListParams, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import NicResp, NicSecondaryIpRefResp
 from management.api.cloudstack.schemas_network import NetworkResp
+from management.api.cloudstack.tagview import tag_views
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
@@ -23,10 +23,10 @@ from management.models.infra import PhysicalNetwork, Zone
 from management.models.network import Network, Nic
 from management.models.offerings import NetworkOffering
 from management.models.vpc import NetworkAcl, Vpc
-from management.services import access, tags
+from management.services import access, limits, tags
 from management.services.compute import nics as nics_service
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.listing import keyword_filter, paginate, same_name, tags_filter
 from management.services.network import ipam
 from management.services.network import network_offerings as offsvc
 from management.services.network import networks as svc
@@ -70,8 +70,7 @@ def network_resp(ctx: CallContext, n: Network, tag_rows: list | None = None) -> 
         canusefordeploy=n.state in svc.LIVE_STATES and n.removed is None, ispersistent=off.is_persistent,
         isdefault=n.is_default, egressdefaultpolicy=off.egress_default_policy, created=n.created,
         **vpc_fields(s, n),
-        tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-              for t in tag_rows or []], **network_modes.resp_fields(ctx, n, off),
+        tags=tag_views(ctx.session, tag_rows), **network_modes.resp_fields(ctx, n, off),
     )
 
 
@@ -149,7 +148,8 @@ def create_network(ctx: CallContext, p: CreateNetworkParams) -> NetworkResp:
             raise ParamError("Unable to create a network in a domain the caller does not administer")
         owner = ctx.session.get_one(Account, 1)  # domain-wide networks belong to SYSTEM, as in CloudStack
     else:
-        owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+        owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
+        limits.check(ctx.session, owner, {"network": 1})
     name = p.name or p.displaytext
     if not name:
         raise ParamError("Unable to execute API command createnetwork due to missing parameter name")
@@ -201,9 +201,9 @@ class ListNetworksParams(TaggedListParams, network_modes.ListNetworkModeParams):
 def list_networks(ctx: CallContext, p: ListNetworksParams) -> ListResult:
     s = ctx.session
     stmt = select(Network).where(Network.removed.is_(None))
-    if p.account is not None or p.domainid is not None:
+    if p.account is not None or p.domainid is not None or p.projectid is not None:
         stmt = access.owned_filter(s, stmt, Network, ctx.caller, account=p.account, domainid=p.domainid,
-                                   isrecursive=p.isrecursive, listall=p.listall)
+                                   projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     elif not (p.listall and ctx.caller.is_admin):
         stmt = stmt.where(svc.visible_condition(s, ctx.caller))
     elif ctx.caller.is_domain_admin:
@@ -214,7 +214,7 @@ def list_networks(ctx: CallContext, p: ListNetworksParams) -> ListResult:
     if p.id:
         stmt = stmt.where(Network.uuid == p.id)
     if p.name:
-        stmt = stmt.where(Network.name == p.name)
+        stmt = stmt.where(same_name(Network.name, p.name))
     if p.zoneid:
         stmt = stmt.where(Network.zone_id == ctx.refs["zoneid"].id)
     gtype = p.type or p.guestiptype

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
-from management.api.cloudstack.registry import ADMIN, ListParams, Params, Ref, api_command
+from management.api.cloudstack.registry import ADMIN, ListParams, ParamInfo, Params, Ref, api_command
 from management.api.cloudstack.schemas_infra import (
     NetworkServiceProviderResp,
     PhysicalNetworkResp,
@@ -27,7 +27,7 @@ from management.models.infra import (
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("PhysicalNetwork", PhysicalNetwork, "public")
 access.register_entity("TrafficType", TrafficType, "public")
@@ -104,7 +104,8 @@ class UpdatePhysicalNetworkParams(Params):
     id: Annotated[str, Ref("PhysicalNetwork")] = Field(description="physical network id")
     state: str | None = Field(None, description="Enabled/Disabled")
     vlan: str | None = Field(None, description="the VLAN for the physical network")
-    tags: list[str] | None = Field(None, description="Tag the physical network")
+    tags: Annotated[list[str] | None, ParamInfo(keep_empty=True)] = Field(
+        None, description="Tag the physical network")
     networkspeed: str | None = Field(None, description="the speed for the physical network[1G/10G]")
 
 
@@ -143,7 +144,7 @@ def list_physical_networks(ctx: CallContext, p: ListPhysicalNetworksParams) -> L
     if p.id:
         stmt = stmt.where(PhysicalNetwork.uuid == p.id)
     if p.name:
-        stmt = stmt.where(PhysicalNetwork.name == p.name)
+        stmt = stmt.where(same_name(PhysicalNetwork.name, p.name))
     if p.zoneid:
         stmt = stmt.where(PhysicalNetwork.zone_id == ctx.refs["zoneid"].id)
     stmt = keyword_filter(stmt, p.keyword, PhysicalNetwork.name)

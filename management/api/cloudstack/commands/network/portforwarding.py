@@ -139,7 +139,7 @@ class ListPfParams(TaggedListParams):
 def list_pf(ctx: CallContext, p: ListPfParams) -> ListResult:
     stmt = select(NetworkRule).where(NetworkRule.removed.is_(None), NetworkRule.purpose == "PortForwarding")
     stmt = access.owned_filter(ctx.session, stmt, NetworkRule, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(NetworkRule.uuid == p.id)
     if p.ipaddressid:

@@ -9,15 +9,15 @@ from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_network import PublicIpResp
+from management.api.cloudstack.tagview import tag_views
 from management.errors import ParamError, invalid_id
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
 from management.models.infra import PhysicalNetwork, PublicIpAddress, VlanIpRange, Zone
 from management.models.network import Network
 from management.models.vpc import Vpc
-from management.services import access, tags
+from management.services import access, limits, tags
 from management.services.context import CallContext
 from management.services.listing import paginate, tags_filter
 from management.services.network import firewall as fwsvc
@@ -56,8 +56,7 @@ def ip_resp(ctx: CallContext, ip: PublicIpAddress, tag_rows: list | None = None)
         virtualmachinetype=vm.vm_type if vm else None, domainpath=dom.path if dom else None,
         purpose="SourceNat" if ip.source_nat else ("StaticNat" if ip.one_to_one_nat else None),
         hasrules=bool(ip.one_to_one_nat or fwsvc.rules_of_ip(s, ip)),
-        tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-              for t in tag_rows or []],
+        tags=tag_views(ctx.session, tag_rows),
     )
 
 
@@ -99,9 +98,10 @@ def list_public_ip_addresses(ctx: CallContext, p: ListPublicIpParams) -> ListRes
         stmt = stmt.where(PublicIpAddress.state != "Free")
     if p.state:
         stmt = stmt.where(PublicIpAddress.state.ilike(p.state))
-    if not (ctx.caller.is_root_admin and not p.allocatedonly and p.account is None and p.domainid is None):
+    if not (ctx.caller.is_root_admin and not p.allocatedonly and p.account is None and p.domainid is None
+            and p.projectid is None):
         stmt = access.owned_filter(s, stmt, PublicIpAddress, ctx.caller, account=p.account, domainid=p.domainid,
-                                   isrecursive=p.isrecursive, listall=p.listall)
+                                   projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(PublicIpAddress.uuid == p.id)
     if p.ipaddress:
@@ -177,11 +177,12 @@ def _associate_create(ctx: CallContext, p: AssociateIpParams) -> str:
         zone = ctx.session.get_one(Zone, net.zone_id)
         owner = ctx.session.get_one(Account, net.account_id)
     else:
-        owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+        owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
         assert zone is not None
         if zone.network_type == "Advanced":
             net = _only_isolated_network(ctx, owner, zone)
     assert zone is not None
+    limits.check(ctx.session, owner, {"public_ip": 1})
     if p.isportable:
         ip = portable_ips.allocate(ctx.session, owner, p.regionid or 1, zone, net)
     else:

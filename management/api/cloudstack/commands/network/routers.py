@@ -20,7 +20,7 @@ from management.models.rules import RouterNetwork
 from management.models.vpc import Vpc, VpcRouter
 from management.services import access
 from management.services.context import CallContext
-from management.services.listing import paginate
+from management.services.listing import paginate, same_name
 from management.services.network import routers as svc
 
 access.register_entity("DomainRouter", VirtualMachine, "owned")
@@ -85,12 +85,12 @@ class ListRoutersParams(OwnedListParams):
              description="List routers.")
 def list_routers(ctx: CallContext, p: ListRoutersParams) -> ListResult:
     stmt = select(VirtualMachine).where(VirtualMachine.removed.is_(None), VirtualMachine.vm_type == "DomainRouter")
-    stmt = access.owned_filter(ctx.session, stmt, VirtualMachine, ctx.caller, account=p.account,
+    stmt = access.owned_filter(ctx.session, stmt, VirtualMachine, ctx.caller, account=p.account, projectid=p.projectid,
                                domainid=p.domainid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(VirtualMachine.uuid == p.id)
     if p.name:
-        stmt = stmt.where(VirtualMachine.name == p.name)
+        stmt = stmt.where(same_name(VirtualMachine.name, p.name))
     if p.state:
         stmt = stmt.where(VirtualMachine.state == p.state)
     if p.zoneid:

@@ -59,7 +59,7 @@ class CreateSgParams(Params):
 @api_command("createSecurityGroup", params=CreateSgParams, result_key="securitygroup", response=SecurityGroupResp,
              event="SG.CREATE", entity="SecurityGroup", description="Creates a security group")
 def create_sg(ctx: CallContext, p: CreateSgParams) -> SecurityGroupResp:
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
     svc.default_group(ctx.session, owner)
     return sg_resp(ctx, svc.create(ctx.session, owner, p.name, p.description))
 
@@ -116,7 +116,7 @@ def list_sgs(ctx: CallContext, p: ListSgParams) -> ListResult:
             ctx.session.commit()
     stmt = select(SecurityGroup).where(SecurityGroup.removed.is_(None))
     stmt = access.owned_filter(ctx.session, stmt, SecurityGroup, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(SecurityGroup.uuid == p.id)
     if p.securitygroupname:

@@ -107,8 +107,8 @@ def create_vlan_ip_range(ctx: CallContext, p: CreateVlanIpRangeParams) -> VlanIp
     if not p.startip:
         raise ParamError("Unable to execute API command createvlaniprange due to missing parameter startip")
     account_id = domain_id = None
-    if p.account or p.domainid:
-        acct = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    if p.account or p.domainid or p.projectid:
+        acct = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
         account_id, domain_id = acct.id, acct.domain_id
     row = infra.create_vlan_range(ctx.session, zone=zone, pod=ctx.refs.get("podid"),
                                   pn=ctx.refs.get("physicalnetworkid"), network=network, vlan=p.vlan,

@@ -54,7 +54,7 @@ class ListEventsParams(OwnedListParams):
 def list_events(ctx: CallContext, p: ListEventsParams) -> ListResult:
     stmt = select(Event).where(Event.removed.is_(None), Event.archived.is_(p.archived))
     stmt = access.owned_filter(ctx.session, stmt, Event, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall or p.id is not None)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall or p.id is not None)
     if p.id:
         stmt = stmt.where(Event.uuid == p.id)
     if p.type:

@@ -8,19 +8,15 @@ from sqlalchemy import select
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import MapParam, OwnedListParams, Params, api_command
 from management.api.cloudstack.schemas import TagResp
+from management.api.cloudstack.tagview import tag_views
 from management.models.events import ResourceTag
-from management.models.identity import Account, Domain
 from management.services import access, tags
 from management.services.context import CallContext
 from management.services.listing import paginate
 
 
 def tag_resp(ctx: CallContext, t: ResourceTag) -> TagResp:
-    acct = ctx.session.get(Account, t.account_id)
-    dom = ctx.session.get(Domain, t.domain_id)
-    return TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid,
-                   account=acct.name if acct else None, domainid=dom.uuid if dom else None,
-                   domain=dom.name if dom else None, customer=t.customer)
+    return tag_views(ctx.session, [t])[0]
 
 
 class CreateTagsParams(Params):
@@ -64,7 +60,7 @@ class ListTagsParams(OwnedListParams):
 def list_tags(ctx: CallContext, p: ListTagsParams) -> ListResult:
     stmt = select(ResourceTag)
     stmt = access.owned_filter(ctx.session, stmt, ResourceTag, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.key:
         stmt = stmt.where(ResourceTag.key == p.key)
     if p.value:

@@ -41,6 +41,7 @@ from management.api.cloudstack.schemas_platform import JobResp
 from management.errors import ParamError
 from management.models.backups import BackupRepository
 from management.models.compute import VirtualMachine
+from management.models.governance import Alert
 from management.models.identity import UserSession
 from management.models.infra import Cluster, Host, ImageStore, Pod, StoragePool, Zone
 from management.models.jobs import AsyncJob, ManagementServer
@@ -832,7 +833,8 @@ def list_infrastructure(ctx: CallContext, p: Params) -> InfrastructureResp:
         routers=vm_types.get("DomainRouter", 0), ilbvms=vm_types.get("InternalLoadBalancerVm", 0),
         cpusockets=int(sockets or 0),
         managementservers=int(ctx.session.scalar(select(func.count()).select_from(ManagementServer)) or 0),
-        alerts=0)  # devcloud raises no alerts
+        alerts=int(ctx.session.scalar(select(func.count()).select_from(Alert).where(Alert.archived.is_(False)))
+                   or 0))
 
 
 class UsageServerMetricsResp(JobResp):

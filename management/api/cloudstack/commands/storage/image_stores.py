@@ -15,7 +15,7 @@ from management.models.infra import ImageStore, Zone
 from management.services import access
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("ImageStore", ImageStore, "public")
 
@@ -59,7 +59,7 @@ def _list(ctx: CallContext, p: ListImageStoresParams, role: str) -> ListResult:
     if p.id:
         stmt = stmt.where(ImageStore.uuid == p.id)
     if p.name:
-        stmt = stmt.where(ImageStore.name == p.name)
+        stmt = stmt.where(same_name(ImageStore.name, p.name))
     if p.protocol:
         stmt = stmt.where(ImageStore.protocol.ilike(p.protocol))
     if p.provider:

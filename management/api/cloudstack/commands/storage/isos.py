@@ -28,7 +28,7 @@ from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref,
 from management.api.cloudstack.schemas_templates import ExtractResp, TemplatePermissionsResp, TemplateResp
 from management.errors import invalid_id
 from management.models.storage import Template
-from management.services import access
+from management.services import access, limits
 from management.services.context import CallContext
 from management.services.storage import templates as svc
 
@@ -72,7 +72,8 @@ class RegisterIsoParams(Params):
 @api_command("registerIso", params=RegisterIsoParams, result_key="iso", response=TemplateResp,
              event="ISO.CREATE", entity="Iso", description="Registers an existing ISO into the CloudStack Cloud.")
 def register_iso(ctx: CallContext, p: RegisterIsoParams) -> ListResult:
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
+    limits.check(ctx.session, owner, {"template": 1})
     req = svc.RegisterRequest(
         name=p.name, display_text=p.displaytext, url=p.url, format="ISO", hypervisor=None,
         zones=zones_param(ctx, p.zoneid, p.zoneids), checksum=p.checksum, os_type_id=os_type(ctx, p.ostypeid),

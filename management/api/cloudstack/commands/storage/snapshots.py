@@ -11,16 +11,16 @@ from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import Params, Ref, TaggedListParams, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import SnapshotResp
 from management.api.cloudstack.schemas_templates import ExtractResp
+from management.api.cloudstack.tagview import tag_views
 from management.models.identity import Account, Domain
 from management.models.infra import Zone
 from management.models.storage import Snapshot, Volume
-from management.services import access, tags
+from management.services import access, limits, tags
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate, tags_filter
+from management.services.listing import keyword_filter, paginate, same_name, tags_filter
 from management.services.storage import snapshot_copies, snapshot_policies
 from management.services.storage import snapshots as snapshots_service
 
@@ -45,8 +45,7 @@ def snapshot_responses(ctx: CallContext, snaps: Sequence[Snapshot]) -> list[Snap
             physicalsize=x.physical_size, virtualsize=x.size, zoneid=z.uuid if z else None,
             zonename=z.name if z else None, account=a.name if a else None, domainid=d.uuid if d else None,
             domain=d.name if d else None,
-            tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid)
-                  for t in by_tags.get(x.uuid, [])],
+            tags=tag_views(ctx.session, by_tags.get(x.uuid)),
         ))
     return out
 
@@ -72,7 +71,9 @@ class CreateSnapshotParams(Params):
 
 
 def _create_snapshot(ctx: CallContext, p: CreateSnapshotParams) -> str:
-    return snapshots_service.allocate(ctx.session, ctx.refs["volumeid"], p.name).uuid
+    vol = ctx.refs["volumeid"]
+    limits.check_by_id(ctx.session, vol.account_id, {"snapshot": 1, "secondary_storage": vol.size})
+    return snapshots_service.allocate(ctx.session, vol, p.name).uuid
 
 
 @api_command("createSnapshot", params=CreateSnapshotParams, result_key="snapshot", is_async=True,
@@ -130,13 +131,13 @@ def list_snapshots(ctx: CallContext, p: ListSnapshotsParams) -> ListResult:
     s = ctx.session
     stmt = select(Snapshot).where(Snapshot.removed.is_(None))
     stmt = access.owned_filter(s, stmt, Snapshot, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(Snapshot.uuid == p.id)
     if p.ids:
         stmt = stmt.where(Snapshot.uuid.in_(p.ids))
     if p.name:
-        stmt = stmt.where(Snapshot.name == p.name)
+        stmt = stmt.where(same_name(Snapshot.name, p.name))
     if p.volumeid:
         stmt = stmt.where(Snapshot.volume_id == ctx.refs["volumeid"].id)
     if p.snapshottype:

@@ -16,7 +16,7 @@ from management.models.infra import Cluster, Pod, StoragePool
 from management.services import access, configuration
 from management.services.context import CallContext
 from management.services.infra import infra
-from management.services.listing import keyword_filter, paginate
+from management.services.listing import keyword_filter, paginate, same_name
 
 access.register_entity("StoragePool", StoragePool, "public")
 
@@ -119,7 +119,7 @@ def list_storage_pools(ctx: CallContext, p: ListStoragePoolsParams) -> ListResul
     if p.id:
         stmt = stmt.where(StoragePool.uuid == p.id)
     if p.name:
-        stmt = stmt.where(StoragePool.name == p.name)
+        stmt = stmt.where(same_name(StoragePool.name, p.name))
     if p.zoneid:
         stmt = stmt.where(StoragePool.zone_id == ctx.refs["zoneid"].id)
     if p.podid:

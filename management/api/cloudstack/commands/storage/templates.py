@@ -12,16 +12,16 @@ from sqlalchemy import func, select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, TaggedListParams, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_templates import ExtractResp, TemplatePermissionsResp, TemplateResp
+from management.api.cloudstack.tagview import tag_views
 from management.errors import ParamError, PermissionDenied, invalid_id
 from management.models.identity import Account, Domain
 from management.models.infra import Cluster, ImageStore, StoragePool, Zone
 from management.models.offerings import OsType
 from management.models.storage import Snapshot, Template, TemplateStoreRef, Volume
-from management.services import access, tags
+from management.services import access, limits, tags
 from management.services.context import CallContext
-from management.services.listing import check_paging, keyword_filter, tags_filter
+from management.services.listing import check_paging, keyword_filter, same_name, tags_filter
 from management.services.storage import templates as svc
 from management.services.storage import transfers
 
@@ -96,8 +96,7 @@ def template_resp(ctx: CallContext, t: Template, ref: TemplateStoreRef | None,
                           "downloadPercent": str(ref.download_pct),
                           "downloadState": "Downloaded" if svc.is_ready(ref) else ref.download_state}]
         if ref else None,
-        tags=[TagResp(key=x.key, value=x.value, resourcetype=x.resource_type, resourceid=x.resource_uuid)
-              for x in tag_rows or []],
+        tags=tag_views(ctx.session, tag_rows),
     )
 
 
@@ -125,15 +124,15 @@ def list_impl(ctx: CallContext, p: Any, *, isos: bool, flt: str) -> ListResult:
     svc.ensure_builtin_ready(s)
     svc.resume_downloads(ctx.runtime)
     stmt = svc.list_refs_stmt(s, ctx.caller, isos=isos, flt=flt)
-    if p.account is not None or p.domainid is not None:
+    if p.account is not None or p.domainid is not None or p.projectid is not None:
         stmt = access.owned_filter(s, stmt, Template, ctx.caller, account=p.account, domainid=p.domainid,
-                                   isrecursive=p.isrecursive, listall=True)
+                                   projectid=p.projectid, isrecursive=p.isrecursive, listall=True)
     if p.id:
         stmt = stmt.where(Template.uuid == p.id)
     if getattr(p, "ids", None):
         stmt = stmt.where(Template.uuid.in_(p.ids))
     if p.name:
-        stmt = stmt.where(Template.name == p.name)
+        stmt = stmt.where(same_name(Template.name, p.name))
     if p.zoneid:
         zone = ctx.refs["zoneid"]
         stmt = stmt.where(TemplateStoreRef.zone_id == zone.id)
@@ -238,7 +237,8 @@ def _details(items: list[dict[str, str]] | None) -> dict[str, str] | None:
 def register_template(ctx: CallContext, p: RegisterTemplateParams) -> ListResult:
     if p.format.upper() == "ISO":
         raise ParamError("ISO format is registered with registerIso")
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
+    limits.check(ctx.session, owner, {"template": 1})
     ttype = (p.templatetype or ("ROUTING" if p.isrouting else "USER")).upper()
     if ttype not in ("USER", "VNF") and not ctx.caller.is_root_admin:
         raise PermissionDenied(f"Only admins can register templates of type {ttype}")
@@ -524,7 +524,8 @@ def _sources(ctx: CallContext, p: CreateTemplateParams) -> tuple[Volume | None, 
 def _create_template_row(ctx: CallContext, p: CreateTemplateParams) -> str:
     vol, snap = _sources(ctx, p)
     svc.check_source_volume(vol, snap)
-    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(ctx.session, ctx.caller, p.account, p.domainid, p.projectid)
+    limits.check(ctx.session, owner, {"template": 1})
     if p.isfeatured and not ctx.caller.is_root_admin:
         raise ParamError("Only admins can create featured templates")
     source_vol = vol or ctx.session.get(Volume, snap.volume_id)  # type: ignore[union-attr]

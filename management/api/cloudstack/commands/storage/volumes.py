@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import Long, Params, Ref, TaggedListParams, Uuid, api_command
-from management.api.cloudstack.schemas import TagResp
 from management.api.cloudstack.schemas_compute import VolumeResp
+from management.api.cloudstack.tagview import tag_views
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
@@ -22,7 +22,7 @@ from management.services import access, tags
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.hypervisors import GiB
-from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
+from management.services.listing import keyword_filter, paginate, rows_by_id, same_name, tags_filter
 from management.services.storage import volumes as volumes_service
 
 access.register_entity("Volume", Volume, "owned")
@@ -62,9 +62,7 @@ def volume_responses(ctx: CallContext, vols: Sequence[Volume]) -> list[VolumeRes
             attached=v.attached if vm else None, destroyed=v.state in ("Destroy", "Expunging", "Expunged"),
             path=v.path if admin else None, hypervisor=vm.hypervisor_type if vm else None,
             provisioningtype=v.provisioning_type, templateid=t.uuid if t else None, displayvolume=v.display_volume,
-            tags=[TagResp(key=tg.key, value=tg.value, resourcetype=tg.resource_type, resourceid=tg.resource_uuid,
-                          account=acct.name if acct else None, domainid=dom.uuid if dom else None,
-                          domain=dom.name if dom else None) for tg in by_tags.get(v.uuid, [])],
+            tags=tag_views(ctx.session, by_tags.get(v.uuid)),
         ))
     return out
 
@@ -102,7 +100,7 @@ class CreateVolumeParams(Params):
 
 def _create_volume(ctx: CallContext, p: CreateVolumeParams) -> str:
     s = ctx.session
-    owner = access.owner_for(s, ctx.caller, p.account, p.domainid)
+    owner = access.owner_for(s, ctx.caller, p.account, p.domainid, p.projectid)
     zone = ctx.refs.get("zoneid")
     vm = ctx.refs.get("virtualmachineid")
     snap = ctx.refs.get("snapshotid")
@@ -251,13 +249,13 @@ def list_volumes(ctx: CallContext, p: ListVolumesParams) -> ListResult:
     s = ctx.session
     stmt = select(Volume).where(Volume.removed.is_(None))
     stmt = access.owned_filter(s, stmt, Volume, ctx.caller, account=p.account, domainid=p.domainid,
-                               isrecursive=p.isrecursive, listall=p.listall)
+                               projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
         stmt = stmt.where(Volume.uuid == p.id)
     if p.ids:
         stmt = stmt.where(Volume.uuid.in_(p.ids))
     if p.name:
-        stmt = stmt.where(Volume.name == p.name)
+        stmt = stmt.where(same_name(Volume.name, p.name))
     if p.type:
         stmt = stmt.where(Volume.volume_type == p.type.upper())
     if p.virtualmachineid:

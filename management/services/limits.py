@@ -1,0 +1,428 @@
+"""Resource limits and counts for accounts, projects (their project account) and domains.
+
+Counts are computed from the resource tables themselves (what an account holds now), never kept in a second
+counter that could drift: updateResourceCount is therefore always exact, and the number a limit check compares
+is the number a recount gives. A check that could let two concurrent allocations both pass takes row locks on
+the owner's account and domain chain first (MariaDB: SELECT ... FOR UPDATE; SQLite: writers are serialised by
+BEGIN IMMEDIATE) and reads the counts past its own transaction's snapshot, so the second allocation sees the
+first one's rows once it commits.
+
+Limits: an explicit row (updateResourceLimit) or the global default (max.account.* / max.project.* /
+max.domain.*); root admin accounts and the ROOT domain are unlimited. A domain without its own limit inherits the
+nearest ancestor's explicit one (CloudStack's findCorrectResourceLimitForDomain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from management.errors import ParamError, ResourceLimitExceeded
+from management.models.compute import VirtualMachine
+from management.models.governance import ResourceLimit
+from management.models.identity import Account, AccountType, Domain
+from management.models.infra import PublicIpAddress, VlanIpRange
+from management.models.network import Network
+from management.models.projects import Project, ProjectAccount
+from management.models.storage import Snapshot, Template, Volume
+from management.models.vpc import Vpc
+from management.services import configuration
+
+GiB = 1024**3
+UNLIMITED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    name: str
+    ordinal: int
+    setting: str | None  # suffix of max.account.<x> / max.domain.<x> / max.project.<x>
+    storage: bool = False  # limits given and shown in GiB, counted in bytes
+
+
+# CloudStack's Resource.ResourceType, in ordinal order (clients pass resourcetype as the ordinal).
+TYPES: tuple[ResourceType, ...] = (
+    ResourceType("user_vm", 0, "user.vms"),
+    ResourceType("public_ip", 1, "public.ips"),
+    ResourceType("volume", 2, "volumes"),
+    ResourceType("snapshot", 3, "snapshots"),
+    ResourceType("template", 4, "templates"),
+    ResourceType("project", 5, "projects"),
+    ResourceType("network", 6, "networks"),
+    ResourceType("vpc", 7, "vpcs"),
+    ResourceType("cpu", 8, "cpus"),
+    ResourceType("memory", 9, "memory"),
+    ResourceType("primary_storage", 10, "primary.storage", storage=True),
+    ResourceType("secondary_storage", 11, "secondary.storage", storage=True),
+    ResourceType("backup", 12, "backups"),
+    ResourceType("backup_storage", 13, "backup.storage", storage=True),
+    ResourceType("bucket", 14, "buckets"),
+    ResourceType("object_storage", 15, "object.storage", storage=True),
+    ResourceType("gpu", 16, "gpus"),
+)
+BY_NAME = {t.name: t for t in TYPES}
+BY_ORDINAL = {t.ordinal: t for t in TYPES}
+
+# Global defaults (CloudStack's Config / ConfigKey defaults). Projects have no project-count limit.
+DEFAULTS: dict[str, dict[str, int]] = {
+    "account": {"user_vm": 20, "public_ip": 20, "volume": 20, "snapshot": 20, "template": 20, "project": 10,
+                "network": 20, "vpc": 20, "cpu": 40, "memory": 40960, "primary_storage": 200,
+                "secondary_storage": 400, "backup": 20, "backup_storage": 400, "bucket": 20,
+                "object_storage": 400, "gpu": 20},
+    "domain": {"user_vm": 40, "public_ip": 40, "volume": 40, "snapshot": 40, "template": 40, "project": 50,
+               "network": 40, "vpc": 50, "cpu": 80, "memory": 81920, "primary_storage": 400,
+               "secondary_storage": 800, "backup": 40, "backup_storage": 800, "bucket": 50,
+               "object_storage": 800, "gpu": 40},
+    "project": {"user_vm": 20, "public_ip": 20, "volume": 20, "snapshot": 20, "template": 20, "network": 20,
+                "vpc": 20, "cpu": 40, "memory": 40960, "primary_storage": 200, "secondary_storage": 400,
+                "backup": 20, "backup_storage": 400, "bucket": 20, "object_storage": 400, "gpu": 20},
+}
+
+
+def setting_name(scope: str, rtype: ResourceType) -> str:
+    return f"max.{scope}.{rtype.setting}"
+
+
+def resolve_type(value: int | str | None, name: str | None = None) -> ResourceType:
+    if name is not None:
+        t = BY_NAME.get(name.lower())
+        if t is None:
+            raise ParamError(f"Please specify a valid resource type name: {name} is not one of "
+                             f"{', '.join(BY_NAME)}")
+        return t
+    try:
+        return BY_ORDINAL[int(value)]  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        raise ParamError(f"Please specify valid resource type; {value} is not a valid resource type") from None
+
+
+# ------------------------------------------------------------------------------------------------ counting
+
+def _live_vms() -> Any:
+    return (VirtualMachine.removed.is_(None), VirtualMachine.vm_type == "User",
+            VirtualMachine.state.not_in(("Destroyed", "Error", "Expunging")))
+
+
+def _counted_volumes() -> Any:
+    user_vm = select(VirtualMachine.id).where(VirtualMachine.vm_type == "User")
+    return (Volume.removed.is_(None), Volume.state.not_in(("Destroy", "Expunging", "Expunged", "Error")),
+            or_(Volume.instance_id.is_(None), Volume.instance_id.in_(user_vm)))
+
+
+def _counted_snapshots() -> Any:
+    return Snapshot.removed.is_(None), Snapshot.state.not_in(("Destroyed", "Error"))
+
+
+def _counted_templates() -> Any:
+    return Template.removed.is_(None), Template.template_type.not_in(("SYSTEM", "BUILTIN", "ROUTING"))
+
+
+def _group(stmt: Any, col: Any, ids: list[int]) -> Select[Any]:
+    return stmt.where(col.in_(ids)).group_by(col)  # type: ignore[no-any-return]
+
+
+Counter = Callable[[list[int]], Select[Any]]
+
+# type -> a function of owner account ids giving (account_id, amount) rows. Families with resources of their own
+# (VPCs, buckets, backups) register theirs with `register_counter`.
+COUNTERS: dict[str, Counter] = {
+    "user_vm": lambda ids: _group(select(VirtualMachine.account_id, func.count()).where(*_live_vms()),
+                                  VirtualMachine.account_id, ids),
+    "cpu": lambda ids: _group(select(VirtualMachine.account_id, func.sum(VirtualMachine.cpu)).where(*_live_vms()),
+                              VirtualMachine.account_id, ids),
+    "memory": lambda ids: _group(select(VirtualMachine.account_id, func.sum(VirtualMachine.ram_size))
+                                 .where(*_live_vms()), VirtualMachine.account_id, ids),
+    "volume": lambda ids: _group(select(Volume.account_id, func.count()).where(*_counted_volumes()),
+                                 Volume.account_id, ids),
+    "primary_storage": lambda ids: _group(select(Volume.account_id, func.sum(Volume.size))
+                                          .where(*_counted_volumes()), Volume.account_id, ids),
+    "snapshot": lambda ids: _group(select(Snapshot.account_id, func.count()).where(*_counted_snapshots()),
+                                   Snapshot.account_id, ids),
+    "template": lambda ids: _group(select(Template.account_id, func.count()).where(*_counted_templates()),
+                                   Template.account_id, ids),
+    "public_ip": lambda ids: _group(
+        select(PublicIpAddress.account_id, func.count()).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+        .where(PublicIpAddress.removed.is_(None), PublicIpAddress.state != "Free",
+               PublicIpAddress.is_system.is_(False), VlanIpRange.vlan_type == "VirtualNetwork"),
+        PublicIpAddress.account_id, ids),
+    "network": lambda ids: _group(select(Network.account_id, func.count()).where(
+        Network.removed.is_(None), Network.acl_type == "Account", Network.traffic_type == "Guest"),
+        Network.account_id, ids),
+    "vpc": lambda ids: _group(select(Vpc.account_id, func.count()).where(Vpc.removed.is_(None)), Vpc.account_id,
+                              ids),
+    "project": lambda ids: _group(select(ProjectAccount.account_id, func.count())
+                                  .join(Project, Project.id == ProjectAccount.project_id)
+                                  .where(Project.removed.is_(None), ProjectAccount.role == "Admin",
+                                         ProjectAccount.user_id.is_(None)), ProjectAccount.account_id, ids),
+}
+
+
+def register_counter(resource_type: str, counter: Counter) -> None:
+    COUNTERS[resource_type] = counter
+
+
+def _secondary(session: Session, ids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    snaps = _group(select(Snapshot.account_id, func.sum(func.coalesce(Snapshot.physical_size, Snapshot.size)))
+                   .where(*_counted_snapshots()), Snapshot.account_id, ids)
+    tmpls = _group(select(Template.account_id, func.sum(func.coalesce(Template.size, 0)))
+                   .where(*_counted_templates()), Template.account_id, ids)
+    for stmt in (snaps, tmpls):
+        for acct, amount in session.execute(stmt):
+            out[acct] = out.get(acct, 0) + int(amount or 0)
+    return out
+
+
+def counts_for_accounts(session: Session, account_ids: Iterable[int],
+                        types: Iterable[str] | None = None) -> dict[int, dict[str, int]]:
+    """{account id: {type: amount}} for every requested type (0 where the account has none)."""
+    ids = sorted(set(account_ids))
+    wanted = list(types) if types is not None else [t.name for t in TYPES]
+    out: dict[int, dict[str, int]] = {i: {t: 0 for t in wanted} for i in ids}
+    if not ids:
+        return out
+    for t in wanted:
+        if t == "secondary_storage":
+            for acct, amount in _secondary(session, ids).items():
+                out[acct][t] = amount
+            continue
+        counter = COUNTERS.get(t)
+        if counter is None:
+            continue  # a resource devcloud does not have (yet): nothing is held
+        rows: Any = session.execute(counter(ids))
+        for acct, amount in rows:
+            out[acct][t] = int(amount or 0)
+    return out
+
+
+def domain_accounts(session: Session, domain: Domain) -> list[int]:
+    """Every account (projects included) of the domain and its sub-domains."""
+    sub = select(Domain.id).where(Domain.path.startswith(domain.path), Domain.removed.is_(None))
+    return list(session.scalars(select(Account.id).where(Account.domain_id.in_(sub), Account.removed.is_(None))))
+
+
+def domain_counts(session: Session, domain: Domain, types: Iterable[str] | None = None) -> dict[str, int]:
+    wanted = list(types) if types is not None else [t.name for t in TYPES]
+    total = {t: 0 for t in wanted}
+    for per in counts_for_accounts(session, domain_accounts(session, domain), wanted).values():
+        for t, n in per.items():
+            total[t] += n
+    return total
+
+
+# ------------------------------------------------------------------------------------------------ limits
+
+def _explicit(session: Session, owner_type: str, owner_id: int, rtype: str) -> int | None:
+    return session.scalar(select(ResourceLimit.max).where(
+        ResourceLimit.owner_type == owner_type, ResourceLimit.owner_id == owner_id,
+        ResourceLimit.resource_type == rtype, ResourceLimit.tag == ""))
+
+
+def _default(session: Session, scope: str, rtype: ResourceType) -> int:
+    fallback = DEFAULTS[scope].get(rtype.name)
+    if fallback is None:
+        return UNLIMITED
+    raw = configuration.get(session, setting_name(scope, rtype), str(fallback))
+    try:
+        value = int(float(raw)) if raw is not None else fallback
+    except ValueError:
+        value = fallback
+    if value < 0:
+        return UNLIMITED
+    return value * GiB if rtype.storage else value
+
+
+def account_limit(session: Session, account: Account, rtype: ResourceType) -> int:
+    """In counting units (bytes for storage types); UNLIMITED for root admins."""
+    if account.account_type == AccountType.ADMIN:
+        return UNLIMITED
+    explicit = _explicit(session, "Account", account.id, rtype.name)
+    if explicit is not None:
+        return explicit
+    return _default(session, "project" if account.account_type == AccountType.PROJECT else "account", rtype)
+
+
+def domain_limit(session: Session, domain: Domain, rtype: ResourceType) -> int:
+    if domain.parent_id is None:
+        return UNLIMITED
+    d: Domain | None = domain
+    while d is not None and d.parent_id is not None:
+        explicit = _explicit(session, "Domain", d.id, rtype.name)
+        if explicit is not None:
+            return explicit
+        d = session.get(Domain, d.parent_id)
+    return _default(session, "domain", rtype)
+
+
+def shown(rtype: ResourceType, value: int) -> int:
+    """A limit as the API shows it: GiB for storage types."""
+    if value == UNLIMITED or not rtype.storage:
+        return value
+    return -(-value // GiB)
+
+
+def set_limit(session: Session, owner_type: str, owner_id: int, rtype: ResourceType, max_value: int | None) -> int:
+    """updateResourceLimit; returns the stored value (counting units). max is in GiB for storage types."""
+    value = UNLIMITED if max_value is None else int(max_value)
+    if value < UNLIMITED:
+        raise ParamError("Please specify either '-1' for an infinite limit, or a limit that is at least '0'.")
+    if rtype.storage and value >= 0:
+        value *= GiB
+    row = session.scalar(select(ResourceLimit).where(
+        ResourceLimit.owner_type == owner_type, ResourceLimit.owner_id == owner_id,
+        ResourceLimit.resource_type == rtype.name, ResourceLimit.tag == ""))
+    if row is None:
+        row = ResourceLimit(owner_type=owner_type, owner_id=owner_id, resource_type=rtype.name, tag="", max=value)
+        session.add(row)
+    else:
+        row.max = value
+    session.flush()
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ enforcement
+
+def _chain(session: Session, domain_id: int) -> list[Domain]:
+    out = []
+    d = session.get(Domain, domain_id)
+    while d is not None:
+        out.append(d)
+        d = session.get(Domain, d.parent_id) if d.parent_id is not None else None
+    return out
+
+
+@contextmanager
+def _current(session: Session) -> Any:
+    """A view of committed data newer than the session's own snapshot (MariaDB's REPEATABLE READ would hide
+    an allocation committed while this one waited for the locks); SQLite's writer already sees it all."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        yield session
+        return
+    fresh = Session(bind=bind.engine if hasattr(bind, "engine") else bind)
+    try:
+        yield fresh
+    finally:
+        fresh.rollback()
+        fresh.close()
+
+
+def human(value: int) -> str:
+    """CloudStack's NumbersUtil.toReadableSize."""
+    kb, mb, gb, tb = 1024, 1024**2, 1024**3, 1024**4
+    if 0 <= value < kb:
+        return f"{value} bytes"
+    if value < mb:
+        return f"{value / kb:.2f} KB"
+    if value < gb:
+        return f"{value / mb:.2f} MB"
+    if value < tb:
+        return f"{value / gb:.2f} GB"
+    return f"{value / tb:.4f} TB"
+
+
+def check(session: Session, owner: Account, wanted: dict[str, int]) -> None:
+    """Raises 532 when allocating `wanted` (type -> amount, counting units) would pass a limit of the owner or
+    of a domain above it. Call it in the transaction that then creates the resources."""
+    wanted = {t: n for t, n in wanted.items() if n > 0}
+    if not wanted or owner.account_type == AccountType.ADMIN:
+        return
+    chain = [d for d in _chain(session, owner.domain_id) if d.parent_id is not None]
+    if session.get_bind().dialect.name != "sqlite":
+        ids = sorted(d.id for d in chain)
+        if ids:
+            session.execute(select(Domain.id).where(Domain.id.in_(ids)).order_by(Domain.id).with_for_update())
+        session.execute(select(Account.id).where(Account.id == owner.id).with_for_update())
+    project = None
+    if owner.account_type == AccountType.PROJECT:
+        project = session.scalar(select(Project).where(Project.project_account_id == owner.id))
+    with _current(session) as view:
+        for name, amount in wanted.items():
+            rtype = BY_NAME[name]
+            limit = account_limit(session, owner, rtype)
+            if limit != UNLIMITED:
+                current = counts_for_accounts(view, [owner.id], [name])[owner.id][name]
+                if current + amount > limit:
+                    fmt = human if rtype.storage else str
+                    who = f"Project Name = {project.name}" if project is not None else \
+                        f"Account Name = {owner.name}"
+                    raise ResourceLimitExceeded(
+                        f"Maximum amount of resources of Type = '{name}', tag = 'null' for {who} in Domain Id = "
+                        f"{owner.domain_id} is exceeded: Account Resource Limit = {fmt(limit)}, Current Account "
+                        f"Resource Amount = {fmt(current)}, Current Account Resource Reservation = {fmt(0)}, "
+                        f"Requested Resource Amount = {fmt(amount)}.")
+            for d in chain:
+                dlimit = domain_limit(session, d, rtype)
+                if dlimit == UNLIMITED:
+                    continue
+                dcurrent = domain_counts(view, d, [name])[name]
+                if dcurrent + amount > dlimit:
+                    fmt = human if rtype.storage else str
+                    raise ResourceLimitExceeded(
+                        f"Maximum domain resource limits of Type '{name}' for Domain Id = {d.uuid} is exceeded: "
+                        f"Domain Resource Limit = {fmt(dlimit)}, Current Domain Resource Amount = {fmt(dcurrent)}, "
+                        f"Current Resource Reservation = {fmt(0)}, Requested Resource Amount = {fmt(amount)}.")
+
+
+
+def check_by_id(session: Session, account_id: int, wanted: dict[str, int]) -> None:
+    check(session, session.get_one(Account, account_id), wanted)
+
+
+# ------------------------------------------------------------------------------------------------ display
+
+PREFIXES = {"user_vm": "vm", "public_ip": "ip", "volume": "volume", "snapshot": "snapshot", "template": "template",
+            "project": "project", "network": "network", "vpc": "vpc", "cpu": "cpu", "memory": "memory",
+            "primary_storage": "primarystorage", "secondary_storage": "secondarystorage", "backup": "backup",
+            "backup_storage": "backupstorage", "bucket": "bucket", "object_storage": "objectstorage", "gpu": "gpu"}
+
+
+def display_fields(session: Session, *, account: Account | None = None, domain: Domain | None = None,
+                   counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The <x>limit / <x>total / <x>available fields of an account, project (its account) or domain: limits
+    as strings ("Unlimited" when none), totals as numbers (GiB for storage, a float for secondary storage)."""
+    if counts is None:
+        counts = (counts_for_accounts(session, [account.id])[account.id] if account is not None
+                  else domain_counts(session, domain))  # type: ignore[arg-type]
+    out: dict[str, Any] = {}
+    for rtype in TYPES:
+        if account is not None and account.account_type == AccountType.PROJECT and rtype.name == "project":
+            continue
+        limit = account_limit(session, account, rtype) if account is not None else \
+            domain_limit(session, domain, rtype)  # type: ignore[arg-type]
+        used = counts.get(rtype.name, 0)
+        p = PREFIXES[rtype.name]
+        if rtype.storage:
+            total: float | int = used / GiB if rtype.name == "secondary_storage" else used // GiB
+            lim = None if limit == UNLIMITED else limit // GiB
+        else:
+            total, lim = used, (None if limit == UNLIMITED else limit)
+        out[f"{p}limit"] = "Unlimited" if lim is None else str(lim)
+        out[f"{p}total"] = total
+        out[f"{p}available"] = "Unlimited" if lim is None else str(
+            lim - total if not isinstance(total, float) else lim - total)
+    return out
+
+
+def account_display(session: Session, accounts: Iterable[Account]) -> dict[int, dict[str, Any]]:
+    """listAccounts' per-account fields for a page, counted in one pass: <x>limit/<x>total/<x>available plus
+    vmrunning and vmstopped."""
+    accounts = list(accounts)
+    ids = [a.id for a in accounts]
+    counts = counts_for_accounts(session, ids)
+    states: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        for acct, state, n in session.execute(
+                select(VirtualMachine.account_id, VirtualMachine.state, func.count())
+                .where(VirtualMachine.account_id.in_(ids), VirtualMachine.vm_type == "User",
+                       VirtualMachine.removed.is_(None), VirtualMachine.state.in_(("Running", "Stopped")))
+                .group_by(VirtualMachine.account_id, VirtualMachine.state)):
+            states[acct][state] = int(n)
+    return {a.id: {**display_fields(session, account=a, counts=counts[a.id]),
+                   "vmrunning": states[a.id].get("Running", 0), "vmstopped": states[a.id].get("Stopped", 0)}
+            for a in accounts}

@@ -1,0 +1,1 @@
+"""Platform services: usage records and alerts."""
