@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,32 @@ def test_every_port_answers_with_a_request_id_and_writes_one_access_line(served_
     assert access_line(s, r.headers["x-request-id"])["account"] == "admin"
 
 
+def test_what_the_http_parser_refuses_has_an_id_and_an_access_line_too(served_json: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served_json.api_port), timeout=10) as sock:
+        sock.sendall(b"GET /client/api?command=listZones HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    rid = next(ln.split(b": ", 1)[1].decode() for ln in head.split(b"\r\n") if ln.lower().startswith(b"x-request-id:"))
+    line = access_line(served_json, rid)
+    assert status == 400 and (line["port"], line["status"], line["bytes"]) == ("api", status, len(body)), line
+
+
+def test_a_signed_ec2_call_names_its_action_and_account(served_json: Served) -> None:
+    import boto3
+
+    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{served_json.env['DEVCLOUD_EC2_PORT']}",
+                       region_name="us-east-1", aws_access_key_id=served_json.apikey,
+                       aws_secret_access_key=served_json.secretkey)
+    out = ec2.describe_regions()
+    rid = out["ResponseMetadata"]["HTTPHeaders"]["x-request-id"]
+    line = access_line(served_json, rid)
+    assert (line["port"], line["command"], line["account"], line["status"]) == ("ec2", "DescribeRegions", "admin",
+                                                                                200), line
+
+
 def test_a_sane_client_request_id_is_kept_and_an_odd_one_replaced(served_json: Served) -> None:
     s = served_json
     api = s.client()
@@ -144,3 +171,12 @@ def test_secrets_never_reach_the_log(served_json: Served, tmp_path: Path) -> Non
         assert secret and secret not in text, f"a secret is in the log: {secret[:6]}..."
     for name in ("signature=", "apikey=", "apiKey=", "password=", "secretkey=", "userdata="):
         assert name not in text, name
+
+
+def test_an_unknown_log_format_is_refused_before_serving() -> None:
+    from typer.testing import CliRunner
+
+    from management.cli import app
+
+    r = CliRunner().invoke(app, ["serve", "--log-format", "xml"])
+    assert r.exit_code == 2 and "--log-format must be text or json, not 'xml'" in r.output, r.output
