@@ -10,17 +10,14 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import libvirt
 import pytest
 
 from tests.conftest import start_served
-from tests.integration.test_kvm_api import URI, Cloud, _skip_reason, _teardown, wait_for, zone_spec
+from tests.integration.test_kvm_api import URI, Cloud, _skip_reason, _teardown, new_workdir, wait_for, zone_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("kvm-cloud")]  # the public range of test_kvm_api
 _reason = _skip_reason()
@@ -34,15 +31,7 @@ def cloud() -> Iterator[Cloud]:
     from appliance.client import CloudClient
     from appliance.deploy import Deployer
 
-    base = Path("/var/lib/devcloud")
-    base.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="test-request-trace.", dir=base))
-    workdir.chmod(0o755)
-    tag = uuid.uuid4().hex[:6]
-    pool_dir, store_dir, console, state = (workdir / "primary", workdir / "secondary", workdir / "console",
-                                           workdir / "state")
-    for d in (pool_dir, store_dir, console, state):
-        d.mkdir()
+    workdir, tag, pool_dir, store_dir, console, state = new_workdir("test-request-trace.")
     bridges_before = set(os.listdir("/sys/class/net"))
     conn = libvirt.open(URI)
     served = start_served(state, f"sqlite:///{state / 'devcloud.db'}",
