@@ -32,6 +32,46 @@ def redact_text(text: str) -> str:
                   lambda m: m.group(1) + REDACTED, text)
 
 
+# A secret that some log line might still carry as a query or form parameter (the server's access log never writes
+# one; a log from another tool or an older server may): the value goes, the name stays.
+_LOG_SECRET = re.compile(r"(?i)\b(apikey|signature|password|secretkey|sessionkey|userdata|x-amz-signature)=[^&\s\"']+")
+
+
+def redact_log(text: str) -> str:
+    return _LOG_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+
+
+def _is_log(p: Path) -> bool:
+    return ".log" in p.suffixes or p.suffix == ".log"
+
+
+def request_lines(log_dir: Path, rid: str) -> list[tuple[str, str]]:
+    """(file, line) of every line in the server's logs written for request `rid`: its access line, the lines of
+    the request and of the jobs it started, their driver calls. Reads the JSON log ("request_id") and the text log
+    ("(logid:<id>)") alike."""
+    out: list[tuple[str, str]] = []
+    if not log_dir.is_dir():
+        return out
+    text_mark = f"(logid:{rid})"
+    for p in sorted(log_dir.rglob("*")):
+        if not p.is_file() or p.is_symlink() or not _is_log(p) or "console" in p.relative_to(log_dir).parts:
+            continue
+        with open(p, errors="replace") as fh:
+            for line in fh:
+                if rid not in line:
+                    continue
+                if line.startswith("{"):
+                    try:
+                        if json.loads(line).get("request_id") != rid:
+                            continue
+                    except ValueError:
+                        continue
+                elif text_mark not in line:
+                    continue
+                out.append((str(p.relative_to(log_dir)), redact_log(line.rstrip("\n"))))
+    return out
+
+
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -50,7 +90,10 @@ def _add_tree(tar: tarfile.TarFile, src: Path, arc: str, suffixes: tuple[str, ..
             continue
         if p.stat().st_size > 50 * 2**20:
             continue
-        tar.add(p, arcname=f"{arc}/{p.relative_to(src)}")
+        if _is_log(p):  # the server's logs (text or JSON lines, the access lines among them), redacted
+            _add_bytes(tar, f"{arc}/{p.relative_to(src)}", redact_log(p.read_text(errors="replace")).encode())
+        else:
+            tar.add(p, arcname=f"{arc}/{p.relative_to(src)}")
         n += 1
     return n
 

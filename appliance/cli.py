@@ -348,13 +348,25 @@ def list_snapshots() -> None:
 
 
 @app.command()
-def logs(output: str = typer.Option(None, "--output", "-o", help="tarball path")) -> None:
-    """One tarball with every log and config (secrets redacted) for a bug report."""
+def logs(output: str = typer.Option(None, "--output", "-o", help="tarball path"),
+         request_id: str = typer.Option(None, "--request-id", help="print the server's log lines of one request "
+                                        "(the X-Request-Id / 'request id' a client saw) instead of a tarball")) -> None:
+    """One tarball with every log (the server's log with its access and JSON lines too) and config (secrets
+    redacted) for a bug report; or, with --request-id, one request's lines."""
     from pathlib import Path
 
-    from appliance.bundle import make_bundle
+    from appliance.bundle import make_bundle, request_lines
 
-    path, what = make_bundle(Sandbox.from_env(), Path(output) if output else None)
+    sb = Sandbox.from_env()
+    if request_id:
+        found = request_lines(sb.state_dir / "logs", request_id)
+        for name, line in found:
+            typer.echo(f"{name}: {line}")
+        if not found:
+            typer.echo(f"no log line of request {request_id} in {sb.state_dir / 'logs'}", err=True)
+            raise typer.Exit(1)
+        return
+    path, what = make_bundle(sb, Path(output) if output else None)
     console.print(f"{path} ({', '.join(what)})", markup=False)
     typer.echo(path)
 

@@ -15,11 +15,15 @@ app.add_typer(db_app, name="db")
 
 
 @app.command()
-def serve() -> None:
+def serve(log_format: str = typer.Option(None, "--log-format", help="text or json (one JSON object per line); "
+                                        "default: the log_format setting (DEVCLOUD_LOG_FORMAT), else text")) -> None:
     """Run the API listeners (8080 signed, 8096 integration) and the job workers."""
     from management.server import serve as run
 
-    run(Settings())
+    if log_format not in (None, "text", "json"):
+        typer.echo(f"--log-format must be text or json, not {log_format!r}", err=True)
+        raise typer.Exit(2)
+    run(Settings(log_format="json" if log_format == "json" else "text") if log_format else Settings())
 
 
 @app.command("admin-keys")

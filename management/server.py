@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from management import statedir
+from management import logformat, statedir
 from management.api.app import api_app, integration_app
 from management.api.cloudstack.dispatch import Dispatcher
 from management.api.guard import Guard
@@ -23,7 +23,6 @@ from management.api.http_metrics import counted
 from management.db import crypto, migrate
 from management.db.session import Database
 from management.jobs.queue import JobQueue
-from management.logcontext import RequestIdFilter
 from management.services import scheduling
 from management.services.cluster import membership as cluster
 from management.services.cluster import ownership  # noqa: F401  (registers the peer hooks)
@@ -123,7 +122,7 @@ class _Listener(uvicorn.Server):
 def _uvicorn(app: Guard, host: str, port: int, outer: Any = None) -> _Listener:
     # The listener's guard renders what the HTTP parser refuses too (http11): one error shape per port. `outer` is
     # the guard wrapped once more (request counts), when it is.
-    cfg = uvicorn.Config(outer or app, host=host, port=port, log_level="warning", access_log=False,
+    cfg = uvicorn.Config(outer or app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
                          lifespan="off", http=protocol_for(app.renderer, app.name), loop="uvloop",
                          timeout_keep_alive=30)
     return _Listener(cfg)
@@ -183,22 +182,25 @@ async def serve_async(server: Server) -> None:
 
 def serve(settings: Settings) -> None:
     statedir.private_umask()  # what this process and its children create is theirs alone
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s (logid:%(request_id)s): %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RequestIdFilter())
+    logformat.configure(settings.log_format)
     server = build(settings)
+
+    def say(line: str) -> None:  # the start-up lines: plain on standard output, or log lines in a JSON log
+        if settings.log_format == "json":
+            log.info("%s", line)
+        else:
+            print(line, flush=True)
+
     for line in endpoints(settings):
-        print(line, flush=True)
+        say(line)
     if server.created_admin is not None:
         c = server.created_admin
-        print("First start: generated admin credentials (kept in "
-              f"{identity.admin_keys_path(settings.state_dir)}; `devcloud-management admin-keys` prints them)",
-              flush=True)
+        say("First start: generated admin credentials (kept in "
+            f"{identity.admin_keys_path(settings.state_dir)}; `devcloud-management admin-keys` prints them)")
         if sys.stdout.isatty():  # shown once on a terminal; never into a log file (devcloud up, systemd)
             print(f"  username: {c.username}\n  password: {c.password}\n  apikey:   {c.apikey}\n"
                   f"  secretkey: {c.secretkey}", flush=True)
-    print(f"management server {server.runtime.msid} ready", flush=True)
+    say(f"management server {server.runtime.msid} ready")
 
     def exit_fenced() -> None:
         # The peers own our jobs and hosts now: a process that kept serving would act on them twice.

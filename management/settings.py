@@ -6,7 +6,7 @@ import os
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     ec2_bind: str = "127.0.0.1"
     ec2_port: int = Field(default=8082, description="EC2 Query API endpoint (user API keys, SigV4); 0 disables")
     server_id: str | None = Field(default=None, description="management server id (msid); generated once")
+    log_format: Literal["text", "json"] = Field(default="text", description="server log lines: text, or one JSON "
+                                                "object per line (serve --log-format)")
     job_workers: int = 4
     job_poll_interval: float = 0.05
     heartbeat_interval: float = 5.0

@@ -110,8 +110,7 @@ async def _refusal(request: Request, exc: Exception) -> Response:
 
 
 def _guarded(app: Starlette, name: str, unbounded: tuple[str, ...] = ()) -> Any:
-    return guard.Guard(app, render_rejection, name=name, max_body=MAX_BODY, methods=METHODS,
-                       request_id_header=b"x-request-id", unbounded=unbounded)
+    return guard.Guard(app, render_rejection, name=name, max_body=MAX_BODY, methods=METHODS, unbounded=unbounded)
 
 
 def _starlette(routes: list[Any]) -> Starlette:

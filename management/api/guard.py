@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from management.logcontext import REQUEST_ID, new_request_id
+from management import logcontext
+from management.logcontext import new_request_id
 
 log = logging.getLogger("devcloud.http")
+access_log = logging.getLogger("devcloud.access")
+REQUEST_ID_HEADER = b"x-request-id"
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -110,7 +114,7 @@ class Guard:
     """Wraps one listener's ASGI app (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, renderer: Renderer, *, name: str, max_body: int | None,
-                 methods: frozenset[str] | None = None, request_id_header: bytes | None = None,
+                 methods: frozenset[str] | None = None, request_id_header: bytes = REQUEST_ID_HEADER,
                  unbounded: tuple[str, ...] = ()) -> None:
         self.app = app
         # path prefixes whose bodies are files (the signed upload form): no body limit, the endpoint spools them
@@ -125,8 +129,11 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = new_request_id()
-        token = REQUEST_ID.set(rid)
+        rid = self._incoming_id(scope) or new_request_id()
+        t0 = time.perf_counter()
+        status = 0
+        sent = 0
+        tokens = logcontext.enter(rid)
         max_body = None if self.unbounded and str(scope.get("path", "")).startswith(self.unbounded) \
             else self.max_body
         started = False
@@ -153,13 +160,16 @@ class Guard:
             return msg
 
         async def guarded_send(msg: Message) -> None:
-            nonlocal started
+            nonlocal started, status, sent
             if msg["type"] == "http.response.start":
                 started = True
-                headers = [(k, header_value(v, 8192)) for k, v in msg.get("headers", []) if _HEADER_NAME.match(k)]
-                if self.request_id_header:
-                    headers.append((self.request_id_header, rid.encode()))
+                status = msg.get("status", 0)
+                headers = [(k, header_value(v, 8192)) for k, v in msg.get("headers", [])
+                           if _HEADER_NAME.match(k) and k.lower() != self.request_id_header]
+                headers.append((self.request_id_header, rid.encode()))
                 msg = {**msg, "headers": headers}
+            elif msg["type"] == "http.response.body":
+                sent += len(msg.get("body", b""))
             await send(msg)
 
         try:
@@ -174,16 +184,36 @@ class Guard:
         except Rejected as r:
             log.info("%s request %s refused: %s", self.name, rid, r.rejection.text)
             if not started:
-                await self._answer(send, r.rejection, rid, scope, close=r.close or drained)
+                status, sent = await self._answer(send, r.rejection, rid, scope, close=r.close or drained)
         except Exception as exc:
             if gone:
                 log.info("%s request %s: the client went away (%s)", self.name, rid, type(exc).__name__)
                 return
             log.exception("%s request %s: %s %s failed", self.name, rid, scope.get("method"), scope.get("path"))
             if not started:
-                await self._answer(send, internal(rid), rid, scope, close=True)
+                status, sent = await self._answer(send, internal(rid), rid, scope, close=True)
         finally:
-            REQUEST_ID.reset(token)
+            self._access(scope, status, sent, time.perf_counter() - t0)
+            logcontext.leave(tokens)
+
+    def _incoming_id(self, scope: Scope) -> str | None:
+        for k, v in scope.get("headers", []):
+            if k == self.request_id_header:
+                return logcontext.sane_request_id(v)
+        return None
+
+    def _access(self, scope: Scope, status: int, sent: int, seconds: float) -> None:
+        """The access log line: never the query string (signatures, keys, passwords travel there), the CloudStack
+        command instead where there is one."""
+        method = scope.get("method", "-")
+        path = str(scope.get("path", ""))[:256]
+        known = logcontext.fields()
+        outcome = "ok" if 0 < status < 400 else ("gone" if status == 0 else "error")
+        access_log.info("%s %s %s%s %s %d B %.1f ms%s", self.name, method, path,
+                        f" [{known['command']}]" if known.get("command") else "", status or "-", sent,
+                        seconds * 1000, f" account={known['account']}" if known.get("account") else "",
+                        extra={"port": self.name, "method": method, "path": path, "status": status, "bytes": sent,
+                               "duration": round(seconds, 6), "outcome": outcome})
 
     def _refuse_early(self, scope: Scope, max_body: int | None) -> tuple[Rejection, bool, bool] | None:
         """(rejection, close, drain first) for what the method and headers alone show; None to go on."""
@@ -225,10 +255,11 @@ class Guard:
             if total > DRAIN_LIMIT:
                 return True
 
-    async def _answer(self, send: Send, rejection: Rejection, rid: str, scope: Scope, *, close: bool) -> None:
+    async def _answer(self, send: Send, rejection: Rejection, rid: str, scope: Scope, *,
+                      close: bool) -> tuple[int, int]:
+        """Sends the listener's error; (status, body bytes) for the access log."""
         status, headers, body = self.renderer(rejection, rid, known_of(scope))
-        if self.request_id_header:
-            headers = [*headers, (self.request_id_header, rid.encode())]
+        headers = [*headers, (self.request_id_header, rid.encode())]
         if close:
             headers = [*headers, (b"connection", b"close")]
         if scope.get("method") == "HEAD":
@@ -239,3 +270,5 @@ class Guard:
             await send(content)
         except Exception:  # noqa: BLE001 - the client went away
             log.debug("%s request %s: could not send the error", self.name, rid, exc_info=True)
+            return 0, 0
+        return status, len(body)

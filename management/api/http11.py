@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from management import logcontext
 from management.api import guard
 from management.api.guard import Kind, Rejection
 
@@ -80,13 +81,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.disconnected = True  # the app (if still running) gets a disconnect and its sends are dropped
             cycle.message_event.set()
         rid = guard.new_request_id()
-        log.info("%s request %s refused by the HTTP parser: %s", self.listener, rid, rejection.text)
         status, headers, body = self.renderer(rejection, rid, known)
+        with logcontext.bound(rid):
+            log.info("%s request %s refused by the HTTP parser: %s", self.listener, rid, rejection.text)
+            guard.access_log.info("%s - (unparsed) %d %d B", self.listener, status, len(body),
+                                  extra={"port": self.listener, "status": status, "bytes": len(body),
+                                         "outcome": "error"})
         out = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             out += [name, b": ", value, b"\r\n"]
         for name, value in headers:
             out += [name, b": ", guard.header_value(value, 4096), b"\r\n"]
+        out += [guard.REQUEST_ID_HEADER, b": ", rid.encode(), b"\r\n"]
         out += [b"content-length: ", str(len(body)).encode(), b"\r\n", b"connection: close\r\n\r\n", body]
         self.transport.write(b"".join(out))
         self.transport.close()

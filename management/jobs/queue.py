@@ -177,19 +177,27 @@ class JobQueue:
             return False
         with self.db.session(write=False) as s:
             job = s.get_one(AsyncJob, job_id)
-        with logcontext.bound() as rid, journal.running(job_id):  # log lines and an unexpected failure share an id
-            try:
-                assert self.executor is not None
-                outcome = self.executor(job, lambda session, out: self.finish(session, job_id, out))
-            except Fenced as exc:
-                log.warning("%s: its effect was rolled back", exc)
-                return True
-            except Exception:  # the executor maps known errors itself; anything else is a bug, not a hang
-                log.exception("request %s: job %s (%s) crashed", rid, job.uuid, job.command)
-                err = UnexpectedError(rid)
-                outcome = Outcome(FAILED, err.code, {"errorcode": err.code, "errortext": err.text})
-        if not outcome.committed:
-            self.complete(job_id, outcome)
+        # The request's id (a job queued by the server itself gets one of its own): the job's log lines, the
+        # driver calls it makes and an unexpected failure's text all carry it.
+        with logcontext.bound(job.request_id, job_id=job.uuid, command=job.command) as rid:
+            t0 = time.perf_counter()
+            with journal.running(job_id):
+                try:
+                    assert self.executor is not None
+                    outcome = self.executor(job, lambda session, out: self.finish(session, job_id, out))
+                except Fenced as exc:
+                    log.warning("%s: its effect was rolled back", exc)
+                    return True
+                except Exception:  # the executor maps known errors itself; anything else is a bug, not a hang
+                    log.exception("request %s: job %s (%s) crashed", rid, job.uuid, job.command)
+                    err = UnexpectedError(rid)
+                    outcome = Outcome(FAILED, err.code, {"errorcode": err.code, "errortext": err.text})
+            if not outcome.committed:
+                self.complete(job_id, outcome)
+            done = "succeeded" if outcome.status == SUCCEEDED else "failed"
+            seconds = time.perf_counter() - t0
+            log.info("job %s (%s) %s in %.3f s", job.uuid, job.command, done, seconds,
+                     extra={"duration": round(seconds, 6), "outcome": done})
         return True
 
     def _worker(self) -> None:

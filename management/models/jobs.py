@@ -28,6 +28,8 @@ class AsyncJob(IdMixin, Base):
     instance_type: Mapped[str | None] = mapped_column(String(64), default=None)
     instance_uuid: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     init_msid: Mapped[str] = mapped_column(String(64))
+    # the id of the API request that queued the job: its log lines (and the driver's calls) carry it too
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     executing_msid: Mapped[str | None] = mapped_column(String(64), default=None)
     claim_runid: Mapped[int] = mapped_column(BigInteger, default=0)  # the executing server's run (incarnation)
     complete_msid: Mapped[str | None] = mapped_column(String(64), default=None)

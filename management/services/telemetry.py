@@ -9,6 +9,7 @@ suite does) without mixing their series. `GET /metrics` on the API port renders 
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,11 +21,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event, func, select
 
 from management.db.base import utcnow
+from management.drivers.errors import DomainNotFound, PoolNotFound, SnapshotNotFound, VolumeNotFound
 from management.models.compute import VirtualMachine
 from management.models.infra import Host, PublicIpAddress, StoragePool, Zone
 from management.models.jobs import AsyncJob
 from management.services.runtime import Runtime
 
+driver_log = logging.getLogger("devcloud.driver")
+_ABSENT = (DomainNotFound, PoolNotFound, VolumeNotFound, SnapshotNotFound)
 # Request latencies run from a cached list (~1 ms) to a synchronous deploy on a TCG host (minutes).
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _STATEMENTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -179,7 +183,10 @@ def _gauge(name: str, doc: str, labels: list[str], values: list[tuple[tuple[str,
     return g
 
 
-def timed(observe: Callable[[str, str, float], None], operation: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def timed(observe: Callable[[str, str, float], None], operation: str, fn: Callable[..., Any],
+          driver: str = "driver") -> Callable[..., Any]:
+    """Times each call, and writes it to the driver log (a failure at WARNING, with the hypervisor's words): the
+    line carries the request id and job of the call (see management.logcontext)."""
     def call(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         outcome = "error"
@@ -187,8 +194,18 @@ def timed(observe: Callable[[str, str, float], None], operation: str, fn: Callab
             out = fn(*args, **kwargs)
             outcome = "ok"
             return out
+        except Exception as exc:
+            seconds = time.perf_counter() - t0
+            level = logging.INFO if isinstance(exc, _ABSENT) else logging.WARNING  # destroy of a gone domain: normal
+            driver_log.log(level, "%s %s failed after %.3f s: %s", driver, operation, seconds, exc,
+                               extra={"duration": round(seconds, 6), "outcome": "error"})
+            raise
         finally:
-            observe(operation, outcome, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            observe(operation, outcome, seconds)
+            if outcome == "ok":
+                driver_log.debug("%s %s took %.3f s", driver, operation, seconds,
+                                 extra={"duration": round(seconds, 6), "outcome": "ok"})
     call.__wrapped__ = fn  # type: ignore[attr-defined]
     return call
 
@@ -210,7 +227,7 @@ def instrument(driver: Any, observe: Callable[[str, str, float], None]) -> None:
         return
     try:
         for name in driver_operations():
-            setattr(driver, name, timed(observe, name, getattr(driver, name)))
+            setattr(driver, name, timed(observe, name, getattr(driver, name), getattr(driver, "name", "driver")))
         driver._devcloud_timed = True
     except AttributeError:  # a driver with __slots__ keeps its plain methods
         return

@@ -83,7 +83,7 @@ def test_every_block_is_run_or_excluded_with_a_reason() -> None:
                "sh": {'eval "$(.venv/bin/devcloud env)"          # CLOUDSTACK_', "devcloud host prepare --probe",
                       'eval "$(.venv/bin/devcloud env)"      # AWS_ACCESS_KEY_ID', "export AWS_ACCESS_KEY_ID=<apikey>",
                       "aws s3api put-object --bucket demo --key hello.txt",
-                      "curl -s http://127.0.0.1:8080/metrics"}}
+                      "curl -s http://127.0.0.1:8080/metrics", "curl -s -o /dev/null -D - -H 'X-Request-Id"}}
     unclaimed = [f"README.md:{b.line}: {b.first}" for b in found
                  if excluded(b) is None and not any(b.first.startswith(r) for r in runners.get(b.lang, ()))]
     assert not unclaimed, f"blocks neither run by tests/docs/test_readme.py nor in its EXCLUDED: {unclaimed}"
@@ -182,6 +182,13 @@ def test_metrics_block(cloud: Cloud, tmp_path: Path) -> None:
     hosts = [ln for ln in lines if ln.startswith("devcloud_hosts{")]
     assert hosts and all('state="Up"' in ln for ln in hosts), r.stdout
     assert int(lines[-1]) == len(cloud_commands(cloud)), r.stdout  # one operation per command of listApis
+
+
+def test_request_id_block(cloud: Cloud, tmp_path: Path) -> None:
+    """The client's X-Request-Id comes back in the answer and finds the request's access line in the log."""
+    r = cloud.sh(cloud.localise(block("curl -s -o /dev/null -D - -H 'X-Request-Id")), cwd=tmp_path)
+    assert "x-request-id: readme-trace-1" in r.stdout.lower(), r.stdout
+    assert "(logid:readme-trace-1)" in r.stdout and "[listZones] 401" in r.stdout, r.stdout
 
 
 def cloud_commands(cloud: Cloud) -> list[str]:

@@ -215,6 +215,19 @@ def cleanup_host_networking(state_dir: Path, bridges_before: set[str], public_ga
 
 # ------------------------------------------------------------------------------------------------ the module cloud
 
+def new_workdir(prefix: str) -> tuple[Path, str, Path, Path, Path, Path]:
+    """A module's directory under /var/lib/devcloud (libvirt's QEMU reads it): (workdir, a tag for names,
+    primary pool, secondary store, console logs, server state)."""
+    base = Path("/var/lib/devcloud")
+    base.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    workdir.chmod(0o755)
+    dirs = [workdir / name for name in ("primary", "secondary", "console", "state")]
+    for d in dirs:
+        d.mkdir()
+    return workdir, uuid.uuid4().hex[:6], *dirs
+
+
 @pytest.fixture(scope="module")
 def image() -> Path:
     from appliance.image import build_tiny_image
@@ -227,15 +240,7 @@ def cloud(image: Path) -> Iterator[Cloud]:
     from appliance.client import CloudClient
     from appliance.deploy import Deployer
 
-    base = Path("/var/lib/devcloud")
-    base.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="test-kvm-api.", dir=base))
-    workdir.chmod(0o755)
-    tag = uuid.uuid4().hex[:6]
-    pool_dir, store_dir, console, state = (workdir / "primary", workdir / "secondary", workdir / "console",
-                                           workdir / "state")
-    for d in (pool_dir, store_dir, console, state):
-        d.mkdir()
+    workdir, tag, pool_dir, store_dir, console, state = new_workdir("test-kvm-api.")
     tiny = workdir / "tiny.qcow2"
     shutil.copyfile(image, tiny)
     bridges_before = set(os.listdir("/sys/class/net"))

@@ -323,12 +323,37 @@ async function userScenario() {
   await ctx.close();
 }
 
+// The API reference page (UI_SCENARIO=apiref only): the command list from /client/api/openapi.json, the filter,
+// and one command's parameters; `apiref` in the result has what the page showed.
+let apiref;
+async function apiRefScenario() {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await login(ctx, cfg.admin);
+  await page.click("nav a[data-page=api]");
+  await page.waitForSelector("#api-commands li[data-command=listZones]");
+  const listed = await page.$$eval("#api-commands li", (ls) => ls.map((l) => l.dataset.command));
+  step(`API reference lists ${listed.length} commands`);
+  await page.fill("#api-filter", cfg.command.slice(0, -2));
+  await page.waitForFunction((n) => document.querySelectorAll("#api-commands li").length < n, listed.length);
+  const filtered = await page.$$eval("#api-commands li", (ls) => ls.map((l) => l.dataset.command));
+  await page.click(`#api-commands li[data-command=${cfg.command}] a`);
+  await page.waitForSelector(`#api-command[data-command=${cfg.command}] #api-params`);
+  const params = await page.$$eval("#api-params tr[data-param]", (rs) => rs.map((r) => ({
+    name: r.dataset.param, required: r.children[1].textContent === "yes", type: r.children[2].textContent,
+    description: r.children[3].textContent })));
+  await shot(page, "api-reference");
+  step(`${cfg.command}: ${params.length} parameters shown`);
+  apiref = { listed, filtered, params, hash: await page.evaluate(() => location.hash) };
+  await ctx.close();
+}
+
 let result;
 try {
   const only = process.env.UI_SCENARIO;
   if (!only || only === "admin") await adminScenario();
   if (!only || only === "user") await userScenario();
-  result = { ok: true, steps, vmId, serial: serial.slice(-4000), made, errors, natShown };
+  if (only === "apiref") await apiRefScenario();
+  result = { ok: true, steps, vmId, serial: serial.slice(-4000), made, errors, natShown, apiref };
 } catch (e) {
   if (page) await shot(page, "failure").catch(() => {});
   result = { ok: false, steps, vmId, serial: serial.slice(-4000), made, errors, error: String(e && e.stack || e) };

@@ -130,6 +130,33 @@ def test_plain_user_sees_no_admin_pages_nor_other_vms(served_ui: dict[str, Any],
     assert (ARTIFACTS / "user-instances.png").stat().st_size > 1000
 
 
+def test_api_reference_lists_commands_and_shows_a_commands_parameters(served_ui: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    """The API reference page renders /client/api/openapi.json: every command the server answers, a filter, and a
+    command's parameters with their required flags and descriptions as the registry has them."""
+    from management.api.cloudstack import registry
+
+    cfg = {"base": served_ui["base"], "artifacts": str(ARTIFACTS), "command": "deployVirtualMachine",
+           "admin": {"username": served_ui["admin"]["username"], "password": served_ui["admin"]["password"]}}
+    out = run_ui(cfg, tmp_path, "apiref")
+    assert out["ok"], f"{out.get('error')}\nsteps: {out['steps']}"
+    ref = out["apiref"]
+    assert ref["listed"] == sorted(registry.REGISTRY, key=str.lower), len(ref["listed"])
+    assert "deployVirtualMachine" in ref["filtered"] and len(ref["filtered"]) < len(ref["listed"])
+    assert all("deployvirtualmachi" in c.lower() for c in ref["filtered"]), ref["filtered"]
+    assert ref["hash"] == "#/api/deployVirtualMachine"
+    spec = registry.lookup("deployVirtualMachine")
+    assert spec is not None
+    want = {i["name"]: i for i in spec.params_info}
+    shown = {p["name"]: p for p in ref["params"]}
+    assert set(shown) == set(want), set(shown) ^ set(want)
+    for name in ("zoneid", "serviceofferingid", "templateid", "userdata"):
+        assert shown[name]["required"] == bool(want[name]["required"]), shown[name]
+        assert shown[name]["description"] == want[name]["description"], shown[name]
+    assert shown["zoneid"]["required"] and shown["serviceofferingid"]["required"]
+    assert (ARTIFACTS / "api-reference.png").stat().st_size > 1000
+
+
 def _assert_forms_made(api: ApiClient, out: dict[str, Any]) -> None:
     """What the admin typed into the account and network forms exists in the API with those values, and the
     refused submissions showed the server's error text in the form."""

@@ -1,6 +1,7 @@
 // devcloud web UI: a client of the public CloudStack API only (the `login` session), hash-routed pages.
 import "./style.css";
 import { ApiError, allowed, call, list, listAll, type Obj, resetAllowed, session, setOnExpired, waitJob } from "./api";
+import { apiReference } from "./apiref";
 import { clear, h, val } from "./dom";
 
 const app = document.getElementById("app")!;
@@ -198,7 +199,7 @@ const PAGES: [string, string, string | null][] = [  // route, label, the command
   ["dashboard", "Dashboard", null], ["instances", "Instances", "listVirtualMachines"],
   ["infrastructure", "Infrastructure", "listHosts"], ["storage", "Volumes & snapshots", "listVolumes"],
   ["images", "Templates & ISOs", "listTemplates"], ["networks", "Networks", "listNetworks"],
-  ["accounts", "Accounts", "createAccount"], ["events", "Events", "listEvents"],
+  ["accounts", "Accounts", "createAccount"], ["events", "Events", "listEvents"], ["api", "API reference", null],
 ];
 
 async function shell(route: string): Promise<boolean> {
@@ -580,6 +581,7 @@ async function route() {
     case "networks": return networks();
     case "accounts": return accounts();
     case "events": return events();
+    case "api": return apiReference(main, arg);
     default: main.append(h("h1", {}, "Not found"));
   }
 }

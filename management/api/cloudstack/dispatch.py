@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, undefer
 
+from management import logcontext
 from management.api.cloudstack import registry
 from management.api.cloudstack.envelope import Flat, body_for, error_body, render
 from management.api.cloudstack.registry import CommandSpec
@@ -124,6 +125,7 @@ class Dispatcher:
         command = _ci_get(params, "command")
         spec = registry.lookup(command) if command else None
         response_name = spec.response_name if spec else "errorresponse"
+        logcontext.annotate(command=spec.name if spec else None)  # the log lines' and the access line's command
         try:
             if integration:
                 if not command:
@@ -302,6 +304,7 @@ class Dispatcher:
 
     # ---- running a command ------------------------------------------------------------------------------------
     def _run(self, spec: CommandSpec, params: dict[str, str], caller: Caller, fmt: str, integration: bool) -> Reply:
+        logcontext.annotate(account=caller.account_name)
         args = unpack(spec, params)
         failed: CloudError | None = None
         try:
@@ -372,7 +375,7 @@ class Dispatcher:
         job = AsyncJob(command=spec.name, cmd_class=spec.cmd_class, params_json=json.dumps(payload),
                        account_id=ctx.caller.account_id, user_id=ctx.caller.user_id,
                        domain_id=ctx.caller.domain_id, instance_type=spec.entity, instance_uuid=instance,
-                       init_msid=self.runtime.msid)
+                       init_msid=self.runtime.msid, request_id=request_id())
         ctx.session.add(job)
         ctx.session.flush()
         if spec.event:
@@ -402,6 +405,7 @@ class Dispatcher:
             user = s.get_one(User, job.user_id)
             caller = Caller.from_user(user)
             steps = journal.steps(s, job.id)
+        logcontext.annotate(account=caller.account_name)
         if any(step != journal.REQUEUED for step, _ in steps):
             refused = takeover.reconcile(self.runtime, job, steps)
             if refused is not None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 
+from management import logcontext
 from management.api.asgi import answer_lifespan
 from management.api.cloudstack.dispatch import Dispatcher
 from management.api.ec2 import images, instance_attributes, protocol, vpcs
@@ -110,6 +111,7 @@ class EC2App:
             fn = ACTIONS.get(name)
             if op is None or fn is None:
                 raise EC2Error("InvalidAction", f"The action {name} is not valid for this web service.")
+            logcontext.annotate(command=name, account=caller.account_name)  # the access line's
             skip = {"Action", "Version", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                     "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"}
             args = protocol.parse_request(op, [(k, v) for k, v in pairs if k not in skip])

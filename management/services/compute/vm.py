@@ -45,6 +45,7 @@ from management.errors import (
 )
 from management.fsm import VmEvent, VolumeEvent
 from management.jobs import journal
+from management.logcontext import request_id
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
 from management.models.infra import Host, StoragePool, Zone
@@ -574,7 +575,7 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
             _undo_attempt(runtime, vm_id, a)
             _fail_start(runtime, vm_id, deploy)
             raise InternalError(f"Unable to start VM instance {a.spec.name} ({a.spec.uuid}) on host "
-                                f"{a.host.name}: {exc}") from None
+                                f"{a.host.name}: {exc} (request id {request_id()})") from None
         except BaseException:
             _cleanup_driver(runtime, a)
             _undo_attempt(runtime, vm_id, a)
