@@ -1,15 +1,15 @@
 """the API request id on async jobs
 
-Revision ID: 0011_logs
-Revises: 0010_network
+Revision ID: 0012_logs
+Revises: 0011_tenancy
 Create Date: 2026-12-04 15:20:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011_logs'
-down_revision = '0010_network'
+revision = '0012_logs'
+down_revision = '0011_tenancy'
 branch_labels = None
 depends_on = None
 
