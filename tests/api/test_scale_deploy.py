@@ -172,6 +172,7 @@ def _deploy_here(server: InProcess, zone: dict[str, Any], name: str) -> str:
     return str(json.loads(reply.body)["deployvirtualmachineresponse"]["jobid"])
 
 
+@pytest.mark.timeout(900)
 def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_path: Path) -> None:
     """The SQL statements of one deploy (request and job) are as many with 200 VMs in the network as with 10: the
     free address, the host's capacity and the settings are found without reading the other VMs."""
