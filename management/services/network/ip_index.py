@@ -6,6 +6,9 @@ engine in this process, a hint: every address of the span below it is known to b
 database which of the next ``WINDOW`` candidates from the hint are taken (an indexed ``IN`` on ``nics`` and
 ``nic_secondary_ips``) and takes the first that is not, so a deploy reads a window, not the network.
 
+On MariaDB the locking read walks the network's NICs in the network_id index (see ``taken``), in the
+server, returning only the window's; on SQLite it is a handful of address-index lookups.
+
 The database stays the only truth: the hint only says where to start looking, and a lookup that reaches the end of
 the span starts over from its first address before it reports the span full. Addresses given back (a NIC removed
 or deleted, its address changed, a secondary address deleted) lower the hint when the session flushes and again
@@ -59,7 +62,13 @@ def taken(session: Session, network_id: int, candidates: list[str], *, locking: 
     stmt = select(Nic.ip4_address).where(Nic.network_id == network_id, Nic.removed.is_(None),
                                          Nic.ip4_address.in_(candidates))
     if locking:
+        # A locking read sees the latest committed NICs (not a MariaDB snapshot older than the network's lock).
+        # Through the network_id index it locks this network's NIC rows, as the allocation always has: through
+        # the address index it would take gap locks on the address, which other networks' NICs share, and two
+        # allocations in different networks deadlocked on them.
         stmt = stmt.with_for_update()
+        for dialect in ("mysql", "mariadb"):
+            stmt = stmt.with_hint(Nic, "FORCE INDEX (ix_nics_network_id)", dialect)
     out = {ip for ip in session.scalars(stmt) if ip is not None}
     return out | set(session.scalars(select(NicSecondaryIp.ip4_address).where(
         NicSecondaryIp.network_id == network_id, NicSecondaryIp.ip4_address.in_(candidates))))
