@@ -203,3 +203,20 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
             event.remove(engine, "before_cursor_execute", count)
         assert per_deploy[10] == per_deploy[200], (per_deploy[10], per_deploy[200])
         assert len(server.api("listVirtualMachines", listall="true")["virtualmachine"]) == 201
+
+
+def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, tmp_path: Path) -> None:
+    """The allocator starts from a hint past the used addresses; an address given back below it is found again
+    (CloudStack hands out a free address of the network; devcloud the lowest)."""
+    from tests.api.test_autoscale import advanced_sim_zone
+    from tests.api.test_vm_lifecycle import deploy
+
+    api = server.api
+    for zone in advanced_sim_zone(server, tmp_path, hosts=1, cpus=16):
+        vms = [deploy(api, zone, name=f"vm-{i}") for i in range(4)]
+        ips = [vm["nic"][0]["ipaddress"] for vm in vms]
+        assert len(set(ips)) == 4
+        api.run("destroyVirtualMachine", id=vms[1]["id"], expunge=True)
+        again = deploy(api, zone, name="vm-again")
+        assert again["nic"][0]["ipaddress"] == ips[1]
+        assert deploy(api, zone, name="vm-next")["nic"][0]["ipaddress"] not in ips

@@ -48,8 +48,7 @@ def dotted(n: int) -> str:
 
 
 def _hints(session: Session) -> dict[tuple[int, int, int], int]:
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
+    engine = session.get_bind().engine  # an Engine's .engine is itself; a Connection's is its engine
     with _LOCK:
         return _HINTS.setdefault(engine, {})
 
@@ -94,7 +93,8 @@ def first_free(session: Session, network_id: int, lo: int, hi: int, reserved: It
     return None
 
 
-def _lower(engine: Any, released: Iterable[tuple[int, str]]) -> None:
+def _lower(bind: Any, released: Iterable[tuple[int, str]]) -> None:
+    engine = getattr(bind, "engine", None)
     if not isinstance(engine, Engine):
         return
     with _LOCK:
