@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +16,43 @@ from management.db import limits
 
 _MODE = "devcloud_sqlite_begin"
 _WROTE = "devcloud_sqlite_wrote"
+_HOLDS = "devcloud_sqlite_holds_writer_turn"
+BUSY_TIMEOUT = 30.0
+
+
+class WriterTurns:
+    """First come, first served turns at SQLite's single write lock among this process' threads.
+
+    Without it every writer that finds the lock taken sleeps in SQLite's busy handler (1 ms, growing to 100 ms
+    between tries) and whoever tries at the right moment wins: under a few dozen concurrent writers one of them
+    could lose every try for the whole busy timeout and fail with "database is locked", and the lock sat idle
+    during the sleeps. Here a writer waits for its turn in arrival order and is woken the moment the previous
+    writer's connection goes back to the pool (after its COMMIT or ROLLBACK)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[object] = deque()
+        self._busy = False
+
+    def acquire(self, timeout: float = BUSY_TIMEOUT) -> None:
+        with self._cond:
+            if not self._busy and not self._queue:
+                self._busy = True
+                return
+            me = object()
+            self._queue.append(me)
+            try:
+                if not self._cond.wait_for(lambda: not self._busy and self._queue[0] is me, timeout):
+                    raise sqlite3.OperationalError("database is locked")
+                self._busy = True
+            finally:
+                self._queue.remove(me)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
 
 def make_engine(url: str) -> Engine:
@@ -34,6 +74,8 @@ def make_engine(url: str) -> Engine:
             # Let SQLAlchemy issue BEGIN itself so that write transactions start as IMMEDIATE (see below).
             dbapi_conn.isolation_level = None
 
+        turns = WriterTurns()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             # Writers BEGIN IMMEDIATE: taking the write lock up front means a read-then-write transaction can
@@ -41,7 +83,23 @@ def make_engine(url: str) -> Engine:
             # they run beside a writer under WAL.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
             conn.info[_MODE], conn.info[_WROTE] = mode, False
-            conn.exec_driver_sql("BEGIN " + mode)
+            if mode == "IMMEDIATE" and not conn.info.get(_HOLDS):
+                turns.acquire()
+                conn.info[_HOLDS] = True
+            try:
+                conn.exec_driver_sql("BEGIN " + mode)
+            except BaseException:
+                if conn.info.pop(_HOLDS, False):
+                    turns.release()
+                raise
+
+        def _end_turn(_dbapi_conn, record, *_args):  # type: ignore[no-untyped-def]
+            if record is not None and record.info.pop(_HOLDS, False):
+                turns.release()
+
+        # The transaction ended (COMMIT/ROLLBACK done) when its connection goes back to the pool (or is dropped).
+        event.listen(engine, "checkin", _end_turn)
+        event.listen(engine, "invalidate", _end_turn)
 
         @event.listens_for(engine, "before_cursor_execute")
         def _sqlite_writes(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]

@@ -23,19 +23,27 @@ class TTLCache(Generic[V]):
         self.max_entries = max_entries
         self._data: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # moves on every invalidation: a load that raced with one is not kept
         if watch:
             _WATCHERS.append((watch, self))
 
-    def get(self, key: Hashable, load: Callable[[], V]) -> V:
+    def get(self, key: Hashable, load: Callable[[], V], session: Session | None = None) -> V:
+        """The cached value or ``load()``'s; given the reading ``session``, a session that has changed what this
+        cache watches (not committed yet) reads through, so it sees its own change."""
+        if session is not None and self in session.info.get("stale_caches", ()):
+            return load()
         now = time.monotonic()
         with self._lock:
             hit = self._data.get(key)
+            generation = self._generation
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         value = load()
         if value is None:
             return value  # misses are not cached: unknown keys from clients must not grow the cache
         with self._lock:
+            if generation != self._generation:
+                return value
             if len(self._data) >= self.max_entries:
                 self._data.clear()
             self._data[key] = (now, value)
@@ -44,6 +52,7 @@ class TTLCache(Generic[V]):
     def invalidate(self) -> None:
         with self._lock:
             self._data.clear()
+            self._generation += 1
 
 
 @event.listens_for(Session, "after_flush")

@@ -25,6 +25,7 @@ from management.errors import ParamError
 from management.models.events import Configuration
 from management.models.governance import ScopedConfiguration
 from management.models.infra import Cluster, Zone
+from management.services.cache import TTLCache
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "settings.tsv"
 NOT_ACTED_ON = " (devcloud keeps this value but does not act on it)"
@@ -195,6 +196,18 @@ _CLUSTER_COLUMNS = {"cpu.overprovisioning.factor": "cpu_overcommit_ratio",
                     "mem.overprovisioning.factor": "mem_overcommit_ratio"}
 
 
+# (engine, name) -> global value: a deploy reads half a dozen settings. Dropped when this process commits a change
+# to a setting (updateConfiguration), within the TTL for another server's change. Keyed by the engine object, not
+# its URL: a new engine on the same database (a restart in tests) starts empty.
+_GLOBAL: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,))
+
+
+def global_value(session: Session, name: str) -> str | None:
+    """The global row's value of setting ``name`` (None when the row is missing or NULL; a miss is not cached)."""
+    return _GLOBAL.get((session.get_bind(), name), lambda: session.scalar(
+        select(Configuration.value).where(Configuration.name == name)), session)
+
+
 def register(name: str, default: str | None, category: str, description: str, scope: str | None = None) -> None:
     """A setting owned by a feature module (seeded like the ones above; the module is imported before bootstrap)."""
     SETTINGS.setdefault(name, (default, category, scope, description))  # type: ignore[arg-type]
@@ -256,7 +269,7 @@ def get(session: Session, name: str, default: str | None = None, *, zone: Zone |
         scoped = zone_overrides(zone).get(name)
         if scoped is not None:
             return scoped
-    value = session.scalar(select(Configuration.value).where(Configuration.name == name))
+    value = global_value(session, name)
     if value is None:
         return default if default is not None else SETTINGS.get(name, (None,))[0]
     return value
@@ -264,7 +277,7 @@ def get(session: Session, name: str, default: str | None = None, *, zone: Zone |
 
 def _ratio_text(session: Session, name: str, value: float) -> str:
     """A cluster ratio as text: the global value's spelling when equal, else the shortest form ("2", "1.5")."""
-    glob = session.scalar(select(Configuration.value).where(Configuration.name == name))
+    glob = global_value(session, name)
     try:
         if glob is not None and float(glob) == value:
             return glob

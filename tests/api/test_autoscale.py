@@ -22,13 +22,14 @@ from tests.conftest import ApiClient, InProcess
 pytestmark = pytest.mark.api
 
 
-def advanced_sim_zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """An advanced simulator zone (one host) with a guest VLAN range and a public range."""
+def advanced_sim_zone(server: InProcess, tmp_path: Path, **kw: Any) -> Iterator[dict[str, Any]]:
+    """An advanced simulator zone (one host unless ``hosts=``; ``kw`` as for sim_zone) with a guest VLAN range and
+    a public range."""
     import ipaddress
 
     from management.models.infra import PhysicalNetwork, PublicIpAddress, TrafficType, VlanIpRange, Zone
 
-    for z in sim_zone(server, tmp_path, network_type="Advanced", hosts=1):
+    for z in sim_zone(server, tmp_path, **{"network_type": "Advanced", "hosts": 1, **kw}):
         with server.server.runtime.db.session() as s:
             row = s.query(Zone).filter_by(uuid=z["zone"]).one()
             row.guest_cidr = "10.9.0.0/24"

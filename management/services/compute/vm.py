@@ -207,6 +207,11 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     userdata = validate_userdata(req.userdata)
     password = new_password() if tmpl.password_enabled else None
     details = dict(req.details or {})
+    if not req.networks and zone.network_type == "Advanced":
+        # The account's default network before the VM row (as CloudStack does): inserting the VM takes a shared
+        # lock on the account row (its foreign key), and the default network's account lock taken after it
+        # deadlocked concurrent first deploys of the account on MariaDB.
+        req.networks = [networks_service.default_network(session, req.owner, zone)]
     vm = VirtualMachine(
         instance_name="i-pending", name=req.name or "pending", display_name=req.displayname or req.name,
         vm_type="User", account_id=req.owner.id, domain_id=req.owner.domain_id, user_id=req.user_id,

@@ -82,10 +82,13 @@ def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: Life
                                                    VirtualMachine.removed.is_(None)))
         if vm is None or vm.state in fsm.TRANSITIONAL:
             return
-        vm_id, seen = vm.id, vm.update_count
+        vm_id, seen, state, vm_host, last_host = vm.id, vm.update_count, vm.state, vm.host_id, vm.last_host_id
     info = driver.get_domain(ev.vm_uuid)
     power = info.state if info is not None else None
-    reconcile_vm(runtime, vm_id, host_id, power, seen)
+    # Most events confirm what the database says (the job that started the VM already recorded it): no write
+    # transaction for those, the SQLite write lock is what concurrent deploys queue for.
+    if _differs(state, vm_host, last_host, host_id, power):
+        reconcile_vm(runtime, vm_id, host_id, power, seen)
 
 
 def _differs(state: str, vm_host: int | None, last_host: int | None, host_id: int, power: PowerState | None) -> bool:

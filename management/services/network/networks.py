@@ -41,7 +41,7 @@ from management.models.offerings import NetworkOffering
 from management.models.rules import NetworkRule
 from management.services import access
 from management.services.context import Caller
-from management.services.network import guest_vlans, ipam, network_details, quarantine, routed_spec
+from management.services.network import guest_vlans, ip_index, ipam, network_details, quarantine, routed_spec
 from management.services.network import network_offerings as offerings
 from management.services.platform import usage
 
@@ -514,7 +514,6 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
         return None
     # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
     session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
-    used = used_ips(session, net, locking=True)
     spans: list[tuple[ipaddress.IPv4Network, str | None, str | None, str | None]] = []
     if net.guest_type == "Shared":
         for r in _ip_ranges(session, net):
@@ -531,11 +530,14 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
             addr = ipam.check_ip(requested)
             if addr in cidr and (start is None or end is None
                                  or int(ipam.check_ip(start)) <= int(addr) <= int(ipam.check_ip(end))):
+                used = ip_index.taken(session, net.id, [str(addr)], locking=True)
                 chosen = ipam.check_requested(cidr, requested, used, gateway=gw, start=start, end=end)
                 return chosen, gw or "", str(cidr.netmask)
         raise ParamError(f"IP address {requested} is outside the network's IP ranges")
     for cidr, start, end, gw in spans:
-        free = ipam.first_free(cidr, used, start=start, end=end, reserved=[gw] if gw else [])
+        lo = max(int(ipam.check_ip(start)) if start else 0, int(cidr.network_address) + 1)
+        hi = min(int(ipam.check_ip(end)) if end else 1 << 32, int(cidr.broadcast_address) - 1)
+        free = ip_index.first_free(session, net.id, lo, hi, reserved=[gw] if gw else [])
         if free is not None:
             return free, gw or "", str(cidr.netmask)
     raise InsufficientCapacity(f"Insufficient address capacity: no free IP address left in network {net.name}")
