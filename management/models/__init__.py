@@ -16,9 +16,9 @@ from management.models.autoscale import (
 from management.models.backups import Backup, BackupOffering, BackupRepository, BackupSchedule, VmBackupOffering
 from management.models.compute import InstanceGroup, SSHKeyPair, VirtualMachine
 from management.models.ec2 import Ec2ClientToken
+from management.models.events import Configuration, Event, ResourceTag
 from management.models.gpu import GpuCard, GpuDevice, VgpuProfile
 from management.models.ha_config import HAConfig
-from management.models.events import Configuration, Event, ResourceTag
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
     Cluster,
@@ -40,7 +40,6 @@ from management.models.lb_policies import LbHealthCheckPolicy, LbStickinessPolic
 from management.models.network import Network, Nic
 from management.models.network_access import CniConfiguration, NetworkPermission
 from management.models.nic_secondary_ips import NicSecondaryIp
-from management.models.storage_network import StorageNetworkIpRange
 from management.models.objectstore import Bucket, ObjectStore
 from management.models.offerings import DiskOffering, NetworkOffering, OsCategory, OsType, ServiceOffering
 from management.models.platform import (
@@ -101,6 +100,7 @@ from management.models.storage_admin import (
     SecondaryStorageSelector,
     StorageAccessGroup,
 )
+from management.models.storage_network import StorageNetworkIpRange
 from management.models.vm_snapshots import VMSnapshot
 from management.models.volume_store import VolumeStoreRef
 from management.models.vpc import (

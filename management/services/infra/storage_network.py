@@ -57,7 +57,8 @@ def create(s: Session, pod: Pod, *, start: str, end: str | None, gateway: str, n
     _v4(gateway, "gateway")
     if vlan is not None and not 0 <= vlan <= 4095:
         raise ParamError(f"Invalid VLAN id {vlan}: it must be between 0 and 4095")
-    carriers = s.scalars(select(TrafficType.id).join(PhysicalNetwork, PhysicalNetwork.id == TrafficType.physical_network_id)
+    carriers = s.scalars(select(TrafficType.id)
+                         .join(PhysicalNetwork, PhysicalNetwork.id == TrafficType.physical_network_id)
                          .where(PhysicalNetwork.zone_id == pod.zone_id, PhysicalNetwork.removed.is_(None),
                                 TrafficType.traffic_type == "Storage")).all()
     if not carriers:

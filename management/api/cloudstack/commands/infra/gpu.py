@@ -15,7 +15,6 @@ from management.api.cloudstack.registry import (
     ApiType,
     ListParams,
     Long,
-    ParamInfo,
     Params,
     Ref,
     api_command,

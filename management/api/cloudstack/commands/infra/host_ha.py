@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from management.api.cloudstack.commands.infra.hosts import host_resp
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import ADMIN, Params, Ref, api_command
-from management.api.cloudstack.commands.infra.hosts import host_resp
 from management.api.cloudstack.schemas_infra import HostResp
 from management.api.cloudstack.schemas_platform import JobResp
 from management.models.ha_config import HAConfig
