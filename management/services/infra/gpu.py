@@ -6,7 +6,9 @@ here have no GPU: discovery finds nothing new, so a host's list is what was regi
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import TypeVar
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
@@ -15,10 +17,11 @@ from management.models.gpu import GpuCard, GpuDevice, VgpuProfile
 from management.models.infra import Host
 
 DEVICE_TYPES = ("PCI", "MDEV", "VGPUOnly")
+_Row = TypeVar("_Row", GpuCard, VgpuProfile, GpuDevice)
 PASSTHROUGH = "passthrough"  # the profile every card gets: the whole card given to one VM
 
 
-def _live(model: type[GpuCard] | type[VgpuProfile] | type[GpuDevice]):  # type: ignore[no-untyped-def]
+def _live(model: type[_Row]) -> Select[_Row]:
     return select(model).where(model.removed.is_(None))
 
 
