@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_storage_network import failed
 from tests.api.test_vm_lifecycle import sim, sim_zone
 from tests.conftest import ApiClient, InProcess
 
@@ -19,12 +20,6 @@ pytestmark = pytest.mark.api
 @pytest.fixture
 def zone(server: InProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
     yield from sim_zone(server, tmp_path, hosts=1)
-
-
-def failed(api: ApiClient, command: str, **params: Any) -> tuple[int, str]:
-    job = api.wait(api(command, params)["jobid"])
-    assert job["jobstatus"] == 2, job
-    return job["jobresultcode"], job["jobresult"]["errortext"]
 
 
 def test_ha_configuration(api: ApiClient, server: InProcess, zone: dict[str, Any]) -> None:
