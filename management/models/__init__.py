@@ -26,6 +26,8 @@ from management.models.governance import (
     ResourceLimit,
     ScopedConfiguration,
 )
+from management.models.gpu import GpuCard, GpuDevice, VgpuProfile
+from management.models.ha_config import HAConfig
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User, UserSession
 from management.models.infra import (
     Cluster,
@@ -114,6 +116,7 @@ from management.models.storage_admin import (
     SecondaryStorageSelector,
     StorageAccessGroup,
 )
+from management.models.storage_network import StorageNetworkIpRange
 from management.models.usage import UsageEvent, UsageRecord
 from management.models.userdata import UserData
 from management.models.vm_snapshots import VMSnapshot
@@ -165,4 +168,6 @@ __all__ = [
     "Alert", "GuestOsMapping", "HypervisorCapability", "LoadBalancerCertMap", "Project", "ProjectAccount",
     "ProjectInvitation", "ProjectRole", "ProjectRolePermission", "Region", "ResourceLimit", "ScopedConfiguration",
     "SslCert", "UsageEvent", "UsageRecord", "UserData",
+    # core extras: GPU catalogue, host HA configuration, storage network ranges
+    "GpuCard", "GpuDevice", "HAConfig", "StorageNetworkIpRange", "VgpuProfile",
 ]

@@ -23,6 +23,7 @@ import logging
 from management.errors import ConcurrentOperation
 from management.models.infra import Host
 from management.services import alerting
+from management.services.ha import config as ha_config
 from management.services.ha import providers, vmha
 from management.services.infra import hostmonitor
 from management.services.infra import hosts as hosts_service
@@ -41,6 +42,10 @@ def investigate(runtime: Runtime, host_id: int) -> str:
         found = providers.for_hypervisor(host.hypervisor_type)
         provider = found[0] if found else None
         target = providers.target(host)
+        switched_off = not ha_config.applies(s, host)
+    if provider is not None and switched_off:
+        return _set_status(runtime, host_id, "Down", f"Host {target.name} does not answer; HA is disabled for it "
+                           f"(host, cluster or zone): it is not investigated or fenced, its VMs are not restarted")
     if provider is None:
         return _set_status(runtime, host_id, "Down", f"Host {target.name} does not answer; there is no HA provider "
                            f"for {target.hypervisor}: it is not investigated or fenced, its VMs are not restarted")
