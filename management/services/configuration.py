@@ -13,6 +13,7 @@ value; every other cluster, storage pool, image store, domain and account value 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -372,6 +373,8 @@ def _validate(name: str, value: str | None) -> None:
     except ValueError:
         return
     try:
-        float(value)
+        number = float(value)
     except ValueError:
-        raise ParamError(f"Invalid value {value} for configuration {name}: a number is expected") from None
+        number = math.nan
+    if not math.isfinite(number):  # Python reads "nan" and "inf"; CloudStack's parseInt/parseFloat do not
+        raise ParamError(f"Invalid value {value} for configuration {name}: a number is expected")

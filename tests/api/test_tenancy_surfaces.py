@@ -142,6 +142,10 @@ def test_settings_catalogue_and_scopes(api: ApiClient, zone: dict[str, Any]) -> 
     assert c["configuration"]["value"] == "30"
     status, err = api.error("updateConfiguration", name="consoleproxy.sslEnabled", value="maybe")
     assert status == 431
+    for odd in ("nan", "inf", "-Infinity", "abc"):  # a number setting keeps its value
+        status, err = api.error("updateConfiguration", name="storage.pool.disk.wait", value=odd)
+        assert status == 431 and "a number is expected" in err["errortext"], err
+    assert api("listConfigurations", name="storage.pool.disk.wait")["configuration"][0]["value"] == "60"
     api("updateConfiguration", name="default.ui.page.size", value="50")
     assert api("resetConfiguration", name="default.ui.page.size")["configuration"]["value"] == "20"
     assert api.error("updateConfiguration", name="max.account.user.vms", value="1", domainid=dom["id"])[0] == 431

@@ -32,7 +32,7 @@ from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
 from management.services import access, limits
 from management.services.context import CallContext
-from management.services.identity import identity
+from management.services.identity import identity, rbac
 from management.services.listing import keyword_filter, paginate, same_name
 from management.services.tags import register as register_taggable
 
@@ -734,10 +734,9 @@ class CreateRolePermissionParams(Params):
              since="4.9.0", description="Adds an API permission to a role")
 def create_role_permission(ctx: CallContext, p: CreateRolePermissionParams) -> RolePermissionResp:
     role: Role = ctx.refs["roleid"]
-    if p.permission.lower() not in ("allow", "deny"):
-        raise ParamError("permission must be allow or deny")
+    permission = rbac.permission_value(p.permission)
     last = ctx.session.scalar(select(func.max(RolePermission.sort_order)).where(RolePermission.role_id == role.id))
-    rp = RolePermission(role_id=role.id, rule=p.rule, permission=p.permission.upper(), description=p.description,
+    rp = RolePermission(role_id=role.id, rule=p.rule, permission=permission, description=p.description,
                         sort_order=(last or 0) + 1)
     ctx.session.add(rp)
     ctx.session.flush()
@@ -757,22 +756,8 @@ class UpdateRolePermissionParams(Params):
              description="Updates a role permission order")
 def update_role_permission(ctx: CallContext, p: UpdateRolePermissionParams) -> Success:
     role: Role = ctx.refs["roleid"]
-    if p.ruleid and p.permission:
-        rp: RolePermission = ctx.refs["ruleid"]
-        if rp.role_id != role.id:
-            raise ParamError("The rule does not belong to the role")
-        if p.permission.lower() not in ("allow", "deny"):
-            raise ParamError("permission must be allow or deny")
-        rp.permission = p.permission.upper()
-    elif p.ruleorder:
-        rules = {r.uuid: r for r in ctx.session.scalars(select(RolePermission)
-                                                        .where(RolePermission.role_id == role.id))}
-        if set(p.ruleorder) != set(rules):
-            raise ParamError("ruleorder must list every rule of the role exactly once")
-        for i, uuid in enumerate(p.ruleorder):
-            rules[uuid].sort_order = i
-    else:
-        raise ParamError("Either ruleid with permission, or ruleorder, must be given")
+    rules = list(ctx.session.scalars(select(RolePermission).where(RolePermission.role_id == role.id)))
+    rbac.update_rule(ctx.refs.get("ruleid"), p.permission, p.ruleorder, rules, noun="role", rule_param="ruleid")
     return Success()
 
 

@@ -39,6 +39,7 @@ from management.models.projects import (
 from management.services import access, limits, tags
 from management.services.context import CallContext
 from management.services.identity import projects as svc
+from management.services.identity import rbac
 from management.services.listing import keyword_filter, paginate, same_name, tags_filter
 
 access.register_entity("Project", Project, "owned", visible=lambda s, c, row, kind: _visible(s, c, row, kind))
@@ -639,12 +640,11 @@ class CreateProjectRolePermissionParams(Params):
 def create_project_role_permission(ctx: CallContext, p: CreateProjectRolePermissionParams) -> ProjectRolePermissionResp:
     project = _modifiable(ctx, "projectid")
     role = _role_of(ctx, project, "projectroleid")
-    if p.permission.lower() not in ("allow", "deny"):
-        raise ParamError("Values for permission parameter should be: allow or deny")
+    permission = rbac.permission_value(p.permission)
     last = ctx.session.scalar(select(func.max(ProjectRolePermission.sort_order))
                               .where(ProjectRolePermission.project_role_id == role.id))
     rp = ProjectRolePermission(project_id=project.id, project_role_id=role.id, rule=p.rule,
-                               permission=p.permission.upper(), description=p.description,
+                               permission=permission, description=p.description,
                                sort_order=(last or 0) + 1)
     ctx.session.add(rp)
     ctx.session.flush()
@@ -687,22 +687,10 @@ class UpdateProjectRolePermissionParams(Params):
 def update_project_role_permission(ctx: CallContext, p: UpdateProjectRolePermissionParams) -> Success:
     project = _modifiable(ctx, "projectid")
     role = _role_of(ctx, project, "projectroleid")
-    if p.projectrolepermissionid and p.permission:
-        rp: ProjectRolePermission = ctx.refs["projectrolepermissionid"]
-        if rp.project_role_id != role.id:
-            raise ParamError("The rule does not belong to the project role")
-        if p.permission.lower() not in ("allow", "deny"):
-            raise ParamError("Values for permission parameter should be: allow or deny")
-        rp.permission = p.permission.upper()
-    elif p.ruleorder:
-        rules = {r.uuid: r for r in ctx.session.scalars(select(ProjectRolePermission)
-                                                        .where(ProjectRolePermission.project_role_id == role.id))}
-        if set(p.ruleorder) != set(rules):
-            raise ParamError("ruleorder must list every rule of the project role exactly once")
-        for i, uuid in enumerate(p.ruleorder):
-            rules[uuid].sort_order = i
-    else:
-        raise ParamError("Either projectrolepermissionid with permission, or ruleorder, must be given")
+    rules = list(ctx.session.scalars(select(ProjectRolePermission)
+                                     .where(ProjectRolePermission.project_role_id == role.id)))
+    rbac.update_rule(ctx.refs.get("projectrolepermissionid"), p.permission, p.ruleorder, rules,
+                     noun="project role", rule_param="projectrolepermissionid")
     return Success()
 
 
