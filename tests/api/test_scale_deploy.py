@@ -9,26 +9,25 @@ time of this test on a 2-core machine is in bench/README.md.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from appliance import zonespec
 from appliance.client import CloudClient
 from appliance.deploy import Deployer
 from management.api.cloudstack.signing import sign
-from tests.conftest import InProcess, Served
+from tests.conftest import Served
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]
 
-VMS = 2000
+# 2,000 on SQLite (the single writer is what starved a transaction); 500 on MariaDB, enough for the InnoDB deadlocks
+# between concurrent allocations in one account to show (1,818 of 2,000 requests lost to them before the fix)
+VMS_BY_BACKEND = {"sqlite": 2000, "mariadb": 500}
 CLIENTS = 16
 # 16 simulated hosts of 64 cores x 2000 MHz and 256 GiB: 256 Small Instances each (500 MHz, 512 MiB), 3,480 below the
 # cluster's 85 % threshold. Four 1 TiB pools (x2 overprovisioning, 85 %): ~3,480 root disks of 2 GiB.
@@ -92,7 +91,8 @@ def _in_threads(work: Callable[[int, Signed], None], served: Served) -> None:
 
 
 @pytest.mark.timeout(1800)
-def test_two_thousand_concurrent_deploys_all_run(served_factory: Callable[..., Served]) -> None:
+def test_two_thousand_concurrent_deploys_all_run(served_factory: Callable[..., Served], backend: Any) -> None:
+    vms = VMS_BY_BACKEND[backend.name]
     served = served_factory()
     client = CloudClient(served.endpoint, served.apikey, served.secretkey, poll_interval=0.05, job_timeout=120)
     Deployer(client).deploy(_zone("s"))
@@ -112,7 +112,7 @@ def test_two_thousand_concurrent_deploys_all_run(served_factory: Callable[..., S
     refused: list[str] = []
 
     def submit(k: int, call: Signed) -> None:
-        for i in range(k, VMS, CLIENTS):
+        for i in range(k, vms, CLIENTS):
             status, body = call("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=offering["id"],
                                 templateid=template["id"], name=f"vm-{i}")
             if status == 200:
@@ -122,7 +122,7 @@ def test_two_thousand_concurrent_deploys_all_run(served_factory: Callable[..., S
 
     _in_threads(submit, served)
     assert refused == []
-    assert len(jobs) == VMS
+    assert len(jobs) == vms
 
     results: dict[int, dict[str, Any]] = {}
 
@@ -142,81 +142,20 @@ def test_two_thousand_concurrent_deploys_all_run(served_factory: Callable[..., S
                 time.sleep(1)
 
     _in_threads(await_jobs, served)
-    assert len(results) == VMS, f"{VMS - len(results)} jobs still pending"
+    assert len(results) == vms, f"{vms - len(results)} jobs still pending"
     failed = {i: r for i, r in results.items() if r["status"] != 200 or r.get("jobstatus") != 1}
     assert failed == {}, list(failed.values())[:5]
     assert {r["jobresult"]["virtualmachine"]["state"] for r in results.values()} == {"Running"}
 
     c = Signed(served)
     running: list[dict[str, Any]] = []
-    for page in range(1, VMS // 500 + 2):
+    for page in range(1, vms // 500 + 2):
         status, body = c("listVirtualMachines", listall="true", state="Running", page=str(page), pagesize="500")
         assert status == 200, body
         running += body.get("virtualmachine", [])
     c.http.close()
-    assert len(running) == VMS
-    assert sorted(vm["name"] for vm in running) == sorted(f"vm-{i}" for i in range(VMS))
+    assert len(running) == vms
+    assert sorted(vm["name"] for vm in running) == sorted(f"vm-{i}" for i in range(vms))
     addresses = [vm["nic"][0]["ipaddress"] for vm in running]
-    assert len(set(addresses)) == VMS  # no address handed out twice
+    assert len(set(addresses)) == vms  # no address handed out twice
     assert "database is locked" not in served.log_path.read_text(errors="replace")
-
-
-
-def _deploy_here(server: InProcess, zone: dict[str, Any], name: str) -> str:
-    """One deployVirtualMachine request and its job, both run in this thread; the job's id."""
-    reply = server.server.dispatcher.handle(
-        [("command", "deployVirtualMachine"), ("response", "json"), ("zoneid", zone["zone"]),
-         ("serviceofferingid", zone["small"]), ("templateid", zone["template"]), ("name", name)], integration=True)
-    assert reply.status == 200, reply.body
-    assert server.server.queue.run_one()
-    return str(json.loads(reply.body)["deployvirtualmachineresponse"]["jobid"])
-
-
-@pytest.mark.timeout(900)
-def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_path: Path) -> None:
-    """The SQL statements of one deploy (request and job) are as many with 200 VMs in the network as with 10: the
-    free address, the host's capacity and the settings are found without reading the other VMs."""
-    from tests.api.test_autoscale import advanced_sim_zone
-
-    me = threading.get_ident()
-    counting = [False]
-    statements = [0]
-
-    def count(*_args: Any) -> None:  # this thread only: the server's background rounds run in their own
-        if counting[0] and threading.get_ident() == me:
-            statements[0] += 1
-
-    for zone in advanced_sim_zone(server, tmp_path, hosts=4, cpus=64, mem_gib=256):
-        server.server.queue.stop()  # the jobs run here, one at a time (run_one)
-        engine = server.server.runtime.db.engine
-        per_deploy: dict[int, int] = {}
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            for i in range(201):
-                counting[0], statements[0] = i in (10, 200), 0
-                jobid = _deploy_here(server, zone, f"vm-{i}")
-                counting[0] = False
-                per_deploy[i] = statements[0]
-                job = server.api("queryAsyncJobResult", jobid=jobid)
-                assert job["jobstatus"] == 1 and job["jobresult"]["virtualmachine"]["state"] == "Running", job
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        assert per_deploy[10] == per_deploy[200], (per_deploy[10], per_deploy[200])
-        assert len(server.api("listVirtualMachines", listall="true")["virtualmachine"]) == 201
-
-
-def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, tmp_path: Path) -> None:
-    """The allocator starts from a hint past the used addresses; an address given back below it is found again
-    (CloudStack hands out a free address of the network; devcloud the lowest)."""
-    from tests.api.test_autoscale import advanced_sim_zone
-    from tests.api.test_vm_lifecycle import deploy
-
-    api = server.api
-    for zone in advanced_sim_zone(server, tmp_path, hosts=1, cpus=16):
-        vms = [deploy(api, zone, name=f"vm-{i}") for i in range(4)]
-        ips = [vm["nic"][0]["ipaddress"] for vm in vms]
-        assert len(set(ips)) == 4
-        api.run("destroyVirtualMachine", id=vms[1]["id"], expunge=True)
-        again = deploy(api, zone, name="vm-again")
-        assert again["nic"][0]["ipaddress"] == ips[1]
-        assert deploy(api, zone, name="vm-next")["nic"][0]["ipaddress"] not in ips

@@ -1,0 +1,77 @@
+"""The deploy path's database work: the statements of one deploy do not grow with the VMs around it, and the
+address allocator finds a released address again. Counts, never times."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import InProcess
+
+pytestmark = pytest.mark.api
+
+
+def _deploy_here(server: InProcess, zone: dict[str, Any], name: str) -> str:
+    """One deployVirtualMachine request and its job, both run in this thread; the job's id."""
+    reply = server.server.dispatcher.handle(
+        [("command", "deployVirtualMachine"), ("response", "json"), ("zoneid", zone["zone"]),
+         ("serviceofferingid", zone["small"]), ("templateid", zone["template"]), ("name", name)], integration=True)
+    assert reply.status == 200, reply.body
+    assert server.server.queue.run_one()
+    return str(json.loads(reply.body)["deployvirtualmachineresponse"]["jobid"])
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)  # the same statements on both backends
+def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_path: Path) -> None:
+    """The SQL statements of one deploy (request and job) are as many with 200 VMs in the network as with 10: the
+    free address, the host's capacity and the settings are found without reading the other VMs."""
+    from tests.api.test_autoscale import advanced_sim_zone
+
+    me = threading.get_ident()
+    counting = [False]
+    statements = [0]
+
+    def count(*_args: Any) -> None:  # this thread only: the server's background rounds run in their own
+        if counting[0] and threading.get_ident() == me:
+            statements[0] += 1
+
+    for zone in advanced_sim_zone(server, tmp_path, hosts=4, cpus=64, mem_gib=256):
+        server.server.queue.stop()  # the jobs run here, one at a time (run_one)
+        engine = server.server.runtime.db.engine
+        per_deploy: dict[int, int] = {}
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for i in range(201):
+                counting[0], statements[0] = i in (10, 200), 0
+                jobid = _deploy_here(server, zone, f"vm-{i}")
+                counting[0] = False
+                per_deploy[i] = statements[0]
+                job = server.api("queryAsyncJobResult", jobid=jobid)
+                assert job["jobstatus"] == 1 and job["jobresult"]["virtualmachine"]["state"] == "Running", job
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert per_deploy[10] == per_deploy[200], (per_deploy[10], per_deploy[200])
+        assert len(server.api("listVirtualMachines", listall="true")["virtualmachine"]) == 201
+
+
+def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, tmp_path: Path) -> None:
+    """The allocator starts from a hint past the used addresses; an address given back below it is found again
+    (CloudStack hands out a free address of the network; devcloud the lowest)."""
+    from tests.api.test_autoscale import advanced_sim_zone
+    from tests.api.test_vm_lifecycle import deploy
+
+    api = server.api
+    for zone in advanced_sim_zone(server, tmp_path, hosts=1, cpus=16):
+        vms = [deploy(api, zone, name=f"vm-{i}") for i in range(4)]
+        ips = [vm["nic"][0]["ipaddress"] for vm in vms]
+        assert len(set(ips)) == 4
+        api.run("destroyVirtualMachine", id=vms[1]["id"], expunge=True)
+        again = deploy(api, zone, name="vm-again")
+        assert again["nic"][0]["ipaddress"] == ips[1]
+        assert deploy(api, zone, name="vm-next")["nic"][0]["ipaddress"] not in ips
