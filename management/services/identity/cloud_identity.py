@@ -24,10 +24,12 @@ def cloud_identifier(session: Session, db: Database) -> str:
     with db.session() as w:  # serialised with other writers: a concurrent first call finds the row made here
         made = w.get(Configuration, NAME)
         if made is None:
-            made = Configuration(name=NAME, value=str(uuid.uuid4()), category="Hidden",
-                                 description="A unique identifier for the cloud.", is_dynamic=False)
+            made = Configuration(name=NAME, category="Hidden", description="A unique identifier for the cloud.",
+                                 is_dynamic=False)
             w.add(made)
-        return made.value or ""
+        if not made.value:  # the settings catalogue seeds the row empty, as CloudStack's schema does
+            made.value = str(uuid.uuid4())
+        return made.value
 
 
 def signature(secret_key: str | None, identifier: str) -> str:
