@@ -296,10 +296,16 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
                 if prev is not None and (busy + idle) > (prev[1] + prev[2]):
                     util = 100.0 * (busy - prev[1]) / ((busy - prev[1]) + (idle - prev[2]))
             running = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
-            vcpus = sum(d.info()[3] for d in running)
+            vcpus = answered = 0
+            for d in running:
+                # a domain destroyed between the listing and this call is gone, not a host failure (the ping
+                # would otherwise mark the host Disconnected whenever VMs are destroyed while it runs)
+                with contextlib.suppress(libvirt.libvirtError):
+                    vcpus += d.info()[3]
+                    answered += 1
             return HostStats(memory_total_bytes=total, memory_used_bytes=max(total - free, 0),
                              memory_free_bytes=min(free, total), cpu_utilization=round(util, 2),
-                             vcpus_allocated=vcpus, domains_running=len(running))
+                             vcpus_allocated=vcpus, domains_running=answered)
         return self._call(q)
 
     # --------------------------------------------------------------------------------------------- domains
