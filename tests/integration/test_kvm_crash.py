@@ -1,6 +1,6 @@
 """kill -9 of the management server in the middle of 50 deploys on a real libvirt host, then a restart on the same
 database: every deploy job ends, a SUCCEEDED one has its domain running, a FAILED one left nothing, and nothing
-is orphaned — no libvirt domain, primary-storage volume or guest bridge that no live VM or network owns.
+is orphaned — no libvirt domain or primary-storage volume that no live VM owns, and the network keeps its bridge.
 
 The guests boot a blank disk (the BIOS finds nothing to boot and idles), so fifty QEMU processes are cheap under
 TCG; what is checked is the server's bookkeeping against libvirt, not the guest OS.
