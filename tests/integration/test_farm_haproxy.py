@@ -132,7 +132,7 @@ def test_haproxy_from_the_role_balances_and_drops_a_killed_server(served_factory
     # Calls go on while the health check has yet to notice: one sent to the dead server is redispatched.
     for i in range(5):
         api("createTags", resourceids=acct["id"], resourcetype="Account",
-            **{f"tags[0].key": f"during-{i}", "tags[0].value": "v"})
+            **{"tags[0].key": f"during-{i}", "tags[0].value": "v"})
     wait_for(lambda: lb.stats()["mgmt-a"]["status"] == "DOWN", timeout=30, interval=0.2,
              what="haproxy's health check to take the killed server out")
     assert lb.stats()["mgmt-b"]["status"] == "UP"
