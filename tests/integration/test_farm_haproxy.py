@@ -143,6 +143,8 @@ def test_haproxy_from_the_role_balances_and_drops_a_killed_server(served_factory
                   **{"tags[0].key": f"after-{i}", "tags[0].value": "v"})["jobid"]
         assert api.wait(job)["jobstatus"] == 1
     after = _calls(lb.stats())
+    print(f"requests per server before the kill: {sent}; after it: "
+          f"{ {name: after[name] - before[name] for name in after} }")
     assert after["mgmt-a"] == before["mgmt-a"], (before, after)  # nothing is sent to the server taken out
     assert after["mgmt-b"] > before["mgmt-b"]
     keys = {t["key"] for t in api("listTags", resourcetype="Account", listall=True)["tag"]}
