@@ -8,6 +8,9 @@
 # generated password are created once; the credentials are kept in $DEVCLOUD_CI_MYSQL_ENV (root-only) so a second
 # run reuses the running server and the same user. The user may create databases named devcloud_* (the tests
 # make a fresh one per session).
+# A farm's database (the mariadb role): DEVCLOUD_CI_MYSQL_BIND sets the address mariadbd listens on when this script
+# starts it, and DEVCLOUD_CI_MYSQL_CLIENTS (space-separated addresses) are the other management hosts that get the
+# same user and grants.
 _devcloud_mariadb() {
     set -euo pipefail
     local datadir="${DEVCLOUD_CI_MYSQL_DATADIR:-/var/lib/mysql}"
@@ -16,6 +19,8 @@ _devcloud_mariadb() {
     local sock="$rundir/mysqld.sock"
     local envfile="${DEVCLOUD_CI_MYSQL_ENV:-/var/lib/devcloud-ci/mysql.env}"
     local log="${DEVCLOUD_CI_MYSQL_LOG:-/var/log/devcloud-ci-mariadb.log}"
+    local bind="${DEVCLOUD_CI_MYSQL_BIND:-127.0.0.1}"
+    local clients="${DEVCLOUD_CI_MYSQL_CLIENTS:-}"
 
     command -v mariadbd >/dev/null || { echo "mariadbd not installed (apt-get install mariadb-server)" >&2; return 1; }
     mkdir -p "$rundir" "$(dirname "$envfile")"
@@ -30,11 +35,11 @@ _devcloud_mariadb() {
             mariadb-install-db --user=mysql --datadir="$datadir" --auth-root-authentication-method=socket \
                 --skip-test-db >/dev/null
         fi
-        echo "mariadb: starting mariadbd on 127.0.0.1:$port (log $log)" >&2
+        echo "mariadb: starting mariadbd on $bind:$port (log $log)" >&2
         touch "$log"; chown mysql:mysql "$log"
         # setsid: the server outlives this shell and is not killed with the CI job's process group.
         setsid mariadbd --user=mysql --datadir="$datadir" --socket="$sock" --port="$port" \
-            --bind-address=127.0.0.1 --pid-file="$rundir/mysqld.pid" --log-error="$log" \
+            --bind-address="$bind" --pid-file="$rundir/mysqld.pid" --log-error="$log" \
             --skip-name-resolve --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
             --max-connections=500 </dev/null >/dev/null 2>&1 &
         local deadline=$((SECONDS + 60))
@@ -72,6 +77,15 @@ GRANT ALL PRIVILEGES ON \`devcloud%\`.* TO '$user'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON \`devcloud%\`.* TO '$user'@'localhost';
 FLUSH PRIVILEGES;
 SQL
+    local client
+    for client in $clients; do
+        "${root[@]}" <<SQL
+CREATE USER IF NOT EXISTS '$user'@'$client' IDENTIFIED BY '$pass';
+ALTER USER '$user'@'$client' IDENTIFIED BY '$pass';
+GRANT ALL PRIVILEGES ON \`devcloud%\`.* TO '$user'@'$client';
+FLUSH PRIVILEGES;
+SQL
+    done
     url="mysql+pymysql://$user:$pass@127.0.0.1:$port/devcloud"
     (umask 077; printf 'DEVCLOUD_TEST_MYSQL_URL=%q\n' "$url" >"$envfile")
     export DEVCLOUD_TEST_MYSQL_URL="$url"

@@ -216,6 +216,37 @@ class FirstVmSpec(_Spec):
     boot_timeout: float = Field(180.0, gt=0, description="seconds until the guest must answer SSH")
 
 
+class ManagementServerSpec(_Spec):
+    name: str = Field(description="inventory name (a host of the playbooks' management group)")
+    address: str
+
+    @field_validator("address")
+    @classmethod
+    def _is_ip(cls, v: str) -> str:
+        return _ip(v)
+
+
+class ManagementSpec(_Spec):
+    """Inventory facts for the playbooks (ignored by the API deployment): the management servers, sharing one
+    database, and the haproxy in front of them."""
+
+    servers: list[ManagementServerSpec] = Field(min_length=1)
+    database: str = Field(description="the server that runs MariaDB for all of them")
+    load_balancer: ManagementServerSpec | None = Field(
+        None, description="haproxy (the management_lb group); needed with more than one server")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ManagementSpec:
+        names = [m.name for m in self.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"management server names must be unique: {names}")
+        if self.database not in names:
+            raise ValueError(f"database {self.database!r} is not one of the management servers {names}")
+        if len(self.servers) > 1 and self.load_balancer is None:
+            raise ValueError("several management servers need a load_balancer in front of them")
+        return self
+
+
 class CloudSpec(_Spec):
     name: str
     description: str = ""
@@ -224,6 +255,7 @@ class CloudSpec(_Spec):
     service_offerings: list[ServiceOfferingSpec] = Field(default_factory=list)
     templates: list[TemplateSpec] = Field(default_factory=list)
     first_vm: FirstVmSpec | None = None
+    management: ManagementSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CloudSpec:

@@ -80,13 +80,13 @@ def proc_mem(pid: int) -> dict[str, float]:
     return out
 
 
-def zone_spec(hosts: int, tag: str, security_groups: bool = False) -> zonespec.CloudSpec:
+def zone_spec(hosts: int, tag: str, security_groups: bool = False, host_query: str = HOST_QUERY) -> zonespec.CloudSpec:
     clusters = []
     for c in range((hosts + HOSTS_PER_CLUSTER - 1) // HOSTS_PER_CLUSTER):
         n = min(HOSTS_PER_CLUSTER, hosts - c * HOSTS_PER_CLUSTER)
         clusters.append({
             "name": f"C{c}-{tag}", "hypervisor": "Simulator",
-            "hosts": [{"url": f"http://sim/{tag}/c{c}/h{i}?{HOST_QUERY}", "username": "root", "password": "password"}
+            "hosts": [{"url": f"http://sim/{tag}/c{c}/h{i}?{host_query}", "username": "root", "password": "password"}
                       for i in range(n)],
             "primary_storage": [{"name": f"PS{c}.{k}-{tag}", "url": f"nfs://10.147.28.6:/export/primary-{tag}-{c}-{k}"}
                                 for k in range(POOLS_PER_CLUSTER)],
@@ -152,9 +152,11 @@ class Signed:
         self.http.close()
 
 
-def deploy_vms(endpoint: str, keys: dict[str, str], z: dict[str, str], total: int, concurrency: int,
+def deploy_vms(endpoint: str | list[str], keys: dict[str, str], z: dict[str, str], total: int, concurrency: int,
                poll: float, progress_every: int) -> dict[str, Any]:
-    """`concurrency` threads, each: submit deployVirtualMachine, poll its job to the end, next."""
+    """`concurrency` threads, each: submit deployVirtualMachine, poll its job to the end, next. Several endpoints
+    (servers of a farm): thread i calls endpoint i mod n."""
+    endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     lock = threading.Lock()
     next_i = [0]
     done = [0]
@@ -163,8 +165,8 @@ def deploy_vms(endpoint: str, keys: dict[str, str], z: dict[str, str], total: in
     polls = [0]
     t0 = time.monotonic()
 
-    def worker() -> None:
-        c = Signed(endpoint, keys["apikey"], keys["secretkey"])
+    def worker(n: int) -> None:
+        c = Signed(endpoints[n % len(endpoints)], keys["apikey"], keys["secretkey"])
         try:
             while True:
                 with lock:
@@ -205,7 +207,7 @@ def deploy_vms(endpoint: str, keys: dict[str, str], z: dict[str, str], total: in
         finally:
             c.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
@@ -319,6 +321,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write_result(path: str | Path, result: dict[str, Any]) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hosts", type=int, default=1000)
@@ -343,10 +352,7 @@ def main() -> None:
     print(table(rows))
     result = {"machine": mach, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": args.quick,
               "aims": {"deploy_total_s": 120, "list_p50_ms": 50, "rss_mb": 300}, "runs": rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

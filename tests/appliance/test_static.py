@@ -23,7 +23,7 @@ pytestmark = pytest.mark.appliance
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("DEVCLOUD_ANSIBLE_TOOLS", "/opt/ansible-tools"))
-GROUPS = {"management", "database", "nfs", "kvm_hosts", "xen_hosts"}
+GROUPS = {"management", "management_lb", "database", "nfs", "kvm_hosts", "xen_hosts"}
 
 
 def _tool(name: str) -> str:
@@ -67,9 +67,27 @@ def test_inventories_share_group_names() -> None:
     assert sandbox == farm == GROUPS
 
 
+def test_farm_inventory_is_the_farm_example() -> None:
+    """The farm inventory's management servers, database host and haproxy are those scenarios/farm-example.yaml
+    shows."""
+    from appliance import zonespec
+
+    mgmt = zonespec.load("farm-example").management
+    assert mgmt is not None and mgmt.load_balancer is not None
+    groups = yaml.safe_load((REPO / "playbooks/inventories/farm/hosts.yml").read_text())["all"]["children"]
+
+    def hosts(group: str) -> dict[str, str | None]:
+        return {name: (h or {}).get("ansible_host") for name, h in (groups[group]["hosts"] or {}).items()}
+
+    assert hosts("management") == {m.name: m.address for m in mgmt.servers}
+    assert hosts("management_lb") == {mgmt.load_balancer.name: mgmt.load_balancer.address}
+    assert list(hosts("database")) == [mgmt.database]
+
+
 def test_every_role_has_argument_specs() -> None:
     roles = [p for p in (REPO / "playbooks/roles").iterdir() if p.is_dir()]
-    assert {"common", "mariadb", "management", "nfs_server", "kvm_host", "xen_host", "datacenter"} <= {
+    assert {"common", "mariadb", "management", "management_lb", "nfs_server", "kvm_host", "xen_host",
+            "datacenter"} <= {
         r.name for r in roles}
     for role in roles:
         spec = yaml.safe_load((role / "meta/argument_specs.yml").read_text())

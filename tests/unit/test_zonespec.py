@@ -68,6 +68,23 @@ def test_farm_example_is_remote_kvm_on_nfs() -> None:
     assert spec.zones[0].secondary_storage[0].url.startswith("nfs://")
 
 
+def test_farm_example_has_two_management_servers_behind_haproxy() -> None:
+    mgmt = zonespec.load("farm-example").management
+    assert mgmt is not None and [m.name for m in mgmt.servers] == ["mgmt1", "mgmt2"]
+    assert mgmt.database == "mgmt1" and mgmt.load_balancer is not None
+
+
+def test_several_management_servers_need_a_load_balancer() -> None:
+    data = zonespec.load("farm-example").model_dump()
+    data["management"]["load_balancer"] = None
+    with pytest.raises(zonespec.SpecError, match="several management servers need a load_balancer"):
+        zonespec.parse(data)
+    data["management"]["servers"] = data["management"]["servers"][:1]
+    data["management"]["database"] = "db9"
+    with pytest.raises(zonespec.SpecError, match="database 'db9' is not one of the management servers"):
+        zonespec.parse(data)
+
+
 def test_state_dir_placeholder(tmp_path: Path) -> None:
     spec = zonespec.load("local", tmp_path)
     assert spec.zones[0].pods[0].clusters[0].primary_storage[0].url == f"file://{tmp_path}/primary"
