@@ -117,3 +117,27 @@ def test_update_host_password_is_sealed_and_checked(server: InProcess, api: ApiC
         assert (status, err["errortext"]) == (431, msg)
     status, err = api.error("updateHostPassword", hostid=kvm, username="root")
     assert status == 431 and "password" in err["errortext"]
+
+
+def test_acquire_and_release_pod_ip_addresses(api: ApiClient, zone: dict[str, Any]) -> None:
+    pod = api("listPods", zoneid=zone["zone"])["pod"][0]
+    first = api("acquirePodIpAddress", zoneid=zone["zone"], podid=pod["id"])["acquirepodipaddress"]
+    assert first["ipaddress"] == pod["startip"][0] == "172.16.15.2"
+    assert first["gateway"] == pod["gateway"] and first["cidr"] == "172.16.15.0" and isinstance(first["id"], int)
+    taken = [api("acquirePodIpAddress", zoneid=zone["zone"], podid=pod["id"])["acquirepodipaddress"]["ipaddress"]
+             for _ in range(8)]
+    # the hosts' own addresses (172.16.15.10 and .11) are never handed out
+    assert taken == [f"172.16.15.{n}" for n in (3, 4, 5, 6, 7, 8, 9, 12)]
+    assert api("releasePodIpAddress", id=first["id"]) == {"success": True}
+    status, err = api.error("releasePodIpAddress", id=first["id"])
+    assert (status, err["errortext"]) == (530, f"Ip Address with id= {first['id']} is not allocated, so do nothing.")
+    again = api("acquirePodIpAddress", zoneid=zone["zone"], podid=pod["id"])["acquirepodipaddress"]
+    assert (again["id"], again["ipaddress"]) == (first["id"], "172.16.15.2")
+    status, err = api.error("releasePodIpAddress", id=99999999)
+    assert (status, err["errortext"]) == (530, "Unable to find ip address by id:99999999")
+    for params in ({}, {"podid": "0e9c4b6a-0000-4000-8000-0000000000bb"}):
+        status, err = api.error("acquirePodIpAddress", zoneid=zone["zone"], **params)
+        assert (status, err["errortext"]) == (535, "No such pod exists")
+    assert api.error("releasePodIpAddress", id="abc")[0] == 431
+    assert api.error("acquirePodIpAddress", zoneid="nope", podid=pod["id"])[0] == 431
+    assert api.client_for(api.new_account()).error("acquirePodIpAddress", zoneid=zone["zone"])[0] == 401
