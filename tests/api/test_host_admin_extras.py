@@ -136,7 +136,7 @@ def test_acquire_and_release_pod_ip_addresses(api: ApiClient, zone: dict[str, An
     status, err = api.error("releasePodIpAddress", id=99999999)
     assert (status, err["errortext"]) == (530, "Unable to find ip address by id:99999999")
     for params in ({}, {"podid": "0e9c4b6a-0000-4000-8000-0000000000bb"}):
-        status, err = api.error("acquirePodIpAddress", zoneid=zone["zone"], **params)
+        status, err = api.error("acquirePodIpAddress", {"zoneid": zone["zone"], **params})
         assert (status, err["errortext"]) == (535, "No such pod exists")
     assert api.error("releasePodIpAddress", id="abc")[0] == 431
     assert api.error("acquirePodIpAddress", zoneid="nope", podid=pod["id"])[0] == 431
