@@ -35,3 +35,24 @@ def test_run_diagnostics_on_a_simulated_router(server: Any) -> None:
     assert status == 431 and "ipaddress" in err["errortext"]
     user = api.client_for(api.new_account())
     assert user.error("runDiagnostics", targetid=r["id"], ipaddress="8.8.8.8", type="ping")[0] == 401
+
+
+def test_diagnostics_data_of_a_simulated_router(server: Any, tmp_path: Any) -> None:
+    from management.models.compute import VirtualMachine
+    from management.models.infra import ImageStore
+
+    api = server.api
+    env = _setup(server)
+    r = api("listRouters", networkid=env["net"]["id"])["router"][0]
+    with server.server.runtime.db.session(write=False) as s:
+        zone_id = s.query(VirtualMachine).filter_by(uuid=r["id"]).one().zone_id
+    assert failure(api, "getDiagnosticsData", targetid=r["id"]) == (
+        530, f"No Secondary storage found in Zone with Id: {zone_id}")
+    with server.server.runtime.db.session() as s:
+        s.add(ImageStore(name="diag", zone_id=zone_id, url=f"file://{tmp_path}", protocol="file", provider="NFS",
+                         local_path=str(tmp_path)))
+    # the simulator keeps no files of its routers
+    assert failure(api, "getDiagnosticsData", targetid=r["id"]) == (
+        530, f"Failed to generate diagnostics zip file in the system VM {r['id']}")
+    user = api.client_for(api.new_account())
+    assert user.error("getDiagnosticsData", targetid=r["id"])[0] == 401

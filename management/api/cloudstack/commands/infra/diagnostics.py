@@ -1,4 +1,5 @@
-"""runDiagnostics: ping, traceroute or arping from a system VM (services/network/router_diagnostics)."""
+"""runDiagnostics (ping, traceroute or arping from a system VM) and getDiagnosticsData (its files and network state
+as a zip in an image store): services/network/router_diagnostics."""
 
 from __future__ import annotations
 
@@ -37,3 +38,25 @@ def run_diagnostics(ctx: CallContext, p: RunDiagnosticsParams) -> RunDiagnostics
     out = router_diagnostics.run(ctx.session, vm, kind, p.ipaddress.strip(), p.params)
     return vm_service.done(ctx.session, RunDiagnosticsResp(stdout=out.stdout, stderr=out.stderr,
                                                            exitcode=str(out.exitcode)))
+
+
+class GetDiagnosticsDataResp(Resp):
+    url: str | None = Field(None, description="Storage URL to download retrieve diagnostics data files")
+
+
+class GetDiagnosticsDataParams(Params):
+    targetid: Annotated[str, Ref("DomainRouter")] = Field(description="the ID of the system VM instance to retrieve "
+                                                          "the diagnostics data files from")
+    files: list[str] | None = Field(None, description="a comma separated list of the router's files to collect "
+                                    "instead of all of them (its network state is always included)")
+
+
+@api_command("getDiagnosticsData", params=GetDiagnosticsDataParams, result_key="diagnostics",
+             response=GetDiagnosticsDataResp, roles=ADMIN, is_async=True, event="SYSTEM.VM.DIAGNOSTICS",
+             entity="DomainRouter", since="4.14.0.0",
+             description="Get diagnostics and files from system VMs")
+def get_diagnostics_data(ctx: CallContext, p: GetDiagnosticsDataParams) -> GetDiagnosticsDataResp:
+    vm = ctx.refs["targetid"]
+    vm_service.release(ctx.session)
+    path = router_diagnostics.collect(ctx.session, vm, [f.strip() for f in p.files or [] if f.strip()])
+    return vm_service.done(ctx.session, GetDiagnosticsDataResp(url=path.as_uri()))
