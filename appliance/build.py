@@ -66,6 +66,8 @@ BASE_PACKAGES = (
     # strongSwan for VPC site-to-site and remote-access VPN
     "nftables", "haproxy", "strongswan-charon", "strongswan-swanctl", "libcharon-extra-plugins",
     "libcharon-extauth-plugins",
+    # runDiagnostics in a router's namespace
+    "iputils-ping", "iputils-arping", "traceroute",
 )
 # Where Debian packages are found without a network: apt's archive cache, the tiny image builder's deb cache, and
 # (last resort) the packages installed on this host, repacked the way dpkg-repack does.

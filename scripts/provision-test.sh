@@ -18,6 +18,7 @@ PKGS=(python3-venv libvirt-dev pkg-config gcc libvirt-daemon-system libvirt-clie
       mariadb-server genisoimage extlinux syslinux-common e2fsprogs binutils dnsmasq-base nftables iproute2 haproxy
       nfs-common busybox dnsutils jq openssh-client openssl make ansible python3-cs python3-sshpubkeys awscli
       strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
+      iputils-ping iputils-arping traceroute
       packer vagrant vagrant-libvirt mmdebstrap yamllint chromium nodejs prometheus)
 
 say() { echo "provision: $*" >&2; }

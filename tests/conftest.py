@@ -45,6 +45,8 @@ NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make t
 
 # Response names that are not <command>response (the registry knows them too; tests must not depend on it).
 _RESPONSE_NAMES = {"restoreVirtualMachine": "restorevmresponse",
+                   "cleanVMReservations": "cleanvmreservationresponse",
+                   "acquirePodIpAddress": "acquirepodipaddress", "releasePodIpAddress": "releasepodipresponse",
                    # CloudStack's own spelling (the commands' s_name), network family
                    "createAutoScalePolicy": "autoscalepolicyresponse",
                    "createAutoScaleVmGroup": "autoscalevmgroupresponse",

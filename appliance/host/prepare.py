@@ -30,6 +30,10 @@ PACKAGES = (
     "nftables",
     "haproxy",
     "iproute2",
+    # runDiagnostics in a router's namespace
+    "iputils-ping",
+    "iputils-arping",
+    "traceroute",
     # VPC VPN: one charon per router namespace, IPsec in user space (kernel-libipsec, in the extra plugins),
     # remote access with XAuth (extauth plugins); swanctl configures it
     "strongswan-charon",

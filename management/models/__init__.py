@@ -75,6 +75,7 @@ from management.models.platform import (
     VmStats,
     VolumeStats,
 )
+from management.models.pod_ips import PodIpAddress
 from management.models.projects import (
     Project,
     ProjectAccount,
@@ -139,6 +140,7 @@ from management.models.vpc import (
 )
 
 __all__ = [
+    "PodIpAddress",
     "Account", "AccountType", "AsyncJob", "Cluster", "ClusterLease", "JobJournal",
     "Configuration", "DiskOffering", "Domain", "Ec2ClientToken",
     "Event",

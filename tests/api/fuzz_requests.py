@@ -33,9 +33,11 @@ INTERNAL_MARKERS = ("Traceback", "sqlite3", "pymysql", "OperationalError", "Inte
 SERVER_FAULTS = {500, 530}
 # 530s CloudStack itself answers to a caller's request (a CloudRuntimeException or INTERNAL_ERROR by design, not a
 # fault), by the start of their text: the 2FA setup of a domain without 2FA, the simulator's mock commands on an
-# unknown mock, createExtension with an unknown type, addNetworkDevice without paramlist
+# unknown mock, createExtension with an unknown type, addNetworkDevice without paramlist, releasePodIpAddress of an
+# address never taken or unknown, assignVirtualMachine over the new owner's limits
 CLOUDSTACK_530 = ("2FA is not enabled for this domain or at global level", "Failed to cleanup mock",
-                  "Failed to query mock", "Invalid type specified - ", "Parameter list is null")
+                  "Failed to query mock", "Invalid type specified - ", "Parameter list is null",
+                  "Unable to find ip address by id:", "Ip Address with id= ", "Failed to move Instance due to [")
 
 TRICKY = ["", " ", "%", "_", "%%", "\\", "'", '"', "' or '1'='1", "\x00", "\r", "\n", "\r\n", "\t", "\x7f", "\x1b[0m",
           "-1", "0", "null", "None", "true", "../../../etc/passwd", "<a>&amp;</a>", "{}", "[]", "a,b", ",,", "\u202e",

@@ -67,3 +67,31 @@ def test_health_checks_of_a_router_nothing_runs(server: Any) -> None:
         "Failed to get health check results due to: Router health checks are not enabled for router ")
     code, text = failure(api, "getRouterHealthCheckResults", routerid=env["net"]["id"])
     assert code == 431 and f"Invalid parameter id value={env['net']['id']} " in text  # a network is no router
+
+
+def test_routers_of_a_simulated_zone_carry_a_link_local_ip(server: Any) -> None:
+    """CloudStack gives every KVM/simulator router a control address from the zone's link-local network
+    (169.254.0.0/16, gateway 169.254.0.1); Marvin's router tests read it as `linklocalip`."""
+    import ipaddress
+
+    api = server.api
+    env = _setup(server)
+    off = api("listNetworkOfferings", name="DefaultIsolatedNetworkOfferingWithSourceNatService")["networkoffering"]
+    other = api("createNetwork", name="second", displaytext="second", networkofferingid=off[0]["id"],
+                zoneid=env["net"]["zoneid"])["network"]
+    from management.models.compute import VirtualMachine
+    from management.models.network import Network
+    from management.services.network import networks
+
+    with server.server.runtime.db.session() as s:  # a NIC on it implements it: it gets its router
+        vm = s.query(VirtualMachine).filter_by(uuid=env["vms"][0]).one()
+        networks.allocate_nics(s, vm, [s.query(Network).filter_by(uuid=other["id"]).one()])
+    routers = api("listRouters", listall=True)["router"]
+    ips = [r["linklocalip"] for r in routers]
+    assert len(ips) >= 2 and len(set(ips)) == len(ips)
+    for ip in ips:
+        addr = ipaddress.IPv4Address(ip)
+        assert addr in ipaddress.IPv4Network("169.254.0.0/16") and ip not in ("169.254.0.0", "169.254.0.1",
+                                                                              "169.254.255.255")
+    r = routers[0]
+    assert api("listRouters", id=r["id"])["router"][0]["linklocalip"] == r["linklocalip"]  # stable

@@ -80,6 +80,16 @@ def zone_routed(session: Session, zone_id: int) -> bool:
                                                 Host.hypervisor_type != "Simulator").limit(1)) is not None
 
 
+LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")  # CloudStack's control.cidr; 169.254.0.1 is its gateway
+
+
+def link_local_ip(router_id: int) -> str:
+    """The control address CloudStack gives a KVM or simulator router from the zone's link-local network; here a
+    record of simulated zones (a namespace router has no control NIC), one per router: 169.254.0.2 upwards."""
+    span = LINK_LOCAL.num_addresses - 3  # neither the network, its gateway .0.1, nor the broadcast address
+    return str(LINK_LOCAL.network_address + 2 + (router_id - 1) % span)
+
+
 def public_bridge_name(session: Session, zone: Zone) -> str:
     return naming.public_bridge(zone.id, naming.cloud_id(session))
 

@@ -44,7 +44,9 @@ def router_resp(ctx: CallContext, vm: VirtualMachine) -> RouterResp:
         guestnetworkid=net.uuid if net else None, guestnetworkname=net.name if net else None,
         account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
         serviceofferingid=so.uuid if so else None, serviceofferingname=so.name if so else None,
-        hypervisor=vm.hypervisor_type, created=vm.created).model_copy(update=_vpc_of(ctx, vm))
+        hypervisor=vm.hypervisor_type, created=vm.created,
+        linklocalip=None if svc.zone_routed(s, vm.zone_id) else svc.link_local_ip(vm.id),
+    ).model_copy(update=_vpc_of(ctx, vm))
 
 
 def _vpc_of(ctx: CallContext, vm: VirtualMachine) -> dict[str, Any]:
