@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", description="server log lines: text, or one JSON "
                                                 "object per line (serve --log-format)")
     job_workers: int = 4
-    job_poll_interval: float = 0.05
+    job_poll_interval: float = Field(default=1.0, description="seconds between looks for jobs queued by other "
+                                     "management servers (this server's own jobs wake a worker at once)")
     heartbeat_interval: float = 5.0
     session_timeout: int = 1800
     # Fault injection for tests and demos (CloudStack's simulator mock configurations play this role there):

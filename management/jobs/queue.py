@@ -5,6 +5,11 @@ compare-and-swap on that pair: a server that was declared dead while it ran a jo
 cannot complete it any more, and the executor's last unit of work (the job's database effect) rolls back with the
 failed swap. The executor completes a job itself, in the transaction of its effect (`Finish`); the queue completes
 only what the executor did not (a crash, an executor without a session).
+
+Waking the workers: a job this process queues (any committed session of this database that added an `AsyncJob`
+row, and `notify()`) wakes one idle worker at once. Jobs queued by another management server (or put back by a
+takeover there) are found by one poller thread, which looks every `poll_interval` seconds with one read (no write
+transaction) for a job that some worker could claim, and wakes a worker only then. Idle workers sleep until woken.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, exists, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from management import logcontext
+from management import logcontext, loops
 from management.db.base import utcnow
 from management.db.session import Database
 from management.errors import UnexpectedError
@@ -34,6 +39,12 @@ IN_PROGRESS, SUCCEEDED, FAILED, CANCELLED = 0, 1, 2, 3
 VERSION = "0.1.0"
 _CONTENTION = (1205, 1213)  # MariaDB: lock wait timeout, deadlock (the server rolled the transaction back)
 CLAIM_ATTEMPTS = 5
+_NEW_JOBS = "queued_jobs"  # session.info: this unit of work added a job row
+
+
+def _note_new_jobs(session: Session, _ctx: object) -> None:
+    if any(isinstance(o, AsyncJob) for o in session.new):
+        session.info[_NEW_JOBS] = True
 
 
 @dataclass(slots=True)
@@ -82,14 +93,29 @@ class JobQueue:
         self.workers = workers
         self.poll_interval = poll_interval
         self._wake = threading.Condition()
-        self._stop = threading.Event()
+        self._signals = 0  # wake-ups not yet taken by a worker (a notify while all were busy is not lost)
+        self._stop = loops.StopEvent()  # the background loops stop with the queue (server.build)
         self._paused = threading.Event()  # fenced: claim nothing more
         self._threads: list[threading.Thread] = []
+        event.listen(db.sessions, "after_flush", _note_new_jobs)
+        event.listen(db.sessions, "after_commit", self._after_commit)
 
     # ---- producer side ------------------------------------------------------------------------------------
     def notify(self) -> None:
         with self._wake:
+            self._signals = min(self._signals + 1, max(self.workers, 1))
             self._wake.notify()
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_NEW_JOBS, False):
+            self.notify()
+
+    def claimable(self) -> bool:
+        """Whether a queued job waits that a worker could claim now (one read; no write lock)."""
+        busy = exists().where(JobSync.instance_uuid == AsyncJob.instance_uuid, JobSync.job_id != AsyncJob.id)
+        with self.db.session(write=False) as s:
+            return s.scalar(select(AsyncJob.id).where(AsyncJob.status == IN_PROGRESS,
+                                                      AsyncJob.executing_msid.is_(None), ~busy).limit(1)) is not None
 
     # ---- claiming -----------------------------------------------------------------------------------------
     def claim(self) -> int | None:
@@ -207,8 +233,20 @@ class JobQueue:
                     continue
             except Exception:
                 log.exception("job worker loop error")
+                self._stop.wait(self.poll_interval)  # e.g. the database is away: do not spin
             with self._wake:
-                self._wake.wait(self.poll_interval)
+                while not self._signals and not self._stop.is_set():
+                    self._wake.wait()
+                self._signals = max(self._signals - 1, 0)
+
+    def _poller(self) -> None:
+        """Jobs queued by other servers: one look every poll_interval, a worker woken only for a claimable one."""
+        while not self._stop.wait(self.poll_interval):
+            try:
+                if not self._paused.is_set() and self.claimable():
+                    self.notify()
+            except Exception:
+                log.exception("job poller error")
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     def pause(self) -> None:
@@ -221,10 +259,12 @@ class JobQueue:
             t = threading.Thread(target=self._worker, name=f"job-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        t = threading.Thread(target=self._poller, name="job-poller", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self.notify()
         with self._wake:
             self._wake.notify_all()
         for t in self._threads:

@@ -18,8 +18,10 @@ _WATCHERS: list[tuple[tuple[type, ...], TTLCache[Any]]] = []
 
 
 class TTLCache(Generic[V]):
-    def __init__(self, ttl: float, *, watch: tuple[type, ...] = (), max_entries: int = 10_000) -> None:
+    def __init__(self, ttl: float, *, watch: tuple[type, ...] = (), max_entries: int = 10_000,
+                 on_invalidate: Callable[[], None] | None = None) -> None:
         self.ttl = ttl
+        self.on_invalidate = on_invalidate  # called after this process committed a change to what it watches
         self.max_entries = max_entries
         self._data: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
@@ -53,6 +55,8 @@ class TTLCache(Generic[V]):
         with self._lock:
             self._data.clear()
             self._generation += 1
+        if self.on_invalidate is not None:
+            self.on_invalidate()
 
 
 @event.listens_for(Session, "after_flush")

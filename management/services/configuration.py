@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from management import loops
 from management.errors import ParamError
 from management.models.events import Configuration
 from management.models.governance import ScopedConfiguration
@@ -199,8 +200,9 @@ _CLUSTER_COLUMNS = {"cpu.overprovisioning.factor": "cpu_overcommit_ratio",
 
 # (engine, name) -> global value: a deploy reads half a dozen settings. Dropped when this process commits a change
 # to a setting (updateConfiguration), within the TTL for another server's change. Keyed by the engine object, not
-# its URL: a new engine on the same database (a restart in tests) starts empty.
-_GLOBAL: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,))
+# its URL: a new engine on the same database (a restart in tests) starts empty. A committed change also wakes the
+# background loops, which read their intervals again (management/loops.py).
+_GLOBAL: TTLCache[str | None] = TTLCache(5.0, watch=(Configuration,), on_invalidate=loops.wake_all)
 
 
 def global_value(session: Session, name: str) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from management import loops
 from management.db.base import utcnow
 from management.models.jobs import AsyncJob
 from management.models.schedules import SchedulerLease
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
 LEASE_SECONDS = 60.0
-TICK = 0.2
 
 Task = Callable[[Runtime, datetime], object]
 TASKS: dict[str, Task] = {}
@@ -108,11 +108,12 @@ def run_once(runtime: Runtime, owner: str | None = None) -> bool:
 
 
 class Scheduler:
+    """Runs a round every `scheduler.interval` seconds (the first at once), sleeping in between."""
+
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._external = stop_event or threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("scheduler", self.interval, lambda: run_once(self.runtime), stop_event=stop_event,
+                                at_start=True)
 
     def interval(self) -> float:
         from management.services import configuration
@@ -121,32 +122,11 @@ class Scheduler:
             return max(configuration.get_float(s, "scheduler.interval", 60.0), 0.05)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         release(self.runtime, self.runtime.msid)
-
-    def _stopping(self) -> bool:
-        return self._stop.is_set() or self._external.is_set()
-
-    def _loop(self) -> None:
-        import time
-
-        last = 0.0
-        while not self._stopping():
-            try:
-                interval = self.interval()
-                if time.monotonic() - last >= interval:
-                    last = time.monotonic()
-                    run_once(self.runtime)
-            except Exception:
-                log.exception("scheduler round failed")
-            self._stop.wait(TICK)
 
 
 def start(runtime: Runtime, stop_event: threading.Event | None = None) -> Scheduler:

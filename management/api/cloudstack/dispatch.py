@@ -341,8 +341,6 @@ class Dispatcher:
             if failed is not None:
                 self._record_failure(caller, spec, failed)
             raise
-        if spec.is_async and self.queue is not None:
-            self.queue.notify()
         out, ctype = render(spec.response_name, body, fmt)
         return Reply(200, out, ctype)
 

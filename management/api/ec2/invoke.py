@@ -88,8 +88,6 @@ class Invoker:
             if failed is not None:
                 d._record_failure(self.caller, spec, failed)  # noqa: SLF001
             raise
-        if spec.is_async and d.queue is not None:
-            d.queue.notify()
         return body
 
     def wait(self, jobid: str, timeout: float = 120.0) -> dict[str, Any]:

@@ -34,8 +34,18 @@ log = logging.getLogger(__name__)
 
 VERSION = "4.22.0.0"
 INTERVAL_KEY, THRESHOLD_KEY = "cluster.heartbeat.interval", "cluster.heartbeat.threshold"
-# Hooks run (in this order) after a round that found peers Down, and once at start: takeover, ownership.
+# Hooks run (in this order) once at start, after a round that saw the membership change, and every HOOKS_EVERY
+# seconds: takeover, ownership.
+HOOKS_EVERY = 60.0
+# Called inside every heartbeat's transaction with (runtime, session) for a quick look at this server's own rows;
+# a hook returns work to run after the transaction, or None (the maintenance state machine, plugins/maintenance).
+ROUND_HOOKS: list[Callable[[Runtime, Session], Callable[[], object] | None]] = []
 PEER_HOOKS: list[Callable[[Runtime, list[str] | None], object]] = []
+
+
+def on_round(hook: Callable[[Runtime, Session], Callable[[], object] | None]) -> None:
+    if hook not in ROUND_HOOKS:
+        ROUND_HOOKS.append(hook)
 
 
 def on_peers_down(hook: Callable[[Runtime, list[str] | None], object]) -> None:
@@ -116,25 +126,39 @@ def _address() -> str:
         return "127.0.0.1"
 
 
-def beat(runtime: Runtime) -> bool:
-    """Writes this server's heartbeat; False when its row is no longer ours (declared Down, or another run)."""
+Peer = tuple[str, int, datetime, str]  # an Up server: msid, runid, last heartbeat, hostname
+
+
+def up_servers(session: Session) -> list[Peer]:
+    return [(m, r, h, n) for m, r, h, n in session.execute(
+        select(ManagementServer.msid, ManagementServer.runid, ManagementServer.last_heartbeat,
+               ManagementServer.hostname).where(ManagementServer.state == "Up", ManagementServer.removed.is_(None)))]
+
+
+def beat_and_look(runtime: Runtime) -> tuple[bool, list[Peer], list[Callable[[], object]]]:
+    """The heartbeat and a look at the peers in one transaction: (our row is still ours, the Up servers, the
+    round hooks' follow-ups)."""
     with runtime.db.session() as s:
         res = s.execute(update(ManagementServer).where(
             ManagementServer.msid == runtime.msid, ManagementServer.runid == runtime.runid,
             ManagementServer.state == "Up").values(last_heartbeat=utcnow()))
-        return res.rowcount == 1  # type: ignore[attr-defined]
+        then = [f for f in (hook(runtime, s) for hook in list(ROUND_HOOKS)) if f is not None]
+        return res.rowcount == 1, up_servers(s), then  # type: ignore[attr-defined]
 
 
-def declare_dead(runtime: Runtime, threshold: float) -> list[str]:
+def declare_dead(runtime: Runtime, threshold: float, up: list[Peer] | None = None) -> list[str]:
     """Sets Down every Up peer silent for longer than `threshold` seconds (one compare-and-swap each, so one
-    peer wins); raises an alert for each. Returns the msids this server declared Down."""
+    peer wins); raises an alert for each. Returns the msids this server declared Down. `up`: the Up servers as
+    just read (a write transaction is opened only when one of them is silent)."""
     cutoff = utcnow() - timedelta(seconds=threshold)
+    if up is None:
+        with runtime.db.session(write=False) as s:
+            up = up_servers(s)
+    silent = [p for p in up if p[0] != runtime.msid and p[2] is not None and p[2] < cutoff]
     down: list[str] = []
+    if not silent:
+        return down
     with runtime.db.session() as s:
-        silent = list(s.execute(select(ManagementServer.msid, ManagementServer.runid, ManagementServer.last_heartbeat,
-                                       ManagementServer.hostname)
-                                .where(ManagementServer.state == "Up", ManagementServer.msid != runtime.msid,
-                                       ManagementServer.last_heartbeat < cutoff)))
         for msid, runid, last, hostname in silent:
             res = s.execute(update(ManagementServer).where(
                 ManagementServer.msid == msid, ManagementServer.runid == runid, ManagementServer.state == "Up",
@@ -189,18 +213,35 @@ class Membership:
 
     def _loop(self) -> None:
         interval = 1.5
+        seen: set[tuple[str, int]] | None = None  # the Up servers (msid, run) when the hooks last ran
+        hooks_ran = time.monotonic()  # start() ran them
         while not self._stop.wait(interval):
             try:
                 with self.runtime.db.session(write=False) as s:
                     t = timing(s, self.runtime)
                 interval = t.interval
-                if not beat(self.runtime):
+                ours, up, then = beat_and_look(self.runtime)
+                if not ours:
                     self.fenced = True
                     log.critical("management server %s was declared Down by its peers (or another process "
                                  "started with its id): it stops taking jobs", self.runtime.msid)
                     self._on_fenced()
                     return
-                run_hooks(self.runtime, declare_dead(self.runtime, t.threshold))
+                for follow_up in then:
+                    try:
+                        follow_up()
+                    except Exception:  # noqa: BLE001 - one hook's failure must not stop the heartbeat
+                        log.exception("heartbeat round hook failed")
+                down = declare_dead(self.runtime, t.threshold, up)
+                view = {(m, r) for m, r, _, _ in up if m not in down}
+                # The takeover and host hooks run when the membership changed (a peer joined, restarted, stopped
+                # or was declared Down here or by another peer), and every HOOKS_EVERY seconds in case a claim or
+                # a host was left to a run that is gone without a change seen here.
+                if down or view != seen or time.monotonic() - hooks_ran >= HOOKS_EVERY:
+                    if seen is not None or down:
+                        run_hooks(self.runtime, down)
+                        hooks_ran = time.monotonic()
+                    seen = view
             except Exception:  # noqa: BLE001 - a database hiccup: try again next round
                 log.exception("heartbeat round failed")
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from management import loops
 from management.db.base import utcnow
 from management.drivers.errors import DriverError
 from management.errors import CloudError, ParamError
@@ -624,35 +625,17 @@ class AutoScaler:
 
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._stop = threading.Event()
-        self._external = stop_event or threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("autoscaler", self._interval, lambda: run_once(self.runtime), stop_event=stop_event)
+
+    def _interval(self) -> float:
+        with self.runtime.db.session(write=False) as s:
+            return configuration.get_float(s, STATS_INTERVAL, 60.0)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="autoscaler", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not (self._stop.is_set() or self._external.is_set()):
-            try:
-                with self.runtime.db.session(write=False) as s:
-                    interval = configuration.get_float(s, STATS_INTERVAL, 60.0)
-            except Exception:
-                interval = 60.0
-            if self._stop.wait(interval if interval > 0 else 5.0):
-                return
-            if interval <= 0 or self._external.is_set():
-                continue
-            try:
-                run_once(self.runtime)
-            except Exception:
-                log.exception("autoscale round failed")
+        self._loop.stop(timeout)
 
 
 def start(runtime: Runtime, stop_event: threading.Event | None = None) -> AutoScaler:

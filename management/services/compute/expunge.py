@@ -8,6 +8,7 @@ import threading
 
 from sqlalchemy import or_, select
 
+from management import loops
 from management.db.base import utcnow
 from management.errors import CloudError
 from management.models.compute import VirtualMachine
@@ -43,9 +44,7 @@ def run_once(runtime: Runtime) -> int:
 class Expunger:
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._stop = threading.Event()
-        self._external = stop_event or threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("expunger", self._interval, lambda: run_once(self.runtime), stop_event=stop_event)
 
     def _interval(self) -> float:
         from management.services import configuration
@@ -54,37 +53,10 @@ class Expunger:
             return max(configuration.get_float(s, "expunge.interval", 86400.0), 0.05)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="expunger", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        import time
-
-        last = checked = time.monotonic()
-        interval = 86400.0
-        first = True
-        while not (self._stop.is_set() or self._external.is_set()):
-            self._stop.wait(0.2)
-            now = time.monotonic()
-            if first or now - checked >= 2.0:  # the setting is re-read every 2 s, not every tick
-                first, checked = False, now
-                try:
-                    interval = self._interval()
-                except Exception:
-                    interval = 60.0
-            if self._stop.is_set() or self._external.is_set() or now - last < interval:
-                continue
-            last = time.monotonic()
-            try:
-                run_once(self.runtime)
-            except Exception:
-                log.exception("expunge round failed")
+        self._loop.stop(timeout)
 
 
 def start(runtime: Runtime, stop_event: threading.Event | None = None) -> Expunger:

@@ -1,8 +1,8 @@
 """VM sync: reconcile what the hypervisors report with the database (CloudStack's VM power-state sync).
 
-A periodic round (`vm.sync.interval` seconds, default 60; re-read every round) asks every Up host this server
-manages (`mgmt_server_id`, services/cluster/ownership.py) for
-`list_domains()` and compares:
+A periodic round (`vm.sync.interval` seconds, default 60; re-read every round and when a setting changes) asks
+every Up host this server manages (`mgmt_server_id`, services/cluster/ownership.py) for `list_domains()` and
+compares:
 
 - a domain Stopped/Crashed out of band while the VM is Running -> Stopped (FollowAgentPowerOffReport), host
   capacity released in the same unit of work;
@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from management import fsm, placement
+from management import fsm, loops, placement
 from management.db.base import utcnow
 from management.drivers.base import HypervisorDriver, LifecycleEvent, PowerState
 from management.drivers.errors import DriverError
@@ -140,8 +140,6 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
     return stopped
 
 
-_TICK = 0.2
-
 
 STUCK = ("Starting", "Stopping", "Expunging")
 
@@ -203,54 +201,22 @@ def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]
 class VmSync:
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._stop = threading.Event()
-        self._external = stop_event or threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("vm-sync", self._interval, self.run_once, stop_event=stop_event)
         self.rounds = 0
         self.orphans: dict[int, list[str]] = {}  # unknown domains named like ours (i-<account>-<vm>-VM)
         self.unmanaged: dict[int, list[str]] = {}  # every other domain the database does not know
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="vm-sync", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _interval(self) -> float:
         from management.services import configuration
 
         with self.runtime.db.session(write=False) as s:
             return max(configuration.get_float(s, "vm.sync.interval", 60.0), 0.05)
-
-    def _stopping(self) -> bool:
-        return self._stop.is_set() or self._external.is_set()
-
-    def _loop(self) -> None:
-        import time
-
-        last = checked = time.monotonic()
-        interval = 60.0
-        first = True
-        while not self._stopping():
-            self._stop.wait(_TICK)
-            now = time.monotonic()
-            if first or now - checked >= 2.0:  # the setting is re-read every 2 s, not every tick
-                first, checked = False, now
-                try:
-                    interval = self._interval()
-                except Exception:
-                    interval = 60.0
-            if self._stopping() or now - last < interval:
-                continue
-            last = time.monotonic()
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("vm sync round failed")
 
     def run_once(self) -> dict[str, int]:
 

@@ -9,20 +9,21 @@
 
 Hosts in Maintenance are not pinged. Each server pings only the hosts it manages (`mgmt_server_id`, see
 services/cluster/ownership.py). Settings are re-read every round, so `updateConfiguration
-name=ping.interval` takes effect without a restart; fractions of a second are accepted (tests use them).
+name=ping.interval` takes effect without a restart (the thread sleeps until the next round is due, and wakes when
+a setting changes: management/loops.py); fractions of a second are accepted (tests use them).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from management import loops
 from management.db.base import utcnow
 from management.drivers.errors import DriverError
 from management.errors import CloudError
@@ -39,31 +40,24 @@ log = logging.getLogger(__name__)
 # in rather than being imported from here.
 INVESTIGATORS: list[Callable[[Runtime, int], str]] = []
 
-_TICK = 0.2  # how often the thread re-reads ping.interval while waiting
 INVESTIGATE = "investigate"  # _record's verdict: the host's HA provider decides (services/ha/hostha.py)
 
 
 class HostMonitor:
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._stop = stop_event or threading.Event()
-        self._own_stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("host-monitor", lambda: self._settings()[0], self._round, stop_event=stop_event,
+                                at_start=True)
         self.rounds = 0
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="host-monitor", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._own_stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def _stopping(self) -> bool:
-        return self._stop.is_set() or self._own_stop.is_set()
+        return self._loop.stopping()
 
     def _settings(self) -> tuple[float, float]:
         with self.runtime.db.session(write=False) as s:
@@ -71,21 +65,10 @@ class HostMonitor:
             timeout = configuration.get_float(s, "ping.timeout", 2.5)
         return max(interval, 0.05), max(timeout, 1.0)
 
-    def _loop(self) -> None:
-        last = 0.0
-        interval = _TICK
-        while not self._stopping():
-            try:
-                interval, multiplier = self._settings()
-                if time.monotonic() - last >= interval:
-                    last = time.monotonic()
-                    self.ping_all(interval * multiplier)
-                    self.rounds += 1
-            except Exception:  # the monitor must survive anything (e.g. a database hiccup)
-                log.exception("host monitor round failed")
-            if self._stopping():
-                break
-            time.sleep(min(_TICK, interval))
+    def _round(self) -> None:
+        interval, multiplier = self._settings()
+        self.ping_all(interval * multiplier)
+        self.rounds += 1
 
     # -- one round -------------------------------------------------------------------------------------------
     def ping_all(self, down_after: float) -> None:

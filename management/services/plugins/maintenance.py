@@ -3,8 +3,9 @@
 States (CloudStack's ManagementServerHost.State): Up -> PreparingForShutDown -> ReadyToShutDown (no job left)
 -> ShuttingDown (triggerShutdown), or Up -> PreparingForMaintenance -> Maintenance (no job left; the server's
 hosts are handed to another Up server). While preparing, the server accepts no new async job ("A shutdown has been
-triggered. Can not accept new jobs"). The state is kept per server in `mshost_maintenance`; `tick`, run every
-second by the plugins' background thread, moves this server on when its jobs are done, and stops the process once
+triggered. Can not accept new jobs"). The state is kept per server in `mshost_maintenance`; `tick`, run after a
+heartbeat round that found this server's state other than Up (services/cluster/membership.py reads it in the
+heartbeat's transaction), moves this server on when its jobs are done, and stops the process once
 ShuttingDown (through the shutdown hook `serve` installs; an in-process server without one just stays
 ShuttingDown, so tests are safe)."""
 
@@ -23,6 +24,7 @@ from management.errors import InternalError, ParamError
 from management.models.infra import Host
 from management.models.jobs import AsyncJob, ManagementServer
 from management.models.platform import ManagementServerMaintenance
+from management.services.cluster import membership
 from management.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -193,6 +195,15 @@ def tick(runtime: Runtime) -> None:
         if hook is not None:
             log.warning("shutdown triggered and no job left: stopping this management server")
             hook()
+
+
+def _peek(runtime: Runtime, session: Session) -> Callable[[], None] | None:
+    """In the heartbeat's transaction: a tick is due when this server is not simply Up."""
+    m = session.get(ManagementServerMaintenance, runtime.msid)
+    return None if m is None or m.state == "Up" else (lambda: tick(runtime))
+
+
+membership.on_round(_peek)
 
 
 def forget(runtime: Runtime) -> None:

@@ -5,7 +5,7 @@ libvirt's domain and node counters on real hosts, the simulator's numbers on sim
   a host twice in a row);
 - `collect`: one round of samples stored in vm_stats / volume_stats (listVirtualMachinesUsageHistory,
   listVolumesUsageHistory), older ones purged after vm.stats.max.retention.time / vm.disk.stats.max.retention.time
-  minutes; `tick` runs it every vm.stats.interval milliseconds.
+  minutes; plugins/background runs it every vm.stats.interval milliseconds.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class _State:
         self.hosts: dict[int, tuple[float, HostStats | None]] = {}
         self.domains: dict[str, tuple[float, DomainStats | None]] = {}
         self.cpu: dict[str, tuple[float, int]] = {}  # vm uuid -> (monotonic time, cpu ns) of the last sample
-        self.last_round = 0.0
 
 
 def _state(runtime: Runtime) -> _State:
@@ -186,15 +185,10 @@ def collect(runtime: Runtime) -> int:
     return len(vm_rows)
 
 
-def tick(runtime: Runtime) -> None:
-    """Collects when vm.stats.interval milliseconds have passed since the last round (0 or less: never)."""
-    st = _state(runtime)
+def interval(runtime: Runtime) -> float:
+    """Seconds between collections: vm.stats.interval milliseconds (0 or less: never)."""
     with runtime.db.session(write=False) as s:
-        interval = configuration.get_float(s, "vm.stats.interval", 60000) / 1000.0
-    if interval <= 0 or time.monotonic() - st.last_round < interval:
-        return
-    st.last_round = time.monotonic()
-    collect(runtime)
+        return configuration.get_float(s, "vm.stats.interval", 60000) / 1000.0
 
 
 def history(session: Session, model: type[VmStats] | type[VolumeStats], owner_col: str, ids: list[int],

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from management import loops
 from management.db.base import utcnow
 from management.errors import ParamError
 from management.models.identity import Account, User
@@ -191,38 +192,19 @@ class SnapshotScheduler:
 
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._stop = threading.Event()
-        self._external = stop_event or threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = loops.Loop("snapshot-scheduler", self._interval, self.run_once, stop_event=stop_event,
+                                fallback=300.0)
         self.fired = 0  # firings this server won
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="snapshot-scheduler", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
-    def _loop(self) -> None:
-        import time as _time
-
-        last = _time.monotonic()
-        while not (self._stop.wait(0.2) or self._external.is_set()):
-            try:
-                with self.runtime.db.session(write=False) as s:
-                    wait = max(configuration.get_float(s, "snapshot.poll.interval", 300.0), 0.05)
-            except Exception:  # noqa: BLE001 - a bad value must not kill the scheduler
-                wait = 300.0
-            if _time.monotonic() - last < wait:
-                continue
-            last = _time.monotonic()
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("snapshot scheduler round failed")
+    def _interval(self) -> float:
+        with self.runtime.db.session(write=False) as s:
+            return max(configuration.get_float(s, "snapshot.poll.interval", 300.0), 0.05)
 
     def run_once(self) -> list[str]:
         """Fire every policy due now; returns the uuids of the snapshot jobs this server queued."""
@@ -235,9 +217,8 @@ class SnapshotScheduler:
         for policy_id, seen in due:
             job = self._fire(policy_id, seen, now) if seen is not None else None
             if job is not None:
+                self.fired += 1  # counted once committed: a reader of `fired` finds the job row
                 queued.append(job)
-        if queued and "job_queue" in self.runtime.extras:
-            self.runtime.extras["job_queue"].notify()
         return queued
 
     def _fire(self, policy_id: int, seen: datetime, now: datetime) -> str | None:
@@ -267,7 +248,6 @@ class SnapshotScheduler:
                            instance_type="Snapshot", instance_uuid=snap.uuid, init_msid=self.runtime.msid)
             s.add(job)
             s.flush()
-            self.fired += 1
             log.info("snapshot policy %s fired: job %s snapshots volume %s", policy.uuid, job.uuid, vol.uuid)
             return job.uuid
 
