@@ -126,6 +126,16 @@ def _is_xen_uri(uri: str) -> bool:
     return urlsplit(uri).scheme.split("+", 1)[0].lower() == "xen"
 
 
+def tap_name(mac: str) -> str:
+    """The host tap of a guest NIC: ``dt`` + the MAC's 12 hex digits (14 characters, within IFNAMSIZ).
+
+    libvirt's own ``vnetN`` names are handed out again after a domain is gone (and from 0 after a libvirtd
+    restart), and a security-group table keyed by one of them -- a leftover of a cloud that died without cleaning
+    up, or another cloud on this host -- would then filter a stranger's NIC. A MAC is unique per NIC (random per
+    cloud), so the name is too, and stays the same across the NIC's restarts."""
+    return "dt" + mac.replace(":", "").lower()
+
+
 def _dev_name(bus: str, index: int) -> str:
     return _BUS_PREFIX.get(bus, "vd") + "abcdefghijklmnopqrstuvwxyz"[index]
 
@@ -494,9 +504,11 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
 
     @staticmethod
     def _iface_config(nic: NicSpec) -> InterfaceConfig:
+        tap = tap_name(nic.mac)
         if nic.bridge:
-            return InterfaceConfig(type="bridge", source=nic.bridge, mac=nic.mac, model=nic.model)
-        return InterfaceConfig(type="network", source=nic.network or "default", mac=nic.mac, model=nic.model)
+            return InterfaceConfig(type="bridge", source=nic.bridge, mac=nic.mac, model=nic.model, target_dev=tap)
+        return InterfaceConfig(type="network", source=nic.network or "default", mac=nic.mac, model=nic.model,
+                               target_dev=tap)
 
     def spawn(self, spec: DomainSpec) -> DomainInfo:
         if self._lookup(spec.uuid) is not None:
