@@ -109,3 +109,22 @@ def test_remove_is_idempotent_and_leaves_no_chains(sg):
     assert a.host_dev not in enforcer.devices()
     listing = sh("nft", "list", "table", "bridge", TABLE, check=False)
     assert listing.returncode != 0 or a.host_dev not in listing.stdout  # the last NIC took the tables with it
+
+
+def test_rules_of_a_device_gone_from_the_host_are_dropped_at_the_next_apply(sg):
+    """A NIC that vanished without its rules being removed (its VM died while the server was down) leaves no
+    entry behind once the cloud applies rules again: the host may give that name to another NIC."""
+    enforcer, g = sg
+    a, b = g["a"], g["b"]
+    enforcer.apply(nic(a))
+    ghost = f"dcsg{SFX}x"
+    sh("ip", "link", "add", ghost, "type", "veth", "peer", "name", f"{ghost}p")
+    try:
+        sh("ip", "link", "set", ghost, "master", BR)
+        enforcer.apply(NicSecurity(ghost, "02:dc:5e:00:00:0c", (f"{NET}.12",), (), ()))
+        assert ghost in enforcer.devices()
+    finally:
+        sh("ip", "link", "del", ghost, check=False)
+    enforcer.apply(nic(b))
+    assert sorted(enforcer.devices()) == sorted([a.host_dev, b.host_dev])
+    assert ghost not in sh("nft", "list", "table", "bridge", TABLE).stdout
