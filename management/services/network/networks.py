@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from management import fsm
 from management.db.base import utcnow
 from management.errors import (
+    ConcurrentOperation,
     InsufficientCapacity,
     ParamError,
     PermissionDenied,
@@ -179,6 +180,10 @@ def allocate_guest_vlan(session: Session, net: Network, pn: PhysicalNetwork) -> 
     ranges = ipam.parse_vlan_ranges(pn.vlan)
     if not ranges:
         return None
+    # One allocator per physical network at a time: on MariaDB two locking reads of the taken VLANs followed by
+    # two inserts into the same index gap deadlock (each waits on the other's gap lock), and InnoDB then rolls one
+    # whole transaction back. The physical network's row is the mutex (SQLite has one writer anyway).
+    session.execute(select(PhysicalNetwork.id).where(PhysicalNetwork.id == pn.id).with_for_update())
     own, others = guest_vlans.dedicated_split(session, pn.id, net.account_id)
     for _ in range(16):
         taken = set(session.scalars(select(GuestVlan.vnet).where(GuestVlan.physical_network_id == pn.id,
@@ -461,9 +466,14 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
         if _IMPLEMENTER is not None:
             session.flush()
             _IMPLEMENTER.implement(session, network)
-    except BaseException:
+    except BaseException as exc:
         if network.state == "Implementing":
-            fsm.transition(session, network, "OperationFailed")
+            try:
+                fsm.transition(session, network, "OperationFailed")
+            except ConcurrentOperation:
+                # the database rolled the whole transaction back (a deadlock): Implementing was never committed,
+                # and the error to report is the one that rolled it back
+                raise exc from None
         raise
     fsm.transition(session, network, "OperationSucceeded")
     network.implemented = utcnow()
