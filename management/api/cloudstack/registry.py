@@ -146,6 +146,7 @@ class CommandSpec:
 
 # Commands whose response name is not `<name>response` (CloudStack's s_name differs from the command name).
 RESPONSE_NAME_OVERRIDES = {
+    "acquirePodIpAddress": "acquirepodipaddress",  # AcquirePodIpCmdByAdmin's command name, no suffix
     "restoreVirtualMachine": "restorevmresponse",
     "resetSSHKeyForVirtualMachine": "resetSSHKeyforvirtualmachineresponse",
     "enableStorageMaintenance": "prepareprimarystorageformaintenanceresponse",

@@ -32,7 +32,7 @@ class AcquirePodIpParams(Params):
 
 
 @api_command("acquirePodIpAddress", params=AcquirePodIpParams, result_key="acquirepodipaddress", response=PodIpResp,
-             roles=ADMIN, event="POD.IP.ACQUIRE", response_name="acquirepodipaddress",
+             roles=ADMIN, event="POD.IP.ACQUIRE",
              description="Allocates an IP address from a pod's management range.")
 def acquire_pod_ip(ctx: CallContext, p: AcquirePodIpParams) -> PodIpResp:
     pod = ctx.session.scalar(select(Pod).where(Pod.uuid == p.podid, Pod.removed.is_(None))) if p.podid else None
