@@ -218,7 +218,7 @@ class SecurityGroupEnforcer:
             same = False
         if same and self._chain_exists(nic.device):
             return False
-        self.prune(keep=nic.device)
+        self.prune()
         run(["nft", "-f", "-"], input=text)
         f.write_text(text)
         return True
@@ -233,10 +233,10 @@ class SecurityGroupEnforcer:
             self.remove_all()
         return True
 
-    def prune(self, keep: str | None = None) -> list[str]:
+    def prune(self) -> list[str]:
         """Drop the rules of devices gone from the host (a VM that died with its server down, a killed server):
         a name left in the table would filter whichever NIC the host later gives that name."""
-        gone = [d for d in self.devices() if d != keep and not Path(f"/sys/class/net/{d}").exists()]
+        gone = [d for d in self.devices() if not Path(f"/sys/class/net/{d}").exists()]
         for dev in gone:
             self.remove(dev)
         return gone
