@@ -72,3 +72,50 @@ def test_driver_cache_reuses_and_rebuilds() -> None:
     cache.drop(7)
     assert cache.get(h) is not d2  # type: ignore[arg-type]
     cache.close_all()
+
+
+def test_driver_cache_builds_once_and_never_closes_a_driver_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads asking for a host's driver at once share one build (resumed jobs and the host monitor at start-up used
+    to build one each and close each other's in mid-call); a dropped driver stays open for the calls already
+    handed it, and is closed once the grace period has passed."""
+    import threading
+    import time
+
+    from management.drivers.simulator import SimulatorDriver
+
+    built: list[SimulatorDriver] = []
+    closed: list[SimulatorDriver] = []
+
+    class Counting(SimulatorDriver):
+        def connect(self) -> None:
+            time.sleep(0.05)  # a slow connect widens the window in which other threads ask
+            built.append(self)
+            super().connect()
+
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    monkeypatch.setattr(hosts, "build_driver", lambda url, hv, creds=None: Counting(url))
+    now = [0.0]
+    cache = hosts.HostDrivers(clock=lambda: now[0])
+
+    class H:
+        id, url, hypervisor_type = 9, "http://sim/unit/c/h9", "Simulator"
+
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get(H()))) for _ in range(8)]  # type: ignore[arg-type]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and all(d is built[0] for d in got) and not closed
+    cache.drop(9)
+    assert not closed  # a job may still be in a call on it
+    again = cache.get(H())  # type: ignore[arg-type]
+    assert again is not built[0] and not closed
+    now[0] += hosts.HostDrivers.RETIRE_GRACE
+    cache.drop(9)
+    assert closed == [built[0]]  # the first one's grace is over; the second one waits its own
+    cache.close_all()
+    assert closed == [built[0], again]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -67,48 +68,75 @@ class HostRef(Protocol):
 
 
 class HostDrivers:
-    """Connected drivers keyed by host id; a driver is rebuilt when the host's URL changed or after `drop`."""
+    """Connected drivers keyed by host id; a driver is rebuilt when the host's URL changed or after `drop`.
 
-    def __init__(self, on_build: Callable[[HypervisorDriver], None] | None = None) -> None:
+    Drivers are shared: every job, the host monitor and VM sync call the same one concurrently. So one thread builds
+    a host's driver while the others wait for it (at start-up, resumed jobs and the monitor used to build one each
+    and close each other's in mid-call: libvirt errors "the cause is unknown", once a segfault), and a replaced or
+    dropped driver is closed only RETIRE_GRACE seconds later, when the calls that were handed it have ended."""
+
+    RETIRE_GRACE = 600.0  # seconds: longer than any single driver operation (a template copy, a TCG spawn)
+
+    def __init__(self, on_build: Callable[[HypervisorDriver], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._drivers: dict[int, HypervisorDriver] = {}
+        self._building: dict[int, threading.Lock] = {}
+        self._retired: list[tuple[float, HypervisorDriver]] = []
         self._on_build = on_build  # telemetry times the operations of each driver handed out
+        self._clock = clock
 
     def get(self, host: HostRef) -> HypervisorDriver:
         with self._lock:
             drv = self._drivers.get(host.id)
+            building = self._building.setdefault(host.id, threading.Lock())
         if drv is not None and drv.url == host.url:
             return drv
-        drv = build_driver(host.url, host.hypervisor_type, host_credentials(host))
-        drv.connect()
-        if self._on_build is not None:
-            self._on_build(drv)
-        with self._lock:
-            old = self._drivers.get(host.id)
-            self._drivers[host.id] = drv
-        if old is not None and old is not drv:
-            _close(old)
+        with building:
+            with self._lock:
+                drv = self._drivers.get(host.id)
+            if drv is not None and drv.url == host.url:
+                return drv  # another thread built it while this one waited
+            drv = build_driver(host.url, host.hypervisor_type, host_credentials(host))
+            drv.connect()
+            if self._on_build is not None:
+                self._on_build(drv)
+            self._install(host.id, drv)
         return drv
 
     def put(self, host_id: int, driver: HypervisorDriver) -> None:
         if self._on_build is not None:
             self._on_build(driver)
-        with self._lock:
-            old = self._drivers.get(host_id)
-            self._drivers[host_id] = driver
-        if old is not None and old is not driver:
-            _close(old)
+        self._install(host_id, driver)
 
     def drop(self, host_id: int) -> None:
         with self._lock:
             old = self._drivers.pop(host_id, None)
-        if old is not None:
-            _close(old)
+        self._retire(old)
 
     def close_all(self) -> None:
         with self._lock:
             drivers, self._drivers = list(self._drivers.values()), {}
+            drivers += [d for _, d in self._retired]
+            self._retired = []
         for d in drivers:
+            _close(d)
+
+    def _install(self, host_id: int, driver: HypervisorDriver) -> None:
+        with self._lock:
+            old = self._drivers.get(host_id)
+            self._drivers[host_id] = driver
+        if old is not driver:
+            self._retire(old)
+
+    def _retire(self, old: HypervisorDriver | None) -> None:
+        now = self._clock()
+        with self._lock:
+            if old is not None:
+                self._retired.append((now, old))
+            due = [d for t, d in self._retired if now - t >= self.RETIRE_GRACE]
+            self._retired = [(t, d) for t, d in self._retired if now - t < self.RETIRE_GRACE]
+        for d in due:
             _close(d)
 
 
