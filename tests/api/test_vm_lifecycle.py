@@ -441,3 +441,38 @@ def test_vm_sync_settles_vms_stuck_without_a_job(server: InProcess, api: ApiClie
     states = {v["id"]: v["state"] for v in api("listVirtualMachines")["virtualmachine"]}
     assert states[a["id"]] == "Running" and states[b["id"]] == "Stopped" and states[c["id"]] == "Stopped"
     assert ledger(server, zone) == expected_ledger(server, zone)
+
+
+def test_resumed_job_settles_a_vm_whose_hypervisor_is_still_busy(server: InProcess, api: ApiClient,
+                                                                  zone: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job taken over after its server died resumes even when the hypervisor refuses the first calls about the VM
+    (libvirtd still finishing the dead server's last call): the takeover asks again instead of failing the job."""
+    from management import fsm
+    from management.models.compute import VirtualMachine
+    from management.models.jobs import AsyncJob
+    from management.services.ha import takeover
+
+    rt = server.server.runtime
+    rt.extras["vmsync_disabled"] = True
+    vm = deploy(api, zone)
+    with rt.db.session() as s:  # the dead server's stop had begun: the VM is Stopping, its domain still runs
+        fsm.transition(s, s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == vm["id"])), "StopRequested")
+    url = zone["urls"][zone["hosts"].index(vm["hostid"])]
+    SimulatorFaults.for_host(url).fail("get_domain", times=2)
+    monkeypatch.setattr(takeover, "SETTLE_RETRIES", (0.01, 0.01, 0.01))
+    job = AsyncJob(uuid="00000000-0000-0000-0000-0000000000aa", command="stopVirtualMachine",
+                   instance_type="VirtualMachine", instance_uuid=vm["id"])
+    refused = takeover.reconcile(rt, job, [("requeued", {"from": "ms-dead"}), ("partial", {})])
+    assert refused is None, refused.text if refused else None
+    assert api("listVirtualMachines", id=vm["id"])["virtualmachine"][0]["state"] == "Running"
+    assert ledger(server, zone) == expected_ledger(server, zone)
+    # a hypervisor that keeps refusing: the job fails with the reason and the VM is left for VM sync
+    with rt.db.session() as s:
+        fsm.transition(s, s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == vm["id"])), "StopRequested")
+    SimulatorFaults.for_host(url).fail("get_domain")
+    try:
+        refused = takeover.reconcile(rt, job, [("requeued", {"from": "ms-dead"}), ("partial", {})])
+    finally:
+        SimulatorFaults.for_host(url).clear("get_domain")
+    assert refused is not None and "could not be reconciled with its hypervisor" in refused.text

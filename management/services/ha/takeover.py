@@ -18,6 +18,7 @@ dispatcher, seeing the journal, calls `reconcile` before running the command aga
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -40,6 +41,7 @@ from management.services.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+SETTLE_RETRIES = (1.0, 2.0, 4.0, 8.0)  # seconds between attempts to settle an interrupted VM (15 s in all)
 WAKE = "job_queue_wake"  # runtime.extras: a callable that wakes this server's job workers
 
 
@@ -86,12 +88,21 @@ def reconcile(runtime: Runtime, job: AsyncJob, steps: list[tuple[str, dict[str, 
     """Makes a requeued job that committed part of its work safe to run again; or says why it is not."""
     origin = _origin(steps)
     if job.instance_type == "VirtualMachine" and job.instance_uuid:
-        try:
-            settle_vm(runtime, job.instance_uuid, steps)
-        except (DriverError, CloudError) as exc:
-            return InternalError(f"Job interrupted: management server {origin} stopped while running {job.command}, "
-                                 f"and VM {job.instance_uuid} could not be reconciled with its hypervisor ({exc}); "
-                                 "the VM is left for VM sync to settle")
+        # The dead server's last hypervisor call may still be running in the daemon (libvirtd finishes a domain
+        # start whose client went away), and a domain in mid-start refuses calls: settle again a few times.
+        for delay in (*SETTLE_RETRIES, None):
+            try:
+                settle_vm(runtime, job.instance_uuid, steps)
+                break
+            except (DriverError, CloudError) as exc:
+                if delay is None:
+                    return InternalError(
+                        f"Job interrupted: management server {origin} stopped while running {job.command}, and VM "
+                        f"{job.instance_uuid} could not be reconciled with its hypervisor ({exc}); the VM is left "
+                        "for VM sync to settle")
+                log.info("job %s: VM %s not settled yet (%s); again in %.0fs", job.uuid, job.instance_uuid, exc,
+                         delay)
+                time.sleep(delay)
         log.info("job %s (%s) resumes after its server %s stopped", job.uuid, job.command, origin)
         return None
     return InternalError(f"Job interrupted: management server {origin} stopped while running {job.command} after "
