@@ -48,13 +48,10 @@ build {
   }
 
   provisioner "shell" {
-    # Seal: each machine made from the image gets its own database password and admin keys at first boot
-    # (devcloud-firstboot, installed by the management role), not the ones this build generated.
-    inline = [
-      "systemctl stop devcloud-management",
-      "touch /etc/devcloud/regenerate-secrets",
-      "rm -f /var/lib/devcloud/admin.json",
-    ]
+    # Seal: each machine made from the image gets its own database password and admin keys at first boot, not the
+    # ones this build generated. The management role's devcloud-firstboot owns what sealing means (its marker, the
+    # files it removes); this step only asks for it.
+    inline = ["/usr/local/sbin/devcloud-firstboot --seal"]
   }
 
   post-processor "vagrant" {
