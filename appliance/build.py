@@ -5,12 +5,14 @@
     devcloud build appliance    # packer build packer/ -> qcow2 + libvirt box; then the VirtualBox box
     devcloud build vbox-box     # the VirtualBox .box from a qcow2 (VMDK + generated OVF + metadata.json)
 
-Nothing is downloaded but Debian packages (mmdebstrap, through the host's apt sources) and Python wheels (pip,
-through the host's index configuration). The base image boots with extlinux from an unpartitioned ext2 root (as the
-tiny guest image does: extlinux 6.04 cannot boot ext4), systemd as init, systemd-networkd on DHCP, root reachable by
-the build's SSH key and Vagrant's well-known key (Vagrant replaces it on first up and logs in as root; sudo is
-installed but the vagrant user has no sudoers entry). The base also carries kmod and nfs-kernel-server, so the
-nfs_server role finds the cloud kernel's nfsd module and serves the exports with kernel NFS.
+Nothing is downloaded but Debian packages (`apt-get download`, through the host's apt sources, and only those
+neither cached nor installed here: the offline path needs none) and Python wheels (pip, through the host's index
+configuration: the wheelhouse, and the Ansible tools venv when it is missing). The base image boots with extlinux
+from an unpartitioned ext2 root (as the tiny guest image does: extlinux 6.04 cannot boot ext4), systemd as init,
+systemd-networkd on DHCP, root reachable by the build's SSH key and Vagrant's well-known key (Vagrant replaces it on
+first up and logs in as root; sudo is installed but the vagrant user has no sudoers entry). The base also carries
+kmod and nfs-kernel-server, so the nfs_server role finds the cloud kernel's nfsd module and serves the exports with
+kernel NFS.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 
 import typer
 
+from appliance.image import builder as tiny
+
 REPO = Path(__file__).resolve().parent.parent
 DIST = REPO / "dist"
 OUT = DIST / "appliance"
@@ -41,7 +45,11 @@ BASE_IMAGE = OUT / "base.qcow2"
 BUILD_KEY = OUT / "build-key"
 PACKER_DIR = REPO / "packer"
 VIRT_TYPE_FILE = Path("/var/lib/devcloud/virt-type.json")
-ANSIBLE_PLAYBOOK = os.environ.get("DEVCLOUD_ANSIBLE_PLAYBOOK", "/opt/ansible-tools/bin/ansible-playbook")
+# The Ansible that runs playbooks/ from Packer: a venv of its own (ansible-core 2.19 supports Python 3.11; the
+# project's venv does not carry it, and the wheelhouse the roles install must not). scripts/provision-test.sh makes
+# the same venv for the test tiers, from the same requirements file.
+ANSIBLE_TOOLS_DEFAULT = Path("/opt/ansible-tools")
+ANSIBLE_REQUIREMENTS = REPO / "scripts" / "ansible-tools.txt"
 VAGRANT_PUBKEY_CANDIDATES = (
     "/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/keys/vagrant.pub",
     "/usr/share/vagrant/keys/vagrant.pub",
@@ -69,9 +77,11 @@ BASE_PACKAGES = (
     # runDiagnostics in a router's namespace
     "iputils-ping", "iputils-arping", "traceroute",
 )
-# Where Debian packages are found without a network: apt's archive cache, the tiny image builder's deb cache, and
-# (last resort) the packages installed on this host, repacked the way dpkg-repack does.
-DEB_CACHES = (Path("/var/cache/apt/archives"), Path("/tmp/dcimg-cache/debs"), Path("/var/cache/devcloud/debs"))
+# Where Debian packages are looked for, in order: apt's archive cache and the project's deb cache (the tiny image
+# builder's, under DEVCLOUD_CACHE_DIR); then the packages installed on this host, repacked the way dpkg-repack does;
+# then the package registry apt-get reaches (`apt-get download` into the project's deb cache). A machine without a
+# registry builds from the first two alone.
+APT_ARCHIVES = Path("/var/cache/apt/archives")
 APT_LISTS = Path("/var/lib/apt/lists")
 ALIASED_DIRS = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
@@ -116,9 +126,7 @@ def build_wheelhouse(out: Path = WHEELHOUSE, extras: str = "libvirt", progress: 
 # ---- a local apt repository (no network) ------------------------------------------------------------------------
 def export_guest_images(out: Path = IMAGES, progress: Progress = _say) -> Path:
     """The tiny guest image (built offline, cached by checksum) as dist/images/tiny.qcow2."""
-    from appliance.image.builder import build_tiny_image
-
-    src = build_tiny_image(progress=progress)
+    src = tiny.build_tiny_image(progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     dest = out / "tiny.qcow2"
     if not dest.is_file() or sha256(dest) != sha256(src):
@@ -163,8 +171,17 @@ def _installed_version(pkg: str) -> str | None:
     return r.stdout.split("|", 1)[1]
 
 
+def deb_cache_dir() -> Path:
+    """The project's own deb cache: the tiny image builder downloads its packages there, the base build too."""
+    return tiny.default_cache_dir() / "debs"
+
+
+def deb_caches() -> tuple[Path, ...]:
+    return (APT_ARCHIVES, deb_cache_dir())
+
+
 def _cached_deb(pkg: str, version: str | None = None) -> Path | None:
-    for cache in DEB_CACHES:
+    for cache in deb_caches():
         hits = sorted(cache.glob(f"{pkg}_*.deb"))
         for deb in hits:
             v = deb.name.split("_")[1].replace("%3a", ":")
@@ -225,31 +242,93 @@ def repack_installed(pkg: str, out_dir: Path) -> Path:
     return deb
 
 
-def build_local_repo(packages: tuple[str, ...], repo: Path, progress: Progress = _say) -> Path:
-    """A flat apt repository holding every package `packages` needs: cached .debs, else repacked installed ones.
-    Raises with the list of packages that are neither cached nor installed."""
-    if repo.exists():
-        shutil.rmtree(repo)
-    repo.mkdir(parents=True)
-    closure = resolve_closure(packages)
-    missing, repacked, cached = [], 0, 0
+class FetchError(RuntimeError):
+    """apt-get could not download packages (no registry, or package lists older than the registry)."""
+
+
+def apt_update(progress: Progress = _say) -> None:
+    progress("refreshing apt's package lists (apt-get update)")
+    r = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise FetchError(f"apt-get update failed: {r.stderr.strip()[-500:]}")
+
+
+def fetch_debs(specs: list[str], dest: Path, progress: Progress = _say) -> list[Path]:
+    """`apt-get download` of `specs` (name or name=version) into dest, from the registry apt-get reaches; returns
+    the .deb files. Raises FetchError with apt's message when it cannot."""
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.glob("*.deb"))
+    progress(f"fetching {len(specs)} package(s) with apt-get download into {dest}: "
+             f"{' '.join(s.split('=')[0] for s in specs)[:300]}")
+    r = subprocess.run(["apt-get", "download", "-q", *specs], cwd=dest, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise FetchError(f"apt-get download failed: {r.stderr.strip()[-500:]}")
+    fetched = []
+    for spec in specs:
+        name, _, version = spec.partition("=")
+        hits = [d for d in dest.glob(f"{name}_*.deb")
+                if not version or d.name.split("_")[1].replace("%3a", ":") == version]
+        if not hits:
+            raise FetchError(f"apt-get download reported success but left no {spec} in {dest}")
+        fetched.append(sorted(hits, key=lambda d: d in before)[0])
+    return fetched
+
+
+def collect_debs(closure: list[tuple[str, str]], repo: Path, fetch_dir: Path,
+                 progress: Progress = _say) -> dict[str, int]:
+    """Copy a .deb for each (package, version) into repo: from the caches (apt's version, else the installed one,
+    else any), else the installed package repacked, else fetched with apt-get download into fetch_dir. Returns how
+    many came from where."""
+    counts = {"cached": 0, "repacked": 0, "fetched": 0}
+    missing = []
     for name, version in closure:
         if any(repo.glob(f"{name}_*.deb")):
             continue
-        # apt's choice if cached; else the installed version (cached or repacked); else any cached version
         installed = _installed_version(name)
         deb = _cached_deb(name, version) or (_cached_deb(name, installed) if installed else _cached_deb(name))
         if deb is not None:
             shutil.copy2(deb, repo / deb.name)
-            cached += 1
+            counts["cached"] += 1
         elif installed:
             repack_installed(name, repo)
-            repacked += 1
+            counts["repacked"] += 1
         else:
             missing.append(f"{name}={version}")
     if missing:
-        raise RuntimeError("not cached and not installed here (no network to fetch them): " + " ".join(missing))
-    progress(f"local repository {repo}: {len(closure)} packages ({cached} cached, {repacked} repacked)")
+        progress(f"{len(missing)} package(s) neither cached nor installed here")
+        try:
+            debs = fetch_debs(missing, fetch_dir, progress)
+        except FetchError as exc:
+            raise FetchError(f"not cached, not installed here, and not fetched ({exc}): {' '.join(missing)}") \
+                from None
+        for deb in debs:
+            shutil.copy2(deb, repo / deb.name)
+        counts["fetched"] = len(debs)
+    return counts
+
+
+def build_local_repo(packages: tuple[str, ...], repo: Path, progress: Progress = _say,
+                     fetch_dir: Path | None = None) -> Path:
+    """A flat apt repository holding every package `packages` needs (see collect_debs). When apt-get cannot
+    download a package, the package lists are refreshed once and the closure resolved again (a fresh machine's
+    lists may name versions the registry no longer has); a machine without a registry gets the list of what is
+    missing."""
+    fetch_dir = fetch_dir or deb_cache_dir()
+    for attempt in (1, 2):
+        if repo.exists():
+            shutil.rmtree(repo)
+        repo.mkdir(parents=True)
+        progress(f"resolving the base packages' closure ({len(packages)} packages and Debian's required ones)")
+        closure = resolve_closure(packages)
+        try:
+            counts = collect_debs(closure, repo, fetch_dir, progress)
+            break
+        except FetchError:
+            if attempt == 2:
+                raise
+            apt_update(progress)
+    progress(f"local repository {repo}: {len(closure)} packages ({counts['cached']} cached, {counts['repacked']} "
+             f"repacked from this host, {counts['fetched']} fetched into {fetch_dir})")
     packages_txt = subprocess.run(["dpkg-scanpackages", "-m", "."], cwd=repo, capture_output=True, text=True,
                                   check=True).stdout
     (repo / "Packages").write_text(packages_txt)
@@ -309,16 +388,16 @@ chroot "$R" systemctl enable ssh-hostkeys.service
 
 
 def _kernel_tree(work: Path, progress: Progress) -> tuple[str, Path, bytes]:
-    """The cloud kernel and an initramfs from the tiny image builder's parts (its cached kernel and busybox
-    packages, its module list and its stage-1 init, which finds the root by label and switch_roots to /sbin/init).
-    Debian's initramfs-tools would need packages this offline host cannot fetch."""
-    from appliance.image import builder as tiny
-
+    """The cloud kernel and an initramfs from the tiny image builder's parts: its kernel and busybox packages in the
+    versions it resolves (from the deb caches, else downloaded into the project's), its module list and its stage-1
+    init, which finds the root by label and switch_roots to /sbin/init. Debian's initramfs-tools is not needed."""
     tree = work / "kernel-tree"
-    debs = [_cached_deb("busybox-static")] + sorted(
-        d for c in DEB_CACHES for d in c.glob("linux-image-*-cloud-amd64_*.deb") if "unsigned" not in d.name)[-1:]
-    if None in debs or len(debs) != 2:
-        raise RuntimeError("no cached cloud kernel / busybox-static package: run `devcloud image build` once")
+    wanted = [p for p in tiny.resolve_packages() if p.name.startswith("linux-image-") or p.name == "busybox-static"]
+    progress(f"kernel and busybox for the initramfs: {' '.join(p.spec for p in wanted)}")
+    debs = [d for d in (_cached_deb(p.name, p.version) for p in wanted) if d is not None]
+    absent = [p for p in wanted if not any(d.name.startswith(f"{p.name}_") for d in debs)]
+    if absent:
+        debs += tiny._download(absent, deb_cache_dir(), progress).values()
     for deb in debs:
         _run(["dpkg-deb", "-x", str(deb), str(tree)])
     kver = next((tree / "lib/modules").iterdir()).name if (tree / "lib/modules").exists() else next(
@@ -358,8 +437,6 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
                packages: tuple[str, ...] = BASE_PACKAGES) -> Path:
     """A bootable Debian root (systemd, cloud kernel, everything the roles install) as a qcow2, from a local apt
     repository (no network)."""
-    from appliance.image.builder import ROOT_LABEL as TINY_ROOT_LABEL
-
     out.parent.mkdir(parents=True, exist_ok=True)
     key = ensure_build_key()
     root_key = key.with_suffix(".pub").read_text().strip()
@@ -392,10 +469,10 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
         (rootfs / "boot/extlinux").mkdir(parents=True, exist_ok=True)
         (rootfs / "boot/extlinux/extlinux.conf").write_text(
             f"DEFAULT devcloud\nTIMEOUT 1\nLABEL devcloud\n  LINUX /boot/vmlinuz-{kver}\n"
-            f"  INITRD /boot/initrd.img-{kver}\n  APPEND root=LABEL={TINY_ROOT_LABEL} console=ttyS0 net.ifnames=0\n")
-        (rootfs / "etc/fstab").write_text(f"LABEL={TINY_ROOT_LABEL} / ext2 defaults 0 1\n")
+            f"  INITRD /boot/initrd.img-{kver}\n  APPEND root=LABEL={tiny.ROOT_LABEL} console=ttyS0 net.ifnames=0\n")
+        (rootfs / "etc/fstab").write_text(f"LABEL={tiny.ROOT_LABEL} / ext2 defaults 0 1\n")
         raw = work / "root.img"
-        _run(["mkfs.ext2", "-q", "-F", "-L", TINY_ROOT_LABEL, "-d", str(rootfs), "-m", "0", str(raw), size])
+        _run(["mkfs.ext2", "-q", "-F", "-L", tiny.ROOT_LABEL, "-d", str(rootfs), "-m", "0", str(raw), size])
         shutil.rmtree(rootfs)
         mnt = work / "mnt"
         mnt.mkdir()
@@ -427,10 +504,48 @@ def packer_env() -> dict[str, str]:
                 ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
 
 
-def packer_vars(out_dir: Path, base: Path = BASE_IMAGE) -> list[str]:
+def ansible_tools_dir() -> Path:
+    return Path(os.environ.get("DEVCLOUD_ANSIBLE_TOOLS") or ANSIBLE_TOOLS_DEFAULT)
+
+
+def ansible_playbook() -> Path:
+    """The ansible-playbook Packer runs: $DEVCLOUD_ANSIBLE_PLAYBOOK, else the tools venv's."""
+    explicit = os.environ.get("DEVCLOUD_ANSIBLE_PLAYBOOK")
+    return Path(explicit) if explicit else ansible_tools_dir() / "bin" / "ansible-playbook"
+
+
+def ansible_requirements() -> list[str]:
+    """The tools venv's requirements (scripts/ansible-tools.txt), without comments."""
+    lines = (ln.split("#", 1)[0].strip() for ln in ANSIBLE_REQUIREMENTS.read_text().splitlines())
+    return [ln for ln in lines if ln]
+
+
+def ensure_ansible_tools(venv: Path | None = None, progress: Progress = _say) -> Path:
+    """The ansible-playbook the build runs; when it is absent, make the tools venv (Python's venv, then pip with the
+    host's index configuration; the build needs only ansible-core, the test tiers add the rest of the file)."""
+    explicit = os.environ.get("DEVCLOUD_ANSIBLE_PLAYBOOK")
+    if venv is None and explicit:
+        if not Path(explicit).is_file():
+            raise FileNotFoundError(f"DEVCLOUD_ANSIBLE_PLAYBOOK={explicit} does not exist")
+        return Path(explicit)
+    venv = venv or ansible_tools_dir()
+    playbook = venv / "bin" / "ansible-playbook"
+    if playbook.is_file():
+        progress(f"Ansible: {playbook}")
+        return playbook
+    core = [r for r in ansible_requirements() if re.match(r"ansible-core\b", r)]
+    progress(f"Ansible: no {playbook}; making the tools venv {venv} ({' '.join(core)})")
+    _run([sys.executable, "-m", "venv", str(venv)])
+    _run([str(venv / "bin" / "pip"), "install", "-q", *core])
+    if not playbook.is_file():
+        raise FileNotFoundError(f"{playbook} missing after installing {core} into {venv}")
+    return playbook
+
+
+def packer_vars(out_dir: Path, base: Path = BASE_IMAGE, playbook: Path | None = None) -> list[str]:
     return ["-var", f"base_image={base}", "-var", f"output_dir={out_dir}",
             "-var", f"ssh_private_key_file={BUILD_KEY}", "-var", f"accelerator={accelerator()}",
-            "-var", f"ansible_playbook={ANSIBLE_PLAYBOOK}", "-var", f"wheelhouse={WHEELHOUSE}"]
+            "-var", f"ansible_playbook={playbook or ansible_playbook()}", "-var", f"wheelhouse={WHEELHOUSE}"]
 
 
 def packer_validate(out_dir: Path = OUT / "packer") -> subprocess.CompletedProcess:
@@ -441,12 +556,13 @@ def packer_validate(out_dir: Path = OUT / "packer") -> subprocess.CompletedProce
 _STEP = re.compile(r"==> (\S+): (.*)")
 
 
-def run_packer(out_dir: Path, log: Path, progress: Progress = _say) -> None:
+def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Path | None = None) -> None:
     """`packer build` as a subprocess: every line goes to the build log, Packer's `==>` steps to the progress."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # packer refuses an existing output directory
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["packer", "build", "-color=false", "-timestamp-ui", *packer_vars(out_dir), str(PACKER_DIR)]
+    cmd = ["packer", "build", "-color=false", "-timestamp-ui", *packer_vars(out_dir, playbook=playbook),
+           str(PACKER_DIR)]
     with open(log, "w") as fh, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                                 env=packer_env(), cwd=REPO) as proc:
         assert proc.stdout is not None
@@ -705,23 +821,35 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
 
 # ---- the whole build ---------------------------------------------------------------------------------------------
 def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Progress = _say) -> dict[str, object]:
+    """Every step a fresh machine needs, each announced and timed: wheelhouse, tiny guest image, base image (its
+    packages fetched when missing), the Ansible tools venv, Packer, the VirtualBox box."""
     t0 = time.monotonic()
     timings: dict[str, float] = {}
+    steps = ["wheelhouse", "guest images", "base", "ansible tools", "packer", "virtualbox box"]
+    if BASE_IMAGE.is_file() and not rebuild_base:
+        steps.remove("base")
 
-    def step(name: str, fn: Callable[[], object]) -> None:
+    def step(name: str, fn: Callable[[], object]) -> object:
+        progress(f"step {steps.index(name) + 1}/{len(steps)}: {name}")
         s = time.monotonic()
-        fn()
+        value = fn()
         timings[name] = round(time.monotonic() - s, 1)
+        progress(f"step {name} done in {timings[name]:.0f} s")
+        return value
 
     out.mkdir(parents=True, exist_ok=True)
     step("wheelhouse", lambda: build_wheelhouse(progress=progress))
     step("guest images", lambda: export_guest_images(progress=progress))
-    if rebuild_base or not BASE_IMAGE.is_file():
+    if "base" in steps:
         step("base", lambda: build_base(progress=progress))
+    else:
+        progress(f"base image {BASE_IMAGE} present (--rebuild-base makes it again)")
+    playbook = step("ansible tools", lambda: ensure_ansible_tools(progress=progress))
+    assert isinstance(playbook, Path)
     packer_out = out / "packer"
     log = out / "build.log"
     progress(f"packer build (accelerator {accelerator()}); log: {log}")
-    step("packer", lambda: run_packer(packer_out, log, progress))
+    step("packer", lambda: run_packer(packer_out, log, progress, playbook=playbook))
     qcow2 = packer_out / "devcloud-appliance.qcow2"
     final = out / "devcloud-appliance.qcow2"
     shutil.move(str(qcow2), final)

@@ -76,7 +76,7 @@ fi
 ANSIBLE_TOOLS=${DEVCLOUD_ANSIBLE_TOOLS:-/opt/ansible-tools}
 if [ ! -x "$ANSIBLE_TOOLS/bin/ansible-lint" ] || [ ! -x "$ANSIBLE_TOOLS/bin/yamllint" ]; then
     python3 -m venv "$ANSIBLE_TOOLS"
-    "$ANSIBLE_TOOLS/bin/pip" install -q 'ansible-core>=2.19,<2.20' ansible-lint yamllint >&2
+    "$ANSIBLE_TOOLS/bin/pip" install -q -r scripts/ansible-tools.txt >&2
     step_done ansible-tools "built $ANSIBLE_TOOLS"
 else
     step_done ansible-tools "$ANSIBLE_TOOLS present"
