@@ -281,6 +281,7 @@ def collect_debs(closure: list[tuple[str, str]], repo: Path, fetch_dir: Path,
     many came from where."""
     counts = {"cached": 0, "repacked": 0, "fetched": 0}
     missing = []
+    progress(f"collecting {len(closure)} packages: from the deb caches, else repacked from this host, else fetched")
     for name, version in closure:
         if any(repo.glob(f"{name}_*.deb")):
             continue
