@@ -168,3 +168,25 @@ def test_ansible_managed_only_in_templates() -> None:
     offenders = [str(f.relative_to(REPO)) for f in (REPO / "playbooks").rglob("*.yml")
                  if "ansible_managed" in f.read_text()]
     assert offenders == []
+
+
+def test_common_role_makes_the_state_dir_as_private_as_the_server(tmp_path: Path) -> None:
+    """The Packer build's second provisioning run reported changed=1: `common` set /var/lib/devcloud to 0755 and
+    the server, starting, set it back to 0700. The role now creates it with the server's own mode."""
+    import stat
+
+    from management import statedir
+
+    state = tmp_path / "state"
+    statedir.secure(state)
+    server_mode = stat.S_IMODE(state.stat().st_mode)
+    defaults = yaml.safe_load((REPO / "playbooks/roles/common/defaults/main.yml").read_text())
+    tasks = yaml.safe_load((REPO / "playbooks/roles/common/tasks/main.yml").read_text())
+    modes = {}
+    for task in tasks:
+        loop = str(task.get("loop", ""))
+        for var in ("common_dirs", "common_private_dirs"):
+            if task.get("ansible.builtin.file", {}).get("state") == "directory" and loop == f"{{{{ {var} }}}}":
+                modes.update({d: int(task["ansible.builtin.file"]["mode"], 8) for d in defaults[var]})
+    assert modes["/var/lib/devcloud"] == server_mode == 0o700
+    assert modes["/etc/devcloud"] == 0o755
