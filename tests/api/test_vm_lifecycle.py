@@ -476,3 +476,28 @@ def test_resumed_job_settles_a_vm_whose_hypervisor_is_still_busy(server: InProce
     finally:
         SimulatorFaults.for_host(url).clear("get_domain")
     assert refused is not None and "could not be reconciled with its hypervisor" in refused.text
+
+
+def test_vm_sync_leaves_alone_a_vm_that_an_operation_of_this_run_moved(server: InProcess, api: ApiClient,
+                                                                      zone: dict[str, Any]) -> None:
+    """Only what a dead run left is stuck: a VM that entered Starting/Stopping after this server started belongs to
+    one of its own operations, with or without a job row (a service call from HA or inside another job), and the
+    first round must not settle it under that operation (it used to, and the host's ledger lost or gained a VM)."""
+    from management import fsm
+    from management.models.compute import VirtualMachine
+    from management.services.compute import vmsync
+
+    rt = server.server.runtime
+    rt.extras["vmsync_disabled"] = True
+    left, live = deploy(api, zone), deploy(api, zone)
+    with rt.db.session() as s:  # a dead run's stop, in progress when it died
+        fsm.transition(s, s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == left["id"])), "StopRequested")
+    sync = vmsync.VmSync(rt)  # this server starts
+    with rt.db.session() as s:  # this run's own stop, under way (no job row: a service call)
+        fsm.transition(s, s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == live["id"])), "StopRequested")
+    before = ledger(server, zone)
+    sync.run_once()
+    states = {v["id"]: v["state"] for v in api("listVirtualMachines")["virtualmachine"]}
+    assert states[left["id"]] == "Running"  # settled from the hypervisor: its domain still runs
+    assert states[live["id"]] == "Stopping"  # left to the operation that owns it
+    assert ledger(server, zone) == before == expected_ledger(server, zone)

@@ -144,9 +144,21 @@ def reconcile_vm(runtime: Runtime, vm_id: int, host_id: int, power: PowerState |
 STUCK = ("Starting", "Stopping", "Expunging")
 
 
-def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]) -> int:
+def stuck_now(runtime: Runtime) -> dict[int, int]:
+    """The VMs in Starting/Stopping/Expunging right now, with their update counts."""
+    with runtime.db.session(write=False) as s:
+        return dict(s.execute(select(VirtualMachine.id, VirtualMachine.update_count).where(  # type: ignore[arg-type]
+            VirtualMachine.removed.is_(None), VirtualMachine.state.in_(STUCK))).all())
+
+
+def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any],
+                  at_start: dict[int, int] | None = None) -> int:
     """VMs left in Starting/Stopping/Expunging by a job that no longer runs (a restarted server): settle them
-    from what the hypervisor reports, keeping the capacity ledger and volume states consistent."""
+    from what the hypervisor reports, keeping the capacity ledger and volume states consistent.
+
+    `at_start` (VM id -> update count, `stuck_now` when this server started): only those VMs, and only while
+    unchanged since. A VM that entered such a state later belongs to an operation of this server, and not every
+    one has a job row (HA restarts, calls inside other jobs), so "no pending job" alone does not make it stuck."""
     from management.models.jobs import AsyncJob
     from management.models.storage import Volume
     from management.services.compute import vm as vm_service
@@ -157,10 +169,12 @@ def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]
         where_host = ((VirtualMachine.host_id == host_id) | (VirtualMachine.last_host_id == host_id)
                       if host_id is not None else
                       VirtualMachine.host_id.is_(None) & VirtualMachine.last_host_id.is_(None))
-        stuck = list(s.execute(select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state).where(
-            VirtualMachine.removed.is_(None), VirtualMachine.state.in_(STUCK), where_host,
-            VirtualMachine.uuid.not_in(busy))))
-    for vm_id, uuid, state in stuck:
+        stuck = [(vm_id, uuid, state, seen) for vm_id, uuid, state, seen in s.execute(
+            select(VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.state, VirtualMachine.update_count).where(
+                VirtualMachine.removed.is_(None), VirtualMachine.state.in_(STUCK), where_host,
+                VirtualMachine.uuid.not_in(busy)))
+            if at_start is None or at_start.get(vm_id) == seen]
+    for vm_id, uuid, state, seen in stuck:
         dom = domains.get(uuid)
         running = dom is not None and dom.state == PowerState.RUNNING
         try:
@@ -170,7 +184,7 @@ def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]
                 continue
             with runtime.db.session() as s:
                 vm = s.get_one(VirtualMachine, vm_id)
-                if vm.state != state:
+                if vm.state != state or vm.update_count != seen:
                     continue
                 if running and host_id is not None:
                     fsm.transition(s, vm, VmEvent.AgentReportRunning)  # Starting/Stopping -> Running
@@ -205,6 +219,7 @@ class VmSync:
         self.rounds = 0
         self.orphans: dict[int, list[str]] = {}  # unknown domains named like ours (i-<account>-<vm>-VM)
         self.unmanaged: dict[int, list[str]] = {}  # every other domain the database does not know
+        self.stuck_at_start = stuck_now(runtime)  # what a dead run left; the first round settles these only
 
     def start(self) -> None:
         self._loop.start()
@@ -224,7 +239,8 @@ class VmSync:
         # settled in the first round only. Later, a VM in Starting/Stopping is a live operation (a job, or a
         # service call without one) that a round must not race.
         first = self.rounds == 0
-        changed = recover_stuck(self.runtime, None, {}) if first else 0  # never placed: nothing to ask a hypervisor
+        # (VMs never placed first: nothing to ask a hypervisor about them)
+        changed = recover_stuck(self.runtime, None, {}, self.stuck_at_start) if first else 0
         # One snapshot of the live VMs per round (not a scan per host), and a write transaction only for the VMs
         # whose host report differs from the database (`_differs`): at 10k VMs the round used to open 10k SQLite
         # write transactions, competing with every deploy for the write lock.
@@ -258,7 +274,7 @@ class VmSync:
                 with self.runtime.db.session(write=False) as s:
                     known |= set(s.scalars(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(others))))
             if first and any(state in STUCK for _, _, state, _, _, _ in vms):
-                changed += recover_stuck(self.runtime, host.id, domains)
+                changed += recover_stuck(self.runtime, host.id, domains, self.stuck_at_start)
             for vm_id, uuid, state, vm_host, last_host, seen in vms:
                 dom = domains.get(uuid)
                 power = dom.state if dom else None
