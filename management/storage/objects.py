@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -54,6 +55,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ UPLOADS = ".uploads"
 TMP_PREFIX = ".tmp-"
 MIN_PART = 5 * 1024 * 1024
 FLUSH_BEHIND = 8 * 1024 * 1024
+PARALLEL_MD5_MIN = 1 << 20  # below this a second thread costs more than it saves
 INLINE_MAX = 64 * 1024  # objects up to this size live in their index row (see the module docstring)
 OBJ_COLS = "bucket, key, data, size, etag, mtime, ctype, headers, meta, checksums, parts, inline, seq, version, acl"
 VER_COLS = OBJ_COLS + ", marker"
@@ -408,6 +411,10 @@ class ObjectWriter:
 
     def write(self, data: bytes | memoryview) -> None:
         self.md5.update(data)
+        self._write_rest(data)
+
+    def _write_rest(self, data: bytes | memoryview) -> None:
+        """Everything ``write`` does but MD5."""
         if self.sha256 is not None:
             self.sha256.update(data)
         for c in self.sums.values():
@@ -427,10 +434,20 @@ class ObjectWriter:
         self._maybe_flush_behind()
 
     def write_chunks(self, chunks: list[bytes]) -> None:
-        """Appends received pieces as they came (no joining copy): each piece is hashed by every digest and written
-        while it is still in the CPU cache, one pass over the payload."""
-        for c in chunks:
-            self.write(c)
+        """Appends received pieces as they came (no joining copy). A large batch has its MD5 (the ETag, the
+        costliest digest: ~90 ms per 64 MiB here) computed on a second thread while this one runs the other digests
+        and the file write; hashlib lets go of the GIL for both. Batches stay in order: this returns only when both
+        halves are done."""
+        if sum(len(c) for c in chunks) < PARALLEL_MD5_MIN:
+            for c in chunks:
+                self.write(c)
+            return
+        md5 = _md5_pool().submit(_md5_update, self.md5, chunks)
+        try:
+            for c in chunks:
+                self._write_rest(c)
+        finally:
+            md5.result()
 
     def _maybe_flush_behind(self) -> None:
         if self._unflushed >= FLUSH_BEHIND and (self._flusher is None or not self._flusher.is_alive()):
@@ -472,6 +489,16 @@ class ObjectWriter:
     @property
     def etag(self) -> str:
         return self.md5.hexdigest()
+
+
+def _md5_update(md5: Any, chunks: list[bytes]) -> None:
+    for c in chunks:
+        md5.update(c)
+
+
+@functools.cache
+def _md5_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-md5")
 
 
 def _quiet_fdatasync(fd: int) -> None:

@@ -161,7 +161,10 @@ def test_writer_chunks_hash_in_one_pass(tmp_path: Path) -> None:
     whole = b"".join(chunks)
     w = st.ObjectWriter(tmp_path, checksums=["CRC32"], sha256=True)
     w.write_chunks(chunks[:1])
-    w.write_chunks(chunks[1:])
+    # batches at and above PARALLEL_MD5_MIN have their MD5 on another thread: several in a row must stay in order
+    for lo, hi in ((1, 6), (6, 12), (12, 18)):
+        assert sum(map(len, chunks[lo:hi])) >= st.PARALLEL_MD5_MIN
+        w.write_chunks(chunks[lo:hi])
     path = w.finish()
     assert path.read_bytes() == whole and w.size == len(whole)
     assert w.etag == hashlib.md5(whole).hexdigest() and w.sha256 is not None
