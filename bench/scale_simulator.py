@@ -256,6 +256,19 @@ def database(backend: str, state: Path) -> Iterator[str]:
         yield url
 
 
+def server_errors(log_path: Path, most: int = 12) -> list[str]:
+    """The distinct exception lines of the server's log (a traceback's last line), most frequent first."""
+    import re
+    from collections import Counter
+
+    seen: Counter[str] = Counter()
+    for line in log_path.read_text(errors="replace").splitlines():
+        m = re.match(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Locked)\b.*)$", line)
+        if m:
+            seen[m.group(1)[:300]] += 1
+    return [f"{n}x {text}" for text, n in seen.most_common(most)]
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"== {backend}: {args.hosts} hosts, {args.vms} VMs, {args.concurrency} in flight", flush=True)
     with tempfile.TemporaryDirectory(prefix="devcloud-scale-") as tmp:
@@ -295,6 +308,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 dep["server_cpu_ms_per_vm"] = round(1000 * (proc_cpu(pid) - cpu0) / max(dep["deployed"], 1), 1)
                 lst = measure_list(served.endpoint, keys, args.list_samples)
                 mem = proc_mem(pid)
+                if dep["failed"]:  # the state directory goes with the run: keep why the server failed them
+                    dep["server_errors"] = server_errors(served.log_path)
             finally:
                 served.kill(15)
     return {"backend": backend, "hosts": args.hosts, "vms": args.vms, "concurrency": args.concurrency,

@@ -216,3 +216,20 @@ def test_failed_mutation_leaves_an_error_event(api: ApiClient) -> None:
     api.error("createDomain", name="a/b")
     errors = api("listEvents", level="ERROR", listall=True)
     assert errors["count"] >= 1 and errors["event"][0]["type"] == "DOMAIN.CREATE"
+
+
+def test_job_results_name_the_account_and_user_that_started_them(api: ApiClient) -> None:
+    """queryAsyncJobResult and listAsyncJobs carry the job's accountid and userid (the caller's, not the admin's)."""
+    acct = api.new_account(name="jobowner")
+    u = api.client_for(acct)
+    started = u("createProject", name="jp", displaytext="jobs")
+    job = u.wait(started["jobid"])
+    assert job["jobstatus"] == 1 and job["jobid"] == started["jobid"]
+    assert (job["accountid"], job["userid"]) == (acct["id"], acct["userid"])
+    mine = api("listAsyncJobs", listall=True)["asyncjobs"]
+    by_id = {j["jobid"]: j for j in mine}
+    assert (by_id[started["jobid"]]["accountid"], by_id[started["jobid"]]["userid"]) == (acct["id"], acct["userid"])
+    admin_user = api("listUsers", username="admin")["user"][0]
+    own = api("createProject", name="ap", displaytext="admin's")
+    assert api.wait(own["jobid"])["userid"] == admin_user["id"]
+    assert api.wait(own["jobid"])["accountid"] == admin_user["accountid"]

@@ -123,3 +123,23 @@ def test_cs_project_fields(api: ApiClient, people: dict[str, Any]) -> None:
     assert updated["displaytext"] == "FOUR" and updated["vmlimit"] == "20" and updated["vmtotal"] == 0
     r = uo.call("activateProject", id=prj["id"])
     assert "activaterojectresponse" in r.json()  # CloudStack's spelling of this one response name
+
+
+def test_long_lists_still_name_the_project(api: ApiClient, people: dict[str, Any]) -> None:
+    """A long list (more items than projects.LARGE_BODY, where decorate first asks whether any project exists)
+    names the project on each of its objects, and a long list with no project in the cloud is left as it was."""
+    from management.services.identity.projects import LARGE_BODY
+
+    uo = people["uo"]
+    for i in range(LARGE_BODY + 2):
+        uo("createSSHKeyPair", name=f"own{i}")
+    mine = uo("listSSHKeyPairs")["sshkeypair"]
+    assert len(mine) == LARGE_BODY + 2 and not any("projectid" in k for k in mine)
+
+    prj = uo.run("createProject", name="many", displaytext="many")["project"]
+    for i in range(LARGE_BODY + 2):
+        uo("createSSHKeyPair", name=f"k{i}", projectid=prj["id"])
+    keys = uo("listSSHKeyPairs", projectid=prj["id"])["sshkeypair"]
+    assert len(keys) == LARGE_BODY + 2
+    assert {(k["projectid"], k["project"]) for k in keys} == {(prj["id"], "many")}
+    assert not any("projectid" in k for k in uo("listSSHKeyPairs")["sshkeypair"])

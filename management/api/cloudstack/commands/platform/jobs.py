@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from management.api.cloudstack.envelope import Flat, ListResult
 from management.api.cloudstack.registry import Date, OwnedListParams, Params, Ref, Uuid, api_command
@@ -20,11 +20,20 @@ from management.services.listing import paginate
 access.register_entity("AsyncJob", AsyncJob, "owned")
 
 
-def job_body(ctx: CallContext, job: AsyncJob) -> dict:
-    acct = ctx.session.get_one(Account, job.account_id)
-    user = ctx.session.get_one(User, job.user_id)
+def _owner_uuids(ctx: CallContext, jobs: list[AsyncJob]) -> dict[tuple[str, int], str]:
+    """The uuids of the jobs' accounts and users in one statement: queryAsyncJobResult is the call clients make
+    most (every few seconds per job in flight), so it reads two columns rather than two joined-eager rows."""
+    q = union_all(select(literal("a"), Account.id, Account.uuid).where(Account.id.in_({j.account_id for j in jobs})),
+                  select(literal("u"), User.id, User.uuid).where(User.id.in_({j.user_id for j in jobs})))
+    return {(kind, id_): uuid for kind, id_, uuid in ctx.session.execute(q)}
+
+
+def job_body(ctx: CallContext, job: AsyncJob, owners: dict[tuple[str, int], str] | None = None) -> dict:
+    if owners is None:
+        owners = _owner_uuids(ctx, [job])
     body: dict = {
-        "accountid": acct.uuid, "userid": user.uuid, "cmd": job.cmd_class, "jobstatus": job.status,
+        "accountid": owners.get(("a", job.account_id)), "userid": owners.get(("u", job.user_id)),
+        "cmd": job.cmd_class, "jobstatus": job.status,
         "jobprocstatus": job.process_status, "jobresultcode": job.result_code, "jobresulttype": "object",
     }
     if job.status != 0 and job.result_json:
@@ -74,4 +83,5 @@ def list_async_jobs(ctx: CallContext, p: ListAsyncJobsParams) -> ListResult:
     if p.keyword:
         stmt = stmt.where(AsyncJob.command.ilike(f"%{p.keyword}%"))
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, AsyncJob.id)
-    return ListResult([job_body(ctx, j) for j in rows], count)
+    owners = _owner_uuids(ctx, list(rows)) if rows else {}
+    return ListResult([job_body(ctx, j, owners) for j in rows], count)
