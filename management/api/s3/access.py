@@ -75,7 +75,8 @@ BUCKET_ACTIONS = frozenset(f"s3:{a}" for a in [
     "PutInventoryConfiguration", "PutLifecycleConfiguration", "PutMetricsConfiguration",
     "PutReplicationConfiguration", "GetBucketMetadataTableConfiguration", "CreateBucketMetadataTableConfiguration",
     "DeleteBucketMetadataTableConfiguration", "GetBucketABAC", "PutBucketABAC",
-    "UpdateBucketMetadataJournalTableConfiguration", "UpdateBucketMetadataInventoryTableConfiguration"])
+    "UpdateBucketMetadataJournalTableConfiguration", "UpdateBucketMetadataInventoryTableConfiguration",
+    "GetBucketDefaultStorageClass", "PutBucketDefaultStorageClass"])
 ACCOUNT_ACTIONS = frozenset({"s3:ListAllMyBuckets", "s3express:CreateSession"})
 KNOWN_ACTIONS = OBJECT_ACTIONS | BUCKET_ACTIONS
 
