@@ -21,11 +21,13 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,9 +260,6 @@ def database(backend: str, state: Path) -> Iterator[str]:
 
 def server_errors(log_path: Path, most: int = 12) -> list[str]:
     """The distinct exception lines of the server's log (a traceback's last line), most frequent first."""
-    import re
-    from collections import Counter
-
     seen: Counter[str] = Counter()
     for line in log_path.read_text(errors="replace").splitlines():
         m = re.match(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Locked)\b.*)$", line)

@@ -261,6 +261,7 @@ def resources_of(session: Session, project: Project) -> dict[str, int]:
 
 LARGE_BODY = 20  # list items in a response from which decorate() first asks whether any project exists
 
+
 def decorate(session: Session, body: Any) -> Any:
     """Adds CloudStack's projectid/project to every object owned by a project account (account "PrjAcct-...")
     in a response body; objects of other owners are left alone. Cheap when no project is involved."""
