@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -309,6 +310,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 mem = proc_mem(pid)
                 if dep["failed"]:  # the state directory goes with the run: keep why the server failed them
                     dep["server_errors"] = server_errors(served.log_path)
+                if args.server_log:
+                    shutil.copyfile(served.log_path, f"{args.server_log}.{backend}")
             finally:
                 served.kill(15)
     return {"backend": backend, "hosts": args.hosts, "vms": args.vms, "concurrency": args.concurrency,
@@ -356,6 +359,7 @@ def main() -> None:
     ap.add_argument("--list-samples", type=int, default=40)
     ap.add_argument("--security-groups", action="store_true",
                     help="a Basic zone with security groups instead of an Advanced zone")
+    ap.add_argument("--server-log", metavar="PATH", help="keep the server's log as PATH.<backend>")
     ap.add_argument("--quick", action="store_true", help="smoke run: 50 hosts, 500 VMs")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale_simulator.json"))
     args = ap.parse_args()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 import threading
+import time
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from management.db import limits
 
+log = logging.getLogger(__name__)
 _MODE = "devcloud_sqlite_begin"
 _WROTE = "devcloud_sqlite_wrote"
 _HOLDS = "devcloud_sqlite_holds_writer_turn"
 BUSY_TIMEOUT = 30.0
+LONG_TURN = 5.0  # a turn held this long is logged with its thread: every other writer waited that long
 
 
 class WriterTurns:
@@ -33,26 +39,48 @@ class WriterTurns:
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[object] = deque()
         self._busy = False
+        # Who holds the turn and since when: a writer that times out says who kept it waiting, with that
+        # thread's stack, so a "database is locked" can be traced to the unit of work that caused it.
+        self._holder: threading.Thread | None = None
+        self._since = 0.0
 
     def acquire(self, timeout: float = BUSY_TIMEOUT) -> None:
         with self._cond:
             if not self._busy and not self._queue:
-                self._busy = True
+                self._take()
                 return
             me = object()
             self._queue.append(me)
             try:
                 if not self._cond.wait_for(lambda: not self._busy and self._queue[0] is me, timeout):
+                    self._report_timeout(timeout)
                     raise sqlite3.OperationalError("database is locked")
-                self._busy = True
+                self._take()
             finally:
                 self._queue.remove(me)
                 self._cond.notify_all()
 
     def release(self) -> None:
         with self._cond:
-            self._busy = False
+            held, holder = time.monotonic() - self._since, self._holder
+            self._busy, self._holder = False, None
             self._cond.notify_all()
+        if held >= LONG_TURN:
+            log.warning("thread %s held the SQLite write turn for %.1f s", holder.name if holder else "?", held)
+
+    def _take(self) -> None:
+        self._busy, self._holder, self._since = True, threading.current_thread(), time.monotonic()
+
+    def _report_timeout(self, timeout: float) -> None:
+        """Called with the condition's lock held: names the holder and shows where it is now."""
+        holder = self._holder
+        if holder is None:  # released at the last moment; the queue ahead of us took the time
+            log.warning("no SQLite write turn within %.0f s: %d writers queued", timeout, len(self._queue))
+            return
+        frame = sys._current_frames().get(holder.ident or -1)
+        where = "".join(traceback.format_stack(frame)[-12:]) if frame is not None else "(no frame)\n"
+        log.warning("no SQLite write turn within %.0f s: thread %s has held it for %.1f s, %d writers queued; "
+                    "it is at:\n%s", timeout, holder.name, time.monotonic() - self._since, len(self._queue), where)
 
 
 def make_engine(url: str) -> Engine:

@@ -4,6 +4,7 @@ be able to write its completion when another writer committed in between (an imp
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,35 @@ def test_hold_write_lock_keeps_a_transaction_that_wrote(db: Database) -> None:
         raise RuntimeError("the job failed")
     with db.session(write=False) as s:
         assert s.execute(text("SELECT count(*) FROM item")).scalar_one() == 0
+
+
+def test_a_writer_that_waits_too_long_names_who_held_the_turn(caplog: pytest.LogCaptureFixture) -> None:
+    """A "database is locked" from waiting for the write turn logs the thread that held it and where it was."""
+    import threading
+
+    from management.db.session import WriterTurns
+
+    turns = WriterTurns()
+    holding, done = threading.Event(), threading.Event()
+
+    def slow_unit_of_work() -> None:
+        turns.acquire()
+        holding.set()
+        done.wait(10)
+        turns.release()
+
+    t = threading.Thread(target=slow_unit_of_work, name="slow-writer")
+    t.start()
+    assert holding.wait(10)
+    try:
+        with caplog.at_level("WARNING", logger="management.db.session"), \
+                pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            turns.acquire(timeout=0.2)
+    finally:
+        done.set()
+        t.join(10)
+    report = caplog.text
+    assert "thread slow-writer has held it for" in report
+    assert "in slow_unit_of_work" in report and "done.wait(10)" in report  # its stack, down to the line
+    turns.acquire(timeout=1)  # the turn is free again once the holder let go
+    turns.release()
