@@ -94,6 +94,45 @@ def test_usage_history_is_collected_every_interval(api: ApiClient, zone: dict[st
     assert api("listSystemVmsUsageHistory") == {}
 
 
+def test_a_collection_round_writes_in_short_transactions(api: ApiClient, server: InProcess, zone: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every running VM is sampled, but no write transaction carries more than WRITE_BATCH samples: on SQLite one
+    transaction for a whole round held the write lock for seconds at thousands of VMs, and deploys waiting behind
+    it failed with "database is locked"."""
+    from sqlalchemy import event
+
+    from management.services.plugins import stats
+
+    vms = [deploy(api, zone, name=f"s{i}") for i in range(5)]
+    monkeypatch.setattr(stats, "WRITE_BATCH", 2)
+    runtime = server.server.runtime
+    txn = [0]
+    inserts: list[tuple[int, str, int]] = []  # (transaction, table, rows)
+
+    def on_begin(_conn: Any) -> None:
+        txn[0] += 1
+
+    def on_execute(_conn: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        for table in ("vm_stats", "volume_stats"):
+            if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()} "):
+                inserts.append((txn[0], table, len(params) if many else 1))
+
+    event.listen(runtime.db.engine, "begin", on_begin)
+    event.listen(runtime.db.engine, "before_cursor_execute", on_execute)
+    try:
+        assert stats.collect(runtime) == len(vms)
+    finally:
+        event.remove(runtime.db.engine, "begin", on_begin)
+        event.remove(runtime.db.engine, "before_cursor_execute", on_execute)
+    per_txn: dict[tuple[int, str], int] = {}
+    for n, table, rows in inserts:
+        per_txn[(n, table)] = per_txn.get((n, table), 0) + rows
+    assert sum(r for (_n, table), r in per_txn.items() if table == "vm_stats") == len(vms)
+    assert max(per_txn.values()) <= 2 and len({n for n, _t in per_txn}) >= 3 + 3  # 5 VM and 5 root-disk samples
+    for vm in vms:  # and each VM's history shows the round
+        assert api("listVirtualMachinesUsageHistory", id=vm["id"])["virtualmachine"][0]["stats"]
+
+
 def test_server_database_and_usage_server_metrics(api: ApiClient, server: InProcess) -> None:
     ms = api("listManagementServersMetrics", system=True)["managementserver"]
     me = next(m for m in ms if m["id"] == server.server.runtime.msid)
