@@ -1,0 +1,185 @@
+"""A running tiny guest live-migrates from this machine's libvirt to the nested KVM host and keeps answering: ping
+(a few losses at the switch-over at most) during the move, and SSH before and after it.
+
+Both hosts see one guest network: a bridge made here (DHCP from dnsmasq on it) with the nested host's second NIC
+in it, and inside the nested host a bridge of the same name holding that NIC (`NestedKvmHost.bridge_guest_nic`), so
+the domain XML's `<source bridge=.../>` resolves on both sides and the guest keeps its address. The disk has no
+shared storage: it is copied along (`VIR_MIGRATE_NON_SHARED_DISK`). The nested host is the contract suite's
+(tests/nested_kvm.py): this module runs on the same xdist worker, so a session boots it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_public_net
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800),
+              pytest.mark.xdist_group("tests/contract/drivers/test_driver_contract.py")]
+
+SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
+MiB = 1024 * 1024
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def ssh(key: Path, ip: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["ssh", "-i", str(key), *SSH_OPTS, f"root@{ip}", command], capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(exc.cmd, 255, "", "timeout")
+
+
+def ssh_until(key: Path, ip: str, command: str, timeout: float) -> str:
+    end = time.monotonic() + timeout
+    last: subprocess.CompletedProcess[str] | None = None
+    while time.monotonic() < end:
+        last = ssh(key, ip, command)
+        if last.returncode == 0:
+            return last.stdout
+        time.sleep(2)
+    raise AssertionError(f"ssh root@{ip} {command!r} did not succeed in {timeout:.0f} s: "
+                         f"{last.stderr.strip() if last else ''}")
+
+
+class Pinger:
+    """`ping -i 0.2` in the background; `stats()` reads its summary once stopped."""
+
+    def __init__(self, ip: str) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(["ping", "-n", "-i", "0.2", "-W", "1", ip], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+
+    def stop(self) -> tuple[int, int, str]:
+        self.proc.send_signal(2)  # SIGINT: ping prints its summary
+        out, _ = self.proc.communicate(timeout=30)
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+        assert m, out[-2000:]
+        return int(m.group(1)), int(m.group(2)), out
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[dict[str, Any]]:
+    run = uuid.uuid4().hex[:6]
+    prefix = free_public_net("192.168", 150, 199)
+    bridge = f"dcmg{run}"
+    _ip("link", "add", bridge, "type", "bridge")
+    try:
+        _ip("addr", "add", f"{prefix}.1/24", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        yield {"bridge": bridge, "prefix": prefix}
+    finally:
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def nested(net: dict[str, Any]) -> Iterator[Any]:
+    """The nested host with its guest NIC in the guest network on both sides."""
+    from tests.nested_kvm import nested_host
+
+    host = nested_host()
+    _ip("link", "set", host.guest_tap, "master", net["bridge"])
+    host.bridge_guest_nic(net["bridge"])
+    try:
+        yield host
+    finally:
+        with contextlib.suppress(Exception):
+            host.run(f"ip link set eth1 nomaster; ip link del {net['bridge']}")
+        subprocess.run(["ip", "link", "set", host.guest_tap, "nomaster"], capture_output=True)
+
+
+def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nested: Any, tmp_path: Path) -> None:
+    from appliance.image import build_tiny_image
+    from management.drivers.base import DiskSpec, DomainSpec, NicSpec, PoolSpec, PowerState
+    from management.drivers.libvirt.driver import LibvirtDriver
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    mac = f"02:00:00:{uuid.uuid4().hex[:2]}:{uuid.uuid4().hex[:2]}:01"
+    ip = f"{net['prefix']}.20"
+    dnsmasq = subprocess.Popen(
+        ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
+         f"--interface={net['bridge']}", "--except-interface=lo", f"--pid-file={tmp_path / 'dnsmasq.pid'}",
+         f"--dhcp-leasefile={tmp_path / 'leases'}", f"--dhcp-range={net['prefix']}.10,{net['prefix']}.50,1h",
+         f"--dhcp-host={mac},{ip}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    console_dir = tmp_path / "console"
+    console_dir.mkdir()
+    src = LibvirtDriver("qemu:///system", virt_type="qemu", shutdown_timeout=3, console_log_dir=str(console_dir))
+    dest = LibvirtDriver(nested.uri, virt_type="qemu", shutdown_timeout=3,
+                         console_log_dir="/var/log/devcloud/console")
+    src.connect()
+    dest.connect()
+    pool = PoolSpec(name=f"mig-{uuid.uuid4().hex[:8]}", path=str(tmp_path / "pool"))
+    dest_pool = PoolSpec(name=pool.name, path=f"/var/lib/devcloud/{pool.name}")
+    vm = str(uuid.uuid4())
+    root = str(uuid.uuid4())
+    tmpl = str(uuid.uuid4())
+    name = f"i-2-{uuid.UUID(vm).int % 10**7}-VM"
+    try:
+        src.ensure_pool(pool)
+        dest.ensure_pool(dest_pool)
+        src.prepare_template(pool.name, tmpl, str(build_tiny_image()))
+        spec = DomainSpec(uuid=vm, name=name, vcpus=1, memory_mib=160,
+                          disks=(DiskSpec(volume_uuid=root, pool=pool.name, size_bytes=64 * MiB, template=tmpl),),
+                          nics=(NicSpec(mac=mac, bridge=net["bridge"]),),
+                          metadata={"public-keys": key.with_suffix(".pub").read_text(), "hostname": "mover"})
+        t = time.monotonic()
+        src.spawn(spec)
+        before = ssh_until(key, ip, "cat /proc/uptime; hostname", 240)
+        print(f"[live migration] guest answers SSH {time.monotonic() - t:.1f} s after spawn: {before.split()}")
+        assert before.split()[-1] == "mover"
+        ssh(key, ip, "echo still-here > /root/marker").check_returncode()
+
+        pinger = Pinger(ip)
+        time.sleep(3)  # a few replies before the move
+        t = time.monotonic()
+        info = src.migrate(vm, dest, volumes={root: pool.name})
+        moved_s = time.monotonic() - t
+        sent_by_then = int((time.monotonic() - pinger.started) / 0.2)  # ping's sequence number at the end
+        time.sleep(10)  # and some after it
+        sent, got, out = pinger.stop()
+        print(f"[live migration] migrate() took {moved_s:.1f} s; ping: {sent} sent, {got} received")
+
+        assert info.state is PowerState.RUNNING
+        assert src.get_domain(vm) is None
+        there = dest.get_domain(vm)
+        assert there is not None and there.state is PowerState.RUNNING
+        lost = sent - got
+        assert lost <= 10, f"{lost} of {sent} pings lost (0.2 s apart):\n{out[-3000:]}"  # 2 s of silence at most
+        replied = [int(n) for n in re.findall(rf"from {re.escape(ip)}: icmp_seq=(\d+)", out)]
+        assert max(replied) > sent_by_then + 20, out[-2000:]  # it answers from the nested host, not only before
+
+        t = time.monotonic()
+        after = ssh_until(key, ip, "cat /proc/uptime; cat /root/marker", 120)
+        print(f"[live migration] SSH on the nested host answered in {time.monotonic() - t:.1f} s")
+        up_before, up_after = float(before.split()[0]), float(after.split()[0])
+        assert after.split()[-1] == "still-here"  # the same guest, its memory and disk carried over
+        assert up_after > up_before, (before, after)  # it did not reboot
+        print(f"[live migration] after the move: uptime {up_before:.1f} -> {up_after:.1f} s, marker kept")
+    finally:
+        for drv in (dest, src):
+            with contextlib.suppress(Exception):
+                drv.destroy(vm)
+        with contextlib.suppress(Exception):
+            dest.ex_delete_pool(pool.name)  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            for v in (root, tmpl):
+                src.delete_volume(pool.name, v)
+            src.ex_delete_pool(pool.name)  # type: ignore[attr-defined]
+        src.close()
+        dest.close()
+        dnsmasq.terminate()
+        dnsmasq.wait(10)
