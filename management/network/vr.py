@@ -104,6 +104,29 @@ def _kill(pid: int | None, marker: str | None = None, timeout: float = 5.0) -> N
             os.kill(pid, signal.SIGKILL)
 
 
+def _conflicting_leases(leases: Path, hosts: Any) -> set[str]:
+    """Lines of dnsmasq's lease file (``expiry mac ip hostname client-id``) holding an address that a DHCP host
+    entry now gives to another MAC."""
+    owner = {h.ip: h.mac.lower() for h in hosts}
+    try:
+        lines = leases.read_text().splitlines()
+    except OSError:
+        return set()
+    out = set()
+    for line in lines:
+        f = line.split()
+        if len(f) >= 3 and f[2] in owner and owner[f[2]] != f[1].lower():
+            out.add(line)
+    return out
+
+
+def _drop_leases(leases: Path, drop: set[str]) -> None:
+    kept = [line for line in leases.read_text().splitlines() if line not in drop]
+    tmp = leases.with_name(leases.name + ".new")
+    tmp.write_text("".join(f"{line}\n" for line in kept))
+    os.replace(tmp, leases)
+
+
 def _write_if_changed(path: Path, text: str | None) -> bool:
     """Write ``text`` (None = remove the file); True when the content on disk changed."""
     try:
@@ -424,9 +447,15 @@ class NamespaceRouterProvider:
         """(Re)starts dnsmasq when its configuration changed or it is not running; SIGHUP for new hosts only."""
         marker = str(paths.dnsmasq_conf)
         pid = _read_pid(paths.dnsmasq_pid)
-        if conf_changed or not _pid_alive(pid, marker):
+        # An address handed to a new NIC (a VM destroyed, another deployed) may still be leased to the old MAC:
+        # dnsmasq then answers the new guest "no address available" until that lease expires. dnsmasq reads its
+        # lease file only when it starts, so such a lease is dropped with dnsmasq stopped.
+        stale = hosts_changed and bool(_conflicting_leases(paths.leases, spec.dhcp_hosts))
+        if conf_changed or stale or not _pid_alive(pid, marker):
             _kill(pid, marker)
             paths.dnsmasq_pid.unlink(missing_ok=True)
+            if stale:
+                _drop_leases(paths.leases, _conflicting_leases(paths.leases, spec.dhcp_hosts))
             self._ns(spec, "dnsmasq", f"--conf-file={paths.dnsmasq_conf}")
             return ["dnsmasq:restart"]
         if hosts_changed:

@@ -284,6 +284,25 @@ def test_reapplying_same_spec_is_a_noop_and_changes_touch_only_what_changed(worl
     assert provider.status(spec.router_id) == before
 
 
+def test_an_address_given_to_a_new_nic_is_leased_to_it_at_once(world):
+    """vm1 is destroyed and a new VM gets its address: dnsmasq must not keep refusing the new MAC ("not using
+    configured address ... because it is leased to" the old one) until the old lease expires."""
+    provider, spec, guests = world
+    assert guests["vm1"].dhcp() == IPS["vm1"]  # vm1's lease is on record
+    newcomer = DhcpHost("02:dc:00:00:00:14", IPS["vm1"], "vm4")
+    reused = dataclasses.replace(spec, dhcp_hosts=(newcomer,) + spec.dhcp_hosts[1:])
+    vm4 = Guest("vm4", f"dcq{SFX}4", f"vq{SFX}4", newcomer.mac, GUEST_BR, guests["vm1"].workdir).create()
+    try:
+        res = provider.implement(reused)
+        assert vm4.dhcp() == IPS["vm1"]
+        assert res.changed == ("dnsmasq:restart",)  # the old lease can only go while dnsmasq is stopped
+        assert guests["vm2"].dhcp() == IPS["vm2"]  # the other leases are kept
+    finally:
+        vm4.destroy()
+        provider.implement(spec)  # and back: vm1's MAC gets its address again
+    assert guests["vm1"].dhcp() == IPS["vm1"]
+
+
 def test_reboot_restarts_services_and_guests_keep_working(world):
     provider, spec, guests = world
     before = provider.status(spec.router_id)
