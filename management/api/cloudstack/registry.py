@@ -70,7 +70,9 @@ class Limit:
 class Params(BaseModel):
     """Base of every command's parameter model: names are the lower-cased CloudStack names."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+    # defer_build: ~900 command and response models would otherwise each build a validator at import (most of a
+    # start-up second); a model is built the first time it is used.
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False, defer_build=True)
 
 
 class MapItem(dict[str, str]):
