@@ -170,8 +170,6 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
         assert up_after > up_before, (before, after)  # it did not reboot
         print(f"[live migration] after the move: uptime {up_before:.1f} -> {up_after:.1f} s, marker kept")
     finally:
-        dnsmasq.terminate()
-        dnsmasq.wait(10)
         for drv in (dest, src):
             with contextlib.suppress(Exception):
                 drv.destroy(vm)
@@ -181,6 +179,7 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
             for v in (root, tmpl):
                 src.delete_volume(pool.name, v)
             src.ex_delete_pool(pool.name)  # type: ignore[attr-defined]
-        for drv in (src, dest):
-            with contextlib.suppress(Exception):
-                drv.close()
+        src.close()
+        dest.close()
+        dnsmasq.terminate()
+        dnsmasq.wait(10)

@@ -885,11 +885,8 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         has_slot = any(d.target_dev == ISO_DEV for d in DomainConfig.from_xml(dom.XMLDesc(0)).disks)
         try:
             if running and has_slot:
-                # a media change: the guest sees the tray close on the new disc (or open, empty). FORCE opens a tray
-                # the guest has locked (a mounted disc, or the boot scanning its drives): without it the change
-                # fails with "Tray of the device is not open" whenever the guest holds the lock.
-                dom.updateDeviceFlags(drive.to_xml(pretty=False),
-                                      _LIVE_CONFIG | libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE)
+                # a media change: the guest sees the tray close on the new disc (or open, empty)
+                dom.updateDeviceFlags(drive.to_xml(pretty=False), _LIVE_CONFIG)
             elif running:
                 raise DriverError(f"domain {vm_uuid} has no CD-ROM drive; stop it to add one")
             else:
