@@ -454,7 +454,7 @@ class NamespaceRouterProvider:
         if conf_changed or stale or not _pid_alive(pid, marker):
             _kill(pid, marker)
             paths.dnsmasq_pid.unlink(missing_ok=True)
-            if stale:
+            if stale:  # read again: dnsmasq may have renewed a lease (a new expiry) before it stopped
                 _drop_leases(paths.leases, _conflicting_leases(paths.leases, spec.dhcp_hosts))
             self._ns(spec, "dnsmasq", f"--conf-file={paths.dnsmasq_conf}")
             return ["dnsmasq:restart"]

@@ -21,42 +21,25 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_public_net
+from management.network import host as nethost
+from tests.conftest import free_public_net, wait_for
+from tests.integration.test_network_guests import ssh
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800),
               pytest.mark.xdist_group("tests/contract/drivers/test_driver_contract.py")]
 
-SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
 MiB = 1024 * 1024
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-def ssh(key: Path, ip: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["ssh", "-i", str(key), *SSH_OPTS, f"root@{ip}", command], capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(exc.cmd, 255, "", "timeout")
-
-
 def ssh_until(key: Path, ip: str, command: str, timeout: float) -> str:
-    end = time.monotonic() + timeout
-    last: subprocess.CompletedProcess[str] | None = None
-    while time.monotonic() < end:
-        last = ssh(key, ip, command)
-        if last.returncode == 0:
-            return last.stdout
-        time.sleep(2)
-    raise AssertionError(f"ssh root@{ip} {command!r} did not succeed in {timeout:.0f} s: "
-                         f"{last.stderr.strip() if last else ''}")
+    def answered() -> str | None:
+        r = ssh(key, ip, command, timeout=60)  # an SSH handshake in a guest nested in a TCG host is slow
+        return r.stdout if r.returncode == 0 else None
+    return wait_for(answered, timeout=timeout, interval=2, what=f"ssh root@{ip} {command!r}")  # type: ignore[no-any-return]
 
 
 class Pinger:
-    """`ping -i 0.2` in the background; `stats()` reads its summary once stopped."""
+    """`ping -i 0.2` in the background; `stop()` ends it and reads its summary."""
 
     def __init__(self, ip: str) -> None:
         self.started = time.monotonic()
@@ -76,13 +59,11 @@ def net() -> Iterator[dict[str, Any]]:
     run = uuid.uuid4().hex[:6]
     prefix = free_public_net("192.168", 150, 199)
     bridge = f"dcmg{run}"
-    _ip("link", "add", bridge, "type", "bridge")
+    nethost.ensure_public_bridge(bridge, f"{prefix}.1/24")
     try:
-        _ip("addr", "add", f"{prefix}.1/24", "dev", bridge)
-        _ip("link", "set", bridge, "up")
         yield {"bridge": bridge, "prefix": prefix}
     finally:
-        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        nethost.remove_bridge(bridge, only_if_unused=False)
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +72,14 @@ def nested(net: dict[str, Any]) -> Iterator[Any]:
     from tests.nested_kvm import nested_host
 
     host = nested_host()
-    _ip("link", "set", host.guest_tap, "master", net["bridge"])
+    nethost.attach_port(net["bridge"], host.guest_tap)
     host.bridge_guest_nic(net["bridge"])
     try:
         yield host
     finally:
         with contextlib.suppress(Exception):
             host.run(f"ip link set eth1 nomaster; ip link del {net['bridge']}")
-        subprocess.run(["ip", "link", "set", host.guest_tap, "nomaster"], capture_output=True)
+        nethost.run(["ip", "link", "set", host.guest_tap, "nomaster"], check=False)
 
 
 def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nested: Any, tmp_path: Path) -> None:
@@ -170,6 +151,8 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
         assert up_after > up_before, (before, after)  # it did not reboot
         print(f"[live migration] after the move: uptime {up_before:.1f} -> {up_after:.1f} s, marker kept")
     finally:
+        dnsmasq.terminate()  # first: nothing below may keep it running
+        dnsmasq.wait(10)
         for drv in (dest, src):
             with contextlib.suppress(Exception):
                 drv.destroy(vm)
@@ -179,7 +162,6 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
             for v in (root, tmpl):
                 src.delete_volume(pool.name, v)
             src.ex_delete_pool(pool.name)  # type: ignore[attr-defined]
-        src.close()
-        dest.close()
-        dnsmasq.terminate()
-        dnsmasq.wait(10)
+        for drv in (src, dest):
+            with contextlib.suppress(Exception):
+                drv.close()
