@@ -396,6 +396,31 @@ def test_vm_sync_follows_out_of_band_power_off(server: InProcess, api: ApiClient
     assert ledger(server, zone) == expected_ledger(server, zone)
 
 
+def test_vm_sync_runs_a_round_when_the_server_starts(server: InProcess, api: ApiClient,
+                                                     zone: dict[str, Any]) -> None:
+    """A domain that went off while no server watched (a reboot: libvirtd down, no event) is seen at start, not
+    one vm.sync.interval later."""
+    from management.loops import StopEvent
+    from management.services.compute import vmsync
+
+    api("updateConfiguration", name="vm.sync.interval", value="600")
+    vm = deploy(api, zone)
+    rt = server.server.runtime
+    rt.extras["vmsync_disabled"] = True  # no lifecycle event: the domain went away unseen
+    sim(zone["urls"][zone["hosts"].index(vm["hostid"])]).destroy(vm["id"])
+    assert api("listVirtualMachines", id=vm["id"])["virtualmachine"][0]["state"] == "Running"
+    stop = StopEvent()
+    sync = vmsync.VmSync(rt, stop)  # this server starts
+    sync.start()
+    try:
+        wait_for(lambda: api("listVirtualMachines", id=vm["id"])["virtualmachine"][0]["state"] == "Stopped",
+                 timeout=30, what="the first VM sync round")
+    finally:
+        stop.set()
+        sync.stop()
+    assert sync.rounds == 1 and ledger(server, zone) == expected_ledger(server, zone)
+
+
 def test_expunger_honours_delay_and_interval(server: InProcess, api: ApiClient, zone: dict[str, Any]) -> None:
     api("updateConfiguration", name="expunge.delay", value="1")
     api("updateConfiguration", name="expunge.interval", value="1")

@@ -215,7 +215,9 @@ def recover_stuck(runtime: Runtime, host_id: int | None, domains: dict[str, Any]
 class VmSync:
     def __init__(self, runtime: Runtime, stop_event: threading.Event | None = None) -> None:
         self.runtime = runtime
-        self._loop = loops.Loop("vm-sync", self._interval, self.run_once, stop_event=stop_event)
+        # The first round runs at start (CloudStack syncs power states when a host connects): after a reboot the
+        # database still says Running for domains that are off, and `devcloud up` waited a whole interval for it.
+        self._loop = loops.Loop("vm-sync", self._interval, self.run_once, stop_event=stop_event, at_start=True)
         self.rounds = 0
         self.orphans: dict[int, list[str]] = {}  # unknown domains named like ours (i-<account>-<vm>-VM)
         self.unmanaged: dict[int, list[str]] = {}  # every other domain the database does not know
