@@ -112,6 +112,8 @@ PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
 NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 
 _LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+MEDIA_CHANGE_TRIES = 5
+MEDIA_CHANGE_RETRY_S = 1.0
 ISO_DEV = "hdd"  # the CD-ROM drive for ISOs (IDE secondary slave); the config drive is hdc
 _BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
 
@@ -886,7 +888,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         try:
             if running and has_slot:
                 # a media change: the guest sees the tray close on the new disc (or open, empty)
-                dom.updateDeviceFlags(drive.to_xml(pretty=False), _LIVE_CONFIG)
+                self._change_media(dom, drive.to_xml(pretty=False))
             elif running:
                 raise DriverError(f"domain {vm_uuid} has no CD-ROM drive; stop it to add one")
             else:
@@ -900,6 +902,21 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         except libvirt.libvirtError as exc:
             raise DriverError(f"changing the CD-ROM of {vm_uuid} failed: {exc.get_error_message()}") from exc
         return self._info(dom)
+
+    def _change_media(self, dom: libvirt.virDomain, xml: str) -> None:
+        # libvirt opens the tray, swaps the medium and closes it; a guest that opens the drive meanwhile (Linux
+        # closes the tray on open(), as a boot-time scan for a config drive does) makes the insert fail with
+        # "Tray of the device is not open". Nothing changed then: the whole change is tried again.
+        for attempt in range(MEDIA_CHANGE_TRIES):
+            try:
+                dom.updateDeviceFlags(xml, _LIVE_CONFIG)
+                return
+            except libvirt.libvirtError as exc:
+                if "Tray of the device is not open" not in (exc.get_error_message() or "") or \
+                        attempt == MEDIA_CHANGE_TRIES - 1:
+                    raise
+                log.info("CD-ROM change on %s raced the guest closing its tray; trying again", dom.name())
+                time.sleep(MEDIA_CHANGE_RETRY_S)
 
     def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
         return self._media(vm_uuid, (pool, volume_uuid))
