@@ -11,8 +11,11 @@ shared storage: it is copied along (`VIR_MIGRATE_NON_SHARED_DISK`). The nested h
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,19 +42,63 @@ def ssh_until(key: Path, ip: str, command: str, timeout: float) -> str:
 
 
 class Pinger:
-    """`ping -i 0.2` in the background; `stop()` ends it and reads its summary."""
+    """`ping -i 0.2` in the background, its replies' sequence numbers collected as they come."""
+
+    INTERVAL = 0.2
 
     def __init__(self, ip: str) -> None:
+        self.ip = ip
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(["ping", "-n", "-i", "0.2", "-W", "1", ip], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.replies: list[int] = []
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(["ping", "-n", "-i", str(self.INTERVAL), "-W", "1", ip],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            m = re.search(rf"from {re.escape(self.ip)}: icmp_seq=(\d+)", line)
+            if m:
+                self.replies.append(int(m.group(1)))
+
+    def seq_now(self) -> int:
+        return int((time.monotonic() - self.started) / self.INTERVAL) + 1
+
+    def longest_silence(self) -> int:
+        """The most consecutive requests without a reply between the first reply and the last."""
+        got = sorted(set(self.replies))
+        return max((b - a - 1 for a, b in zip(got, got[1:], strict=False)), default=0)
 
     def stop(self) -> tuple[int, int, str]:
-        self.proc.send_signal(2)  # SIGINT: ping prints its summary
-        out, _ = self.proc.communicate(timeout=30)
+        self.proc.send_signal(signal.SIGINT)  # ping prints its summary
+        self.proc.wait(timeout=30)
+        self._reader.join(10)
+        out = "".join(self.lines)
         m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
         assert m, out[-2000:]
         return int(m.group(1)), int(m.group(2)), out
+
+
+@contextlib.contextmanager
+def prioritised(pids: list[int], nice: int = -5) -> Iterator[None]:
+    """Every thread of these processes at a higher CPU priority while the move is timed: the guest on the nested
+    host is TCG inside TCG, and other CI workers' guests must not starve it into a silence that is not the
+    migration's (one CI run saw 12 s without replies after the move, never seen on a quiet machine)."""
+    threads = [int(t.name) for pid in pids for t in Path(f"/proc/{pid}/task").glob("*")]
+    before = {}
+    for tid in threads:
+        with contextlib.suppress(OSError):
+            before[tid] = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    try:
+        yield
+    finally:
+        for tid, value in before.items():
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, value)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +156,7 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
     root = str(uuid.uuid4())
     tmpl = str(uuid.uuid4())
     name = f"i-2-{uuid.UUID(vm).int % 10**7}-VM"
+    pinger: Pinger | None = None
     try:
         src.ensure_pool(pool)
         dest.ensure_pool(dest_pool)
@@ -124,24 +172,29 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
         assert before.split()[-1] == "mover"
         ssh(key, ip, "echo still-here > /root/marker").check_returncode()
 
-        pinger = Pinger(ip)
-        time.sleep(3)  # a few replies before the move
-        t = time.monotonic()
-        info = src.migrate(vm, dest, volumes={root: pool.name})
-        moved_s = time.monotonic() - t
-        sent_by_then = int((time.monotonic() - pinger.started) / 0.2)  # ping's sequence number at the end
-        time.sleep(10)  # and some after it
-        sent, got, out = pinger.stop()
-        print(f"[live migration] migrate() took {moved_s:.1f} s; ping: {sent} sent, {got} received")
+        qemu_pid = int(Path(f"/run/libvirt/qemu/{name}.pid").read_text().strip())
+        with prioritised([qemu_pid, nested.proc.pid]):
+            pinger = Pinger(ip)
+            time.sleep(3)  # a few replies before the move
+            t = time.monotonic()
+            info = src.migrate(vm, dest, volumes={root: pool.name})
+            moved_s = time.monotonic() - t
+            sent_by_then = pinger.seq_now()
+            # and 5 s of replies from the nested host after it (a guest that never answers again fails here)
+            answered = wait_for(lambda: max(pinger.replies, default=0) > sent_by_then + 25, timeout=120,
+                                interval=0.5, what="ping replies from the moved guest")
+            resumed_s = time.monotonic() - t - moved_s
+            silence = pinger.longest_silence()
+            sent, got, out = pinger.stop()
+        print(f"[live migration] migrate() took {moved_s:.1f} s; ping: {sent} sent, {got} received, longest "
+              f"silence {silence * Pinger.INTERVAL:.1f} s; 5 s of replies {resumed_s:.1f} s after the move")
 
-        assert info.state is PowerState.RUNNING
+        assert answered and info.state is PowerState.RUNNING
         assert src.get_domain(vm) is None
         there = dest.get_domain(vm)
         assert there is not None and there.state is PowerState.RUNNING
-        lost = sent - got
-        assert lost <= 10, f"{lost} of {sent} pings lost (0.2 s apart):\n{out[-3000:]}"  # 2 s of silence at most
-        replied = [int(n) for n in re.findall(rf"from {re.escape(ip)}: icmp_seq=(\d+)", out)]
-        assert max(replied) > sent_by_then + 20, out[-2000:]  # it answers from the nested host, not only before
+        assert silence <= 10, (f"{silence} pings in a row lost (0.2 s apart; load {os.getloadavg()}):\n"
+                               f"{out[-3000:]}")  # 2 s of silence at most
 
         t = time.monotonic()
         after = ssh_until(key, ip, "cat /proc/uptime; cat /root/marker", 120)
@@ -151,6 +204,8 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
         assert up_after > up_before, (before, after)  # it did not reboot
         print(f"[live migration] after the move: uptime {up_before:.1f} -> {up_after:.1f} s, marker kept")
     finally:
+        if pinger is not None and pinger.proc.poll() is None:
+            pinger.proc.kill()
         dnsmasq.terminate()  # first: nothing below may keep it running
         dnsmasq.wait(10)
         for drv in (dest, src):
