@@ -74,7 +74,8 @@ def tags_filter(stmt: Select[Any], tags: list[dict[str, str]] | None, resource_t
 
 def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: int | None,
              order_by: Any) -> tuple[list[Any], int]:
-    """Rows for the page and the total count of matching rows (count is never the page length)."""
+    """Rows for the page and the total count of matching rows (count is never the page length). A statement of
+    one entity gives its objects; one of several columns gives plain rows (the lean list paths)."""
     offset, limit = check_paging(session, page, pagesize)
     count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     if count == 0:
@@ -83,6 +84,8 @@ def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: in
     q = stmt.order_by(order_by).offset(offset)
     if limit is not None:
         q = q.limit(limit)
+    if len(stmt.column_descriptions) > 1:
+        return list(session.execute(q)), count
     return list(session.scalars(q).unique()), count
 
 

@@ -113,3 +113,15 @@ def test_xml_rendering() -> None:
 def test_non_ascii_text_is_kept() -> None:
     out = _json("x", {"name": "éè<>"})
     assert out["x"]["name"] == "éè<>"
+
+
+def test_json_is_what_json_dumps_writes_compact_and_utf8() -> None:
+    """The JSON renderer (orjson) writes the bytes clients got from json.dumps(separators=(",", ":"),
+    ensure_ascii=False): non-ASCII as UTF-8, control characters escaped, integer keys as strings, and an
+    integer beyond 64 bits still rendered."""
+    body = {"count": 2, "zone": [{"id": "z1", "name": "Zürich ☁", "note": 'tab\there "q" \\ </x>\u2028',
+                                  "cpu": 12.5, "ctl": "\x01\x1f", "ok": True, "tags": []}],
+            "by_id": {7: "seven"}}
+    for b in (body, {"count": 1, "big": 10**20}):
+        raw, _ = render("listzonesresponse", b, "json")
+        assert raw == json.dumps({"listzonesresponse": b}, separators=(",", ":"), ensure_ascii=False).encode()

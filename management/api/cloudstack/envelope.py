@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
+import orjson
 from pydantic import BaseModel
 
 from management.api.xmltext import xml_chars
@@ -47,13 +48,18 @@ class Success:
     displaytext: str | None = None
 
 
+class JsonReady(list):  # type: ignore[type-arg]
+    """Items already in wire form (JSON values only, nulls dropped, dates formatted): `plain` passes them as they
+    are. The big list paths build these directly instead of response models (listVirtualMachines)."""
+
+
 _LEAVES = frozenset({str, int, bool, float})
 
 
 def plain(value: Any) -> Any:
     """Converts response objects to JSON-ready values, dropping nulls (Gson's behaviour)."""
     # Leaves first, by exact type: a list page of 500 VMs is ~100k leaves, and this runs for every one of them.
-    if type(value) in _LEAVES:
+    if type(value) in _LEAVES or type(value) is JsonReady:
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump(by_alias=True, exclude_none=True)
@@ -99,8 +105,12 @@ def error_body(err: CloudError) -> dict[str, Any]:
 
 def render(response_name: str, body: dict[str, Any], fmt: str) -> tuple[bytes, str]:
     if fmt == "json":
-        # separators without spaces: listApis must be one line, and smaller responses are faster to send.
-        return json.dumps({response_name: body}, separators=(",", ":"), ensure_ascii=False).encode(), JSON_TYPE
+        # compact (listApis must be one line) and UTF-8 as it is, like json.dumps(separators=(",", ":"),
+        # ensure_ascii=False); what orjson refuses (an integer beyond 64 bits) goes the slow way
+        try:
+            return orjson.dumps({response_name: body}, option=orjson.OPT_NON_STR_KEYS), JSON_TYPE
+        except TypeError:
+            return json.dumps({response_name: body}, separators=(",", ":"), ensure_ascii=False).encode(), JSON_TYPE
     return render_xml(response_name, body).encode(), XML_TYPE
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, cast
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from management.api.cloudstack.commands.compute import userdata as userdata_cmds
-from management.api.cloudstack.envelope import ListResult, Success
+from management.api.cloudstack.envelope import JsonReady, ListResult, Success, cs_date, plain
 from management.api.cloudstack.registry import (
     ADMIN,
     Long,
@@ -24,9 +25,6 @@ from management.api.cloudstack.registry import (
     map_pairs,
 )
 from management.api.cloudstack.schemas_compute import (
-    NicResp,
-    NicSecondaryIpRefResp,
-    SecurityGroupRefResp,
     VirtualMachineResp,
     VmUserDataResp,
 )
@@ -58,12 +56,38 @@ _ENTITY = "VirtualMachine"
 
 # ------------------------------------------------------------------------------------------------ responses
 
-def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: set[str] | None = None,
-                 password: str | None = None) -> list[VirtualMachineResp]:
-    """Batched: one query per related table, whatever the page size."""
+# What a VM response reads of vm_instance. The list path selects these columns as plain rows (attribute access
+# as on the ORM object): a page of 500 VMs is then no ORM identity-map work.
+VM_RESPONSE_COLUMNS = (
+    VirtualMachine.id, VirtualMachine.uuid, VirtualMachine.name, VirtualMachine.display_name, VirtualMachine.state,
+    VirtualMachine.account_id, VirtualMachine.domain_id, VirtualMachine.user_id, VirtualMachine.zone_id,
+    VirtualMachine.host_id, VirtualMachine.template_id, VirtualMachine.iso_id, VirtualMachine.service_offering_id,
+    VirtualMachine.os_type_id, VirtualMachine.hypervisor_type, VirtualMachine.cpu, VirtualMachine.speed,
+    VirtualMachine.ram_size, VirtualMachine.ha_enabled, VirtualMachine.user_data_id,
+    VirtualMachine.user_data_details, VirtualMachine.keypairs, VirtualMachine.group_name,
+    VirtualMachine.details_json, VirtualMachine.instance_name, VirtualMachine.created,
+)
+_NIC_COLUMNS = (Nic.id, Nic.uuid, Nic.instance_id, Nic.network_id, Nic.ip4_address, Nic.gateway, Nic.netmask,
+                Nic.mac_address, Nic.default_nic, Nic.traffic_type, Nic.broadcast_uri, Nic.isolation_uri,
+                Nic.device_id)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _date(value: datetime | None) -> str | None:
+    return cs_date(value) if value is not None else None
+
+
+def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None = None,
+             password: str | None = None) -> JsonReady:
+    """VM responses in wire form (VirtualMachineResp's fields, nulls dropped, dates formatted), from ORM objects or
+    rows of VM_RESPONSE_COLUMNS. Batched: one query per related table, whatever the page size. tests/api/
+    test_vm_list_view.py keeps them equal to what VirtualMachineResp makes of them."""
     s = ctx.session
     if not vms:
-        return []
+        return JsonReady()
     zones = rows_by_id(s, Zone, {v.zone_id for v in vms})
     hosts = rows_by_id(s, Host, {v.host_id for v in vms if v.host_id})
     templates = rows_by_id(s, Template, {t for v in vms for t in (v.template_id, v.iso_id) if t})
@@ -73,16 +97,19 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
     users = rows_by_id(s, User, {v.user_id for v in vms if v.user_id})
     os_types = rows_by_id(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
     ids = [v.id for v in vms]
-    nics: dict[int, list[Nic]] = {}
-    for n in s.scalars(select(Nic).where(Nic.instance_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
+    nics: dict[int, list[Any]] = {}
+    for n in s.execute(select(*_NIC_COLUMNS).where(Nic.instance_id.in_(ids), Nic.removed.is_(None))
+                       .order_by(Nic.device_id)):
         nics.setdefault(n.instance_id, []).append(n)
     networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
     secondary = nics_service.secondary_ips(s, [n.id for ns in nics.values() for n in ns])
-    data_disk: dict[int, Volume] = {}
-    for vol in s.scalars(select(Volume).where(Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK",
-                                              Volume.removed.is_(None), Volume.disk_offering_id.is_not(None))):
-        data_disk.setdefault(vol.instance_id, vol)  # type: ignore[arg-type]
-    disk_offerings = rows_by_id(s, DiskOffering, {v.disk_offering_id for v in data_disk.values()})
+    data_disk: dict[int | None, int | None] = {}
+    for vol_vm, vol_offering in s.execute(
+            select(Volume.instance_id, Volume.disk_offering_id).where(
+                Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK", Volume.removed.is_(None),
+                Volume.disk_offering_id.is_not(None)).order_by(Volume.id)):
+        data_disk.setdefault(vol_vm, vol_offering)
+    disk_offerings = rows_by_id(s, DiskOffering, set(data_disk.values()))
     # CloudStack's publicip/publicipid: the VM's static NAT address (the first, should it have several)
     static_nat: dict[int, tuple[str, str]] = {}
     for vm_id, ip_uuid, ip_address in s.execute(
@@ -96,66 +123,79 @@ def vm_responses(ctx: CallContext, vms: Sequence[VirtualMachine], *, details: se
     ags = affinity.groups_of(s, ids)
     group_ids = groups_of.ids_by_name(s, vms)
     userdatas = rows_by_id(s, UserData, {v.user_data_id for v in vms if v.user_data_id})
+    with_details = details is None or "all" in details or "min" not in details
+    with_userdata = details is not None and ("all" in details or "userdata" in details)
+    user_data: dict[int, str | None] = {vid: ud for vid, ud in s.execute(
+        select(VirtualMachine.id, VirtualMachine.user_data).where(
+            VirtualMachine.id.in_(ids), VirtualMachine.user_data.is_not(None)))} if with_userdata else {}
     admin = ctx.caller.is_root_admin
-    out = []
+    out = JsonReady()
     for v in vms:
         z, h, t, so = zones.get(v.zone_id), hosts.get(v.host_id or -1), templates.get(v.template_id or -1), \
             offerings.get(v.service_offering_id)
         acct, dom = accounts.get(v.account_id), domains.get(v.domain_id)
-        dd = data_disk.get(v.id)
-        do = disk_offerings.get(dd.disk_offering_id) if dd and dd.disk_offering_id else None
+        do = disk_offerings.get(data_disk.get(v.id, -1))
         nic_list = []
         for n in nics.get(v.id, []):
             net = networks.get(n.network_id)
-            nic_list.append(NicResp(
-                id=n.uuid, networkid=net.uuid if net else None, networkname=net.name if net else None,
-                ipaddress=n.ip4_address, gateway=n.gateway, netmask=n.netmask, macaddress=n.mac_address,
-                isdefault=n.default_nic, traffictype=n.traffic_type,
-                type=net.guest_type if net else "Isolated", broadcasturi=n.broadcast_uri,
-                isolationuri=n.isolation_uri, deviceid=str(n.device_id), virtualmachineid=v.uuid,
-                secondaryip=[NicSecondaryIpRefResp(id=x.uuid, ipaddress=x.ip4_address)
-                             for x in secondary.get(n.id, [])] or None))
+            nic = _drop_none({
+                "id": n.uuid, "networkid": net.uuid if net else None, "networkname": net.name if net else None,
+                "ipaddress": n.ip4_address, "gateway": n.gateway, "netmask": n.netmask, "macaddress": n.mac_address,
+                "isdefault": bool(n.default_nic), "traffictype": n.traffic_type,
+                "type": net.guest_type if net else "Isolated", "broadcasturi": n.broadcast_uri,
+                "isolationuri": n.isolation_uri, "deviceid": str(n.device_id), "virtualmachineid": v.uuid})
+            sec = secondary.get(n.id)
+            if sec:
+                nic["secondaryip"] = [{"id": x.uuid, "ipaddress": x.ip4_address} for x in sec]
+            nic_list.append(nic)
         kps = vm_service.keypairs_of(s, v)
-        d = vm_service.as_dict(v.details_json) if (details is None or "all" in details or "min" not in details) \
-            else None
+        d = vm_service.as_dict(v.details_json) if with_details else None
         user = users.get(v.user_id or -1)
         os_t = os_types.get(v.os_type_id or -1)
         nat = static_nat.get(v.id)
         iso = templates.get(v.iso_id or -1)
-        out.append(VirtualMachineResp(
-            id=v.uuid, name=v.name, displayname=v.display_name or v.name, state=v.state,
-            account=acct.name if acct else None, domainid=dom.uuid if dom else None, domain=dom.name if dom else None,
-            created=v.created, haenable=v.ha_enabled, group=v.group_name,
-            groupid=group_ids.get((v.account_id, v.group_name)) if v.group_name else None,
-            userdataid=userdatas[v.user_data_id].uuid if v.user_data_id in userdatas else None,
-            userdataname=userdatas[v.user_data_id].name if v.user_data_id in userdatas else None,
-            userdatadetails=v.user_data_details, zoneid=z.uuid if z else None,
-            zonename=z.name if z else None, hostid=h.uuid if h and admin else None,
-            hostname=h.name if h and admin else None, hostcontrolstate="Enabled" if h else None,
-            templateid=t.uuid if t else None, templatename=t.name if t else None,
-            templatedisplaytext=t.display_text if t else None,
-            passwordenabled=bool(t.password_enabled) if t else False, password=password,
-            serviceofferingid=so.uuid if so else None, serviceofferingname=so.name if so else None,
-            cpunumber=v.cpu, cpuspeed=v.speed, memory=v.ram_size,
-            guestosid=os_t.uuid if os_t else None, ostypeid=os_t.uuid if os_t else None,
-            osdisplayname=os_t.display_name if os_t else None,
-            hypervisor=v.hypervisor_type, instancename=v.instance_name if admin else None,
-            keypairs=",".join(kps) if kps else None, keypair=kps[0] if kps else None,
-            userdata=v.user_data if details is not None and ("all" in details or "userdata" in details) else None,
-            diskofferingid=do.uuid if do else None, diskofferingname=do.name if do else None,
-            publicipid=nat[0] if nat else None, publicip=nat[1] if nat else None,
-            isoid=iso.uuid if iso else None, isoname=iso.name if iso else None,
-            isodisplaytext=iso.display_text if iso else None,
-            nic=nic_list,
-            securitygroup=[SecurityGroupRefResp(id=g.uuid, name=g.name, description=g.description)
-                           for g in sgs.get(v.id, [])],
-            affinitygroup=[{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
-                           for g in ags.get(v.id, [])],
-            tags=tag_views(s, by_tags.get(v.uuid)),
-            details=d or None, lastupdated=getattr(v, "updated", None),
-            userid=user.uuid if user else None, username=user.username if user else None,
-        ))
+        ud = userdatas.get(v.user_data_id or -1)
+        out.append(_drop_none({
+            "id": v.uuid, "name": v.name, "displayname": v.display_name or v.name, "state": v.state,
+            "account": acct.name if acct else None, "domainid": dom.uuid if dom else None,
+            "domain": dom.name if dom else None, "created": _date(v.created), "haenable": bool(v.ha_enabled),
+            "group": v.group_name,
+            "groupid": group_ids.get((v.account_id, v.group_name)) if v.group_name else None,
+            "zoneid": z.uuid if z else None, "zonename": z.name if z else None,
+            "hostid": h.uuid if h and admin else None, "hostname": h.name if h and admin else None,
+            "hostcontrolstate": "Enabled" if h else None,
+            "templateid": t.uuid if t else None, "templatename": t.name if t else None,
+            "templatedisplaytext": t.display_text if t else None,
+            "passwordenabled": bool(t.password_enabled) if t else False, "password": password,
+            "serviceofferingid": so.uuid if so else None, "serviceofferingname": so.name if so else None,
+            "cpunumber": v.cpu, "cpuspeed": v.speed, "memory": v.ram_size,
+            "guestosid": os_t.uuid if os_t else None, "ostypeid": os_t.uuid if os_t else None,
+            "rootdeviceid": 0, "rootdevicetype": "ROOT",
+            "hypervisor": v.hypervisor_type, "instancename": v.instance_name if admin else None,
+            "keypairs": ",".join(kps) if kps else None, "keypair": kps[0] if kps else None,
+            "userdata": user_data.get(v.id),
+            "userdataid": ud.uuid if ud else None, "userdataname": ud.name if ud else None,
+            "userdatadetails": v.user_data_details, "isdynamicallyscalable": False,
+            "diskofferingid": do.uuid if do else None, "diskofferingname": do.name if do else None,
+            "nic": nic_list,
+            "securitygroup": [_drop_none({"id": g.uuid, "name": g.name, "description": g.description})
+                              for g in sgs.get(v.id, [])],
+            "affinitygroup": [{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
+                              for g in ags.get(v.id, [])],
+            "tags": plain(tag_views(s, by_tags.get(v.uuid))),
+            "details": d or None,
+            "publicip": nat[1] if nat else None, "publicipid": nat[0] if nat else None,
+            "isoid": iso.uuid if iso else None, "isoname": iso.name if iso else None,
+            "isodisplaytext": iso.display_text if iso else None,
+            "userid": user.uuid if user else None, "username": user.username if user else None,
+            "osdisplayname": os_t.display_name if os_t else None,
+        }))
     return out
+
+
+def vm_responses(ctx: CallContext, vms: Sequence[Any], **kw: Any) -> list[VirtualMachineResp]:
+    """The same as models, for commands that answer one VM or decorate the response further."""
+    return [VirtualMachineResp.model_validate(d) for d in vm_dicts(ctx, vms, **kw)]
 
 
 def vm_response(ctx: CallContext, vm: VirtualMachine, **kw: Any) -> VirtualMachineResp:
@@ -566,7 +606,8 @@ class ListVmParams(TaggedListParams):
              description="List the virtual machines owned by the account.")
 def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
     s = ctx.session
-    stmt = select(VirtualMachine).where(VirtualMachine.removed.is_(None), VirtualMachine.vm_type == "User")
+    stmt = cast("Select[Any]", select(*VM_RESPONSE_COLUMNS).where(VirtualMachine.removed.is_(None),
+                                                                VirtualMachine.vm_type == "User"))
     stmt = access.owned_filter(s, stmt, VirtualMachine, ctx.caller, account=p.account, domainid=p.domainid,
                                projectid=p.projectid, isrecursive=p.isrecursive, listall=p.listall)
     if p.id:
@@ -609,7 +650,7 @@ def list_vms(ctx: CallContext, p: ListVmParams) -> ListResult:
     stmt = tags_filter(stmt, p.tags, "UserVm", VirtualMachine.uuid)
     rows, count = paginate(s, stmt, p.page, p.pagesize, VirtualMachine.id)
     details = {d.lower() for d in p.details} if p.details else None
-    return ListResult(vm_responses(ctx, rows, details=details), count)
+    return ListResult(vm_dicts(ctx, rows, details=details), count)
 
 
 class GetUserDataParams(Params):
