@@ -182,7 +182,7 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
                               for g in sgs.get(v.id, [])],
             "affinitygroup": [{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
                               for g in ags.get(v.id, [])],
-            "tags": plain(tag_views(s, by_tags.get(v.uuid))),
+            "tags": plain(tag_views(s, by_tags[v.uuid])) if v.uuid in by_tags else [],
             "details": d or None,
             "publicip": nat[1] if nat else None, "publicipid": nat[0] if nat else None,
             "isoid": iso.uuid if iso else None, "isoname": iso.name if iso else None,
