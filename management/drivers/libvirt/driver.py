@@ -906,7 +906,8 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
     def _change_media(self, dom: libvirt.virDomain, xml: str) -> None:
         # libvirt opens the tray, swaps the medium and closes it; a guest that opens the drive meanwhile (Linux
         # closes the tray on open(), as a boot-time scan for a config drive does) makes the insert fail with
-        # "Tray of the device is not open". Nothing changed then: the whole change is tried again.
+        # "Tray of the device is not open", the old medium possibly already out. The whole change is asked for
+        # again: libvirt starts its open/remove/insert/close sequence over.
         for attempt in range(MEDIA_CHANGE_TRIES):
             try:
                 dom.updateDeviceFlags(xml, _LIVE_CONFIG)
