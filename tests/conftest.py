@@ -38,6 +38,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # test modules import helpers as `from tests.conftest import ...`
     sys.path.insert(0, str(REPO))
 pytest_plugins = ["tests.tiers"]  # tiers (--tiers), the skip policy, the time table per tier
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The session's nested KVM host goes with the session, in each xdist worker too (tests/nested_kvm.py)."""
+    nested = sys.modules.get("tests.nested_kvm")
+    if nested is not None:
+        nested.stop()
 VENV_BIN = Path(sys.executable).parent
 MYSQL_ENV = "DEVCLOUD_TEST_MYSQL_URL"
 NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make test` starts one through "

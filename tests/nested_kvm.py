@@ -49,4 +49,14 @@ def _stop(host: NestedKvmHost, workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-__all__ = ["TIMINGS", "nested_host"]
+def stop() -> None:
+    """Stops the session's host now (tests/conftest.py's pytest_sessionfinish): an xdist worker leaves with
+    os._exit, so atexit never ran there and every CI run left its nested host (1.5 GiB of TCG guest) running."""
+    global _host
+    with _lock:
+        if _host is not None:
+            _stop(_host, _host.workdir)
+            _host = None
+
+
+__all__ = ["TIMINGS", "nested_host", "stop"]
