@@ -17,7 +17,9 @@ kernel NFS.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -348,7 +350,8 @@ def _vagrant_pubkey() -> str:
     raise FileNotFoundError("Vagrant's insecure public key not found (apt-get install vagrant)")
 
 
-def ensure_build_key(path: Path = BUILD_KEY) -> Path:
+def ensure_build_key(path: Path | None = None) -> Path:
+    path = path or BUILD_KEY
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "devcloud-appliance-build", "-f", str(path)])
@@ -485,8 +488,27 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
         tmp_out = out.with_suffix(".tmp")
         _run(["qemu-img", "convert", "-c", "-O", "qcow2", str(raw), str(tmp_out)])
         tmp_out.replace(out)
+    _recipe_file(out).write_text(json.dumps({"recipe": base_digest()}) + "\n")
     progress(f"base image {out} ({out.stat().st_size // 2**20} MiB)")
     return out
+
+
+def _recipe_file(base: Path) -> Path:
+    return base.with_suffix(".recipe.json")
+
+
+def base_is_current(base: Path | None = None) -> bool:
+    """The base image exists and was made by today's recipe (base_digest); a base from before recipes were
+    recorded counts as current, as it did before."""
+    base = base or BASE_IMAGE
+    if not base.is_file():
+        return False
+    try:
+        return json.loads(_recipe_file(base).read_text()).get("recipe") == base_digest()
+    except FileNotFoundError:
+        return True
+    except ValueError:
+        return False
 
 
 # ---- Packer ----------------------------------------------------------------------------------------------------
@@ -760,10 +782,12 @@ def sha256(path: Path) -> str:
 
 # ---- boot check ------------------------------------------------------------------------------------------------
 def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, timeout: float = 900,
+               key: Path = BUILD_KEY, while_up: Callable[[], object] | None = None,
                progress: Progress = _say) -> dict[str, object]:
     """Boot the built image under QEMU (TCG unless the probe saw KVM) on a throw-away overlay, with only
     127.0.0.1 port forwards (SSH and the API) and no other network; read the admin keys over SSH and call
-    listZones through the forwarded API port. Returns the timings and the listZones answer."""
+    listZones through the forwarded API port, then run `while_up` (more checks) before the machine is stopped.
+    Returns the timings, the listZones answer and what `while_up` returned."""
     from appliance.client import CloudClient
 
     work = Path(tempfile.mkdtemp(prefix="devcloud-boot-", dir=qcow2.parent))
@@ -779,7 +803,7 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
            "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ssh = ["ssh", "-q", "-p", str(ssh_port), "-i", str(BUILD_KEY), "-o", "StrictHostKeyChecking=no",
+    ssh = ["ssh", "-q", "-p", str(ssh_port), "-i", str(key), "-o", "StrictHostKeyChecking=no",
            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "root@127.0.0.1"]
     try:
         admin = None
@@ -810,6 +834,8 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
         result = {"accelerator": accel, "ssh_seconds": round(ssh_s, 1),
                   "listzones_seconds": round(time.monotonic() - t0, 1), "listZones": zones}
         progress(f"listZones answered after {result['listzones_seconds']} s: {json.dumps(zones)[:200]}")
+        if while_up is not None:
+            result["while_up"] = while_up()
         return result
     finally:
         proc.terminate()
@@ -827,7 +853,7 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     steps = ["wheelhouse", "guest images", "base", "ansible tools", "packer", "virtualbox box"]
-    if BASE_IMAGE.is_file() and not rebuild_base:
+    if base_is_current() and not rebuild_base:
         steps.remove("base")
 
     def step(name: str, fn: Callable[[], object]) -> object:
@@ -844,7 +870,7 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
     if "base" in steps:
         step("base", lambda: build_base(progress=progress))
     else:
-        progress(f"base image {BASE_IMAGE} present (--rebuild-base makes it again)")
+        progress(f"base image {BASE_IMAGE} present and of the current recipe (--rebuild-base makes it again)")
     playbook = step("ansible tools", lambda: ensure_ansible_tools(progress=progress))
     assert isinstance(playbook, Path)
     packer_out = out / "packer"
@@ -861,6 +887,128 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
               "seconds": round(time.monotonic() - t0, 1), "steps": timings}
     (out / "build.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+# ---- the image cache (CI's appliance tier) -----------------------------------------------------------------------
+# What the appliance image is made from. A change to any tracked file below is a new image: CI builds it once and
+# boots it from the cache on every later run until the inputs change again. The server's own code (management/) is
+# not an input: a cached image may carry an older server, and the boot check tests the appliance, not the server.
+IMAGE_INPUTS = ("playbooks", "packer", "appliance", "scenarios", "Vagrantfile", "pyproject.toml",
+                "scripts/ansible-tools.txt")
+CACHE_KEEP = 2  # image entries kept (each ~1-2 GB): the current inputs' and the one before
+
+
+def appliance_cache_dir() -> Path:
+    return tiny.default_cache_dir() / "appliance"
+
+
+def _input_files(repo: Path, inputs: tuple[str, ...]) -> list[str]:
+    """The inputs' files, relative to the repository: git's tracked files in a checkout (build outputs and caches
+    are not inputs), else every file but bytecode."""
+    if (repo / ".git").exists():
+        out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--", *inputs], capture_output=True,
+                             check=True).stdout
+        return sorted(f for f in out.decode().split("\0") if f and (repo / f).is_file())
+    files = []
+    for name in inputs:
+        top = repo / name
+        candidates = [top] if top.is_file() else sorted(top.rglob("*"))
+        files += [str(f.relative_to(repo)) for f in candidates
+                  if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc"]
+    return sorted(files)
+
+
+def inputs_digest(repo: Path = REPO, inputs: tuple[str, ...] = IMAGE_INPUTS) -> str:
+    """sha256 over the inputs' paths and contents (the working tree's, so an uncommitted change counts)."""
+    h = hashlib.sha256()
+    for rel in _input_files(repo, inputs):
+        h.update(rel.encode() + b"\0" + hashlib.sha256((repo / rel).read_bytes()).digest())
+    return h.hexdigest()
+
+
+def base_digest() -> str:
+    """What the base image is made from: its packages and the code that makes it (not the rest of this module, so
+    an edit elsewhere reuses the cached base; mmdebstrap and the package collection take ~4 min)."""
+    parts = [SUITE, BASE_SIZE, *BASE_PACKAGES, tiny.ROOT_LABEL]
+    parts += [inspect.getsource(f) for f in (build_base, _customize_script, _kernel_tree, _module_tools)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _place(src: Path, dest: Path) -> None:
+    """A hard link where the two are on one filesystem (the images are large), else a copy."""
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _copy_key(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".pub"):
+        s, d = src.with_name(src.name + suffix), dest.with_name(dest.name + suffix)
+        d.unlink(missing_ok=True)
+        shutil.copy2(s, d)
+    dest.chmod(0o600)
+
+
+def _prune(cache: Path, keep: Path, pattern: str, count: int) -> None:
+    entries = sorted((p for p in cache.iterdir() if p.is_dir() and re.fullmatch(pattern, p.name)),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [e for e in entries if e != keep][count - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def cached_appliance(*, cache: Path | None = None, progress: Progress = _say,
+                     build: Callable[..., dict[str, object]] | None = None) -> dict[str, object]:
+    """The appliance image for the current inputs: from the cache when built before, else built (the base image
+    too, unless the cache holds one of the same recipe) and stored. Returns build.json's content plus `qcow2`,
+    `key` (the build's SSH key, which the image authorises for root), `digest` and `cached`."""
+    cache = cache or appliance_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = inputs_digest()
+    entry = cache / digest[:16]
+    with open(cache / ".lock", "w") as lock:  # one build at a time per cache (two CI runs on one machine)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = (entry / "build.json").is_file()
+        if cached:
+            progress(f"appliance image for inputs {digest[:16]}: {entry} (built before; not rebuilt)")
+            os.utime(entry)  # pruning keeps the most recently used
+        else:
+            progress(f"no appliance image for inputs {digest[:16]} in {cache}: building it")
+            _build_into(entry, digest, cache, progress, build or build_appliance)
+            _prune(cache, entry, r"[0-9a-f]{16}", CACHE_KEEP)
+    result = json.loads((entry / "build.json").read_text())
+    result.update(qcow2=str(entry / "devcloud-appliance.qcow2"), key=str(entry / "build-key"), digest=digest,
+                  cached=cached)
+    return result
+
+
+def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
+                build: Callable[..., dict[str, object]]) -> None:
+    base_entry = cache / f"base-{base_digest()[:16]}"
+    if (base_entry / "base.qcow2").is_file() and not base_is_current():
+        progress(f"base image from the cache: {base_entry}")
+        BASE_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        _place(base_entry / "base.qcow2", BASE_IMAGE)
+        _recipe_file(BASE_IMAGE).write_text(json.dumps({"recipe": base_digest()}) + "\n")
+        _copy_key(base_entry / "build-key", BUILD_KEY)
+    result = build(progress=progress)
+    if not (base_entry / "base.qcow2").is_file() and _recipe_file(BASE_IMAGE).is_file() and base_is_current():
+        tmp = cache / f".{base_entry.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _place(BASE_IMAGE, tmp / "base.qcow2")
+        _copy_key(BUILD_KEY, tmp / "build-key")
+        tmp.rename(base_entry)
+        _prune(cache, base_entry, r"base-[0-9a-f]{16}", 1)
+    tmp = cache / f".{entry.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _place(Path(str(result["qcow2"])), tmp / "devcloud-appliance.qcow2")
+    _copy_key(BUILD_KEY, tmp / "build-key")
+    (tmp / "build.json").write_text(json.dumps({**result, "digest": digest}, indent=2) + "\n")
+    tmp.rename(entry)  # the entry appears whole or not at all
 
 
 # ---- CLI (`devcloud build ...`) -----------------------------------------------------------------------------------
@@ -883,10 +1031,14 @@ def cli_base(size: str = typer.Option(BASE_SIZE, help="root filesystem size")) -
 
 
 @build_app.command("appliance")
-def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmdebstrap base image")) -> None:
+def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmdebstrap base image"),
+                  cache: bool = typer.Option(False, "--cache", help="reuse the image built for the same inputs "
+                                             "(playbooks/, packer/, appliance/, scenarios/, Vagrantfile) from the "
+                                             "project cache, else build it and store it there (CI's appliance tier)"),
+                  ) -> None:
     """Packer (QEMU, Ansible provisioner running playbooks/): a qcow2, a libvirt box and a VirtualBox box."""
     try:
-        result = build_appliance(rebuild_base=rebuild_base)
+        result = cached_appliance() if cache else build_appliance(rebuild_base=rebuild_base)
     except (RuntimeError, subprocess.CalledProcessError, FileNotFoundError) as exc:
         typer.echo(f"build failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -894,14 +1046,21 @@ def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmd
 
 
 @build_app.command("boot-check")
-def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2")) -> None:
+def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2"),
+                   cached: bool = typer.Option(False, "--cached", help="boot the cached image of the current "
+                                               "inputs (`devcloud build appliance --cache` makes it)")) -> None:
     """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward; prints the seconds to
     SSH and to the listZones answer, and the answer."""
+    key = BUILD_KEY
+    if cached:
+        entry = appliance_cache_dir() / inputs_digest()[:16]
+        qcow2, key = entry / "devcloud-appliance.qcow2", entry / "build-key"
     if not qcow2.is_file():
-        typer.echo(f"{qcow2} does not exist: run `devcloud build appliance` first", err=True)
+        typer.echo(f"{qcow2} does not exist: run `devcloud build appliance{' --cache' if cached else ''}` first",
+                   err=True)
         raise typer.Exit(1)
     try:
-        result = boot_check(qcow2)
+        result = boot_check(qcow2, key=key)
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         typer.echo(f"boot check failed: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -117,6 +117,7 @@ def _nfs_pools(machine) -> list[dict]:
 
 @needs("management")
 @needs("kvm")
+@needs("datacenter")
 def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None:
     """The zone's nfs:// primary pool is a libvirt netfs pool mounted over NFS at /mnt/<pool id>, and a Running
     guest's root disk is a file on that mount."""
@@ -137,6 +138,7 @@ def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None
 
 
 @needs("management")
+@needs("datacenter")
 def test_nfs_secondary_is_mounted_by_the_management_server(machine) -> None:
     stores = [s for s in _api(machine, "listImageStores").get("imagestore", []) if s.get("protocol") == "nfs"]
     if not stores or not _nfs_pools(machine):

@@ -1,0 +1,59 @@
+"""CI's appliance tier: the KVM appliance image is built when its inputs (playbooks/, packer/, appliance/,
+scenarios/, Vagrantfile) change and taken from the project cache otherwise (`devcloud build appliance --cache`);
+every run boots it (TCG here) with only loopback forwards, calls the API with the admin keys the first boot
+generated, and runs testinfra's checks of the roles Packer applied against the running machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appliance import build
+from tests.conftest import _free_port
+
+# its own worker: a build (when the inputs changed) takes 10-20 min of TCG; the boot ~1-2 min
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("appliance-image")]
+
+REPO = Path(__file__).resolve().parents[2]
+# the roles the Packer build applies (packer/build.pkr.hcl); no zone is deployed into the image
+IMAGE_CHECKS = "management,database,nfs,kvm"
+
+
+def _ssh_config(path: Path, port: int, key: Path) -> Path:
+    path.write_text(f"Host appliance\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {key}\n"
+                    "  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+                    "  LogLevel ERROR\n  ConnectTimeout 10\n")
+    return path
+
+
+@pytest.mark.timeout(3600)
+def test_the_appliance_image_boots_answers_and_passes_testinfra(tmp_path: Path) -> None:
+    image = build.cached_appliance(progress=lambda m: print(m, file=sys.stderr, flush=True))
+    qcow2, key = Path(str(image["qcow2"])), Path(str(image["key"]))
+    api_port, ssh_port = _free_port(), _free_port()
+    config = _ssh_config(tmp_path / "ssh_config", ssh_port, key)
+
+    def testinfra() -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, DEVCLOUD_INFRA_HOSTS=f"ssh://appliance?ssh_config={config}",
+                   DEVCLOUD_INFRA_ROLES=IMAGE_CHECKS)
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                               "-rfEs", "tests/infra"], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=900)
+
+    result = build.boot_check(qcow2, key=key, api_port=api_port, ssh_port=ssh_port, timeout=900,
+                              while_up=testinfra, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    # the image deploys no zone: CloudStack's empty list is an empty object under the response key
+    assert result["listZones"] == {}, result["listZones"]
+    infra = result["while_up"]
+    assert isinstance(infra, subprocess.CompletedProcess)
+    out = infra.stdout + infra.stderr
+    assert infra.returncode == 0, out[-4000:]
+    summary = out.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "skipped" not in summary, out[-2000:]
+    print(f"appliance image {image['digest'][:16]} ({'cached' if image['cached'] else 'built now'}): "
+          f"SSH after {result['ssh_seconds']} s, listZones after {result['listzones_seconds']} s; testinfra: "
+          f"{summary}", file=sys.stderr)
