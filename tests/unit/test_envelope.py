@@ -62,6 +62,8 @@ def test_nulls_are_omitted_everywhere() -> None:
     (datetime(2024, 5, 1, 10, 0, 0), "2024-05-01T10:00:00+0000"),  # naive datetimes are UTC
     (datetime(2024, 5, 1, 10, 0, 0, 999999, tzinfo=UTC), "2024-05-01T10:00:00+0000"),
     (datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2))), "2024-05-01T12:00:00+0200"),
+    (datetime(2024, 5, 1, 10, 0, 0, 500001), "2024-05-01T10:00:00+0000"),  # seconds, not rounded
+    (datetime(987, 1, 2, 3, 4, 5), "0987-01-02T03:04:05+0000"),  # four-digit years, as Java's yyyy
 ])
 def test_dates_use_cloudstack_format(when: datetime, text: str) -> None:
     assert envelope.cs_date(when) == text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
@@ -22,9 +22,11 @@ XML_TYPE = "text/xml; charset=UTF-8"
 
 def cs_date(value: datetime) -> str:
     """CloudStack's date format, yyyy-MM-dd'T'HH:mm:ssZ (e.g. 2024-05-01T10:00:00+0000)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if value.tzinfo is not None and value.utcoffset():
+        return value.strftime("%Y-%m-%dT%H:%M:%S%z")
+    # naive values are UTC; isoformat is ~4x faster than strftime (a 500-VM page formats 500 dates) and pads the
+    # year to four digits as Java's yyyy does
+    return value.isoformat(timespec="seconds")[:19] + "+0000"
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -76,6 +76,14 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+_NONE: dict[str, Any] = {}
+_NO_TEMPLATE = {"passwordenabled": False}
+
+
+def _parts(rows: dict[Any, Any], make: Callable[[Any], dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    return {key: _drop_none(make(row)) for key, row in rows.items()}
+
+
 def _date(value: datetime | None) -> str | None:
     return cs_date(value) if value is not None else None
 
@@ -129,67 +137,72 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
         select(VirtualMachine.id, VirtualMachine.user_data).where(
             VirtualMachine.id.in_(ids), VirtualMachine.user_data.is_not(None)))} if with_userdata else {}
     admin = ctx.caller.is_root_admin
+    # What related rows contribute is the same for every VM that refers to them: made once per row, nulls already
+    # dropped, and merged into each VM's dict (a 500-VM page refers to a handful of zones, templates, offerings).
+    zone_p = _parts(zones, lambda z: {"zoneid": z.uuid, "zonename": z.name})
+    host_p = _parts(hosts, lambda h: {"hostid": h.uuid, "hostname": h.name, "hostcontrolstate": "Enabled"}
+                    if admin else {"hostcontrolstate": "Enabled"})
+    tmpl_p = _parts(templates, lambda t: {"templateid": t.uuid, "templatename": t.name,
+                                          "templatedisplaytext": t.display_text,
+                                          "passwordenabled": bool(t.password_enabled)})
+    iso_p = _parts(templates, lambda t: {"isoid": t.uuid, "isoname": t.name, "isodisplaytext": t.display_text})
+    offering_p = _parts(offerings, lambda o: {"serviceofferingid": o.uuid, "serviceofferingname": o.name})
+    account_p = _parts(accounts, lambda a: {"account": a.name})
+    domain_p = _parts(domains, lambda d: {"domainid": d.uuid, "domain": d.name})
+    user_p = _parts(users, lambda u: {"userid": u.uuid, "username": u.username})
+    os_p = _parts(os_types, lambda o: {"guestosid": o.uuid, "ostypeid": o.uuid, "osdisplayname": o.display_name})
+    userdata_p = _parts(userdatas, lambda u: {"userdataid": u.uuid, "userdataname": u.name})
+    disk_p = _parts(disk_offerings, lambda o: {"diskofferingid": o.uuid, "diskofferingname": o.name})
+    network_p = _parts(networks, lambda n: {"networkid": n.uuid, "networkname": n.name, "type": n.guest_type})
+    no_network = {"type": "Isolated"}
+    fixed = _drop_none({"rootdeviceid": 0, "rootdevicetype": "ROOT", "isdynamicallyscalable": False,
+                        "password": password})
     out = JsonReady()
     for v in vms:
-        z, h, t, so = zones.get(v.zone_id), hosts.get(v.host_id or -1), templates.get(v.template_id or -1), \
-            offerings.get(v.service_offering_id)
-        acct, dom = accounts.get(v.account_id), domains.get(v.domain_id)
-        do = disk_offerings.get(data_disk.get(v.id, -1))
         nic_list = []
         for n in nics.get(v.id, []):
-            net = networks.get(n.network_id)
             nic = _drop_none({
-                "id": n.uuid, "networkid": net.uuid if net else None, "networkname": net.name if net else None,
-                "ipaddress": n.ip4_address, "gateway": n.gateway, "netmask": n.netmask, "macaddress": n.mac_address,
-                "isdefault": bool(n.default_nic), "traffictype": n.traffic_type,
-                "type": net.guest_type if net else "Isolated", "broadcasturi": n.broadcast_uri,
-                "isolationuri": n.isolation_uri, "deviceid": str(n.device_id), "virtualmachineid": v.uuid})
+                "id": n.uuid, "ipaddress": n.ip4_address, "gateway": n.gateway, "netmask": n.netmask,
+                "macaddress": n.mac_address, "isdefault": bool(n.default_nic), "traffictype": n.traffic_type,
+                "broadcasturi": n.broadcast_uri, "isolationuri": n.isolation_uri, "deviceid": str(n.device_id),
+                "virtualmachineid": v.uuid})
+            nic.update(network_p.get(n.network_id, no_network))
             sec = secondary.get(n.id)
             if sec:
                 nic["secondaryip"] = [{"id": x.uuid, "ipaddress": x.ip4_address} for x in sec]
             nic_list.append(nic)
         kps = vm_service.keypairs_of(s, v)
         d = vm_service.as_dict(v.details_json) if with_details else None
-        user = users.get(v.user_id or -1)
-        os_t = os_types.get(v.os_type_id or -1)
         nat = static_nat.get(v.id)
-        iso = templates.get(v.iso_id or -1)
-        ud = userdatas.get(v.user_data_id or -1)
-        out.append(_drop_none({
+        vm = _drop_none({
             "id": v.uuid, "name": v.name, "displayname": v.display_name or v.name, "state": v.state,
-            "account": acct.name if acct else None, "domainid": dom.uuid if dom else None,
-            "domain": dom.name if dom else None, "created": _date(v.created), "haenable": bool(v.ha_enabled),
-            "group": v.group_name,
+            "created": _date(v.created), "haenable": bool(v.ha_enabled), "group": v.group_name,
             "groupid": group_ids.get((v.account_id, v.group_name)) if v.group_name else None,
-            "zoneid": z.uuid if z else None, "zonename": z.name if z else None,
-            "hostid": h.uuid if h and admin else None, "hostname": h.name if h and admin else None,
-            "hostcontrolstate": "Enabled" if h else None,
-            "templateid": t.uuid if t else None, "templatename": t.name if t else None,
-            "templatedisplaytext": t.display_text if t else None,
-            "passwordenabled": bool(t.password_enabled) if t else False, "password": password,
-            "serviceofferingid": so.uuid if so else None, "serviceofferingname": so.name if so else None,
-            "cpunumber": v.cpu, "cpuspeed": v.speed, "memory": v.ram_size,
-            "guestosid": os_t.uuid if os_t else None, "ostypeid": os_t.uuid if os_t else None,
-            "rootdeviceid": 0, "rootdevicetype": "ROOT",
-            "hypervisor": v.hypervisor_type, "instancename": v.instance_name if admin else None,
+            "cpunumber": v.cpu, "cpuspeed": v.speed, "memory": v.ram_size, "hypervisor": v.hypervisor_type,
+            "instancename": v.instance_name if admin else None,
             "keypairs": ",".join(kps) if kps else None, "keypair": kps[0] if kps else None,
-            "userdata": user_data.get(v.id),
-            "userdataid": ud.uuid if ud else None, "userdataname": ud.name if ud else None,
-            "userdatadetails": v.user_data_details, "isdynamicallyscalable": False,
-            "diskofferingid": do.uuid if do else None, "diskofferingname": do.name if do else None,
-            "nic": nic_list,
-            "securitygroup": [_drop_none({"id": g.uuid, "name": g.name, "description": g.description})
-                              for g in sgs.get(v.id, [])],
-            "affinitygroup": [{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
-                              for g in ags.get(v.id, [])],
-            "tags": plain(tag_views(s, by_tags[v.uuid])) if v.uuid in by_tags else [],
-            "details": d or None,
-            "publicip": nat[1] if nat else None, "publicipid": nat[0] if nat else None,
-            "isoid": iso.uuid if iso else None, "isoname": iso.name if iso else None,
-            "isodisplaytext": iso.display_text if iso else None,
-            "userid": user.uuid if user else None, "username": user.username if user else None,
-            "osdisplayname": os_t.display_name if os_t else None,
-        }))
+            "userdata": user_data.get(v.id), "userdatadetails": v.user_data_details,
+            "details": d or None, "publicip": nat[1] if nat else None, "publicipid": nat[0] if nat else None,
+        })
+        vm.update(account_p.get(v.account_id, _NONE))
+        vm.update(domain_p.get(v.domain_id, _NONE))
+        vm.update(zone_p.get(v.zone_id, _NONE))
+        vm.update(host_p.get(v.host_id, _NONE))
+        vm.update(tmpl_p.get(v.template_id, _NO_TEMPLATE))
+        vm.update(offering_p.get(v.service_offering_id, _NONE))
+        vm.update(os_p.get(v.os_type_id, _NONE))
+        vm.update(userdata_p.get(v.user_data_id, _NONE))
+        vm.update(disk_p.get(data_disk.get(v.id), _NONE))
+        vm.update(iso_p.get(v.iso_id, _NONE))
+        vm.update(user_p.get(v.user_id, _NONE))
+        vm.update(fixed)
+        vm["nic"] = nic_list
+        vm["securitygroup"] = [_drop_none({"id": g.uuid, "name": g.name, "description": g.description})
+                               for g in sgs.get(v.id, [])]
+        vm["affinitygroup"] = [{"id": g.uuid, "name": g.name, "type": g.type, "description": g.description or ""}
+                               for g in ags.get(v.id, [])]
+        vm["tags"] = plain(tag_views(s, by_tags[v.uuid])) if v.uuid in by_tags else []
+        out.append(vm)
     return out
 
 
