@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 import uvloop
 
-from management import logformat, statedir
+from management import logformat, memory, statedir
 from management.api.app import api_app, integration_app
 from management.api.cloudstack.dispatch import Dispatcher
 from management.api.guard import Guard
@@ -109,6 +109,7 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
         snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
         plugins_background.start(runtime, queue._stop)  # usage stats samples, management server maintenance
         alerts.start_checker(db, stop_event=queue._stop)  # capacity notification thresholds
+        memory.start_trimming(queue._stop)  # freed memory back to the kernel every minute
     return server
 
 
@@ -183,6 +184,7 @@ async def serve_async(server: Server) -> None:
 
 def serve(settings: Settings) -> None:
     statedir.private_umask()  # what this process and its children create is theirs alone
+    memory.limit_arenas()  # before any thread starts (memory.py says why)
     logformat.configure(settings.log_format)
     server = build(settings)
 

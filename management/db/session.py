@@ -83,6 +83,9 @@ class WriterTurns:
                     "it is at:\n%s", timeout, holder.name, time.monotonic() - self._since, len(self._queue), where)
 
 
+SQLITE_CACHE_KIB = 512
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -98,6 +101,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Each pooled connection keeps a page cache of its own (2 MB by default: ~100 MB for the pool's 40 at a
+            # 10,000-VM database). Pages it misses come from the kernel's cache of the file, which all share.
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
             # Let SQLAlchemy issue BEGIN itself so that write transactions start as IMMEDIATE (see below).
             dbapi_conn.isolation_level = None
