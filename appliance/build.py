@@ -521,6 +521,13 @@ def accelerator(virt_type_file: Path = VIRT_TYPE_FILE) -> str:
     return "kvm" if doc.get("virt_type") == "kvm" else "tcg"
 
 
+def guest_cpu(accel: str) -> str:
+    """The appliance VM's CPU model. Under TCG without SVM: QEMU's `max` emulates AMD SVM, the appliance then loads
+    kvm_amd, and libvirtd's KVM probing inside it stalled the whole VM (RCU stalls; SSH timed out in the boot
+    check's testinfra run). Its guests run TCG either way."""
+    return "host" if accel == "kvm" else "max,svm=off"
+
+
 def packer_env() -> dict[str, str]:
     return dict(os.environ, PACKER_CHECKPOINT_DISABLE="1", CHECKPOINT_DISABLE="1", PACKER_NO_COLOR="1",
                 PACKER_CACHE_DIR=str(DIST / "packer_cache"),
@@ -568,7 +575,8 @@ def ensure_ansible_tools(venv: Path | None = None, progress: Progress = _say) ->
 def packer_vars(out_dir: Path, base: Path = BASE_IMAGE, playbook: Path | None = None) -> list[str]:
     return ["-var", f"base_image={base}", "-var", f"output_dir={out_dir}",
             "-var", f"ssh_private_key_file={BUILD_KEY}", "-var", f"accelerator={accelerator()}",
-            "-var", f"ansible_playbook={playbook or ansible_playbook()}", "-var", f"wheelhouse={WHEELHOUSE}"]
+            "-var", f"ansible_playbook={playbook or ansible_playbook()}", "-var", f"wheelhouse={WHEELHOUSE}",
+            "-var", f"cpu={guest_cpu(accelerator())}"]
 
 
 def packer_validate(out_dir: Path = OUT / "packer") -> subprocess.CompletedProcess:
@@ -794,8 +802,7 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
     overlay, console = work / "overlay.qcow2", work / "console.log"
     _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(qcow2.resolve()), str(overlay)])
     accel = accelerator()
-    cmd = ["qemu-system-x86_64", "-accel", accel, "-m", "2048", "-smp", "2",
-           "-cpu", "max" if accel == "tcg" else "host",
+    cmd = ["qemu-system-x86_64", "-accel", accel, "-m", "2048", "-smp", "2", "-cpu", guest_cpu(accel),
            "-display", "none", "-serial", f"file:{console}", "-drive", f"file={overlay},if=virtio,format=qcow2",
            "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,"
                       f"hostfwd=tcp:127.0.0.1:{api_port}-:8080",

@@ -16,7 +16,7 @@ build {
       "--extra-vars", "devcloud_wheelhouse=${var.wheelhouse}",
       "--extra-vars", "common_apt_update=false",
       "--extra-vars", "management_api_bind=0.0.0.0",
-      # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
+      # whether KVM works belongs to the machine the image boots on: Vagrant's or a farm's Ansible run probes there
       "--extra-vars", "kvm_host_probe=false",
     ]
     ansible_env_vars = [
@@ -38,7 +38,7 @@ build {
       "--extra-vars", "devcloud_wheelhouse=${var.wheelhouse}",
       "--extra-vars", "common_apt_update=false",
       "--extra-vars", "management_api_bind=0.0.0.0",
-      # the probe would build the tiny image inside the build VM (no network there); it runs on first boot instead
+      # whether KVM works belongs to the machine the image boots on: Vagrant's or a farm's Ansible run probes there
       "--extra-vars", "kvm_host_probe=false",
     ]
     ansible_env_vars = [

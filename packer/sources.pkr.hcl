@@ -27,7 +27,7 @@ source "qemu" "appliance" {
     # entropy for first-boot SSH host keys (without it ssh-keygen waits ~2 min under TCG)
     ["-object", "rng-random,id=rng0,filename=/dev/urandom"],
     ["-device", "virtio-rng-pci,rng=rng0"],
-    ["-cpu", var.accelerator == "kvm" ? "host" : "max"],
+    ["-cpu", var.cpu],
   ]
   communicator         = "ssh"
   ssh_username         = "root"

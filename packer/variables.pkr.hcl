@@ -28,6 +28,12 @@ variable "accelerator" {
   }
 }
 
+variable "cpu" {
+  type        = string
+  default     = "max,svm=off"
+  description = "QEMU's -cpu: host under KVM; under TCG max without SVM (devcloud build passes guest_cpu(), which says why)."
+}
+
 variable "cpus" {
   type    = number
   default = 2

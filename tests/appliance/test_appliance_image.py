@@ -21,6 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("appliance-image"
 REPO = Path(__file__).resolve().parents[2]
 # the roles the Packer build applies (packer/build.pkr.hcl); no zone is deployed into the image
 IMAGE_CHECKS = "management,database,nfs,kvm"
+# Whether KVM works belongs to the machine the image boots on, not to the image: Packer runs kvm_host without the
+# probe, and Vagrant's (or a farm's) Ansible run probes on the machine itself. Until then the server uses QEMU (TCG)
+# and says why ("no KVM probe result").
+NOT_IN_AN_UNPROVISIONED_IMAGE = "not test_virt_type_probed"
 
 
 def _ssh_config(path: Path, port: int, key: Path) -> Path:
@@ -40,14 +44,14 @@ def test_the_appliance_image_boots_answers_and_passes_testinfra(tmp_path: Path) 
     def testinfra() -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, DEVCLOUD_INFRA_HOSTS=f"ssh://appliance?ssh_config={config}",
                    DEVCLOUD_INFRA_ROLES=IMAGE_CHECKS)
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                               "-rfEs", "tests/infra"], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=900)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rfEs",
+               "-k", NOT_IN_AN_UNPROVISIONED_IMAGE, "tests/infra"]
+        return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
     result = build.boot_check(qcow2, key=key, api_port=api_port, ssh_port=ssh_port, timeout=900,
                               while_up=testinfra, progress=lambda m: print(m, file=sys.stderr, flush=True))
-    # the image deploys no zone: CloudStack's empty list is an empty object under the response key
-    assert result["listZones"] == {}, result["listZones"]
+    # the image deploys no zone (listZones answers an empty list with its key and a count, as CloudStack does)
+    assert result["listZones"] == {"count": 0, "zone": []}, result["listZones"]
     infra = result["while_up"]
     assert isinstance(infra, subprocess.CompletedProcess)
     out = infra.stdout + infra.stderr
