@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from management.api.cloudstack import registry
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, InProcess
 
 pytestmark = pytest.mark.api
 
@@ -233,3 +233,29 @@ def test_job_results_name_the_account_and_user_that_started_them(api: ApiClient)
     own = api("createProject", name="ap", displaytext="admin's")
     assert api.wait(own["jobid"])["userid"] == admin_user["id"]
     assert api.wait(own["jobid"])["accountid"] == admin_user["accountid"]
+
+
+def test_polling_a_job_reads_its_owners_uuids_once(server: InProcess) -> None:
+    """Clients poll queryAsyncJobResult every few seconds per job: the job's account and user uuids (which never
+    change) are read once, not on every poll, and every poll still names them."""
+    from sqlalchemy import event
+
+    api = server.api
+    acct = api.new_account(name="poller")
+    u = api.client_for(acct)
+    jobid = u("createProject", name="pp", displaytext="polled")["jobid"]
+    assert u.wait(jobid)["jobstatus"] == 1
+    owner_reads: list[str] = []
+
+    def watch(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "UNION ALL" in statement and "account" in statement:
+            owner_reads.append(statement)
+
+    engine = server.server.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        polls = [u("queryAsyncJobResult", jobid=jobid) for _ in range(3)]
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert owner_reads == []
+    assert {(p["accountid"], p["userid"]) for p in polls} == {(acct["id"], acct["userid"])}

@@ -20,12 +20,27 @@ from management.services.listing import paginate
 access.register_entity("AsyncJob", AsyncJob, "owned")
 
 
+# (kind, id) -> uuid of accounts ("a") and users ("u") of this server's database (kept in its runtime): a uuid never
+# changes (no customid for either), so every server may keep what it read. Bounded: emptied when full.
+_UUIDS = "owner_uuids"
+_UUIDS_MAX = 8192
+
+
 def _owner_uuids(ctx: CallContext, jobs: list[AsyncJob]) -> dict[tuple[str, int], str]:
-    """The uuids of the jobs' accounts and users in one statement: queryAsyncJobResult is the call clients make
-    most (every few seconds per job in flight), so it reads two columns rather than two joined-eager rows."""
-    q = union_all(select(literal("a"), Account.id, Account.uuid).where(Account.id.in_({j.account_id for j in jobs})),
-                  select(literal("u"), User.id, User.uuid).where(User.id.in_({j.user_id for j in jobs})))
-    return {(kind, id_): uuid for kind, id_, uuid in ctx.session.execute(q)}
+    """The uuids of the jobs' accounts and users: queryAsyncJobResult is the call clients make most (every few
+    seconds per job in flight), so they come from memory after the first read, else from one statement."""
+    known: dict[tuple[str, int], str] = ctx.runtime.extras.setdefault(_UUIDS, {})
+    wanted = {("a", j.account_id) for j in jobs} | {("u", j.user_id) for j in jobs}
+    missing = [k for k in wanted if k not in known]
+    if missing:
+        accounts = {i for kind, i in missing if kind == "a"}
+        users = {i for kind, i in missing if kind == "u"}
+        q = union_all(select(literal("a"), Account.id, Account.uuid).where(Account.id.in_(accounts)),
+                      select(literal("u"), User.id, User.uuid).where(User.id.in_(users)))
+        if len(known) > _UUIDS_MAX:
+            known.clear()
+        known.update({(kind, id_): uuid for kind, id_, uuid in ctx.session.execute(q)})
+    return {k: known[k] for k in wanted if k in known}
 
 
 def job_body(ctx: CallContext, job: AsyncJob, owners: dict[tuple[str, int], str] | None = None) -> dict:
