@@ -30,8 +30,8 @@ variable "accelerator" {
 
 variable "cpu" {
   type        = string
-  default     = "max,svm=off"
-  description = "QEMU's -cpu: host under KVM; under TCG max without SVM (devcloud build passes guest_cpu(), which says why)."
+  default     = "Nehalem"
+  description = "QEMU's -cpu: host under KVM, a model without SVM under TCG (devcloud build passes guest_cpu(): why)."
 }
 
 variable "cpus" {
