@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import typer
@@ -586,10 +586,17 @@ def packer_validate(out_dir: Path = OUT / "packer") -> subprocess.CompletedProce
 
 
 _STEP = re.compile(r"==> (\S+): (.*)")
+_RECAP = re.compile(r"\bok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+")
 
 
-def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Path | None = None) -> None:
-    """`packer build` as a subprocess: every line goes to the build log, Packer's `==>` steps to the progress."""
+def provisioning_changes(lines: Iterable[str]) -> list[int]:
+    """`changed=` of each Ansible run's PLAY RECAP in Packer's output, in order (the second run must be 0)."""
+    return [int(m.group(1)) for line in lines if (m := _RECAP.search(line))]
+
+
+def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Path | None = None) -> list[int]:
+    """`packer build` as a subprocess: every line goes to the build log, Packer's `==>` steps to the progress.
+    Returns the provisioning runs' `changed=` counts."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # packer refuses an existing output directory
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -609,6 +616,7 @@ def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Pa
         rc = proc.wait()
     if rc != 0:
         raise RuntimeError(f"packer build failed ({rc}); log: {log}")
+    return provisioning_changes(log.read_text(errors="replace").splitlines())
 
 
 # ---- VirtualBox box --------------------------------------------------------------------------------------------
@@ -884,7 +892,8 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
     packer_out = out / "packer"
     log = out / "build.log"
     progress(f"packer build (accelerator {accelerator()}); log: {log}")
-    step("packer", lambda: run_packer(packer_out, log, progress, playbook=playbook))
+    changes = step("packer", lambda: run_packer(packer_out, log, progress, playbook=playbook))
+    progress(f"provisioning runs changed {changes} (the second must change nothing)")
     qcow2 = packer_out / "devcloud-appliance.qcow2"
     final = out / "devcloud-appliance.qcow2"
     shutil.move(str(qcow2), final)
@@ -892,7 +901,7 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
     vbox_box = out / "devcloud-appliance-virtualbox.box"
     step("virtualbox box", lambda: make_vbox_box(final, vbox_box, progress=progress))
     result = {"qcow2": str(final), "boxes": [str(libvirt_box), str(vbox_box)], "log": str(log),
-              "seconds": round(time.monotonic() - t0, 1), "steps": timings}
+              "seconds": round(time.monotonic() - t0, 1), "steps": timings, "provisioning_changed": changes}
     (out / "build.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 

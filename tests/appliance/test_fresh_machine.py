@@ -190,3 +190,18 @@ def test_common_role_makes_the_state_dir_as_private_as_the_server(tmp_path: Path
                 modes.update({d: int(task["ansible.builtin.file"]["mode"], 8) for d in defaults[var]})
     assert modes["/var/lib/devcloud"] == server_mode == 0o700
     assert modes["/etc/devcloud"] == 0o755
+
+
+def test_every_role_makes_the_state_dir_with_one_mode() -> None:
+    """The rebuilt image's second provisioning run still changed one thing: `management` made the state directory
+    0755 while `common` (and the server) make it 0700, so each run flipped it. Every role that manages the directory
+    gives it the server's mode."""
+    state_dirs = {"/var/lib/devcloud", "{{ management_state_dir }}", "{{ common_state_dir }}"}
+    found = {}
+    for tasks_file in sorted((REPO / "playbooks/roles").glob("*/tasks/*.yml")):
+        for task in yaml.safe_load(tasks_file.read_text()) or []:
+            spec = task.get("ansible.builtin.file") or {}
+            if spec.get("state") == "directory" and spec.get("path") in state_dirs:
+                found[f"{tasks_file.parent.parent.name}: {task['name']}"] = spec.get("mode")
+    assert found, "no role manages the state directory"
+    assert set(found.values()) == {"0700"}, found

@@ -134,3 +134,15 @@ def test_a_base_of_another_recipe_is_rebuilt(fake: FakeBuild, monkeypatch: pytes
     assert build.base_is_current()
     monkeypatch.setattr(build, "BASE_PACKAGES", (*build.BASE_PACKAGES, "hello"))
     assert not build.base_is_current(), "a new package in the base must make the base again"
+
+
+def test_provisioning_changes_are_read_from_packers_output() -> None:
+    lines = [
+        "2026-12-05T12:36:16Z:     qemu.appliance: PLAY RECAP *********************************************",
+        "2026-12-05T12:36:16Z:     qemu.appliance: appliance                  : ok=81   changed=36   "
+        "unreachable=0    failed=0    skipped=18   rescued=0    ignored=0",
+        "2026-12-05T12:38:01Z:     qemu.appliance: TASK [common : Install the base packages] changed=3",
+        "2026-12-05T12:40:42Z:     qemu.appliance: appliance                  : ok=73   changed=1    "
+        "unreachable=0    failed=0    skipped=22   rescued=0    ignored=0",
+    ]
+    assert build.provisioning_changes(lines) == [36, 1]
