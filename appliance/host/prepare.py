@@ -17,8 +17,10 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from appliance.host.runner import CommandError, LocalRunner, Runner
+from management.drivers.libvirt import overlay
 
 PACKAGES = (
     "libvirt-daemon-system",
@@ -135,6 +137,23 @@ def ensure_kvm_device(runner: Runner) -> StepResult:
         runner.run(["chmod", "0660", "/dev/kvm"])
         return StepResult("dev-kvm", True, f"was {' '.join(cur)}, now 0660 root:kvm")
     return StepResult("dev-kvm", False, "no kvm group; relying on qemu.conf")
+
+
+def qemu_hook_text() -> str:
+    """libvirt's QEMU hook: the guest network overlay's host side (management/drivers/libvirt/overlay.py, run by
+    the host's Python 3; the file uses the standard library only)."""
+    return "#!/usr/bin/python3 -I\n" + Path(overlay.__file__).read_text()  # -I: no script dir on sys.path
+
+
+def ensure_qemu_hook(runner: Runner, path: str = str(overlay.HOOK_PATH)) -> StepResult:
+    """Installs the hook that makes a remote guest network's bridge and VXLAN device before a domain starts. libvirtd
+    reads its hooks when it starts: a new or changed hook needs a libvirtd restart (the stale check below)."""
+    text = qemu_hook_text()
+    if runner.read_file(path) == text:
+        return StepResult("qemu-hook", False, "installed")
+    runner.run(["mkdir", "-p", str(Path(path).parent)])
+    runner.write_file(path, text, 0o755)
+    return StepResult("qemu-hook", True, f"{path} (guest network overlays over VXLAN)")
 
 
 # --- daemons --------------------------------------------------------------------------
@@ -333,10 +352,12 @@ def prepare_host(
         results.append(ensure_packages(runner, packages))
     results.append(ensure_qemu_conf(runner))
     results.append(ensure_kvm_device(runner))
-    conf_mtime = runner.run(["stat", "-c", "%Y", QEMU_CONF]).stdout.strip()
+    results.append(ensure_qemu_hook(runner))
+    conf_mtime = max(float(runner.run(["stat", "-c", "%Y", f]).stdout.strip())
+                     for f in (QEMU_CONF, str(overlay.HOOK_PATH)))
     results.append(ensure_daemon(runner, "virtlogd", "/run/libvirt/virtlogd-sock"))
     results.append(
-        ensure_daemon(runner, "libvirtd", "/run/libvirt/libvirt-sock", stale_after=float(conf_mtime), restart=restart)
+        ensure_daemon(runner, "libvirtd", "/run/libvirt/libvirt-sock", stale_after=conf_mtime, restart=restart)
     )
     results.append(ensure_libvirt_ready(runner))
     results.append(ensure_dirs(runner, dirs))
@@ -349,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m appliance.host.prepare", description=__doc__.split("\n")[0])
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing packages")
     ap.add_argument("--probe", action="store_true", help="probe kvm vs qemu (boots the tiny image)")
-    ap.add_argument("--restart", action="store_true", help="restart a libvirtd started before qemu.conf changed")
+    ap.add_argument("--restart", action="store_true",
+                    help="restart a libvirtd started before qemu.conf or the QEMU hook changed")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     try:

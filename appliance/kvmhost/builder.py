@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from appliance.host.prepare import qemu_hook_text
 from appliance.image.builder import Progress, _apt_show, default_cache_dir
 from appliance.xen.builder import _run, base_key, build_base
+from management.drivers.libvirt.overlay import HOOK_PATH
 
 BUILDER_VERSION = "1"
 PACKAGES = (
@@ -40,6 +42,7 @@ PACKAGES = (
     "iproute2",
     "procps",
     "kmod",
+    "python3",  # libvirt's QEMU hook (the guest network overlay)
 )
 ROOT_SIZE_MB = 3072
 INIT_PATH = "/sbin/devcloud-kvmhost-init"
@@ -99,7 +102,8 @@ def resolve_versions() -> dict[str, str]:
 def cache_key(versions: dict[str, str]) -> str:
     doc = {"builder": BUILDER_VERSION, "base": base_key(versions),
            "init": hashlib.sha256(host_file("kvmhost-init")).hexdigest(),
-           "conf": hashlib.sha256((LIBVIRTD_CONF + QEMU_CONF).encode()).hexdigest(), "size_mb": ROOT_SIZE_MB}
+           "conf": hashlib.sha256((LIBVIRTD_CONF + QEMU_CONF).encode()).hexdigest(), "size_mb": ROOT_SIZE_MB,
+           "hook": hashlib.sha256(qemu_hook_text().encode()).hexdigest()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -112,6 +116,10 @@ def _customize(root: Path) -> None:
     (root / "etc/fstab").write_text("/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
     (root / "etc/libvirt/libvirtd.conf").write_text(LIBVIRTD_CONF)
     (root / "etc/libvirt/qemu.conf").write_text(QEMU_CONF)
+    hook = root / str(HOOK_PATH).lstrip("/")  # what host preparation installs on a farm's hosts
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text(qemu_hook_text())
+    hook.chmod(0o755)
     # libvirtd's QEMU driver wants its user; libvirt-daemon-system's postinst would make it (and pull systemd)
     _run(["chroot", str(root), "sh", "-c",
           "getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu; "

@@ -127,6 +127,9 @@ class NicSpec:
     ip: str | None = None  # informational (DHCP/config drive); drivers do not configure the guest
     device_id: int = 0
     model: str = "virtio"
+    # (VNI, multicast group, an address of the management side): the bridge reaches the network's router over
+    # VXLAN on a remote host (drivers.libvirt.overlay); the NIC's MTU leaves room for the encapsulation
+    overlay: tuple[int, str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from management.drivers.libvirt import overlay
 from management.network.provider import IFNAME_RE, ProviderError, SpecError
 
 
@@ -85,10 +86,16 @@ def attach_port(bridge: str, dev: str, vlan: int | None = None) -> bool:
 
 
 def remove_bridge(name: str, *, only_if_unused: bool = True) -> bool:
+    """Deletes the bridge (with the VXLAN device that stretches a guest network to remote hosts, which is not a
+    use of its own)."""
     if not link_exists(name):
         return False
-    if only_if_unused and bridge_ports(name):
+    stretched = name.startswith(overlay.BRIDGE_PREFIX)
+    ports = overlay.other_ports(name) if stretched else bridge_ports(name)
+    if only_if_unused and ports:
         return False
+    if stretched:
+        overlay.remove(name)
     run(["ip", "link", "del", "dev", name], check=False)
     return True
 

@@ -49,6 +49,16 @@ def test_libvirt_runs_qemu_as_root(machine) -> None:
 
 
 @needs("kvm")
+def test_qemu_hook_joins_remote_guest_networks(machine) -> None:
+    """libvirt's QEMU hook is the guest network overlay (a farm's hosts reach the routers' bridges over VXLAN)."""
+    hook = machine.file("/etc/libvirt/hooks/qemu")
+    assert hook.is_file and hook.mode & 0o111 and hook.user == "root"
+    assert hook.content_string.startswith("#!/usr/bin/python3 -I\n") and "def hook(" in hook.content_string
+    r = machine.run("/etc/libvirt/hooks/qemu probe release end - </dev/null")
+    assert r.rc == 1 and "unreadable domain XML" in r.stderr, r.stderr  # it runs, and refuses what it can't read
+
+
+@needs("kvm")
 def test_virt_type_probed(machine) -> None:
     doc = json.loads(machine.file("/var/lib/devcloud/virt-type.json").content_string)
     assert doc["virt_type"] in ("kvm", "qemu")

@@ -39,6 +39,16 @@ def test_second_run_changes_nothing(first_run):
     assert [r for r in again if r.changed] == []
 
 
+def test_qemu_hook_is_the_overlay_module(first_run):
+    from management.drivers.libvirt import overlay
+
+    hook = overlay.HOOK_PATH
+    assert hook.stat().st_mode & 0o777 == 0o755
+    assert hook.read_text() == "#!/usr/bin/python3 -I\n" + Path(overlay.__file__).read_text()
+    names = {r.name: r for r in first_run}
+    assert "qemu-hook" in names
+
+
 def test_qemu_conf_settings_applied(first_run):
     text = Path(prepare.QEMU_CONF).read_text()
     for key, value in prepare.QEMU_SETTINGS.items():

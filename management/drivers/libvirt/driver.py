@@ -69,7 +69,7 @@ from management.drivers.errors import (
     VolumeInUse,
     VolumeNotFound,
 )
-from management.drivers.libvirt import storage
+from management.drivers.libvirt import overlay, storage
 from management.drivers.libvirt.connection import Connection
 from management.drivers.libvirt.domain_snapshots import DomainSnapshots
 from management.drivers.libvirt.events import normalise_lifecycle, power_state
@@ -126,6 +126,16 @@ def capabilities_for_uri(uri: str) -> Mapping[str, bool]:
 
 def _is_xen_uri(uri: str) -> bool:
     return urlsplit(uri).scheme.split("+", 1)[0].lower() == "xen"
+
+
+def _overlays(nics: tuple[NicSpec, ...]) -> list[overlay.Overlay]:
+    """One per bridge whose NICs come with an overlay: the QEMU hook on the host makes them before the start."""
+    seen: dict[str, overlay.Overlay] = {}
+    for n in nics:
+        if n.bridge and n.overlay and n.bridge not in seen:
+            vni, group, peer = n.overlay
+            seen[n.bridge] = overlay.Overlay(bridge=n.bridge, vni=vni, group=group, peer=peer)
+    return list(seen.values())
 
 
 def tap_name(mac: str) -> str:
@@ -508,14 +518,15 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
     def _iface_config(nic: NicSpec) -> InterfaceConfig:
         tap = tap_name(nic.mac)
         if nic.bridge:
-            return InterfaceConfig(type="bridge", source=nic.bridge, mac=nic.mac, model=nic.model, target_dev=tap)
+            return InterfaceConfig(type="bridge", source=nic.bridge, mac=nic.mac, model=nic.model, target_dev=tap,
+                                   mtu=overlay.GUEST_MTU if nic.overlay else None)
         return InterfaceConfig(type="network", source=nic.network or "default", mac=nic.mac, model=nic.model,
                                target_dev=tap)
 
     def spawn(self, spec: DomainSpec) -> DomainInfo:
         if self._lookup(spec.uuid) is not None:
             raise DomainExists(spec.uuid)
-        meta = DevcloudMetadata(vm_uuid=spec.uuid, display_name=spec.name)
+        meta = DevcloudMetadata(vm_uuid=spec.uuid, display_name=spec.name, overlays=_overlays(spec.nics))
         dom: libvirt.virDomain | None = None
         try:
             disks = self._prepare_disks(spec, meta)

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
-DEVCLOUD_NS = "http://devcloud.dev/xmlns/libvirt/instance/1.0"
+from management.drivers.libvirt.overlay import DEVCLOUD_NS, OVERLAY_TAG, Overlay
+
 DEVCLOUD_PREFIX = "devcloud"
 ET.register_namespace(DEVCLOUD_PREFIX, DEVCLOUD_NS)
 
@@ -182,6 +183,7 @@ class InterfaceConfig(XmlConfig):
     mac: str | None = None
     model: str = "virtio"
     target_dev: str | None = None
+    mtu: int | None = None  # tap and (virtio) guest MTU
 
     def to_element(self) -> ET.Element:
         el = ET.Element("interface", type=self.type)
@@ -195,6 +197,8 @@ class InterfaceConfig(XmlConfig):
             _sub(el, "target", dev=self.target_dev)
         if self.model:  # Xen PV: no model (a netfront vif)
             _sub(el, "model", type=self.model)
+        if self.mtu:
+            _sub(el, "mtu", size=str(self.mtu))
         return el
 
     @classmethod
@@ -206,6 +210,7 @@ class InterfaceConfig(XmlConfig):
             mac=_attr(el, "mac", "address"),
             model=_attr(el, "model", "type", "virtio") or "virtio",
             target_dev=_attr(el, "target", "dev"),
+            mtu=int(m) if (m := _attr(el, "mtu", "size")) else None,
         )
 
 
@@ -411,6 +416,7 @@ class DevcloudMetadata(XmlConfig):
     display_name: str | None = None
     created_volumes: list[tuple[str, str]] = field(default_factory=list)  # (pool, volume name)
     created_files: list[str] = field(default_factory=list)  # paths outside pools (config drive ISO)
+    overlays: list[Overlay] = field(default_factory=list)  # bridges a remote host joins to the router's (hook)
 
     def to_element(self) -> ET.Element:
         el = ET.Element(self.root_tag)
@@ -422,6 +428,7 @@ class DevcloudMetadata(XmlConfig):
             _sub(vols, f"{{{DEVCLOUD_NS}}}volume", pool=pool, name=name)
         for path in self.created_files:
             _sub(vols, f"{{{DEVCLOUD_NS}}}file", path=path)
+        el.extend(o.to_element() for o in self.overlays)
         return el
 
     @classmethod
@@ -435,6 +442,7 @@ class DevcloudMetadata(XmlConfig):
             display_name=_text(el, f"{ns}name"),
             created_volumes=[(v.get("pool", ""), v.get("name", "")) for v in vol_els],
             created_files=[f.get("path", "") for f in file_els],
+            overlays=[Overlay.from_element(o) for o in el.findall(OVERLAY_TAG)],
         )
 
 

@@ -35,6 +35,7 @@ from management.drivers.errors import (
     HostUnreachable,
     InsufficientResources,
 )
+from management.drivers.libvirt import overlay
 from management.errors import (
     CloudError,
     InsufficientCapacity,
@@ -351,6 +352,12 @@ def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None) -
                            .order_by(Nic.device_id))
     bridged = _uses_bridges(host)
     bridges: dict[int, str | None] = {}
+    # a remote libvirt host reaches the routers' bridges here over VXLAN (services.infra.kvm.ensure_bridges)
+    peer = None
+    if bridged and host is not None:
+        from management.services.infra import kvm
+
+        peer = None if kvm.is_local(host.url or "") else kvm.overlay_peer(host.url or "")
     out = []
     for n in nics:
         vlan = None
@@ -360,8 +367,12 @@ def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None) -
             except ValueError:
                 vlan = None
         bridge = _bridge_for(session, n.network_id, bridges) if bridged else None
+        stretched = None
+        if bridge and peer:
+            vni = overlay.vni_for(session.get_one(Network, n.network_id).uuid)
+            stretched = (vni, overlay.group_for(vni), peer)
         out.append(drv.NicSpec(mac=n.mac_address, vlan=vlan, ip=n.ip4_address, device_id=n.device_id,
-                               bridge=bridge))
+                               bridge=bridge, overlay=stretched))
     return tuple(out)
 
 

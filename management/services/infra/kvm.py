@@ -9,7 +9,7 @@ host bridges guest NICs plug into.
 - **Console logs.** `DEVCLOUD_CONSOLE_LOG_DIR`, default `/var/log/devcloud/console`; one `<instance>.log` per VM.
 - **Bridges.** A guest NIC attaches to `networks.guest_bridge_name(network)`. The virtual router (when enabled)
   creates that bridge with its namespace; without it, `ensure_bridges` makes a plain bridge on a local host before
-  spawn so deploys work either way.
+  spawn so deploys work either way. A remote host's NICs reach that bridge over VXLAN (`drivers.libvirt.overlay`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from management.drivers.base import NicSpec
+from management.drivers.errors import DriverError
+from management.drivers.libvirt import overlay
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +91,43 @@ def driver_options(url: str, hypervisor: str | None) -> dict[str, object]:
     return {"virt_type": vt, "console_log_dir": console_log_dir() if is_local(url) else CONSOLE_LOG_DIR}
 
 
+def host_address(url: str) -> str:
+    """The IPv4 address of a remote libvirt host's URL."""
+    name = urlsplit(url).hostname or ""
+    try:
+        return socket.gethostbyname(name)
+    except OSError as exc:
+        raise DriverError(f"cannot resolve the libvirt host {name!r} of {url}: {exc}") from None
+
+
+def overlay_peer(url: str) -> str:
+    """This machine's address toward a remote host: where the host's side of a guest network overlay sends."""
+    try:
+        return overlay.route_to(host_address(url))[1]
+    except overlay.OverlayError as exc:
+        raise DriverError(str(exc)) from None
+
+
 def ensure_bridges(url: str, nics: Iterable[NicSpec]) -> list[str]:
-    """Make sure every bridge the NICs name exists on a local host (a plain bridge, up); returns those created.
-    Remote hosts get their bridges from host preparation; nothing is done for them here."""
+    """Make sure every bridge the NICs name exists (a plain bridge, up); returns those created.
+
+    On a local host that is the bridge itself. For a remote host it is this machine's side of the overlay: the
+    network's bridge here (the router's, or a plain one) with a VXLAN device toward the host; the host makes its
+    side from the domain XML (``drivers.libvirt.overlay``, libvirt's QEMU hook)."""
     if not is_local(url):
-        return []
+        made = []
+        for nic in nics:
+            if nic.bridge and nic.overlay:
+                vni, group, _ = nic.overlay
+                try:
+                    if overlay.ensure(overlay.Overlay(bridge=nic.bridge, vni=vni, group=group,
+                                                      peer=host_address(url))):
+                        log.info("guest bridge %s joined to VXLAN %s (group %s) toward %s", nic.bridge, vni, group,
+                                 url)
+                        made.append(nic.bridge)
+                except overlay.OverlayError as exc:
+                    raise DriverError(str(exc)) from None
+        return made
     from management.network import host as nethost
 
     created = []
