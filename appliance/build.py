@@ -488,13 +488,17 @@ def build_base(out: Path = BASE_IMAGE, *, size: str = BASE_SIZE, progress: Progr
         tmp_out = out.with_suffix(".tmp")
         _run(["qemu-img", "convert", "-c", "-O", "qcow2", str(raw), str(tmp_out)])
         tmp_out.replace(out)
-    _recipe_file(out).write_text(json.dumps({"recipe": base_digest()}) + "\n")
+    _record_recipe(out)
     progress(f"base image {out} ({out.stat().st_size // 2**20} MiB)")
     return out
 
 
 def _recipe_file(base: Path) -> Path:
     return base.with_suffix(".recipe.json")
+
+
+def _record_recipe(base: Path) -> None:
+    _recipe_file(base).write_text(json.dumps({"recipe": base_digest()}) + "\n")
 
 
 def base_is_current(base: Path | None = None) -> bool:
@@ -919,6 +923,11 @@ def appliance_cache_dir() -> Path:
     return tiny.default_cache_dir() / "appliance"
 
 
+def cache_entry(cache: Path | None = None) -> Path:
+    """The cache entry of the current inputs (it may not exist yet)."""
+    return (cache or appliance_cache_dir()) / inputs_digest()[:16]
+
+
 def _input_files(repo: Path, inputs: tuple[str, ...]) -> list[str]:
     """The inputs' files, relative to the repository: git's tracked files in a checkout (build outputs and caches
     are not inputs), else every file but bytecode."""
@@ -984,7 +993,7 @@ def cached_appliance(*, cache: Path | None = None, progress: Progress = _say,
     cache = cache or appliance_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     digest = inputs_digest()
-    entry = cache / digest[:16]
+    entry = cache_entry(cache)
     with open(cache / ".lock", "w") as lock:  # one build at a time per cache (two CI runs on one machine)
         fcntl.flock(lock, fcntl.LOCK_EX)
         cached = (entry / "build.json").is_file()
@@ -1008,7 +1017,7 @@ def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
         progress(f"base image from the cache: {base_entry}")
         BASE_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         _place(base_entry / "base.qcow2", BASE_IMAGE)
-        _recipe_file(BASE_IMAGE).write_text(json.dumps({"recipe": base_digest()}) + "\n")
+        _record_recipe(BASE_IMAGE)
         _copy_key(base_entry / "build-key", BUILD_KEY)
     result = build(progress=progress)
     if not (base_entry / "base.qcow2").is_file() and _recipe_file(BASE_IMAGE).is_file() and base_is_current():
@@ -1070,7 +1079,7 @@ def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2"
     SSH and to the listZones answer, and the answer."""
     key = BUILD_KEY
     if cached:
-        entry = appliance_cache_dir() / inputs_digest()[:16]
+        entry = cache_entry()
         qcow2, key = entry / "devcloud-appliance.qcow2", entry / "build-key"
     if not qcow2.is_file():
         typer.echo(f"{qcow2} does not exist: run `devcloud build appliance{' --cache' if cached else ''}` first",

@@ -68,7 +68,7 @@ class FakeBuild:
         if not build.base_is_current():
             build.ensure_build_key()
             build.BASE_IMAGE.write_bytes(b"base image")
-            build._recipe_file(build.BASE_IMAGE).write_text(json.dumps({"recipe": build.base_digest()}))
+            build._record_recipe(build.BASE_IMAGE)
             self.bases_built += 1
         qcow2 = self.out / "devcloud-appliance.qcow2"
         qcow2.write_bytes(b"appliance %d" % self.calls)
@@ -89,7 +89,7 @@ def test_built_once_then_served_from_the_cache(fake: FakeBuild, tmp_path: Path) 
     first = build.cached_appliance(cache=cache, build=fake, progress=lambda _m: None)
     assert fake.calls == 1 and first["cached"] is False
     entry = Path(str(first["qcow2"])).parent
-    assert entry == cache / build.inputs_digest()[:16]
+    assert entry == build.cache_entry(cache) == cache / build.inputs_digest()[:16]
     assert Path(str(first["qcow2"])).read_bytes() == b"appliance 1"
     key = Path(str(first["key"]))
     assert key.stat().st_mode & 0o777 == 0o600 and key.with_name("build-key.pub").is_file()
