@@ -3,8 +3,10 @@
 Measures 4 KiB PUT/GET ops/s from 1 client and from 8 (threads, one boto3 client each), 64 MiB PUT/GET MiB/s
 (single-request put_object/get_object) with each server's CPU seconds per 64 MiB PUT (from /proc: independent of
 how busy the machine is), the disk's own write speed in the same run (``dd conv=fdatasync`` into the state
-directory), and a full ListObjectsV2 walk over 10,000 keys. Bounded: every phase stops at its count or its time
-cap. Writes bench/results/s3.json and prints a table. ``--phases big`` runs only the large-object phase.
+directory), and a full ListObjectsV2 walk over 10,000 keys. The large-object rounds also PUT to a floor server
+(read the body, answer its MD5: what any S3 server must do at least), which bounds the ratio any server can show.
+Bounded: every phase stops at its count or its time cap. Writes bench/results/s3.json and prints a table.
+``--phases big`` runs only the large-object phase.
 
 moto: ``$MOTO_SERVER`` or /opt/s3tools-venv/bin/moto_server (``pip install 'moto[server]'`` into a venv of its own);
 skipped when absent.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -223,6 +226,76 @@ class Target:
               f"({self.out['list_v2_keys_per_s']} keys/s; populate {self.out['list_populate_s']} s)", flush=True)
 
 
+class FloorServer:
+    """The least any S3 server must do with a PUT: read the body and answer its MD5 as the ETag (no signature
+    check, no disk, no listing). What boto3 reaches against it bounds what any server can reach on this machine
+    with this client; it also records when each request's headers arrive, so the client's own work before it sends
+    (SigV4 payload SHA-256 and the CRC32 checksum over plain HTTP) can be told apart."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.headers_at: list[float] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = memoryview(bytearray(MiB))
+        with conn:
+            while True:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    head += chunk
+                self.headers_at.append(time.time())
+                raw, rest = head.split(b"\r\n\r\n", 1)
+                fields = dict(line.split(":", 1) for line in raw.decode("latin-1").split("\r\n")[1:])
+                headers = {k.strip().lower(): v.strip() for k, v in fields.items()}
+                if headers.get("expect", "").lower() == "100-continue":
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                size, md5, got = int(headers.get("content-length", "0")), hashlib.md5(rest), len(rest)
+                while got < size:
+                    n = conn.recv_into(buf, min(len(buf), size - got))
+                    if not n:
+                        return
+                    md5.update(buf[:n])
+                    got += n
+                conn.sendall(f'HTTP/1.1 200 OK\r\nETag: "{md5.hexdigest()}"\r\nContent-Length: 0\r\n\r\n'.encode())
+
+
+class FloorTarget:
+    """The floor server in the large-object phase: boto3 PUTs only."""
+
+    name = "floor"
+
+    def __init__(self) -> None:
+        self.server = FloorServer()
+        self.c = client(f"http://127.0.0.1:{self.server.port}", "floor", "floor")
+        self.puts: list[float] = []
+        self.lead: list[float] = []
+        self.out: dict[str, Any] = {}
+
+    def big_round(self, big: bytes, i: int) -> None:
+        called, t = time.time(), time.perf_counter()
+        self.c.put_object(Bucket="floor", Key=f"big{i}", Body=big)
+        self.puts.append(time.perf_counter() - t)
+        self.lead.append(self.server.headers_at[-1] - called)
+
+    def big_summary(self) -> None:
+        self.out["put_64m_mib_s"] = round(64 / statistics.median(self.puts), 1)
+        self.out["put_64m_all_mib_s"] = [round(64 / x, 1) for x in self.puts]
+        self.out["client_work_before_sending_ms"] = round(statistics.median(self.lead) * 1e3, 1)
+        print(f"  floor    64 MiB PUT {self.out['put_64m_mib_s']} MiB/s {self.out['put_64m_all_mib_s']} (read + MD5 "
+              f"only); boto3 worked {self.out['client_work_before_sending_ms']} ms before its headers arrived",
+              flush=True)
+
+
 def start_moto() -> tuple[subprocess.Popen[bytes] | None, int]:
     moto_bin = os.environ.get("MOTO_SERVER") or "/opt/s3tools-venv/bin/moto_server"
     if not (Path(moto_bin).exists() or shutil.which(moto_bin)):
@@ -273,11 +346,17 @@ def main() -> None:
             results["disk_write_mib_s"] = disk_write_mib_s(state)
             print(f"  disk     dd conv=fdatasync {results['disk_write_mib_s']} MiB/s", flush=True)
             big = os.urandom(64 * MiB)
+            floor = FloorTarget()
+            rounds: list[Target | FloorTarget] = [*targets, floor]
             for i in range(args.big):
-                for t in targets:
-                    t.big_round(big, i)
-            for t in targets:
-                t.big_summary()
+                for r in rounds:
+                    r.big_round(big, i)
+            for r in rounds:
+                r.big_summary()
+            t0 = time.perf_counter()
+            hashlib.md5(big).digest()
+            results["md5_64m_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+            results["floor"] = floor.out
             del big
         if "list" in phases:
             for t in targets:
@@ -313,6 +392,14 @@ def main() -> None:
             ratio = round(m / d, 2) if lower_is_better else round(d / m, 2)
         table.append({"metric": label, "devcloud": d, "moto": m, "devcloud_advantage": ratio})
         print(f"{label:34s} {d:>10} {m if m is not None else '-':>10} {ratio if ratio else '-':>7}")
+    if "floor" in results:
+        f = results["floor"]["put_64m_mib_s"]
+        m = results.get("moto", {}).get("put_64m_mib_s")
+        results["floor_over_moto"] = round(f / m, 2) if m else None
+        print(f"{'64 MiB PUT, MD5-only floor (MiB/s)':34s} {f:>10} {m if m else '-':>10} "
+              f"{results['floor_over_moto'] or '-':>7}")
+        print(f"{'  boto3 before sending (ms)':34s} {results['floor']['client_work_before_sending_ms']:>10}")
+        print(f"{'  MD5 of 64 MiB, one core (ms)':34s} {results['md5_64m_ms']:>10}")
     if "disk_write_mib_s" in results:
         print(f"{'disk write, dd conv=fdatasync (MiB/s)':34s} {results['disk_write_mib_s']:>10}")
         results["put_64m_share_of_disk"] = round(results["devcloud"]["put_64m_mib_s"] / results["disk_write_mib_s"],
