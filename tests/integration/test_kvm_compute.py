@@ -22,7 +22,7 @@ import libvirt
 import pytest
 
 from tests.conftest import free_public_net
-from tests.integration.test_network_guests import Cloud, served_cloud, ssh_ok, wait_for
+from tests.integration.test_network_guests import Cloud, advanced_zone_spec, served_cloud, ssh_ok, wait_for
 from tests.integration.test_network_guests import _reason as _guests_reason
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -35,29 +35,10 @@ GiB = 1024**3
 
 
 def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
-    from appliance import zonespec
-
-    return zonespec.parse({
-        "name": f"cmp-test-{tag}",
-        "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "2",
-                            "instance.name": f"C{tag}"},
-        "zones": [{
-            "name": f"net-{tag}", "dns1": PUBLIC_GW, "internal_dns1": PUBLIC_GW, "network_type": "Advanced",
-            "guest_cidr": "10.252.8.0/24",
-            "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "720-739",
-                                   "traffic_types": ["Guest", "Management", "Public"],
-                                   "providers": ["VirtualRouter"]}],
-            "public_ranges": [{"vlan": "untagged", "gateway": PUBLIC_GW, "netmask": "255.255.255.0",
-                               "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.40"}],
-            "pods": [{"name": f"pod-{tag}", "gateway": "198.18.249.1", "netmask": "255.255.255.0",
-                      "start": "198.18.249.10", "end": "198.18.249.50",
-                      "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM", "hosts": [{"url": "qemu:///system"}],
-                                    "primary_storage": [{"name": f"ps-{tag}",
-                                                         "url": f"file://{workdir / 'primary'}"}]}]}],
-            "secondary_storage": [{"name": f"ss-{tag}", "provider": "NFS", "url": f"file://{workdir / 'secondary'}"}],
-        }],
-        "service_offerings": [{"name": f"tiny-{tag}", "cpu": 1, "speed": 500, "memory": 160}],
-    }, source="test_kvm_compute")
+    return advanced_zone_spec(tag, source="test_kvm_compute", host_url="qemu:///system",
+                              primary_url=f"file://{workdir / 'primary'}",
+                              secondary_url=f"file://{workdir / 'secondary'}", public_net=PUBLIC_NET,
+                              pod_net="198.18.249", guest_cidr="10.252.8.0/24", vlan="720-739", instance_prefix="C")
 
 
 def ssh_guest(cloud: Cloud, net: dict[str, Any], ip: str, command: str) -> str:

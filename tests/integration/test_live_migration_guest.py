@@ -82,6 +82,15 @@ class Pinger:
         return int(m.group(1)), int(m.group(2)), out
 
 
+def dhcp_server(bridge: str, prefix: str, mac: str, ip: str, workdir: Path) -> subprocess.Popen[bytes]:
+    """dnsmasq on ``bridge`` (``<prefix>.10-50``), giving ``mac`` the address ``ip``; leases in workdir/leases."""
+    return subprocess.Popen(
+        ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
+         f"--interface={bridge}", "--except-interface=lo", f"--pid-file={workdir / 'dnsmasq.pid'}",
+         f"--dhcp-leasefile={workdir / 'leases'}", f"--dhcp-range={prefix}.10,{prefix}.50,1h",
+         f"--dhcp-host={mac},{ip}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @contextlib.contextmanager
 def prioritised(pids: list[int], nice: int = -5) -> Iterator[None]:
     """Every thread of these processes at a higher CPU priority while the move is timed: the guest on the nested
@@ -138,11 +147,7 @@ def test_a_running_guest_keeps_answering_while_it_moves(net: dict[str, Any], nes
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     mac = f"02:00:00:{uuid.uuid4().hex[:2]}:{uuid.uuid4().hex[:2]}:01"
     ip = f"{net['prefix']}.20"
-    dnsmasq = subprocess.Popen(
-        ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
-         f"--interface={net['bridge']}", "--except-interface=lo", f"--pid-file={tmp_path / 'dnsmasq.pid'}",
-         f"--dhcp-leasefile={tmp_path / 'leases'}", f"--dhcp-range={net['prefix']}.10,{net['prefix']}.50,1h",
-         f"--dhcp-host={mac},{ip}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dnsmasq = dhcp_server(net["bridge"], net["prefix"], mac, ip, tmp_path)
     console_dir = tmp_path / "console"
     console_dir.mkdir()
     src = LibvirtDriver("qemu:///system", virt_type="qemu", shutdown_timeout=3, console_log_dir=str(console_dir))

@@ -214,6 +214,36 @@ def zone_spec(tag: str, workdir: Path, basic: bool) -> Any:
     }, source="test_network_guests")
 
 
+def advanced_zone_spec(tag: str, *, source: str, host_url: str, primary_url: str, secondary_url: str,
+                       public_net: str, pod_net: str, guest_cidr: str, vlan: str, instance_prefix: str,
+                       sync_interval: str = "2") -> Any:
+    """An advanced zone named ``net-<tag>`` with one KVM host, virtual routers, the public range
+    ``<public_net>.10-40`` (gateway ``.1``) and a tiny offering ``tiny-<tag>``; what served_cloud expects."""
+    from appliance import zonespec
+
+    gateway = f"{public_net}.1"
+    return zonespec.parse({
+        "name": f"{source}-{tag}",
+        "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": sync_interval,
+                            "instance.name": f"{instance_prefix}{tag}"},
+        "zones": [{
+            "name": f"net-{tag}", "dns1": gateway, "internal_dns1": gateway, "network_type": "Advanced",
+            "guest_cidr": guest_cidr,
+            "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": vlan,
+                                   "traffic_types": ["Guest", "Management", "Public"],
+                                   "providers": ["VirtualRouter"]}],
+            "public_ranges": [{"vlan": "untagged", "gateway": gateway, "netmask": "255.255.255.0",
+                               "start": f"{public_net}.10", "end": f"{public_net}.40"}],
+            "pods": [{"name": f"pod-{tag}", "gateway": f"{pod_net}.1", "netmask": "255.255.255.0",
+                      "start": f"{pod_net}.10", "end": f"{pod_net}.50",
+                      "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM", "hosts": [{"url": host_url}],
+                                    "primary_storage": [{"name": f"ps-{tag}", "url": primary_url}]}]}],
+            "secondary_storage": [{"name": f"ss-{tag}", "provider": "NFS", "url": secondary_url}],
+        }],
+        "service_offerings": [{"name": f"tiny-{tag}", "cpu": 1, "speed": 500, "memory": 160}],
+    }, source=source)
+
+
 @contextlib.contextmanager
 def served_cloud(image: Path, basic: bool, spec: Callable[[str, Path, bool], Any] | None = None,
                  public_gw: str | None = None) -> Iterator[Cloud]:

@@ -23,7 +23,7 @@ import pytest
 from management.drivers.libvirt import overlay
 from management.network import host as nethost
 from tests.conftest import free_public_net, wait_for
-from tests.integration.test_live_migration_guest import ssh_until
+from tests.integration.test_live_migration_guest import dhcp_server, ssh_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800),
               pytest.mark.xdist_group("tests/contract/drivers/test_driver_contract.py")]
@@ -72,11 +72,7 @@ def test_a_guest_on_a_remote_host_gets_dhcp_and_ssh_through_the_overlay(segment:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     mac = f"02:00:00:{uuid.uuid4().hex[:2]}:{uuid.uuid4().hex[:2]}:02"
     ip = f"{prefix}.30"
-    dnsmasq = subprocess.Popen(
-        ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
-         f"--interface={bridge}", "--except-interface=lo", f"--pid-file={tmp_path / 'dnsmasq.pid'}",
-         f"--dhcp-leasefile={tmp_path / 'leases'}", f"--dhcp-range={prefix}.10,{prefix}.50,1h",
-         f"--dhcp-host={mac},{ip}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dnsmasq = dhcp_server(bridge, prefix, mac, ip, tmp_path)
     remote = LibvirtDriver(host.uri, virt_type="qemu", shutdown_timeout=3,
                            console_log_dir="/var/log/devcloud/console")
     remote.connect()
@@ -138,30 +134,13 @@ def remote_zone_spec(uri: str) -> Any:
     """An advanced zone whose only KVM host is the nested one; primary storage is a directory on it, secondary and
     the routers are on this machine."""
     def spec(tag: str, workdir: Path, basic: bool) -> Any:
-        from appliance import zonespec
+        from tests.integration.test_network_guests import advanced_zone_spec
 
-        return zonespec.parse({
-            "name": f"remote-{tag}",
-            "global_settings": {"expunge.delay": "0", "expunge.interval": "600", "vm.sync.interval": "5",
-                                "instance.name": f"R{tag}"},
-            "zones": [{
-                "name": f"net-{tag}", "dns1": PUBLIC_GW, "internal_dns1": PUBLIC_GW, "network_type": "Advanced",
-                "guest_cidr": "10.252.16.0/24",
-                "physical_networks": [{"name": f"pnet-{tag}", "isolation_methods": ["VLAN"], "vlan": "740-759",
-                                       "traffic_types": ["Guest", "Management", "Public"],
-                                       "providers": ["VirtualRouter"]}],
-                "public_ranges": [{"vlan": "untagged", "gateway": PUBLIC_GW, "netmask": "255.255.255.0",
-                                   "start": f"{PUBLIC_NET}.10", "end": f"{PUBLIC_NET}.40"}],
-                "pods": [{"name": f"pod-{tag}", "gateway": "198.18.247.1", "netmask": "255.255.255.0",
-                          "start": "198.18.247.10", "end": "198.18.247.50",
-                          "clusters": [{"name": f"kvm-{tag}", "hypervisor": "KVM", "hosts": [{"url": uri}],
-                                        "primary_storage": [{"name": f"ps-{tag}",
-                                                             "url": f"file:///var/lib/devcloud/ps-{tag}"}]}]}],
-                "secondary_storage": [{"name": f"ss-{tag}", "provider": "NFS",
-                                       "url": f"file://{workdir / 'secondary'}"}],
-            }],
-            "service_offerings": [{"name": f"tiny-{tag}", "cpu": 1, "speed": 500, "memory": 160}],
-        }, source="test_remote_guest_network")
+        return advanced_zone_spec(tag, source="test_remote_guest_network", host_url=uri,
+                                  primary_url=f"file:///var/lib/devcloud/ps-{tag}",
+                                  secondary_url=f"file://{workdir / 'secondary'}", public_net=PUBLIC_NET,
+                                  pod_net="198.18.247", guest_cidr="10.252.16.0/24", vlan="740-759",
+                                  instance_prefix="R", sync_interval="5")
     return spec
 
 
