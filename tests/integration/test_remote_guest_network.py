@@ -98,7 +98,7 @@ def test_a_guest_on_a_remote_host_gets_dhcp_and_ssh_through_the_overlay(segment:
         ports = at_host(host, f"ls /sys/class/net/{bridge}/brif").split()
         assert sorted(ports) == sorted([device, tap_name(mac)]), ports
 
-        out = ssh_until(key, ip, "cat /sys/class/net/eth0/mtu; hostname", 300)
+        out = ssh_until(key, ip, "cat /sys/class/net/eth0/mtu; hostname", 480)  # boot of TCG in TCG
         print(f"[overlay] the guest on the nested host answers SSH at {ip} {time.monotonic() - t:.1f} s after "
               f"spawn (VNI {here.vni}, group {here.group})")
         assert out.split() == [str(overlay.GUEST_MTU), "faraway"]

@@ -73,9 +73,11 @@ def test_the_hook_refuses_a_bad_overlay_with_a_message(tmp_path: Path) -> None:
     assert proc.stderr.startswith("devcloud overlay: bad devcloud overlay element"), proc.stderr
 
 
-def test_a_remote_hosts_nics_are_stretched_and_a_local_hosts_are_not(tmp_path: Path) -> None:
+def test_a_remote_hosts_nics_are_stretched_and_a_local_hosts_are_not(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The server side: a NIC of a VM on a remote libvirt host carries its network's VNI and group and this
-    machine's address toward the host (loopback here, so the route lookup is real); on a local host it does not."""
+    machine's address toward the host; on a local host, or one reached over loopback (a port forward: no network
+    to carry VXLAN, and VXLAN on `lo` hands the bridge its own frames back), it does not."""
     from sqlalchemy import event
 
     from management.db.base import Base
@@ -86,6 +88,9 @@ def test_a_remote_hosts_nics_are_stretched_and_a_local_hosts_are_not(tmp_path: P
     from management.services.compute.vm import _nic_specs
     from management.services.infra import kvm
 
+    assert kvm.overlay_peer("xen+tcp://127.0.0.1:16509/system") is None  # the real route lookup: lo
+    routes = {"192.0.2.10": ("eth9", "192.0.2.1")}  # a host on a network of this machine's
+    monkeypatch.setattr(overlay, "route_to", lambda address: routes.get(address, ("lo", "127.0.0.1")))
     db = Database(f"sqlite:///{tmp_path / 'o.db'}")
     Base.metadata.create_all(db.engine)
 
@@ -101,15 +106,17 @@ def test_a_remote_hosts_nics_are_stretched_and_a_local_hosts_are_not(tmp_path: P
         net = Network(name="n", zone_id=zone.id, network_offering_id=1, account_id=1, domain_id=1)
         vm = VirtualMachine(name="v", instance_name="i-2-1-VM", zone_id=zone.id, account_id=1, domain_id=1,
                             service_offering_id=1)
-        remote = Host(name="far", zone_id=zone.id, hypervisor_type="KVM", url="qemu+tcp://127.0.0.2/system")
+        remote = Host(name="far", zone_id=zone.id, hypervisor_type="KVM", url="qemu+tcp://192.0.2.10/system")
+        forwarded = Host(name="fwd", zone_id=zone.id, hypervisor_type="KVM", url="qemu+tcp://127.0.0.1:16509/system")
         local = Host(name="here", zone_id=zone.id, hypervisor_type="KVM", url="qemu:///system")
-        s.add_all([net, vm, remote, local])
+        s.add_all([net, vm, remote, forwarded, local])
         s.flush()
         s.add(Nic(instance_id=vm.id, network_id=net.id, mac_address="02:00:00:00:00:05", device_id=0))
         s.flush()
         (far,) = _nic_specs(s, vm, remote)
+        (fwd,) = _nic_specs(s, vm, forwarded)
         (here,) = _nic_specs(s, vm, local)
         vni = overlay.vni_for(net.uuid)
-        assert far.bridge == here.bridge == "dcb" + net.uuid.replace("-", "")[:11]
-        assert far.overlay == (vni, overlay.group_for(vni), "127.0.0.1") and here.overlay is None
-    assert kvm.overlay_peer("qemu+tcp://127.0.0.2/system") == "127.0.0.1"
+        assert far.bridge == fwd.bridge == here.bridge == "dcb" + net.uuid.replace("-", "")[:11]
+        assert far.overlay == (vni, overlay.group_for(vni), "192.0.2.1")
+        assert fwd.overlay is None and here.overlay is None

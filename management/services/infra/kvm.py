@@ -100,12 +100,15 @@ def host_address(url: str) -> str:
         raise DriverError(f"cannot resolve the libvirt host {name!r} of {url}: {exc}") from None
 
 
-def overlay_peer(url: str) -> str:
-    """This machine's address toward a remote host: where the host's side of a guest network overlay sends."""
+def overlay_peer(url: str) -> str | None:
+    """This machine's address toward a remote host: where the host's side of a guest network overlay sends. None
+    when the host is reached over loopback (a port forward, as the nested Xen host is): there is no network
+    between the two to carry VXLAN, and a VXLAN device on `lo` would hand the bridge its own frames back."""
     try:
-        return overlay.route_to(host_address(url))[1]
+        dev, source = overlay.route_to(host_address(url))
     except overlay.OverlayError as exc:
         raise DriverError(str(exc)) from None
+    return None if dev == "lo" else source
 
 
 def ensure_bridges(url: str, nics: Iterable[NicSpec]) -> list[str]:
