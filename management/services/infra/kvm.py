@@ -118,18 +118,16 @@ def ensure_bridges(url: str, nics: Iterable[NicSpec]) -> list[str]:
     network's bridge here (the router's, or a plain one) with a VXLAN device toward the host; the host makes its
     side from the domain XML (``drivers.libvirt.overlay``, libvirt's QEMU hook)."""
     if not is_local(url):
+        stretched = [(n.bridge, n.overlay) for n in nics if n.bridge and n.overlay]
+        peer = host_address(url) if stretched else ""  # resolved once, not per NIC
         made = []
-        for nic in nics:
-            if nic.bridge and nic.overlay:
-                vni, group, _ = nic.overlay
-                try:
-                    if overlay.ensure(overlay.Overlay(bridge=nic.bridge, vni=vni, group=group,
-                                                      peer=host_address(url))):
-                        log.info("guest bridge %s joined to VXLAN %s (group %s) toward %s", nic.bridge, vni, group,
-                                 url)
-                        made.append(nic.bridge)
-                except overlay.OverlayError as exc:
-                    raise DriverError(str(exc)) from None
+        for bridge, (vni, group, _) in stretched:
+            try:
+                if overlay.ensure(overlay.Overlay(bridge=bridge, vni=vni, group=group, peer=peer)):
+                    log.info("guest bridge %s joined to VXLAN %s (group %s) toward %s", bridge, vni, group, url)
+                    made.append(bridge)
+            except overlay.OverlayError as exc:
+                raise DriverError(str(exc)) from None
         return made
     from management.network import host as nethost
 
