@@ -66,6 +66,7 @@ class HostSpec(_Spec):
     # Inventory facts for the playbooks and Vagrant (ignored by the API deployment).
     address: str | None = None
     role: Literal["kvm", "xen", "simulator"] | None = None
+    name: str | None = Field(None, description="inventory name (default: the URL's host name)")
 
     @field_validator("url")
     @classmethod
@@ -216,8 +217,10 @@ class FirstVmSpec(_Spec):
     boot_timeout: float = Field(180.0, gt=0, description="seconds until the guest must answer SSH")
 
 
-class ManagementServerSpec(_Spec):
-    name: str = Field(description="inventory name (a host of the playbooks' management group)")
+class NodeSpec(_Spec):
+    """A machine of the farm by its inventory name and address."""
+
+    name: str = Field(description="inventory name (a host of the playbooks' group)")
     address: str
 
     @field_validator("address")
@@ -230,9 +233,9 @@ class ManagementSpec(_Spec):
     """Inventory facts for the playbooks (ignored by the API deployment): the management servers, sharing one
     database, and the haproxy in front of them."""
 
-    servers: list[ManagementServerSpec] = Field(min_length=1)
+    servers: list[NodeSpec] = Field(min_length=1)
     database: str = Field(description="the server that runs MariaDB for all of them")
-    load_balancer: ManagementServerSpec | None = Field(
+    load_balancer: NodeSpec | None = Field(
         None, description="haproxy (the management_lb group); needed with more than one server")
 
     @model_validator(mode="after")
@@ -256,6 +259,8 @@ class CloudSpec(_Spec):
     templates: list[TemplateSpec] = Field(default_factory=list)
     first_vm: FirstVmSpec | None = None
     management: ManagementSpec | None = None
+    # Inventory facts: the machines that serve NFS (the playbooks' nfs group).
+    storage_nodes: list[NodeSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> CloudSpec:

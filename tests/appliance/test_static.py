@@ -67,21 +67,22 @@ def test_inventories_share_group_names() -> None:
     assert sandbox == farm == GROUPS
 
 
-def test_farm_inventory_is_the_farm_example() -> None:
-    """The farm inventory's management servers, database host and haproxy are those scenarios/farm-example.yaml
-    shows."""
-    from appliance import zonespec
+def test_farm_inventory_is_generated_from_the_farm_example() -> None:
+    """playbooks/inventories/farm/hosts.yml is what `python -m appliance.inventory farm-example` writes: the spec is
+    the one source of the farm's machines (regenerate the file after editing the spec)."""
+    from appliance import inventory, zonespec
 
-    mgmt = zonespec.load("farm-example").management
-    assert mgmt is not None and mgmt.load_balancer is not None
-    groups = yaml.safe_load((REPO / "playbooks/inventories/farm/hosts.yml").read_text())["all"]["children"]
-
-    def hosts(group: str) -> dict[str, str | None]:
-        return {name: (h or {}).get("ansible_host") for name, h in (groups[group]["hosts"] or {}).items()}
-
-    assert hosts("management") == {m.name: m.address for m in mgmt.servers}
-    assert hosts("management_lb") == {mgmt.load_balancer.name: mgmt.load_balancer.address}
-    assert list(hosts("database")) == [mgmt.database]
+    spec = zonespec.load("farm-example")
+    text = (REPO / "playbooks/inventories/farm/hosts.yml").read_text()
+    assert text == inventory.render(spec, "farm-example")
+    groups = yaml.safe_load(text)["all"]["children"]
+    assert spec.management is not None and spec.management.load_balancer is not None
+    assert {n: h["ansible_host"] for n, h in groups["management"]["hosts"].items()} == {
+        m.name: m.address for m in spec.management.servers}
+    assert list(groups["database"]["hosts"]) == [spec.management.database]
+    assert groups["nfs"]["hosts"] == {"storage1": {"ansible_host": "10.0.0.5"}}
+    assert list(groups["kvm_hosts"]["hosts"]) == ["host1", "host2", "host3"]
+    assert list(groups["xen_hosts"]["hosts"]) == ["xen1"]
 
 
 def test_every_role_has_argument_specs() -> None:
