@@ -65,6 +65,8 @@ STORAGE_DIRS = (
     "/var/lib/devcloud/secondary",
     "/var/lib/devcloud/configdrive",
     "/var/cache/devcloud/images",
+    # guests' serial console logs: a remote host's domain XML names this directory (services/infra/kvm.py)
+    "/var/log/devcloud/console",
 )
 VIRT_TYPE_FILE = "/var/lib/devcloud/virt-type.json"
 URI = "qemu:///system"

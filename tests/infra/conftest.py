@@ -52,11 +52,18 @@ def needs(check: str) -> pytest.MarkDecorator:
     return pytest.mark.infra_role(check)
 
 
+def needs_any(*checks: str) -> pytest.MarkDecorator:
+    """Applies to machines whose roles enable at least one of `checks` (deselected elsewhere)."""
+    return pytest.mark.infra_any_role(*checks)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep, drop = [], []
     for item in items:
         wanted = {m.args[0] for m in item.iter_markers("infra_role")}
-        (drop if HERE in item.path.parents and not wanted <= CHECKS else keep).append(item)
+        any_of = [set(m.args) for m in item.iter_markers("infra_any_role")]
+        applies = wanted <= CHECKS and all(a & CHECKS for a in any_of)
+        (drop if HERE in item.path.parents and not applies else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

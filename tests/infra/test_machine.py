@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.infra.conftest import needs
+from tests.infra.conftest import needs, needs_any
 from tests.tiers import capability_gate
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("roles")]
@@ -24,6 +24,7 @@ def _api(machine, cmd: str, port: int = 8096) -> dict:
 
 
 # ---- every devcloud machine ------------------------------------------------------------------------------------
+@needs_any("management", "kvm")  # a storage-only node (the nfs group) runs no devcloud code
 def test_devcloud_package_installed(machine) -> None:
     assert machine.file("/opt/devcloud/venv/bin/python").exists
     machine.run_test("/opt/devcloud/venv/bin/python -c 'import appliance.host.prepare, management.server'")
@@ -73,8 +74,9 @@ def test_bridges_up(machine) -> None:
 
 @needs("kvm")
 def test_storage_dirs(machine) -> None:
-    for d in ("/var/lib/devcloud/primary", "/var/lib/devcloud/secondary"):
-        assert machine.file(d).is_directory
+    # the console directory too: a remote host's guests log their serial console there (a start fails without it)
+    for d in ("/var/lib/devcloud/primary", "/var/lib/devcloud/secondary", "/var/log/devcloud/console"):
+        assert machine.file(d).is_directory, d
 
 
 # ---- database ---------------------------------------------------------------------------------------------------
