@@ -1010,8 +1010,9 @@ def cached_appliance(*, cache: Path | None = None, progress: Progress = _say,
     return result
 
 
-def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
-                build: Callable[..., dict[str, object]]) -> None:
+def _base_from_cache(cache: Path, progress: Progress) -> Path:
+    """Puts the cached base image of today's recipe in place (dist/appliance/base.qcow2 and its key) when the one
+    there is not current; returns the cache entry (it may not exist)."""
     base_entry = cache / f"base-{base_digest()[:16]}"
     if (base_entry / "base.qcow2").is_file() and not base_is_current():
         progress(f"base image from the cache: {base_entry}")
@@ -1019,7 +1020,10 @@ def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
         _place(base_entry / "base.qcow2", BASE_IMAGE)
         _record_recipe(BASE_IMAGE)
         _copy_key(base_entry / "build-key", BUILD_KEY)
-    result = build(progress=progress)
+    return base_entry
+
+
+def _base_into_cache(cache: Path, base_entry: Path) -> None:
     if not (base_entry / "base.qcow2").is_file() and _recipe_file(BASE_IMAGE).is_file() and base_is_current():
         tmp = cache / f".{base_entry.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1028,6 +1032,27 @@ def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
         _copy_key(BUILD_KEY, tmp / "build-key")
         tmp.rename(base_entry)
         _prune(cache, base_entry, r"base-[0-9a-f]{16}", 1)
+
+
+def ensure_base(*, cache: Path | None = None, progress: Progress = _say) -> tuple[Path, Path]:
+    """The base image of today's recipe and the SSH key it authorises for root: in place, from the cache, or built
+    (and cached). The farm rehearsal boots its nodes from it."""
+    cache = cache or appliance_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        base_entry = _base_from_cache(cache, progress)
+        if not base_is_current():
+            build_base(progress=progress)
+        _base_into_cache(cache, base_entry)
+    return BASE_IMAGE, BUILD_KEY
+
+
+def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
+                build: Callable[..., dict[str, object]]) -> None:
+    base_entry = _base_from_cache(cache, progress)
+    result = build(progress=progress)
+    _base_into_cache(cache, base_entry)
     tmp = cache / f".{entry.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

@@ -15,6 +15,7 @@ from rich.table import Table
 from appliance import zonespec
 from appliance.build import build_app
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
+from appliance.farm import farm_app
 from appliance.sandbox import DEFAULT_STATE_DIR, Sandbox, StartError
 
 OWNED_STATE = ("devcloud.db", "devcloud.db-wal", "devcloud.db-shm", "admin.json", "sandbox.json", "sandbox.tmp",
@@ -30,6 +31,7 @@ app.add_typer(image_app, name="image")
 scenario_app = typer.Typer(help="scripted checks against the sandbox (JUnit XML)", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(build_app, name="build")  # appliance/build.py: wheelhouse, base, appliance, boxes
+app.add_typer(farm_app, name="farm")  # appliance/farm.py: the three-node farm rehearsal
 console = Console(soft_wrap=True)  # keys must stay copyable: never wrap them
 
 

@@ -29,8 +29,8 @@ TIERS = {
     "api": "MariaDB for the mariadb backend variants",
     "clients": "cs, libcloud, boto3, the awscli/s3cmd venv, Ansible + python3-cs, pyenv's Python 2.7 (cloudmonkey)",
     "integration": "root, libvirtd + QEMU, dnsmasq/nftables/haproxy, MariaDB, mmdebstrap (nested Xen)",
-    "appliance": "ansible-core/ansible-lint venv, yamllint, packer, vagrant; the appliance image (built when its "
-                 "inputs change, else from the project cache) booted under QEMU",
+    "appliance": "ansible-core/ansible-lint venv, yamllint, packer, vagrant; the appliance image and the three-node "
+                 "farm rehearsal (built when their inputs change, else from the project cache) booted under QEMU",
     "infra": "a machine the Ansible roles provisioned (the suite applies common + kvm_host here)",
     "ui": "Debian's chromium, playwright-core (ui/node_modules)",
     "e2e": "root, libvirtd, the tiny image tools; chromium for the console test",
