@@ -84,3 +84,15 @@ def test_rehearsal_nodes_must_share_a_subnet() -> None:
     data["storage_nodes"][0]["address"] = "100.126.9.5"
     with pytest.raises(ValueError, match="one /24"):
         farm.subnet_of(farm.nodes_of(zonespec.parse(data)))
+
+
+def test_farm_up_refuses_a_spec_without_farm_machines() -> None:
+    """`devcloud farm up` on a spec that names no farm machines stops before booting anything, with the reason."""
+    from typer.testing import CliRunner
+
+    from appliance.cli import app
+
+    r = CliRunner().invoke(app, ["farm", "up", "appliance"])
+    assert r.exit_code == 1
+    assert "farm rehearsal failed" in r.output and "needs the management servers" in r.output
+    assert "Traceback" not in r.output
