@@ -87,6 +87,7 @@ def _ansible_ready() -> str | None:
     # once more when the first listing lacks the module: CI saw it fail once, with nothing changed on the machine
     for _ in range(2):
         doc = subprocess.run(["ansible-doc", "-l", "ngine_io.cloudstack"], capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL,  # ansible refuses a non-blocking stdin (an xdist worker's)
                              timeout=120)
         if "cs_zone" in doc.stdout:
             return None
