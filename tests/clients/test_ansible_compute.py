@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.clients.test_ansible_inventory import _ansible_ready as ansible_ready
 from tests.conftest import Served
 
 pytestmark = pytest.mark.clients
@@ -144,17 +144,7 @@ RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+
 
 
 def _ansible_ready() -> str | None:
-    if shutil.which("ansible-playbook") is None:
-        return "ansible-playbook is not installed (apt-get install -y ansible)"
-    # once more when the first listing lacks the module: CI saw it fail once, with nothing changed on the machine
-    for _ in range(2):
-        doc = subprocess.run(["ansible-doc", "-l", "ngine_io.cloudstack"], capture_output=True, text=True,
-                             stdin=subprocess.DEVNULL,  # ansible refuses a non-blocking stdin (an xdist worker's)
-                             timeout=120)
-        if "cs_template" in doc.stdout:
-            return None
-    return (f"the ngine_io.cloudstack collection (cs_template) is not available to ansible (`ansible-doc -l` exited "
-            f"{doc.returncode}: {(doc.stderr or doc.stdout).strip()[-500:]})")
+    return ansible_ready("cs_template")
 
 
 def _python_with_cs() -> str | None:

@@ -81,17 +81,16 @@ PLAYBOOK = textwrap.dedent("""\
 RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
-def _ansible_ready() -> str | None:
+def _ansible_ready(module: str = "cs_zone") -> str | None:
+    """None when Debian's Ansible has the ngine_io.cloudstack collection with `module`, else why not."""
     if shutil.which("ansible-playbook") is None:
         return "ansible-playbook is not installed (apt-get install -y ansible)"
-    # once more when the first listing lacks the module: CI saw it fail once, with nothing changed on the machine
-    for _ in range(2):
-        doc = subprocess.run(["ansible-doc", "-l", "ngine_io.cloudstack"], capture_output=True, text=True,
-                             stdin=subprocess.DEVNULL,  # ansible refuses a non-blocking stdin (an xdist worker's)
-                             timeout=120)
-        if "cs_zone" in doc.stdout:
-            return None
-    return (f"the ngine_io.cloudstack collection (cs_zone) is not available to ansible (`ansible-doc -l` exited "
+    doc = subprocess.run(["ansible-doc", "-l", "ngine_io.cloudstack"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL,  # ansible refuses a non-blocking stdin (an xdist worker's)
+                         timeout=120)
+    if module in doc.stdout:
+        return None
+    return (f"the ngine_io.cloudstack collection ({module}) is not available to ansible (`ansible-doc -l` exited "
             f"{doc.returncode}: {(doc.stderr or doc.stdout).strip()[-500:]})")
 
 
