@@ -107,6 +107,7 @@ def main() -> None:
                 ip = vm["nic"][0]["ipaddress"]
                 cmd = ["ip", "netns", "exec", ns, "ssh", "-i", str(cloud.key), *SSH_OPTS, f"root@{ip}", "true"]
                 firsts.append(round(wait(lambda cmd=cmd: subprocess.run(cmd, capture_output=True,
+                                                                        stdin=subprocess.DEVNULL,
                                                                         timeout=30).returncode == 0,
                                          300, interval=0.5) - t0, 2))
             results["first_ssh_per_tier_s"] = firsts

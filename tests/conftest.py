@@ -45,6 +45,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     nested = sys.modules.get("tests.nested_kvm")
     if nested is not None:
         nested.stop()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each test starts with a blocking stdin. A child that inherits it may leave it non-blocking: OpenSSH sets
+    O_NONBLOCK on a stdin that is not a tty and cannot undo it when a timeout kills it, and the flag belongs to the
+    open file that every later child of this worker shares. Ansible then refuses to start ("Ansible requires
+    blocking IO on stdin")."""
+    with contextlib.suppress(OSError, ValueError):
+        os.set_blocking(0, True)
+
+
 VENV_BIN = Path(sys.executable).parent
 MYSQL_ENV = "DEVCLOUD_TEST_MYSQL_URL"
 NO_MYSQL_REASON = (f"{MYSQL_ENV} is not set: no MariaDB to test against (`make test` starts one through "

@@ -37,6 +37,11 @@ TIERS = {
     "docs": "a served instance for the README's Python blocks; the CLIs its shell blocks call",
 }
 GATE = "capability gate: "
+# xdist groups that start before all others. pytest-xdist orders groups by their number of tests, which put the
+# appliance image and the farm rehearsal (two tests, ~10 min of TCG VMs) last, beside the driver contract group's
+# last tests: guests nested in a TCG host, whose boot then missed its deadline (twice in CI). Started first, their
+# load meets the short tests instead.
+FIRST_GROUPS = ("appliance-image",)
 
 
 def capability_gate(reason: str) -> None:
@@ -73,6 +78,8 @@ _T0 = time.monotonic()
 
 def pytest_configure(config: pytest.Config) -> None:
     _requested(config)
+    if hasattr(config.option, "loadscopereorder"):  # pytest_collection_modifyitems orders the groups instead
+        config.option.loadscopereorder = False
     # pytest keeps the newest three `pytest-N` directories under its temp root and removes older ones when a
     # session starts: another run on this machine (a teammate's, CI's) would delete this run's sandboxes and
     # state directories mid-test. This checkout gets a root of its own (short: unix socket paths live there).
@@ -84,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _group_by_module(items)
+    _order_groups(items)
     want = _requested(config)
     if not want:
         return
@@ -113,6 +121,25 @@ def _group_by_module(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(TESTS.parent))))
+
+
+def _group(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0] if mark and mark.args else mark.kwargs.get("name", "") if mark else "")
+
+
+def _order_groups(items: list[pytest.Item]) -> None:
+    """The order in which `--dist loadgroup` hands out groups: FIRST_GROUPS, then the others by their number of
+    tests, most first (what pytest-xdist's own reordering does; it is switched off so that this order holds). A
+    group's tests keep their order."""
+    sizes: dict[str, int] = defaultdict(int)
+    for item in items:
+        sizes[_group(item)] += 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        g = _group(item)
+        return (FIRST_GROUPS.index(g) if g in FIRST_GROUPS else len(FIRST_GROUPS), -sizes[g])
+    items.sort(key=rank)  # stable: equal groups keep collection order
 
 
 @pytest.hookimpl(hookwrapper=True)

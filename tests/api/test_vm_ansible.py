@@ -92,7 +92,7 @@ def test_compute_playbook_idempotent(served: Served, tmp_path: Path) -> None:
            "ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_PYTHON_INTERPRETER": py}
     for run in (1, 2):
         out = subprocess.run(["ansible-playbook", "-i", "localhost,", str(book)], capture_output=True, text=True,
-                             env=env, timeout=600, cwd=tmp_path)
+                             stdin=subprocess.DEVNULL, env=env, timeout=600, cwd=tmp_path)
         m = RECAP.search(out.stdout)
         assert out.returncode == 0 and m, f"run {run} failed:\n{out.stdout[-8000:]}\n{out.stderr[-2000:]}\n" \
                                           f"{served.log()[-4000:]}"

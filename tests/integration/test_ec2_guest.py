@@ -50,7 +50,8 @@ def ssh(key: Path, ip: str, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no",
                            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5",
                            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-                           f"root@{ip}", command], capture_output=True, text=True, timeout=30)
+                           f"root@{ip}", command], capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL)
 
 
 def test_aws_ec2_boots_a_guest_reachable_over_ssh(cloud: Cloud) -> None:  # noqa: F811

@@ -202,7 +202,8 @@ def test_ssh_with_injected_key(guest):
     ]
     t0 = time.monotonic()
     r = _wait_for(
-        lambda: (p := subprocess.run(cmd, capture_output=True, text=True, timeout=30)).returncode == 0 and p, 60, 1.0
+        lambda: (p := subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                                    stdin=subprocess.DEVNULL)).returncode == 0 and p, 60, 1.0
     )
     assert r, f"ssh to {ip} failed"
     print(f"ssh answered {time.monotonic() - guest['t0']:.1f}s after create ({time.monotonic() - t0:.1f}s after READY)")

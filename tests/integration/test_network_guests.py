@@ -87,7 +87,7 @@ def ssh(key: Path, host: str, command: str, *, port: int = 22, netns: str | None
     cmd = (["ip", "netns", "exec", netns] if netns else []) + ["ssh", "-i", str(key), "-p", str(port), *SSH_OPTS,
                                                                f"root@{host}", command]
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(cmd, 255, "", "timeout")
 
