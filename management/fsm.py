@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from management.errors import ConcurrentOperation, InvalidStateTransition
 
@@ -648,12 +649,16 @@ def transition(session: Session, row: Any, event: str) -> str:
         .values({column: new, "update_count": model.update_count + 1})
         .execution_options(synchronize_session=False)
     )
-    session.refresh(row)
     if res.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(row)
         raise ConcurrentOperation(
             f"Unable to {op_name(event)} {_NOUN[kind]}: it changed concurrently "
             f"(was {old}, now {getattr(row, column)}); retry"
         )
+    # The compare-and-swap succeeded, so the row is what was read plus this change: record it in the session as
+    # the database's value (no re-read; once per transition, 4 full-row SELECTs per deploy).
+    set_committed_value(row, column, new)
+    set_committed_value(row, "update_count", seen + 1)
     for hook in TRANSITION_HOOKS:
         hook(session, row, old, new)
     return new
