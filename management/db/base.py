@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,3 +59,11 @@ class IdMixin:
 class TimestampMixin:
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+
+
+def lock_rows(session: Any, stmt: Any) -> None:
+    """A locking read (``stmt`` with FOR UPDATE) whose only purpose is to serialise writers on MariaDB. SQLite has
+    one writer at a time already and ignores FOR UPDATE, so there it is not sent at all."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(stmt.with_for_update())
+

@@ -118,9 +118,10 @@ class JobQueue:
                                                       AsyncJob.executing_msid.is_(None), ~busy).limit(1)) is not None
 
     # ---- claiming -----------------------------------------------------------------------------------------
-    def claim(self) -> int | None:
-        """Claims one pending job for this server, skipping jobs whose entity already has one running. A claim
-        that loses a deadlock or a lock wait (the database rolled it back whole) is tried again."""
+    def claim(self) -> AsyncJob | None:
+        """Claims one pending job for this server, skipping jobs whose entity already has one running; the job's
+        row as claimed. A claim that loses a deadlock or a lock wait (the database rolled it back whole) is tried
+        again."""
         if self._paused.is_set():
             return None
         for attempt in range(CLAIM_ATTEMPTS):
@@ -133,7 +134,7 @@ class JobQueue:
                 time.sleep(0.01 * (attempt + 1))
         return None
 
-    def _claim(self) -> int | None:
+    def _claim(self) -> AsyncJob | None:
         with self.db.session() as s:
             q = (select(AsyncJob.id, AsyncJob.instance_uuid)
                  .where(AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.is_(None))
@@ -147,7 +148,7 @@ class JobQueue:
                                  .where(AsyncJob.id == job_id, AsyncJob.executing_msid.is_(None))
                                  .values(executing_msid=self.msid, claim_runid=self.runid, last_updated=utcnow()))
                 if took.rowcount == 1:  # type: ignore[attr-defined]
-                    return job_id
+                    return s.get_one(AsyncJob, job_id)  # read in the claim's transaction, not one more
         return None
 
     @staticmethod
@@ -198,11 +199,10 @@ class JobQueue:
 
     # ---- running ------------------------------------------------------------------------------------------
     def run_one(self) -> bool:
-        job_id = self.claim()
-        if job_id is None:
+        job = self.claim()
+        if job is None:
             return False
-        with self.db.session(write=False) as s:
-            job = s.get_one(AsyncJob, job_id)
+        job_id = job.id
         # The request's id (a job queued by the server itself gets one of its own): the job's log lines, the
         # driver calls it makes and an unexpected failure's text all carry it.
         with logcontext.bound(job.request_id, job_id=job.uuid, command=job.command) as rid:

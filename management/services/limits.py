@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from management.db.base import lock_rows
 from management.errors import ParamError, ResourceLimitExceeded
 from management.models.compute import VirtualMachine
 from management.models.governance import ResourceLimit
@@ -333,11 +334,10 @@ def check(session: Session, owner: Account, wanted: dict[str, int]) -> None:
     if not wanted or owner.account_type == AccountType.ADMIN:
         return
     chain = [d for d in _chain(session, owner.domain_id) if d.parent_id is not None]
-    if session.get_bind().dialect.name != "sqlite":
-        ids = sorted(d.id for d in chain)
-        if ids:
-            session.execute(select(Domain.id).where(Domain.id.in_(ids)).order_by(Domain.id).with_for_update())
-        session.execute(select(Account.id).where(Account.id == owner.id).with_for_update())
+    ids = sorted(d.id for d in chain)
+    if ids:
+        lock_rows(session, select(Domain.id).where(Domain.id.in_(ids)).order_by(Domain.id))
+    lock_rows(session, select(Account.id).where(Account.id == owner.id))
     project = None
     if owner.account_type == AccountType.PROJECT:
         project = session.scalar(select(Project).where(Project.project_account_id == owner.id))

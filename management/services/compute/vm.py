@@ -314,8 +314,7 @@ def release_nics(session: Session, vm: VirtualMachine) -> None:
 
 # ------------------------------------------------------------------------------------------------ start
 
-def _need(session: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> placement.Need:
-    so = session.get_one(ServiceOffering, vm.service_offering_id)
+def _need(vm: VirtualMachine, so: ServiceOffering, *, pin: int | None, avoid: set[int]) -> placement.Need:
     return placement.Need.for_vm(vm.cpu, vm.speed, vm.ram_size, hypervisor=vm.hypervisor_type or None,
                                  host_tag=so.host_tag, host_id=pin, avoid=frozenset(avoid),
                                  account_id=vm.account_id, domain_id=vm.domain_id)
@@ -398,7 +397,7 @@ class _Placed:
     data_to_create: list[tuple[str, str, int]]
 
 
-def _place_volumes(s: Session, vm: VirtualMachine, zone: Zone, host: Host) -> _Placed:
+def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zone, host: Host) -> _Placed:
     """Chooses and claims a pool for each of the VM's volumes not created yet, as seen from ``host``; the disks
     of the domain spec. Raises 533 when the host's cluster (or the zone) has no suitable pool for one of them."""
     created: list[tuple[int, int, int]] = []
@@ -406,7 +405,6 @@ def _place_volumes(s: Session, vm: VirtualMachine, zone: Zone, host: Host) -> _P
     disks: list[drv.DiskSpec] = []
     template: tuple[int, str, str] | None = None
     data_to_create: list[tuple[str, str, int]] = []
-    so = s.get_one(ServiceOffering, vm.service_offering_id)
     for vol in _volumes(s, vm):
         if vol.state == "Allocated":
             tags = so.tags if vol.volume_type == "ROOT" else (
@@ -455,7 +453,8 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
         target = next(iter(rules.only))
     if target is not None and target in rules.avoid:
         raise affinity_conflict(vm, zone)
-    need = _need(s, vm, pin=target, avoid=avoid | rules.avoid)
+    so = s.get_one(ServiceOffering, vm.service_offering_id)  # held here: the session's identity map is weak
+    need = _need(vm, so, pin=target, avoid=avoid | rules.avoid)
     try:
         candidates = placement.plan(s, zone, need, what=f"VM[User|{vm.instance_name}]")
     except InsufficientCapacity:
@@ -478,7 +477,7 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
             savepoint.rollback()
             continue
         try:
-            placed = _place_volumes(s, vm, zone, c.host)
+            placed = _place_volumes(s, vm, so, zone, c.host)
         except InsufficientCapacity as exc:
             savepoint.rollback()
             storage_error = exc
@@ -894,6 +893,12 @@ def keypairs_of(session: Session, vm: VirtualMachine) -> list[str]:
 
 def find_vm(session: Session, uuid: str) -> VirtualMachine | None:
     return session.scalar(select(VirtualMachine).where(VirtualMachine.uuid == uuid))
+
+
+def id_and_password(session: Session, uuid: str) -> tuple[int, str | None]:
+    """A VM's id and its (decrypted) password in one statement: the password column is deferred."""
+    return session.execute(select(VirtualMachine.id, VirtualMachine.password)
+                           .where(VirtualMachine.uuid == uuid)).one()._tuple()
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -78,11 +78,12 @@ hypervisors.watch_drivers(watch)
 
 def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: LifecycleEvent) -> None:
     with runtime.db.session(write=False) as s:
-        vm = s.scalar(select(VirtualMachine).where(VirtualMachine.uuid == ev.vm_uuid,
-                                                   VirtualMachine.removed.is_(None)))
+        vm = s.execute(select(VirtualMachine.id, VirtualMachine.update_count, VirtualMachine.state,
+                              VirtualMachine.host_id, VirtualMachine.last_host_id)
+                       .where(VirtualMachine.uuid == ev.vm_uuid, VirtualMachine.removed.is_(None))).first()
         if vm is None or vm.state in fsm.TRANSITIONAL:
             return
-        vm_id, seen, state, vm_host, last_host = vm.id, vm.update_count, vm.state, vm.host_id, vm.last_host_id
+        vm_id, seen, state, vm_host, last_host = vm
     info = driver.get_domain(ev.vm_uuid)
     power = info.state if info is not None else None
     # Most events confirm what the database says (the job that started the VM already recorded it): no write

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from management import fsm
-from management.db.base import utcnow
+from management.db.base import lock_rows, utcnow
 from management.errors import (
     ConcurrentOperation,
     InsufficientCapacity,
@@ -183,7 +183,7 @@ def allocate_guest_vlan(session: Session, net: Network, pn: PhysicalNetwork) -> 
     # One allocator per physical network at a time: on MariaDB two locking reads of the taken VLANs followed by
     # two inserts into the same index gap deadlock (each waits on the other's gap lock), and InnoDB then rolls one
     # whole transaction back. The physical network's row is the mutex (SQLite has one writer anyway).
-    session.execute(select(PhysicalNetwork.id).where(PhysicalNetwork.id == pn.id).with_for_update())
+    lock_rows(session, select(PhysicalNetwork.id).where(PhysicalNetwork.id == pn.id))
     own, others = guest_vlans.dedicated_split(session, pn.id, net.account_id)
     for _ in range(16):
         taken = set(session.scalars(select(GuestVlan.vnet).where(GuestVlan.physical_network_id == pn.id,
@@ -382,7 +382,7 @@ def default_network(session: Session, account: Account, zone: Zone) -> Network:
     # Concurrent first deploys of one account must not each create a default network: the account row lock
     # serialises them (MariaDB; SQLite writers are serial already), and the locking read sees a network committed
     # after this transaction's snapshot was taken.
-    session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    lock_rows(session, select(Account.id).where(Account.id == account.id))
     nets = list(session.scalars(select(Network).where(
         Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
         Network.guest_type == "Isolated", Network.vpc_id.is_(None), Network.state.in_(LIVE_STATES))
@@ -523,7 +523,7 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
             raise ParamError("L2 networks have no IP addresses to request")
         return None
     # Serialise allocations on this network (MariaDB row lock; SQLite writers are serialised already).
-    session.execute(select(Network.id).where(Network.id == net.id).with_for_update())
+    lock_rows(session, select(Network.id).where(Network.id == net.id))
     spans: list[tuple[ipaddress.IPv4Network, str | None, str | None, str | None]] = []
     if net.guest_type == "Shared":
         for r in _ip_ranges(session, net):

@@ -303,14 +303,13 @@ def _on_vm(runtime: Any, vm_id: int, event: str) -> None:
                 s.delete(m)
     # Enforcement only reads the database: a read transaction, not the SQLite write lock.
     with runtime.db.session(write=False) as s:
-        vm = s.get(VirtualMachine, vm_id)
-        if vm is None or vm.vm_type != "User":
-            return
-        zone = s.get(Zone, vm.zone_id)
-        if zone is None or not zone.security_groups_enabled:
+        # one plain row, not two ORM loads: every VM start and stop passes here, in zones without groups too
+        row = s.execute(select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
+                        .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == vm_id)).first()
+        if row is None or row.vm_type != "User" or not row.security_groups_enabled:
             return
         if event != "started":
-            unenforce_vm(runtime, vm.uuid)
+            unenforce_vm(runtime, row.uuid)
         enforce_all(runtime, s)
         s.commit()
 

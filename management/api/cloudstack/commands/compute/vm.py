@@ -332,12 +332,14 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
     req.userdata, userdata_id, userdata_details = userdata_cmds.resolve_for_vm(
         ctx, p.userdata, p.userdataid, p.userdatadetails, req.template)
     vm = vm_service.allocate(s, req)
-    vm.user_data_id, vm.user_data_details = userdata_id, userdata_details
+    if userdata_id is not None or userdata_details is not None:  # (assigning None would still UPDATE the new row)
+        vm.user_data_id, vm.user_data_details = userdata_id, userdata_details
     if p.group:
         groups_of.ensure(s, owner, p.group)
     vm.display_vm = p.displayvm
     sg_service.join(s, vm, groups)
-    affinity.set_groups(s, vm, ags)
+    if ags:  # a new VM is in no group yet: nothing to replace
+        affinity.set_groups(s, vm, ags)
     return vm.uuid
 
 
@@ -347,9 +349,7 @@ def _deploy_create(ctx: CallContext, p: DeployVmParams) -> str:
              "offering, and template.")
 def deploy_vm(ctx: CallContext, p: DeployVmParams) -> VirtualMachineResp:
     assert ctx.created_uuid
-    vm = vm_service.find_vm(ctx.session, ctx.created_uuid)
-    assert vm is not None
-    vm_id, password = vm.id, vm.password
+    vm_id, password = vm_service.id_and_password(ctx.session, ctx.created_uuid)
     vm_service.release(ctx.session)
     if p.startvm:
         host = ctx.refs.get("hostid")
