@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -23,17 +23,6 @@ _JAVA_SAFE = "-_.*"
 
 def java_urlencode(value: str) -> str:
     return quote(value, safe=_JAVA_SAFE).replace("~", "%7E")  # Python keeps ~, Java encodes it
-
-
-def _variants(value: str) -> Iterable[str]:
-    base = java_urlencode(value)
-    yield base
-    tilde = base.replace("%7E", "~")
-    if tilde != base:
-        yield tilde
-    brackets = tilde.replace("%5B", "[").replace("%5D", "]")
-    if brackets != tilde:
-        yield brackets
 
 
 def canonical_string(params: Mapping[str, str], *, lower_sort: bool = False, encoder=java_urlencode) -> str:  # type: ignore[no-untyped-def]
@@ -54,25 +43,15 @@ def _hmac(secret: str, message: str) -> str:
 
 def signature_matches(params: Mapping[str, str], secret: str, signature: str) -> bool:
     """Accepts the Java-exact canonical form and the encoder/sort variants of real clients."""
-    candidates: list[str] = []
-    for lower_sort in (False, True):
-        candidates.append(canonical_string(params, lower_sort=lower_sort))
-        candidates.append(
-            canonical_string(params, lower_sort=lower_sort, encoder=lambda v: java_urlencode(v).replace("%7E", "~"))
-        )
-        candidates.append(
-            canonical_string(
-                params,
-                lower_sort=lower_sort,
-                encoder=lambda v: java_urlencode(v).replace("%7E", "~").replace("%5B", "[").replace("%5D", "]"),
-            )
-        )
-    seen: set[str] = set()
+    names = [n for n in params if n.lower() != "signature"]
+    encoded = {n: java_urlencode(params[n]) for n in names}  # once per value; the variants are replacements of it
+    tilde = {n: e.replace("%7E", "~") for n, e in encoded.items()}
+    brackets = {n: e.replace("%5B", "[").replace("%5D", "]") for n, e in tilde.items()}
+    candidates = {"&".join(f"{n}={form[n]}" for n in order).lower()
+                  for order in (sorted(names), sorted(names, key=str.lower))
+                  for form in (encoded, tilde, brackets)}
     ok = False
     for c in candidates:
-        if c in seen:
-            continue
-        seen.add(c)
         # Compare every candidate (constant time per comparison) rather than stopping at the first match.
         ok |= hmac.compare_digest(_hmac(secret, c), signature)
     return ok
