@@ -50,6 +50,7 @@ class Counter:
         self.keep = False
         self.trace: str | None = None
         self.where: collections.Counter[str] = collections.Counter()
+        self.sequence: list[str] | None = None  # --sequence: every statement in order, with its caller
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         self.n += 1
@@ -59,6 +60,10 @@ class Counter:
                 frames = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack()
                           if "/management/" in f.filename]
                 self.where[" <- ".join(reversed(frames[-4:]))] += 1
+        if self.sequence is not None:
+            frames = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack()
+                      if "/management/" in f.filename and "/db/" not in f.filename]
+            self.sequence.append(f"{' '.join(statement.split())[:70]:70}  {' <- '.join(reversed(frames[-3:]))}")
 
     def take(self) -> int:
         n, self.n = self.n, 0
@@ -80,6 +85,8 @@ def main() -> None:
     ap.add_argument("--security-groups", action="store_true")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the zone is set up")
     ap.add_argument("--show-sql", action="store_true", help="print the statements of the last deploy and list")
+    ap.add_argument("--sequence", action="store_true",
+                    help="print the last deploy's statements in order, each with the code that issued it")
     ap.add_argument("--trace", default=None, help="with --show-sql: where statements containing this text come from")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +118,8 @@ def main() -> None:
         for i in range(args.vms):
             last = i == args.vms - 1
             counter.keep = last and args.show_sql
+            if last and args.sequence:
+                counter.sequence = []
             counter.take()
             body = c.call("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"],
                           templateid=tmpl["id"], name=f"vm-{i}")
@@ -126,6 +135,10 @@ def main() -> None:
             assert job["jobstatus"] == 1, job
         cpu = time.process_time() - t0
         wall = time.perf_counter() - w0
+        if counter.sequence is not None:
+            print("--- the last deploy's statements in order (request, job, poll)")
+            print("\n".join(f"{i:3} {line}" for i, line in enumerate(counter.sequence, 1)))
+            counter.sequence = None
         if args.show_sql:
             print("--- statements of the last deploy")
             for s, n in counter.stmts.most_common():
