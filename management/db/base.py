@@ -66,4 +66,3 @@ def lock_rows(session: Any, stmt: Any) -> None:
     one writer at a time already and ignores FOR UPDATE, so there it is not sent at all."""
     if session.get_bind().dialect.name != "sqlite":
         session.execute(stmt.with_for_update())
-

@@ -140,7 +140,7 @@ class CommandSpec:
     _facts: ParamFacts | None = None
 
     # What the parameters' annotations say, read at the command's first use rather than at import: ~700 commands
-    # register when the server starts, and reading all their fields was a tenth of its start-up.
+    # register when the server starts, and reading all their fields was ~7% of its start-up (0.15 of 2.3 s).
     @property
     def facts(self) -> ParamFacts:
         if self._facts is None:
