@@ -469,8 +469,14 @@ def test_ha_vm_whose_qemu_is_killed_runs_again(cloud: Cloud) -> None:
     wait_for(running_again, 60, "the HA VM Running again on a new QEMU")
     print(f"HA VM Running again {time.monotonic() - t0:.1f}s after its QEMU was killed")
     assert dom_state(cloud, vm["id"]) == "running"
-    jobs = [j for j in cloud("listAsyncJobs", listall=True)["asyncjobs"]
-            if j.get("jobinstanceid") == vm["id"] and j["cmd"].endswith("startVirtualMachineCmd")]
+
+    def start_jobs() -> list[dict[str, Any]] | None:
+        jobs = [j for j in cloud("listAsyncJobs", listall=True)["asyncjobs"]
+                if j.get("jobinstanceid") == vm["id"] and j["cmd"].endswith("startVirtualMachineCmd")]
+        return jobs if jobs and all(j["jobstatus"] != 0 for j in jobs) else None
+
+    # The VM shows Running once the start commits; its job completes a moment later, after building its response.
+    jobs = wait_for(start_jobs, 60, "HA's start job to end")
     assert [j["jobstatus"] for j in jobs] == [1], jobs
     # the serial log is appended to: the restarted guest's boot ends in one more login prompt
     wait_for(lambda: len(LOGIN.findall(cloud.console_log(inst))) > logins, BOOT_TIMEOUT,
