@@ -132,7 +132,7 @@ def _operation(spec: CommandSpec, models: _Models) -> dict[str, Any]:
         {"name": "response", "in": "query", "required": False,
          "description": "json, or xml (the default)", "schema": {"type": "string", "enum": ["json", "xml"]}},
     ]
-    for info in spec.params_info:
+    for info in spec.facts.params_info:
         schema = dict(_PARAM_SCHEMA.get(info["type"], {"type": "string"}))
         if info["type"] in ("string", "uuid", "date") and info.get("length"):
             schema["maxLength"] = info["length"]
@@ -142,7 +142,7 @@ def _operation(spec: CommandSpec, models: _Models) -> dict[str, Any]:
             p["style"], p["explode"] = "form", False  # a,b,c
         if info["type"] == "map":
             p["description"] += f" (sent as {info['name']}[0].key=value&{info['name']}[1].key=value...)"
-        ref = spec.refs.get(info["name"])
+        ref = spec.facts.refs.get(info["name"])
         if ref is not None:
             p["x-entity"] = ref.entity
         if info.get("related"):

@@ -112,7 +112,7 @@ def value_for(info: Mapping[str, Any], ref: registry.Ref | None, known: Mapping[
 def fuzzable_commands() -> list[registry.CommandSpec]:
     """Every registered command except those whose values reach outside the database (a url to fetch)."""
     return [s for n, s in sorted(registry.REGISTRY.items())
-            if not any(p["name"] == "url" for p in s.params_info) and n not in ("login", "logout")]
+            if not any(p["name"] == "url" for p in s.facts.params_info) and n not in ("login", "logout")]
 
 
 @st.composite
@@ -127,12 +127,12 @@ def api_request(draw: st.DrawFn, known: Mapping[str, list[str]], config_names: l
         command = spec.name
     pairs: list[tuple[str, str]] = [("command", command)]
     if spec is not None:
-        for info in spec.params_info:
+        for info in spec.facts.params_info:
             wanted = 90 if info["required"] else 35
             if draw(st.integers(0, 99)) >= wanted:
                 continue
             name = info["name"]
-            ref = spec.refs.get(name)
+            ref = spec.facts.refs.get(name)
             if info["type"] == "map":
                 groups = draw(st.lists(st.dictionaries(st.sampled_from(["key", "value", "name", "cidr", "id"]),
                                                        strings(), max_size=3), max_size=3))

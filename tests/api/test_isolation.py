@@ -176,7 +176,7 @@ def test_b_can_not_reach_a(world: dict[str, Any]) -> None:
         if not id_params:
             continue
         walked.add(name)
-        refs = spec.refs
+        refs = spec.facts.refs
         for oid, kind in walk.items():
             # A Ref names its entity: only feed it ids of that kind (others just give 431, which proves nothing).
             chosen = {p["name"] for p in id_params
@@ -282,8 +282,8 @@ def test_project_leg(api: ApiClient, world: dict[str, Any]) -> None:
         if not id_params:
             continue
         for oid, kind in owned.items():
-            chosen = {p["name"] for p in id_params if p["name"] not in spec.refs
-                      or spec.refs[p["name"]].entity.lower().startswith(kind[:5])}
+            chosen = {p["name"] for p in id_params if p["name"] not in spec.facts.refs
+                      or spec.facts.refs[p["name"]].entity.lower().startswith(kind[:5])}
             if not chosen:
                 continue
             params = {n: oid for n in chosen}

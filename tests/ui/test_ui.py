@@ -147,7 +147,7 @@ def test_api_reference_lists_commands_and_shows_a_commands_parameters(served_ui:
     assert ref["hash"] == "#/api/deployVirtualMachine"
     spec = registry.lookup("deployVirtualMachine")
     assert spec is not None
-    want = {i["name"]: i for i in spec.params_info}
+    want = {i["name"]: i for i in spec.facts.params_info}
     shown = {p["name"]: p for p in ref["params"]}
     assert set(shown) == set(want), set(shown) ^ set(want)
     for name in ("zoneid", "serviceofferingid", "templateid", "userdata"):

@@ -90,10 +90,10 @@ def test_uuid_params_are_refs(spec: registry.CommandSpec) -> None:
     look up through services.access itself if it uses the value."""
     from management.services import access
 
-    for p in spec.params_info:
+    for p in spec.facts.params_info:
         if p["type"] == "uuid":
-            assert p["name"] in spec.refs or p["name"] in spec.unresolved_uuids
-    for name, ref in spec.refs.items():
+            assert p["name"] in spec.facts.refs or p["name"] in spec.facts.unresolved_uuids
+    for name, ref in spec.facts.refs.items():
         assert ref.entity in access.ENTITIES, f"{spec.name}.{name} refers to unregistered entity {ref.entity}"
         assert ref.access in ("read", "write")
 

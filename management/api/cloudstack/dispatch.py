@@ -469,7 +469,7 @@ def _instance_uuid(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> s
     """The entity a command acts on: the one it created, else its `id` (or the Ref of the command's entity)."""
     if ctx.created_uuid:
         return ctx.created_uuid
-    for name, ref in spec.refs.items():
+    for name, ref in spec.facts.refs.items():
         if spec.entity and ref.entity == spec.entity:
             value = getattr(p, name, None)
             if isinstance(value, str):
@@ -494,9 +494,9 @@ def unpack(spec: CommandSpec, params: Mapping[str, str]) -> dict[str, Any]:
         if m:
             maps.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
             continue
-        if value == "" and name not in spec.keep_empty:
+        if value == "" and name not in spec.facts.keep_empty:
             continue  # an empty value is an absent value (cs sends name= for unset fields)
-        if name in spec.list_params:
+        if name in spec.facts.list_params:
             out[name] = [v.strip() for v in value.split(",") if v.strip()]
         else:
             out.setdefault(name, value)
@@ -510,7 +510,7 @@ def check_limits(spec: CommandSpec, args: Mapping[str, Any]) -> None:
     before they reach the model, the database or a LIKE pattern; CloudStack's wording."""
     cmd = spec.name.lower()
     for name, value in args.items():
-        limit = spec.limits.get(name)
+        limit = spec.facts.limits.get(name)
         if limit is None or not isinstance(value, str):
             continue
         if limit.kind == "string":
@@ -549,7 +549,7 @@ def resolve_refs(ctx: CallContext, spec: CommandSpec, p: registry.Params) -> boo
     """Resolves every Ref parameter (431 unknown, 531 not the caller's). Returns False when a list command's filter
     (`id`, `virtualmachineid`, ...) names an entity that was deleted: CloudStack resolves ids including removed rows
     and then lists nothing."""
-    for name, ref in spec.refs.items():
+    for name, ref in spec.facts.refs.items():
         value = getattr(p, name, None)
         if value is None:
             continue

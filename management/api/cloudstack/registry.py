@@ -147,40 +147,11 @@ class CommandSpec:
             self._facts = _describe_params(self)
         return self._facts
 
-    @property
-    def params_info(self) -> list[dict[str, Any]]:
-        return self.facts.params_info
-
-    @property
-    def refs(self) -> dict[str, Ref]:
-        return self.facts.refs
-
-    @property
-    def map_params(self) -> frozenset[str]:
-        return self.facts.map_params
-
-    @property
-    def list_params(self) -> frozenset[str]:
-        return self.facts.list_params
-
-    @property
-    def unresolved_uuids(self) -> frozenset[str]:
-        return self.facts.unresolved_uuids
-
-    @property
-    def keep_empty(self) -> frozenset[str]:
-        return self.facts.keep_empty
-
-    @property
-    def limits(self) -> dict[str, Limit]:
-        return self.facts.limits
-
 
 @dataclass(frozen=True, slots=True)
 class ParamFacts:
     params_info: list[dict[str, Any]]
     refs: dict[str, Ref]
-    map_params: frozenset[str]
     list_params: frozenset[str]
     unresolved_uuids: frozenset[str]  # declared `Uuid`: listApis says uuid, the dispatcher leaves it
     keep_empty: frozenset[str]
@@ -321,7 +292,6 @@ def _limit(base: Any, tname: str, extra: ParamInfo) -> Limit | None:
 
 def _describe_params(spec: CommandSpec) -> ParamFacts:
     refs: dict[str, Ref] = {}
-    maps: set[str] = set()
     lists: set[str] = set()
     unresolved: set[str] = set()
     keep_empty: set[str] = set()
@@ -334,9 +304,7 @@ def _describe_params(spec: CommandSpec) -> ParamFacts:
         for m in meta:
             if isinstance(m, Ref):
                 refs[pname] = m
-        if tname == "map":
-            maps.add(pname)
-        elif tname == "list":
+        if tname == "list":
             lists.add(pname)
         if tname == "uuid" and pname not in refs:
             unresolved.add(pname)
@@ -359,7 +327,7 @@ def _describe_params(spec: CommandSpec) -> ParamFacts:
         if related:
             info["related"] = related
         infos.append(info)
-    return ParamFacts(params_info=infos, refs=refs, map_params=frozenset(maps), list_params=frozenset(lists),
+    return ParamFacts(params_info=infos, refs=refs, list_params=frozenset(lists),
                       unresolved_uuids=frozenset(unresolved), keep_empty=frozenset(keep_empty), limits=limits)
 
 
@@ -395,7 +363,7 @@ def api_description(spec: CommandSpec) -> dict[str, Any]:
         "since": spec.since,
         "isasync": spec.is_async,
         "related": spec.related,
-        "params": spec.params_info,
+        "params": spec.facts.params_info,
         "response": response_fields(spec.response),
         "type": spec.result_key or "",
     }

@@ -41,8 +41,8 @@ def current_surface() -> dict[str, Any]:
             "roles": sorted(str(getattr(r, "value", r)) for r in spec.roles),
             "event": spec.event,
             "entity": spec.entity,
-            "params": {p["name"]: f"{p['type']}{'!' if p['required'] else ''}" for p in spec.params_info},
-            "refs": {k: f"{v.entity}:{v.access}" for k, v in sorted(spec.refs.items())},
+            "params": {p["name"]: f"{p['type']}{'!' if p['required'] else ''}" for p in spec.facts.params_info},
+            "refs": {k: f"{v.entity}:{v.access}" for k, v in sorted(spec.facts.refs.items())},
         }
     return out
 
