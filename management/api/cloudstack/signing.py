@@ -47,9 +47,8 @@ def signature_matches(params: Mapping[str, str], secret: str, signature: str) ->
     encoded = {n: java_urlencode(params[n]) for n in names}  # once per value; the variants are replacements of it
     tilde = {n: e.replace("%7E", "~") for n, e in encoded.items()}
     brackets = {n: e.replace("%5B", "[").replace("%5D", "]") for n, e in tilde.items()}
-    candidates = {"&".join(f"{n}={form[n]}" for n in order).lower()
-                  for order in (sorted(names), sorted(names, key=str.lower))
-                  for form in (encoded, tilde, brackets)}
+    candidates = {canonical_string(form, lower_sort=lower_sort, encoder=str)
+                  for lower_sort in (False, True) for form in (encoded, tilde, brackets)}
     ok = False
     for c in candidates:
         # Compare every candidate (constant time per comparison) rather than stopping at the first match.
