@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Select, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -61,7 +61,7 @@ class TimestampMixin:
     removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
 
 
-def lock_rows(session: Any, stmt: Any) -> None:
+def lock_rows(session: Session, stmt: Select[Any]) -> None:
     """A locking read (``stmt`` with FOR UPDATE) whose only purpose is to serialise writers on MariaDB. SQLite has
     one writer at a time already and ignores FOR UPDATE, so there it is not sent at all."""
     if session.get_bind().dialect.name != "sqlite":
