@@ -145,10 +145,13 @@ class Signed:
         self.endpoint, self.apikey, self.secret = endpoint, apikey, secret
         self.http = httpx.Client(timeout=60)
 
-    def call(self, command: str, **params: Any) -> tuple[int, dict[str, Any]]:
+    def get(self, command: str, **params: Any) -> httpx.Response:
         q = {"command": command, "response": "json", "apiKey": self.apikey, **{k: str(v) for k, v in params.items()}}
         q["signature"] = sign(q, self.secret)
-        r = self.http.get(self.endpoint, params=q)
+        return self.http.get(self.endpoint, params=q)
+
+    def call(self, command: str, **params: Any) -> tuple[int, dict[str, Any]]:
+        r = self.get(command, **params)
         return r.status_code, next(iter(r.json().values()))
 
     def close(self) -> None:
@@ -235,11 +238,8 @@ def measure_list(endpoint: str, keys: dict[str, str], samples: int) -> dict[str,
         times, parsed = [], []
         for i in range(samples):
             page = 1 + i % pages
-            q = {"command": "listVirtualMachines", "response": "json", "apiKey": c.apikey, "listall": "true",
-                 "page": str(page), "pagesize": "500"}
-            q["signature"] = sign(q, c.secret)
             t0 = time.perf_counter()
-            r = c.http.get(c.endpoint, params=q)  # returns once the whole body is in
+            r = c.get("listVirtualMachines", listall="true", page=page, pagesize=500)  # the whole body is in
             t1 = time.perf_counter()
             body = next(iter(r.json().values()))
             times.append(t1 - t0)  # the request's round trip: what the server and the wire cost
