@@ -17,6 +17,7 @@ import uvloop
 
 from management import logformat, memory, statedir
 from management.api.app import api_app, integration_app
+from management.api.cloudstack import registry
 from management.api.cloudstack.dispatch import Dispatcher
 from management.api.guard import Guard
 from management.api.http11 import protocol_for
@@ -90,27 +91,49 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
     server = Server(runtime, dispatcher, queue, created)
     runtime.extras["job_queue"] = queue  # background schedulers queue jobs and wake the workers
     if start_workers:
-        queue.runid = cluster.register(runtime)  # Up, with a new run id: our previous run's claims are stale now
-
-        def fenced() -> None:
-            queue.pause()
-            hook = runtime.extras.get(FENCED_HOOK)
-            if hook is not None:
-                hook()
-
-        runtime.extras[takeover.WAKE] = queue.notify
-        server.membership = Membership(runtime, queue._stop, fenced)
-        server.membership.start()  # takes over what a stopped run left (jobs, hosts), then heartbeats
-        queue.start()
-        hostmonitor.start(runtime, stop_event=queue._stop)  # pings our hosts (and HA); stops with the job queue
-        vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
-        scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
-        autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
-        snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
-        plugins_background.start(runtime, queue._stop)  # usage stats samples, management server maintenance
-        alerts.start_checker(db, stop_event=queue._stop)  # capacity notification thresholds
-        memory.start_trimming(queue._stop)  # freed memory back to the kernel every minute
+        start_background(server)
     return server
+
+
+def start_background(server: Server) -> None:
+    """Membership, the job workers and the periodic tasks. `serve` runs this once the listeners answer: reads
+    need none of it, a write waits for the command modules it imports first, and a job waits in the table."""
+    try:
+        _start_background(server)
+    finally:
+        server.runtime.started.set()  # writes wait for this (a failed start stops the server)
+
+
+def register(server: Server) -> None:
+    """This server Up in the cluster table, with a new run id: our previous run's claims are stale now."""
+    if not server.queue.runid:
+        server.queue.runid = cluster.register(server.runtime)
+
+
+def _start_background(server: Server) -> None:
+    runtime, queue = server.runtime, server.queue
+    # Jobs and background tasks fire hooks that command modules register (with the services they import).
+    registry.load_all()
+    register(server)
+
+    def fenced() -> None:
+        queue.pause()
+        hook = runtime.extras.get(FENCED_HOOK)
+        if hook is not None:
+            hook()
+
+    runtime.extras[takeover.WAKE] = queue.notify
+    server.membership = Membership(runtime, queue._stop, fenced)
+    server.membership.start()  # takes over what a stopped run left (jobs, hosts), then heartbeats
+    queue.start()
+    hostmonitor.start(runtime, stop_event=queue._stop)  # pings our hosts (and HA); stops with the job queue
+    vmsync.start(runtime, stop_event=queue._stop)  # VM power sync + expunger; stop with the job queue
+    scheduling.start(runtime, stop_event=queue._stop)  # VM and backup schedules (one owner via a DB lease)
+    autoscale.start(runtime, stop_event=queue._stop)  # autoscale VM groups' rounds; stop with the job queue
+    snapshot_policies.start(runtime, stop_event=queue._stop)  # recurring volume snapshots
+    plugins_background.start(runtime, queue._stop)  # usage stats samples, management server maintenance
+    alerts.start_checker(runtime.db, stop_event=queue._stop)  # capacity notification thresholds
+    memory.start_trimming(queue._stop)  # freed memory back to the kernel every minute
 
 
 class _Listener(uvicorn.Server):
@@ -174,19 +197,39 @@ async def serve_async(server: Server) -> None:
             log.error("optional listener on %s:%s (S3/EC2) failed to start (is the port in use?); serving without it",
                       lst.config.host, lst.config.port)
 
+    failed: list[BaseException] = []
+
+    async def background_once_listening() -> None:
+        # The first answer needs the listeners and the database only; the rest starts beside it.
+        while not all(lst.started for lst in listeners):
+            if any(lst.should_exit for lst in listeners):
+                return
+            await asyncio.sleep(0.005)
+        try:
+            await asyncio.to_thread(start_background, server)
+        except Exception as exc:  # the server cannot run jobs: stop rather than answer without them
+            log.exception("background start failed")
+            failed.append(exc)
+            stop()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     server.runtime.extras["shutdown"] = lambda: loop.call_soon_threadsafe(stop)  # triggerShutdown
-    await asyncio.gather(*(lst.serve() for lst in listeners), *(serve_optional(lst) for lst in optional))
+    await asyncio.gather(*(lst.serve() for lst in listeners), *(serve_optional(lst) for lst in optional),
+                         background_once_listening())
     if not all(lst.started for lst in listeners):
         raise SystemExit("a listener failed to start (is the port in use?)")
+    if failed:
+        raise SystemExit(f"the job workers and background tasks failed to start: {failed[0]}")
 
 
 def serve(settings: Settings) -> None:
     statedir.private_umask()  # what this process and its children create is theirs alone
     memory.limit_arenas()  # before any thread starts (memory.py says why)
     logformat.configure(settings.log_format)
-    server = build(settings)
+    server = build(settings, start_workers=False)  # serve_async starts them once the listeners answer
+    server.runtime.started.clear()  # writes wait for that start
+    register(server)  # listManagementServers shows this run from the first answer
 
     def say(line: str) -> None:  # the start-up lines: plain on standard output, or log lines in a JSON log
         if settings.log_format == "json":

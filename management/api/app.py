@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from management.api import guard
 from management.api.cloudstack import (
-    commands,  # noqa: F401  (registers every command)
+    commands,  # noqa: F401  (installs the registry's loader: command modules are imported at first use)
     registry,
 )
 from management.api.cloudstack.dispatch import Dispatcher, Reply

@@ -191,7 +191,7 @@ def _operation(spec: CommandSpec, models: _Models) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     models = _Models()
     paths = {f"/client/api#{name}": {"get": _operation(spec, models)}
-             for name, spec in sorted(registry.REGISTRY.items())}
+             for name, spec in sorted(registry.commands().items())}
     return {
         "openapi": "3.1.0",
         "info": {"title": "devcloud: the Apache CloudStack API", "version": registry.VERSION,
@@ -200,7 +200,7 @@ def document() -> dict[str, Any]:
                                 "session (sessionkey); POST with a form body is accepted as well as GET."},
         "servers": [{"url": "/"}],
         "security": [{"apiKey": [], "signature": []}, {"sessionKey": []}],
-        "tags": sorted(({"name": t} for t in {_family(s) for s in registry.REGISTRY.values()}),
+        "tags": sorted(({"name": t} for t in {_family(s) for s in registry.commands().values()}),
                        key=lambda t: t["name"]),
         "paths": paths,
         "components": {

@@ -37,6 +37,35 @@ def register_entity(name: str, model: type[Any], kind: str, *, visible: Callable
     ENTITIES[name] = EntityPolicy(model, kind, visible, soft_delete)
 
 
+# Entities (and tag types) are registered by the modules that serve them, and the API imports those at first use:
+# `complete` imports the rest before a lookup is allowed to miss. The API installs the loader.
+_loaders: list[Callable[[], None]] = []
+
+
+def install_loader(load_everything: Callable[[], None]) -> None:
+    _loaders[:] = [load_everything]
+
+
+def complete() -> None:
+    """Every registering module imported (cheap once done)."""
+    for load in _loaders:
+        load()
+
+
+def entity_policy(entity: str) -> EntityPolicy:
+    found = ENTITIES.get(entity)
+    if found is None:
+        complete()
+        found = ENTITIES[entity]
+    return found
+
+
+def is_entity(entity: str) -> bool:
+    if entity not in ENTITIES:
+        complete()
+    return entity in ENTITIES
+
+
 def domain_in_scope(caller: Caller, domain_path: str) -> bool:
     """True when the caller administers that domain (root admin: all; domain admin: own subtree)."""
     if caller.is_root_admin:
@@ -94,7 +123,7 @@ def check_row(session: Session, caller: Caller, policy: EntityPolicy, row: Any, 
 
 def resolve(session: Session, caller: Caller, entity: str, uuid: str, access: str = "write") -> Any:
     """Loads an entity by uuid; 431 when it does not exist (or is removed), 531 when the caller may not use it."""
-    policy = ENTITIES[entity]
+    policy = entity_policy(entity)
     model = policy.model
     stmt = select(model).where(model.uuid == uuid)
     if policy.soft_delete and hasattr(model, "removed"):
@@ -112,7 +141,7 @@ def resolve(session: Session, caller: Caller, entity: str, uuid: str, access: st
 
 def was_removed(session: Session, entity: str, uuid: str) -> bool:
     """True when `uuid` names an entity that existed and was deleted (its row kept with `removed` set)."""
-    policy = ENTITIES[entity]
+    policy = entity_policy(entity)
     model = policy.model
     if not policy.soft_delete or not hasattr(model, "removed"):
         return False

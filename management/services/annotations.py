@@ -26,7 +26,7 @@ ENTITY_TYPES: dict[str, str] = {
 
 def entity_type(name: str | None) -> str:
     key = (name or "").upper()
-    if key not in ENTITY_TYPES or ENTITY_TYPES[key] not in access.ENTITIES:
+    if key not in ENTITY_TYPES or not access.is_entity(ENTITY_TYPES[key]):
         raise ParamError(f"Invalid entity type {name}; supported: {', '.join(sorted(ENTITY_TYPES))}")
     return key
 

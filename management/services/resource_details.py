@@ -34,8 +34,8 @@ _MORE_TYPES = {"ServiceOffering": "ServiceOffering", "DiskOffering": "DiskOfferi
 
 
 def _types() -> dict[str, tuple[str, str]]:
-    out = {k.lower(): (k, v) for k, v in _MORE_TYPES.items() if v in access.ENTITIES}
-    out.update(tags.TAGGABLE)
+    out = {k.lower(): (k, v) for k, v in _MORE_TYPES.items() if access.is_entity(v)}
+    out.update(tags.taggable())
     return out
 
 
@@ -52,7 +52,7 @@ def resolve(session: Session, caller: Caller, resource_type: str, uuid: str, kin
     resources (zones, offerings, hosts...) are changed by root admins only."""
     canonical, entity = canonical_type(resource_type)
     row = access.resolve(session, caller, entity, uuid, kind)
-    if kind == "write" and access.ENTITIES[entity].kind == "public" and not caller.is_root_admin:
+    if kind == "write" and access.entity_policy(entity).kind == "public" and not caller.is_root_admin:
         raise PermissionDenied(f"Account '{caller.account_name}' does not have permission to access {entity} with "
                                f"id {uuid}", uuids=[uuid])
     return canonical, row

@@ -18,16 +18,26 @@ def register(resource_type: str, entity: str) -> None:
     TAGGABLE[resource_type.lower()] = (resource_type, entity)
 
 
-def canonical_type(resource_type: str) -> str:
-    try:
-        return TAGGABLE[resource_type.lower()][0]
-    except KeyError:
+def taggable() -> dict[str, tuple[str, str]]:
+    """Every tag type (their modules all imported)."""
+    access.complete()
+    return TAGGABLE
+
+
+def _lookup(resource_type: str) -> tuple[str, str]:
+    found = TAGGABLE.get(resource_type.lower()) or taggable().get(resource_type.lower())
+    if found is None:
         supported = ", ".join(sorted(c for c, _ in TAGGABLE.values()))
-        raise ParamError(f"Invalid resource type {resource_type}; supported: {supported}") from None
+        raise ParamError(f"Invalid resource type {resource_type}; supported: {supported}")
+    return found
+
+
+def canonical_type(resource_type: str) -> str:
+    return _lookup(resource_type)[0]
 
 
 def _owner(session: Session, caller: Caller, resource_type: str, uuid: str) -> tuple[int, int]:
-    entity = TAGGABLE[resource_type.lower()][1]
+    entity = _lookup(resource_type)[1]
     row = access.resolve(session, caller, entity, uuid, "write")
     if hasattr(row, "account_id") and hasattr(row, "domain_id"):
         return row.account_id, row.domain_id

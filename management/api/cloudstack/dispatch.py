@@ -305,6 +305,8 @@ class Dispatcher:
     # ---- running a command ------------------------------------------------------------------------------------
     def _run(self, spec: CommandSpec, params: dict[str, str], caller: Caller, fmt: str, integration: bool) -> Reply:
         logcontext.annotate(account=caller.account_name)
+        if spec.mutating:
+            self.ready_for_writes()
         args = unpack(spec, params)
         failed: CloudError | None = None
         try:
@@ -384,12 +386,19 @@ class Dispatcher:
             body = {"id": created, "jobid": job.uuid}
         return body
 
+    def ready_for_writes(self) -> None:
+        """A write runs after the server's background start (runtime.started) and with every command module
+        imported: it may fire hooks and use entities that modules not imported yet would register."""
+        self.runtime.started.wait()
+        registry.load_all()
+
     # ---- job execution (called by the queue's workers) --------------------------------------------------------
     def execute_job(self, job: AsyncJob, finish: Finish) -> Outcome:
         """Runs a claimed job. On success the job completes inside the transaction of its last unit of work
         (`finish`), so a database-only job's effect and its completion commit together: a crash leaves neither.
         A job that a takeover put back in the queue after its server died is reconciled first (its journal says
         whether anything of it was committed)."""
+        registry.load_all()
         spec = registry.lookup(job.command)
         if spec is None:
             err = InternalError(f"command {job.command} is no longer registered")

@@ -4,6 +4,8 @@ checks, `listApis` and the API-surface fingerprint."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -137,6 +139,7 @@ class CommandSpec:
     related: str = ""
     mutating: bool = False
     cmd_class: str = ""
+    module: str = ""  # the module whose import registers it (the commands index)
     _facts: ParamFacts | None = None
 
     # What the parameters' annotations say, read at the command's first use rather than at import: ~700 commands
@@ -203,8 +206,56 @@ REGISTRY: dict[str, CommandSpec] = {}
 _BY_LOWER: dict[str, CommandSpec] = {}
 
 
+@dataclass(slots=True)
+class _Loader:
+    """How command modules come in (the `commands` package installs it when imported): one command's module on
+    its first call, or all of them (listApis, a job, a write). Registering ~700 commands with their ~900 pydantic
+    models was a third of the server's start-up; now a start imports none of them before its first answer."""
+
+    one: Callable[[str], None]
+    everything: Callable[[], None]
+
+
+_loader: _Loader | None = None
+
+
+def install_loader(one: Callable[[str], None], everything: Callable[[], None]) -> None:
+    global _loader
+    _loader = _Loader(one, everything)
+
+
+def _loaded() -> _Loader:
+    if _loader is None:  # the registry imported alone (a tool, a test): the package installs its loader
+        importlib.import_module(f"{__package__}.commands")
+    assert _loader is not None
+    return _loader
+
+
 def lookup(name: str) -> CommandSpec | None:
-    return _BY_LOWER.get(name.lower())
+    """The command called `name` (any case), its module imported if it was not yet. A name the index does not know
+    (a stale index, a command registered at run time) loads every module before it is called unknown."""
+    lname = name.lower()
+    spec = _BY_LOWER.get(lname)
+    if spec is None:
+        loader = _loaded()
+        loader.one(lname)
+        spec = _BY_LOWER.get(lname)
+        if spec is None:
+            loader.everything()
+            spec = _BY_LOWER.get(lname)
+    return spec
+
+
+def load_all() -> None:
+    """Every command module imported: what a write, a job or a background task needs, since modules register the
+    entities, tag types and hooks other commands rely on."""
+    _loaded().everything()
+
+
+def commands() -> dict[str, CommandSpec]:
+    """Every command, by name (all modules loaded)."""
+    load_all()
+    return REGISTRY
 
 
 def api_command(
@@ -224,6 +275,8 @@ def api_command(
     response_name: str | None = None,
     read_only: bool = False,  # a read whose name has no read verb (readyForShutdown, quotaBalance...)
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    module = sys._getframe(1).f_globals.get("__name__", "")  # the registering module (not the handler's)
+
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"command {name} registered twice")
@@ -236,7 +289,7 @@ def api_command(
             is_async=is_async, roles=roles, entity=entity, event=event, since=since, response=response,
             response_name=response_name or RESPONSE_NAME_OVERRIDES.get(name, name.lower() + "response"),
             create=create, related=related, mutating=mutating,
-            cmd_class=f"org.apache.cloudstack.api.command.{name}Cmd",
+            cmd_class=f"org.apache.cloudstack.api.command.{name}Cmd", module=module,
         )
         REGISTRY[name] = spec
         _BY_LOWER[name.lower()] = spec

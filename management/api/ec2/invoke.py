@@ -63,6 +63,8 @@ class Invoker:
         if spec is None:
             raise InternalError(f"command {command} is not registered")
         d = self.dispatcher
+        if spec.mutating:
+            d.ready_for_writes()
         args = unpack(spec, _flatten(params))
         failed: CloudError | None = None
         try:

@@ -44,12 +44,11 @@ from management.services.compute import nics as nics_service
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
 from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
+from management.services.network import networks as _networks_service  # noqa: F401  (registers "Network")
 from management.services.network import security_groups as sg_service
 
 access.register_entity("VirtualMachine", VirtualMachine, "owned")
 tags.register("UserVm", "VirtualMachine")
-if "Network" not in access.ENTITIES:  # guest networks register it properly; reading needs only visibility
-    access.register_entity("Network", Network, "owned")
 
 _ENTITY = "VirtualMachine"
 

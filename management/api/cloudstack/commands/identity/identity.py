@@ -573,7 +573,7 @@ class GetUserParams(Params):
              description="Find user account by API key")
 def get_user(ctx: CallContext, p: GetUserParams) -> UserResp | None:
     user = ctx.session.scalar(select(User).where(User.api_key == p.userapikey, User.removed.is_(None)))
-    if user is None or not access.check_row(ctx.session, ctx.caller, access.ENTITIES["User"], user, "read"):
+    if user is None or not access.check_row(ctx.session, ctx.caller, access.entity_policy("User"), user, "read"):
         return None
     return user_resp(user)
 

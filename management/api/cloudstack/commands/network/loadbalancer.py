@@ -196,7 +196,7 @@ def _vms(ctx: CallContext, p: AssignParams) -> list[tuple[VirtualMachine, str | 
         vm = ctx.session.scalar(select(VirtualMachine).where(VirtualMachine.uuid == uuid,
                                                              VirtualMachine.removed.is_(None),
                                                              VirtualMachine.vm_type == "User"))
-        if vm is None or not access.check_row(ctx.session, ctx.caller, access.ENTITIES["VirtualMachine"], vm,
+        if vm is None or not access.check_row(ctx.session, ctx.caller, access.entity_policy("VirtualMachine"), vm,
                                               "write"):
             raise invalid_id(uuid)
         out.append((vm, ip))

@@ -242,7 +242,7 @@ def disassociate_ip_address(ctx: CallContext, p: DisassociateIpParams) -> Succes
             raise ParamError("Either id or ipaddress has to be specified")
         ip = ctx.session.scalar(select(PublicIpAddress).where(PublicIpAddress.public_ip_address == p.ipaddress,
                                                               PublicIpAddress.removed.is_(None)))
-        if ip is None or not access.check_row(ctx.session, ctx.caller, access.ENTITIES["PublicIpAddress"], ip,
+        if ip is None or not access.check_row(ctx.session, ctx.caller, access.entity_policy("PublicIpAddress"), ip,
                                               "write"):
             raise ParamError(f"Unable to find IP address {p.ipaddress}")
     if ip.state == "Free":

@@ -192,7 +192,7 @@ def _revoke(ctx: CallContext, p: RevokeParams, kind: str) -> Success:
     r = ctx.session.scalar(select(SecurityGroupRule).where(SecurityGroupRule.uuid == p.id))
     sg = ctx.session.get(SecurityGroup, r.security_group_id) if r else None
     if r is None or r.type != kind or sg is None or not access.check_row(
-            ctx.session, ctx.caller, access.ENTITIES["SecurityGroup"], sg, "write"):
+            ctx.session, ctx.caller, access.entity_policy("SecurityGroup"), sg, "write"):
         raise invalid_id(p.id)
     ctx.session.delete(r)
     ctx.session.flush()

@@ -37,7 +37,7 @@ def _resp(ctx: CallContext, a: Annotation) -> AnnotationResp:
     name = None
     if a.entity_uuid and a.entity_type in notes.ENTITY_TYPES:
         entity = notes.ENTITY_TYPES[a.entity_type]
-        model = access.ENTITIES[entity].model if entity in access.ENTITIES else None
+        model = access.entity_policy(entity).model if access.is_entity(entity) else None
         row = ctx.session.scalar(select(model).where(model.uuid == a.entity_uuid)) if model is not None else None
         name = notes.entity_name(row) if row is not None else None
     return AnnotationResp(id=a.uuid, entitytype=a.entity_type, entityid=a.entity_uuid, entityname=name,

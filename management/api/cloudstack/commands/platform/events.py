@@ -82,5 +82,5 @@ class EventTypeResp(Resp):
 @api_command("listEventTypes", params=Params, result_key="eventtype", response=EventTypeResp,
              description="List Event Types")
 def list_event_types(ctx: CallContext, p: Params) -> ListResult:
-    names = sorted({s.event for s in registry.REGISTRY.values() if s.event})
+    names = sorted({s.event for s in registry.commands().values() if s.event})
     return ListResult([{"name": n} for n in names], len(names))

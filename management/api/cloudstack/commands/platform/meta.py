@@ -49,7 +49,7 @@ class ListApisParams(Params):
 @api_command("listApis", params=ListApisParams, result_key="api", response=ApiResp, since="4.1.0",
              description="lists all available apis on the server, provided by the Api Discovery plugin")
 def list_apis(ctx: CallContext, p: ListApisParams) -> ListResult:
-    specs = sorted(registry.REGISTRY.values(), key=lambda s: s.name)
+    specs = sorted(registry.commands().values(), key=lambda s: s.name)
     visible = [s for s in specs if rbac.allowed(ctx.session, ctx.caller, s.name, s.roles)]
     if p.name:
         visible = [s for s in visible if s.name.lower() == p.name.lower()]

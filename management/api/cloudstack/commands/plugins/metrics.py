@@ -8,10 +8,8 @@ on real hosts, the simulator's numbers on simulated ones."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import pkgutil
 import platform
 import socket
 import threading
@@ -58,15 +56,8 @@ _STARTED = datetime.now(UTC).replace(microsecond=0)
 
 
 def _base(name: str) -> registry.CommandSpec:
-    """The base list command (another family's); its modules are imported first if this one came earlier."""
+    """The base list command (another family's; the lookup imports its module)."""
     spec = registry.lookup(name)
-    if spec is None:
-        from management.api.cloudstack import commands
-
-        for mod in pkgutil.walk_packages(commands.__path__, prefix=f"{commands.__name__}."):
-            if ".plugins" not in mod.name:
-                importlib.import_module(mod.name)
-        spec = registry.lookup(name)
     assert spec is not None, f"base command {name} is not registered"
     return spec
 

@@ -33,7 +33,7 @@ tags.register("ISO", "Iso")
 
 def resolve_any(ctx: CallContext, entity: str, model: Any, uuid: str, kind: str = "read") -> Any:
     """access.resolve for entities another room registers; a plain lookup with the owner check until it does."""
-    if entity in access.ENTITIES:
+    if access.is_entity(entity):
         return access.resolve(ctx.session, ctx.caller, entity, uuid, kind)
     stmt = select(model).where(model.uuid == uuid)
     if hasattr(model, "removed"):
