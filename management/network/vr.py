@@ -457,6 +457,11 @@ class NamespaceRouterProvider:
             if stale:  # read again: dnsmasq may have renewed a lease (a new expiry) before it stopped
                 _drop_leases(paths.leases, _conflicting_leases(paths.leases, spec.dhcp_hosts))
             self._ns(spec, "dnsmasq", f"--conf-file={paths.dnsmasq_conf}")
+            # dnsmasq sets its own umask (022): its pid, lease and log files would be readable by others. It has
+            # made them by the time it returns, and keeps them (leases are rewritten in place).
+            for made in (paths.dnsmasq_pid, paths.leases, paths.dnsmasq_log):
+                with contextlib.suppress(FileNotFoundError):
+                    made.chmod(0o600)
             return ["dnsmasq:restart"]
         if hosts_changed:
             os.kill(pid, signal.SIGHUP)  # type: ignore[arg-type]

@@ -124,6 +124,15 @@ def test_guests_get_allocated_addresses_from_dhcp(world):
     assert "via 10.251.0.1" in guests["vm1"].exec("ip", "route", "show", "default").stdout
 
 
+def test_the_routers_files_are_private_after_dnsmasq_wrote_its_own(world):
+    """dnsmasq sets its own umask (022) for its pid, lease and log files, whatever the server's (0077, which makes
+    the router's other files 0600); the router makes them 0600 too (a lease names guests' MACs and addresses)."""
+    provider, spec, _ = world
+    paths = provider.paths(spec.router_id)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (paths.dnsmasq_pid, paths.leases, paths.dnsmasq_log)}
+    assert modes == {"dnsmasq.pid": "0o600", "dnsmasq.leases": "0o600", "dnsmasq.log": "0o600"}
+
+
 def test_guests_resolve_each_other_by_name(world):
     _, _, guests = world
     for me, other in (("vm1", "vm2"), ("vm2", "vm1")):
