@@ -146,7 +146,7 @@ class _Listener(uvicorn.Server):
 
 def _uvicorn(app: Guard, host: str, port: int, outer: Any = None) -> _Listener:
     # The listener's guard renders what the HTTP parser refuses too (http11): one error shape per port. `outer` is
-    # the guard wrapped once more (request counts), when it is.
+    # the guard wrapped once more (request counts, the first answer noted), when it is.
     cfg = uvicorn.Config(outer or app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
                          lifespan="off", http=protocol_for(app.renderer, app.name), loop="uvloop",
                          timeout_keep_alive=30)
@@ -165,12 +165,30 @@ def endpoints(settings: Settings) -> list[str]:
     return out
 
 
+# The background start (command modules, workers, loops) waits for the first answer, or this long after the
+# listeners are up: a start with no caller yet has nothing to answer first.
+FIRST_ANSWER_WAIT = 0.5
+
+
+def _noting_answers(app: Guard, answered: asyncio.Event) -> Any:
+    async def noted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            answered.set()
+
+    return noted
+
+
 async def serve_async(server: Server) -> None:
     settings = server.runtime.settings
-    listeners = [_uvicorn(api_app(server.dispatcher), settings.api_bind, settings.api_port)]
+    answered = asyncio.Event()
+    api = api_app(server.dispatcher)
+    listeners = [_uvicorn(api, settings.api_bind, settings.api_port, _noting_answers(api, answered))]
     if settings.integration_port:
-        listeners.append(_uvicorn(integration_app(server.dispatcher), settings.integration_bind,
-                                  settings.integration_port))
+        integration = integration_app(server.dispatcher)
+        listeners.append(_uvicorn(integration, settings.integration_bind, settings.integration_port,
+                                  _noting_answers(integration, answered)))
     optional: list[_Listener] = []
     if settings.s3_port:
         from management.api.s3 import s3_app
@@ -200,11 +218,14 @@ async def serve_async(server: Server) -> None:
     failed: list[BaseException] = []
 
     async def background_once_listening() -> None:
-        # The first answer needs the listeners and the database only; the rest starts beside it.
+        # The first answer needs the listeners and the database only; the rest starts after it (on one core the
+        # two would share the interpreter's lock).
         while not all(lst.started for lst in listeners):
             if any(lst.should_exit for lst in listeners):
                 return
             await asyncio.sleep(0.005)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), FIRST_ANSWER_WAIT)
         try:
             await asyncio.to_thread(start_background, server)
         except Exception as exc:  # the server cannot run jobs: stop rather than answer without them
