@@ -96,8 +96,8 @@ def build(settings: Settings, *, start_workers: bool = True) -> Server:
 
 
 def start_background(server: Server) -> None:
-    """Membership, the job workers and the periodic tasks. `serve` runs this once the listeners answer: reads
-    need none of it, a write waits for the command modules it imports first, and a job waits in the table."""
+    """Every command module, membership, the job workers and the periodic tasks. `serve` runs this after its
+    first answer: reads need none of it, a write waits for it (runtime.started), and a job waits in the table."""
     try:
         _start_background(server)
     finally:
@@ -220,12 +220,13 @@ async def serve_async(server: Server) -> None:
     async def background_once_listening() -> None:
         # The first answer needs the listeners and the database only; the rest starts after it (on one core the
         # two would share the interpreter's lock).
-        while not all(lst.started for lst in listeners):
-            if any(lst.should_exit for lst in listeners):
-                return
+        while not all(lst.started for lst in listeners) and not any(lst.should_exit for lst in listeners):
             await asyncio.sleep(0.005)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(answered.wait(), FIRST_ANSWER_WAIT)
+        if any(lst.should_exit for lst in listeners):  # stopped first: nothing to start; a waiting write goes on
+            server.runtime.started.set()
+            return
         try:
             await asyncio.to_thread(start_background, server)
         except Exception as exc:  # the server cannot run jobs: stop rather than answer without them
