@@ -1,8 +1,8 @@
 """The state directory holds the database, its key, admin.json, logs and runtime files: 0700, every file 0600.
 
-The server process sets umask 077 before it creates anything, so what it and its children (dnsmasq, qemu-img, ...)
-write is private; the modes an older version left behind are tightened once, when the directory itself is found
-open.
+The server process sets umask 077 before it creates anything, so what it and its children (qemu-img, ...) write is
+private; dnsmasq sets its own umask, so a router tightens its directory after starting it. The modes an older
+version left behind are tightened once, when the directory itself is found open.
 """
 
 from __future__ import annotations

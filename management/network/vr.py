@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from management import statedir
 from management.network import host
 from management.network import vpn as ipsec
 from management.network.host import run
@@ -459,9 +460,7 @@ class NamespaceRouterProvider:
             self._ns(spec, "dnsmasq", f"--conf-file={paths.dnsmasq_conf}")
             # dnsmasq sets its own umask (022): its pid, lease and log files would be readable by others. It has
             # made them by the time it returns, and keeps them (leases are rewritten in place).
-            for made in (paths.dnsmasq_pid, paths.leases, paths.dnsmasq_log):
-                with contextlib.suppress(FileNotFoundError):
-                    made.chmod(0o600)
+            statedir.tighten(paths.root, recursive=False)
             return ["dnsmasq:restart"]
         if hosts_changed:
             os.kill(pid, signal.SIGHUP)  # type: ignore[arg-type]
