@@ -51,8 +51,6 @@ def check_project(ctx: CallContext, projectid: str | None) -> None:
     """``projectid`` must name a project the caller may use (431 when there is no such project here)."""
     if projectid is None:
         return
-    if not access.is_entity("Project"):
-        raise ParamError(f"Unable to find project by id {projectid}")
     access.resolve(ctx.session, ctx.caller, "Project", projectid, "write")
 
 

@@ -31,23 +31,6 @@ tags.register("ISO", "Iso")
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def resolve_any(ctx: CallContext, entity: str, model: Any, uuid: str, kind: str = "read") -> Any:
-    """access.resolve for entities another room registers; a plain lookup with the owner check until it does."""
-    if access.is_entity(entity):
-        return access.resolve(ctx.session, ctx.caller, entity, uuid, kind)
-    stmt = select(model).where(model.uuid == uuid)
-    if hasattr(model, "removed"):
-        stmt = stmt.where(model.removed.is_(None))
-    row = ctx.session.scalar(stmt)
-    if row is None:
-        raise invalid_id(uuid)
-    if hasattr(row, "account_id") and not access.can_access_owner(ctx.session, ctx.caller, row.account_id,
-                                                                   row.domain_id):
-        raise PermissionDenied(f"Account '{ctx.caller.account_name}' does not have permission to access "
-                               f"{entity} with id {uuid}", uuids=[uuid])
-    return row
-
-
 def os_type(ctx: CallContext, uuid: str | None) -> int | None:
     if uuid is None:
         return None
@@ -516,8 +499,9 @@ class CreateTemplateParams(Params):
 
 
 def _sources(ctx: CallContext, p: CreateTemplateParams) -> tuple[Volume | None, Snapshot | None]:
-    vol = resolve_any(ctx, "Volume", Volume, p.volumeid, "read") if p.volumeid else None
-    snap = resolve_any(ctx, "Snapshot", Snapshot, p.snapshotid, "read") if p.snapshotid else None
+    # access.resolve loads the storage modules that register Volume and Snapshot when they are not in yet
+    vol = access.resolve(ctx.session, ctx.caller, "Volume", p.volumeid, "read") if p.volumeid else None
+    snap = access.resolve(ctx.session, ctx.caller, "Snapshot", p.snapshotid, "read") if p.snapshotid else None
     return vol, snap
 
 
