@@ -39,17 +39,18 @@ def register_entity(name: str, model: type[Any], kind: str, *, visible: Callable
 
 # Entities (and tag types) are registered by the modules that serve them, and the API imports those at first use:
 # `complete` imports the rest before a lookup is allowed to miss. The API installs the loader.
-_loaders: list[Callable[[], None]] = []
+_load_everything: Callable[[], None] | None = None
 
 
 def install_loader(load_everything: Callable[[], None]) -> None:
-    _loaders[:] = [load_everything]
+    global _load_everything
+    _load_everything = load_everything
 
 
 def complete() -> None:
     """Every registering module imported (cheap once done)."""
-    for load in _loaders:
-        load()
+    if _load_everything is not None:
+        _load_everything()
 
 
 def entity_policy(entity: str) -> EntityPolicy:
