@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from management.db.prepared import prepared
 from management.errors import ConcurrentOperation, InvalidStateTransition
 
 
@@ -643,12 +644,8 @@ def transition(session: Session, row: Any, event: str) -> str:
         return new
     model = type(row)
     seen = row.update_count
-    res = session.execute(
-        update(model)
-        .where(model.id == row.id, getattr(model, column) == old, model.update_count == seen)
-        .values({column: new, "update_count": model.update_count + 1})
-        .execution_options(synchronize_session=False)
-    )
+    res = session.execute(_compare_and_swap(model, column), {"b_id": row.id, "b_old": old, "b_seen": seen,
+                                                              "b_new": new})
     if res.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
         raise ConcurrentOperation(
@@ -662,6 +659,15 @@ def transition(session: Session, row: Any, event: str) -> str:
     for hook in TRANSITION_HOOKS:
         hook(session, row, old, new)
     return new
+
+
+def _compare_and_swap(model: Any, column: str) -> Any:
+    return prepared(("fsm-cas", model, column), lambda: (
+        update(model)
+        .where(model.id == bindparam("b_id"), getattr(model, column) == bindparam("b_old"),
+               model.update_count == bindparam("b_seen"))
+        .values({column: bindparam("b_new"), "update_count": model.update_count + 1})
+        .execution_options(synchronize_session=False)))
 
 
 def force_state(session: Session, row: Any, state: str) -> None:

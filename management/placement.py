@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy.orm import Session, lazyload
 
+from management.db.prepared import prepared
 from management.errors import InsufficientCapacity
 from management.models.infra import Cluster, Host, Pod, StoragePool, Zone
 
@@ -171,61 +173,92 @@ CANDIDATES = 16  # hosts fetched per planning round (first-fit only needs the fi
 def load_clusters(session: Session, zone: Zone, need: Need | None = None,
                   pod_id: int | None = None) -> list[ClusterView]:
     """The zone's enabled clusters with per-cluster capacity totals and (at most CANDIDATES) hosts that fit `need`,
-    filtered in SQL so a zone of thousands of hosts costs a few indexed queries, not thousands of rows."""
-    from sqlalchemy import func
-    from sqlalchemy.orm import lazyload
-
+    filtered in SQL so a zone of thousands of hosts costs a few indexed queries, not thousands of rows. Each
+    statement is built once per shape (which filters apply) and run with the values as parameters."""
     if zone.allocation_state != "Enabled":
         return []
-    stmt = (select(Cluster).join(Pod, Pod.id == Cluster.pod_id)
-            .where(Cluster.zone_id == zone.id, Cluster.removed.is_(None), Cluster.allocation_state == "Enabled",
-                   Pod.allocation_state == "Enabled", Pod.removed.is_(None)))
-    if pod_id is not None:
-        stmt = stmt.where(Cluster.pod_id == pod_id)
-    if need is not None and need.hypervisor:
-        stmt = stmt.where(func.lower(Cluster.hypervisor_type) == need.hypervisor.lower())
-    clusters = [c for c in session.scalars(stmt) if need is None or c.id not in need.avoid_clusters]
+    hypervisor = need.hypervisor.lower() if need is not None and need.hypervisor else None
+    params: dict[str, Any] = {"zone_id": zone.id, "pod_id": pod_id, "hypervisor": hypervisor}
+    clusters = [c for c in session.scalars(_clusters_stmt(pod_id is not None, hypervisor is not None), params)
+                if need is None or c.id not in need.avoid_clusters]
     if not clusters:
         return []
     g = _global_factors(session, zone)
     by: dict[int, ClusterView] = {c.id: ClusterView(c, [], factors_for(session, c, zone, g)) for c in clusters}
-    up = (Host.cluster_id.in_(list(by)), Host.removed.is_(None), Host.status == "Up",
-          Host.resource_state == "Enabled", Host.type == "Routing")
-    for cid, cpu, mem, cpu_used, mem_used in session.execute(
-            select(Host.cluster_id, func.sum(Host.cpus * Host.speed), func.sum(Host.total_memory),
-                   func.sum(Host.cpu_allocated), func.sum(Host.mem_allocated)).where(*up).group_by(Host.cluster_id)):
+    for cid, cpu, mem, cpu_used, mem_used in session.execute(_totals_stmt(), {"clusters": list(by)}):
         assert cid is not None  # the IN filter on Host.cluster_id leaves no NULL group
         cv = by[cid]
         cv.totals = (int(float(cpu or 0) * cv.factors.cpu), int(float(mem or 0) * cv.factors.mem), int(cpu_used or 0),
                      int(mem_used or 0))
-    hq = (select(Host).join(Cluster, Cluster.id == Host.cluster_id).where(*up)
-          .options(lazyload(Host.zone), lazyload(Host.pod), lazyload(Host.cluster)))
+    params = {"clusters": list(by)}
+    shape: tuple[Any, ...] = (None,)
     if need is not None:
-        hq = hq.where(Host.cpu_allocated + need.cpu_mhz <= Host.cpus * Host.speed * Cluster.cpu_overcommit_ratio,
-                      Host.mem_allocated + need.mem_bytes <= Host.total_memory * Cluster.mem_overcommit_ratio)
-        if need.host_id is not None:
-            hq = hq.where(Host.id == need.host_id)
-        if need.avoid:
-            hq = hq.where(Host.id.not_in(list(need.avoid)))
-        if need.hypervisor:
-            hq = hq.where(func.lower(Host.hypervisor_type) == need.hypervisor.lower())
-        if need.account_id is not None:
-            hq = hq.where(~_dedicated_to_others(need))
         # Clusters the threshold disables are skipped before fetching their hosts.
         keep = [cid for cid, cv in by.items() if cv.totals is None or not cluster_disabled_totals(cv.totals, need,
                                                                                                     cv.factors)]
-        hq = hq.where(Host.cluster_id.in_(keep))
-    hq = hq.order_by(Host.cluster_id, Host.id)
-    if need is None or not need.host_tag:
-        hq = hq.limit(CANDIDATES)
-    for h in session.scalars(hq):
+        params.update(cpu=need.cpu_mhz, mem=need.mem_bytes, host_id=need.host_id, avoid=list(need.avoid),
+                      hypervisor=hypervisor, account_id=need.account_id, domain_id=need.domain_id, keep=keep)
+        shape = (need.host_id is not None, bool(need.avoid), hypervisor is not None, need.account_id is not None)
+    limited = need is None or not need.host_tag
+    for h in session.scalars(_hosts_stmt(shape, limited), params):
         by[h.cluster_id].hosts.append(h)  # type: ignore[index]
     return list(by.values())
 
 
-def _dedicated_to_others(need: Need) -> ColumnElement[bool]:
+_UP = (Host.cluster_id.in_(bindparam("clusters", expanding=True)), Host.removed.is_(None), Host.status == "Up",
+       Host.resource_state == "Enabled", Host.type == "Routing")
+
+
+def _clusters_stmt(by_pod: bool, by_hypervisor: bool) -> Any:
+    def build() -> Any:
+        stmt = (select(Cluster).join(Pod, Pod.id == Cluster.pod_id)
+                .where(Cluster.zone_id == bindparam("zone_id"), Cluster.removed.is_(None),
+                       Cluster.allocation_state == "Enabled", Pod.allocation_state == "Enabled", Pod.removed.is_(None)))
+        if by_pod:
+            stmt = stmt.where(Cluster.pod_id == bindparam("pod_id"))
+        if by_hypervisor:
+            stmt = stmt.where(func.lower(Cluster.hypervisor_type) == bindparam("hypervisor"))
+        return stmt
+
+    return prepared(("placement-clusters", by_pod, by_hypervisor), build)
+
+
+def _totals_stmt() -> Any:
+    return prepared("placement-totals", lambda: select(
+        Host.cluster_id, func.sum(Host.cpus * Host.speed), func.sum(Host.total_memory), func.sum(Host.cpu_allocated),
+        func.sum(Host.mem_allocated)).where(*_UP).group_by(Host.cluster_id))
+
+
+def _hosts_stmt(shape: tuple[Any, ...], limited: bool) -> Any:
+    """Hosts of the clusters that are Up; with a need (shape: pinned host, hosts to avoid, hypervisor, owner),
+    only those it fits on, in first-fit order."""
+    def build() -> Any:
+        hq = (select(Host).join(Cluster, Cluster.id == Host.cluster_id).where(*_UP)
+              .options(lazyload(Host.zone), lazyload(Host.pod), lazyload(Host.cluster)))
+        if shape != (None,):
+            pinned, avoiding, by_hypervisor, owned = shape
+            hq = hq.where(
+                Host.cpu_allocated + bindparam("cpu") <= Host.cpus * Host.speed * Cluster.cpu_overcommit_ratio,
+                Host.mem_allocated + bindparam("mem") <= Host.total_memory * Cluster.mem_overcommit_ratio,
+                Host.cluster_id.in_(bindparam("keep", expanding=True)))
+            if pinned:
+                hq = hq.where(Host.id == bindparam("host_id"))
+            if avoiding:
+                hq = hq.where(Host.id.not_in(bindparam("avoid", expanding=True)))
+            if by_hypervisor:
+                hq = hq.where(func.lower(Host.hypervisor_type) == bindparam("hypervisor"))
+            if owned:
+                hq = hq.where(~_dedicated_to_others())
+        hq = hq.order_by(Host.cluster_id, Host.id)
+        return hq.limit(CANDIDATES) if limited else hq
+
+    return prepared(("placement-hosts", shape, limited), build)
+
+
+def _dedicated_to_others() -> ColumnElement[bool]:
     """Hosts whose zone, pod, cluster or own row is dedicated (dedicateZone/Pod/Cluster/Host) to an owner other
-    than the VM's: another account, or a domain that is neither the VM's domain nor one of its ancestors."""
+    than the VM's (parameters account_id and domain_id): another account, or a domain that is neither the VM's
+    domain nor one of its ancestors."""
     from sqlalchemy import and_, exists, func, or_
     from sqlalchemy.orm import aliased
 
@@ -233,11 +266,11 @@ def _dedicated_to_others(need: Need) -> ColumnElement[bool]:
     from management.models.platform import DedicatedResource as D
 
     vm_domain = aliased(Domain)  # its own alias: the dedicated domain below must not correlate into it
-    vm_path = select(vm_domain.path).where(vm_domain.id == need.domain_id).scalar_subquery()
+    vm_path = select(vm_domain.path).where(vm_domain.id == bindparam("domain_id")).scalar_subquery()
     in_subtree = exists().where(Domain.id == D.domain_id,  # the VM's domain is the dedicated one or below it
                                 func.substr(vm_path, 1, func.length(Domain.path)) == Domain.path)
     # Written so no NULL reaches the NOT below (NULL = x is NULL, and NOT NULL would hide the host's dedication).
-    admits = or_(and_(D.account_id.is_not(None), D.account_id == need.account_id),
+    admits = or_(and_(D.account_id.is_not(None), D.account_id == bindparam("account_id")),
                  and_(D.account_id.is_(None), in_subtree))
     covers = or_(D.host_id == Host.id, D.cluster_id == Host.cluster_id, D.pod_id == Host.pod_id,
                  D.zone_id == Host.zone_id)
@@ -263,13 +296,15 @@ def plan(session: Session, zone: Zone, need: Need, *, what: str = "VM") -> list[
 def claim_host(session: Session, host: Host, need: Need, f: Factors) -> bool:
     """Atomically add the VM's needs to the host's ledger if it still fits (conditional UPDATE)."""
     cpu_cap, mem_cap = host_capacity(host, f)
-    res = session.execute(
+    stmt = prepared("placement-claim-host", lambda: (
         update(Host)
-        .where(Host.id == host.id, Host.cpu_allocated + need.cpu_mhz <= cpu_cap,
-               Host.mem_allocated + need.mem_bytes <= mem_cap)
-        .values(cpu_allocated=Host.cpu_allocated + need.cpu_mhz, mem_allocated=Host.mem_allocated + need.mem_bytes)
-        .execution_options(synchronize_session=False)
-    )
+        .where(Host.id == bindparam("b_id"), Host.cpu_allocated + bindparam("b_cpu") <= bindparam("b_cpu_cap"),
+               Host.mem_allocated + bindparam("b_mem") <= bindparam("b_mem_cap"))
+        .values(cpu_allocated=Host.cpu_allocated + bindparam("b_cpu"),
+                mem_allocated=Host.mem_allocated + bindparam("b_mem"))
+        .execution_options(synchronize_session=False)))
+    res = session.execute(stmt, {"b_id": host.id, "b_cpu": need.cpu_mhz, "b_mem": need.mem_bytes,
+                                 "b_cpu_cap": cpu_cap, "b_mem_cap": mem_cap})
     return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
@@ -321,10 +356,13 @@ def storage_factors(session: Session, zone: Zone) -> tuple[float, float]:
 
 
 def claim_pool(session: Session, pool: StoragePool, size: int, cap: int) -> bool:
-    res = session.execute(update(StoragePool)
-                          .where(StoragePool.id == pool.id, StoragePool.allocated_bytes + size <= cap)
-                          .values(allocated_bytes=StoragePool.allocated_bytes + size)
-                          .execution_options(synchronize_session=False))
+    stmt = prepared("placement-claim-pool", lambda: (
+        update(StoragePool)
+        .where(StoragePool.id == bindparam("b_id"),
+               StoragePool.allocated_bytes + bindparam("b_size") <= bindparam("b_cap"))
+        .values(allocated_bytes=StoragePool.allocated_bytes + bindparam("b_size"))
+        .execution_options(synchronize_session=False)))
+    res = session.execute(stmt, {"b_id": pool.id, "b_size": size, "b_cap": cap})
     return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
@@ -345,8 +383,8 @@ def choose_pool(session: Session, zone: Zone, size: int, *, cluster_id: int | No
                 tags: str | None = None, what: str = "volume") -> StoragePool:
     """Pick and claim a primary pool for `size` bytes (retrying if a racer took the room); 533 if none."""
     factor, threshold = storage_factors(session, zone)
-    pools = list(session.scalars(select(StoragePool).where(StoragePool.zone_id == zone.id,
-                                                           StoragePool.removed.is_(None))))
+    pools = list(session.scalars(prepared("placement-pools", lambda: select(StoragePool).where(
+        StoragePool.zone_id == bindparam("zone_id"), StoragePool.removed.is_(None))), {"zone_id": zone.id}))
     tried: set[int] = set()
     while True:
         pool = pick_pool(pools, size, cluster_id=cluster_id, host_id=host_id, tags=tags, factor=factor,

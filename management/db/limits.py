@@ -50,15 +50,29 @@ def check_value(key: str, column_type: Any, value: Any, dialect: str) -> None:
         raise ColumnValueError(f"Value {value} is out of range for param: {key}")
 
 
+_CHECKED: dict[Any, dict[str, Any]] = {}
+
+
+def _checked_columns(mapper: Any) -> dict[str, Any]:
+    """{attribute: column type} of the mapper's columns that have a limit to check (built once per model)."""
+    cols = _CHECKED.get(mapper)
+    if cols is None:
+        cols = _CHECKED[mapper] = {
+            attr.key: attr.columns[0].type for attr in mapper.column_attrs
+            if isinstance(attr.columns[0].type, (Integer, String, Float))}  # Text and the integers derive from these
+    return cols
+
+
 def before_flush(session: Session, _context: Any, _instances: Any) -> None:
     bind = session.get_bind()
     dialect = bind.dialect.name
-    for obj in (*session.new, *session.dirty):
+    new = session.new
+    for obj in (*new, *session.dirty):
         state = inspect(obj)
-        changed = None if obj in session.new else set(state.committed_state)
-        for attr in state.mapper.column_attrs:
-            if changed is not None and attr.key not in changed:
-                continue
-            value = state.dict.get(attr.key)
+        cols = _checked_columns(state.mapper)
+        keys = cols if obj in new else [k for k in state.committed_state if k in cols]
+        values = state.dict
+        for key in keys:
+            value = values.get(key)
             if value is not None:
-                check_value(attr.key, attr.columns[0].type, value, dialect)
+                check_value(key, cols[key], value, dialect)

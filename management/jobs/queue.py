@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, event, exists, select, update
+from sqlalchemy import bindparam, delete, event, exists, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from management import logcontext, loops
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.db.session import Database
 from management.errors import UnexpectedError
 from management.jobs import journal
@@ -136,17 +137,11 @@ class JobQueue:
 
     def _claim(self) -> AsyncJob | None:
         with self.db.session() as s:
-            q = (select(AsyncJob.id, AsyncJob.instance_uuid)
-                 .where(AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.is_(None))
-                 .order_by(AsyncJob.id).limit(16))
-            if not self.db.is_sqlite:
-                q = q.with_for_update(skip_locked=True)
-            for job_id, instance_uuid in s.execute(q).all():
+            for job_id, instance_uuid in s.execute(_pending_jobs(self.db.is_sqlite)).all():
                 if instance_uuid and not self._lock_entity(s, instance_uuid, job_id):
                     continue  # another job on this entity is running: keep this one queued
-                took = s.execute(update(AsyncJob)
-                                 .where(AsyncJob.id == job_id, AsyncJob.executing_msid.is_(None))
-                                 .values(executing_msid=self.msid, claim_runid=self.runid, last_updated=utcnow()))
+                took = s.execute(_take_stmt(), {"b_id": job_id, "b_msid": self.msid, "b_runid": self.runid,
+                                           "b_now": utcnow()})
                 if took.rowcount == 1:  # type: ignore[attr-defined]
                     return s.get_one(AsyncJob, job_id)  # read in the claim's transaction, not one more
         return None
@@ -166,15 +161,14 @@ class JobQueue:
         """Completes the job inside `session` (the transaction of its effect); raises Fenced when this server's
         claim is gone, so the caller's transaction rolls back."""
         journal.final(session)
-        done = session.execute(update(AsyncJob).where(
-            AsyncJob.id == job_id, AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid == self.msid,
-            AsyncJob.claim_runid == self.runid).values(
-            status=outcome.status, result_code=outcome.result_code,
-            result_json=json.dumps(outcome.result) if outcome.result is not None else None,
-            complete_msid=self.msid, completed=utcnow(), last_updated=utcnow()))
+        now = utcnow()
+        done = session.execute(_finish_stmt(), {
+            "b_id": job_id, "b_msid": self.msid, "b_runid": self.runid, "b_status": outcome.status,
+            "b_code": outcome.result_code,
+            "b_result": json.dumps(outcome.result) if outcome.result is not None else None, "b_now": now})
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise Fenced(f"job {job_id} is no longer claimed by management server {self.msid}")
-        session.execute(delete(JobSync).where(JobSync.job_id == job_id))
+        session.execute(_unlock_stmt(), {"b_id": job_id})
         outcome.committed = True
 
     def complete(self, job_id: int, outcome: Outcome) -> bool:
@@ -271,3 +265,33 @@ class JobQueue:
             t.join(timeout)
         self._threads.clear()
 
+
+
+# ---- the queue's statements, built once (management.db.prepared) ------------------------------------------------
+
+def _pending_jobs(sqlite: bool) -> Any:
+    def build() -> Any:
+        q = (select(AsyncJob.id, AsyncJob.instance_uuid)
+             .where(AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.is_(None))
+             .order_by(AsyncJob.id).limit(16))
+        return q if sqlite else q.with_for_update(skip_locked=True)
+
+    return prepared(("queue-pending", sqlite), build)
+
+
+def _take_stmt() -> Any:
+    return prepared("queue-take", lambda: update(AsyncJob).where(
+        AsyncJob.id == bindparam("b_id"), AsyncJob.executing_msid.is_(None)).values(
+        executing_msid=bindparam("b_msid"), claim_runid=bindparam("b_runid"), last_updated=bindparam("b_now")))
+
+
+def _finish_stmt() -> Any:
+    return prepared("queue-finish", lambda: update(AsyncJob).where(
+        AsyncJob.id == bindparam("b_id"), AsyncJob.status == IN_PROGRESS,
+        AsyncJob.executing_msid == bindparam("b_msid"), AsyncJob.claim_runid == bindparam("b_runid")).values(
+        status=bindparam("b_status"), result_code=bindparam("b_code"), result_json=bindparam("b_result"),
+        complete_msid=bindparam("b_msid"), completed=bindparam("b_now"), last_updated=bindparam("b_now")))
+
+
+def _unlock_stmt() -> Any:
+    return prepared("queue-unlock", lambda: delete(JobSync).where(JobSync.job_id == bindparam("b_id")))

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from management.db.prepared import prepared
 from management.errors import ParamError, PermissionDenied, invalid_id
 from management.models.identity import Account, AccountType, Domain, User
 from management.models.projects import Project, ProjectAccount
@@ -125,11 +126,7 @@ def check_row(session: Session, caller: Caller, policy: EntityPolicy, row: Any, 
 def resolve(session: Session, caller: Caller, entity: str, uuid: str, access: str = "write") -> Any:
     """Loads an entity by uuid; 431 when it does not exist (or is removed), 531 when the caller may not use it."""
     policy = entity_policy(entity)
-    model = policy.model
-    stmt = select(model).where(model.uuid == uuid)
-    if policy.soft_delete and hasattr(model, "removed"):
-        stmt = stmt.where(model.removed.is_(None))
-    row = session.scalar(stmt)
+    row = session.scalar(_by_uuid(policy), {"uuid": uuid})
     if row is None:
         raise invalid_id(uuid)
     if not check_row(session, caller, policy, row, access):
@@ -146,7 +143,21 @@ def was_removed(session: Session, entity: str, uuid: str) -> bool:
     model = policy.model
     if not policy.soft_delete or not hasattr(model, "removed"):
         return False
-    return session.scalar(select(model.id).where(model.uuid == uuid, model.removed.is_not(None)).limit(1)) is not None
+    stmt = prepared(("removed-by-uuid", model), lambda: select(model.id).where(
+        model.uuid == bindparam("uuid"), model.removed.is_not(None)).limit(1))
+    return session.scalar(stmt, {"uuid": uuid}) is not None
+
+
+def _by_uuid(policy: EntityPolicy) -> Any:
+    """resolve's statement for the entity's model (live rows only where it soft-deletes)."""
+    model = policy.model
+    live = policy.soft_delete and hasattr(model, "removed")
+
+    def build() -> Any:
+        stmt = select(model).where(model.uuid == bindparam("uuid"))
+        return stmt.where(model.removed.is_(None)) if live else stmt
+
+    return prepared(("by-uuid", model, live), build)
 
 
 def owner_for(session: Session, caller: Caller, account: str | None, domain_uuid: str | None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from management.db.prepared import prepared
 from management.errors import ServerApiParamError
 from management.models.events import Configuration, ResourceTag
 from management.services.cache import TTLCache
@@ -23,7 +24,8 @@ def rows_by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(wanted))).unique()}
+    stmt = prepared(("rows-by-id", model), lambda: select(model).where(model.id.in_(bindparam("ids", expanding=True))))
+    return {r.id: r for r in session.scalars(stmt, {"ids": list(wanted)}).unique()}
 
 
 def page_size_limit(session: Session) -> int:

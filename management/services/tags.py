@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from management.db.prepared import prepared
 from management.errors import ParamError
 from management.models.events import ResourceTag
 from management.services import access
@@ -87,7 +88,9 @@ def tags_of(session: Session, resource_type: str, uuids: list[str]) -> dict[str,
     if not uuids:
         return {}
     out: dict[str, list[ResourceTag]] = {}
-    for t in session.scalars(select(ResourceTag).where(ResourceTag.resource_type == resource_type,
-                                                       ResourceTag.resource_uuid.in_(uuids))):
+    stmt = prepared("tags-of", lambda: select(ResourceTag).where(
+        ResourceTag.resource_type == bindparam("rtype"),
+        ResourceTag.resource_uuid.in_(bindparam("uuids", expanding=True))))
+    for t in session.scalars(stmt, {"rtype": resource_type, "uuids": list(uuids)}):
         out.setdefault(t.resource_uuid, []).append(t)
     return out

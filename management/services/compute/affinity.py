@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.errors import InsufficientCapacity, ParamError, PermissionDenied
 from management.models.affinity import AffinityGroup, AffinityGroupVmMap
 from management.models.compute import VirtualMachine
@@ -104,9 +105,11 @@ def groups_of(session: Session, vm_ids: list[int]) -> dict[int, list[AffinityGro
     out: dict[int, list[AffinityGroup]] = {}
     if not vm_ids:
         return out
-    rows = session.execute(select(AffinityGroupVmMap.instance_id, AffinityGroup)
-                           .join(AffinityGroup, AffinityGroup.id == AffinityGroupVmMap.affinity_group_id)
-                           .where(AffinityGroupVmMap.instance_id.in_(vm_ids)).order_by(AffinityGroup.id))
+    rows = session.execute(prepared("affinity-groups-of", lambda: (
+        select(AffinityGroupVmMap.instance_id, AffinityGroup)
+        .join(AffinityGroup, AffinityGroup.id == AffinityGroupVmMap.affinity_group_id)
+        .where(AffinityGroupVmMap.instance_id.in_(bindparam("ids", expanding=True))).order_by(AffinityGroup.id))),
+        {"ids": list(vm_ids)})
     for vm_id, group in rows:
         out.setdefault(vm_id, []).append(group)
     return out
@@ -150,10 +153,10 @@ def _held_host(session: Session, vm: VirtualMachine) -> int | None:
 
 def constraints(session: Session, vm: VirtualMachine) -> Constraints:
     out = Constraints()
-    groups = session.scalars(select(AffinityGroup).join(AffinityGroupVmMap,
-                                                        AffinityGroupVmMap.affinity_group_id == AffinityGroup.id)
-                             .where(AffinityGroupVmMap.instance_id == vm.id).order_by(AffinityGroup.id)
-                             .with_for_update()).all()  # serialises planners of one group on MariaDB
+    groups = session.scalars(prepared("affinity-of-vm", lambda: (
+        select(AffinityGroup).join(AffinityGroupVmMap, AffinityGroupVmMap.affinity_group_id == AffinityGroup.id)
+        .where(AffinityGroupVmMap.instance_id == bindparam("vm_id")).order_by(AffinityGroup.id)
+        .with_for_update())), {"vm_id": vm.id}).all()  # serialises planners of one group on MariaDB
     if not groups:
         return out
     out.applied = True

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.drivers.errors import DriverError
 from management.errors import InternalError, ParamError
 from management.models.compute import VirtualMachine
@@ -209,7 +210,8 @@ def remove_secondary_ip(session: Session, sec: NicSecondaryIp) -> None:
 def secondary_ips(session: Session, nic_ids: list[int]) -> dict[int, list[NicSecondaryIp]]:
     out: dict[int, list[NicSecondaryIp]] = {}
     if nic_ids:
-        for sec in session.scalars(select(NicSecondaryIp).where(NicSecondaryIp.nic_id.in_(nic_ids))
-                                   .order_by(NicSecondaryIp.id)):
+        stmt = prepared("secondary-ips-of", lambda: select(NicSecondaryIp).where(
+            NicSecondaryIp.nic_id.in_(bindparam("ids", expanding=True))).order_by(NicSecondaryIp.id))
+        for sec in session.scalars(stmt, {"ids": list(nic_ids)}):
             out.setdefault(sec.nic_id, []).append(sec)
     return out

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from management import fsm, placement
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.drivers import base as drv
 from management.drivers.errors import (
     DomainNotFound,
@@ -198,9 +199,10 @@ def allocate(session: Session, req: DeployRequest) -> VirtualMachine:
     cpu, speed, ram = sizing(so, req.details)
     if req.name:
         validate_hostname(req.name)
-        clash = session.scalar(select(VirtualMachine.id).where(
-            VirtualMachine.name == req.name, VirtualMachine.account_id == req.owner.id,
-            VirtualMachine.zone_id == zone.id, VirtualMachine.removed.is_(None)).limit(1))
+        clash = session.scalar(prepared("vm-name-clash", lambda: select(VirtualMachine.id).where(
+            VirtualMachine.name == bindparam("name"), VirtualMachine.account_id == bindparam("account_id"),
+            VirtualMachine.zone_id == bindparam("zone_id"), VirtualMachine.removed.is_(None)).limit(1)),
+            {"name": req.name, "account_id": req.owner.id, "zone_id": zone.id})
         if clash is not None:
             raise ParamError(f"The vm with hostName {req.name} already exists in the network domain of zone "
                              f"{zone.name}; vm hostnames must be unique within a network domain")
@@ -321,8 +323,9 @@ def _need(vm: VirtualMachine, so: ServiceOffering, *, pin: int | None, avoid: se
 
 
 def _volumes(session: Session, vm: VirtualMachine) -> list[Volume]:
-    return list(session.scalars(select(Volume).where(Volume.instance_id == vm.id, Volume.removed.is_(None))
-                                .order_by(Volume.device_id, Volume.id)))
+    return list(session.scalars(prepared("volumes-of-vm", lambda: (
+        select(Volume).where(Volume.instance_id == bindparam("vm_id"), Volume.removed.is_(None))
+        .order_by(Volume.device_id, Volume.id))), {"vm_id": vm.id}))
 
 
 def _uses_bridges(host: Host | None) -> bool:
@@ -347,8 +350,9 @@ def _bridge_for(session: Session, network_id: int | None, cache: dict[int, str |
 
 
 def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None) -> tuple[drv.NicSpec, ...]:
-    nics = session.scalars(select(Nic).where(Nic.instance_id == vm.id, Nic.removed.is_(None))
-                           .order_by(Nic.device_id))
+    nics = session.scalars(prepared("nics-of-vm", lambda: (
+        select(Nic).where(Nic.instance_id == bindparam("vm_id"), Nic.removed.is_(None)).order_by(Nic.device_id))),
+        {"vm_id": vm.id})
     bridged = _uses_bridges(host)
     bridges: dict[int, str | None] = {}
     # a remote libvirt host reaches the routers' bridges here over VXLAN (services.infra.kvm.ensure_bridges)
@@ -627,9 +631,9 @@ def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
             raise DriverError(f"cannot create the guest bridge on host {a.host.name}: {exc}") from exc
     for pool in a.pools.values():
         d.ensure_pool(hosts_service.pool_spec(pool))
-    for prepared in (a.template, a.iso):
-        if prepared is not None:
-            pool_id, t_uuid, source = prepared
+    for image in (a.template, a.iso):
+        if image is not None:
+            pool_id, t_uuid, source = image
             d.prepare_template(a.pools[pool_id].uuid, t_uuid, source)
     if a.existing_domain and d.get_domain(a.spec.uuid) is not None:
         for disk in a.spec.disks:  # volumes attached while stopped whose domain predates them
@@ -892,13 +896,14 @@ def keypairs_of(session: Session, vm: VirtualMachine) -> list[str]:
 
 
 def find_vm(session: Session, uuid: str) -> VirtualMachine | None:
-    return session.scalar(select(VirtualMachine).where(VirtualMachine.uuid == uuid))
+    return session.scalar(prepared("vm-by-uuid", lambda: select(VirtualMachine).where(
+        VirtualMachine.uuid == bindparam("uuid"))), {"uuid": uuid})
 
 
 def id_and_password(session: Session, uuid: str) -> tuple[int, str | None]:
     """A VM's id and its (decrypted) password in one statement: the password column is deferred."""
-    return session.execute(select(VirtualMachine.id, VirtualMachine.password)
-                           .where(VirtualMachine.uuid == uuid)).one()._tuple()
+    return session.execute(prepared("vm-id-password", lambda: select(VirtualMachine.id, VirtualMachine.password)
+                                    .where(VirtualMachine.uuid == bindparam("uuid"))), {"uuid": uuid}).one()._tuple()
 
 
 def as_dict(value: Any) -> dict[str, Any]:

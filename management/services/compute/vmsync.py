@@ -24,10 +24,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from management import fsm, loops, placement
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.drivers.base import HypervisorDriver, LifecycleEvent, PowerState
 from management.drivers.errors import DriverError
 from management.errors import CloudError
@@ -78,9 +79,11 @@ hypervisors.watch_drivers(watch)
 
 def _on_event(runtime: Runtime, host_id: int, driver: HypervisorDriver, ev: LifecycleEvent) -> None:
     with runtime.db.session(write=False) as s:
-        vm = s.execute(select(VirtualMachine.id, VirtualMachine.update_count, VirtualMachine.state,
-                              VirtualMachine.host_id, VirtualMachine.last_host_id)
-                       .where(VirtualMachine.uuid == ev.vm_uuid, VirtualMachine.removed.is_(None))).first()
+        vm = s.execute(prepared("vmsync-event-vm", lambda: (
+            select(VirtualMachine.id, VirtualMachine.update_count, VirtualMachine.state, VirtualMachine.host_id,
+                   VirtualMachine.last_host_id)
+            .where(VirtualMachine.uuid == bindparam("uuid"), VirtualMachine.removed.is_(None)))),
+            {"uuid": ev.vm_uuid}).first()
         if vm is None or vm.state in fsm.TRANSITIONAL:
             return
         vm_id, seen, state, vm_host, last_host = vm

@@ -23,10 +23,11 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from management.db.prepared import prepared
 from management.models.network import Nic
 from management.models.nic_secondary_ips import NicSecondaryIp
 
@@ -58,19 +59,28 @@ def taken(session: Session, network_id: int, candidates: list[str], *, locking: 
     latest committed rows (not a MariaDB snapshot)."""
     if not candidates:
         return set()
-    stmt = select(Nic.ip4_address).where(Nic.network_id == network_id, Nic.removed.is_(None),
-                                         Nic.ip4_address.in_(candidates))
-    if locking:
-        # A locking read sees the latest committed NICs (not a MariaDB snapshot older than the network's lock).
-        # Through the network_id index it locks this network's NIC rows, as the allocation always has: through
-        # the address index it would take gap locks on the address, which other networks' NICs share, and two
-        # allocations in different networks deadlocked on them.
-        stmt = stmt.with_for_update()
-        for dialect in ("mysql", "mariadb"):
-            stmt = stmt.with_hint(Nic, "FORCE INDEX (ix_nics_network_id)", dialect)
-    out = {ip for ip in session.scalars(stmt) if ip is not None}
-    return out | set(session.scalars(select(NicSecondaryIp.ip4_address).where(
-        NicSecondaryIp.network_id == network_id, NicSecondaryIp.ip4_address.in_(candidates))))
+    params = {"network_id": network_id, "candidates": list(candidates)}
+    out = {ip for ip in session.scalars(_nics_holding(locking), params) if ip is not None}
+    return out | set(session.scalars(prepared("ip-index-secondary", lambda: select(NicSecondaryIp.ip4_address).where(
+        NicSecondaryIp.network_id == bindparam("network_id"),
+        NicSecondaryIp.ip4_address.in_(bindparam("candidates", expanding=True)))), params))
+
+
+def _nics_holding(locking: bool) -> Any:
+    def build() -> Any:
+        stmt = select(Nic.ip4_address).where(Nic.network_id == bindparam("network_id"), Nic.removed.is_(None),
+                                             Nic.ip4_address.in_(bindparam("candidates", expanding=True)))
+        if locking:
+            # A locking read sees the latest committed NICs (not a MariaDB snapshot older than the network's
+            # lock). Through the network_id index it locks this network's NIC rows, as the allocation always has:
+            # through the address index it would take gap locks on the address, which other networks' NICs
+            # share, and two allocations in different networks deadlocked on them.
+            stmt = stmt.with_for_update()
+            for dialect in ("mysql", "mariadb"):
+                stmt = stmt.with_hint(Nic, "FORCE INDEX (ix_nics_network_id)", dialect)
+        return stmt
+
+    return prepared(("ip-index-nics", locking), build)
 
 
 def first_free(session: Session, network_id: int, lo: int, hi: int, reserved: Iterable[str] = ()) -> str | None:

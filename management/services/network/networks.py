@@ -19,12 +19,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import lock_rows, utcnow
+from management.db.prepared import prepared
 from management.errors import (
     ConcurrentOperation,
     InsufficientCapacity,
@@ -383,10 +384,11 @@ def default_network(session: Session, account: Account, zone: Zone) -> Network:
     # serialises them (MariaDB; SQLite writers are serial already), and the locking read sees a network committed
     # after this transaction's snapshot was taken.
     lock_rows(session, select(Account.id).where(Account.id == account.id))
-    nets = list(session.scalars(select(Network).where(
-        Network.account_id == account.id, Network.zone_id == zone.id, Network.removed.is_(None),
-        Network.guest_type == "Isolated", Network.vpc_id.is_(None), Network.state.in_(LIVE_STATES))
-        .order_by(Network.id).with_for_update()))
+    nets = list(session.scalars(prepared("networks-isolated-of-account", lambda: select(Network).where(
+        Network.account_id == bindparam("account_id"), Network.zone_id == bindparam("zone_id"),
+        Network.removed.is_(None), Network.guest_type == "Isolated", Network.vpc_id.is_(None),
+        Network.state.in_(LIVE_STATES)).order_by(Network.id).with_for_update()),
+        {"account_id": account.id, "zone_id": zone.id}))
     if len(nets) == 1:
         return nets[0]
     if len(nets) > 1:
@@ -486,7 +488,8 @@ def implement(session: Session, network: Network, *, strict: bool = True) -> Net
 
 def _mac_exists(session: Session) -> Any:
     def exists(mac: str) -> bool:
-        return session.scalar(select(Nic.id).where(Nic.mac_address == mac)) is not None
+        return session.scalar(prepared("nic-by-mac", lambda: select(Nic.id).where(Nic.mac_address == bindparam("mac"))),
+                              {"mac": mac}) is not None
 
     return exists
 
@@ -562,7 +565,8 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
     if len({n.id for n in networks}) != len(networks):
         raise ParamError("A network can be given only once to a virtual machine")
     requested_ips = requested_ips or {}
-    existing = session.scalars(select(Nic.device_id).where(Nic.instance_id == vm.id, Nic.removed.is_(None)))
+    existing = session.scalars(prepared("nic-devices-of-vm", lambda: select(Nic.device_id).where(
+        Nic.instance_id == bindparam("vm_id"), Nic.removed.is_(None))), {"vm_id": vm.id})
     base = max(existing, default=-1) + 1
     out: list[Nic] = []
     mac_free = _mac_exists(session)

@@ -19,11 +19,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.errors import ParamError, ResourceUnavailable, logged
 from management.models.compute import SSHKeyPair, VirtualMachine
 from management.models.identity import Account
@@ -76,8 +77,9 @@ def zone_routed(session: Session, zone_id: int) -> bool:
         details = {}
     if isinstance(details, dict) and details.get("guest.router") in ("namespace", "none"):
         return bool(details.get("guest.router") == "namespace")
-    return session.scalar(select(Host.id).where(Host.zone_id == zone_id, Host.removed.is_(None),
-                                                Host.hypervisor_type != "Simulator").limit(1)) is not None
+    return session.scalar(prepared("routers-zone-real-host", lambda: select(Host.id).where(
+        Host.zone_id == bindparam("zone_id"), Host.removed.is_(None), Host.hypervisor_type != "Simulator").limit(1)),
+        {"zone_id": zone_id}) is not None
 
 
 LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")  # CloudStack's control.cidr; 169.254.0.1 is its gateway
@@ -109,9 +111,10 @@ def router_offering(session: Session) -> ServiceOffering:
 
 
 def router_of(session: Session, net: Network) -> tuple[VirtualMachine, RouterNetwork] | None:
-    row = session.execute(select(VirtualMachine, RouterNetwork).join(
+    row = session.execute(prepared("router-of-network", lambda: select(VirtualMachine, RouterNetwork).join(
         RouterNetwork, RouterNetwork.router_id == VirtualMachine.id).where(
-        RouterNetwork.network_id == net.id, VirtualMachine.removed.is_(None))).first()
+        RouterNetwork.network_id == bindparam("network_id"), VirtualMachine.removed.is_(None))),
+        {"network_id": net.id}).first()
     return (row[0], row[1]) if row else None
 
 

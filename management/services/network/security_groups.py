@@ -17,10 +17,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from management.db.prepared import prepared
 from management.errors import ParamError, ResourceInUse
 from management.models.compute import VirtualMachine
 from management.models.identity import Account
@@ -158,9 +159,10 @@ def replace_groups(runtime: Any, session: Session, vm: VirtualMachine, groups: l
 def groups_of(session: Session, vm_ids: list[int]) -> dict[int, list[SecurityGroup]]:
     out: dict[int, list[SecurityGroup]] = {i: [] for i in vm_ids}
     if vm_ids:
-        for vm_id, g in session.execute(select(SecurityGroupVmMap.vm_id, SecurityGroup).join(
-                SecurityGroup, SecurityGroup.id == SecurityGroupVmMap.security_group_id).where(
-                SecurityGroupVmMap.vm_id.in_(vm_ids)).order_by(SecurityGroup.id)):
+        stmt = prepared("security-groups-of", lambda: select(SecurityGroupVmMap.vm_id, SecurityGroup).join(
+            SecurityGroup, SecurityGroup.id == SecurityGroupVmMap.security_group_id).where(
+            SecurityGroupVmMap.vm_id.in_(bindparam("ids", expanding=True))).order_by(SecurityGroup.id))
+        for vm_id, g in session.execute(stmt, {"ids": list(vm_ids)}):
             out[vm_id].append(g)
     return out
 
@@ -304,8 +306,10 @@ def _on_vm(runtime: Any, vm_id: int, event: str) -> None:
     # Enforcement only reads the database: a read transaction, not the SQLite write lock.
     with runtime.db.session(write=False) as s:
         # one plain row, not two ORM loads: every VM start and stop passes here, in zones without groups too
-        row = s.execute(select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
-                        .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == vm_id)).first()
+        row = s.execute(prepared("security-groups-vm-zone", lambda: (
+            select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
+            .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == bindparam("vm_id")))),
+            {"vm_id": vm_id}).first()
         if row is None or row.vm_type != "User" or not row.security_groups_enabled:
             return
         if event != "started":

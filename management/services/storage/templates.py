@@ -27,18 +27,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, event, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, event, exists, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
+from management.db.prepared import prepared
 from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable, logged
 from management.models.identity import Account, Domain
 from management.models.infra import Cluster, Host, ImageStore, StoragePool, Zone
 from management.models.offerings import OsType
 from management.models.storage import Snapshot, Template, TemplatePermission, TemplateStoreRef, Volume
 from management.services import access
+from management.services.cache import TTLCache
 from management.services.context import Caller
 from management.services.infra import infra
 from management.services.runtime import Runtime
@@ -265,8 +267,18 @@ if on_cluster_added not in infra.CLUSTER_ADDED_HOOKS:
     infra.CLUSTER_ADDED_HOOKS.append(on_cluster_added)
 
 
+# "The simulator template is in every store that needs it", known for a while: a deploy from it asks each time.
+# Stores and clusters added here invalidate it at once (and place it through their hooks anyway).
+_BUILTIN_PLACED: TTLCache[bool] = TTLCache(10.0, watch=(ImageStore, Cluster, Template, TemplateStoreRef))
+
+
 def ensure_builtin_ready(session: Session) -> None:
     """Lazily: the simulator template is ready in every zone that has an image store and a simulator cluster."""
+    _BUILTIN_PLACED.get(str(session.get_bind().engine.url), lambda: _place_builtin_where_missing(session), session)
+
+
+def _place_builtin_where_missing(session: Session) -> bool | None:
+    """True when no store lacked the template (cacheable); None when this call had to place it."""
     zones_missing = select(ImageStore).where(
         ImageStore.removed.is_(None), ImageStore.role == "Image", ImageStore.zone_id.is_not(None),
         exists().where(Cluster.zone_id == ImageStore.zone_id, Cluster.removed.is_(None),
@@ -276,7 +288,7 @@ def ensure_builtin_ready(session: Session) -> None:
                         Template.removed.is_(None)))
     stores = list(session.scalars(zones_missing))
     if not stores:
-        return
+        return True
     # A fallback for stores made before these hooks ran (the normal path is on_image_store_added and
     # on_cluster_added). Reached from read-only requests: on SQLite the write may lose the lock race; the next
     # call then does it.
@@ -287,6 +299,7 @@ def ensure_builtin_ready(session: Session) -> None:
                 _place_builtin(session, tmpl, store)
     except OperationalError as exc:
         log.info("simulator template not placed yet (%s); will retry", exc.orig)
+    return None  # placed in this transaction, which may still roll back: the next call looks again
 
 
 # ------------------------------------------------------------------------------------------------ registration
@@ -537,10 +550,10 @@ def is_ready(ref: TemplateStoreRef) -> bool:
 
 
 def ready_ref(session: Session, template: Template, zone_id: int) -> TemplateStoreRef | None:
-    return session.scalar(select(TemplateStoreRef).where(
-        TemplateStoreRef.template_id == template.id, TemplateStoreRef.zone_id == zone_id,
+    return session.scalar(prepared("template-ready-ref", lambda: select(TemplateStoreRef).where(
+        TemplateStoreRef.template_id == bindparam("template_id"), TemplateStoreRef.zone_id == bindparam("zone_id"),
         TemplateStoreRef.download_state == DOWNLOADED, TemplateStoreRef.state == "Ready")
-        .order_by(TemplateStoreRef.id).limit(1))
+        .order_by(TemplateStoreRef.id).limit(1)), {"template_id": template.id, "zone_id": zone_id})
 
 
 def source_for_pool(session: Session, template: Template, zone: Zone) -> tuple[str, str]:

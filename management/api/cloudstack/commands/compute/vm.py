@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 from pydantic import Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from management.api.cloudstack.commands.compute import userdata as userdata_cmds
 from management.api.cloudstack.envelope import JsonReady, ListResult, Success, cs_date, plain
@@ -29,6 +29,7 @@ from management.api.cloudstack.schemas_compute import (
     VmUserDataResp,
 )
 from management.api.cloudstack.tagview import tag_views
+from management.db.prepared import prepared
 from management.errors import InvalidStateTransition, ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -105,24 +106,26 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
     os_types = rows_by_id(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
     ids = [v.id for v in vms]
     nics: dict[int, list[Any]] = {}
-    for n in s.execute(select(*_NIC_COLUMNS).where(Nic.instance_id.in_(ids), Nic.removed.is_(None))
-                       .order_by(Nic.device_id)):
+    for n in s.execute(prepared("vm-view-nics", lambda: select(*_NIC_COLUMNS).where(
+            Nic.instance_id.in_(bindparam("ids", expanding=True)), Nic.removed.is_(None)).order_by(Nic.device_id)),
+            {"ids": ids}):
         nics.setdefault(n.instance_id, []).append(n)
     networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
     secondary = nics_service.secondary_ips(s, [n.id for ns in nics.values() for n in ns])
     data_disk: dict[int | None, int | None] = {}
-    for vol_vm, vol_offering in s.execute(
+    for vol_vm, vol_offering in s.execute(prepared("vm-view-data-disks", lambda: (
             select(Volume.instance_id, Volume.disk_offering_id).where(
-                Volume.instance_id.in_(ids), Volume.volume_type == "DATADISK", Volume.removed.is_(None),
-                Volume.disk_offering_id.is_not(None)).order_by(Volume.id)):
+                Volume.instance_id.in_(bindparam("ids", expanding=True)), Volume.volume_type == "DATADISK",
+                Volume.removed.is_(None), Volume.disk_offering_id.is_not(None)).order_by(Volume.id))), {"ids": ids}):
         data_disk.setdefault(vol_vm, vol_offering)
     disk_offerings = rows_by_id(s, DiskOffering, set(data_disk.values()))
     # CloudStack's publicip/publicipid: the VM's static NAT address (the first, should it have several)
     static_nat: dict[int, tuple[str, str]] = {}
-    for vm_id, ip_uuid, ip_address in s.execute(
+    for vm_id, ip_uuid, ip_address in s.execute(prepared("vm-view-static-nat", lambda: (
             select(PublicIpAddress.vm_id, PublicIpAddress.uuid, PublicIpAddress.public_ip_address)
-            .where(PublicIpAddress.vm_id.in_(ids), PublicIpAddress.one_to_one_nat.is_(True),
-                   PublicIpAddress.removed.is_(None)).order_by(PublicIpAddress.id)):
+            .where(PublicIpAddress.vm_id.in_(bindparam("ids", expanding=True)),
+                   PublicIpAddress.one_to_one_nat.is_(True), PublicIpAddress.removed.is_(None))
+            .order_by(PublicIpAddress.id))), {"ids": ids}):
         if vm_id is not None:
             static_nat.setdefault(vm_id, (ip_uuid, ip_address))
     by_tags = tags.tags_of(s, "UserVm", [v.uuid for v in vms])
