@@ -36,16 +36,22 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
     me = threading.get_ident()
     counting = [False]
     statements = [0]
+    executed: dict[int, list[Any]] = {10: [], 200: []}  # the statement objects each counted deploy ran
 
     def count(*_args: Any) -> None:  # this thread only: the server's background rounds run in their own
         if counting[0] and threading.get_ident() == me:
             statements[0] += 1
+
+    def note(_conn: Any, clause: Any, *_rest: Any) -> None:
+        if counting[0] and threading.get_ident() == me:
+            executed[i].append(clause)  # held, so no id is reused by a later object
 
     for zone in advanced_sim_zone(server, tmp_path, hosts=4, cpus=64, mem_gib=256):
         server.server.queue.stop()  # the jobs run here, one at a time (run_one)
         engine = server.server.runtime.db.engine
         per_deploy: dict[int, int] = {}
         event.listen(engine, "before_cursor_execute", count)
+        event.listen(engine, "before_execute", note)
         try:
             for i in range(201):
                 counting[0], statements[0] = i in (10, 200), 0
@@ -56,7 +62,13 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
                 assert job["jobstatus"] == 1 and job["jobresult"]["virtualmachine"]["state"] == "Running", job
         finally:
             event.remove(engine, "before_cursor_execute", count)
+            event.remove(engine, "before_execute", note)
         assert per_deploy[10] == per_deploy[200], (per_deploy[10], per_deploy[200])
+        # The hot statements are built once and reused with new parameters (management.db.prepared): building a
+        # statement and its cache key costs more than SQLite's own work for a lookup by key.
+        first = {id(c) for c in executed[10]}
+        reused = [c for c in executed[200] if id(c) in first]
+        assert len(reused) >= 45, (len(reused), len(executed[200]))
         assert len(server.api("listVirtualMachines", listall="true")["virtualmachine"]) == 201
 
 
