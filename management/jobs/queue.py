@@ -113,10 +113,8 @@ class JobQueue:
 
     def claimable(self) -> bool:
         """Whether a queued job waits that a worker could claim now (one read; no write lock)."""
-        busy = exists().where(JobSync.instance_uuid == AsyncJob.instance_uuid, JobSync.job_id != AsyncJob.id)
         with self.db.session(write=False) as s:
-            return s.scalar(select(AsyncJob.id).where(AsyncJob.status == IN_PROGRESS,
-                                                      AsyncJob.executing_msid.is_(None), ~busy).limit(1)) is not None
+            return s.scalar(_claimable_stmt()) is not None
 
     # ---- claiming -----------------------------------------------------------------------------------------
     def claim(self) -> AsyncJob | None:
@@ -277,6 +275,15 @@ def _pending_jobs(sqlite: bool) -> Any:
         return q if sqlite else q.with_for_update(skip_locked=True)
 
     return prepared(("queue-pending", sqlite), build)
+
+
+def _claimable_stmt() -> Any:
+    def build() -> Any:
+        busy = exists().where(JobSync.instance_uuid == AsyncJob.instance_uuid, JobSync.job_id != AsyncJob.id)
+        return select(AsyncJob.id).where(AsyncJob.status == IN_PROGRESS, AsyncJob.executing_msid.is_(None),
+                                         ~busy).limit(1)
+
+    return prepared("queue-claimable", build)
 
 
 def _take_stmt() -> Any:
