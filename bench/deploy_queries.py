@@ -45,7 +45,6 @@ from management.server import build  # noqa: E402
 from management.settings import Settings  # noqa: E402
 from tests.conftest import admin_keys  # noqa: E402
 
-
 LIST_RUNS = 15  # listVirtualMachines pages timed after the deploys
 
 
@@ -244,7 +243,8 @@ def main() -> None:
             print(out.getvalue())
         if prof:
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(int(os.environ.get("PN", "70")))
+            pstats.Stats(prof, stream=out).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(
+                int(os.environ.get("PN", "70")))
             print(out.getvalue())
         http.close()
         srv.runtime.db.dispose()

@@ -269,7 +269,7 @@ if on_cluster_added not in infra.CLUSTER_ADDED_HOOKS:
 
 # "The simulator template is in every store that needs it", known for a while: a deploy from it asks each time.
 # Stores and clusters added here invalidate it at once (and place it through their hooks anyway).
-_BUILTIN_PLACED: TTLCache[bool] = TTLCache(10.0, watch=(ImageStore, Cluster, Template, TemplateStoreRef))
+_BUILTIN_PLACED: TTLCache[bool | None] = TTLCache(10.0, watch=(ImageStore, Cluster, Template, TemplateStoreRef))
 
 
 def ensure_builtin_ready(session: Session) -> None:
