@@ -28,8 +28,3 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
     if stmt is None:
         stmt = _STATEMENTS.setdefault(key, build())
     return stmt  # type: ignore[no-any-return]
-
-
-def shapes() -> int:
-    """How many statements are kept (tests check the cache stays bounded by shapes)."""
-    return len(_STATEMENTS)
