@@ -8,8 +8,9 @@ uuid, a state change, a page's related rows, the job queue) keep their statement
 parameters.
 
 Keys name a shape, never a value (a model, a column name, which optional filters are present): the cache is
-bounded by the code, not by the data. Writes still go through `Session.execute`, so the ORM's execute events (the
-job journal's write detection) see them.
+bounded by the code, not by the data. The builder's code object is part of the key, so two call sites that chose
+the same key by mistake still get their own statements. Writes still go through `Session.execute`, so the ORM's
+execute events (the job journal's write detection) see them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ _STATEMENTS: dict[Hashable, Any] = {}
 
 
 def prepared(key: Hashable, build: Callable[[], S]) -> S:
-    """The statement kept under `key`, built by `build()` the first time (a race builds it twice, harmlessly)."""
-    stmt = _STATEMENTS.get(key)
+    """The statement kept under `key` for this call site, built by `build()` the first time (a race builds it
+    twice, harmlessly)."""
+    slot = (build.__code__, key)
+    stmt = _STATEMENTS.get(slot)
     if stmt is None:
-        stmt = _STATEMENTS.setdefault(key, build())
+        stmt = _STATEMENTS.setdefault(slot, build())
     return stmt  # type: ignore[no-any-return]
