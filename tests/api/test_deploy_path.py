@@ -36,7 +36,10 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
     me = threading.get_ident()
     counting = [False]
     statements = [0]
-    executed: dict[int, list[Any]] = {10: [], 200: []}  # the statement objects each counted deploy ran
+    # Three deploys are counted at each size and the fewest statements compared: a settings cache whose 5 s ran
+    # out adds one read to the deploy that refreshes it, and no cache refreshes twice within three deploys.
+    early, late = (10, 11, 12), (198, 199, 200)
+    executed: dict[int, list[Any]] = {i: [] for i in early + late}  # the statement objects each counted deploy ran
 
     def count(*_args: Any) -> None:  # this thread only: the server's background rounds run in their own
         if counting[0] and threading.get_ident() == me:
@@ -54,7 +57,7 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
         event.listen(engine, "before_execute", note)
         try:
             for i in range(201):
-                counting[0], statements[0] = i in (10, 200), 0
+                counting[0], statements[0] = i in executed, 0
                 jobid = _deploy_here(server, zone, f"vm-{i}")
                 counting[0] = False
                 per_deploy[i] = statements[0]
@@ -63,7 +66,8 @@ def test_statements_per_deploy_do_not_grow_with_the_vms(server: InProcess, tmp_p
         finally:
             event.remove(engine, "before_cursor_execute", count)
             event.remove(engine, "before_execute", note)
-        assert per_deploy[10] == per_deploy[200], (per_deploy[10], per_deploy[200])
+        fewest = (min(per_deploy[i] for i in early), min(per_deploy[i] for i in late))
+        assert fewest[0] == fewest[1], (per_deploy, fewest)
         # The hot statements are built once and reused with new parameters (management.db.prepared): building a
         # statement and its cache key costs more than SQLite's own work for a lookup by key.
         first = {id(c) for c in executed[10]}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, cast
 
 from pydantic import Field
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import aliased
 
 from management.api.cloudstack.commands.compute import userdata as userdata_cmds
 from management.api.cloudstack.envelope import JsonReady, ListResult, Success, cs_date, plain
@@ -44,7 +45,7 @@ from management.services.compute import groups as groups_of
 from management.services.compute import nics as nics_service
 from management.services.compute import vm as vm_service
 from management.services.context import CallContext
-from management.services.listing import keyword_filter, paginate, rows_by_id, tags_filter
+from management.services.listing import keyword_filter, paginate, tags_filter
 from management.services.network import networks as _networks_service  # noqa: F401  (registers "Network")
 from management.services.network import security_groups as sg_service
 
@@ -67,58 +68,99 @@ VM_RESPONSE_COLUMNS = (
     VirtualMachine.user_data_details, VirtualMachine.keypairs, VirtualMachine.group_name,
     VirtualMachine.details_json, VirtualMachine.instance_name, VirtualMachine.created,
 )
-_NIC_COLUMNS = (Nic.id, Nic.uuid, Nic.instance_id, Nic.network_id, Nic.ip4_address, Nic.gateway, Nic.netmask,
-                Nic.mac_address, Nic.default_nic, Nic.traffic_type, Nic.broadcast_uri, Nic.isolation_uri,
-                Nic.device_id)
+_NIC_COLUMNS = (Nic.id, Nic.uuid, Nic.instance_id, Nic.ip4_address, Nic.gateway, Nic.netmask, Nic.mac_address,
+                Nic.default_nic, Nic.traffic_type, Nic.broadcast_uri, Nic.isolation_uri, Nic.device_id,
+                Network.uuid.label("network_uuid"), Network.name.label("network_name"),
+                Network.guest_type.label("network_type"))
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-_NONE: dict[str, Any] = {}
 _NO_TEMPLATE = {"passwordenabled": False}
-
-
-def _parts(rows: dict[Any, Any], make: Callable[[Any], dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-    return {key: _drop_none(make(row)) for key, row in rows.items()}
 
 
 def _date(value: datetime | None) -> str | None:
     return cs_date(value) if value is not None else None
 
 
+def _related_stmt() -> Any:
+    """What a VM response shows of the rows a VM refers to by id (one each), as one statement of outer joins:
+    CloudStack's user_vm_view in a query. A missing row (an unset id) gives nulls, which the response drops."""
+    tmpl, iso = aliased(Template), aliased(Template)
+    return (select(VirtualMachine.id, Zone.uuid, Zone.name, Host.uuid, Host.name,
+                   tmpl.uuid, tmpl.name, tmpl.display_text, tmpl.password_enabled, iso.uuid, iso.name,
+                   iso.display_text, ServiceOffering.uuid, ServiceOffering.name, Account.name, Domain.uuid,
+                   Domain.name, User.uuid, User.username, OsType.uuid, OsType.display_name, UserData.uuid,
+                   UserData.name)
+            .select_from(VirtualMachine)
+            .outerjoin(Zone, Zone.id == VirtualMachine.zone_id)
+            .outerjoin(Host, Host.id == VirtualMachine.host_id)
+            .outerjoin(tmpl, tmpl.id == VirtualMachine.template_id)
+            .outerjoin(iso, iso.id == VirtualMachine.iso_id)
+            .outerjoin(ServiceOffering, ServiceOffering.id == VirtualMachine.service_offering_id)
+            .outerjoin(Account, Account.id == VirtualMachine.account_id)
+            .outerjoin(Domain, Domain.id == VirtualMachine.domain_id)
+            .outerjoin(User, User.id == VirtualMachine.user_id)
+            .outerjoin(OsType, OsType.id == VirtualMachine.os_type_id)
+            .outerjoin(UserData, UserData.id == VirtualMachine.user_data_id)
+            .where(VirtualMachine.id.in_(bindparam("ids", expanding=True))))
+
+
+def _related(ctx: CallContext, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per VM id, the response fields from its zone, host, template, ISO, offering, owner, OS type and user data
+    (nulls dropped), from one statement whatever the page size."""
+    admin = ctx.caller.is_root_admin
+    out: dict[int, dict[str, Any]] = {}
+    for (vm_id, zone_uuid, zone_name, host_uuid, host_name, t_uuid, t_name, t_text, t_password, iso_uuid, iso_name,
+         iso_text, so_uuid, so_name, account, domain_uuid, domain_name, user_uuid, user_name, os_uuid, os_name,
+         ud_uuid, ud_name) in ctx.session.execute(prepared("vm-view-related", _related_stmt), {"ids": ids}):
+        d: dict[str, Any] = {"account": account, "domainid": domain_uuid, "domain": domain_name,
+                             "zoneid": zone_uuid, "zonename": zone_name}
+        if host_uuid is not None:
+            if admin:
+                d["hostid"], d["hostname"] = host_uuid, host_name
+            d["hostcontrolstate"] = "Enabled"
+        if t_uuid is not None:
+            d.update(templateid=t_uuid, templatename=t_name, templatedisplaytext=t_text,
+                     passwordenabled=bool(t_password))
+        else:
+            d.update(_NO_TEMPLATE)
+        d.update(serviceofferingid=so_uuid, serviceofferingname=so_name)
+        if os_uuid is not None:
+            d.update(guestosid=os_uuid, ostypeid=os_uuid, osdisplayname=os_name)
+        d.update(userdataid=ud_uuid, userdataname=ud_name, isoid=iso_uuid, isoname=iso_name,
+                 isodisplaytext=iso_text, userid=user_uuid, username=user_name)
+        out[vm_id] = _drop_none(d)
+    return out
+
+
 def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None = None,
              password: str | None = None) -> JsonReady:
     """VM responses in wire form (VirtualMachineResp's fields, nulls dropped, dates formatted), from ORM objects or
-    rows of VM_RESPONSE_COLUMNS. Batched: one query per related table, whatever the page size. tests/api/
-    test_vm_list_view.py keeps them equal to what VirtualMachineResp makes of them."""
+    rows of VM_RESPONSE_COLUMNS. Batched: one query for the rows each VM refers to by id and one per list a VM
+    has (NICs, disks, groups, tags...), whatever the page size. tests/api/test_vm_list_view.py keeps them equal
+    to what VirtualMachineResp makes of them."""
     s = ctx.session
     if not vms:
         return JsonReady()
-    zones = rows_by_id(s, Zone, {v.zone_id for v in vms})
-    hosts = rows_by_id(s, Host, {v.host_id for v in vms if v.host_id})
-    templates = rows_by_id(s, Template, {t for v in vms for t in (v.template_id, v.iso_id) if t})
-    offerings = rows_by_id(s, ServiceOffering, {v.service_offering_id for v in vms})
-    accounts = rows_by_id(s, Account, {v.account_id for v in vms})
-    domains = rows_by_id(s, Domain, {v.domain_id for v in vms})
-    users = rows_by_id(s, User, {v.user_id for v in vms if v.user_id})
-    os_types = rows_by_id(s, OsType, {v.os_type_id for v in vms if v.os_type_id})
     ids = [v.id for v in vms]
+    related = _related(ctx, ids)
     nics: dict[int, list[Any]] = {}
-    for n in s.execute(prepared("vm-view-nics", lambda: select(*_NIC_COLUMNS).where(
+    for n in s.execute(prepared("vm-view-nics", lambda: select(*_NIC_COLUMNS).outerjoin(
+            Network, Network.id == Nic.network_id).where(
             Nic.instance_id.in_(bindparam("ids", expanding=True)), Nic.removed.is_(None)).order_by(Nic.device_id)),
             {"ids": ids}):
         nics.setdefault(n.instance_id, []).append(n)
-    networks = rows_by_id(s, Network, {n.network_id for ns in nics.values() for n in ns})
     secondary = nics_service.secondary_ips(s, [n.id for ns in nics.values() for n in ns])
-    data_disk: dict[int | None, int | None] = {}
-    for vol_vm, vol_offering in s.execute(prepared("vm-view-data-disks", lambda: (
-            select(Volume.instance_id, Volume.disk_offering_id).where(
+    disk_offering: dict[int | None, tuple[str | None, str | None]] = {}
+    for vol_vm, offering_uuid, offering_name in s.execute(prepared("vm-view-data-disks", lambda: (
+            select(Volume.instance_id, DiskOffering.uuid, DiskOffering.name)
+            .outerjoin(DiskOffering, DiskOffering.id == Volume.disk_offering_id).where(
                 Volume.instance_id.in_(bindparam("ids", expanding=True)), Volume.volume_type == "DATADISK",
                 Volume.removed.is_(None), Volume.disk_offering_id.is_not(None)).order_by(Volume.id))), {"ids": ids}):
-        data_disk.setdefault(vol_vm, vol_offering)
-    disk_offerings = rows_by_id(s, DiskOffering, set(data_disk.values()))
+        disk_offering.setdefault(vol_vm, (offering_uuid, offering_name))
     # CloudStack's publicip/publicipid: the VM's static NAT address (the first, should it have several)
     static_nat: dict[int, tuple[str, str]] = {}
     for vm_id, ip_uuid, ip_address in s.execute(prepared("vm-view-static-nat", lambda: (
@@ -132,30 +174,12 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
     sgs = sg_service.groups_of(s, ids)
     ags = affinity.groups_of(s, ids)
     group_ids = groups_of.ids_by_name(s, vms)
-    userdatas = rows_by_id(s, UserData, {v.user_data_id for v in vms if v.user_data_id})
     with_details = details is None or "all" in details or "min" not in details
     with_userdata = details is not None and ("all" in details or "userdata" in details)
     user_data: dict[int, str | None] = {vid: ud for vid, ud in s.execute(
         select(VirtualMachine.id, VirtualMachine.user_data).where(
             VirtualMachine.id.in_(ids), VirtualMachine.user_data.is_not(None)))} if with_userdata else {}
     admin = ctx.caller.is_root_admin
-    # What related rows contribute is the same for every VM that refers to them: made once per row, nulls already
-    # dropped, and merged into each VM's dict (a 500-VM page refers to a handful of zones, templates, offerings).
-    zone_p = _parts(zones, lambda z: {"zoneid": z.uuid, "zonename": z.name})
-    host_p = _parts(hosts, lambda h: {"hostid": h.uuid, "hostname": h.name, "hostcontrolstate": "Enabled"}
-                    if admin else {"hostcontrolstate": "Enabled"})
-    tmpl_p = _parts(templates, lambda t: {"templateid": t.uuid, "templatename": t.name,
-                                          "templatedisplaytext": t.display_text,
-                                          "passwordenabled": bool(t.password_enabled)})
-    iso_p = _parts(templates, lambda t: {"isoid": t.uuid, "isoname": t.name, "isodisplaytext": t.display_text})
-    offering_p = _parts(offerings, lambda o: {"serviceofferingid": o.uuid, "serviceofferingname": o.name})
-    account_p = _parts(accounts, lambda a: {"account": a.name})
-    domain_p = _parts(domains, lambda d: {"domainid": d.uuid, "domain": d.name})
-    user_p = _parts(users, lambda u: {"userid": u.uuid, "username": u.username})
-    os_p = _parts(os_types, lambda o: {"guestosid": o.uuid, "ostypeid": o.uuid, "osdisplayname": o.display_name})
-    userdata_p = _parts(userdatas, lambda u: {"userdataid": u.uuid, "userdataname": u.name})
-    disk_p = _parts(disk_offerings, lambda o: {"diskofferingid": o.uuid, "diskofferingname": o.name})
-    network_p = _parts(networks, lambda n: {"networkid": n.uuid, "networkname": n.name, "type": n.guest_type})
     no_network = {"type": "Isolated"}
     fixed = _drop_none({"rootdeviceid": 0, "rootdevicetype": "ROOT", "isdynamicallyscalable": False,
                         "password": password})
@@ -168,7 +192,11 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
                 "macaddress": n.mac_address, "isdefault": bool(n.default_nic), "traffictype": n.traffic_type,
                 "broadcasturi": n.broadcast_uri, "isolationuri": n.isolation_uri, "deviceid": str(n.device_id),
                 "virtualmachineid": v.uuid})
-            nic.update(network_p.get(n.network_id, no_network))
+            if n.network_uuid is not None:
+                nic.update(_drop_none({"networkid": n.network_uuid, "networkname": n.network_name,
+                                       "type": n.network_type}))
+            else:
+                nic.update(no_network)
             sec = secondary.get(n.id)
             if sec:
                 nic["secondaryip"] = [{"id": x.uuid, "ipaddress": x.ip4_address} for x in sec]
@@ -176,6 +204,7 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
         kps = vm_service.keypairs_of(s, v)
         d = vm_service.as_dict(v.details_json) if with_details else None
         nat = static_nat.get(v.id)
+        disk = disk_offering.get(v.id)
         vm = _drop_none({
             "id": v.uuid, "name": v.name, "displayname": v.display_name or v.name, "state": v.state,
             "created": _date(v.created), "haenable": bool(v.ha_enabled), "group": v.group_name,
@@ -185,18 +214,9 @@ def vm_dicts(ctx: CallContext, vms: Sequence[Any], *, details: set[str] | None =
             "keypairs": ",".join(kps) if kps else None, "keypair": kps[0] if kps else None,
             "userdata": user_data.get(v.id), "userdatadetails": v.user_data_details,
             "details": d or None, "publicip": nat[1] if nat else None, "publicipid": nat[0] if nat else None,
+            "diskofferingid": disk[0] if disk else None, "diskofferingname": disk[1] if disk else None,
         })
-        vm.update(account_p.get(v.account_id, _NONE))
-        vm.update(domain_p.get(v.domain_id, _NONE))
-        vm.update(zone_p.get(v.zone_id, _NONE))
-        vm.update(host_p.get(v.host_id, _NONE))
-        vm.update(tmpl_p.get(v.template_id, _NO_TEMPLATE))
-        vm.update(offering_p.get(v.service_offering_id, _NONE))
-        vm.update(os_p.get(v.os_type_id, _NONE))
-        vm.update(userdata_p.get(v.user_data_id, _NONE))
-        vm.update(disk_p.get(data_disk.get(v.id), _NONE))
-        vm.update(iso_p.get(v.iso_id, _NONE))
-        vm.update(user_p.get(v.user_id, _NONE))
+        vm.update(related.get(v.id, _NO_TEMPLATE))
         vm.update(fixed)
         vm["nic"] = nic_list
         vm["securitygroup"] = [_drop_none({"id": g.uuid, "name": g.name, "description": g.description})
