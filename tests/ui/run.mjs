@@ -146,6 +146,30 @@ async function refused(id, values, needle) {
   if (!text.includes(needle)) throw new Error(`${id} showed "${text}", not "${needle}"`);
   return text;
 }
+/** A picker refilled by a list call that began before the user chose (a job's end, another field's change) keeps
+ *  what was chosen meanwhile: the instance picker's listVirtualMachines answer is held while the instance is
+ *  chosen, then released. */
+async function pickerKeepsChoiceMadeDuringRefill(id, ipId) {
+  const ip = `#${id}-publicipid`, vms = `#${id}-virtualmachineids`;
+  if (!(await page.isVisible(`#${id}`))) await page.click(`[data-form=${id}] summary`);
+  await choose(ip, ipId);
+  await choose(vms, vmId);
+  await page.selectOption(vms, []);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const isList = (req) => (req.postData() ?? "").includes("command=listVirtualMachines");
+  await page.route("**/client/api", async (route) => { if (isList(route.request())) await held; await route.continue(); });
+  await page.$eval(ip, (e) => e.dispatchEvent(new Event("change")));  // the refill starts with nothing chosen
+  await page.selectOption(vms, vmId);
+  // the picker announces a finished refill with a change event of its own
+  const refilled = page.$eval(vms, (e) => new Promise((r) => e.addEventListener("change", () => r(null), { once: true })));
+  release();
+  await refilled;
+  await page.unroute("**/client/api");
+  const chosen = await page.$eval(vms, (e) => [...e.selectedOptions].map((o) => o.value));
+  if (chosen.join() !== vmId) throw new Error(`${id}: the instance chosen during a refill was dropped (chosen: ${chosen})`);
+  await page.selectOption(vms, []);
+}
 const tab = (name) => page.click(`[data-tab='${name}']`);
 const row = (list, text) => page.waitForSelector(`[data-list=${list}] tr:has-text('${text}')`, { timeout: 60000 });
 
@@ -204,6 +228,8 @@ async function networkRuleForms(f) {
   await shot(page, "network-forms");
   step("port forwarding rule added from the form");
   await tab("Load balancers");
+  await pickerKeepsChoiceMadeDuringRefill("lb-form", made.ipId);
+  step("an instance chosen while its picker refills stays chosen");
   await submitForm("lb-form", { publicipid: made.ipId, name: f.lb, algorithm: "leastconn", publicport: 80, privateport: 8080,
     virtualmachineids: vmId });
   await page.waitForSelector(`[data-list=listLoadBalancerRules] tr[data-name='${f.lb}']`, { timeout: 30000 });

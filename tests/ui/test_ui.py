@@ -6,6 +6,7 @@ Screenshots land in tests/ui/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -98,6 +99,27 @@ FORMS = {"account": "ui-acct", "user": "ui-acct-2", "email": "ui-acct@example.or
          "sg": "ui-sg", "sgCidr": "198.51.100.0/24", "lb": "ui-lb"}
 
 
+def test_the_committed_bundle_is_built_from_ui_src(tmp_path: Path) -> None:
+    """management/ui_dist is what the package serves; rebuilt from ui/src it must come out the same, or a fix in the
+    source would be tested here and never shipped."""
+    why = ui_missing()
+    if why:
+        pytest.skip(why)
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "dist"
+    proc = subprocess.run(["node", "node_modules/vite/bin/vite.js", "build", "--outDir", str(out), "--emptyOutDir"],
+                          cwd=root / "ui", capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shipped = root / "management" / "ui_dist"
+
+    def files(d: Path) -> dict[str, bytes]:
+        return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*")) if f.is_file()}
+
+    built, committed = files(out), files(shipped)
+    assert sorted(built) == sorted(committed), "management/ui_dist is stale: run `make ui` and commit it"
+    assert [n for n in built if built[n] != committed[n]] == [], "management/ui_dist is stale: run `make ui`"
+
+
 def test_admin_deploys_opens_console_types_stops_destroys(served_ui: dict[str, Any], tmp_path: Path) -> None:
     api = served_ui["api"]
     offering = api("listNetworkOfferings", name="DefaultIsolatedNetworkOfferingWithSourceNatService")
@@ -109,6 +131,7 @@ def test_admin_deploys_opens_console_types_stops_destroys(served_ui: dict[str, A
     assert out["ok"], f"{out.get('error')}\nsteps: {out['steps']}"
     _assert_forms_made(api, out)
     assert any("lit pixels" in s for s in out["steps"]), out
+    assert "an instance chosen while its picker refills stays chosen" in out["steps"], out["steps"]
     assert "hello\n" in served_ui["vnc"].typed, served_ui["vnc"].keys  # the keys reached the "guest"
     vms = served_ui["api"]("listVirtualMachines", name="ui-vm-1", listall=True).get("virtualmachine", [])
     assert vms and vms[0]["state"] in ("Destroyed", "Expunging"), vms

@@ -121,9 +121,11 @@ function pick(command: string, key: string, params: Obj | null, label: (o: Obj) 
   sel.chosen = () => sel.items.find((x) => x.id === sel.value);
   sel.load = async (p) => {  // the latest load wins; what was chosen stays chosen when it is still offered
     last = p;
-    const n = ++seq, was = new Set([...sel.selectedOptions].map((x) => x.value));
+    const n = ++seq;
     const items = (await listAll(command, key, p).catch(() => [])).filter(o.keep ?? (() => true));
     if (n !== seq) return;
+    // read the choice when the answer arrives, not when the call began: the user may have chosen meanwhile
+    const was = new Set([...sel.selectedOptions].map((x) => x.value));
     sel.items = items;
     clear(sel, items.map((x) => h("option", { value: x.id }, label(x))));
     for (const opt of sel.options) if (was.has(opt.value)) opt.selected = true;
