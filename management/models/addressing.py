@@ -2,8 +2,6 @@
 ranges (a region's addresses that follow an account across zones and networks) and guest VLAN ranges dedicated
 to an account."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String

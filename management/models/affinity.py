@@ -1,7 +1,5 @@
 """Affinity groups and their members (CloudStack's affinity_group and affinity_group_vm_map)."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

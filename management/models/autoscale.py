@@ -2,8 +2,6 @@
 threshold), scale-up/down policies (conditions held for a duration, then a quiet time), VM profiles (what a new
 member is deployed from) and VM groups (a profile, policies and member bounds on one LB rule)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint

@@ -1,8 +1,6 @@
 """Backup and recovery (CloudStack's NAS provider model): repositories, offerings, VM assignments, backups and
 backup schedules."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text

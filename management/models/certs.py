@@ -1,7 +1,5 @@
 """SSL certificates for load balancer rules of protocol ssl (uploadSslCert / assignCertToLoadBalancer)."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 

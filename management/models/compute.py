@@ -1,7 +1,5 @@
 """Virtual machines, SSH key pairs, instance groups."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint

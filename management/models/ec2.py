@@ -1,7 +1,5 @@
 """What the EC2 API must remember that CloudStack has no table for: RunInstances client tokens."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

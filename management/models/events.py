@@ -1,7 +1,5 @@
 """Event log (listEvents), resource tags and global configuration."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """Governance: resource limits, alerts, regions, scoped setting values, hypervisor capabilities, guest OS
 mappings per hypervisor version."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint

@@ -1,8 +1,6 @@
 """GPU catalogue (CloudStack 4.21+): the card models an operator declares, the vGPU profiles each card can be split
 into, and the GPU devices of hosts (a physical card at a PCI bus address, or a vGPU/MIG slice of one)."""
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """Host HA configuration (CloudStack's ha_config): per host, the HA provider chosen and whether HA is enabled;
 per cluster and zone, whether HA is enabled there at all."""
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

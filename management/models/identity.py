@@ -1,7 +1,5 @@
 """Domains, accounts, users, roles, sessions."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
@@ -50,7 +48,7 @@ class Domain(IdMixin, TimestampMixin, Base):
     network_domain: Mapped[str | None] = mapped_column(String(255), default=None)
     state: Mapped[str] = mapped_column(String(16), default="Active")
 
-    parent: Mapped[Domain | None] = relationship(remote_side="Domain.id", lazy="joined", join_depth=1)
+    parent: Mapped["Domain | None"] = relationship(remote_side="Domain.id", lazy="joined", join_depth=1)
 
     @property
     def display_path(self) -> str:
@@ -93,8 +91,8 @@ class Account(IdMixin, TimestampMixin, Base):
     # 0 while live; the row id once removed, so a name can be reused after deletion.
     removed_marker: Mapped[int] = mapped_column(IdType, default=0)
 
-    domain: Mapped[Domain] = relationship(lazy="joined")
-    role: Mapped[Role | None] = relationship(lazy="joined")
+    domain: Mapped["Domain"] = relationship(lazy="joined")
+    role: Mapped["Role | None"] = relationship(lazy="joined")
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -113,7 +111,7 @@ class User(IdMixin, TimestampMixin, Base):
     secret_key: Mapped[str | None] = mapped_column(SealedString(512), default=None, deferred=True)
     is_default: Mapped[bool] = mapped_column(default=False)
 
-    account: Mapped[Account] = relationship(lazy="joined")
+    account: Mapped["Account"] = relationship(lazy="joined")
 
 
 class UserSession(Base):

@@ -1,8 +1,6 @@
 """Datacenter inventory: zones, pods, clusters, hosts, primary pools, image stores, physical networks, VLAN
 and public IP ranges. Column names follow CloudStack's schema where a client could notice."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -42,7 +40,7 @@ class Pod(IdMixin, TimestampMixin, Base):
     end_ip: Mapped[str | None] = mapped_column(String(64), default=None)
     allocation_state: Mapped[str] = mapped_column(String(16), default="Enabled")
 
-    zone: Mapped[Zone] = relationship(lazy="joined")
+    zone: Mapped["Zone"] = relationship(lazy="joined")
 
 
 class Cluster(IdMixin, TimestampMixin, Base):
@@ -59,8 +57,8 @@ class Cluster(IdMixin, TimestampMixin, Base):
     mem_overcommit_ratio: Mapped[float] = mapped_column(Float, default=1.0)
     url: Mapped[str | None] = mapped_column(String(1024), default=None)
 
-    zone: Mapped[Zone] = relationship(lazy="joined")
-    pod: Mapped[Pod] = relationship(lazy="joined")
+    zone: Mapped["Zone"] = relationship(lazy="joined")
+    pod: Mapped["Pod"] = relationship(lazy="joined")
 
 
 class Host(IdMixin, TimestampMixin, Base):
@@ -97,9 +95,9 @@ class Host(IdMixin, TimestampMixin, Base):
     # addHost credentials (XenServer), sealed with the database key (management.db.crypto).
     details_json: Mapped[str | None] = mapped_column(SealedText, default=None)
 
-    zone: Mapped[Zone] = relationship(lazy="joined")
-    pod: Mapped[Pod | None] = relationship(lazy="joined")
-    cluster: Mapped[Cluster | None] = relationship(lazy="joined")
+    zone: Mapped["Zone"] = relationship(lazy="joined")
+    pod: Mapped["Pod | None"] = relationship(lazy="joined")
+    cluster: Mapped["Cluster | None"] = relationship(lazy="joined")
 
 
 class StoragePool(IdMixin, TimestampMixin, Base):
@@ -123,7 +121,7 @@ class StoragePool(IdMixin, TimestampMixin, Base):
     allocated_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # sum of volume sizes placed here
     tags: Mapped[str | None] = mapped_column(String(1024), default=None)
 
-    zone: Mapped[Zone] = relationship(lazy="joined")
+    zone: Mapped["Zone"] = relationship(lazy="joined")
 
 
 class ImageStore(IdMixin, TimestampMixin, Base):

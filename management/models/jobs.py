@@ -1,8 +1,6 @@
 """The async job queue table, the per-entity run lock, job step journals, management server membership and
 named leases."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text

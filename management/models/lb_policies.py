@@ -2,8 +2,6 @@
 (load_balancer_healthcheck_policies). Both hang off a ``NetworkRule`` of purpose LoadBalancing; the router's
 haproxy renders them (``management/network``)."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 

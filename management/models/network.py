@@ -1,7 +1,5 @@
 """Guest networks and NICs (the records; the virtual router that implements them lives in management/network)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text

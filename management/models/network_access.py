@@ -1,8 +1,6 @@
 """Who besides its owner may use an isolated network (CloudStack's network_permissions), and the CNI
 configurations a Kubernetes cluster's nodes are given (CloudStack keeps them next to user data)."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

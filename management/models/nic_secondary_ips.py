@@ -1,7 +1,5 @@
 """Secondary IP addresses of a NIC (CloudStack's nic_secondary_ips, addIpToNic)."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,7 +1,5 @@
 """Object storage pools (CloudStack's object_store) and the buckets made through the CloudStack API."""
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 

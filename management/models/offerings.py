@@ -1,7 +1,5 @@
 """Service, disk and network offerings, and the OS type catalogue."""
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -3,8 +3,6 @@ and icons, GUI themes, issued certificates, extensions and custom actions, conso
 authentication, management server maintenance. Table and column names follow CloudStack's where a client or an
 operator could notice."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 

@@ -1,8 +1,6 @@
 """Addresses of a pod's management range handed out one by one (CloudStack's op_dc_ip_address_alloc):
 acquirePodIpAddress takes one, releasePodIpAddress gives it back by its numeric id."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint

@@ -1,8 +1,6 @@
 """Projects: a project owns its resources through an account of type Project (CloudStack's design), its members
 (accounts or single users, by role), invitations, and project roles with their API permissions."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint

@@ -2,8 +2,6 @@
 guest prefixes and the /64s handed to networks, AS number ranges and numbers, BGP peers and which networks use
 them."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text

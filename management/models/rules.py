@@ -5,8 +5,6 @@ The virtual router itself is a ``VirtualMachine`` row with vm_type "DomainRouter
 network and addresses are in ``RouterNetwork``.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """VM schedules (cron-driven start/stop/reboot), their executions, and the lease that makes one management server
 the scheduler."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint

@@ -1,7 +1,5 @@
 """Recurring volume snapshot policies (CloudStack's snapshot_policy), and when each fires next."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String

@@ -1,7 +1,5 @@
 """Templates and ISOs (and where their copies live), volumes, snapshots."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint

@@ -1,8 +1,6 @@
 """Storage administration records: secondary storage selectors (heuristics), direct-download certificates and
 their hosts, storage access groups."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint

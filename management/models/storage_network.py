@@ -1,8 +1,6 @@
 """Storage network IP ranges: the addresses of a pod's storage traffic (CloudStack's dc_storage_network_ip_range),
 handed to the system VMs that carry secondary-storage traffic."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """Usage: the events the usage server reads (CloudStack's usage_event) and the records it computes from them
 (cloud_usage), per account or project and aggregation period."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text

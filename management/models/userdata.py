@@ -1,7 +1,5 @@
 """Registered user-data objects (registerUserData) that deploys and templates refer to by id."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,7 +1,5 @@
 """VM snapshots: the disks (and optionally the memory) of a VM at one instant (CloudStack's vm_snapshots)."""
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """A volume's copy in a zone's image store: uploads (uploadVolume, getUploadParamsForVolume) land here before the
 volume's first attach copies it to primary storage (CloudStack's volume_store_ref)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint

@@ -7,8 +7,6 @@ network_acl, network_acl_item, vpc_gateways, static_routes, s2s_*, remote_access
 ``networks`` row with ``vpc_id`` set; a VPC public IP is a ``user_ip_address`` row with ``vpc_id`` set.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
