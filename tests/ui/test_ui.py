@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ApiClient, _free_port, admin_keys, wait_for
 from tests.ui.fakevnc import FakeVnc
-from tests.ui.runner import ARTIFACTS, run_ui, ui_missing
+from tests.ui.runner import ARTIFACTS, ROOT, run_ui, ui_missing
 
 pytestmark = pytest.mark.e2e
 
@@ -105,12 +105,11 @@ def test_the_committed_bundle_is_built_from_ui_src(tmp_path: Path) -> None:
     why = ui_missing()
     if why:
         pytest.skip(why)
-    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "dist"
     proc = subprocess.run(["node", "node_modules/vite/bin/vite.js", "build", "--outDir", str(out), "--emptyOutDir"],
-                          cwd=root / "ui", capture_output=True, text=True, timeout=300)
+                          cwd=ROOT / "ui", capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    shipped = root / "management" / "ui_dist"
+    shipped = ROOT / "management" / "ui_dist"
 
     def files(d: Path) -> dict[str, bytes]:
         return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*")) if f.is_file()}
