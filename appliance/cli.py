@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable
 
@@ -36,9 +37,14 @@ console = Console(soft_wrap=True)  # keys must stay copyable: never wrap them
 
 
 def _print_access(sb: Sandbox) -> None:
-    admin = sb.admin() or {}
     console.print(f"[bold]CloudStack API[/]  {sb.endpoint}")
     console.print(f"[bold]integration API[/] http://127.0.0.1:{sb.integration_port}/client/api (loopback, no auth)")
+    if not sys.stdout.isatty():
+        # a log (CI's, a pipe to a file) keeps whatever it is given: the admin's password and keys stay off it
+        console.print("[bold]admin[/] credentials are shown on a terminal only; "
+                      "elsewhere: eval \"$(devcloud env)\"")
+        return
+    admin = sb.admin() or {}
     console.print(f"[bold]admin[/] user admin, password {admin.get('password')}")
     console.print(f"[bold]apikey[/]    {admin.get('apikey')}\n[bold]secretkey[/] {admin.get('secretkey')}")
     console.print("\n# cs configuration (~/.cloudstack.ini), or: eval \"$(devcloud env)\"")

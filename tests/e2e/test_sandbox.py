@@ -134,7 +134,9 @@ def test_broken_spec_is_refused_before_anything_changes(box: Box) -> None:
 def test_up_ends_with_a_guest_answering_ssh(box: Box) -> None:
     r = box.run("up", "--scenario", str(box.spec))
     assert "devcloud is up" in r.stdout
-    assert "ssh -i" in r.stdout and "[cloudstack]" in r.stdout
+    assert "ssh -i" in r.stdout and 'eval "$(devcloud env)"' in r.stdout
+    admin = json.loads((box.state / "admin.json").read_text())
+    assert admin["secretkey"] not in r.stdout  # output that is not a terminal (a log) gets no keys
     facts = box.sandbox()["first_vm"]
     assert oct(os.stat(facts["key"]).st_mode & 0o777) == "0o600"
     assert ssh_answers(facts["key"], facts["ip"], facts["port"]) == "first-vm"

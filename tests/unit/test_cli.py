@@ -59,6 +59,26 @@ def test_env_exports_cloudstack_and_aws(state: Path) -> None:
     assert lines["AWS_DEFAULT_REGION"] == "devcloud-local"
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_up_shows_the_admin_keys_on_a_terminal_only(state: Path, terminal: bool, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # `make up` in CI writes into a log that is kept: the password and keys must not be in it
+    from appliance import cli
+    from appliance.sandbox import Sandbox
+
+    state.mkdir()
+    (state / "admin.json").write_text(json.dumps({"apikey": "AK-1234", "secretkey": "SK-5678", "password": "pw-90"}))
+    monkeypatch.setattr(cli.sys.stdout, "isatty", lambda: terminal)
+    cli._print_access(Sandbox.from_env())
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:1/client/api" in out
+    shown = [s for s in ("AK-1234", "SK-5678", "pw-90") if s in out]
+    if terminal:
+        assert shown == ["AK-1234", "SK-5678", "pw-90"] and "[cloudstack]" in out
+    else:
+        assert shown == [] and 'eval "$(devcloud env)"' in out
+
+
 def test_env_region_is_a_valid_s3_location_constraint(state: Path) -> None:
     state.mkdir()
     (state / "admin.json").write_text(json.dumps({"apikey": "AK", "secretkey": "SK", "password": "pw"}))
