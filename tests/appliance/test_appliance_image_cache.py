@@ -38,6 +38,17 @@ def test_digest_follows_the_inputs_and_nothing_else(tmp_path: Path) -> None:
     assert build.inputs_digest(repo) not in (first, second)
 
 
+def test_the_front_ends_are_not_inputs(tmp_path: Path) -> None:
+    # the CLI and its kin run on the user's machine, not in a build: an edit to them must not cost a cold rebuild
+    repo = _tree(tmp_path)
+    (repo / "appliance/cli.py").write_text("z = 1\n")
+    first = build.inputs_digest(repo)
+    (repo / "appliance/cli.py").write_text("z = 2\n")
+    assert build.inputs_digest(repo) == first
+    (repo / "appliance/build.py").write_text("x = 2\n")  # the code that builds the image is
+    assert build.inputs_digest(repo) != first
+
+
 def test_digest_in_a_checkout_counts_tracked_files_as_they_are_now(tmp_path: Path) -> None:
     repo = _tree(tmp_path)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
@@ -54,6 +65,8 @@ def test_the_real_inputs_are_the_appliance_directories() -> None:
     tops = {f.split("/", 1)[0] for f in files}
     assert {"playbooks", "packer", "appliance", "scenarios", "Vagrantfile"} <= tops
     assert "management" not in tops and "tests" not in tops
+    assert "appliance/build.py" in files and "appliance/farm.py" in files
+    assert not build.NOT_IMAGE_INPUTS & set(files)
 
 
 class FakeBuild:
