@@ -241,8 +241,8 @@ def ssh_command(key: Path | str, ip: str, port: int, user: str = "root", command
 
 def ssh_answers(key: Path | str, ip: str, port: int, user: str = "root", timeout: int = 5) -> str | None:
     try:
-        r = subprocess.run(ssh_command(key, ip, port, user, timeout=timeout), capture_output=True, text=True,
-                           timeout=timeout + 5)
+        r = subprocess.run(ssh_command(key, ip, port, user, timeout=timeout), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
         return None
     return r.stdout.strip() if r.returncode == 0 else None

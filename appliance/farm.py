@@ -220,8 +220,8 @@ class Farm:
                 "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
 
     def run_on(self, name: str, command: str, key: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.ssh(key), f"root@{self.node(name).address}", command], capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run([*self.ssh(key), f"root@{self.node(name).address}", command],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
     def wait_ssh(self, key: Path, timeout: float = 900, progress: Progress = _say) -> dict[str, float]:
         t0 = time.monotonic()

@@ -295,7 +295,7 @@ class Runner:
         last = ""
         while True:
             try:
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+                r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
                 out = r.stdout.strip()
                 if r.returncode == 0:
                     if "expect" in spec and out != str(spec["expect"]):
