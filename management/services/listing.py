@@ -76,19 +76,22 @@ def tags_filter(stmt: Select[Any], tags: list[dict[str, str]] | None, resource_t
 
 def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: int | None,
              order_by: Any) -> tuple[list[Any], int]:
-    """Rows for the page and the total count of matching rows (count is never the page length). A statement of
+    """Rows for the page and the total count of matching rows (the total, not the page's length). A statement of
     one entity gives its objects; one of several columns gives plain rows (the lean list paths)."""
     offset, limit = check_paging(session, page, pagesize)
-    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    if count == 0:
-        return [], 0
     # A unique order keeps pages stable: no row appears on two pages.
     q = stmt.order_by(order_by).offset(offset)
     if limit is not None:
         q = q.limit(limit)
-    if len(stmt.column_descriptions) > 1:
-        return list(session.execute(q)), count
-    return list(session.scalars(q).unique()), count
+    several = len(stmt.column_descriptions) > 1
+    raw: list[Any] = list(session.execute(q)) if several else list(session.scalars(q))
+    rows = raw if several else list(dict.fromkeys(raw))  # an entity a join repeats is listed once
+    if (raw or offset == 0) and (limit is None or len(raw) < limit):
+        # The last page (most lists have only one): what precedes it and what is on it is all there is, so the
+        # total is known without counting (the same transaction reads both, and count(*) counts the same rows).
+        return rows, offset + len(raw)
+    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return rows, count
 
 
 def same_name(col: Any, value: str) -> Any:
