@@ -129,75 +129,65 @@ def _group(stmt: Any, col: Any, ids: list[int]) -> Select[Any]:
 
 Counter = Callable[[list[int]], Select[Any]]
 
-# type -> a function of owner account ids giving (account_id, amount) rows. Families with resources of their own
-# (VPCs, buckets, backups) register theirs with `register_counter`.
-COUNTERS: dict[str, Counter] = {
-    "user_vm": lambda ids: _group(select(VirtualMachine.account_id, func.count()).where(*_live_vms()),
-                                  VirtualMachine.account_id, ids),
-    "cpu": lambda ids: _group(select(VirtualMachine.account_id, func.sum(VirtualMachine.cpu)).where(*_live_vms()),
-                              VirtualMachine.account_id, ids),
-    "memory": lambda ids: _group(select(VirtualMachine.account_id, func.sum(VirtualMachine.ram_size))
-                                 .where(*_live_vms()), VirtualMachine.account_id, ids),
-    "volume": lambda ids: _group(select(Volume.account_id, func.count()).where(*_counted_volumes()),
-                                 Volume.account_id, ids),
-    "primary_storage": lambda ids: _group(select(Volume.account_id, func.sum(Volume.size))
-                                          .where(*_counted_volumes()), Volume.account_id, ids),
-    "snapshot": lambda ids: _group(select(Snapshot.account_id, func.count()).where(*_counted_snapshots()),
-                                   Snapshot.account_id, ids),
-    "template": lambda ids: _group(select(Template.account_id, func.count()).where(*_counted_templates()),
-                                   Template.account_id, ids),
-    "public_ip": lambda ids: _group(
+# (types, counter): the counter is a function of owner account ids giving (account_id, amount, ...) rows, one
+# amount per type in order. Types read from the same rows share one statement (listAccounts and listProjects count
+# every type of a page of owners, so each statement here is one per list call); an amount of a type that appears
+# under several counters adds up (secondary storage: snapshots and templates). Families with resources of their
+# own (VPCs, buckets, backups) add theirs with `register_counter`.
+COUNTERS: list[tuple[tuple[str, ...], Counter]] = [
+    (("user_vm", "cpu", "memory"), lambda ids: _group(
+        select(VirtualMachine.account_id, func.count(), func.sum(VirtualMachine.cpu),
+               func.sum(VirtualMachine.ram_size)).where(*_live_vms()), VirtualMachine.account_id, ids)),
+    (("volume", "primary_storage"), lambda ids: _group(
+        select(Volume.account_id, func.count(), func.sum(Volume.size)).where(*_counted_volumes()),
+        Volume.account_id, ids)),
+    (("snapshot", "secondary_storage"), lambda ids: _group(
+        select(Snapshot.account_id, func.count(), func.sum(func.coalesce(Snapshot.physical_size, Snapshot.size)))
+        .where(*_counted_snapshots()), Snapshot.account_id, ids)),
+    (("template", "secondary_storage"), lambda ids: _group(
+        select(Template.account_id, func.count(), func.sum(func.coalesce(Template.size, 0)))
+        .where(*_counted_templates()), Template.account_id, ids)),
+    (("public_ip",), lambda ids: _group(
         select(PublicIpAddress.account_id, func.count()).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
         .where(PublicIpAddress.removed.is_(None), PublicIpAddress.state != "Free",
                PublicIpAddress.is_system.is_(False), VlanIpRange.vlan_type == "VirtualNetwork"),
-        PublicIpAddress.account_id, ids),
-    "network": lambda ids: _group(select(Network.account_id, func.count()).where(
+        PublicIpAddress.account_id, ids)),
+    (("network",), lambda ids: _group(select(Network.account_id, func.count()).where(
         Network.removed.is_(None), Network.acl_type == "Account", Network.traffic_type == "Guest"),
-        Network.account_id, ids),
-    "vpc": lambda ids: _group(select(Vpc.account_id, func.count()).where(Vpc.removed.is_(None)), Vpc.account_id,
-                              ids),
-    "project": lambda ids: _group(select(ProjectAccount.account_id, func.count())
-                                  .join(Project, Project.id == ProjectAccount.project_id)
-                                  .where(Project.removed.is_(None), ProjectAccount.role == "Admin",
-                                         ProjectAccount.user_id.is_(None)), ProjectAccount.account_id, ids),
-}
+        Network.account_id, ids)),
+    (("vpc",), lambda ids: _group(select(Vpc.account_id, func.count()).where(Vpc.removed.is_(None)), Vpc.account_id,
+                                  ids)),
+    (("project",), lambda ids: _group(select(ProjectAccount.account_id, func.count())
+                                      .join(Project, Project.id == ProjectAccount.project_id)
+                                      .where(Project.removed.is_(None), ProjectAccount.role == "Admin",
+                                             ProjectAccount.user_id.is_(None)), ProjectAccount.account_id, ids)),
+]
 
 
 def register_counter(resource_type: str, counter: Counter) -> None:
-    COUNTERS[resource_type] = counter
-
-
-def _secondary(session: Session, ids: list[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    snaps = _group(select(Snapshot.account_id, func.sum(func.coalesce(Snapshot.physical_size, Snapshot.size)))
-                   .where(*_counted_snapshots()), Snapshot.account_id, ids)
-    tmpls = _group(select(Template.account_id, func.sum(func.coalesce(Template.size, 0)))
-                   .where(*_counted_templates()), Template.account_id, ids)
-    for stmt in (snaps, tmpls):
-        for acct, amount in session.execute(stmt):
-            out[acct] = out.get(acct, 0) + int(amount or 0)
-    return out
+    """A family's own resource: `counter` gives (account_id, amount) rows; it replaces an earlier one of the type."""
+    COUNTERS[:] = [c for c in COUNTERS if c[0] != (resource_type,)] + [((resource_type,), counter)]
 
 
 def counts_for_accounts(session: Session, account_ids: Iterable[int],
                         types: Iterable[str] | None = None) -> dict[int, dict[str, int]]:
-    """{account id: {type: amount}} for every requested type (0 where the account has none)."""
+    """{account id: {type: amount}} for every requested type (0 where the account has none, or where devcloud
+    does not have the resource yet)."""
     ids = sorted(set(account_ids))
     wanted = list(types) if types is not None else [t.name for t in TYPES]
     out: dict[int, dict[str, int]] = {i: {t: 0 for t in wanted} for i in ids}
     if not ids:
         return out
-    for t in wanted:
-        if t == "secondary_storage":
-            for acct, amount in _secondary(session, ids).items():
-                out[acct][t] = amount
+    want = set(wanted)
+    for counted, counter in COUNTERS:
+        if want.isdisjoint(counted):
             continue
-        counter = COUNTERS.get(t)
-        if counter is None:
-            continue  # a resource devcloud does not have (yet): nothing is held
         rows: Any = session.execute(counter(ids))
-        for acct, amount in rows:
-            out[acct][t] = int(amount or 0)
+        for acct, *amounts in rows:
+            held = out[acct]
+            for t, amount in zip(counted, amounts, strict=True):
+                if t in held:
+                    held[t] += int(amount or 0)
     return out
 
 

@@ -62,3 +62,4 @@ def test_count_is_the_total_and_read_only_when_the_page_cannot_tell(
 def test_nothing_matching_is_one_query(db: Database) -> None:
     assert _page(db, select(Configuration).where(Configuration.name == "none"), None, None) == ([], 0, 1)
     assert _page(db, select(Configuration).where(Configuration.name == "none"), 2, 3) == ([], 0, 2)
+
