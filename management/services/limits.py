@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from management.db.base import lock_rows
+from management.db.prepared import prepared
 from management.errors import ParamError, ResourceLimitExceeded
 from management.models.compute import VirtualMachine
 from management.models.governance import ResourceLimit
@@ -123,49 +124,50 @@ def _counted_templates() -> Any:
     return Template.removed.is_(None), Template.template_type.not_in(("SYSTEM", "BUILTIN", "ROUTING"))
 
 
-def _group(stmt: Any, col: Any, ids: list[int]) -> Select[Any]:
-    return stmt.where(col.in_(ids)).group_by(col)  # type: ignore[no-any-return]
+def _group(stmt: Any, col: Any) -> Select[Any]:
+    """Per owner, for the owners the statement is executed with (`ids`, an expanding parameter)."""
+    return stmt.where(col.in_(bindparam("ids", expanding=True))).group_by(col)  # type: ignore[no-any-return]
 
 
-Counter = Callable[[list[int]], Select[Any]]
+Counter = Callable[[], Select[Any]]
 
-# (types, counter): the counter is a function of owner account ids giving (account_id, amount, ...) rows, one
-# amount per type in order. Types read from the same rows share one statement (listAccounts and listProjects count
-# every type of a page of owners, so each statement here is one per list call); an amount of a type that appears
-# under several counters adds up (secondary storage: snapshots and templates). Families with resources of their
-# own (VPCs, buckets, backups) add theirs with `register_counter`.
+# (types, counter): the counter builds the statement (once: it is kept prepared) that gives (account_id, amount,
+# ...) rows for the owner ids it is executed with, one amount per type in order. Types read from the same rows
+# share one statement: listAccounts and listProjects count every type for a page of owners, so each statement here
+# is one per list call. An amount of a type under several counters adds up (secondary storage: snapshots and
+# templates). Families with resources of their own (VPCs, buckets, backups) add theirs with `register_counter`.
 COUNTERS: list[tuple[tuple[str, ...], Counter]] = [
-    (("user_vm", "cpu", "memory"), lambda ids: _group(
+    (("user_vm", "cpu", "memory"), lambda: _group(
         select(VirtualMachine.account_id, func.count(), func.sum(VirtualMachine.cpu),
-               func.sum(VirtualMachine.ram_size)).where(*_live_vms()), VirtualMachine.account_id, ids)),
-    (("volume", "primary_storage"), lambda ids: _group(
+               func.sum(VirtualMachine.ram_size)).where(*_live_vms()), VirtualMachine.account_id)),
+    (("volume", "primary_storage"), lambda: _group(
         select(Volume.account_id, func.count(), func.sum(Volume.size)).where(*_counted_volumes()),
-        Volume.account_id, ids)),
-    (("snapshot", "secondary_storage"), lambda ids: _group(
+        Volume.account_id)),
+    (("snapshot", "secondary_storage"), lambda: _group(
         select(Snapshot.account_id, func.count(), func.sum(func.coalesce(Snapshot.physical_size, Snapshot.size)))
-        .where(*_counted_snapshots()), Snapshot.account_id, ids)),
-    (("template", "secondary_storage"), lambda ids: _group(
+        .where(*_counted_snapshots()), Snapshot.account_id)),
+    (("template", "secondary_storage"), lambda: _group(
         select(Template.account_id, func.count(), func.sum(func.coalesce(Template.size, 0)))
-        .where(*_counted_templates()), Template.account_id, ids)),
-    (("public_ip",), lambda ids: _group(
+        .where(*_counted_templates()), Template.account_id)),
+    (("public_ip",), lambda: _group(
         select(PublicIpAddress.account_id, func.count()).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
         .where(PublicIpAddress.removed.is_(None), PublicIpAddress.state != "Free",
                PublicIpAddress.is_system.is_(False), VlanIpRange.vlan_type == "VirtualNetwork"),
-        PublicIpAddress.account_id, ids)),
-    (("network",), lambda ids: _group(select(Network.account_id, func.count()).where(
+        PublicIpAddress.account_id)),
+    (("network",), lambda: _group(select(Network.account_id, func.count()).where(
         Network.removed.is_(None), Network.acl_type == "Account", Network.traffic_type == "Guest"),
-        Network.account_id, ids)),
-    (("vpc",), lambda ids: _group(select(Vpc.account_id, func.count()).where(Vpc.removed.is_(None)), Vpc.account_id,
-                                  ids)),
-    (("project",), lambda ids: _group(select(ProjectAccount.account_id, func.count())
-                                      .join(Project, Project.id == ProjectAccount.project_id)
-                                      .where(Project.removed.is_(None), ProjectAccount.role == "Admin",
-                                             ProjectAccount.user_id.is_(None)), ProjectAccount.account_id, ids)),
+        Network.account_id)),
+    (("vpc",), lambda: _group(select(Vpc.account_id, func.count()).where(Vpc.removed.is_(None)), Vpc.account_id)),
+    (("project",), lambda: _group(select(ProjectAccount.account_id, func.count())
+                                  .join(Project, Project.id == ProjectAccount.project_id)
+                                  .where(Project.removed.is_(None), ProjectAccount.role == "Admin",
+                                         ProjectAccount.user_id.is_(None)), ProjectAccount.account_id)),
 ]
 
 
 def register_counter(resource_type: str, counter: Counter) -> None:
-    """A family's own resource: `counter` gives (account_id, amount) rows; it replaces an earlier one of the type."""
+    """A family's own resource: `counter` builds a statement of (account_id, amount) rows grouped with `_group`; it
+    replaces an earlier one of the type."""
     COUNTERS[:] = [c for c in COUNTERS if c[0] != (resource_type,)] + [((resource_type,), counter)]
 
 
@@ -182,7 +184,7 @@ def counts_for_accounts(session: Session, account_ids: Iterable[int],
     for counted, counter in COUNTERS:
         if want.isdisjoint(counted):
             continue
-        rows: Any = session.execute(counter(ids))
+        rows: Any = session.execute(prepared(("owner-counts", counted), counter), {"ids": ids})
         for acct, *amounts in rows:
             held = out[acct]
             for t, amount in zip(counted, amounts, strict=True):
@@ -407,11 +409,12 @@ def account_display(session: Session, accounts: Iterable[Account]) -> dict[int, 
     counts = counts_for_accounts(session, ids)
     states: dict[int, dict[str, int]] = {i: {} for i in ids}
     if ids:
-        for acct, state, n in session.execute(
+        for acct, state, n in session.execute(prepared("owner-vm-states", lambda: (
                 select(VirtualMachine.account_id, VirtualMachine.state, func.count())
-                .where(VirtualMachine.account_id.in_(ids), VirtualMachine.vm_type == "User",
-                       VirtualMachine.removed.is_(None), VirtualMachine.state.in_(("Running", "Stopped")))
-                .group_by(VirtualMachine.account_id, VirtualMachine.state)):
+                .where(VirtualMachine.account_id.in_(bindparam("ids", expanding=True)),
+                       VirtualMachine.vm_type == "User", VirtualMachine.removed.is_(None),
+                       VirtualMachine.state.in_(("Running", "Stopped")))
+                .group_by(VirtualMachine.account_id, VirtualMachine.state))), {"ids": ids}):
             states[acct][state] = int(n)
     return {a.id: {**display_fields(session, account=a, counts=counts[a.id]),
                    "vmrunning": states[a.id].get("Running", 0), "vmstopped": states[a.id].get("Stopped", 0)}
