@@ -74,6 +74,15 @@ def tags_filter(stmt: Select[Any], tags: list[dict[str, str]] | None, resource_t
     return stmt
 
 
+def total(session: Session, on_page: int, offset: int, limit: int | None, matching: Select[Any]) -> int:
+    """The count of a list response: the rows `matching` selects, of which a page at `offset` (at most `limit`)
+    read `on_page`. The last page (most lists have only one) tells it without a query: what precedes it and what
+    is on it is all there is (the same transaction reads both, and count(*) counts the same rows)."""
+    if (on_page or offset == 0) and (limit is None or on_page < limit):
+        return offset + on_page
+    return session.scalar(select(func.count()).select_from(matching.order_by(None).subquery())) or 0
+
+
 def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: int | None,
              order_by: Any) -> tuple[list[Any], int]:
     """Rows for the page and the total count of matching rows (the total, not the page's length). A statement of
@@ -86,12 +95,7 @@ def paginate(session: Session, stmt: Select[Any], page: int | None, pagesize: in
     several = len(stmt.column_descriptions) > 1
     raw: list[Any] = list(session.execute(q)) if several else list(session.scalars(q))
     rows = raw if several else list(dict.fromkeys(raw))  # an entity a join repeats is listed once
-    if (raw or offset == 0) and (limit is None or len(raw) < limit):
-        # The last page (most lists have only one): what precedes it and what is on it is all there is, so the
-        # total is known without counting (the same transaction reads both, and count(*) counts the same rows).
-        return rows, offset + len(raw)
-    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return rows, count
+    return rows, total(session, len(raw), offset, limit, stmt)
 
 
 def same_name(col: Any, value: str) -> Any:

@@ -8,7 +8,7 @@ import json
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from management.api.cloudstack.envelope import ListResult, Success
 from management.api.cloudstack.registry import MapParam, ParamInfo, Params, Ref, TaggedListParams, Uuid, api_command
@@ -21,7 +21,7 @@ from management.models.offerings import OsType
 from management.models.storage import Snapshot, Template, TemplateStoreRef, Volume
 from management.services import access, limits, tags
 from management.services.context import CallContext
-from management.services.listing import check_paging, keyword_filter, same_name, tags_filter
+from management.services.listing import check_paging, keyword_filter, same_name, tags_filter, total
 from management.services.storage import templates as svc
 from management.services.storage import transfers
 
@@ -134,13 +134,13 @@ def list_impl(ctx: CallContext, p: Any, *, isos: bool, flt: str) -> ListResult:
     stmt = stmt.group_by(Template.id) if p.showunique else stmt.group_by(Template.id, TemplateStoreRef.zone_id)
     offset, limit = check_paging(s, p.page, p.pagesize)
     sub = stmt.subquery()
-    count = s.scalar(select(func.count()).select_from(sub)) or 0
-    if count == 0:
-        return ListResult([], 0)
     q = select(sub.c.rid).order_by(sub.c.rid).offset(offset)
     if limit is not None:
         q = q.limit(limit)
     ids = list(s.scalars(q))
+    count = total(s, len(ids), offset, limit, stmt)
+    if not ids:
+        return ListResult([], count)
     refs = {r.id: r for r in s.scalars(select(TemplateStoreRef).where(TemplateStoreRef.id.in_(ids)))}
     tmpls = {t.id: t for t in s.scalars(select(Template).where(Template.id.in_({r.template_id
                                                                                for r in refs.values()})))}
