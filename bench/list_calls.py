@@ -1,0 +1,127 @@
+"""CPU and SQL statements per signed list call, in process, for the list commands clients send most.
+
+Builds the server in-process (fresh SQLite state directory), deploys the scale bench's zone shape (simulator hosts,
+offerings, the builtin template, a few VMs), then sends each command straight to the dispatcher (signing checked,
+the command run, the body rendered; no HTTP) and takes the thread's CPU time per call: best and median of 7 rounds
+of 300 calls. Statements are counted with an SQLAlchemy `before_cursor_execute` listener. The ratio that matters
+is against a revision before a change, run the same way from a worktree on the same machine:
+
+    .venv/bin/python bench/list_calls.py [--out bench/results/list_calls.json]
+    git worktree add /tmp/base <rev> && cd /tmp/base && PYTHONPATH=$PWD /work/main/.venv/bin/python \\
+        bench/list_calls.py --out /tmp/base.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sqlalchemy import event  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+
+from appliance.client import CloudClient  # noqa: E402
+from appliance.deploy import Deployer  # noqa: E402
+from bench.scale_simulator import machine, ready_template, zone_spec  # noqa: E402
+from management.api.app import api_app  # noqa: E402
+from management.api.cloudstack.signing import sign  # noqa: E402
+from management.server import build  # noqa: E402
+from management.settings import Settings  # noqa: E402
+from tests.conftest import admin_keys  # noqa: E402
+
+CALLS: list[dict[str, str]] = [
+    {"command": "listZones"},
+    {"command": "listServiceOfferings"},
+    {"command": "listTemplates", "templatefilter": "executable"},
+    {"command": "listAccounts"},
+    {"command": "listDomains"},
+    {"command": "listHosts"},
+    {"command": "listNetworks"},
+    {"command": "listVirtualMachines"},
+]
+ROUNDS, PER_ROUND = 7, 300
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hosts", type=int, default=20)
+    ap.add_argument("--vms", type=int, default=10)
+    ap.add_argument("--out", default=None, help="write the results here as JSON")
+    ap.add_argument("--sql", default=None, metavar="COMMAND", help="print the statements of one call of COMMAND")
+    args = ap.parse_args()
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state"
+        srv = build(Settings(state_dir=state, api_port=0, integration_port=0, s3_port=0, job_poll_interval=0.01),
+                    start_workers=True)
+        keys = admin_keys(state)
+        c = CloudClient("http://127.0.0.1:8080/client/api", keys["apikey"], keys["secretkey"], poll_interval=0.02)
+        c.http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
+        Deployer(c).deploy(zone_spec(args.hosts, "l"))
+        zone = c.one("listZones", "zone", name="Sandbox-simulator-scale-l")
+        assert zone is not None
+        so = c.one("listServiceOfferings", "serviceoffering", name="Small Instance")
+        tmpl = ready_template(c, zone["id"])
+        for i in range(args.vms):
+            c.run("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"], templateid=tmpl["id"],
+                  name=f"vm-{i}")  # waits for the job
+        srv.queue.stop()
+        statements = [0]
+        shown: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements[0] += 1
+            shown.append(" ".join(statement.split())[:200])
+
+        event.listen(srv.runtime.db.engine, "before_cursor_execute", count)
+        results: dict[str, Any] = {}
+        for call in CALLS:
+            q = {**call, "response": "json", "apiKey": keys["apikey"]}
+            q["signature"] = sign(q, keys["secretkey"])
+            items = list(q.items())
+            for _ in range(50):  # warm: prepared statements, caches
+                reply = srv.dispatcher.handle(items, integration=False)
+            assert reply.status == 200, reply.body[:300]
+            body = json.loads(reply.body)
+            listed = next(iter(body.values())).get("count", 0)
+            statements[0] = 0
+            shown.clear()
+            srv.dispatcher.handle(items, integration=False)
+            per_call = statements[0]
+            if args.sql == call["command"]:
+                print("\n".join(shown))
+            rounds = []
+            for _ in range(ROUNDS):
+                c0 = time.thread_time()
+                for _ in range(PER_ROUND):
+                    srv.dispatcher.handle(items, integration=False)
+                rounds.append((time.thread_time() - c0) / PER_ROUND * 1e3)
+            results[call["command"]] = {"items": listed, "statements": per_call,
+                                        "cpu_ms_best": round(min(rounds), 3),
+                                        "cpu_ms_median": round(statistics.median(rounds), 3)}
+            print(f"{call['command']:<22} {listed:>4} items  {per_call:>3} statements  "
+                  f"best {min(rounds):6.3f} ms  median {statistics.median(rounds):6.3f} ms CPU", flush=True)
+        c.http.close()
+        srv.runtime.db.dispose()
+    out = {"machine": machine(), "revision": rev, "hosts": args.hosts, "vms": args.vms,
+           "rounds": ROUNDS, "calls_per_round": PER_ROUND, "calls": results,
+           "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
