@@ -133,9 +133,9 @@ Counter = Callable[[], Select[Any]]
 
 # (types, counter): the counter builds the statement (once: it is kept prepared) that gives (account_id, amount,
 # ...) rows for the owner ids it is executed with, one amount per type in order. Types read from the same rows
-# share one statement: listAccounts and listProjects count every type for a page of owners, so each statement here
-# is one per list call. An amount of a type under several counters adds up (secondary storage: snapshots and
-# templates). Families with resources of their own (VPCs, buckets, backups) add theirs with `register_counter`.
+# share one statement: listAccounts, listDomains and listProjects count every type for their owners, so each
+# statement here runs once per list call. An amount of a type under several counters adds up (secondary storage:
+# snapshots and templates). Families with resources of their own add theirs with `register_counter`.
 COUNTERS: list[tuple[tuple[str, ...], Counter]] = [
     (("user_vm", "cpu", "memory"), lambda: _group(
         select(VirtualMachine.account_id, func.count(), func.sum(VirtualMachine.cpu),
