@@ -75,6 +75,24 @@ class Counter:
         return n
 
 
+def in_process_zone(state: Path, hosts: int, tag: str, *, db: str | None = None, security_groups: bool = False,
+                    ) -> tuple[Any, dict[str, str], CloudClient, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A server built in this process (job workers running) with the scale bench's zone of `hosts` simulator hosts:
+    (server, admin keys, a client calling it through a test client, zone, "Small Instance" offering, the ready
+    builtin template)."""
+    srv = build(Settings(state_dir=state, db_url=db, api_port=0, integration_port=0, s3_port=0,
+                         job_poll_interval=0.01), start_workers=True)
+    keys = admin_keys(state)
+    c = CloudClient("http://127.0.0.1:8080/client/api", keys["apikey"], keys["secretkey"], poll_interval=0.02)
+    c.http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
+    Deployer(c).deploy(zone_spec(hosts, tag, security_groups))
+    zone = c.one("listZones", "zone", name=f"Sandbox-simulator-scale-{tag}")
+    assert zone is not None
+    so = c.one("listServiceOfferings", "serviceoffering", name="Small Instance")
+    assert so is not None
+    return srv, keys, c, zone, so, ready_template(c, zone["id"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=100)
@@ -97,18 +115,8 @@ def main() -> None:
     ap.add_argument("--trace", default=None, help="with --show-sql: where statements containing this text come from")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        state = Path(tmp) / "state"
-        srv = build(Settings(state_dir=state, db_url=args.db, api_port=0, integration_port=0, s3_port=0,
-                             job_poll_interval=0.01), start_workers=True)
-        keys = admin_keys(state)
-        http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
-        c = CloudClient("http://127.0.0.1:8080/client/api", keys["apikey"], keys["secretkey"], poll_interval=0.02)
-        c.http = http
-        Deployer(c).deploy(zone_spec(args.hosts, "q", args.security_groups))
-        zone = c.one("listZones", "zone", name="Sandbox-simulator-scale-q")
-        assert zone is not None
-        so = c.one("listServiceOfferings", "serviceoffering", name="Small Instance")
-        tmpl = ready_template(c, zone["id"])
+        srv, keys, c, zone, so, tmpl = in_process_zone(Path(tmp) / "state", args.hosts, "q", db=args.db,
+                                                       security_groups=args.security_groups)
         srv.queue.stop()
         if args.gc_freeze:
             import gc
@@ -246,7 +254,7 @@ def main() -> None:
             pstats.Stats(prof, stream=out).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(
                 int(os.environ.get("PN", "70")))
             print(out.getvalue())
-        http.close()
+        c.http.close()
         srv.runtime.db.dispose()
 
 

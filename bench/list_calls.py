@@ -1,14 +1,15 @@
 """CPU and SQL statements per signed list call, in process, for the list commands clients send most.
 
-Builds the server in-process (fresh SQLite state directory), deploys the scale bench's zone shape (simulator hosts,
-offerings, the builtin template, a few VMs), then sends each command straight to the dispatcher (signing checked,
-the command run, the body rendered; no HTTP) and takes the thread's CPU time per call: best and median of 7 rounds
-of 300 calls. Statements are counted with an SQLAlchemy `before_cursor_execute` listener. The ratio that matters
-is against a revision before a change, run the same way from a worktree on the same machine:
+Builds the server in-process with the scale bench's zone shape (`deploy_queries.in_process_zone`: fresh SQLite state
+directory, simulator hosts, offerings, the builtin template), deploys a few VMs, then sends each command straight to
+the dispatcher (signing checked, the command run, the body rendered; no HTTP) and takes the thread's CPU time per
+call: best and median of 7 rounds of 300 calls. Statements are counted with an SQLAlchemy `before_cursor_execute`
+listener. The ratio that matters is against a revision before a change, run the same way from a worktree on the same
+machine:
 
     .venv/bin/python bench/list_calls.py [--out bench/results/list_calls.json]
-    git worktree add /tmp/base <rev> && cd /tmp/base && PYTHONPATH=$PWD /work/main/.venv/bin/python \\
-        bench/list_calls.py --out /tmp/base.json
+    git worktree add /tmp/base <rev> && cp bench/list_calls.py bench/deploy_queries.py /tmp/base/bench/
+    cd /tmp/base && PYTHONPATH=$PWD /work/main/.venv/bin/python bench/list_calls.py --out /tmp/base.json
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from sqlalchemy import event  # noqa: E402
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient  # noqa: E402
-
-from appliance.client import CloudClient  # noqa: E402
-from appliance.deploy import Deployer  # noqa: E402
-from bench.scale_simulator import machine, ready_template, zone_spec  # noqa: E402
-from management.api.app import api_app  # noqa: E402
+from bench.deploy_queries import in_process_zone  # noqa: E402
+from bench.scale_simulator import machine  # noqa: E402
 from management.api.cloudstack.signing import sign  # noqa: E402
-from management.server import build  # noqa: E402
-from management.settings import Settings  # noqa: E402
-from tests.conftest import admin_keys  # noqa: E402
 
 CALLS: list[dict[str, str]] = [
     {"command": "listZones"},
@@ -64,17 +55,7 @@ def main() -> None:
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        state = Path(tmp) / "state"
-        srv = build(Settings(state_dir=state, api_port=0, integration_port=0, s3_port=0, job_poll_interval=0.01),
-                    start_workers=True)
-        keys = admin_keys(state)
-        c = CloudClient("http://127.0.0.1:8080/client/api", keys["apikey"], keys["secretkey"], poll_interval=0.02)
-        c.http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
-        Deployer(c).deploy(zone_spec(args.hosts, "l"))
-        zone = c.one("listZones", "zone", name="Sandbox-simulator-scale-l")
-        assert zone is not None
-        so = c.one("listServiceOfferings", "serviceoffering", name="Small Instance")
-        tmpl = ready_template(c, zone["id"])
+        srv, keys, c, zone, so, tmpl = in_process_zone(Path(tmp) / "state", args.hosts, "l")
         for i in range(args.vms):
             c.run("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"], templateid=tmpl["id"],
                   name=f"vm-{i}")  # waits for the job
