@@ -98,6 +98,26 @@ def _router_provider(sb: Sandbox) -> Any:
     return NamespaceRouterProvider(router_dir(sb))
 
 
+def _expunge_vm(c: Any, vm_id: str, *, wait: float = 120.0, poll: float = 0.5) -> None:
+    """Destroys and expunges one VM. A 431 means someone else got there first (the expunger, or a destroy
+    already under way, which leaves the VM listed as Expunging until its job ends): then wait for it to go."""
+    try:
+        c.run("destroyVirtualMachine", id=vm_id, expunge=True)
+        return
+    except ApiError as exc:
+        if exc.status != 431:
+            raise
+        refusal = exc
+    deadline = time.monotonic() + wait
+    while True:
+        left = [v for v in c.items("listVirtualMachines", "virtualmachine") if v["id"] == vm_id]
+        if not left:
+            return
+        if left[0].get("state") != "Expunging" or time.monotonic() > deadline:
+            raise refusal
+        time.sleep(poll)
+
+
 def stop_guests(sb: Sandbox, inv: Inventory, *, purge: bool = False) -> list[str]:
     """--all: stop the sandbox's VMs and routers through the API (the records follow); --purge destroys them."""
     done: list[str] = []
@@ -105,13 +125,7 @@ def stop_guests(sb: Sandbox, inv: Inventory, *, purge: bool = False) -> list[str
     try:
         for vm in c.items("listVirtualMachines", "virtualmachine"):
             if purge:
-                try:
-                    c.run("destroyVirtualMachine", id=vm["id"], expunge=True)
-                except ApiError as exc:
-                    # expunged meanwhile (by the expunger or a destroy already under way): nothing left to do
-                    if exc.status != 431 or any(v["id"] == vm["id"]
-                                                for v in c.items("listVirtualMachines", "virtualmachine")):
-                        raise
+                _expunge_vm(c, vm["id"])
             elif vm.get("state") == "Running":
                 c.run("stopVirtualMachine", id=vm["id"], forced=True)
             done.append(vm["name"])
