@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from management.db.base import lock_rows
@@ -137,9 +137,12 @@ Counter = Callable[[], Select[Any]]
 # statement here runs once per list call. An amount of a type under several counters adds up (secondary storage:
 # snapshots and templates). Families with resources of their own add theirs with `register_counter`.
 COUNTERS: list[tuple[tuple[str, ...], Counter]] = [
-    (("user_vm", "cpu", "memory"), lambda: _group(
+    # vm_running and vm_stopped are no limited type: listAccounts shows them (vmrunning, vmstopped) beside the rest
+    (("user_vm", "cpu", "memory", "vm_running", "vm_stopped"), lambda: _group(
         select(VirtualMachine.account_id, func.count(), func.sum(VirtualMachine.cpu),
-               func.sum(VirtualMachine.ram_size)).where(*_live_vms()), VirtualMachine.account_id)),
+               func.sum(VirtualMachine.ram_size), func.sum(case((VirtualMachine.state == "Running", 1), else_=0)),
+               func.sum(case((VirtualMachine.state == "Stopped", 1), else_=0))).where(*_live_vms()),
+        VirtualMachine.account_id)),
     (("volume", "primary_storage"), lambda: _group(
         select(Volume.account_id, func.count(), func.sum(Volume.size)).where(*_counted_volumes()),
         Volume.account_id)),
@@ -210,10 +213,19 @@ def domain_counts(session: Session, domain: Domain, types: Iterable[str] | None 
 
 # ------------------------------------------------------------------------------------------------ limits
 
-def _explicit(session: Session, owner_type: str, owner_id: int, rtype: str) -> int | None:
-    return session.scalar(select(ResourceLimit.max).where(
-        ResourceLimit.owner_type == owner_type, ResourceLimit.owner_id == owner_id,
-        ResourceLimit.resource_type == rtype, ResourceLimit.tag == ""))
+def _explicit(session: Session, owner_type: str, owner_ids: Iterable[int],
+              names: Iterable[str]) -> dict[tuple[int, str], int]:
+    """{(owner id, type): max} of the owners' explicit limits (updateResourceLimit) on the types, in one read."""
+    ids, wanted = sorted(set(owner_ids)), sorted(set(names))
+    if not ids or not wanted:
+        return {}
+    rows = session.execute(prepared("explicit-limits", lambda: select(
+        ResourceLimit.owner_id, ResourceLimit.resource_type, ResourceLimit.max).where(
+        ResourceLimit.owner_type == bindparam("owner_type"),
+        ResourceLimit.owner_id.in_(bindparam("ids", expanding=True)),
+        ResourceLimit.resource_type.in_(bindparam("names", expanding=True)), ResourceLimit.tag == "")),
+        {"owner_type": owner_type, "ids": ids, "names": wanted})
+    return {(owner, rtype): value for owner, rtype, value in rows}
 
 
 def _default(session: Session, scope: str, rtype: ResourceType) -> int:
@@ -230,26 +242,54 @@ def _default(session: Session, scope: str, rtype: ResourceType) -> int:
     return value * GiB if rtype.storage else value
 
 
+def account_limits(session: Session, accounts: Iterable[Account],
+                   names: Iterable[str] | None = None) -> dict[int, dict[str, int]]:
+    """{account id: {type: limit}} in counting units (bytes for storage types); UNLIMITED for root admins. One
+    read for the explicit limits of every account and type asked."""
+    accounts = list(accounts)
+    wanted = list(names) if names is not None else [t.name for t in TYPES]
+    limited = [a.id for a in accounts if a.account_type != AccountType.ADMIN]
+    explicit = _explicit(session, "Account", limited, wanted)
+    out: dict[int, dict[str, int]] = {}
+    for a in accounts:
+        scope = "project" if a.account_type == AccountType.PROJECT else "account"
+        per = out[a.id] = {}
+        for n in wanted:
+            if a.account_type == AccountType.ADMIN:
+                per[n] = UNLIMITED
+            elif (a.id, n) in explicit:
+                per[n] = explicit[(a.id, n)]
+            else:
+                per[n] = _default(session, scope, BY_NAME[n])
+    return out
+
+
 def account_limit(session: Session, account: Account, rtype: ResourceType) -> int:
-    """In counting units (bytes for storage types); UNLIMITED for root admins."""
-    if account.account_type == AccountType.ADMIN:
-        return UNLIMITED
-    explicit = _explicit(session, "Account", account.id, rtype.name)
-    if explicit is not None:
-        return explicit
-    return _default(session, "project" if account.account_type == AccountType.PROJECT else "account", rtype)
+    return account_limits(session, [account], [rtype.name])[account.id][rtype.name]
+
+
+def domain_limits(session: Session, domain: Domain, names: Iterable[str] | None = None) -> dict[str, int]:
+    """{type: limit} of a domain: its own explicit limit, else the nearest ancestor's below ROOT, else the
+    global default; ROOT is unlimited. One read for the explicit limits of the whole chain."""
+    wanted = list(names) if names is not None else [t.name for t in TYPES]
+    chain = [d for d in _chain(session, domain.id) if d.parent_id is not None]  # nearest first, ROOT left out
+    return _chain_limits(session, chain, wanted, _explicit(session, "Domain", [d.id for d in chain], wanted))
+
+
+def _chain_limits(session: Session, chain: list[Domain], names: list[str],
+                  explicit: dict[tuple[int, str], int]) -> dict[str, int]:
+    """The limits of chain[0] (empty chain: ROOT, unlimited) given the explicit limits of the chain's domains."""
+    if not chain:
+        return {n: UNLIMITED for n in names}
+    out: dict[str, int] = {}
+    for n in names:
+        found = next((explicit[(d.id, n)] for d in chain if (d.id, n) in explicit), None)
+        out[n] = found if found is not None else _default(session, "domain", BY_NAME[n])
+    return out
 
 
 def domain_limit(session: Session, domain: Domain, rtype: ResourceType) -> int:
-    if domain.parent_id is None:
-        return UNLIMITED
-    d: Domain | None = domain
-    while d is not None and d.parent_id is not None:
-        explicit = _explicit(session, "Domain", d.id, rtype.name)
-        if explicit is not None:
-            return explicit
-        d = session.get(Domain, d.parent_id)
-    return _default(session, "domain", rtype)
+    return domain_limits(session, domain, [rtype.name])[rtype.name]
 
 
 def shown(rtype: ResourceType, value: int) -> int:
@@ -333,33 +373,39 @@ def check(session: Session, owner: Account, wanted: dict[str, int]) -> None:
     project = None
     if owner.account_type == AccountType.PROJECT:
         project = session.scalar(select(Project).where(Project.project_account_id == owner.id))
+    names = list(wanted)
+    mine = account_limits(session, [owner], names)[owner.id]
+    explicit = _explicit(session, "Domain", ids, names)
+    theirs = {d.id: _chain_limits(session, chain[i:], names, explicit) for i, d in enumerate(chain)}
     with _current(session) as view:
+        # Each owner's counts in one pass over the types it limits (the VM table gives VMs, CPUs and memory).
+        held = counts_for_accounts(view, [owner.id], [n for n in names if mine[n] != UNLIMITED])[owner.id]
+        domain_held: dict[int, dict[str, int]] = {}
+        for d in chain:
+            limited = [n for n in names if theirs[d.id][n] != UNLIMITED]
+            domain_held[d.id] = domain_counts(view, d, limited) if limited else {}
         for name, amount in wanted.items():
             rtype = BY_NAME[name]
-            limit = account_limit(session, owner, rtype)
-            if limit != UNLIMITED:
-                current = counts_for_accounts(view, [owner.id], [name])[owner.id][name]
-                if current + amount > limit:
-                    fmt = human if rtype.storage else str
-                    who = f"Project Name = {project.name}" if project is not None else \
-                        f"Account Name = {owner.name}"
-                    raise ResourceLimitExceeded(
-                        f"Maximum amount of resources of Type = '{name}', tag = 'null' for {who} in Domain Id = "
-                        f"{owner.domain_id} is exceeded: Account Resource Limit = {fmt(limit)}, Current Account "
-                        f"Resource Amount = {fmt(current)}, Current Account Resource Reservation = {fmt(0)}, "
-                        f"Requested Resource Amount = {fmt(amount)}.")
+            fmt = human if rtype.storage else str
+            limit = mine[name]
+            if limit != UNLIMITED and held[name] + amount > limit:
+                current = held[name]
+                who = f"Project Name = {project.name}" if project is not None else f"Account Name = {owner.name}"
+                raise ResourceLimitExceeded(
+                    f"Maximum amount of resources of Type = '{name}', tag = 'null' for {who} in Domain Id = "
+                    f"{owner.domain_id} is exceeded: Account Resource Limit = {fmt(limit)}, Current Account "
+                    f"Resource Amount = {fmt(current)}, Current Account Resource Reservation = {fmt(0)}, "
+                    f"Requested Resource Amount = {fmt(amount)}.")
             for d in chain:
-                dlimit = domain_limit(session, d, rtype)
+                dlimit = theirs[d.id][name]
                 if dlimit == UNLIMITED:
                     continue
-                dcurrent = domain_counts(view, d, [name])[name]
+                dcurrent = domain_held[d.id][name]
                 if dcurrent + amount > dlimit:
-                    fmt = human if rtype.storage else str
                     raise ResourceLimitExceeded(
                         f"Maximum domain resource limits of Type '{name}' for Domain Id = {d.uuid} is exceeded: "
                         f"Domain Resource Limit = {fmt(dlimit)}, Current Domain Resource Amount = {fmt(dcurrent)}, "
                         f"Current Resource Reservation = {fmt(0)}, Requested Resource Amount = {fmt(amount)}.")
-
 
 
 def check_by_id(session: Session, account_id: int, wanted: dict[str, int]) -> None:
@@ -375,18 +421,20 @@ PREFIXES = {"user_vm": "vm", "public_ip": "ip", "volume": "volume", "snapshot": 
 
 
 def display_fields(session: Session, *, account: Account | None = None, domain: Domain | None = None,
-                   counts: dict[str, int] | None = None) -> dict[str, Any]:
+                   counts: dict[str, int] | None = None, limits: dict[str, int] | None = None) -> dict[str, Any]:
     """The <x>limit / <x>total / <x>available fields of an account, project (its account) or domain: limits
     as strings ("Unlimited" when none), totals as numbers (GiB for storage, a float for secondary storage)."""
     if counts is None:
         counts = (counts_for_accounts(session, [account.id])[account.id] if account is not None
                   else domain_counts(session, domain))  # type: ignore[arg-type]
+    if limits is None:
+        limits = (account_limits(session, [account])[account.id] if account is not None
+                  else domain_limits(session, domain))  # type: ignore[arg-type]
     out: dict[str, Any] = {}
     for rtype in TYPES:
         if account is not None and account.account_type == AccountType.PROJECT and rtype.name == "project":
             continue
-        limit = account_limit(session, account, rtype) if account is not None else \
-            domain_limit(session, domain, rtype)  # type: ignore[arg-type]
+        limit = limits[rtype.name]
         used = counts.get(rtype.name, 0)
         p = PREFIXES[rtype.name]
         if rtype.storage:
@@ -401,21 +449,15 @@ def display_fields(session: Session, *, account: Account | None = None, domain: 
     return out
 
 
+VM_STATES = {"vm_running": "vmrunning", "vm_stopped": "vmstopped"}  # counted with the VMs, shown by name
+
+
 def account_display(session: Session, accounts: Iterable[Account]) -> dict[int, dict[str, Any]]:
     """listAccounts' per-account fields for a page, counted in one pass: <x>limit/<x>total/<x>available plus
     vmrunning and vmstopped."""
     accounts = list(accounts)
-    ids = [a.id for a in accounts]
-    counts = counts_for_accounts(session, ids)
-    states: dict[int, dict[str, int]] = {i: {} for i in ids}
-    if ids:
-        for acct, state, n in session.execute(prepared("owner-vm-states", lambda: (
-                select(VirtualMachine.account_id, VirtualMachine.state, func.count())
-                .where(VirtualMachine.account_id.in_(bindparam("ids", expanding=True)),
-                       VirtualMachine.vm_type == "User", VirtualMachine.removed.is_(None),
-                       VirtualMachine.state.in_(("Running", "Stopped")))
-                .group_by(VirtualMachine.account_id, VirtualMachine.state))), {"ids": ids}):
-            states[acct][state] = int(n)
-    return {a.id: {**display_fields(session, account=a, counts=counts[a.id]),
-                   "vmrunning": states[a.id].get("Running", 0), "vmstopped": states[a.id].get("Stopped", 0)}
+    counts = counts_for_accounts(session, [a.id for a in accounts], [*(t.name for t in TYPES), *VM_STATES])
+    limits = account_limits(session, accounts)
+    return {a.id: {**display_fields(session, account=a, counts=counts[a.id], limits=limits[a.id]),
+                   **{field: counts[a.id][name] for name, field in VM_STATES.items()}}
             for a in accounts}

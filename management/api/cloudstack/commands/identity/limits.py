@@ -52,9 +52,11 @@ def _owner_fields(ctx: CallContext, acct: Account | None, dom: Domain) -> dict[s
     return out
 
 
-def limit_resp(ctx: CallContext, acct: Account | None, dom: Domain, rtype: limits.ResourceType) -> ResourceLimitResp:
-    value = limits.account_limit(ctx.session, acct, rtype) if acct is not None else \
-        limits.domain_limit(ctx.session, dom, rtype)
+def limit_resp(ctx: CallContext, acct: Account | None, dom: Domain, rtype: limits.ResourceType,
+               value: int | None = None) -> ResourceLimitResp:
+    if value is None:
+        value = limits.account_limit(ctx.session, acct, rtype) if acct is not None else \
+            limits.domain_limit(ctx.session, dom, rtype)
     return ResourceLimitResp(resourcetype=str(rtype.ordinal), resourcetypename=rtype.name,
                              max=limits.shown(rtype, value), **_owner_fields(ctx, acct, dom))
 
@@ -83,7 +85,10 @@ def list_resource_limits(ctx: CallContext, p: ListResourceLimitsParams) -> ListR
         types = [t for t in types if t.name != "project"]
     if p.tag:
         return ListResult([], 0)  # no tagged limits are kept: host and storage tags do not carry limits here
-    items = [limit_resp(ctx, acct, dom, t) for t in types]
+    names = [t.name for t in types]
+    values = (limits.account_limits(ctx.session, [acct], names)[acct.id] if acct is not None
+              else limits.domain_limits(ctx.session, dom, names))
+    items = [limit_resp(ctx, acct, dom, t, values[t.name]) for t in types]
     return ListResult(items, len(items))
 
 
