@@ -232,7 +232,11 @@ def _default(session: Session, scope: str, rtype: ResourceType) -> int:
     fallback = DEFAULTS[scope].get(rtype.name)
     if fallback is None:
         return UNLIMITED
-    raw = configuration.get(session, setting_name(scope, rtype), str(fallback))
+    name = setting_name(scope, rtype)
+    # A setting outside the catalogue (the newer types: backups, buckets, GPUs) has no row and cannot get one
+    # (updateConfiguration refuses unknown names): its default is the value, without a read per call.
+    known = name in configuration.SETTINGS or name in configuration.catalogue()
+    raw = configuration.get(session, name, str(fallback)) if known else None
     try:
         value = int(float(raw)) if raw is not None else fallback
     except ValueError:

@@ -259,3 +259,51 @@ def test_polling_a_job_reads_its_owners_uuids_once(server: InProcess) -> None:
         event.remove(engine, "before_cursor_execute", watch)
     assert owner_reads == []
     assert {(p["accountid"], p["userid"]) for p in polls} == {(acct["id"], acct["userid"])}
+
+
+def test_account_and_project_pages_cost_the_same_reads_however_long(server: InProcess) -> None:
+    """listAccounts and listProjects show every limit, total and VM state of each item: a page reads them (and the
+    accounts' users) for all its items at once, so a longer page is no more statements than a short one."""
+    from sqlalchemy import event
+
+    from management import logcontext
+
+    api = server.api
+    org = api("createDomain", name="paged")["domain"]
+    seen: dict[str, int] = {}
+
+    def watch(*_: Any) -> None:
+        command = logcontext.fields().get("command")
+        if command in ("listAccounts", "listProjects"):
+            seen[command] = seen.get(command, 0) + 1
+
+    def reads(command: str, **params: Any) -> tuple[int, list[dict[str, Any]]]:
+        api(command, **params)  # settings and prepared statements warm
+        seen.clear()
+        body = api(command, **params)
+        return seen.get(command, 0), body.get("account" if command == "listAccounts" else "project", [])
+
+    engine = server.server.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        first = api.new_account(domainid=org["id"], name="pager0")
+        api("updateResourceLimit", resourcetype=0, domainid=org["id"], account="pager0", max=7)
+        api.wait(api("createProject", name="paged0", displaytext="p", domainid=org["id"], account="pager0")["jobid"])
+        short_accounts, listed = reads("listAccounts", domainid=org["id"])
+        short_projects, _ = reads("listProjects", domainid=org["id"], listall=True)
+        for i in range(1, 5):
+            api.new_account(domainid=org["id"], name=f"pager{i}")
+            api("updateResourceLimit", resourcetype=8, domainid=org["id"], account=f"pager{i}", max=10 + i)
+            api.wait(api("createProject", name=f"paged{i}", displaytext="p", domainid=org["id"],
+                         account=f"pager{i}")["jobid"])
+        long_accounts, accounts = reads("listAccounts", domainid=org["id"])
+        long_projects, projects = reads("listProjects", domainid=org["id"], listall=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert [a["name"] for a in listed] == ["pager0"] and len(accounts) == 5 and len(projects) == 5
+    assert (long_accounts, long_projects) == (short_accounts, short_projects)
+    by_name = {a["name"]: a for a in accounts}
+    assert by_name["pager0"]["vmlimit"] == "7" and by_name["pager0"]["user"][0]["id"] == first["userid"]
+    assert [by_name[f"pager{i}"]["cpulimit"] for i in range(1, 5)] == ["11", "12", "13", "14"]
+    assert all(a["vmrunning"] == 0 and a["vmstopped"] == 0 and a["projectlimit"] == "10" for a in accounts)
+    assert {p["name"]: p["vmlimit"] for p in projects} == {f"paged{i}": "20" for i in range(5)}

@@ -3,7 +3,7 @@ and their permissions (the commands Ansible's cs_project calls, and the UI's pro
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import func, select
@@ -62,29 +62,43 @@ def _visible(session, caller, row: Project, kind: str) -> bool:  # type: ignore[
 
 # ------------------------------------------------------------------------------------------------ responses
 
-def project_resp(ctx: CallContext, p: Project) -> ProjectResp:
+def owners_of(session: Any, project_ids: list[int]) -> dict[int, list[dict[str, str]]]:
+    """The owner entries (account, and the user when a user of it is the owner) of each project, oldest first."""
+    out: dict[int, list[dict[str, str]]] = {i: [] for i in project_ids}
+    if not out:
+        return out
+    rows = session.execute(
+        select(ProjectAccount.project_id, Account.name, Account.uuid, User.username, User.uuid)
+        .join(Account, Account.id == ProjectAccount.account_id)
+        .outerjoin(User, User.id == ProjectAccount.user_id)
+        .where(ProjectAccount.project_id.in_(out), ProjectAccount.role == svc.ADMIN).order_by(ProjectAccount.id))
+    for project_id, name, uuid, username, user_uuid in rows:
+        entry = {"account": name, "accountid": uuid}
+        if username is not None:
+            entry.update({"user": username, "userid": user_uuid})
+        out[project_id].append(entry)
+    return out
+
+
+def project_resp(ctx: CallContext, p: Project, usage: dict[str, Any] | None = None,
+                 tag_rows: list[Any] | None = None, owners: list[dict[str, str]] | None = None) -> ProjectResp:
+    """`usage` (limits, totals, vmrunning/vmstopped of the project's account), `tag_rows` and `owners` come from a
+    list's one read for its page; a single project reads its own."""
     s = ctx.session
     dom = s.get_one(Domain, p.domain_id)
     acct = s.get_one(Account, p.project_account_id)
-    owners = []
-    for pa in svc.owners(s, p):
-        a = s.get_one(Account, pa.account_id)
-        entry = {"account": a.name, "accountid": a.uuid}
-        if pa.user_id is not None:
-            u = s.get_one(User, pa.user_id)
-            entry.update({"user": u.username, "userid": u.uuid})
-        owners.append(entry)
-    states = dict(s.execute(select(VirtualMachine.state, func.count()).where(
-        VirtualMachine.account_id == acct.id, VirtualMachine.removed.is_(None),
-        VirtualMachine.vm_type == "User").group_by(VirtualMachine.state)).all())  # type: ignore[arg-type]
-    tag_rows = tags.tags_of(s, "Project", [p.uuid]).get(p.uuid, [])
+    if owners is None:
+        owners = owners_of(s, [p.id])[p.id]
+    if usage is None:
+        usage = limits.account_display(s, [acct])[acct.id]
+    if tag_rows is None:
+        tag_rows = tags.tags_of(s, "Project", [p.uuid]).get(p.uuid, [])
     return ProjectResp(
         id=p.uuid, name=p.name, displaytext=p.display_text, domainid=dom.uuid, domain=dom.name,
-        domainpath=dom.display_path, owner=owners, projectaccountname=acct.name, state=p.state,
-        vmrunning=states.get("Running", 0), vmstopped=states.get("Stopped", 0), created=p.created,
+        domainpath=dom.display_path, owner=owners, projectaccountname=acct.name, state=p.state, created=p.created,
         tags=[TagResp(key=t.key, value=t.value, resourcetype=t.resource_type, resourceid=t.resource_uuid,
                       domainid=dom.uuid, domain=dom.name) for t in tag_rows],
-        **limits.display_fields(s, account=acct),
+        **usage,
     )
 
 
@@ -222,7 +236,13 @@ def list_projects(ctx: CallContext, p: ListProjectsParams) -> ListResult:
     stmt = keyword_filter(stmt, p.keyword, Project.name, Project.display_text)
     stmt = tags_filter(stmt, p.tags, "Project", Project.uuid)
     rows, count = paginate(s, stmt, p.page, p.pagesize, Project.id)
-    return ListResult([project_resp(ctx, x) for x in rows], count)
+    loaded = {a.id: a for a in s.scalars(select(Account).where(Account.id.in_([x.project_account_id for x in rows])))}
+    accounts = {x.id: loaded[x.project_account_id] for x in rows}  # held: project_resp finds them in the session
+    usage = limits.account_display(s, accounts.values())
+    by_project = tags.tags_of(s, "Project", [x.uuid for x in rows])
+    owners = owners_of(s, [x.id for x in rows])
+    return ListResult([project_resp(ctx, x, usage[accounts[x.id].id], by_project.get(x.uuid, []), owners[x.id])
+                       for x in rows], count)
 
 
 class ProjectIdParams(Params):
