@@ -93,6 +93,22 @@ def in_process_zone(state: Path, hosts: int, tag: str, *, db: str | None = None,
     return srv, keys, c, zone, so, ready_template(c, zone["id"])
 
 
+def user_client(srv: Any, admin: CloudClient) -> tuple[dict[str, str], CloudClient]:
+    """Keys and a client of a new user account in a new sub-domain, whose VM, CPU, memory, volume and primary
+    storage limits (its own and its domain's) are set far above any run, so every deploy checks and counts them."""
+    dom = admin.call("createDomain", name="bench-users")["domain"]["id"]
+    acct = admin.call("createAccount", accounttype=0, domainid=dom, username="bench", account="bench",
+                      email="bench@example.com", firstname="b", lastname="u", password="bench-password")["account"]
+    for rtype in (0, 2, 8, 9, 10):  # user_vm, volume, cpu, memory, primary_storage
+        admin.call("updateResourceLimit", resourcetype=rtype, domainid=dom, max=10**7)
+        admin.call("updateResourceLimit", resourcetype=rtype, domainid=dom, account="bench", max=10**7)
+    k = admin.call("registerUserKeys", id=acct["user"][0]["id"])["userkeys"]
+    keys = {"apikey": k["apikey"], "secretkey": k["secretkey"]}
+    c = CloudClient(admin.endpoint, keys["apikey"], keys["secretkey"], poll_interval=0.02)
+    c.http = TestClient(api_app(srv.dispatcher), base_url="http://127.0.0.1:8080")
+    return keys, c
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=100)
@@ -109,6 +125,8 @@ def main() -> None:
     ap.add_argument("--profile-list", action="store_true", help="cProfile the listVirtualMachines calls")
     ap.add_argument("--security-groups", action="store_true")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the zone is set up")
+    ap.add_argument("--as-user", action="store_true",
+                    help="deploy as a user account of a sub-domain (limits far above the run: checked, not hit)")
     ap.add_argument("--show-sql", action="store_true", help="print the statements of the last deploy and list")
     ap.add_argument("--sequence", action="store_true",
                     help="print the last deploy's statements in order, each with the code that issued it")
@@ -117,6 +135,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         srv, keys, c, zone, so, tmpl = in_process_zone(Path(tmp) / "state", args.hosts, "q", db=args.db,
                                                        security_groups=args.security_groups)
+        if args.as_user:
+            keys, c = user_client(srv, c)
         srv.queue.stop()
         if args.gc_freeze:
             import gc

@@ -32,15 +32,21 @@ from bench.deploy_queries import in_process_zone  # noqa: E402
 from bench.scale_simulator import machine  # noqa: E402
 from management.api.cloudstack.signing import sign  # noqa: E402
 
-CALLS: list[dict[str, str]] = [
-    {"command": "listZones"},
-    {"command": "listServiceOfferings"},
-    {"command": "listTemplates", "templatefilter": "executable"},
-    {"command": "listAccounts"},
-    {"command": "listDomains"},
-    {"command": "listHosts"},
-    {"command": "listNetworks"},
-    {"command": "listVirtualMachines"},
+# (label, parameters); {domain} is the sub-domain the set-up makes, holding --accounts user accounts u0, u1, ...;
+# the admin owns --projects projects
+CALLS: list[tuple[str, dict[str, str]]] = [
+    ("listZones", {"command": "listZones"}),
+    ("listServiceOfferings", {"command": "listServiceOfferings"}),
+    ("listTemplates", {"command": "listTemplates", "templatefilter": "executable"}),
+    ("listAccounts", {"command": "listAccounts"}),
+    ("listDomains", {"command": "listDomains"}),
+    ("listHosts", {"command": "listHosts"}),
+    ("listNetworks", {"command": "listNetworks"}),
+    ("listVirtualMachines", {"command": "listVirtualMachines"}),
+    # limits are read per account: these show what a page of ordinary accounts costs
+    ("listAccounts (users)", {"command": "listAccounts", "domainid": "{domain}"}),
+    ("listResourceLimits (user)", {"command": "listResourceLimits", "account": "u0", "domainid": "{domain}"}),
+    ("listProjects", {"command": "listProjects", "listall": "true"}),
 ]
 ROUNDS, PER_ROUND = 7, 300
 
@@ -49,6 +55,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=20)
     ap.add_argument("--vms", type=int, default=10)
+    ap.add_argument("--accounts", type=int, default=20, help="user accounts in a sub-domain")
+    ap.add_argument("--projects", type=int, default=10)
     ap.add_argument("--out", default=None, help="write the results here as JSON")
     ap.add_argument("--sql", default=None, metavar="COMMAND", help="print the statements of one call of COMMAND")
     args = ap.parse_args()
@@ -59,6 +67,12 @@ def main() -> None:
         for i in range(args.vms):
             c.run("deployVirtualMachine", zoneid=zone["id"], serviceofferingid=so["id"], templateid=tmpl["id"],
                   name=f"vm-{i}")  # waits for the job
+        domain = c.call("createDomain", name="bench")["domain"]["id"]
+        for i in range(args.accounts):
+            c.call("createAccount", accounttype=0, domainid=domain, username=f"u{i}", account=f"u{i}",
+                   email=f"u{i}@example.com", firstname="u", lastname=str(i), password="bench-password")
+        for i in range(args.projects):
+            c.run("createProject", name=f"p{i}", displaytext=f"project {i}")
         srv.queue.stop()
         statements = [0]
         shown: list[str] = []
@@ -69,8 +83,8 @@ def main() -> None:
 
         event.listen(srv.runtime.db.engine, "before_cursor_execute", count)
         results: dict[str, Any] = {}
-        for call in CALLS:
-            q = {**call, "response": "json", "apiKey": keys["apikey"]}
+        for label, call in CALLS:
+            q = {**{k: v.format(domain=domain) for k, v in call.items()}, "response": "json", "apiKey": keys["apikey"]}
             q["signature"] = sign(q, keys["secretkey"])
             items = list(q.items())
             for _ in range(50):  # warm: prepared statements, caches
@@ -82,7 +96,7 @@ def main() -> None:
             shown.clear()
             srv.dispatcher.handle(items, integration=False)
             per_call = statements[0]
-            if args.sql == call["command"]:
+            if args.sql in (label, call["command"]):
                 print("\n".join(shown))
             rounds = []
             for _ in range(ROUNDS):
@@ -90,15 +104,16 @@ def main() -> None:
                 for _ in range(PER_ROUND):
                     srv.dispatcher.handle(items, integration=False)
                 rounds.append((time.thread_time() - c0) / PER_ROUND * 1e3)
-            results[call["command"]] = {"items": listed, "statements": per_call,
+            results[label] = {"items": listed, "statements": per_call,
                                         "cpu_ms_best": round(min(rounds), 3),
                                         "cpu_ms_median": round(statistics.median(rounds), 3)}
-            print(f"{call['command']:<22} {listed:>4} items  {per_call:>3} statements  "
+            print(f"{label:<27} {listed:>4} items  {per_call:>3} statements  "
                   f"best {min(rounds):6.3f} ms  median {statistics.median(rounds):6.3f} ms CPU", flush=True)
         c.http.close()
         srv.runtime.db.dispose()
     out = {"machine": machine(), "revision": rev, "hosts": args.hosts, "vms": args.vms,
-           "rounds": ROUNDS, "calls_per_round": PER_ROUND, "calls": results,
+           "accounts": args.accounts, "projects": args.projects, "rounds": ROUNDS, "calls_per_round": PER_ROUND,
+           "calls": results,
            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
