@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Callable
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from appliance import zonespec
 from appliance.build import build_app
+from appliance.client import ApiError
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, ssh_command, wait_ssh
 from appliance.farm import farm_app
 from appliance.sandbox import DEFAULT_STATE_DIR, Sandbox, StartError
@@ -23,8 +26,27 @@ OWNED_STATE = ("devcloud.db", "devcloud.db-wal", "devcloud.db-shm", "admin.json"
                "server-id", "management.pid", "logs", "keys", "network", "snapshots", "junit", "bundles", "primary",
                "secondary", "configdrive", "routers", "s3")
 
+
+
+def refusal(exc: ApiError) -> str:
+    """A CloudStack refusal in one line: the command, the HTTP code (= errorcode) and the server's text."""
+    return f"{exc.command} refused ({exc.status}): {exc.text}"
+
+
+class _Commands(TyperGroup):
+    """The root group: a refusal from the API in any command (sub-apps included: they run inside this invoke)
+    ends as one line on stderr and exit 1, like the CLI's other runtime failures, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ApiError as exc:
+            typer.echo(f"devcloud: {refusal(exc)}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(help="devcloud: a CloudStack-compatible cloud in a box", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, cls=_Commands)
 host_app = typer.Typer(help="hypervisor host preparation", no_args_is_help=True)
 image_app = typer.Typer(help="guest images", no_args_is_help=True)
 app.add_typer(host_app, name="host")
@@ -70,7 +92,8 @@ class Steps:
                 detail = fn(notify)
             except Exception as exc:
                 took = time.monotonic() - t0
-                what = str(exc) if isinstance(exc, StartError) else f"{type(exc).__name__}: {exc}"
+                what = (str(exc) if isinstance(exc, StartError) else refusal(exc) if isinstance(exc, ApiError)
+                        else f"{type(exc).__name__}: {exc}")
                 console.print(f"[red]✗[/] {name:<14} {took:6.1f} s  ", end="")
                 console.print(what, markup=False, highlight=False)
                 self._record(name, took, f"failed: {exc}", ok=False)

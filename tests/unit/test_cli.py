@@ -134,3 +134,34 @@ def test_logs_bundle_redacts_secrets(state: Path, tmp_path: Path) -> None:
         assert "logs/management.log" in names
         admin = json.loads(tar.extractfile("config/admin.json").read())  # type: ignore[union-attr]
     assert admin == {"apikey": "<redacted>", "secretkey": "<redacted>", "password": "<redacted>"}
+
+
+def _refusal(*_: object, **__: object) -> object:
+    from appliance.client import ApiError
+
+    raise ApiError("destroyVirtualMachine", 431, "Unable to destroy VM in state Expunging")
+
+
+@pytest.mark.parametrize("argv", [["down", "--all"], ["down", "--purge"], ["scenario", "run", "smoke-local"]],
+                         ids=["down-all", "down-purge", "scenario-run"])
+def test_a_cloudstack_refusal_is_one_line_on_stderr(state: Path, argv: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the server refuses a call a command makes: the user reads the command, the code and the server's text,
+    # not a traceback; the exit code is 1, as for the CLI's other runtime failures
+    from appliance import snapshots
+    from appliance.sandbox import Sandbox
+
+    monkeypatch.setattr(Sandbox, "pid", lambda self: 4242)
+    monkeypatch.setattr(Sandbox, "admin", lambda self: {"apikey": "AK", "secretkey": "SK"})
+    monkeypatch.setattr(Sandbox, "answers", lambda self: True)
+    monkeypatch.setattr(Sandbox, "client", _refusal)
+    monkeypatch.setattr(snapshots, "inventory", lambda sb: snapshots.Inventory())
+    monkeypatch.setattr(snapshots, "stop_guests", _refusal)
+    stopped: list[bool] = []
+    monkeypatch.setattr(Sandbox, "stop", lambda self: stopped.append(True))
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert r.stderr == "devcloud: destroyVirtualMachine refused (431): Unable to destroy VM in state Expunging\n"
+    assert "Traceback" not in r.output and r.stdout == ""
+    assert stopped == []  # a refused --all/--purge stops nothing behind the user's back
