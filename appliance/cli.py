@@ -8,8 +8,8 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -37,7 +37,7 @@ class _Commands(TyperGroup):
     """The root group: a refusal from the API in any command (sub-apps included: they run inside this invoke)
     ends as one line on stderr and exit 1, like the CLI's other runtime failures, instead of a traceback."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except ApiError as exc:
