@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -307,3 +308,73 @@ def test_account_and_project_pages_cost_the_same_reads_however_long(server: InPr
     assert [by_name[f"pager{i}"]["cpulimit"] for i in range(1, 5)] == ["11", "12", "13", "14"]
     assert all(a["vmrunning"] == 0 and a["vmstopped"] == 0 and a["projectlimit"] == "10" for a in accounts)
     assert {p["name"]: p["vmlimit"] for p in projects} == {f"paged{i}": "20" for i in range(5)}
+
+
+def test_domain_pages_cost_the_same_reads_however_long(server: InProcess, tmp_path: Path) -> None:
+    """listDomains shows every limit and total of each domain (a domain counts its sub-domains' accounts, a limit it
+    has not set is its nearest ancestor's): a page reads them for all its domains at once, so a longer page is no
+    more statements than a short one, and each domain's fields are the ones the limit check works with."""
+    from sqlalchemy import event, select
+
+    from management import logcontext
+    from management.models.identity import Domain
+    from management.services import limits
+    from tests.api.test_vm_lifecycle import deploy, sim_zone
+
+    api = server.api
+    zones = sim_zone(server, tmp_path)
+    zone = next(zones)
+    seen = [0]
+
+    def watch(*_: Any) -> None:
+        if logcontext.fields().get("command") == "listDomains":
+            seen[0] += 1
+
+    def reads() -> tuple[int, dict[str, dict[str, Any]]]:
+        api("listDomains", listall=True)  # settings and prepared statements warm
+        seen[0] = 0
+        body = api("listDomains", listall=True)
+        return seen[0], {d["path"]: d for d in body["domain"]}
+
+    tree = api("createDomain", name="tree")["domain"]
+    api("updateResourceLimit", domainid=tree["id"], resourcetype=9, max=4096)  # memory: inherited below
+    s0 = api("createDomain", name="s0", parentdomainid=tree["id"])["domain"]
+    api("updateResourceLimit", domainid=s0["id"], resourcetype=0, max=7)
+    dweller = api.new_account(domainid=s0["id"], name="dweller0")
+    deploy(api.client_for(dweller), zone)
+    engine = server.server.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        short, _ = reads()
+        for i in range(1, 5):
+            sub = api("createDomain", name=f"s{i}", parentdomainid=tree["id"])["domain"]
+            api("updateResourceLimit", domainid=sub["id"], resourcetype=8, max=10 + i)
+            if i % 2:
+                acct = api.new_account(domainid=sub["id"], name=f"dweller{i}")
+                if i == 3:
+                    deploy(api.client_for(acct), zone)
+        leaf = api("createDomain", name="leaf", parentdomainid=sub["id"])["domain"]  # under s4
+        api.new_account(domainid=leaf["id"], name="leafer")
+        long, listed = reads()
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+        next(zones, None)
+    assert sorted(listed) == ["ROOT", "ROOT/tree", "ROOT/tree/s0", "ROOT/tree/s1", "ROOT/tree/s2", "ROOT/tree/s3",
+                              "ROOT/tree/s4", "ROOT/tree/s4/leaf"]
+    assert long == short
+    root, top = listed["ROOT"], listed["ROOT/tree"]
+    assert (root["vmlimit"], root["vmtotal"], root["cputotal"], root["memorytotal"]) == ("Unlimited", 2, 2, 1024)
+    assert (top["vmlimit"], top["vmtotal"], top["volumetotal"], top["memorylimit"]) == ("40", 2, 2, "4096")
+    first = listed["ROOT/tree/s0"]
+    assert (first["vmlimit"], first["vmtotal"], first["vmavailable"], first["memorylimit"],
+            first["memoryavailable"]) == ("7", 1, "6", "4096", "3584")
+    assert [listed[f"ROOT/tree/s{i}"]["cpulimit"] for i in range(1, 5)] == ["11", "12", "13", "14"]
+    assert [listed[f"ROOT/tree/s{i}"]["vmtotal"] for i in range(5)] == [1, 0, 0, 1, 0]
+    assert (listed["ROOT/tree/s4/leaf"]["cpulimit"], listed["ROOT/tree/s4/leaf"]["haschild"]) == ("14", False)
+    assert [listed[p]["haschild"] for p in ("ROOT", "ROOT/tree", "ROOT/tree/s0", "ROOT/tree/s4")] == [
+        True, True, False, True]
+    # every field as the per-domain reads (what the limit check compares) give it
+    with server.server.runtime.db.session(write=False) as s:
+        for d in s.scalars(select(Domain).where(Domain.removed.is_(None))):
+            want = limits.display_fields(s, domain=d)
+            assert {k: listed[d.display_path][k] for k in want} == want, d.display_path

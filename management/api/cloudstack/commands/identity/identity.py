@@ -43,13 +43,22 @@ register_taggable("User", "User")
 
 # ---- response builders ------------------------------------------------------------------------------------------
 
-def domain_resp(ctx: CallContext, d: Domain) -> DomainResp:
+def domain_resp(ctx: CallContext, d: Domain, usage: dict[str, Any] | None = None,
+                haschild: bool | None = None) -> DomainResp:
     return DomainResp(
         id=d.uuid, name=d.name, level=d.level, parentdomainid=d.parent.uuid if d.parent else None,
         parentdomainname=d.parent.name if d.parent else None,
-        haschild=identity.domain_has_children(ctx.session, d), networkdomain=d.network_domain,
-        path=d.display_path, state=d.state, created=d.created, **limits.display_fields(ctx.session, domain=d),
+        haschild=identity.domain_has_children(ctx.session, d) if haschild is None else haschild,
+        networkdomain=d.network_domain, path=d.display_path, state=d.state, created=d.created,
+        **(usage or limits.display_fields(ctx.session, domain=d)),
     )
+
+
+def domain_resps(ctx: CallContext, domains: list[Domain]) -> list[DomainResp]:
+    """A page of domains with their limits, totals and children read for the whole page at once."""
+    usage = limits.domain_display(ctx.session, domains)
+    parents = identity.domains_with_children(ctx.session, domains)
+    return [domain_resp(ctx, d, usage[d.id], d.id in parents) for d in domains]
 
 
 def user_resp(u: User, role: Role | None = None) -> UserResp:
@@ -192,7 +201,7 @@ def list_domains(ctx: CallContext, p: ListDomainsParams) -> ListResult:
         stmt = stmt.where(Domain.level == p.level)
     stmt = keyword_filter(stmt, p.keyword, Domain.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Domain.id)
-    return ListResult([domain_resp(ctx, d) for d in rows], count)
+    return ListResult(domain_resps(ctx, list(rows)), count)
 
 
 class ListDomainChildrenParams(ListParams):
@@ -220,7 +229,7 @@ def list_domain_children(ctx: CallContext, p: ListDomainChildrenParams) -> ListR
         stmt = stmt.where(same_name(Domain.name, p.name))
     stmt = keyword_filter(stmt, p.keyword, Domain.name)
     rows, count = paginate(ctx.session, stmt, p.page, p.pagesize, Domain.id)
-    return ListResult([domain_resp(ctx, d) for d in rows], count)
+    return ListResult(domain_resps(ctx, list(rows)), count)
 
 
 # ---- accounts --------------------------------------------------------------------------------------------------
