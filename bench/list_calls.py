@@ -32,14 +32,15 @@ from bench.deploy_queries import in_process_zone  # noqa: E402
 from bench.scale_simulator import machine  # noqa: E402
 from management.api.cloudstack.signing import sign  # noqa: E402
 
-# (label, parameters); {domain} is the sub-domain the set-up makes, holding --accounts user accounts u0, u1, ...;
-# the admin owns --projects projects
+# (label, parameters); {domain} is the sub-domain the set-up makes, holding --accounts user accounts u0, u1, ...
+# and --domains sub-domains of its own (a VM limit each); the admin owns --projects projects
 CALLS: list[tuple[str, dict[str, str]]] = [
     ("listZones", {"command": "listZones"}),
     ("listServiceOfferings", {"command": "listServiceOfferings"}),
     ("listTemplates", {"command": "listTemplates", "templatefilter": "executable"}),
     ("listAccounts", {"command": "listAccounts"}),
     ("listDomains", {"command": "listDomains"}),
+    ("listDomains (listall)", {"command": "listDomains", "listall": "true"}),
     ("listHosts", {"command": "listHosts"}),
     ("listNetworks", {"command": "listNetworks"}),
     ("listVirtualMachines", {"command": "listVirtualMachines"}),
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--vms", type=int, default=10)
     ap.add_argument("--accounts", type=int, default=20, help="user accounts in a sub-domain")
     ap.add_argument("--projects", type=int, default=10)
+    ap.add_argument("--domains", type=int, default=10, help="sub-domains of the accounts' domain")
     ap.add_argument("--out", default=None, help="write the results here as JSON")
     ap.add_argument("--sql", default=None, metavar="COMMAND", help="print the statements of one call of COMMAND")
     args = ap.parse_args()
@@ -71,6 +73,9 @@ def main() -> None:
         for i in range(args.accounts):
             c.call("createAccount", accounttype=0, domainid=domain, username=f"u{i}", account=f"u{i}",
                    email=f"u{i}@example.com", firstname="u", lastname=str(i), password="bench-password")
+        for i in range(args.domains):
+            sub = c.call("createDomain", name=f"d{i}", parentdomainid=domain)["domain"]["id"]
+            c.call("updateResourceLimit", domainid=sub, resourcetype=0, max=10 + i)
         for i in range(args.projects):
             c.run("createProject", name=f"p{i}", displaytext=f"project {i}")
         srv.queue.stop()
@@ -112,7 +117,8 @@ def main() -> None:
         c.http.close()
         srv.runtime.db.dispose()
     out = {"machine": machine(), "revision": rev, "hosts": args.hosts, "vms": args.vms,
-           "accounts": args.accounts, "projects": args.projects, "rounds": ROUNDS, "calls_per_round": PER_ROUND,
+           "accounts": args.accounts, "projects": args.projects, "domains": args.domains, "rounds": ROUNDS,
+           "calls_per_round": PER_ROUND,
            "calls": results,
            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if args.out:
