@@ -27,7 +27,6 @@ OWNED_STATE = ("devcloud.db", "devcloud.db-wal", "devcloud.db-shm", "admin.json"
                "secondary", "configdrive", "routers", "s3")
 
 
-
 def refusal(exc: ApiError) -> str:
     """A CloudStack refusal in one line: the command, the HTTP code (= errorcode) and the server's text."""
     return f"{exc.command} refused ({exc.status}): {exc.text}"
