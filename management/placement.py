@@ -259,19 +259,20 @@ def _dedicated_to_others() -> ColumnElement[bool]:
     """Hosts whose zone, pod, cluster or own row is dedicated (dedicateZone/Pod/Cluster/Host) to an owner other
     than the VM's (parameters account_id and domain_id): another account, or a domain that is neither the VM's
     domain nor one of its ancestors."""
-    from sqlalchemy import and_, exists, func, or_
+    from sqlalchemy import and_, exists, or_
     from sqlalchemy.orm import aliased
 
+    from management.db.subtree import in_subtree
     from management.models.identity import Domain
     from management.models.platform import DedicatedResource as D
 
     vm_domain = aliased(Domain)  # its own alias: the dedicated domain below must not correlate into it
     vm_path = select(vm_domain.path).where(vm_domain.id == bindparam("domain_id")).scalar_subquery()
-    in_subtree = exists().where(Domain.id == D.domain_id,  # the VM's domain is the dedicated one or below it
-                                func.substr(vm_path, 1, func.length(Domain.path)) == Domain.path)
+    below_dedicated = exists().where(Domain.id == D.domain_id,  # the VM's domain is the dedicated one or below it
+                                     in_subtree(vm_path, Domain.path))
     # Written so no NULL reaches the NOT below (NULL = x is NULL, and NOT NULL would hide the host's dedication).
     admits = or_(and_(D.account_id.is_not(None), D.account_id == bindparam("account_id")),
-                 and_(D.account_id.is_(None), in_subtree))
+                 and_(D.account_id.is_(None), below_dedicated))
     covers = or_(D.host_id == Host.id, D.cluster_id == Host.cluster_id, D.pod_id == Host.pod_id,
                  D.zone_id == Host.zone_id)
     return exists().where(covers, ~admits)

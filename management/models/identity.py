@@ -42,7 +42,8 @@ class Domain(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(255))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("domain.id"), default=None)
-    # "/" for ROOT, "/a/b/" below it: prefix matching on this column is how subtree queries work.
+    # "/" for ROOT, "/a/b/" below it: prefix matching on this column is how subtree queries work
+    # (management.db.subtree.in_subtree: names may hold LIKE wildcards).
     path: Mapped[str] = mapped_column(String(1024), index=True)
     level: Mapped[int] = mapped_column(Integer, default=0)
     network_domain: Mapped[str | None] = mapped_column(String(255), default=None)

@@ -14,6 +14,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from management.db.prepared import prepared
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied, invalid_id
 from management.models.identity import Account, AccountType, Domain, User
 from management.models.projects import Project, ProjectAccount
@@ -228,7 +229,7 @@ def owned_filter(session: Session, stmt: Select[Any], model: Any, caller: Caller
                 Project.removed.is_(None), ProjectAccount.account_id == caller.account_id,
                 (ProjectAccount.user_id.is_(None)) | (ProjectAccount.user_id == caller.user_id))
             if caller.is_domain_admin:
-                sub = select(Domain.id).where(Domain.path.startswith(caller.domain_path))
+                sub = select(Domain.id).where(in_subtree(Domain.path, caller.domain_path))
                 admin_of = select(Project.project_account_id).where(Project.domain_id.in_(sub))
                 return stmt.where(account_col.in_(mine) | account_col.in_(admin_of))
             return stmt.where(account_col.in_(mine))
@@ -263,7 +264,7 @@ def _scope(session: Session, stmt: Select[Any], caller: Caller, *, account: str 
         if not domain_in_scope(caller, domain.path):
             return stmt.where(account_col == caller.account_id)
         if isrecursive:
-            sub = select(Domain.id).where(Domain.path.startswith(domain.path))
+            sub = select(Domain.id).where(in_subtree(Domain.path, domain.path))
             return stmt.where(domain_col.in_(sub))
         return stmt.where(domain_col == domain.id)
     if account is not None:
@@ -280,7 +281,7 @@ def _scope(session: Session, stmt: Select[Any], caller: Caller, *, account: str 
     if caller.is_root_admin and listall:
         return stmt
     if caller.is_domain_admin and listall:
-        sub = select(Domain.id).where(Domain.path.startswith(caller.domain_path))
+        sub = select(Domain.id).where(in_subtree(Domain.path, caller.domain_path))
         return stmt.where(domain_col.in_(sub))
     return stmt.where(account_col == caller.account_id)
 

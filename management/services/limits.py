@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from management.db.base import lock_rows
 from management.db.prepared import prepared
+from management.db.subtree import in_subtree
 from management.errors import ParamError, ResourceLimitExceeded
 from management.models.compute import VirtualMachine
 from management.models.governance import ResourceLimit
@@ -198,7 +199,7 @@ def counts_for_accounts(session: Session, account_ids: Iterable[int],
 
 def domain_accounts(session: Session, domain: Domain) -> list[int]:
     """Every account (projects included) of the domain and its sub-domains."""
-    sub = select(Domain.id).where(Domain.path.startswith(domain.path), Domain.removed.is_(None))
+    sub = select(Domain.id).where(in_subtree(Domain.path, domain.path), Domain.removed.is_(None))
     return list(session.scalars(select(Account.id).where(Account.domain_id.in_(sub), Account.removed.is_(None))))
 
 
@@ -224,7 +225,7 @@ def domains_counts(session: Session, domains: Iterable[Domain],
     below = aliased(Domain)
     pairs = list(session.execute(prepared("domain-accounts", lambda: select(Domain.id, Account.id)
                                           .join(below, below.id == Account.domain_id)
-                                          .join(Domain, below.path.startswith(Domain.path))
+                                          .join(Domain, in_subtree(below.path, Domain.path))
                                           .where(Domain.id.in_(bindparam("ids", expanding=True)),
                                                  below.removed.is_(None), Account.removed.is_(None))),
                                  {"ids": sorted(out)}))

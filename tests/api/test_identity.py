@@ -68,6 +68,43 @@ def test_domain_admin_scope(api: ApiClient, tree: dict[str, Any]) -> None:
     assert da("createDomain", name="sub", parentdomainid=tree["org"]["id"])["domain"]["path"] == "ROOT/org/sub"
 
 
+def test_a_domain_subtree_is_an_exact_path_prefix(api: ApiClient) -> None:
+    """A domain's sub-tree is every domain whose path starts with its own, character for character: CloudStack domain
+    names may hold SQL LIKE's wildcards, and neither `a_b` nor `a%b` reaches its sibling `axb` (nor each other) —
+    not in listings, not in sub-tree totals, not when renamed, moved or deleted."""
+    doms = {n: api("createDomain", name=n)["domain"] for n in ("a_b", "axb", "a%b")}
+    deep = api("createDomain", name="dé", parentdomainid=doms["axb"]["id"])["domain"]  # a multi-byte prefix
+    inner = api("createDomain", name="inner", parentdomainid=deep["id"])["domain"]
+    admins = {n: api.new_account(accounttype=2, domainid=doms[n]["id"], name=f"admin{i}")
+              for i, n in enumerate(("a_b", "a%b"))}
+    outsider = api.new_account(domainid=inner["id"], name="outsider")
+    out = api.client_for(outsider)
+    prj = out.run("createProject", name="outside", displaytext="outside")["project"]
+    out("createSSHKeyPair", name="outside", projectid=prj["id"])
+    assert out.wait(out("createTags", resourceids=outsider["id"], resourcetype="Account",
+                        **{"tags[0].key": "where", "tags[0].value": "axb"})["jobid"])["jobstatus"] == 1
+    for name, admin in admins.items():
+        da = api.client_for(admin)
+        assert [d["path"] for d in da("listDomains", listall=True)["domain"]] == [f"ROOT/{name}"], name
+        assert da("listDomainChildren", isrecursive=True).get("domain", []) == [], name
+        assert [a["name"] for a in da("listAccounts", listall=True)["account"]] == [admin["name"]], name
+        assert da("listProjects", listall=True).get("project", []) == [], name
+        assert da("listTags", listall=True).get("tag", []) == [], name
+        assert da("listSSHKeyPairs", projectid="-1").get("sshkeypair", []) == [], name
+        rec = api("listAccounts", domainid=doms[name]["id"], isrecursive=True)["account"]
+        assert [a["name"] for a in rec] == [admin["name"]], name
+    totals = {d["name"]: d for d in api("listDomains", listall=True)["domain"]}
+    assert totals["axb"]["projecttotal"] == totals["dé"]["projecttotal"] == totals["inner"]["projecttotal"] == 1
+    assert totals["a_b"]["projecttotal"] == totals["a%b"]["projecttotal"] == 0
+    # renaming, moving and deleting `a_b` (with its sub-tree) leave `axb` and what is below it where they were
+    api("updateDomain", id=doms["a_b"]["id"], name="a_c")
+    api("moveDomain", domainid=doms["a_b"]["id"], parentdomainid=doms["a%b"]["id"])
+    api.run("deleteDomain", id=doms["a%b"]["id"], cleanup=True)
+    paths = {d["path"] for d in api("listDomains", listall=True)["domain"]}
+    assert {"ROOT/axb", "ROOT/axb/dé", "ROOT/axb/dé/inner"} <= paths and not {"ROOT/a%b", "ROOT/a%b/a_c"} & paths
+    assert [a["name"] for a in api("listAccounts", domainid=inner["id"])["account"]] == ["outsider"]
+
+
 def test_user_sees_only_itself(api: ApiClient, tree: dict[str, Any]) -> None:
     u = api.client_for(tree["u_org"])
     for listall in (False, True):

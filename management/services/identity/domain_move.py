@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Domain
 from management.services.access import domain_in_scope
@@ -40,7 +41,7 @@ def move(s: Session, caller: Caller, domain: Domain, new_parent: Domain) -> Doma
 
     old_path, new_path = domain.path, f"{new_parent.path}{domain.name}/"
     shift = new_parent.level + 1 - domain.level
-    subtree = list(s.scalars(select(Domain).where(Domain.path.startswith(old_path), Domain.removed.is_(None))))
+    subtree = list(s.scalars(select(Domain).where(in_subtree(Domain.path, old_path), Domain.removed.is_(None))))
     for d in subtree:
         d.path = new_path + d.path[len(old_path):]
         d.level += shift

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied, ResourceInUse
 from management.models.events import Configuration
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
@@ -130,7 +131,7 @@ def domains_with_children(session: Session, domains: Iterable[Domain]) -> set[in
 def delete_domain(session: Session, domain: Domain, cleanup: bool) -> None:
     if domain.parent_id is None:
         raise ParamError("Can't delete the ROOT domain")
-    children = list(session.scalars(select(Domain).where(Domain.path.startswith(domain.path),
+    children = list(session.scalars(select(Domain).where(in_subtree(Domain.path, domain.path),
                                                          Domain.removed.is_(None))))
     ids = [d.id for d in children]
     accounts = list(session.scalars(select(Account).where(Account.domain_id.in_(ids), Account.removed.is_(None))))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from management.db.subtree import in_subtree
 from management.errors import InternalError, ParamError
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
@@ -36,7 +37,7 @@ def find(session: Session, kind: str, row_id: int | None) -> DedicatedResource |
 
 
 def _subtree(session: Session, domain: Domain) -> set[int]:
-    return set(session.scalars(select(Domain.id).where(Domain.path.startswith(domain.path),
+    return set(session.scalars(select(Domain.id).where(in_subtree(Domain.path, domain.path),
                                                        Domain.removed.is_(None))))
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from management import fsm
 from management.db.base import utcnow
 from management.db.prepared import prepared
+from management.db.subtree import in_subtree
 from management.errors import InvalidStateTransition, ParamError, ResourceUnavailable, logged
 from management.models.identity import Account, Domain
 from management.models.infra import Cluster, Host, ImageStore, StoragePool, Zone
@@ -99,7 +100,7 @@ def filter_condition(session: Session, caller: Caller, flt: str) -> object | Non
         raise ParamError(f"Invalid value {flt} for templatefilter; valid: {', '.join(FILTERS)}")
     own = Template.account_id == caller.account_id
     if caller.is_domain_admin and flt in ("self", "selfexecutable", "all"):
-        sub = select(Domain.id).where(Domain.path.startswith(caller.domain_path))
+        sub = select(Domain.id).where(in_subtree(Domain.path, caller.domain_path))
         own = or_(own, Template.domain_id.in_(sub))
     shared = select(TemplatePermission.id).where(TemplatePermission.template_id == Template.id,
                                                  TemplatePermission.account_id == caller.account_id).exists()

@@ -28,6 +28,7 @@ from management.api.cloudstack.schemas import (
     UserResp,
 )
 from management.db.base import utcnow
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
 from management.services import access, limits
@@ -147,7 +148,7 @@ def update_domain(ctx: CallContext, p: UpdateDomainParams) -> DomainResp:
             raise ParamError("ROOT domain can not be renamed")
         old = d.path
         new = old[: old.rstrip("/").rfind("/") + 1] + p.name + "/"
-        for sub in ctx.session.scalars(select(Domain).where(Domain.path.startswith(old))):
+        for sub in ctx.session.scalars(select(Domain).where(in_subtree(Domain.path, old))):
             sub.path = new + sub.path[len(old):]
         d.name = p.name
     if p.networkdomain is not None:
@@ -185,7 +186,7 @@ def _domain_scope(ctx: CallContext, listall: bool):  # type: ignore[no-untyped-d
     c = ctx.caller
     stmt = select(Domain).where(Domain.removed.is_(None))
     if c.is_admin:
-        return stmt.where(Domain.path.startswith(c.domain_path)) if listall else stmt.where(Domain.id == c.domain_id)
+        return stmt.where(in_subtree(Domain.path, c.domain_path)) if listall else stmt.where(Domain.id == c.domain_id)
     return stmt.where(Domain.id == c.domain_id)
 
 
@@ -222,7 +223,7 @@ def list_domain_children(ctx: CallContext, p: ListDomainChildrenParams) -> ListR
         raise PermissionDenied(f"Account '{ctx.caller.account_name}' may not list children of domain {parent.uuid}")
     stmt = select(Domain).where(Domain.removed.is_(None), Domain.id != parent.id)
     if p.isrecursive:
-        stmt = stmt.where(Domain.path.startswith(parent.path))
+        stmt = stmt.where(in_subtree(Domain.path, parent.path))
     else:
         stmt = stmt.where(Domain.parent_id == parent.id)
     if p.name:

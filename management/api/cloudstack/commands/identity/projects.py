@@ -26,6 +26,7 @@ from management.api.cloudstack.schemas_tenancy import (
     ProjectRolePermissionResp,
     ProjectRoleResp,
 )
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain, User
@@ -212,13 +213,13 @@ def list_projects(ctx: CallContext, p: ListProjectsParams) -> ListResult:
             dom = access.resolve(s, c, "Domain", p.domainid, "read")  # type: ignore[arg-type]
             if not access.domain_in_scope(c, dom.path):
                 stmt = stmt.where(Project.id.in_(member_of))
-            sub = select(Domain.id).where(Domain.path.startswith(dom.path)) if p.isrecursive else \
+            sub = select(Domain.id).where(in_subtree(Domain.path, dom.path)) if p.isrecursive else \
                 select(Domain.id).where(Domain.id == dom.id)
             stmt = stmt.where(Project.domain_id.in_(sub))
     elif c.is_root_admin and (p.listall or p.id):
         pass
     elif c.is_domain_admin and (p.listall or p.id):
-        sub = select(Domain.id).where(Domain.path.startswith(c.domain_path))
+        sub = select(Domain.id).where(in_subtree(Domain.path, c.domain_path))
         stmt = stmt.where(Project.domain_id.in_(sub) | Project.id.in_(member_of))
     else:
         stmt = stmt.where(Project.id.in_(member_of))

@@ -24,6 +24,7 @@ from management.api.cloudstack.registry import (
 from management.api.cloudstack.schemas_addressing import IpQuarantineResp, PortableIpRangeResp, PortableIpResp
 from management.api.cloudstack.schemas_network import PublicIpResp
 from management.db.base import utcnow
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied, invalid_id
 from management.models.addressing import PortableIpRange, PublicIpQuarantine
 from management.models.identity import Account, Domain
@@ -127,7 +128,7 @@ def list_quarantined(ctx: CallContext, p: ListQuarantinedParams) -> ListResult:
     if not ctx.caller.is_root_admin:
         stmt = stmt.where(PublicIpQuarantine.previous_owner_id.in_(
             select(Account.id).join(Domain, Domain.id == Account.domain_id)
-            .where(Domain.path.startswith(ctx.caller.domain_path))))
+            .where(in_subtree(Domain.path, ctx.caller.domain_path))))
     if p.keyword:
         stmt = stmt.where(PublicIpQuarantine.public_ip_address_id.in_(select(PublicIpAddress.id).where(
             PublicIpAddress.public_ip_address.ilike(f"%{p.keyword}%"))))

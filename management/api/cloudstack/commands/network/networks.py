@@ -16,6 +16,7 @@ from management.api.cloudstack.registry import ListParams, Params, Ref, TaggedLi
 from management.api.cloudstack.schemas_compute import NicResp, NicSecondaryIpRefResp
 from management.api.cloudstack.schemas_network import NetworkResp
 from management.api.cloudstack.tagview import tag_views
+from management.db.subtree import in_subtree
 from management.errors import ParamError
 from management.models.compute import VirtualMachine
 from management.models.identity import Account, Domain
@@ -207,7 +208,7 @@ def list_networks(ctx: CallContext, p: ListNetworksParams) -> ListResult:
     elif not (p.listall and ctx.caller.is_admin):
         stmt = stmt.where(svc.visible_condition(s, ctx.caller))
     elif ctx.caller.is_domain_admin:
-        sub = select(Domain.id).where(Domain.path.startswith(ctx.caller.domain_path))
+        sub = select(Domain.id).where(in_subtree(Domain.path, ctx.caller.domain_path))
         stmt = stmt.where(Network.domain_id.in_(sub) | svc.visible_condition(s, ctx.caller))
     if p.issystem:
         return ListResult([], 0)  # system networks (public/management/control) are not modelled as rows

@@ -21,6 +21,7 @@ from management.api.cloudstack.registry import (
     api_command,
 )
 from management.api.cloudstack.schemas_tenancy import UsageRecordResp, UsageTypeResp
+from management.db.subtree import in_subtree
 from management.errors import ParamError
 from management.models.identity import Account, AccountType, Domain
 from management.models.infra import Zone
@@ -125,11 +126,11 @@ def list_usage_records(ctx: CallContext, p: ListUsageParams) -> ListResult:
     elif p.domainid:
         dom: Domain = ctx.refs["domainid"]
         if p.isrecursive:
-            stmt = stmt.where(UsageRecord.domain_id.in_(select(Domain.id).where(Domain.path.startswith(dom.path))))
+            stmt = stmt.where(UsageRecord.domain_id.in_(select(Domain.id).where(in_subtree(Domain.path, dom.path))))
         else:
             stmt = stmt.where(UsageRecord.domain_id == dom.id)
     elif not c.is_root_admin:
-        stmt = stmt.where(UsageRecord.domain_id.in_(select(Domain.id).where(Domain.path.startswith(c.domain_path))))
+        stmt = stmt.where(UsageRecord.domain_id.in_(select(Domain.id).where(in_subtree(Domain.path, c.domain_path))))
     if p.type is not None:
         stmt = stmt.where(UsageRecord.usage_type == p.type)
     if p.usageid:

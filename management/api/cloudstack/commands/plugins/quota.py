@@ -24,6 +24,7 @@ from management.api.cloudstack.registry import (
 )
 from management.api.cloudstack.schemas_platform import JobResp, SuccessResp
 from management.db.base import utcnow
+from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied
 from management.models.identity import Account, Domain, User
 from management.models.platform import (
@@ -249,7 +250,7 @@ def quota_credits_list(ctx: CallContext, p: QuotaCreditsListParams) -> ListResul
         if not access.domain_in_scope(ctx.caller, dom.path):
             raise PermissionDenied(f"Account '{ctx.caller.account_name}' does not have permission to list the "
                                    f"credits of domain {dom.uuid}", uuids=[dom.uuid])
-        ids = select(Domain.id).where(Domain.path.startswith(dom.path)) if p.isrecursive else [dom.id]
+        ids = select(Domain.id).where(in_subtree(Domain.path, dom.path)) if p.isrecursive else [dom.id]
         stmt = stmt.where(QuotaCredit.domain_id.in_(ids))
     else:
         stmt = access.owned_filter(s, stmt, QuotaCredit, ctx.caller, listall=False)
