@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from appliance import build
+from tests.appliance.ssh import write_ssh_config
 from tests.conftest import _free_port
 
 # its own worker: a build (when the inputs changed) takes 10-20 min of TCG; the boot ~1-2 min
@@ -28,10 +29,7 @@ NOT_IN_AN_UNPROVISIONED_IMAGE = "not test_virt_type_probed"
 
 
 def _ssh_config(path: Path, port: int, key: Path) -> Path:
-    path.write_text(f"Host appliance\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {key}\n"
-                    "  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
-                    "  LogLevel ERROR\n  ConnectTimeout 10\n")
-    return path
+    return write_ssh_config(path, {"appliance": ("127.0.0.1", port)}, key)
 
 
 @pytest.mark.timeout(3600)

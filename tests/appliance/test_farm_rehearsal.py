@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance import farm
+from tests.appliance.ssh import write_ssh_config
 
 # the appliance image's worker: both are long TCG runs and must not overlap
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("appliance-image")]
@@ -62,11 +63,8 @@ def test_three_node_farm_from_the_farm_playbooks(tmp_path: Path) -> None:
          f"first VM {vm}")
 
     # live: the provisioned disks boot, the server reconnects to kvm1, and testinfra passes on every node
-    config = tmp_path / "ssh_config"
-    config.write_text("".join(
-        f"Host {name}\n  HostName {n['address']}\n  User root\n  IdentityFile {r['key']}\n  IdentitiesOnly yes\n"
-        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 10\n"
-        for name, n in nodes.items()))
+    config = write_ssh_config(tmp_path / "ssh_config", {name: (n["address"], 22) for name, n in nodes.items()},
+                              str(r["key"]))
 
     def testinfra(_farm: farm.Farm, _key: Path) -> dict[str, subprocess.CompletedProcess[str]]:
         out = {}
