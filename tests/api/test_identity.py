@@ -105,6 +105,61 @@ def test_a_domain_subtree_is_an_exact_path_prefix(api: ApiClient) -> None:
     assert [a["name"] for a in api("listAccounts", domainid=inner["id"])["account"]] == ["outsider"]
 
 
+# CloudStack's texts: DomainDaoImpl.create (a '/' in a new name: an IllegalArgumentException, which ApiServer turns
+# into 431 with ServerApiException's cserrorcode 9999) and DomainManagerImpl.updateDomain (a sibling's name, the ROOT
+# domain: InvalidParameterValueException, 431 and 4350).
+SLASH = "Domain name contains one or more invalid characters.  Please enter a name without '/' characters."
+
+
+def _paths(api: ApiClient) -> set[str]:
+    return {d["path"] for d in api("listDomains", listall=True)["domain"]}
+
+
+def test_a_domain_name_can_not_hold_a_slash(api: ApiClient) -> None:
+    """A '/' would make a name part of the path of another domain: ROOT/a/b would read as b under a. Refused when the
+    domain is created and when it is renamed, and the sub-tree's paths stay as they were."""
+    par = api("createDomain", name="par")["domain"]
+    api("createDomain", name="kid", parentdomainid=par["id"])
+    before = _paths(api)
+    for command, params in (("createDomain", {"name": "a/b"}), ("updateDomain", {"id": par["id"], "name": "a/b"}),
+                            ("updateDomain", {"id": par["id"], "name": "/"})):
+        status, err = api.error(command, **params)
+        assert (status, err["cserrorcode"], err["errortext"]) == (431, 9999, SLASH), (command, params)
+    assert _paths(api) == before and {"ROOT/par", "ROOT/par/kid"} <= before
+    assert api("listDomains", id=par["id"])["domain"][0]["name"] == "par"
+
+
+def test_a_domain_can_not_be_renamed_to_a_siblings_name(api: ApiClient) -> None:
+    """Names are unique among the live children of one parent, as createDomain has them (case aside): a rename to
+    a sibling's name is refused; one to a name used under another parent, a deleted sibling's, or its own name in
+    another case goes through."""
+    one = api("createDomain", name="one")["domain"]
+    api("createDomain", name="two")
+    nested = api("createDomain", name="nested", parentdomainid=one["id"])["domain"]
+    for taken in ("two", "TWO"):
+        status, err = api.error("updateDomain", id=one["id"], name=taken)
+        text = f"Failed to update specified domain id with name '{taken}' since it already exists in the system"
+        assert (status, err["cserrorcode"], err["errortext"]) == (431, 4350, text)
+    assert {"ROOT/one", "ROOT/one/nested", "ROOT/two"} <= _paths(api)
+    assert api("updateDomain", id=nested["id"], name="two")["domain"]["path"] == "ROOT/one/two"
+    gone = api("createDomain", name="gone")["domain"]
+    api.run("deleteDomain", id=gone["id"])
+    assert api("updateDomain", id=one["id"], name="gone")["domain"]["path"] == "ROOT/gone"
+    assert api("updateDomain", id=one["id"], name="gone")["domain"]["name"] == "gone"  # its own name: no change
+    renamed = api("updateDomain", id=one["id"], name="Gone")["domain"]
+    assert (renamed["name"], renamed["path"]) == ("Gone", "ROOT/Gone")
+    assert "ROOT/Gone/two" in _paths(api)
+
+
+def test_the_root_domain_can_not_be_given_a_name(api: ApiClient) -> None:
+    root = api("listDomains", name="ROOT")["domain"][0]
+    for name in ("TOP", "ROOT"):  # CloudStack refuses any name for ROOT, its own included
+        status, err = api.error("updateDomain", id=root["id"], name=name)
+        assert (status, err["cserrorcode"], err["errortext"]) == (431, 4350,
+                                                                  "ROOT domain can not be edited with a new name")
+    assert api("listDomains", id=root["id"])["domain"][0]["name"] == "ROOT"
+
+
 def test_user_sees_only_itself(api: ApiClient, tree: dict[str, Any]) -> None:
     u = api.client_for(tree["u_org"])
     for listall in (False, True):

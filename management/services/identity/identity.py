@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from management.db.base import utcnow
 from management.db.subtree import in_subtree
-from management.errors import ParamError, PermissionDenied, ResourceInUse
+from management.errors import ParamError, PermissionDenied, ResourceInUse, ServerApiParamError
 from management.models.events import Configuration
 from management.models.identity import Account, AccountType, Domain, Role, RolePermission, RoleType, User
 from management.services import naming, seeds
@@ -94,16 +94,31 @@ def root_domain(session: Session) -> Domain:
     return session.scalars(select(Domain).where(Domain.parent_id.is_(None))).one()
 
 
+def _check_domain_name(name: str) -> None:
+    """A domain's name is one segment of its path ('/a/b/'): a '/' in it would corrupt every path below it.
+    CloudStack's text (DomainDaoImpl.create): an IllegalArgumentException, which ApiServer wraps in a
+    ServerApiException (431) that keeps its own cserrorcode, 9999."""
+    if "/" in name:
+        raise ServerApiParamError("Domain name contains one or more invalid characters.  Please enter a name "
+                                  "without '/' characters.")
+
+
+def _sibling_named(session: Session, parent_id: int | None, name: str, but: int | None = None) -> int | None:
+    """The id of a live child of `parent_id` named `name` (case aside), other than domain `but`."""
+    q = select(Domain.id).where(Domain.parent_id == parent_id, func.lower(Domain.name) == name.lower(),
+                                Domain.removed.is_(None))
+    if but is not None:
+        q = q.where(Domain.id != but)
+    return session.scalar(q.limit(1))
+
+
 def create_domain(session: Session, caller: Caller, name: str, parent: Domain | None,
                   network_domain: str | None = None, uuid: str | None = None) -> Domain:
     parent = parent or root_domain(session)
     if not domain_in_scope(caller, parent.path):
         raise PermissionDenied(f"Account '{caller.account_name}' may not create domains under {parent.uuid}")
-    if "/" in name:
-        raise ParamError("Domain name can't contain '/'")
-    dup = session.scalar(select(Domain.id).where(Domain.parent_id == parent.id, func.lower(Domain.name) == name.lower(),
-                                                 Domain.removed.is_(None)))
-    if dup is not None:
+    _check_domain_name(name)
+    if _sibling_named(session, parent.id, name) is not None:
         raise ParamError(f"Domain with name {name} already exists for the parent id={parent.uuid}")
     d = Domain(name=name, parent_id=parent.id, path=f"{parent.path}{name}/", level=parent.level + 1,
                network_domain=network_domain)
@@ -112,6 +127,24 @@ def create_domain(session: Session, caller: Caller, name: str, parent: Domain | 
     session.add(d)
     session.flush()
     return d
+
+
+def rename_domain(session: Session, domain: Domain, name: str) -> None:
+    """updateDomain's new name (CloudStack's DomainManagerImpl.updateDomain): the domain's path and the paths of
+    its whole sub-tree follow. ROOT takes no name, not even its own; nor does a sibling's name pass."""
+    if domain.parent_id is None:
+        raise ParamError("ROOT domain can not be edited with a new name")
+    _check_domain_name(name)
+    if _sibling_named(session, domain.parent_id, name, but=domain.id) is not None:
+        raise ParamError(f"Failed to update specified domain id with name '{name}' since it already exists in the "
+                         "system", uuids=[domain.uuid])
+    if name == domain.name:
+        return
+    old = domain.path
+    new = old[: old.rstrip("/").rfind("/") + 1] + name + "/"
+    for sub in session.scalars(select(Domain).where(in_subtree(Domain.path, old))):
+        sub.path = new + sub.path[len(old):]
+    domain.name = name
 
 
 def domain_has_children(session: Session, domain: Domain) -> bool:

@@ -143,14 +143,8 @@ class UpdateDomainParams(Params):
              description="Updates a domain with a new name")
 def update_domain(ctx: CallContext, p: UpdateDomainParams) -> DomainResp:
     d: Domain = ctx.refs["id"]
-    if p.name and p.name != d.name:
-        if d.parent_id is None:
-            raise ParamError("ROOT domain can not be renamed")
-        old = d.path
-        new = old[: old.rstrip("/").rfind("/") + 1] + p.name + "/"
-        for sub in ctx.session.scalars(select(Domain).where(in_subtree(Domain.path, old))):
-            sub.path = new + sub.path[len(old):]
-        d.name = p.name
+    if p.name:
+        identity.rename_domain(ctx.session, d, p.name)
     if p.networkdomain is not None:
         d.network_domain = p.networkdomain
     return domain_resp(ctx, d)
