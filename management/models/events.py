@@ -1,6 +1,6 @@
 """Event log (listEvents), resource tags and global configuration."""
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin
@@ -19,7 +19,8 @@ class Event(IdMixin, TimestampMixin, Base):
     resource_type: Mapped[str | None] = mapped_column(String(64), default=None)
     resource_uuid: Mapped[str | None] = mapped_column(String(40), default=None)
     start_id: Mapped[int | None] = mapped_column(IdType, default=None)
-    archived: Mapped[bool] = mapped_column(default=False)  # archiveEvents hides it from listEvents
+    # archiveEvents hides it from listEvents
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ResourceTag(IdMixin, Base):

@@ -64,7 +64,8 @@ class Role(IdMixin, TimestampMixin, Base):
     role_type: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text, default=None)
     is_default: Mapped[bool] = mapped_column(default=False)
-    state: Mapped[str] = mapped_column(String(16), default="ENABLED")  # ENABLED | DISABLED (enable/disableRole)
+    # ENABLED | DISABLED (enable/disableRole)
+    state: Mapped[str] = mapped_column(String(16), default="ENABLED", server_default="ENABLED")
 
 
 class RolePermission(IdMixin, Base):

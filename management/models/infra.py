@@ -3,7 +3,7 @@ and public IP ranges. Column names follow CloudStack's schema where a client cou
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from management.db.base import Base, IdMixin, IdType, TimestampMixin, UTCDateTime
@@ -214,7 +214,7 @@ class VlanIpRange(IdMixin, TimestampMixin, Base):
     ip6_gateway: Mapped[str | None] = mapped_column(String(255), default=None)
     ip6_cidr: Mapped[str | None] = mapped_column(String(255), default=None)
     ip6_range: Mapped[str | None] = mapped_column(String(255), default=None)  # "start-end"
-    for_system_vms: Mapped[bool] = mapped_column(default=False)
+    for_system_vms: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class PublicIpAddress(IdMixin, Base):
@@ -240,7 +240,7 @@ class PublicIpAddress(IdMixin, Base):
     is_system: Mapped[bool] = mapped_column(default=False)
     for_display: Mapped[bool] = mapped_column(default=True)
     removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    is_portable: Mapped[bool] = mapped_column(default=False)
+    is_portable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class GuestVlan(Base):

@@ -29,7 +29,8 @@ class AsyncJob(IdMixin, Base):
     # the id of the API request that queued the job: its log lines (and the driver's calls) carry it too
     request_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     executing_msid: Mapped[str | None] = mapped_column(String(64), default=None)
-    claim_runid: Mapped[int] = mapped_column(BigInteger, default=0)  # the executing server's run (incarnation)
+    # the executing server's run (incarnation)
+    claim_runid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     complete_msid: Mapped[str | None] = mapped_column(String(64), default=None)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -58,7 +59,7 @@ class ManagementServer(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Membership (services/cluster/membership.py): a new run id at every start tells incarnations apart.
-    runid: Mapped[int] = mapped_column(BigInteger, default=0)
+    runid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     service_ip: Mapped[str | None] = mapped_column(String(64), default=None)
     service_port: Mapped[int | None] = mapped_column(Integer, default=None)
     last_stopped: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

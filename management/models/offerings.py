@@ -1,6 +1,6 @@
 """Service, disk and network offerings, and the OS type catalogue."""
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from management.db.base import Base, IdMixin, TimestampMixin
@@ -23,7 +23,8 @@ class ServiceOffering(IdMixin, TimestampMixin, Base):
     root_disk_size: Mapped[int | None] = mapped_column(BigInteger, default=None)  # bytes
     is_system: Mapped[bool] = mapped_column(default=False)
     system_vm_type: Mapped[str | None] = mapped_column(String(64), default=None)
-    default_use: Mapped[bool] = mapped_column(default=False)  # a default the cloud seeded: never deleted
+    # a default the cloud seeded: never deleted
+    default_use: Mapped[bool] = mapped_column(default=False, server_default=false())
     state: Mapped[str] = mapped_column(String(16), default="Active")
     domain_ids: Mapped[str | None] = mapped_column(Text, default=None)  # csv of domain uuids; None = public
     zone_ids: Mapped[str | None] = mapped_column(Text, default=None)
@@ -34,7 +35,7 @@ class ServiceOffering(IdMixin, TimestampMixin, Base):
     bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
     iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
     iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    encrypt_root: Mapped[bool] = mapped_column(default=False)
+    encrypt_root: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class DiskOffering(IdMixin, TimestampMixin, Base):
@@ -59,7 +60,7 @@ class DiskOffering(IdMixin, TimestampMixin, Base):
     bytes_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
     iops_read_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
     iops_write_rate: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    encrypt: Mapped[bool] = mapped_column(default=False)
+    encrypt: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class NetworkOffering(IdMixin, TimestampMixin, Base):
@@ -91,15 +92,15 @@ class NetworkOffering(IdMixin, TimestampMixin, Base):
     network_mode: Mapped[str | None] = mapped_column(String(32), default=None)
     routing_mode: Mapped[str | None] = mapped_column(String(32), default=None)
     internet_protocol: Mapped[str | None] = mapped_column(String(16), default=None)
-    specify_as_number: Mapped[bool] = mapped_column(default=False)
+    specify_as_number: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class OsCategory(IdMixin, Base):
     __tablename__ = "guest_os_category"
 
     name: Mapped[str] = mapped_column(String(255))
-    is_featured: Mapped[bool] = mapped_column(default=False)
-    sort_key: Mapped[int] = mapped_column(Integer, default=0)
+    is_featured: Mapped[bool] = mapped_column(default=False, server_default=false())
+    sort_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OsType(IdMixin, Base):
