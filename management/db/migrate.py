@@ -1,7 +1,12 @@
 """Alembic, driven from code: the package carries its migrations, no alembic.ini is needed at run time.
 
 Alembic is imported lazily: a server whose database is already at the head revision (every start but the first)
-only reads the version table and never loads Alembic or its migration scripts (cold start)."""
+only reads the version table and never loads Alembic or its migration scripts (cold start).
+
+An empty database (the first start) gets its schema from the models' metadata and is stamped at the head revision,
+instead of replaying every migration: the models are the schema the migrations build (tests/api/test_schema_create.py
+checks tables, columns, server defaults, keys, indexes, constraints and rows on SQLite and MariaDB), and no migration
+inserts rows: what a new cloud needs, the bootstrap makes (management.services.identity.identity.bootstrap)."""
 
 from __future__ import annotations
 
@@ -61,8 +66,40 @@ def at_head(url: str) -> bool:
         engine.dispose()
 
 
+def create_empty(url: str) -> bool:
+    """On a database without any table: the models' tables and the version table at the heads, in one transaction
+    on SQLite (MariaDB commits each CREATE TABLE). Returns False, doing nothing, when the database has a table."""
+    from sqlalchemy import create_engine, event, inspect
+
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        # pysqlite begins a transaction only before DML; DDL would commit (and sync) one table at a time.
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        with engine.begin() as conn:
+            if inspect(conn).get_table_names():
+                return False
+            from alembic.runtime.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            import management.models  # noqa: F401  (complete metadata)
+            from management.db.base import Base
+
+            Base.metadata.create_all(conn, checkfirst=False)
+            MigrationContext.configure(conn).stamp(ScriptDirectory.from_config(alembic_config(url)), "heads")
+        return True
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    if revision == "head" and at_head(url):
+    if revision == "head" and (at_head(url) or create_empty(url)):
         return
     from alembic import command
 

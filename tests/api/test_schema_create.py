@@ -124,9 +124,37 @@ def test_upgrade_creates_only_an_empty_database(empty_urls: tuple[str, str]) -> 
     assert_same(schema(partial), schema(created))
 
 
-def test_the_next_migration_applies_to_a_created_database(empty_urls: tuple[str, str]) -> None:
-    """A database made from the models takes later migrations as a migrated one does: the last migration is
-    undone and redone on it (constraint and index names, which migrations drop by name, are the same)."""
+NEXT_MIGRATION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'zz_next'
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('op_dc_ip_address_alloc', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_op_dc_ip_address_alloc_pod_id_host_pod_ref', type_='foreignkey')
+        batch_op.drop_constraint('uq_op_dc_ip_address_alloc_pod_id', type_='unique')
+        batch_op.add_column(sa.Column('next_flag', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.create_index('ix_op_dc_ip_address_alloc_next_flag', ['next_flag'], unique=False)
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_account_name', type_='unique')
+
+
+def downgrade() -> None:
+    raise NotImplementedError
+"""
+
+
+def test_a_later_migration_applies_to_a_created_database(empty_urls: tuple[str, str], tmp_path: Path) -> None:
+    """A database made from the models takes a later migration as a migrated one does: one that drops foreign keys
+    and constraints by the names the migrations gave them, adds a column and an index, leaves both databases
+    alike, at its revision. (Downgrading the last real migration is no test: 0014's downgrade fails on MariaDB.)"""
+    import shutil
+
     from alembic import command
 
     from management.db import migrate
@@ -134,11 +162,18 @@ def test_the_next_migration_applies_to_a_created_database(empty_urls: tuple[str,
     replayed, created = empty_urls
     replay(replayed)
     assert migrate.create_empty(created)
-    command.downgrade(migrate.alembic_config(created), "-1")
-    assert current_heads(created) != script_heads()
-    command.upgrade(migrate.alembic_config(created), "head")
-    assert current_heads(created) == script_heads()
-    assert_same(schema(replayed), schema(created))
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (head,) = script_heads()
+    (scripts / "versions" / "zz_next.py").write_text(NEXT_MIGRATION.format(head=head))
+    for url in (replayed, created):
+        cfg = migrate.alembic_config(url)
+        cfg.set_main_option("script_location", str(scripts))
+        command.upgrade(cfg, "head")
+        assert current_heads(url) == {"zz_next"}
+    a, b = schema(replayed), schema(created)
+    assert "next_flag" in b["op_dc_ip_address_alloc"]["columns"]
+    assert_same(a, b)
 
 
 def test_a_database_with_other_tables_is_not_created_over(empty_urls: tuple[str, str]) -> None:
