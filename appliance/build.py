@@ -18,6 +18,7 @@ kernel NFS.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import inspect
 import json
@@ -32,6 +33,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -78,6 +80,10 @@ BASE_PACKAGES = (
     "libcharon-extauth-plugins",
     # runDiagnostics in a router's namespace
     "iputils-ping", "iputils-arping", "traceroute",
+    # xen_host (the xen flavor; one base for both flavors and the farm's nodes): the hypervisor, libxl and its qdisk
+    # backend, and Debian's generic kernel for dom0 (the cloud kernel has no CONFIG_XEN_DOM0) with its initramfs
+    "xen-system-amd64", "xen-utils-common", "libvirt-daemon-driver-xen", "qemu-system-xen", "linux-image-amd64",
+    "initramfs-tools",
 )
 # Where Debian packages are looked for, in order: apt's archive cache and the project's deb cache (the tiny image
 # builder's, under DEVCLOUD_CACHE_DIR); then the packages installed on this host, repacked the way dpkg-repack does;
@@ -88,6 +94,28 @@ APT_LISTS = Path("/var/lib/apt/lists")
 ALIASED_DIRS = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One appliance image of the Packer template (packer/variables.pkr.hcl `flavor`): its name there, the image's
+    file names, and the cache entries' prefix."""
+
+    name: str
+    image: str
+    cache_prefix: str
+
+    @property
+    def qcow2(self) -> str:
+        return f"{self.image}.qcow2"
+
+    @property
+    def entry_pattern(self) -> str:
+        return f"{self.cache_prefix}[0-9a-f]{{16}}"
+
+
+FLAVORS = {"kvm": Flavor("kvm", "devcloud-appliance", ""), "xen": Flavor("xen", "devcloud-appliance-xen", "xen-")}
+KVM = FLAVORS["kvm"]
 build_app = typer.Typer(help="build the appliance: wheelhouse, base image, Packer image, Vagrant boxes",
                         no_args_is_help=True)
 
@@ -127,14 +155,20 @@ def build_wheelhouse(out: Path = WHEELHOUSE, extras: str = "libvirt", progress: 
 
 # ---- a local apt repository (no network) ------------------------------------------------------------------------
 def export_guest_images(out: Path = IMAGES, progress: Progress = _say) -> Path:
-    """The tiny guest image (built offline, cached by checksum) as dist/images/tiny.qcow2."""
+    """The tiny guest image (built offline, cached by checksum) as dist/images/tiny.qcow2, and the boot files of
+    its Xen PV guests (kernel and initramfs, which libxl reads from dom0) in dist/images/pvboot/."""
+    from appliance.xen.pvboot import build_pv_boot
+
     src = tiny.build_tiny_image(progress=progress)
+    kernel, initrd = build_pv_boot()
     out.mkdir(parents=True, exist_ok=True)
+    (out / "pvboot").mkdir(exist_ok=True)
     dest = out / "tiny.qcow2"
-    if not dest.is_file() or sha256(dest) != sha256(src):
-        tmp = dest.with_suffix(".tmp")
-        shutil.copyfile(src, tmp)
-        tmp.replace(dest)
+    for s, d in ((src, dest), (kernel, out / "pvboot/vmlinuz"), (initrd, out / "pvboot/initrd.img")):
+        if not d.is_file() or sha256(d) != sha256(s):
+            tmp = d.with_suffix(".tmp")
+            shutil.copyfile(s, tmp)
+            tmp.replace(d)
     return dest
 
 
@@ -577,16 +611,18 @@ def ensure_ansible_tools(venv: Path | None = None, progress: Progress = _say) ->
     return playbook
 
 
-def packer_vars(out_dir: Path, base: Path = BASE_IMAGE, playbook: Path | None = None) -> list[str]:
+def packer_vars(out_dir: Path, base: Path = BASE_IMAGE, playbook: Path | None = None,
+                flavor: Flavor = KVM) -> list[str]:
     return ["-var", f"base_image={base}", "-var", f"output_dir={out_dir}",
             "-var", f"ssh_private_key_file={BUILD_KEY}", "-var", f"accelerator={accelerator()}",
             "-var", f"ansible_playbook={playbook or ansible_playbook()}", "-var", f"wheelhouse={WHEELHOUSE}",
-            "-var", f"cpu={guest_cpu(accelerator())}"]
+            "-var", f"cpu={guest_cpu(accelerator())}", "-var", f"flavor={flavor.name}",
+            "-var", f"pvboot_dir={IMAGES / 'pvboot'}"]
 
 
-def packer_validate(out_dir: Path = OUT / "packer") -> subprocess.CompletedProcess:
-    return subprocess.run(["packer", "validate", *packer_vars(out_dir), str(PACKER_DIR)], capture_output=True,
-                          text=True, env=packer_env(), cwd=REPO)
+def packer_validate(out_dir: Path = OUT / "packer", flavor: Flavor = KVM) -> subprocess.CompletedProcess:
+    return subprocess.run(["packer", "validate", *packer_vars(out_dir, flavor=flavor), str(PACKER_DIR)],
+                          capture_output=True, text=True, env=packer_env(), cwd=REPO)
 
 
 _STEP = re.compile(r"==> (\S+): (.*)")
@@ -598,14 +634,15 @@ def provisioning_changes(lines: Iterable[str]) -> list[int]:
     return [int(m.group(1)) for line in lines if (m := _RECAP.search(line))]
 
 
-def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Path | None = None) -> list[int]:
+def run_packer(out_dir: Path, log: Path, progress: Progress = _say, playbook: Path | None = None,
+               flavor: Flavor = KVM) -> list[int]:
     """`packer build` as a subprocess: every line goes to the build log, Packer's `==>` steps to the progress.
     Returns the provisioning runs' `changed=` counts."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # packer refuses an existing output directory
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["packer", "build", "-color=false", "-timestamp-ui", *packer_vars(out_dir, playbook=playbook),
-           str(PACKER_DIR)]
+    cmd = ["packer", "build", "-color=false", "-timestamp-ui",
+           *packer_vars(out_dir, playbook=playbook, flavor=flavor), str(PACKER_DIR)]
     with open(log, "w") as fh, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                                 env=packer_env(), cwd=REPO) as proc:
         assert proc.stdout is not None
@@ -868,9 +905,11 @@ def boot_check(qcow2: Path, *, api_port: int = 18080, ssh_port: int = 12222, tim
 
 
 # ---- the whole build ---------------------------------------------------------------------------------------------
-def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Progress = _say) -> dict[str, object]:
+def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, flavor: Flavor = KVM,
+                    progress: Progress = _say) -> dict[str, object]:
     """Every step a fresh machine needs, each announced and timed: wheelhouse, tiny guest image, base image (its
-    packages fetched when missing), the Ansible tools venv, Packer, the VirtualBox box."""
+    packages fetched when missing), the Ansible tools venv, Packer, the VirtualBox box. Both flavors share the
+    base; build.json (the xen flavor: build-xen.json) records the steps' times."""
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     steps = ["wheelhouse", "guest images", "base", "ansible tools", "packer", "virtualbox box"]
@@ -895,19 +934,20 @@ def build_appliance(out: Path = OUT, *, rebuild_base: bool = False, progress: Pr
     playbook = step("ansible tools", lambda: ensure_ansible_tools(progress=progress))
     assert isinstance(playbook, Path)
     packer_out = out / "packer"
-    log = out / "build.log"
-    progress(f"packer build (accelerator {accelerator()}); log: {log}")
-    changes = step("packer", lambda: run_packer(packer_out, log, progress, playbook=playbook))
+    suffix = "" if flavor == KVM else f"-{flavor.name}"
+    log = out / f"build{suffix}.log"
+    progress(f"packer build, {flavor.name} flavor (accelerator {accelerator()}); log: {log}")
+    changes = step("packer", lambda: run_packer(packer_out, log, progress, playbook=playbook, flavor=flavor))
     progress(f"provisioning runs changed {changes} (the second must change nothing)")
-    qcow2 = packer_out / "devcloud-appliance.qcow2"
-    final = out / "devcloud-appliance.qcow2"
-    shutil.move(str(qcow2), final)
-    libvirt_box = out / "devcloud-appliance-libvirt.box"
-    vbox_box = out / "devcloud-appliance-virtualbox.box"
-    step("virtualbox box", lambda: make_vbox_box(final, vbox_box, progress=progress))
-    result = {"qcow2": str(final), "boxes": [str(libvirt_box), str(vbox_box)], "log": str(log),
-              "seconds": round(time.monotonic() - t0, 1), "steps": timings, "provisioning_changed": changes}
-    (out / "build.json").write_text(json.dumps(result, indent=2) + "\n")
+    final = out / flavor.qcow2
+    shutil.move(str(packer_out / flavor.qcow2), final)
+    libvirt_box = out / f"{flavor.image}-libvirt.box"
+    vbox_box = out / f"{flavor.image}-virtualbox.box"
+    step("virtualbox box", lambda: make_vbox_box(final, vbox_box, name=flavor.image, progress=progress))
+    result = {"flavor": flavor.name, "qcow2": str(final), "boxes": [str(libvirt_box), str(vbox_box)],
+              "log": str(log), "seconds": round(time.monotonic() - t0, 1), "steps": timings,
+              "provisioning_changed": changes}
+    (out / f"build{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -929,9 +969,9 @@ def appliance_cache_dir() -> Path:
     return tiny.default_cache_dir() / "appliance"
 
 
-def cache_entry(cache: Path | None = None) -> Path:
+def cache_entry(cache: Path | None = None, flavor: Flavor = KVM) -> Path:
     """The cache entry of the current inputs (it may not exist yet)."""
-    return (cache or appliance_cache_dir()) / inputs_digest()[:16]
+    return (cache or appliance_cache_dir()) / f"{flavor.cache_prefix}{inputs_digest()[:16]}"
 
 
 def _input_files(repo: Path, inputs: tuple[str, ...]) -> list[str]:
@@ -992,28 +1032,28 @@ def _prune(cache: Path, keep: Path, pattern: str, count: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def cached_appliance(*, cache: Path | None = None, progress: Progress = _say,
+def cached_appliance(*, cache: Path | None = None, flavor: Flavor = KVM, progress: Progress = _say,
                      build: Callable[..., dict[str, object]] | None = None) -> dict[str, object]:
-    """The appliance image for the current inputs: from the cache when built before, else built (the base image
-    too, unless the cache holds one of the same recipe) and stored. Returns build.json's content plus `qcow2`,
-    `key` (the build's SSH key, which the image authorises for root), `digest` and `cached`."""
+    """The appliance image of `flavor` for the current inputs: from the cache when built before, else built (the
+    base image too, unless the cache holds one of the same recipe) and stored. Returns build.json's content plus
+    `qcow2`, `key` (the build's SSH key, which the image authorises for root), `digest` and `cached`."""
     cache = cache or appliance_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     digest = inputs_digest()
-    entry = cache_entry(cache)
+    entry = cache_entry(cache, flavor)
     with open(cache / ".lock", "w") as lock:  # one build at a time per cache (two CI runs on one machine)
         fcntl.flock(lock, fcntl.LOCK_EX)
         cached = (entry / "build.json").is_file()
         if cached:
-            progress(f"appliance image for inputs {digest[:16]}: {entry} (built before; not rebuilt)")
+            progress(f"{flavor.name} appliance image for inputs {digest[:16]}: {entry} (built before; not rebuilt)")
             os.utime(entry)  # pruning keeps the most recently used
         else:
-            progress(f"no appliance image for inputs {digest[:16]} in {cache}: building it")
-            _build_into(entry, digest, cache, progress, build or build_appliance)
-            _prune(cache, entry, r"[0-9a-f]{16}", CACHE_KEEP)
+            progress(f"no {flavor.name} appliance image for inputs {digest[:16]} in {cache}: building it")
+            _build_into(entry, digest, cache, progress, functools.partial(build or build_appliance, flavor=flavor),
+                        flavor)
+            _prune(cache, entry, flavor.entry_pattern, CACHE_KEEP)
     result = json.loads((entry / "build.json").read_text())
-    result.update(qcow2=str(entry / "devcloud-appliance.qcow2"), key=str(entry / "build-key"), digest=digest,
-                  cached=cached)
+    result.update(qcow2=str(entry / flavor.qcow2), key=str(entry / "build-key"), digest=digest, cached=cached)
     return result
 
 
@@ -1056,14 +1096,14 @@ def ensure_base(*, cache: Path | None = None, progress: Progress = _say) -> tupl
 
 
 def _build_into(entry: Path, digest: str, cache: Path, progress: Progress,
-                build: Callable[..., dict[str, object]]) -> None:
+                build: Callable[..., dict[str, object]], flavor: Flavor = KVM) -> None:
     base_entry = _base_from_cache(cache, progress)
     result = build(progress=progress)
     _base_into_cache(cache, base_entry)
     tmp = cache / f".{entry.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    _place(Path(str(result["qcow2"])), tmp / "devcloud-appliance.qcow2")
+    _place(Path(str(result["qcow2"])), tmp / flavor.qcow2)
     _copy_key(BUILD_KEY, tmp / "build-key")
     (tmp / "build.json").write_text(json.dumps({**result, "digest": digest}, indent=2) + "\n")
     tmp.rename(entry)  # the entry appears whole or not at all
@@ -1093,26 +1133,45 @@ def cli_appliance(rebuild_base: bool = typer.Option(False, help="rebuild the mmd
                   cache: bool = typer.Option(False, "--cache", help="reuse the image built for the same inputs "
                                              "(playbooks/, packer/, appliance/, scenarios/, Vagrantfile) from the "
                                              "project cache, else build it and store it there (CI's appliance tier)"),
+                  flavor: str = typer.Option("all", help="kvm (the appliance is a KVM host), xen (it boots Xen "
+                                             "and is dom0) or all"),
                   ) -> None:
-    """Packer (QEMU, Ansible provisioner running playbooks/): a qcow2, a libvirt box and a VirtualBox box."""
+    """Packer (QEMU, Ansible provisioner running playbooks/): a qcow2, a libvirt box and a VirtualBox box per
+    flavor."""
+    flavors = _flavors(flavor)
+    results = {}
     try:
-        result = cached_appliance() if cache else build_appliance(rebuild_base=rebuild_base)
+        for f in flavors:
+            results[f.name] = (cached_appliance(flavor=f) if cache else
+                               build_appliance(rebuild_base=rebuild_base and f == flavors[0], flavor=f))
     except (RuntimeError, subprocess.CalledProcessError, FileNotFoundError) as exc:
         typer.echo(f"build failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(json.dumps(results, indent=2))
+
+
+def _flavors(name: str) -> list[Flavor]:
+    if name == "all":
+        return list(FLAVORS.values())
+    if name not in FLAVORS:
+        typer.echo(f"unknown flavor {name!r}: kvm, xen or all", err=True)
+        raise typer.Exit(2)
+    return [FLAVORS[name]]
 
 
 @build_app.command("boot-check")
-def cli_boot_check(qcow2: Path = typer.Argument(OUT / "devcloud-appliance.qcow2"),
+def cli_boot_check(qcow2: Path = typer.Argument(None, help="default: dist/appliance/<the flavor's image>.qcow2"),
                    cached: bool = typer.Option(False, "--cached", help="boot the cached image of the current "
-                                               "inputs (`devcloud build appliance --cache` makes it)")) -> None:
+                                               "inputs (`devcloud build appliance --cache` makes it)"),
+                   flavor: str = typer.Option("kvm", help="kvm or xen")) -> None:
     """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward; prints the seconds to
     SSH and to the listZones answer, and the answer."""
+    (f,) = _flavors(flavor) if flavor != "all" else _flavors("kvm")
     key = BUILD_KEY
+    qcow2 = qcow2 or OUT / f.qcow2
     if cached:
-        entry = cache_entry()
-        qcow2, key = entry / "devcloud-appliance.qcow2", entry / "build-key"
+        entry = cache_entry(flavor=f)
+        qcow2, key = entry / f.qcow2, entry / "build-key"
     if not qcow2.is_file():
         typer.echo(f"{qcow2} does not exist: run `devcloud build appliance{' --cache' if cached else ''}` first",
                    err=True)

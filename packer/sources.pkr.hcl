@@ -8,7 +8,7 @@ source "qemu" "appliance" {
   iso_checksum     = "none"
   use_backing_file = false
   output_directory = var.output_dir
-  vm_name          = "devcloud-appliance.qcow2"
+  vm_name          = "${local.vm_name}.qcow2"
   format           = "qcow2"
   disk_size        = var.disk_size
   disk_compression = true

@@ -67,3 +67,42 @@ variable "wheelhouse" {
   default     = "../dist/wheelhouse"
   description = "devcloud's wheel and its dependencies (devcloud build wheelhouse)."
 }
+
+variable "flavor" {
+  type        = string
+  default     = "kvm"
+  description = "kvm: the appliance is a KVM host. xen: it boots Debian's Xen and is dom0 (the xen_host role)."
+
+  validation {
+    condition     = contains(["kvm", "xen"], var.flavor)
+    error_message = "The flavor must be kvm or xen."
+  }
+}
+
+variable "pvboot_dir" {
+  type        = string
+  default     = "../dist/images/pvboot"
+  description = "The tiny PV guests' kernel and initramfs (devcloud build images), for the xen flavor's host."
+}
+
+variable "xen_dom0_mem" {
+  type        = string
+  default     = "1536M,max:1536M"
+  description = "dom0's memory in the xen flavor (the rest of the VM's memory is for PV guests)."
+}
+
+locals {
+  # The Ansible groups the appliance belongs to: every group but the other flavor's hypervisor group.
+  groups  = ["management", "database", "nfs", var.flavor == "xen" ? "xen_hosts" : "kvm_hosts"]
+  vm_name = var.flavor == "xen" ? "devcloud-appliance-xen" : "devcloud-appliance"
+  ansible_arguments = [
+    "--extra-vars", "ansible_python_interpreter=/usr/bin/python3",
+    "--extra-vars", "devcloud_wheelhouse=${var.wheelhouse}",
+    "--extra-vars", "common_apt_update=false",
+    "--extra-vars", "management_api_bind=0.0.0.0",
+    # whether KVM works belongs to the machine the image boots on: Vagrant's or a farm's Ansible run probes there
+    "--extra-vars", "kvm_host_probe=false",
+    "--extra-vars", "xen_host_pvboot_dir=${var.pvboot_dir}",
+    "--extra-vars", "xen_host_dom0_mem=${var.xen_dom0_mem}",
+  ]
+}
