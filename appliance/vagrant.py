@@ -14,9 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance import zonespec
+from appliance.build import FLAVORS, OUT
+
 REPO = Path(__file__).resolve().parent.parent
-BOX_NAME = "devcloud-appliance"
-LIBVIRT_BOX = REPO / "dist" / "appliance" / "devcloud-appliance-libvirt.box"
+
+
+def box_of(scenario: str) -> tuple[str, Path]:
+    """The box a scenario's appliance boots (as the Vagrantfile chooses it): the xen flavor when a Xen host of the
+    spec has no address (the appliance is dom0), else the KVM one. Returns (box name, the locally built libvirt box)."""
+    spec = zonespec.load(scenario)
+    dom0 = any(h.role == "xen" and h.address is None
+               for z in spec.zones for p in z.pods for c in p.clusters for h in c.hosts)
+    flavor = FLAVORS["xen" if dom0 else "kvm"]
+    return flavor.image, OUT / f"{flavor.image}-libvirt.box"
 
 
 @dataclass(slots=True)
@@ -45,8 +56,11 @@ def _client(scenario: str, log: Path | None = None, env: dict[str, str] | None =
     return vagrant.Vagrant(str(REPO), env=_env(scenario, env), quiet_stdout=False, quiet_stderr=False)
 
 
-def ensure_box(box: Path = LIBVIRT_BOX, name: str = BOX_NAME, scenario: str = "appliance") -> bool:
-    """Add the locally built box unless Vagrant knows it; returns True when it was added."""
+def ensure_box(box: Path | None = None, name: str | None = None, scenario: str = "appliance") -> bool:
+    """Add the locally built box (by default the scenario's, `box_of`) unless Vagrant knows it; returns True when it
+    was added."""
+    if box is None or name is None:
+        name, box = box_of(scenario)
     v = _client(scenario)
     if any(b.name == name for b in v.box_list()):
         return False
