@@ -75,7 +75,7 @@ class FakeBuild:
     def __init__(self, out: Path) -> None:
         self.out, self.calls, self.bases_built, self.base_seen = out, 0, 0, []
 
-    def __call__(self, progress: build.Progress = build._say) -> dict[str, object]:
+    def __call__(self, progress: build.Progress = build._say, flavor: build.Flavor = build.KVM) -> dict[str, object]:
         self.calls += 1
         self.base_seen.append(build.base_is_current())
         if not build.base_is_current():
@@ -83,8 +83,8 @@ class FakeBuild:
             build.BASE_IMAGE.write_bytes(b"base image")
             build._record_recipe(build.BASE_IMAGE)
             self.bases_built += 1
-        qcow2 = self.out / "devcloud-appliance.qcow2"
-        qcow2.write_bytes(b"appliance %d" % self.calls)
+        qcow2 = self.out / flavor.qcow2
+        qcow2.write_bytes(b"%s appliance %d" % (flavor.name.encode(), self.calls))
         return {"qcow2": str(qcow2), "seconds": 1.0, "steps": {"packer": 1.0}}
 
 
@@ -103,7 +103,7 @@ def test_built_once_then_served_from_the_cache(fake: FakeBuild, tmp_path: Path) 
     assert fake.calls == 1 and first["cached"] is False
     entry = Path(str(first["qcow2"])).parent
     assert entry == build.cache_entry(cache) == cache / build.inputs_digest()[:16]
-    assert Path(str(first["qcow2"])).read_bytes() == b"appliance 1"
+    assert Path(str(first["qcow2"])).read_bytes() == b"kvm appliance 1"
     key = Path(str(first["key"]))
     assert key.stat().st_mode & 0o777 == 0o600 and key.with_name("build-key.pub").is_file()
     assert json.loads((entry / "build.json").read_text())["digest"] == build.inputs_digest()
@@ -137,6 +137,29 @@ def test_new_inputs_rebuild_on_the_cached_base_and_old_images_are_pruned(
     assert build.BUILD_KEY.read_text() == (cache / f"base-{build.base_digest()[:16]}" / "build-key").read_text()
     kept = sorted(p.name for p in cache.iterdir() if p.is_dir() and not p.name.startswith("base-"))
     assert kept == sorted(e.name for e in entries[-build.CACHE_KEEP:])
+
+
+def test_each_flavor_has_its_own_entry_on_one_base(fake: FakeBuild, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    xen = build.FLAVORS["xen"]
+    images = {}
+    for digest in ("a" * 64, "b" * 64, "c" * 64):
+        monkeypatch.setattr(build, "inputs_digest", lambda d=digest: d)
+        for flavor in (build.KVM, xen):
+            images[flavor.name, digest] = build.cached_appliance(cache=cache, flavor=flavor, build=fake,
+                                                                 progress=lambda _m: None)
+    kvm_c, xen_c = images["kvm", "c" * 64], images["xen", "c" * 64]
+    assert Path(str(kvm_c["qcow2"])) == cache / ("c" * 16) / "devcloud-appliance.qcow2"
+    assert Path(str(xen_c["qcow2"])) == cache / ("xen-" + "c" * 16) / "devcloud-appliance-xen.qcow2"
+    assert Path(str(xen_c["qcow2"])).read_bytes() == b"xen appliance 6"
+    assert fake.calls == 6 and fake.bases_built == 1  # both flavors are made from the one base
+    # pruning keeps CACHE_KEEP entries of each flavor: one flavor's builds never evict the other's
+    names = sorted(p.name for p in cache.iterdir() if p.is_dir() and not p.name.startswith("base-"))
+    assert names == sorted(["b" * 16, "c" * 16, "xen-" + "b" * 16, "xen-" + "c" * 16])
+    # and the xen image of the current inputs is served from the cache
+    again = build.cached_appliance(cache=cache, flavor=xen, build=None, progress=lambda _m: None)
+    assert again["cached"] is True and again["qcow2"] == xen_c["qcow2"]
 
 
 def test_a_base_of_another_recipe_is_rebuilt(fake: FakeBuild, monkeypatch: pytest.MonkeyPatch) -> None:

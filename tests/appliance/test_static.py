@@ -110,9 +110,13 @@ def test_packer_validate(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     bad = _run([packer, "validate", "-var", f"ssh_private_key_file={key}", "-var", "accelerator=hvf", "packer/"])
     assert bad.returncode != 0 and "accelerator must be kvm or tcg" in bad.stdout + bad.stderr
+    xen = _run([packer, "validate", "-var", f"ssh_private_key_file={key}", "-var", "flavor=xen", "packer/"])
+    assert xen.returncode == 0, xen.stdout + xen.stderr
+    bad = _run([packer, "validate", "-var", f"ssh_private_key_file={key}", "-var", "flavor=hyperv", "packer/"])
+    assert bad.returncode != 0 and "flavor must be kvm or xen" in bad.stdout + bad.stderr
 
 
-@pytest.mark.parametrize("scenario", ["appliance", "local", "farm-example"])
+@pytest.mark.parametrize("scenario", ["appliance", "appliance-xen", "local", "farm-example"])
 def test_vagrant_validate(scenario: str) -> None:
     vagrant = _tool("vagrant")
     r = _run([vagrant, "validate"], timeout=120, env={"DEVCLOUD_SCENARIO": scenario})

@@ -9,7 +9,7 @@ and a target without that file fails at once (a `make up` machine is not such a 
 /var/lib/devcloud). For `local://` without the file, the suite applies the roles first (tests/appliance/roles.py).
 
     DEVCLOUD_INFRA_HOSTS   comma-separated testinfra host specs (default: local://)
-    DEVCLOUD_INFRA_ROLES   which checks apply: management,database,nfs,kvm,datacenter (default: those of the roles
+    DEVCLOUD_INFRA_ROLES   which checks apply: management,database,nfs,kvm,xen,datacenter (default: those of the roles
                            this machine's marker lists, else of the roles the suite applies here: kvm). Checks of
                            roles not applied are deselected.
 """
@@ -25,8 +25,8 @@ from tests.appliance.roles import LOCAL_ROLES, MARKER
 
 HOSTS = [h.strip() for h in os.environ.get("DEVCLOUD_INFRA_HOSTS", "local://").split(",") if h.strip()]
 # role (as the marker names it) -> the checks it enables
-ROLE_CHECKS = {"kvm_host": "kvm", "mariadb": "database", "nfs_server": "nfs", "management": "management",
-               "datacenter": "datacenter"}
+ROLE_CHECKS = {"kvm_host": "kvm", "xen_host": "xen", "mariadb": "database", "nfs_server": "nfs",
+               "management": "management", "datacenter": "datacenter"}
 HERE = Path(__file__).resolve().parent
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.infra.conftest import needs, needs_any
+from tests.infra.conftest import CHECKS, needs, needs_any
 from tests.tiers import capability_gate
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("roles")]
@@ -79,6 +79,28 @@ def test_storage_dirs(machine) -> None:
         assert machine.file(d).is_directory, d
 
 
+# ---- Xen host (dom0) --------------------------------------------------------------------------------------------
+@needs("xen")
+def test_runs_as_xen_dom0(machine) -> None:
+    assert "control_d" in machine.file("/proc/xen/capabilities").content_string
+    info = machine.check_output("xl info")
+    assert "xen_version" in info and "pv" in info.split("virt_caps", 1)[1].splitlines()[0], info
+
+
+@needs("xen")
+def test_libxl_answers_through_libvirt(machine) -> None:
+    caps = machine.check_output("virsh -c xen:///system capabilities")
+    assert "<os_type>xen</os_type>" in caps and "<machine>xenpv</machine>" in caps, caps
+
+
+@needs("xen")
+def test_pv_boot_pool_holds_the_tiny_pv_kernel(machine) -> None:
+    """The libvirt driver's Xen flavour boots PV guests from the devcloud-pvboot pool the role filled."""
+    vols = machine.check_output("virsh -c xen:///system vol-list devcloud-pvboot")
+    assert "/var/lib/devcloud/pvboot/vmlinuz" in vols and "/var/lib/devcloud/pvboot/initrd.img" in vols, vols
+    assert "Autostart:      yes" in machine.check_output("virsh -c xen:///system pool-info devcloud-pvboot")
+
+
 # ---- database ---------------------------------------------------------------------------------------------------
 @needs("database")
 def test_mariadb_listens_on_loopback_only(machine) -> None:
@@ -127,8 +149,12 @@ def _nfs_pools(machine) -> list[dict]:
     return [p for p in pools if p.get("type") == "NetworkFilesystem"]
 
 
+def _libvirt_uri() -> str:
+    return "xen:///system" if "xen" in CHECKS else "qemu:///system"
+
+
 @needs("management")
-@needs("kvm")
+@needs_any("kvm", "xen")
 @needs("datacenter")
 def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None:
     """The zone's nfs:// primary pool is a libvirt netfs pool mounted over NFS at /mnt/<pool id>, and a Running
@@ -138,14 +164,14 @@ def test_nfs_primary_is_a_mounted_netfs_pool_with_a_guest_on_it(machine) -> None
         capability_gate("the deployed scenario has no nfs:// primary storage")
     pool = pools[0]
     mount = f"/mnt/{pool['id']}"
-    xml = machine.check_output("virsh -c qemu:///system pool-dumpxml %s", pool["id"])
+    xml = machine.check_output("virsh -c %s pool-dumpxml %s", _libvirt_uri(), pool["id"])
     assert "type='netfs'" in xml and f"<path>{mount}</path>" in xml, xml
     fstype = machine.check_output("findmnt -n -o FSTYPE --target %s", mount)
     assert fstype.startswith("nfs"), fstype
     vms = [v for v in _api(machine, "listVirtualMachines&listall=true").get("virtualmachine", [])
            if v.get("state") == "Running"]
     assert vms, "no Running guest (the datacenter role deploys the first VM)"
-    disks = machine.check_output("virsh -c qemu:///system domblklist --details %s", vms[0]["instancename"])
+    disks = machine.check_output("virsh -c %s domblklist --details %s", _libvirt_uri(), vms[0]["instancename"])
     assert any(line.split()[-1].startswith(mount + "/") for line in disks.splitlines() if " disk " in line), disks
 
 
@@ -160,3 +186,23 @@ def test_nfs_secondary_is_mounted_by_the_management_server(machine) -> None:
     assert fstype.startswith("nfs"), fstype
     tmpl = machine.run("find %s/template -name '*.qcow2'", mount)
     assert tmpl.rc == 0 and tmpl.stdout.strip(), "no template file on the NFS secondary store"
+
+
+@needs("management")
+@needs("xen")
+@needs("datacenter")
+def test_first_vm_is_a_pv_guest_answering_ssh_through_its_router(machine) -> None:
+    """The datacenter role's first VM runs on dom0 as a PV guest (no hardware virtualisation) and answers SSH on its
+    router's public address, through the port forward the role opened."""
+    vms = [v for v in _api(machine, "listVirtualMachines&listall=true").get("virtualmachine", [])
+           if v.get("state") == "Running"]
+    assert vms, "no Running guest (the datacenter role deploys the first VM)"
+    xml = machine.check_output("virsh -c xen:///system dumpxml %s", vms[0]["instancename"])
+    assert "<domain type='xen'" in xml and "machine='xenpv'" in xml, xml
+    rules = _api(machine, "listPortForwardingRules&listall=true").get("portforwardingrule", [])
+    rule = next(r for r in rules if r.get("virtualmachineid") == vms[0]["id"] and r.get("privateport") == "22")
+    out = machine.check_output(
+        "ssh -i /var/lib/devcloud/keys/devcloud-sandbox.pem -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+        " -o BatchMode=yes -o ConnectTimeout=20 -p %s root@%s cat /sys/hypervisor/type", rule["publicport"],
+        rule["ipaddress"])
+    assert out.strip() == "xen", out

@@ -117,3 +117,15 @@ def test_json_schema_is_current() -> None:
 
     path = zonespec.SCENARIO_DIR / "schema" / "zonespec.schema.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(zonespec.CloudSpec.model_json_schema()))
+
+
+@pytest.mark.parametrize(("scenario", "box"), [("appliance", "devcloud-appliance"),
+                                               ("appliance-xen", "devcloud-appliance-xen"),
+                                               ("farm-example", "devcloud-appliance")])
+def test_vagrant_boots_the_xen_box_where_the_appliance_is_dom0(scenario: str, box: str) -> None:
+    """appliance-xen's Xen host has no address (the appliance itself is dom0): Vagrant boots the xen flavor's box.
+    farm-example's Xen host is a machine of its own, so the appliance stays the KVM one."""
+    from appliance import vagrant
+
+    name, path = vagrant.box_of(scenario)
+    assert name == box and path.name == f"{box}-libvirt.box"
