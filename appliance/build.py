@@ -1025,11 +1025,26 @@ def _copy_key(src: Path, dest: Path) -> None:
     dest.chmod(0o600)
 
 
-def _prune(cache: Path, keep: Path, pattern: str, count: int) -> None:
+def _prune(cache: Path, keep: Path, pattern: str, count: int, in_use: frozenset[str] = frozenset()) -> None:
+    """Removes all but the `count` most recently used entries matching `pattern` (`keep` always stays), and never
+    one named in `in_use`."""
     entries = sorted((p for p in cache.iterdir() if p.is_dir() and re.fullmatch(pattern, p.name)),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in [e for e in entries if e != keep][count - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in in_use:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _bases_in_use(cache: Path) -> frozenset[str]:
+    """The base entries the farm rehearsal's kept disks are overlays of: pruning one would leave those disks
+    without their backing file."""
+    used = set()
+    for disk in cache.glob("farm-*/*.qcow2"):
+        r = subprocess.run(["qemu-img", "info", "--output=json", str(disk)], capture_output=True, text=True)
+        backing = json.loads(r.stdout).get("backing-filename", "") if r.returncode == 0 else ""
+        if backing and Path(backing).parent.parent == cache:
+            used.add(Path(backing).parent.name)
+    return frozenset(used)
 
 
 def cached_appliance(*, cache: Path | None = None, flavor: Flavor = KVM, progress: Progress = _say,
@@ -1078,7 +1093,7 @@ def _base_into_cache(cache: Path, base_entry: Path) -> None:
         _place(BASE_IMAGE, tmp / "base.qcow2")
         _copy_key(BUILD_KEY, tmp / "build-key")
         tmp.rename(base_entry)
-        _prune(cache, base_entry, r"base-[0-9a-f]{16}", 1)
+        _prune(cache, base_entry, r"base-[0-9a-f]{16}", 1, _bases_in_use(cache))
 
 
 def ensure_base(*, cache: Path | None = None, progress: Progress = _say) -> tuple[Path, Path]:

@@ -5,6 +5,7 @@ reuses the cached one; the base image is reused across input changes while its r
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -160,6 +161,33 @@ def test_each_flavor_has_its_own_entry_on_one_base(fake: FakeBuild, tmp_path: Pa
     # and the xen image of the current inputs is served from the cache
     again = build.cached_appliance(cache=cache, flavor=xen, build=None, progress=lambda _m: None)
     assert again["cached"] is True and again["qcow2"] == xen_c["qcow2"]
+
+
+def test_a_base_the_farms_kept_disks_are_overlays_of_is_not_pruned(fake: FakeBuild, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The farm rehearsal keeps its nodes' disks as overlays of the cached base: a new base recipe must not delete
+    the base under them (their next boot would find no backing file), and may once no kept disk uses it."""
+    cache = tmp_path / "cache"
+
+    def new_recipe(n: int) -> None:
+        monkeypatch.setattr(build, "BASE_PACKAGES", (*build.BASE_PACKAGES[:60], f"recipe-{n}"))
+        monkeypatch.setattr(build, "inputs_digest", lambda: f"{n:x}" * 64)
+        build.BASE_IMAGE.unlink(missing_ok=True)
+        build.cached_appliance(cache=cache, build=fake, progress=lambda _m: None)
+
+    new_recipe(10)
+    first = cache / f"base-{build.base_digest()[:16]}"
+    farm = cache / "farm-farm-rehearsal-0123456789abcdef"
+    farm.mkdir()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "qcow2", "-b", str(first / "base.qcow2"),
+                    str(farm / "kvm1.qcow2"), "1G"], check=True)
+    new_recipe(11)
+    second = cache / f"base-{build.base_digest()[:16]}"
+    assert second.is_dir() and first.is_dir(), "the base under the farm's kept disks was pruned"
+    shutil.rmtree(farm)  # the farm rehearsed again on the newer base and dropped its old disks
+    new_recipe(12)
+    bases = sorted(p.name for p in cache.glob("base-*"))
+    assert bases == [f"base-{build.base_digest()[:16]}"], bases
 
 
 def test_a_base_of_another_recipe_is_rebuilt(fake: FakeBuild, monkeypatch: pytest.MonkeyPatch) -> None:
