@@ -1181,7 +1181,10 @@ def cli_boot_check(qcow2: Path = typer.Argument(None, help="default: dist/applia
                    flavor: str = typer.Option("kvm", help="kvm or xen")) -> None:
     """Boot the built qcow2 (TCG here) and call listZones through a 127.0.0.1 port forward; prints the seconds to
     SSH and to the listZones answer, and the answer."""
-    (f,) = _flavors(flavor) if flavor != "all" else _flavors("kvm")
+    if flavor not in FLAVORS:  # one image is booted: "all" is not a choice here
+        typer.echo(f"unknown flavor {flavor!r}: kvm or xen", err=True)
+        raise typer.Exit(2)
+    f = FLAVORS[flavor]
     key = BUILD_KEY
     qcow2 = qcow2 or OUT / f.qcow2
     if cached:

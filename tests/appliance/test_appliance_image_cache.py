@@ -210,3 +210,11 @@ def test_provisioning_changes_are_read_from_packers_output() -> None:
         "unreachable=0    failed=0    skipped=22   rescued=0    ignored=0",
     ]
     assert build.provisioning_changes(lines) == [36, 1]
+
+
+@pytest.mark.parametrize("flavor", ["all", "hyperv"])
+def test_boot_check_boots_one_named_flavor(flavor: str) -> None:
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(build.build_app, ["boot-check", "--flavor", flavor])
+    assert r.exit_code == 2 and f"unknown flavor {flavor!r}: kvm or xen" in r.output, r.output
