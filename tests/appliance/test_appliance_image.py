@@ -97,7 +97,8 @@ def _datacenter(tmp_path: Path, ssh_port: int, key: Path, scenario: str) -> tupl
            "-e", f"datacenter_images_dir={build.IMAGES}"]
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_PIPELINING="True", ANSIBLE_TIMEOUT="60",
-               ANSIBLE_SSH_ARGS="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no")
+               ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=/dev/null "
+                                "-o StrictHostKeyChecking=no")
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=1800)
