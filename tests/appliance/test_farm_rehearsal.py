@@ -63,10 +63,10 @@ def test_three_node_farm_from_the_farm_playbooks(tmp_path: Path) -> None:
          f"first VM {vm}")
 
     # live: the provisioned disks boot, the server reconnects to kvm1, and testinfra passes on every node
-    config = write_ssh_config(tmp_path / "ssh_config", {name: (n["address"], 22) for name, n in nodes.items()},
-                              str(r["key"]))
-
-    def testinfra(_farm: farm.Farm, _key: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    def testinfra(_farm: farm.Farm, key: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+        # the key the nodes were booted with: the recorded one names the build tree that rehearsed (maybe gone)
+        config = write_ssh_config(tmp_path / "ssh_config", {name: (n["address"], 22) for name, n in nodes.items()},
+                                  key)
         out = {}
         for name, n in nodes.items():
             env = dict(os.environ, DEVCLOUD_INFRA_HOSTS=f"ssh://{name}?ssh_config={config}",
