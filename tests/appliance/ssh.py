@@ -1,9 +1,10 @@
 """The ssh_config testinfra reads for booted appliance and farm VMs.
 
 testinfra runs one `ssh` per command and already passes `ControlMaster=auto`, but without a `ControlPath` OpenSSH
-does not multiplex, so every check paid a whole key exchange with an sshd emulated by TCG (a few seconds each, ~250 s
-for the Xen appliance's checks). The control sockets live in a short directory of their own: a socket path is limited
-to ~100 bytes, and pytest's tmp_path for a long test name is nearly that already.
+does not multiplex, so every command paid a whole key exchange with an sshd emulated by TCG. With a ControlPath the
+KVM appliance's check went from 555 to 345 s and the farm's from 689 to 344 s in CI. The control sockets live in a
+short directory of their own: a socket path is limited to ~100 bytes, and pytest's tmp_path for a long test name is
+nearly that already.
 """
 
 from __future__ import annotations
