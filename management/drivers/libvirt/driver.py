@@ -165,6 +165,18 @@ def _attr_of(el: ET.Element, child: str, name: str) -> str | None:
     return found.get(name) if found is not None else None
 
 
+# libvirt loads a cgroup BPF device program at every domain start. The kernel's verifier gives up with EAGAIN when a
+# signal reaches the loading thread (since Linux ~4.20; libbpf and cilium/ebpf retry, libvirt does not), e.g. the
+# SIGCHLD of another QEMU started at the same moment. The start failed before QEMU ran, so starting again is safe.
+START_ATTEMPTS = 5
+START_RETRY_DELAY = 0.2  # seconds, times the attempt number
+
+
+def _start_interrupted(exc: libvirt.libvirtError) -> bool:
+    msg = exc.get_error_message() or ""
+    return "cgroup BPF prog" in msg and "Resource temporarily unavailable" in msg
+
+
 def _not_found(exc: libvirt.libvirtError) -> bool:
     return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
                                     libvirt.VIR_ERR_NO_STORAGE_POOL)
@@ -263,6 +275,20 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
     @property
     def conn(self) -> libvirt.virConnect:
         return self._conn.get()
+
+    def _create(self, dom: libvirt.virDomain) -> None:
+        """Starts a defined domain; a start the kernel interrupted (see _start_interrupted) is tried again."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._conn.call(lambda _c: dom.create())
+                return
+            except libvirt.libvirtError as exc:
+                if attempt < START_ATTEMPTS and _start_interrupted(exc):
+                    log.warning("start of %s interrupted (%s); attempt %d of %d", dom.UUIDString(),
+                                exc.get_error_message(), attempt + 1, START_ATTEMPTS)
+                    time.sleep(START_RETRY_DELAY * attempt)
+                    continue
+                raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
 
     # ---------------------------------------------------------------------------------------------- events
 
@@ -546,7 +572,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             cfg = self._build_domain(spec, disks, meta)
             dom = self._call(lambda c: c.defineXML(cfg.to_xml()))
             if spec.start:
-                self._call(lambda _c: dom.create())
+                self._create(dom)
             return self._info(dom)
         except BaseException as exc:
             self._rollback_spawn(spec.uuid, dom, meta)
@@ -643,7 +669,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         if state == PowerState.PAUSED:
             self._call(lambda _c: dom.resume())
         elif state != PowerState.RUNNING:
-            self._call(lambda _c: dom.create())
+            self._create(dom)
         return self._info(dom)
 
     def _wait_state(self, dom: libvirt.virDomain, want: PowerState, timeout: float) -> bool:
