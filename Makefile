@@ -46,7 +46,10 @@ api-surface:
 # The appliance (README "Appliance and farms"): wheelhouse, mmdebstrap base, Packer QEMU build provisioned by
 # playbooks/, qcow2 + libvirt box + VirtualBox box under dist/appliance/ (build.json records the times).
 .PHONY: appliance appliance-check
-appliance:
+# Its Debian tools (scripts/appliance-packages.txt) are installed first when missing: `make up` does not need them.
+APPLIANCE_PKGS = $(shell sed -e 's/\#.*//' scripts/appliance-packages.txt)
+appliance: venv
+	sh scripts/apt-ensure.sh $(APPLIANCE_PKGS)
 	$(BIN)/devcloud build appliance
 
 # The cheap checks CI runs on every change (ansible syntax + lint, yamllint, packer/vagrant validate, box format).

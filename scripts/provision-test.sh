@@ -19,7 +19,9 @@ PKGS=(python3-venv libvirt-dev pkg-config gcc libvirt-daemon-system libvirt-clie
       nfs-common busybox dnsutils jq openssh-client openssl make ansible python3-cs python3-sshpubkeys awscli
       strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
       iputils-ping iputils-arping traceroute
-      packer vagrant vagrant-libvirt mmdebstrap yamllint chromium nodejs prometheus)
+      yamllint chromium nodejs prometheus)
+# the appliance tier builds images when their inputs change: the same tools `make appliance` installs
+mapfile -t -O ${#PKGS[@]} PKGS < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]*$//' scripts/appliance-packages.txt)
 
 say() { echo "provision: $*" >&2; }
 _t0=$SECONDS

@@ -205,3 +205,48 @@ def test_every_role_makes_the_state_dir_with_one_mode() -> None:
                 found[f"{tasks_file.parent.parent.name}: {task['name']}"] = spec.get("mode")
     assert found, "no role manages the state directory"
     assert set(found.values()) == {"0700"}, found
+
+
+# The programs the build, its boot checks and the farm rehearsal run on this machine (appliance/build.py,
+# appliance/image/, appliance/farm.py), and files they read from Debian packages.
+BUILD_PROGRAMS = ("packer", "mmdebstrap", "dpkg-scanpackages", "qemu-img", "qemu-system-x86_64", "extlinux",
+                  "mkfs.ext2", "debugfs", "readelf", "busybox", "genisoimage", "dnsmasq", "ssh", "ssh-keygen", "git")
+
+
+def _appliance_packages() -> set[str]:
+    text = (REPO / "scripts/appliance-packages.txt").read_text()
+    return {line.split("#")[0].strip() for line in text.splitlines()} - {""}
+
+
+def _owner(path: str) -> str:
+    # dpkg -S knows the path a package shipped; /bin and /usr/bin are one directory on a merged-/usr Debian
+    real = os.path.realpath(path)
+    for candidate in (path, path.replace("/usr/bin/", "/bin/"), path.replace("/usr/sbin/", "/sbin/"), real):
+        r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        if r.returncode == 0:
+            return r.stdout.split(":")[0]
+    raise AssertionError(f"no Debian package ships {path}")
+
+
+def test_make_appliance_installs_every_tool_the_build_runs() -> None:
+    """`make up` installs none of the build's tools; `make appliance` installs the missing ones before it builds.
+    Each program the build runs (and Vagrant's well-known key, which goes into the base image) comes from a package
+    that list names."""
+    import shutil
+
+    packages = _appliance_packages()
+    owners = {}
+    for prog in BUILD_PROGRAMS:
+        found = shutil.which(prog, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        assert found, f"{prog} is not installed (scripts/provision-test.sh installs the appliance packages)"
+        owners[prog] = _owner(found)  # the package that ships the name (binutils' readelf is a link)
+    key = next(p for p in build.VAGRANT_PUBKEY_CANDIDATES if Path(p).is_file())
+    owners["vagrant.pub"] = _owner(key)
+    unlisted = {prog: pkg for prog, pkg in owners.items() if pkg not in packages}
+    assert not unlisted, f"scripts/appliance-packages.txt lacks the packages of {unlisted}"
+
+    dry = subprocess.run(["make", "-n", "appliance"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    lines = dry.splitlines()
+    ensure = next(i for i, line in enumerate(lines) if "scripts/apt-ensure.sh" in line)
+    assert set(lines[ensure].split()[2:]) == packages
+    assert ensure < next(i for i, line in enumerate(lines) if "devcloud build appliance" in line)
