@@ -19,7 +19,7 @@ def _one(resp: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def deploy_zone(api: ApiClient, name: str = "Sandbox-simulator", hosts: int = 2,
-                tag: str | None = None) -> dict[str, Any]:
+                tag: str | None = None, store: str = "SS0") -> dict[str, Any]:
     """deployDataCenter.py's order over 8096, up to updateZone allocationstate=Enabled and listHosts state=Up."""
     i = api.integration_api
     tag = tag or secrets.token_hex(3)
@@ -82,7 +82,7 @@ def deploy_zone(api: ApiClient, name: str = "Sandbox-simulator", hosts: int = 2,
            url="nfs://10.147.28.6:/export/home/sandbox/primary0")["storagepool"]
     assert ps["scope"] == "CLUSTER" and ps["state"] == "Up" and ps["type"] == "NetworkFilesystem"
     assert ps["disksizetotal"] > 0
-    ss = i("addImageStore", zoneid=z["id"], name="SS0", provider="NFS",
+    ss = i("addImageStore", zoneid=z["id"], name=store, provider="NFS",
            url="nfs://10.147.28.6:/export/home/sandbox/sstor")["imagestore"]
     assert ss["url"] == "nfs://10.147.28.6:/export/home/sandbox/sstor" and ss["providername"] == "NFS"
     i("createSecondaryStagingStore", zoneid=z["id"], url="nfs://10.147.28.6:/export/home/sandbox/staging")
@@ -157,10 +157,6 @@ def test_failures(api: ApiClient) -> None:
     status, err = i.error("addCluster", zoneid=z["id"], podid=pod["id"], clustername="C0", hypervisor="Simulator",
                           clustertype="CloudManaged")
     assert status == 431
-    status, err = i.error("addHost", zoneid=z["id"], podid=pod["id"], clusterid=c["id"], hypervisor="Simulator",
-                          url=dc["hosts"][0]["url"] if "url" in dc["hosts"][0] else f"http://sim/{dc['tag']}/c0/h0",
-                          username="root", password="password")
-    assert status == 431 and "already exists" in err["errortext"]
     status, err = i.error("deleteZone", id=z["id"])
     assert status == 530 and "not deletable" in err["errortext"]
     status, err = i.error("deletePod", id=pod["id"])
@@ -176,6 +172,34 @@ def test_failures(api: ApiClient) -> None:
     assert user("listServiceOfferings")["count"] >= 2
     r = user.call("listHosts")
     assert r.status_code == 401
+
+
+def test_a_repeated_simulator_url_is_another_simulated_host(api: ApiClient) -> None:
+    """CloudStack's simulator makes a new mock host at every addHost, whatever the URL: Marvin configurations (and
+    scripts that build one zone after another) repeat http://sim/c0/h0. The same URL in a second zone, and again in
+    the same cluster, adds hosts of their own."""
+    first = deploy_zone(api, name="Sim-first", hosts=1)
+    i = api.integration_api
+    # image store names are unique cloud-wide, as in CloudStack
+    status, err = i.error("addImageStore", zoneid=first["zone"]["id"], name="SS0", provider="NFS",
+                          url="nfs://10.147.28.6:/export/home/sandbox/sstor2")
+    assert (status, err["cserrorcode"]) == (431, 4350)
+    assert err["errortext"] == "The image store with name SS0 already exists, try creating with another name"
+    second = deploy_zone(api, name="Sim-second", hosts=1, tag=first["tag"], store="SS1")  # the same host URLs
+    z, pod, c = second["zone"], second["pod"], second["cluster"]
+    again = i("addHost", zoneid=z["id"], podid=pod["id"], clusterid=c["id"], hypervisor="Simulator",
+              url=f"http://sim/{first['tag']}/c0/h0", username="root", password="password")["host"][0]
+    hosts = [first["hosts"][0], second["hosts"][0], again]
+    assert len({h["id"] for h in hosts}) == 3 and len({h["name"] for h in hosts}) == 3
+    assert second["hosts"][0]["ipaddress"] != again["ipaddress"]  # two addresses of the second zone's pod
+    up = wait_for(lambda: (r := i("listHosts", zoneid=z["id"], type="Routing", state="Up")).get("count") == 2 and r,
+                  what="both hosts of the second zone Up")
+    assert {h["id"] for h in up["host"]} == {second["hosts"][0]["id"], again["id"]}
+    assert i("listHosts", zoneid=first["zone"]["id"], type="Routing")["count"] == 1
+    # each is a machine of its own: its memory counts once in its zone's capacity
+    mem = {h["id"]: h["memorytotal"] for h in up["host"]}
+    cap = {x["type"]: x for x in api("listCapacity", zoneid=z["id"])["capacity"]}
+    assert cap[0]["capacitytotal"] == sum(mem.values())
 
 
 def test_host_lifecycle_maintenance_and_monitor(api: ApiClient) -> None:

@@ -8,13 +8,14 @@ PrepareForMaintenance, Maintenance, ErrorInMaintenance) change only through `set
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -345,6 +346,22 @@ def add_hosts(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, clust
     return added
 
 
+def _url_in_use(session: Session, url: str) -> bool:
+    return session.scalar(select(Host.id).where(Host.url == url, Host.removed.is_(None))) is not None
+
+
+def _unused_simulator_url(session: Session, url: str) -> str:
+    """CloudStack's simulator makes a new mock host at every addHost whatever the URL says (Marvin configurations
+    repeat http://sim/c0/h0 in every zone). Here a simulator URL names one simulated machine's state, so a repeated
+    URL gets a path of its own: http://sim/c0/h0 -> http://sim/c0/h0-2, the query (host size, faults) kept."""
+    p = urlsplit(url)
+    for n in itertools.count(2):
+        candidate = urlunsplit((p.scheme, p.netloc, f"{p.path.rstrip('/')}-{n}", p.query, p.fragment))
+        if not _url_in_use(session, candidate):
+            return candidate
+    raise AssertionError("unreachable")
+
+
 def _add_one(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluster: Cluster | None,
              clustername: str | None, url: str, hypervisor: str, hosttags: str | None,
              username: str | None, password: str | None) -> Host:
@@ -365,9 +382,10 @@ def _add_one(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, cluste
     if cluster.hypervisor_type.lower() != hv.lower():
         raise ParamError(f"Can't add host with hypervisor {hv} to cluster {cluster.name} whose hypervisor is "
                          f"{cluster.hypervisor_type}")
-    dup = session.scalar(select(Host.id).where(Host.url == url, Host.removed.is_(None)))
-    if dup is not None:
-        raise ParamError(f"A host with url {url} already exists")
+    if _url_in_use(session, url):
+        if hv != "Simulator":
+            raise ParamError(f"A host with url {url} already exists")
+        url = _unused_simulator_url(session, url)
     credentials = {k: v for k, v in (("username", username), ("password", password)) if v is not None}
     driver = build_driver(url, hv, credentials)
     try:

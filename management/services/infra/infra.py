@@ -440,7 +440,11 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
     if not url:
         raise ParamError("Unable to execute API command addimagestore due to missing parameter url")
     name = name or url
-    _unique(session, ImageStore, "image store", name)
+    if role == "Image" and session.scalar(select(ImageStore.id).where(
+            ImageStore.name == name, ImageStore.role == "Image", ImageStore.removed.is_(None)).limit(1)) is not None:
+        # StorageManagerImpl.discoverImageStore's text: image store names are unique cloud-wide (staging stores,
+        # named after their URL, are not checked)
+        raise ParamError(f"The image store with name {name} already exists, try creating with another name")
     if url.startswith("/") or url.lower().startswith("file://"):
         local = url if url.startswith("/") else urlsplit(url).path
         protocol = "file"
