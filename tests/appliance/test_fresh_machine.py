@@ -53,9 +53,14 @@ def test_deb_caches_are_apt_and_the_project_cache(monkeypatch: pytest.MonkeyPatc
     assert build.deb_caches()[-1] == tmp_path / "debs"
 
 
-def test_missing_base_package_is_fetched_through_apt(project_cache: Path, tmp_path: Path) -> None:
+def test_missing_base_package_is_fetched_through_apt(project_cache: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A package neither cached nor installed (on main: "not cached and not installed here (no network to fetch
     them)") is downloaded by apt-get into the project's deb cache and lands in the local repository."""
+    # apt's archive cache as on a fresh machine: an `apt-get install` of the package, even one removed since, would
+    # have left its .deb there, and the build takes a cached .deb before it fetches
+    monkeypatch.setattr(build, "APT_ARCHIVES", tmp_path / "apt-archives")
+    (tmp_path / "apt-archives").mkdir()
     assert build._installed_version(SMALL_PACKAGE) is None, f"{SMALL_PACKAGE} must not be installed for this test"
     version = _candidate(SMALL_PACKAGE)
     said: list[str] = []
