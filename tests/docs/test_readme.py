@@ -223,6 +223,8 @@ def test_host_prepare_block() -> None:
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "libvirt-ready" in r.stdout and "virt-type" in r.stdout, r.stdout
+    # the probe's cache is in the default state directory, which keeps every file private
+    assert oct(os.stat("/var/lib/devcloud/virt-type.json").st_mode & 0o777) == oct(0o600)
 
 
 def test_this_interpreter_is_the_venvs() -> None:
