@@ -177,6 +177,25 @@ def _start_interrupted(exc: libvirt.libvirtError) -> bool:
     return "cgroup BPF prog" in msg and "Resource temporarily unavailable" in msg
 
 
+def _tray_raced(exc: libvirt.libvirtError) -> bool:
+    return "Tray of the device is not open" in (exc.get_error_message() or "")
+
+
+def _retrying(call: Callable[[], Any], transient: Callable[[libvirt.libvirtError], bool], tries: int,
+              wait: Callable[[int], float], what: str) -> Any:
+    """`call()`, asked for again (up to `tries` calls in all, `wait(attempt)` seconds apart) while libvirt's error
+    is one `transient` knows to be a race worth retrying; any other error, or the last, is raised."""
+    for attempt in range(1, tries + 1):
+        try:
+            return call()
+        except libvirt.libvirtError as exc:
+            if attempt == tries or not transient(exc):
+                raise
+            log.warning("%s: %s; attempt %d of %d", what, exc.get_error_message(), attempt + 1, tries)
+            time.sleep(wait(attempt))
+    raise AssertionError("unreachable")
+
+
 def _not_found(exc: libvirt.libvirtError) -> bool:
     return exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL,
                                     libvirt.VIR_ERR_NO_STORAGE_POOL)
@@ -278,17 +297,9 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
 
     def _create(self, dom: libvirt.virDomain) -> None:
         """Starts a defined domain; a start the kernel interrupted (see _start_interrupted) is tried again."""
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                self._conn.call(lambda _c: dom.create())
-                return
-            except libvirt.libvirtError as exc:
-                if attempt < START_ATTEMPTS and _start_interrupted(exc):
-                    log.warning("start of %s interrupted (%s); attempt %d of %d", dom.UUIDString(),
-                                exc.get_error_message(), attempt + 1, START_ATTEMPTS)
-                    time.sleep(START_RETRY_DELAY * attempt)
-                    continue
-                raise DriverError(f"libvirt ({self.uri}): {exc.get_error_message()}") from exc
+        self._call(lambda _c: _retrying(dom.create, _start_interrupted, START_ATTEMPTS,
+                                        lambda attempt: START_RETRY_DELAY * attempt,
+                                        f"start of {dom.UUIDString()} interrupted"))
 
     # ---------------------------------------------------------------------------------------------- events
 
@@ -945,16 +956,8 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         # closes the tray on open(), as a boot-time scan for a config drive does) makes the insert fail with
         # "Tray of the device is not open", the old medium possibly already out. The whole change is asked for
         # again: libvirt starts its open/remove/insert/close sequence over.
-        for attempt in range(MEDIA_CHANGE_TRIES):
-            try:
-                dom.updateDeviceFlags(xml, _LIVE_CONFIG)
-                return
-            except libvirt.libvirtError as exc:
-                if "Tray of the device is not open" not in (exc.get_error_message() or "") or \
-                        attempt == MEDIA_CHANGE_TRIES - 1:
-                    raise
-                log.info("CD-ROM change on %s raced the guest closing its tray; trying again", dom.name())
-                time.sleep(MEDIA_CHANGE_RETRY_S)
+        _retrying(lambda: dom.updateDeviceFlags(xml, _LIVE_CONFIG), _tray_raced, MEDIA_CHANGE_TRIES,
+                  lambda _attempt: MEDIA_CHANGE_RETRY_S, f"CD-ROM change on {dom.name()} raced the guest's tray")
 
     def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
         return self._media(vm_uuid, (pool, volume_uuid))

@@ -338,7 +338,7 @@ def add_hosts(runtime: Runtime, session: Session, *, zone: Zone, pod: Pod, clust
         log.warning("host %s: pool members not discovered: %s", url, exc)
         return added
     for member_url in others:
-        if session.scalar(select(Host.id).where(Host.url == member_url, Host.removed.is_(None))) is not None:
+        if _url_in_use(session, member_url):
             continue
         added.append(_add_one(runtime, session, zone=zone, pod=pod, cluster=first.cluster, clustername=None,
                               url=member_url, hypervisor=hypervisor, hosttags=hosttags, username=username,

@@ -95,14 +95,15 @@ def _check_range(gateway: str | None, netmask: str | None, start: str, end: str 
     return int(s), int(e)
 
 
-def _unique(session: Session, model: Any, what: str, name: str, **where: Any) -> None:
+def _unique(session: Session, model: Any, what: str, name: str, *, text: str | None = None, **where: Any) -> None:
+    """Refuses a live `model` row named `name` (matching `where`); `text` replaces the generic error text."""
     stmt = select(model.id).where(model.name == name)
     for k, v in where.items():
         stmt = stmt.where(getattr(model, k) == v)
     if hasattr(model, "removed"):
         stmt = stmt.where(model.removed.is_(None))
     if session.scalar(stmt.limit(1)) is not None:
-        raise ParamError(f"A {what} with name {name} already exists")
+        raise ParamError(text or f"A {what} with name {name} already exists")
 
 
 def _allocation_state(value: str | None, default: str) -> str:
@@ -440,11 +441,10 @@ def add_image_store(runtime: Runtime, session: Session, *, zone: Zone | None, na
     if not url:
         raise ParamError("Unable to execute API command addimagestore due to missing parameter url")
     name = name or url
-    if role == "Image" and session.scalar(select(ImageStore.id).where(
-            ImageStore.name == name, ImageStore.role == "Image", ImageStore.removed.is_(None)).limit(1)) is not None:
-        # StorageManagerImpl.discoverImageStore's text: image store names are unique cloud-wide (staging stores,
-        # named after their URL, are not checked)
-        raise ParamError(f"The image store with name {name} already exists, try creating with another name")
+    if role == "Image":  # staging stores, named after their URL, are not checked (as in CloudStack)
+        # StorageManagerImpl.discoverImageStore's text: image store names are unique cloud-wide
+        _unique(session, ImageStore, "image store", name, role="Image",
+                text=f"The image store with name {name} already exists, try creating with another name")
     if url.startswith("/") or url.lower().startswith("file://"):
         local = url if url.startswith("/") else urlsplit(url).path
         protocol = "file"
