@@ -902,8 +902,10 @@ def find_vm(session: Session, uuid: str) -> VirtualMachine | None:
 
 def id_and_password(session: Session, uuid: str) -> tuple[int, str | None]:
     """A VM's id and its (decrypted) password in one statement: the password column is deferred."""
-    return session.execute(prepared("vm-id-password", lambda: select(VirtualMachine.id, VirtualMachine.password)
-                                    .where(VirtualMachine.uuid == bindparam("uuid"))), {"uuid": uuid}).one()._tuple()
+    vm_id, password = session.execute(prepared("vm-id-password", lambda: select(
+        VirtualMachine.id, VirtualMachine.password).where(VirtualMachine.uuid == bindparam("uuid"))),
+        {"uuid": uuid}).one()
+    return vm_id, password
 
 
 def as_dict(value: Any) -> dict[str, Any]:

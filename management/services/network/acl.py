@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from management.errors import ParamError, PermissionDenied, ResourceInUse
@@ -125,8 +125,9 @@ def delete_list(session: Session, caller: Caller, acl: NetworkAcl) -> None:
     if users or gws:
         raise ResourceInUse(f"ACL {acl.name} is still associated with network(s) or private gateway(s): "
                             f"{', '.join(users + gws)}", uuids=users + gws)
-    for item in session.scalars(select(NetworkAclItem).where(NetworkAclItem.acl_id == acl.id)):
-        session.delete(item)
+    # items first, in one statement: deleted one by one, the unit of work could order them after the list, whose
+    # ON DELETE CASCADE had already removed them (SQLAlchemy warned of rows it expected and did not find)
+    session.execute(delete(NetworkAclItem).where(NetworkAclItem.acl_id == acl.id))
     session.delete(acl)
     session.flush()
 
