@@ -50,6 +50,22 @@ def notify(runtime: Runtime, vm_id: int, event: str) -> None:
             log.warning("VM %s %s hook %r failed", vm_id, event, hook, exc_info=True)
 
 
+@contextmanager
+def starting(runtime: Runtime, vm_uuid: str) -> Iterator[None]:
+    """While this process starts a VM on its hypervisor (the VM is Starting in the database): see `is_starting`."""
+    busy: set[str] = runtime.extras.setdefault("vms_starting", set())
+    busy.add(vm_uuid)
+    try:
+        yield
+    finally:
+        busy.discard(vm_uuid)
+
+
+def is_starting(runtime: Runtime, vm_uuid: str) -> bool:
+    """Whether this process is starting the VM: the hypervisor's events about it then report that start."""
+    return vm_uuid in runtime.extras.get("vms_starting", ())
+
+
 # Called with (runtime, host id, driver) every time `driver_for` hands out a driver; VM sync registers its
 # lifecycle-event subscription here when it is imported (its `watch` is idempotent per driver).
 DRIVER_WATCHERS: list[Callable[[Runtime, int, drv.HypervisorDriver], None]] = []

@@ -91,3 +91,49 @@ def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, t
         again = deploy(api, zone, name="vm-again")
         assert again["nic"][0]["ipaddress"] == ips[1]
         assert deploy(api, zone, name="vm-next")["nic"][0]["ipaddress"] not in ips
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
+def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, tmp_path: Path) -> None:
+    """The job resolves the zone, offering and template of the request once, and placement uses those rows
+    rather than selecting them again; the hypervisor's events about the VM while it starts (the simulator sends
+    them) are the start's own, and VM sync reads nothing for them."""
+    import re
+
+    from tests.api.test_autoscale import advanced_sim_zone
+
+    me = threading.get_ident()
+    reads: list[str] = []  # the table each SELECT of the job reads first, in this thread
+    elsewhere: list[str] = []  # statements of other threads meanwhile (VM sync's event handling runs in its own)
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        if not counting[0]:
+            return
+        if threading.get_ident() != me:
+            elsewhere.append(f"{threading.current_thread().name}: {sql[:80]}")
+        elif sql.lstrip().upper().startswith("SELECT"):
+            m = re.search(r"\bFROM\s+(\w+)", sql)
+            reads.append(m.group(1) if m else "?")
+
+    counting = [False]
+    for zone in advanced_sim_zone(server, tmp_path, hosts=2, cpus=16):
+        server.server.queue.stop()  # the jobs run here (run_one)
+        engine = server.server.runtime.db.engine
+        _deploy_here(server, zone, "warm")  # caches filled, the template placed on the pool
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            reply = server.server.dispatcher.handle(
+                [("command", "deployVirtualMachine"), ("response", "json"), ("zoneid", zone["zone"]),
+                 ("serviceofferingid", zone["small"]), ("templateid", zone["template"]), ("name", "counted")],
+                integration=True)
+            assert reply.status == 200, reply.body
+            counting[0] = True
+            assert server.server.queue.run_one()
+            counting[0] = False
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        vms = server.api("listVirtualMachines", listall="true")["virtualmachine"]
+        assert [vm["state"] for vm in vms if vm["name"] == "counted"] == ["Running"]
+        assert (reads.count("data_center"), reads.count("service_offering"), reads.count("vm_template")) == (1, 1, 1), \
+            reads
+        assert not [s for s in elsewhere if s.startswith("vm-sync-event")], elsewhere

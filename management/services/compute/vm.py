@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -59,7 +60,7 @@ from management.services.compute import (
     vm_snapshots,
     vmsync,  # noqa: F401  (registers VM sync's driver watcher)
 )
-from management.services.hypervisors import GiB, driver_error, driver_for, notify, tx
+from management.services.hypervisors import GiB, driver_error, driver_for, notify, starting, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
@@ -550,14 +551,19 @@ def _undo_attempt(runtime: Runtime, vm_id: int, a: _Attempt) -> None:
         vm.host_id = None
 
 
-def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: bool = False) -> None:
-    """Stopped -> Starting -> (place, create disks, spawn or start) -> Running, retrying other hosts."""
+def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: bool = False,
+          known: Sequence[object] = ()) -> None:
+    """Stopped -> Starting -> (place, create disks, spawn or start) -> Running, retrying other hosts.
+
+    ``known``: rows the caller read moments ago that placement reads again (the deploy's zone, offering,
+    template): put in each unit of work's identity map as they are, so they are not selected once more."""
     avoid: set[int] = set()
     last_error: Exception | None = None
     for attempt in range(MAX_PLACEMENT_ATTEMPTS):
         transitioned = attempt > 0
         try:
             with tx(runtime) as s:
+                s.info["known"] = [s.merge(row, load=False) for row in known]  # held: the identity map is weak
                 vm = s.get_one(VirtualMachine, vm_id)
                 if attempt == 0:
                     # StartRequested and the first placement share one unit of work: if planning fails, the
@@ -576,40 +582,42 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
             if isinstance(err, InsufficientCapacity) and last_error is not None:
                 raise InsufficientCapacity(f"{err.text}; last hypervisor error: {last_error}") from None
             raise
-        try:
-            _run_attempt(runtime, a)
-        except RETRYABLE as exc:
-            log.info("VM %s could not start on host %s (%s); trying another host", vm_id, a.host.name, exc)
-            _cleanup_driver(runtime, a)
-            _undo_attempt(runtime, vm_id, a)
-            avoid.add(a.host.id)
-            last_error = exc
-            if a.existing_domain or host_id is not None:
+        # its hypervisor's lifecycle events meanwhile are this start's own: VM sync need not look them up
+        with starting(runtime, a.spec.uuid):
+            try:
+                _run_attempt(runtime, a)
+            except RETRYABLE as exc:
+                log.info("VM %s could not start on host %s (%s); trying another host", vm_id, a.host.name, exc)
+                _cleanup_driver(runtime, a)
+                _undo_attempt(runtime, vm_id, a)
+                avoid.add(a.host.id)
+                last_error = exc
+                if a.existing_domain or host_id is not None:
+                    _fail_start(runtime, vm_id, deploy)
+                    raise ResourceUnavailable(f"Unable to start VM instance {a.spec.name} on host {a.host.name}: "
+                                              f"{exc}") from None
+                continue
+            except DriverError as exc:
+                _cleanup_driver(runtime, a)
+                _undo_attempt(runtime, vm_id, a)
                 _fail_start(runtime, vm_id, deploy)
-                raise ResourceUnavailable(f"Unable to start VM instance {a.spec.name} on host {a.host.name}: "
-                                          f"{exc}") from None
-            continue
-        except DriverError as exc:
-            _cleanup_driver(runtime, a)
-            _undo_attempt(runtime, vm_id, a)
-            _fail_start(runtime, vm_id, deploy)
-            raise InternalError(f"Unable to start VM instance {a.spec.name} ({a.spec.uuid}) on host "
-                                f"{a.host.name}: {exc} (request id {request_id()})") from None
-        except BaseException:
-            _cleanup_driver(runtime, a)
-            _undo_attempt(runtime, vm_id, a)
-            _fail_start(runtime, vm_id, deploy)
-            raise
-        with tx(runtime) as s:
-            vm = s.get_one(VirtualMachine, vm_id)
-            for vol_id, _pool, _size in a.created:
-                vol = s.get_one(Volume, vol_id)
-                vol.path = vol.uuid
-                fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
-            fsm.transition(s, vm, VmEvent.OperationSucceeded)
-            vm.last_host_id = a.host.id
-            vm.power_state = "PowerOn"
-            vm.power_state_updated = utcnow()
+                raise InternalError(f"Unable to start VM instance {a.spec.name} ({a.spec.uuid}) on host "
+                                    f"{a.host.name}: {exc} (request id {request_id()})") from None
+            except BaseException:
+                _cleanup_driver(runtime, a)
+                _undo_attempt(runtime, vm_id, a)
+                _fail_start(runtime, vm_id, deploy)
+                raise
+            with tx(runtime) as s:
+                vm = s.get_one(VirtualMachine, vm_id)
+                for vol_id, _pool, _size in a.created:
+                    vol = s.get_one(Volume, vol_id)
+                    vol.path = vol.uuid
+                    fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
+                fsm.transition(s, vm, VmEvent.OperationSucceeded)
+                vm.last_host_id = a.host.id
+                vm.power_state = "PowerOn"
+                vm.power_state_updated = utcnow()
         notify(runtime, vm_id, "started")
         return
     _fail_start(runtime, vm_id, deploy)

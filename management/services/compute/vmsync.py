@@ -65,8 +65,8 @@ def watch(runtime: Runtime, host_id: int, driver: HypervisorDriver) -> None:
             log.debug("vm sync event handling failed for %s", ev, exc_info=True)
 
     def on_event(ev: LifecycleEvent) -> None:
-        if runtime.extras.get("vmsync_disabled"):
-            return
+        if runtime.extras.get("vmsync_disabled") or hypervisors.is_starting(runtime, ev.vm_uuid):
+            return  # a start under way here: its events say what the start will record (the VM is Starting)
         # Off the driver's event thread: handling calls the driver again (get_domain), and a libvirt call made
         # from inside libvirt's own event-loop callback waits for a reply only that loop can deliver.
         threading.Thread(target=handle, args=(ev,), name="vm-sync-event", daemon=True).start()

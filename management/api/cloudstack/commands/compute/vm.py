@@ -375,7 +375,8 @@ def deploy_vm(ctx: CallContext, p: DeployVmParams) -> VirtualMachineResp:
     vm_service.release(ctx.session)
     if p.startvm:
         host = ctx.refs.get("hostid")
-        vm_service.start(ctx.runtime, vm_id, host_id=host.id if host else None, deploy=True)
+        known = [ctx.refs[k] for k in ("zoneid", "serviceofferingid", "templateid") if ctx.refs.get(k) is not None]
+        vm_service.start(ctx.runtime, vm_id, host_id=host.id if host else None, deploy=True, known=known)
     return vm_service.done(ctx.session, vm_response(ctx, _reload(ctx, ctx.created_uuid), password=password))
 
 
