@@ -33,26 +33,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-# ---- Debian packages (one dpkg-query for all of them)
-missing=()
-while read -r name status; do
-    [ "$status" = "installed" ] || missing+=("$name")
-done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null || true)
-for p in "${PKGS[@]}"; do  # dpkg-query prints nothing at all for a package it has never heard of
-    dpkg-query -W -f='${Package}\n' "$p" >/dev/null 2>&1 || missing+=("$p")
-done
+# ---- Debian packages (the installer `make appliance` uses too)
 # npm: Debian's nodejs ships it separately; a nodejs from elsewhere bundles it (and conflicts with Debian's npm)
-command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >&2
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-    step_done packages "installed ${#missing[@]}"
-else
-    step_done packages "all ${#PKGS[@]} installed"
-fi
+command -v npm >/dev/null || PKGS+=(npm)
+sh scripts/apt-ensure.sh "${PKGS[@]}" >&2  # says "installing ..." when it adds any
+step_done packages "all ${#PKGS[@]} installed"
 
 # ---- the project's venv (make's `venv` target builds it; a bare clone gets it here)
 if [ ! -x .venv/bin/python ]; then
