@@ -1515,16 +1515,19 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
 
     def prepare_template(self, pool: str, template_uuid: str, source: str) -> VolumeInfo:
         p = self._pool(pool)
-        vol = storage.lookup_volume(p, template_uuid)
-        if vol is None:
-            if source.startswith("file://"):
-                source = urlsplit(source).path
-            try:
-                vol = storage.upload_file(self.conn, p, template_uuid, source, fake_data=self.is_test)
-            except libvirt.libvirtError as exc:
-                raise DriverError(f"copying template {template_uuid} failed: {exc.get_error_message()}"
-                                  ) from exc
-        return storage.volume_info(p, vol)
+        # Concurrent deploys of one template to one pool: the first copies it, the others wait for that copy
+        # and use it (each copying found no volume, and all but one failed with "exists already").
+        with _template_lock(self.uri, pool, template_uuid):
+            vol = storage.lookup_volume(p, template_uuid)
+            if vol is None:
+                if source.startswith("file://"):
+                    source = urlsplit(source).path
+                try:
+                    vol = storage.upload_file(self.conn, p, template_uuid, source, fake_data=self.is_test)
+                except libvirt.libvirtError as exc:
+                    raise DriverError(f"copying template {template_uuid} failed: {exc.get_error_message()}"
+                                      ) from exc
+            return storage.volume_info(p, vol)
 
     # ------------------------------------------------------------------------------------------ extras
 
@@ -1542,6 +1545,16 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             yield
         finally:
             dom.resume()
+
+
+_TEMPLATE_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_TEMPLATE_LOCKS_GUARD = threading.Lock()
+
+
+def _template_lock(uri: str, pool: str, template_uuid: str) -> threading.Lock:
+    """One lock per template copy on a host's pool, shared by every driver of this process."""
+    with _TEMPLATE_LOCKS_GUARD:
+        return _TEMPLATE_LOCKS.setdefault((uri, pool, template_uuid), threading.Lock())
 
 
 def _qemu_img_check(path: str, fmt: str, repair: str | None) -> dict[str, object]:
