@@ -372,9 +372,12 @@ def test_account_and_project_pages_cost_the_same_reads_however_long(server: InPr
 
     def reads(command: str, **params: Any) -> tuple[int, list[dict[str, Any]]]:
         api(command, **params)  # settings and prepared statements warm
-        seen.clear()
-        body = api(command, **params)
-        return seen.get(command, 0), body.get("account" if command == "listAccounts" else "project", [])
+        counts = []
+        for _ in range(3):  # the fewest of three: a settings cache whose 5 s ran out adds a read to one call
+            seen.clear()
+            body = api(command, **params)
+            counts.append(seen.get(command, 0))
+        return min(counts), body.get("account" if command == "listAccounts" else "project", [])
 
     engine = server.server.runtime.db.engine
     event.listen(engine, "before_cursor_execute", watch)
