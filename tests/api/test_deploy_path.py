@@ -16,14 +16,20 @@ from tests.conftest import InProcess
 pytestmark = pytest.mark.api
 
 
-def _deploy_here(server: InProcess, zone: dict[str, Any], name: str) -> str:
-    """One deployVirtualMachine request and its job, both run in this thread; the job's id."""
+def _request_deploy(server: InProcess, zone: dict[str, Any], name: str) -> str:
+    """One deployVirtualMachine request, run in this thread; its job's id (the job waits in the queue)."""
     reply = server.server.dispatcher.handle(
         [("command", "deployVirtualMachine"), ("response", "json"), ("zoneid", zone["zone"]),
          ("serviceofferingid", zone["small"]), ("templateid", zone["template"]), ("name", name)], integration=True)
     assert reply.status == 200, reply.body
-    assert server.server.queue.run_one()
     return str(json.loads(reply.body)["deployvirtualmachineresponse"]["jobid"])
+
+
+def _deploy_here(server: InProcess, zone: dict[str, Any], name: str) -> str:
+    """One deployVirtualMachine request and its job, both run in this thread; the job's id."""
+    jobid = _request_deploy(server, zone, name)
+    assert server.server.queue.run_one()
+    return jobid
 
 
 @pytest.mark.timeout(900)
@@ -105,6 +111,7 @@ def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, t
     me = threading.get_ident()
     reads: list[str] = []  # the table each SELECT of the job reads first, in this thread
     elsewhere: list[str] = []  # statements of other threads meanwhile (VM sync's event handling runs in its own)
+    counting = [False]
 
     def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
         if not counting[0]:
@@ -115,18 +122,13 @@ def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, t
             m = re.search(r"\bFROM\s+(\w+)", sql)
             reads.append(m.group(1) if m else "?")
 
-    counting = [False]
     for zone in advanced_sim_zone(server, tmp_path, hosts=2, cpus=16):
         server.server.queue.stop()  # the jobs run here (run_one)
         engine = server.server.runtime.db.engine
         _deploy_here(server, zone, "warm")  # caches filled, the template placed on the pool
         event.listen(engine, "before_cursor_execute", seen)
         try:
-            reply = server.server.dispatcher.handle(
-                [("command", "deployVirtualMachine"), ("response", "json"), ("zoneid", zone["zone"]),
-                 ("serviceofferingid", zone["small"]), ("templateid", zone["template"]), ("name", "counted")],
-                integration=True)
-            assert reply.status == 200, reply.body
+            _request_deploy(server, zone, "counted")
             counting[0] = True
             assert server.server.queue.run_one()
             counting[0] = False
