@@ -19,8 +19,10 @@ Design choices (why):
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -112,7 +114,9 @@ PV_DEFAULT_CMDLINE = "root=LABEL=dcroot console=hvc0 panic=-1"
 NFS_MOUNT_ROOT = "/mnt"  # where libvirt mounts an NFS primary pool: <root>/<pool uuid>, CloudStack's layout
 
 _LIVE_CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
-MEDIA_CHANGE_TRIES = 5
+# Each try opens the tray, which a booting guest notices and may answer by opening the drive (closing the tray): under
+# load the guest won 3 tries in a row here.
+MEDIA_CHANGE_TRIES = 10
 MEDIA_CHANGE_RETRY_S = 1.0
 ISO_DEV = "hdd"  # the CD-ROM drive for ISOs (IDE secondary slave); the config drive is hdc
 _BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd", "xen": "xvd", "usb": "sd"}
@@ -177,14 +181,22 @@ def _start_interrupted(exc: libvirt.libvirtError) -> bool:
     return "cgroup BPF prog" in msg and "Resource temporarily unavailable" in msg
 
 
+# QEMU's two refusals when the guest closed the tray between libvirt's open and its swap: removing the old medium
+# ("Tray of device 'ide0-1-1' is not open") and inserting the new one ("Tray of the device is not open").
+_TRAY_CLOSED = re.compile(r"Tray of (the )?device( '[^']*')? is not open")
+_REMOVE_REFUSED = "blockdev-remove-medium"
+
+
 def _tray_raced(exc: libvirt.libvirtError) -> bool:
-    return "Tray of the device is not open" in (exc.get_error_message() or "")
+    return _TRAY_CLOSED.search(exc.get_error_message() or "") is not None
 
 
 def _retrying(call: Callable[[], Any], transient: Callable[[libvirt.libvirtError], bool], tries: int,
-              wait: Callable[[int], float], what: str) -> Any:
+              wait: Callable[[int], float], what: str,
+              mend: Callable[[libvirt.libvirtError], None] | None = None) -> Any:
     """`call()`, asked for again (up to `tries` calls in all, `wait(attempt)` seconds apart) while libvirt's error
-    is one `transient` knows to be a race worth retrying; any other error, or the last, is raised."""
+    is one `transient` knows to be a race worth retrying, `mend(error)` first when given; any other error, or the
+    last, is raised."""
     for attempt in range(1, tries + 1):
         try:
             return call()
@@ -192,6 +204,8 @@ def _retrying(call: Callable[[], Any], transient: Callable[[libvirt.libvirtError
             if attempt == tries or not transient(exc):
                 raise
             log.warning("%s: %s; attempt %d of %d", what, exc.get_error_message(), attempt + 1, tries)
+            if mend is not None:
+                mend(exc)
             time.sleep(wait(attempt))
     raise AssertionError("unreachable")
 
@@ -953,11 +967,40 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
 
     def _change_media(self, dom: libvirt.virDomain, xml: str) -> None:
         # libvirt opens the tray, swaps the medium and closes it; a guest that opens the drive meanwhile (Linux
-        # closes the tray on open(), as a boot-time scan for a config drive does) makes the insert fail with
-        # "Tray of the device is not open", the old medium possibly already out. The whole change is asked for
-        # again: libvirt starts its open/remove/insert/close sequence over.
+        # closes the tray on open(), as a boot-time scan for a config drive does) makes the remove or the insert
+        # fail (`_TRAY_CLOSED`), the old medium possibly already out. The whole change is asked for again: libvirt
+        # starts its open/remove/insert/close sequence over.
         _retrying(lambda: dom.updateDeviceFlags(xml, _LIVE_CONFIG), _tray_raced, MEDIA_CHANGE_TRIES,
-                  lambda _attempt: MEDIA_CHANGE_RETRY_S, f"CD-ROM change on {dom.name()} raced the guest's tray")
+                  lambda _attempt: MEDIA_CHANGE_RETRY_S, f"CD-ROM change on {dom.name()} raced the guest's tray",
+                  lambda exc: self._mend_tray(dom, exc))
+
+    def _mend_tray(self, dom: libvirt.virDomain, exc: libvirt.libvirtError) -> None:
+        # libvirt skips its "open the tray" step when it believes the tray open, and it keeps that belief from
+        # QEMU's last tray event. Seen here under load: libvirt's live XML said tray='open' while QEMU's
+        # query-block said tray_open=false, and every later change failed at the removal, 20 of 20. Opening the
+        # tray in QEMU makes the two agree again (QEMU reports the move, libvirt records it); the next try swaps
+        # the medium and closes the tray as usual.
+        if _REMOVE_REFUSED not in (exc.get_error_message() or ""):
+            return
+        drive = next((d for d in ET.fromstring(dom.XMLDesc(0)).iterfind("devices/disk")
+                      if _attr_of(d, "target", "dev") == ISO_DEV), None)
+        if drive is None or _attr_of(drive, "target", "tray") != "open":
+            return
+        qom = _attr_of(drive, "alias", "name")
+        if not qom:
+            return
+        log.warning("libvirt holds the tray of %s on %s open, QEMU had it closed: opening it in QEMU", qom, dom.name())
+        try:
+            self._qmp(dom, {"execute": "blockdev-open-tray", "arguments": {"id": qom, "force": True}})
+        except libvirt.libvirtError as err:
+            log.warning("could not reopen the tray of %s on %s: %s", qom, dom.name(), err.get_error_message())
+
+    @staticmethod
+    def _qmp(dom: libvirt.virDomain, command: dict[str, Any]) -> str:
+        # libvirt marks the domain "tainted: custom-monitor" for this; it is used only to mend the tray state above
+        import libvirt_qemu
+
+        return str(libvirt_qemu.qemuMonitorCommand(dom, json.dumps(command), 0))
 
     def insert_cdrom(self, vm_uuid: str, pool: str, volume_uuid: str) -> DomainInfo:
         return self._media(vm_uuid, (pool, volume_uuid))
