@@ -632,20 +632,30 @@ def on_transition(hook: Any) -> None:
         TRANSITION_HOOKS.append(hook)
 
 
-def transition(session: Session, row: Any, event: str) -> str:
+def transition(session: Session, row: Any, event: str, also: Mapping[str, Any] | None = None) -> str:
     """Apply `event` to `row` with a compare-and-swap; the ONLY writer of FSM-managed state columns.
 
+    `also`: other columns of the row that change with this state (a volume's pool as it is created, a VM's host
+    as it runs), written by the same statement; set as plain attributes when the event writes nothing.
     Returns the new state. A self-loop or declared no-op writes nothing. When another writer changed the row
-    since it was read, raises ConcurrentOperation (the row is refreshed first so callers can see why)."""
+    since it was read, raises ConcurrentOperation (the row is refreshed first so callers can see why; `also` is
+    then not applied)."""
     kind, column = kind_of(row)
     old = getattr(row, column)
     new = next_state(kind, old, event)
     if new == old:
+        for key, value in (also or {}).items():
+            setattr(row, key, value)
         return new
     model = type(row)
     seen = row.update_count
-    res = session.execute(_compare_and_swap(model, column), {"b_id": row.id, "b_old": old, "b_seen": seen,
-                                                              "b_new": new})
+    extra = tuple(sorted(also)) if also else ()
+    params = {"b_id": row.id, "b_old": old, "b_seen": seen, "b_new": new}
+    for key in extra:
+        if key in (column, "update_count", "id"):
+            raise ValueError(f"transition(also=...) can not set {key}")
+        params[f"b_also_{key}"] = also[key]  # type: ignore[index]
+    res = session.execute(_compare_and_swap(model, column, extra), params)
     if res.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
         raise ConcurrentOperation(
@@ -656,17 +666,20 @@ def transition(session: Session, row: Any, event: str) -> str:
     # the database's value (no re-read; once per transition, 4 full-row SELECTs per deploy).
     set_committed_value(row, column, new)
     set_committed_value(row, "update_count", seen + 1)
+    for key in extra:
+        set_committed_value(row, key, also[key])  # type: ignore[index]
     for hook in TRANSITION_HOOKS:
         hook(session, row, old, new)
     return new
 
 
-def _compare_and_swap(model: Any, column: str) -> Any:
-    return prepared(("fsm-cas", model, column), lambda: (
+def _compare_and_swap(model: Any, column: str, extra: tuple[str, ...] = ()) -> Any:
+    return prepared(("fsm-cas", model, column, extra), lambda: (
         update(model)
         .where(model.id == bindparam("b_id"), getattr(model, column) == bindparam("b_old"),
                model.update_count == bindparam("b_seen"))
-        .values({column: bindparam("b_new"), "update_count": model.update_count + 1})
+        .values({column: bindparam("b_new"), "update_count": model.update_count + 1,
+                 **{key: bindparam(f"b_also_{key}") for key in extra}})
         .execution_options(synchronize_session=False)))
 
 

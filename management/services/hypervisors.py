@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,16 +37,25 @@ def tx(runtime: Runtime) -> Iterator[Session]:
         yield s
 
 
+@dataclass(frozen=True, slots=True)
+class VmFacts:
+    """What a lifecycle hook needs to know about the VM, none of which changes in its life: passed by a caller
+    that has read them already, so that the hook need not read them back."""
+    uuid: str
+    vm_type: str
+    security_groups_enabled: bool  # its zone's
+
+
 # Called after a VM started ("started") or stopped ("stopped") on its hypervisor, outside any transaction, with
-# (runtime, vm id, event). Host-side network enforcement (security groups) registers here; a hook's failure is logged
-# and never fails the lifecycle operation.
-LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str], None]] = []
+# (runtime, vm id, event, facts or None). Host-side network enforcement (security groups) registers here; a hook's
+# failure is logged and never fails the lifecycle operation.
+LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str, VmFacts | None], None]] = []
 
 
-def notify(runtime: Runtime, vm_id: int, event: str) -> None:
+def notify(runtime: Runtime, vm_id: int, event: str, facts: VmFacts | None = None) -> None:
     for hook in list(LIFECYCLE_HOOKS):
         try:
-            hook(runtime, vm_id, event)
+            hook(runtime, vm_id, event, facts)
         except Exception:  # noqa: BLE001 - see LIFECYCLE_HOOKS
             log.warning("VM %s %s hook %r failed", vm_id, event, hook, exc_info=True)
 

@@ -68,3 +68,42 @@ def test_volume_kind_and_unknown_rows(engine) -> None:  # type: ignore[no-untype
         assert fsm.transition(s, vol, "CreateRequested") == "Creating"
         with pytest.raises(TypeError):
             fsm.kind_of(object())
+
+
+def test_columns_that_change_with_a_state_are_written_by_its_statement(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    vm_id = _vm(engine)
+    updates: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_r: updates.append(sql) if sql.startswith("UPDATE") else None)
+    with Session(engine) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        fsm.transition(s, vm, "StartRequested", also={"host_id": 7, "pod_id": 3})
+        assert (vm.state, vm.host_id, vm.pod_id, vm.update_count) == ("Starting", 7, 3, 1)
+        s.flush()  # the session holds nothing more to write for them
+        fsm.transition(s, vm, "OperationSucceeded", also={"power_state": "PowerOn"})
+        s.commit()
+    assert len(updates) == 2 and all("state=" in u for u in updates), updates
+    with Session(engine) as s:
+        vm = s.get_one(VirtualMachine, vm_id)
+        assert (vm.state, vm.host_id, vm.pod_id, vm.power_state, vm.update_count) == ("Running", 7, 3, "PowerOn", 2)
+        # a no-op writes nothing itself: the columns are then set as plain attributes, written at the flush
+        assert fsm.transition(s, vm, "StartRequested", also={"last_host_id": 7}) == "Running"
+        s.commit()
+        assert s.get_one(VirtualMachine, vm_id).last_host_id == 7
+        with pytest.raises(ValueError, match="can not set update_count"):
+            fsm.transition(s, vm, "StopRequested", also={"update_count": 9})
+
+
+def test_a_lost_compare_and_swap_applies_none_of_its_columns(engine) -> None:  # type: ignore[no-untyped-def]
+    vm_id = _vm(engine)
+    with Session(engine) as a, Session(engine) as b:
+        va, vb = a.get_one(VirtualMachine, vm_id), b.get_one(VirtualMachine, vm_id)
+        fsm.transition(a, va, "StartRequested")
+        a.commit()
+        with pytest.raises(ConcurrentOperation):
+            fsm.transition(b, vb, "StartRequested", also={"host_id": 5})
+        b.commit()
+    with Session(engine) as s:
+        assert s.get_one(VirtualMachine, vm_id).host_id is None

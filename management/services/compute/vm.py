@@ -60,7 +60,7 @@ from management.services.compute import (
     vm_snapshots,
     vmsync,  # noqa: F401  (registers VM sync's driver watcher)
 )
-from management.services.hypervisors import GiB, driver_error, driver_for, notify, starting, tx
+from management.services.hypervisors import GiB, VmFacts, driver_error, driver_for, notify, starting, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
@@ -391,6 +391,7 @@ class _Attempt:
     existing_domain: bool
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
     iso: tuple[int, str, str] | None = None  # (pool id, ISO uuid, source): prepared, then in the CD-ROM drive
+    facts: VmFacts | None = None  # for the lifecycle hooks once it runs
 
 
 @dataclass(slots=True)
@@ -416,8 +417,7 @@ def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zo
                 s.get_one(DiskOffering, vol.disk_offering_id).tags if vol.disk_offering_id else None)
             pool = placement.choose_pool(s, zone, vol.size, cluster_id=host.cluster_id, host_id=host.id, tags=tags,
                                          what=f"volume {vol.name}")
-            vol.pool_id = pool.id
-            fsm.transition(s, vol, VolumeEvent.CreateRequested)
+            fsm.transition(s, vol, VolumeEvent.CreateRequested, also={"pool_id": pool.id})
             created.append((vol.id, pool.id, vol.size))
             pools[pool.id] = pool
             if vol.volume_type == "ROOT" and vol.template_id is not None and vm.iso_id != vol.template_id:
@@ -514,7 +514,8 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
                           cdrom=(placed.pools[iso[0]].uuid, iso[1]) if iso is not None else None)
     return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
                     template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
-                    data_to_create=placed.data_to_create, iso=iso)
+                    data_to_create=placed.data_to_create, iso=iso,
+                    facts=VmFacts(vm.uuid, vm.vm_type, bool(zone.security_groups_enabled)))
 
 
 def iso_for(s: Session, vm: VirtualMachine, zone: Zone, disks: list[drv.DiskSpec],
@@ -612,13 +613,10 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                 vm = s.get_one(VirtualMachine, vm_id)
                 for vol_id, _pool, _size in a.created:
                     vol = s.get_one(Volume, vol_id)
-                    vol.path = vol.uuid
-                    fsm.transition(s, vol, VolumeEvent.OperationSucceeded)
-                fsm.transition(s, vm, VmEvent.OperationSucceeded)
-                vm.last_host_id = a.host.id
-                vm.power_state = "PowerOn"
-                vm.power_state_updated = utcnow()
-        notify(runtime, vm_id, "started")
+                    fsm.transition(s, vol, VolumeEvent.OperationSucceeded, also={"path": vol.uuid})
+                fsm.transition(s, vm, VmEvent.OperationSucceeded, also={
+                    "last_host_id": a.host.id, "power_state": "PowerOn", "power_state_updated": utcnow()})
+        notify(runtime, vm_id, "started", a.facts)
         return
     _fail_start(runtime, vm_id, deploy)
     with tx(runtime) as s:

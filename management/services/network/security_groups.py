@@ -298,22 +298,29 @@ def changed(runtime: Any, session: Session) -> None:
     enforce_all(runtime, session)
 
 
-def _on_vm(runtime: Any, vm_id: int, event: str) -> None:
+def _on_vm(runtime: Any, vm_id: int, event: str, facts: hypervisors.VmFacts | None) -> None:
     if event == "expunged":  # an expunged VM leaves its groups (they can be deleted then)
         with runtime.db.session() as s:
             for m in s.scalars(select(SecurityGroupVmMap).where(SecurityGroupVmMap.vm_id == vm_id)):
                 s.delete(m)
+    # every VM start and stop passes here, in zones without groups too: a caller that knows the facts spares the read
+    if facts is not None and (facts.vm_type != "User" or not facts.security_groups_enabled):
+        return
     # Enforcement only reads the database: a read transaction, not the SQLite write lock.
     with runtime.db.session(write=False) as s:
-        # one plain row, not two ORM loads: every VM start and stop passes here, in zones without groups too
-        row = s.execute(prepared("security-groups-vm-zone", lambda: (
-            select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
-            .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == bindparam("vm_id")))),
-            {"vm_id": vm_id}).first()
-        if row is None or row.vm_type != "User" or not row.security_groups_enabled:
+        if facts is None:
+            # one plain row, not two ORM loads
+            row = s.execute(prepared("security-groups-vm-zone", lambda: (
+                select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
+                .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == bindparam("vm_id")))),
+                {"vm_id": vm_id}).first()
+            if row is None:
+                return
+            facts = hypervisors.VmFacts(row.uuid, row.vm_type, bool(row.security_groups_enabled))
+        if facts.vm_type != "User" or not facts.security_groups_enabled:
             return
         if event != "started":
-            unenforce_vm(runtime, row.uuid)
+            unenforce_vm(runtime, facts.uuid)
         enforce_all(runtime, s)
         s.commit()
 
