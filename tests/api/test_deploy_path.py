@@ -102,8 +102,9 @@ def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, t
 @pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
 def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, tmp_path: Path) -> None:
     """The job resolves the zone, offering and template of the request once, and placement uses those rows
-    rather than selecting them again; the hypervisor's events about the VM while it starts (the simulator sends
-    them) are the start's own, and VM sync reads nothing for them."""
+    rather than selecting them again; the VM and its root volume are not read back after the spawn; the
+    hypervisor's events about the VM while it starts (the simulator sends them) are the start's own, and VM sync
+    reads nothing for them."""
     import re
 
     from tests.api.test_autoscale import advanced_sim_zone
@@ -138,6 +139,10 @@ def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, t
         assert [vm["state"] for vm in vms if vm["name"] == "counted"] == ["Running"]
         assert (reads.count("data_center"), reads.count("service_offering"), reads.count("vm_template")) == (1, 1, 1), \
             reads
+        # the unit of work after the spawn starts from the VM and root volume rows the one before it committed
+        # (3 and 5 before): volumes for placement and the response's disk offering; the VM for its password, the
+        # start, the response and the response's related names
+        assert (reads.count("volumes"), reads.count("vm_instance")) == (2, 4), " ".join(reads)
         assert not [s for s in elsewhere if s.startswith("vm-sync-event")], elsewhere
 
 

@@ -21,7 +21,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -390,6 +390,10 @@ class _Attempt:
     template: tuple[int, str, str] | None  # (pool id, template uuid, source)
     existing_domain: bool
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
+    # the rows of the VM and of the volumes it creates as this attempt's unit of work committed them: the unit of
+    # work after the spawn compare-and-swaps their states from these (expire_on_commit is off) instead of reading
+    vm_row: VirtualMachine | None = None
+    volume_rows: dict[int, Volume] | None = None
     iso: tuple[int, str, str] | None = None  # (pool id, ISO uuid, source): prepared, then in the CD-ROM drive
     facts: VmFacts | None = None  # for the lifecycle hooks once it runs
 
@@ -401,12 +405,14 @@ class _Placed:
     disks: list[drv.DiskSpec]
     template: tuple[int, str, str] | None
     data_to_create: list[tuple[str, str, int]]
+    rows: dict[int, Volume]
 
 
 def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zone, host: Host) -> _Placed:
     """Chooses and claims a pool for each of the VM's volumes not created yet, as seen from ``host``; the disks
     of the domain spec. Raises 533 when the host's cluster (or the zone) has no suitable pool for one of them."""
     created: list[tuple[int, int, int]] = []
+    rows: dict[int, Volume] = {}
     pools: dict[int, StoragePool] = {}
     disks: list[drv.DiskSpec] = []
     template: tuple[int, str, str] | None = None
@@ -419,6 +425,7 @@ def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zo
                                          what=f"volume {vol.name}")
             fsm.transition(s, vol, VolumeEvent.CreateRequested, also={"pool_id": pool.id})
             created.append((vol.id, pool.id, vol.size))
+            rows[vol.id] = vol
             pools[pool.id] = pool
             if vol.volume_type == "ROOT" and vol.template_id is not None and vm.iso_id != vol.template_id:
                 tmpl = s.get_one(Template, vol.template_id)
@@ -438,7 +445,7 @@ def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zo
             pools[pool.id] = pool
             disks.append(drv.DiskSpec(volume_uuid=vol.uuid, pool=pool.uuid, size_bytes=vol.size, create=False,
                                       device_id=vol.device_id or 0))
-    return _Placed(created, pools, disks, template, data_to_create)
+    return _Placed(created, pools, disks, template, data_to_create, rows)
 
 
 def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
@@ -514,7 +521,7 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
                           cdrom=(placed.pools[iso[0]].uuid, iso[1]) if iso is not None else None)
     return _Attempt(host=host, need=need, created=placed.created, spec=spec, pools=placed.pools,
                     template=placed.template, existing_domain=restart_host is not None and restart_host == host.id,
-                    data_to_create=placed.data_to_create, iso=iso,
+                    data_to_create=placed.data_to_create, vm_row=vm, volume_rows=placed.rows, iso=iso,
                     facts=VmFacts(vm.uuid, vm.vm_type, bool(zone.security_groups_enabled)))
 
 
@@ -610,9 +617,9 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                 _fail_start(runtime, vm_id, deploy)
                 raise
             with tx(runtime) as s:
-                vm = s.get_one(VirtualMachine, vm_id)
+                vm = _as_left(s, a.vm_row, VirtualMachine, vm_id)
                 for vol_id, _pool, _size in a.created:
-                    vol = s.get_one(Volume, vol_id)
+                    vol = _as_left(s, (a.volume_rows or {}).get(vol_id), Volume, vol_id)
                     fsm.transition(s, vol, VolumeEvent.OperationSucceeded, also={"path": vol.uuid})
                 fsm.transition(s, vm, VmEvent.OperationSucceeded, also={
                     "last_host_id": a.host.id, "power_state": "PowerOn", "power_state_updated": utcnow()})
@@ -624,6 +631,15 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
         name = s.get_one(VirtualMachine, vm_id).instance_name
     raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{name}] in Zone {zone.uuid} after "
                                f"{MAX_PLACEMENT_ATTEMPTS} attempts: {last_error}")
+
+
+_Row = TypeVar("_Row")
+
+
+def _as_left(s: Session, row: _Row | None, model: type[_Row], row_id: int) -> _Row:
+    """`row` as an earlier unit of work committed it, put in `s` without a read (read when there is none). If
+    anyone changed its state since, the next compare-and-swap on it fails on update_count."""
+    return s.merge(row, load=False) if row is not None else s.get_one(model, row_id)
 
 
 def _run_attempt(runtime: Runtime, a: _Attempt) -> None:
