@@ -99,29 +99,23 @@ def test_an_expunged_vms_address_is_the_next_one_handed_out(server: InProcess, t
         assert deploy(api, zone, name="vm-next")["nic"][0]["ipaddress"] not in ips
 
 
-@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
-def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, tmp_path: Path) -> None:
-    """The job resolves the zone, offering and template of the request once, and placement uses those rows
-    rather than selecting them again; the VM and its root volume are not read back after the spawn; the
-    hypervisor's events about the VM while it starts (the simulator sends them) are the start's own, and VM sync
-    reads nothing for them."""
-    import re
-
+def _one_deploy_job(server: InProcess, tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Deploys "counted" in a warm simulator zone and runs its job in this thread: the job's statements (whitespace
+    folded) and, as "thread: statement", those other threads ran meanwhile (VM sync's event handling has its own)."""
     from tests.api.test_autoscale import advanced_sim_zone
 
     me = threading.get_ident()
-    reads: list[str] = []  # the table each SELECT of the job reads first, in this thread
-    elsewhere: list[str] = []  # statements of other threads meanwhile (VM sync's event handling runs in its own)
+    mine: list[str] = []
+    elsewhere: list[str] = []
     counting = [False]
 
     def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
         if not counting[0]:
             return
-        if threading.get_ident() != me:
+        if threading.get_ident() == me:
+            mine.append(" ".join(sql.split()))
+        else:
             elsewhere.append(f"{threading.current_thread().name}: {sql[:80]}")
-        elif sql.lstrip().upper().startswith("SELECT"):
-            m = re.search(r"\bFROM\s+(\w+)", sql)
-            reads.append(m.group(1) if m else "?")
 
     for zone in advanced_sim_zone(server, tmp_path, hosts=2, cpus=16):
         server.server.queue.stop()  # the jobs run here (run_one)
@@ -135,15 +129,31 @@ def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, t
             counting[0] = False
         finally:
             event.remove(engine, "before_cursor_execute", seen)
-        vms = server.api("listVirtualMachines", listall="true")["virtualmachine"]
-        assert [vm["state"] for vm in vms if vm["name"] == "counted"] == ["Running"]
-        assert (reads.count("data_center"), reads.count("service_offering"), reads.count("vm_template")) == (1, 1, 1), \
-            reads
-        # the unit of work after the spawn starts from the VM and root volume rows the one before it committed
-        # (3 and 5 before): volumes for placement and the response's disk offering; the VM for its password, the
-        # start, the response and the response's related names
-        assert (reads.count("volumes"), reads.count("vm_instance")) == (2, 4), " ".join(reads)
-        assert not [s for s in elsewhere if s.startswith("vm-sync-event")], elsewhere
+        vm = next(v for v in server.api("listVirtualMachines", listall="true")["virtualmachine"]
+                  if v["name"] == "counted")
+        assert vm["state"] == "Running" and vm["hostid"]
+        (root,) = server.api("listVolumes", virtualmachineid=vm["id"], listall="true")["volume"]
+        assert root["state"] == "Ready" and root["storageid"]
+    return mine, elsewhere
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
+def test_a_deploy_reads_its_zone_offering_and_template_once(server: InProcess, tmp_path: Path) -> None:
+    """The job resolves the zone, offering and template of the request once, and placement uses those rows
+    rather than selecting them again; the VM and its root volume are not read back after the spawn; the
+    hypervisor's events about the VM while it starts (the simulator sends them) are the start's own, and VM sync
+    reads nothing for them."""
+    import re
+
+    mine, elsewhere = _one_deploy_job(server, tmp_path)
+    reads = [m.group(1) for sql in mine if (m := re.match(r"SELECT .*? FROM (\w+)", sql))]  # the table read first
+    assert (reads.count("data_center"), reads.count("service_offering"), reads.count("vm_template")) == (1, 1, 1), \
+        reads
+    # the unit of work after the spawn starts from the VM and root volume rows the one before it committed
+    # (3 and 5 before): volumes for placement and the response's disk offering; the VM for its password, the
+    # start, the response and the response's related names
+    assert (reads.count("volumes"), reads.count("vm_instance")) == (2, 4), " ".join(reads)
+    assert not [s for s in elsewhere if s.startswith("vm-sync-event")], elsewhere
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
@@ -152,37 +162,11 @@ def test_a_deploy_writes_what_changes_with_a_state_in_that_states_statement(serv
     """The root volume's pool is written with its Creating state and its path with Ready, the VM's host and power
     state with Running: one UPDATE each, not a second one beside it. And in a zone without security groups the
     start's lifecycle hook reads nothing (the start knows the zone)."""
-    from tests.api.test_autoscale import advanced_sim_zone
-
-    me = threading.get_ident()
-    writes: list[str] = []
-    counting = [False]
-
-    def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
-        if counting[0] and threading.get_ident() == me:
-            writes.append(" ".join(sql.split()))
-
-    for zone in advanced_sim_zone(server, tmp_path, hosts=2, cpus=16):
-        server.server.queue.stop()
-        engine = server.server.runtime.db.engine
-        _deploy_here(server, zone, "warm")
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
-            _request_deploy(server, zone, "counted")
-            counting[0] = True
-            assert server.server.queue.run_one()
-            counting[0] = False
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
-        vm = next(v for v in server.api("listVirtualMachines", listall="true")["virtualmachine"]
-                  if v["name"] == "counted")
-        assert vm["state"] == "Running" and vm["hostid"]
-        (root,) = server.api("listVolumes", virtualmachineid=vm["id"], listall="true")["volume"]
-        assert root["state"] == "Ready" and root["storageid"]
-        volume_updates = [w for w in writes if w.startswith("UPDATE volumes")]
-        assert len(volume_updates) == 2, volume_updates
-        assert "pool_id=" in volume_updates[0] and "state=" in volume_updates[0], volume_updates
-        assert "path=" in volume_updates[1] and "state=" in volume_updates[1], volume_updates
-        running = [w for w in writes if w.startswith("UPDATE vm_instance") and "power_state=" in w]
-        assert len(running) == 1 and "state=" in running[0].split(" WHERE ")[0].replace("power_state=", ""), running
-        assert not [w for w in writes if w.startswith("SELECT vm_instance.vm_type, vm_instance.uuid")], writes
+    writes, _ = _one_deploy_job(server, tmp_path)
+    volume_updates = [w for w in writes if w.startswith("UPDATE volumes")]
+    assert len(volume_updates) == 2, volume_updates
+    assert "pool_id=" in volume_updates[0] and "state=" in volume_updates[0], volume_updates
+    assert "path=" in volume_updates[1] and "state=" in volume_updates[1], volume_updates
+    running = [w for w in writes if w.startswith("UPDATE vm_instance") and "power_state=" in w]
+    assert len(running) == 1 and "state=" in running[0].split(" WHERE ")[0].replace("power_state=", ""), running
+    assert not [w for w in writes if w.startswith("SELECT vm_instance.vm_type, vm_instance.uuid")], writes

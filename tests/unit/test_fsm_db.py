@@ -49,12 +49,19 @@ def test_transition_writes_state_and_bumps_update_count(engine) -> None:  # type
         s.commit()
 
 
+def _behind(engine, vm_id: int, b: Session) -> VirtualMachine:  # type: ignore[no-untyped-def]
+    """The VM as session `b` read it, before another session started it."""
+    vb = b.get_one(VirtualMachine, vm_id)
+    with Session(engine) as a:
+        fsm.transition(a, a.get_one(VirtualMachine, vm_id), "StartRequested")
+        a.commit()
+    return vb
+
+
 def test_concurrent_writer_loses(engine) -> None:  # type: ignore[no-untyped-def]
     vm_id = _vm(engine)
-    with Session(engine) as a, Session(engine) as b:
-        va, vb = a.get_one(VirtualMachine, vm_id), b.get_one(VirtualMachine, vm_id)
-        fsm.transition(a, va, "StartRequested")
-        a.commit()
+    with Session(engine) as b:
+        vb = _behind(engine, vm_id, b)
         with pytest.raises(ConcurrentOperation):
             fsm.transition(b, vb, "DestroyRequested")  # b still believes the VM is Stopped
         assert vb.state == "Starting"  # refreshed: the caller sees why
@@ -98,10 +105,8 @@ def test_columns_that_change_with_a_state_are_written_by_its_statement(engine) -
 
 def test_a_lost_compare_and_swap_applies_none_of_its_columns(engine) -> None:  # type: ignore[no-untyped-def]
     vm_id = _vm(engine)
-    with Session(engine) as a, Session(engine) as b:
-        va, vb = a.get_one(VirtualMachine, vm_id), b.get_one(VirtualMachine, vm_id)
-        fsm.transition(a, va, "StartRequested")
-        a.commit()
+    with Session(engine) as b:
+        vb = _behind(engine, vm_id, b)
         with pytest.raises(ConcurrentOperation):
             fsm.transition(b, vb, "StartRequested", also={"host_id": 5})
         b.commit()
