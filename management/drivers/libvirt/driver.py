@@ -156,6 +156,11 @@ def _dev_name(bus: str, index: int) -> str:
     return _BUS_PREFIX.get(bus, "vd") + "abcdefghijklmnopqrstuvwxyz"[index]
 
 
+def _iso_drives(devices: ET.Element) -> list[ET.Element]:
+    """The `<disk>` elements at the ISO drive's target under a domain's `<devices>`."""
+    return [e for e in devices.iterfind("disk") if _attr_of(e, "target", "dev") == ISO_DEV]
+
+
 def _devices(root: ET.Element) -> ET.Element:
     """The <devices> of a domain's XML (libvirt always writes one; a domain without it is not ours to edit)."""
     devices = root.find("devices")
@@ -956,7 +961,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
             else:
                 def put(root: ET.Element) -> None:
                     devices = _devices(root)
-                    for e in [e for e in devices.iterfind("disk") if _attr_of(e, "target", "dev") == ISO_DEV]:
+                    for e in _iso_drives(devices):
                         devices.remove(e)
                     devices.append(drive.to_element())
 
@@ -982,8 +987,7 @@ class LibvirtDriver(DomainSnapshots, Moves, HypervisorDriver):
         # the medium and closes the tray as usual.
         if _REMOVE_REFUSED not in (exc.get_error_message() or ""):
             return
-        drive = next((d for d in ET.fromstring(dom.XMLDesc(0)).iterfind("devices/disk")
-                      if _attr_of(d, "target", "dev") == ISO_DEV), None)
+        drive = next(iter(_iso_drives(_devices(ET.fromstring(dom.XMLDesc(0))))), None)
         if drive is None or _attr_of(drive, "target", "tray") != "open":
             return
         qom = _attr_of(drive, "alias", "name")

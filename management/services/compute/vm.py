@@ -21,7 +21,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -390,12 +390,13 @@ class _Attempt:
     template: tuple[int, str, str] | None  # (pool id, template uuid, source)
     existing_domain: bool
     data_to_create: list[tuple[str, str, int]]  # (pool uuid, volume uuid, size)
-    # the rows of the VM and of the volumes it creates as this attempt's unit of work committed them: the unit of
-    # work after the spawn compare-and-swaps their states from these (expire_on_commit is off) instead of reading
-    vm_row: VirtualMachine | None = None
-    volume_rows: dict[int, Volume] | None = None
+    # The rows of the VM and of the volumes it creates as this attempt's unit of work committed them (sessions keep
+    # them: expire_on_commit is off). The unit of work after the spawn compare-and-swaps their states from these
+    # instead of reading them again; if anyone changed them since, that fails on update_count.
+    vm_row: VirtualMachine
+    volume_rows: dict[int, Volume]
+    facts: VmFacts  # for the lifecycle hooks once it runs
     iso: tuple[int, str, str] | None = None  # (pool id, ISO uuid, source): prepared, then in the CD-ROM drive
-    facts: VmFacts | None = None  # for the lifecycle hooks once it runs
 
 
 @dataclass(slots=True)
@@ -617,9 +618,9 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                 _fail_start(runtime, vm_id, deploy)
                 raise
             with tx(runtime) as s:
-                vm = _as_left(s, a.vm_row, VirtualMachine, vm_id)
+                vm = s.merge(a.vm_row, load=False)
                 for vol_id, _pool, _size in a.created:
-                    vol = _as_left(s, (a.volume_rows or {}).get(vol_id), Volume, vol_id)
+                    vol = s.merge(a.volume_rows[vol_id], load=False)
                     fsm.transition(s, vol, VolumeEvent.OperationSucceeded, also={"path": vol.uuid})
                 fsm.transition(s, vm, VmEvent.OperationSucceeded, also={
                     "last_host_id": a.host.id, "power_state": "PowerOn", "power_state_updated": utcnow()})
@@ -631,15 +632,6 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
         name = s.get_one(VirtualMachine, vm_id).instance_name
     raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{name}] in Zone {zone.uuid} after "
                                f"{MAX_PLACEMENT_ATTEMPTS} attempts: {last_error}")
-
-
-_Row = TypeVar("_Row")
-
-
-def _as_left(s: Session, row: _Row | None, model: type[_Row], row_id: int) -> _Row:
-    """`row` as an earlier unit of work committed it, put in `s` without a read (read when there is none). If
-    anyone changed its state since, the next compare-and-swap on it fails on update_count."""
-    return s.merge(row, load=False) if row is not None else s.get_one(model, row_id)
 
 
 def _run_attempt(runtime: Runtime, a: _Attempt) -> None:

@@ -298,13 +298,18 @@ def changed(runtime: Any, session: Session) -> None:
     enforce_all(runtime, session)
 
 
+def _guarded(facts: hypervisors.VmFacts) -> bool:
+    """Whether host-side security groups apply to the VM: a user VM in a zone with groups."""
+    return facts.vm_type == "User" and facts.security_groups_enabled
+
+
 def _on_vm(runtime: Any, vm_id: int, event: str, facts: hypervisors.VmFacts | None) -> None:
     if event == "expunged":  # an expunged VM leaves its groups (they can be deleted then)
         with runtime.db.session() as s:
             for m in s.scalars(select(SecurityGroupVmMap).where(SecurityGroupVmMap.vm_id == vm_id)):
                 s.delete(m)
     # every VM start and stop passes here, in zones without groups too: a caller that knows the facts spares the read
-    if facts is not None and (facts.vm_type != "User" or not facts.security_groups_enabled):
+    if facts is not None and not _guarded(facts):
         return
     # Enforcement only reads the database: a read transaction, not the SQLite write lock.
     with runtime.db.session(write=False) as s:
@@ -317,7 +322,7 @@ def _on_vm(runtime: Any, vm_id: int, event: str, facts: hypervisors.VmFacts | No
             if row is None:
                 return
             facts = hypervisors.VmFacts(row.uuid, row.vm_type, bool(row.security_groups_enabled))
-        if facts.vm_type != "User" or not facts.security_groups_enabled:
+        if not _guarded(facts):
             return
         if event != "started":
             unenforce_vm(runtime, facts.uuid)
