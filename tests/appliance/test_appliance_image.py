@@ -50,6 +50,12 @@ def _testinfra(config: Path, checks: str, *select: str) -> subprocess.CompletedP
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 
+def _journal(config: Path, unit: str, lines: int = 60) -> str:
+    r = subprocess.run(["ssh", "-F", str(config), "appliance", "journalctl", "--no-pager", "-o", "short-monotonic",
+                        "-n", str(lines), "-u", unit], capture_output=True, text=True, timeout=120)
+    return f"\n--- {unit}'s journal, last {lines} lines (ssh exit {r.returncode}) ---\n{r.stdout}{r.stderr}"
+
+
 def _passed(infra: object) -> str:
     """testinfra's summary line, after checking every selected check passed (none failed or was skipped)."""
     assert isinstance(infra, subprocess.CompletedProcess)
@@ -114,6 +120,8 @@ def test_the_xen_appliance_boots_dom0_and_its_first_pv_guest_answers_ssh(tmp_pat
 
     def deploy_then_testinfra() -> tuple[subprocess.CompletedProcess[str], float, subprocess.CompletedProcess[str]]:
         deployed, seconds = _datacenter(tmp_path, ssh_port, key, "appliance-xen")
+        if deployed.returncode != 0:  # the server's side of it, while the appliance still runs
+            deployed.stderr += _journal(config, "devcloud-management")
         return deployed, seconds, _testinfra(config, XEN_CHECKS)
 
     result = build.boot_check(qcow2, key=key, api_port=api_port, ssh_port=ssh_port, timeout=1200,
@@ -121,7 +129,7 @@ def test_the_xen_appliance_boots_dom0_and_its_first_pv_guest_answers_ssh(tmp_pat
     assert result["listZones"] == {"count": 0, "zone": []}, result["listZones"]
     deployed, seconds, infra = result["while_up"]  # type: ignore[misc]
     out = deployed.stdout + deployed.stderr
-    assert deployed.returncode == 0, out[-4000:]
+    assert deployed.returncode == 0, out[-8000:]
     recap = re.search(r"^appliance\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", out, re.M)
     assert recap, out[-3000:]
     # the role's report: the first VM answered SSH (its host name) on the router's forwarded port

@@ -1,28 +1,51 @@
 """Deploy a zone spec through the API; prints what happened as JSON (the datacenter role's `changed` comes from it).
 
-    deploy_spec.py SPEC.yaml ENDPOINT STATE_DIR [--first-vm]
+    deploy_spec.py SPEC.yaml ENDPOINT STATE_DIR [--first-vm] [--timeout SECONDS]
 
 The zone, pods, clusters, hosts and storage come from appliance.deploy.Deployer. With --first-vm it then registers
 the spec's templates (a `builtin:<name>` URL is the image the role copied to STATE_DIR/images/<name>.qcow2), deploys
 the first VM with its network, key pair and port forwarding, and waits until the guest answers SSH: what `devcloud
 up` does on the sandbox, without building images on this host.
+
+--timeout bounds each API request (not a job: jobs are polled). A nested appliance under QEMU TCG, on a machine busy
+with other work, has taken more than 120 s to answer deployVirtualMachine; the role's default is 600.
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from appliance.client import CloudClient
+import httpx
+
+from appliance.client import ApiError, CloudClient
 from appliance.deploy import Deployer, ensure_first_vm, ensure_templates, wait_ssh
 from appliance.zonespec import load
 
 
 def main() -> int:
-    spec_path, endpoint, state_dir = sys.argv[1:4]
-    first_vm = "--first-vm" in sys.argv[4:]
+    args = argparse.ArgumentParser()
+    args.add_argument("spec")
+    args.add_argument("endpoint")
+    args.add_argument("state_dir")
+    args.add_argument("--first-vm", action=argparse.BooleanOptionalAction, default=False)
+    args.add_argument("--timeout", type=float, default=600.0, help="seconds one API request may take")
+    a = args.parse_args()
+    try:
+        return deploy(a.spec, a.endpoint, a.state_dir, a.first_vm, a.timeout)
+    except httpx.TimeoutException:
+        # The step it was in is the last line printed before this one.
+        raise SystemExit(f"the API at {a.endpoint} did not answer a request within {a.timeout:g} s: the management "
+                         "server is busy or stuck (journalctl -u devcloud-management); the role's "
+                         "datacenter_api_timeout sets the limit") from None
+    except ApiError as exc:  # the server's own words are the message; the stack would only bury them
+        raise SystemExit(f"the API refused it: {exc}") from None
+
+
+def deploy(spec_path: str, endpoint: str, state_dir: str, first_vm: bool, timeout: float) -> int:
     state = Path(state_dir)
     admin = json.loads((state / "admin.json").read_text())
-    client = CloudClient(endpoint, admin["apikey"], admin["secretkey"], timeout=120)
+    client = CloudClient(endpoint, admin["apikey"], admin["secretkey"], timeout=timeout)
 
     def notify(msg: str) -> None:
         print(msg, file=sys.stderr)
