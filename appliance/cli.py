@@ -445,21 +445,13 @@ def scenario_run(name: str = typer.Argument(..., help="scenario name in scenario
 def host_prepare(install: bool = typer.Option(True, help="install missing apt packages"),
                  probe: bool = typer.Option(False, help="boot a probe guest to decide kvm vs qemu")) -> None:
     """Make this machine a KVM/QEMU host: packages, libvirt configuration, daemons, storage directories."""
-    import contextlib
-    import os
 
     from appliance.host import prepare
 
     argv = [] if install else ["--no-install"]
     if probe:
         argv.append("--probe")
-    rc = prepare.main(argv)
-    # The probe's cache lives in the default state directory, whose files are all 0600 (management.statedir); the
-    # probe writes it 0644. Tightened here, where a user asks for the probe, until the writer itself is changed
-    # (appliance/host/ is an input of the cached appliance images: a change there means rebuilding them).
-    with contextlib.suppress(FileNotFoundError):
-        os.chmod(prepare.VIRT_TYPE_FILE, 0o600)
-    raise typer.Exit(rc)
+    raise typer.Exit(prepare.main(argv))
 
 
 @image_app.command("build")

@@ -290,6 +290,7 @@ def probe_virt_type(
         try:
             doc = json.loads(cached)
             if doc.get("kernel") == kernel and doc.get("virt_type") in ("kvm", "qemu"):
+                runner.write_file(cache_file, cached, 0o600)  # an older release wrote it 0644: same bytes, private
                 return doc["virt_type"]
         except ValueError:
             pass
@@ -300,9 +301,11 @@ def probe_virt_type(
 
             image = str(build_tiny_image())
         virt_type, detail = _boot_probe(runner, image, deadline, uri)
+    # 0600: it lives in the state directory, whose files are all private (management.statedir)
     runner.write_file(
         cache_file,
         json.dumps({"virt_type": virt_type, "kernel": kernel, "detail": detail, "probed_at": time.time()}) + "\n",
+        0o600,
     )
     return virt_type
 
