@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,9 +72,13 @@ def intent(session: Session, step: str, **data: Any) -> None:
 
 
 def steps(session: Session, job_id: int) -> list[tuple[str, dict[str, Any]]]:
-    rows = session.execute(select(JobJournal.step, JobJournal.data_json).where(JobJournal.job_id == job_id)
-                           .order_by(JobJournal.id))
-    return [(step, json.loads(data) if data else {}) for step, data in rows]
+    return decoded(session.execute(select(JobJournal.step, JobJournal.data_json).where(JobJournal.job_id == job_id)
+                                   .order_by(JobJournal.id)))
+
+
+def decoded(rows: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(step, data) of journal rows: JobJournal objects or (step, data_json) rows, in their order."""
+    return [(r.step, json.loads(r.data_json) if r.data_json else {}) for r in rows]
 
 
 # ---- the automatic `partial` row --------------------------------------------------------------------------------

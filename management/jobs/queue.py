@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, event, exists, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from management import logcontext, loops
 from management.db.base import utcnow
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 IN_PROGRESS, SUCCEEDED, FAILED, CANCELLED = 0, 1, 2, 3
 VERSION = "0.1.0"
+_RUN_WITH = (joinedload(AsyncJob.user), selectinload(AsyncJob.journal))
 _CONTENTION = (1205, 1213)  # MariaDB: lock wait timeout, deadlock (the server rolled the transaction back)
 CLAIM_ATTEMPTS = 5
 _NEW_JOBS = "queued_jobs"  # session.info: this unit of work added a job row
@@ -141,7 +142,9 @@ class JobQueue:
                 took = s.execute(_take_stmt(), {"b_id": job_id, "b_msid": self.msid, "b_runid": self.runid,
                                            "b_now": utcnow()})
                 if took.rowcount == 1:  # type: ignore[attr-defined]
-                    return s.get_one(AsyncJob, job_id)  # read in the claim's transaction, not one more
+                    # read in the claim's transaction, with its caller and its journal (empty unless a takeover
+                    # requeued it), rather than in one more
+                    return s.get_one(AsyncJob, job_id, options=_RUN_WITH)
         return None
 
     @staticmethod

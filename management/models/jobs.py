@@ -2,11 +2,15 @@
 named leases."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from management.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from management.models.identity import User
 
 
 class AsyncJob(IdMixin, Base):
@@ -37,6 +41,11 @@ class AsyncJob(IdMixin, Base):
     last_polled: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     removed: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    # What running the job needs besides its row: the claim loads both in its own transaction (jobs/queue.py), so
+    # the executor opens none to read them. Nothing else may touch them unloaded.
+    user: Mapped["User"] = relationship(lazy="raise", viewonly=True)
+    journal: Mapped[list["JobJournal"]] = relationship(lazy="raise", viewonly=True, order_by="JobJournal.id")
 
 
 class JobSync(Base):

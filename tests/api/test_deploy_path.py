@@ -170,3 +170,20 @@ def test_a_deploy_writes_what_changes_with_a_state_in_that_states_statement(serv
     running = [w for w in writes if w.startswith("UPDATE vm_instance") and "power_state=" in w]
     assert len(running) == 1 and "state=" in running[0].split(" WHERE ")[0].replace("power_state=", ""), running
     assert not [w for w in writes if w.startswith("SELECT vm_instance.vm_type, vm_instance.uuid")], writes
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
+def test_a_job_reads_its_caller_and_journal_in_its_claim(server: InProcess, tmp_path: Path) -> None:
+    """The claim's transaction reads the job with its user (one statement) and its journal; running the job opens
+    no read transaction of its own for them before its first unit of work."""
+    import re
+
+    mine, _ = _one_deploy_job(server, tmp_path)
+    begins = [i for i, sql in enumerate(mine) if sql.startswith("BEGIN")]
+    assert len(begins) >= 2 and mine[begins[0]] == "BEGIN IMMEDIATE", mine[:12]
+    claim = mine[begins[0]:begins[1]]
+    assert any(re.match(r"UPDATE async_job SET executing_msid=", s) for s in claim), claim
+    assert any(s.startswith("SELECT async_job.") and " JOIN user " in s for s in claim), claim
+    assert any(s.startswith("SELECT async_job_journal.") for s in claim), claim
+    assert mine[begins[1]] == "BEGIN IMMEDIATE", mine[begins[1]]  # the job's first unit of work, a write
+    assert not [s for s in mine if re.match(r"SELECT user\.", s)], [s[:60] for s in mine]

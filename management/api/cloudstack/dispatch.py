@@ -408,10 +408,8 @@ class Dispatcher:
             time.sleep(delay)
         payload = json.loads(job.params_json)
         created = payload.pop("_created_uuid", None)
-        with self.runtime.db.session(write=False) as s:
-            user = s.get_one(User, job.user_id)
-            caller = Caller.from_user(user)
-            steps = journal.steps(s, job.id)
+        caller = Caller.from_user(job.user)  # the claim loaded both (jobs/queue.py)
+        steps = journal.decoded(job.journal)
         logcontext.annotate(account=caller.account_name)
         if any(step != journal.REQUEUED for step, _ in steps):
             refused = takeover.reconcile(self.runtime, job, steps)
