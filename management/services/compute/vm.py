@@ -289,8 +289,9 @@ def instance_suffix(session: Session) -> str:
 
 
 def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> list[Nic]:
-    """NICs through services.network.networks (IPs, VLANs); without networkids an advanced zone uses the account's
-    default isolated network (created on first use) and a basic zone its shared guest network."""
+    """The NICs of a VM `allocate` has just created, through services.network.networks (IPs, VLANs); without
+    networkids an advanced zone uses the account's default isolated network (created on first use) and a basic zone
+    its shared guest network."""
     networks = list(req.networks or [])
     if not networks:
         if req.zone.network_type == "Advanced":
@@ -300,7 +301,7 @@ def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> l
                 Network.zone_id == req.zone.id, Network.guest_type == "Shared", Network.traffic_type == "Guest",
                 Network.removed.is_(None)).order_by(Network.id).limit(1))
             networks = [shared] if shared is not None else []
-    return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}))
+    return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}, new_vm=True))
 
 
 def new_password() -> str:

@@ -557,15 +557,16 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
 
 
 def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
-                  requested_ips: dict[int, str] | None = None) -> list[Nic]:
+                  requested_ips: dict[int, str] | None = None, *, new_vm: bool = False) -> list[Nic]:
     """One NIC per network, the first one default: unique MAC, a free IP of the network (or the requested one),
-    the network's VLAN. Isolated networks not yet implemented are implemented first (their VLAN is the NIC's)."""
+    the network's VLAN. Isolated networks not yet implemented are implemented first (their VLAN is the NIC's).
+    `new_vm`: the VM was created in this unit of work, so it has no NIC to number after."""
     if not networks:
         return []
     if len({n.id for n in networks}) != len(networks):
         raise ParamError("A network can be given only once to a virtual machine")
     requested_ips = requested_ips or {}
-    existing = session.scalars(prepared("nic-devices-of-vm", lambda: select(Nic.device_id).where(
+    existing = () if new_vm else session.scalars(prepared("nic-devices-of-vm", lambda: select(Nic.device_id).where(
         Nic.instance_id == bindparam("vm_id"), Nic.removed.is_(None))), {"vm_id": vm.id})
     base = max(existing, default=-1) + 1
     out: list[Nic] = []
