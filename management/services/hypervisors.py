@@ -21,8 +21,9 @@ from management.drivers import base as drv
 from management.drivers.errors import DriverError
 from management.errors import CloudError, InternalError, logged
 from management.models.compute import VirtualMachine
-from management.models.infra import Host, StoragePool
+from management.models.infra import Host, StoragePool, Zone
 from management.models.storage import Volume
+from management.services.cache import TTLCache
 from management.services.infra import hosts as hosts_service
 from management.services.runtime import Runtime
 
@@ -44,6 +45,18 @@ class VmFacts:
     uuid: str
     vm_type: str
     security_groups_enabled: bool  # its zone's
+
+
+# A zone's security-group flag is set when the zone is created and never changed; this process' own zone writes
+# clear the cache all the same.
+_ZONE_GROUPS: TTLCache[bool] = TTLCache(300.0, watch=(Zone,))
+
+
+def facts_of(session: Session, vm: VirtualMachine) -> VmFacts:
+    """The VM's facts from its row and its zone's flag (cached: no read once the zone was seen)."""
+    groups = _ZONE_GROUPS.get(vm.zone_id, lambda: bool(session.scalar(
+        select(Zone.security_groups_enabled).where(Zone.id == vm.zone_id))), session)
+    return VmFacts(vm.uuid, vm.vm_type, groups)
 
 
 # Called after a VM started ("started") or stopped ("stopped") on its hypervisor, outside any transaction, with

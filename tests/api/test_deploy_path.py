@@ -204,3 +204,41 @@ def test_a_new_vms_nics_are_numbered_without_reading_nics(server: InProcess, tmp
     request = _one_deploy_job(server, tmp_path).request
     assert any(s.startswith("INSERT INTO nics ") for s in request), request
     assert not [s for s in request if s.startswith("SELECT nics.device_id ")], request
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
+def test_a_stop_and_an_expunge_spare_the_security_group_hooks_read(server: InProcess, tmp_path: Path) -> None:
+    """In a zone without security groups, the hook that runs after a stop and after an expunge reads nothing: the
+    stop and the expunge pass the VM's type and its zone's flag (cached) as they do for a start."""
+    from tests.api.test_autoscale import advanced_sim_zone
+
+    me = threading.get_ident()
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        if threading.get_ident() == me:
+            seen.append(" ".join(sql.split()))
+
+    def here(command: str, **params: str) -> None:
+        reply = server.server.dispatcher.handle([("command", command), ("response", "json"), *params.items()],
+                                                integration=True)
+        assert reply.status == 200, reply.body
+        assert server.server.queue.run_one()
+
+    for zone in advanced_sim_zone(server, tmp_path, hosts=2, cpus=16):
+        server.server.queue.stop()  # the jobs run here (run_one)
+        _deploy_here(server, zone, "short-lived")
+        (vm,) = [v for v in server.api("listVirtualMachines", listall="true")["virtualmachine"]
+                 if v["name"] == "short-lived"]
+        engine = server.server.runtime.db.engine
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            here("stopVirtualMachine", id=vm["id"])
+            stopped = list(seen)
+            here("destroyVirtualMachine", id=vm["id"], expunge="true")
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        assert any(s.startswith("UPDATE vm_instance SET state=") for s in stopped), stopped
+        assert not server.api("listVirtualMachines", id=vm["id"], listall="true").get("virtualmachine")
+        hook_reads = [s for s in seen if s.startswith("SELECT vm_instance.vm_type, vm_instance.uuid")]
+        assert not hook_reads, hook_reads

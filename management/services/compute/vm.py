@@ -60,7 +60,7 @@ from management.services.compute import (
     vm_snapshots,
     vmsync,  # noqa: F401  (registers VM sync's driver watcher)
 )
-from management.services.hypervisors import GiB, VmFacts, driver_error, driver_for, notify, starting, tx
+from management.services.hypervisors import GiB, VmFacts, driver_error, driver_for, facts_of, notify, starting, tx
 from management.services.infra import hosts as hosts_service
 from management.services.network import networks as networks_service
 from management.services.runtime import Runtime
@@ -701,6 +701,7 @@ def stop(runtime: Runtime, vm_id: int, *, forced: bool = False) -> None:
             return  # no-op
         host = s.get_one(Host, vm.host_id) if vm.host_id else None
         uuid = vm.uuid
+        facts = facts_of(s, vm)
     if host is not None:
         try:
             driver_for(runtime, host).stop(uuid, force=forced)
@@ -716,7 +717,7 @@ def stop(runtime: Runtime, vm_id: int, *, forced: bool = False) -> None:
         vm = s.get_one(VirtualMachine, vm_id)
         fsm.transition(s, vm, VmEvent.OperationSucceeded)
         release_capacity(s, vm)
-    notify(runtime, vm_id, "stopped")
+    notify(runtime, vm_id, "stopped", facts)
 
 
 def release_capacity(s: Session, vm: VirtualMachine) -> None:
@@ -834,7 +835,8 @@ def expunge(runtime: Runtime, vm_id: int) -> None:
         affinity.forget_vm(s, vm.id)
         vm.removed = now
         vm.power_state = "PowerOff"
-    notify(runtime, vm_id, "expunged")
+        facts = facts_of(s, vm)
+    notify(runtime, vm_id, "expunged", facts)
 
 
 # ------------------------------------------------------------------------------------------------ scale/restore
