@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from management.models.jobs import JobJournal
@@ -71,13 +71,8 @@ def intent(session: Session, step: str, **data: Any) -> None:
     session.add(JobJournal(job_id=job_id, step=step, data_json=json.dumps(data, sort_keys=True) if data else None))
 
 
-def steps(session: Session, job_id: int) -> list[tuple[str, dict[str, Any]]]:
-    return decoded(session.execute(select(JobJournal.step, JobJournal.data_json).where(JobJournal.job_id == job_id)
-                                   .order_by(JobJournal.id)))
-
-
-def decoded(rows: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(step, data) of journal rows: JobJournal objects or (step, data_json) rows, in their order."""
+def decoded(rows: Iterable[JobJournal]) -> list[tuple[str, dict[str, Any]]]:
+    """(step, data) of a job's journal rows (the claim loads them: AsyncJob.journal), in their order."""
     return [(r.step, json.loads(r.data_json) if r.data_json else {}) for r in rows]
 
 
