@@ -51,8 +51,13 @@ def _testinfra(config: Path, checks: str, *select: str) -> subprocess.CompletedP
 
 
 def _journal(config: Path, unit: str, lines: int = 60) -> str:
-    r = subprocess.run(["ssh", "-F", str(config), "appliance", "journalctl", "--no-pager", "-o", "short-monotonic",
-                        "-n", str(lines), "-u", unit], capture_output=True, text=True, timeout=120)
+    """The unit's last journal lines from the appliance, for a failure's message (never raises)."""
+    try:
+        r = subprocess.run(["ssh", "-F", str(config), "appliance", "journalctl", "--no-pager", "-o",
+                            "short-monotonic", "-n", str(lines), "-u", unit], capture_output=True, text=True,
+                           timeout=120)
+    except subprocess.TimeoutExpired:
+        return f"\n--- {unit}'s journal: ssh did not answer within 120 s ---\n"
     return f"\n--- {unit}'s journal, last {lines} lines (ssh exit {r.returncode}) ---\n{r.stdout}{r.stderr}"
 
 
