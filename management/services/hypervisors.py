@@ -60,12 +60,12 @@ def facts_of(session: Session, vm: VirtualMachine) -> VmFacts:
 
 
 # Called after a VM started ("started") or stopped ("stopped") on its hypervisor, outside any transaction, with
-# (runtime, vm id, event, facts or None). Host-side network enforcement (security groups) registers here; a hook's
+# (runtime, vm id, event, facts). Host-side network enforcement (security groups) registers here; a hook's
 # failure is logged and never fails the lifecycle operation.
-LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str, VmFacts | None], None]] = []
+LIFECYCLE_HOOKS: list[Callable[[Runtime, int, str, VmFacts], None]] = []
 
 
-def notify(runtime: Runtime, vm_id: int, event: str, facts: VmFacts | None = None) -> None:
+def notify(runtime: Runtime, vm_id: int, event: str, facts: VmFacts) -> None:
     for hook in list(LIFECYCLE_HOOKS):
         try:
             hook(runtime, vm_id, event, facts)

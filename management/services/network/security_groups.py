@@ -303,27 +303,16 @@ def _guarded(facts: hypervisors.VmFacts) -> bool:
     return facts.vm_type == "User" and facts.security_groups_enabled
 
 
-def _on_vm(runtime: Any, vm_id: int, event: str, facts: hypervisors.VmFacts | None) -> None:
+def _on_vm(runtime: Any, vm_id: int, event: str, facts: hypervisors.VmFacts) -> None:
     if event == "expunged":  # an expunged VM leaves its groups (they can be deleted then)
         with runtime.db.session() as s:
             for m in s.scalars(select(SecurityGroupVmMap).where(SecurityGroupVmMap.vm_id == vm_id)):
                 s.delete(m)
-    # every VM start and stop passes here, in zones without groups too: a caller that knows the facts spares the read
-    if facts is not None and not _guarded(facts):
+    # every VM start and stop passes here, in zones without groups too: the caller's facts say whether to act
+    if not _guarded(facts):
         return
     # Enforcement only reads the database: a read transaction, not the SQLite write lock.
     with runtime.db.session(write=False) as s:
-        if facts is None:
-            # one plain row, not two ORM loads
-            row = s.execute(prepared("security-groups-vm-zone", lambda: (
-                select(VirtualMachine.vm_type, VirtualMachine.uuid, Zone.security_groups_enabled)
-                .join(Zone, Zone.id == VirtualMachine.zone_id).where(VirtualMachine.id == bindparam("vm_id")))),
-                {"vm_id": vm_id}).first()
-            if row is None:
-                return
-            facts = hypervisors.VmFacts(row.uuid, row.vm_type, bool(row.security_groups_enabled))
-        if not _guarded(facts):
-            return
         if event != "started":
             unenforce_vm(runtime, facts.uuid)
         enforce_all(runtime, s)
