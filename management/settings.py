@@ -12,6 +12,8 @@ import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from management import statedir
+
 DEFAULT_STATE_DIR = Path("/var/lib/devcloud")
 
 
@@ -87,15 +89,8 @@ class Settings(BaseSettings):
         """The management server id: configured, or generated once and kept in the state directory."""
         if self.server_id:
             return self.server_id
-        path = self.state_dir / "server-id"
-        if path.is_file():
-            return path.read_text().strip()
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        value = uuid.uuid4().hex[:12]
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value + "\n")
-        return value
+        made = statedir.create_once(self.state_dir / "server-id", uuid.uuid4().hex[:12].encode() + b"\n")
+        return made.decode().strip()
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,47 @@ def private_umask() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def write_private(path: Path, text: str) -> None:
+    """`path` holds `text`, 0600, and a reader sees the old content or the new, never a half-written file (a CLI
+    polls for admin.json while the server writes it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def create_once(path: Path, content: bytes) -> bytes:
+    """What `path` holds, created 0600 with `content` when it does not exist yet. Processes racing to create it
+    all get the first writer's content, complete (it is linked into place only once written)."""
+    with contextlib.suppress(FileNotFoundError):
+        held = path.read_bytes()
+        if held.strip():
+            return held
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            if not path.read_bytes().strip():  # an empty file left by an older, non-atomic writer
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
 def secure(state_dir: Path, database_url: str | None = None) -> None:
     """The directory 0700, what an older version left open tightened, and the SQLite file created 0600 (SQLite
     gives its -wal and -shm files the database file's mode)."""

@@ -29,6 +29,8 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from management import statedir
+
 log = logging.getLogger("devcloud.console")
 
 TOKEN_TTL = 60  # seconds a console token may be used to open a connection
@@ -41,19 +43,8 @@ class TokenError(Exception):
 
 def _secret(state_dir: Path) -> bytes:
     path = Path(state_dir) / "console.secret"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    with contextlib.suppress(FileExistsError):
-        os.link(tmp, path)  # first writer wins; everyone reads the same secret
-    tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    # first writer wins: every process signs and checks with the same secret
+    return bytes.fromhex(statedir.create_once(path, secrets.token_hex(32).encode()).decode().strip())
 
 
 def _b64(data: bytes) -> str:

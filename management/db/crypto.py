@@ -13,9 +13,7 @@ secret of the one matching row).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,8 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import String, Text
 from sqlalchemy.types import TypeDecorator
+
+from management import statedir
 
 PREFIX = "enc1:"
 KEY_FILE = "db.key"
@@ -74,19 +74,7 @@ def key_id(key: bytes) -> str:
 
 def load_or_create_key(path: Path) -> bytes:
     """The key in `path`, created (0600, first writer wins) when there is none."""
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes().strip()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(Fernet.generate_key() + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    with contextlib.suppress(FileExistsError):
-        os.link(tmp, path)
-    tmp.unlink(missing_ok=True)
-    return path.read_bytes().strip()
+    return statedir.create_once(path, Fernet.generate_key() + b"\n").strip()
 
 
 def install(key: bytes) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from management import statedir
 from management.db.base import utcnow
 from management.db.subtree import in_subtree
 from management.errors import ParamError, PermissionDenied, ResourceInUse, ServerApiParamError
@@ -309,10 +310,7 @@ def bootstrap(session: Session, state_dir: Path) -> AdminCredentials | None:
     session.flush()
     creds = AdminCredentials("admin", password, apikey, secretkey)
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = admin_keys_path(state_dir)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(creds.to_json() + "\n")
+    statedir.write_private(admin_keys_path(state_dir), creds.to_json() + "\n")
     return creds
 
 

@@ -15,7 +15,6 @@ CloudStack serves both from its secondary storage VM (``https://<ssvm>/userdata/
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from management import fsm
+from management import fsm, statedir
 from management.db.base import utcnow
 from management.drivers.base import Capability
 from management.drivers.errors import DriverError
@@ -62,17 +61,7 @@ FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK")
 
 def _secret(state_dir: Path) -> bytes:
     path = Path(state_dir) / "transfer.secret"
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    with contextlib.suppress(FileExistsError):
-        os.link(tmp, path)  # first writer wins
-    tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(statedir.create_once(path, secrets.token_hex(32).encode()).decode().strip())
 
 
 def _b64(data: bytes) -> str:
