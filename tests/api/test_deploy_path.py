@@ -207,6 +207,15 @@ def test_a_new_vms_nics_are_numbered_without_reading_nics(server: InProcess, tmp
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
+def test_a_deploy_without_networkids_reads_its_default_network_once(server: InProcess, tmp_path: Path) -> None:
+    """The account's default network is read with its row lock to be chosen; whether it needs implementing is
+    told from that same read, not from a second one (two before)."""
+    request = _one_deploy_job(server, tmp_path).request
+    reads = [s for s in request if s.startswith("SELECT networks.")]
+    assert len(reads) == 1, reads
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
 def test_a_stop_and_an_expunge_spare_the_security_group_hooks_read(server: InProcess, tmp_path: Path) -> None:
     """In a zone without security groups, the hook that runs after a stop and after an expunge reads nothing: the
     stop and the expunge pass the VM's type and its zone's flag (cached) as they do for a start."""
@@ -242,3 +251,60 @@ def test_a_stop_and_an_expunge_spare_the_security_group_hooks_read(server: InPro
         assert not server.api("listVirtualMachines", id=vm["id"], listall="true").get("virtualmachine")
         hook_reads = [s for s in seen if s.startswith("SELECT vm_instance.vm_type, vm_instance.uuid")]
         assert not hook_reads, hook_reads
+
+
+def _request_job(server: InProcess, command: str, **params: str) -> str:
+    """One asynchronous request, run in this thread; its job's id (the job waits in the queue)."""
+    reply = server.server.dispatcher.handle([("command", command), ("response", "json"), *params.items()],
+                                            integration=True)
+    assert reply.status == 200, reply.body
+    return str(next(iter(json.loads(reply.body).values()))["jobid"])
+
+
+def test_a_networks_first_vm_has_it_implemented_by_the_job_not_the_request(server: InProcess,
+                                                                           tmp_path: Path) -> None:
+    """CloudStack implements a guest network when its first VM starts (the orchestrator's prepare), inside the
+    deploy's job: the request answers without waiting for a router to come up. Until the job runs, the network is
+    Allocated, holds no source NAT address, and the VM's NIC has no VLAN; afterwards both carry the network's VLAN.
+    A VM deployed with startvm=false leaves its network Allocated until it is started."""
+    from tests.api.test_autoscale import advanced_sim_zone
+
+    api = server.api
+    for zone in advanced_sim_zone(server, tmp_path, hosts=1, cpus=16):
+        server.server.queue.stop()  # the jobs run here (run_one)
+        jobid = _request_deploy(server, zone, "first")
+        (net,) = api("listNetworks", listall="true")["network"]
+        assert net["state"] == "Allocated" and not net.get("broadcasturi"), net
+        (pending,) = api("listVirtualMachines", listall="true")["virtualmachine"]
+        assert pending["state"] == "Stopped" and not pending["nic"][0].get("broadcasturi"), pending
+        assert not api("listPublicIpAddresses", listall="true").get("publicipaddress"), "source NAT in the request"
+
+        assert server.server.queue.run_one()
+        job = api("queryAsyncJobResult", jobid=jobid)
+        assert job["jobstatus"] == 1, job
+        vm = job["jobresult"]["virtualmachine"]
+        (net,) = api("listNetworks", listall="true")["network"]
+        assert vm["state"] == "Running" and net["state"] == "Implemented", (vm, net)
+        assert net["broadcasturi"].startswith("vlan://"), net
+        assert vm["nic"][0]["broadcasturi"] == vm["nic"][0]["isolationuri"] == net["broadcasturi"], vm["nic"]
+        (snat,) = api("listPublicIpAddresses", listall="true", issourcenat="true")["publicipaddress"]
+        assert snat["associatednetworkid"] == net["id"], snat
+
+        later = api("createNetwork", name="later", displaytext="later", networkofferingid=net["networkofferingid"],
+                    zoneid=zone["zone"])["network"]
+        jobid = _request_job(server, "deployVirtualMachine", zoneid=zone["zone"], serviceofferingid=zone["small"],
+                             templateid=zone["template"], name="stopped", networkids=later["id"], startvm="false")
+        assert server.server.queue.run_one()
+        stopped = api("queryAsyncJobResult", jobid=jobid)["jobresult"]["virtualmachine"]
+        later = api("listNetworks", id=later["id"])["network"][0]
+        assert stopped["state"] == "Stopped" and later["state"] == "Allocated", (stopped, later)
+        assert not stopped["nic"][0].get("broadcasturi"), stopped["nic"]
+
+        jobid = _request_job(server, "startVirtualMachine", id=stopped["id"])
+        assert server.server.queue.run_one()
+        job = api("queryAsyncJobResult", jobid=jobid)
+        assert job["jobstatus"] == 1, job
+        started = job["jobresult"]["virtualmachine"]
+        later = api("listNetworks", id=later["id"])["network"][0]
+        assert started["state"] == "Running" and later["state"] == "Implemented", (started, later)
+        assert started["nic"][0]["broadcasturi"] == later["broadcasturi"] != net["broadcasturi"], started["nic"]

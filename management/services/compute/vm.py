@@ -301,7 +301,9 @@ def allocate_nics(session: Session, vm: VirtualMachine, req: DeployRequest) -> l
                 Network.zone_id == req.zone.id, Network.guest_type == "Shared", Network.traffic_type == "Guest",
                 Network.removed.is_(None)).order_by(Network.id).limit(1))
             networks = [shared] if shared is not None else []
-    return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}, new_vm=True))
+    # a network this VM is the first of is implemented when the VM starts (in the job), not in this request
+    return list(networks_service.allocate_nics(session, vm, networks, req.ip_for_network or {}, new_vm=True,
+                                               defer_implementing=True))
 
 
 def new_password() -> str:
@@ -351,10 +353,16 @@ def _bridge_for(session: Session, network_id: int | None, cache: dict[int, str |
     return cache[network_id]
 
 
-def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None) -> tuple[drv.NicSpec, ...]:
-    nics = session.scalars(prepared("nics-of-vm", lambda: (
+def _nics(session: Session, vm: VirtualMachine) -> list[Nic]:
+    return list(session.scalars(prepared("nics-of-vm", lambda: (
         select(Nic).where(Nic.instance_id == bindparam("vm_id"), Nic.removed.is_(None)).order_by(Nic.device_id))),
-        {"vm_id": vm.id})
+        {"vm_id": vm.id}))
+
+
+def _nic_specs(session: Session, vm: VirtualMachine, host: Host | None = None,
+               nics: Sequence[Nic] | None = None) -> tuple[drv.NicSpec, ...]:
+    if nics is None:
+        nics = _nics(session, vm)
     bridged = _uses_bridges(host)
     bridges: dict[int, str | None] = {}
     # a remote libvirt host reaches the routers' bridges here over VXLAN (services.infra.kvm.ensure_bridges)
@@ -450,7 +458,21 @@ def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zo
     return _Placed(created, pools, disks, template, data_to_create, rows)
 
 
+class _NicsUnprepared(Exception):
+    """The VM has NICs whose networks are not implemented yet (a deploy leaves that to the start)."""
+
+
+def _prepare_networks(runtime: Runtime, vm_id: int) -> None:
+    """Implements the networks of the VM's Allocated NICs in a unit of work of its own: what it brings up on the
+    hosts (a router) is recorded whatever the placement that follows decides."""
+    with tx(runtime) as s:
+        networks_service.prepare_nics(s, _nics(s, s.get_one(VirtualMachine, vm_id)))
+
+
 def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
+    nics = _nics(s, vm)
+    if any(n.state == "Allocated" for n in nics):
+        raise _NicsUnprepared
     zone = s.get_one(Zone, vm.zone_id)
     restart_host = None
     if pin is None and vm.last_host_id is not None:
@@ -517,7 +539,7 @@ def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set
         metadata["public-keys"] = "\n".join(kp_keys)
     iso = iso_for(s, vm, zone, placed.disks, placed.pools)
     spec = drv.DomainSpec(uuid=vm.uuid, name=vm.instance_name, vcpus=vm.cpu, memory_mib=vm.ram_size,
-                          cpu_mhz=vm.speed, disks=tuple(placed.disks), nics=_nic_specs(s, vm, host), start=True,
+                          cpu_mhz=vm.speed, disks=tuple(placed.disks), nics=_nic_specs(s, vm, host, nics), start=True,
                           user_data=base64.b64decode(vm.user_data).decode("utf-8", "replace") if vm.user_data
                           else None, metadata=metadata,
                           cdrom=(placed.pools[iso[0]].uuid, iso[1]) if iso is not None else None)
@@ -569,7 +591,9 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
     template): put in each unit of work's identity map as they are, so they are not selected once more."""
     avoid: set[int] = set()
     last_error: Exception | None = None
-    for attempt in range(MAX_PLACEMENT_ATTEMPTS):
+    attempt = 0
+    prepared_nics = False
+    while attempt < MAX_PLACEMENT_ATTEMPTS:
         transitioned = attempt > 0
         try:
             with tx(runtime) as s:
@@ -585,6 +609,19 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                 # What this attempt is about to create on the host: whoever resumes an interrupted job removes it.
                 journal.intent(s, "spawn", host_id=a.host.id, volumes=[[p, v] for p, v, _ in a.data_to_create] + [
                     [d.pool, d.volume_uuid] for d in a.spec.disks if d.create])
+        except _NicsUnprepared:
+            # (rolled back: the VM is not Starting yet.) Its first start, typically the deploy's: implement its
+            # networks, then plan again. Once only: a network shut down meanwhile is the next start's to bring up.
+            if prepared_nics:
+                _fail_start(runtime, vm_id, deploy)
+                raise InternalError(f"the networks of VM {vm_id} were implemented and are not any more") from None
+            prepared_nics = True
+            try:
+                _prepare_networks(runtime, vm_id)
+            except BaseException:
+                _fail_start(runtime, vm_id, deploy)
+                raise
+            continue
         except CloudError as err:
             if not transitioned:
                 raise  # the start itself was refused (invalid state, concurrent change): nothing to undo
@@ -606,6 +643,7 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                     _fail_start(runtime, vm_id, deploy)
                     raise ResourceUnavailable(f"Unable to start VM instance {a.spec.name} on host {a.host.name}: "
                                               f"{exc}") from None
+                attempt += 1
                 continue
             except DriverError as exc:
                 _cleanup_driver(runtime, a)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import bindparam, delete, select, update
@@ -389,6 +389,7 @@ def default_network(session: Session, account: Account, zone: Zone) -> Network:
         Network.removed.is_(None), Network.guest_type == "Isolated", Network.vpc_id.is_(None),
         Network.state.in_(LIVE_STATES)).order_by(Network.id).with_for_update()),
         {"account_id": account.id, "zone_id": zone.id}))
+    _locked_now(session, nets)
     if len(nets) == 1:
         return nets[0]
     if len(nets) > 1:
@@ -556,11 +557,36 @@ def pick_ip(session: Session, net: Network, requested: str | None = None) -> tup
     raise InsufficientCapacity(f"Insufficient address capacity: no free IP address left in network {net.name}")
 
 
+_LOCKED = "networks-locked"  # Session.info: (transaction, ids of the networks it read FOR UPDATE)
+
+
+def _locked_now(session: Session, nets: Iterable[Network]) -> None:
+    """These rows were just read FOR UPDATE in the session's transaction: they are current until it ends."""
+    tx, held = session.info.get(_LOCKED, (None, frozenset()))
+    now = session.get_transaction()
+    session.info[_LOCKED] = (now, (held if tx is now else frozenset()) | {n.id for n in nets})
+
+
+def _needs_implementing(session: Session, net: Network) -> bool:
+    """Locks the network's row (its latest committed state) and says whether a VM's NIC on it needs it implemented
+    first: an isolated network never implemented or shut down, a shared one only where something real serves it."""
+    if net.guest_type == "Shared" and not _serves(session, net):
+        return False
+    tx, held = session.info.get(_LOCKED, (None, frozenset()))
+    if tx is not session.get_transaction() or net.id not in held:  # (the default network was read so just now)
+        session.refresh(net, with_for_update=True)
+    return net.state in ("Allocated", "Shutdown", "Setup")
+
+
 def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
-                  requested_ips: dict[int, str] | None = None, *, new_vm: bool = False) -> list[Nic]:
+                  requested_ips: dict[int, str] | None = None, *, new_vm: bool = False,
+                  defer_implementing: bool = False) -> list[Nic]:
     """One NIC per network, the first one default: unique MAC, a free IP of the network (or the requested one),
     the network's VLAN. Isolated networks not yet implemented are implemented first (their VLAN is the NIC's).
-    `new_vm`: the VM was created in this unit of work, so it has no NIC to number after."""
+    `new_vm`: the VM was created in this unit of work, so it has no NIC to number after.
+    `defer_implementing` (a VM being deployed): such a network is left as it is and the NIC stays Allocated, without
+    a VLAN; the VM's start implements it (`prepare_nics`), in the job, as CloudStack's prepare does, so the deploy
+    request does not wait for the first router of a network to come up."""
     if not networks:
         return []
     if len({n.id for n in networks}) != len(networks):
@@ -576,22 +602,47 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
             raise ParamError(f"Network {net.name} is not usable (destroyed)")
         if net.zone_id != vm.zone_id:
             raise ParamError(f"Network {net.name} is in a different zone than the virtual machine")
-        if net.guest_type != "Shared" or _serves(session, net):
-            session.refresh(net, with_for_update=True)
-            if net.state in ("Allocated", "Shutdown", "Setup"):
+        deferred = False
+        if _needs_implementing(session, net):
+            if defer_implementing:
+                deferred = True
+            else:
                 implement(session, net, strict=False)
         picked = pick_ip(session, net, requested_ips.get(net.id))
         ip, gateway, netmask = picked if picked else (None, None, None)
+        vlan = None if deferred else net.broadcast_uri
         nic = Nic(instance_id=vm.id, network_id=net.id, mac_address=ipam.random_mac(mac_free), ip4_address=ip,
-                  netmask=netmask, gateway=gateway or None, broadcast_uri=net.broadcast_uri,
-                  isolation_uri=net.broadcast_uri, device_id=base + i, default_nic=base == 0 and i == 0,
-                  state="Reserved", mode="Dhcp", traffic_type=net.traffic_type, vm_type=vm.vm_type or "User")
+                  netmask=netmask, gateway=gateway or None, broadcast_uri=vlan, isolation_uri=vlan,
+                  device_id=base + i, default_nic=base == 0 and i == 0, state="Allocated" if deferred else "Reserved",
+                  mode="Dhcp", traffic_type=net.traffic_type, vm_type=vm.vm_type or "User")
         session.add(nic)
         session.flush()
         out.append(nic)
     for net in networks:
         _reapply(session, net)
     return out
+
+
+def prepare_nics(session: Session, nics: Sequence[Nic]) -> None:
+    """A starting VM's NICs still Allocated (`allocate_nics(defer_implementing=True)`): their networks implemented
+    (in network id order, so two starts lock them alike) or, where another VM's start did it meanwhile, told of the
+    NIC; each NIC then takes its network's VLAN and is Reserved."""
+    pending = [n for n in nics if n.state == "Allocated" and n.removed is None]
+    nets = networks_of(session, {n.network_id for n in pending})
+    implemented: set[int] = set()
+    for net_id in sorted(nets):
+        net = nets[net_id]
+        if net.removed is not None or net.state == "Destroy":
+            raise ParamError(f"Network {net.name} is not usable (destroyed)")
+        if _needs_implementing(session, net):
+            implement(session, net, strict=False)
+            implemented.add(net_id)
+    for nic in pending:
+        nic.broadcast_uri = nic.isolation_uri = nets[nic.network_id].broadcast_uri
+        nic.state = "Reserved"
+    session.flush()
+    for net_id in sorted(nets.keys() - implemented):  # implementing pushed every NIC already
+        _reapply(session, nets[net_id])
 
 
 def release_nics(session: Session, vm: VirtualMachine) -> None:
@@ -685,4 +736,4 @@ def networks_of(session: Session, ids: Iterable[int]) -> dict[int, Network]:
 
 
 __all__ = ["GuestNetworkImplementer", "allocate_nics", "create_network", "default_network", "delete_network",
-           "implement", "release_nics", "restart", "set_implementer", "take_public_ip"]
+           "implement", "prepare_nics", "release_nics", "restart", "set_implementer", "take_public_ip"]
