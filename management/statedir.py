@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -21,16 +22,25 @@ def private_umask() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def _written_beside(path: Path, content: bytes) -> Path:
+    """A new file in `path`'s directory (a name no other thread or process uses) holding `content`, 0600, synced."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
 def write_private(path: Path, text: str) -> None:
     """`path` holds `text`, 0600, and a reader sees the old content or the new, never a half-written file (a CLI
     polls for admin.json while the server writes it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = _written_beside(path, text.encode())
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -38,20 +48,15 @@ def write_private(path: Path, text: str) -> None:
 
 
 def create_once(path: Path, content: bytes) -> bytes:
-    """What `path` holds, created 0600 with `content` when it does not exist yet. Processes racing to create it
-    all get the first writer's content, complete (it is linked into place only once written)."""
+    """What `path` holds, created 0600 with `content` when it does not exist yet. Threads and processes racing to
+    create it all get the first writer's content, complete (it is linked into place only once written)."""
     with contextlib.suppress(FileNotFoundError):
         held = path.read_bytes()
         if held.strip():
             return held
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = _written_beside(path, content)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -55,6 +55,16 @@ def test_processes_racing_to_create_a_secret_all_get_the_first_one(tmp_path: Pat
     assert [p.name for p in path.parent.iterdir()] == ["console.secret"]
 
 
+def test_threads_racing_to_create_a_secret_all_get_the_first_one(tmp_path: Path) -> None:
+    path = tmp_path / "transfer.secret"
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(_create, [(str(path), n) for n in range(64)]))
+    assert len(set(got)) == 1 and got[0].startswith(b"secret-"), set(got)
+    assert [p.name for p in tmp_path.iterdir()] == ["transfer.secret"]
+
+
 def test_an_existing_secret_is_kept_and_an_empty_one_replaced(tmp_path: Path) -> None:
     kept = tmp_path / "db.key"
     kept.write_bytes(b"old\n")
