@@ -629,6 +629,11 @@ def prepare_nics(session: Session, nics: Sequence[Nic]) -> None:
     NIC; each NIC then takes its network's VLAN and is Reserved."""
     pending = [n for n in nics if n.state == "Allocated" and n.removed is None]
     nets = networks_of(session, {n.network_id for n in pending})
+    # The owners' rows before the networks', as a deploy request takes them (default_network): implementing takes
+    # a public address for the owner, and a request of the same account holding the account and waiting for the
+    # network would otherwise deadlock with this (MariaDB).
+    lock_rows(session, select(Account.id).where(Account.id.in_(sorted({n.account_id for n in nets.values()})))
+              .order_by(Account.id))
     implemented: set[int] = set()
     for net_id in sorted(nets):
         net = nets[net_id]
