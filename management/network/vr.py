@@ -576,7 +576,4 @@ def _write_certs(spec: Any, paths: RouterPaths) -> None:
         if stale.name not in wanted:
             stale.unlink()
     for name, pem in wanted.items():
-        target = paths.certs / name
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(pem if pem.endswith("\n") else pem + "\n")
+        statedir.write_private(paths.certs / name, pem if pem.endswith("\n") else pem + "\n")
