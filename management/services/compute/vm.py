@@ -611,10 +611,10 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                     [d.pool, d.volume_uuid] for d in a.spec.disks if d.create])
         except _NicsUnprepared:
             # (rolled back: the VM is not Starting yet.) Its first start, typically the deploy's: implement its
-            # networks, then plan again. Once only: a network shut down meanwhile is the next start's to bring up.
+            # networks, then plan again. Once only: preparing leaves no NIC Allocated, so a second time is a bug.
             if prepared_nics:
                 _fail_start(runtime, vm_id, deploy)
-                raise InternalError(f"the networks of VM {vm_id} were implemented and are not any more") from None
+                raise InternalError(f"VM {vm_id} still has Allocated NICs after its networks were prepared") from None
             prepared_nics = True
             try:
                 _prepare_networks(runtime, vm_id)
