@@ -161,10 +161,14 @@ async function pickerKeepsChoiceMadeDuringRefill(id, ipId) {
   await page.route("**/client/api", async (route) => { if (isList(route.request())) await held; await route.continue(); });
   await page.$eval(ip, (e) => e.dispatchEvent(new Event("change")));  // the refill starts with nothing chosen
   await page.selectOption(vms, vmId);
-  // the picker announces a finished refill with a change event of its own
-  const refilled = page.$eval(vms, (e) => new Promise((r) => e.addEventListener("change", () => r(null), { once: true })));
+  // the picker announces a finished refill with a change event of its own; the listener is in place before the
+  // held answer is let go (an $eval still on its way could miss an event that comes first, and wait for ever)
+  await page.$eval(vms, (e) => {
+    e.dataset.refilled = "";
+    e.addEventListener("change", () => { e.dataset.refilled = "yes"; }, { once: true });
+  });
   release();
-  await refilled;
+  await page.waitForSelector(`${vms}[data-refilled=yes]`, { state: "attached", timeout: 30000 });
   await page.unroute("**/client/api");
   const chosen = await page.$eval(vms, (e) => [...e.selectedOptions].map((o) => o.value));
   if (chosen.join() !== vmId) throw new Error(`${id}: the instance chosen during a refill was dropped (chosen: ${chosen})`);
@@ -371,6 +375,17 @@ async function apiRefScenario() {
   step(`${cfg.command}: ${params.length} parameters shown`);
   apiref = { listed, filtered, params, hash: await page.evaluate(() => location.hash) };
   await ctx.close();
+}
+
+// A scenario stuck past cfg.deadline seconds (an await that never ends) still reports how far it got, before the
+// caller's own timeout kills it with nothing said.
+if (cfg.deadline) {
+  setTimeout(async () => {
+    if (page) await shot(page, "failure").catch(() => {});
+    console.log(JSON.stringify({ ok: false, steps, vmId, made, errors,
+      error: `still running after ${cfg.deadline} s; the last step done: ${steps.at(-1) ?? "none"}` }));
+    process.exit(3);
+  }, cfg.deadline * 1000).unref();
 }
 
 let result;

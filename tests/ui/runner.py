@@ -29,10 +29,12 @@ def ui_missing() -> str | None:
     return None
 
 
-def run_ui(cfg: dict[str, Any], tmp_path: Path, scenario: str, timeout: float = 600) -> dict[str, Any]:
-    """Runs one scenario of run.mjs with ``cfg`` (see its header); returns {ok, steps, error, ...}."""
+def run_ui(cfg: dict[str, Any], tmp_path: Path, scenario: str, timeout: float = 240) -> dict[str, Any]:
+    """Runs one scenario of run.mjs with ``cfg`` (see its header); returns {ok, steps, error, ...}. ``timeout`` must be
+    below the test's own (pytest-timeout's 300 s unless marked): the runner gives up 20 s before it and reports how
+    far it got, where a kill from outside would leave nothing to read."""
     path = tmp_path / f"ui-{scenario}.json"
-    path.write_text(json.dumps(cfg))
+    path.write_text(json.dumps({**cfg, "deadline": max(10, int(timeout) - 20)}))
     proc = subprocess.run(["node", str(HERE / "run.mjs"), str(path)], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "UI_SCENARIO": scenario, "CHROMIUM": CHROMIUM})
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
