@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import Table, delete, event, insert, select
 from sqlalchemy.orm import Session
 
 from management import fsm
@@ -77,7 +77,9 @@ def write_pending(session: Session) -> None:
     """Writes the events recorded in this unit of work so far (at commit, or before they are read back)."""
     rows = session.info.pop(_PENDING, None)
     if rows:  # Core, not the ORM's bulk insert, which splits rows by the columns they leave None
-        session.execute(prepared("usage_event", lambda: insert(UsageEvent.__table__)), rows)
+        table = UsageEvent.__table__
+        assert isinstance(table, Table)
+        session.execute(prepared("usage_event", lambda: insert(table)), rows)
 
 
 def _savepoint_begun(session: Session, transaction: Any) -> None:
