@@ -109,6 +109,26 @@ def user_client(srv: Any, admin: CloudClient) -> tuple[dict[str, str], CloudClie
     return keys, c
 
 
+def _heap_snapshot() -> Any:
+    import gc
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(4)
+    gc.collect()
+    return tracemalloc.take_snapshot()
+
+
+def _print_growth(before: Any, after: Any, deploys: int) -> None:
+    diff = after.compare_to(before, "traceback")
+    grown = sum(d.size_diff for d in diff)
+    print(f"--- allocated memory grew {grown / 1024:.0f} KiB over {deploys} deploys "
+          f"({grown / deploys / 1024:.1f} KiB per deploy); the largest growths:")
+    for d in sorted(diff, key=lambda d: -d.size_diff)[:15]:
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in d.traceback)
+        print(f"{d.size_diff / 1024:9.1f} KiB {d.count_diff:+7} blocks  {where}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=100)
@@ -131,6 +151,9 @@ def main() -> None:
     ap.add_argument("--sequence", action="store_true",
                     help="print the last deploy's statements in order, each with the code that issued it")
     ap.add_argument("--trace", default=None, help="with --show-sql: where statements containing this text come from")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="what the second half of the deploys left allocated that the first half had not (tracemalloc "
+                         "snapshots at half and at the end, after a collection): where memory grows with the VMs")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         srv, keys, c, zone, so, tmpl = in_process_zone(Path(tmp) / "state", args.hosts, "q", db=args.db,
@@ -152,7 +175,10 @@ def main() -> None:
         rprof = cProfile.Profile(time.thread_time) if args.profile_request else None
         t0 = time.process_time()
         w0 = time.perf_counter()
+        half = None
         for i in range(args.vms):
+            if args.tracemalloc and i == args.vms // 2:
+                half = _heap_snapshot()
             last = i == args.vms - 1
             counter.keep = last and args.show_sql
             if last and args.sequence:
@@ -187,6 +213,8 @@ def main() -> None:
             assert job["jobstatus"] == 1, job
         cpu = time.process_time() - t0
         wall = time.perf_counter() - w0
+        if half is not None:
+            _print_growth(half, _heap_snapshot(), args.vms - args.vms // 2)
         if counter.sequence is not None:
             print("--- the last deploy's statements in order (request, job, poll)")
             print("\n".join(f"{i:3} {line}" for i, line in enumerate(counter.sequence, 1)))
