@@ -330,3 +330,45 @@ def test_a_networks_first_vm_has_it_implemented_by_the_job_not_the_request(serve
         later = api("listNetworks", id=later["id"])["network"][0]
         assert started["state"] == "Running" and later["state"] == "Implemented", (started, later)
         assert started["nic"][0]["broadcasturi"] == later["broadcasturi"] != net["broadcasturi"], started["nic"]
+
+
+def _run(server: InProcess, command: str, **params: str) -> dict[str, Any]:
+    jobid = _request_job(server, command, **params)
+    assert server.server.queue.run_one()
+    job = server.api("queryAsyncJobResult", jobid=jobid)
+    assert job["jobstatus"] == 1, job
+    return job["jobresult"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "mysql"], indirect=True)
+def test_a_vm_start_brings_its_networks_router_back(server: InProcess, tmp_path: Path) -> None:
+    """As CloudStack's prepare does on every start: a VM started on a network whose router was stopped starts the
+    router; one whose router was destroyed (the network Shutdown) implements the network again, with a router and
+    a VLAN that the VM's NIC then carries."""
+    from tests.api.test_autoscale import advanced_sim_zone
+
+    api = server.api
+    for zone in advanced_sim_zone(server, tmp_path, hosts=1, cpus=16):
+        server.server.queue.stop()  # the jobs run here (run_one)
+        vm = _run(server, "deployVirtualMachine", zoneid=zone["zone"], serviceofferingid=zone["small"],
+                  templateid=zone["template"], name="web")["virtualmachine"]
+        net_id = vm["nic"][0]["networkid"]
+        (router,) = api("listRouters", networkid=net_id, listall="true")["router"]
+        _run(server, "stopVirtualMachine", id=vm["id"])
+        assert _run(server, "stopRouter", id=router["id"])["router"]["state"] == "Stopped"
+
+        started = _run(server, "startVirtualMachine", id=vm["id"])["virtualmachine"]
+        (again,) = api("listRouters", networkid=net_id, listall="true")["router"]
+        assert started["state"] == "Running" and (again["id"], again["state"]) == (router["id"], "Running"), again
+
+        _run(server, "stopVirtualMachine", id=vm["id"])
+        _run(server, "destroyRouter", id=router["id"])
+        (net,) = api("listNetworks", id=net_id, listall="true")["network"]
+        assert net["state"] == "Shutdown" and not api("listRouters", networkid=net_id, listall="true").get("router")
+
+        started = _run(server, "startVirtualMachine", id=vm["id"])["virtualmachine"]
+        (net,) = api("listNetworks", id=net_id, listall="true")["network"]
+        (fresh,) = api("listRouters", networkid=net_id, listall="true")["router"]
+        assert started["state"] == "Running" and net["state"] == "Implemented", (started, net)
+        assert fresh["id"] != router["id"] and fresh["state"] == "Running", fresh
+        assert started["nic"][0]["broadcasturi"] == net["broadcasturi"], (started["nic"], net)

@@ -163,6 +163,34 @@ def test_router_serves_the_network_through_the_api(world: dict[str, Any]) -> Non
         srv2.runtime.db.dispose()
 
 
+def test_a_starting_vms_network_gets_its_stopped_router_back(world: dict[str, Any]) -> None:
+    """What a VM's start does for its networks (`networks.prepare_nics`, behind startVirtualMachine: the simulator
+    zone's API test drives it through the API) brings a stopped namespace router up again from the records: the
+    guest gets its address by DHCP from it once more."""
+    from management.models.compute import VirtualMachine
+    from management.models.network import Nic
+    from management.services.network import networks
+
+    api, guest, vm = world["api"], world["guests"]["web1"], world["vms"][0]
+    assert guest.dhcp() == vm["ip"]
+    (router,) = api("listRouters", networkid=world["net"]["id"])["router"]
+    impl = world["server"].server.runtime.extras["routers"]
+    (key,) = impl.provider.routers()
+    netns = Path(f"/run/netns/dcr-{key}")
+    assert netns.exists()
+    api.run("stopRouter", id=router["id"])
+    assert not netns.exists()  # the router's namespace, dnsmasq in it, went with the stop
+    with world["server"].server.runtime.db.session() as s:
+        row = s.query(VirtualMachine).filter_by(uuid=vm["id"]).one()
+        nics = s.query(Nic).filter_by(instance_id=row.id, removed=None).all()
+        assert networks.unprepared(s, nics)
+        networks.prepare_nics(s, nics)
+        s.commit()
+        assert not networks.unprepared(s, nics)
+    assert api("listRouters", id=router["id"])["router"][0]["state"] == "Running" and netns.exists()
+    assert guest.dhcp() == vm["ip"]
+
+
 def _get(ip: str, port: int) -> str | None:
     try:
         return http_get(ip, port, "/", timeout=1.0)

@@ -459,11 +459,12 @@ def _place_volumes(s: Session, vm: VirtualMachine, so: ServiceOffering, zone: Zo
 
 
 class _NicsUnprepared(Exception):
-    """The VM has NICs whose networks are not implemented yet (a deploy leaves that to the start)."""
+    """The VM's networks need preparing first: a NIC still Allocated (a deploy leaves its network to the start), a
+    network shut down, a router stopped."""
 
 
 def _prepare_networks(runtime: Runtime, vm_id: int) -> None:
-    """Implements the networks of the VM's Allocated NICs in a unit of work of its own: what it brings up on the
+    """Prepares the VM's networks (`networks.prepare_nics`) in a unit of work of its own: what it brings up on the
     hosts (a router) is recorded whatever the placement that follows decides."""
     with tx(runtime) as s:
         networks_service.prepare_nics(s, _nics(s, s.get_one(VirtualMachine, vm_id)))
@@ -471,7 +472,7 @@ def _prepare_networks(runtime: Runtime, vm_id: int) -> None:
 
 def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
     nics = _nics(s, vm)
-    if any(n.state == "Allocated" for n in nics):
+    if networks_service.unprepared(s, nics):
         raise _NicsUnprepared
     zone = s.get_one(Zone, vm.zone_id)
     restart_host = None
@@ -610,11 +611,11 @@ def start(runtime: Runtime, vm_id: int, *, host_id: int | None = None, deploy: b
                 journal.intent(s, "spawn", host_id=a.host.id, volumes=[[p, v] for p, v, _ in a.data_to_create] + [
                     [d.pool, d.volume_uuid] for d in a.spec.disks if d.create])
         except _NicsUnprepared:
-            # (rolled back: the VM is not Starting yet.) Its first start, typically the deploy's: implement its
-            # networks, then plan again. Once only: preparing leaves no NIC Allocated, so a second time is a bug.
+            # (rolled back: the VM is not Starting yet.) Prepare its networks, then plan again. Once only:
+            # preparing leaves nothing to prepare, so a second time is a bug.
             if prepared_nics:
                 _fail_start(runtime, vm_id, deploy)
-                raise InternalError(f"VM {vm_id} still has Allocated NICs after its networks were prepared") from None
+                raise InternalError(f"VM {vm_id}'s networks still need preparing after they were prepared") from None
             prepared_nics = True
             try:
                 _prepare_networks(runtime, vm_id)

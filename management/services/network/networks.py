@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,7 @@ from management.models.infra import GuestVlan, PhysicalNetwork, PublicIpAddress,
 from management.models.network import Network, Nic
 from management.models.network_access import NetworkPermission
 from management.models.offerings import NetworkOffering
-from management.models.rules import NetworkRule
+from management.models.rules import NetworkRule, RouterNetwork
 from management.services import access
 from management.services.context import Caller
 from management.services.network import guest_vlans, ip_index, ipam, network_details, quarantine, routed_spec
@@ -623,12 +623,33 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
     return out
 
 
+_UNPREPARED_STATES = ("Allocated", "Shutdown", "Setup")
+
+
+def unprepared(session: Session, nics: Sequence[Nic]) -> bool:
+    """Whether a starting VM's networks need `prepare_nics` first, as CloudStack's prepare finds on every start: a
+    NIC still Allocated (a deploy leaves that to its start), an isolated network not implemented (never, or shut
+    down when its router was destroyed), or a router stopped. One statement for a VM that has NICs."""
+    if any(n.state == "Allocated" for n in nics):
+        return True
+    if not nics:
+        return False
+    return session.scalar(prepared("networks-unprepared", lambda: select(Network.id).outerjoin(
+        RouterNetwork, RouterNetwork.network_id == Network.id).outerjoin(VirtualMachine, and_(
+            VirtualMachine.id == RouterNetwork.router_id, VirtualMachine.removed.is_(None))).where(
+        Network.id.in_(bindparam("ids", expanding=True)), or_(
+            and_(Network.state.in_(_UNPREPARED_STATES), Network.traffic_type == "Guest",
+                 Network.guest_type != "Shared"),
+            VirtualMachine.state == "Stopped")).limit(1)), {"ids": sorted({n.network_id for n in nics})}) is not None
+
+
 def prepare_nics(session: Session, nics: Sequence[Nic]) -> None:
-    """A starting VM's NICs still Allocated (`allocate_nics(defer_implementing=True)`): their networks implemented
-    (in network id order, so two starts lock them alike) or, where another VM's start did it meanwhile, told of the
-    NIC; each NIC then takes its network's VLAN and is Reserved."""
-    pending = [n for n in nics if n.state == "Allocated" and n.removed is None]
-    nets = networks_of(session, {n.network_id for n in pending})
+    """Makes a starting VM's networks ready for it (what `unprepared` finds): each network that needs it is
+    implemented (in network id order, so two starts lock them alike) and the VM's NICs on it take its VLAN; NICs
+    still Allocated become Reserved, their network told of them where another VM's start implemented it meanwhile;
+    a stopped router is started, from the records, this VM's NIC among them."""
+    live = [n for n in nics if n.removed is None]
+    nets = networks_of(session, {n.network_id for n in live})
     # The owners' rows before the networks', as a deploy request takes them (default_network): implementing takes
     # a public address for the owner, and a request of the same account holding the account and waiting for the
     # network would otherwise deadlock with this (MariaDB).
@@ -642,12 +663,19 @@ def prepare_nics(session: Session, nics: Sequence[Nic]) -> None:
         if _needs_implementing(session, net):
             implement(session, net, strict=False)
             implemented.add(net_id)
-    for nic in pending:
-        nic.broadcast_uri = nic.isolation_uri = nets[nic.network_id].broadcast_uri
-        nic.state = "Reserved"
+    told = {n.network_id for n in live if n.state == "Allocated"}
+    for nic in live:
+        if nic.state == "Allocated" or nic.network_id in implemented:
+            nic.broadcast_uri = nic.isolation_uri = nets[nic.network_id].broadcast_uri
+            nic.state = "Reserved"
     session.flush()
+    start_router = getattr(_IMPLEMENTER, "prepare", None)
     for net_id in sorted(nets.keys() - implemented):  # implementing pushed every NIC already
-        _reapply(session, nets[net_id])
+        net = nets[net_id]
+        if start_router is not None and net.state == "Implemented" and start_router(session, net):
+            continue  # its router came up from the records, this VM's NIC among them
+        if net_id in told:
+            _reapply(session, net)
 
 
 def release_nics(session: Session, vm: VirtualMachine) -> None:

@@ -378,6 +378,14 @@ class RouterImplementer:
             self._destroy(ref.provider_key)
         self._expunge_record(session, vm)
 
+    def prepare(self, session: Session, net: Network) -> bool:
+        """A VM is starting on the network: a stopped router is started (CloudStack's prepare does); True if it was."""
+        found = router_of(session, net)
+        if found is None or found[0].state != "Stopped":
+            return False
+        self.start(session, found[0])
+        return True
+
     def apply(self, session: Session, net: Network) -> None:
         if not zone_routed(session, net.zone_id):  # first: a simulated zone's deploys end here, with one read
             return
