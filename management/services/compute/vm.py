@@ -471,9 +471,13 @@ def _prepare_networks(runtime: Runtime, vm_id: int) -> None:
 
 
 def _plan_attempt(s: Session, vm: VirtualMachine, *, pin: int | None, avoid: set[int]) -> _Attempt:
-    nics = _nics(s, vm)
-    if networks_service.unprepared(s, nics):
+    rows = s.execute(prepared("nics-of-vm-unprepared", lambda: (
+        select(Nic, networks_service.nic_unprepared()).where(Nic.instance_id == bindparam("vm_id"),
+                                                             Nic.removed.is_(None)).order_by(Nic.device_id))),
+        {"vm_id": vm.id}).all()
+    if any(unprepared for _nic, unprepared in rows):
         raise _NicsUnprepared
+    nics = [nic for nic, _ in rows]
     zone = s.get_one(Zone, vm.zone_id)
     restart_host = None
     if pin is None and vm.last_host_id is not None:

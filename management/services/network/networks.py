@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -626,21 +626,28 @@ def allocate_nics(session: Session, vm: VirtualMachine, networks: list[Network],
 _UNPREPARED_STATES = ("Allocated", "Shutdown", "Setup")
 
 
+def nic_unprepared() -> ColumnElement[bool]:
+    """True for a NIC whose VM's start must prepare its network first (`prepare_nics`), as CloudStack's prepare
+    finds on every start: the NIC still Allocated (a deploy leaves that to its start), its isolated network not
+    implemented (never, or shut down when its router was destroyed), or its network's router stopped. A column
+    correlated to `Nic`, so the start reads it with the VM's NICs, in one statement."""
+    net_down = select(Network.id).where(
+        Network.id == Nic.network_id, Network.state.in_(_UNPREPARED_STATES), Network.traffic_type == "Guest",
+        Network.guest_type != "Shared").exists()
+    router_stopped = select(RouterNetwork.router_id).join(
+        VirtualMachine, VirtualMachine.id == RouterNetwork.router_id).where(
+        RouterNetwork.network_id == Nic.network_id, VirtualMachine.removed.is_(None),
+        VirtualMachine.state == "Stopped").exists()
+    return or_(Nic.state == "Allocated", net_down, router_stopped)
+
+
 def unprepared(session: Session, nics: Sequence[Nic]) -> bool:
-    """Whether a starting VM's networks need `prepare_nics` first, as CloudStack's prepare finds on every start: a
-    NIC still Allocated (a deploy leaves that to its start), an isolated network not implemented (never, or shut
-    down when its router was destroyed), or a router stopped. One statement for a VM that has NICs."""
+    """Whether any of these NICs needs its network prepared (`nic_unprepared`)."""
     if any(n.state == "Allocated" for n in nics):
         return True
-    if not nics:
-        return False
-    return session.scalar(prepared("networks-unprepared", lambda: select(Network.id).outerjoin(
-        RouterNetwork, RouterNetwork.network_id == Network.id).outerjoin(VirtualMachine, and_(
-            VirtualMachine.id == RouterNetwork.router_id, VirtualMachine.removed.is_(None))).where(
-        Network.id.in_(bindparam("ids", expanding=True)), or_(
-            and_(Network.state.in_(_UNPREPARED_STATES), Network.traffic_type == "Guest",
-                 Network.guest_type != "Shared"),
-            VirtualMachine.state == "Stopped")).limit(1)), {"ids": sorted({n.network_id for n in nics})}) is not None
+    ids = sorted(n.id for n in nics)
+    return bool(ids) and session.scalar(prepared("nics-unprepared", lambda: select(Nic.id).where(
+        Nic.id.in_(bindparam("ids", expanding=True)), nic_unprepared()).limit(1)), {"ids": ids}) is not None
 
 
 def prepare_nics(session: Session, nics: Sequence[Nic]) -> None:
