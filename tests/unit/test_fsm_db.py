@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from management import fsm
-from management.db.base import Base
 from management.errors import ConcurrentOperation, InvalidStateTransition
 from management.models.compute import VirtualMachine
 from management.models.storage import Volume
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    eng = create_engine(f"sqlite:///{tmp_path / 'fsm.db'}")
-    Base.metadata.create_all(eng)
-    yield eng
-    eng.dispose()
 
 
 def _vm(engine) -> int:  # type: ignore[no-untyped-def]

@@ -4,26 +4,16 @@ a savepoint rolled back takes its own with it, a rolled-back unit of work leaves
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from management.db.base import Base
 from management.models.usage import UsageEvent
 from management.services.platform import usage
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    eng = create_engine(f"sqlite:///{tmp_path / 'usage.db'}")
-    Base.metadata.create_all(eng)
-    yield eng
-    eng.dispose()
 
 
 def _event(s: Session, name: str, **kw: Any) -> None:
