@@ -379,12 +379,15 @@ class RouterImplementer:
         self._expunge_record(session, vm)
 
     def prepare(self, session: Session, net: Network) -> bool:
-        """A VM is starting on the network: a stopped router is started (CloudStack's prepare does); True if it was."""
-        found = router_of(session, net)
-        if found is None or found[0].state != "Stopped":
-            return False
-        self.start(session, found[0])
-        return True
+        """A VM is starting on the network: its stopped routers are started (CloudStack's prepare does, and
+        `networks.nic_unprepared` looks for any); True if one was."""
+        stopped = session.scalars(select(VirtualMachine).join(
+            RouterNetwork, RouterNetwork.router_id == VirtualMachine.id).where(
+            RouterNetwork.network_id == net.id, VirtualMachine.removed.is_(None),
+            VirtualMachine.state == "Stopped").order_by(VirtualMachine.id)).all()
+        for vm in stopped:
+            self.start(session, vm)
+        return bool(stopped)
 
     def apply(self, session: Session, net: Network) -> None:
         if not zone_routed(session, net.zone_id):  # first: a simulated zone's deploys end here, with one read
