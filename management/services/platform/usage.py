@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, event, insert, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from management import fsm
 from management.db.base import utcnow
-from management.db.prepared import prepared
 from management.models.compute import VirtualMachine
 from management.models.identity import Account
 from management.models.infra import PublicIpAddress
@@ -55,51 +54,14 @@ RUNNING_VM, ALLOCATED_VM, IP_ADDRESS, VOLUME, TEMPLATE, ISO, SNAPSHOT, NETWORK_O
 
 # ------------------------------------------------------------------------------------------------ recording
 
-# A unit of work's events are kept aside and written as one multi-row INSERT when it commits (a deploy records
-# three, which as ORM objects went out in three flushes). A savepoint rolled back takes its own events with it.
-_PENDING = "usage_events_pending"
-_MARKS = "usage_events_marks"
-
-
 def record(session: Session, etype: str, *, account_id: int, domain_id: int, resource_id: int,
            zone_id: int | None = None, uuid: str | None = None, name: str | None = None,
            offering_id: int | None = None, template_id: int | None = None, size: int | None = None,
            resource_type: str | None = None, details: dict[str, Any] | None = None) -> None:
-    if session.get_transaction() is None:
-        session.begin()  # what any statement would autobegin: the event belongs to this unit of work's outcome
-    session.info.setdefault(_PENDING, []).append(dict(
-        type=etype, account_id=account_id, domain_id=domain_id, zone_id=zone_id, resource_id=resource_id,
-        resource_uuid=uuid, resource_name=name, offering_id=offering_id, template_id=template_id, size=size,
-        resource_type=resource_type, details=json.dumps(details) if details else None, created=CLOCK()))
-
-
-def write_pending(session: Session) -> None:
-    """Writes the events recorded in this unit of work so far (at commit, or before they are read back)."""
-    rows = session.info.pop(_PENDING, None)
-    if rows:  # Core, not the ORM's bulk insert, which splits rows by the columns they leave None
-        table = UsageEvent.__table__
-        assert isinstance(table, Table)
-        session.execute(prepared("usage_event", lambda: insert(table)), rows)
-
-
-def _savepoint_begun(session: Session, transaction: Any) -> None:
-    if transaction.nested:
-        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_PENDING, ()))
-
-
-def _rolled_back(session: Session, previous: Any) -> None:
-    if previous.nested:
-        mark = session.info.get(_MARKS, {}).pop(previous, None)
-        if mark is not None and _PENDING in session.info:
-            del session.info[_PENDING][mark:]
-    elif previous.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-def _ended(session: Session, transaction: Any) -> None:
-    # a savepoint's mark stays until its unit of work ends: after_soft_rollback comes after this hook
-    if transaction.parent is None:
-        session.info.pop(_MARKS, None)
+    session.add(UsageEvent(type=etype, account_id=account_id, domain_id=domain_id, zone_id=zone_id,
+                           resource_id=resource_id, resource_uuid=uuid, resource_name=name, offering_id=offering_id,
+                           template_id=template_id, size=size, resource_type=resource_type,
+                           details=json.dumps(details) if details else None, created=CLOCK()))
 
 
 def _vm(session: Session, etype: str, vm: VirtualMachine) -> None:
@@ -208,11 +170,8 @@ def _nic(session: Session, etype: str, nic: Nic) -> None:
 
 
 fsm.on_transition(_on_transition)
-for _name, _hook in (("after_flush", _after_flush), ("before_commit", write_pending),
-                     ("after_transaction_create", _savepoint_begun), ("after_soft_rollback", _rolled_back),
-                     ("after_transaction_end", _ended)):
-    if not event.contains(Session, _name, _hook):
-        event.listen(Session, _name, _hook)
+if not event.contains(Session, "after_flush", _after_flush):
+    event.listen(Session, "after_flush", _after_flush)
 
 
 # ------------------------------------------------------------------------------------------------ the usage job
@@ -326,7 +285,6 @@ def generate(session: Session, start: datetime, end: datetime, *, minutes: int =
     if not spans:
         return 0
     first, last = spans[0][0], spans[-1][1]
-    write_pending(session)
     stmt = select(UsageEvent).where(UsageEvent.created < last).order_by(UsageEvent.created, UsageEvent.id)
     if account_ids is not None:
         stmt = stmt.where(UsageEvent.account_id.in_(account_ids))
@@ -366,7 +324,6 @@ def generate(session: Session, start: datetime, end: datetime, *, minutes: int =
 def remove_raw(session: Session, days: int) -> int:
     """removeRawUsageRecords: drops the events older than `days` days."""
     cutoff = CLOCK() - timedelta(days=days)
-    write_pending(session)
     return int(session.execute(delete(UsageEvent).where(UsageEvent.created < cutoff)).rowcount or 0)  # type: ignore
 
 
